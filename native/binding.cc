@@ -1,0 +1,151 @@
+// N-API glue only: argument checks, conversions, and the JS objects. The work
+// is in core/, which never includes napi.h. State lives in the per-environment
+// addon instance, so the addon works in every worker thread.
+#include <napi.h>
+
+#include <cmath>
+#include <memory>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/proc_fields.h"
+#include "core/proc_sampler.h"
+
+namespace {
+
+#define EXPECT(cond, msg)                                   \
+  do {                                                      \
+    if (!(cond)) {                                          \
+      Napi::TypeError::New(env, msg).ThrowAsJavaScriptException(); \
+      return env.Undefined();                               \
+    }                                                       \
+  } while (0)
+
+Napi::Value NumberOrNull(Napi::Env env, double v) {
+  return std::isnan(v) ? env.Null() : Napi::Number::New(env, v);
+}
+
+class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "ProcSampler",
+                       {InstanceMethod<&ProcSamplerWrap::Open>("open"),
+                        InstanceMethod<&ProcSamplerWrap::Sample>("sample"),
+                        InstanceMethod<&ProcSamplerWrap::Threads>("threads"),
+                        InstanceMethod<&ProcSamplerWrap::Close>("close")});
+  }
+
+  // new ProcSampler(procRoot: string, pid: number, pageSize: number)
+  explicit ProcSamplerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcSamplerWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      Napi::TypeError::New(env, "Expected (procRoot: string, pid: number, pageSize: number)")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    core_ = std::make_unique<labtel::ProcSampler>(info[0].As<Napi::String>().Utf8Value(),
+                                                  info[1].As<Napi::Number>().Int32Value(),
+                                                  info[2].As<Napi::Number>().DoubleValue());
+  }
+
+ private:
+  // open(): number — 0 or the errno of the process directory.
+  Napi::Value Open(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), core_->open());
+  }
+
+  // sample(values: Float64Array, errors: Int32Array): void — fills in place.
+  Napi::Value Sample(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    EXPECT(info.Length() >= 2 && info[0].IsTypedArray() && info[1].IsTypedArray(),
+           "Expected (values: Float64Array, errors: Int32Array)");
+    auto values = info[0].As<Napi::TypedArray>();
+    auto errors = info[1].As<Napi::TypedArray>();
+    EXPECT(values.TypedArrayType() == napi_float64_array && values.ElementLength() >= labtel::F_COUNT,
+           "Expected values to be a Float64Array of at least procFieldNames().length");
+    EXPECT(errors.TypedArrayType() == napi_int32_array && errors.ElementLength() >= labtel::PF_COUNT,
+           "Expected errors to be an Int32Array of at least 4");
+    labtel::ProcSample s;
+    core_->sample(&s);
+    double* v = values.As<Napi::Float64Array>().Data();
+    int32_t* e = errors.As<Napi::Int32Array>().Data();
+    for (int i = 0; i < labtel::F_COUNT; i++) v[i] = s.v[i];
+    for (int i = 0; i < labtel::PF_COUNT; i++) e[i] = s.err[i];
+    return env.Undefined();
+  }
+
+  // threads(): Array<{tid, comm, error, cpu_user_jiffies, ...}>
+  Napi::Value Threads(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    core_->sample_threads(&threads_);
+    Napi::Array out = Napi::Array::New(env, threads_.size());
+    for (size_t i = 0; i < threads_.size(); i++) {
+      const labtel::ThreadSample& t = threads_[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("tid", t.tid);
+      o.Set("comm", Napi::String::New(env, t.comm));
+      o.Set("error", t.err);
+      o.Set("cpu_user_jiffies", NumberOrNull(env, t.v[labtel::F_UTIME]));
+      o.Set("cpu_sys_jiffies", NumberOrNull(env, t.v[labtel::F_STIME]));
+      o.Set("minflt", NumberOrNull(env, t.v[labtel::F_MINFLT]));
+      o.Set("majflt", NumberOrNull(env, t.v[labtel::F_MAJFLT]));
+      o.Set("starttime", NumberOrNull(env, t.v[labtel::F_STARTTIME]));
+      o.Set("state", NumberOrNull(env, t.v[labtel::F_STATE]));
+      o.Set("processor", NumberOrNull(env, t.v[labtel::F_PROCESSOR]));
+      out[i] = o;
+    }
+    return out;
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    core_->close();
+    return info.Env().Undefined();
+  }
+
+  std::unique_ptr<labtel::ProcSampler> core_;
+  std::vector<labtel::ThreadSample> threads_;
+};
+
+class LabtelAddon : public Napi::Addon<LabtelAddon> {
+ public:
+  LabtelAddon(Napi::Env env, Napi::Object exports) {
+    DefineAddon(exports, {
+        InstanceMethod<&LabtelAddon::ReadClocks>("readClocks"),
+        InstanceMethod<&LabtelAddon::ProcFieldNames>("procFieldNames"),
+        InstanceMethod<&LabtelAddon::SysconfValues>("sysconf"),
+        InstanceValue("ProcSampler", ProcSamplerWrap::Define(env)),
+    });
+  }
+
+ private:
+  // readClocks(): [monoBeforeNs, realtimeNs, monoAfterNs] as BigInts.
+  Napi::Value ReadClocks(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    labtel::ClockReading r = labtel::read_clocks();
+    Napi::Array a = Napi::Array::New(env, 3);
+    a[0u] = Napi::BigInt::New(env, r.mono_before_ns);
+    a[1u] = Napi::BigInt::New(env, r.realtime_ns);
+    a[2u] = Napi::BigInt::New(env, r.mono_after_ns);
+    return a;
+  }
+
+  Napi::Value ProcFieldNames(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array a = Napi::Array::New(env, labtel::F_COUNT);
+    for (uint32_t i = 0; i < labtel::F_COUNT; i++) a[i] = Napi::String::New(env, labtel::kProcFieldNames[i]);
+    return a;
+  }
+
+  // sysconf(): {pageSize, clockTicks}
+  Napi::Value SysconfValues(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("pageSize", static_cast<double>(sysconf(_SC_PAGESIZE)));
+    o.Set("clockTicks", static_cast<double>(sysconf(_SC_CLK_TCK)));
+    return o;
+  }
+};
+
+}  // namespace
+
+NODE_API_ADDON(LabtelAddon)

@@ -1,0 +1,62 @@
+// Samples one process's /proc files with descriptors kept open and re-read at
+// offset 0, so a sample costs only the kernel's formatting of the files. The
+// process directory's descriptor pins the identity: if the pid is reused,
+// reads on the old descriptors fail (ESRCH) instead of describing a stranger.
+#pragma once
+#include <dirent.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "proc_fields.h"
+
+namespace labtel {
+
+struct ProcSample {
+  double v[F_COUNT];
+  int err[PF_COUNT];  // errno per file for this sample, 0 when read
+};
+
+struct ThreadSample {
+  int tid = 0;
+  int err = 0;  // errno when the thread's stat could not be read
+  std::string comm;
+  double v[F_COUNT];  // only the stat fields are filled; the rest stay NaN
+};
+
+class ProcSampler {
+ public:
+  // proc_root is "/proc" in production and a fixture folder in tests.
+  ProcSampler(std::string proc_root, int pid, double page_size);
+  ~ProcSampler();
+  ProcSampler(const ProcSampler&) = delete;
+  ProcSampler& operator=(const ProcSampler&) = delete;
+
+  // Opens the process directory and its files. Returns 0, or the errno of
+  // the process directory (ENOENT: no such process). A file that cannot be
+  // opened (io without permission) is reported by every sample instead.
+  int open();
+  void sample(ProcSample* out);
+  // Rescans task/ and reads each thread's stat. Threads that vanished are
+  // dropped; new ones are opened.
+  void sample_threads(std::vector<ThreadSample>* out);
+  void close();
+
+ private:
+  struct ThreadFd { int fd; };
+  int read_file(int fd, int open_err);
+
+  std::string root_;
+  int pid_;
+  double page_size_;
+  int dir_fd_ = -1;
+  int fds_[PF_COUNT];
+  int open_err_[PF_COUNT];
+  DIR* task_dir_ = nullptr;
+  std::map<int, int> thread_fds_;
+  std::vector<char> buf_;
+  size_t len_ = 0;
+};
+
+}  // namespace labtel

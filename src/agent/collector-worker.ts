@@ -1,0 +1,45 @@
+// Entry point of a collector's worker thread: runs one collector into its own
+// file and reports to the agent. Whatever the collector throws ends here as a
+// 'failed' message, never as a crash of the agent.
+import { parentPort, workerData } from 'node:worker_threads';
+import { EpisodeClock } from '../clock/origin.js';
+import { COLLECTORS } from '../collectors/index.js';
+import { JsonlWriter } from '../rows/jsonl-writer.js';
+import type { Collector } from '../collectors/types.js';
+import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
+
+const input = workerData as WorkerInput;
+const port = parentPort!;
+const send = (m: FromWorker) => port.postMessage(m);
+const controller = new AbortController();
+port.on('message', (m: ToWorker) => {
+  if (m.type === 'stop') controller.abort();
+});
+
+let writer: JsonlWriter | undefined;
+try {
+  const collector = COLLECTORS[input.name] as Collector | undefined;
+  if (!collector) throw new Error(`collector ${input.name} is not available in this build`);
+  writer = new JsonlWriter(input.outputPath, { availableInDeployment: input.availableInDeployment });
+  send({ type: 'started' });
+  const outcome = await collector.run({
+    config: input.config as never,
+    target: input.target,
+    clock: new EpisodeClock(input.originNs, input.realtimeMinusMonoNs),
+    writer,
+    signal: controller.signal,
+    reportError: (message) => send({ type: 'error', message }),
+  });
+  writer.close();
+  send({ type: 'done', rows: writer.rows, end: outcome.end, detail: outcome.detail });
+} catch (err) {
+  try {
+    writer?.close();
+  } catch {
+    // the failure below is the one to report
+  }
+  const e = err as Error;
+  const cause = e.cause instanceof Error ? ` (cause: ${e.cause.message})` : '';
+  send({ type: 'failed', rows: writer?.rows ?? 0, message: `${e.message ?? String(err)}${cause}` });
+}
+port.close();

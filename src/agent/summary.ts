@@ -1,0 +1,27 @@
+import type { Source } from '../rows/envelope.js';
+
+export type CollectorStatus = 'ok' | 'failed' | 'skipped';
+
+export interface CollectorSummary {
+  status: CollectorStatus;
+  /** Why it failed or was skipped; null when ok. */
+  reason: string | null;
+  rows: number;
+  errors: string[];
+  /** How it ended: 'stopped', 'target_exited', ... ; null when it never ran. */
+  end: string | null;
+  file: string | null;
+  sources: readonly Source[];
+  detail?: Record<string, unknown>;
+}
+
+export type ExitReason = 'duration' | 'SIGINT' | 'SIGTERM' | 'collectors_ended' | 'aborted';
+
+export interface EpisodeSummary {
+  episode: string;
+  labtel_version: string;
+  exit_reason: ExitReason;
+  t_mono_start_ns: number;
+  t_mono_stop_ns: number;
+  collectors: Record<string, CollectorSummary>;
+}

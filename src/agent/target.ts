@@ -1,0 +1,30 @@
+// Resolves the manifest's target to a live pid before any collector starts.
+import fs from 'node:fs';
+import type { Manifest } from '../manifest/schema.js';
+import type { ResolvedTarget } from '../collectors/types.js';
+
+export class TargetError extends Error {
+  override name = 'TargetError';
+}
+
+export function resolveTarget(t: Manifest['target'], procRoot = '/proc'): ResolvedTarget {
+  let pid: number;
+  let pidfile: string | undefined;
+  if ('pid' in t) {
+    pid = t.pid;
+  } else {
+    pidfile = t.pidfile;
+    let text: string;
+    try {
+      text = fs.readFileSync(pidfile, 'utf8');
+    } catch (err) {
+      throw new TargetError(`target.pidfile: cannot read ${pidfile}: ${(err as Error).message}`, { cause: err });
+    }
+    pid = Number(text.trim());
+    if (!Number.isInteger(pid) || pid <= 0) throw new TargetError(`target.pidfile: ${pidfile} does not hold a pid, got ${JSON.stringify(text.slice(0, 40))}`);
+  }
+  if (!fs.existsSync(`${procRoot}/${pid}/stat`)) {
+    throw new TargetError(`target: no process with pid ${pid}${pidfile ? ` (from ${pidfile})` : ''}`);
+  }
+  return pidfile ? { pid, pidfile } : { pid };
+}

@@ -1,0 +1,21 @@
+// Messages between the agent and a collector's worker thread.
+import type { CollectorName } from '../manifest/schema.js';
+import type { ResolvedTarget } from '../collectors/types.js';
+
+export interface WorkerInput {
+  name: CollectorName;
+  config: unknown;
+  target: ResolvedTarget;
+  originNs: string;
+  realtimeMinusMonoNs: string;
+  outputPath: string;
+  availableInDeployment: boolean;
+}
+
+export type FromWorker =
+  | { type: 'started' }
+  | { type: 'error'; message: string }
+  | { type: 'done'; rows: number; end: string; detail?: Record<string, unknown> }
+  | { type: 'failed'; rows: number; message: string };
+
+export type ToWorker = { type: 'stop' };

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { collectorCommon, expected, positiveInt } from '../../schema/common.js';
+
+const ip = z.union([z.ipv4(), z.ipv6()], { error: expected('an IPv4 or IPv6 address') });
+const mac = z
+  .string({ error: expected('a MAC address') })
+  .regex(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$/, { error: expected('a MAC address like 52:54:00:12:34:56') });
+
+export const netflowConfig = z
+  .strictObject({
+    ...collectorCommon,
+    bucket_ms: positiveInt().default(100).describe('Bucket width, ms.'),
+    guest_ip: z.union([ip, z.array(ip).min(1)], { error: expected('an IP address or a list of them') }).optional().describe("The guest's address(es): packets to it are in, from it out."),
+    guest_mac: z.union([mac, z.array(mac).min(1)], { error: expected('a MAC address or a list of them') }).optional().describe("The guest's MAC address(es)."),
+    bridge_ip: ip.optional().describe('The host side of the guest\'s bridge: packets from it count as in, to it as out.'),
+  })
+  .describe('Fixed-time buckets computed from the captured packets.');

@@ -1,0 +1,27 @@
+import fs from 'node:fs';
+import { nativeStatus } from '../../native/addon.js';
+import type { Collector } from '../types.js';
+import { procLoop } from './run-loop.js';
+
+export const proc: Collector<'proc'> = {
+  name: 'proc',
+  sources: ['host_proc'],
+  availableInDeployment: true,
+  async probe() {
+    if (!fs.existsSync('/proc/self/stat')) return { available: false, reason: '/proc is not mounted' };
+    const n = nativeStatus();
+    return { available: true, reason: n.available ? 'native sampler' : 'pure-TS sampler (the addon is not loaded)' };
+  },
+  async run(ctx) {
+    const r = await procLoop({
+      pid: ctx.target.pid,
+      pidfile: ctx.target.pidfile,
+      writer: ctx.writer,
+      clock: ctx.clock,
+      intervalMs: ctx.config.interval_ms,
+      threads: ctx.config.threads,
+      signal: ctx.signal,
+    });
+    return { end: r.end, detail: { sampler: r.sampler } };
+  },
+};

@@ -1,0 +1,39 @@
+// The sample layout shared with native/core/proc_fields.h: the same names in
+// the same order (a test compares them with the addon's procFieldNames()).
+export const PROC_FIELDS = [
+  'cpu_user_jiffies',
+  'cpu_sys_jiffies',
+  'minflt',
+  'majflt',
+  'num_threads',
+  'starttime',
+  'vsize_bytes',
+  'state',
+  'processor',
+  'rss_bytes',
+  'shared_bytes',
+  'text_bytes',
+  'data_bytes',
+  'rss_peak_bytes',
+  'swap_bytes',
+  'voluntary_ctxt_switches',
+  'nonvoluntary_ctxt_switches',
+  'io_rchar',
+  'io_wchar',
+  'io_read_bytes',
+  'io_write_bytes',
+] as const;
+export type ProcFieldName = (typeof PROC_FIELDS)[number];
+
+export const F = Object.fromEntries(PROC_FIELDS.map((n, i) => [n, i])) as Record<ProcFieldName, number>;
+
+export const PROC_FILES = ['stat', 'statm', 'status', 'io'] as const;
+export type ProcFileName = (typeof PROC_FILES)[number];
+
+/** Which file fills each field, to give a null its reason. */
+export const FIELD_FILE: Record<ProcFieldName, number> = {
+  cpu_user_jiffies: 0, cpu_sys_jiffies: 0, minflt: 0, majflt: 0, num_threads: 0, starttime: 0, vsize_bytes: 0, state: 0, processor: 0,
+  rss_bytes: 1, shared_bytes: 1, text_bytes: 1, data_bytes: 1,
+  rss_peak_bytes: 2, swap_bytes: 2, voluntary_ctxt_switches: 2, nonvoluntary_ctxt_switches: 2,
+  io_rchar: 3, io_wchar: 3, io_read_bytes: 3, io_write_bytes: 3,
+};

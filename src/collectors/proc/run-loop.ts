@@ -1,0 +1,192 @@
+// The proc collector's loop: sample /proc/<pid> every interval, write host_proc
+// rows, record the target's exit, and follow a pidfile target to its next
+// process. runLoop() is the stand-alone form the field's tests use.
+import fs from 'node:fs';
+import os from 'node:os';
+import { EpisodeClock } from '../../clock/origin.js';
+import { paced } from '../../agent/pace.js';
+import { errnoName } from '../../agent/errno.js';
+import { JsonlWriter } from '../../rows/jsonl-writer.js';
+import { sysconf } from '../../native/sysconf.js';
+import { F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
+import { createProcSampler, type ProcSampler, type SamplerKind } from './sampler.js';
+import type { ProcProcessRow, ProcThreadRow } from './rows.js';
+
+const { ESRCH, ENOENT } = os.constants.errno;
+const VCPU = /^CPU (\d+)\/(?:KVM|TCG|HVF|WHPX)$/;
+const EXITED_REASON = 'the target process exited';
+
+export interface ProcLoopOptions {
+  pid: number;
+  /** When set, an exited target is followed to the process the pidfile names next. */
+  pidfile?: string;
+  writer: JsonlWriter;
+  clock: EpisodeClock;
+  intervalMs: number;
+  signal: AbortSignal;
+  threads?: boolean;
+  procRoot?: string;
+  sampler?: SamplerKind;
+  pageSize?: number;
+}
+
+export interface ProcLoopResult {
+  rows: number;
+  end: 'stopped' | 'target_exited';
+  sampler: SamplerKind;
+}
+
+type Metrics = Omit<ProcProcessRow, 'pid' | 'starttime' | 'process_event' | 'interval_s'>;
+
+function readPidfile(file: string): number | null {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
+  const procRoot = o.procRoot ?? '/proc';
+  const pageSize = o.pageSize ?? sysconf().pageSize;
+  const w = o.writer;
+  const rowsAtStart = w.rows;
+  const v = new Float64Array(PROC_FIELDS.length);
+  const err = new Int32Array(PROC_FILES.length);
+  let pid = o.pid;
+  let made = createProcSampler(procRoot, pid, pageSize, o.sampler);
+  let sampler: ProcSampler | null = made.sampler;
+  const openErr = sampler.open();
+  if (openErr !== 0) {
+    sampler.close();
+    throw new Error(`cannot sample ${procRoot}/${pid}: ${errnoName(openErr)}${openErr === ENOENT ? ' (no such process)' : ''}`);
+  }
+  let identity: number | null = null; // starttime of the process being sampled
+  let event: ProcProcessRow['process_event'] = 'started';
+  let prevT: number | null = null;
+  const threadPrev = new Map<number, number>();
+  let end: ProcLoopResult['end'] = 'stopped';
+
+  const n = (i: number): number | null => (Number.isNaN(v[i]!) ? null : v[i]!);
+
+  const writeExited = (t: number) => {
+    const reasons: Record<string, string> = {};
+    const row: Record<string, unknown> = { pid, starttime: identity, process_event: 'exited', interval_s: null };
+    for (const name of PROC_FIELDS) if (name !== 'starttime') { row[name] = null; reasons[name] = EXITED_REASON; }
+    reasons.interval_s = EXITED_REASON;
+    w.write('host_proc', t, row, reasons);
+  };
+
+  const sampleThreads = (t: number, s: ProcSampler) => {
+    const threads = s.threads().sort((a, b) => a.tid - b.tid);
+    const live = new Set<number>();
+    for (const th of threads) {
+      live.add(th.tid);
+      const prev = threadPrev.get(th.tid);
+      threadPrev.set(th.tid, t);
+      const m = VCPU.exec(th.comm);
+      const row: ProcThreadRow = {
+        pid, tid: th.tid, comm: th.comm, vcpu: m ? Number(m[1]) : null,
+        starttime: th.starttime, interval_s: prev === undefined ? null : (t - prev) / 1e9,
+        state: th.state === null ? null : String.fromCharCode(th.state), processor: th.processor,
+        cpu_user_jiffies: th.cpu_user_jiffies, cpu_sys_jiffies: th.cpu_sys_jiffies, minflt: th.minflt, majflt: th.majflt,
+      };
+      let reasons: Record<string, string> | undefined;
+      if (th.error !== 0 || prev === undefined) {
+        reasons = {};
+        if (prev === undefined) reasons.interval_s = 'first sample of this thread';
+        if (th.error !== 0) {
+          const why = `${errnoName(th.error)} reading ${procRoot}/${pid}/task/${th.tid}/stat`;
+          for (const [k, val] of Object.entries(row)) if (val === null && k !== 'interval_s' && k !== 'vcpu') reasons[k] = why;
+        }
+      }
+      w.write('host_proc', t, row, reasons);
+    }
+    for (const tid of threadPrev.keys()) if (!live.has(tid)) threadPrev.delete(tid);
+  };
+
+  const tick = (): boolean => {
+    const t = o.clock.now();
+    if (!sampler) {
+      // Following a pidfile: wait for a live process it names.
+      const next = o.pidfile ? readPidfile(o.pidfile) : null;
+      if (next === null) return true;
+      const candidate = createProcSampler(procRoot, next, pageSize, o.sampler).sampler;
+      if (candidate.open() !== 0) { candidate.close(); return true; }
+      sampler = candidate;
+      pid = next;
+      event = 'restarted';
+      prevT = null;
+      threadPrev.clear();
+    }
+    sampler.sample(v, err);
+    if (err[0] === ESRCH || err[0] === ENOENT) {
+      writeExited(t);
+      sampler.close();
+      sampler = null;
+      identity = null;
+      if (!o.pidfile) { end = 'target_exited'; return false; }
+      return true;
+    }
+    const starttime = n(F.starttime);
+    if (identity !== null && starttime !== null && starttime !== identity) {
+      event = 'restarted'; // same pid, another process: counters start over
+      prevT = null;
+    }
+    if (starttime !== null) identity = starttime;
+    const metrics = {} as Record<string, number | string | null>;
+    let reasons: Record<string, string> | undefined;
+    for (let i = 0; i < PROC_FIELDS.length; i++) {
+      const name = PROC_FIELDS[i]!;
+      if (i === F.starttime) continue;
+      const x = n(i);
+      metrics[name] = x;
+      if (x === null) {
+        const f = FIELD_FILE[name];
+        const e = err[f]!;
+        reasons ??= {};
+        reasons[name] = e ? `${errnoName(e)} reading ${procRoot}/${pid}/${PROC_FILES[f]}` : `absent from ${procRoot}/${pid}/${PROC_FILES[f]}`;
+      }
+    }
+    metrics.state = v[F.state]! >= 0 ? String.fromCharCode(v[F.state]!) : null;
+    if (prevT === null) (reasons ??= {}).interval_s = event === 'restarted' ? 'first sample after the restart' : 'first sample';
+    const row = { pid, starttime, process_event: event, interval_s: prevT === null ? null : (t - prevT) / 1e9, ...(metrics as Metrics) };
+    w.write('host_proc', t, row, reasons);
+    prevT = t;
+    event = null;
+    if (o.threads) sampleThreads(t, sampler);
+    return true;
+  };
+
+  try {
+    await paced(o.intervalMs, o.signal, tick);
+  } finally {
+    sampler?.close();
+  }
+  return { rows: w.rows - rowsAtStart, end, sampler: made.kind };
+}
+
+export interface RunLoopOptions {
+  pid: number;
+  outputPath: string;
+  /** The episode's CLOCK_MONOTONIC origin, ns (0: rows carry raw CLOCK_MONOTONIC). */
+  tMonoOriginNs: bigint | number | string;
+  intervalMs: number;
+  signal: AbortSignal;
+  threads?: boolean;
+  procRoot?: string;
+  sampler?: SamplerKind;
+  availableInDeployment?: boolean;
+}
+
+/** Samples until `signal` aborts or the target exits; resolves to the rows written. */
+export async function runLoop(o: RunLoopOptions): Promise<number> {
+  const writer = new JsonlWriter(o.outputPath, { availableInDeployment: o.availableInDeployment ?? true });
+  try {
+    const r = await procLoop({ ...o, writer, clock: new EpisodeClock(o.tMonoOriginNs) });
+    return r.rows;
+  } finally {
+    writer.close();
+  }
+}

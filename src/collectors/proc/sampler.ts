@@ -1,0 +1,165 @@
+// One interface over the native sampler and its pure-TS twin. Both keep the
+// process's descriptors open and re-read them at offset 0.
+import fs from 'node:fs';
+import os from 'node:os';
+import { nativeAddon, type NativeThreadSample } from '../../native/addon.js';
+import { PROC_FIELDS, PROC_FILES } from './fields.js';
+import { parseIo, parseStat, parseStatm, parseStatus } from './parse.js';
+
+export interface ProcSampler {
+  /** 0, or the errno of the process directory (ENOENT: no such process). */
+  open(): number;
+  /** Fills values (NaN = not collected) and errors (errno per file, 0 = read). */
+  sample(values: Float64Array, errors: Int32Array): void;
+  threads(): NativeThreadSample[];
+  close(): void;
+}
+
+export type SamplerKind = 'native' | 'ts';
+
+const E = os.constants.errno;
+const EBADMSG = E.EBADMSG;
+const ESRCH = E.ESRCH;
+const ENOENT = E.ENOENT;
+
+function errnoOf(err: unknown): number {
+  const code = (err as NodeJS.ErrnoException).code;
+  return (code && (E as Record<string, number>)[code]) || E.EIO;
+}
+
+export class TsProcSampler implements ProcSampler {
+  private dir: string;
+  private fds: number[] = [];
+  private openErr: number[] = [];
+  private threadFds = new Map<number, number>();
+  private buf = Buffer.alloc(8192);
+
+  constructor(procRoot: string, pid: number, private readonly pageSize: number) {
+    this.dir = `${procRoot}/${pid}`;
+  }
+
+  open(): number {
+    this.close();
+    try {
+      if (!fs.statSync(this.dir).isDirectory()) return E.ENOTDIR;
+    } catch (err) {
+      return errnoOf(err);
+    }
+    for (const f of PROC_FILES) {
+      try {
+        this.fds.push(fs.openSync(`${this.dir}/${f}`, 'r'));
+        this.openErr.push(0);
+      } catch (err) {
+        this.fds.push(-1);
+        this.openErr.push(errnoOf(err));
+      }
+    }
+    return 0;
+  }
+
+  private read(fd: number): string {
+    let len = 0;
+    for (;;) {
+      const r = fs.readSync(fd, this.buf, len, this.buf.length - len, len);
+      len += r;
+      if (r === 0 || len < this.buf.length || this.buf.length >= 1 << 20) break;
+      const bigger = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(bigger);
+      this.buf = bigger;
+    }
+    return this.buf.toString('latin1', 0, len);
+  }
+
+  sample(values: Float64Array, errors: Int32Array): void {
+    values.fill(NaN);
+    for (let f = 0; f < PROC_FILES.length; f++) {
+      let e = 0;
+      const fd = this.fds[f] ?? -1;
+      if (fd < 0) {
+        e = this.openErr[f] || E.EBADF;
+      } else {
+        try {
+          const text = this.read(fd);
+          const ok =
+            f === 0 ? parseStat(text, values) !== null
+            : f === 1 ? parseStatm(text, this.pageSize, values)
+            : f === 2 ? parseStatus(text, values)
+            : parseIo(text, values);
+          if (!ok) e = EBADMSG;
+        } catch (err) {
+          e = errnoOf(err);
+        }
+      }
+      errors[f] = e;
+      if (f === 0 && (e === ESRCH || e === ENOENT)) {
+        errors.fill(e, 1, PROC_FILES.length);
+        return;
+      }
+    }
+  }
+
+  threads(): NativeThreadSample[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(`${this.dir}/task`);
+    } catch {
+      return [];
+    }
+    const out: NativeThreadSample[] = [];
+    const seen = new Map<number, number>();
+    const v = new Float64Array(PROC_FIELDS.length);
+    for (const name of names) {
+      if (!/^[1-9]\d*$/.test(name)) continue;
+      const tid = Number(name);
+      let fd = this.threadFds.get(tid);
+      this.threadFds.delete(tid);
+      if (fd === undefined) {
+        try {
+          fd = fs.openSync(`${this.dir}/task/${name}/stat`, 'r');
+        } catch {
+          continue;
+        }
+      }
+      v.fill(NaN);
+      let error = 0;
+      let comm = '';
+      try {
+        const c = parseStat(this.read(fd), v);
+        if (c === null) error = EBADMSG;
+        else comm = c;
+      } catch (err) {
+        error = errnoOf(err);
+      }
+      if (error === ESRCH || error === ENOENT) {
+        fs.closeSync(fd);
+        continue;
+      }
+      seen.set(tid, fd);
+      const n = (i: number) => (Number.isNaN(v[i]!) ? null : v[i]!);
+      out.push({
+        tid, comm, error,
+        cpu_user_jiffies: n(0), cpu_sys_jiffies: n(1), minflt: n(2), majflt: n(3),
+        starttime: n(5), state: n(7), processor: n(8),
+      });
+    }
+    for (const fd of this.threadFds.values()) fs.closeSync(fd);
+    this.threadFds = seen;
+    return out;
+  }
+
+  close(): void {
+    for (const fd of this.fds) if (fd >= 0) fs.closeSync(fd);
+    for (const fd of this.threadFds.values()) fs.closeSync(fd);
+    this.fds = [];
+    this.openErr = [];
+    this.threadFds.clear();
+  }
+}
+
+/** The native sampler when the addon is loaded (or asked for), else the TS one. */
+export function createProcSampler(procRoot: string, pid: number, pageSize: number, kind?: SamplerKind): { sampler: ProcSampler; kind: SamplerKind } {
+  const addon = nativeAddon();
+  if (kind === 'native' && !addon) throw new Error('the native proc sampler was requested but the addon is not loaded');
+  if (addon && kind !== 'ts') return { sampler: new addon.ProcSampler(procRoot, pid, pageSize), kind: 'native' };
+  return { sampler: new TsProcSampler(procRoot, pid, pageSize), kind: 'ts' };
+}

@@ -1,0 +1,47 @@
+// What a collector is: one folder under src/collectors/ exporting one of these,
+// registered with one line in src/collectors/index.ts.
+import type { EpisodeClock } from '../clock/origin.js';
+import type { CollectorConfigs, CollectorName } from '../manifest/schema.js';
+import type { JsonlWriter } from '../rows/jsonl-writer.js';
+import type { Source } from '../rows/envelope.js';
+
+export interface Availability {
+  available: boolean;
+  reason: string;
+}
+
+export interface ResolvedTarget {
+  pid: number;
+  pidfile?: string;
+}
+
+export interface CollectorContext<N extends CollectorName> {
+  config: CollectorConfigs[N];
+  target: ResolvedTarget;
+  clock: EpisodeClock;
+  /** This collector's file, telemetry-<name>.jsonl. */
+  writer: JsonlWriter;
+  /** Aborts when the episode stops. */
+  signal: AbortSignal;
+  /** A partial error: recorded in summary.json, collection goes on. */
+  reportError(message: string): void;
+}
+
+export interface CollectorOutcome {
+  /** Why the collector ended: 'stopped' when the episode stopped it. */
+  end: string;
+  /** Facts for summary.json (the sampler in use, drop counters, ...). */
+  detail?: Record<string, unknown>;
+}
+
+export interface Collector<N extends CollectorName = CollectorName> {
+  name: N;
+  /** The row sources it writes. */
+  sources: readonly Source[];
+  /** available_in_deployment for its rows unless the manifest overrides it. */
+  availableInDeployment: boolean;
+  /** Can it run on this host? Cheap; used by doctor and before a run. */
+  probe(): Promise<Availability>;
+  /** Runs on the collector's worker thread until ctx.signal aborts or there is nothing left to observe. */
+  run(ctx: CollectorContext<N>): Promise<CollectorOutcome>;
+}

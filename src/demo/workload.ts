@@ -1,0 +1,15 @@
+// The demo's own target: a small process that uses CPU, writes a file and
+// grows its memory, so every proc metric moves. Run as `node -e`.
+export const WORKLOAD_SOURCE = `
+const fs = require('fs'), os = require('os'), path = require('path');
+const file = path.join(os.tmpdir(), 'labtel-demo-workload-' + process.pid);
+const chunk = Buffer.alloc(1 << 16, 7), keep = [];
+const cleanup = () => { try { fs.unlinkSync(file); } catch {} process.exit(0); };
+process.on('SIGTERM', cleanup); process.on('SIGINT', cleanup);
+setInterval(() => {
+  const end = Date.now() + 20; let x = 0;
+  while (Date.now() < end) x += Math.sqrt(x + 1);
+  fs.writeFileSync(file, chunk, { flag: 'a' });
+  if (keep.length < 64) keep.push(Buffer.alloc(1 << 20, 1));
+}, 50);
+`;

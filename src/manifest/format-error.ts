@@ -1,0 +1,31 @@
+// Turns zod issues into lines a person can act on: the key's path, what was
+// expected and the value received, e.g.
+//   collectors.proc.interval_ms: expected a positive integer, got "fast"
+import type { z } from 'zod';
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  const s = JSON.stringify(v);
+  if (s === undefined) return String(v);
+  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+}
+
+function pathOf(path: PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : (out ? '.' : '') + String(p);
+  return out || '(top level)';
+}
+
+export function formatIssue(issue: z.core.$ZodIssue): string {
+  const where = pathOf(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `${where === '(top level)' ? k : `${where}.${k}`}: unknown key`).join('\n');
+  }
+  const input = (issue as { input?: unknown }).input;
+  if (input === undefined) return `${where}: ${issue.message}`;
+  return `${where}: ${issue.message}, got ${show(input)}`;
+}
+
+export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues.map(formatIssue).join('\n');
+}

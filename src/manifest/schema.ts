@@ -1,0 +1,60 @@
+// The manifest, as zod: the single source for validation, defaults and
+// docs/manifest.md. Each collector's keys live in its own folder.
+import { z } from 'zod';
+import { expected, nonEmptyString, positiveInt } from '../schema/common.js';
+import { procConfig } from '../collectors/proc/config.js';
+import { perfConfig } from '../collectors/perf/config.js';
+import { pcapConfig } from '../collectors/pcap/config.js';
+import { netflowConfig } from '../collectors/netflow/config.js';
+import { qmpConfig } from '../collectors/qmp/config.js';
+import { guestAgentConfig } from '../collectors/guest_agent/config.js';
+
+export const COLLECTOR_CONFIGS = {
+  proc: procConfig,
+  perf: perfConfig,
+  pcap: pcapConfig,
+  netflow: netflowConfig,
+  qmp: qmpConfig,
+  guest_agent: guestAgentConfig,
+} as const;
+
+export type CollectorName = keyof typeof COLLECTOR_CONFIGS;
+export const KNOWN_COLLECTORS = Object.keys(COLLECTOR_CONFIGS) as CollectorName[];
+export type CollectorConfigs = { [K in CollectorName]: z.output<(typeof COLLECTOR_CONFIGS)[K]> };
+
+const target = z
+  .union(
+    [
+      z.strictObject({ pid: positiveInt('a process id').describe('The QEMU process id.') }),
+      z.strictObject({ pidfile: nonEmptyString('a pidfile path').describe("A file holding the QEMU pid (QEMU's -pidfile); followed across restarts.") }),
+    ],
+    { error: expected('{"pid": N} or {"pidfile": PATH}') },
+  )
+  .describe('The process the collectors observe.');
+
+export const manifestSchema = z
+  .strictObject({
+    episode: nonEmptyString('an episode name').optional().describe('A name for the episode; defaults to the output directory\'s name.'),
+    output_dir: nonEmptyString('a directory path').describe('Episode directory, created by labtel run; relative to the current directory.'),
+    duration_s: z
+      .number({ error: expected('a positive number of seconds') })
+      .positive({ error: expected('a positive number of seconds') })
+      .optional()
+      .describe('Stop after this many seconds; without it, run until SIGINT or SIGTERM.'),
+    target,
+    collectors: z
+      .strictObject(
+        Object.fromEntries(KNOWN_COLLECTORS.map((k) => [k, COLLECTOR_CONFIGS[k].optional()])) as {
+          [K in CollectorName]: z.ZodOptional<(typeof COLLECTOR_CONFIGS)[K]>;
+        },
+        { error: expected('an object of collectors') },
+      )
+      .describe('One object per collector to run: ' + KNOWN_COLLECTORS.join(', ') + '.'),
+    sinks: z
+      .record(z.string(), z.unknown(), { error: expected('an object') })
+      .optional()
+      .describe('Reserved for forwarding rows (NATS JetStream); not supported yet.'),
+  })
+  .describe('A labtel manifest (JSON).');
+
+export type Manifest = z.output<typeof manifestSchema>;

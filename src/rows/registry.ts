@@ -1,0 +1,31 @@
+// Every row shape labtel writes, by source: the one place rows are declared.
+// docs/rows.md is generated from here (npm run docs) and a test fails on drift.
+import { z } from 'zod';
+import { agentEventRow } from '../agent/rows.js';
+import { procProcessRow, procThreadRow } from '../collectors/proc/rows.js';
+import { envelope, type Source } from './envelope.js';
+
+export interface RowShape {
+  /** A name for the shape when a source has several (process and thread rows). */
+  title: string;
+  fields: z.ZodObject;
+}
+
+export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
+  host_proc: [
+    { title: 'process', fields: procProcessRow },
+    { title: 'thread', fields: procThreadRow },
+  ],
+  agent: [{ title: 'event', fields: agentEventRow }],
+};
+
+const withEnvelope = (source: Source, fields: z.ZodObject) =>
+  z.strictObject({ ...envelope, source: z.literal(source), ...fields.shape });
+
+/** Full row schemas (envelope + fields) by source, for validating rows. */
+export const ROW_SCHEMAS: Partial<Record<Source, z.ZodType>> = Object.fromEntries(
+  Object.entries(ROW_SHAPES).map(([source, shapes]) => {
+    const full = shapes!.map((s) => withEnvelope(source as Source, s.fields));
+    return [source, full.length === 1 ? full[0]! : z.union(full as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])];
+  }),
+);
