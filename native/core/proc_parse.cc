@@ -1,0 +1,181 @@
+#include "proc_parse.h"
+
+#include <climits>
+#include <cmath>
+#include <cstring>
+
+namespace labtel {
+
+const char* const kProcFieldNames[F_COUNT] = {
+    "cpu_user_jiffies", "cpu_sys_jiffies",   "minflt",         "majflt",
+    "num_threads",      "starttime",         "vsize_bytes",    "state",
+    "processor",        "rss_bytes",         "shared_bytes",   "text_bytes",
+    "data_bytes",       "rss_peak_bytes",    "swap_bytes",     "voluntary_ctxt_switches",
+    "nonvoluntary_ctxt_switches", "io_rchar", "io_wchar",      "io_read_bytes",
+    "io_write_bytes"};
+
+const char* const kProcFileNames[PF_COUNT] = {"stat", "statm", "status", "io"};
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// What ends a token in these files. Anything else glued to a number ("12abc",
+// "8\0") makes the whole token malformed, as in the TS twin's /^-?\d{1,20}$/.
+bool is_sep(char c) { return c == ' ' || c == '\t' || c == '\n'; }
+
+// Reads a decimal integer token at *p: an optional '-' (stat uses it for a few
+// signed fields), 1..20 digits whose value fits in 64 bits, then a separator
+// or the end. Advances *pp past it; NaN, with *pp left alone, otherwise.
+double read_num(const char** pp, const char* end) {
+  const char* p = *pp;
+  bool neg = false;
+  if (p < end && *p == '-') { neg = true; p++; }
+  if (p >= end || !is_digit(*p)) return NAN;
+  unsigned long long x = 0;
+  int digits = 0;
+  while (p < end && is_digit(*p)) {
+    unsigned d = static_cast<unsigned>(*p - '0');
+    // Not a /proc number: refuse rather than wrap.
+    if (++digits > 20 || x > (ULLONG_MAX - d) / 10) return NAN;
+    x = x * 10 + d;
+    p++;
+  }
+  if (p < end && !is_sep(*p)) return NAN;
+  *pp = p;
+  double d = static_cast<double>(x);
+  return neg ? -d : d;
+}
+
+// Skips one token (up to a separator or the end).
+const char* skip_token(const char* p, const char* end) {
+  while (p < end && !is_sep(*p)) p++;
+  return p;
+}
+
+const char* skip_spaces(const char* p, const char* end) {
+  while (p < end && (*p == ' ' || *p == '\t')) p++;
+  return p;
+}
+
+// Finds "key" at the start of a line and returns the number after it and
+// any spaces/tabs, scaled by `scale`. NaN when the key is absent.
+double line_value(const char* p, size_t n, const char* key, size_t klen, double scale) {
+  const char* end = p + n;
+  const char* line = p;
+  while (line < end) {
+    const char* nl = static_cast<const char*>(memchr(line, '\n', end - line));
+    const char* le = nl ? nl : end;
+    if (static_cast<size_t>(le - line) > klen && memcmp(line, key, klen) == 0) {
+      const char* q = skip_spaces(line + klen, le);
+      double v = read_num(&q, le);
+      return std::isnan(v) ? v : v * scale;
+    }
+    if (!nl) break;
+    line = nl + 1;
+  }
+  return NAN;
+}
+
+// The fields parse_stat fills.
+const ProcField kStatFields[] = {F_UTIME,     F_STIME, F_MINFLT, F_MAJFLT,   F_NUM_THREADS,
+                                 F_STARTTIME, F_VSIZE, F_STATE,  F_PROCESSOR};
+
+}  // namespace
+
+bool parse_stat(const char* p, size_t n, double* v, std::string* comm) {
+  // A file judged unparseable fills nothing: its fields stay NaN, comm empty.
+  for (ProcField f : kStatFields) v[f] = NAN;
+  if (comm) comm->clear();
+  if (n == 0) return false;
+  const char* end = p + n;
+  const char* open = static_cast<const char*>(memchr(p, '(', n));
+  if (!open) return false;
+  // comm may itself contain ')' and spaces: the field ends at the last ')'.
+  const char* close = nullptr;
+  for (const char* q = end; q > open;) {
+    --q;
+    if (*q == ')') { close = q; break; }
+  }
+  if (!close) return false;
+  double f[F_COUNT];
+  for (ProcField k : kStatFields) f[k] = NAN;
+  const char* q = close + 1;
+  // Field 3 (state) is the first after comm; number fields by their 1-based
+  // position in proc(5).
+  int field = 3;
+  while (q < end && field <= 39) {
+    q = skip_spaces(q, end);
+    if (q >= end || *q == '\n') break;
+    if (field == 3) {
+      f[F_STATE] = static_cast<unsigned char>(*q);
+      q = skip_token(q, end);
+    } else {
+      double x = read_num(&q, end);
+      if (std::isnan(x)) q = skip_token(q, end);  // malformed: the field stays NaN
+      switch (field) {
+        case 10: f[F_MINFLT] = x; break;
+        case 12: f[F_MAJFLT] = x; break;
+        case 14: f[F_UTIME] = x; break;
+        case 15: f[F_STIME] = x; break;
+        case 20: f[F_NUM_THREADS] = x; break;
+        case 22: f[F_STARTTIME] = x; break;
+        case 23: f[F_VSIZE] = x; break;
+        case 39: f[F_PROCESSOR] = x; break;
+        default: break;
+      }
+    }
+    field++;
+  }
+  if (field <= 22) return false;  // stops before starttime: not a stat line
+  for (ProcField k : kStatFields) v[k] = f[k];
+  if (comm) comm->assign(open + 1, close - open - 1);
+  return true;
+}
+
+bool parse_statm(const char* p, size_t n, double page_size, double* v) {
+  v[F_RSS_BYTES] = v[F_SHARED_BYTES] = v[F_TEXT_BYTES] = v[F_DATA_BYTES] = NAN;
+  const char* end = p + n;
+  double f[7];
+  const char* q = p;
+  for (int i = 0; i < 7; i++) {
+    q = skip_spaces(q, end);
+    f[i] = read_num(&q, end);
+    if (std::isnan(f[i])) return false;
+  }
+  v[F_RSS_BYTES] = f[1] * page_size;
+  v[F_SHARED_BYTES] = f[2] * page_size;
+  v[F_TEXT_BYTES] = f[3] * page_size;
+  v[F_DATA_BYTES] = f[5] * page_size;
+  return true;
+}
+
+bool parse_status(const char* p, size_t n, double* v) {
+  // VmHWM/VmSwap are absent for kernel threads; they stay NaN then.
+  double hwm = line_value(p, n, "VmHWM:", 6, 1024);
+  double swap = line_value(p, n, "VmSwap:", 7, 1024);
+  double vol = line_value(p, n, "voluntary_ctxt_switches:", 24, 1);
+  double nonvol = line_value(p, n, "nonvoluntary_ctxt_switches:", 27, 1);
+  bool ok = !std::isnan(vol) || !std::isnan(nonvol);
+  // A file judged unparseable fills nothing.
+  v[F_RSS_PEAK_BYTES] = ok ? hwm : NAN;
+  v[F_SWAP_BYTES] = ok ? swap : NAN;
+  v[F_VOL_CTXT] = ok ? vol : NAN;
+  v[F_NONVOL_CTXT] = ok ? nonvol : NAN;
+  return ok;
+}
+
+bool parse_io(const char* p, size_t n, double* v) {
+  double rchar = line_value(p, n, "rchar:", 6, 1);
+  double wchar = line_value(p, n, "wchar:", 6, 1);
+  double rb = line_value(p, n, "read_bytes:", 11, 1);
+  double wb = line_value(p, n, "write_bytes:", 12, 1);
+  bool ok = !std::isnan(rchar);
+  v[F_IO_RCHAR] = rchar;  // NaN when !ok
+  v[F_IO_WCHAR] = ok ? wchar : NAN;
+  v[F_IO_READ_BYTES] = ok ? rb : NAN;
+  v[F_IO_WRITE_BYTES] = ok ? wb : NAN;
+  return ok;
+}
+
+}  // namespace labtel

@@ -1,0 +1,128 @@
+#include "proc_sampler.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "proc_parse.h"
+
+namespace labtel {
+
+ProcSampler::ProcSampler(std::string proc_root, int pid, double page_size)
+    : root_(std::move(proc_root)), pid_(pid), page_size_(page_size), buf_(8192) {
+  for (int i = 0; i < PF_COUNT; i++) { fds_[i] = -1; open_err_[i] = EBADF; }
+}
+
+ProcSampler::~ProcSampler() { close(); }
+
+int ProcSampler::open() {
+  close();
+  std::string dir = root_ + "/" + std::to_string(pid_);
+  dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ < 0) return errno;
+  for (int i = 0; i < PF_COUNT; i++) {
+    fds_[i] = ::openat(dir_fd_, kProcFileNames[i], O_RDONLY | O_CLOEXEC);
+    open_err_[i] = fds_[i] < 0 ? errno : 0;
+  }
+  return 0;
+}
+
+void ProcSampler::close() {
+  for (int i = 0; i < PF_COUNT; i++) {
+    if (fds_[i] >= 0) ::close(fds_[i]);
+    fds_[i] = -1;
+  }
+  for (auto& t : thread_fds_) ::close(t.second);
+  thread_fds_.clear();
+  if (task_dir_) closedir(task_dir_);
+  task_dir_ = nullptr;
+  if (dir_fd_ >= 0) ::close(dir_fd_);
+  dir_fd_ = -1;
+}
+
+// Reads the whole file at offset 0 into buf_ (growing it for a long status).
+// Returns 0 or an errno.
+int ProcSampler::read_file(int fd, int open_err) {
+  if (fd < 0) return open_err ? open_err : EBADF;
+  len_ = 0;
+  for (;;) {
+    ssize_t r = pread(fd, buf_.data() + len_, buf_.size() - len_, static_cast<off_t>(len_));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    len_ += static_cast<size_t>(r);
+    if (r == 0 || len_ < buf_.size()) return 0;
+    if (buf_.size() >= (1u << 20)) return 0;  // no /proc file we read is this long
+    buf_.resize(buf_.size() * 2);
+  }
+}
+
+void ProcSampler::sample(ProcSample* out) {
+  for (int i = 0; i < F_COUNT; i++) out->v[i] = NAN;
+  for (int f = 0; f < PF_COUNT; f++) {
+    int e = read_file(fds_[f], open_err_[f]);
+    if (e == 0) {
+      bool ok = false;
+      switch (f) {
+        case PF_STAT: ok = parse_stat(buf_.data(), len_, out->v, nullptr); break;
+        case PF_STATM: ok = parse_statm(buf_.data(), len_, page_size_, out->v); break;
+        case PF_STATUS: ok = parse_status(buf_.data(), len_, out->v); break;
+        case PF_IO: ok = parse_io(buf_.data(), len_, out->v); break;
+      }
+      if (!ok) e = EBADMSG;  // readable but not the format proc(5) documents
+    }
+    out->err[f] = e;
+    // Once the process is gone every other file says the same: stop early.
+    if (f == PF_STAT && (e == ESRCH || e == ENOENT)) {
+      for (int g = 1; g < PF_COUNT; g++) out->err[g] = e;
+      return;
+    }
+  }
+}
+
+void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
+  out->clear();
+  if (dir_fd_ < 0) return;
+  if (!task_dir_) {
+    int tfd = ::openat(dir_fd_, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (tfd < 0) return;
+    task_dir_ = fdopendir(tfd);
+    if (!task_dir_) { ::close(tfd); return; }
+  } else {
+    rewinddir(task_dir_);
+  }
+  std::map<int, int> seen;
+  while (struct dirent* de = readdir(task_dir_)) {
+    char* endp = nullptr;
+    long tid = strtol(de->d_name, &endp, 10);
+    if (*de->d_name < '0' || *de->d_name > '9' || *endp || tid <= 0 || tid > 0x7fffffff) continue;
+    int fd;
+    auto it = thread_fds_.find(static_cast<int>(tid));
+    if (it != thread_fds_.end()) {
+      fd = it->second;
+      thread_fds_.erase(it);
+    } else {
+      std::string path = std::string("task/") + de->d_name + "/stat";
+      fd = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;  // exited between readdir and open
+    }
+    ThreadSample t;
+    t.tid = static_cast<int>(tid);
+    for (int i = 0; i < F_COUNT; i++) t.v[i] = NAN;
+    t.err = read_file(fd, 0);
+    if (t.err == 0 && !parse_stat(buf_.data(), len_, t.v, &t.comm)) t.err = EBADMSG;
+    if (t.err == ESRCH || t.err == ENOENT) {
+      ::close(fd);
+      continue;  // the thread ended after the listing: not a row
+    }
+    seen[t.tid] = fd;
+    out->push_back(std::move(t));
+  }
+  for (auto& gone : thread_fds_) ::close(gone.second);
+  thread_fds_.swap(seen);
+}
+
+}  // namespace labtel
