@@ -1,37 +1,102 @@
-// The pure-TS twin of native/core/proc_parse.cc: same fields, same NaN for
-// "absent or malformed", so both paths give the same rows.
+// The pure-TS twin of native/core/proc_parse.cc, written as a direct port
+// (same tokenizer, same rules) so both paths give the same rows even on
+// hostile text: a file judged unparseable fills none of its fields, a number
+// glued to junk is malformed as a whole, and nothing wraps past 64 bits.
 import { F } from './fields.js';
 
-const NUM = /^-?\d{1,20}$/;
+const ULLONG_MAX = 18446744073709551615n;
+const isDigit = (c: number) => c >= 48 && c <= 57;
+const isSep = (c: number) => c === 32 || c === 9 || c === 10;
 
-function num(tok: string | undefined): number {
-  if (tok === undefined || !NUM.test(tok)) return NaN;
-  return Number(tok);
+/** A decimal token at s[i]: [value or NaN, index after it (i when NaN)]. */
+function readNum(s: string, i: number, end: number): [number, number] {
+  let p = i;
+  let neg = false;
+  if (p < end && s.charCodeAt(p) === 45) { neg = true; p++; }
+  if (p >= end || !isDigit(s.charCodeAt(p))) return [NaN, i];
+  const start = p;
+  while (p < end && isDigit(s.charCodeAt(p))) {
+    if (p - start >= 20) return [NaN, i];
+    p++;
+  }
+  if (p < end && !isSep(s.charCodeAt(p))) return [NaN, i];
+  const digits = s.slice(start, p);
+  if (digits.length === 20 && BigInt(digits) > ULLONG_MAX) return [NaN, i];
+  const x = Number(digits);
+  return [neg ? -x : x, p];
 }
+
+function skipToken(s: string, p: number, end: number): number {
+  while (p < end && !isSep(s.charCodeAt(p))) p++;
+  return p;
+}
+
+function skipSpaces(s: string, p: number, end: number): number {
+  while (p < end && (s.charCodeAt(p) === 32 || s.charCodeAt(p) === 9)) p++;
+  return p;
+}
+
+/** The number after `key` at the start of a line, scaled; NaN when absent or malformed. */
+function lineValue(s: string, key: string, scale: number): number {
+  let line = 0;
+  while (line < s.length) {
+    const nl = s.indexOf('\n', line);
+    const le = nl < 0 ? s.length : nl;
+    if (le - line > key.length && s.startsWith(key, line)) {
+      const [v] = readNum(s, skipSpaces(s, line + key.length, le), le);
+      return v * scale;
+    }
+    if (nl < 0) break;
+    line = nl + 1;
+  }
+  return NaN;
+}
+
+const STAT_FIELDS = [F.cpu_user_jiffies, F.cpu_sys_jiffies, F.minflt, F.majflt, F.num_threads, F.starttime, F.vsize_bytes, F.state, F.processor] as const;
+const STAT_POSITION: Record<number, number> = {
+  10: F.minflt, 12: F.majflt, 14: F.cpu_user_jiffies, 15: F.cpu_sys_jiffies,
+  20: F.num_threads, 22: F.starttime, 23: F.vsize_bytes, 39: F.processor,
+};
 
 /** Fills the stat fields of v; returns comm, or null when the text is not a stat line. */
-export function parseStat(text: string, v: Float64Array): string | null {
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
+export function parseStat(s: string, v: Float64Array): string | null {
+  for (const f of STAT_FIELDS) v[f] = NaN;
+  const open = s.indexOf('(');
+  const close = s.lastIndexOf(')');
   if (open < 0 || close <= open) return null;
-  const rest = text.slice(close + 1).split('\n', 1)[0]!.trim().split(/[ \t]+/);
-  // rest[0] is field 3 (state); field k is rest[k - 3].
-  if (rest.length < 20 || rest[0] === '') return null;
-  v[F.state] = rest[0]!.charCodeAt(0);
-  v[F.minflt] = num(rest[7]);
-  v[F.majflt] = num(rest[9]);
-  v[F.cpu_user_jiffies] = num(rest[11]);
-  v[F.cpu_sys_jiffies] = num(rest[12]);
-  v[F.num_threads] = num(rest[17]);
-  v[F.starttime] = num(rest[19]);
-  v[F.vsize_bytes] = num(rest[20]);
-  v[F.processor] = num(rest[36]);
-  return text.slice(open + 1, close);
+  const end = s.length;
+  const got = new Map<number, number>();
+  let q = close + 1;
+  let field = 3;
+  while (q < end && field <= 39) {
+    q = skipSpaces(s, q, end);
+    if (q >= end || s.charCodeAt(q) === 10) break;
+    if (field === 3) {
+      got.set(F.state, s.charCodeAt(q) & 0xff);
+      q = skipToken(s, q, end);
+    } else {
+      const [x, next] = readNum(s, q, end);
+      q = Number.isNaN(x) ? skipToken(s, q, end) : next;
+      const at = STAT_POSITION[field];
+      if (at !== undefined) got.set(at, x);
+    }
+    field++;
+  }
+  if (field <= 22) return null;
+  for (const [f, x] of got) v[f] = x;
+  return s.slice(open + 1, close);
 }
 
-export function parseStatm(text: string, pageSize: number, v: Float64Array): boolean {
-  const f = text.trim().split(/[ \t]+/, 7).map(num);
-  if (f.length < 7 || f.some(Number.isNaN)) return false;
+export function parseStatm(s: string, pageSize: number, v: Float64Array): boolean {
+  v[F.rss_bytes] = v[F.shared_bytes] = v[F.text_bytes] = v[F.data_bytes] = NaN;
+  const f: number[] = [];
+  let q = 0;
+  for (let i = 0; i < 7; i++) {
+    const [x, next] = readNum(s, skipSpaces(s, q, s.length), s.length);
+    if (Number.isNaN(x)) return false;
+    f.push(x);
+    q = next;
+  }
   v[F.rss_bytes] = f[1]! * pageSize;
   v[F.shared_bytes] = f[2]! * pageSize;
   v[F.text_bytes] = f[3]! * pageSize;
@@ -39,28 +104,25 @@ export function parseStatm(text: string, pageSize: number, v: Float64Array): boo
   return true;
 }
 
-function lineValue(text: string, key: string, scale: number): number {
-  const nl = text.startsWith(key) ? -1 : text.indexOf('\n' + key);
-  if (nl < 0 && !text.startsWith(key)) return NaN;
-  const at = nl + 1;
-  const end = text.indexOf('\n', at);
-  const m = /^[ \t]*(-?\d+)/.exec(text.slice(at + key.length, end < 0 ? undefined : end));
-  const x = m ? num(m[1]) : NaN;
-  return x * scale;
+export function parseStatus(s: string, v: Float64Array): boolean {
+  const hwm = lineValue(s, 'VmHWM:', 1024);
+  const swap = lineValue(s, 'VmSwap:', 1024);
+  const vol = lineValue(s, 'voluntary_ctxt_switches:', 1);
+  const nonvol = lineValue(s, 'nonvoluntary_ctxt_switches:', 1);
+  const ok = !Number.isNaN(vol) || !Number.isNaN(nonvol);
+  v[F.rss_peak_bytes] = ok ? hwm : NaN;
+  v[F.swap_bytes] = ok ? swap : NaN;
+  v[F.voluntary_ctxt_switches] = ok ? vol : NaN;
+  v[F.nonvoluntary_ctxt_switches] = ok ? nonvol : NaN;
+  return ok;
 }
 
-export function parseStatus(text: string, v: Float64Array): boolean {
-  v[F.rss_peak_bytes] = lineValue(text, 'VmHWM:', 1024);
-  v[F.swap_bytes] = lineValue(text, 'VmSwap:', 1024);
-  v[F.voluntary_ctxt_switches] = lineValue(text, 'voluntary_ctxt_switches:', 1);
-  v[F.nonvoluntary_ctxt_switches] = lineValue(text, 'nonvoluntary_ctxt_switches:', 1);
-  return !Number.isNaN(v[F.voluntary_ctxt_switches]!) || !Number.isNaN(v[F.nonvoluntary_ctxt_switches]!);
-}
-
-export function parseIo(text: string, v: Float64Array): boolean {
-  v[F.io_rchar] = lineValue(text, 'rchar:', 1);
-  v[F.io_wchar] = lineValue(text, 'wchar:', 1);
-  v[F.io_read_bytes] = lineValue(text, 'read_bytes:', 1);
-  v[F.io_write_bytes] = lineValue(text, 'write_bytes:', 1);
-  return !Number.isNaN(v[F.io_rchar]!);
+export function parseIo(s: string, v: Float64Array): boolean {
+  const rchar = lineValue(s, 'rchar:', 1);
+  const ok = !Number.isNaN(rchar);
+  v[F.io_rchar] = rchar;
+  v[F.io_wchar] = ok ? lineValue(s, 'wchar:', 1) : NaN;
+  v[F.io_read_bytes] = ok ? lineValue(s, 'read_bytes:', 1) : NaN;
+  v[F.io_write_bytes] = ok ? lineValue(s, 'write_bytes:', 1) : NaN;
+  return ok;
 }

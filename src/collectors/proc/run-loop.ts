@@ -93,13 +93,11 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
         cpu_user_jiffies: th.cpu_user_jiffies, cpu_sys_jiffies: th.cpu_sys_jiffies, minflt: th.minflt, majflt: th.majflt,
       };
       let reasons: Record<string, string> | undefined;
-      if (th.error !== 0 || prev === undefined) {
-        reasons = {};
-        if (prev === undefined) reasons.interval_s = 'first sample of this thread';
-        if (th.error !== 0) {
-          const why = `${errnoName(th.error)} reading ${procRoot}/${pid}/task/${th.tid}/stat`;
-          for (const [k, val] of Object.entries(row)) if (val === null && k !== 'interval_s' && k !== 'vcpu') reasons[k] = why;
-        }
+      if (prev === undefined) reasons = { interval_s: 'first sample of this thread' };
+      const file = `${procRoot}/${pid}/task/${th.tid}/stat`;
+      for (const [k, val] of Object.entries(row)) {
+        if (val !== null || k === 'interval_s' || k === 'vcpu') continue;
+        (reasons ??= {})[k] = th.error ? `${errnoName(th.error)} reading ${file}` : `absent or malformed in ${file}`;
       }
       w.write('host_proc', t, row, reasons);
     }
@@ -139,14 +137,13 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     let reasons: Record<string, string> | undefined;
     for (let i = 0; i < PROC_FIELDS.length; i++) {
       const name = PROC_FIELDS[i]!;
-      if (i === F.starttime) continue;
       const x = n(i);
-      metrics[name] = x;
+      if (i !== F.starttime) metrics[name] = x; // starttime leads the row, with pid
       if (x === null) {
         const f = FIELD_FILE[name];
         const e = err[f]!;
         reasons ??= {};
-        reasons[name] = e ? `${errnoName(e)} reading ${procRoot}/${pid}/${PROC_FILES[f]}` : `absent from ${procRoot}/${pid}/${PROC_FILES[f]}`;
+        reasons[name] = e ? `${errnoName(e)} reading ${procRoot}/${pid}/${PROC_FILES[f]}` : `absent or malformed in ${procRoot}/${pid}/${PROC_FILES[f]}`;
       }
     }
     metrics.state = v[F.state]! >= 0 ? String.fromCharCode(v[F.state]!) : null;
