@@ -10,10 +10,10 @@ export class TargetError extends Error {
 export function resolveTarget(t: Manifest['target'], procRoot = '/proc'): ResolvedTarget {
   let pid: number;
   let pidfile: string | undefined;
-  if ('pid' in t) {
+  if (t.pid !== undefined) {
     pid = t.pid;
   } else {
-    pidfile = t.pidfile;
+    pidfile = t.pidfile!;
     let text: string;
     try {
       text = fs.readFileSync(pidfile, 'utf8');

@@ -23,13 +23,14 @@ export const KNOWN_COLLECTORS = Object.keys(COLLECTOR_CONFIGS) as CollectorName[
 export type CollectorConfigs = { [K in CollectorName]: z.output<(typeof COLLECTOR_CONFIGS)[K]> };
 
 const target = z
-  .union(
-    [
-      z.strictObject({ pid: positiveInt('a process id').describe('The QEMU process id.') }),
-      z.strictObject({ pidfile: nonEmptyString('a pidfile path').describe("A file holding the QEMU pid (QEMU's -pidfile); followed across restarts.") }),
-    ],
+  .strictObject(
+    {
+      pid: positiveInt('a process id').optional().describe('The QEMU process id.'),
+      pidfile: nonEmptyString('a pidfile path').optional().describe("A file holding the QEMU pid (QEMU's -pidfile); followed across restarts."),
+    },
     { error: expected('{"pid": N} or {"pidfile": PATH}') },
   )
+  .refine((t) => Object.keys(t).length === 1, { error: 'expected exactly one of "pid" or "pidfile"' })
   .describe('The process the collectors observe.');
 
 export const manifestSchema = z

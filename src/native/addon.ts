@@ -58,7 +58,8 @@ function load(): { addon: NativeAddon | null; status: NativeStatus } {
   for (const [file, what] of candidates) {
     try {
       const addon = require(file) as NativeAddon;
-      return { addon, status: { available: true, reason: `loaded ${what} (${file})`, path: file } };
+      const earlier = attempts.length ? `; before it, ${attempts.join('; ')}` : '';
+      return { addon, status: { available: true, reason: `loaded ${what} (${file})${earlier}`, path: file } };
     } catch (err) {
       const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
       attempts.push(`${what} (${file}): ${msg}`);

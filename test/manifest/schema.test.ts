@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { KNOWN_COLLECTORS } from '../../src/manifest/schema.js';
+import { parseManifest } from '../../src/manifest/load.js';
+
+const minimal = { output_dir: 'ep1', duration_s: 2, target: { pid: 1234 }, collectors: { proc: { interval_ms: 100 } } };
+
+function errorOf(data: unknown): string {
+  try {
+    parseManifest(data);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected the manifest to be refused');
+}
+
+describe('manifest', () => {
+  it('accepts the minimal manifest and fills the defaults', () => {
+    const m = parseManifest(minimal);
+    expect(m.collectors.proc).toEqual({ enabled: true, optional: false, interval_ms: 100, threads: false });
+    expect(m.collectors.perf).toBeUndefined();
+  });
+
+  it('knows the six collectors, in the field\'s names', () => {
+    expect(KNOWN_COLLECTORS).toEqual(['proc', 'perf', 'pcap', 'netflow', 'qmp', 'guest_agent']);
+  });
+
+  it('accepts every collector\'s keys', () => {
+    const m = parseManifest({
+      output_dir: 'ep', target: { pidfile: '/run/qemu.pid' },
+      collectors: {
+        proc: { interval_ms: 1, threads: true, optional: true, available_in_deployment: false },
+        perf: { interval_ms: 200, events: ['cycles', 'page-faults'] },
+        pcap: { iface: 'tap0', snaplen: 128, filter: 'ip', interval_ms: 1000, keep_pcap: false },
+        netflow: { bucket_ms: 100, guest_ip: ['10.200.0.10', 'fd00::10'], guest_mac: '52:54:00:12:34:56', bridge_ip: '10.200.0.1' },
+        qmp: { socket: '/run/qmp.sock', interval_ms: 1000 },
+        guest_agent: { socket: '/run/ga.sock', mode: 'listen', protocol: 'qga', interval_ms: 500 },
+      },
+    });
+    expect(m.collectors.netflow!.guest_ip).toEqual(['10.200.0.10', 'fd00::10']);
+  });
+
+  it.each([
+    [{ ...minimal, collectors: { proc: { interval_ms: 'fast' } } }, 'collectors.proc.interval_ms: expected a positive integer, got "fast"'],
+    [{ ...minimal, collectors: { proc: { interval_ms: 0 } } }, 'collectors.proc.interval_ms: expected a positive integer, got 0'],
+    [{ ...minimal, collectors: { proc: { interval_ms: 1.5 } } }, 'collectors.proc.interval_ms: expected a positive integer, got 1.5'],
+    [{ ...minimal, collectors: { proc: { intervalms: 100 } } }, 'collectors.proc.intervalms: unknown key'],
+    [{ ...minimal, collectors: { procs: {} } }, 'collectors.procs: unknown key'],
+    [{ ...minimal, extra: 1 }, 'extra: unknown key'],
+    [{ ...minimal, output_dir: undefined }, 'output_dir: required: a directory path'],
+    [{ ...minimal, target: { pid: -1 } }, 'target.pid: expected a process id, got -1'],
+    [{ ...minimal, target: { name: 'qemu' } }, 'target.name: unknown key'],
+    [{ ...minimal, target: {} }, 'target: expected exactly one of "pid" or "pidfile", got {}'],
+    [{ ...minimal, target: { pid: 1, pidfile: '/p' } }, 'target: expected exactly one of "pid" or "pidfile", got {"pid":1,"pidfile":"/p"}'],
+    [{ ...minimal, target: 1234 }, 'target: expected {"pid": N} or {"pidfile": PATH}, got 1234'],
+    [{ ...minimal, duration_s: '2' }, 'duration_s: expected a positive number of seconds, got "2"'],
+    [{ ...minimal, collectors: { pcap: { iface: 'eth0; rm -rf /' } } }, 'collectors.pcap.iface: expected an interface name (1-15 of A-Z a-z 0-9 _ . -), got "eth0; rm -rf /"'],
+    [{ ...minimal, collectors: { netflow: { guest_ip: '10.0.0' } } }, 'collectors.netflow.guest_ip: expected an IP address or a list of them, got "10.0.0"'],
+    [{ ...minimal, collectors: { guest_agent: { socket: '/s', mode: 'both' } } }, 'collectors.guest_agent.mode: expected "connect" or "listen", got "both"'],
+    [{ ...minimal, collectors: { perf: { events: [] } } }, 'collectors.perf.events: expected at least one event, got []'],
+    [{ ...minimal, collectors: [] }, 'collectors: expected an object of collectors, got []'],
+  ])('names the key and the value received (%#)', (data, line) => {
+    expect(errorOf(data).split('\n')).toContain(line);
+  });
+
+  it('lists every bad key at once', () => {
+    const msg = errorOf({ output_dir: 'x', target: { pid: 'one' }, collectors: { proc: { threads: 'yes', interval_ms: -5 } } });
+    expect(msg.split('\n').slice(1).sort()).toEqual([
+      'collectors.proc.interval_ms: expected a positive integer, got -5',
+      'collectors.proc.threads: expected true or false, got "yes"',
+      'target.pid: expected a process id, got "one"',
+    ]);
+  });
+});

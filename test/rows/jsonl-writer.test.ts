@@ -1,0 +1,48 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
+import { readJsonl, tmpDir } from '../helpers/tmp.js';
+
+describe('JsonlWriter', () => {
+  it('writes the envelope first, seq per source from 0, and null_reasons only when given', () => {
+    const file = path.join(tmpDir(), 'telemetry-x.jsonl');
+    const w = new JsonlWriter(file, { availableInDeployment: false });
+    w.write('qmp', 10, { status: 'running' });
+    w.write('qmp_event', 11, { event: 'STOP' });
+    w.write('qmp', 12, { status: null }, { status: 'query-status failed' });
+    w.write('agent', 13, {});
+    w.close();
+    const lines = fs.readFileSync(file, 'utf8').split('\n');
+    expect(lines[0]).toBe('{"source":"qmp","t_mono_ns":10,"seq":0,"available_in_deployment":false,"status":"running"}');
+    expect(lines[3]).toBe('{"source":"agent","t_mono_ns":13,"seq":0,"available_in_deployment":false}');
+    const rows = readJsonl(file);
+    expect(rows.map((r) => [r.source, r.seq])).toEqual([['qmp', 0], ['qmp_event', 0], ['qmp', 1], ['agent', 0]]);
+    expect(rows[2]!.null_reasons).toEqual({ status: 'query-status failed' });
+    expect(w.rows).toBe(4);
+  });
+
+  it('creates its file fresh: refuses an existing file and a symlink planted in its place', () => {
+    const dir = tmpDir();
+    const existing = path.join(dir, 'a.jsonl');
+    fs.writeFileSync(existing, 'old\n');
+    expect(() => new JsonlWriter(existing, { availableInDeployment: true })).toThrow(`cannot create ${existing}: it already exists`);
+    const link = path.join(dir, 'b.jsonl');
+    fs.symlinkSync('/etc/passwd-labtel-does-not-exist', link);
+    expect(() => new JsonlWriter(link, { availableInDeployment: true })).toThrow(`cannot create ${link}: it already exists`);
+    expect(fs.existsSync('/etc/passwd-labtel-does-not-exist')).toBe(false);
+    expect(fs.readFileSync(existing, 'utf8')).toBe('old\n');
+  });
+
+  it('batches, yet every flushed byte is whole lines', () => {
+    const file = path.join(tmpDir(), 't.jsonl');
+    const w = new JsonlWriter(file, { availableInDeployment: true });
+    for (let i = 0; i < 5000; i++) w.write('host_proc', i, { pid: 1, comm: 'x'.repeat(i % 50) });
+    // Some of it went out as 64 KiB batches before close; what is on disk ends on a newline.
+    const partial = fs.readFileSync(file, 'utf8');
+    expect(partial.length).toBeGreaterThan(0);
+    expect(partial.endsWith('\n')).toBe(true);
+    w.close();
+    expect(readJsonl(file)).toHaveLength(5000);
+  });
+});
