@@ -28,6 +28,7 @@ try {
     clock: new EpisodeClock(input.originNs, input.realtimeMinusMonoNs),
     writer,
     signal: controller.signal,
+    stopFlag: input.stopFlag,
     reportError: (message) => send({ type: 'error', message }),
   });
   writer.close();

@@ -14,6 +14,7 @@ import { VERSION } from '../version.js';
 import { prepareEpisodeDir, writeJsonExclusive } from './episode-dir.js';
 import { hostInventory } from './inventory.js';
 import type { AgentEventRow } from './rows.js';
+import { newStopFlag, raiseStopFlag } from './pace.js';
 import { spawnModuleWorker } from './spawn-worker.js';
 import type { CollectorSummary, EpisodeSummary, ExitReason } from './summary.js';
 import { resolveTarget } from './target.js';
@@ -126,6 +127,7 @@ export async function runEpisode(opts: RunOptions): Promise<RunResult> {
       realtimeMinusMonoNs: origin.realtime_minus_mono_ns,
       outputPath: path.join(dir, file),
       availableInDeployment: p.config.available_in_deployment ?? p.collector.availableInDeployment,
+      stopFlag: newStopFlag(),
     };
     const worker = spawnModuleWorker('collector-worker', input);
     const finished = new Promise<void>((resolve) => {
@@ -171,7 +173,7 @@ export async function runEpisode(opts: RunOptions): Promise<RunResult> {
         settle();
       });
     });
-    const entry = { name: p.name, worker, finished, done: false };
+    const entry = { name: p.name, worker, finished, done: false, stopFlag: input.stopFlag! };
     log(`${p.name}: started -> ${file}`);
     return entry;
   });
@@ -192,7 +194,11 @@ export async function runEpisode(opts: RunOptions): Promise<RunResult> {
   clearTimeout(durationTimer);
   agentRow({ event: 'episode_stopping', collector: null, message: exitReason });
   log(`stopping: ${exitReason}`);
-  for (const r of running) if (!r.done) r.worker.postMessage({ type: 'stop' });
+  for (const r of running) {
+    if (r.done) continue;
+    raiseStopFlag(r.stopFlag);
+    r.worker.postMessage({ type: 'stop' });
+  }
   await Promise.all(
     running.map(async (r) => {
       const grace = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), STOP_GRACE_MS).unref());

@@ -10,6 +10,8 @@ export interface WorkerInput {
   realtimeMinusMonoNs: string;
   outputPath: string;
   availableInDeployment: boolean;
+  /** A StopFlag on a SharedArrayBuffer: raised by the agent to stop the collector. */
+  stopFlag?: Int32Array;
 }
 
 export type FromWorker =

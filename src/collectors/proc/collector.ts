@@ -21,6 +21,7 @@ export const proc: Collector<'proc'> = {
       intervalMs: ctx.config.interval_ms,
       threads: ctx.config.threads,
       signal: ctx.signal,
+      stopFlag: ctx.stopFlag,
     });
     return { end: r.end, detail: { sampler: r.sampler } };
   },

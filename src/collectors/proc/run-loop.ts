@@ -15,6 +15,9 @@ import type { ProcProcessRow, ProcThreadRow } from './rows.js';
 const { ESRCH, ENOENT } = os.constants.errno;
 const VCPU = /^CPU (\d+)\/(?:KVM|TCG|HVF|WHPX)$/;
 const EXITED_REASON = 'the target process exited';
+/** `,"name":` for each field, and the state letter as JSON, prepared once. */
+const MEMBER = PROC_FIELDS.map((n) => `,"${n}":`);
+const STATE_JSON = Array.from({ length: 256 }, (_, c) => JSON.stringify(String.fromCharCode(c)));
 
 export interface ProcLoopOptions {
   pid: number;
@@ -24,6 +27,8 @@ export interface ProcLoopOptions {
   clock: EpisodeClock;
   intervalMs: number;
   signal: AbortSignal;
+  /** On a worker thread: sleep on this flag instead of timers (see agent/pace.ts). */
+  stopFlag?: Int32Array;
   threads?: boolean;
   procRoot?: string;
   sampler?: SamplerKind;
@@ -35,8 +40,6 @@ export interface ProcLoopResult {
   end: 'stopped' | 'target_exited';
   sampler: SamplerKind;
 }
-
-type Metrics = Omit<ProcProcessRow, 'pid' | 'starttime' | 'process_event' | 'interval_s'>;
 
 function readPidfile(file: string): number | null {
   try {
@@ -133,23 +136,21 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
       prevT = null;
     }
     if (starttime !== null) identity = starttime;
-    const metrics = {} as Record<string, number | string | null>;
+    // The row is built as a string, field by field: no intermediate objects on
+    // a path that may run a thousand times a second.
+    let m = `"pid":${pid},"starttime":${starttime},"process_event":${event === null ? 'null' : `"${event}"`},"interval_s":${prevT === null ? 'null' : (t - prevT) / 1e9}`;
     let reasons: Record<string, string> | undefined;
     for (let i = 0; i < PROC_FIELDS.length; i++) {
-      const name = PROC_FIELDS[i]!;
-      const x = n(i);
-      if (i !== F.starttime) metrics[name] = x; // starttime leads the row, with pid
-      if (x === null) {
-        const f = FIELD_FILE[name];
+      const x = v[i]!;
+      if (i !== F.starttime) m += i === F.state ? `,"state":${Number.isNaN(x) ? 'null' : STATE_JSON[x & 0xff]}` : `${MEMBER[i]}${Number.isNaN(x) ? 'null' : x}`;
+      if (Number.isNaN(x)) {
+        const f = FIELD_FILE[PROC_FIELDS[i]!];
         const e = err[f]!;
-        reasons ??= {};
-        reasons[name] = e ? `${errnoName(e)} reading ${procRoot}/${pid}/${PROC_FILES[f]}` : `absent or malformed in ${procRoot}/${pid}/${PROC_FILES[f]}`;
+        (reasons ??= {})[PROC_FIELDS[i]!] = `${e ? `${errnoName(e)} reading` : 'absent or malformed in'} ${procRoot}/${pid}/${PROC_FILES[f]}`;
       }
     }
-    metrics.state = v[F.state]! >= 0 ? String.fromCharCode(v[F.state]!) : null;
     if (prevT === null) (reasons ??= {}).interval_s = event === 'restarted' ? 'first sample after the restart' : 'first sample';
-    const row = { pid, starttime, process_event: event, interval_s: prevT === null ? null : (t - prevT) / 1e9, ...(metrics as Metrics) };
-    w.write('host_proc', t, row, reasons);
+    w.writeMembers('host_proc', t, m, reasons);
     prevT = t;
     event = null;
     if (o.threads) sampleThreads(t, sampler);
@@ -157,7 +158,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   };
 
   try {
-    await paced(o.intervalMs, o.signal, tick);
+    await paced(o.intervalMs, o.signal, tick, o.stopFlag);
   } finally {
     sampler?.close();
   }

@@ -1,0 +1,598 @@
+// Benchmark (not a test): what sampling /proc/PID/{stat,statm,status,io}
+// costs, side by side in one run, against one target process this script
+// starts itself:
+//   1. µs per sample: the native sampler, the pure-TS sampler, a plain
+//      re-open-every-time baseline (written here the way a Node user would
+//      without labtel) and a C floor (scripts/bench/proc-floor.c: four open
+//      descriptors, pread at offset 0, no parsing);
+//   2. the whole agent (runEpisode, in-process) at interval_ms 1: CPU per
+//      host_proc row and the rate it keeps, next to what sleeping 1 ms
+//      between samples costs by itself here (Node's paced() with an empty
+//      tick, and the C floor on a 1 ms clock_nanosleep schedule);
+//   3. PASS/MISS against the targets, then one line of JSON with every figure.
+//
+//   npm run bench:proc
+//
+// Environment: BENCH_ITERS (default 20000), BENCH_RUNS (5), BENCH_EPISODE_S (5).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { F, PROC_FIELDS, PROC_FILES } from '../../src/collectors/proc/fields.js';
+import { createProcSampler, type ProcSampler, type SamplerKind } from '../../src/collectors/proc/sampler.js';
+import { parseManifest } from '../../src/manifest/load.js';
+import { nativeStatus } from '../../src/native/addon.js';
+import { sysconf } from '../../src/native/sysconf.js';
+import { paced } from '../../src/agent/pace.js';
+import type { runEpisode as RunEpisodeFn } from '../../src/agent/run-episode.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..', '..');
+
+const ITERS = intEnv('BENCH_ITERS', 20000);
+const RUNS = intEnv('BENCH_RUNS', 5);
+const WARMUP = Math.max(1000, Math.floor(ITERS / 10));
+const EPISODE_S = Number(process.env.BENCH_EPISODE_S ?? 5);
+const INTERVAL_MS = 1;
+const PACED_S = 2; // each pacing-only measurement
+
+// The targets (BENCHMARKS.md).
+const TARGET_NATIVE_US = 20;
+const TARGET_SPEEDUP = 2.5;
+const TARGET_AGENT_RATIO = 0.75;
+
+function intEnv(name: string, dflt: number): number {
+  const n = Number(process.env[name] ?? dflt);
+  return Number.isInteger(n) && n > 0 ? n : dflt;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const r2 = (x: number): number => Math.round(x * 100) / 100;
+const f2 = (x: number | null): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(2));
+const pad = (s: string, n: number): string => s.padEnd(n);
+const lpad = (s: string, n: number): string => s.padStart(n);
+
+// ---------------------------------------------------------------- machine
+
+function machine() {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^model name\s*:\s*(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m) cpu = m[1]!.trim();
+  } catch {
+    // os.cpus() it is
+  }
+  return {
+    cpu,
+    nproc: os.availableParallelism(),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    loadavg_1m: r2(os.loadavg()[0]!),
+  };
+}
+
+// ---------------------------------------------------------------- target
+
+/** An idle multi-threaded process with some resident memory (like a QEMU between bursts). */
+async function startTarget(): Promise<ChildProcess> {
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS; // no tsx loader in the target
+  const child = spawn(
+    process.execPath,
+    ['-e', "globalThis.keep = Buffer.alloc(64 << 20, 1); setInterval(() => {}, 1000); process.stdout.write('ready\\n');"],
+    { stdio: ['ignore', 'pipe', 'inherit'], env },
+  );
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the target process did not start within 10 s')), 10_000);
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the target process exited (code ${code})`)));
+    child.stdout!.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  child.removeAllListeners('exit');
+  child.stdout!.resume();
+  return child;
+}
+
+// ---------------------------------------------------------------- baseline
+
+/**
+ * What a Node user writes without labtel: readFileSync each file by path
+ * every sample, split and pick the fields. Fills the same fields as the
+ * samplers (NaN when absent).
+ */
+function baselineSample(dir: string, pageSize: number, v: Float64Array): void {
+  v.fill(NaN);
+  const stat = fs.readFileSync(`${dir}/stat`, 'utf8');
+  const s = stat.slice(stat.lastIndexOf(')') + 2).trim().split(' '); // s[0] is field 3 (state)
+  v[F.state] = s[0]!.charCodeAt(0);
+  v[F.minflt] = Number(s[7]);
+  v[F.majflt] = Number(s[9]);
+  v[F.cpu_user_jiffies] = Number(s[11]);
+  v[F.cpu_sys_jiffies] = Number(s[12]);
+  v[F.num_threads] = Number(s[17]);
+  v[F.starttime] = Number(s[19]);
+  v[F.vsize_bytes] = Number(s[20]);
+  v[F.processor] = Number(s[36]);
+
+  const m = fs.readFileSync(`${dir}/statm`, 'utf8').trim().split(' ').map(Number);
+  v[F.rss_bytes] = m[1]! * pageSize;
+  v[F.shared_bytes] = m[2]! * pageSize;
+  v[F.text_bytes] = m[3]! * pageSize;
+  v[F.data_bytes] = m[5]! * pageSize;
+
+  for (const line of fs.readFileSync(`${dir}/status`, 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i < 0) continue;
+    const val = parseInt(line.slice(i + 1).trim(), 10);
+    switch (line.slice(0, i)) {
+      case 'VmHWM': v[F.rss_peak_bytes] = val * 1024; break;
+      case 'VmSwap': v[F.swap_bytes] = val * 1024; break;
+      case 'voluntary_ctxt_switches': v[F.voluntary_ctxt_switches] = val; break;
+      case 'nonvoluntary_ctxt_switches': v[F.nonvoluntary_ctxt_switches] = val; break;
+    }
+  }
+
+  for (const line of fs.readFileSync(`${dir}/io`, 'utf8').split('\n')) {
+    const i = line.indexOf(':');
+    if (i < 0) continue;
+    const val = Number(line.slice(i + 1).trim());
+    switch (line.slice(0, i)) {
+      case 'rchar': v[F.io_rchar] = val; break;
+      case 'wchar': v[F.io_wchar] = val; break;
+      case 'read_bytes': v[F.io_read_bytes] = val; break;
+      case 'write_bytes': v[F.io_write_bytes] = val; break;
+    }
+  }
+}
+
+// ---------------------------------------------------------------- timing
+
+/** µs per call of fn over n calls. */
+function timeLoop(n: number, fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) fn();
+  return Number(process.hrtime.bigint() - t0) / 1e3 / n;
+}
+
+interface Method {
+  name: string;
+  label: string;
+  /** One timed run: µs per sample. */
+  run: () => number;
+  runs: number[];
+  skipped: string | null;
+}
+
+function samplerMethod(name: string, label: string, kind: SamplerKind, pid: number, pageSize: number, check: (v: Float64Array) => void): Method {
+  const m: Method = { name, label, run: () => NaN, runs: [], skipped: null };
+  let s: ProcSampler;
+  try {
+    const made = createProcSampler('/proc', pid, pageSize, kind);
+    if (made.kind !== kind) throw new Error(`asked for ${kind}, got ${made.kind}`);
+    s = made.sampler;
+  } catch (err) {
+    m.skipped = `skipped: ${(err as Error).message}`;
+    return m;
+  }
+  const oe = s.open();
+  if (oe !== 0) {
+    m.skipped = `skipped: open() = errno ${oe}`;
+    return m;
+  }
+  const v = new Float64Array(PROC_FIELDS.length);
+  const e = new Int32Array(PROC_FILES.length);
+  s.sample(v, e);
+  if (e.some((x) => x !== 0)) {
+    m.skipped = `skipped: sample errors [${[...e].join(',')}]`;
+    return m;
+  }
+  check(v);
+  timeLoop(WARMUP, () => s.sample(v, e));
+  m.run = () => timeLoop(ITERS, () => s.sample(v, e));
+  cleanups.push(() => s.close());
+  return m;
+}
+
+let floorBin: string | null = null;
+
+function cFloorMethod(pid: number, tmp: string): Method {
+  const m: Method = { name: 'c_floor', label: '(d) C floor: pread x4, no parse', run: () => NaN, runs: [], skipped: null };
+  const src = path.join(HERE, 'proc-floor.c');
+  const bin = path.join(tmp, 'proc-floor');
+  const cc = spawnSync('cc', ['-O2', '-o', bin, src], { encoding: 'utf8' });
+  if (cc.error) {
+    m.skipped = (cc.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'skipped: no C compiler' : `skipped: cc: ${cc.error.message}`;
+    return m;
+  }
+  if (cc.status !== 0) {
+    m.skipped = `skipped: cc -O2 failed: ${(cc.stderr || '').trim().split('\n')[0]}`;
+    return m;
+  }
+  floorBin = bin;
+  m.run = () => {
+    const r = spawnSync(bin, [String(pid), String(ITERS), String(WARMUP)], { encoding: 'utf8' });
+    const us = Number((r.stdout || '').trim().split(' ')[0]);
+    if (r.status !== 0 || !Number.isFinite(us)) throw new Error(`proc-floor failed: ${(r.stderr || r.stdout || '').trim()}`);
+    return us;
+  };
+  return m;
+}
+
+// ---------------------------------------------------------------- pacing alone
+
+/** CPU µs per tick of labtel's paced() at INTERVAL_MS with a tick that does nothing (this thread + GC). */
+async function pacingOnly(): Promise<{ cpu_us_per_tick: number; thread_us_per_tick: number; ticks_per_s: number }> {
+  const threadNs = (): number => Number(fs.readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]);
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), PACED_S * 1000);
+  let n = 0;
+  const c0 = process.cpuUsage();
+  const s0 = threadNs();
+  const t0 = process.hrtime.bigint();
+  await paced(INTERVAL_MS, ac.signal, () => {
+    n++;
+    return true;
+  });
+  const c = process.cpuUsage(c0);
+  const thread = (threadNs() - s0) / 1e3;
+  clearTimeout(timer);
+  return { cpu_us_per_tick: r2((c.user + c.system) / n), thread_us_per_tick: r2(thread / n), ticks_per_s: Math.round(n / (Number(process.hrtime.bigint() - t0) / 1e9)) };
+}
+
+/** The C floor on a fixed INTERVAL_MS schedule: CPU µs per sample, sleep and wake-up included. */
+function cFloorPaced(pid: number): { cpu_us_per_sample: number; samples_per_s: number } | { skipped: string } {
+  if (!floorBin) return { skipped: 'skipped: no C floor binary' };
+  const n = Math.round((PACED_S * 1000) / INTERVAL_MS);
+  const r = spawnSync(floorBin, [String(pid), String(n), '0', String(INTERVAL_MS * 1000)], { encoding: 'utf8' });
+  const [cpu, , rate] = (r.stdout || '').trim().split(' ').map(Number);
+  if (r.status !== 0 || !Number.isFinite(cpu)) return { skipped: `skipped: proc-floor failed: ${(r.stderr || '').trim()}` };
+  return { cpu_us_per_sample: r2(cpu!), samples_per_s: Math.round(rate!) };
+}
+
+// ---------------------------------------------------------------- agent
+
+/** On-CPU ns of each thread of this process (schedstat), by tid. */
+function threadCpuNs(): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[];
+  try {
+    tids = fs.readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const t of tids) {
+    try {
+      out.set(Number(t), Number(fs.readFileSync(`/proc/self/task/${t}/schedstat`, 'utf8').split(' ')[0]));
+    } catch {
+      // thread gone
+    }
+  }
+  return out;
+}
+
+interface Snap {
+  t: bigint;
+  cpuUs: number;
+  threads: Map<number, number>;
+}
+
+const snap = (): Snap => {
+  const c = process.cpuUsage();
+  return { t: process.hrtime.bigint(), cpuUs: c.user + c.system, threads: threadCpuNs() };
+};
+
+/** The compiled agent when dist/ is at least as new as src/, else the source through tsx. */
+async function loadRunEpisode(): Promise<{ runEpisode: typeof RunEpisodeFn; build: string }> {
+  const distFile = path.join(ROOT, 'dist', 'agent', 'run-episode.js');
+  let newestSrc = 0;
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(ts|mjs)$/.test(e.name)) newestSrc = Math.max(newestSrc, fs.statSync(p).mtimeMs);
+    }
+  };
+  walk(path.join(ROOT, 'src'));
+  let why = 'dist/ is missing';
+  if (fs.existsSync(distFile)) {
+    const distTime = fs.statSync(distFile).mtimeMs;
+    if (distTime >= newestSrc) {
+      const mod = (await import(pathToFileURL(distFile).href)) as { runEpisode: typeof RunEpisodeFn };
+      return { runEpisode: mod.runEpisode, build: 'dist (compiled JS, as installed)' };
+    }
+    why = 'dist/ is older than src/ (npm run build)';
+  }
+  const mod = await import('../../src/agent/run-episode.js');
+  return { runEpisode: mod.runEpisode, build: `src via tsx (${why}; the worker compiles TS at start)` };
+}
+
+interface AgentResult {
+  build: string;
+  sampler: string | null;
+  status: string;
+  exit_reason: string;
+  wall_s: number;
+  cpu_us: number;
+  rows: number;
+  cpu_us_per_row: number;
+  rows_per_s_episode: number;
+  rows_per_s_sampling: number;
+  first_row_after_s: number;
+  row_interval_ms: { p50: number; p99: number; max: number };
+  steady: {
+    window_s: number;
+    rows: number;
+    rows_per_s: number;
+    cpu_us_per_row: number;
+    collector_thread_us_per_row: number;
+    main_thread_us_per_row: number;
+    other_threads_us_per_row: number;
+  } | null;
+  /** CPU not explained by the steady rate: start-up (worker, inventory, episode.json) and stop. */
+  fixed_cpu_ms: number | null;
+}
+
+async function runAgent(pid: number, tmp: string): Promise<AgentResult> {
+  const { runEpisode, build } = await loadRunEpisode();
+  const outDir = path.join(tmp, 'episode');
+  const manifest = parseManifest({
+    output_dir: outDir,
+    duration_s: EPISODE_S,
+    target: { pid },
+    collectors: { proc: { interval_ms: INTERVAL_MS } },
+  });
+  const before = threadCpuNs();
+  const snaps: Snap[] = [];
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  snaps.push(snap());
+  const timer = setInterval(() => snaps.push(snap()), 500);
+  let result;
+  try {
+    result = await runEpisode({ manifest });
+  } finally {
+    clearInterval(timer);
+  }
+  const c1 = process.cpuUsage(c0);
+  const wall_s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu_us = c1.user + c1.system;
+
+  const episode = JSON.parse(fs.readFileSync(path.join(outDir, 'episode.json'), 'utf8')) as { clock: { t_mono_origin_ns: string } };
+  const origin = BigInt(episode.clock.t_mono_origin_ns);
+  const times: bigint[] = []; // absolute CLOCK_MONOTONIC of each host_proc row
+  const re = /"t_mono_ns":(-?\d+)/;
+  for (const line of fs.readFileSync(path.join(outDir, 'telemetry-proc.jsonl'), 'utf8').split('\n')) {
+    if (!line.includes('"source":"host_proc"')) continue;
+    const m = re.exec(line);
+    if (m) times.push(origin + BigInt(m[1]!));
+  }
+  const rows = times.length;
+  const proc = result.summary.collectors.proc;
+  const sampler = ((proc?.detail as { sampler?: string } | undefined)?.sampler) ?? null;
+
+  const gaps: number[] = [];
+  for (let i = 1; i < times.length; i++) gaps.push(Number(times[i]! - times[i - 1]!) / 1e6);
+  gaps.sort((a, b) => a - b);
+  const first = times[0] ?? t0;
+  const last = times[times.length - 1] ?? t0;
+  const spanS = Number(last - first) / 1e9;
+
+  // Steady state: from 0.5 s after the first row to the last snapshot before the last row.
+  let steady: AgentResult['steady'] = null;
+  const a = snaps.find((s) => s.t >= first + 500_000_000n);
+  const b = [...snaps].reverse().find((s) => s.t <= last);
+  if (a && b && b.t > a.t) {
+    let n = 0;
+    for (const t of times) if (t > a.t && t <= b.t) n++;
+    const dCpu = b.cpuUs - a.cpuUs;
+    const main = ((b.threads.get(process.pid) ?? 0) - (a.threads.get(process.pid) ?? 0)) / 1e3;
+    // The collector's worker: the busiest thread that did not exist before the episode.
+    let worker = 0;
+    let totalThreads = 0;
+    for (const [tid, ns] of b.threads) {
+      const d = (ns - (a.threads.get(tid) ?? 0)) / 1e3;
+      totalThreads += d;
+      if (!before.has(tid) && a.threads.has(tid) && d > worker) worker = d;
+    }
+    const other = totalThreads - main - worker;
+    const winS = Number(b.t - a.t) / 1e9;
+    steady = {
+      window_s: r2(winS),
+      rows: n,
+      rows_per_s: Math.round(n / winS),
+      cpu_us_per_row: r2(dCpu / n),
+      collector_thread_us_per_row: r2(worker / n),
+      main_thread_us_per_row: r2(main / n),
+      other_threads_us_per_row: r2(other / n),
+    };
+  }
+  const fixed_cpu_ms = steady ? r2((cpu_us - steady.cpu_us_per_row * rows) / 1e3) : null;
+
+  return {
+    build,
+    sampler,
+    status: proc?.status ?? 'missing',
+    exit_reason: result.summary.exit_reason,
+    wall_s: r2(wall_s),
+    cpu_us: Math.round(cpu_us),
+    rows,
+    cpu_us_per_row: r2(cpu_us / rows),
+    rows_per_s_episode: Math.round(rows / EPISODE_S),
+    rows_per_s_sampling: Math.round(rows / spanS),
+    first_row_after_s: r2(Number(first - t0) / 1e9),
+    row_interval_ms: gaps.length ? { p50: r2(quantile(gaps, 0.5)), p99: r2(quantile(gaps, 0.99)), max: r2(gaps[gaps.length - 1]!) } : { p50: NaN, p99: NaN, max: NaN },
+    steady,
+    fixed_cpu_ms,
+  };
+}
+
+// ---------------------------------------------------------------- main
+
+const cleanups: Array<() => void> = [];
+let target: ChildProcess | null = null;
+let tmp: string | null = null;
+
+function cleanup(): void {
+  for (const c of cleanups.splice(0)) {
+    try {
+      c();
+    } catch {
+      // best effort
+    }
+  }
+  if (target && target.exitCode === null && target.signalCode === null) target.kill('SIGKILL');
+  target = null;
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  tmp = null;
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+async function main(): Promise<void> {
+  const mach = machine();
+  console.log('labtel proc sampling benchmark');
+  console.log(`machine: ${mach.cpu}, nproc ${mach.nproc}, ${mach.kernel}, node ${mach.node}, load ${mach.loadavg_1m} (1 min)`);
+  const ns = nativeStatus();
+  console.log(`native addon: ${ns.available ? 'loaded' : 'NOT loaded'} (${ns.reason})`);
+
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-bench-'));
+  target = await startTarget();
+  const pid = target.pid!;
+  const dir = `/proc/${pid}`;
+  const pageSize = sysconf().pageSize;
+  const threads = fs.readdirSync(`${dir}/task`).length;
+  const bytes = PROC_FILES.map((f) => fs.readFileSync(`${dir}/${f}`).length);
+  console.log(`target: pid ${pid}, idle node with 64 MiB resident, ${threads} threads; ` + PROC_FILES.map((f, i) => `${f} ${bytes[i]} B`).join(', '));
+  console.log(`method: ${ITERS} samples per run after ${WARMUP} warm-up, median of ${RUNS} runs (methods interleaved per run)`);
+  console.log('');
+
+  // Every path must fill the same fields: compare with the baseline's.
+  const ref = new Float64Array(PROC_FIELDS.length);
+  baselineSample(dir, pageSize, ref);
+  const filled: Record<string, number> = { baseline: ref.filter((x) => !Number.isNaN(x)).length };
+  const checkAs = (name: string) => (v: Float64Array) => {
+    filled[name] = v.filter((x) => !Number.isNaN(x)).length;
+    const stable = [F.starttime, F.num_threads, F.text_bytes];
+    for (const i of stable) {
+      if (v[i] !== ref[i]) console.log(`note: ${name} and the baseline disagree on ${PROC_FIELDS[i]}: ${v[i]} vs ${ref[i]}`);
+    }
+  };
+
+  const v = new Float64Array(PROC_FIELDS.length);
+  const baseline: Method = { name: 'baseline', label: '(c) baseline: readFileSync + split', run: () => timeLoop(ITERS, () => baselineSample(dir, pageSize, v)), runs: [], skipped: null };
+  timeLoop(WARMUP, () => baselineSample(dir, pageSize, v));
+  const methods: Method[] = [
+    samplerMethod('native', "(a) native sampler ('native')", 'native', pid, pageSize, checkAs('native')),
+    samplerMethod('ts', "(b) pure-TS sampler ('ts')", 'ts', pid, pageSize, checkAs('ts')),
+    baseline,
+    cFloorMethod(pid, tmp),
+  ];
+  for (let r = 0; r < RUNS; r++) {
+    for (const m of methods) if (!m.skipped) m.runs.push(m.run());
+  }
+
+  const med = (name: string): number | null => {
+    const m = methods.find((x) => x.name === name)!;
+    return m.skipped || m.runs.length === 0 ? null : median(m.runs);
+  };
+  const base = med('baseline')!;
+  const nat = med('native');
+
+  console.log('1. us per sample of stat+statm+status+io (lower is better)');
+  console.log(`   ${pad('path', 38)}${lpad('median', 9)}${lpad('min', 9)}${lpad('max', 9)}${lpad('vs base', 10)}  fields`);
+  for (const m of methods) {
+    if (m.skipped) {
+      console.log(`   ${pad(m.label, 38)} ${m.skipped}`);
+      continue;
+    }
+    const md = median(m.runs);
+    const f = m.name === 'c_floor' ? 'n/a' : `${filled[m.name] ?? '?'}/${PROC_FIELDS.length}`;
+    console.log(`   ${pad(m.label, 38)}${lpad(f2(md), 9)}${lpad(f2(Math.min(...m.runs)), 9)}${lpad(f2(Math.max(...m.runs)), 9)}${lpad(`${f2(base / md)}x`, 10)}  ${f}`);
+  }
+  console.log('');
+
+  console.log(`2. the whole agent: runEpisode in-process, proc at interval_ms ${INTERVAL_MS}, ${EPISODE_S} s`);
+  const ag = await runAgent(pid, tmp);
+  const agentRatio = ag.cpu_us_per_row / base;
+  const asked = 1000 / INTERVAL_MS;
+  const keepsPace = ag.rows_per_s_sampling >= 0.98 * asked;
+  console.log(`   agent code: ${ag.build}; sampler: ${ag.sampler ?? '?'}; collector ${ag.status}, exit ${ag.exit_reason}`);
+  console.log(`   ${pad('process CPU (user+sys, all threads)', 48)}${(ag.cpu_us / 1e3).toFixed(1)} ms over ${ag.wall_s} s wall`);
+  console.log(`   ${pad('host_proc rows', 48)}${ag.rows}`);
+  console.log(`   ${pad('CPU per row, whole episode', 48)}${f2(ag.cpu_us_per_row)} us = ${f2(agentRatio)}x baseline (c)`);
+  if (ag.steady) {
+    const s = ag.steady;
+    console.log(`   ${pad(`CPU per row, steady state (${s.window_s} s, ${s.rows} rows)`, 48)}${f2(s.cpu_us_per_row)} us = ${f2(s.cpu_us_per_row / base)}x baseline (c)`);
+    console.log(`   ${pad('  of which collector worker thread', 48)}${f2(s.collector_thread_us_per_row)} us`);
+    console.log(`   ${pad('  of which main thread', 48)}${f2(s.main_thread_us_per_row)} us`);
+    console.log(`   ${pad('  of which other threads (GC, libuv, ...)', 48)}${f2(s.other_threads_us_per_row)} us`);
+  }
+  console.log(`   ${pad('start/stop CPU (total - steady x rows)', 48)}${ag.fixed_cpu_ms === null ? '-' : `${ag.fixed_cpu_ms} ms`} (first row ${ag.first_row_after_s} s after start)`);
+  console.log(`   ${pad('rows/s over the episode', 48)}${ag.rows_per_s_episode} (asked ${asked})`);
+  console.log(`   ${pad('rows/s while sampling (first..last row)', 48)}${ag.rows_per_s_sampling} (asked ${asked}): keeps pace: ${keepsPace ? 'yes' : 'NO'}`);
+  if (ag.steady) console.log(`   ${pad('rows/s, steady state', 48)}${ag.steady.rows_per_s}`);
+  console.log(`   ${pad('row interval ms p50 / p99 / max', 48)}${ag.row_interval_ms.p50} / ${ag.row_interval_ms.p99} / ${ag.row_interval_ms.max}`);
+  console.log(`   what waking every ${INTERVAL_MS} ms costs by itself on this machine (${PACED_S} s each):`);
+  const pace = await pacingOnly();
+  console.log(`   ${pad("  Node: labtel's paced(), empty tick, main thr.", 48)}${f2(pace.cpu_us_per_tick)} us CPU per tick = ${f2(pace.cpu_us_per_tick / base)}x baseline (c), ${pace.ticks_per_s}/s (${f2(pace.thread_us_per_tick)} us on the ticking thread)`);
+  const cp = cFloorPaced(pid);
+  if ('skipped' in cp) console.log(`   ${pad('  C floor, clock_nanosleep schedule', 48)}${cp.skipped}`);
+  else console.log(`   ${pad('  C floor, clock_nanosleep schedule', 48)}${f2(cp.cpu_us_per_sample)} us CPU per sample = ${f2(cp.cpu_us_per_sample / base)}x baseline (c), ${cp.samples_per_s}/s`);
+  console.log('');
+
+  const speedup = nat === null ? null : base / nat;
+  const targets = {
+    native_us_le_20: { value: nat === null ? null : r2(nat), target: TARGET_NATIVE_US, pass: nat !== null && nat <= TARGET_NATIVE_US },
+    native_speedup_ge_2_5: { value: speedup === null ? null : r2(speedup), target: TARGET_SPEEDUP, pass: speedup !== null && speedup >= TARGET_SPEEDUP },
+    agent_cpu_per_row_le_0_75x_baseline: { value: r2(agentRatio), target: TARGET_AGENT_RATIO, pass: agentRatio <= TARGET_AGENT_RATIO },
+  };
+  const mark = (p: boolean) => (p ? 'PASS' : 'MISS');
+  console.log('3. targets');
+  console.log(`   ${mark(targets.native_us_le_20.pass)}  native <= ${TARGET_NATIVE_US} us per sample: ${f2(nat)} us`);
+  console.log(`   ${mark(targets.native_speedup_ge_2_5.pass)}  native >= ${TARGET_SPEEDUP}x faster than the re-open baseline: ${f2(speedup)}x (${f2(base)} / ${f2(nat)} us)`);
+  console.log(`   ${mark(targets.agent_cpu_per_row_le_0_75x_baseline.pass)}  agent CPU per row <= ${TARGET_AGENT_RATIO}x baseline per sample: ${f2(agentRatio)}x (${f2(ag.cpu_us_per_row)} / ${f2(base)} us)` + (ag.steady ? `; steady state ${f2(ag.steady.cpu_us_per_row / base)}x` : ''));
+  console.log(`   info  agent keeps pace at ${asked} rows/s: ${keepsPace ? 'yes' : 'no'} (${ag.rows_per_s_sampling}/s)`);
+  if (!('skipped' in cp)) {
+    const budget = TARGET_AGENT_RATIO * base;
+    console.log(`   info  the agent target is ${f2(budget)} us CPU per row; C sampling on a ${INTERVAL_MS} ms schedule costs ${f2(cp.cpu_us_per_sample)} us here (${cp.cpu_us_per_sample <= budget ? 'within' : 'over'} it)`);
+  }
+  console.log('');
+
+  const per_sample_us: Record<string, unknown> = {};
+  for (const m of methods) {
+    per_sample_us[m.name] = m.skipped ? { skipped: m.skipped } : { median: r2(median(m.runs)), runs: m.runs.map(r2) };
+  }
+  const json = {
+    bench: 'proc',
+    machine: mach,
+    target: { threads, bytes: Object.fromEntries(PROC_FILES.map((f, i) => [f, bytes[i]])) },
+    iterations: ITERS,
+    warmup: WARMUP,
+    runs: RUNS,
+    per_sample_us,
+    speedup_vs_baseline: Object.fromEntries(methods.filter((m) => !m.skipped).map((m) => [m.name, r2(base / median(m.runs))])),
+    agent: { interval_ms: INTERVAL_MS, duration_s: EPISODE_S, ...ag, cpu_per_row_vs_baseline: r2(agentRatio), keeps_pace: keepsPace },
+    pacing_only: { interval_ms: INTERVAL_MS, seconds: PACED_S, node_paced_empty_tick: pace, c_floor_paced: cp },
+    targets,
+  };
+  console.log(JSON.stringify(json));
+}
+
+try {
+  await main();
+} finally {
+  cleanup();
+}
