@@ -25,6 +25,16 @@ Napi::Value NumberOrNull(Napi::Env env, double v) {
   return std::isnan(v) ? env.Null() : Napi::Number::New(env, v);
 }
 
+// comm is bytes, not text: a process may name itself anything, and the kernel
+// cuts names at 15 bytes, mid-character. Latin-1 maps each byte to one code
+// unit, exactly as the TS sampler reads the file.
+Napi::Value Latin1(Napi::Env env, const std::string& s) {
+  napi_value v;
+  napi_status st = napi_create_string_latin1(env, s.data(), s.size(), &v);
+  NAPI_THROW_IF_FAILED(env, st, Napi::Value());
+  return Napi::Value(env, v);
+}
+
 class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -43,8 +53,12 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
           .ThrowAsJavaScriptException();
       return;
     }
-    core_ = std::make_unique<labtel::ProcSampler>(info[0].As<Napi::String>().Utf8Value(),
-                                                  info[1].As<Napi::Number>().Int32Value(),
+    double pid = info[1].As<Napi::Number>().DoubleValue();
+    if (!(pid >= 1 && pid <= 2147483647 && pid == static_cast<double>(static_cast<int32_t>(pid)))) {
+      Napi::RangeError::New(env, "Expected pid to be an integer from 1 to 2147483647").ThrowAsJavaScriptException();
+      return;
+    }
+    core_ = std::make_unique<labtel::ProcSampler>(info[0].As<Napi::String>().Utf8Value(), static_cast<int>(pid),
                                                   info[2].As<Napi::Number>().DoubleValue());
   }
 
@@ -83,7 +97,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
       const labtel::ThreadSample& t = threads_[i];
       Napi::Object o = Napi::Object::New(env);
       o.Set("tid", t.tid);
-      o.Set("comm", Napi::String::New(env, t.comm));
+      o.Set("comm", Latin1(env, t.comm));
       o.Set("error", t.err);
       o.Set("cpu_user_jiffies", NumberOrNull(env, t.v[labtel::F_UTIME]));
       o.Set("cpu_sys_jiffies", NumberOrNull(env, t.v[labtel::F_STIME]));

@@ -98,7 +98,8 @@ void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
   while (struct dirent* de = readdir(task_dir_)) {
     char* endp = nullptr;
     long tid = strtol(de->d_name, &endp, 10);
-    if (*de->d_name < '0' || *de->d_name > '9' || *endp || tid <= 0 || tid > 0x7fffffff) continue;
+    // Only canonical names ("0123" is not a tid), as the TS twin reads them.
+    if (*de->d_name < '1' || *de->d_name > '9' || *endp || tid > 0x7fffffff) continue;
     int fd;
     auto it = thread_fds_.find(static_cast<int>(tid));
     if (it != thread_fds_.end()) {

@@ -44,7 +44,6 @@ class ProcSampler {
   void close();
 
  private:
-  struct ThreadFd { int fd; };
   int read_file(int fd, int open_err);
 
   std::string root_;

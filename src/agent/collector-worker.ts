@@ -32,7 +32,7 @@ try {
     reportError: (message) => send({ type: 'error', message }),
   });
   writer.close();
-  send({ type: 'done', rows: writer.rows, end: outcome.end, detail: outcome.detail });
+  send({ type: 'done', rows: writer.rows, end: outcome.end, valueRows: outcome.valueRows, detail: outcome.detail });
 } catch (err) {
   try {
     writer?.close();

@@ -40,8 +40,9 @@ export async function paced(
       continue;
     }
     try {
-      // Node timers have 1 ms granularity: sleep only for whole ms, then yield.
-      if (waitNs >= 1e6) await sleep(Math.floor(waitNs / 1e6), undefined, { signal });
+      // Node timers have 1 ms granularity: round to the nearest ms (at least 1),
+      // and yield without sleeping only to catch up when behind schedule.
+      if (waitNs > 0) await sleep(Math.max(1, Math.round(waitNs / 1e6)), undefined, { signal });
       else await yieldNow(undefined, { signal });
     } catch {
       return; // aborted

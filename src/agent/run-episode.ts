@@ -3,24 +3,21 @@
 // own file, stops them all on duration/SIGINT/SIGTERM, and writes summary.json.
 import fs from 'node:fs';
 import path from 'node:path';
-import { EpisodeClock, takeOrigin, type ClockOrigin } from '../clock/origin.js';
-import { COLLECTORS, NOT_YET } from '../collectors/index.js';
-import type { Collector, ResolvedTarget } from '../collectors/types.js';
+import { EpisodeClock, takeOrigin } from '../clock/origin.js';
+import { COLLECTORS, NOT_YET, probeCollectors } from '../collectors/index.js';
+import type { Collector } from '../collectors/types.js';
 import { KNOWN_COLLECTORS, type CollectorName, type Manifest } from '../manifest/schema.js';
 import { nativeStatus } from '../native/addon.js';
 import { sysconf } from '../native/sysconf.js';
 import { JsonlWriter } from '../rows/jsonl-writer.js';
 import { VERSION } from '../version.js';
+import { CollectorRun } from './collector-run.js';
 import { prepareEpisodeDir, writeJsonExclusive } from './episode-dir.js';
+import { EpisodeStop } from './episode-stop.js';
 import { hostInventory } from './inventory.js';
 import type { AgentEventRow } from './rows.js';
-import { newStopFlag, raiseStopFlag } from './pace.js';
-import { spawnModuleWorker } from './spawn-worker.js';
-import type { CollectorSummary, EpisodeSummary, ExitReason } from './summary.js';
+import type { CollectorSummary, EpisodeSummary } from './summary.js';
 import { resolveTarget } from './target.js';
-import type { FromWorker, WorkerInput } from './worker-protocol.js';
-
-const STOP_GRACE_MS = 5000;
 
 export class RunRefused extends Error {
   override name = 'RunRefused';
@@ -48,20 +45,25 @@ interface Planned {
   config: { optional: boolean; available_in_deployment?: boolean };
 }
 
+const skippedSummary = (reason: string, sources: Collector['sources'] = []): CollectorSummary => ({
+  status: 'skipped', reason, rows: 0, errors: [], end: null, file: null, sources,
+});
+
 /** Decides which collectors run; throws RunRefused for a non-optional one that cannot. */
 export async function planCollectors(m: Manifest): Promise<{ run: Planned[]; skipped: Record<string, CollectorSummary> }> {
   const run: Planned[] = [];
   const skipped: Record<string, CollectorSummary> = {};
   const refusals: string[] = [];
+  const probes = await probeCollectors();
   for (const name of KNOWN_COLLECTORS) {
     const config = m.collectors[name];
     if (!config || !config.enabled) continue;
     const collector = COLLECTORS[name] as Collector | undefined;
-    const availability = collector ? await collector.probe() : { available: false, reason: NOT_YET };
+    const availability = probes[name];
     if (collector && availability.available) {
       run.push({ name, collector, config });
     } else if (config.optional) {
-      skipped[name] = { status: 'skipped', reason: availability.reason, rows: 0, errors: [], end: null, file: null, sources: collector?.sources ?? [] };
+      skipped[name] = skippedSummary(availability.reason, collector?.sources);
     } else {
       refusals.push(`collectors.${name}: cannot run: ${availability.reason} (mark it "optional": true to run the episode without it)`);
     }
@@ -73,23 +75,32 @@ export async function planCollectors(m: Manifest): Promise<{ run: Planned[]; ski
 }
 
 export async function runEpisode(opts: RunOptions): Promise<RunResult> {
+  const stop = new EpisodeStop({ handleSignals: opts.handleSignals, signal: opts.stop });
+  try {
+    return await runWith(opts, stop);
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> {
   const m = opts.manifest;
   const log = opts.log ?? (() => {});
   const plan = await planCollectors(m);
-  const target: ResolvedTarget = resolveTarget(m.target);
+  const target = resolveTarget(m.target);
   const dir = path.resolve(m.output_dir);
   prepareEpisodeDir(dir, opts.force ?? false);
   const episode = m.episode ?? path.basename(dir);
 
   const host = await hostInventory();
-  const origin: ClockOrigin = takeOrigin();
+  const origin = takeOrigin();
   const clock = EpisodeClock.fromOrigin(origin);
   const sc = sysconf();
   writeJsonExclusive(path.join(dir, 'episode.json'), {
     episode,
     labtel_version: VERSION,
     created: new Date().toISOString(),
-    clock: { ...origin, clk_tck: sc.clockTicks, page_size: sc.pageSize },
+    clock: { ...origin, clk_tck: sc.clockTicks, page_size: sc.pageSize, sysconf_source: sc.source },
     target,
     native: nativeStatus(),
     manifest: m,
@@ -107,126 +118,48 @@ export async function runEpisode(opts: RunOptions): Promise<RunResult> {
     log(`${name}: skipped: ${s.reason}`);
   }
 
-  let exitReason: ExitReason | null = null;
-  let wake: () => void = () => {};
-  const wakeUp = new Promise<void>((resolve) => (wake = resolve));
-  const stopWith = (why: ExitReason) => {
-    exitReason ??= why;
-    wake();
-  };
-
-  const running = plan.run.map((p) => {
-    const file = `telemetry-${p.name}.jsonl`;
-    const s: CollectorSummary = { status: 'ok', reason: null, rows: 0, errors: [], end: null, file, sources: p.collector.sources };
-    summaries[p.name] = s;
-    const input: WorkerInput = {
-      name: p.name,
-      config: p.config,
-      target,
-      originNs: origin.t_mono_origin_ns,
-      realtimeMinusMonoNs: origin.realtime_minus_mono_ns,
-      outputPath: path.join(dir, file),
-      availableInDeployment: p.config.available_in_deployment ?? p.collector.availableInDeployment,
-      stopFlag: newStopFlag(),
+  const runs: CollectorRun[] = [];
+  if (stop.reason) {
+    // Stopped during start-up: record that nothing ran, and why.
+    for (const p of plan.run) summaries[p.name] = skippedSummary(`the episode was stopped (${stop.reason}) before it started`, p.collector.sources);
+  } else {
+    if (m.duration_s) stop.armDuration(m.duration_s);
+    const onSettled = () => {
+      if (runs.length === plan.run.length && runs.every((r) => r.done)) stop.trigger('collectors_ended');
     };
-    const worker = spawnModuleWorker('collector-worker', input);
-    const finished = new Promise<void>((resolve) => {
-      let settled = false;
-      const settle = () => {
-        if (!settled) {
-          settled = true;
-          resolve();
-          if (running.every((r) => r.done)) stopWith('collectors_ended');
-        }
-      };
-      worker.on('message', (msg: FromWorker) => {
-        if (msg.type === 'started') {
-          agentRow({ event: 'collector_started', collector: p.name, message: null });
-        } else if (msg.type === 'error') {
-          if (s.errors.length < 100) s.errors.push(msg.message);
-          agentRow({ event: 'collector_error', collector: p.name, message: msg.message });
-        } else if (msg.type === 'done') {
-          Object.assign(s, { rows: msg.rows, end: msg.end, detail: msg.detail });
-          agentRow({ event: 'collector_ended', collector: p.name, message: msg.end });
-          log(`${p.name}: ended (${msg.end}), ${msg.rows} rows`);
-          entry.done = true;
-          settle();
-        } else if (msg.type === 'failed') {
-          Object.assign(s, { status: 'failed', reason: msg.message, rows: msg.rows, end: 'failed' });
-          agentRow({ event: 'collector_failed', collector: p.name, message: msg.message });
-          log(`${p.name}: failed: ${msg.message}`);
-          entry.done = true;
-          settle();
-        }
-      });
-      worker.on('error', (err) => {
-        Object.assign(s, { status: 'failed', reason: `worker crashed: ${err.message}`, end: 'failed' });
-        agentRow({ event: 'collector_failed', collector: p.name, message: s.reason });
-        entry.done = true;
-        settle();
-      });
-      worker.on('exit', (code) => {
-        if (!entry.done) {
-          Object.assign(s, { status: 'failed', reason: s.reason ?? `worker exited with code ${code} without reporting`, end: s.end ?? 'failed' });
-          entry.done = true;
-        }
-        settle();
-      });
-    });
-    const entry = { name: p.name, worker, finished, done: false, stopFlag: input.stopFlag! };
-    log(`${p.name}: started -> ${file}`);
-    return entry;
-  });
+    for (const p of plan.run) {
+      const run = new CollectorRun(
+        p.name,
+        p.collector,
+        {
+          name: p.name,
+          config: p.config,
+          target,
+          originNs: origin.t_mono_origin_ns,
+          realtimeMinusMonoNs: origin.realtime_minus_mono_ns,
+          outputPath: path.join(dir, `telemetry-${p.name}.jsonl`),
+          availableInDeployment: p.config.available_in_deployment ?? p.collector.availableInDeployment,
+        },
+        agentRow,
+        log,
+        onSettled,
+      );
+      runs.push(run);
+      summaries[p.name] = run.summary;
+    }
+    await stop.wait();
+  }
 
-  const onSignal = (sig: 'SIGINT' | 'SIGTERM') => () => stopWith(sig);
-  const onInt = onSignal('SIGINT');
-  const onTerm = onSignal('SIGTERM');
-  if (opts.handleSignals) {
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  }
-  const onStop = () => stopWith('aborted');
-  opts.stop?.addEventListener('abort', onStop);
-  if (opts.stop?.aborted) stopWith('aborted');
-  const durationTimer = m.duration_s ? setTimeout(() => stopWith('duration'), m.duration_s * 1000) : undefined;
-
-  await wakeUp;
-  clearTimeout(durationTimer);
-  agentRow({ event: 'episode_stopping', collector: null, message: exitReason });
-  log(`stopping: ${exitReason}`);
-  for (const r of running) {
-    if (r.done) continue;
-    raiseStopFlag(r.stopFlag);
-    r.worker.postMessage({ type: 'stop' });
-  }
-  await Promise.all(
-    running.map(async (r) => {
-      const grace = new Promise<'late'>((resolve) => setTimeout(() => resolve('late'), STOP_GRACE_MS).unref());
-      if ((await Promise.race([r.finished, grace])) === 'late') {
-        const s = summaries[r.name]!;
-        Object.assign(s, { status: 'failed', reason: `did not stop within ${STOP_GRACE_MS} ms; terminated`, end: 'failed' });
-        await r.worker.terminate();
-      }
-    }),
-  );
-  if (opts.handleSignals) {
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
-  }
-  opts.stop?.removeEventListener('abort', onStop);
-
-  // No silent zero-row collector: a collector that ran and wrote nothing failed.
-  for (const r of running) {
-    const s = summaries[r.name]!;
-    if (s.status === 'ok' && s.rows === 0) Object.assign(s, { status: 'failed', reason: 'wrote no rows' });
-  }
+  agentRow({ event: 'episode_stopping', collector: null, message: stop.reason });
+  log(`stopping: ${stop.reason}`);
+  await Promise.all(runs.map((r) => r.stop()));
 
   const tStop = clock.now();
   agent.close();
   const summary: EpisodeSummary = {
     episode,
     labtel_version: VERSION,
-    exit_reason: exitReason ?? 'aborted',
+    exit_reason: stop.reason ?? 'aborted',
     t_mono_start_ns: tStart,
     t_mono_stop_ns: tStop,
     collectors: summaries,

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import type { Manifest } from '../manifest/schema.js';
 import type { ResolvedTarget } from '../collectors/types.js';
+import { readPidfile } from './pidfile.js';
 
 export class TargetError extends Error {
   override name = 'TargetError';
@@ -14,14 +15,11 @@ export function resolveTarget(t: Manifest['target'], procRoot = '/proc'): Resolv
     pid = t.pid;
   } else {
     pidfile = t.pidfile!;
-    let text: string;
     try {
-      text = fs.readFileSync(pidfile, 'utf8');
+      pid = readPidfile(pidfile).pid;
     } catch (err) {
-      throw new TargetError(`target.pidfile: cannot read ${pidfile}: ${(err as Error).message}`, { cause: err });
+      throw new TargetError(`target.pidfile: ${(err as Error).message}`, { cause: err });
     }
-    pid = Number(text.trim());
-    if (!Number.isInteger(pid) || pid <= 0) throw new TargetError(`target.pidfile: ${pidfile} does not hold a pid, got ${JSON.stringify(text.slice(0, 40))}`);
   }
   if (!fs.existsSync(`${procRoot}/${pid}/stat`)) {
     throw new TargetError(`target: no process with pid ${pid}${pidfile ? ` (from ${pidfile})` : ''}`);

@@ -17,7 +17,7 @@ export interface WorkerInput {
 export type FromWorker =
   | { type: 'started' }
   | { type: 'error'; message: string }
-  | { type: 'done'; rows: number; end: string; detail?: Record<string, unknown> }
+  | { type: 'done'; rows: number; end: string; valueRows?: number; detail?: Record<string, unknown> }
   | { type: 'failed'; rows: number; message: string };
 
 export type ToWorker = { type: 'stop' };

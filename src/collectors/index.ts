@@ -1,8 +1,8 @@
 // The collectors this build of labtel runs: one line each. A name in
 // KNOWN_COLLECTORS without a line here is accepted by the manifest schema and
 // refused at run time as not available yet.
-import type { CollectorName } from '../manifest/schema.js';
-import type { Collector } from './types.js';
+import { KNOWN_COLLECTORS, type CollectorName } from '../manifest/schema.js';
+import type { Availability, Collector } from './types.js';
 import { proc } from './proc/collector.js';
 
 export const COLLECTORS: { [K in CollectorName]?: Collector<K> } = {
@@ -10,3 +10,13 @@ export const COLLECTORS: { [K in CollectorName]?: Collector<K> } = {
 };
 
 export const NOT_YET = 'not implemented in this version of labtel';
+
+/** Whether each known collector can run on this host, and why not. */
+export async function probeCollectors(): Promise<Record<CollectorName, Availability>> {
+  const out = {} as Record<CollectorName, Availability>;
+  for (const name of KNOWN_COLLECTORS) {
+    const c = COLLECTORS[name] as Collector | undefined;
+    out[name] = c ? await c.probe() : { available: false, reason: NOT_YET };
+  }
+  return out;
+}

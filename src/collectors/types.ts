@@ -32,6 +32,8 @@ export interface CollectorContext<N extends CollectorName> {
 export interface CollectorOutcome {
   /** Why the collector ended: 'stopped' when the episode stopped it. */
   end: string;
+  /** Rows that carried measured values; 0 with rows written means every metric was null. */
+  valueRows?: number;
   /** Facts for summary.json (the sampler in use, drop counters, ...). */
   detail?: Record<string, unknown>;
 }

@@ -4,12 +4,14 @@ export const WORKLOAD_SOURCE = `
 const fs = require('fs'), os = require('os'), path = require('path');
 const file = path.join(os.tmpdir(), 'labtel-demo-workload-' + process.pid);
 const chunk = Buffer.alloc(1 << 16, 7), keep = [];
+const parent = process.ppid;
 const cleanup = () => { try { fs.unlinkSync(file); } catch {} process.exit(0); };
 process.on('SIGTERM', cleanup); process.on('SIGINT', cleanup);
 setInterval(() => {
+  if (process.ppid !== parent) cleanup(); // the demo died without stopping us
   const end = Date.now() + 20; let x = 0;
   while (Date.now() < end) x += Math.sqrt(x + 1);
-  fs.writeFileSync(file, chunk, { flag: 'a' });
+  fs.writeFileSync(file, chunk, { flag: fs.statSync(file, { throwIfNoEntry: false })?.size > (8 << 20) ? 'w' : 'a' });
   if (keep.length < 64) keep.push(Buffer.alloc(1 << 20, 1));
 }, 50);
 `;

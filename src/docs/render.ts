@@ -49,6 +49,8 @@ function typeOf(s: JS): string {
       return 'object';
     case 'null':
       return 'null';
+    case 'boolean':
+      return 'boolean';
     default:
       return 'any';
   }
@@ -79,6 +81,7 @@ export function renderRowsDoc(): string {
     '',
     'labtel writes one JSON object per line into `telemetry-<collector>.jsonl` in the episode directory.',
     '`null` means "not collected"; where the cause is known, `null_reasons` names it. A missing value is never written as 0.',
+    'A few fields are null when they do not apply rather than when they were not collected (`process_event` on an ordinary sample, `vcpu` on a thread that is not a vCPU); their descriptions say so, and they carry no reason.',
     '',
     '## Envelope (every row)',
     '',

@@ -19,7 +19,8 @@ function pathOf(path: PropertyKey[]): string {
 export function formatIssue(issue: z.core.$ZodIssue): string {
   const where = pathOf(issue.path);
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${where === '(top level)' ? k : `${where}.${k}`}: unknown key`).join('\n');
+    const obj = (issue as { input?: Record<string, unknown> }).input ?? {};
+    return issue.keys.map((k) => `${where === '(top level)' ? k : `${where}.${k}`}: unknown key, got ${show(obj[k])}`).join('\n');
   }
   const input = (issue as { input?: unknown }).input;
   if (input === undefined) return `${where}: ${issue.message}`;

@@ -40,6 +40,7 @@ export const manifestSchema = z
     duration_s: z
       .number({ error: expected('a positive number of seconds') })
       .positive({ error: expected('a positive number of seconds') })
+      .max(31_536_000, { error: expected('at most 31536000 seconds (a year)') })
       .optional()
       .describe('Stop after this many seconds; without it, run until SIGINT or SIGTERM.'),
     target,

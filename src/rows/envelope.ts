@@ -18,4 +18,3 @@ export const envelope = {
     .describe('For fields that are null: field name to the reason it was not collected. Absent when no field is null.'),
 };
 
-export const ENVELOPE_KEYS = new Set(Object.keys(envelope));

@@ -2,6 +2,7 @@
 // always whole lines, into a file this writer creates (never through a
 // pre-existing file or symlink). One writer per collector file.
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { Source } from './envelope.js';
 
 const FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
@@ -10,39 +11,36 @@ const FLUSH_MS = 200;
 
 export interface JsonlWriterOptions {
   availableInDeployment: boolean;
-  /** For tests that append to a file they made: open without O_EXCL. */
-  append?: boolean;
 }
 
 export class JsonlWriter {
   readonly path: string;
   private fd: number;
   private buf = '';
-  private lastFlush = Date.now();
+  private bufRows = 0;
+  /** Bytes on disk, all of them whole lines. */
+  private size = 0;
+  private lastFlush = performance.now();
   private readonly seqs = new Map<Source, number>();
   private readonly prefix: string;
   private readonly timer: NodeJS.Timeout;
+  /** Rows on disk (flushed); buffered rows count once they are written. */
   rows = 0;
 
   constructor(file: string, opts: JsonlWriterOptions) {
     this.path = file;
-    const flags = opts.append ? fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW : FLAGS;
     try {
-      this.fd = fs.openSync(file, flags, 0o644);
+      this.fd = fs.openSync(file, FLAGS, 0o644);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'EEXIST' ? 'it already exists' : code === 'ELOOP' ? 'it is a symlink' : code;
       throw new Error(`cannot create ${file}: ${why}`, { cause: err });
     }
     this.prefix = `,"available_in_deployment":${opts.availableInDeployment ? 'true' : 'false'}`;
-    // An idle collector's rows still reach the disk within FLUSH_MS.
-    this.timer = setInterval(() => this.maybeFlush(), FLUSH_MS);
+    // Rows of a collector that sleeps on the event loop reach the disk within FLUSH_MS;
+    // one that blocks its thread calls flushIfDue() itself.
+    this.timer = setInterval(() => this.flushIfDue(), FLUSH_MS);
     this.timer.unref();
-  }
-
-  /** The seq the next row of this source will get. */
-  nextSeq(source: Source): number {
-    return this.seqs.get(source) ?? 0;
   }
 
   /**
@@ -63,36 +61,59 @@ export class JsonlWriter {
     this.seqs.set(source, seq + 1);
     let line = `{"source":"${source}","t_mono_ns":${Math.round(tMonoNs)},"seq":${seq}${this.prefix}`;
     if (nullReasons) line += `,"null_reasons":${JSON.stringify(nullReasons)}`;
-    this.append(members ? `${line},${members}}\n` : `${line}}\n`);
+    this.buf += members ? `${line},${members}}\n` : `${line}}\n`;
+    this.bufRows++;
+    if (this.buf.length >= FLUSH_BYTES) this.flush();
   }
 
-  private append(line: string): void {
-    this.buf += line;
-    this.rows++;
-    // Checked here too: a worker sleeping in Atomics.wait runs no timers.
-    if (this.buf.length >= FLUSH_BYTES || Date.now() - this.lastFlush >= FLUSH_MS) this.flush();
+  /** Flushes when the oldest buffered row has waited FLUSH_MS. Cheap to call often. */
+  flushIfDue(): void {
+    if (this.bufRows && performance.now() - this.lastFlush >= FLUSH_MS) this.flush();
   }
 
-  private maybeFlush(): void {
-    if (this.buf && Date.now() - this.lastFlush >= FLUSH_MS) this.flush();
-  }
-
+  /**
+   * Writes the buffer. If the write fails part-way (ENOSPC), the file is cut
+   * back to its last whole line, the rows stay buffered, and the error is thrown.
+   */
   flush(): void {
-    this.lastFlush = Date.now();
-    if (!this.buf || this.fd < 0) return;
+    this.lastFlush = performance.now();
+    if (!this.bufRows || this.fd < 0) return;
     const data = Buffer.from(this.buf, 'utf8');
-    this.buf = '';
     let off = 0;
-    while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off);
+    try {
+      while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off, this.size + off);
+    } catch (err) {
+      if (off > 0) fs.ftruncateSync(this.fd, this.size);
+      throw new Error(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.size += data.length;
+    this.rows += this.bufRows;
+    this.buf = '';
+    this.bufRows = 0;
   }
 
   /** Flushes, fsyncs and closes. Safe to call twice. */
   close(): void {
     if (this.fd < 0) return;
     clearInterval(this.timer);
-    this.flush();
-    fs.fsyncSync(this.fd);
-    fs.closeSync(this.fd);
-    this.fd = -1;
+    try {
+      this.flush();
+      fs.fsyncSync(this.fd);
+    } finally {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+}
+
+/** Lines in a JSONL file that someone else was writing (a terminated collector's). */
+export function countLines(file: string): number {
+  try {
+    const data = fs.readFileSync(file);
+    let n = 0;
+    for (let i = data.indexOf(10); i >= 0; i = data.indexOf(10, i + 1)) n++;
+    return n;
+  } catch {
+    return 0;
   }
 }

@@ -32,3 +32,21 @@ export function readJsonl(file: string): Record<string, unknown>[] {
 export function abortAfter(ms: number): AbortSignal {
   return AbortSignal.timeout(ms);
 }
+
+/** Aborts once `file` holds at least `lines` whole lines: "run until there are rows", with no clock in the test. */
+export function abortWhenLines(file: string, lines = 1): AbortSignal {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    let n = 0;
+    try {
+      n = fs.readFileSync(file, 'utf8').split('\n').length - 1;
+    } catch {
+      // not created yet
+    }
+    if (n >= lines) {
+      clearInterval(timer);
+      controller.abort();
+    }
+  }, 20);
+  return controller.signal;
+}

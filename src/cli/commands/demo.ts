@@ -3,10 +3,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { runEpisode } from '../../agent/run-episode.js';
-import { COLLECTORS } from '../../collectors/index.js';
-import type { Collector } from '../../collectors/types.js';
+import { probeCollectors } from '../../collectors/index.js';
 import { parseManifest } from '../../manifest/load.js';
-import { KNOWN_COLLECTORS } from '../../manifest/schema.js';
 import { WORKLOAD_SOURCE } from '../../demo/workload.js';
 import { formatSummary } from '../print-summary.js';
 
@@ -23,9 +21,7 @@ function stamp(d = new Date()): string {
 export async function demoCommand(opts: { duration: number; outputDir?: string }): Promise<number> {
   const collectors: Record<string, object> = {};
   const notRun: string[] = [];
-  for (const name of KNOWN_COLLECTORS) {
-    const c = COLLECTORS[name] as Collector | undefined;
-    const a = c ? await c.probe() : { available: false, reason: 'not implemented in this version of labtel' };
+  for (const [name, a] of Object.entries(await probeCollectors())) {
     if (a.available && DEMO_CONFIG[name]) collectors[name] = DEMO_CONFIG[name]!;
     else notRun.push(`${name}: ${a.available ? 'needs settings the demo cannot invent' : a.reason}`);
   }

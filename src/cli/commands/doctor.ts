@@ -1,7 +1,6 @@
 // `labtel doctor`: what this host and this build can do.
-import { COLLECTORS, NOT_YET } from '../../collectors/index.js';
-import type { Availability, Collector } from '../../collectors/types.js';
-import { KNOWN_COLLECTORS } from '../../manifest/schema.js';
+import { probeCollectors } from '../../collectors/index.js';
+import type { Availability } from '../../collectors/types.js';
 import { nativeStatus, type NativeStatus } from '../../native/addon.js';
 import { VERSION } from '../../version.js';
 
@@ -13,12 +12,7 @@ export interface DoctorReport {
 }
 
 export async function doctorReport(): Promise<DoctorReport> {
-  const collectors: Record<string, Availability> = {};
-  for (const name of KNOWN_COLLECTORS) {
-    const c = COLLECTORS[name] as Collector | undefined;
-    collectors[name] = c ? await c.probe() : { available: false, reason: NOT_YET };
-  }
-  return { labtel_version: VERSION, node: process.version, native: nativeStatus(), collectors };
+  return { labtel_version: VERSION, node: process.version, native: nativeStatus(), collectors: await probeCollectors() };
 }
 
 export async function doctorCommand(opts: { json?: boolean }): Promise<number> {

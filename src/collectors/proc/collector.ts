@@ -23,6 +23,6 @@ export const proc: Collector<'proc'> = {
       signal: ctx.signal,
       stopFlag: ctx.stopFlag,
     });
-    return { end: r.end, detail: { sampler: r.sampler } };
+    return { end: r.end, valueRows: r.rowsWithValues, detail: { sampler: r.sampler } };
   },
 };

@@ -1,11 +1,11 @@
 // The proc collector's loop: sample /proc/<pid> every interval, write host_proc
 // rows, record the target's exit, and follow a pidfile target to its next
 // process. runLoop() is the stand-alone form the field's tests use.
-import fs from 'node:fs';
 import os from 'node:os';
 import { EpisodeClock } from '../../clock/origin.js';
 import { paced } from '../../agent/pace.js';
 import { errnoName } from '../../agent/errno.js';
+import { readPidfile } from '../../agent/pidfile.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { sysconf } from '../../native/sysconf.js';
 import { F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
@@ -14,6 +14,8 @@ import type { ProcProcessRow, ProcThreadRow } from './rows.js';
 
 const { ESRCH, ENOENT } = os.constants.errno;
 const VCPU = /^CPU (\d+)\/(?:KVM|TCG|HVF|WHPX)$/;
+const ZOMBIE = 'Z'.charCodeAt(0);
+const DEAD = 'X'.charCodeAt(0);
 const EXITED_REASON = 'the target process exited';
 /** `,"name":` for each field, and the state letter as JSON, prepared once. */
 const MEMBER = PROC_FIELDS.map((n) => `,"${n}":`);
@@ -39,12 +41,14 @@ export interface ProcLoopResult {
   rows: number;
   end: 'stopped' | 'target_exited';
   sampler: SamplerKind;
+  /** Process rows whose core metrics were measured (not all null). */
+  rowsWithValues: number;
 }
 
-function readPidfile(file: string): number | null {
+/** The pidfile's reading, or null when it cannot be read or holds no pid. */
+function tryPidfile(file: string): ReturnType<typeof readPidfile> | null {
   try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
+    return readPidfile(file);
   } catch {
     return null;
   }
@@ -70,6 +74,10 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   let prevT: number | null = null;
   const threadPrev = new Map<number, number>();
   let end: ProcLoopResult['end'] = 'stopped';
+  let rowsWithValues = 0;
+  // The pidfile as it was when we took on the current process: after an exit, only a
+  // rewritten pidfile names the next one (a stale one may name a reused pid).
+  let followedVersion: string | null = o.pidfile ? (tryPidfile(o.pidfile)?.version ?? null) : null;
 
   const n = (i: number): number | null => (Number.isNaN(v[i]!) ? null : v[i]!);
 
@@ -78,7 +86,9 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     const row: Record<string, unknown> = { pid, starttime: identity, process_event: 'exited', interval_s: null };
     for (const name of PROC_FIELDS) if (name !== 'starttime') { row[name] = null; reasons[name] = EXITED_REASON; }
     reasons.interval_s = EXITED_REASON;
+    if (identity === null) reasons.starttime = 'never read before the exit';
     w.write('host_proc', t, row, reasons);
+    w.flush(); // the thread may now sleep a long time: the exit must be on disk
   };
 
   const sampleThreads = (t: number, s: ProcSampler) => {
@@ -111,18 +121,23 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     const t = o.clock.now();
     if (!sampler) {
       // Following a pidfile: wait for a live process it names.
-      const next = o.pidfile ? readPidfile(o.pidfile) : null;
-      if (next === null) return true;
-      const candidate = createProcSampler(procRoot, next, pageSize, o.sampler).sampler;
+      const next = o.pidfile ? tryPidfile(o.pidfile) : null;
+      if (next === null || next.version === followedVersion) {
+        w.flushIfDue();
+        return true;
+      }
+      const candidate = createProcSampler(procRoot, next.pid, pageSize, o.sampler).sampler;
       if (candidate.open() !== 0) { candidate.close(); return true; }
       sampler = candidate;
-      pid = next;
+      pid = next.pid;
+      followedVersion = next.version;
       event = 'restarted';
       prevT = null;
       threadPrev.clear();
     }
     sampler.sample(v, err);
-    if (err[0] === ESRCH || err[0] === ENOENT) {
+    // A zombie's files are still readable, full of zeros: it has exited all the same.
+    if (err[0] === ESRCH || err[0] === ENOENT || v[F.state] === ZOMBIE || v[F.state] === DEAD) {
       writeExited(t);
       sampler.close();
       sampler = null;
@@ -151,18 +166,21 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     }
     if (prevT === null) (reasons ??= {}).interval_s = event === 'restarted' ? 'first sample after the restart' : 'first sample';
     w.writeMembers('host_proc', t, m, reasons);
+    if (!Number.isNaN(v[F.cpu_user_jiffies]!)) rowsWithValues++;
     prevT = t;
     event = null;
     if (o.threads) sampleThreads(t, sampler);
+    w.flushIfDue();
     return true;
   };
 
   try {
     await paced(o.intervalMs, o.signal, tick, o.stopFlag);
+    w.flush(); // so that `rows` counts every row this loop wrote
   } finally {
     sampler?.close();
   }
-  return { rows: w.rows - rowsAtStart, end, sampler: made.kind };
+  return { rows: w.rows - rowsAtStart, end, sampler: made.kind, rowsWithValues };
 }
 
 export interface RunLoopOptions {

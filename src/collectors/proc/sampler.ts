@@ -109,8 +109,9 @@ export class TsProcSampler implements ProcSampler {
     const seen = new Map<number, number>();
     const v = new Float64Array(PROC_FIELDS.length);
     for (const name of names) {
-      if (!/^[1-9]\d*$/.test(name)) continue;
+      if (!/^[1-9]\d{0,9}$/.test(name)) continue;
       const tid = Number(name);
+      if (tid > 0x7fffffff) continue;
       let fd = this.threadFds.get(tid);
       this.threadFds.delete(tid);
       if (fd === undefined) {
@@ -158,6 +159,7 @@ export class TsProcSampler implements ProcSampler {
 
 /** The native sampler when the addon is loaded (or asked for), else the TS one. */
 export function createProcSampler(procRoot: string, pid: number, pageSize: number, kind?: SamplerKind): { sampler: ProcSampler; kind: SamplerKind } {
+  if (!(Number.isInteger(pid) && pid >= 1 && pid <= 0x7fffffff)) throw new RangeError(`Expected pid to be an integer from 1 to 2147483647, got ${pid}`);
   const addon = nativeAddon();
   if (kind === 'native' && !addon) throw new Error('the native proc sampler was requested but the addon is not loaded');
   if (addon && kind !== 'ts') return { sampler: new addon.ProcSampler(procRoot, pid, pageSize), kind: 'native' };

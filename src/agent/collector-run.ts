@@ -1,0 +1,103 @@
+// One collector on its own worker thread: start it, follow its messages into
+// its summary and the agent's rows, stop it (flag + message), and terminate
+// it if it does not stop in time. Whatever happens, it settles exactly once.
+import type { Worker } from 'node:worker_threads';
+import type { Collector } from '../collectors/types.js';
+import type { CollectorName } from '../manifest/schema.js';
+import { countLines } from '../rows/jsonl-writer.js';
+import { newStopFlag, raiseStopFlag, type StopFlag } from './pace.js';
+import type { AgentEventRow } from './rows.js';
+import { spawnModuleWorker } from './spawn-worker.js';
+import type { CollectorSummary } from './summary.js';
+import type { FromWorker, WorkerInput } from './worker-protocol.js';
+
+export const STOP_GRACE_MS = 5000;
+
+export class CollectorRun {
+  readonly summary: CollectorSummary;
+  done = false;
+  private readonly worker: Worker;
+  private readonly stopFlag: StopFlag = newStopFlag();
+  private readonly finished: Promise<void>;
+  private readonly outputPath: string;
+
+  constructor(
+    readonly name: CollectorName,
+    collector: Collector,
+    input: Omit<WorkerInput, 'stopFlag'>,
+    private readonly agentRow: (row: AgentEventRow) => void,
+    private readonly log: (line: string) => void,
+    onSettled: () => void,
+  ) {
+    this.outputPath = input.outputPath;
+    this.summary = { status: 'ok', reason: null, rows: 0, errors: [], end: null, file: input.outputPath.split('/').pop()!, sources: collector.sources };
+    this.worker = spawnModuleWorker('collector-worker', { ...input, stopFlag: this.stopFlag });
+    this.finished = new Promise<void>((resolve) => {
+      const settle = () => {
+        if (this.done) return;
+        this.done = true;
+        resolve();
+        onSettled();
+      };
+      this.worker.on('message', (msg: FromWorker) => this.onMessage(msg, settle));
+      this.worker.on('error', (err) => {
+        this.fail(`worker crashed: ${err.message}`, countLines(this.outputPath));
+        settle();
+      });
+      this.worker.on('exit', (code) => {
+        if (!this.done) this.fail(`worker exited with code ${code} without reporting`, countLines(this.outputPath));
+        settle();
+      });
+    });
+    log(`${name}: started -> ${this.summary.file}`);
+  }
+
+  private onMessage(msg: FromWorker, settle: () => void): void {
+    const s = this.summary;
+    switch (msg.type) {
+      case 'started':
+        this.agentRow({ event: 'collector_started', collector: this.name, message: null });
+        break;
+      case 'error':
+        if (s.errors.length < 100) s.errors.push(msg.message);
+        this.agentRow({ event: 'collector_error', collector: this.name, message: msg.message });
+        break;
+      case 'done':
+        Object.assign(s, { rows: msg.rows, end: msg.end, detail: msg.detail });
+        // No silent collector: one that wrote nothing, or nothing but nulls, has failed.
+        if (msg.rows === 0) this.fail('wrote no rows', 0);
+        else if (msg.valueRows === 0) this.fail(`every one of its ${msg.rows} rows had null metrics`, msg.rows);
+        this.agentRow({ event: 'collector_ended', collector: this.name, message: msg.end });
+        this.log(`${this.name}: ended (${msg.end}), ${msg.rows} rows`);
+        settle();
+        break;
+      case 'failed':
+        this.fail(msg.message, msg.rows || countLines(this.outputPath));
+        settle();
+        break;
+    }
+  }
+
+  private fail(reason: string, rows: number): void {
+    if (this.summary.status === 'failed') return;
+    Object.assign(this.summary, { status: 'failed', reason, rows, end: this.summary.end ?? 'failed' });
+    this.agentRow({ event: 'collector_failed', collector: this.name, message: reason });
+    this.log(`${this.name}: failed: ${reason}`);
+  }
+
+  /** Asks the collector to stop; terminates it after STOP_GRACE_MS. */
+  async stop(): Promise<void> {
+    if (!this.done) {
+      raiseStopFlag(this.stopFlag);
+      this.worker.postMessage({ type: 'stop' });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_GRACE_MS)));
+    const outcome = await Promise.race([this.finished, late]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      await this.worker.terminate();
+      this.fail(`did not stop within ${STOP_GRACE_MS} ms; terminated`, countLines(this.outputPath));
+    }
+  }
+}
