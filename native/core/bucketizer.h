@@ -1,0 +1,213 @@
+// Turns packets into fixed-time netflow rows on the episode clock: counts
+// by direction and protocol, TCP flags, and distinct flows, new flows, peers
+// and destination ports per bucket. Fed directly or as a reader's sink.
+// Memory is bounded whatever the input: distinct counting is exact up to
+// distinct_exact_max live items (then a HyperLogLog estimate), the flow
+// table holds at most flow_table_max flows, and long runs of empty rows are
+// kept as runs until ready() hands them out.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "flow_set.h"
+#include "packet_decode.h"
+#include "pcap_reader.h"
+
+namespace labtel {
+
+struct BucketConfig {
+  int64_t bucket_ns = 100000000;  // > 0 (clamped to [1, 2^60])
+  bool have_origin = false;
+  // Wall clock of the episode clock's 0: t_mono_ns = ts_ns - origin_wall_ns.
+  // When !have_origin, the first packet's ts is 0.
+  int64_t origin_wall_ns = 0;
+  bool fill_empty = true;  // empty buckets between non-empty ones are emitted as zero rows
+  std::vector<std::array<uint8_t, 16>> guest_ips;  // IPv6, or IPv4 as ::ffff:a.b.c.d
+  std::vector<std::array<uint8_t, 6>> guest_macs;
+  std::vector<std::array<uint8_t, 16>> bridge_ips;
+  // How long past its end a bucket stays open for late packets (clamped so
+  // that at most 65536 buckets are open).
+  int64_t lateness_ns = 0;
+  uint32_t flow_table_max = 262144;
+  int64_t flow_idle_ns = 60000000000;
+  // Additions to the spec, with defaults that need no setting:
+  // The longest run of zero rows filled between packets; a longer silence
+  // (a timestamp jump in a hostile file) leaves a hole, counted by holes().
+  uint64_t max_fill_rows = 1000000;
+  // Distinct items per set (flows, peers, dst_ports) counted exactly across
+  // the open buckets; beyond it a bucket's count is a HyperLogLog estimate.
+  uint32_t distinct_exact_max = 65536;
+  // Hash key; 0 picks a random one per instance (hash flooding resistance).
+  uint64_t hash_seed = 0;
+};
+
+struct BucketRow {
+  int64_t t_mono_ns = 0;  // bucket start
+  uint64_t pkts_in = 0, pkts_out = 0, bytes_in = 0, bytes_out = 0, pkts_unmatched = 0, bytes_unmatched = 0;
+  uint64_t flows = 0, new_flows = 0, peers = 0, dst_ports = 0;
+  uint64_t tcp_syn = 0, tcp_synack = 0, tcp_fin = 0, tcp_rst = 0;
+  uint64_t pkts_tcp = 0, pkts_udp = 0, pkts_icmp = 0, pkts_other_ip = 0, pkts_arp = 0, pkts_non_ip = 0;
+  uint64_t pkts_truncated = 0, pkts_malformed = 0, pkts_late = 0;
+  // 1 when flows, peers or dst_ports is a HyperLogLog estimate (past distinct_exact_max).
+  uint64_t distinct_estimated = 0;
+};
+
+// What the bucketizer needs of one packet, computed from the packet alone
+// by Bucketizer::summarize() (which is const and thread-safe), so that this
+// part can run on another thread than the bucketing (consume()).
+struct PacketSummary {
+  int64_t ts_ns;
+  uint64_t flow;   // keyed hash of (proto, src ip, dst ip, src port, dst port), with kSumFlow
+  uint64_t peer;   // keyed hash of the peer address: dst (out, unmatched) or src (in)
+  uint64_t peer2;  // unmatched: keyed hash of the source address
+  uint32_t wirelen;
+  uint16_t dst_port;
+  uint8_t dir;        // 0 unmatched, 1 out, 2 in
+  uint8_t cls;        // 0 tcp, 1 udp, 2 icmp/icmpv6, 3 other ip, 4 arp, 5 non-ip
+  uint8_t tcp_flags;  // 0 without a TCP header
+  uint8_t bits;       // kSum* below
+};
+enum : uint8_t {
+  kSumTruncated = 1,
+  kSumMalformed = 2,
+  kSumIp = 4,      // IPv4/IPv6 with addresses: peers (and maybe a flow) to count
+  kSumFlow = 8,    // names a flow: known protocol, and ports for TCP/UDP
+  kSumPorted = 16  // TCP or UDP with ports: dst_port counts
+};
+
+// The packet-only half of the bucketizer (decode, direction, class, keyed
+// hashes): immutable after construction, so any thread may use it. A
+// pipeline gives its parse thread its own copy (Bucketizer::summarizer()),
+// which carries the same hash key.
+class PacketSummarizer {
+ public:
+  // Seeds are the hash key (6 words, from BucketConfig::hash_seed).
+  PacketSummarizer(const BucketConfig& c, const uint64_t seeds[6]);
+  void summarize(const Packet& p, PacketSummary* s) const;
+  uint64_t port_hash(uint16_t port) const { return mix64(port ^ seed_[5]); }
+
+ private:
+  struct Addr {  // a 16-byte address as two words, for branch-free compares
+    uint64_t lo, hi;
+  };
+  uint64_t hash_ip(const Addr& ip) const { return fold_mul(ip.lo ^ seed_[0], ip.hi ^ seed_[1]); }
+  uint64_t hash_flow(uint8_t proto, const Addr& s, const Addr& t, uint16_t sp, uint16_t dp) const;
+
+  uint64_t seed_[6];
+  std::vector<Addr> guest_ips_, bridge_ips_;
+  std::vector<uint64_t> guest_macs_;  // 6 bytes, zero-extended
+};
+
+class Bucketizer final : public PacketSink {
+ public:
+  explicit Bucketizer(BucketConfig);
+  ~Bucketizer() override;
+  Bucketizer(const Bucketizer&) = delete;
+  Bucketizer& operator=(const Bucketizer&) = delete;
+
+  // summarize() + consume(), a few packets at a time (so the hash tables'
+  // memory can be prefetched).
+  void packet(const Packet& p) override;
+  // The two halves of packet(), for a pipeline: summarize() reads only the
+  // configuration, so other threads may call it while one thread consumes
+  // (better, each with its own summarizer() copy: no shared cache lines).
+  void summarize(const Packet& p, PacketSummary* s) const { sum_.summarize(p, s); }
+  PacketSummarizer summarizer() const { return sum_; }
+  void consume(const PacketSummary* s, size_t n);
+  // Rows closed so far, in time order; the caller takes them (clears the
+  // vector). At most 65536 zero rows are materialized per call: when
+  // rows_pending(), call again.
+  std::vector<BucketRow>& ready();
+  bool rows_pending() const { return !backlog_.empty(); }
+  // The episode clock reached now_mono_ns: close buckets whose end +
+  // lateness <= now (live use). Closed empty buckets after the first row are
+  // emitted as zero rows (with fill_empty) even past the last packet.
+  void advance(int64_t now_mono_ns);
+  // Closes everything (end of input). Returns whether the last row it
+  // closed was cut short by the stop (its end lies past the last packet /
+  // advance() time); false when it closed nothing.
+  bool flush();
+  uint64_t packets() const { return packets_ + npending_; }
+  // Gaps longer than max_fill_rows left unfilled.
+  uint64_t holes() const { return holes_; }
+
+ private:
+  enum { kFlows = 0, kPeers = 1, kPorts = 2 };
+  enum { kUnmatched = 0, kOut = 1, kIn = 2 };
+  struct Acc {  // one open bucket's counters, in the layout count() wants
+    uint64_t pkts[3] = {0, 0, 0};   // by direction: unmatched, out, in
+    uint64_t bytes[3] = {0, 0, 0};
+    uint64_t cls[6] = {0, 0, 0, 0, 0, 0};  // tcp, udp, icmp, other_ip, arp, non_ip
+    uint64_t truncated = 0, malformed = 0, late = 0;
+    uint64_t syn = 0, synack = 0, fin = 0, rst = 0;
+    uint64_t distinct[3] = {0, 0, 0};  // flows, peers, dst_ports
+    uint64_t new_flows = 0;
+    uint32_t in_set[3] = {0, 0, 0};    // live entries this bucket holds in sets_
+    int32_t sketch[3] = {-1, -1, -1};  // HLL taking over a set that overflowed
+    bool any = false;
+  };
+  struct Pending {  // a row, or (zeros > 0) a run of zero rows from bucket k
+    int64_t k;
+    uint64_t zeros;
+    BucketRow row;
+  };
+  static constexpr size_t kPending = 32;  // packet(): summaries consumed together
+  static constexpr size_t kAhead = 8;     // consume(): prefetch distance
+
+  Acc& slot(int64_t k) { return ring_[static_cast<uint64_t>(k) & ring_mask_]; }
+  Acc* locate(int64_t t, int64_t* k);
+  void start(int64_t ts_ns);
+  void consume_one(const PacketSummary& x);
+  void prefetch(const PacketSummary& x) const;
+  void count_single(Acc& a, int64_t k, int64_t t, const PacketSummary& x);
+  void count_multi(Acc& a, int64_t k, int64_t t, const PacketSummary& x);
+  void drain_pending();
+  bool distinct(int which, Acc& a, int64_t k, uint64_t h);
+  void overflow(int which, Acc& a, int64_t k, uint64_t h);
+  int32_t new_sketch();
+  void add_port(Acc& a, uint16_t port, unsigned on);
+  void close_until(int64_t kend);
+  void close_one(int64_t k, Acc& a, size_t removed[3]);
+  void push_row(const BucketRow& r);
+  void push_zeros(int64_t k, uint64_t n);
+
+  BucketConfig cfg_;
+  int64_t b_;  // bucket_ns
+  int64_t l_;  // lateness_ns
+  int64_t idle_;
+  // lateness 0: one bucket open at a time, so flows are counted through the
+  // flow table's per-flow mark and ports in a bitmap (the fast path);
+  // otherwise every distinct set is a BucketSet keyed by bucket.
+  bool single_;
+  PacketSummarizer sum_;
+  bool started_ = false;
+  int64_t origin_ = 0;
+  int64_t next_open_ = 0;  // buckets below are closed
+  int64_t hi_ = 0;         // the newest bucket with packets
+  int64_t now_ = 0;        // the latest packet time or advance() time
+  // Packets with t in [fast_lo_, fast_hi_) go to fast_k_ with no bookkeeping.
+  int64_t fast_lo_ = 1, fast_hi_ = 0, fast_k_ = 0;
+  Acc* fast_acc_ = nullptr;
+  std::vector<Acc> ring_;
+  uint64_t ring_mask_ = 0;
+  BucketSet sets_[3];
+  FlowTable flow_table_;
+  std::vector<uint64_t> port_bits_;  // single_: dst ports seen in the open bucket
+  std::vector<uint16_t> port_list_;
+  size_t port_count_ = 0;
+  PacketSummary pending_[kPending];
+  size_t npending_ = 0;
+  std::vector<std::unique_ptr<Hll>> sketches_;
+  std::vector<int32_t> free_sketches_;
+  bool emitted_any_ = false;
+  uint64_t empty_run_ = 0;
+  uint64_t holes_ = 0;
+  std::vector<BucketRow> ready_;
+  std::deque<Pending> backlog_;
+  uint64_t packets_ = 0;
+};
+
+}  // namespace labtel
