@@ -4,6 +4,12 @@
       "target_name": "labtel",
       "sources": [
         "native/binding.cc",
+        "native/binding_bucketize.cc",
+        "native/core/bucketizer.cc",
+        "native/core/flow_set.cc",
+        "native/core/packet_decode.cc",
+        "native/core/pcap_pipeline.cc",
+        "native/core/pcap_reader.cc",
         "native/core/clock.cc",
         "native/core/proc_parse.cc",
         "native/core/proc_sampler.cc"

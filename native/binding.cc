@@ -7,6 +7,7 @@
 #include <memory>
 #include <unistd.h>
 
+#include "binding_bucketize.h"
 #include "core/clock.h"
 #include "core/proc_fields.h"
 #include "core/proc_sampler.h"
@@ -128,6 +129,7 @@ class LabtelAddon : public Napi::Addon<LabtelAddon> {
         InstanceMethod<&LabtelAddon::ProcFieldNames>("procFieldNames"),
         InstanceMethod<&LabtelAddon::SysconfValues>("sysconf"),
         InstanceValue("ProcSampler", ProcSamplerWrap::Define(env)),
+        InstanceValue("CaptureBucketizer", DefineCaptureBucketizer(env)),
     });
   }
 

@@ -31,7 +31,7 @@ export class CollectorRun {
   ) {
     this.outputPath = input.outputPath;
     this.summary = { status: 'ok', reason: null, rows: 0, errors: [], end: null, file: input.outputPath.split('/').pop()!, sources: collector.sources };
-    this.worker = spawnModuleWorker('collector-worker', { ...input, stopFlag: this.stopFlag });
+    this.worker = spawnModuleWorker(import.meta.url, 'collector-worker', { ...input, stopFlag: this.stopFlag });
     this.finished = new Promise<void>((resolve) => {
       const settle = () => {
         if (this.done) return;

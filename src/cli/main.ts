@@ -1,15 +1,15 @@
-// The labtel command line.
+// The labtel command line. Each command's module is loaded only when that
+// command runs, so `labtel bucketize` does not pay for the agent's imports.
 import { Command, InvalidArgumentError } from 'commander';
 import { VERSION } from '../version.js';
-import { demoCommand } from './commands/demo.js';
-import { doctorCommand } from './commands/doctor.js';
-import { runCommand } from './commands/run.js';
 
 function positiveNumber(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(v)}`);
   return n;
 }
+
+const collect = (v: string, acc: string[]) => [...acc, v];
 
 const program = new Command()
   .name('labtel')
@@ -26,7 +26,27 @@ program
   .option('--force', "reuse a non-empty episode directory (removes only labtel's own files)")
   .option('-q, --quiet', 'no progress lines on stderr')
   .action(async (file: string, opts: { force?: boolean; quiet?: boolean }) => {
-    exitCode = await runCommand(file, opts);
+    exitCode = await (await import('./commands/run.js')).runCommand(file, opts);
+  });
+
+program
+  .command('bucketize')
+  .description('netflow rows from stored pcap/pcapng captures')
+  .argument('[captures...]', 'capture files (default with --episode: its network.pcap)')
+  .option('-o, --output <file>', 'output JSONL file, - for stdout (one capture; default -)')
+  .option('--out-dir <dir>', 'one <name>.netflow.jsonl per capture, captures spread over worker threads')
+  .option('--bucket-ms <ms>', 'bucket width', '100')
+  .option('--guest-ip <ip>', "the guest's address (repeatable; IPv4 or IPv6)", collect, [])
+  .option('--guest-mac <mac>', "the guest's MAC address (repeatable)", collect, [])
+  .option('--bridge-ip <ip>', 'the host side of the guest\'s bridge: packets from it are in, to it out', collect, [])
+  .option('--episode <dir>', "put rows on that episode's clock (its episode.json)")
+  .option('--origin-wall-ns <ns>', 'wall-clock ns since the epoch that is t_mono_ns 0 (default: the first packet)')
+  .option('--no-fill', 'do not write zero rows for empty buckets between packets')
+  .option('--skip-bad', 'skip bad records (counted) instead of stopping at the first')
+  .option('--force', 'overwrite existing output files')
+  .option('-j, --jobs <n>', 'worker threads with --out-dir (default: one per core)')
+  .action(async (captures: string[], opts) => {
+    exitCode = await (await import('./commands/bucketize.js')).bucketizeCommand(captures, opts);
   });
 
 program
@@ -34,7 +54,7 @@ program
   .description('what this host and build can collect, and whether the native addon is in use')
   .option('--json', 'machine-readable output')
   .action(async (opts: { json?: boolean }) => {
-    exitCode = await doctorCommand(opts);
+    exitCode = await (await import('./commands/doctor.js')).doctorCommand(opts);
   });
 
 program
@@ -43,7 +63,7 @@ program
   .option('-d, --duration <seconds>', 'episode length', positiveNumber, 5)
   .option('-o, --output-dir <dir>', 'episode directory (default: labtel-demo-<time> here)')
   .action(async (opts: { duration: number; outputDir?: string }) => {
-    exitCode = await demoCommand(opts);
+    exitCode = await (await import('./commands/demo.js')).demoCommand(opts);
   });
 
 try {

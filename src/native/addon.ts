@@ -25,11 +25,23 @@ export interface NativeThreadSample {
   processor: number | null;
 }
 
+export interface NativeCaptureBucketizerOptions {
+  bucketNs: number;
+  originWallNs?: bigint;
+  fillEmpty: boolean;
+  latenessNs: number;
+  skipBad: boolean;
+  guestIps: Uint8Array[];
+  guestMacs: Uint8Array[];
+  bridgeIps: Uint8Array[];
+}
+
 export interface NativeAddon {
   readClocks(): [bigint, bigint, bigint];
   procFieldNames(): string[];
   sysconf(): { pageSize: number; clockTicks: number };
   ProcSampler: new (procRoot: string, pid: number, pageSize: number) => NativeProcSampler;
+  CaptureBucketizer: new (o: NativeCaptureBucketizerOptions) => import('../collectors/netflow/bucketizer.js').CaptureBucketizer;
 }
 
 export interface NativeStatus {

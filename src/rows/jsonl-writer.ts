@@ -24,17 +24,21 @@ export class JsonlWriter {
   private readonly seqs = new Map<Source, number>();
   private readonly prefix: string;
   private readonly timer: NodeJS.Timeout;
+  /** A file this writer created (positioned writes, fsync, truncation on error), or an inherited stream. */
+  private readonly ownFile: boolean;
   /** Rows on disk (flushed); buffered rows count once they are written. */
   rows = 0;
 
-  constructor(file: string, opts: JsonlWriterOptions) {
-    this.path = file;
+  /** `file` is created fresh; `{fd, name}` writes to an open descriptor (stdout for `-o -`). */
+  constructor(file: string | { fd: number; name: string }, opts: JsonlWriterOptions) {
+    this.ownFile = typeof file === 'string';
+    this.path = typeof file === 'string' ? file : file.name;
     try {
-      this.fd = fs.openSync(file, FLAGS, 0o644);
+      this.fd = typeof file === 'string' ? fs.openSync(file, FLAGS, 0o644) : file.fd;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'EEXIST' ? 'it already exists' : code === 'ELOOP' ? 'it is a symlink' : code;
-      throw new Error(`cannot create ${file}: ${why}`, { cause: err });
+      throw new Error(`cannot create ${this.path}: ${why}`, { cause: err });
     }
     this.prefix = `,"available_in_deployment":${opts.availableInDeployment ? 'true' : 'false'}`;
     // Rows of a collector that sleeps on the event loop reach the disk within FLUSH_MS;
@@ -81,9 +85,9 @@ export class JsonlWriter {
     const data = Buffer.from(this.buf, 'utf8');
     let off = 0;
     try {
-      while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off, this.size + off);
+      while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off, this.ownFile ? this.size + off : null);
     } catch (err) {
-      if (off > 0) fs.ftruncateSync(this.fd, this.size);
+      if (off > 0 && this.ownFile) fs.ftruncateSync(this.fd, this.size);
       throw new Error(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err });
     }
     this.size += data.length;
@@ -98,9 +102,9 @@ export class JsonlWriter {
     clearInterval(this.timer);
     try {
       this.flush();
-      fs.fsyncSync(this.fd);
+      if (this.ownFile) fs.fsyncSync(this.fd);
     } finally {
-      fs.closeSync(this.fd);
+      if (this.ownFile) fs.closeSync(this.fd);
       this.fd = -1;
     }
   }

@@ -2,6 +2,7 @@
 // docs/rows.md is generated from here (npm run docs) and a test fails on drift.
 import { z } from 'zod';
 import { agentEventRow } from '../agent/rows.js';
+import { netflowRow } from '../collectors/netflow/rows.js';
 import { procProcessRow, procThreadRow } from '../collectors/proc/rows.js';
 import { envelope, type Source } from './envelope.js';
 
@@ -16,6 +17,7 @@ export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
     { title: 'process', fields: procProcessRow },
     { title: 'thread', fields: procThreadRow },
   ],
+  netflow: [{ title: 'bucket', fields: netflowRow }],
   agent: [{ title: 'event', fields: agentEventRow }],
 };
 

@@ -94,7 +94,7 @@ describe('runEpisode', () => {
 describe('collector worker', () => {
   it('reports a collector that throws as a failure message instead of crashing', async () => {
     const dir = tmpDir();
-    const w = spawnModuleWorker('collector-worker', {
+    const w = spawnModuleWorker(new URL('../../src/agent/collector-run.ts', import.meta.url).href, 'collector-worker', {
       name: 'proc', config: { interval_ms: 10, threads: false }, target: { pid: 0x3ffffff0 },
       originNs: '0', realtimeMinusMonoNs: '0', outputPath: path.join(dir, 'telemetry-proc.jsonl'), availableInDeployment: true,
     });

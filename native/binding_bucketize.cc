@@ -1,0 +1,208 @@
+// N-API glue for CaptureReader + Bucketizer: converts the options in, rows and
+// status out, and nothing else. One instance per stream; no shared state.
+#include "binding_bucketize.h"
+
+#include <cstring>
+#include <memory>
+
+#include "core/bucketizer.h"
+#include "core/pcap_pipeline.h"
+#include "core/pcap_reader.h"
+
+namespace {
+
+// Reads a list of fixed-size byte arrays (addresses already packed by the TS side).
+template <size_t N>
+bool ReadAddrs(Napi::Env env, Napi::Object opts, const char* key, std::vector<std::array<uint8_t, N>>* out) {
+  Napi::Value v = opts.Get(key);
+  if (v.IsUndefined()) return true;
+  if (!v.IsArray()) {
+    Napi::TypeError::New(env, std::string("Expected ") + key + " to be an array of Uint8Array").ThrowAsJavaScriptException();
+    return false;
+  }
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a[i];
+    if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        e.As<Napi::Uint8Array>().ElementLength() != N) {
+      Napi::TypeError::New(env, std::string("Expected ") + key + " entries to be Uint8Array(" + std::to_string(N) + ")")
+          .ThrowAsJavaScriptException();
+      return false;
+    }
+    std::array<uint8_t, N> x;
+    memcpy(x.data(), e.As<Napi::Uint8Array>().Data(), N);
+    out->push_back(x);
+  }
+  return true;
+}
+
+double Num(Napi::Object o, const char* key, double dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+}
+
+bool Bool(Napi::Object o, const char* key, bool dflt) {
+  Napi::Value v = o.Get(key);
+  return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
+}
+
+class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CaptureBucketizer",
+                       {InstanceMethod<&CaptureBucketizerWrap::Feed>("feed"),
+                        InstanceMethod<&CaptureBucketizerWrap::Advance>("advance"),
+                        InstanceMethod<&CaptureBucketizerWrap::Finish>("finish"),
+                        InstanceMethod<&CaptureBucketizerWrap::RunFd>("runFd"),
+                        InstanceMethod<&CaptureBucketizerWrap::Status>("status")});
+  }
+
+  // new CaptureBucketizer({bucketNs, originWallNs?: bigint, fillEmpty, latenessNs, skipBad, guestIps, guestMacs, bridgeIps})
+  explicit CaptureBucketizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CaptureBucketizerWrap>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsObject()) {
+      Napi::TypeError::New(env, "Expected an options object").ThrowAsJavaScriptException();
+      return;
+    }
+    Napi::Object o = info[0].As<Napi::Object>();
+    labtel::BucketConfig c;
+    double bucket_ns = Num(o, "bucketNs", 0);
+    if (!(bucket_ns >= 1 && bucket_ns <= 9.2e18)) {
+      Napi::RangeError::New(env, "Expected bucketNs to be a positive number of nanoseconds").ThrowAsJavaScriptException();
+      return;
+    }
+    c.bucket_ns = static_cast<int64_t>(bucket_ns);
+    Napi::Value origin = o.Get("originWallNs");
+    if (origin.IsBigInt()) {
+      bool lossless = true;
+      c.have_origin = true;
+      c.origin_wall_ns = origin.As<Napi::BigInt>().Int64Value(&lossless);
+    }
+    c.fill_empty = Bool(o, "fillEmpty", true);
+    c.lateness_ns = static_cast<int64_t>(Num(o, "latenessNs", 0));
+    if (!ReadAddrs<16>(env, o, "guestIps", &c.guest_ips) || !ReadAddrs<6>(env, o, "guestMacs", &c.guest_macs) ||
+        !ReadAddrs<16>(env, o, "bridgeIps", &c.bridge_ips))
+      return;
+    labtel::ReaderOptions r;
+    r.skip_bad = Bool(o, "skipBad", false);
+    reader_ = std::make_unique<labtel::CaptureReader>(r);
+    buckets_ = std::make_unique<labtel::Bucketizer>(c);
+  }
+
+ private:
+  // feed(chunk: Uint8Array): Row[] — the rows this chunk closed.
+  Napi::Value Feed(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+      Napi::TypeError::New(env, "Expected a Uint8Array").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    auto chunk = info[0].As<Napi::Uint8Array>();
+    last_ = reader_->feed(chunk.Data(), chunk.ElementLength(), *buckets_);
+    return Rows(env);
+  }
+
+  // advance(nowMonoNs: number): Row[] — live use: close buckets the clock has passed.
+  Napi::Value Advance(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "Expected nowMonoNs to be a number").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    buckets_->advance(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    return Rows(env);
+  }
+
+  // finish(): {rows: Row[], lastPartial: boolean} — end of input.
+  Napi::Value Finish(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    last_ = reader_->finish(*buckets_);
+    bool partial = buckets_->flush();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("rows", Rows(env));
+    o.Set("lastPartial", partial);
+    return o;
+  }
+
+  // runFd(fd: number, onRows: (rows: Row[], bytes: number, lastPartial: boolean | null) => void): {readErrno}
+  // A whole file (or pipe) through the three-thread pipeline: read, parse,
+  // bucket. onRows runs on this thread after each block, with the rows that
+  // closed; the end of input is handled as by finish().
+  Napi::Value RunFd(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+      Napi::TypeError::New(env, "Expected (fd: number, onRows: function)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    Napi::Function on_rows = info[1].As<Napi::Function>();
+    bool threw = false;
+    uint64_t reported = 0;
+    labtel::PipelineResult r = labtel::run_pipeline(fd, *reader_, *buckets_, labtel::PipelineOptions{}, [&](uint64_t bytes) {
+      // Call back when rows closed, or every 16 MiB for progress.
+      if (!buckets_->rows_pending() && buckets_->ready().empty() && bytes - reported < (16u << 20)) return true;  // nothing to hand over yet
+      reported = bytes;
+      on_rows.Call({Rows(env), Napi::Number::New(env, static_cast<double>(bytes)), env.Null()});
+      if (env.IsExceptionPending()) threw = true;
+      return !threw;
+    });
+    last_ = r.feed;
+    if (threw) return env.Undefined();
+    bool partial = buckets_->flush();
+    on_rows.Call({Rows(env), Napi::Number::New(env, static_cast<double>(r.bytes_read)), Napi::Boolean::New(env, partial)});
+    if (env.IsExceptionPending()) return env.Undefined();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("readErrno", r.read_errno);
+    return o;
+  }
+
+  // status(): {ok, error, errorOffset, offset, packets, skippedBytes, skippedRecords, holes}
+  Napi::Value Status(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("ok", last_.ok);
+    o.Set("error", last_.ok ? env.Null() : Napi::String::New(env, last_.error));
+    o.Set("errorOffset", last_.ok ? env.Null() : Napi::Number::New(env, static_cast<double>(last_.error_offset)));
+    o.Set("offset", static_cast<double>(reader_->offset()));
+    o.Set("packets", static_cast<double>(buckets_->packets()));
+    o.Set("skippedBytes", static_cast<double>(last_.skipped_bytes));
+    o.Set("skippedRecords", static_cast<double>(last_.skipped_records));
+    o.Set("holes", static_cast<double>(buckets_->holes()));
+    return o;
+  }
+
+  // Every closed row, packed: kRowWidth doubles per row (t_mono_ns, then the
+  // counters in BucketRow order). One typed array instead of an object per
+  // row (distinct_estimated last, 0 or 1): building objects property by property through N-API cost more than
+  // the bucketing itself. src/collectors/netflow/bucketizer.ts unpacks it.
+  static constexpr size_t kRowWidth = 25;
+  Napi::Float64Array Rows(Napi::Env env) {
+    packed_.clear();
+    do {
+      std::vector<labtel::BucketRow>& ready = buckets_->ready();  // may materialize the next zero rows: call once per batch
+      for (const labtel::BucketRow& r : ready) {
+        const double row[kRowWidth] = {
+            static_cast<double>(r.t_mono_ns), double(r.pkts_in), double(r.pkts_out), double(r.bytes_in), double(r.bytes_out),
+            double(r.pkts_unmatched), double(r.bytes_unmatched), double(r.flows), double(r.new_flows), double(r.peers),
+            double(r.dst_ports), double(r.tcp_syn), double(r.tcp_synack), double(r.tcp_fin), double(r.tcp_rst),
+            double(r.pkts_tcp), double(r.pkts_udp), double(r.pkts_icmp), double(r.pkts_other_ip), double(r.pkts_arp),
+            double(r.pkts_non_ip), double(r.pkts_truncated), double(r.pkts_malformed), double(r.pkts_late),
+            double(r.distinct_estimated)};
+        packed_.insert(packed_.end(), row, row + kRowWidth);
+      }
+      ready.clear();
+    } while (buckets_->rows_pending());
+    Napi::Float64Array a = Napi::Float64Array::New(env, packed_.size());
+    if (!packed_.empty()) memcpy(a.Data(), packed_.data(), packed_.size() * sizeof(double));
+    return a;
+  }
+
+  std::vector<double> packed_;
+  std::unique_ptr<labtel::CaptureReader> reader_;
+  std::unique_ptr<labtel::Bucketizer> buckets_;
+  labtel::FeedResult last_;
+};
+
+}  // namespace
+
+Napi::Function DefineCaptureBucketizer(Napi::Env env) { return CaptureBucketizerWrap::Define(env); }

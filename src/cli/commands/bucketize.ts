@@ -1,0 +1,154 @@
+// `labtel bucketize`: netflow rows from stored captures. One file runs on this
+// thread; several are spread over worker threads, one per core.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnModuleWorker } from '../../agent/spawn-worker.js';
+import type { CaptureStatus } from '../../collectors/netflow/bucketizer.js';
+import { netflowConfig } from '../../collectors/netflow/config.js';
+import { formatIssues } from '../../manifest/format-error.js';
+import { JsonlWriter } from '../../rows/jsonl-writer.js';
+import { bucketizeFile, type BucketizeFileOptions } from '../../bucketize/bucketize-file.js';
+import type { FromBucketizeWorker, ToBucketizeWorker } from '../../bucketize/bucketize-worker.js';
+import { Progress } from '../../bucketize/progress.js';
+
+export interface BucketizeFlags {
+  output?: string;
+  outDir?: string;
+  bucketMs: string;
+  guestIp: string[];
+  guestMac: string[];
+  bridgeIp: string[];
+  episode?: string;
+  originWallNs?: string;
+  fill: boolean;
+  skipBad?: boolean;
+  force?: boolean;
+  jobs?: string;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const FLAG_OF: Record<string, string> = { bucket_ms: '--bucket-ms', guest_ip: '--guest-ip', guest_mac: '--guest-mac', bridge_ip: '--bridge-ip' };
+
+/** The flags, checked by the same zod schema as the manifest's netflow keys. */
+export function bucketizeOptions(f: BucketizeFlags): BucketizeFileOptions {
+  const one = <T>(xs: T[]) => (xs.length === 0 ? undefined : xs.length === 1 ? xs[0] : xs);
+  const r = netflowConfig.safeParse(
+    { bucket_ms: /^\d+$/.test(f.bucketMs) ? Number(f.bucketMs) : f.bucketMs, guest_ip: one(f.guestIp), guest_mac: one(f.guestMac), bridge_ip: f.bridgeIp[0] },
+    { reportInput: true },
+  );
+  if (!r.success) throw new UsageError(formatIssues(r.error.issues).replace(/^(\w+)/gm, (k) => FLAG_OF[k] ?? k));
+  if (f.bridgeIp.length > 1) throw new UsageError('--bridge-ip: give it once');
+  let originWallNs: bigint | undefined;
+  if (f.originWallNs !== undefined) {
+    if (!/^-?\d{1,19}$/.test(f.originWallNs)) throw new UsageError(`--origin-wall-ns: expected an integer of nanoseconds since the epoch, got ${JSON.stringify(f.originWallNs)}`);
+    originWallNs = BigInt(f.originWallNs);
+  }
+  if (f.episode) {
+    if (originWallNs !== undefined) throw new UsageError('--episode and --origin-wall-ns: give one of them');
+    const file = path.join(f.episode, 'episode.json');
+    let clock: { realtime_origin_ns?: unknown } | undefined;
+    try {
+      clock = (JSON.parse(fs.readFileSync(file, 'utf8')) as { clock?: { realtime_origin_ns?: unknown } }).clock;
+    } catch (err) {
+      throw new UsageError(`--episode: cannot read ${file}: ${(err as Error).message}`);
+    }
+    if (typeof clock?.realtime_origin_ns !== 'string' || !/^\d+$/.test(clock.realtime_origin_ns)) throw new UsageError(`--episode: ${file} has no clock.realtime_origin_ns`);
+    originWallNs = BigInt(clock.realtime_origin_ns);
+  }
+  return {
+    bucketMs: r.data.bucket_ms,
+    guestIp: r.data.guest_ip,
+    guestMac: r.data.guest_mac,
+    bridgeIp: r.data.bridge_ip,
+    originWallNs,
+    fillEmpty: f.fill,
+    skipBad: f.skipBad ?? false,
+  };
+}
+
+function report(input: string, rows: number, s: CaptureStatus): boolean {
+  if (s.skippedRecords) console.error(`labtel: ${input}: skipped ${s.skippedRecords} bad records (${s.skippedBytes} bytes)`);
+  if (s.holes) console.error(`labtel: ${input}: ${s.holes} timestamp jumps too long to fill with empty buckets were left as gaps`);
+  if (s.ok) return true;
+  const hint = s.errorOffset ? '; --skip-bad skips bad records instead' : '';
+  console.error(`labtel: ${input}: at byte ${s.errorOffset}: ${s.error} (${rows} rows written for the ${s.packets} packets before it${hint})`);
+  return false;
+}
+
+export async function bucketizeCommand(inputs: string[], f: BucketizeFlags): Promise<number> {
+  const options = bucketizeOptions(f);
+  if (inputs.length === 0) {
+    if (!f.episode) throw new UsageError('give at least one capture file (or --episode DIR for its network.pcap)');
+    inputs = [path.join(f.episode, 'network.pcap')];
+  }
+  if (f.output !== undefined && f.outDir !== undefined) throw new UsageError('-o and --out-dir: give one of them');
+  if (inputs.length > 1 && f.outDir === undefined) throw new UsageError('several captures need --out-dir DIR (one output file each)');
+  const sizes = inputs.map((i) => {
+    try {
+      return fs.statSync(i).size;
+    } catch (err) {
+      throw new UsageError(`${i}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+  });
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const progress = new Progress(total);
+
+  if (f.outDir === undefined) {
+    const out = f.output ?? '-';
+    if (out !== '-' && f.force) fs.rmSync(out, { force: true });
+    const writer = new JsonlWriter(out === '-' ? { fd: 1, name: 'stdout' } : out, { availableInDeployment: true });
+    try {
+      const r = bucketizeFile(inputs[0]!, writer, { ...options, onProgress: (b, p) => progress.update(b, p) });
+      progress.update(r.status.offset, r.status.packets, true);
+      progress.done();
+      return report(inputs[0]!, r.rows, r.status) ? 0 : 1;
+    } finally {
+      writer.close();
+    }
+  }
+
+  fs.mkdirSync(f.outDir, { recursive: true });
+  const outputs = inputs.map((i) => path.join(f.outDir!, `${path.basename(i).replace(/\.(pcapng|pcap|cap)$/i, '')}.netflow.jsonl`));
+  if (new Set(outputs).size !== outputs.length) throw new UsageError('--out-dir: two captures have the same base name');
+  if (f.force) for (const o of outputs) fs.rmSync(o, { force: true });
+  const jobs = Math.max(1, Math.min(inputs.length, f.jobs ? Number(f.jobs) : os.availableParallelism()));
+  const queue = inputs.map((input, i) => ({ input, output: outputs[i]! }));
+  const done = new Map<string, number>();
+  const packets = new Map<string, number>();
+  let failures = 0;
+  await Promise.all(
+    Array.from({ length: jobs }, () =>
+      new Promise<void>((resolve, reject) => {
+        const w = spawnModuleWorker(import.meta.url, '../../bucketize/bucketize-worker', { options, availableInDeployment: true });
+        const next = () => {
+          const job = queue.shift();
+          w.postMessage((job ? { type: 'file', ...job } : { type: 'exit' }) satisfies ToBucketizeWorker);
+        };
+        w.on('message', (m: FromBucketizeWorker) => {
+          if (m.type === 'progress') {
+            done.set(m.input, m.bytes);
+            packets.set(m.input, m.packets);
+            progress.update([...done.values()].reduce((a, b) => a + b, 0), [...packets.values()].reduce((a, b) => a + b, 0));
+            return;
+          }
+          if (m.type === 'result') {
+            if (!report(m.input, m.rows, m.status)) failures++;
+          } else {
+            console.error(`labtel: ${m.input}: ${m.message}`);
+            failures++;
+          }
+          next();
+        });
+        w.on('error', reject);
+        w.on('exit', () => resolve());
+        next();
+      }),
+    ),
+  );
+  progress.done();
+  return failures ? 1 : 0;
+}
