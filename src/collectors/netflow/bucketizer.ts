@@ -2,6 +2,7 @@
 import { nativeAddon } from '../../native/addon.js';
 import { asList, ipBytes, macBytes } from './address.js';
 import { NETFLOW_COUNTERS } from './rows.js';
+import { TsCaptureBucketizer } from './ts/bucketizer.js';
 
 export interface BucketizeOptions {
   bucketMs: number;
@@ -92,5 +93,5 @@ export function createBucketizer(o: BucketizeOptions, kind?: BucketizerKind): { 
     bridgeIps: asList(o.bridgeIp).map(ipBytes),
   };
   if (addon && kind !== 'ts') return { bucketizer: new addon.CaptureBucketizer(config), kind: 'native' };
-  throw new Error('the pure-TypeScript bucketizer is not available yet');
+  return { bucketizer: new TsCaptureBucketizer(config), kind: 'ts' };
 }

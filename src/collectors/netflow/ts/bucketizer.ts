@@ -1,0 +1,532 @@
+// The pure-TypeScript twin of the native capture bucketizer
+// (native/core/bucketizer.cc + pcap_reader.cc + binding_bucketize.cc), for
+// classic pcap when the addon is not loaded. Same options, same rows, same
+// status; the native's semantics, ported exactly, except:
+//  - distinct counts (flows, peers, dst_ports) are exact here always; the
+//    native switches a bucket to a HyperLogLog estimate once its distinct
+//    sets hold more than distinct_exact_max (65536) live items across the
+//    open buckets, and its single-bucket path counts a flow the flow table
+//    evicted and saw again twice: beyond those bounds the two may differ;
+//  - the flow table (new_flows) has the native's bound and eviction rule
+//    (idle flows and the longest-idle eighth go when it holds 262144), but
+//    the native breaks ties between flows last seen at the same time in its
+//    (randomly keyed) hash order and this in insertion order; below the
+//    bound the two agree;
+//  - pcapng and --skip-bad are refused (pcap-stream.ts).
+// Times are BigInt ns (wall-clock timestamps pass 2^53); rows are packed as
+// the native packs them (ROW_WIDTH doubles each, t_mono_ns first).
+import type { CaptureBucketizer, CaptureStatus } from '../bucketizer.js';
+import { NETFLOW_COUNTERS } from '../rows.js';
+import type { NativeCaptureBucketizerOptions } from '../../../native/addon.js';
+import { ClassicPcapStream, type TsPacket } from './pcap-stream.js';
+import { Decoded, decode, L3_ARP, L3_IPV4, L3_IPV6 } from './decode.js';
+
+export const SKIP_BAD_REFUSED = '--skip-bad needs the native addon (this is the pure-TypeScript path)';
+
+const MAX_T = 1n << 60n; // |t_mono_ns| is clamped here (36 years)
+const MAX_SPAN = 1n << 60n; // bucket_ns, lateness_ns
+const MAX_OPEN = 65536n; // buckets open at once
+const INT64_MIN = -(1n << 63n);
+// BucketConfig defaults the options do not set.
+const FLOW_TABLE_MAX = 262144;
+const FLOW_IDLE_NS = 60_000_000_000n;
+const MAX_FILL_ROWS = 1_000_000;
+
+/** Doubles per packed row: t_mono_ns, the counters, distinct_estimated (ROW_WIDTH of ../bucketizer.ts, not imported from there: it will import this file). */
+const ROW_WIDTH = NETFLOW_COUNTERS.length + 2;
+
+const UNMATCHED = 0;
+const OUT = 1;
+const IN = 2;
+
+const clampT = (t: bigint) => (t > MAX_T ? MAX_T : t < -MAX_T ? -MAX_T : t);
+const min = (a: bigint, b: bigint) => (a < b ? a : b);
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
+
+/** Floor division for b > 0, so negative times fall in the bucket below. */
+function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return a % b < 0n ? q - 1n : q;
+}
+
+/** static_cast<int64_t>(double) as x86-64 does it (out of range and NaN: INT64_MIN). */
+function toInt64(x: number): bigint {
+  if (!Number.isFinite(x) || x >= 2 ** 63 || x < -(2 ** 63)) return INT64_MIN;
+  return BigInt(Math.trunc(x));
+}
+
+const w = (a: Uint8Array, i: number) => (a[i]! << 8) | a[i + 1]!;
+
+/** A 16-byte address as a key: its bytes as 8 UTF-16 code units. */
+const ipKey = (a: Uint8Array) => String.fromCharCode(w(a, 0), w(a, 2), w(a, 4), w(a, 6), w(a, 8), w(a, 10), w(a, 12), w(a, 14));
+
+/** A 5-tuple as a key: protocol, both addresses, both ports, as 19 code units. */
+const flowKey = (proto: number, s: Uint8Array, d: Uint8Array, sp: number, dp: number) =>
+  String.fromCharCode(
+    proto,
+    w(s, 0),
+    w(s, 2),
+    w(s, 4),
+    w(s, 6),
+    w(s, 8),
+    w(s, 10),
+    w(s, 12),
+    w(s, 14),
+    w(d, 0),
+    w(d, 2),
+    w(d, 4),
+    w(d, 6),
+    w(d, 8),
+    w(d, 10),
+    w(d, 12),
+    w(d, 14),
+    sp,
+    dp,
+  );
+
+const macKey = (m: Uint8Array) => m[0]! * 2 ** 40 + m[1]! * 2 ** 32 + (((m[2]! << 24) | (m[3]! << 16) | (m[4]! << 8) | m[5]!) >>> 0);
+
+/** Row class of an IP protocol: 0 tcp, 1 udp, 2 icmp/icmpv6, 3 other. */
+const protoClass = (p: number) => (p === 6 ? 0 : p === 17 ? 1 : p === 1 || p === 58 ? 2 : 3);
+
+export interface TsBucketConfig {
+  bucketNs: bigint;
+  haveOrigin: boolean;
+  originWallNs: bigint;
+  fillEmpty: boolean;
+  latenessNs: bigint;
+  guestIps: Uint8Array[];
+  guestMacs: Uint8Array[];
+  bridgeIps: Uint8Array[];
+  flowTableMax?: number;
+  flowIdleNs?: bigint;
+  maxFillRows?: number;
+}
+
+let accIds = 0;
+
+/** One open bucket's counters. */
+class Acc {
+  /** Tells this bucket from the earlier ones the ring slot held. */
+  readonly id = ++accIds;
+  pkts = [0, 0, 0]; // by direction: unmatched, out, in
+  bytes = [0, 0, 0];
+  cls = [0, 0, 0, 0, 0, 0]; // tcp, udp, icmp, other_ip, arp, non_ip
+  truncated = 0;
+  malformed = 0;
+  late = 0;
+  syn = 0;
+  synack = 0;
+  fin = 0;
+  rst = 0;
+  newFlows = 0;
+  readonly flows = new Set<string>();
+  readonly peers = new Set<string>();
+  readonly ports = new Set<number>();
+  any = false;
+}
+
+class Flow {
+  /** Packet time last seen. */
+  last: bigint;
+  /** The Acc id of the bucket that counted this flow last, and the direction its peers were counted with there (-1: none). */
+  acc = 0;
+  dir = -1;
+  constructor(t: bigint) {
+    this.last = t;
+  }
+}
+
+/**
+ * Flows seen recently (new_flows): packet time last seen per flow, an idle
+ * timeout and a hard cap (native FlowTable, keyed by the flow itself).
+ */
+class FlowTable {
+  private readonly flows = new Map<string, Flow>();
+  /** Set by touch(): whether the flow was new, or idle for more than idleNs. */
+  fresh = false;
+  constructor(
+    private readonly maxEntries: number,
+    private readonly idleNs: bigint,
+  ) {}
+
+  /** Looks flow f up at time t, adding it when absent (a full table first evicts). */
+  touch(f: string, t: bigint): Flow {
+    let e = this.flows.get(f);
+    if (e !== undefined) {
+      this.fresh = t - e.last > this.idleNs;
+      if (t > e.last) e.last = t;
+      return e;
+    }
+    if (this.flows.size >= this.maxEntries) this.evict(t);
+    e = new Flow(t);
+    this.flows.set(f, e);
+    this.fresh = true;
+    return e;
+  }
+
+  /** Drops the flows idle longer than idleNs and the longest-idle eighth of the table (at least one). */
+  private evict(t: bigint): void {
+    const lasts = Array.from(this.flows.values(), (e) => e.last).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const target = Math.min(Math.max(1, Math.floor(this.maxEntries / 8)), lasts.length);
+    const thr = lasts[target - 1]!;
+    let below = 0;
+    for (const x of lasts) if (x < thr) below++;
+    let ties = target - below;
+    for (const [f, e] of this.flows) {
+      const l = e.last;
+      const idle = t - l > this.idleNs;
+      const go = idle || l < thr || (l === thr && ties > 0);
+      if (!go) continue;
+      if (l === thr && ties > 0 && !idle) ties--;
+      this.flows.delete(f);
+    }
+  }
+}
+
+/** Closed rows, packed ROW_WIDTH doubles each (as the native hands them over). */
+class PackedRows {
+  a = new Float64Array(64 * ROW_WIDTH);
+  private n = 0; // doubles used
+
+  /** Appends a zero row at t; returns its index in a. */
+  row(t: number): number {
+    if (this.n + ROW_WIDTH > this.a.length) {
+      const b = new Float64Array(this.a.length * 2);
+      b.set(this.a.subarray(0, this.n));
+      this.a = b;
+    }
+    const r = this.n;
+    this.a[r] = t;
+    this.n += ROW_WIDTH;
+    return r;
+  }
+
+  take(): Float64Array {
+    const out = this.a.slice(0, this.n);
+    this.a.fill(0, 0, this.n);
+    this.n = 0;
+    if (this.a.length > 1024 * ROW_WIDTH) this.a = new Float64Array(64 * ROW_WIDTH);
+    return out;
+  }
+}
+
+/** Packets to rows (native Bucketizer). */
+export class TsBucketizer {
+  private readonly b: bigint;
+  private readonly l: bigint;
+  private readonly haveOrigin: boolean;
+  private readonly fillEmpty: boolean;
+  private readonly maxFillRows: number;
+  private readonly guestIps: Set<string>;
+  private readonly bridgeIps: Set<string>;
+  private readonly guestMacs: Set<number>;
+  private readonly ring: Array<Acc | undefined>;
+  private readonly ringMask: bigint;
+  private readonly flowTable: FlowTable;
+  private readonly d = new Decoded();
+  private started = false;
+  private origin = 0n;
+  private nextOpen = 0n; // buckets below are closed
+  private hi = 0n; // the newest bucket with packets
+  private now = 0n; // the latest packet time or advance() time
+  // Packets with t in [fastLo, fastHi) go to fastAcc with no bookkeeping.
+  private fastLo = 1n;
+  private fastHi = 0n;
+  private fastAcc: Acc | null = null;
+  private emittedAny = false;
+  private emptyRun = 0;
+  private holes_ = 0;
+  private packets_ = 0;
+  private readonly rows = new PackedRows();
+
+  constructor(c: TsBucketConfig) {
+    this.b = min(max(c.bucketNs, 1n), MAX_SPAN);
+    let l = min(max(c.latenessNs, 0n), MAX_SPAN);
+    if (l / this.b + 2n > MAX_OPEN) l = (MAX_OPEN - 2n) * this.b;
+    this.l = l;
+    this.haveOrigin = c.haveOrigin;
+    if (c.haveOrigin) this.origin = c.originWallNs;
+    this.fillEmpty = c.fillEmpty;
+    this.maxFillRows = c.maxFillRows ?? MAX_FILL_ROWS;
+    this.guestIps = new Set(c.guestIps.map(ipKey));
+    this.bridgeIps = new Set(c.bridgeIps.map(ipKey));
+    this.guestMacs = new Set(c.guestMacs.map(macKey));
+    let ring = 1n;
+    while (ring < l / this.b + 2n) ring <<= 1n;
+    this.ring = new Array<Acc | undefined>(Number(ring));
+    this.ringMask = ring - 1n;
+    this.flowTable = new FlowTable(Math.max(c.flowTableMax ?? FLOW_TABLE_MAX, 1), c.flowIdleNs ?? FLOW_IDLE_NS);
+  }
+
+  get packets(): number {
+    return this.packets_;
+  }
+  get holes(): number {
+    return this.holes_;
+  }
+
+  /** The rows closed so far, in time order, packed; the caller takes them. */
+  take(): Float64Array {
+    return this.rows.take();
+  }
+
+  private slot(k: bigint): Acc {
+    const i = Number(k & this.ringMask);
+    return (this.ring[i] ??= new Acc());
+  }
+
+  // The first packet opens the series (and is t = 0 without an origin).
+  private start(ts: bigint): void {
+    if (!this.haveOrigin) this.origin = ts;
+    const t0 = clampT(BigInt.asIntN(64, ts - this.origin));
+    this.nextOpen = floorDiv(t0 - this.l, this.b);
+    this.hi = floorDiv(t0, this.b);
+    this.now = t0;
+    this.started = true;
+  }
+
+  packet(p: TsPacket): void {
+    const d = this.d;
+    decode(p.data, p.wirelen, p.linktype, d);
+    // Direction.
+    const ips = d.hasIps;
+    let srcKey = '';
+    let dstKey = '';
+    let out = false;
+    let into = false;
+    if (ips) {
+      srcKey = ipKey(d.srcIp);
+      dstKey = ipKey(d.dstIp);
+      out = this.guestIps.has(srcKey) || this.bridgeIps.has(dstKey);
+      into = this.guestIps.has(dstKey) || this.bridgeIps.has(srcKey);
+    }
+    if (this.guestMacs.size) {
+      if (d.hasSrcMac && this.guestMacs.has(macKey(d.srcMac))) out = true;
+      if (d.hasDstMac && this.guestMacs.has(macKey(d.dstMac))) into = true;
+    }
+    const dir = out ? OUT : into ? IN : UNMATCHED; // out wins over in
+    const ip = d.l3 === L3_IPV4 || d.l3 === L3_IPV6;
+    const cls = ip ? (d.protoKnown ? protoClass(d.ipProto) : 3) : d.l3 === L3_ARP ? 4 : 5;
+    const ported = d.ipProto === 6 || d.ipProto === 17;
+    const flow = d.protoKnown && (!ported || d.hasPorts); // TCP/UDP without ports names no flow
+    const counted = ip && ips;
+
+    // Bucket and counters.
+    this.packets_++;
+    if (!this.started) this.start(p.tsNs);
+    const t = clampT(BigInt.asIntN(64, p.tsNs - this.origin));
+    let a: Acc;
+    if (t >= this.fastLo && t < this.fastHi) {
+      a = this.fastAcc!;
+      if (t > this.now) this.now = t;
+    } else {
+      a = this.locate(t);
+    }
+    a.any = true;
+    a.pkts[dir]!++;
+    a.bytes[dir]! += p.wirelen;
+    a.cls[cls]!++;
+    if (d.truncated) a.truncated++;
+    if (d.malformed) a.malformed++;
+    const f = d.tcpFlags; // 0 unless a TCP header was read
+    if ((f & 0x12) === 0x02) a.syn++;
+    if ((f & 0x12) === 0x12) a.synack++;
+    if (f & 1) a.fin++;
+    if (f & 4) a.rst++;
+    if (!counted) return;
+    if (flow) {
+      const key = flowKey(d.ipProto, d.srcIp, d.dstIp, d.srcPort, d.dstPort);
+      const e = this.flowTable.touch(key, t);
+      if (e.acc !== a.id) {
+        // Maybe this flow's first packet in the bucket (the set knows; the table may have evicted the flow meanwhile).
+        if (!a.flows.has(key)) {
+          a.flows.add(key);
+          if (this.flowTable.fresh) a.newFlows++;
+          if (ported) a.ports.add(d.dstPort);
+        }
+        e.acc = a.id;
+        e.dir = -1;
+      }
+      if (e.dir === dir) return; // its peers were counted in this bucket with this direction already
+      e.dir = dir;
+    }
+    a.peers.add(dir === IN ? srcKey : dstKey);
+    if (dir === UNMATCHED) a.peers.add(srcKey);
+  }
+
+  // The slow path of packet(): closes buckets the clock has passed,
+  // redirects a late packet to the oldest open bucket, and re-arms the fast
+  // window (whose packets need none of this).
+  private locate(t: bigint): Acc {
+    let k = floorDiv(t, this.b);
+    if (t > this.now) {
+      this.now = t;
+      const kend = floorDiv(t - this.l, this.b);
+      if (kend > this.nextOpen) this.closeUntil(kend);
+    }
+    const late = k < this.nextOpen;
+    if (late) k = this.nextOpen;
+    if (k > this.hi) this.hi = k;
+    const a = this.slot(k);
+    if (late) a.late++;
+    if (k === this.hi && !late) {
+      this.fastAcc = a;
+      this.fastLo = k * this.b;
+      this.fastHi = min((k + 1n) * this.b, (this.nextOpen + 1n) * this.b + this.l);
+    }
+    return a;
+  }
+
+  /** The episode clock reached nowMonoNs: close buckets whose end + lateness <= now (live use). */
+  advance(nowMonoNs: bigint): void {
+    if (!this.started) return;
+    const now = clampT(nowMonoNs);
+    if (now <= this.now) return;
+    this.now = now;
+    const kend = floorDiv(now - this.l, this.b);
+    if (kend > this.nextOpen) this.closeUntil(kend);
+  }
+
+  /** Closes everything; returns whether the last row it closed ends past the last packet / advance() time. */
+  flush(): boolean {
+    if (!this.started || this.nextOpen > this.hi) return false;
+    const end = this.hi + 1n;
+    this.closeUntil(end);
+    return end * this.b > this.now;
+  }
+
+  // Closes buckets [nextOpen, kend): those that may hold packets one by one,
+  // the rest past hi as one run of empty buckets.
+  private closeUntil(kend: bigint): void {
+    const last = min(this.hi, kend - 1n);
+    for (let k = this.nextOpen; k <= last; k++) this.closeOne(k);
+    const from = max(this.nextOpen, this.hi + 1n);
+    if (kend > from) this.pushZeros(from, kend - from);
+    this.nextOpen = kend;
+    this.fastLo = 1n; // empty window: the next packet takes the slow path
+    this.fastHi = 0n;
+    this.fastAcc = null;
+  }
+
+  private closeOne(k: bigint): void {
+    const i = Number(k & this.ringMask);
+    const a = this.ring[i];
+    this.ring[i] = undefined;
+    if (!a || !a.any) {
+      this.pushZeros(k, 1n);
+      return;
+    }
+    this.emittedAny = true;
+    this.emptyRun = 0;
+    // The native BucketRow order (t_mono_ns, NETFLOW_COUNTERS, distinct_estimated).
+    const r = this.rows.row(Number(k * this.b));
+    const v = this.rows.a;
+    v[r + 1] = a.pkts[IN]!;
+    v[r + 2] = a.pkts[OUT]!;
+    v[r + 3] = a.bytes[IN]!;
+    v[r + 4] = a.bytes[OUT]!;
+    v[r + 5] = a.pkts[UNMATCHED]!;
+    v[r + 6] = a.bytes[UNMATCHED]!;
+    v[r + 7] = a.flows.size;
+    v[r + 8] = a.newFlows;
+    v[r + 9] = a.peers.size;
+    v[r + 10] = a.ports.size;
+    v[r + 11] = a.syn;
+    v[r + 12] = a.synack;
+    v[r + 13] = a.fin;
+    v[r + 14] = a.rst;
+    v[r + 15] = a.cls[0]!;
+    v[r + 16] = a.cls[1]!;
+    v[r + 17] = a.cls[2]!;
+    v[r + 18] = a.cls[3]!;
+    v[r + 19] = a.cls[4]!;
+    v[r + 20] = a.cls[5]!;
+    v[r + 21] = a.truncated;
+    v[r + 22] = a.malformed;
+    v[r + 23] = a.late;
+    v[r + 24] = 0; // distinct_estimated: never, counts are exact here
+  }
+
+  // n empty buckets from k: zero rows when filling, after the first row and
+  // up to maxFillRows in a row; a longer silence leaves a hole.
+  private pushZeros(k: bigint, n: bigint): void {
+    if (!this.fillEmpty || !this.emittedAny || n === 0n) return;
+    const maxRows = this.maxFillRows;
+    const room = this.emptyRun < maxRows ? maxRows - this.emptyRun : 0;
+    const over = n > BigInt(room);
+    if (over && this.emptyRun <= maxRows) this.holes_++;
+    const take = over ? room : Number(n);
+    this.emptyRun = over ? maxRows + 1 : this.emptyRun + take;
+    for (let i = 0; i < take; i++) this.rows.row(Number((k + BigInt(i)) * this.b));
+  }
+}
+
+function addrs(o: Record<string, unknown>, key: string, n: number): Uint8Array[] {
+  const v = o[key];
+  if (v === undefined) return [];
+  if (!Array.isArray(v)) throw new TypeError(`Expected ${key} to be an array of Uint8Array`);
+  return v.map((e: unknown) => {
+    if (!(e instanceof Uint8Array) || e.length !== n) throw new TypeError(`Expected ${key} entries to be Uint8Array(${n})`);
+    return Uint8Array.from(e);
+  });
+}
+
+/** The CaptureBucketizer of the pure-TS path: classic pcap only. */
+export class TsCaptureBucketizer implements CaptureBucketizer {
+  private readonly core: TsBucketizer;
+  private readonly reader: ClassicPcapStream;
+
+  constructor(opts: NativeCaptureBucketizerOptions) {
+    // The option checks and defaults of the native binding.
+    if (typeof opts !== 'object' || opts === null) throw new TypeError('Expected an options object');
+    const o = opts as unknown as Record<string, unknown>;
+    const bucketNs = typeof o.bucketNs === 'number' ? o.bucketNs : 0;
+    if (!(bucketNs >= 1 && bucketNs <= 9.2e18)) throw new RangeError('Expected bucketNs to be a positive number of nanoseconds');
+    if (typeof o.skipBad === 'boolean' && o.skipBad) throw new Error(SKIP_BAD_REFUSED);
+    const origin = o.originWallNs;
+    this.core = new TsBucketizer({
+      bucketNs: BigInt(Math.trunc(bucketNs)),
+      haveOrigin: typeof origin === 'bigint',
+      originWallNs: typeof origin === 'bigint' ? BigInt.asIntN(64, origin) : 0n,
+      fillEmpty: typeof o.fillEmpty === 'boolean' ? o.fillEmpty : true,
+      latenessNs: typeof o.latenessNs === 'number' ? toInt64(o.latenessNs) : 0n,
+      guestIps: addrs(o, 'guestIps', 16),
+      guestMacs: addrs(o, 'guestMacs', 6),
+      bridgeIps: addrs(o, 'bridgeIps', 16),
+    });
+    this.reader = new ClassicPcapStream((p) => this.core.packet(p));
+  }
+
+  feed(chunk: Uint8Array): Float64Array {
+    if (!(chunk instanceof Uint8Array)) throw new TypeError('Expected a Uint8Array');
+    this.reader.feed(chunk);
+    return this.core.take();
+  }
+
+  advance(nowMonoNs: number): Float64Array {
+    if (typeof nowMonoNs !== 'number') throw new TypeError('Expected nowMonoNs to be a number');
+    this.core.advance(toInt64(nowMonoNs));
+    return this.core.take();
+  }
+
+  finish(): { rows: Float64Array; lastPartial: boolean } {
+    this.reader.finish();
+    const lastPartial = this.core.flush();
+    return { rows: this.core.take(), lastPartial };
+  }
+
+  status(): CaptureStatus {
+    const r = this.reader;
+    return {
+      ok: r.ok,
+      error: r.error,
+      errorOffset: r.errorOffset,
+      offset: r.offset,
+      packets: this.core.packets,
+      skippedBytes: 0,
+      skippedRecords: 0,
+      holes: this.core.holes,
+    };
+  }
+}
