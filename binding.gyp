@@ -7,6 +7,7 @@
         "native/binding_bucketize.cc",
         "native/core/bucketizer.cc",
         "native/core/flow_set.cc",
+        "native/core/netflow_json.cc",
         "native/core/packet_decode.cc",
         "native/core/pcap_pipeline.cc",
         "native/core/pcap_reader.cc",

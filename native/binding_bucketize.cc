@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "core/bucketizer.h"
+#include "core/netflow_json.h"
 #include "core/pcap_pipeline.h"
 #include "core/pcap_reader.h"
 
@@ -124,35 +125,57 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     return o;
   }
 
-  // runFd(fd: number, onRows: (rows: Row[], bytes: number, lastPartial: boolean | null) => void): {readErrno}
+  // runFd(fd, {bucketMs, availableInDeployment, seq}, onLines: (text, rows, bytes) => void): {readErrno, lastPartial}
   // A whole file (or pipe) through the three-thread pipeline: read, parse,
-  // bucket. onRows runs on this thread after each block, with the rows that
-  // closed; the end of input is handled as by finish().
+  // bucket. The rows come back as finished JSONL text (core/netflow_json),
+  // one string per block, so no JS work is done per row; onLines runs on this
+  // thread. The end of input is handled as by finish().
   Napi::Value RunFd(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
-      Napi::TypeError::New(env, "Expected (fd: number, onRows: function)").ThrowAsJavaScriptException();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsObject() || !info[2].IsFunction()) {
+      Napi::TypeError::New(env, "Expected (fd: number, format: object, onLines: function)").ThrowAsJavaScriptException();
       return env.Undefined();
     }
     int fd = info[0].As<Napi::Number>().Int32Value();
-    Napi::Function on_rows = info[1].As<Napi::Function>();
+    Napi::Object fo = info[1].As<Napi::Object>();
+    labtel::NetflowJsonFormat format;
+    format.bucket_ms = fo.Get("bucketMs").ToString().Utf8Value();
+    format.available_in_deployment = fo.Get("availableInDeployment").ToBoolean().Value();
+    uint64_t seq = static_cast<uint64_t>(fo.Get("seq").ToNumber().DoubleValue());
+    Napi::Function on_lines = info[2].As<Napi::Function>();
+    std::string text;
     bool threw = false;
+    // Formats every closed row; returns how many.
+    auto take = [&](bool final_partial) {
+      size_t n = 0;
+      text.clear();
+      do {
+        std::vector<labtel::BucketRow>& ready = buckets_->ready();
+        bool last_batch = !buckets_->rows_pending();
+        labtel::append_netflow_json(ready, format, &seq, final_partial && last_batch, &text);
+        n += ready.size();
+        ready.clear();
+      } while (buckets_->rows_pending());
+      return n;
+    };
     uint64_t reported = 0;
     labtel::PipelineResult r = labtel::run_pipeline(fd, *reader_, *buckets_, labtel::PipelineOptions{}, [&](uint64_t bytes) {
-      // Call back when rows closed, or every 16 MiB for progress.
-      if (!buckets_->rows_pending() && buckets_->ready().empty() && bytes - reported < (16u << 20)) return true;  // nothing to hand over yet
+      size_t n = take(false);
+      if (n == 0 && bytes - reported < (16u << 20)) return true;  // nothing to hand over yet
       reported = bytes;
-      on_rows.Call({Rows(env), Napi::Number::New(env, static_cast<double>(bytes)), env.Null()});
+      on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(bytes))});
       if (env.IsExceptionPending()) threw = true;
       return !threw;
     });
     last_ = r.feed;
     if (threw) return env.Undefined();
     bool partial = buckets_->flush();
-    on_rows.Call({Rows(env), Napi::Number::New(env, static_cast<double>(r.bytes_read)), Napi::Boolean::New(env, partial)});
+    size_t n = take(partial);
+    on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(r.bytes_read))});
     if (env.IsExceptionPending()) return env.Undefined();
     Napi::Object o = Napi::Object::New(env);
     o.Set("readErrno", r.read_errno);
+    o.Set("lastPartial", partial);
     return o;
   }
 

@@ -44,8 +44,9 @@ export function bucketizeFile(file: string, writer: JsonlWriter, o: BucketizeFil
   const fd = fs.openSync(file, 'r');
   try {
     if (bucketizer.runFd) {
-      const { readErrno } = bucketizer.runFd(fd, (rows, bytes, lastPartial) => {
-        writeNetflowRows(writer, o.bucketMs, rows, lastPartial === true);
+      const format = { bucketMs: o.bucketMs, availableInDeployment: writer.availableInDeployment, seq: writer.nextSeq('netflow') };
+      const { readErrno } = bucketizer.runFd(fd, format, (text, rows, bytes) => {
+        writer.appendLines('netflow', text, rows);
         o.onProgress?.(bytes, bucketizer.status().packets);
       });
       if (readErrno) throw new Error(`cannot read ${file}: ${errnoName(readErrno)}`);

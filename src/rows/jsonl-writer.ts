@@ -23,6 +23,7 @@ export class JsonlWriter {
   private lastFlush = performance.now();
   private readonly seqs = new Map<Source, number>();
   private readonly prefix: string;
+  readonly availableInDeployment: boolean;
   private readonly timer: NodeJS.Timeout;
   /** A file this writer created (positioned writes, fsync, truncation on error), or an inherited stream. */
   private readonly ownFile: boolean;
@@ -40,6 +41,7 @@ export class JsonlWriter {
       const why = code === 'EEXIST' ? 'it already exists' : code === 'ELOOP' ? 'it is a symlink' : code;
       throw new Error(`cannot create ${this.path}: ${why}`, { cause: err });
     }
+    this.availableInDeployment = opts.availableInDeployment;
     this.prefix = `,"available_in_deployment":${opts.availableInDeployment ? 'true' : 'false'}`;
     // Rows of a collector that sleeps on the event loop reach the disk within FLUSH_MS;
     // one that blocks its thread calls flushIfDue() itself.
@@ -67,6 +69,23 @@ export class JsonlWriter {
     if (nullReasons) line += `,"null_reasons":${JSON.stringify(nullReasons)}`;
     this.buf += members ? `${line},${members}}\n` : `${line}}\n`;
     this.bufRows++;
+    if (this.buf.length >= FLUSH_BYTES) this.flush();
+  }
+
+  /** The seq the next row of this source gets. */
+  nextSeq(source: Source): number {
+    return this.seqs.get(source) ?? 0;
+  }
+
+  /**
+   * Appends rows that native code already formatted as whole JSONL lines,
+   * numbered from nextSeq(source): the writer only advances its count.
+   */
+  appendLines(source: Source, text: string, rows: number): void {
+    if (!rows) return;
+    this.seqs.set(source, this.nextSeq(source) + rows);
+    this.buf += text;
+    this.bufRows += rows;
     if (this.buf.length >= FLUSH_BYTES) this.flush();
   }
 

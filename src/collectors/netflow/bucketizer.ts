@@ -50,11 +50,15 @@ export interface CaptureBucketizer {
   finish(): { rows: Float64Array; lastPartial: boolean };
   status(): CaptureStatus;
   /**
-   * Native only: a whole file or pipe on three threads (read, parse, bucket).
-   * onRows runs on this thread as rows close; its third argument is null until
-   * the final call, which says whether the last row was cut short.
+   * Native only: a whole file or pipe on three threads (read, parse, bucket),
+   * rows handed back as finished netflow JSONL (the same bytes
+   * writeNetflowRows() makes), seq counting from format.seq.
    */
-  runFd?(fd: number, onRows: (rows: Float64Array, bytes: number, lastPartial: boolean | null) => void): { readErrno: number };
+  runFd?(
+    fd: number,
+    format: { bucketMs: number; availableInDeployment: boolean; seq: number },
+    onLines: (text: string, rows: number, bytes: number) => void,
+  ): { readErrno: number; lastPartial: boolean };
 }
 
 export type BucketizerKind = 'native' | 'ts';

@@ -1,0 +1,23 @@
+// netflow rows as JSONL text, for the file path of `labtel bucketize`: the
+// same bytes src/bucketize/bucketize-file.ts writes from packed rows (a test
+// compares them), without building a JS object or string per row.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "bucketizer.h"
+
+namespace labtel {
+
+struct NetflowJsonFormat {
+  std::string bucket_ms;           // as JS prints the number
+  bool available_in_deployment = true;
+};
+
+// Appends one line per row to *out, with seq counting from *seq (advanced).
+// last_partial marks the last row of `rows` as partial.
+void append_netflow_json(const std::vector<BucketRow>& rows, const NetflowJsonFormat& f, uint64_t* seq,
+                         bool last_partial, std::string* out);
+
+}  // namespace labtel
