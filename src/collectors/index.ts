@@ -3,10 +3,12 @@
 // refused at run time as not available yet.
 import { KNOWN_COLLECTORS, type CollectorName } from '../manifest/schema.js';
 import type { Availability, Collector } from './types.js';
+import { perf } from './perf/collector.js';
 import { proc } from './proc/collector.js';
 
 export const COLLECTORS: { [K in CollectorName]?: Collector<K> } = {
   proc,
+  perf,
 };
 
 export const NOT_YET = 'not implemented in this version of labtel';

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { agentEventRow } from '../agent/rows.js';
 import { netflowRow } from '../collectors/netflow/rows.js';
+import { perfRow } from '../collectors/perf/rows.js';
 import { procProcessRow, procThreadRow } from '../collectors/proc/rows.js';
 import { envelope, type Source } from './envelope.js';
 
@@ -17,6 +18,7 @@ export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
     { title: 'process', fields: procProcessRow },
     { title: 'thread', fields: procThreadRow },
   ],
+  host_perf: [{ title: 'interval', fields: perfRow }],
   netflow: [{ title: 'bucket', fields: netflowRow }],
   agent: [{ title: 'event', fields: agentEventRow }],
 };

@@ -60,21 +60,21 @@ describe('runEpisode', () => {
 
   it('refuses a collector that cannot run, unless it is optional, then skips it with the reason', async () => {
     const dir = path.join(tmpDir(), 'ep');
-    const withPerf = (optional: boolean) =>
-      parseManifest({ output_dir: dir, target: { pid: process.pid }, collectors: { proc: {}, perf: { optional } } });
-    await expect(runEpisode({ manifest: withPerf(false) })).rejects.toThrow(
-      'collectors.perf: cannot run: not implemented in this version of labtel (mark it "optional": true to run the episode without it)',
+    const withQmp = (optional: boolean) =>
+      parseManifest({ output_dir: dir, target: { pid: process.pid }, collectors: { proc: {}, qmp: { socket: '/run/none.sock', optional } } });
+    await expect(runEpisode({ manifest: withQmp(false) })).rejects.toThrow(
+      'collectors.qmp: cannot run: not implemented in this version of labtel (mark it "optional": true to run the episode without it)',
     );
     expect(fs.existsSync(dir)).toBe(false); // refused before anything was written
-    const { summary } = await runEpisode({ manifest: withPerf(true), stop: abortWhenLines(path.join(dir, 'telemetry-proc.jsonl')) });
-    expect(summary.collectors.perf).toMatchObject({ status: 'skipped', reason: 'not implemented in this version of labtel', rows: 0 });
+    const { summary } = await runEpisode({ manifest: withQmp(true), stop: abortWhenLines(path.join(dir, 'telemetry-proc.jsonl')) });
+    expect(summary.collectors.qmp).toMatchObject({ status: 'skipped', reason: 'not implemented in this version of labtel', rows: 0 });
     expect(summary.collectors.proc!.status).toBe('ok');
     const agent = readJsonl(path.join(dir, 'telemetry-agent.jsonl'));
-    expect(agent.find((r) => r.event === 'collector_skipped')).toMatchObject({ collector: 'perf' });
+    expect(agent.find((r) => r.event === 'collector_skipped')).toMatchObject({ collector: 'qmp' });
   });
 
   it('ends by itself when the target exits and every collector is done', async () => {
-    const child = spawn('sleep', ['0.5']);
+    const child = spawn('sleep', ['2']); // outlives the worker's start-up, then exits on its own
     const dir = path.join(tmpDir(), 'ep');
     const m = parseManifest({ output_dir: dir, target: { pid: child.pid }, collectors: { proc: { interval_ms: 20 } } }); // no duration
     const { summary } = await runEpisode({ manifest: m });

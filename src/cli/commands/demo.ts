@@ -11,6 +11,7 @@ import { formatSummary } from '../print-summary.js';
 /** The collectors the demo can configure on its own, with their demo settings. */
 const DEMO_CONFIG: Record<string, object> = {
   proc: { interval_ms: 100, threads: true },
+  perf: { interval_ms: 200 },
 };
 
 function stamp(d = new Date()): string {

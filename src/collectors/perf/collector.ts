@@ -1,0 +1,32 @@
+import type { Collector } from '../types.js';
+import { DEFAULT_PERF_EVENTS } from './config.js';
+import { perfPreflight } from './preflight.js';
+import { perfLoop } from './run-loop.js';
+
+export const perf: Collector<'perf'> = {
+  name: 'perf',
+  sources: ['host_perf'],
+  availableInDeployment: false,
+  async probe() {
+    const p = perfPreflight(DEFAULT_PERF_EVENTS);
+    if (!p.perf || p.error) return { available: false, reason: p.error ?? 'perf is not installed' };
+    const counted = Object.entries(p.events).filter(([, why]) => why === null).map(([e]) => e);
+    const not = Object.entries(p.events).filter(([, why]) => why !== null).map(([e]) => e);
+    return {
+      available: true,
+      reason: `perf at ${p.perf}, perf_event_paranoid ${p.paranoid}; counts ${counted.join(', ')}${not.length ? `; not on this host: ${not.join(', ')}` : ''}`,
+    };
+  },
+  async run(ctx) {
+    const r = await perfLoop({
+      pid: ctx.target.pid,
+      writer: ctx.writer,
+      clock: ctx.clock,
+      intervalMs: ctx.config.interval_ms,
+      events: ctx.config.events,
+      signal: ctx.signal,
+      reportError: ctx.reportError,
+    });
+    return { end: r.end, valueRows: r.valueRows, detail: { restarts: r.restarts, preflight: perfPreflight(ctx.config.events) } };
+  },
+};

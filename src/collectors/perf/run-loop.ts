@@ -1,0 +1,119 @@
+// The perf collector's loop: runs `perf stat -j -I` attached to the target
+// (an argument array, never a shell), turns its interval lines into host_perf
+// rows, restarts perf with capped backoff if it dies while the target lives,
+// and ends when the target exits. perf runs under `setpriv --pdeathsig KILL`,
+// so it dies with the thread that started it, even if the agent is SIGKILLed.
+import fs from 'node:fs';
+import readline from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa, type ResultPromise } from 'execa';
+import type { EpisodeClock } from '../../clock/origin.js';
+import type { JsonlWriter } from '../../rows/jsonl-writer.js';
+import { monoNowNs } from '../../clock/origin.js';
+import { PerfIntervals, parsePerfLine } from './parse.js';
+import { perfPreflight } from './preflight.js';
+
+export interface PerfLoopOptions {
+  pid: number;
+  writer: JsonlWriter;
+  clock: EpisodeClock;
+  intervalMs: number;
+  events: readonly string[];
+  signal: AbortSignal;
+  reportError?: (message: string) => void;
+  /** For tests: the backoff before the first restart, ms (doubles up to 8 s). */
+  restartDelayMs?: number;
+}
+
+export interface PerfLoopResult {
+  rows: number;
+  valueRows: number;
+  restarts: number;
+  end: 'stopped' | 'target_exited';
+}
+
+const alive = (pid: number) => fs.existsSync(`/proc/${pid}/stat`) && !/\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
+
+export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
+  const pre = perfPreflight(o.events);
+  if (!pre.perf) throw new Error(pre.error ?? 'perf is not installed');
+  const w = o.writer;
+  const rowsAtStart = w.rows;
+  let valueRows = 0;
+  let restarts = 0;
+  let delay = o.restartDelayMs ?? 500;
+  const setpriv = fs.existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
+
+  while (!o.signal.aborted) {
+    const acc = new PerfIntervals(o.events);
+    const args = ['stat', '-j', '-I', String(o.intervalMs), '-e', o.events.join(','), '-p', String(o.pid), '--log-fd', '1'];
+    const argv = [...setpriv, pre.perf, ...args];
+    // perf's interval times count from its start: read the spawn instant on the episode clock.
+    const spawnedAt = o.clock.fromMono(monoNowNs());
+    const child: ResultPromise = execa(argv[0]!, argv.slice(1), {
+      stdin: 'ignore',
+      stdout: 'pipe',
+      stderr: 'pipe',
+      reject: false,
+      buffer: { stdout: false, stderr: true },
+      cancelSignal: o.signal,
+      forceKillAfterDelay: 1000,
+      killSignal: 'SIGTERM',
+      maxBuffer: { stderr: 64 * 1024 },
+    });
+    const emit = () => {
+      for (const r of acc.take()) {
+        w.write('host_perf', spawnedAt + Math.round(r.end * 1e9), { pid: o.pid, ...r.fields }, Object.keys(r.reasons).length ? r.reasons : undefined);
+        if (Object.entries(r.fields).some(([k, v]) => typeof v === 'number' && k !== 'interval_s' && k !== 'perf_interval_s')) valueRows++;
+      }
+    };
+    const lines = readline.createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      const l = parsePerfLine(line);
+      if (!l) return;
+      acc.push(l);
+      emit();
+    });
+    const result = await child;
+    await new Promise<void>((resolve) => (lines as unknown as { closed?: boolean }).closed ? resolve() : lines.once('close', resolve));
+    acc.end();
+    emit();
+    w.flush();
+    if (o.signal.aborted) break;
+    if (!alive(o.pid)) return { rows: w.rows - rowsAtStart, valueRows, restarts, end: 'target_exited' };
+    const why = result.signal ? `killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+    const stderr = String(result.stderr ?? '').trim().split('\n').slice(-2).join(' ');
+    o.reportError?.(`perf ${why}${stderr ? `: ${stderr}` : ''}; restarting in ${delay} ms`);
+    restarts++;
+    try {
+      await sleep(delay, undefined, { signal: o.signal });
+    } catch {
+      break;
+    }
+    delay = Math.min(delay * 2, 8000);
+  }
+  return { rows: w.rows - rowsAtStart, valueRows, restarts, end: 'stopped' };
+}
+
+export interface PerfRunLoopOptions {
+  pid: number;
+  outputPath: string;
+  tMonoOriginNs: bigint | number | string;
+  intervalMs: number;
+  events: readonly string[];
+  signal: AbortSignal;
+  availableInDeployment?: boolean;
+}
+
+/** The field's idiom: run until `signal` aborts or the target exits; resolves to the rows written. */
+export async function runLoop(o: PerfRunLoopOptions): Promise<number> {
+  const { JsonlWriter } = await import('../../rows/jsonl-writer.js');
+  const { EpisodeClock } = await import('../../clock/origin.js');
+  const writer = new JsonlWriter(o.outputPath, { availableInDeployment: o.availableInDeployment ?? false });
+  try {
+    await perfLoop({ ...o, writer, clock: new EpisodeClock(o.tMonoOriginNs) });
+  } finally {
+    writer.close();
+  }
+  return writer.rows;
+}
