@@ -50,7 +50,9 @@ const skippedSummary = (reason: string, sources: Collector['sources'] = []): Col
 });
 
 /** Decides which collectors run; throws RunRefused for a non-optional one that cannot. */
-export async function planCollectors(m: Manifest): Promise<{ run: Planned[]; skipped: Record<string, CollectorSummary> }> {
+export async function planCollectors(
+  m: Manifest,
+): Promise<{ run: Planned[]; skipped: Record<string, CollectorSummary>; probes: Record<string, { available: boolean; reason: string }> }> {
   const run: Planned[] = [];
   const skipped: Record<string, CollectorSummary> = {};
   const refusals: string[] = [];
@@ -71,7 +73,7 @@ export async function planCollectors(m: Manifest): Promise<{ run: Planned[]; ski
   if (m.sinks && Object.keys(m.sinks).length) refusals.push(`sinks: forwarding is ${NOT_YET}`);
   if (refusals.length) throw new RunRefused(refusals.join('\n'));
   if (run.length === 0) throw new RunRefused('collectors: no collector to run (every one is disabled, optional and unavailable, or absent)');
-  return { run, skipped };
+  return { run, skipped, probes };
 }
 
 export async function runEpisode(opts: RunOptions): Promise<RunResult> {
@@ -103,6 +105,8 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
     clock: { ...origin, clk_tck: sc.clockTicks, page_size: sc.pageSize, sysconf_source: sc.source },
     target,
     native: nativeStatus(),
+    // What each collector found on this host before the run (perf: paranoid level and the events that count).
+    preflight: plan.probes,
     manifest: m,
     host,
   });

@@ -30,6 +30,8 @@ describe('runEpisode', () => {
     expect(ep.host.memory_bytes).toBeGreaterThan(0);
     expect(Array.isArray(ep.host.network_interfaces)).toBe(true);
     expect(ep.labtel_version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(ep.preflight.proc).toEqual({ available: true, reason: 'native sampler' });
+    expect(Object.keys(ep.preflight)).toEqual(['proc', 'perf', 'pcap', 'netflow', 'qmp', 'guest_agent']);
 
     const rows = readJsonl(path.join(dir, 'telemetry-proc.jsonl'));
     expect(summary.exit_reason).toBe('duration');
