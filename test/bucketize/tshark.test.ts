@@ -6,24 +6,18 @@
 // a decoder that misreads a link type, a VLAN tag or an IPv6 extension
 // header, or a bucketizer that puts an edge in the wrong place all show up as
 // a bucket whose counts differ.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { LABTEL_BIN, ROOT } from '../helpers/cli.js';
+import { has } from '../helpers/programs.js';
 import { readJsonl, tmpDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
 
-const hasTshark = (() => {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasTshark = has('tshark');
 
 const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'pcap');
 /** The guest of every fixture (see test/fixtures/pcap/README.md). */

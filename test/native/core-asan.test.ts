@@ -1,8 +1,9 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
+import { has } from '../helpers/programs.js';
 
-const hasCmake = spawnSync('cmake', ['--version']).status === 0;
+const hasCmake = has('cmake');
 
 describe('native core under ASan and UBSan', () => {
   // CI installs cmake; the sanitizers catch what the JS-level tests cannot see.

@@ -1,23 +1,17 @@
 // The perf collector against the real perf: the field's emit test, plus what
 // its lifecycle promises. Skips only where perf is absent (CI installs it).
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runLoop } from '../../../src/collectors/perf/run-loop.js';
 import { LABTEL_BIN } from '../../helpers/cli.js';
+import { has } from '../../helpers/programs.js';
 import { abortWhenLines, readJsonl, tmpDir, abortAfter } from '../../helpers/tmp.js';
 
 const exec = promisify(execFile);
-const hasPerf = (() => {
-  try {
-    execFileSync('perf', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasPerf = has('perf');
 
 /** `exec yes` so the pid is the busy process itself, not a shell waiting on it. */
 const busy = () => spawn('sh', ['-c', 'exec yes >/dev/null'], { stdio: 'ignore' });
