@@ -68,6 +68,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
       }
     };
     const lines = readline.createInterface({ input: child.stdout! });
+    const linesDone = new Promise<void>((resolve) => lines.once('close', resolve)); // listened for before it can happen
     lines.on('line', (line) => {
       const l = parsePerfLine(line);
       if (!l) return;
@@ -75,7 +76,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
       emit();
     });
     const result = await child;
-    await new Promise<void>((resolve) => (lines as unknown as { closed?: boolean }).closed ? resolve() : lines.once('close', resolve));
+    await linesDone;
     acc.end();
     emit();
     w.flush();
