@@ -125,7 +125,8 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     return o;
   }
 
-  // runFd(fd, {bucketMs, availableInDeployment, seq}, onLines: (text, rows, bytes) => void): {readErrno, lastPartial}
+  // runFd(fd, {bucketMs, availableInDeployment, seq}, onLines: (text, rows, bytes, packets) => void): {readErrno, lastPartial}
+  // (status() must not be called from onLines: the parse thread is still running.)
   // A whole file (or pipe) through the three-thread pipeline: read, parse,
   // bucket. The rows come back as finished JSONL text (core/netflow_json),
   // one string per block, so no JS work is done per row; onLines runs on this
@@ -163,7 +164,8 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
       size_t n = take(false);
       if (n == 0 && bytes - reported < (16u << 20)) return true;  // nothing to hand over yet
       reported = bytes;
-      on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(bytes))});
+      on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(bytes)),
+                     Napi::Number::New(env, double(buckets_->packets()))});
       if (env.IsExceptionPending()) threw = true;
       return !threw;
     });
@@ -171,7 +173,8 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     if (threw) return env.Undefined();
     bool partial = buckets_->flush();
     size_t n = take(partial);
-    on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(r.bytes_read))});
+    on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(r.bytes_read)),
+                  Napi::Number::New(env, double(buckets_->packets()))});
     if (env.IsExceptionPending()) return env.Undefined();
     Napi::Object o = Napi::Object::New(env);
     o.Set("readErrno", r.read_errno);

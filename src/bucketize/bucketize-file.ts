@@ -45,9 +45,9 @@ export function bucketizeFile(file: string, writer: JsonlWriter, o: BucketizeFil
   try {
     if (bucketizer.runFd) {
       const format = { bucketMs: o.bucketMs, availableInDeployment: writer.availableInDeployment, seq: writer.nextSeq('netflow') };
-      const { readErrno } = bucketizer.runFd(fd, format, (text, rows, bytes) => {
+      const { readErrno } = bucketizer.runFd(fd, format, (text, rows, bytes, packets) => {
         writer.appendLines('netflow', text, rows);
-        o.onProgress?.(bytes, bucketizer.status().packets);
+        o.onProgress?.(bytes, packets);
       });
       if (readErrno) throw new Error(`cannot read ${file}: ${errnoName(readErrno)}`);
       writer.flush();

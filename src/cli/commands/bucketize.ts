@@ -122,10 +122,12 @@ export async function bucketizeCommand(inputs: string[], f: BucketizeFlags): Pro
   let failures = 0;
   await Promise.all(
     Array.from({ length: jobs }, () =>
-      new Promise<void>((resolve, reject) => {
+      new Promise<void>((resolve) => {
         const w = spawnModuleWorker(import.meta.url, '../../bucketize/bucketize-worker', { options, availableInDeployment: true });
+        let current: string | null = null; // the file this worker is on
         const next = () => {
           const job = queue.shift();
+          current = job?.input ?? null;
           w.postMessage((job ? { type: 'file', ...job } : { type: 'exit' }) satisfies ToBucketizeWorker);
         };
         w.on('message', (m: FromBucketizeWorker) => {
@@ -143,8 +145,19 @@ export async function bucketizeCommand(inputs: string[], f: BucketizeFlags): Pro
           }
           next();
         });
-        w.on('error', reject);
-        w.on('exit', () => resolve());
+        // A worker that dies mid-file fails that file; the others finish theirs.
+        w.on('error', (err) => {
+          console.error(`labtel: ${current ?? 'worker'}: ${err.message}`);
+          if (current) failures++;
+          current = null;
+        });
+        w.on('exit', (code) => {
+          if (current) {
+            console.error(`labtel: ${current}: the worker exited (code ${code}) before finishing it`);
+            failures++;
+          }
+          resolve();
+        });
         next();
       }),
     ),

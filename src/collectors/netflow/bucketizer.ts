@@ -57,7 +57,8 @@ export interface CaptureBucketizer {
   runFd?(
     fd: number,
     format: { bucketMs: number; availableInDeployment: boolean; seq: number },
-    onLines: (text: string, rows: number, bytes: number) => void,
+    /** Runs on this thread while the pipeline's other threads run: do not call status() from it. */
+    onLines: (text: string, rows: number, bytes: number, packets: number) => void,
   ): { readErrno: number; lastPartial: boolean };
 }
 

@@ -6,6 +6,8 @@ import { normalizeEvent, parsePerfLine } from './parse.js';
 
 export interface PerfPreflight {
   perf: string | null;
+  /** setpriv(1), which gives perf a parent-death signal. */
+  setpriv: string | null;
   paranoid: number | null;
   /** Normalized event name → null when it counts, else why not. */
   events: Record<string, string | null>;
@@ -38,9 +40,12 @@ export function perfPreflight(events: readonly string[]): PerfPreflight {
   } catch {
     // stays null
   }
-  const r: PerfPreflight = { perf, paranoid, events: {}, error: null };
+  const setpriv = which('setpriv');
+  const r: PerfPreflight = { perf, setpriv, paranoid, events: {}, error: null };
   if (!perf) {
     r.error = 'perf is not installed (Debian: apt-get install linux-perf)';
+  } else if (!setpriv) {
+    r.error = 'setpriv is not installed (Debian: util-linux); without it perf could outlive the agent';
   } else {
     try {
       // With -j and no -I, perf writes one JSON line per event to stderr at exit.

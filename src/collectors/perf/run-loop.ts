@@ -42,7 +42,8 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
   let valueRows = 0;
   let restarts = 0;
   let delay = o.restartDelayMs ?? 500;
-  const setpriv = fs.existsSync('/usr/bin/setpriv') ? ['/usr/bin/setpriv', '--pdeathsig', 'KILL', '--'] : [];
+  if (!pre.setpriv) throw new Error('setpriv is not installed (Debian: util-linux): without it perf could outlive the agent');
+  const setpriv = [pre.setpriv, '--pdeathsig', 'KILL', '--'];
 
   while (!o.signal.aborted) {
     const acc = new PerfIntervals(o.events);
@@ -64,7 +65,8 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     const emit = () => {
       for (const r of acc.take()) {
         w.write('host_perf', spawnedAt + Math.round(r.end * 1e9), { pid: o.pid, ...r.fields }, Object.keys(r.reasons).length ? r.reasons : undefined);
-        if (Object.entries(r.fields).some(([k, v]) => typeof v === 'number' && k !== 'interval_s' && k !== 'perf_interval_s')) valueRows++;
+        const measured = (v: unknown) => typeof v === 'number';
+        if (Object.entries(r.fields).some(([k, v]) => measured(v) && k !== 'interval_s' && k !== 'perf_interval_s') || Object.values(r.fields.other ?? {}).some(measured)) valueRows++;
       }
     };
     const lines = readline.createInterface({ input: child.stdout! });
@@ -75,6 +77,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
       acc.push(l);
       emit();
     });
+    const rowsBefore = w.rows;
     const result = await child;
     await linesDone;
     acc.end();
@@ -82,6 +85,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     w.flush();
     if (o.signal.aborted) break;
     if (!alive(o.pid)) return { rows: w.rows - rowsAtStart, valueRows, restarts, end: 'target_exited' };
+    if (w.rows > rowsBefore + 25) delay = o.restartDelayMs ?? 500; // it had been running well: start the backoff over
     const why = result.signal ? `killed by ${result.signal}` : `exited with code ${result.exitCode}`;
     const stderr = String(result.stderr ?? '').trim().split('\n').slice(-2).join(' ');
     o.reportError?.(`perf ${why}${stderr ? `: ${stderr}` : ''}; restarting in ${delay} ms`);
