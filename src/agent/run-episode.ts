@@ -1,7 +1,6 @@
 // `labtel run`: one episode. Plans the collectors (refusing what cannot run),
 // writes episode.json, runs each collector on its own worker thread into its
 // own file, stops them all on duration/SIGINT/SIGTERM, and writes summary.json.
-import fs from 'node:fs';
 import path from 'node:path';
 import { EpisodeClock, takeOrigin } from '../clock/origin.js';
 import { COLLECTORS, NOT_YET, probeCollectors } from '../collectors/index.js';
@@ -170,8 +169,4 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   };
   writeJsonExclusive(path.join(dir, 'summary.json'), summary);
   return { dir, summary };
-}
-
-export function readSummary(dir: string): EpisodeSummary {
-  return JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as EpisodeSummary;
 }

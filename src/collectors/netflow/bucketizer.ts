@@ -74,15 +74,6 @@ export function unpackRows(a: Float64Array): RawBucketRow[] {
   return rows;
 }
 
-export function packRows(rows: RawBucketRow[]): Float64Array {
-  const a = new Float64Array(rows.length * ROW_WIDTH);
-  rows.forEach((r, i) => {
-    a[i * ROW_WIDTH] = r.t_mono_ns;
-    PACKED_FIELDS.forEach((k, j) => (a[i * ROW_WIDTH + 1 + j] = Number(r[k])));
-  });
-  return a;
-}
-
 export function createBucketizer(o: BucketizeOptions, kind?: BucketizerKind): { bucketizer: CaptureBucketizer; kind: BucketizerKind } {
   const addon = nativeAddon();
   if (kind === 'native' && !addon) throw new Error('the native bucketizer was requested but the addon is not loaded');
