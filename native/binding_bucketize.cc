@@ -54,6 +54,8 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
                        {InstanceMethod<&CaptureBucketizerWrap::Feed>("feed"),
                         InstanceMethod<&CaptureBucketizerWrap::Advance>("advance"),
                         InstanceMethod<&CaptureBucketizerWrap::Finish>("finish"),
+                        InstanceMethod<&CaptureBucketizerWrap::Begin>("begin"),
+                        InstanceMethod<&CaptureBucketizerWrap::End>("end"),
                         InstanceMethod<&CaptureBucketizerWrap::RunFd>("runFd"),
                         InstanceMethod<&CaptureBucketizerWrap::Status>("status")});
   }
@@ -94,6 +96,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
   // feed(chunk: Uint8Array): Row[] — the rows this chunk closed.
   Napi::Value Feed(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (Ended(env)) return env.Undefined();
     if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
       Napi::TypeError::New(env, "Expected a Uint8Array").ThrowAsJavaScriptException();
       return env.Undefined();
@@ -106,6 +109,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
   // advance(nowMonoNs: number): Row[] — live use: close buckets the clock has passed.
   Napi::Value Advance(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (Ended(env)) return env.Undefined();
     if (info.Length() < 1 || !info[0].IsNumber()) {
       Napi::TypeError::New(env, "Expected nowMonoNs to be a number").ThrowAsJavaScriptException();
       return env.Undefined();
@@ -117,11 +121,47 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
   // finish(): {rows: Row[], lastPartial: boolean} — end of input.
   Napi::Value Finish(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (Ended(env)) return env.Undefined();
     last_ = reader_->finish(*buckets_);
     bool partial = buckets_->flush();
     Napi::Object o = Napi::Object::New(env);
     o.Set("rows", Rows(env));
     o.Set("lastPartial", partial);
+    return o;
+  }
+
+  // begin(nowMonoNs: number): void — live use: the capture began at nowMonoNs
+  // (needs originWallNs; before any packet).
+  Napi::Value Begin(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (Ended(env)) return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "Expected nowMonoNs to be a number").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (const char* err = buckets_->begin(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue())))
+      Napi::Error::New(env, err).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+
+  // end(endMonoNs: number): {rows: Row[], lastPartial: boolean, packetsAfterEnd: number}
+  // — live use: the capture ended at endMonoNs. The end of input (as finish()),
+  // then every bucket starting before endMonoNs closes; later ones are
+  // dropped, their packets counted. Only status() may follow.
+  Napi::Value End(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (Ended(env)) return env.Undefined();
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      Napi::TypeError::New(env, "Expected endMonoNs to be a number").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    last_ = reader_->finish(*buckets_);
+    labtel::EndResult r;
+    buckets_->end(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()), &r);  // not ended yet: cannot refuse
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("rows", Rows(env));
+    o.Set("lastPartial", r.last_partial);
+    o.Set("packetsAfterEnd", static_cast<double>(r.packets_after_end));
     return o;
   }
 
@@ -133,6 +173,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
   // thread. The end of input is handled as by finish().
   Napi::Value RunFd(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (Ended(env)) return env.Undefined();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsObject() || !info[2].IsFunction()) {
       Napi::TypeError::New(env, "Expected (fd: number, format: object, onLines: function)").ThrowAsJavaScriptException();
       return env.Undefined();
@@ -195,6 +236,13 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     o.Set("skippedRecords", static_cast<double>(last_.skipped_records));
     o.Set("holes", static_cast<double>(buckets_->holes()));
     return o;
+  }
+
+  // After end() only status() is allowed: throws and returns true then.
+  bool Ended(Napi::Env env) {
+    if (!buckets_->ended()) return false;
+    Napi::Error::New(env, labtel::Bucketizer::kEnded).ThrowAsJavaScriptException();
+    return true;
   }
 
   // Every closed row, packed: kRowWidth doubles per row (t_mono_ns, then the

@@ -379,7 +379,7 @@ std::vector<BucketRow>& Bucketizer::ready() {
 
 void Bucketizer::advance(int64_t now_mono_ns) {
   drain_pending();
-  if (!started_) return;
+  if (!started_ || ended_) return;
   int64_t now = clamp_t(now_mono_ns);
   if (now <= now_) return;
   now_ = now;
@@ -389,10 +389,76 @@ void Bucketizer::advance(int64_t now_mono_ns) {
 
 bool Bucketizer::flush() {
   drain_pending();
-  if (!started_ || next_open_ > hi_) return false;
+  if (!started_ || ended_ || next_open_ > hi_) return false;
   int64_t end = hi_ + 1;
   close_until(end);
   return end * b_ > now_;
+}
+
+const char* Bucketizer::begin(int64_t now_mono_ns) {
+  drain_pending();  // a pending packet may have started the series already
+  if (ended_) return kEnded;
+  if (!cfg_.have_origin) return kNoOrigin;  // without one, t = 0 is the first packet: no clock to begin on
+  if (started_) return kStarted;
+  int64_t t0 = clamp_t(now_mono_ns);
+  // Only k0 is open (no lateness window before it): the capture began in
+  // it, so packets stamped earlier are late into it.
+  next_open_ = hi_ = floor_div(t0, b_);
+  now_ = t0;
+  started_ = true;
+  emitted_any_ = true;  // the capture covers k0 on: its empty buckets are zero rows
+  fast_lo_ = 1;
+  fast_hi_ = 0;
+  return nullptr;
+}
+
+const char* Bucketizer::end(int64_t end_mono_ns, EndResult* out) {
+  drain_pending();
+  *out = EndResult();
+  if (ended_) return kEnded;
+  ended_ = true;
+  if (!started_) return nullptr;
+  int64_t e = clamp_t(end_mono_ns);
+  int64_t k_last = floor_div(e - 1, b_);  // the last bucket starting before e
+  if (k_last >= next_open_) {  // lateness is moot: nothing more will come
+    close_until(k_last + 1);
+    out->last_partial = (k_last + 1) * b_ > e;
+  }
+  out->packets_after_end = discard_open();
+  return nullptr;
+}
+
+// end(): drops the open buckets [next_open_, hi_] without rows, releasing
+// their set entries and sketches; returns how many packets they held.
+uint64_t Bucketizer::discard_open() {
+  uint64_t n = 0;
+  size_t removed[3] = {0, 0, 0};
+  for (int64_t k = next_open_; k <= hi_; k++) {
+    Acc& a = slot(k);
+    n += a.pkts[kUnmatched] + a.pkts[kOut] + a.pkts[kIn];
+    for (int i = 0; i < 3; i++) {
+      removed[i] += a.in_set[i];
+      if (a.sketch[i] >= 0) free_sketches_.push_back(a.sketch[i]);
+    }
+    a = Acc();
+  }
+  int64_t kend = std::max(next_open_, hi_ + 1);
+  for (int i = 0; i < 3; i++) sets_[i].close_below(kend, removed[i]);
+  if (single_) clear_ports();
+  next_open_ = kend;
+  fast_lo_ = 1;
+  fast_hi_ = 0;
+  return n;
+}
+
+// Single mode: the port bitmap belonged to the bucket just closed.
+void Bucketizer::clear_ports() {
+  if (port_count_ > 1024) {
+    std::fill(port_bits_.begin(), port_bits_.end(), 0);
+  } else {
+    for (size_t i = 0; i < port_count_; i++) port_bits_[port_list_[i] >> 6] = 0;
+  }
+  port_count_ = 0;
 }
 
 // Closes buckets [next_open_, kend): those that may hold packets one by one
@@ -404,14 +470,7 @@ void Bucketizer::close_until(int64_t kend) {
   int64_t from = std::max(next_open_, hi_ + 1);
   if (kend > from) push_zeros(from, uint64_t(kend - from));
   for (int i = 0; i < 3; i++) sets_[i].close_below(kend, removed[i]);
-  if (single_) {  // the port bitmap belonged to the bucket just closed
-    if (port_count_ > 1024) {
-      std::fill(port_bits_.begin(), port_bits_.end(), 0);
-    } else {
-      for (size_t i = 0; i < port_count_; i++) port_bits_[port_list_[i] >> 6] = 0;
-    }
-    port_count_ = 0;
-  }
+  if (single_) clear_ports();
   next_open_ = kend;
   fast_lo_ = 1;  // empty window: the next packet takes the slow path
   fast_hi_ = 0;

@@ -101,6 +101,15 @@ class PacketSummarizer {
   std::vector<uint64_t> guest_macs_;  // 6 bytes, zero-extended
 };
 
+// What Bucketizer::end() did past the end time.
+struct EndResult {
+  // The last bucket it closed ends after the end time (false: it closed
+  // nothing, or the end is on a bucket edge).
+  bool last_partial = false;
+  // Packets stamped in buckets after the end's bucket: counted, not emitted.
+  uint64_t packets_after_end = 0;
+};
+
 class Bucketizer final : public PacketSink {
  public:
   explicit Bucketizer(BucketConfig);
@@ -130,6 +139,25 @@ class Bucketizer final : public PacketSink {
   // closed was cut short by the stop (its end lies past the last packet /
   // advance() time); false when it closed nothing.
   bool flush();
+  // Live use: the capture began at now_mono_ns. Starts the series there
+  // without a packet (bucket k0 = floor(now / bucket)), with zero rows from
+  // k0 on (fill_empty), so a silent capture still gives a row per bucket;
+  // earlier packets are late into the oldest open bucket. No buckets before
+  // k0 are opened for lateness (unlike a first packet). Returns nullptr, or
+  // why it refused: no origin, the series already started, or ended.
+  const char* begin(int64_t now_mono_ns);
+  // Live use: the capture ended at end_mono_ns. Closes every bucket that
+  // starts before it, lateness or not (zero rows for empty ones, as
+  // advance() makes), and discards the later buckets (packets stamped at or
+  // after the end), counting their packets. The series is over then:
+  // packet()/consume() must not be called (the binding refuses feeds),
+  // advance() and flush() do nothing, begin() and end() refuse. Returns
+  // nullptr, or why it refused (already ended).
+  const char* end(int64_t end_mono_ns, EndResult* out);
+  bool ended() const { return ended_; }
+  static constexpr const char* kNoOrigin = "begin() needs originWallNs (a series on the episode clock)";
+  static constexpr const char* kStarted = "begin(): the series has already started";
+  static constexpr const char* kEnded = "the series has ended";
   uint64_t packets() const { return packets_ + npending_; }
   // Gaps longer than max_fill_rows left unfilled.
   uint64_t holes() const { return holes_; }
@@ -171,6 +199,8 @@ class Bucketizer final : public PacketSink {
   void add_port(Acc& a, uint16_t port, unsigned on);
   void close_until(int64_t kend);
   void close_one(int64_t k, Acc& a, size_t removed[3]);
+  uint64_t discard_open();
+  void clear_ports();
   void push_row(const BucketRow& r);
   void push_zeros(int64_t k, uint64_t n);
 
@@ -203,6 +233,7 @@ class Bucketizer final : public PacketSink {
   std::vector<std::unique_ptr<Hll>> sketches_;
   std::vector<int32_t> free_sketches_;
   bool emitted_any_ = false;
+  bool ended_ = false;
   uint64_t empty_run_ = 0;
   uint64_t holes_ = 0;
   std::vector<BucketRow> ready_;

@@ -955,6 +955,13 @@ uint64_t row_cls(const BucketRow& r) {
 
 bool rows_equal(const BucketRow& a, const BucketRow& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
+// Whether rows are zero rows of consecutive 100 ms buckets from bucket from_k.
+bool zeros(const std::vector<BucketRow>& rows, int64_t from_k) {
+  bool ok = true;
+  for (size_t i = 0; i < rows.size(); i++) ok &= rows[i].t_mono_ns == (from_k + int64_t(i)) * 100 * kMs && row_pkts(rows[i]) == 0;
+  return ok;
+}
+
 void test_bucket_idiom() {
   g_context = "bucket idiom";
   // The field's own test: 10.200.0.1 -> 10.200.0.10, 50 ms apart, bridge_ip
@@ -1179,6 +1186,143 @@ void test_bucket_time() {
     auto rows = all_rows(b, false);
     CHECK(rows.size() == 1 && rows[0].t_mono_ns == 400 * kMs);
     CHECK(!b.flush());
+  }
+  g_context = "bucket begin/end (live)";
+  {
+    BucketConfig c = guest_cfg(100);
+    c.have_origin = true;
+    c.origin_wall_ns = kT0;
+    // No traffic: a zero row per bucket from the begin's bucket on.
+    Bucketizer b(c);
+    CHECK(b.begin(250 * kMs) == nullptr);
+    CHECK(b.ready().empty());
+    b.advance(1000 * kMs);
+    auto rows = all_rows(b, false);
+    CHECK_EQ(rows.size(), 8u);  // buckets 2..9
+    CHECK(zeros(rows, 2));
+    EndResult e;
+    CHECK(b.end(1050 * kMs, &e) == nullptr);
+    rows = all_rows(b, false);
+    CHECK(rows.size() == 1 && zeros(rows, 10));  // bucket 10 starts before 1050 ms
+    CHECK(e.last_partial);
+    CHECK_EQ(e.packets_after_end, 0u);
+    // Over: everything is refused or does nothing.
+    CHECK(b.ended());
+    CHECK(std::string(b.begin(2000 * kMs)) == "the series has ended");
+    EndResult e2;
+    e2.last_partial = true;
+    CHECK(std::string(b.end(2000 * kMs, &e2)) == "the series has ended");
+    CHECK(!e2.last_partial && e2.packets_after_end == 0);
+    b.advance(5000 * kMs);
+    CHECK(!b.flush());
+    CHECK(all_rows(b, false).empty());
+  }
+  {
+    g_context = "bucket begin: earlier packets are late";
+    BucketConfig c = guest_cfg(100);
+    c.have_origin = true;
+    c.origin_wall_ns = kT0;
+    Bucketizer b(c);
+    CHECK(b.begin(250 * kMs) == nullptr);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 150 * kMs);  // bucket 1, before the first: late into 2
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 - 500 * kMs);  // before the origin: late too
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 210 * kMs);  // before the begin, in its bucket: on time
+    CHECK(all_rows(b, false).empty());
+    EndResult e;
+    CHECK(b.end(300 * kMs, &e) == nullptr);  // on the edge of bucket 3
+    auto rows = all_rows(b, false);
+    CHECK_EQ(rows.size(), 1u);
+    if (rows.size() == 1) {
+      CHECK_EQ(rows[0].t_mono_ns, 200 * kMs);
+      CHECK_EQ(row_pkts(rows[0]), 3u);
+      CHECK_EQ(rows[0].pkts_late, 2u);
+    }
+    CHECK(!e.last_partial);  // bucket 2 ends at 300 ms: whole
+    CHECK_EQ(e.packets_after_end, 0u);
+    CHECK_EQ(b.packets(), 3u);
+  }
+  for (int64_t late : {int64_t(0), 2000 * kMs}) {
+    g_context = "bucket end: packets after it, lateness " + std::to_string(late / kMs) + " ms";
+    BucketConfig c = guest_cfg(100);
+    c.have_origin = true;
+    c.origin_wall_ns = kT0;
+    c.lateness_ns = late;
+    Bucketizer b(c);
+    CHECK(b.begin(0) == nullptr);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 50 * kMs);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 310 * kMs);  // after the end, in its bucket: in the row
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 3, 0), kT0 + 420 * kMs);  // buckets after the end's: dropped
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 3, 0), kT0 + 430 * kMs);
+    if (late) Feeder::send(b, tcp4(kGuest, kPeer, 1, 4, 0), kT0 + 2010 * kMs);
+    EndResult e;
+    CHECK(b.end(305 * kMs, &e) == nullptr);
+    auto rows = all_rows(b, false);
+    CHECK_EQ(rows.size(), 4u);  // 0, 1, 2, 3: whether the packets or end() closed them
+    if (rows.size() == 4) {
+      CHECK_EQ(row_pkts(rows[0]), 1u);
+      CHECK(zeros(std::vector<BucketRow>(rows.begin() + 1, rows.begin() + 3), 1));
+      CHECK_EQ(rows[3].t_mono_ns, 300 * kMs);
+      CHECK_EQ(row_pkts(rows[3]), 1u);
+    }
+    // Lateness 0: the 420 ms packet closed bucket 3, end() closed nothing.
+    CHECK_EQ(e.last_partial, late != 0);
+    CHECK_EQ(e.packets_after_end, late ? 3u : 2u);
+    CHECK(b.ended());
+  }
+  {
+    g_context = "bucket begin/end with lateness";
+    BucketConfig c = guest_cfg(100);
+    c.have_origin = true;
+    c.origin_wall_ns = kT0;
+    c.lateness_ns = 250 * kMs;
+    Bucketizer b(c);
+    CHECK(b.begin(250 * kMs) == nullptr);
+    b.advance(1000 * kMs);  // buckets ending by 750 ms: 2..6
+    auto rows = all_rows(b, false);
+    CHECK(rows.size() == 5 && zeros(rows, 2));
+    EndResult e;
+    CHECK(b.end(1000 * kMs, &e) == nullptr);  // 7..9, lateness or not
+    rows = all_rows(b, false);
+    CHECK(rows.size() == 3 && zeros(rows, 7));
+    CHECK(!e.last_partial);
+    // A packet just before the end, in a bucket still open for lateness.
+    Bucketizer b2(c);
+    CHECK(b2.begin(250 * kMs) == nullptr);
+    Feeder::send(b2, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 990 * kMs);
+    rows = all_rows(b2, false);
+    CHECK(rows.size() == 5 && zeros(rows, 2));  // 990 - 250 ms closed 2..6
+    CHECK(b2.end(995 * kMs, &e) == nullptr);
+    rows = all_rows(b2, false);
+    CHECK_EQ(rows.size(), 3u);
+    if (rows.size() == 3) CHECK(zeros({rows[0], rows[1]}, 7) && rows[2].t_mono_ns == 900 * kMs && row_pkts(rows[2]) == 1);
+    CHECK(e.last_partial);
+    CHECK_EQ(e.packets_after_end, 0u);
+  }
+  {
+    g_context = "bucket begin refused";
+    BucketConfig c = guest_cfg(100);
+    c.have_origin = true;
+    c.origin_wall_ns = kT0;
+    Bucketizer twice(c);
+    CHECK(twice.begin(0) == nullptr);
+    CHECK(std::string(twice.begin(100 * kMs)) == "begin(): the series has already started");
+    Bucketizer after_packet(c);
+    Feeder::send(after_packet, tcp4(kGuest, kPeer, 1, 2, 0), kT0);  // still pending in the batch
+    CHECK(std::string(after_packet.begin(0)) == "begin(): the series has already started");
+    Bucketizer no_origin(guest_cfg(100));
+    CHECK(std::string(no_origin.begin(0)) == "begin() needs originWallNs (a series on the episode clock)");
+    // Without a begin or a packet, end() has nothing to close, and ends.
+    EndResult e;
+    CHECK(no_origin.end(500 * kMs, &e) == nullptr);
+    CHECK(!e.last_partial && e.packets_after_end == 0 && all_rows(no_origin, false).empty());
+    CHECK(std::string(no_origin.begin(0)) == "the series has ended");
+    // fill_empty off: a silent capture gives no rows.
+    c.fill_empty = false;
+    Bucketizer quiet(c);
+    CHECK(quiet.begin(0) == nullptr);
+    quiet.advance(1000 * kMs);
+    CHECK(quiet.end(1050 * kMs, &e) == nullptr);
+    CHECK(all_rows(quiet, false).empty());
   }
   g_context = "bucket huge gap";
   {

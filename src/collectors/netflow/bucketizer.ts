@@ -48,6 +48,10 @@ export interface CaptureBucketizer {
   advance(nowMonoNs: number): Float64Array;
   /** End of input: the remaining rows, and whether the last one was cut short. */
   finish(): { rows: Float64Array; lastPartial: boolean };
+  /** Live use (needs originWallNs, before any packet): the capture began at nowMonoNs; its empty buckets from there on give zero rows. */
+  begin(nowMonoNs: number): void;
+  /** Live use: the capture ended at endMonoNs; ends the input, closes every bucket starting before it, drops (and counts the packets of) later ones; only status() may follow. */
+  end(endMonoNs: number): { rows: Float64Array; lastPartial: boolean; packetsAfterEnd: number };
   status(): CaptureStatus;
   /**
    * Native only: a whole file or pipe on three threads (read, parse, bucket),

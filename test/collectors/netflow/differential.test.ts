@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { nativeAddon, nativeStatus, type NativeCaptureBucketizerOptions } from '../../../src/native/addon.js';
 import { ipBytes, macBytes } from '../../../src/collectors/netflow/address.js';
-import { ROW_WIDTH, unpackRows, type CaptureBucketizer, type CaptureStatus } from '../../../src/collectors/netflow/bucketizer.js';
+import { ROW_WIDTH, unpackRows, type CaptureBucketizer, type CaptureStatus, type RawBucketRow } from '../../../src/collectors/netflow/bucketizer.js';
 import { TsCaptureBucketizer } from '../../../src/collectors/netflow/ts/bucketizer.js';
 import { PCAPNG_REFUSED } from '../../../src/collectors/netflow/ts/pcap-stream.js';
 
@@ -781,6 +781,252 @@ describe('native and pure-TS bucketizers agree', () => {
         const bytes = new Uint8Array([...pcap({ linktype: [1, 113, 276, 101, 0][i % 5]!, snaplen: 200 }, recs), ...Array.from({ length: i * 3 }, rand)]);
         differential(bytes, SYNTH_OPTIONS, [1, 13, 0]);
       }
+    });
+  });
+
+  describe.skipIf(!addon)('live use: begin() and end()', () => {
+    // The episode clock's 0 is 300 ms before BASE: the mix's packets lie at 300..1000 ms.
+    const ORIGIN = BASE - ms(300);
+    const tOf = (r: Rec) => Number(r.ts - ORIGIN) / 1e6; // ms on the episode clock
+    const MIX = mixRecords(false);
+    const CAPTURES: Array<{ name: string; bytes: Uint8Array }> = [
+      { name: 'mix µs', bytes: pcap({}, MIX) },
+      { name: 'mix ns', bytes: pcap({ ns: true }, mixRecords(true)) },
+      { name: 'no packets', bytes: pcap({}, []) },
+      { name: 'no bytes', bytes: new Uint8Array(0) },
+      { name: 'a truncated last record', bytes: pcap({}, [...MIX.slice(0, 20), { ts: BASE + ms(900), data: fill(100) }]).slice(0, -40) },
+    ];
+    const guests = { guestIps: [ipBytes(GUEST4), ipBytes(GUEST6)] };
+    const LIVE_OPTIONS: Opts[] = [
+      { ...guests, originWallNs: ORIGIN },
+      { ...guests, originWallNs: ORIGIN, latenessNs: 2000e6 },
+      { bucketNs: 10e6, latenessNs: 35e6, fillEmpty: false, guestMacs: [macBytes(GMAC)], bridgeIps: [ipBytes(BRIDGE)], originWallNs: ORIGIN + 1n },
+      { bucketNs: 1e9, latenessNs: 2000e6, originWallNs: ORIGIN },
+      { ...guests }, // no origin: begin() is refused
+    ];
+
+    type LiveOp = { op: 'begin' | 'advance' | 'end'; t: number } | { op: 'feed'; n: number } | { op: 'finish' };
+    interface LiveTrace extends Trace {
+      /** Per call: the message it threw, end()'s packetsAfterEnd, or null. */
+      results: Array<string | number | null>;
+    }
+
+    /** Replays ops (a feed takes the input's next n bytes); a call that throws records its message. */
+    function liveTrace(b: CaptureBucketizer, input: Uint8Array, ops: LiveOp[]): LiveTrace {
+      const t: LiveTrace = { rows: [], status: [], lastPartial: [], results: [] };
+      let at = 0;
+      for (const o of ops) {
+        try {
+          if (o.op === 'feed') {
+            const part = input.subarray(at, at + o.n);
+            at += o.n;
+            t.rows.push(b.feed(part));
+            t.results.push(null);
+          } else if (o.op === 'advance') {
+            t.rows.push(b.advance(o.t));
+            t.results.push(null);
+          } else if (o.op === 'begin') {
+            b.begin(o.t);
+            t.results.push(null);
+          } else if (o.op === 'finish') {
+            const f = b.finish();
+            t.rows.push(f.rows);
+            t.lastPartial.push(f.lastPartial);
+            t.results.push(null);
+          } else {
+            const e = b.end(o.t);
+            t.rows.push(e.rows);
+            t.lastPartial.push(e.lastPartial);
+            t.results.push(e.packetsAfterEnd);
+          }
+        } catch (e) {
+          t.results.push((e as Error).message);
+        }
+        t.status.push(b.status());
+      }
+      return t;
+    }
+
+    const both = (o: Opts, input: Uint8Array, ops: LiveOp[], what: string): LiveTrace => {
+      const n = liveTrace(makeNative(o), input, ops);
+      const t = liveTrace(makeTs(o), input, ops);
+      expectSame(n, t, what);
+      expect(t.results, `${what}: results`).toEqual(n.results);
+      return n;
+    };
+    const pkts = (r: RawBucketRow) => r.pkts_in + r.pkts_out + r.pkts_unmatched;
+
+    /** begin (maybe late, maybe never), feeds of random sizes, advances (mostly forward), end, then calls end refuses. */
+    function randomOps(seed: number, inputLength: number): LiveOp[] {
+      let x = seed * 2654435761 + 1;
+      const rand = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), (x >>> 8) % n);
+      const pick = <T>(a: T[]) => a[rand(a.length)]!;
+      const ops: LiveOp[] = [];
+      const beginAt = pick([-1, 0, 0, 0, 0, 1, 3]); // before which feed (-1: never; past the last: after them)
+      const begin: LiveOp = { op: 'begin', t: pick([0, 250e6, 450e6, 450e6 + 1, 999_999_999, -150e6]) };
+      let fed = 0;
+      let feeds = 0;
+      let now = pick([-50e6, 0, 200e6]);
+      while (fed < inputLength) {
+        if (feeds === beginAt) ops.push(begin);
+        const n = 1 + rand(rand(4) === 0 ? 4096 : 300);
+        ops.push({ op: 'feed', n });
+        fed += n;
+        feeds++;
+        if (rand(3) === 0) {
+          now += (rand(300) - 60) * 1e6 + rand(3) - 1;
+          ops.push({ op: 'advance', t: now });
+        }
+        if (rand(30) === 0) ops.push({ op: 'finish' });
+      }
+      if (beginAt >= feeds) ops.push(begin);
+      if (rand(2)) ops.push({ op: 'advance', t: pick([300e6, 950e6, 1000e6, 3000e6]) });
+      ops.push({ op: 'end', t: pick([0, 300e6, 440e6, 950e6, 1000e6, 1000e6 + 1, 1049e6, 2000e6, 5e9]) });
+      // Over: all refused.
+      ops.push({ op: 'feed', n: 64 }, { op: 'advance', t: 6e9 }, { op: 'finish' }, begin, { op: 'end', t: 7e9 });
+      return ops;
+    }
+
+    it('random interleavings of begin, feed, advance and end: the same rows, results and status', () => {
+      const seen = { begun: 0, refused: 0, after: 0, partial: 0, whole: 0, rows: 0 };
+      for (const c of CAPTURES) {
+        LIVE_OPTIONS.forEach((o, oi) => {
+          for (let seed = 1; seed <= 16; seed++) {
+            const ops = randomOps(seed, c.bytes.length);
+            const n = both(o, c.bytes, ops, `${c.name}, options #${oi}, seed ${seed}`);
+            const endAt = ops.findIndex((op) => op.op === 'end');
+            const beginAt = ops.findIndex((op) => op.op === 'begin');
+            if (beginAt >= 0 && beginAt < endAt) {
+              if (n.results[beginAt] === null) seen.begun++;
+              else seen.refused++;
+            }
+            const after = n.results[endAt];
+            if (typeof after === 'number' && after > 0) seen.after++;
+            if (n.lastPartial[n.lastPartial.length - 1]) seen.partial++;
+            else seen.whole++;
+            seen.rows += allRows(n).length;
+            for (const r of n.results.slice(endAt + 1)) expect(r).toBe('the series has ended');
+          }
+        });
+      }
+      // The draws did reach every case.
+      for (const [k, v] of Object.entries(seen)) expect(v, k).toBeGreaterThan(0);
+    });
+
+    it('a capture with no traffic: a zero row per bucket from the begin bucket on', () => {
+      for (const make of [makeNative, makeTs]) {
+        const b = make({ originWallNs: ORIGIN });
+        expect(unpackRows(b.feed(pcap({}, [])))).toEqual([]);
+        b.begin(250e6);
+        const r = unpackRows(b.advance(1000e6));
+        expect(r.map((x) => x.t_mono_ns)).toEqual([2, 3, 4, 5, 6, 7, 8, 9].map((k) => k * 100e6));
+        expect(r.every((x) => pkts(x) === 0 && x.flows === 0)).toBe(true);
+        const e = b.end(1050e6);
+        expect(unpackRows(e.rows).map((x) => [x.t_mono_ns, pkts(x)])).toEqual([[1000e6, 0]]);
+        expect(e).toMatchObject({ lastPartial: true, packetsAfterEnd: 0 });
+        expect(b.status()).toMatchObject({ ok: true, packets: 0 });
+      }
+    });
+
+    it('packets before the begin bucket are late into it; packets after the end are counted, not emitted', () => {
+      const bytes = pcap({}, MIX);
+      const lateExpected = MIX.filter((r) => tOf(r) < 400).length; // bucket 3 and before
+      const inFirst = MIX.filter((r) => tOf(r) < 500).length;
+      const atOrAfter = (t: number) => MIX.filter((r) => tOf(r) >= t).length;
+      expect(lateExpected).toBeGreaterThan(0);
+      expect(atOrAfter(1000)).toBe(1); // the 700 ms record, at 1000 ms
+      for (const make of [makeNative, makeTs]) {
+        const cases = [
+          // [lateness, end, rows closed by end() (bucket indices), lastPartial, packetsAfterEnd]
+          { latenessNs: 2000e6, end: 950e6, closed: [4, 5, 6, 7, 8, 9], lastPartial: true, after: 1 },
+          { latenessNs: 2000e6, end: 1000e6, closed: [4, 5, 6, 7, 8, 9], lastPartial: false, after: 1 }, // on an edge
+          { latenessNs: 2000e6, end: 1000e6 + 1, closed: [4, 5, 6, 7, 8, 9, 10], lastPartial: true, after: 0 },
+          // Lateness 0: the packets closed buckets 4..9 as they came (the 1000 ms one closed 9).
+          { latenessNs: 0, end: 950e6, closed: [], lastPartial: false, after: 1 },
+          { latenessNs: 0, end: 1000e6 + 1, closed: [10], lastPartial: true, after: 0 },
+          // An end before the begin: nothing to close; every packet is after it.
+          { latenessNs: 2000e6, end: 300e6, closed: [], lastPartial: false, after: MIX.length },
+        ];
+        for (const c of cases) {
+          const what = `lateness ${c.latenessNs / 1e6} ms, end at ${c.end}`;
+          const b = make({ ...guests, originWallNs: ORIGIN, latenessNs: c.latenessNs });
+          b.begin(450e6);
+          const fed = unpackRows(b.feed(bytes));
+          const e = b.end(c.end);
+          const ended = unpackRows(e.rows);
+          expect(ended.map((r) => r.t_mono_ns / 100e6), what).toEqual(c.closed);
+          expect(e.lastPartial, what).toBe(c.lastPartial);
+          expect(e.packetsAfterEnd, what).toBe(c.after);
+          const rows = [...fed, ...ended];
+          if (c.end > 400e6) {
+            expect(rows[0], what).toMatchObject({ t_mono_ns: 400e6, pkts_late: lateExpected });
+            expect(pkts(rows[0]!), what).toBe(inFirst);
+          }
+          expect(rows.reduce((s, r) => s + pkts(r), 0) + e.packetsAfterEnd, `${what}: every packet once`).toBe(MIX.length);
+          expect(b.status()).toMatchObject({ ok: true, packets: MIX.length });
+        }
+      }
+    });
+
+    it('with lateness, advance() leaves the young buckets open and end() closes them', () => {
+      for (const make of [makeNative, makeTs]) {
+        const b = make({ originWallNs: ORIGIN, latenessNs: 250e6 });
+        b.begin(250e6);
+        expect(unpackRows(b.advance(1000e6)).map((r) => r.t_mono_ns)).toEqual([2, 3, 4, 5, 6].map((k) => k * 100e6));
+        const e = b.end(1000e6);
+        expect(unpackRows(e.rows).map((r) => r.t_mono_ns)).toEqual([7, 8, 9].map((k) => k * 100e6));
+        expect(e).toMatchObject({ lastPartial: false, packetsAfterEnd: 0 });
+      }
+    });
+
+    it('refuses what it should, with the same messages on both paths', () => {
+      const msg = (f: () => unknown) => {
+        try {
+          f();
+        } catch (e) {
+          return (e as Error).message;
+        }
+        return null;
+      };
+      const bytes = pcap({}, MIX);
+      const refusals = (make: (o: Opts) => CaptureBucketizer) => {
+        const out: Array<string | null> = [];
+        out.push(msg(() => make({}).begin(0))); // no origin
+        const twice = make({ originWallNs: ORIGIN });
+        twice.begin(0);
+        out.push(msg(() => twice.begin(100e6)));
+        const afterPacket = make({ originWallNs: ORIGIN });
+        afterPacket.feed(bytes);
+        out.push(msg(() => afterPacket.begin(0)));
+        const afterHeader = make({ originWallNs: ORIGIN }); // a header, no packet yet: not started
+        afterHeader.feed(bytes.subarray(0, 30));
+        out.push(msg(() => afterHeader.begin(0)));
+        out.push(msg(() => afterHeader.begin('x' as unknown as number)));
+        out.push(msg(() => afterHeader.end('x' as unknown as number)));
+        const ended = make({ originWallNs: ORIGIN });
+        ended.end(0); // never started: ends all the same
+        out.push(
+          msg(() => ended.feed(bytes)),
+          msg(() => ended.advance(1)),
+          msg(() => ended.finish()),
+          msg(() => ended.begin(0)),
+          msg(() => ended.end(1)),
+          msg(() => ended.feed('x' as unknown as Uint8Array)),
+        );
+        out.push(JSON.stringify(ended.status()));
+        return out;
+      };
+      const ts = refusals(makeTs);
+      expect(ts).toEqual(refusals(makeNative));
+      expect(ts.slice(0, -1)).toEqual([
+        'begin() needs originWallNs (a series on the episode clock)',
+        'begin(): the series has already started',
+        'begin(): the series has already started',
+        null, // after the file header alone: begun
+        'Expected nowMonoNs to be a number',
+        'Expected endMonoNs to be a number',
+        ...Array<string>(6).fill('the series has ended'),
+      ]);
     });
   });
 

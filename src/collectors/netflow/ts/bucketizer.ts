@@ -22,6 +22,10 @@ import { ClassicPcapStream, type TsPacket } from './pcap-stream.js';
 import { Decoded, decode, L3_ARP, L3_IPV4, L3_IPV6 } from './decode.js';
 
 export const SKIP_BAD_REFUSED = '--skip-bad needs the native addon (this is the pure-TypeScript path)';
+// The native Bucketizer's refusals (kNoOrigin, kStarted, kEnded).
+const NO_ORIGIN = 'begin() needs originWallNs (a series on the episode clock)';
+const STARTED = 'begin(): the series has already started';
+const ENDED = 'the series has ended';
 
 const MAX_T = 1n << 60n; // |t_mono_ns| is clamped here (36 years)
 const MAX_SPAN = 1n << 60n; // bucket_ns, lateness_ns
@@ -235,6 +239,7 @@ export class TsBucketizer {
   private fastHi = 0n;
   private fastAcc: Acc | null = null;
   private emittedAny = false;
+  private ended_ = false;
   private emptyRun = 0;
   private holes_ = 0;
   private packets_ = 0;
@@ -264,6 +269,9 @@ export class TsBucketizer {
   }
   get holes(): number {
     return this.holes_;
+  }
+  get ended(): boolean {
+    return this.ended_;
   }
 
   /** The rows closed so far, in time order, packed; the caller takes them. */
@@ -380,7 +388,7 @@ export class TsBucketizer {
 
   /** The episode clock reached nowMonoNs: close buckets whose end + lateness <= now (live use). */
   advance(nowMonoNs: bigint): void {
-    if (!this.started) return;
+    if (!this.started || this.ended_) return;
     const now = clampT(nowMonoNs);
     if (now <= this.now) return;
     this.now = now;
@@ -390,10 +398,68 @@ export class TsBucketizer {
 
   /** Closes everything; returns whether the last row it closed ends past the last packet / advance() time. */
   flush(): boolean {
-    if (!this.started || this.nextOpen > this.hi) return false;
+    if (!this.started || this.ended_ || this.nextOpen > this.hi) return false;
     const end = this.hi + 1n;
     this.closeUntil(end);
     return end * this.b > this.now;
+  }
+
+  /**
+   * Live use: the capture began at nowMonoNs: the series starts there
+   * without a packet, only its bucket open (packets stamped earlier are late
+   * into it), and its empty buckets give zero rows. Returns null, or why it
+   * refused.
+   */
+  begin(nowMonoNs: bigint): string | null {
+    if (this.ended_) return ENDED;
+    if (!this.haveOrigin) return NO_ORIGIN; // without one, t = 0 is the first packet: no clock to begin on
+    if (this.started) return STARTED;
+    const t0 = clampT(nowMonoNs);
+    this.nextOpen = this.hi = floorDiv(t0, this.b);
+    this.now = t0;
+    this.started = true;
+    this.emittedAny = true; // the capture covers k0 on: its empty buckets are zero rows
+    this.fastLo = 1n;
+    this.fastHi = 0n;
+    this.fastAcc = null;
+    return null;
+  }
+
+  /**
+   * Live use: the capture ended at endMonoNs: closes every bucket starting
+   * before it, lateness or not, and drops the later ones, counting their
+   * packets. The series is over then. Null when it refused (already ended).
+   */
+  end(endMonoNs: bigint): { lastPartial: boolean; packetsAfterEnd: number } | null {
+    if (this.ended_) return null;
+    this.ended_ = true;
+    if (!this.started) return { lastPartial: false, packetsAfterEnd: 0 };
+    const e = clampT(endMonoNs);
+    const kLast = floorDiv(e - 1n, this.b); // the last bucket starting before e
+    let lastPartial = false;
+    if (kLast >= this.nextOpen) {
+      // lateness is moot: nothing more will come
+      this.closeUntil(kLast + 1n);
+      lastPartial = (kLast + 1n) * this.b > e;
+    }
+    return { lastPartial, packetsAfterEnd: this.discardOpen() };
+  }
+
+  // end(): drops the open buckets [nextOpen, hi] without rows; returns how
+  // many packets they held.
+  private discardOpen(): number {
+    let n = 0;
+    for (let k = this.nextOpen; k <= this.hi; k++) {
+      const i = Number(k & this.ringMask);
+      const a = this.ring[i];
+      this.ring[i] = undefined;
+      if (a) n += a.pkts[UNMATCHED]! + a.pkts[OUT]! + a.pkts[IN]!;
+    }
+    this.nextOpen = max(this.nextOpen, this.hi + 1n);
+    this.fastLo = 1n;
+    this.fastHi = 0n;
+    this.fastAcc = null;
+    return n;
   }
 
   // Closes buckets [nextOpen, kend): those that may hold packets one by one,
@@ -499,21 +565,44 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
   }
 
   feed(chunk: Uint8Array): Float64Array {
+    this.notEnded();
     if (!(chunk instanceof Uint8Array)) throw new TypeError('Expected a Uint8Array');
     this.reader.feed(chunk);
     return this.core.take();
   }
 
   advance(nowMonoNs: number): Float64Array {
+    this.notEnded();
     if (typeof nowMonoNs !== 'number') throw new TypeError('Expected nowMonoNs to be a number');
     this.core.advance(toInt64(nowMonoNs));
     return this.core.take();
   }
 
   finish(): { rows: Float64Array; lastPartial: boolean } {
+    this.notEnded();
     this.reader.finish();
     const lastPartial = this.core.flush();
     return { rows: this.core.take(), lastPartial };
+  }
+
+  begin(nowMonoNs: number): void {
+    this.notEnded();
+    if (typeof nowMonoNs !== 'number') throw new TypeError('Expected nowMonoNs to be a number');
+    const err = this.core.begin(toInt64(nowMonoNs));
+    if (err !== null) throw new Error(err);
+  }
+
+  end(endMonoNs: number): { rows: Float64Array; lastPartial: boolean; packetsAfterEnd: number } {
+    this.notEnded();
+    if (typeof endMonoNs !== 'number') throw new TypeError('Expected endMonoNs to be a number');
+    this.reader.finish();
+    const r = this.core.end(toInt64(endMonoNs))!; // not ended yet: cannot refuse
+    return { rows: this.core.take(), ...r };
+  }
+
+  /** After end() only status() is allowed. */
+  private notEnded(): void {
+    if (this.core.ended) throw new Error(ENDED);
   }
 
   status(): CaptureStatus {
