@@ -31,7 +31,8 @@ export class CollectorRun {
   ) {
     this.outputPath = input.outputPath;
     this.summary = { status: 'ok', reason: null, rows: 0, errors: [], end: null, file: input.outputPath.split('/').pop()!, sources: collector.sources };
-    this.worker = spawnModuleWorker(import.meta.url, 'collector-worker', { ...input, stopFlag: this.stopFlag });
+    const ports = [...(input.upstream ? [input.upstream] : []), ...(input.downstream ?? [])];
+    this.worker = spawnModuleWorker(import.meta.url, 'collector-worker', { ...input, stopFlag: this.stopFlag }, ports);
     this.finished = new Promise<void>((resolve) => {
       const settle = () => {
         if (this.done) return;

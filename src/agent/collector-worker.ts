@@ -30,6 +30,9 @@ try {
     signal: controller.signal,
     stopFlag: input.stopFlag,
     reportError: (message) => send({ type: 'error', message }),
+    episodeDir: input.episodeDir,
+    upstream: input.upstream,
+    downstream: input.downstream,
   });
   writer.close();
   send({ type: 'done', rows: writer.rows, end: outcome.end, valueRows: outcome.valueRows, detail: outcome.detail });

@@ -2,6 +2,7 @@
 // writes episode.json, runs each collector on its own worker thread into its
 // own file, stops them all on duration/SIGINT/SIGTERM, and writes summary.json.
 import path from 'node:path';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { EpisodeClock, takeOrigin } from '../clock/origin.js';
 import { COLLECTORS, NOT_YET, probeCollectors } from '../collectors/index.js';
 import type { Collector } from '../collectors/types.js';
@@ -55,12 +56,21 @@ export async function planCollectors(
   const run: Planned[] = [];
   const skipped: Record<string, CollectorSummary> = {};
   const refusals: string[] = [];
-  const probes = await probeCollectors();
+  const probes = await probeCollectors(m.collectors);
   for (const name of KNOWN_COLLECTORS) {
     const config = m.collectors[name];
     if (!config || !config.enabled) continue;
     const collector = COLLECTORS[name] as Collector | undefined;
-    const availability = probes[name];
+    const availability = { ...probes[name] };
+    // A collector that consumes another's output runs only beside it.
+    const needs = collector?.needs;
+    if (availability.available && needs && !(m.collectors[needs]?.enabled && probes[needs].available)) {
+      availability.available = false;
+      availability.reason = m.collectors[needs]?.enabled
+        ? `it takes its input from collectors.${needs}, which cannot run: ${probes[needs].reason}`
+        : `it takes its input from collectors.${needs}: enable that collector too`;
+      probes[name] = availability;
+    }
     if (collector && availability.available) {
       run.push({ name, collector, config });
     } else if (config.optional) {
@@ -121,6 +131,17 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
     log(`${name}: skipped: ${s.reason}`);
   }
 
+  // Linked collectors (netflow takes pcap's packets): one port each way per pair.
+  const upstream = new Map<CollectorName, MessagePort>();
+  const downstream = new Map<CollectorName, MessagePort[]>();
+  for (const p of plan.run) {
+    const from = p.collector.needs;
+    if (!from) continue;
+    const ch = new MessageChannel();
+    upstream.set(p.name, ch.port2);
+    downstream.set(from, [...(downstream.get(from) ?? []), ch.port1]);
+  }
+
   const runs: CollectorRun[] = [];
   if (stop.reason) {
     // Stopped during start-up: record that nothing ran, and why.
@@ -142,6 +163,9 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
           realtimeMinusMonoNs: origin.realtime_minus_mono_ns,
           outputPath: path.join(dir, `telemetry-${p.name}.jsonl`),
           availableInDeployment: p.config.available_in_deployment ?? p.collector.availableInDeployment,
+          episodeDir: dir,
+          upstream: upstream.get(p.name),
+          downstream: downstream.get(p.name),
         },
         agentRow,
         log,

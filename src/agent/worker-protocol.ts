@@ -1,4 +1,5 @@
 // Messages between the agent and a collector's worker thread.
+import type { MessagePort } from 'node:worker_threads';
 import type { CollectorName } from '../manifest/schema.js';
 import type { ResolvedTarget } from '../collectors/types.js';
 
@@ -12,6 +13,10 @@ export interface WorkerInput {
   availableInDeployment: boolean;
   /** A StopFlag on a SharedArrayBuffer: raised by the agent to stop the collector. */
   stopFlag?: Int32Array;
+  episodeDir: string;
+  /** Ports to the collectors this one is linked with (transferred to the worker). */
+  upstream?: MessagePort;
+  downstream?: MessagePort[];
 }
 
 export type FromWorker =

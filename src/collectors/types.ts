@@ -1,5 +1,6 @@
 // What a collector is: one folder under src/collectors/ exporting one of these,
 // registered with one line in src/collectors/index.ts.
+import type { MessagePort } from 'node:worker_threads';
 import type { EpisodeClock } from '../clock/origin.js';
 import type { CollectorConfigs, CollectorName } from '../manifest/schema.js';
 import type { JsonlWriter } from '../rows/jsonl-writer.js';
@@ -27,6 +28,12 @@ export interface CollectorContext<N extends CollectorName> {
   stopFlag?: Int32Array;
   /** A partial error: recorded in summary.json, collection goes on. */
   reportError(message: string): void;
+  /** The episode directory, for collectors that keep files beside their rows (pcap). */
+  episodeDir: string;
+  /** From the collector this one `needs` (netflow: the pcap collector's packets). */
+  upstream?: MessagePort;
+  /** To the collectors that need this one. */
+  downstream?: MessagePort[];
 }
 
 export interface CollectorOutcome {
@@ -44,8 +51,14 @@ export interface Collector<N extends CollectorName = CollectorName> {
   sources: readonly Source[];
   /** available_in_deployment for its rows unless the manifest overrides it. */
   availableInDeployment: boolean;
-  /** Can it run on this host? Cheap; used by doctor and before a run. */
-  probe(): Promise<Availability>;
+  /** Another collector whose output this one consumes: both run, linked by a MessagePort, or neither. */
+  needs?: CollectorName;
+  /**
+   * Can it run on this host? Without a config, only what doctor can tell
+   * (programs installed); with the manifest's config, everything that can be
+   * checked before the run (interface, privilege, filter).
+   */
+  probe(config?: CollectorConfigs[N]): Promise<Availability>;
   /** Runs on the collector's worker thread until ctx.signal aborts or there is nothing left to observe. */
   run(ctx: CollectorContext<N>): Promise<CollectorOutcome>;
 }

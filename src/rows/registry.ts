@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { agentEventRow } from '../agent/rows.js';
 import { netflowRow } from '../collectors/netflow/rows.js';
+import { pcapEventRow, pcapIntervalRow } from '../collectors/pcap/rows.js';
 import { perfRow } from '../collectors/perf/rows.js';
 import { procProcessRow, procThreadRow } from '../collectors/proc/rows.js';
 import { envelope, type Source } from './envelope.js';
@@ -19,6 +20,10 @@ export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
     { title: 'thread', fields: procThreadRow },
   ],
   host_perf: [{ title: 'interval', fields: perfRow }],
+  pcap: [
+    { title: 'interval', fields: pcapIntervalRow },
+    { title: 'capture event', fields: pcapEventRow },
+  ],
   netflow: [{ title: 'bucket', fields: netflowRow }],
   agent: [{ title: 'event', fields: agentEventRow }],
 };

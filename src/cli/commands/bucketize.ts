@@ -11,11 +11,15 @@ import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { bucketizeFile, type BucketizeFileOptions } from '../../bucketize/bucketize-file.js';
 import type { FromBucketizeWorker, ToBucketizeWorker } from '../../bucketize/bucketize-worker.js';
 import { Progress } from '../../bucketize/progress.js';
+import { readEpisodeCapture } from '../../bucketize/episode-replay.js';
+import { replayCommand } from './bucketize-replay.js';
 
 export interface BucketizeFlags {
   output?: string;
   outDir?: string;
-  bucketMs: string;
+  /** Default 100 (with --episode, the episode's own netflow bucket_ms). */
+  bucketMs?: string;
+  latenessMs?: string;
   guestIp: string[];
   guestMac: string[];
   bridgeIp: string[];
@@ -31,15 +35,32 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-const FLAG_OF: Record<string, string> = { bucket_ms: '--bucket-ms', guest_ip: '--guest-ip', guest_mac: '--guest-mac', bridge_ip: '--bridge-ip' };
+const FLAG_OF: Record<string, string> = {
+  bucket_ms: '--bucket-ms',
+  lateness_ms: '--lateness-ms',
+  guest_ip: '--guest-ip',
+  guest_mac: '--guest-mac',
+  bridge_ip: '--bridge-ip',
+};
 
-/** The flags, checked by the same zod schema as the manifest's netflow keys. */
-export function bucketizeOptions(f: BucketizeFlags): BucketizeFileOptions {
+const asNumber = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : v);
+
+/**
+ * The flags, checked by the same zod schema as the manifest's netflow keys;
+ * `episodeNetflow` (a live episode's netflow settings) fills what the flags leave out.
+ */
+export function bucketizeOptions(f: BucketizeFlags, episodeNetflow: Record<string, unknown> = {}): BucketizeFileOptions {
   const one = <T>(xs: T[]) => (xs.length === 0 ? undefined : xs.length === 1 ? xs[0] : xs);
-  const r = netflowConfig.safeParse(
-    { bucket_ms: /^\d+$/.test(f.bucketMs) ? Number(f.bucketMs) : f.bucketMs, guest_ip: one(f.guestIp), guest_mac: one(f.guestMac), bridge_ip: f.bridgeIp[0] },
-    { reportInput: true },
-  );
+  const flags = {
+    bucket_ms: asNumber(f.bucketMs),
+    lateness_ms: asNumber(f.latenessMs),
+    guest_ip: one(f.guestIp),
+    guest_mac: one(f.guestMac),
+    bridge_ip: f.bridgeIp[0],
+  };
+  const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+  const { bucket_ms, lateness_ms, guest_ip, guest_mac, bridge_ip } = episodeNetflow;
+  const r = netflowConfig.safeParse({ ...{ bucket_ms, lateness_ms: lateness_ms ?? 0, guest_ip, guest_mac, bridge_ip }, ...given }, { reportInput: true });
   if (!r.success) throw new UsageError(formatIssues(r.error.issues).replace(/^(\w+)/gm, (k) => FLAG_OF[k] ?? k));
   if (f.bridgeIp.length > 1) throw new UsageError('--bridge-ip: give it once');
   let originWallNs: bigint | undefined;
@@ -61,6 +82,7 @@ export function bucketizeOptions(f: BucketizeFlags): BucketizeFileOptions {
   }
   return {
     bucketMs: r.data.bucket_ms,
+    latenessMs: r.data.lateness_ms,
     guestIp: r.data.guest_ip,
     guestMac: r.data.guest_mac,
     bridgeIp: r.data.bridge_ip,
@@ -80,6 +102,10 @@ function report(input: string, rows: number, s: CaptureStatus): boolean {
 }
 
 export async function bucketizeCommand(inputs: string[], f: BucketizeFlags): Promise<number> {
+  if (f.episode && inputs.length === 0) {
+    const capture = readEpisodeCapture(f.episode);
+    if (capture) return replayCommand(f.episode, capture, f);
+  }
   const options = bucketizeOptions(f);
   if (inputs.length === 0) {
     if (!f.episode) throw new UsageError('give at least one capture file (or --episode DIR for its network.pcap)');

@@ -13,5 +13,12 @@ export const netflowConfig = z
     guest_ip: z.union([ip, z.array(ip).min(1)], { error: expected('an IP address or a list of them') }).optional().describe("The guest's address(es): packets to it are in, from it out."),
     guest_mac: z.union([mac, z.array(mac).min(1)], { error: expected('a MAC address or a list of them') }).optional().describe("The guest's MAC address(es)."),
     bridge_ip: ip.optional().describe('The host side of the guest\'s bridge: packets from it count as in, to it as out.'),
+    lateness_ms: z
+      .number({ error: expected('a number of ms, 0 or more') })
+      .int({ error: expected('a number of ms, 0 or more') })
+      .nonnegative({ error: expected('a number of ms, 0 or more') })
+      .max(600_000, { error: expected('at most 600000 ms') })
+      .default(2000)
+      .describe("Live: a bucket is written once the episode clock passes its end plus this (tcpdump's kernel ring hands packets over up to 1 s after they arrive). A packet later than that counts in pkts_late."),
   })
   .describe('Fixed-time buckets computed from the captured packets.');

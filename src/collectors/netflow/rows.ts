@@ -7,7 +7,9 @@ const count = (d: string) => z.number().int().nonnegative().describe(d);
 export const netflowRow = z
   .strictObject({
     bucket_ms: z.number().positive().describe('Bucket width; the row covers [t_mono_ns, t_mono_ns + bucket_ms).'),
-    partial: z.boolean().describe('true on the last bucket when the capture or the episode ended inside it.'),
+    partial: z
+      .boolean()
+      .describe('true on a bucket the capture did not cover whole: the last one when the capture ended inside it, and (live) the first of a capture run that began inside it.'),
     pkts_in: count('Packets toward the guest (to a guest address, or from bridge_ip).'),
     pkts_out: count('Packets from the guest (from a guest address, or to bridge_ip).'),
     bytes_in: count('Wire bytes toward the guest.'),

@@ -3,6 +3,8 @@ import { bool, collectorCommon, expected, nonEmptyString, positiveInt } from '..
 
 /** Linux interface names: at most 15 characters, none of them a slash, space or colon-led trick. */
 export const IFACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+/** A user name for tcpdump -Z: what useradd accepts, nothing that reads as an option. */
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 export const pcapConfig = z
   .strictObject({
@@ -14,6 +16,15 @@ export const pcapConfig = z
     snaplen: positiveInt().max(262144, { error: expected('a snaplen of at most 262144') }).default(262144).describe('Bytes kept per packet.'),
     filter: nonEmptyString('a BPF filter').optional().describe('A BPF filter expression for tcpdump.'),
     interval_ms: positiveInt().default(1000).describe('Period of pcap rows, ms.'),
-    keep_pcap: bool().default(true).describe('Keep network.pcap in the episode directory.'),
+    keep_pcap: bool().default(true).describe('Keep the capture in the episode directory (network.pcap, then network-001.pcap, ... when rotated).'),
+    rotate_mb: positiveInt('a positive number of MiB').default(1024).describe('Start a new capture file when the current one reaches this size, MiB.'),
+    max_total_mb: positiveInt('a positive number of MiB')
+      .default(20480)
+      .describe('Stop saving once the capture files reach this total, MiB; capture, pcap rows and netflow go on, and the stop is recorded.'),
+    user: z
+      .string({ error: expected('a user name') })
+      .regex(USER_NAME, { error: expected('a user name (a-z 0-9 _ -, starting with a letter or _)') })
+      .optional()
+      .describe("tcpdump -Z: the user tcpdump runs as once the capture is open (default: tcpdump's own)."),
   })
-  .describe("Capture on the guest's bridge or tap.");
+  .describe("Capture on the guest's bridge or tap with tcpdump.");

@@ -2,6 +2,7 @@
 // of the requested events it can count (one short `perf stat -e ... true`).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { which } from '../../util/which.js';
 import { normalizeEvent, parsePerfLine } from './parse.js';
 
 export interface PerfPreflight {
@@ -12,19 +13,6 @@ export interface PerfPreflight {
   /** Normalized event name → null when it counts, else why not. */
   events: Record<string, string | null>;
   error: string | null;
-}
-
-function which(cmd: string): string | null {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    const p = `${dir}/${cmd}`;
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return null;
 }
 
 const cache = new Map<string, PerfPreflight>();

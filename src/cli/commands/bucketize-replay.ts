@@ -1,0 +1,32 @@
+// `labtel bucketize --episode DIR` for an episode whose pcap collector ran:
+// its saved capture replayed with the live netflow's settings and capture
+// runs, into the rows the live collector wrote.
+import fs from 'node:fs';
+import path from 'node:path';
+import { replayEpisode, type EpisodeCapture } from '../../bucketize/episode-replay.js';
+import { JsonlWriter } from '../../rows/jsonl-writer.js';
+import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize.js';
+
+export async function replayCommand(dir: string, capture: EpisodeCapture, f: BucketizeFlags): Promise<number> {
+  if (f.outDir !== undefined) throw new UsageError('--out-dir: an episode replays into one file (-o FILE or -)');
+  if (f.originWallNs !== undefined) throw new UsageError('--episode and --origin-wall-ns: give one of them');
+  if (!f.fill) throw new UsageError("--no-fill: a live episode's netflow rows are filled, and its replay is too");
+  let manifest: { collectors?: { netflow?: Record<string, unknown> } } | undefined;
+  try {
+    manifest = (JSON.parse(fs.readFileSync(path.join(dir, 'episode.json'), 'utf8')) as { manifest?: typeof manifest }).manifest;
+  } catch (err) {
+    throw new UsageError(`--episode: cannot read ${path.join(dir, 'episode.json')}: ${(err as Error).message}`);
+  }
+  const options = bucketizeOptions(f, manifest?.collectors?.netflow ?? {});
+  const out = f.output ?? '-';
+  if (out !== '-' && f.force) fs.rmSync(out, { force: true });
+  const writer = new JsonlWriter(out === '-' ? { fd: 1, name: 'stdout' } : out, { availableInDeployment: true });
+  try {
+    const r = replayEpisode(dir, capture, writer, { ...options, originWallNs: options.originWallNs! });
+    if (r.error) console.error(`labtel: ${dir}: ${r.error} (${r.rows} rows written before it)`);
+    if (r.incomplete) console.error(`labtel: ${dir}: ${r.incomplete}`);
+    return r.error || r.incomplete ? 1 : 0;
+  } finally {
+    writer.close();
+  }
+}

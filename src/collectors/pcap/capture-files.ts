@@ -1,0 +1,83 @@
+// The saved capture: network.pcap, then network-001.pcap, ... when a file
+// reaches rotate_mb, each a whole pcap file with the stream's header. Saving
+// stops (and says so once) when the files reach max_total_mb; what follows
+// is still counted and bucketized, just not kept.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+/** The name of the n-th capture file of an episode. */
+export const captureFileName = (n: number) => (n === 0 ? 'network.pcap' : `network-${String(n).padStart(3, '0')}.pcap`);
+/** Every name captureFileName() gives. */
+export const CAPTURE_FILE = /^network(-\d{3,})?\.pcap$/;
+
+/** An episode's capture files in order. */
+export function listCaptureFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (let n = 0; fs.existsSync(path.join(dir, captureFileName(n))); n++) out.push(path.join(dir, captureFileName(n)));
+  return out;
+}
+
+export class CaptureFiles {
+  /** Bytes written, headers included. */
+  savedBytes = 0;
+  /** Why saving stopped, once it has. */
+  stopped: string | null = null;
+  private fd = -1;
+  private n = -1;
+  private fileBytes = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly header: Buffer,
+    private readonly rotateBytes: number,
+    private readonly maxTotalBytes: number,
+  ) {}
+
+  /** Appends whole records; returns false once saving has stopped (the caller records it once). */
+  write(records: Buffer): boolean {
+    if (this.stopped) return false;
+    if (records.length === 0) return true;
+    const opening = this.fd < 0 || this.fileBytes >= this.rotateBytes;
+    if (this.savedBytes + records.length + (opening ? this.header.length : 0) > this.maxTotalBytes) {
+      this.stopped = `max_total_mb reached: ${this.savedBytes} bytes saved; the rest of the capture is counted but not kept`;
+      this.close();
+      return false;
+    }
+    if (opening) this.open();
+    let off = 0;
+    try {
+      while (off < records.length) off += fs.writeSync(this.fd, records, off, records.length - off);
+    } catch (err) {
+      // A partial record would corrupt the file: cut it back to the last whole one.
+      fs.ftruncateSync(this.fd, this.fileBytes);
+      this.stopped = `cannot write ${captureFileName(this.n)}: ${(err as Error).message}`;
+      this.close();
+      return false;
+    }
+    this.fileBytes += records.length;
+    this.savedBytes += records.length;
+    return true;
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    try {
+      fs.fsyncSync(this.fd);
+    } finally {
+      fs.closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  private open(): void {
+    this.close();
+    this.n++;
+    const file = path.join(this.dir, captureFileName(this.n));
+    this.fd = fs.openSync(file, FLAGS, 0o644);
+    fs.writeSync(this.fd, this.header);
+    this.fileBytes = this.header.length;
+    this.savedBytes += this.header.length;
+  }
+}

@@ -1,0 +1,34 @@
+import type { Collector } from '../types.js';
+import { pcapPreflight } from './preflight.js';
+import { pcapLoop } from './run-loop.js';
+
+export const pcap: Collector<'pcap'> = {
+  name: 'pcap',
+  sources: ['pcap'],
+  availableInDeployment: true,
+  async probe(config) {
+    const p = pcapPreflight(config);
+    if (p.error) return { available: false, reason: p.error };
+    return { available: true, reason: config ? `tcpdump at ${p.tcpdump} can capture on ${config.iface}` : `tcpdump at ${p.tcpdump}` };
+  },
+  async run(ctx) {
+    const p = pcapPreflight(ctx.config);
+    if (p.error) throw new Error(p.error);
+    const r = await pcapLoop({
+      config: ctx.config,
+      tcpdump: p.tcpdump!,
+      setpriv: p.setpriv!,
+      episodeDir: ctx.episodeDir,
+      writer: ctx.writer,
+      clock: ctx.clock,
+      signal: ctx.signal,
+      downstream: ctx.downstream,
+      reportError: ctx.reportError,
+    });
+    return {
+      end: r.end,
+      valueRows: r.valueRows,
+      detail: { restarts: r.restarts, packets: r.packets, saved_bytes: r.savedBytes, saving_stopped: r.savingStopped },
+    };
+  },
+};

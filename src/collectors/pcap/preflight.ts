@@ -1,0 +1,41 @@
+// Whether this host can capture as the manifest asks, decided before
+// anything runs: tcpdump and setpriv installed, the interface there, and one
+// `tcpdump -d` on it, which opens the interface (so it needs the capture
+// privilege) and compiles the filter, and captures nothing.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import type { CollectorConfigs } from '../../manifest/schema.js';
+import { which } from '../../util/which.js';
+import { IFACE_NAME } from './config.js';
+import { tcpdumpCheckArgs } from './tcpdump-args.js';
+
+export interface PcapPreflight {
+  tcpdump: string | null;
+  setpriv: string | null;
+  /** null when capture can go ahead, else why not. */
+  error: string | null;
+}
+
+/** Without a config: only whether the programs are there (labtel doctor). */
+export function pcapPreflight(c?: CollectorConfigs['pcap']): PcapPreflight {
+  const tcpdump = which('tcpdump');
+  const setpriv = which('setpriv');
+  const r: PcapPreflight = { tcpdump, setpriv, error: null };
+  if (!tcpdump) r.error = 'tcpdump is not installed (Debian: apt-get install tcpdump)';
+  else if (!setpriv) r.error = 'setpriv is not installed (Debian: util-linux); without it tcpdump could outlive the agent';
+  if (r.error || !c) return r;
+  // The schema checked the name already; checked again here because nothing is spawned on a name that was not.
+  if (!IFACE_NAME.test(c.iface)) r.error = `interface ${JSON.stringify(c.iface)} is not a valid interface name`;
+  else if (!fs.existsSync(`/sys/class/net/${c.iface}`)) r.error = `interface ${c.iface} does not exist on this host`;
+  if (r.error) return r;
+  try {
+    execFileSync(tcpdump!, tcpdumpCheckArgs(c), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000, encoding: 'utf8' });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    const said = (e.stderr || e.message).trim().split('\n').filter((l) => l && !l.startsWith('(')).slice(0, 2).map((l) => l.replace(/^tcpdump: /, '')).join(' ');
+    r.error = /permission/i.test(said)
+      ? `no privilege to capture on ${c.iface} (${said}); run as root or give tcpdump CAP_NET_RAW`
+      : `tcpdump cannot capture on ${c.iface} as configured: ${said}`;
+  }
+  return r;
+}

@@ -1,0 +1,45 @@
+// pcap rows: one per interval with what the capture delivered and what it
+// lost, and one per capture event (a tcpdump run starting or ending, saving
+// stopping). The event rows are also the map `labtel bucketize --episode`
+// follows to replay the saved capture exactly as the live netflow saw it.
+import { z } from 'zod';
+import { counter } from '../../schema/common.js';
+
+const run = z.number().int().nonnegative().describe('Which tcpdump run (0, then 1, 2, ... after restarts).');
+
+export const pcapIntervalRow = z.strictObject({
+  run,
+  interval_s: z.number().nonnegative().describe('Seconds since the previous interval row (since the capture started, on the first).'),
+  tcpdump_running: z.boolean().describe('Whether tcpdump was capturing when the row was written.'),
+  pkts: counter('Packets tcpdump delivered in the interval; null when tcpdump did not run at all in it.'),
+  bytes: counter('Their wire bytes (the length on the wire, not the snaplen-cut length).'),
+  pkts_total: z.number().int().nonnegative().describe('Packets delivered since the episode began, all runs.'),
+  filter_received: counter("Packets the kernel passed to the capture's filter, since the episode began (tcpdump's statistics, summed over runs)."),
+  kernel_drops: counter('Packets the kernel dropped because tcpdump could not keep up, since the episode began (summed over runs).'),
+  if_drops: counter('Packets the interface or its driver dropped, since the episode began (summed over runs; 0 when tcpdump reports none).'),
+  saved_bytes: counter('Bytes in the saved capture files; null with keep_pcap false.'),
+}).describe(
+  'One per interval_ms, written when tcpdump answers the SIGUSR1 that asks for its statistics. pkts and bytes count what tcpdump delivered in the interval (by arrival, not by packet timestamp: netflow has the packet-time view). The drop counters are cumulative; they are null, with the reason, when tcpdump did not answer in the interval or was not running.',
+);
+
+export const PCAP_EVENTS = ['capture_started', 'capture_ended', 'saving_stopped'] as const;
+
+export const pcapEventRow = z.strictObject({
+  event: z
+    .enum(PCAP_EVENTS)
+    .describe("capture_started: tcpdump is capturing (it said 'listening on'); capture_ended: a run ended (stopped, or tcpdump died); saving_stopped: max_total_mb reached, the files end here."),
+  run,
+  at_ns: z
+    .number()
+    .int()
+    .describe(
+      'The edge of the capture window on the episode clock: capture_started, when tcpdump began listening; capture_ended, the time up to which every captured packet was delivered (for a stop, the moment the stop was asked: tcpdump keeps capturing 1.1 s past it so the kernel hands over everything before it).',
+    ),
+  stream_offset: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('Byte offset in the capture stream (the saved files read as one pcap, each later file without its 24-byte header) of the first record of the run (capture_started) or just past its last (capture_ended, saving_stopped).'),
+  message: z.string().nullable().describe('How the run ended, or why saving stopped; null on capture_started.'),
+}).describe('One per capture event. Each tcpdump run has a capture_started and a capture_ended row; netflow buckets exist only inside those windows.');
+export type PcapEventRow = z.output<typeof pcapEventRow>;

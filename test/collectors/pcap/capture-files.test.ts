@@ -1,0 +1,40 @@
+// The saved capture is evidence: every file must be a whole pcap file, and
+// the cap must stop saving exactly, never mid-record.
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CaptureFiles, listCaptureFiles } from '../../../src/collectors/pcap/capture-files.js';
+import { pcapHeader, pcapRecord, tcpFrame, GUEST, PEER, T0_US } from '../../helpers/capture.js';
+import { tmpDir } from '../../helpers/tmp.js';
+
+const rec = pcapRecord(T0_US, tcpFrame(PEER, GUEST)); // 70 bytes
+
+describe('CaptureFiles', () => {
+  it('rotates into whole pcap files, each with the header, listed in order', () => {
+    const dir = tmpDir();
+    const f = new CaptureFiles(dir, pcapHeader(), 24 + 2 * rec.length, 1 << 20);
+    for (let i = 0; i < 5; i++) expect(f.write(rec)).toBe(true);
+    f.close();
+    const files = listCaptureFiles(dir);
+    expect(files.map((x) => path.basename(x))).toEqual(['network.pcap', 'network-001.pcap', 'network-002.pcap']);
+    expect(files.map((x) => fs.statSync(x).size)).toEqual([24 + 2 * 70, 24 + 2 * 70, 24 + 70]);
+    for (const x of files) expect(fs.readFileSync(x).subarray(0, 24)).toEqual(pcapHeader());
+    expect(f.savedBytes).toBe(3 * 24 + 5 * 70);
+  });
+
+  it('stops saving at max_total_mb before a write that would pass it, and says why', () => {
+    const dir = tmpDir();
+    const f = new CaptureFiles(dir, pcapHeader(), 1 << 20, 24 + 2 * rec.length + 10);
+    expect(f.write(rec)).toBe(true);
+    expect(f.write(rec)).toBe(true);
+    expect(f.write(rec)).toBe(false);
+    expect(f.stopped).toMatch(/^max_total_mb reached: 164 bytes saved/);
+    expect(fs.statSync(path.join(dir, 'network.pcap')).size).toBe(164);
+  });
+
+  it('never writes through a file that is already there', () => {
+    const dir = tmpDir();
+    fs.symlinkSync('/etc/passwd', path.join(dir, 'network.pcap'));
+    expect(() => new CaptureFiles(dir, pcapHeader(), 1 << 20, 1 << 20).write(rec)).toThrow(/ELOOP|EEXIST/);
+  });
+});
