@@ -2,6 +2,7 @@
 // status out, and nothing else. One instance per stream; no shared state.
 #include "binding_bucketize.h"
 
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -35,6 +36,14 @@ bool ReadAddrs(Napi::Env env, Napi::Object opts, const char* key, std::vector<st
     out->push_back(x);
   }
   return true;
+}
+
+// A JS number as int64_t the way x86-64's cvttsd2si does it (NaN and out of
+// range: INT64_MIN), without the undefined behaviour of a plain cast; the
+// pure-TS twin's toInt64() is the same rule.
+int64_t ToInt64(double x) {
+  if (!(x >= -9223372036854775808.0 && x < 9223372036854775808.0)) return INT64_MIN;
+  return static_cast<int64_t>(x);
 }
 
 double Num(Napi::Object o, const char* key, double dflt) {
@@ -82,7 +91,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
       c.origin_wall_ns = origin.As<Napi::BigInt>().Int64Value(&lossless);
     }
     c.fill_empty = Bool(o, "fillEmpty", true);
-    c.lateness_ns = static_cast<int64_t>(Num(o, "latenessNs", 0));
+    c.lateness_ns = ToInt64(Num(o, "latenessNs", 0));
     if (!ReadAddrs<16>(env, o, "guestIps", &c.guest_ips) || !ReadAddrs<6>(env, o, "guestMacs", &c.guest_macs) ||
         !ReadAddrs<16>(env, o, "bridgeIps", &c.bridge_ips))
       return;
@@ -114,7 +123,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
       Napi::TypeError::New(env, "Expected nowMonoNs to be a number").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    buckets_->advance(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()));
+    buckets_->advance(ToInt64(info[0].As<Napi::Number>().DoubleValue()));
     return Rows(env);
   }
 
@@ -139,7 +148,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
       Napi::TypeError::New(env, "Expected nowMonoNs to be a number").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    if (const char* err = buckets_->begin(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue())))
+    if (const char* err = buckets_->begin(ToInt64(info[0].As<Napi::Number>().DoubleValue())))
       Napi::Error::New(env, err).ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -157,7 +166,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     }
     last_ = reader_->finish(*buckets_);
     labtel::EndResult r;
-    buckets_->end(static_cast<int64_t>(info[0].As<Napi::Number>().DoubleValue()), &r);  // not ended yet: cannot refuse
+    buckets_->end(ToInt64(info[0].As<Napi::Number>().DoubleValue()), &r);  // not ended yet: cannot refuse
     Napi::Object o = Napi::Object::New(env);
     o.Set("rows", Rows(env));
     o.Set("lastPartial", r.last_partial);

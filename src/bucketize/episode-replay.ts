@@ -9,6 +9,7 @@ import path from 'node:path';
 import { LiveSeries } from '../collectors/netflow/live-series.js';
 import type { BucketizeOptions, BucketizerKind } from '../collectors/netflow/bucketizer.js';
 import { listCaptureFiles } from '../collectors/pcap/capture-files.js';
+import { DRAIN_MS } from '../collectors/pcap/packet-stream.js';
 import { PCAP_HEADER_BYTES } from '../collectors/pcap/record-walker.js';
 import type { PcapEventRow } from '../collectors/pcap/rows.js';
 import type { JsonlWriter } from '../rows/jsonl-writer.js';
@@ -129,9 +130,11 @@ export function replayEpisode(
       let endNs = run.endNs ?? capture.lastNs;
       let endOffset = run.endOffset ?? available;
       if (endOffset > available) {
-        r.incomplete = `the saved capture stops at byte ${available}${capture.savingStopped ? ` (${capture.savingStopped.why})` : ''}, inside run ${run.run}: its rows end there`;
+        // The files hold every packet stamped up to one ring delivery (DRAIN_MS) before saving stopped; later buckets would claim zeros.
         endOffset = available;
-        endNs = Math.min(endNs, capture.savingStopped?.atNs ?? endNs);
+        endNs = Math.min(endNs, (capture.savingStopped?.atNs ?? endNs) - DRAIN_MS * 1e6);
+        r.incomplete = `the saved capture stops at byte ${available}${capture.savingStopped ? ` (${capture.savingStopped.why})` : ''}, inside run ${run.run}: its rows end at ${(endNs / 1e9).toFixed(3)} s, ${DRAIN_MS} ms before saving stopped`;
+        if (endNs <= run.startNs) break;
       }
       const series = new LiveSeries(writer, o, run.startNs, kind);
       series.feed(stream.header);

@@ -97,19 +97,20 @@ describe('labtel bucketize --episode on a live episode', () => {
     expect(r.stdout).toBe(live(open, 1_850_000_000));
   });
 
-  it('saving stopped inside a run: rows up to there, and exit 1 naming where and why', async () => {
+  it('saving stopped inside a run: rows up to where the files are whole, and exit 1 naming where and why', async () => {
     const dir = episode(runs, []);
     const pcapFile = path.join(dir, 'network.pcap');
     const cut = 24 + runs[0]!.records.slice(0, 3).reduce((n, b) => n + b.length, 0);
     fs.truncateSync(pcapFile, cut);
     fs.appendFileSync(
       path.join(dir, 'telemetry-pcap.jsonl'),
-      JSON.stringify({ source: 'pcap', t_mono_ns: 5e8, event: 'saving_stopped', run: 0, at_ns: 5e8, stream_offset: cut, message: 'max_total_mb reached' }) + '\n',
+      // Saving stopped at 1.5 s: the files hold every packet stamped before 0.4 s (the ring delivers up to 1.1 s late).
+      JSON.stringify({ source: 'pcap', t_mono_ns: 15e8, event: 'saving_stopped', run: 0, at_ns: 15e8, stream_offset: cut, message: 'max_total_mb reached' }) + '\n',
     );
     const r = await replay(dir);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`labtel: ${dir}: the saved capture stops at byte ${cut} (max_total_mb reached), inside run 0: its rows end there\n`);
-    expect(r.stdout).toBe(live([{ startMs: 150, endMs: 500, records: runs[0]!.records.slice(0, 3) }]));
+    expect(r.stderr).toBe(`labtel: ${dir}: the saved capture stops at byte ${cut} (max_total_mb reached), inside run 0: its rows end at 0.400 s, 1100 ms before saving stopped\n`);
+    expect(r.stdout).toBe(live([{ startMs: 150, endMs: 400, records: runs[0]!.records.slice(0, 3) }]));
   });
 
   it('an episode with no capture kept says so', async () => {

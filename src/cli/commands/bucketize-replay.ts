@@ -11,6 +11,7 @@ export async function replayCommand(dir: string, capture: EpisodeCapture, f: Buc
   if (f.outDir !== undefined) throw new UsageError('--out-dir: an episode replays into one file (-o FILE or -)');
   if (f.originWallNs !== undefined) throw new UsageError('--episode and --origin-wall-ns: give one of them');
   if (!f.fill) throw new UsageError("--no-fill: a live episode's netflow rows are filled, and its replay is too");
+  if (f.skipBad) throw new UsageError('--skip-bad: the live collector skipped nothing, and its replay does not either');
   let manifest: { collectors?: { netflow?: Record<string, unknown> } } | undefined;
   try {
     manifest = (JSON.parse(fs.readFileSync(path.join(dir, 'episode.json'), 'utf8')) as { manifest?: typeof manifest }).manifest;
@@ -18,9 +19,12 @@ export async function replayCommand(dir: string, capture: EpisodeCapture, f: Buc
     throw new UsageError(`--episode: cannot read ${path.join(dir, 'episode.json')}: ${(err as Error).message}`);
   }
   const options = bucketizeOptions(f, manifest?.collectors?.netflow ?? {});
+
   const out = f.output ?? '-';
   if (out !== '-' && f.force) fs.rmSync(out, { force: true });
-  const writer = new JsonlWriter(out === '-' ? { fd: 1, name: 'stdout' } : out, { availableInDeployment: true });
+  const netflow = manifest?.collectors?.netflow ?? {};
+  const availableInDeployment = typeof netflow.available_in_deployment === 'boolean' ? netflow.available_in_deployment : true;
+  const writer = new JsonlWriter(out === '-' ? { fd: 1, name: 'stdout' } : out, { availableInDeployment });
   try {
     const r = replayEpisode(dir, capture, writer, { ...options, originWallNs: options.originWallNs! });
     if (r.error) console.error(`labtel: ${dir}: ${r.error} (${r.rows} rows written before it)`);

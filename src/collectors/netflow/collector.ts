@@ -1,12 +1,26 @@
+import { DRAIN_MS } from '../pcap/packet-stream.js';
 import type { Collector } from '../types.js';
 import { netflowLoop } from './live-loop.js';
+
+/**
+ * Live, a bucket must stay open past the stop's drain: packets captured
+ * while tcpdump drains carry later timestamps and would otherwise close
+ * buckets beyond the end of the capture.
+ */
+export const MIN_LIVE_LATENESS_MS = DRAIN_MS + 100;
 
 export const netflow: Collector<'netflow'> = {
   name: 'netflow',
   sources: ['netflow'],
   availableInDeployment: true,
   needs: 'pcap',
-  async probe() {
+  async probe(config) {
+    if (config && config.lateness_ms < MIN_LIVE_LATENESS_MS) {
+      return {
+        available: false,
+        reason: `lateness_ms ${config.lateness_ms} is too short for a live capture: tcpdump's kernel ring hands packets over up to 1 s late and a stop drains it for ${DRAIN_MS} ms, so at least ${MIN_LIVE_LATENESS_MS}`,
+      };
+    }
     return { available: true, reason: "buckets the pcap collector's live capture (labtel bucketize does stored captures)" };
   },
   async run(ctx) {

@@ -35,48 +35,63 @@ export class CaptureFiles {
     private readonly maxTotalBytes: number,
   ) {}
 
-  /** Appends whole records; returns false once saving has stopped (the caller records it once). */
+  /**
+   * Appends whole records; returns false once saving has stopped (the caller
+   * records it once). Never throws: a file that cannot be created or written
+   * (a full disk, a file in the way) stops saving, never the capture.
+   */
   write(records: Buffer): boolean {
     if (this.stopped) return false;
     if (records.length === 0) return true;
     const opening = this.fd < 0 || this.fileBytes >= this.rotateBytes;
     if (this.savedBytes + records.length + (opening ? this.header.length : 0) > this.maxTotalBytes) {
-      this.stopped = `max_total_mb reached: ${this.savedBytes} bytes saved; the rest of the capture is counted but not kept`;
-      this.close();
-      return false;
+      return this.stop(`max_total_mb reached: ${this.savedBytes} bytes saved; the rest of the capture is counted but not kept`);
     }
-    if (opening) this.open();
     let off = 0;
     try {
+      if (opening) this.open();
       while (off < records.length) off += fs.writeSync(this.fd, records, off, records.length - off);
     } catch (err) {
       // A partial record would corrupt the file: cut it back to the last whole one.
-      fs.ftruncateSync(this.fd, this.fileBytes);
-      this.stopped = `cannot write ${captureFileName(this.n)}: ${(err as Error).message}`;
-      this.close();
-      return false;
+      try {
+        if (this.fd >= 0) fs.ftruncateSync(this.fd, this.fileBytes);
+      } catch {
+        // the file is as good as it gets; the reason below says why saving stopped
+      }
+      return this.stop(`cannot write ${captureFileName(this.n)}: ${(err as Error).message}`);
     }
     this.fileBytes += records.length;
     this.savedBytes += records.length;
     return true;
   }
 
-  close(): void {
+  /** Closes the current file; `durably` (at the end) fsyncs it first. A rotation does not wait for the disk. */
+  close(durably = true): void {
     if (this.fd < 0) return;
     try {
-      fs.fsyncSync(this.fd);
+      if (durably) fs.fsyncSync(this.fd);
+    } catch {
+      // closing matters more; the data was written
     } finally {
       fs.closeSync(this.fd);
       this.fd = -1;
     }
   }
 
-  private open(): void {
+  private stop(why: string): false {
+    this.stopped = why;
     this.close();
+    return false;
+  }
+
+  private open(): void {
+    this.close(false);
     this.n++;
     const file = path.join(this.dir, captureFileName(this.n));
+    this.fileBytes = 0;
     this.fd = fs.openSync(file, FLAGS, 0o644);
-    fs.writeSync(this.fd, this.header);
+    let off = 0;
+    while (off < this.header.length) off += fs.writeSync(this.fd, this.header, off);
     this.fileBytes = this.header.length;
     this.savedBytes += this.header.length;
   }

@@ -19,5 +19,11 @@ export type PacketStreamMessage =
 
 export type PacketStreamAck = { type: 'ack'; bytes: number };
 
+/**
+ * How long a stopping capture keeps running so the kernel hands over every
+ * packet from before the stop (tcpdump's ring delivers blocks up to 1 s late).
+ */
+export const DRAIN_MS = 1100;
+
 /** Unacknowledged bytes at which pcap stops reading tcpdump until netflow catches up. */
 export const MAX_UNACKED_BYTES = 64 << 20;

@@ -17,6 +17,9 @@ export const pcapIntervalRow = z.strictObject({
   filter_received: counter("Packets the kernel passed to the capture's filter, since the episode began (tcpdump's statistics, summed over runs)."),
   kernel_drops: counter('Packets the kernel dropped because tcpdump could not keep up, since the episode began (summed over runs).'),
   if_drops: counter('Packets the interface or its driver dropped, since the episode began (summed over runs; 0 when tcpdump reports none).'),
+  drops_lower_bound: z
+    .boolean()
+    .describe("true once a tcpdump run ended without its final statistics (it was killed): what it counted after its last answer is unknown, so the three counters above are at least these values."),
   saved_bytes: counter('Bytes in the saved capture files; null with keep_pcap false.'),
 }).describe(
   'One per interval_ms, written when tcpdump answers the SIGUSR1 that asks for its statistics. pkts and bytes count what tcpdump delivered in the interval (by arrival, not by packet timestamp: netflow has the packet-time view). The drop counters are cumulative; they are null, with the reason, when tcpdump did not answer in the interval or was not running.',

@@ -11,14 +11,13 @@ import type { EpisodeClock } from '../../clock/origin.js';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { CaptureFiles } from './capture-files.js';
-import { MAX_UNACKED_BYTES, type PacketStreamAck, type PacketStreamMessage } from './packet-stream.js';
+import { DRAIN_MS, MAX_UNACKED_BYTES, type PacketStreamAck, type PacketStreamMessage } from './packet-stream.js';
 import { PCAP_HEADER_BYTES, type WalkedChunk } from './record-walker.js';
 import type { PcapEventRow } from './rows.js';
 import { tcpdumpCaptureArgs } from './tcpdump-args.js';
 import { TcpdumpRun, type TcpdumpExit } from './tcpdump-run.js';
 import type { TcpdumpStats } from './tcpdump-stats.js';
 
-export const DRAIN_MS = 1100;
 const HEARTBEAT_MS = 50;
 const MIB = 1 << 20;
 
@@ -48,31 +47,42 @@ export interface PcapLoopResult {
   savingStopped: string | null;
 }
 
-const ZERO: TcpdumpStats = { captured: 0, received: 0, kernelDrops: 0, ifDrops: 0 };
+const ZERO: TcpdumpStats = { captured: 0, received: 0, kernelDrops: 0, ifDrops: 0, atExit: true };
 const add = (a: TcpdumpStats, b: TcpdumpStats): TcpdumpStats => ({
   captured: a.captured + b.captured,
   received: a.received + b.received,
   kernelDrops: a.kernelDrops + b.kernelDrops,
   ifDrops: a.ifDrops + b.ifDrops,
+  atExit: a.atExit && b.atExit,
 });
 
 export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
   const c = o.config;
   const w = o.writer;
-  const down = o.downstream ?? [];
+  const down = [...(o.downstream ?? [])];
   const post = (m: PacketStreamMessage, transfer?: ArrayBuffer[]) => {
     for (const p of down) p.postMessage(m, transfer && down.length === 1 ? transfer : undefined);
   };
-  let unacked = 0;
+  // Bytes each consumer has not acknowledged: reading pauses while the slowest is MAX_UNACKED_BYTES behind.
+  const unacked = new Map<MessagePort, number>(down.map((p) => [p, 0]));
   let paused = false;
   let live: TcpdumpRun | null = null;
+  const maybeResume = () => {
+    if (paused && Math.max(0, ...unacked.values()) < MAX_UNACKED_BYTES / 2) {
+      paused = false;
+      live?.resume();
+    }
+  };
   for (const p of down) {
     p.on('message', (m: PacketStreamAck) => {
-      unacked -= m.bytes / down.length;
-      if (paused && unacked < MAX_UNACKED_BYTES / 2) {
-        paused = false;
-        live?.resume();
-      }
+      unacked.set(p, (unacked.get(p) ?? 0) - m.bytes);
+      maybeResume();
+    });
+    // A consumer that is gone (netflow failed) must not hold the capture back.
+    p.once('close', () => {
+      down.splice(down.indexOf(p), 1);
+      unacked.delete(p);
+      maybeResume();
     });
   }
 
@@ -89,16 +99,17 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
   let pktsTotal = 0;
   let valueRows = 0;
   let ranInInterval = false;
-  let lastRowAt = o.clock.now();
+  let lastRowAt: number | null = null; // the first row's interval starts with the first capture
   const doneRuns: TcpdumpStats[] = [];
   let runStats: TcpdumpStats | null = null;
   let statsAsked = false;
+  // Runs that ended without their final statistics (killed): their drops after the last answer are unknown.
+  let incompleteRuns = 0;
 
   const event = (e: PcapEventRow) => w.write('pcap', o.clock.now(), e);
   const stopSaving = (why: string) => {
     if (savingStopped) return;
     savingStopped = why;
-    files?.close();
     event({ event: 'saving_stopped', run, at_ns: o.clock.now(), stream_offset: streamOffset, message: why });
     o.reportError?.(`pcap: saving stopped: ${why}`);
   };
@@ -114,7 +125,7 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
       now,
       {
         run: Math.max(run, 0),
-        interval_s: (now - lastRowAt) / 1e9,
+        interval_s: (now - (lastRowAt ?? now)) / 1e9,
         tcpdump_running: live !== null,
         pkts: ranInInterval ? pkts : null,
         bytes: ranInInterval ? bytes : null,
@@ -122,6 +133,7 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
         filter_received: total?.received ?? null,
         kernel_drops: total?.kernelDrops ?? null,
         if_drops: total?.ifDrops ?? null,
+        drops_lower_bound: incompleteRuns > 0,
         saved_bytes: c.keep_pcap ? (files?.savedBytes ?? 0) : null,
       },
       Object.keys(reasons).length ? reasons : undefined,
@@ -151,9 +163,9 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
       const out = new Uint8Array((first ? header.length : 0) + chunk.records.length);
       if (first) out.set(header, 0);
       out.set(chunk.records, first ? header.length : 0);
-      unacked += out.length;
+      for (const p of down) unacked.set(p, (unacked.get(p) ?? 0) + out.length);
       post({ type: 'data', bytes: out }, [out.buffer]);
-      if (!paused && unacked > MAX_UNACKED_BYTES) {
+      if (!paused && Math.max(0, ...unacked.values()) > MAX_UNACKED_BYTES) {
         paused = true;
         live?.pause();
       }
@@ -164,7 +176,8 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
   const ticker = setInterval(() => {
     if (statsAsked) {
       statsAsked = false;
-      intervalRow(false, 'tcpdump did not answer SIGUSR1 within the interval');
+      intervalRow(false, live ? 'tcpdump did not answer SIGUSR1 within the interval' : 'tcpdump ended before it answered SIGUSR1');
+      if (!live) return; // one row for this interval
     }
     if (live && live.requestStats()) statsAsked = true;
     else intervalRow(false, 'tcpdump was not running');
@@ -186,9 +199,12 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
         startedAt = o.clock.now();
         live = t;
         ranInInterval = true;
+        lastRowAt ??= startedAt;
         event({ event: 'capture_started', run, at_ns: startedAt, stream_offset: streamOffset, message: null });
         post({ type: 'run', run, atNs: startedAt });
-        heartbeat = setInterval(() => post({ type: 'now', atNs: o.clock.now() }), HEARTBEAT_MS);
+        heartbeat = setInterval(() => {
+          if (!paused) post({ type: 'now', atNs: o.clock.now() });
+        }, HEARTBEAT_MS);
         announced();
       };
       const t: TcpdumpRun = new TcpdumpRun(argv, {
@@ -207,14 +223,15 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
         },
       });
       if (t.pid !== undefined) o.onSpawn?.(t.pid);
-      const started = await Promise.race([listened.then(() => true), t.exited.then(() => startedAt !== null)]);
+      const stopped = new Promise<'stop'>((resolve) => {
+        if (o.signal.aborted) resolve('stop');
+        o.signal.addEventListener('abort', () => resolve('stop'), { once: true });
+      });
+      // A stop while tcpdump is still starting ends it there: no run to record.
+      const started = await Promise.race([listened.then(() => true), t.exited.then(() => startedAt !== null), stopped.then(() => startedAt !== null)]);
       let exit: TcpdumpExit;
       let endAt: number;
       if (started) {
-        const stopped = new Promise<'stop'>((resolve) => {
-          if (o.signal.aborted) resolve('stop');
-          o.signal.addEventListener('abort', () => resolve('stop'), { once: true });
-        });
         const ended = await Promise.race([t.exited, stopped]);
         clearInterval(heartbeat);
         if (ended === 'stop') {
@@ -228,12 +245,14 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
           endAt = o.clock.now();
         }
       } else {
+        t.stop(); // (if the stop came first)
         exit = await t.exited;
         endAt = o.clock.now();
       }
       live = null;
       paused = false;
       if (runStats) doneRuns.push(runStats);
+      if (started && !exit.finalStats) incompleteRuns++;
       runStats = null;
       const why = describeExit(exit, o.signal.aborted);
       if (started) {
@@ -262,9 +281,9 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
     clearInterval(heartbeat);
     // The last row: tcpdump's statistics at exit, and what came since the last row.
     if (run >= 0) intervalRow(doneRuns.length > 0, 'tcpdump printed no statistics');
-    files?.close();
     post({ type: 'close' });
     w.flush();
+    files?.close(); // (its fsync last: netflow and the rows do not wait for the disk)
   }
   return { end, valueRows, restarts, packets: pktsTotal, savedBytes: c.keep_pcap ? (files?.savedBytes ?? 0) : null, savingStopped };
 }

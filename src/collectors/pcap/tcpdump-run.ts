@@ -32,6 +32,8 @@ export interface TcpdumpExit {
   cutBytes: number;
   /** Why its output could not be read, when it could not. */
   streamError: string | null;
+  /** Whether tcpdump printed its final statistics (not when it was killed). */
+  finalStats: boolean;
 }
 
 const KILL_AFTER_MS = 2000;
@@ -73,6 +75,7 @@ export class TcpdumpRun {
     this.pid = child.pid;
     const walker = new PcapRecordWalker();
     const stats = new TcpdumpStatsReader();
+    let finalStats = false;
     const said: string[] = [];
     let streamError: string | null = null;
 
@@ -113,7 +116,7 @@ export class TcpdumpRun {
         eof();
         return;
       }
-      wait = got > 0 ? POLL_MIN_MS : Math.min(wait * 2, POLL_MAX_MS);
+      wait = got > 0 && !this.paused ? POLL_MIN_MS : Math.min(wait * 2, POLL_MAX_MS);
       setTimeout(poll, wait);
     };
     setTimeout(poll, wait);
@@ -122,7 +125,10 @@ export class TcpdumpRun {
     const stderrDone = new Promise<void>((resolve) => lines.once('close', resolve));
     lines.on('line', (line) => {
       if (stats.line(line)) {
-        for (const s of stats.take()) h.stats(s);
+        for (const s of stats.take()) {
+          finalStats ||= s.atExit;
+          h.stats(s);
+        }
       } else if (/listening on/.test(line)) {
         h.listening();
       } else if (line.trim()) {
@@ -143,9 +149,12 @@ export class TcpdumpRun {
       await Promise.all([stdoutDone, stderrDone]);
       clearTimeout(this.killTimer);
       stats.end();
-      for (const s of stats.take()) h.stats(s);
+      for (const s of stats.take()) {
+        finalStats ||= s.atExit;
+        h.stats(s);
+      }
       const how = r.signal ? `killed by ${r.signal}` : r.code === null ? 'could not be started' : `exited with code ${r.code}`;
-      return { how, signal: r.signal, said: said.join(' '), cutBytes: walker.pending, streamError };
+      return { how, signal: r.signal, said: said.join(' '), cutBytes: walker.pending, streamError, finalStats };
     })();
   }
 

@@ -9,6 +9,8 @@ export interface TcpdumpStats {
   received: number;
   kernelDrops: number;
   ifDrops: number;
+  /** The multi-line form tcpdump prints as it exits (the run's final counts). */
+  atExit: boolean;
 }
 
 const COUNT = {
@@ -20,27 +22,27 @@ const COUNT = {
 
 /** Collects statistics from tcpdump's stderr lines; `take()` returns each complete set once. */
 export class TcpdumpStatsReader {
-  private partial: Partial<TcpdumpStats> = {};
+  private partial: Partial<Record<keyof typeof COUNT, number>> = {};
   private done: TcpdumpStats[] = [];
 
   /** Feeds one stderr line; returns whether it was a statistics line. */
   line(text: string): boolean {
     let hit = false;
-    for (const [k, re] of Object.entries(COUNT) as Array<[keyof TcpdumpStats, RegExp]>) {
+    for (const [k, re] of Object.entries(COUNT) as Array<[keyof typeof COUNT, RegExp]>) {
       const m = re.exec(text);
       if (!m) continue;
-      if (k === 'captured' && this.partial.captured !== undefined) this.complete();
+      if (k === 'captured' && this.partial.captured !== undefined) this.complete(true);
       this.partial[k] = Number(m[1]);
       hit = true;
     }
     // The one-line form is whole at its end; the exit form ends with stderr.
-    if (hit && COUNT.captured.test(text) && COUNT.kernelDrops.test(text)) this.complete();
+    if (hit && COUNT.captured.test(text) && COUNT.kernelDrops.test(text)) this.complete(false);
     return hit;
   }
 
   /** The end of stderr: the exit form is complete. */
   end(): void {
-    if (this.partial.captured !== undefined) this.complete();
+    if (this.partial.captured !== undefined) this.complete(true);
   }
 
   take(): TcpdumpStats[] {
@@ -49,10 +51,10 @@ export class TcpdumpStatsReader {
     return d;
   }
 
-  private complete(): void {
+  private complete(atExit: boolean): void {
     const p = this.partial;
     this.partial = {};
     if (p.captured === undefined || p.received === undefined || p.kernelDrops === undefined) return;
-    this.done.push({ captured: p.captured, received: p.received, kernelDrops: p.kernelDrops, ifDrops: p.ifDrops ?? 0 });
+    this.done.push({ captured: p.captured, received: p.received, kernelDrops: p.kernelDrops, ifDrops: p.ifDrops ?? 0, atExit });
   }
 }

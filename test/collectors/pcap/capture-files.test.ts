@@ -32,9 +32,22 @@ describe('CaptureFiles', () => {
     expect(fs.statSync(path.join(dir, 'network.pcap')).size).toBe(164);
   });
 
-  it('never writes through a file that is already there', () => {
+  it('never writes through a file that is already there, and stops saving (never the capture) saying why', () => {
     const dir = tmpDir();
     fs.symlinkSync('/etc/passwd', path.join(dir, 'network.pcap'));
-    expect(() => new CaptureFiles(dir, pcapHeader(), 1 << 20, 1 << 20).write(rec)).toThrow(/ELOOP|EEXIST/);
+    const f = new CaptureFiles(dir, pcapHeader(), 1 << 20, 1 << 20);
+    expect(f.write(rec)).toBe(false);
+    expect(f.stopped).toMatch(/^cannot write network\.pcap: EEXIST/);
+    expect(f.write(rec)).toBe(false);
+  });
+
+  it('a rotation that cannot create its file (a full disk) stops saving and keeps what was saved', () => {
+    const dir = tmpDir();
+    fs.mkdirSync(path.join(dir, 'network-001.pcap')); // in the way of the next file
+    const f = new CaptureFiles(dir, pcapHeader(), 24 + rec.length, 1 << 20);
+    expect(f.write(rec)).toBe(true);
+    expect(f.write(rec)).toBe(false);
+    expect(f.stopped).toMatch(/^cannot write network-001\.pcap: EEXIST/);
+    expect(fs.statSync(path.join(dir, 'network.pcap')).size).toBe(24 + 70);
   });
 });

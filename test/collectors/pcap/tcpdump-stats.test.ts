@@ -9,8 +9,8 @@ describe('TcpdumpStatsReader', () => {
     expect(r.line('tcpdump: 58 packets captured, 60 packets received by filter, 2 packets dropped by kernel')).toBe(true);
     expect(r.line('tcpdump: 1 packet captured, 1 packet received by filter, 0 packets dropped by kernel, 3 packets dropped by interface')).toBe(true);
     expect(r.take()).toEqual([
-      { captured: 58, received: 60, kernelDrops: 2, ifDrops: 0 },
-      { captured: 1, received: 1, kernelDrops: 0, ifDrops: 3 },
+      { captured: 58, received: 60, kernelDrops: 2, ifDrops: 0, atExit: false },
+      { captured: 1, received: 1, kernelDrops: 0, ifDrops: 3, atExit: false },
     ]);
   });
 
@@ -19,7 +19,7 @@ describe('TcpdumpStatsReader', () => {
     for (const l of ['56 packets captured', '57 packets received by filter', '1 packet dropped by kernel', '4 packets dropped by interface']) r.line(l);
     expect(r.take()).toEqual([]);
     r.end();
-    expect(r.take()).toEqual([{ captured: 56, received: 57, kernelDrops: 1, ifDrops: 4 }]);
+    expect(r.take()).toEqual([{ captured: 56, received: 57, kernelDrops: 1, ifDrops: 4, atExit: true }]);
   });
 
   it('ignores other lines and does not invent a set from a partial one', () => {
