@@ -98,7 +98,8 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   const m = opts.manifest;
   const log = opts.log ?? (() => {});
   const plan = await planCollectors(m);
-  const target = resolveTarget(m.target);
+  const qmp = m.collectors.qmp;
+  const target = await resolveTarget(m.target, { qmpSocket: qmp?.enabled && plan.run.some((p) => p.name === 'qmp') ? qmp.socket : undefined });
   const dir = path.resolve(m.output_dir);
   prepareEpisodeDir(dir, opts.force ?? false);
   const episode = m.episode ?? path.basename(dir);

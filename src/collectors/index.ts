@@ -7,12 +7,14 @@ import { netflow } from './netflow/collector.js';
 import { pcap } from './pcap/collector.js';
 import { perf } from './perf/collector.js';
 import { proc } from './proc/collector.js';
+import { qmp } from './qmp/collector.js';
 
 export const COLLECTORS: { [K in CollectorName]?: Collector<K> } = {
   proc,
   perf,
   pcap,
   netflow,
+  qmp,
 };
 
 export const NOT_YET = 'not implemented in this version of labtel';

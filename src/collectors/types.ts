@@ -14,6 +14,11 @@ export interface Availability {
 export interface ResolvedTarget {
   pid: number;
   pidfile?: string;
+  qmp_socket?: string;
+  /** Host thread id -> vCPU index, from QEMU's query-cpus-fast. */
+  vcpu_threads?: Record<string, number>;
+  /** Why vcpu_threads could not be read, when a QMP socket was there to read them from. */
+  vcpu_note?: string;
 }
 
 export interface CollectorContext<N extends CollectorName> {

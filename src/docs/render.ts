@@ -119,7 +119,7 @@ export function renderManifestDoc(): string {
     '',
     fieldTable(top, { io: 'input', defaults: true }),
     '',
-    '`target` is one of `{"pid": N}` or `{"pidfile": PATH}`.',
+    '`target` is one of `{"pid": N}`, `{"pidfile": PATH}` or `{"qmp_socket": PATH}`.',
     '',
     '## `collectors`',
     '',

@@ -27,10 +27,13 @@ const target = z
     {
       pid: positiveInt('a process id').optional().describe('The QEMU process id.'),
       pidfile: nonEmptyString('a pidfile path').optional().describe("A file holding the QEMU pid (QEMU's -pidfile); followed across restarts."),
+      qmp_socket: nonEmptyString('a unix socket path')
+        .optional()
+        .describe("QEMU's QMP socket: the pid is that of its vCPU threads (query-cpus-fast), and the proc collector names them."),
     },
-    { error: expected('{"pid": N} or {"pidfile": PATH}') },
+    { error: expected('{"pid": N}, {"pidfile": PATH} or {"qmp_socket": PATH}') },
   )
-  .refine((t) => Object.keys(t).length === 1, { error: 'expected exactly one of "pid" or "pidfile"' })
+  .refine((t) => Object.keys(t).length === 1, { error: 'expected exactly one of "pid", "pidfile" or "qmp_socket"' })
   .describe('The process the collectors observe.');
 
 export const manifestSchema = z

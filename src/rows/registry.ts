@@ -6,6 +6,7 @@ import { netflowRow } from '../collectors/netflow/rows.js';
 import { pcapEventRow, pcapIntervalRow } from '../collectors/pcap/rows.js';
 import { perfRow } from '../collectors/perf/rows.js';
 import { procProcessRow, procThreadRow } from '../collectors/proc/rows.js';
+import { qmpEventRow, qmpRow } from '../collectors/qmp/rows.js';
 import { envelope, type Source } from './envelope.js';
 
 export interface RowShape {
@@ -25,6 +26,8 @@ export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
     { title: 'capture event', fields: pcapEventRow },
   ],
   netflow: [{ title: 'bucket', fields: netflowRow }],
+  qmp: [{ title: 'poll', fields: qmpRow }],
+  qmp_event: [{ title: 'event', fields: qmpEventRow }],
   agent: [{ title: 'event', fields: agentEventRow }],
 };
 

@@ -65,11 +65,11 @@ describe('runEpisode', () => {
     const withQmp = (optional: boolean) =>
       parseManifest({ output_dir: dir, target: { pid: process.pid }, collectors: { proc: {}, qmp: { socket: '/run/none.sock', optional } } });
     await expect(runEpisode({ manifest: withQmp(false) })).rejects.toThrow(
-      'collectors.qmp: cannot run: not implemented in this version of labtel (mark it "optional": true to run the episode without it)',
+      'collectors.qmp: cannot run: QMP socket /run/none.sock: ENOENT (mark it "optional": true to run the episode without it)',
     );
     expect(fs.existsSync(dir)).toBe(false); // refused before anything was written
     const { summary } = await runEpisode({ manifest: withQmp(true), stop: abortWhenLines(path.join(dir, 'telemetry-proc.jsonl')) });
-    expect(summary.collectors.qmp).toMatchObject({ status: 'skipped', reason: 'not implemented in this version of labtel', rows: 0 });
+    expect(summary.collectors.qmp).toMatchObject({ status: 'skipped', reason: 'QMP socket /run/none.sock: ENOENT', rows: 0 });
     expect(summary.collectors.proc!.status).toBe('ok');
     const agent = readJsonl(path.join(dir, 'telemetry-agent.jsonl'));
     expect(agent.find((r) => r.event === 'collector_skipped')).toMatchObject({ collector: 'qmp' });

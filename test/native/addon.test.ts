@@ -63,7 +63,8 @@ describe('loader and doctor', () => {
     expect(r.native.available).toBe(true);
     expect(Object.keys(r.collectors)).toEqual(['proc', 'perf', 'pcap', 'netflow', 'qmp', 'guest_agent']);
     expect(r.collectors.proc).toEqual({ available: true, reason: 'native sampler' });
-    expect(r.collectors.qmp).toEqual({ available: false, reason: 'not implemented in this version of labtel' });
+    expect(r.collectors.qmp).toEqual({ available: true, reason: 'needs a QMP socket (collectors.qmp.socket)' });
+    expect(r.collectors.guest_agent).toEqual({ available: false, reason: 'not implemented in this version of labtel' });
   });
 
   it('tries LABTEL_NATIVE_PATH first and names every failed attempt', () => {

@@ -20,6 +20,7 @@ export const proc: Collector<'proc'> = {
       clock: ctx.clock,
       intervalMs: ctx.config.interval_ms,
       threads: ctx.config.threads,
+      vcpuThreads: ctx.target.vcpu_threads,
       signal: ctx.signal,
       stopFlag: ctx.stopFlag,
     });

@@ -48,7 +48,7 @@ export const procThreadRow = z.strictObject({
     .int()
     .nonnegative()
     .nullable()
-    .describe("vCPU index when the thread is one of QEMU's vCPU threads, from its name; null otherwise."),
+    .describe("vCPU index when the thread is one of QEMU's vCPU threads: from QMP's query-cpus-fast when the episode has a QMP socket, else from the thread's name; null otherwise."),
   starttime: counter('Thread start time, clock ticks after boot.'),
   interval_s: measured('Seconds since the previous sample of this thread; null on its first.'),
   state: stateLetter,

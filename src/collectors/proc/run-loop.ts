@@ -32,6 +32,8 @@ export interface ProcLoopOptions {
   /** On a worker thread: sleep on this flag instead of timers (see agent/pace.ts). */
   stopFlag?: Int32Array;
   threads?: boolean;
+  /** Host thread id -> vCPU index (from QMP): names vCPU threads whatever QEMU called them. */
+  vcpuThreads?: Record<string, number>;
   procRoot?: string;
   sampler?: SamplerKind;
   pageSize?: number;
@@ -100,7 +102,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
       threadPrev.set(th.tid, t);
       const m = VCPU.exec(th.comm);
       const row: ProcThreadRow = {
-        pid, tid: th.tid, comm: th.comm, vcpu: m ? Number(m[1]) : null,
+        pid, tid: th.tid, comm: th.comm, vcpu: o.vcpuThreads?.[th.tid] ?? (m ? Number(m[1]) : null),
         starttime: th.starttime, interval_s: prev === undefined ? null : (t - prev) / 1e9,
         state: th.state === null ? null : String.fromCharCode(th.state), processor: th.processor,
         cpu_user_jiffies: th.cpu_user_jiffies, cpu_sys_jiffies: th.cpu_sys_jiffies, minflt: th.minflt, majflt: th.majflt,
@@ -191,6 +193,8 @@ export interface RunLoopOptions {
   intervalMs: number;
   signal: AbortSignal;
   threads?: boolean;
+  /** Host thread id -> vCPU index (from QMP): names vCPU threads whatever QEMU called them. */
+  vcpuThreads?: Record<string, number>;
   procRoot?: string;
   sampler?: SamplerKind;
   availableInDeployment?: boolean;

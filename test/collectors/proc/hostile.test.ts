@@ -76,13 +76,13 @@ describe('pidfile', () => {
     expect(() => readPidfile(f)).toThrow(`${f} does not hold a pid, got ${JSON.stringify(content)}`);
   });
 
-  it('refuses a symlink and a FIFO rather than following or blocking', () => {
+  it('refuses a symlink and a FIFO rather than following or blocking', async () => {
     const dir = tmpDir();
     const link = path.join(dir, 'link.pid');
     fs.symlinkSync('/dev/zero', link);
     expect(() => readPidfile(link)).toThrow(/ELOOP/);
     const fifo = path.join(dir, 'fifo.pid');
     execFileSync('mkfifo', [fifo]);
-    expect(() => resolveTarget({ pidfile: fifo })).toThrow(`target.pidfile: ${fifo} is not a regular file`);
+    await expect(resolveTarget({ pidfile: fifo })).rejects.toThrow(`target.pidfile: ${fifo} is not a regular file`);
   });
 });

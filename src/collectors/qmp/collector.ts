@@ -1,0 +1,31 @@
+import type { Collector } from '../types.js';
+import { qmpPreflight } from './preflight.js';
+import { qmpLoop } from './run-loop.js';
+
+export const qmp: Collector<'qmp'> = {
+  name: 'qmp',
+  sources: ['qmp', 'qmp_event'],
+  availableInDeployment: true,
+  async probe(config) {
+    if (!config) return { available: true, reason: 'needs a QMP socket (collectors.qmp.socket)' };
+    const p = await qmpPreflight(config.socket);
+    if (p.error) return { available: false, reason: p.error };
+    return { available: true, reason: `QEMU ${p.qemu ?? '(version unknown)'} answers on ${config.socket}${p.missing.length ? `; it lacks ${p.missing.join(', ')}` : ''}` };
+  },
+  async run(ctx) {
+    const r = await qmpLoop({
+      socket: ctx.config.socket,
+      intervalMs: ctx.config.interval_ms,
+      pid: ctx.target.pidfile ? null : ctx.target.pid,
+      writer: ctx.writer,
+      clock: ctx.clock,
+      signal: ctx.signal,
+      reportError: ctx.reportError,
+    });
+    return {
+      end: r.end,
+      valueRows: r.valueRows,
+      detail: { qemu: r.qemuVersion, connections: r.connections, events: r.events, events_dropped: r.eventsDropped },
+    };
+  },
+};
