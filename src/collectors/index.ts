@@ -3,6 +3,7 @@
 // refused at run time as not available yet.
 import { KNOWN_COLLECTORS, type CollectorConfigs, type CollectorName } from '../manifest/schema.js';
 import type { Availability, Collector } from './types.js';
+import { guestAgent } from './guest_agent/collector.js';
 import { netflow } from './netflow/collector.js';
 import { pcap } from './pcap/collector.js';
 import { perf } from './perf/collector.js';
@@ -15,6 +16,7 @@ export const COLLECTORS: { [K in CollectorName]?: Collector<K> } = {
   pcap,
   netflow,
   qmp,
+  guest_agent: guestAgent,
 };
 
 export const NOT_YET = 'not implemented in this version of labtel';

@@ -2,6 +2,7 @@
 // docs/rows.md is generated from here (npm run docs) and a test fails on drift.
 import { z } from 'zod';
 import { agentEventRow } from '../agent/rows.js';
+import { guestChannelRow, guestLineRow, guestQgaRow } from '../collectors/guest_agent/rows.js';
 import { netflowRow } from '../collectors/netflow/rows.js';
 import { pcapEventRow, pcapIntervalRow } from '../collectors/pcap/rows.js';
 import { perfRow } from '../collectors/perf/rows.js';
@@ -28,6 +29,11 @@ export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
   netflow: [{ title: 'bucket', fields: netflowRow }],
   qmp: [{ title: 'poll', fields: qmpRow }],
   qmp_event: [{ title: 'event', fields: qmpEventRow }],
+  guest: [
+    { title: 'line', fields: guestLineRow },
+    { title: 'qga', fields: guestQgaRow },
+    { title: 'channel', fields: guestChannelRow },
+  ],
   agent: [{ title: 'event', fields: agentEventRow }],
 };
 

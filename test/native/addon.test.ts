@@ -64,7 +64,7 @@ describe('loader and doctor', () => {
     expect(Object.keys(r.collectors)).toEqual(['proc', 'perf', 'pcap', 'netflow', 'qmp', 'guest_agent']);
     expect(r.collectors.proc).toEqual({ available: true, reason: 'native sampler' });
     expect(r.collectors.qmp).toEqual({ available: true, reason: 'needs a QMP socket (collectors.qmp.socket)' });
-    expect(r.collectors.guest_agent).toEqual({ available: false, reason: 'not implemented in this version of labtel' });
+    expect(r.collectors.guest_agent).toEqual({ available: true, reason: 'needs the guest channel (collectors.guest_agent.socket)' });
   });
 
   it('tries LABTEL_NATIVE_PATH first and names every failed attempt', () => {

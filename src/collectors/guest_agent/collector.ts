@@ -1,0 +1,30 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Collector } from '../types.js';
+import { guestLoop } from './run-loop.js';
+
+export const guestAgent: Collector<'guest_agent'> = {
+  name: 'guest_agent',
+  sources: ['guest'],
+  availableInDeployment: false,
+  async probe(config) {
+    if (!config) return { available: true, reason: 'needs the guest channel (collectors.guest_agent.socket)' };
+    if (config.mode === 'listen') {
+      const dir = path.dirname(path.resolve(config.socket));
+      if (!fs.existsSync(dir)) return { available: false, reason: `cannot listen on ${config.socket}: ${dir} does not exist` };
+      return { available: true, reason: `listens on ${config.socket} for QEMU (protocol ${config.protocol})` };
+    }
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(config.socket);
+    } catch (err) {
+      return { available: false, reason: `guest channel ${config.socket}: ${(err as NodeJS.ErrnoException).code}` };
+    }
+    if (!st.isSocket()) return { available: false, reason: `guest channel ${config.socket} is not a socket` };
+    return { available: true, reason: `connects to ${config.socket} (protocol ${config.protocol})` };
+  },
+  async run(ctx) {
+    const r = await guestLoop({ config: ctx.config, writer: ctx.writer, clock: ctx.clock, signal: ctx.signal, reportError: ctx.reportError });
+    return { end: r.end, valueRows: r.valueRows, detail: { ...r.counters, disabled: r.disabled } };
+  },
+};

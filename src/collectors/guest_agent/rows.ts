@@ -1,0 +1,42 @@
+// guest rows: what the guest sent (a line of its own agent, or a stock
+// qemu-guest-agent's answer), always nested under `guest`/`result` so it can
+// never set envelope fields, and the channel's own counters every interval.
+import { z } from 'zod';
+
+const count = (d: string) => z.number().int().nonnegative().describe(d);
+
+export const guestLineRow = z
+  .strictObject({
+    kind: z.literal('line').describe('A JSON object line from the in-guest agent (protocol jsonl).'),
+    guest: z.record(z.string(), z.unknown()).describe("The guest's object as it sent it. Untrusted: the guest can write anything here, and nothing else."),
+    guest_t: z
+      .union([z.number(), z.string()])
+      .nullable()
+      .describe("The guest's own timestamp, from its first key of t, ts, time, timestamp, uptime; null when it sent none. t_mono_ns is when the host received the line."),
+  })
+  .describe('One per line the guest sent and labtel accepted.');
+
+export const guestQgaRow = z
+  .strictObject({
+    kind: z.literal('qga').describe("A qemu-guest-agent command's answer (protocol qga)."),
+    command: z.string().describe('guest-get-cpustats, guest-get-diskstats, guest-get-memory-blocks, or guest-get-osinfo (once).'),
+    result: z.unknown().describe("The agent's answer as it sent it; null when the command failed (null_reasons has the agent's error)."),
+  })
+  .describe('One per command per poll.');
+
+export const guestChannelRow = z
+  .strictObject({
+    kind: z.literal('channel').describe('The channel itself, every interval_ms.'),
+    connected: z.boolean().describe('Whether the guest channel was connected when the row was written.'),
+    connections: count('Connections made since the collector started.'),
+    connections_refused: count('Connections refused: a second one while one was open, or more than 5 in 10 s (a reconnect storm).'),
+    lines: count('Lines accepted, cumulative.'),
+    bytes: count('Bytes received, cumulative.'),
+    dropped_oversize: count('Lines dropped for being longer than max_line_bytes.'),
+    dropped_rate: count('Lines dropped past max_lines_per_s.'),
+    dropped_invalid_utf8: count('Lines dropped for invalid UTF-8.'),
+    dropped_invalid_json: count('Lines dropped for invalid JSON.'),
+    dropped_too_deep: count('Lines dropped for nesting deeper than 64 levels.'),
+    dropped_not_object: count('Lines dropped for being JSON but not an object.'),
+  })
+  .describe('The channel\'s counters, cumulative since the collector started: every drop is counted here and in summary.json, never silent.');

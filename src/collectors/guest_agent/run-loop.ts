@@ -1,0 +1,210 @@
+// The guest_agent collector's loop. The host end of a virtio-serial channel
+// is a unix socket: labtel connects to it (QEMU is the server) or listens on
+// it (QEMU connects). Whatever arrives is untrusted input to a root process:
+// lines are bounded, rate-limited, checked and counted (guest-line.ts,
+// line-reader.ts); with protocol qga a stock qemu-guest-agent is polled
+// (qga-session.ts). The channel's counters are a row every interval_ms.
+import fs from 'node:fs';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { EpisodeClock } from '../../clock/origin.js';
+import type { CollectorConfigs } from '../../manifest/schema.js';
+import type { JsonlWriter } from '../../rows/jsonl-writer.js';
+import { judgeLine } from './guest-line.js';
+import { BoundedLineReader } from './line-reader.js';
+import { QgaError, QgaSession } from './qga-session.js';
+
+const POLLED = ['guest-get-cpustats', 'guest-get-diskstats', 'guest-get-memory-blocks'] as const;
+/** Connections accepted per window before a reconnect storm is refused. */
+const STORM_MAX = 5;
+const STORM_WINDOW_MS = 10_000;
+
+export interface GuestLoopOptions {
+  config: CollectorConfigs['guest_agent'];
+  writer: JsonlWriter;
+  clock: EpisodeClock;
+  signal: AbortSignal;
+  reportError?: (message: string) => void;
+  /** For tests. */
+  restartDelayMs?: number;
+}
+
+export interface GuestCounters {
+  connections: number;
+  connections_refused: number;
+  lines: number;
+  bytes: number;
+  dropped_oversize: number;
+  dropped_rate: number;
+  dropped_invalid_utf8: number;
+  dropped_invalid_json: number;
+  dropped_too_deep: number;
+  dropped_not_object: number;
+}
+
+export interface GuestLoopResult {
+  end: 'stopped';
+  /** Rows with something from the guest (lines, or qga answers). */
+  valueRows: number;
+  counters: GuestCounters;
+  disabled: Record<string, string>;
+}
+
+export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
+  const c = o.config;
+  const w = o.writer;
+  const n: GuestCounters = {
+    connections: 0, connections_refused: 0, lines: 0, bytes: 0, dropped_oversize: 0, dropped_rate: 0,
+    dropped_invalid_utf8: 0, dropped_invalid_json: 0, dropped_too_deep: 0, dropped_not_object: 0,
+  };
+  const r: GuestLoopResult = { end: 'stopped', valueRows: 0, counters: n, disabled: {} };
+  let current: net.Socket | null = null;
+  let oversizeBefore = 0; // from readers of earlier connections
+
+  // Token bucket: max_lines_per_s, bursts of one second's worth.
+  let tokens = c.max_lines_per_s;
+  let refilled = performance.now();
+  const admit = () => {
+    const now = performance.now();
+    tokens = Math.min(c.max_lines_per_s, tokens + ((now - refilled) / 1000) * c.max_lines_per_s);
+    refilled = now;
+    if (tokens < 1) return false;
+    tokens--;
+    return true;
+  };
+
+  const channelRow = () =>
+    w.write('guest', o.clock.now(), { kind: 'channel', connected: current !== null, ...n, dropped_oversize: oversizeBefore + (reader?.oversize ?? 0) });
+  let reader: BoundedLineReader | null = null;
+
+  const onLineJsonl = (line: Buffer) => {
+    if (!admit()) return void n.dropped_rate++;
+    const v = judgeLine(line);
+    if (!v.ok) return void n[`dropped_${v.why}`]++;
+    n.lines++;
+    w.write('guest', o.clock.now(), { kind: 'line', guest: v.value, guest_t: v.guestT });
+    r.valueRows++;
+    w.flushIfDue();
+  };
+
+  /** Serves one connection until it closes; with qga, polls it meanwhile. */
+  const serve = async (sock: net.Socket) => {
+    current = sock;
+    n.connections++;
+    const qga = c.protocol === 'qga' ? new QgaSession((b) => sock.write(b)) : null;
+    reader = new BoundedLineReader(c.max_line_bytes, qga ? (l) => qga.onLine(l) : onLineJsonl);
+    const rd = reader;
+    sock.on('data', (d: Buffer) => {
+      n.bytes += d.length;
+      rd.push(d);
+    });
+    const closed = new Promise<void>((resolve) => {
+      sock.once('close', () => resolve());
+      sock.on('error', () => {});
+    });
+    if (qga) void pollQga(qga, closed);
+    await closed;
+    qga?.close();
+    rd.end();
+    oversizeBefore += rd.oversize;
+    reader = null;
+    current = null;
+  };
+
+  let osinfoDone = false;
+  const pollQga = async (qga: QgaSession, closed: Promise<void>) => {
+    let open = true;
+    void closed.then(() => (open = false));
+    while (open && !o.signal.aborted) {
+      const commands = [...(osinfoDone ? [] : ['guest-get-osinfo']), ...POLLED].filter((x) => !(x in r.disabled));
+      for (const command of commands) {
+        if (!open) break;
+        try {
+          const result = await qga.execute(command);
+          w.write('guest', o.clock.now(), { kind: 'qga', command, result });
+          r.valueRows++;
+          if (command === 'guest-get-osinfo') osinfoDone = true;
+        } catch (err) {
+          const why = (err as Error).message;
+          if (err instanceof QgaError && err.errorClass === 'CommandNotFound') {
+            // Asked once: the agent lacks it (or has it disabled); recorded, not asked again.
+            r.disabled[command] = why;
+            o.reportError?.(`guest_agent: ${why}; not asked again`);
+          }
+          if (!open) break;
+          w.write('guest', o.clock.now(), { kind: 'qga', command, result: null }, { result: why });
+        }
+      }
+      await Promise.race([sleep(c.interval_ms), closed]);
+    }
+  };
+
+  const ticker = setInterval(channelRow, c.interval_ms);
+  const stopped = new Promise<void>((resolve) => {
+    if (o.signal.aborted) resolve();
+    o.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  try {
+    if (c.mode === 'connect') await connectLoop();
+    else await listenLoop();
+  } finally {
+    clearInterval(ticker);
+    channelRow();
+    w.flush();
+  }
+  return r;
+
+  async function connectLoop() {
+    let delay = o.restartDelayMs ?? 500;
+    while (!o.signal.aborted) {
+      const sock = net.createConnection({ path: c.socket });
+      const ok = await new Promise<boolean>((resolve) => {
+        sock.once('connect', () => resolve(true));
+        sock.once('error', () => resolve(false));
+      });
+      if (ok) {
+        delay = o.restartDelayMs ?? 500;
+        const served = serve(sock);
+        await Promise.race([served, stopped]);
+        sock.destroy();
+        await served;
+        if (o.signal.aborted) break;
+        o.reportError?.(`guest_agent: the guest channel ${c.socket} closed; reconnecting in ${delay} ms`);
+      }
+      await Promise.race([sleep(delay), stopped]);
+      delay = Math.min(delay * 2, 8000);
+    }
+  }
+
+  async function listenLoop() {
+    // A stale socket file from an earlier run is replaced; anything else at the path is not touched.
+    try {
+      if (fs.lstatSync(c.socket).isSocket()) fs.unlinkSync(c.socket);
+    } catch {
+      // nothing there
+    }
+    const accepted: number[] = [];
+    const server = net.createServer({ pauseOnConnect: false }, (sock) => {
+      const now = Date.now();
+      while (accepted.length && now - accepted[0]! > STORM_WINDOW_MS) accepted.shift();
+      if (current || accepted.length >= STORM_MAX) {
+        n.connections_refused++;
+        if (n.connections_refused === 1 || n.connections_refused % 100 === 0) {
+          o.reportError?.(`guest_agent: refused a connection on ${c.socket} (${current ? 'one is open' : `more than ${STORM_MAX} in ${STORM_WINDOW_MS / 1000} s`}; ${n.connections_refused} refused so far)`);
+        }
+        sock.destroy();
+        return;
+      }
+      accepted.push(now);
+      void serve(sock);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(c.socket, () => resolve());
+    });
+    fs.chmodSync(c.socket, 0o600);
+    await stopped;
+    current?.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
