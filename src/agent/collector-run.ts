@@ -18,6 +18,8 @@ export class CollectorRun {
   done = false;
   private readonly worker: Worker;
   private readonly stopFlag: StopFlag = newStopFlag();
+  /** [rows on disk, rows buffered], kept current by the collector's writer. */
+  readonly stats = new Float64Array(new SharedArrayBuffer(16));
   private readonly finished: Promise<void>;
   private readonly outputPath: string;
 
@@ -32,7 +34,7 @@ export class CollectorRun {
     this.outputPath = input.outputPath;
     this.summary = { status: 'ok', reason: null, rows: 0, errors: [], end: null, file: input.outputPath.split('/').pop()!, sources: collector.sources };
     const ports = [...(input.upstream ? [input.upstream] : []), ...(input.downstream ?? [])];
-    this.worker = spawnModuleWorker(import.meta.url, 'collector-worker', { ...input, stopFlag: this.stopFlag }, ports);
+    this.worker = spawnModuleWorker(import.meta.url, 'collector-worker', { ...input, stopFlag: this.stopFlag, stats: this.stats }, ports);
     this.finished = new Promise<void>((resolve) => {
       const settle = () => {
         if (this.done) return;

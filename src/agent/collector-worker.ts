@@ -20,7 +20,7 @@ let writer: JsonlWriter | undefined;
 try {
   const collector = COLLECTORS[input.name] as Collector | undefined;
   if (!collector) throw new Error(`collector ${input.name} is not available in this build`);
-  writer = new JsonlWriter(input.outputPath, { availableInDeployment: input.availableInDeployment });
+  writer = new JsonlWriter(input.outputPath, { availableInDeployment: input.availableInDeployment, stats: input.stats });
   send({ type: 'started' });
   const outcome = await collector.run({
     config: input.config as never,

@@ -18,3 +18,15 @@ export const agentEventRow = z.strictObject({
   message: z.string().nullable().describe('Details: the error, the reason, or how the collector ended.'),
 });
 export type AgentEventRow = z.output<typeof agentEventRow>;
+
+export const agentSelfRow = z
+  .strictObject({
+    cpu_user_s: z.number().nonnegative().describe("The agent's user CPU time since it started, s: main thread and every collector's worker thread together (not the programs it runs: perf, tcpdump)."),
+    cpu_sys_s: z.number().nonnegative().describe('Its system CPU time since it started, s.'),
+    cpu_pct: z.number().nonnegative().describe('Its CPU use since the previous row, % of one core.'),
+    rss_bytes: z.number().int().nonnegative().describe('Its resident memory, bytes.'),
+    collectors: z
+      .record(z.string(), z.strictObject({ rows: z.number().int().nonnegative(), queued: z.number().int().nonnegative() }))
+      .describe('Per running collector: rows on disk, and rows written but not yet flushed.'),
+  })
+  .describe("The agent's own overhead, every second: so every episode measures what recording it cost.");

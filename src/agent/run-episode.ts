@@ -17,6 +17,7 @@ import { EpisodeStop } from './episode-stop.js';
 import { hostInventory } from './inventory.js';
 import type { AgentEventRow } from './rows.js';
 import type { CollectorSummary, EpisodeSummary } from './summary.js';
+import { SelfTelemetry } from './self-telemetry.js';
 import { resolveTarget } from './target.js';
 
 export class RunRefused extends Error {
@@ -49,10 +50,16 @@ const skippedSummary = (reason: string, sources: Collector['sources'] = []): Col
   status: 'skipped', reason, rows: 0, errors: [], end: null, file: null, sources,
 });
 
-/** Decides which collectors run; throws RunRefused for a non-optional one that cannot. */
-export async function planCollectors(
-  m: Manifest,
-): Promise<{ run: Planned[]; skipped: Record<string, CollectorSummary>; probes: Record<string, { available: boolean; reason: string }> }> {
+export interface Plan {
+  run: Planned[];
+  skipped: Record<string, CollectorSummary>;
+  probes: Record<string, { available: boolean; reason: string }>;
+  /** Why the episode cannot start (empty when it can). */
+  refusals: string[];
+}
+
+/** Decides which collectors run, and why the episode would be refused (labtel check shows it; run refuses). */
+export async function decideCollectors(m: Manifest): Promise<Plan> {
   const run: Planned[] = [];
   const skipped: Record<string, CollectorSummary> = {};
   const refusals: string[] = [];
@@ -80,9 +87,15 @@ export async function planCollectors(
     }
   }
   if (m.sinks && Object.keys(m.sinks).length) refusals.push(`sinks: forwarding is ${NOT_YET}`);
-  if (refusals.length) throw new RunRefused(refusals.join('\n'));
-  if (run.length === 0) throw new RunRefused('collectors: no collector to run (every one is disabled, optional and unavailable, or absent)');
-  return { run, skipped, probes };
+  if (!refusals.length && run.length === 0) refusals.push('collectors: no collector to run (every one is disabled, optional and unavailable, or absent)');
+  return { run, skipped, probes, refusals };
+}
+
+/** decideCollectors(), throwing RunRefused when the episode cannot start. */
+export async function planCollectors(m: Manifest): Promise<Plan> {
+  const plan = await decideCollectors(m);
+  if (plan.refusals.length) throw new RunRefused(plan.refusals.join('\n'));
+  return plan;
 }
 
 export async function runEpisode(opts: RunOptions): Promise<RunResult> {
@@ -125,6 +138,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   const agentRow = (row: AgentEventRow) => agent.write('agent', clock.now(), row);
   const tStart = clock.now();
   agentRow({ event: 'episode_started', collector: null, message: `pid ${target.pid}` });
+  const self = new SelfTelemetry(agent, clock);
 
   const summaries: Record<string, CollectorSummary> = { ...plan.skipped };
   for (const [name, s] of Object.entries(plan.skipped)) {
@@ -153,6 +167,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
       if (runs.length === plan.run.length && runs.every((r) => r.done)) stop.trigger('collectors_ended');
     };
     for (const p of plan.run) {
+      log(`${p.name}: preflight: ${plan.probes[p.name]!.reason}`);
       const run = new CollectorRun(
         p.name,
         p.collector,
@@ -175,6 +190,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
       runs.push(run);
       summaries[p.name] = run.summary;
     }
+    self.start(runs);
     await stop.wait();
   }
 
@@ -183,6 +199,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   await Promise.all(runs.map((r) => r.stop()));
 
   const tStop = clock.now();
+  self.stop();
   agent.close();
   const summary: EpisodeSummary = {
     episode,
@@ -190,6 +207,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
     exit_reason: stop.reason ?? 'aborted',
     t_mono_start_ns: tStart,
     t_mono_stop_ns: tStop,
+    agent: self.totals(),
     collectors: summaries,
   };
   writeJsonExclusive(path.join(dir, 'summary.json'), summary);

@@ -23,5 +23,7 @@ export interface EpisodeSummary {
   exit_reason: ExitReason;
   t_mono_start_ns: number;
   t_mono_stop_ns: number;
+  /** What the agent itself cost over the episode. */
+  agent: { cpu_s: number; peak_rss_bytes: number };
   collectors: Record<string, CollectorSummary>;
 }

@@ -14,6 +14,8 @@ export interface WorkerInput {
   /** A StopFlag on a SharedArrayBuffer: raised by the agent to stop the collector. */
   stopFlag?: Int32Array;
   episodeDir: string;
+  /** [rows on disk, rows buffered], written by the collector's writer, read by the agent's self-telemetry. */
+  stats?: Float64Array;
   /** Ports to the collectors this one is linked with (transferred to the worker). */
   upstream?: MessagePort;
   downstream?: MessagePort[];

@@ -51,6 +51,25 @@ program
   });
 
 program
+  .command('check')
+  .description('what labtel run would decide for a manifest on this host: the target and each collector\'s preflight')
+  .argument('<manifest>', 'manifest JSON file')
+  .option('--json', 'machine-readable output')
+  .action(async (file: string, opts: { json?: boolean }) => {
+    exitCode = await (await import('./commands/check.js')).checkCommand(file, opts);
+  });
+
+program
+  .command('verify')
+  .description('a verdict per collector on an episode directory: ok, degraded or failed, with the reasons')
+  .argument('<episode-dir>', 'the episode directory')
+  .option('--json', 'machine-readable output (docs/verify.md)')
+  .option('--allow-degraded', 'exit 0 when no collector failed, even if some are degraded')
+  .action(async (dir: string, opts: { json?: boolean; allowDegraded?: boolean }) => {
+    exitCode = await (await import('./commands/verify.js')).verifyCommand(dir, opts);
+  });
+
+program
   .command('doctor')
   .description('what this host and build can collect, and whether the native addon is in use')
   .option('--json', 'machine-readable output')

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { COLLECTOR_CONFIGS, KNOWN_COLLECTORS, manifestSchema } from '../manifest/schema.js';
 import { SOURCES, envelope } from '../rows/envelope.js';
 import { ROW_SHAPES } from '../rows/registry.js';
+import { collectorVerdict, verifyReport } from '../verify/report.js';
 
 type JS = {
   type?: string | string[];
@@ -132,4 +133,30 @@ export function renderManifestDoc(): string {
     out.push(fieldTable(schema, { io: 'input', defaults: true }));
   }
   return out.join('\n') + '\n';
+}
+
+export function renderVerifyDoc(): string {
+  return [
+    '# `labtel verify`',
+    '',
+    '<!-- Generated from src/verify/report.ts by `npm run docs`; do not edit by hand. -->',
+    '',
+    '`labtel verify <episode-dir>` judges an episode from its files alone (episode.json, summary.json, telemetry-*.jsonl) for the verification layer, which trusts rows only when every selected collector really emitted real values. It exits 0 only when every collector is ok (`--allow-degraded` also accepts degraded), 1 otherwise, 2 when the directory is not an episode.',
+    '',
+    'A collector **fails** when it wrote zero rows, when every row had null metrics, when rows fail their schema, when rows are missing (a gap in `seq`), when its file has lines that are not rows (a partial last line), or when summary.json says it failed. It is **degraded** when its values are real but the reader must know something: its rows stop for more than 3x its interval (proc, perf, pcap, qmp `interval_ms`; netflow `bucket_ms`; guest_agent channel rows), `t_mono_ns` goes backwards, drops were reported (the kernel\'s or the interface\'s capture drops, QMP events dropped, guest lines dropped), it restarted or reconnected, it reported errors, or it was skipped as optional.',
+    '',
+    '## `--json`',
+    '',
+    '```json',
+    '{"verdict": "degraded", "episode": "syn-flood-01", "reasons": [], "collectors": {"proc": {"verdict": "ok", "rows": 600, "reasons": []}, "pcap": {"verdict": "degraded", "rows": 61, "reasons": ["the kernel dropped 1200 packets the capture could not keep up with"]}}}',
+    '```',
+    '',
+    verifyReport.description!,
+    '',
+    fieldTable(verifyReport, { io: 'output', defaults: false }),
+    '',
+    '### each collector',
+    '',
+    fieldTable(collectorVerdict, { io: 'output', defaults: false }),
+  ].join('\n') + '\n';
 }

@@ -11,6 +11,8 @@ const FLUSH_MS = 200;
 
 export interface JsonlWriterOptions {
   availableInDeployment: boolean;
+  /** Shared with the agent (on a SharedArrayBuffer): [0] rows on disk, [1] rows buffered. */
+  stats?: Float64Array;
 }
 
 export class JsonlWriter {
@@ -29,6 +31,7 @@ export class JsonlWriter {
   private readonly ownFile: boolean;
   /** Rows on disk (flushed); buffered rows count once they are written. */
   rows = 0;
+  private readonly stats: Float64Array | undefined;
 
   /** `file` is created fresh; `{fd, name}` writes to an open descriptor (stdout for `-o -`). */
   constructor(file: string | { fd: number; name: string }, opts: JsonlWriterOptions) {
@@ -42,6 +45,7 @@ export class JsonlWriter {
       throw new Error(`cannot create ${this.path}: ${why}`, { cause: err });
     }
     this.availableInDeployment = opts.availableInDeployment;
+    this.stats = opts.stats;
     this.prefix = `,"available_in_deployment":${opts.availableInDeployment ? 'true' : 'false'}`;
     // Rows of a collector that sleeps on the event loop reach the disk within FLUSH_MS;
     // one that blocks its thread calls flushIfDue() itself.
@@ -69,6 +73,7 @@ export class JsonlWriter {
     if (nullReasons) line += `,"null_reasons":${JSON.stringify(nullReasons)}`;
     this.buf += members ? `${line},${members}}\n` : `${line}}\n`;
     this.bufRows++;
+    if (this.stats) this.stats[1] = this.bufRows;
     if (this.buf.length >= FLUSH_BYTES) this.flush();
   }
 
@@ -111,6 +116,10 @@ export class JsonlWriter {
     }
     this.size += data.length;
     this.rows += this.bufRows;
+    if (this.stats) {
+      this.stats[0] = this.rows;
+      this.stats[1] = 0;
+    }
     this.buf = '';
     this.bufRows = 0;
   }

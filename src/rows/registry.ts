@@ -1,7 +1,7 @@
 // Every row shape labtel writes, by source: the one place rows are declared.
 // docs/rows.md is generated from here (npm run docs) and a test fails on drift.
 import { z } from 'zod';
-import { agentEventRow } from '../agent/rows.js';
+import { agentEventRow, agentSelfRow } from '../agent/rows.js';
 import { guestChannelRow, guestLineRow, guestQgaRow } from '../collectors/guest_agent/rows.js';
 import { netflowRow } from '../collectors/netflow/rows.js';
 import { pcapEventRow, pcapIntervalRow } from '../collectors/pcap/rows.js';
@@ -34,7 +34,10 @@ export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
     { title: 'qga', fields: guestQgaRow },
     { title: 'channel', fields: guestChannelRow },
   ],
-  agent: [{ title: 'event', fields: agentEventRow }],
+  agent: [
+    { title: 'event', fields: agentEventRow },
+    { title: 'self', fields: agentSelfRow },
+  ],
 };
 
 const withEnvelope = (source: Source, fields: z.ZodObject) =>

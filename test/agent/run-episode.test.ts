@@ -45,8 +45,16 @@ describe('runEpisode', () => {
     }
 
     const agent = readJsonl(path.join(dir, 'telemetry-agent.jsonl'));
-    expect(agent.map((r) => r.event)).toEqual(['episode_started', 'collector_started', 'episode_stopping', 'collector_ended']);
+    expect(agent.filter((r) => 'event' in r).map((r) => r.event)).toEqual(['episode_started', 'collector_started', 'episode_stopping', 'collector_ended']);
     for (const r of agent) expect(() => ROW_SCHEMAS.agent!.parse(r)).not.toThrow();
+    // The agent measures itself: a row at the start, every second, and after the stop, with each collector's rows.
+    const self = agent.filter((r) => !('event' in r));
+    expect(self.length).toBeGreaterThanOrEqual(3); // a 2 s episode
+    expect(self.at(-1)).toMatchObject({ collectors: { proc: { rows: rows.length, queued: 0 } } });
+    expect(self.at(-1)!.rss_bytes as number).toBeGreaterThan(10 << 20);
+    expect(self.at(-1)!.cpu_user_s as number).toBeGreaterThan(0);
+    expect(summary.agent.cpu_s).toBeGreaterThan(0);
+    expect(summary.agent.peak_rss_bytes).toBeGreaterThanOrEqual(self.at(-1)!.rss_bytes as number);
   });
 
   it('refuses a non-empty episode directory unless forced, and then removes only its own files', async () => {

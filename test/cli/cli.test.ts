@@ -36,7 +36,7 @@ describe('labtel run', () => {
     const rows = readJsonl(proc); // throws on a partial or broken line
     expect(summary.collectors.proc.rows).toBe(rows.length);
     expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i));
-    expect(readJsonl(path.join(out, 'telemetry-agent.jsonl')).at(-1)).toMatchObject({ event: 'collector_ended', collector: 'proc' });
+    expect(readJsonl(path.join(out, 'telemetry-agent.jsonl')).filter((r) => 'event' in r).at(-1)).toMatchObject({ event: 'collector_ended', collector: 'proc' });
     expect(stdout).toContain('stopped: SIGTERM');
   });
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { renderManifestDoc, renderRowsDoc } from '../../src/docs/render.js';
+import { renderManifestDoc, renderRowsDoc, renderVerifyDoc } from '../../src/docs/render.js';
 import { ROOT } from '../helpers/cli.js';
 
 describe('generated docs', () => {
@@ -9,6 +9,7 @@ describe('generated docs', () => {
   it.each([
     ['docs/rows.md', renderRowsDoc],
     ['docs/manifest.md', renderManifestDoc],
+    ['docs/verify.md', renderVerifyDoc],
   ])('%s matches the zod schemas', (file, render) => {
     expect(fs.readFileSync(path.join(ROOT, file), 'utf8')).toBe(render());
   });

@@ -1,0 +1,60 @@
+// The agent measuring itself: every second a row with its CPU (all threads:
+// process.cpuUsage covers the workers) and memory, and each collector's rows
+// on disk and still buffered (read from the counters its writer shares).
+import type { EpisodeClock } from '../clock/origin.js';
+import type { JsonlWriter } from '../rows/jsonl-writer.js';
+import type { CollectorRun } from './collector-run.js';
+
+const PERIOD_MS = 1000;
+
+export class SelfTelemetry {
+  private timer: NodeJS.Timeout | undefined;
+  private runs: CollectorRun[] = [];
+  private readonly cpu0 = process.cpuUsage();
+  private lastCpuUs = 0;
+  private lastAt = performance.now();
+  private peakRss = 0;
+
+  constructor(
+    private readonly writer: JsonlWriter,
+    private readonly clock: EpisodeClock,
+  ) {}
+
+  start(runs: CollectorRun[]): void {
+    this.runs = runs;
+    this.row();
+    this.timer = setInterval(() => this.row(), PERIOD_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    if (this.timer) this.row(); // the stop's cost too
+    this.timer = undefined;
+  }
+
+  totals(): { cpu_s: number; peak_rss_bytes: number } {
+    const u = process.cpuUsage(this.cpu0);
+    this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
+    return { cpu_s: (u.user + u.system) / 1e6, peak_rss_bytes: this.peakRss };
+  }
+
+  private row(): void {
+    const u = process.cpuUsage(this.cpu0);
+    const now = performance.now();
+    const cpuUs = u.user + u.system;
+    const rss = process.memoryUsage.rss();
+    this.peakRss = Math.max(this.peakRss, rss);
+    const collectors: Record<string, { rows: number; queued: number }> = {};
+    for (const r of this.runs) collectors[r.name] = { rows: r.stats[0]!, queued: r.stats[1]! };
+    this.writer.write('agent', this.clock.now(), {
+      cpu_user_s: u.user / 1e6,
+      cpu_sys_s: u.system / 1e6,
+      cpu_pct: now > this.lastAt ? ((cpuUs - this.lastCpuUs) / 1000 / (now - this.lastAt)) * 100 : 0,
+      rss_bytes: rss,
+      collectors,
+    });
+    this.lastCpuUs = cpuUs;
+    this.lastAt = now;
+  }
+}

@@ -1,0 +1,21 @@
+// `labtel verify <episode-dir>`: the verdict per collector, for a person or
+// (--json) for the verification layer. Exit 0 only when every collector is
+// ok (--allow-degraded also accepts degraded), 1 otherwise, 2 when the
+// directory is not an episode.
+import { verifyEpisode } from '../../verify/verify-episode.js';
+import type { VerifyReport } from '../../verify/report.js';
+
+export function formatVerify(dir: string, r: VerifyReport): string {
+  const lines = [`episode ${r.episode} in ${dir}: ${r.verdict.toUpperCase()}`, ...r.reasons.map((x) => `  ${x}`), ''];
+  for (const [name, c] of Object.entries(r.collectors)) {
+    lines.push(`${name.padEnd(12)} ${c.verdict.padEnd(9)} ${String(c.rows).padStart(8)} rows`);
+    for (const why of c.reasons) lines.push(`${''.padEnd(12)}   - ${why}`);
+  }
+  return lines.join('\n');
+}
+
+export async function verifyCommand(dir: string, opts: { json?: boolean; allowDegraded?: boolean }): Promise<number> {
+  const r = verifyEpisode(dir);
+  console.log(opts.json ? JSON.stringify(r, null, 2) : formatVerify(dir, r));
+  return r.verdict === 'ok' || (r.verdict === 'degraded' && opts.allowDegraded) ? 0 : 1;
+}
