@@ -1,15 +1,22 @@
 // `labtel demo`: one short episode against a workload labtel starts itself,
-// with every collector this host supports, into a new folder here.
+// with every collector this host supports, into a new folder here: proc and
+// perf on the workload, and, where the programs are here, pcap and netflow
+// on a test network with traffic, qmp on a paused QEMU, guest_agent on a
+// qemu-guest-agent. It prints the summary, the verify verdict, and every
+// collector it could not run with the reason.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { runEpisode } from '../../agent/run-episode.js';
 import { probeCollectors } from '../../collectors/index.js';
-import { parseManifest } from '../../manifest/load.js';
+import { startLabPeers } from '../../demo/lab-peers.js';
 import { WORKLOAD_SOURCE } from '../../demo/workload.js';
+import { parseManifest } from '../../manifest/load.js';
+import { verifyEpisode } from '../../verify/verify-episode.js';
 import { formatSummary } from '../print-summary.js';
+import { formatVerify } from './verify.js';
 
-/** The collectors the demo can configure on its own, with their demo settings. */
-const DEMO_CONFIG: Record<string, object> = {
+/** The collectors the demo configures on the workload itself. */
+const ON_WORKLOAD: Record<string, object> = {
   proc: { interval_ms: 100, threads: true },
   perf: { interval_ms: 200 },
 };
@@ -20,14 +27,17 @@ function stamp(d = new Date()): string {
 }
 
 export async function demoCommand(opts: { duration: number; outputDir?: string }): Promise<number> {
-  const collectors: Record<string, object> = {};
-  const notRun: string[] = [];
-  for (const [name, a] of Object.entries(await probeCollectors())) {
-    if (a.available && DEMO_CONFIG[name]) collectors[name] = DEMO_CONFIG[name]!;
-    else notRun.push(`${name}: ${a.available ? 'needs settings the demo cannot invent' : a.reason}`);
-  }
+  const peers = await startLabPeers();
   const workload = spawn(process.execPath, ['-e', WORKLOAD_SOURCE], { stdio: 'ignore' });
   try {
+    const collectors: Record<string, object> = {};
+    const notRun: string[] = [];
+    const probes = await probeCollectors();
+    for (const [name, a] of Object.entries(probes)) {
+      if (ON_WORKLOAD[name] && a.available) collectors[name] = ON_WORKLOAD[name]!;
+      else if (peers.collectors[name]) collectors[name] = peers.collectors[name]!;
+      else notRun.push(`${name}: ${peers.notRun[name] ?? a.reason}`);
+    }
     const manifest = parseManifest({
       episode: 'demo',
       output_dir: opts.outputDir ?? path.join(process.cwd(), `labtel-demo-${stamp()}`),
@@ -38,9 +48,12 @@ export async function demoCommand(opts: { duration: number; outputDir?: string }
     console.error(`labtel demo: ${opts.duration} s episode against a workload (pid ${workload.pid}) with ${Object.keys(collectors).join(', ')}`);
     const { dir, summary } = await runEpisode({ manifest, handleSignals: true, log: (l) => console.error(`labtel: ${l}`) });
     console.log(formatSummary(dir, summary));
+    for (const [name, c] of Object.entries(summary.collectors)) if (c.status === 'skipped') notRun.push(`${name}: ${c.reason}`);
     if (notRun.length) console.log(`\nnot run on this host:\n  ${notRun.join('\n  ')}`);
+    console.log(`\nlabtel verify:\n${formatVerify(dir, verifyEpisode(dir))}`);
     return Object.values(summary.collectors).some((c) => c.status === 'failed') ? 1 : 0;
   } finally {
     workload.kill('SIGTERM');
+    await peers.stop();
   }
 }
