@@ -59,7 +59,6 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   };
   const r: GuestLoopResult = { end: 'stopped', valueRows: 0, counters: n, disabled: {} };
   let current: net.Socket | null = null;
-  let oversizeBefore = 0; // from readers of earlier connections
 
   // Token bucket: max_lines_per_s, bursts of one second's worth.
   let tokens = c.max_lines_per_s;
@@ -74,10 +73,11 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   };
 
   const channelRow = () =>
-    w.write('guest', o.clock.now(), { kind: 'channel', connected: current !== null, ...n, dropped_oversize: oversizeBefore + (reader?.oversize ?? 0) });
+    w.write('guest', o.clock.now(), { kind: 'channel', connected: current !== null, ...n, dropped_oversize: n.dropped_oversize + (reader?.oversize ?? 0) });
   let reader: BoundedLineReader | null = null;
 
   const onLineJsonl = (line: Buffer) => {
+    if (line.length === 0 || (line.length === 1 && line[0] === 13)) return; // a blank line carries nothing
     if (!admit()) return void n.dropped_rate++;
     const v = judgeLine(line);
     if (!v.ok) return void n[`dropped_${v.why}`]++;
@@ -106,7 +106,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     await closed;
     qga?.close();
     rd.end();
-    oversizeBefore += rd.oversize;
+    n.dropped_oversize += rd.oversize;
     reader = null;
     current = null;
   };
@@ -196,8 +196,9 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
         return;
       }
       accepted.push(now);
-      void serve(sock);
+      serving = serve(sock);
     });
+    let serving: Promise<void> | null = null;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(c.socket, () => resolve());
@@ -205,6 +206,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     fs.chmodSync(c.socket, 0o600);
     await stopped;
     current?.destroy();
+    await serving; // its counters and `connected` settle before the last channel row
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
