@@ -82,8 +82,11 @@ program
   .description('a short episode against a workload labtel starts, with every collector this host supports')
   .option('-d, --duration <seconds>', 'episode length', positiveNumber, 5)
   .option('-o, --output-dir <dir>', 'episode directory (default: labtel-demo-<time> here)')
-  .action(async (opts: { duration: number; outputDir?: string }) => {
-    exitCode = await (await import('./commands/demo.js')).demoCommand(opts);
+  .option('--vm', 'boot a tiny real guest (built from Debian packages) and record it with all six collectors (root, QEMU)')
+  .action(async (opts: { duration: number; outputDir?: string; vm?: boolean }) => {
+    exitCode = opts.vm
+      ? await (await import('./commands/demo-vm.js')).demoVmCommand(opts)
+      : await (await import('./commands/demo.js')).demoCommand(opts);
   });
 
 try {

@@ -24,7 +24,14 @@ export const guestAgent: Collector<'guest_agent'> = {
     return { available: true, reason: `connects to ${config.socket} (protocol ${config.protocol})` };
   },
   async run(ctx) {
-    const r = await guestLoop({ config: ctx.config, writer: ctx.writer, clock: ctx.clock, signal: ctx.signal, reportError: ctx.reportError });
+    const r = await guestLoop({
+      config: ctx.config,
+      pid: ctx.target.pidfile ? null : ctx.target.pid,
+      writer: ctx.writer,
+      clock: ctx.clock,
+      signal: ctx.signal,
+      reportError: ctx.reportError,
+    });
     return { end: r.end, valueRows: r.valueRows, detail: { ...r.counters, disabled: r.disabled } };
   },
 };

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
+import { exitsWithin } from '../../util/process-exit.js';
 import { judgeLine } from './guest-line.js';
 import { BoundedLineReader } from './line-reader.js';
 import { QgaError, QgaSession } from './qga-session.js';
@@ -25,6 +26,8 @@ export interface GuestLoopOptions {
   clock: EpisodeClock;
   signal: AbortSignal;
   reportError?: (message: string) => void;
+  /** The guest's QEMU: when it is gone as the channel closes, the collector ends (null: only on stop). */
+  pid?: number | null;
   /** For tests. */
   restartDelayMs?: number;
 }
@@ -43,7 +46,7 @@ export interface GuestCounters {
 }
 
 export interface GuestLoopResult {
-  end: 'stopped';
+  end: 'stopped' | 'target_exited';
   /** Rows with something from the guest (lines, or qga answers). */
   valueRows: number;
   counters: GuestCounters;
@@ -169,6 +172,10 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
         sock.destroy();
         await served;
         if (o.signal.aborted) break;
+        if (o.pid != null && (await exitsWithin(o.pid, 1000, o.signal))) {
+          r.end = 'target_exited'; // QEMU powered off: its channel is gone for good
+          break;
+        }
         o.reportError?.(`guest_agent: the guest channel ${c.socket} closed; reconnecting in ${delay} ms`);
       }
       await Promise.race([sleep(delay), stopped]);

@@ -3,7 +3,6 @@
 // rows, restarts perf with capped backoff if it dies while the target lives,
 // and ends when the target exits. perf runs under `setpriv --pdeathsig KILL`,
 // so it dies with the thread that started it, even if the agent is SIGKILLed.
-import fs from 'node:fs';
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
@@ -11,6 +10,7 @@ import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { monoNowNs } from '../../clock/origin.js';
 import { PerfIntervals, parsePerfLine } from './parse.js';
+import { isAlive } from '../../util/process-exit.js';
 import { perfPreflight } from './preflight.js';
 
 export interface PerfLoopOptions {
@@ -32,7 +32,6 @@ export interface PerfLoopResult {
   end: 'stopped' | 'target_exited';
 }
 
-const alive = (pid: number) => fs.existsSync(`/proc/${pid}/stat`) && !/\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
 
 export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
   const pre = perfPreflight(o.events);
@@ -84,7 +83,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     emit();
     w.flush();
     if (o.signal.aborted) break;
-    if (!alive(o.pid)) return { rows: w.rows - rowsAtStart, valueRows, restarts, end: 'target_exited' };
+    if (!isAlive(o.pid)) return { rows: w.rows - rowsAtStart, valueRows, restarts, end: 'target_exited' };
     if (w.rows > rowsBefore + 25) delay = o.restartDelayMs ?? 500; // it had been running well: start the backoff over
     const why = result.signal ? `killed by ${result.signal}` : `exited with code ${result.exitCode}`;
     const stderr = String(result.stderr ?? '').trim().split('\n').slice(-2).join(' ');

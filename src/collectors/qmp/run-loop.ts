@@ -3,10 +3,10 @@
 // comes, and reconnects with capped backoff when the connection goes (QEMU
 // restarted, the socket vanished). It ends when the target process is gone
 // and the socket no longer answers.
-import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
+import { exitsWithin, isAlive } from '../../util/process-exit.js';
 import { QmpClient, type QmpEvent } from './client.js';
 import { newPollState, pollQemu } from './poll.js';
 
@@ -40,22 +40,6 @@ export interface QmpLoopResult {
 }
 
 const EXIT_GRACE_MS = 1000;
-
-async function exitsWithin(pid: number, ms: number, signal: AbortSignal): Promise<boolean> {
-  for (let waited = 0; waited < ms && !signal.aborted; waited += 50) {
-    if (!alive(pid)) return true;
-    await sleep(50);
-  }
-  return !alive(pid);
-}
-
-const alive = (pid: number) => {
-  try {
-    return !/\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
-  } catch {
-    return false;
-  }
-};
 
 export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
   const w = o.writer;
@@ -113,7 +97,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
         onEvents: () => setImmediate(() => client && writeEvents(client.takeEvents())),
       });
     } catch (err) {
-      if (o.pid !== null && !alive(o.pid)) {
+      if (o.pid !== null && !isAlive(o.pid)) {
         r.end = 'target_exited';
         break;
       }

@@ -1,0 +1,78 @@
+// One episode with all six collectors against a real booted guest (see
+// src/lab/vm-guest.ts), from a manifest that names only the QMP socket, the
+// bridge and the guest channel: the pid and the vCPU threads come through
+// QMP. The agent runs inside the guest's network namespace (where its bridge
+// is), as `labtel run`; the guest is let run once the agent records, and the
+// episode is stopped once the guest has powered itself off.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PACKAGE_ROOT } from '../native/addon.js';
+import { buildGuest, startVmGuest, type VmGuest } from '../lab/vm-guest.js';
+
+export interface VmEpisode {
+  dir: string;
+  guest: Pick<VmGuest, 'guestIp' | 'peerIp' | 'pid' | 'accel'>;
+  /** labtel run's exit status. */
+  code: number | null;
+  /** What labtel run printed. */
+  stdout: string;
+}
+
+export async function runVmEpisode(o: { outputDir: string; seconds?: number; log?: (l: string) => void }): Promise<VmEpisode> {
+  const log = o.log ?? (() => {});
+  log('building the test guest (cached after the first time)');
+  const { kernel, initrd } = buildGuest(PACKAGE_ROOT);
+  const vm = await startVmGuest({ kernel, initrd, seconds: o.seconds ?? 6 });
+  log(`QEMU pid ${vm.pid} (${vm.accel}), guest ${vm.guestIp} on br0 in namespace ${vm.ns}`);
+  try {
+    const manifestFile = path.join(path.dirname(path.resolve(o.outputDir)), `.${path.basename(o.outputDir)}.manifest.json`);
+    fs.mkdirSync(path.dirname(manifestFile), { recursive: true });
+    fs.writeFileSync(
+      manifestFile,
+      JSON.stringify({
+        episode: 'demo-vm',
+        output_dir: path.resolve(o.outputDir),
+        target: { qmp_socket: vm.qmp },
+        collectors: {
+          proc: { interval_ms: 100, threads: true },
+          perf: { interval_ms: 200 },
+          pcap: { iface: vm.bridge, interval_ms: 500 },
+          netflow: { bucket_ms: 100, guest_ip: vm.guestIp },
+          qmp: { socket: vm.qmp, interval_ms: 500 },
+          guest_agent: { socket: vm.telemetry, mode: 'connect', interval_ms: 500 },
+        },
+      }),
+    );
+    const agent = spawn('ip', ['netns', 'exec', vm.ns, process.execPath, path.join(PACKAGE_ROOT, 'bin', 'labtel.js'), 'run', manifestFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    agent.stdout!.on('data', (d) => (stdout += d));
+    agent.stderr!.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => log(l.replace(/^labtel: /, 'agent: '))));
+    const agentExit = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+    // Let the guest run once every collector records (the qmp collector's first poll is the last to come).
+    const qmpRows = path.join(o.outputDir, 'telemetry-qmp.jsonl');
+    for (let i = 0; !(fs.existsSync(qmpRows) && fs.statSync(qmpRows).size > 0); i++) {
+      if (i > 1500 || agent.exitCode !== null) throw new Error(`the agent did not start recording: ${stdout}`);
+      await sleep(20);
+    }
+    await vm.cont();
+    log('guest running');
+    // The guest powers itself off after `seconds`; one that does not (stuck, or a broken accelerator) is killed.
+    const limit = sleep(((o.seconds ?? 6) + 90) * 1000).then(() => 'late' as const);
+    if ((await Promise.race([vm.exited, agentExit, limit])) === 'late') {
+      log('the guest did not power off in time: killing QEMU');
+      vm.qemu.kill('SIGKILL');
+      await vm.exited;
+    } else log('guest powered off; stopping the episode');
+    await sleep(1000); // the last buckets and rows of the power-off
+    agent.kill('SIGTERM');
+    const code = await agentExit;
+    fs.rmSync(manifestFile, { force: true });
+    return { dir: path.resolve(o.outputDir), guest: { guestIp: vm.guestIp, peerIp: vm.peerIp, pid: vm.pid, accel: vm.accel }, code, stdout };
+  } finally {
+    await vm.destroy();
+  }
+}
