@@ -16,6 +16,9 @@ export const STOP_GRACE_MS = 5000;
 export class CollectorRun {
   readonly summary: CollectorSummary;
   done = false;
+  /** Resolves when the collector's worker has started it (or it settled without starting). */
+  readonly started: Promise<void>;
+  private markStarted!: () => void;
   private readonly worker: Worker;
   private readonly stopFlag: StopFlag = newStopFlag();
   /** [rows on disk, rows buffered], kept current by the collector's writer. */
@@ -32,6 +35,7 @@ export class CollectorRun {
     onSettled: () => void,
   ) {
     this.outputPath = input.outputPath;
+    this.started = new Promise((resolve) => (this.markStarted = resolve));
     this.summary = { status: 'ok', reason: null, rows: 0, errors: [], end: null, file: input.outputPath.split('/').pop()!, sources: collector.sources };
     const ports = [...(input.upstream ? [input.upstream] : []), ...(input.downstream ?? [])];
     this.worker = spawnModuleWorker(import.meta.url, 'collector-worker', { ...input, stopFlag: this.stopFlag, stats: this.stats }, ports);
@@ -39,6 +43,7 @@ export class CollectorRun {
       const settle = () => {
         if (this.done) return;
         this.done = true;
+        this.markStarted();
         resolve();
         onSettled();
       };
@@ -59,6 +64,7 @@ export class CollectorRun {
     const s = this.summary;
     switch (msg.type) {
       case 'started':
+        this.markStarted();
         this.agentRow({ event: 'collector_started', collector: this.name, message: null });
         break;
       case 'error':

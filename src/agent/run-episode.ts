@@ -17,8 +17,11 @@ import { EpisodeStop } from './episode-stop.js';
 import { hostInventory } from './inventory.js';
 import type { AgentEventRow } from './rows.js';
 import type { CollectorSummary, EpisodeSummary } from './summary.js';
+import { startForwarding } from '../sinks/nats/live.js';
 import { SelfTelemetry } from './self-telemetry.js';
 import { resolveTarget } from './target.js';
+
+const STARTUP_MS = 10_000;
 
 export class RunRefused extends Error {
   override name = 'RunRefused';
@@ -86,7 +89,6 @@ export async function decideCollectors(m: Manifest): Promise<Plan> {
       refusals.push(`collectors.${name}: cannot run: ${availability.reason} (mark it "optional": true to run the episode without it)`);
     }
   }
-  if (m.sinks && Object.keys(m.sinks).length) refusals.push(`sinks: forwarding is ${NOT_YET}`);
   if (!refusals.length && run.length === 0) refusals.push('collectors: no collector to run (every one is disabled, optional and unavailable, or absent)');
   return { run, skipped, probes, refusals };
 }
@@ -139,6 +141,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   const tStart = clock.now();
   agentRow({ event: 'episode_started', collector: null, message: `pid ${target.pid}` });
   const self = new SelfTelemetry(agent, clock);
+  const forwarding = m.sinks?.nats ? startForwarding(dir, m.sinks.nats, episode, log) : null;
 
   const summaries: Record<string, CollectorSummary> = { ...plan.skipped };
   for (const [name, s] of Object.entries(plan.skipped)) {
@@ -162,7 +165,6 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
     // Stopped during start-up: record that nothing ran, and why.
     for (const p of plan.run) summaries[p.name] = skippedSummary(`the episode was stopped (${stop.reason}) before it started`, p.collector.sources);
   } else {
-    if (m.duration_s) stop.armDuration(m.duration_s);
     const onSettled = () => {
       if (runs.length === plan.run.length && runs.every((r) => r.done)) stop.trigger('collectors_ended');
     };
@@ -191,6 +193,14 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
       summaries[p.name] = run.summary;
     }
     self.start(runs);
+    // duration_s counts from when every collector has started (worker threads take a moment to load), at most STARTUP_MS after launch.
+    const duration = m.duration_s;
+    if (duration) {
+      const late = new Promise<void>((resolve) => setTimeout(resolve, STARTUP_MS).unref());
+      void Promise.race([Promise.all(runs.map((r) => r.started)), late]).then(() => {
+        if (!stop.reason) stop.armDuration(duration);
+      });
+    }
     await stop.wait();
   }
 
@@ -211,5 +221,6 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
     collectors: summaries,
   };
   writeJsonExclusive(path.join(dir, 'summary.json'), summary);
+  await forwarding?.finish();
   return { dir, summary };
 }

@@ -70,6 +70,30 @@ program
   });
 
 program
+  .command('forward')
+  .description('publish a finished episode to NATS JetStream (idempotent: each row is stored once)')
+  .argument('<episode-dir>', 'the episode directory')
+  .option('--servers <url>', 'a NATS server (repeatable; default: the episode manifest\'s sinks.nats.servers)', collect, [])
+  .option('--stream <name>', 'JetStream stream (default LABTEL)')
+  .option('--subject-prefix <prefix>', 'subject prefix (default labtel)')
+  .option('--host <name>', 'this host\'s name in subjects (default: the host name)')
+  .action(async (dir: string, opts) => {
+    exitCode = await (await import('./commands/nats.js')).forwardCommand(dir, opts);
+  });
+
+program
+  .command('pull')
+  .description("materialize the stream's episodes as episode directories (<out>/<host>/<episode>/)")
+  .requiredOption('--out <dir>', 'where to write them')
+  .option('--servers <url>', 'a NATS server (repeatable)', collect, [])
+  .option('--stream <name>', 'JetStream stream (default LABTEL)')
+  .option('--durable <name>', 'the durable consumer\'s name (one per puller)', 'labtel-pull')
+  .option('--follow', 'keep pulling after catching up, until SIGINT/SIGTERM')
+  .action(async (opts) => {
+    exitCode = await (await import('./commands/nats.js')).pullCommand(opts);
+  });
+
+program
   .command('doctor')
   .description('what this host and build can collect, and whether the native addon is in use')
   .option('--json', 'machine-readable output')

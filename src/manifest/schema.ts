@@ -8,6 +8,7 @@ import { pcapConfig } from '../collectors/pcap/config.js';
 import { netflowConfig } from '../collectors/netflow/config.js';
 import { qmpConfig } from '../collectors/qmp/config.js';
 import { guestAgentConfig } from '../collectors/guest_agent/config.js';
+import { sinksConfig } from '../sinks/nats/config.js';
 
 export const COLLECTOR_CONFIGS = {
   proc: procConfig,
@@ -45,7 +46,7 @@ export const manifestSchema = z
       .positive({ error: expected('a positive number of seconds') })
       .max(31_536_000, { error: expected('at most 31536000 seconds (a year)') })
       .optional()
-      .describe('Stop after this many seconds; without it, run until SIGINT or SIGTERM.'),
+      .describe('Stop after this many seconds, counted from when every collector has started (at most 10 s after launch); without it, run until SIGINT or SIGTERM.'),
     target,
     collectors: z
       .strictObject(
@@ -55,10 +56,7 @@ export const manifestSchema = z
         { error: expected('an object of collectors') },
       )
       .describe('One object per collector to run: ' + KNOWN_COLLECTORS.join(', ') + '.'),
-    sinks: z
-      .record(z.string(), z.unknown(), { error: expected('an object') })
-      .optional()
-      .describe('Reserved for forwarding rows (NATS JetStream); not supported yet.'),
+    sinks: sinksConfig.optional(),
   })
   .describe('A labtel manifest (JSON).');
 

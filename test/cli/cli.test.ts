@@ -71,7 +71,7 @@ describe('labtel run', () => {
 describe('labtel demo', () => {
   it('runs an episode against its own workload, prints the summary and what it could not run', async () => {
     const dir = tmpDir();
-    const { stdout } = await exec(process.execPath, [LABTEL_BIN, 'demo', '--duration', '2'], { cwd: dir });
+    const { stdout } = await exec(process.execPath, [LABTEL_BIN, 'demo', '--duration', '3'], { cwd: dir });
     const [episode] = fs.readdirSync(dir).filter((d) => d.startsWith('labtel-demo-'));
     expect(episode).toBeDefined();
     const summary = JSON.parse(fs.readFileSync(path.join(dir, episode!, 'summary.json'), 'utf8'));
