@@ -28,6 +28,12 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
+/** Children die with the demo, even when it is killed (setpriv's parent-death signal; none of these drop root). */
+function spawnTied(cmd: string, args: string[]): ChildProcess {
+  const setpriv = which('setpriv');
+  return setpriv ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', cmd, ...args], { stdio: 'ignore' }) : spawn(cmd, args, { stdio: 'ignore' });
+}
+
 export async function startLabPeers(): Promise<LabPeers> {
   const collectors: Record<string, object> = {};
   const notRun: Record<string, string> = {};
@@ -40,7 +46,7 @@ export async function startLabPeers(): Promise<LabPeers> {
   else {
     try {
       net = await createGuestNet();
-      children.push(spawn('ip', ['netns', 'exec', net.guestNs, process.execPath, '-e', TRAFFIC, net.peerIp], { stdio: 'ignore' }));
+      children.push(spawnTied('ip', ['netns', 'exec', net.guestNs, process.execPath, '-e', TRAFFIC, net.peerIp]));
       collectors.pcap = { iface: net.tap, interval_ms: 500, optional: true };
       collectors.netflow = { bucket_ms: 100, guest_ip: net.guestIp, optional: true };
     } catch (err) {
@@ -51,7 +57,7 @@ export async function startLabPeers(): Promise<LabPeers> {
   if (!which('qemu-system-x86_64')) notRun.qmp = 'QEMU is not installed (Debian: apt-get install qemu-system-x86)';
   else {
     const qmp = path.join(dir, 'qmp.sock');
-    const q = spawn('qemu-system-x86_64', ['-machine', 'pc,accel=tcg', '-S', '-nodefaults', '-display', 'none', '-m', '64', '-qmp', `unix:${qmp},server=on,wait=off`], { stdio: 'ignore' });
+    const q = spawnTied('qemu-system-x86_64', ['-machine', 'pc,accel=tcg', '-S', '-nodefaults', '-display', 'none', '-m', '64', '-qmp', `unix:${qmp},server=on,wait=off`]);
     children.push(q);
     if (await until(() => fs.existsSync(qmp), 5000)) collectors.qmp = { socket: qmp, interval_ms: 500, optional: true };
     else notRun.qmp = 'a paused QEMU did not open its QMP socket within 5 s';
@@ -61,7 +67,7 @@ export async function startLabPeers(): Promise<LabPeers> {
   else {
     const sock = path.join(dir, 'qga.sock');
     fs.mkdirSync(path.join(dir, 'qga-state'));
-    children.push(spawn('qemu-ga', ['-m', 'unix-listen', '-p', sock, '-t', path.join(dir, 'qga-state')], { stdio: 'ignore' }));
+    children.push(spawnTied('qemu-ga', ['-m', 'unix-listen', '-p', sock, '-t', path.join(dir, 'qga-state')]));
     if (await until(() => fs.existsSync(sock), 5000)) collectors.guest_agent = { socket: sock, protocol: 'qga', interval_ms: 1000, optional: true };
     else notRun.guest_agent = 'qemu-ga did not open its socket within 5 s';
   }

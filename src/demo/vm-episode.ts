@@ -20,20 +20,29 @@ export interface VmEpisode {
   stdout: string;
 }
 
-export async function runVmEpisode(o: { outputDir: string; seconds?: number; log?: (l: string) => void }): Promise<VmEpisode> {
+export async function runVmEpisode(o: { outputDir: string; seconds?: number; log?: (l: string) => void; signal?: AbortSignal }): Promise<VmEpisode> {
   const log = o.log ?? (() => {});
+  const seconds = o.seconds ?? 6;
   log('building the test guest (cached after the first time)');
   const { kernel, initrd } = buildGuest(PACKAGE_ROOT);
-  const vm = await startVmGuest({ kernel, initrd, seconds: o.seconds ?? 6 });
+  const vm = await startVmGuest({ kernel, initrd, seconds });
   log(`QEMU pid ${vm.pid} (${vm.accel}), guest ${vm.guestIp} on br0 in namespace ${vm.ns}`);
+  const manifestFile = path.join(path.dirname(path.resolve(o.outputDir)), `.${path.basename(o.outputDir)}.manifest.json`);
+  let agent: ReturnType<typeof spawn> | null = null;
+  const timers = new AbortController(); // ends the waits below, whichever way this returns
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (o.signal?.aborted) resolve('aborted');
+    o.signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
   try {
-    const manifestFile = path.join(path.dirname(path.resolve(o.outputDir)), `.${path.basename(o.outputDir)}.manifest.json`);
     fs.mkdirSync(path.dirname(manifestFile), { recursive: true });
     fs.writeFileSync(
       manifestFile,
       JSON.stringify({
         episode: 'demo-vm',
         output_dir: path.resolve(o.outputDir),
+        // A backstop: the episode is stopped after the guest powers off, and in any case by then.
+        duration_s: seconds + 120,
         target: { qmp_socket: vm.qmp },
         collectors: {
           proc: { interval_ms: 100, threads: true },
@@ -45,34 +54,48 @@ export async function runVmEpisode(o: { outputDir: string; seconds?: number; log
         },
       }),
     );
-    const agent = spawn('ip', ['netns', 'exec', vm.ns, process.execPath, path.join(PACKAGE_ROOT, 'bin', 'labtel.js'), 'run', manifestFile], {
+    const a = spawn('ip', ['netns', 'exec', vm.ns, process.execPath, path.join(PACKAGE_ROOT, 'bin', 'labtel.js'), 'run', manifestFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    agent = a;
     let stdout = '';
-    agent.stdout!.on('data', (d) => (stdout += d));
-    agent.stderr!.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => log(l.replace(/^labtel: /, 'agent: '))));
-    const agentExit = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+    a.stdout!.on('data', (d) => (stdout += d));
+    a.stderr!.on('data', (d: Buffer) => d.toString().split('\n').filter(Boolean).forEach((l) => log(l.replace(/^labtel: /, 'agent: '))));
+    const agentExit = new Promise<number | null>((resolve) => a.once('exit', (code) => resolve(code)));
     // Let the guest run once every collector records (the qmp collector's first poll is the last to come).
     const qmpRows = path.join(o.outputDir, 'telemetry-qmp.jsonl');
     for (let i = 0; !(fs.existsSync(qmpRows) && fs.statSync(qmpRows).size > 0); i++) {
-      if (i > 1500 || agent.exitCode !== null) throw new Error(`the agent did not start recording: ${stdout}`);
+      if (i > 1500 || a.exitCode !== null || o.signal?.aborted) throw new Error(o.signal?.aborted ? 'interrupted' : `the agent did not start recording: ${stdout}`);
       await sleep(20);
     }
     await vm.cont();
     log('guest running');
     // The guest powers itself off after `seconds`; one that does not (stuck, or a broken accelerator) is killed.
-    const limit = sleep(((o.seconds ?? 6) + 90) * 1000).then(() => 'late' as const);
-    if ((await Promise.race([vm.exited, agentExit, limit])) === 'late') {
+    const limit = sleep((seconds + 90) * 1000, 'late' as const, { signal: timers.signal }).catch(() => 'cancelled' as const);
+    const ended = await Promise.race([vm.exited.then(() => 'off' as const), agentExit.then(() => 'agent' as const), limit, aborted]);
+    if (ended === 'late') {
       log('the guest did not power off in time: killing QEMU');
       vm.qemu.kill('SIGKILL');
       await vm.exited;
-    } else log('guest powered off; stopping the episode');
-    await sleep(1000); // the last buckets and rows of the power-off
-    agent.kill('SIGTERM');
+    } else if (ended === 'off') {
+      log('guest powered off; stopping the episode');
+      await sleep(1000); // the last buckets and rows of the power-off
+    }
+    a.kill('SIGTERM');
     const code = await agentExit;
-    fs.rmSync(manifestFile, { force: true });
+    agent = null;
     return { dir: path.resolve(o.outputDir), guest: { guestIp: vm.guestIp, peerIp: vm.peerIp, pid: vm.pid, accel: vm.accel }, code, stdout };
   } finally {
+    timers.abort();
+    if (agent && agent.exitCode === null && agent.signalCode === null) {
+      // Interrupted or failed: the agent is stopped cleanly (it writes its summary), killed if it lingers.
+      const a = agent;
+      a.kill('SIGTERM');
+      const gone = new Promise((resolve) => a.once('exit', resolve));
+      const late = new Promise((resolve) => setTimeout(resolve, 10_000, 'late').unref());
+      if ((await Promise.race([gone, late])) === 'late') a.kill('SIGKILL');
+    }
+    fs.rmSync(manifestFile, { force: true });
     await vm.destroy();
   }
 }

@@ -4,7 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 /** Whether a process lives: a zombie nobody has reaped yet counts as gone. */
 export function isAlive(pid: number): boolean {
   try {
-    return !/\) [ZX] /.test(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat[stat.lastIndexOf(')') + 2]; // after the name, which may hold anything
+    return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }

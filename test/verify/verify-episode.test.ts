@@ -88,6 +88,12 @@ describe('labtel verify', () => {
     expect(r.reasons).toContain('host_proc rows are missing: 1 seq gaps (first: line 6: seq 6 where 5 was due)');
   });
 
+  it('rows lost at the end of the file (no seq gap shows it): failed, against summary.json\'s count', () => {
+    const r = proc(broken((rows) => rows.slice(0, 10)));
+    expect(r.verdict).toBe('failed');
+    expect(r.reasons[0]).toMatch(/^its file has 10 rows where summary\.json counts \d+: rows are missing$/);
+  });
+
   it('a partial last line (the writer died mid-row): failed', () => {
     const r = proc(broken((rows) => rows.map((x) => JSON.stringify(x) + '\n').join('') + '{"source":"host_pr'));
     expect(r.verdict).toBe('failed');

@@ -27,9 +27,15 @@ function stamp(d = new Date()): string {
 }
 
 export async function demoCommand(opts: { duration: number; outputDir?: string }): Promise<number> {
+  // A signal while the peers start must still remove them (the episode handles its own later).
+  let interrupted = false;
+  const onSignal = () => (interrupted = true);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const peers = await startLabPeers();
   const workload = spawn(process.execPath, ['-e', WORKLOAD_SOURCE], { stdio: 'ignore' });
   try {
+    if (interrupted) return 130;
     const collectors: Record<string, object> = {};
     const notRun: string[] = [];
     const probes = await probeCollectors();
@@ -55,5 +61,7 @@ export async function demoCommand(opts: { duration: number; outputDir?: string }
   } finally {
     workload.kill('SIGTERM');
     await peers.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }

@@ -33,7 +33,7 @@ export class QgaSession {
     const w = this.waiting;
     if (w) {
       this.waiting = null;
-      w.resolve(line);
+      w.resolve(Buffer.from(line)); // the reader's buffer is reused by the rest of the chunk
       return;
     }
     this.queued.push(Buffer.from(line));

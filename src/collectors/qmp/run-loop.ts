@@ -85,10 +85,15 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
   };
 
   let droppedBefore = 0; // events dropped on earlier connections
+  // One stop promise for the whole loop: a QEMU that stops answering must not hold up the episode's stop.
+  const stopped = new Promise<{ stopped: true }>((resolve) => {
+    if (o.signal.aborted) resolve({ stopped: true });
+    o.signal.addEventListener('abort', () => resolve({ stopped: true }), { once: true });
+  });
   while (!o.signal.aborted) {
     let client: QmpClient | undefined;
     try {
-      client = await QmpClient.connect({
+      const connecting = QmpClient.connect({
         path: o.socket,
         greetingTimeoutMs: o.greetingTimeoutMs,
         commandTimeoutMs: o.commandTimeoutMs,
@@ -96,6 +101,12 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
         // (events before connect() returns wait for the first poll, which writes them first)
         onEvents: () => setImmediate(() => client && writeEvents(client.takeEvents())),
       });
+      const first = await Promise.race([connecting, stopped]);
+      if ('stopped' in first) {
+        connecting.then((c) => c.close(), () => {}); // a late connection is closed as it comes
+        break;
+      }
+      client = first;
     } catch (err) {
       if (o.pid !== null && !isAlive(o.pid)) {
         r.end = 'target_exited';
@@ -112,19 +123,15 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     }
     r.connections++;
     r.qemuVersion = client.version;
-    delay = o.restartDelayMs ?? 500;
+    const connectedAt = performance.now();
     const st = newPollState();
     const closed = client.closed.then((why) => ({ closed: why }));
-    const stopped = new Promise<{ stopped: true }>((resolve) => {
-      if (o.signal.aborted) resolve({ stopped: true });
-      o.signal.addEventListener('abort', () => resolve({ stopped: true }), { once: true });
-    });
     let next = performance.now();
     for (;;) {
       const t0 = performance.now();
       const poll = pollQemu(client, st);
-      const done = await Promise.race([poll.then((p) => ({ p })), closed]);
-      if ('closed' in done) break;
+      const done = await Promise.race([poll.then((p) => ({ p })), closed, stopped]);
+      if ('closed' in done || 'stopped' in done) break;
       const { p } = done;
       writeEvents(client.takeEvents()); // events that came before the poll's answers first
       r.eventsDropped = droppedBefore + client.droppedEvents;
@@ -154,12 +161,15 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
       break;
     }
     if (o.signal.aborted) break;
+    // A connection that held a while starts the backoff over; one that keeps dropping backs off to 8 s.
+    delay = performance.now() - connectedAt > 10_000 ? (o.restartDelayMs ?? 500) : delay;
     o.reportError?.(`qmp: ${why ?? 'connection lost'}; reconnecting in ${delay} ms`);
     try {
       await sleep(delay, undefined, { signal: o.signal });
     } catch {
       break;
     }
+    delay = Math.min(delay * 2, 8000);
   }
   return r;
 }
