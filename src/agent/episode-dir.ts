@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const OWN_FILE = /^(episode\.json|summary\.json|telemetry-[a-z_]+\.jsonl|network(-\d{3,})?\.pcap|forward-cursor\.json(\.tmp)?)$/;
+const OWN_FILE = /^(episode\.json|summary\.json|telemetry-[a-z_]+\.jsonl|network(-\d{3,})?\.pcap|forward-cursor\.json(\.tmp)?|report\.html)$/;
 
 export function prepareEpisodeDir(dir: string, force: boolean): void {
   fs.mkdirSync(dir, { recursive: true });

@@ -94,6 +94,15 @@ program
   });
 
 program
+  .command('report')
+  .description('one self-contained HTML file: time-aligned panels of the episode, QMP events as markers, the verify verdict')
+  .argument('<episode-dir>', 'the episode directory')
+  .option('-o, --output <file>', 'where to write it (default: <episode-dir>/report.html)')
+  .action(async (dir: string, opts: { output?: string }) => {
+    exitCode = await (await import('./commands/report.js')).reportCommand(dir, opts);
+  });
+
+program
   .command('doctor')
   .description('what this host and build can collect, and whether the native addon is in use')
   .option('--json', 'machine-readable output')

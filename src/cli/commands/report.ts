@@ -1,0 +1,12 @@
+// `labtel report <episode-dir> [-o report.html]`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { renderReport } from '../../report/render.js';
+
+export async function reportCommand(dir: string, opts: { output?: string }): Promise<number> {
+  const out = opts.output ?? path.join(dir, 'report.html');
+  const r = renderReport(dir);
+  fs.writeFileSync(out, r.html);
+  console.error(`labtel: wrote ${out} (${(r.html.length / 1e6).toFixed(1)} MB, ${r.panels} panels, ${r.markers} QMP event markers)`);
+  return 0;
+}
