@@ -85,30 +85,30 @@ export class NatsForwarder {
   }
 
   /** One pass over the episode's files: publishes what is new. Returns false when it could not finish (NATS down). */
-  async pass(): Promise<boolean> {
-    try {
-      await this.connect();
+  pass(): Promise<boolean> {
+    return this.attempt(async () => {
       for (const f of fs.readdirSync(this.dir).filter((x) => /^telemetry-[a-z_]+\.jsonl$/.test(x)).sort()) await this.forwardFile(f);
-      this.progress.error = null;
-      return true;
-    } catch (err) {
-      this.progress.error = (err as Error).message;
-      return false;
-    } finally {
-      this.saveCursor();
-    }
+    });
   }
 
   /** episode.json and summary.json (once each, when present). */
-  async forwardEpisodeFiles(): Promise<boolean> {
-    try {
-      await this.connect();
+  forwardEpisodeFiles(): Promise<boolean> {
+    return this.attempt(async () => {
       for (const f of ['episode', 'summary'] as const) {
         const file = path.join(this.dir, `${f}.json`);
         if (this.cursor.files[f] || !fs.existsSync(file)) continue;
         await this.js!.publish(fileSubject(this.key, f), fs.readFileSync(file), { msgID: `${this.key.host}/${this.key.episode}/_${f}` });
         this.cursor.files[f] = true;
       }
+    });
+  }
+
+  /** Connected, runs `work`; false (with the reason in progress.error) when NATS failed it. The cursor is saved either way. */
+  private async attempt(work: () => Promise<void>): Promise<boolean> {
+    try {
+      await this.connect();
+      await work();
+      this.progress.error = null;
       return true;
     } catch (err) {
       this.progress.error = (err as Error).message;
