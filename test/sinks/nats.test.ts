@@ -2,8 +2,11 @@
 // episode equals the local one row for row, whatever happened to NATS in
 // between. Skips only where nats-server is absent (CI installs it and the
 // tests start their own on loopback ports).
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
+import { LABTEL_BIN } from '../helpers/cli.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../src/agent/run-episode.js';
@@ -106,6 +109,27 @@ describe.skipIf(!hasNats())('the NATS JetStream sink', () => {
     expect(r.episodes.sort()).toEqual(['lab-a/same-name', 'lab-b/same-name']);
     expectSame(a.dir, path.join(out, 'lab-a', 'same-name'));
     expectSame(b.dir, path.join(out, 'lab-b', 'same-name'));
+  });
+
+  it('an agent killed mid-episode: labtel forward resumes from its cursor, and the pull equals the files', async () => {
+    const nats = await startNats();
+    const root = tmpDir();
+    const dir = path.join(root, 'ep6');
+    const m = path.join(root, 'm.json');
+    fs.writeFileSync(m, JSON.stringify({ output_dir: dir, episode: 'ep6', target: { pid: process.pid }, collectors: { proc: { interval_ms: 10 } }, sinks: { nats: { servers: [nats.url], host: 'lab-d' } } }));
+    const agent = spawn(process.execPath, [LABTEL_BIN, 'run', m, '--quiet'], { stdio: 'ignore' });
+    await rowsAtLeast(dir, 150);
+    await sleep(600); // some forwarded, some not yet
+    agent.kill('SIGKILL');
+    await new Promise((r) => agent.once('exit', r));
+    const cursor = JSON.parse(fs.readFileSync(path.join(dir, CURSOR_FILE), 'utf8'));
+    expect(cursor.acked.host_proc).toBeGreaterThan(0);
+    const { stderr } = await promisify(execFile)(process.execPath, [LABTEL_BIN, 'forward', dir]);
+    expect(stderr).toMatch(/rows published, \d+ already forwarded/);
+    const out = tmpDir();
+    const r = await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' });
+    expect(r.skipped).toBe(0); // nothing twice
+    for (const f of ['telemetry-proc.jsonl', 'telemetry-agent.jsonl']) expect(fs.readFileSync(path.join(out, 'lab-d', 'ep6', f), 'utf8')).toBe(fs.readFileSync(path.join(dir, f), 'utf8'));
   });
 
   it('labtel forward (backfill) is idempotent: run twice, even without its cursor, each row is stored once', async () => {
