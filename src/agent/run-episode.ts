@@ -4,11 +4,12 @@
 import path from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { EpisodeClock, takeOrigin } from '../clock/origin.js';
-import { COLLECTORS, NOT_YET, probeCollectors } from '../collectors/index.js';
+import { COLLECTORS, probeCollectors } from '../collectors/index.js';
 import type { Collector } from '../collectors/types.js';
 import { KNOWN_COLLECTORS, type CollectorName, type Manifest } from '../manifest/schema.js';
 import { nativeStatus } from '../native/addon.js';
 import { sysconf } from '../native/sysconf.js';
+import { startForwarding } from '../sinks/nats/live.js';
 import { JsonlWriter } from '../rows/jsonl-writer.js';
 import { VERSION } from '../version.js';
 import { CollectorRun } from './collector-run.js';
@@ -17,7 +18,6 @@ import { EpisodeStop } from './episode-stop.js';
 import { hostInventory } from './inventory.js';
 import type { AgentEventRow } from './rows.js';
 import type { CollectorSummary, EpisodeSummary } from './summary.js';
-import { startForwarding } from '../sinks/nats/live.js';
 import { SelfTelemetry } from './self-telemetry.js';
 import { resolveTarget } from './target.js';
 
