@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { createGuestNet, type GuestNet } from '../../test/helpers/guest-net.js';
+import { createGuestNet, type GuestNet } from '../../src/lab/guest-net.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LABTEL = path.join(ROOT, 'bin', 'labtel.js');

@@ -91,6 +91,7 @@ export class JsonlWriter {
     this.seqs.set(source, this.nextSeq(source) + rows);
     this.buf += text;
     this.bufRows += rows;
+    if (this.stats) this.stats[1] = this.bufRows;
     if (this.buf.length >= FLUSH_BYTES) this.flush();
   }
 
