@@ -13,6 +13,8 @@
  * would, and prints the CPU that costs (getrusage, user+sys), which includes
  * the sleep and wake-up:
  *   "<cpu us per sample> <bytes per sample> <samples per s>".
+ * PID 0 opens and reads nothing: with PERIOD_US > 0 it measures what the
+ * sleep and wake-up alone cost on this machine (the wake-up floor); bytes 0.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -59,13 +61,13 @@ int main(int argc, char **argv) {
   long iters = argc > 2 ? strtol(argv[2], NULL, 10) : 20000;
   long warmup = argc > 3 ? strtol(argv[3], NULL, 10) : 2000;
   long period_us = argc > 4 ? strtol(argv[4], NULL, 10) : 0;
-  if (pid <= 0 || iters <= 0 || warmup < 0 || period_us < 0) {
+  if (pid < 0 || iters <= 0 || warmup < 0 || period_us < 0 || (pid == 0 && period_us == 0)) {
     fprintf(stderr, "proc-floor: bad arguments\n");
     return 2;
   }
 
-  int fds[4];
-  for (int f = 0; f < 4; f++) {
+  int fds[4] = {-1, -1, -1, -1};
+  for (int f = 0; pid > 0 && f < 4; f++) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/%s", pid, kFiles[f]);
     fds[f] = open(path, O_RDONLY | O_CLOEXEC);
@@ -77,7 +79,7 @@ int main(int argc, char **argv) {
 
   static char buf[8192];
   long bytes = 0;
-  for (long i = 0; i < warmup; i++) {
+  for (long i = 0; pid > 0 && i < warmup; i++) {
     if (sample(fds, buf, sizeof buf) < 0) {
       fprintf(stderr, "proc-floor: pread: %s\n", strerror(errno));
       return 1;
@@ -97,7 +99,7 @@ int main(int argc, char **argv) {
       while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
       }
     }
-    long n = sample(fds, buf, sizeof buf);
+    long n = pid > 0 ? sample(fds, buf, sizeof buf) : 0;
     if (n < 0) {
       fprintf(stderr, "proc-floor: pread: %s\n", strerror(errno));
       return 1;
@@ -107,7 +109,8 @@ int main(int argc, char **argv) {
   double t1 = now_us();
   double c1 = cpu_us();
 
-  for (int f = 0; f < 4; f++) close(fds[f]);
+  for (int f = 0; f < 4; f++)
+    if (fds[f] >= 0) close(fds[f]);
   if (period_us > 0) printf("%.3f %ld %.0f\n", (c1 - c0) / (double)iters, bytes, (double)iters / ((t1 - t0) / 1e6));
   else printf("%.3f %ld\n", (t1 - t0) / (double)iters, bytes);
   return 0;
