@@ -1,7 +1,12 @@
-// Writes a synthetic classic-pcap capture for benchmarks: a guest (10.200.0.10)
-// behind a bridge talking to 200 peers over 2000 flows. Mix: ~70% IPv4 TCP,
-// 15% IPv4 UDP, 8% IPv6 TCP, 4% ICMP, 3% ARP; 5% VLAN-tagged; ~1 ms apart.
-// --small makes every frame 60 bytes; otherwise sizes are bimodal.
+// Writes a synthetic classic-pcap capture for benchmarks (microsecond
+// timestamps, snaplen 262144, Ethernet): a guest (10.200.0.10) behind a bridge
+// talking to 200 peers over 2000 flows, half the packets each way. Drawn per
+// packet: 70% IPv4 TCP, 15% IPv4 UDP, 8% IPv6 TCP, 4% ICMP, 3% ARP; 5%
+// VLAN-tagged; 1 to 1999 µs apart (uniform). Frame sizes: --small asks 60
+// bytes for every frame, otherwise 60% are 60-127 bytes and 40% 1200-1513
+// (uniform); IPv6 TCP frames are at least 74 bytes (78 tagged), so even
+// --small has some longer frames. It returns (and the CLI prints) what it
+// actually wrote, so a benchmark describes its capture from these counts.
 //
 //   tsx scripts/bench/gen-capture.ts OUT.pcap PACKETS [--small] [--seed N]
 import fs from 'node:fs';
@@ -17,7 +22,42 @@ function rng(seed: number): () => number {
   };
 }
 
-export function generateCapture(out: string, packets: number, opts: { small?: boolean; seed?: number } = {}): void {
+/** What a generated capture holds, counted while writing it. */
+export interface CaptureStats {
+  packets: number;
+  file_bytes: number;
+  small: boolean;
+  seed: number;
+  ipv4_tcp: number;
+  ipv4_udp: number;
+  icmp: number;
+  ipv6_tcp: number;
+  arp: number;
+  vlan: number;
+  from_guest: number;
+  frame_bytes: { min: number; max: number; mean: number };
+  span_s: number;
+}
+
+export function generateCapture(out: string, packets: number, opts: { small?: boolean; seed?: number } = {}): CaptureStats {
+  const st: CaptureStats = {
+    packets,
+    file_bytes: 0,
+    small: opts.small ?? false,
+    seed: opts.seed ?? 1,
+    ipv4_tcp: 0,
+    ipv4_udp: 0,
+    icmp: 0,
+    ipv6_tcp: 0,
+    arp: 0,
+    vlan: 0,
+    from_guest: 0,
+    frame_bytes: { min: 0, max: 0, mean: 0 },
+    span_s: 0,
+  };
+  let frameBytes = 0;
+  let minFrame = Infinity;
+  let maxFrame = 0;
   const r = rng(opts.seed ?? 1);
   const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo));
   const guest = [10, 200, 0, 10];
@@ -35,7 +75,8 @@ export function generateCapture(out: string, packets: number, opts: { small?: bo
   fs.writeSync(fd, head);
   const batch = Buffer.alloc(16 * 1024 * 1024);
   let used = 0;
-  let ts = 1_700_000_000_000_000; // µs
+  const ts0 = 1_700_000_000_000_000; // µs
+  let ts = ts0;
   for (let i = 0; i < packets; i++) {
     ts += int(1, 2000);
     const out = r() < 0.5;
@@ -47,6 +88,16 @@ export function generateCapture(out: string, packets: number, opts: { small?: bo
     const vlan = r() < 0.05;
     // IPv6 + TCP headers need 74 bytes (78 tagged): such frames are longer than `size`.
     const frame = Buffer.alloc(Math.max(size, kind >= 0.03 && kind < 0.11 ? (vlan ? 78 : 74) : 60));
+    frameBytes += frame.length;
+    minFrame = Math.min(minFrame, frame.length);
+    maxFrame = Math.max(maxFrame, frame.length);
+    if (vlan) st.vlan++;
+    if (out) st.from_guest++;
+    if (kind < 0.03) st.arp++;
+    else if (kind < 0.11) st.ipv6_tcp++;
+    else if (kind < 0.15) st.icmp++;
+    else if (kind < 0.3) st.ipv4_udp++;
+    else st.ipv4_tcp++;
     let o = 0;
     for (const b of out ? [...macBridge, ...macGuest] : [...macGuest, ...macBridge]) frame[o++] = b;
     if (vlan) o = frame.writeUInt16BE(100, frame.writeUInt16BE(0x8100, o));
@@ -109,10 +160,14 @@ export function generateCapture(out: string, packets: number, opts: { small?: bo
   }
   fs.writeSync(fd, batch, 0, used);
   fs.closeSync(fd);
+  st.file_bytes = fs.statSync(out).size;
+  st.frame_bytes = packets > 0 ? { min: minFrame, max: maxFrame, mean: Math.round((frameBytes / packets) * 10) / 10 } : { min: 0, max: 0, mean: 0 };
+  st.span_s = (ts - ts0) / 1e6;
+  return st;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const [out, n] = process.argv.slice(2);
   const seedAt = process.argv.indexOf('--seed');
-  generateCapture(out!, Number(n), { small: process.argv.includes('--small'), seed: seedAt > 0 ? Number(process.argv[seedAt + 1]) : 1 });
+  console.log(JSON.stringify(generateCapture(out!, Number(n), { small: process.argv.includes('--small'), seed: seedAt > 0 ? Number(process.argv[seedAt + 1]) : 1 })));
 }
