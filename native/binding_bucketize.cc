@@ -232,7 +232,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     return o;
   }
 
-  // status(): {ok, error, errorOffset, offset, packets, skippedBytes, skippedRecords, holes}
+  // status(): {ok, error, errorOffset, offset, packets, skippedBytes, skippedRecords, recordsOverSnaplen, holes}
   Napi::Value Status(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -243,6 +243,8 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     o.Set("packets", static_cast<double>(buckets_->packets()));
     o.Set("skippedBytes", static_cast<double>(last_.skipped_bytes));
     o.Set("skippedRecords", static_cast<double>(last_.skipped_records));
+    // Classic pcap records longer than the file's snaplen, read as libpcap does (cut to it).
+    o.Set("recordsOverSnaplen", static_cast<double>(last_.records_over_snaplen));
     o.Set("holes", static_cast<double>(buckets_->holes()));
     return o;
   }

@@ -116,6 +116,7 @@ FeedResult CaptureReader::result() const {
   }
   r.skipped_bytes = skipped_bytes_;
   r.skipped_records = skipped_records_;
+  r.records_over_snaplen = over_snaplen_;
   return r;
 }
 
@@ -314,25 +315,31 @@ size_t CaptureReader::run_detect(const uint8_t* p, size_t n, bool eof, size_t* n
   }
   swap_ = swap;
   ns_ = rd32(p, swap) == kMagicNs;
-  snaplen_ = rd32(p + 16, swap);
+  uint32_t snaplen = rd32(p + 16, swap);
   linktype_ = rd32(p + 20, swap) & 0x03FFFFFF;  // the upper bits describe the FCS
-  limit_ = opt_.max_caplen;
-  if (snaplen_ != 0 && snaplen_ < limit_) limit_ = snaplen_;
+  // libpcap's snapshot (pcap_adjust_snapshot): a snaplen of 0 or above
+  // INT_MAX stands for the link type's maximum, which max_caplen bounds.
+  cut_ = snaplen == 0 || snaplen > 0x7FFFFFFFu ? UINT32_MAX : snaplen;
   mode_ = kClassic;
   return 24;
 }
 
 // The hot loop for classic pcap: records in place, one sink call each.
+// Lengths as libpcap's sf-pcap.c reads them: a caplen over the bound
+// (max_caplen; libpcap's is the link type's maximum snaplen, 262144 for
+// all but a few link types) is refused whatever the header's snaplen says;
+// a caplen over the header's snaplen alone is read, delivered cut to the
+// snaplen with the rest of the record skipped, and counted.
 template <bool kSwap, bool kNs>
 size_t CaptureReader::run_classic(const uint8_t* p, size_t n, bool eof, size_t* need) {
   PacketSink& sink = *sink_;
-  const uint32_t limit = limit_;
+  const uint32_t limit = opt_.max_caplen, cut = cut_;
   Packet pkt;
   pkt.linktype = linktype_;
   pkt.interface_id = 0;
   pkt.ts_ns = last_ts_;
   size_t off = 0;
-  uint64_t count = 0;
+  uint64_t count = 0, over = 0;
   size_t ret;
   for (;;) {
     size_t avail = n - off;
@@ -349,11 +356,10 @@ size_t CaptureReader::run_classic(const uint8_t* p, size_t n, bool eof, size_t* 
       for (uint32_t& x : h) x = __builtin_bswap32(x);
     }
     if (h[2] > limit) {
-      std::string why = h[2] > opt_.max_caplen
-                            ? fmt("record caplen %u exceeds the %u-byte limit", h[2], opt_.max_caplen)
-                            : fmt("record caplen %u exceeds the file's snaplen %u", h[2], snaplen_);
+      std::string why = fmt("record caplen %u exceeds the %u-byte limit", h[2], limit);
       // Packets so far count before the mode changes.
       packets_ += count;
+      over_snaplen_ += over;
       if (count) {
         have_ts_ = true;
         last_ts_ = pkt.ts_ns;
@@ -369,6 +375,10 @@ size_t CaptureReader::run_classic(const uint8_t* p, size_t n, bool eof, size_t* 
     }
     pkt.ts_ns = int64_t(h[0]) * 1000000000 + int64_t(h[1]) * (kNs ? 1 : 1000);
     pkt.caplen = h[2];
+    if (h[2] > cut) {  // libpcap hands on the first snaplen bytes
+      pkt.caplen = cut;
+      over++;
+    }
     pkt.wirelen = h[3];
     pkt.data = p + off + 16;
     sink.packet(pkt);
@@ -376,6 +386,7 @@ size_t CaptureReader::run_classic(const uint8_t* p, size_t n, bool eof, size_t* 
     off += rec;
   }
   packets_ += count;
+  over_snaplen_ += over;
   if (count) {
     have_ts_ = true;
     last_ts_ = pkt.ts_ns;
@@ -494,6 +505,8 @@ bool CaptureReader::ng_block(const uint8_t* b, uint32_t type, uint32_t len, bool
       if (cap > opt_.max_caplen)
         return content_error(at, len, fmt("record caplen %u exceeds the %u-byte limit", cap, opt_.max_caplen));
       const Iface& f = ifaces_[id];
+      // Unlike a classic record, libpcap's sf-pcapng.c refuses a packet
+      // block's caplen over the snaplen ("invalid packet capture length").
       if (f.snaplen != 0 && cap > f.snaplen)
         return content_error(at, len, fmt("record caplen %u exceeds interface %u's snaplen %u", cap, id, f.snaplen));
       Packet pkt{iface_ts(f, uint64_t(hi) << 32 | lo), cap, wire, f.linktype, id, b + 28};
@@ -530,12 +543,14 @@ int64_t CaptureReader::iface_ts(const Iface& f, uint64_t ts) const {
   return static_cast<int64_t>(ns + f.ts_offset_ns);
 }
 
-// Whether the classic record header at h could be a real one: caplen within
-// the limits, caplen <= wirelen <= 1 MiB, a valid fraction of a second and,
-// when a reference time is known, a timestamp within a day of it.
+// Whether the classic record header at h could be a real one: a caplen the
+// reader accepts (up to max_caplen: one over the file's snaplen is read too,
+// so it may be a landing point), caplen <= wirelen <= 1 MiB, a valid
+// fraction of a second and, when a reference time is known, a timestamp
+// within a day of it.
 bool CaptureReader::plausible_classic(const uint8_t* h, bool have_ref, int64_t ref, int64_t* ts) const {
   uint32_t sec = rd32(h, swap_), frac = rd32(h + 4, swap_), cap = rd32(h + 8, swap_), wire = rd32(h + 12, swap_);
-  if (cap > limit_ || cap > wire || wire > std::max(kPlausibleWire, limit_)) return false;
+  if (cap > opt_.max_caplen || cap > wire || wire > std::max(kPlausibleWire, opt_.max_caplen)) return false;
   if (frac >= (ns_ ? 1000000000u : 1000000u)) return false;
   int64_t t = int64_t(sec) * 1000000000 + int64_t(frac) * (ns_ ? 1 : 1000);
   if (have_ref && (t > ref + kDayNs || t < ref - kDayNs)) return false;

@@ -41,6 +41,10 @@ struct FeedResult {
   std::string error;          // e.g. "record caplen 300000 exceeds the 262144-byte limit"
   uint64_t skipped_bytes = 0;    // with skip_bad: totals since the start of the stream
   uint64_t skipped_records = 0;  // bad records/blocks skipped (a garbage run counts once)
+  // Classic pcap records whose caplen exceeds the file header's snaplen (but
+  // not max_caplen), read as libpcap reads them: delivered cut to the
+  // snaplen, the rest of the record skipped. Totals since the start.
+  uint64_t records_over_snaplen = 0;
 };
 
 class CaptureReader {
@@ -65,6 +69,9 @@ class CaptureReader {
   // pcapng simple packet blocks among them: they carry no timestamp and were
   // given the previous packet's (0 before any timestamped packet).
   uint64_t untimed_packets() const { return untimed_packets_; }
+  // Classic pcap records longer than the file's snaplen among them (see
+  // FeedResult::records_over_snaplen).
+  uint64_t records_over_snaplen() const { return over_snaplen_; }
   // "pcap", "pcapng", or "" before the header was seen.
   const char* format() const;
 
@@ -111,9 +118,8 @@ class CaptureReader {
   // Classic pcap header.
   bool swap_ = false;  // file byte order differs from the host's (pcapng: this section's)
   bool ns_ = false;
-  uint32_t snaplen_ = 0;
   uint32_t linktype_ = 0;
-  uint32_t limit_ = 0;  // min(snaplen or max, max_caplen)
+  uint32_t cut_ = 0;  // libpcap's snapshot: the snaplen, or no cut when it is 0 or > INT_MAX
   // pcapng section state.
   std::vector<Iface> ifaces_;
   bool section_ok_ = true;  // false: a section of an unsupported version, skipped
@@ -130,6 +136,7 @@ class CaptureReader {
   // Results.
   uint64_t packets_ = 0;
   uint64_t untimed_packets_ = 0;
+  uint64_t over_snaplen_ = 0;
   uint64_t skipped_bytes_ = 0;
   uint64_t skipped_records_ = 0;
   uint64_t error_offset_ = 0;

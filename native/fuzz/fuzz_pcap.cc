@@ -118,6 +118,8 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, const BucketCo
   drain(bz, &o, &last_t, &row_pkts);
   REQUIRE(!bz.rows_pending());
   REQUIRE(row_pkts == tee.packets && bz.packets() == tee.packets && reader.packets() == tee.packets);
+  // Records over the snaplen are among the packets, and the result says what the reader counted.
+  REQUIRE(reader.records_over_snaplen() <= tee.packets && o.res.records_over_snaplen == reader.records_over_snaplen());
   o.offset = reader.offset();
   o.packets = tee.packets;
   o.untimed = reader.untimed_packets();
@@ -128,7 +130,7 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, const BucketCo
 bool same(const Outcome& a, const Outcome& b) {
   return a.res.ok == b.res.ok && a.res.error_offset == b.res.error_offset && a.res.error == b.res.error &&
          a.res.skipped_bytes == b.res.skipped_bytes && a.res.skipped_records == b.res.skipped_records &&
-         a.offset == b.offset && a.packets == b.packets && a.untimed == b.untimed && a.digest == b.digest &&
+         a.res.records_over_snaplen == b.res.records_over_snaplen && a.offset == b.offset && a.packets == b.packets && a.untimed == b.untimed && a.digest == b.digest &&
          a.rows == b.rows && a.row_digest == b.row_digest;
 }
 

@@ -309,11 +309,12 @@ struct Collect final : PacketSink {
 struct Run {
   std::vector<Got> got;
   FeedResult res;
-  uint64_t offset = 0, untimed = 0;
+  uint64_t offset = 0, untimed = 0, over = 0;
   bool same(const Run& o) const {
     return got == o.got && res.ok == o.res.ok && res.error_offset == o.res.error_offset && res.error == o.res.error &&
            res.skipped_bytes == o.res.skipped_bytes && res.skipped_records == o.res.skipped_records &&
-           offset == o.offset && untimed == o.untimed;
+           res.records_over_snaplen == o.res.records_over_snaplen && offset == o.offset && untimed == o.untimed &&
+           over == o.over;
   }
 };
 
@@ -334,6 +335,7 @@ Run feed(const Bytes& in, size_t chunk = 0, ReaderOptions o = ReaderOptions()) {
   run.got = c.got;
   run.offset = r.offset();
   run.untimed = r.untimed_packets();
+  run.over = r.records_over_snaplen();
   return run;
 }
 
@@ -487,10 +489,10 @@ void test_hostile_classic() {
   Bytes r2 = pcap_record(false, 1700000000, 2, some_frame(2));
   size_t at = h.size() + r1.size() + r2.size();
 
-  g_context = "caplen > snaplen";
-  Bytes bad = pcap_record(false, 1700000000, 3, Bytes(2000, 7));
-  expect_error(cat({h, r1, r2, bad}), at, "record caplen 2000 exceeds the file's snaplen 1500", 2);
-  g_context = "caplen > max_caplen";
+  g_context = "caplen > max_caplen, over the snaplen";  // libpcap: "bigger than snaplen of 1500", refused all the same
+  expect_error(cat({h, r1, r2, pcap_record(false, 1700000000, 3, Bytes(20, 7), -1, 300000)}), at,
+               "record caplen 300000 exceeds the 262144-byte limit", 2);
+  g_context = "caplen > max_caplen, under the snaplen";
   Bytes h2 = pcap_header(true, false, 0x7fffffff);
   Bytes big = pcap_record(true, 1, 0, Bytes(8, 0), -1, 300000);
   expect_error(cat({h2, pcap_record(true, 1, 1, some_frame(1)), big}), 24 + 16 + 60,
@@ -524,6 +526,97 @@ void test_hostile_classic() {
     CHECK(!r.res.ok && r.res.error_offset == 0 && r.got.empty());
     r = feed(rnd, 0, ReaderOptions{true});  // skip_bad does not apply to the file header
     CHECK(!r.res.ok && r.res.error_offset == 0);
+  }
+}
+
+// Regression for: classic records whose caplen exceeds the file header's
+// snaplen (truncating tools, GRO frames over 64 KiB, old writers) were
+// refused ("record caplen 200 exceeds the file's snaplen 100") though
+// libpcap and tshark read them. libpcap's sf-pcap.c reads such a record,
+// hands on its first snaplen bytes and skips the rest; it refuses only a
+// caplen over the link type's maximum (262144), whatever the snaplen.
+void test_over_snaplen() {
+  for (int be = 0; be < 2; be++) {
+    for (int ns = 0; ns < 2; ns++) {
+      g_context = std::string("over snaplen be=") + char('0' + be) + " ns=" + char('0' + ns);
+      Bytes big = some_frame(2, 200);
+      Bytes f = cat({pcap_header(be, ns, 100), pcap_record(be, 1700000000, 1, some_frame(1)),
+                     pcap_record(be, 1700000000, 2, big, 1514), pcap_record(be, 1700000000, 3, some_frame(3, 100)),
+                     pcap_record(be, 1700000000, 4, some_frame(4))});
+      Run r = feed_all_ways(f);
+      CHECK(r.res.ok);
+      CHECK_EQ(r.got.size(), 4u);
+      CHECK_EQ(r.offset, f.size());
+      CHECK_EQ(r.over, 1u);  // the 200-byte record; 100 bytes is not over a snaplen of 100
+      CHECK_EQ(r.res.records_over_snaplen, 1u);
+      CHECK_EQ(r.res.skipped_records, 0u);
+      if (r.got.size() != 4) continue;
+      CHECK_EQ(r.got[1].caplen, 100u);  // cut to the snaplen, as libpcap hands it on
+      CHECK_EQ(r.got[1].wirelen, 1514u);
+      CHECK(r.got[1].data == Bytes(big.begin(), big.begin() + 100));
+      CHECK_EQ(r.got[1].ts, 1700000000LL * 1000000000 + (ns ? 2 : 2000));
+      CHECK(r.got[2].data == some_frame(3, 100));
+      CHECK(r.got[3].data == some_frame(4));  // the reader went on after the whole 200 bytes
+    }
+  }
+  g_context = "over snaplen: a record of exactly max_caplen";
+  {
+    Bytes f = cat({pcap_header(false, false, 65535), pcap_record(false, 1, 0, Bytes(262144, 5)), pcap_record(false, 1, 1, some_frame(1))});
+    Run r = feed_all_ways(f, ReaderOptions(), true);
+    CHECK(r.res.ok && r.got.size() == 2 && r.over == 1);
+    if (r.got.size() == 2) CHECK(r.got[0].caplen == 65535 && r.got[0].wirelen == 262144 && r.got[1].data == some_frame(1));
+  }
+  g_context = "over snaplen: one byte over max_caplen is still refused";
+  {
+    Bytes h = pcap_header(false, false, 100);
+    Bytes r1 = pcap_record(false, 1, 0, some_frame(1, 150));
+    expect_error(cat({h, r1, pcap_record(false, 1, 1, Bytes(16, 0), -1, 262145)}), h.size() + r1.size(),
+                 "record caplen 262145 exceeds the 262144-byte limit", 1);
+  }
+  g_context = "over snaplen: snaplen 0 and above INT_MAX mean no cut";
+  for (uint32_t snap : {0u, 0x80000000u, 0xFFFFFFFFu}) {
+    Bytes f = cat({pcap_header(false, false, snap), pcap_record(false, 1, 0, Bytes(70000, 1)), pcap_record(false, 1, 1, some_frame(1))});
+    Run r = feed_all_ways(f, ReaderOptions(), true);
+    CHECK(r.res.ok && r.got.size() == 2 && r.over == 0);
+    if (r.got.size() == 2) CHECK_EQ(r.got[0].caplen, 70000u);
+  }
+  g_context = "over snaplen: the header's snaplen is checked whatever the records say";
+  {
+    // A zero-length record over nothing, and a snaplen of 1 cutting everything.
+    Bytes f = cat({pcap_header(true, false, 1), pcap_record(true, 1, 0, Bytes()), pcap_record(true, 1, 1, some_frame(1)),
+                   pcap_record(true, 1, 2, Bytes{9})});
+    Run r = feed_all_ways(f);
+    CHECK(r.res.ok && r.got.size() == 3 && r.over == 1);
+    if (r.got.size() == 3) CHECK(r.got[0].caplen == 0 && r.got[1].caplen == 1 && r.got[1].data == Bytes{some_frame(1)[0]} && r.got[2].caplen == 1);
+  }
+  g_context = "over snaplen with skip_bad: read, not skipped; and a resync point";
+  {
+    ReaderOptions sb;
+    sb.skip_bad = true;
+    Bytes h = pcap_header(false, false, 64);
+    Bytes a = pcap_record(false, 1700000000, 1, some_frame(1));
+    Bytes over = pcap_record(false, 1700000000, 2, some_frame(2, 1000));
+    Bytes b = pcap_record(false, 1700000000, 3, some_frame(3));
+    Run r = feed_all_ways(cat({h, a, over, b}), sb);
+    CHECK(r.res.ok && r.got.size() == 3 && r.over == 1 && r.res.skipped_records == 0 && r.res.skipped_bytes == 0);
+    // After a bad record, the scan may land on a record over the snaplen:
+    // it is a record the reader accepts, so nothing after the garbage is lost.
+    Bytes garbage = pcap_record(false, 1700000000, 9, Bytes(40, 0xee), -1, 300000);
+    Bytes f = cat({h, a, garbage, over, b});
+    r = feed_all_ways(f, sb);
+    CHECK(r.res.ok);
+    CHECK_EQ(r.got.size(), 3u);
+    CHECK_EQ(r.over, 1u);
+    CHECK_EQ(r.res.skipped_records, 1u);
+    CHECK_EQ(r.res.skipped_bytes, garbage.size());
+    if (r.got.size() == 3) CHECK(r.got[1].caplen == 64 && r.got[1].wirelen == 1000 && r.got[2].data == some_frame(3));
+  }
+  g_context = "over snaplen: pcapng packet blocks over the interface's snaplen stay refused (as libpcap)";
+  {
+    Bytes pre = cat({ng_shb(false), ng_idb(false, 1, 100), ng_epb(false, 0, 1, some_frame(1))});
+    expect_error(cat({pre, ng_epb(false, 0, 2, some_frame(2, 200))}), pre.size(), "record caplen 200 exceeds interface 0's snaplen 100", 1);
+    Run r = feed_all_ways(pre);
+    CHECK(r.res.ok && r.got.size() == 1 && r.over == 0 && r.res.records_over_snaplen == 0);
   }
 }
 
@@ -597,7 +690,7 @@ void test_skip_bad() {
     Bytes h = pcap_header(false, false, 1500);
     Bytes recs;
     for (int i = 0; i < 5; i++) recs = cat({recs, pcap_record(false, 1700000000, uint32_t(i * 1000), some_frame(uint8_t(i)))});
-    Bytes garbage = pcap_record(false, 1700000000, 9, Bytes(3000, 0xee));  // caplen 3000 > snaplen, then its data
+    Bytes garbage = pcap_record(false, 1700000000, 9, Bytes(3000, 0xee), -1, 300000);  // caplen 300000 > max_caplen, then 3000 bytes
     Bytes tail;
     for (int i = 5; i < 9; i++) tail = cat({tail, pcap_record(false, 1700000000, uint32_t(i * 1000), some_frame(uint8_t(i)))});
     Bytes f = cat({h, recs, garbage, tail});
@@ -608,7 +701,7 @@ void test_skip_bad() {
     CHECK_EQ(r.res.skipped_bytes, garbage.size());
     for (size_t i = 0; i < r.got.size(); i++) CHECK(r.got[i].data == some_frame(uint8_t(i)));
     // Without skip_bad: the error, 5 packets before it.
-    expect_error(f, h.size() + recs.size(), "exceeds the file's snaplen", 5);
+    expect_error(f, h.size() + recs.size(), "record caplen 300000 exceeds the 262144-byte limit", 5);
     // A bad record right before EOF, and a truncated last record.
     Bytes g = cat({h, recs, pcap_record(false, 1700000000, 1, Bytes(10, 0), -1, 5000)});
     r = feed_all_ways(g, sb);
@@ -1452,7 +1545,7 @@ void test_bucket_modes_agree() {
   unlink(path);
   int pipefd[2];
   CHECK(pipe(pipefd) == 0);
-  Bytes bad = cat({pcap_header(false, false, 100), pcap_record(false, 1, 0, Bytes(60, 0)), pcap_record(false, 1, 0, Bytes(200, 0))});
+  Bytes bad = cat({pcap_header(false, false, 100), pcap_record(false, 1, 0, Bytes(60, 0)), pcap_record(false, 1, 0, Bytes(200, 0), -1, 300000)});
   std::thread w([&] {
     CHECK(write(pipefd[1], bad.data(), bad.size()) == ssize_t(bad.size()));
     close(pipefd[1]);
@@ -1462,7 +1555,7 @@ void test_bucket_modes_agree() {
   PipelineResult pr = run_pipeline(pipefd[0], rd, bz, PipelineOptions(), [](uint64_t) { return true; });
   w.join();
   close(pipefd[0]);
-  CHECK(!pr.feed.ok && pr.feed.error_offset == 24 + 76 && has(pr.feed.error, "snaplen 100"));
+  CHECK(!pr.feed.ok && pr.feed.error_offset == 24 + 76 && has(pr.feed.error, "record caplen 300000 exceeds the 262144-byte limit"));
   CHECK_EQ(bz.packets(), 1u);
 
   // A slow live stream: packets are bucketed as they come, before EOF.
@@ -1623,6 +1716,10 @@ std::vector<std::pair<std::string, Bytes>> corpus() {
                     ng_shb(true), ng_idb(true, 276), ng_pb(true, 0, 5, cat({N().u16(0x0800).u16(0).u32(3).u16(1).u8(0).u8(6).arr(kMacGuest).u16(0).b, ipv4(kGuest, kPeer, 6, tcp(1, 2, 4))}))})});
   c.push_back({"raw-ip.pcapng", cat({ng_shb(false), ng_idb(false, 101), ng_epb(false, 0, 1, ipv4(kGuest, kPeer, 17, udp(1, 2))),
                                      ng_epb(false, 0, 2, ipv6(ip6(1), ip6(2), 6, tcp(3, 4, 0x11)))})});
+  // Records longer than the header's snaplen (64): read as libpcap reads them.
+  c.push_back({"over-snaplen.pcap", cat({pcap_header(false, false, 64), pcap_record(false, 1700000000, 1, tcp4(kGuest, kPeer, 40000, 443, 0x02)),
+                                         pcap_record(false, 1700000000, 2, some_frame(2, 1000), 1000),
+                                         pcap_record(false, 1700000000, 3, tcp4(kPeer, kGuest, 443, 40000, 0x12))})});
   return c;
 }
 
@@ -1670,6 +1767,7 @@ int main(int argc, char** argv) {
   } tests[] = {{"classic", test_classic},
                {"pcapng", test_pcapng},
                {"hostile_classic", test_hostile_classic},
+               {"over_snaplen", test_over_snaplen},
                {"hostile_ng", test_hostile_ng},
                {"skip_bad", test_skip_bad},
                {"decode", test_decode},
