@@ -5,7 +5,13 @@ import path from 'node:path';
 import type { GuestNet } from '../../src/lab/guest-net.js';
 import { ROOT } from './cli.js';
 
-export { canMakeNetns, createGuestNet, type ExecOpts, type GuestNet } from '../../src/lab/guest-net.js';
+import { canMakeNetns as canMakeNetnsHere } from '../../src/lab/guest-net.js';
+import { available } from './programs.js';
+
+export { createGuestNet, type ExecOpts, type GuestNet } from '../../src/lab/guest-net.js';
+
+/** Whether the test network can be made here (root and ip); under CI not being able to throws (see programs.ts). */
+export const canMakeNetns = (): boolean => available(canMakeNetnsHere(), 'network namespaces cannot be made here (they need root and `ip` from iproute2)');
 
 const SCRIPT = path.join(ROOT, 'test', 'fixtures', 'net', 'send-packets.py');
 

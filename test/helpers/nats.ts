@@ -1,13 +1,15 @@
 // Real nats-server processes for the sink tests, on loopback ports only,
 // with JetStream stores in temp dirs; killed after each test.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
+import { has } from './programs.js';
 import { tmpDir } from './tmp.js';
 
-export const hasNats = (): boolean => spawnSync('nats-server', ['--version'], { stdio: 'ignore' }).status === 0;
+/** Whether nats-server runs here (under CI its absence throws: see programs.ts). */
+export const hasNats = (): boolean => has('nats-server');
 
 const started: ChildProcess[] = [];
 afterEach(async () => {

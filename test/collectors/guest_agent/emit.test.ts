@@ -2,7 +2,7 @@
 // a unix socket (the field's own test shape), in both channel modes, and a
 // real qemu-guest-agent on the host polled with protocol qga. Skips the
 // latter only where qemu-ga is absent (CI installs qemu-guest-agent).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../../src/agent/run-episode.js';
 import { parseManifest } from '../../../src/manifest/load.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
+import { has } from '../../helpers/programs.js';
 import { readJsonl, tmpDir } from '../../helpers/tmp.js';
 
 type Row = Record<string, unknown>;
@@ -28,7 +29,7 @@ async function waitFor(cond: () => boolean, what: string, ms = 15_000): Promise<
     await sleep(20);
   }
 }
-const hasQemuGa = spawnSync('qemu-ga', ['--version'], { stdio: 'ignore' }).status === 0;
+const hasQemuGa = has('qemu-ga');
 
 /** What an in-guest agent writes: sequence, uptime, /proc/stat cpu, meminfo. */
 const sample = (seq: number) => ({ seq, uptime: 12.5 + seq, cpu: { user: 100 + seq, system: 20, idle: 900 }, mem: { total_kb: 65536, free_kb: 30000 - seq } });

@@ -8,11 +8,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { LABTEL_BIN } from '../../helpers/cli.js';
-import { has } from '../../helpers/programs.js';
+import { has, isRoot } from '../../helpers/programs.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 const exec = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
 
 async function run(collectors: object, asUser?: number) {
   const dir = tmpDir();
@@ -48,7 +47,7 @@ describe.skipIf(!has('tcpdump'))('pcap preflight refuses what cannot capture, na
     expect(r.stderr).toContain('collectors.pcap.iface: expected an interface name (1-15 of A-Z a-z 0-9 _ . -), got "-w/etc/x"');
   });
 
-  it.skipIf(!isRoot)('no privilege to capture (the agent run as nobody)', async () => {
+  it.skipIf(!isRoot())('no privilege to capture (the agent run as nobody)', async () => {
     const r = await run({ pcap: { iface: 'lo' } }, 65534);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("collectors.pcap: cannot run: no privilege to capture on lo (lo: You don't have permission to perform this capture on that device); run as root or give tcpdump CAP_NET_RAW");
