@@ -7,6 +7,6 @@ export async function reportCommand(dir: string, opts: { output?: string }): Pro
   const out = opts.output ?? path.join(dir, 'report.html');
   const r = renderReport(dir);
   fs.writeFileSync(out, r.html);
-  console.error(`labtel: wrote ${out} (${(r.html.length / 1e6).toFixed(1)} MB, ${r.panels} panels, ${r.markers} QMP event markers)`);
+  console.error(`labtel: wrote ${out} (${(r.html.length / 1e6).toFixed(1)} MB, ${r.panels} panels, ${r.markers} QMP event markers, ${r.breaks} break and dropped-value markers)`);
   return 0;
 }

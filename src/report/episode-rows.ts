@@ -1,0 +1,70 @@
+// Reading an episode directory for the report: its rows streamed line by
+// line (files can be large), and what episode.json says about the clock,
+// the host and each collector's interval.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type Row = Record<string, unknown>;
+
+/** Rows of a telemetry file, streamed line by line. */
+export function* rowsOf(dir: string, collector: string): Generator<Row> {
+  const file = path.join(dir, `telemetry-${collector}.jsonl`);
+  if (!fs.existsSync(file)) return;
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(4 << 20);
+  let carry = '';
+  try {
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const parts = (carry + buf.toString('utf8', 0, n)).split('\n');
+      carry = parts.pop()!;
+      for (const p of parts) {
+        try {
+          const r = JSON.parse(p) as unknown;
+          if (typeof r === 'object' && r !== null && typeof (r as Row).t_mono_ns === 'number') yield r as Row;
+        } catch {
+          // a damaged line: verify reports it; the report draws what it can
+        }
+      }
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A finite number, or null: a missing or non-numeric field is never 0. */
+export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** Seconds on the episode clock. */
+export const secondsOf = (r: Row): number => (r.t_mono_ns as number) / 1e9;
+
+export interface EpisodeMeta {
+  clkTck: number;
+  /** Logical CPUs of the host (episode.json's inventory); null when it was not read. */
+  hostCpus: number | null;
+  /** Each collector's interval from the manifest (bucket_ms for netflow), ms. */
+  intervalMs: (collector: string, fallback: number) => number;
+}
+
+export function episodeMeta(ep: { clock?: { clk_tck?: unknown }; host?: { cpu?: { cores?: unknown } | null } | null; manifest?: { collectors?: Record<string, Row> } }): EpisodeMeta {
+  const cores = num(ep.host?.cpu?.cores);
+  return {
+    clkTck: num(ep.clock?.clk_tck) ?? 100,
+    hostCpus: cores !== null && cores > 0 ? cores : null,
+    intervalMs: (collector, fallback) => {
+      const c = ep.manifest?.collectors?.[collector];
+      const v = num(collector === 'netflow' ? c?.bucket_ms : c?.interval_ms);
+      return v !== null && v > 0 ? v : fallback;
+    },
+  };
+}
+
+/** The agent's collector_error rows for one collector: where reconnects and restarts are told. */
+export function agentErrors(dir: string, collector: string): Array<{ tNs: number; message: string }> {
+  const out: Array<{ tNs: number; message: string }> = [];
+  for (const r of rowsOf(dir, 'agent')) {
+    if (r.event === 'collector_error' && r.collector === collector) out.push({ tNs: r.t_mono_ns as number, message: String(r.message ?? '') });
+  }
+  return out;
+}

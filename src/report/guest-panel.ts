@@ -1,0 +1,50 @@
+// guest: the numbers its agent sends (first levels of each line), as sent:
+// a key a line does not have is null there (a gap), never 0. The channel
+// going down or coming back cuts the lines and is marked: the values on
+// either side are not known to belong to one run of the guest's agent.
+import { num, rowsOf } from './episode-rows.js';
+import { Marks } from './marks.js';
+import { Series } from './series.js';
+import type { Marker, Panel } from './types.js';
+
+const MAX_SERIES = 8;
+
+export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } {
+  const marks = new Marks('guest', ['guest']);
+  const guest = new Series();
+  let connections: number | null = null;
+  let connected = true;
+  for (const r of rowsOf(dir, 'guest_agent')) {
+    const x = (r.t_mono_ns as number) / 1e9;
+    if (r.kind === 'channel') {
+      const n = num(r.connections);
+      if (r.connected === false && connected) {
+        marks.add(x, 'break', 'channel disconnected', 'disconnects');
+        guest.breakBefore(x);
+      } else if (n !== null && connections !== null && connections > 0 && n > connections) {
+        marks.add(x, 'break', 'channel reconnected', 'reconnects');
+        guest.breakBefore(x);
+      }
+      connected = r.connected !== false;
+      if (n !== null) connections = n;
+      continue;
+    }
+    if (r.kind !== 'line') continue;
+    const values: Record<string, number | null> = {};
+    const walk = (o: unknown, prefix: string, depth: number) => {
+      if (depth > 2 || typeof o !== 'object' || o === null) return;
+      for (const [k, v] of Object.entries(o)) {
+        if (k === 'seq') continue;
+        const key = `${prefix}${k}`;
+        if (typeof v === 'number' && Number.isFinite(v)) {
+          if (guest.cols.has(key) || guest.cols.size + Object.keys(values).filter((k) => !guest.cols.has(k)).length < MAX_SERIES) values[key] = v;
+        } else walk(v, `${key}.`, depth + 1);
+      }
+    };
+    walk(r.guest, '', 0);
+    guest.point(x, values);
+  }
+  const notes = ['values as the guest sent them; a key a line lacks is a gap, and so is the channel going down or coming back', ...marks.notes()];
+  const p = guest.panel('guest', 'Guest telemetry (as the guest sent it)', 'value', notes);
+  return { panels: p ? [p] : [], markers: marks.list };
+}

@@ -1,0 +1,157 @@
+// proc panels: CPU % of one core of the process and its busiest threads
+// (vCPU threads named), and RSS. A CPU value comes only from two
+// consecutive samples of the same process (pid + starttime) or thread (tid +
+// starttime): a restart, an exit, lost rows, a missing value or a silence
+// leaves a gap in the line and a marker, never a rate across it.
+import { cpuPercent, TICK_SLACK } from './cpu-bound.js';
+import { type EpisodeMeta, num, type Row, rowsOf } from './episode-rows.js';
+import { Marks } from './marks.js';
+import { Series } from './series.js';
+import type { Marker, Panel } from './types.js';
+
+const PANELS = ['proc-cpu', 'proc-rss'];
+/** A silence longer than this many intervals breaks every line. */
+const SILENCE_INTERVALS = 3;
+const SHOWN_THREADS = 8;
+
+interface Sample {
+  tNs: number;
+  proc: Row | null;
+  threads: Row[];
+  firstSeq: number | null;
+  lastSeq: number | null;
+}
+
+/** Rows grouped into samples: a process row and its thread rows share a t_mono_ns. */
+function* samplesOf(rows: Iterable<Row>): Generator<Sample> {
+  let s: Sample | null = null;
+  for (const r of rows) {
+    const tNs = r.t_mono_ns as number;
+    if (!s || tNs !== s.tNs || (!('tid' in r) && s.proc)) {
+      if (s) yield s;
+      s = { tNs, proc: null, threads: [], firstSeq: num(r.seq), lastSeq: null };
+    }
+    if ('tid' in r) s.threads.push(r);
+    else s.proc = r;
+    s.lastSeq = num(r.seq) ?? s.lastSeq;
+  }
+  if (s) yield s;
+}
+
+const ticksOf = (r: Row): number | null => {
+  const u = num(r.cpu_user_jiffies);
+  const s = num(r.cpu_sys_jiffies);
+  return u === null || s === null ? null : u + s;
+};
+
+const reasonOf = (r: Row, field: string): string => {
+  const why = (r.null_reasons as Record<string, unknown> | undefined)?.[field];
+  return typeof why === 'string' ? why : 'not in the row';
+};
+
+export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; markers: Marker[] } {
+  const intervalNs = meta.intervalMs('proc', 100) * 1e6;
+  const marks = new Marks('proc', PANELS);
+  const cpu = new Series();
+  const rss = new Series();
+  const prev = new Map<string, { sample: number; tNs: number; ticks: number; threads: number | null }>();
+  let sampleNo = 0;
+  let lastSeq: number | null = null;
+  let lastTNs: number | null = null;
+  let curKey: string | null = null;
+  let lastPid: number | null = null;
+  let lastExited = false;
+  let atBound = 0;
+
+  /** CPU % from this reading and the previous sample's reading of the same thing, or null. */
+  const rate = (key: string, label: string, x: number, tNs: number, ticks: number | null, cores: (prevThreads: number | null) => number | null, threads: number | null = null): number | null => {
+    if (ticks === null) return null;
+    const p = prev.get(key);
+    prev.set(key, { sample: sampleNo, tNs, ticks, threads });
+    if (!p || p.sample !== sampleNo - 1 || tNs <= p.tNs) return null;
+    const r = cpuPercent(ticks - p.ticks, (tNs - p.tNs) / 1e9, meta.clkTck, cores(p.threads));
+    if (r.kind === 'value') return r.pct;
+    if (r.kind === 'at_bound') return atBound++, r.pct;
+    marks.add(x, 'dropped', `${label}: ${r.why}: dropped`, 'CPU values dropped as impossible');
+    return null;
+  };
+
+  for (const s of samplesOf(rowsOf(dir, 'proc'))) {
+    sampleNo++;
+    const x = s.tNs / 1e9;
+    if (lastSeq !== null && s.firstSeq !== null && s.firstSeq !== lastSeq + 1) {
+      sampleNo++;
+      const lost = s.firstSeq - lastSeq - 1;
+      marks.add(x, 'break', lost > 0 ? `${lost} rows missing (seq ${lastSeq}→${s.firstSeq})` : `rows out of order (seq ${lastSeq}→${s.firstSeq})`, 'rows missing or out of order');
+      rss.breakBefore(x);
+    } else if (lastTNs !== null && s.tNs - lastTNs > SILENCE_INTERVALS * intervalNs && !lastExited) {
+      sampleNo++;
+      marks.add(x, 'break', `no sample for ${((s.tNs - lastTNs) / 1e9).toFixed(2)} s`, 'silences');
+      rss.breakBefore(x);
+    }
+    const values: Record<string, number | null> = {};
+    const p = s.proc;
+    let procKey: string | null = null;
+    const pid = p ? num(p.pid) : null;
+    if (p && p.process_event === 'exited') {
+      marks.add(x, 'break', `target exited (pid ${pid})`, 'exits');
+      values.process = null;
+      rss.point(x, { 'RSS MiB': null });
+      curKey = null;
+    } else if (p) {
+      procKey = `${pid}/${p.starttime ?? '?'}`;
+      if (p.process_event === 'restarted' || (curKey !== null && procKey !== curKey)) {
+        const from = curKey !== null ? curKey.split('/')[0] : lastPid;
+        marks.add(x, 'break', from !== null && Number(from) !== pid ? `target restarted (pid ${from}→${pid})` : `target restarted (pid ${pid}, a new process)`, 'restarts');
+        rss.breakBefore(x);
+      }
+      curKey = procKey;
+      const ticks = ticksOf(p);
+      if (ticks === null) marks.add(x, 'break', `process CPU not read (${reasonOf(p, num(p.cpu_user_jiffies) === null ? 'cpu_user_jiffies' : 'cpu_sys_jiffies')})`, 'values missing');
+      const threadsNow = num(p.num_threads);
+      values.process = rate(procKey, 'process', x, s.tNs, ticks, (threadsBefore) => {
+        const ts = [threadsNow, threadsBefore].filter((v): v is number => v !== null && v > 0);
+        const byThreads = ts.length ? Math.max(...ts) : null;
+        if (byThreads === null) return meta.hostCpus;
+        return meta.hostCpus === null ? byThreads : Math.min(byThreads, meta.hostCpus);
+      }, threadsNow);
+      const r = num(p.rss_bytes);
+      if (r === null) marks.add(x, 'break', `RSS not read (${reasonOf(p, 'rss_bytes')})`, 'values missing');
+      rss.point(x, { 'RSS MiB': r === null ? null : r / 2 ** 20 });
+    }
+    for (const th of s.threads) {
+      const tid = num(th.tid);
+      const label = th.vcpu !== null && th.vcpu !== undefined ? `vCPU ${th.vcpu}` : `${String(th.comm)} (${tid})`;
+      const key = `${procKey ?? num(th.pid)}|${tid}/${th.starttime ?? '?'}`;
+      const ticks = ticksOf(th);
+      if (ticks === null) marks.add(x, 'break', `${label} CPU not read (${reasonOf(th, num(th.cpu_user_jiffies) === null ? 'cpu_user_jiffies' : 'cpu_sys_jiffies')})`, 'values missing');
+      const v = rate(key, label, x, s.tNs, ticks, () => 1);
+      if (v !== null || !(label in values)) values[label] = v;
+    }
+    cpu.point(x, values);
+    if (p) lastPid = pid;
+    lastExited = p?.process_event === 'exited';
+    lastSeq = s.lastSeq ?? lastSeq;
+    lastTNs = s.tNs;
+  }
+
+  // The busiest threads only: a QEMU has dozens.
+  const busiest = [...cpu.cols.entries()]
+    .filter(([k]) => k !== 'process')
+    .map(([k, c]) => [k, c.reduce<number>((sum, v) => sum + (v ?? 0), 0)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, SHOWN_THREADS)
+    .map(([k]) => k);
+  const notes = [
+    'CPU from two consecutive samples of the same process (pid + starttime) or thread (tid + starttime); a restart, an exit, lost rows, a missing value or a silence over 3 intervals is a gap',
+    ...(atBound
+      ? [`readings up to ${TICK_SLACK} clock ticks over what the threads could use (the counters' resolution: ${((TICK_SLACK / ((intervalNs / 1e9) * meta.clkTck)) * 100).toFixed(0)}% at this interval), drawn at that bound: ${atBound}`]
+      : []),
+    ...marks.notes(),
+  ];
+  const panels = [
+    cpu.panel('proc-cpu', 'CPU per thread (proc)', '% of a core', notes, ['process', ...busiest]),
+    rss.panel('proc-rss', 'Resident memory (proc)', 'MiB', marks.notes()),
+  ].filter((x): x is Panel => x !== null);
+  return { panels, markers: marks.list };
+}
