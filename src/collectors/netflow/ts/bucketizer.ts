@@ -1,7 +1,8 @@
 // The pure-TypeScript twin of the native capture bucketizer
 // (native/core/bucketizer.cc + pcap_reader.cc + binding_bucketize.cc), for
-// classic pcap when the addon is not loaded. Same options, same rows, same
-// status; the native's semantics, ported exactly, except:
+// classic pcap and pcapng when the addon is not loaded. Same options (skipBad
+// included), same rows, same status; the native's semantics, ported exactly,
+// except:
 //  - distinct counts (flows, peers, dst_ports) are exact here always; the
 //    native switches a bucket to a HyperLogLog estimate once its distinct
 //    sets hold more than distinct_exact_max (65536) live items across the
@@ -11,17 +12,15 @@
 //    (idle flows and the longest-idle eighth go when it holds 262144), but
 //    the native breaks ties between flows last seen at the same time in its
 //    (randomly keyed) hash order and this in insertion order; below the
-//    bound the two agree;
-//  - pcapng and --skip-bad are refused (pcap-stream.ts).
+//    bound the two agree.
 // Times are BigInt ns (wall-clock timestamps pass 2^53); rows are packed as
 // the native packs them (ROW_WIDTH doubles each, t_mono_ns first).
 import type { CaptureBucketizer, CaptureStatus } from '../bucketizer.js';
 import { NETFLOW_COUNTERS } from '../rows.js';
 import type { NativeCaptureBucketizerOptions } from '../../../native/addon.js';
-import { ClassicPcapStream, type TsPacket } from './pcap-stream.js';
+import { CaptureReader, type TsPacket } from './capture-reader.js';
 import { Decoded, decode, L3_ARP, L3_IPV4, L3_IPV6 } from './decode.js';
 
-export const SKIP_BAD_REFUSED = '--skip-bad needs the native addon (this is the pure-TypeScript path)';
 // The native Bucketizer's refusals (kNoOrigin, kStarted, kEnded).
 const NO_ORIGIN = 'begin() needs originWallNs (a series on the episode clock)';
 const STARTED = 'begin(): the series has already started';
@@ -538,10 +537,10 @@ function addrs(o: Record<string, unknown>, key: string, n: number): Uint8Array[]
   });
 }
 
-/** The CaptureBucketizer of the pure-TS path: classic pcap only. */
+/** The CaptureBucketizer of the pure-TS path. */
 export class TsCaptureBucketizer implements CaptureBucketizer {
   private readonly core: TsBucketizer;
-  private readonly reader: ClassicPcapStream;
+  private readonly reader: CaptureReader;
 
   constructor(opts: NativeCaptureBucketizerOptions) {
     // The option checks and defaults of the native binding.
@@ -549,7 +548,6 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
     const o = opts as unknown as Record<string, unknown>;
     const bucketNs = typeof o.bucketNs === 'number' ? o.bucketNs : 0;
     if (!(bucketNs >= 1 && bucketNs <= 9.2e18)) throw new RangeError('Expected bucketNs to be a positive number of nanoseconds');
-    if (typeof o.skipBad === 'boolean' && o.skipBad) throw new Error(SKIP_BAD_REFUSED);
     const origin = o.originWallNs;
     this.core = new TsBucketizer({
       bucketNs: BigInt(Math.trunc(bucketNs)),
@@ -561,7 +559,7 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
       guestMacs: addrs(o, 'guestMacs', 6),
       bridgeIps: addrs(o, 'bridgeIps', 16),
     });
-    this.reader = new ClassicPcapStream((p) => this.core.packet(p));
+    this.reader = new CaptureReader((p) => this.core.packet(p), { skipBad: typeof o.skipBad === 'boolean' ? o.skipBad : false });
   }
 
   feed(chunk: Uint8Array): Float64Array {
@@ -605,7 +603,8 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
     if (this.core.ended) throw new Error(ENDED);
   }
 
-  status(): CaptureStatus {
+  // recordsOverSnaplen: as the native status() (native/binding_bucketize.cc), in its key order.
+  status(): CaptureStatus & { recordsOverSnaplen: number } {
     const r = this.reader;
     return {
       ok: r.ok,
@@ -613,8 +612,9 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
       errorOffset: r.errorOffset,
       offset: r.offset,
       packets: this.core.packets,
-      skippedBytes: 0,
-      skippedRecords: 0,
+      skippedBytes: r.skippedBytes,
+      skippedRecords: r.skippedRecords,
+      recordsOverSnaplen: r.recordsOverSnaplen,
       holes: this.core.holes,
     };
   }
