@@ -1,23 +1,33 @@
-// Benchmark (not a test): `labtel report` on a one-hour episode with every
-// collector (proc at 100 ms with 8 threads, perf at 200 ms, netflow at
-// 100 ms buckets, pcap, qmp and guest at 1 s, 20 QMP events): the HTML's
-// size, the time to build it, and in Debian's chromium (headless) the time
-// from navigation to every panel drawn, and a shared zoom across all panels.
+// Benchmark (not a test): `labtel report` on a generated one-hour episode
+// (proc at 100 ms: the process and 8 threads; perf at 200 ms; netflow 100 ms
+// buckets; qmp and guest at 1 s; a QMP STOP or RESUME event every 180 s; no
+// pcap rows): the HTML's size, the time to build it and, in the same run, the
+// time of the verify pass alone, then in Debian's chromium (headless) the
+// time from navigation to every panel drawn and a shared zoom across panels.
+// stdout: the markdown section of BENCHMARKS.md; stderr: progress and JSON.
 //
 //   npm run bench:report
+//   BENCH_EPISODE_S (3600); BENCH_QUICK=1: 360
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
+import { MAX_POINTS } from '../../src/report/panels.js';
 import { renderReport } from '../../src/report/render.js';
 import { which } from '../../src/util/which.js';
+import { verifyEpisode } from '../../src/verify/verify-episode.js';
+import { commandLine, fmt, int, intEnv, log, machine, mdTable, median, printSection } from './section.js';
 
-const HOUR_S = 3600;
+const HOUR_S = intEnv('BENCH_EPISODE_S', 3600, 360);
+const mach = machine();
+const written: Record<string, number> = {};
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-bench-report-'));
 const w = (name: string, rows: Iterable<object>) => {
   const fd = fs.openSync(path.join(dir, `telemetry-${name}.jsonl`), 'w');
   let buf = '';
   for (const r of rows) {
+    const src = (r as { source: string }).source;
+    written[src] = (written[src] ?? 0) + 1;
     buf += JSON.stringify(r) + '\n';
     if (buf.length > 1 << 20) (fs.writeSync(fd, buf), (buf = ''));
   }
@@ -60,17 +70,22 @@ w('guest_agent', (function* () {
 const t0 = performance.now();
 const r = renderReport(dir);
 const buildMs = performance.now() - t0;
+const v0 = performance.now();
+verifyEpisode(dir);
+const verifyMs = performance.now() - v0;
 const file = path.join(dir, 'report.html');
 fs.writeFileSync(file, r.html);
-console.log(`labtel report benchmark — a one-hour episode, ${os.cpus()[0]?.model}, node ${process.version}`);
-console.log(`report: ${(r.html.length / 1e6).toFixed(2)} MB, ${r.panels} panels, ${r.markers} markers, built in ${(buildMs / 1000).toFixed(2)} s`);
+log(`report: ${r.html.length} bytes, ${r.panels} panels, ${r.markers} markers, built in ${buildMs.toFixed(0)} ms (verify alone ${verifyMs.toFixed(0)} ms)`);
 const exe = which('chromium');
-if (!exe) console.log('chromium is not installed: no render time');
+let browserLine: string;
+let loads: number[] = [];
+let zoom: number | null = null;
+if (!exe) browserLine = 'chromium is not installed: not measured';
 else {
   const browser = await chromium.launch({ executablePath: exe, args: ['--no-sandbox'] });
   try {
+    browserLine = `Chromium ${browser.version()} headless through playwright-core, viewport 1400 × 1000`;
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    const loads: number[] = [];
     for (let i = 0; i < 3; i++) {
       const l0 = performance.now();
       await page.goto(`file://${file}`);
@@ -78,7 +93,7 @@ else {
       loads.push(performance.now() - l0);
     }
     // Each zoom: every panel follows; timed to the next painted frame. (A string: tsx would wrap a function's names.)
-    const zoom = (await page.evaluate(`(async () => {
+    zoom = (await page.evaluate(`(async () => {
       const plots = globalThis.labtelReport.plots;
       await new Promise((r) => requestAnimationFrame(r));
       const z0 = performance.now();
@@ -88,10 +103,34 @@ else {
       }
       return (performance.now() - z0) / 20;
     })()`)) as number;
-    loads.sort((a, b) => a - b);
-    console.log(`chromium (headless): load to every panel drawn ${(loads[1]! / 1000).toFixed(2)} s (median of 3); a zoom redrawing all ${r.panels} panels ${zoom.toFixed(1)} ms`);
+    log(`chromium: loads ${loads.map((x) => x.toFixed(0)).join(', ')} ms; zoom ${zoom.toFixed(1)} ms`);
   } finally {
     await browser.close();
   }
 }
 fs.rmSync(dir, { recursive: true, force: true });
+
+const total = Object.values(written).reduce((a, b) => a + b, 0);
+printSection(
+  {
+    title: `\`labtel report\` on a ${HOUR_S === 3600 ? 'one-hour' : `${HOUR_S} s`} episode`,
+    command: commandLine('bench:report', ['BENCH_EPISODE_S']),
+    machine: mach,
+    body: [
+      `A generated episode of ${int(HOUR_S)} s, written by this script: ` +
+        Object.entries(written).map(([src, n]) => `${src} ${int(n)} rows`).join(', ') +
+        ` (${int(total)} in all). proc at 100 ms writes the process and 8 threads (4 named vCPU threads) per sample; perf at 200 ms; netflow 100 ms buckets; qmp and guest at 1 s; a QMP STOP or RESUME event every 180 s (the markers); no pcap rows. ${browserLine}.`,
+      mdTable(
+        ['measure', 'value'],
+        [
+          ['HTML file (uPlot and the data inline, nothing fetched)', `**${fmt(r.html.length / 1e6, 2)} MB**, ${r.panels} panels, ${r.markers} markers; series above ${int(MAX_POINTS)} points are binned (each bin's largest value kept, so spikes stay)`],
+          [`building it (\`renderReport\`: reading the ${int(total)} rows, running verify for the verdicts, building the HTML string)`, `${fmt(buildMs / 1000, 2)} s`],
+          ['verify alone (`verifyEpisode` on the same directory, run again after the build and timed by itself)', `${fmt(verifyMs / 1000, 2)} s`],
+          ['chromium: navigation to every panel drawn, median of 3', loads.length ? `**${fmt(median(loads) / 1000, 2)} s** (${loads.map((x) => fmt(x / 1000, 2)).join(', ')})` : 'not measured'],
+          [`a zoom of the first panel, every panel following, to the next painted frame, mean of 20`, zoom === null ? 'not measured' : `**${fmt(zoom, 1)} ms**`],
+        ],
+      ),
+    ],
+  },
+  { bench: 'report', machine: mach, seconds: HOUR_S, rows: written, html_bytes: r.html.length, panels: r.panels, markers: r.markers, build_ms: buildMs, verify_ms: verifyMs, loads_ms: loads, zoom_ms: zoom },
+);
