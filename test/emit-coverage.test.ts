@@ -1,47 +1,84 @@
-// The tripwire: every collector labtel knows has an emit test against the
-// real program it depends on, or an explicit carve-out naming the test that
-// covers it and why. Adding a collector without either fails here, before a
-// manifest can select it. (The field's suite had this, with qmp and
-// guest_agent carved out as "needs a running VM"; labtel needs no carve-out.)
+// The tripwire: every collector labtel knows has an emit test that runs the
+// real program it depends on and records, from /proc, that this program ran
+// and that rows came from it (test/helpers/emit-witness.ts). After all test
+// files, test/global-setup.ts fails the run when a collector's emit test ran
+// without leaving that evidence; .ci/run checks it again. Here: the table is
+// complete, and the check itself fails where it must (a tripwire that cannot
+// trip proves nothing). The field's suite checked that some text was in a file.
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COLLECTORS } from '../src/collectors/index.js';
-import { KNOWN_COLLECTORS, type CollectorName } from '../src/manifest/schema.js';
+import { KNOWN_COLLECTORS } from '../src/manifest/schema.js';
 import { ROOT } from './helpers/cli.js';
+import { EMIT_TESTS, badEvidence, checkEvidence, type EmitEvidence, type FileOutcome } from './helpers/emit-evidence.js';
 
-/** Where each collector is emitted against the real program: the file, the program it runs, and a row source it asserts on. */
-const EMIT_TESTS: Partial<Record<CollectorName, { file: string; program: string; asserts: string }>> = {
-  proc: { file: 'test/collectors/proc/run-loop.test.ts', program: 'runLoop', asserts: "'host_proc'" },
-  perf: { file: 'test/collectors/perf/emit.test.ts', program: "has('perf')", asserts: "'host_perf'" },
-  pcap: { file: 'test/collectors/pcap/emit.test.ts', program: "has('tcpdump')", asserts: "rowsOf(dir, 'pcap')" },
-  netflow: { file: 'test/collectors/pcap/emit.test.ts', program: "has('tcpdump')", asserts: "rowsOf(dir, 'netflow')" },
-  qmp: { file: 'test/collectors/qmp/emit.test.ts', program: 'hasQemu()', asserts: "rowsOf(dir, 'qmp_event')" },
-  guest_agent: { file: 'test/collectors/guest_agent/emit.test.ts', program: "spawn('qemu-ga'", asserts: "kind === 'line'" },
-};
-
-/** Collectors whose real-program emit test cannot exist, with the test that covers them and why. None today. */
-const CARVE_OUTS: Partial<Record<CollectorName, { coveredBy: string; why: string }>> = {};
+const good = (collector: keyof typeof EMIT_TESTS, over: Partial<EmitEvidence> = {}): EmitEvidence => ({
+  collector,
+  program: EMIT_TESTS[collector].program,
+  resolved: `/usr/bin/${EMIT_TESTS[collector].program}`,
+  exe: `/usr/bin/${EMIT_TESTS[collector].program}`,
+  version: 'x 1.0',
+  pid: 1234,
+  argv: [EMIT_TESTS[collector].program],
+  rows: 3,
+  test: 't',
+  file: EMIT_TESTS[collector].file,
+  ...over,
+});
+const allRan = (skipped = 0): FileOutcome[] => [...new Set(Object.values(EMIT_TESTS).map((t) => t.file))].map((file) => ({ file, skipped }));
 
 describe('emit coverage', () => {
-  it.each(KNOWN_COLLECTORS)('%s has an emit test against its real program, or a carve-out saying why not', (name) => {
-    const t = EMIT_TESTS[name];
-    const c = CARVE_OUTS[name];
-    expect(t ?? c, `collector ${name} has no emit test and no carve-out: add one before it can be selected`).toBeDefined();
-    if (c) {
-      expect(fs.existsSync(path.join(ROOT, c.coveredBy)), `${name}'s carve-out names ${c.coveredBy}, which does not exist`).toBe(true);
-      expect(c.why.length).toBeGreaterThan(20);
-      return;
-    }
-    const text = fs.readFileSync(path.join(ROOT, t!.file), 'utf8');
-    expect(text, `${t!.file} does not run ${t!.program}`).toContain(t!.program);
-    expect(text, `${t!.file} does not look at ${name}'s rows`).toContain(t!.asserts);
-    // A skip is allowed only on the program being absent (CI installs it), never unconditionally.
-    expect(text).not.toMatch(/\b(describe|it)\.skip\(/);
-    expect(text).not.toMatch(/\b(describe|it)\.only\(/);
-  });
-
   it('every implemented collector is one KNOWN_COLLECTORS names, and the other way round', () => {
     expect(Object.keys(COLLECTORS).sort()).toEqual([...KNOWN_COLLECTORS].sort());
+    expect(Object.keys(EMIT_TESTS).sort()).toEqual([...KNOWN_COLLECTORS].sort());
+  });
+
+  it.each(KNOWN_COLLECTORS)('%s has an emit test that records evidence of its real program', (name) => {
+    const t = EMIT_TESTS[name];
+    const text = fs.readFileSync(path.join(ROOT, t.file), 'utf8');
+    expect(text, `${t.file} never records evidence for ${name}`).toContain(`recordEmitEvidence('${name}'`);
+    expect(text, `${t.file} never witnesses ${t.program}`).toContain(`witnessProgram('${t.program}'`);
+    expect(text).not.toMatch(/\b(describe|it|test)\.(skip|only|todo)\(/);
+  });
+});
+
+describe('the check after all test files', () => {
+  it('passes when every collector whose emit test ran has evidence', () => {
+    expect(checkEvidence(KNOWN_COLLECTORS.map((c) => good(c)), allRan(), true)).toEqual({ failures: [], warnings: [] });
+  });
+
+  it('passes over collectors whose emit test was not part of the run', () => {
+    expect(checkEvidence([], [{ file: 'test/clock/origin.test.ts', skipped: 0 }], true)).toEqual({ failures: [], warnings: [] });
+  });
+
+  // Regression for: an emit test that passed without its program (a guard that returned early, a fake peer) went unnoticed.
+  it('fails a collector whose emit test ran and passed with no evidence, naming it', () => {
+    const { failures } = checkEvidence(KNOWN_COLLECTORS.filter((c) => c !== 'perf').map((c) => good(c)), allRan(), false);
+    expect(failures).toEqual([`perf: ${EMIT_TESTS.perf.file} ran, but no test in it recorded that perf ran and produced perf rows`]);
+  });
+
+  it('fails a missing program under CI even when its test was skipped; outside CI only warns', () => {
+    const others = KNOWN_COLLECTORS.filter((c) => c !== 'qmp').map((c) => good(c));
+    const ci = checkEvidence(others, allRan(1), true);
+    expect(ci.failures).toHaveLength(1);
+    expect(ci.failures[0]).toMatch(/^qmp: /);
+    const local = checkEvidence(others, allRan(1), false);
+    expect(local.failures).toEqual([]);
+    expect(local.warnings).toHaveLength(1);
+    expect(local.warnings[0]).toMatch(/^qmp: .*is qemu-system-x86_64 installed\?\)$/);
+  });
+
+  it.each([
+    [{ rows: 0 }, 'perf: perf (pid 1234) ran, but the test saw 0 rows from it'],
+    [{ exe: '/usr/bin/sleep' }, 'perf: pid 1234 ran /usr/bin/sleep, not perf'],
+    [{ program: 'sleep' }, 'perf: evidence names sleep, but its real program is perf'],
+    [{ version: '' }, 'perf: no version output from /usr/bin/perf'],
+    [{ pid: 0 }, 'perf: no pid'],
+  ] as const)('refuses evidence that proves nothing: %j', (over, why) => {
+    expect(badEvidence(good('perf', over))).toBe(why);
+    const { failures } = checkEvidence([good('perf', over), ...KNOWN_COLLECTORS.filter((c) => c !== 'perf').map((c) => good(c))], allRan(), false);
+    expect(failures).toContain(why);
+    expect(failures).toContain(`perf: ${EMIT_TESTS.perf.file} ran, but no test in it recorded that perf ran and produced perf rows`);
   });
 });

@@ -28,9 +28,32 @@ export function readJsonl(file: string): Record<string, unknown>[] {
   });
 }
 
+/** A signal that never aborts: for a loop that must end by itself (a hang is the test's timeout, not a clock in the test). */
+export const never = (): AbortSignal => new AbortController().signal;
+
 /** Aborts after ms; the test's way of saying "run for a while". */
 export function abortAfter(ms: number): AbortSignal {
   return AbortSignal.timeout(ms);
+}
+
+/** Aborts once the whole rows in `file` satisfy `enough`: "run until these rows are there", with no clock in the test. */
+export function abortWhenRows(file: string, enough: (rows: Record<string, unknown>[]) => boolean): AbortSignal {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    let text = '';
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      return; // not created yet
+    }
+    const whole = text.slice(0, text.lastIndexOf('\n') + 1);
+    if (enough(whole === '' ? [] : whole.slice(0, -1).split('\n').map((l) => JSON.parse(l) as Record<string, unknown>))) {
+      clearInterval(timer);
+      controller.abort();
+    }
+  }, 20);
+  timer.unref();
+  return controller.signal;
 }
 
 /** Aborts once `file` holds at least `lines` whole lines: "run until there are rows", with no clock in the test. */

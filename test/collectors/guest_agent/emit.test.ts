@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../../src/agent/run-episode.js';
 import { parseManifest } from '../../../src/manifest/load.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
+import { recordEmitEvidence, witnessProgram } from '../../helpers/emit-witness.js';
 import { has } from '../../helpers/programs.js';
 import { readJsonl, tmpDir } from '../../helpers/tmp.js';
 
@@ -42,6 +43,7 @@ function episode(guestAgent: object, root = tmpDir()) {
 }
 
 function expectValid(rows: Row[]): void {
+  expect(rows.length).toBeGreaterThan(0);
   expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i));
   for (const r of rows) expect(ROW_SCHEMAS.guest!.safeParse(r).error).toBeUndefined();
 }
@@ -101,6 +103,7 @@ describe('guest_agent collector', () => {
     const qga = spawn('qemu-ga', ['-m', 'unix-listen', '-p', sock, '-t', path.join(root, 'state'), '-b', 'guest-get-diskstats'], { stdio: 'ignore' });
     try {
       await waitFor(() => fs.existsSync(sock), 'qemu-ga listening');
+      const agent = witnessProgram('qemu-ga', qga.pid!); // the peer is the real qemu-guest-agent
       const ep = episode({ socket: sock, mode: 'connect', protocol: 'qga' });
       const done = ep.done();
       await waitFor(() => rowsOf(ep.dir).filter((r) => r.command === 'guest-get-cpustats').length >= 3, 'three cpustats rows');
@@ -121,6 +124,7 @@ describe('guest_agent collector', () => {
       expect(disk[0]).toMatchObject({ result: null, null_reasons: { result: expect.stringMatching(/^guest-get-diskstats: CommandNotFound: /) } });
       expect(summary.collectors.guest_agent).toMatchObject({ status: 'ok', detail: { disabled: { 'guest-get-diskstats': expect.any(String) } } });
       expect(summary.collectors.guest_agent!.errors).toEqual([expect.stringMatching(/^guest_agent: guest-get-diskstats: CommandNotFound: .*; not asked again$/)]);
+      recordEmitEvidence('guest_agent', agent, cpu.filter((r) => Array.isArray(r.result) && r.result.length > 0).length);
     } finally {
       qga.kill();
     }

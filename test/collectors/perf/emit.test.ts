@@ -7,14 +7,33 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runLoop } from '../../../src/collectors/perf/run-loop.js';
 import { LABTEL_BIN } from '../../helpers/cli.js';
+import { recordEmitEvidence, witnessProgram } from '../../helpers/emit-witness.js';
 import { has } from '../../helpers/programs.js';
-import { abortWhenLines, readJsonl, tmpDir, abortAfter } from '../../helpers/tmp.js';
+import { abortWhenLines, never, readJsonl, tmpDir } from '../../helpers/tmp.js';
 
 const exec = promisify(execFile);
 const hasPerf = has('perf');
 
 /** `exec yes` so the pid is the busy process itself, not a shell waiting on it. */
 const busy = () => spawn('sh', ['-c', 'exec yes >/dev/null'], { stdio: 'ignore' });
+
+/** Once `file` holds at least `lines` whole lines. */
+const untilLines = (file: string, lines: number) => new Promise<void>((r) => abortWhenLines(file, lines).addEventListener('abort', () => r()));
+
+/** Whether process `pid` holds perf event descriptors: perf stat has attached its counters. */
+function holdsPerfEvents(pid: number): boolean {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[perf_event]';
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  }
+}
 
 /** perf processes attached to `target` (by their argv, read from /proc). */
 function perfPids(target: number): number[] {
@@ -33,16 +52,26 @@ function perfPids(target: number): number[] {
 
 describe.skipIf(!hasPerf)('perf collector against real perf', () => {
   // Regression for: perf writes its statistics to stderr when attached with -p, so reading stdout gave 0 rows.
+  // (It stops once 3 rows are on disk, not after a set time: no clock in the test.)
   it('emits rows against a busy pid, the count on disk equals the returned count, and some metric is non-null', async () => {
     const b = busy();
     const out = path.join(tmpDir(), 'telemetry-perf.jsonl');
+    const stop = new AbortController();
     let rows: number;
+    let perf: ReturnType<typeof witnessProgram>;
     try {
-      rows = await runLoop({ pid: b.pid!, outputPath: out, tMonoOriginNs: 0, intervalMs: 200, events: ['page-faults', 'context-switches', 'cpu-clock'], signal: abortAfter(2000) });
+      const done = runLoop({ pid: b.pid!, outputPath: out, tMonoOriginNs: 0, intervalMs: 200, events: ['page-faults', 'context-switches', 'cpu-clock'], signal: stop.signal });
+      await untilLines(out, 1);
+      const attached = perfPids(b.pid!);
+      expect(attached).toHaveLength(1);
+      perf = witnessProgram('perf', attached[0]!); // the process that wrote them is the real perf
+      await untilLines(out, 3);
+      stop.abort();
+      rows = await done;
     } finally {
       b.kill();
     }
-    expect(rows).toBeGreaterThanOrEqual(1);
+    expect(rows).toBeGreaterThanOrEqual(3);
     const parsed = readJsonl(out);
     expect(parsed).toHaveLength(rows);
     expect(parsed[0]).toMatchObject({ source: 'host_perf', available_in_deployment: false });
@@ -52,13 +81,15 @@ describe.skipIf(!hasPerf)('perf collector against real perf', () => {
     }
     // Regression for: `cycles:u` names left every metric null for weeks.
     const metrics = ['cycles', 'instructions', 'page_faults', 'context_switches', 'branches', 'cpu_clock_ms'];
-    expect(parsed.some((r) => metrics.some((k) => r[k] !== null && r[k] !== undefined))).toBe(true);
+    const measured = parsed.filter((r) => metrics.some((k) => r[k] !== null && r[k] !== undefined));
+    expect(measured.length).toBeGreaterThan(0);
+    recordEmitEvidence('perf', perf, measured.length);
   });
 
   it('ends by itself when the target exits, and leaves no perf behind', async () => {
     const b = spawn('sleep', ['0.8']);
     const out = path.join(tmpDir(), 'telemetry-perf.jsonl');
-    const rows = await runLoop({ pid: b.pid!, outputPath: out, tMonoOriginNs: 0, intervalMs: 100, events: ['cpu-clock'], signal: abortAfter(20_000) });
+    const rows = await runLoop({ pid: b.pid!, outputPath: out, tMonoOriginNs: 0, intervalMs: 100, events: ['cpu-clock'], signal: never() });
     expect(rows).toBeGreaterThanOrEqual(1);
     expect(perfPids(b.pid!)).toEqual([]);
   });
@@ -77,13 +108,14 @@ describe.skipIf(!hasPerf)('perf collector against real perf', () => {
     const direct = spawn('perf', ['stat', '-j', '-e', 'page-faults', '-p', String(w0.pid), '--log-fd', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let text = '';
     direct.stdout.on('data', (d) => (text += d));
-    await new Promise((r) => setTimeout(r, 300));
+    // Not a fixed wait: the workload goes on once perf holds its counters on it.
+    while (!holdsPerfEvents(direct.pid!)) await new Promise((r) => setTimeout(r, 10));
     w0.stdin!.end('x');
     await new Promise((r) => direct.once('exit', r));
     const expected = Number(JSON.parse(text.trim().split('\n').pop()!)['counter-value']);
     const w = await start();
     const out = path.join(tmpDir(), 'telemetry-perf.jsonl');
-    const done = runLoop({ pid: w.pid!, outputPath: out, tMonoOriginNs: 0, intervalMs: 100, events: ['page-faults'], signal: abortAfter(30_000) });
+    const done = runLoop({ pid: w.pid!, outputPath: out, tMonoOriginNs: 0, intervalMs: 100, events: ['page-faults'], signal: never() });
     // perf is attached once its first interval row is on disk.
     await new Promise<void>((r) => abortWhenLines(out, 1).addEventListener('abort', () => r()));
     w.stdin!.end('x');
@@ -128,7 +160,8 @@ describe.skipIf(!hasPerf)('perf collector against real perf', () => {
       expect(perfPids(b.pid!).length).toBe(1);
       agent.kill('SIGKILL');
       await new Promise((r) => agent.once('exit', r));
-      for (let i = 0; i < 50 && perfPids(b.pid!).length; i++) await new Promise((r) => setTimeout(r, 50));
+      // Until it is gone (pdeathsig): a perf that never goes is this test's timeout, not a clock in it.
+      while (perfPids(b.pid!).length) await new Promise((r) => setTimeout(r, 50));
       expect(perfPids(b.pid!)).toEqual([]);
     } finally {
       b.kill();

@@ -5,15 +5,18 @@ import { describe, expect, it } from 'vitest';
 import { runLoop } from '../../../src/collectors/proc/run-loop.js';
 import { nativeAddon } from '../../../src/native/addon.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
-import { abortAfter, readJsonl, tmpDir } from '../../helpers/tmp.js';
+import { recordEmitEvidence, witnessProgram } from '../../helpers/emit-witness.js';
+import { abortAfter, abortWhenLines, abortWhenRows, never, readJsonl, tmpDir } from '../../helpers/tmp.js';
 
 const kinds = nativeAddon() ? (['native', 'ts'] as const) : (['ts'] as const);
 
 describe.each(kinds)('proc collector (%s sampler)', (sampler) => {
   // Regression for the field's "collector silently writes zero rows": a live pid must give rows with core fields.
-  it('emits at least 3 rows in 600 ms at 100 ms against its own process, with the core fields non-null', async () => {
+  // (It runs until 3 rows are on disk, not for a set time: no clock in the test.)
+  it('emits rows against its own live process until stopped (3 on disk), the count on disk equals the returned count, with the core fields non-null', async () => {
     const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
-    const rows = await runLoop({ pid: process.pid, outputPath: out, tMonoOriginNs: 0, intervalMs: 100, signal: abortAfter(600), sampler });
+    const target = witnessProgram('node', process.pid); // the real program here is the live target itself
+    const rows = await runLoop({ pid: process.pid, outputPath: out, tMonoOriginNs: 0, intervalMs: 100, signal: abortWhenLines(out, 3), sampler });
     expect(rows).toBeGreaterThanOrEqual(3);
     const parsed = readJsonl(out);
     expect(parsed).toHaveLength(rows);
@@ -31,11 +34,13 @@ describe.each(kinds)('proc collector (%s sampler)', (sampler) => {
     expect(parsed[0]!.interval_s).toBeNull();
     expect((parsed[0]!.null_reasons as Record<string, string>).interval_s).toBe('first sample');
     expect(parsed[1]!.interval_s).toBeGreaterThan(0);
+    recordEmitEvidence('proc', target, parsed.filter((r) => r.source === 'host_proc' && r.cpu_user_jiffies !== null).length);
   });
 
   it('writes thread rows with tid and comm when threads is on, and process rows without tid', async () => {
     const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
-    await runLoop({ pid: process.pid, outputPath: out, tMonoOriginNs: 0, intervalMs: 50, signal: abortAfter(300), sampler, threads: true });
+    const twoSamples = abortWhenRows(out, (rows) => rows.filter((r) => !('tid' in r)).length >= 2);
+    await runLoop({ pid: process.pid, outputPath: out, tMonoOriginNs: 0, intervalMs: 50, signal: twoSamples, sampler, threads: true });
     const parsed = readJsonl(out);
     const threads = parsed.filter((r) => 'tid' in r);
     const procs = parsed.filter((r) => !('tid' in r));
@@ -53,7 +58,7 @@ describe.each(kinds)('proc collector (%s sampler)', (sampler) => {
   it('records the exit of its target and ends by itself', async () => {
     const child = spawn('sleep', ['0.4']);
     const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
-    const rows = await runLoop({ pid: child.pid!, outputPath: out, tMonoOriginNs: 0, intervalMs: 20, signal: abortAfter(10_000), sampler });
+    const rows = await runLoop({ pid: child.pid!, outputPath: out, tMonoOriginNs: 0, intervalMs: 20, signal: never(), sampler });
     const parsed = readJsonl(out);
     expect(rows).toBe(parsed.length);
     const last = parsed[parsed.length - 1]!;
@@ -82,7 +87,7 @@ describe.each(kinds)('proc collector (%s sampler)', (sampler) => {
       if (fs.readFileSync(out, 'utf8').includes(`"pid":${second.pid},`)) controller.abort();
     }, 50);
     try {
-      await procLoop({ pid: first.pid!, pidfile, writer, clock: new EpisodeClock(0), intervalMs: 20, signal: AnySignal(controller.signal, abortAfter(10_000)), sampler });
+      await procLoop({ pid: first.pid!, pidfile, writer, clock: new EpisodeClock(0), intervalMs: 20, signal: controller.signal, sampler });
     } finally {
       clearInterval(watch);
       writer.close();
@@ -104,7 +109,3 @@ describe.each(kinds)('proc collector (%s sampler)', (sampler) => {
     );
   });
 });
-
-function AnySignal(...signals: AbortSignal[]): AbortSignal {
-  return AbortSignal.any(signals);
-}

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../../src/agent/run-episode.js';
 import { parseManifest } from '../../../src/manifest/load.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
+import { recordEmitEvidence, witnessProgram } from '../../helpers/emit-witness.js';
 import { hasQemu, startQemu } from '../../helpers/qemu.js';
 import { readJsonl, tmpDir } from '../../helpers/tmp.js';
 
@@ -35,6 +36,7 @@ async function waitFor<T>(get: () => T | undefined, what: string, ms = 20_000): 
 describe.skipIf(!hasQemu())('qmp collector against a real QEMU', () => {
   it('polls status and block stats, turns cont and quit into RESUME and SHUTDOWN rows, and names the vCPU threads', async () => {
     const q = await startQemu();
+    const qemu = witnessProgram('qemu-system-x86_64', q.pid); // the peer is the real QEMU
     const dir = path.join(tmpDir(), 'ep');
     // The manifest names only the QMP socket: the pid and the vCPU threads come from QEMU.
     const manifest = parseManifest({
@@ -72,6 +74,7 @@ describe.skipIf(!hasQemu())('qmp collector against a real QEMU', () => {
     expect(rowsOf(dir, 'qmp_event').find((r) => r.event === 'SHUTDOWN')!.data).toMatchObject({ guest: false, reason: 'host-qmp-quit' });
     for (const name of ['qmp', 'qmp_event']) {
       const rows = rowsOf(dir, name);
+      expect(rows.length, `${name} rows`).toBeGreaterThan(0);
       expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i)); // seq counts per source
       for (const r of rows) expect(ROW_SCHEMAS[name as 'qmp']!.safeParse(r).error).toBeUndefined();
     }
@@ -81,7 +84,10 @@ describe.skipIf(!hasQemu())('qmp collector against a real QEMU', () => {
     const threads = rowsOf(dir, 'host_proc').filter((r) => r.tid === vcpu!.thread_id);
     expect(threads.length).toBeGreaterThan(0);
     expect(threads.every((r) => r.vcpu === 0)).toBe(true);
-    expect(rowsOf(dir, 'host_proc').filter((r) => 'tid' in r && r.tid !== vcpu!.thread_id).every((r) => r.vcpu === null)).toBe(true);
+    const others = rowsOf(dir, 'host_proc').filter((r) => 'tid' in r && r.tid !== vcpu!.thread_id);
+    expect(others.length).toBeGreaterThan(0); // QEMU's main thread at least
+    expect(others.every((r) => r.vcpu === null)).toBe(true);
+    recordEmitEvidence('qmp', qemu, rowsOf(dir, 'qmp').length + rowsOf(dir, 'qmp_event').length);
   });
 
   it('refuses an episode whose QMP socket is held by another client, naming why', async () => {
