@@ -29,6 +29,26 @@ interface Expected {
 
 const expectedOf = (c: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, c, 'expected.json'), 'utf8')) as Expected;
 
+/**
+ * The loop's clock, which stops it after exactly `samples` samples: procLoop
+ * reads the clock once at the start of each sample, and a stop raised during a
+ * sample ends the loop once that sample is written. No timer decides how many.
+ */
+function stopAfterSamples(samples: number): { clock: EpisodeClock; signal: AbortSignal } {
+  const controller = new AbortController();
+  const clock = new EpisodeClock(0);
+  let taken = 0;
+  const now = clock.now.bind(clock);
+  clock.now = () => {
+    if (++taken >= samples) controller.abort();
+    return now();
+  };
+  return { clock, signal: controller.signal };
+}
+
+/** Process rows (no tid) and thread rows of a proc file. */
+const split = (rows: Record<string, unknown>[]) => ({ procs: rows.filter((r) => !('tid' in r)), threads: rows.filter((r) => 'tid' in r) });
+
 it('has the fixture cases, the hostile one among them', () => {
   expect(CASES.sort()).toEqual(['garbage', 'kernel-thread', 'no-io', 'qemu-like']);
   expect(nativeAddon()).not.toBeNull();
@@ -52,29 +72,30 @@ describe.each(CASES)('fixture %s', (c) => {
     expect(threads.map(({ error: _e, ...t }) => t)).toEqual(exp.threads);
   });
 
-  it('gives the same rows through the native and the TS path', async () => {
+  // Regression for: the test said "three samples" but stopped on rows flushed to disk
+  // (every 200 ms), so at a 1 ms interval it took a couple of hundred.
+  it('gives the same rows through the native and the TS path, in exactly the 3 samples it takes', async () => {
     const rowsOf = async (kind: (typeof KINDS)[number]) => {
       const out = path.join(tmpDir(), `${kind}.jsonl`);
       const writer = new JsonlWriter(out, { availableInDeployment: true });
-      const controller = new AbortController();
       // Three samples, then stop: the fixtures do not change, so rows 2 and 3 repeat row 1's values.
-      const orig = writer.write.bind(writer);
-      writer.write = (...a: Parameters<JsonlWriter['write']>) => {
-        orig(...a);
-        if (writer.rows >= 3 * (1 + exp.threads.length)) controller.abort();
-      };
-      await procLoop({ pid: exp.pid, writer, clock: new EpisodeClock(0), intervalMs: 1, signal: controller.signal, threads: true, procRoot, sampler: kind, pageSize: exp.page_size });
+      const { clock, signal } = stopAfterSamples(3);
+      await procLoop({ pid: exp.pid, writer, clock, intervalMs: 1, signal, threads: true, procRoot, sampler: kind, pageSize: exp.page_size });
       writer.close();
       return readJsonl(out).map(({ t_mono_ns: _t, interval_s: _i, ...r }) => r);
     };
     const native = await rowsOf('native');
-    expect(native.length).toBeGreaterThanOrEqual(3);
+    const { procs, threads } = split(native);
+    expect(procs).toHaveLength(3);
+    expect(threads).toHaveLength(3 * exp.threads.length);
+    expect(native).toHaveLength(3 * (1 + exp.threads.length));
     expect(await rowsOf('ts')).toEqual(native);
     for (const r of native) {
       // Every row is valid, and every null says why.
       const full = { ...r, t_mono_ns: 0, interval_s: null };
       expect(() => ROW_SCHEMAS.host_proc!.parse(full)).not.toThrow();
       const reasons = (r.null_reasons ?? {}) as Record<string, string>;
+      expect(Object.keys(r).length).toBeGreaterThan(0);
       for (const [k, val] of Object.entries(r)) if (val === null && k !== 'process_event' && k !== 'vcpu') expect(reasons[k], `${c}: ${k}`).toBeTruthy();
     }
   });
@@ -91,25 +112,30 @@ describe('fixture specifics', () => {
     expect(exp.process.cpu_user_jiffies).not.toBeNull();
   });
 
-  it('names the vCPU threads in thread rows', async () => {
+  it('names the vCPU threads in thread rows (one sample)', async () => {
     const exp = expectedOf('qemu-like');
     const out = path.join(tmpDir(), 'rows.jsonl');
     const writer = new JsonlWriter(out, { availableInDeployment: true });
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 30);
-    await procLoop({ pid: exp.pid, writer, clock: new EpisodeClock(0), intervalMs: 10, signal: controller.signal, threads: true, procRoot: path.join(FIXTURES, 'qemu-like', 'proc') });
+    const { clock, signal } = stopAfterSamples(1);
+    await procLoop({ pid: exp.pid, writer, clock, intervalMs: 10, signal, threads: true, procRoot: path.join(FIXTURES, 'qemu-like', 'proc') });
     writer.close();
-    const vcpus = new Map(readJsonl(out).filter((r) => 'tid' in r).map((r) => [r.comm, r.vcpu]));
+    const { procs, threads } = split(readJsonl(out));
+    expect(procs).toHaveLength(1);
+    expect(threads).toHaveLength(exp.threads.length);
+    const vcpus = new Map(threads.map((r) => [r.comm, r.vcpu]));
     expect(Object.fromEntries(vcpus)).toEqual({ 'qemu-system-x86': null, 'CPU 0/TCG': 0, 'CPU 1/TCG': 1 });
   });
 
-  it('gives io fields null with the errno when /proc/PID/io cannot be read', async () => {
+  it('gives io fields null with the errno when /proc/PID/io cannot be read (one sample)', async () => {
     const exp = expectedOf('no-io');
     const out = path.join(tmpDir(), 'rows.jsonl');
     const writer = new JsonlWriter(out, { availableInDeployment: true });
-    await procLoop({ pid: exp.pid, writer, clock: new EpisodeClock(0), intervalMs: 10, signal: AbortSignal.timeout(25), procRoot: path.join(FIXTURES, 'no-io', 'proc') });
+    const { clock, signal } = stopAfterSamples(1);
+    await procLoop({ pid: exp.pid, writer, clock, intervalMs: 10, signal, procRoot: path.join(FIXTURES, 'no-io', 'proc') });
     writer.close();
-    const [row] = readJsonl(out);
+    const rows = readJsonl(out);
+    expect(rows).toHaveLength(1);
+    const [row] = rows;
     expect(row!.io_rchar).toBeNull();
     expect(row!.rss_bytes).not.toBeNull();
     expect((row!.null_reasons as Record<string, string>).io_rchar).toBe(`ENOENT reading ${path.join(FIXTURES, 'no-io', 'proc')}/${exp.pid}/io`);
