@@ -1,6 +1,7 @@
 // The agent's own rows (source `agent`): what happened to the episode and to
 // each collector, on the same clock as the collectors' rows.
 import { z } from 'zod';
+import { measurement } from '../rows/measurement.js';
 
 export const AGENT_EVENTS = [
   'episode_started',
@@ -21,12 +22,15 @@ export type AgentEventRow = z.output<typeof agentEventRow>;
 
 export const agentSelfRow = z
   .strictObject({
-    cpu_user_s: z.number().nonnegative().describe("The agent's user CPU time since it started, s: main thread and every collector's worker thread together (not the programs it runs: perf, tcpdump)."),
-    cpu_sys_s: z.number().nonnegative().describe('Its system CPU time since it started, s.'),
-    cpu_pct: z.number().nonnegative().describe('Its CPU use since the previous row, % of one core.'),
-    rss_bytes: z.number().int().nonnegative().describe('Its resident memory, bytes.'),
+    cpu_user_s: measurement(z.number()).nonnegative().describe("The agent's user CPU time since it started, s: main thread and every collector's worker thread together (not the programs it runs: perf, tcpdump)."),
+    cpu_sys_s: measurement(z.number()).nonnegative().describe('Its system CPU time since it started, s.'),
+    cpu_pct: measurement(z.number()).nonnegative().describe('Its CPU use since the previous row, % of one core.'),
+    rss_bytes: measurement(z.number()).int().nonnegative().describe('Its resident memory, bytes.'),
     collectors: z
-      .record(z.string(), z.strictObject({ rows: z.number().int().nonnegative(), queued: z.number().int().nonnegative() }))
+      .record(
+        z.string(),
+        z.strictObject({ rows: z.number().int().nonnegative().describe('Rows on disk.'), queued: z.number().int().nonnegative().describe('Rows written but not yet flushed.') }),
+      )
       .describe('Per running collector: rows on disk, and rows written but not yet flushed.'),
   })
   .describe("The agent's own overhead, every second: so every episode measures what recording it cost.");

@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { COLLECTOR_CONFIGS, KNOWN_COLLECTORS, manifestSchema } from '../manifest/schema.js';
 import { SOURCES, envelope } from '../rows/envelope.js';
+import { isMeasurement } from '../rows/measurement.js';
+import { measurementPaths } from '../rows/measurements.js';
 import { ROW_SHAPES } from '../rows/registry.js';
 import { collectorVerdict, verifyReport } from '../verify/report.js';
 
@@ -60,16 +62,56 @@ function typeOf(s: JS): string {
 const cell = (t: string) => t.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 const maxNote = (s: JS) => (s.maximum !== undefined && s.maximum !== SAFE_MAX ? `, at most ${s.maximum}` : '');
 
-function fieldTable(schema: z.ZodType, opts: { io: 'input' | 'output'; defaults: boolean }): string {
-  const js = z.toJSONSchema(schema, { io: opts.io, unrepresentable: 'any' }) as JS;
+const jsonSchema = (schema: z.ZodType, io: 'input' | 'output') => z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JS;
+
+/**
+ * The fields inside a row field, by path (`block.*.rd_bytes`; `*` is any key of a map or
+ * element of a list): every field of a nested object, and a map's or list's values when
+ * they are measurements or described.
+ */
+function nestedFields(s: z.ZodType, at: string[], out: Array<[string[], z.ZodType]>): void {
+  if (s instanceof z.ZodNullable || s instanceof z.ZodOptional) return nestedFields(s.unwrap() as z.ZodType, at, out);
+  if (s instanceof z.ZodObject) {
+    for (const [k, v] of Object.entries(s.shape)) {
+      out.push([[...at, k], v as z.ZodType]);
+      nestedFields(v as z.ZodType, [...at, k], out);
+    }
+    return;
+  }
+  const inner = s instanceof z.ZodRecord ? s.valueType : s instanceof z.ZodArray ? s.element : null;
+  if (!inner) return;
+  let v = inner as z.ZodType;
+  while (!isMeasurement(v) && (v instanceof z.ZodNullable || v instanceof z.ZodOptional)) v = v.unwrap() as z.ZodType;
+  if (v instanceof z.ZodObject || v instanceof z.ZodRecord || v instanceof z.ZodArray) nestedFields(v, [...at, '*'], out);
+  else if (isMeasurement(inner as z.ZodType) || (inner as z.ZodType).description) out.push([[...at, '*'], inner as z.ZodType]);
+}
+
+/** Options of a field table: manifest keys show defaults; row fields say which are measurements, nested fields included. */
+type TableOpts = { io: 'input' | 'output'; defaults: boolean; measurements?: boolean };
+
+function fieldTable(schema: z.ZodObject, opts: TableOpts): string {
+  const js = jsonSchema(schema, opts.io);
   const required = new Set(js.required ?? []);
-  const head = opts.defaults ? '| key | type | default | description |\n|---|---|---|---|' : '| field | type | description |\n|---|---|---|';
-  const rows = Object.entries(js.properties ?? {}).map(([k, p]) => {
-    const type = typeOf(p) + maxNote(p);
+  const measured = opts.measurements ? new Set(measurementPaths(schema).map((p) => p.join('.'))) : null;
+  const head = opts.defaults
+    ? '| key | type | default | description |\n|---|---|---|---|'
+    : measured
+      ? '| field | type | measurement | description |\n|---|---|---|---|'
+      : '| field | type | description |\n|---|---|---|';
+  const line = (name: string, p: JS) => {
+    const type = cell(typeOf(p) + maxNote(p));
     const desc = cell(p.description ?? '');
-    if (!opts.defaults) return `| \`${k}\` | ${cell(type)} | ${desc} |`;
-    const def = p.default !== undefined ? `\`${JSON.stringify(p.default)}\`` : required.has(k) ? 'required' : '—';
-    return `| \`${k}\` | ${cell(type)} | ${def} | ${desc} |`;
+    if (opts.defaults) {
+      const def = p.default !== undefined ? `\`${JSON.stringify(p.default)}\`` : required.has(name) ? 'required' : '—';
+      return `| \`${name}\` | ${type} | ${def} | ${desc} |`;
+    }
+    return measured ? `| \`${name}\` | ${type} | ${measured.has(name) ? 'yes' : ''} | ${desc} |` : `| \`${name}\` | ${type} | ${desc} |`;
+  };
+  const rows = Object.entries(js.properties ?? {}).flatMap(([k, p]) => {
+    if (!measured) return [line(k, p)];
+    const inside: Array<[string[], z.ZodType]> = [];
+    nestedFields(schema.shape[k] as z.ZodType, [k], inside);
+    return [line(k, p), ...inside.map(([at, s]) => line(at.join('.'), jsonSchema(s, opts.io)))];
   });
   return [head, ...rows].join('\n');
 }
@@ -83,6 +125,8 @@ export function renderRowsDoc(): string {
     'labtel writes one JSON object per line into `telemetry-<collector>.jsonl` in the episode directory.',
     '`null` means "not collected"; where the cause is known, `null_reasons` names it. A missing value is never written as 0.',
     'A few fields are null when they do not apply rather than when they were not collected (`process_event` on an ordinary sample, `vcpu` on a thread that is not a vCPU); their descriptions say so, and they carry no reason.',
+    '',
+    '**Measurements.** The `measurement` column marks the fields that hold what was measured of the target, the guest or the network. Every other field is identity (`pid`, `tid`, `starttime`, `comm`, `run`, the vCPUs\' thread ids), timing (`interval_s`, `poll_ms`, `at_ns`), a setting (`bucket_ms`), or the collector\'s own bookkeeping (a capture\'s running total, drop counters and saved bytes; a guest channel\'s connection, line, byte and drop counters; QMP events dropped; perf\'s `running_pct`): these hold numbers even when nothing was measured. A measurement that is an object or a list counts only when it holds something: a guest line\'s `guest` object with at least one key and a qga `result` are measurements of the guest; a channel row never is. `labtel verify` fails a collector when no row of its interval source (host_proc, host_perf, pcap, netflow, qmp, guest) has a non-null measurement ([verify.md](verify.md)). In field paths, `*` stands for any key of a map (a device, a statistic) or any element of a list. `MEASUREMENTS` in src/rows/measurements.ts is the same table for programs.',
     '',
     '## Envelope (every row)',
     '',
@@ -98,7 +142,7 @@ export function renderRowsDoc(): string {
     for (const shape of shapes) {
       if (shapes.length > 1) out.push(`### ${shape.title} rows`, '');
       if (shape.fields.description) out.push(shape.fields.description, '');
-      out.push(fieldTable(shape.fields, { io: 'output', defaults: false }), '');
+      out.push(fieldTable(shape.fields, { io: 'output', defaults: false, measurements: true }), '');
     }
     while (out[out.length - 1] === '') out.pop();
   }
@@ -143,7 +187,7 @@ export function renderVerifyDoc(): string {
     '',
     '`labtel verify <episode-dir>` judges an episode from its files alone (episode.json, summary.json, telemetry-*.jsonl) for the verification layer, which trusts rows only when every selected collector really emitted real values. It exits 0 only when every collector is ok (`--allow-degraded` also accepts degraded), 1 otherwise, 2 when the directory is not an episode.',
     '',
-    'A collector **fails** when it wrote zero rows, when every row had null metrics, when rows fail their schema, when rows are missing (a gap in `seq`), when its file has lines that are not rows (a partial last line), or when summary.json says it failed. It is **degraded** when its values are real but the reader must know something: its rows stop for more than 3x its interval (proc, perf, pcap, qmp `interval_ms`; netflow `bucket_ms`; guest_agent channel rows), `t_mono_ns` goes backwards, drops were reported (the kernel\'s or the interface\'s capture drops, QMP events dropped, guest lines dropped), it restarted or reconnected, it reported errors, or it was skipped as optional.',
+    'A collector **fails** when it wrote zero rows, when no row of its interval source has a measured value (the fields [rows.md](rows.md) marks as measurements; bookkeeping numbers such as a guest channel\'s counters, a capture\'s totals or QMP\'s vCPU thread ids do not count, and the reason says what was missing), when rows fail their schema, when rows are missing (a gap in `seq`), when its file has lines that are not rows (a partial last line), when summary.json says it failed, or when it ended with the target (`target_exited`) while the target lived on: proc\'s rows show the target restarted as a new process after the collector\'s last row, or proc kept sampling it for more than 3 of the collector\'s intervals after it, or (without proc rows) a pidfile or QMP socket target\'s episode went on for more than 3 intervals after it and did not stop because its collectors ended. A collector that ended with a target that did not live on is not degraded for its rows stopping before the episode ended. It is **degraded** when its values are real but the reader must know something: its rows stop for more than 3x its interval (proc, perf, pcap, qmp `interval_ms`; netflow `bucket_ms`; guest_agent channel rows), `t_mono_ns` goes backwards, drops were reported (the kernel\'s or the interface\'s capture drops, QMP events dropped, guest lines dropped), it restarted or reconnected, it reported errors, or it was skipped as optional.',
     '',
     '## `--json`',
     '',

@@ -43,10 +43,15 @@ export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
 const withEnvelope = (source: Source, fields: z.ZodObject) =>
   z.strictObject({ ...envelope, source: z.literal(source), ...fields.shape });
 
+/** Full row schemas (envelope + fields) by source and shape, in ROW_SHAPES' order: which one a row passes is its shape. */
+export const ROW_SHAPE_SCHEMAS: Partial<Record<Source, z.ZodType[]>> = Object.fromEntries(
+  Object.entries(ROW_SHAPES).map(([source, shapes]) => [source, shapes!.map((s) => withEnvelope(source as Source, s.fields))]),
+);
+
 /** Full row schemas (envelope + fields) by source, for validating rows. */
 export const ROW_SCHEMAS: Partial<Record<Source, z.ZodType>> = Object.fromEntries(
-  Object.entries(ROW_SHAPES).map(([source, shapes]) => {
-    const full = shapes!.map((s) => withEnvelope(source as Source, s.fields));
-    return [source, full.length === 1 ? full[0]! : z.union(full as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])];
-  }),
+  Object.entries(ROW_SHAPE_SCHEMAS).map(([source, full]) => [
+    source,
+    full!.length === 1 ? full![0]! : z.union(full as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]),
+  ]),
 );

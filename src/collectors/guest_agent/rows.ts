@@ -2,13 +2,15 @@
 // qemu-guest-agent's answer), always nested under `guest`/`result` so it can
 // never set envelope fields, and the channel's own counters every interval.
 import { z } from 'zod';
+import { measurement } from '../../rows/measurement.js';
 
 const count = (d: string) => z.number().int().nonnegative().describe(d);
 
 export const guestLineRow = z
   .strictObject({
     kind: z.literal('line').describe('A JSON object line from the in-guest agent (protocol jsonl).'),
-    guest: z.record(z.string(), z.unknown()).describe("The guest's object as it sent it. Untrusted: the guest can write anything here, and nothing else."),
+    // What the guest measured: the whole object (one with at least one key) is the measurement.
+    guest: measurement(z.record(z.string(), z.unknown())).describe("The guest's object as it sent it. Untrusted: the guest can write anything here, and nothing else."),
     guest_t: z
       .union([z.number(), z.string()])
       .nullable()
@@ -20,7 +22,7 @@ export const guestQgaRow = z
   .strictObject({
     kind: z.literal('qga').describe("A qemu-guest-agent command's answer (protocol qga)."),
     command: z.string().describe('guest-get-cpustats, guest-get-diskstats, guest-get-memory-blocks, or guest-get-osinfo (once).'),
-    result: z.unknown().describe("The agent's answer as it sent it; null when the command failed (null_reasons has the agent's error)."),
+    result: measurement(z.unknown()).describe("The agent's answer as it sent it; null when the command failed (null_reasons has the agent's error)."),
   })
   .describe('One per command per poll.');
 

@@ -1,8 +1,10 @@
 // netflow rows: one per fixed-time bucket, from live packets or a stored
 // capture (the same code and the same shape either way).
 import { z } from 'zod';
+import { measurement } from '../../rows/measurement.js';
 
-const count = (d: string) => z.number().int().nonnegative().describe(d);
+/** A count of the bucket's packets: every one is a measurement. */
+const count = (d: string) => measurement(z.number().int().nonnegative().describe(d));
 
 export const netflowRow = z
   .strictObject({

@@ -4,6 +4,7 @@
 // follows to replay the saved capture exactly as the live netflow saw it.
 import { z } from 'zod';
 import { counter } from '../../schema/common.js';
+import { measurement } from '../../rows/measurement.js';
 
 const run = z.number().int().nonnegative().describe('Which tcpdump run (0, then 1, 2, ... after restarts).');
 
@@ -11,8 +12,9 @@ export const pcapIntervalRow = z.strictObject({
   run,
   interval_s: z.number().nonnegative().describe('Seconds since the previous interval row (since the capture started, on the first).'),
   tcpdump_running: z.boolean().describe('Whether tcpdump was capturing when the row was written.'),
-  pkts: counter('Packets tcpdump delivered in the interval; null when tcpdump did not run at all in it.'),
-  bytes: counter('Their wire bytes (the length on the wire, not the snaplen-cut length).'),
+  // The measurements are what the interval delivered; the totals and drop counters are the capture's bookkeeping.
+  pkts: measurement(counter('Packets tcpdump delivered in the interval; null when tcpdump did not run at all in it.')),
+  bytes: measurement(counter('Their wire bytes (the length on the wire, not the snaplen-cut length).')),
   pkts_total: z.number().int().nonnegative().describe('Packets delivered since the episode began, all runs.'),
   filter_received: counter("Packets the kernel passed to the capture's filter, since the episode began (tcpdump's statistics, summed over runs)."),
   kernel_drops: counter('Packets the kernel dropped because tcpdump could not keep up, since the episode began (summed over runs).'),

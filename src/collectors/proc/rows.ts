@@ -2,6 +2,10 @@
 // sample when `threads` is on. Process rows have no tid; thread rows do.
 import { z } from 'zod';
 import { counter, measured } from '../../schema/common.js';
+import { measurement } from '../../rows/measurement.js';
+
+/** A counter read from /proc about the target: a measurement (identity and timing fields are not). */
+const m = (description: string) => measurement(counter(description));
 
 const processEvent = z
   .enum(['started', 'restarted', 'exited'])
@@ -10,7 +14,7 @@ const processEvent = z
     "'started' on the first row for a process identity (pid, starttime, boot_id); 'restarted' when a pidfile target came back as a new process (counters start over: never subtract across it); 'exited' on the row recording the target's exit (its metrics are null). null otherwise.",
   );
 
-const stateLetter = z.string().length(1).nullable().describe('State letter from stat (R, S, D, Z, T, t, X, I).');
+const stateLetter = measurement(z.string().length(1).nullable().describe('State letter from stat (R, S, D, Z, T, t, X, I).'));
 
 export const procProcessRow = z.strictObject({
   pid: z.number().int().positive().describe('Process id of the target.'),
@@ -18,25 +22,25 @@ export const procProcessRow = z.strictObject({
   process_event: processEvent,
   interval_s: measured('Seconds since the previous sample of this process; null on the first.'),
   state: stateLetter,
-  processor: counter('CPU the process last ran on.'),
-  cpu_user_jiffies: counter('User-mode CPU time, clock ticks (stat utime; episode.json has clk_tck).'),
-  cpu_sys_jiffies: counter('Kernel-mode CPU time, clock ticks (stat stime).'),
-  minflt: counter('Minor page faults.'),
-  majflt: counter('Major page faults.'),
-  num_threads: counter('Threads in the process.'),
-  vsize_bytes: counter('Virtual memory size, bytes.'),
-  rss_bytes: counter('Resident set size, bytes (statm resident × page size).'),
-  shared_bytes: counter('Resident shared pages, bytes (statm).'),
-  text_bytes: counter('Text (code) size, bytes (statm).'),
-  data_bytes: counter('Data + stack size, bytes (statm).'),
-  rss_peak_bytes: counter('Peak resident set size, bytes (status VmHWM).'),
-  swap_bytes: counter('Swapped-out memory, bytes (status VmSwap).'),
-  voluntary_ctxt_switches: counter('Voluntary context switches (status).'),
-  nonvoluntary_ctxt_switches: counter('Involuntary context switches (status).'),
-  io_rchar: counter('Bytes read through read(2) and the like (io rchar); null when /proc/PID/io is not readable.'),
-  io_wchar: counter('Bytes written through write(2) and the like (io wchar).'),
-  io_read_bytes: counter('Bytes fetched from storage (io read_bytes).'),
-  io_write_bytes: counter('Bytes sent to storage (io write_bytes).'),
+  processor: m('CPU the process last ran on.'),
+  cpu_user_jiffies: m('User-mode CPU time, clock ticks (stat utime; episode.json has clk_tck).'),
+  cpu_sys_jiffies: m('Kernel-mode CPU time, clock ticks (stat stime).'),
+  minflt: m('Minor page faults.'),
+  majflt: m('Major page faults.'),
+  num_threads: m('Threads in the process.'),
+  vsize_bytes: m('Virtual memory size, bytes.'),
+  rss_bytes: m('Resident set size, bytes (statm resident × page size).'),
+  shared_bytes: m('Resident shared pages, bytes (statm).'),
+  text_bytes: m('Text (code) size, bytes (statm).'),
+  data_bytes: m('Data + stack size, bytes (statm).'),
+  rss_peak_bytes: m('Peak resident set size, bytes (status VmHWM).'),
+  swap_bytes: m('Swapped-out memory, bytes (status VmSwap).'),
+  voluntary_ctxt_switches: m('Voluntary context switches (status).'),
+  nonvoluntary_ctxt_switches: m('Involuntary context switches (status).'),
+  io_rchar: m('Bytes read through read(2) and the like (io rchar); null when /proc/PID/io is not readable.'),
+  io_wchar: m('Bytes written through write(2) and the like (io wchar).'),
+  io_read_bytes: m('Bytes fetched from storage (io read_bytes).'),
+  io_write_bytes: m('Bytes sent to storage (io write_bytes).'),
 });
 
 export const procThreadRow = z.strictObject({
@@ -52,11 +56,11 @@ export const procThreadRow = z.strictObject({
   starttime: counter('Thread start time, clock ticks after boot.'),
   interval_s: measured('Seconds since the previous sample of this thread; null on its first.'),
   state: stateLetter,
-  processor: counter('CPU the thread last ran on.'),
-  cpu_user_jiffies: counter('User-mode CPU time, clock ticks.'),
-  cpu_sys_jiffies: counter('Kernel-mode CPU time, clock ticks.'),
-  minflt: counter('Minor page faults.'),
-  majflt: counter('Major page faults.'),
+  processor: m('CPU the thread last ran on.'),
+  cpu_user_jiffies: m('User-mode CPU time, clock ticks.'),
+  cpu_sys_jiffies: m('Kernel-mode CPU time, clock ticks.'),
+  minflt: m('Minor page faults.'),
+  majflt: m('Major page faults.'),
 });
 
 export type ProcProcessRow = z.output<typeof procProcessRow>;

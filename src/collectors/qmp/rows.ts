@@ -3,8 +3,10 @@
 // episode clock through QEMU's own timestamp.
 import { z } from 'zod';
 import { counter } from '../../schema/common.js';
+import { measurement } from '../../rows/measurement.js';
 
-const c = (d: string) => counter(d);
+/** QEMU's own counters and state: measurements. vcpus (QEMU's configuration), poll_ms and events_dropped (labtel's bookkeeping) are not. */
+const c = (d: string) => measurement(counter(d));
 
 export const qmpBlockDevice = z.strictObject({
   rd_bytes: c('Bytes read.'),
@@ -21,18 +23,27 @@ export const qmpBlockDevice = z.strictObject({
   idle_time_ns: c('Time since the last I/O, ns; null before the device saw any (QEMU omits it).'),
 });
 
-const kvmStats = z.record(z.string(), z.union([z.number(), z.array(z.number()), z.boolean()]));
+const kvmStats = z.record(
+  z.string(),
+  measurement(z.union([z.number(), z.array(z.number()), z.boolean()]).describe('A KVM statistic as QEMU reports it: a number, a histogram (a list), or a flag.')),
+);
 
 export const qmpRow = z
   .strictObject({
-    status: z.string().nullable().describe('query-status: running, paused, prelaunch, shutdown, guest-panicked, ...'),
-    running: z.boolean().nullable().describe('query-status: whether the vCPUs run.'),
+    status: measurement(z.string().nullable()).describe('query-status: running, paused, prelaunch, shutdown, guest-panicked, ...'),
+    running: measurement(z.boolean().nullable()).describe('query-status: whether the vCPUs run.'),
     block: z
       .record(z.string(), qmpBlockDevice)
       .nullable()
       .describe('query-blockstats, per device (its id, else its qdev path, else its node name): the counters QEMU reports, cumulative since QEMU started.'),
     vcpus: z
-      .array(z.strictObject({ cpu_index: z.number().int(), thread_id: z.number().int(), qom_path: z.string() }))
+      .array(
+        z.strictObject({
+          cpu_index: z.number().int().describe('The vCPU index.'),
+          thread_id: z.number().int().describe("Its host thread id: QEMU's configuration, not a measurement."),
+          qom_path: z.string().describe('Its QOM path (kvm_vcpu is keyed by it).'),
+        }),
+      )
       .nullable()
       .describe('query-cpus-fast: each vCPU and its host thread id (the proc collector names its thread rows with it).'),
     kvm_vm: kvmStats.nullable().describe('query-stats target vm: KVM statistics by name (QEMU has them only under KVM).'),
@@ -45,8 +56,8 @@ export const qmpRow = z
 
 export const qmpEventRow = z
   .strictObject({
-    event: z.string().describe("QEMU's event name (STOP, RESUME, SHUTDOWN, RESET, POWERDOWN, BLOCK_IO_ERROR, GUEST_PANICKED, ...); at most 256 characters."),
-    data: z.unknown().describe("The event's data as QEMU sent it; null when it had none, or when it was larger than 64 KiB (null_reasons says so)."),
+    event: measurement(z.string()).describe("QEMU's event name (STOP, RESUME, SHUTDOWN, RESET, POWERDOWN, BLOCK_IO_ERROR, GUEST_PANICKED, ...); at most 256 characters."),
+    data: measurement(z.unknown()).describe("The event's data as QEMU sent it; null when it had none, or when it was larger than 64 KiB (null_reasons says so)."),
     qemu_wall_ns: z.string().nullable().describe("QEMU's timestamp (host wall clock), ns since the epoch as a decimal string; null when QEMU sent none that parses."),
     time_source: z.enum(['qemu', 'received']).describe("t_mono_ns is QEMU's timestamp mapped onto the episode clock ('qemu'), or, without one, when labtel received the event ('received')."),
   })

@@ -1,0 +1,59 @@
+// Which fields of each row shape are measurements, derived once from the zod
+// schemas (the `measurement` mark, src/rows/measurement.ts): the table verify
+// judges rows by, docs/rows.md shows, and a reader (the report) can use.
+import { z } from 'zod';
+import type { Source } from './envelope.js';
+import { isMeasurement } from './measurement.js';
+import { ROW_SHAPES } from './registry.js';
+
+/** A field's path in a row; `*` is any key of a record (a device, an event name) or any element of a list. */
+export type MeasurementPath = readonly string[];
+
+/** The measurement paths of one row shape (`fields` is the shape's zod object, envelope excluded). */
+export function measurementPaths(fields: z.ZodType): MeasurementPath[] {
+  const out: MeasurementPath[] = [];
+  const walk = (s: z.ZodType, at: string[]) => {
+    if (isMeasurement(s)) {
+      if (!out.some((p) => p.join('.') === at.join('.'))) out.push(at);
+      return;
+    }
+    if (s instanceof z.ZodNullable || s instanceof z.ZodOptional) walk(s.unwrap() as z.ZodType, at);
+    else if (s instanceof z.ZodDefault) walk(s.removeDefault() as z.ZodType, at);
+    else if (s instanceof z.ZodObject) for (const [k, v] of Object.entries(s.shape)) walk(v as z.ZodType, [...at, k]);
+    else if (s instanceof z.ZodRecord) walk(s.valueType as z.ZodType, [...at, '*']);
+    else if (s instanceof z.ZodArray) walk(s.element as z.ZodType, [...at, '*']);
+    else if (s instanceof z.ZodUnion) for (const o of s.options) walk(o as z.ZodType, at);
+  };
+  walk(fields, []);
+  return out;
+}
+
+/** Per source, per row shape (in ROW_SHAPES' order), the measurement paths. */
+export const MEASUREMENT_PATHS: Partial<Record<Source, Array<{ title: string; paths: MeasurementPath[] }>>> = Object.fromEntries(
+  Object.entries(ROW_SHAPES).map(([source, shapes]) => [source, shapes!.map((s) => ({ title: s.title, paths: measurementPaths(s.fields) }))]),
+);
+
+/** The same table as dotted strings (`block.*.rd_bytes`), by source then shape title: for readers outside TypeScript and for docs. */
+export const MEASUREMENTS: Partial<Record<Source, Record<string, string[]>>> = Object.fromEntries(
+  Object.entries(MEASUREMENT_PATHS).map(([source, shapes]) => [source, Object.fromEntries(shapes!.map((s) => [s.title, s.paths.map((p) => p.join('.'))]))]),
+);
+
+/** A measured value: not null, and a container (a guest object, a qga answer, a histogram) only when it holds something. */
+function isValue(v: unknown): boolean {
+  if (v === null || v === undefined) return false;
+  if (typeof v === 'object') return Object.keys(v).length > 0;
+  return true;
+}
+
+function valueAt(v: unknown, path: MeasurementPath, i: number): boolean {
+  if (i === path.length) return isValue(v);
+  if (typeof v !== 'object' || v === null) return false;
+  const key = path[i]!;
+  if (key === '*') return Object.values(v).some((x) => valueAt(x, path, i + 1));
+  return Object.hasOwn(v, key) && valueAt((v as Record<string, unknown>)[key], path, i + 1);
+}
+
+/** Whether `row` has a measured value at any of `paths`. */
+export function hasMeasuredValue(row: unknown, paths: readonly MeasurementPath[]): boolean {
+  return paths.some((p) => valueAt(row, p, 0));
+}
