@@ -1,16 +1,25 @@
 // One pass over a telemetry file, streamed (files of hours at 1 ms are
 // gigabytes): per source, rows, seq gaps, t_mono_ns going backwards, the
-// longest silence, rows failing their schema, rows with a measured value,
-// and the last row (its cumulative drop counters).
+// longest silence, rows failing their schema, rows per shape and those with
+// a measured value (src/rows/measurements.ts), the target's restarts and
+// exits, and the last row (its cumulative drop counters).
 import fs from 'node:fs';
-import { ROW_SCHEMAS } from '../rows/registry.js';
+import { hasMeasuredValue, MEASUREMENT_PATHS } from '../rows/measurements.js';
+import { ROW_SCHEMAS, ROW_SHAPE_SCHEMAS } from '../rows/registry.js';
 import type { Source } from '../rows/envelope.js';
 
 /** No row labtel writes comes near this; a longer "line" is damage. */
 const MAX_LINE = 16 << 20;
 
-/** Keys that identify or time a row rather than measure anything. */
-const NOT_METRICS = new Set(['source', 't_mono_ns', 'seq', 'available_in_deployment', 'null_reasons', 'pid', 'tid', 'run', 'at_ns', 'stream_offset', 'interval_s', 'bucket_ms', 'poll_ms', 'perf_interval_s', 'starttime', 'cpu_index', 'thread_id']);
+/** Identity events kept per source: a target restarts a handful of times, not millions. */
+const MAX_IDENTITY_EVENTS = 10_000;
+
+/** A row whose process_event says the target's process identity changed (restarted) or ended (exited). */
+export interface IdentityEvent {
+  t: number;
+  pid: number;
+  event: 'restarted' | 'exited';
+}
 
 export interface SourceScan {
   rows: number;
@@ -23,7 +32,13 @@ export interface SourceScan {
   silenceAt: number | null;
   schemaErrors: number;
   firstSchemaError: string | null;
+  /** Rows that passed their schema with a non-null measurement (a row failing its schema measures nothing). */
   valueRows: number;
+  /** Per row shape (in ROW_SHAPES' order): rows of that shape, and those with a measured value. */
+  shapeRows: number[];
+  shapeValueRows: number[];
+  /** host_proc (and host_perf) rows whose process_event is restarted or exited, in file order. */
+  identityEvents: IdentityEvent[];
   /** The last row of the source that silenceOf() picked (pcap interval rows, guest channel rows). */
   lastPicked: Record<string, unknown> | null;
 }
@@ -51,14 +66,12 @@ function firstIssue(issues: readonly Issue[]): Issue | undefined {
   return firstIssue(closest) ?? i;
 }
 
-function hasValue(v: unknown, top: boolean): boolean {
-  if (typeof v === 'number') return true;
-  if (typeof v !== 'object' || v === null) return false;
-  for (const [k, x] of Object.entries(v)) {
-    if (top && NOT_METRICS.has(k)) continue;
-    if (hasValue(x, false)) return true;
-  }
-  return false;
+/** The index of the row shape `row` passes, or -1 (no known source, or it breaks every shape). */
+function shapeOf(source: Source, row: unknown): number {
+  const shapes = ROW_SHAPE_SCHEMAS[source];
+  if (!shapes) return -1;
+  for (let i = 0; i < shapes.length; i++) if (shapes[i]!.safeParse(row).success) return i;
+  return -1;
 }
 
 /** `silenceOf(row)` picks the rows whose spacing is the collector's interval. */
@@ -81,7 +94,11 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
     const source = String(row.source);
     let s = scan.sources.get(source);
     if (!s) {
-      s = { rows: 0, seqGaps: 0, firstGap: null, backwards: 0, firstBackwards: null, longestSilenceNs: 0, silenceAt: null, schemaErrors: 0, firstSchemaError: null, valueRows: 0, lastPicked: null };
+      const shapes = ROW_SHAPE_SCHEMAS[source as Source]?.length ?? 0;
+      s = {
+        rows: 0, seqGaps: 0, firstGap: null, backwards: 0, firstBackwards: null, longestSilenceNs: 0, silenceAt: null, schemaErrors: 0, firstSchemaError: null,
+        valueRows: 0, shapeRows: new Array<number>(shapes).fill(0), shapeValueRows: new Array<number>(shapes).fill(0), identityEvents: [], lastPicked: null,
+      };
       scan.sources.set(source, s);
     }
     const due = nextSeq.get(source) ?? 0;
@@ -91,13 +108,24 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
     }
     nextSeq.set(source, typeof row.seq === 'number' ? row.seq + 1 : due + 1);
     s.rows++;
-    const schema = ROW_SCHEMAS[source as Source];
-    const checked = schema ? schema.safeParse(row) : null;
-    if (!checked || !checked.success) {
+    const shape = shapeOf(source as Source, row);
+    if (shape < 0) {
       s.schemaErrors++;
       if (!s.firstSchemaError) {
-        const issue = checked ? firstIssue(checked.error.issues) : undefined;
+        // Only on a failure: the union's issues name the field of the shape that came closest.
+        const checked = ROW_SCHEMAS[source as Source]?.safeParse(row);
+        const issue = checked && !checked.success ? firstIssue(checked.error.issues) : undefined;
         s.firstSchemaError = checked ? `line ${lineNo}: ${issue?.path.join('.') || '(row)'}: ${issue?.message}` : `line ${lineNo}: unknown source ${JSON.stringify(row.source)}`;
+      }
+    } else {
+      s.shapeRows[shape]!++;
+      if (hasMeasuredValue(row, MEASUREMENT_PATHS[source as Source]![shape]!.paths)) {
+        s.shapeValueRows[shape]!++;
+        s.valueRows++;
+      }
+      const ev = row.process_event;
+      if ((ev === 'restarted' || ev === 'exited') && typeof row.t_mono_ns === 'number' && s.identityEvents.length < MAX_IDENTITY_EVENTS) {
+        s.identityEvents.push({ t: row.t_mono_ns, pid: Number(row.pid), event: ev });
       }
     }
     const t = row.t_mono_ns;
@@ -118,7 +146,6 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
         lastSilenceT.set(source, t);
       }
     }
-    if (hasValue(row, true)) s.valueRows++;
   };
 
   // Lines are cut on bytes, and one longer than MAX_LINE (a zero-filled tail after a crash) is

@@ -1,7 +1,9 @@
 // `labtel verify`: a verdict per collector on an episode directory, from its
 // files alone (episode.json, summary.json, telemetry-*.jsonl), for the
-// verification layer. Failed: nothing to trust (no rows, only nulls, rows
-// that break their schema or lose rows, a collector that failed). Degraded:
+// verification layer. Failed: nothing to trust (no rows, no measured value in
+// any row (src/rows/measurements.ts), rows that break their schema or lose
+// rows, a collector that failed, or one that ended with the target while the
+// target lived on). Degraded:
 // real values, with something the reader must know (silences, drops,
 // restarts, reported errors, time going backwards, skipped as optional).
 import fs from 'node:fs';
@@ -9,7 +11,9 @@ import path from 'node:path';
 import type { CollectorSummary, EpisodeSummary } from '../agent/summary.js';
 import { KNOWN_COLLECTORS } from '../manifest/schema.js';
 import type { Verdict, VerifyReport } from './report.js';
-import { scanFile, type SourceScan } from './scan-rows.js';
+import { scanFile, type FileScan, type IdentityEvent, type SourceScan } from './scan-rows.js';
+import { ROW_SHAPES } from '../rows/registry.js';
+import type { Source } from '../rows/envelope.js';
 
 type Row = Record<string, unknown>;
 
@@ -21,13 +25,39 @@ interface CollectorRules {
   intervalKey: string;
   /** Drops its last row reports, as sentences. */
   drops?: (last: Row) => string[];
+  /** Why its rows measured nothing: said when none of its main source's rows has a measured value. */
+  nothing: (main: SourceScan) => string;
 }
 
 const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+/** Rows of one shape of a source (by its title in ROW_SHAPES), and those of them with a measured value. */
+const ofShape = (source: Source, title: string, s: SourceScan) => {
+  const i = ROW_SHAPES[source]!.findIndex((x) => x.title === title);
+  return { rows: s.shapeRows[i] ?? 0, measured: s.shapeValueRows[i] ?? 0 };
+};
+const plural = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
+
+function guestNothing(main: SourceScan): string {
+  const ch = main.lastPicked;
+  const lines = ofShape('guest', 'line', main).rows;
+  const qga = ofShape('guest', 'qga', main).rows;
+  const head = !ch
+    ? 'no guest line or qga answer, and no channel row'
+    : n(ch.connections) > 0
+      ? `the channel connected (${plural(n(ch.connections), 'connection')}) but delivered no guest line or qga answer`
+      : 'the channel never connected (0 connections): no guest line or qga answer';
+  const extra = [...(lines ? [`${plural(lines, 'guest line')} held an empty object`] : []), ...(qga ? [`${plural(qga, 'qga command')} got no answer (every result null)`] : [])];
+  return extra.length ? `${head}; ${extra.join(', ')}` : head;
+}
 
 const RULES: Record<string, CollectorRules> = {
-  proc: { source: 'host_proc', rhythm: (r) => !('tid' in r), intervalKey: 'interval_ms' },
-  perf: { source: 'host_perf', rhythm: () => true, intervalKey: 'interval_ms' },
+  proc: {
+    source: 'host_proc',
+    rhythm: (r) => !('tid' in r),
+    intervalKey: 'interval_ms',
+    nothing: (m) => `${plural(m.rows, 'host_proc row')}, but every measured field (state, CPU time, faults, memory, context switches, I/O) was null`,
+  },
+  perf: { source: 'host_perf', rhythm: () => true, intervalKey: 'interval_ms', nothing: (m) => `${plural(m.rows, 'row')}, every counter null (never counted)` },
   pcap: {
     source: 'pcap',
     rhythm: (r) => !('event' in r),
@@ -37,13 +67,16 @@ const RULES: Record<string, CollectorRules> = {
       ...(n(l.if_drops) > 0 ? [`the interface dropped ${l.if_drops} packets`] : []),
       ...(l.drops_lower_bound === true ? ['a tcpdump run was killed before its final statistics: the drop counts are lower bounds'] : []),
     ],
+    nothing: (m) =>
+      `${plural(ofShape('pcap', 'interval', m).rows, 'interval row')}, but pkts and bytes were null in every one: tcpdump never delivered a counted interval (its totals and drop counters are bookkeeping, not measurements)`,
   },
-  netflow: { source: 'netflow', rhythm: () => true, intervalKey: 'bucket_ms' },
+  netflow: { source: 'netflow', rhythm: () => true, intervalKey: 'bucket_ms', nothing: (m) => `${plural(m.rows, 'bucket')}, but no packet count had a value` },
   qmp: {
     source: 'qmp',
     rhythm: () => true,
     intervalKey: 'interval_ms',
     drops: () => [], // from summary.json's count, which includes drops after the last poll
+    nothing: (m) => `${plural(m.rows, 'poll')} answered, but no measured field (status, running, block stats, KVM stats, balloon) had a value`,
   },
   guest_agent: {
     source: 'guest',
@@ -54,6 +87,7 @@ const RULES: Record<string, CollectorRules> = {
       const total = kinds.reduce((s, k) => s + n(l[`dropped_${k}`]), 0);
       return total ? [`the guest channel dropped ${total} lines (${kinds.map((k) => `${k}: ${l[`dropped_${k}`]}`).join(', ')})`] : [];
     },
+    nothing: guestNothing,
   },
 };
 
@@ -69,16 +103,61 @@ export class NotAnEpisode extends Error {
   override name = 'NotAnEpisode';
 }
 
+/** What the proc collector saw of the target: its restarts and exits, and its last process row. */
+interface ProcEvidence {
+  events: IdentityEvent[];
+  last: Row | null;
+}
+
+const secs = (ns: number) => `${(ns / 1e9).toFixed(3)} s`;
+
+/**
+ * Why a collector that ended with the target (`target_exited`) at `lastT` is not to be
+ * trusted, or null when the target really did not live on. A pidfile (or QMP socket)
+ * target can come back as a new process; a collector that stopped then left it unrecorded.
+ */
+function livedOn(name: string, lastT: number, intervalNs: number, proc: ProcEvidence | null, target: string, summary: EpisodeSummary | undefined): string | null {
+  const head = `${name} ended (target_exited) at ${secs(lastT)} but the target lived on`;
+  if (proc) {
+    const restart = proc.events.find((e) => e.event === 'restarted' && e.t > lastT);
+    if (restart) return `${head}: proc saw it restart as pid ${restart.pid} at ${secs(restart.t)}`;
+    if (proc.events.at(-1)?.event === 'exited') return null;
+    const t = proc.last?.t_mono_ns;
+    if (typeof t === 'number' && t - lastT > 3 * intervalNs) return `${head}: proc sampled pid ${proc.last!.pid} until ${secs(t)} and never saw it exit`;
+    return null;
+  }
+  // No proc rows to tell: a fixed pid cannot come back; a pidfile or QMP socket target can, unseen.
+  if (target === 'pid' || !summary || summary.exit_reason === 'collectors_ended') return null;
+  const after = summary.t_mono_stop_ns - lastT;
+  if (after <= 3 * intervalNs) return null;
+  return `${name} ended (target_exited) at ${secs(lastT)} but the episode went on for ${secs(after)} more (stopped by ${summary.exit_reason}), and no proc rows show the target gone: a ${target} target may have lived on under a new pid`;
+}
+
 export function verifyEpisode(dir: string): VerifyReport {
-  const ep = readJson(path.join(dir, 'episode.json')) as { episode?: string; manifest?: { collectors?: Record<string, Row> } } | undefined;
+  const ep = readJson(path.join(dir, 'episode.json')) as { episode?: string; manifest?: { collectors?: Record<string, Row>; target?: Row } } | undefined;
   if (!ep?.manifest) throw new NotAnEpisode(`${dir} is not an episode directory (no readable episode.json)`);
   const summary = readJson(path.join(dir, 'summary.json')) as EpisodeSummary | undefined;
   const report: VerifyReport = { verdict: 'ok', episode: summary?.episode ?? ep.episode ?? path.basename(dir), reasons: [], collectors: {} };
   if (!summary) report.reasons.push('no summary.json: the agent did not finish the episode (it was killed, or is still running)');
+  const target = ['pid', 'pidfile', 'qmp_socket'].find((k) => ep.manifest!.target?.[k] !== undefined) ?? 'unknown';
 
-  for (const name of KNOWN_COLLECTORS) {
-    const config = ep.manifest.collectors?.[name];
-    if (!config || config.enabled === false) continue;
+  // Every file first: a collector's end is judged against what proc saw of the target.
+  const selected = KNOWN_COLLECTORS.filter((name) => {
+    const config = ep.manifest!.collectors?.[name];
+    return config && config.enabled !== false;
+  });
+  const scans = new Map<string, FileScan>();
+  for (const name of selected) {
+    const rules = RULES[name];
+    const file = path.join(dir, `telemetry-${name}.jsonl`);
+    if (summary?.collectors[name]?.status === 'skipped' || !rules || !fs.existsSync(file)) continue;
+    scans.set(name, scanFile(file, (r) => r.source === rules.source && rules.rhythm(r)));
+  }
+  const procMain = scans.get('proc')?.sources.get('host_proc');
+  const proc: ProcEvidence | null = procMain ? { events: procMain.identityEvents, last: procMain.lastPicked } : null;
+
+  for (const name of selected) {
+    const config = ep.manifest.collectors![name]!;
     const s: CollectorSummary | undefined = summary?.collectors[name];
     const failed: string[] = [];
     const degraded: string[] = [];
@@ -89,16 +168,20 @@ export function verifyEpisode(dir: string): VerifyReport {
       if (s?.status === 'failed') failed.push(`failed: ${s.reason}`);
       const file = path.join(dir, `telemetry-${name}.jsonl`);
       const rules = RULES[name];
+      const scan = scans.get(name);
       if (!fs.existsSync(file)) failed.push(`no ${path.basename(file)}`);
-      else if (rules) {
-        const scan = scanFile(file, (r) => r.source === rules.source && rules.rhythm(r));
+      else if (rules && scan) {
         rows = scan.lines;
         judge(scan.sources, rules, Number(config[rules.intervalKey]), failed, degraded);
-        // A collector that stops writing before the episode ends (and not because the target exited) is a silence too.
         const main = scan.sources.get(rules.source);
         const interval = Number(config[rules.intervalKey]) * 1e6;
         const lastT = main?.lastPicked?.t_mono_ns;
-        if (summary && typeof lastT === 'number' && s?.end !== 'target_exited' && summary.t_mono_stop_ns - lastT > Math.max(3 * interval, 3e9)) {
+        if (typeof lastT === 'number' && s?.end === 'target_exited') {
+          // Excused from the silence below only when the target did not live on.
+          const why = livedOn(name, lastT, interval, proc, target, summary);
+          if (why) failed.push(why);
+        } else if (summary && typeof lastT === 'number' && summary.t_mono_stop_ns - lastT > Math.max(3 * interval, 3e9)) {
+          // A collector that stops writing before the episode ends is a silence too.
           degraded.push(`${rules.source} rows stop ${((summary.t_mono_stop_ns - lastT) / 1e9).toFixed(3)} s before the episode ended`);
         }
         if (scan.badLines) failed.push(`${scan.badLines} lines are not rows (${scan.firstBadLine})`);
@@ -123,15 +206,13 @@ export function verifyEpisode(dir: string): VerifyReport {
 function judge(sources: Map<string, SourceScan>, rules: CollectorRules, intervalMs: number, failed: string[], degraded: string[]): void {
   const main = sources.get(rules.source);
   if (!main || main.rows === 0) failed.push(`no ${rules.source} rows`);
-  let values = 0;
   for (const [source, s] of sources) {
-    values += s.valueRows;
     if (s.schemaErrors) failed.push(`${s.schemaErrors} ${source} rows fail their schema (first: ${s.firstSchemaError})`);
     if (s.seqGaps) failed.push(`${source} rows are missing: ${s.seqGaps} seq gaps (first: ${s.firstGap})`);
     if (s.backwards) degraded.push(`${source} t_mono_ns goes backwards ${s.backwards} times (first: ${s.firstBackwards})`);
   }
-  const total = [...sources.values()].reduce((x, s) => x + s.rows, 0);
-  if (total > 0 && values === 0) failed.push(`every one of its ${total} rows had null metrics`);
+  // Only measurements count (src/rows/measurements.ts): bookkeeping numbers can be there when nothing was measured.
+  if (main && main.rows > 0 && main.valueRows === 0) failed.push(rules.nothing(main));
   if (main && Number.isFinite(intervalMs) && intervalMs > 0 && main.longestSilenceNs > 3 * intervalMs * 1e6) {
     degraded.push(`${rules.source} rows stop for ${(main.longestSilenceNs / 1e9).toFixed(3)} s from t_mono_ns ${main.silenceAt} (more than 3x its ${intervalMs} ms interval)`);
   }

@@ -8,46 +8,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runEpisode } from '../../src/agent/run-episode.js';
-import { parseManifest } from '../../src/manifest/load.js';
 import { verifyEpisode } from '../../src/verify/verify-episode.js';
 import { verifyReport } from '../../src/verify/report.js';
 import { LABTEL_BIN } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { cleanEpisode, copyOf, withCollector, type Row } from './crafted-episode.js';
 
 const exec = promisify(execFile);
-type Row = Record<string, unknown>;
 let clean: string;
 
 beforeAll(async () => {
-  clean = path.join(fs.mkdtempSync('/tmp/labtel-verify-'), 'ep');
-  await runEpisode({ manifest: parseManifest({ output_dir: clean, duration_s: 1.2, target: { pid: process.pid }, collectors: { proc: { interval_ms: 50 } } }) });
+  clean = await cleanEpisode();
 });
 
 /** A copy of the clean episode, with `edit` applied to its proc rows. */
-function broken(edit?: (rows: Row[]) => Row[] | string): string {
-  const dir = path.join(tmpDir(), 'ep');
-  fs.cpSync(clean, dir, { recursive: true });
-  if (edit) {
-    const file = path.join(dir, 'telemetry-proc.jsonl');
-    const rows = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
-    const out = edit(rows);
-    fs.writeFileSync(file, typeof out === 'string' ? out : out.map((r) => JSON.stringify(r) + '\n').join(''));
-  }
-  return dir;
-}
-
-/** Adds a collector to the copy: its manifest entry, summary entry and rows. */
-function withCollector(dir: string, name: string, config: object, rows: object[], detail: object = {}, errors: string[] = []): string {
-  const ep = JSON.parse(fs.readFileSync(path.join(dir, 'episode.json'), 'utf8'));
-  ep.manifest.collectors[name] = { enabled: true, optional: false, ...config };
-  fs.writeFileSync(path.join(dir, 'episode.json'), JSON.stringify(ep));
-  const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
-  s.collectors[name] = { status: 'ok', reason: null, rows: rows.length, errors, end: 'stopped', file: `telemetry-${name}.jsonl`, sources: [], detail };
-  fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(s));
-  fs.writeFileSync(path.join(dir, `telemetry-${name}.jsonl`), rows.map((r) => JSON.stringify(r) + '\n').join(''));
-  return dir;
-}
+const broken = (edit?: (rows: Row[]) => Row[] | string) => copyOf(clean, edit);
 
 const pcapRow = (seq: number, t: number, extra: object = {}) => ({
   source: 'pcap', t_mono_ns: t, seq, available_in_deployment: true, run: 0, interval_s: 0.2, tcpdump_running: true, pkts: 3, bytes: 180,
@@ -70,10 +45,12 @@ describe('labtel verify', () => {
   });
 
   it('every metric null on every row: failed (the field shipped that for weeks)', () => {
-    const keep = new Set(['source', 't_mono_ns', 'seq', 'available_in_deployment', 'pid', 'starttime', 'process_event', 'state', 'interval_s']);
-    const r = proc(broken((rows) => rows.map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, keep.has(k) ? v : null])))));
+    const keep = new Set(['source', 't_mono_ns', 'seq', 'available_in_deployment', 'pid', 'starttime', 'process_event', 'interval_s']);
+    const r = proc(
+      broken((rows) => rows.map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, keep.has(k) ? v : k === 'null_reasons' ? { state: 'crafted' } : null])))),
+    );
     expect(r.verdict).toBe('failed');
-    expect(r.reasons).toContain(`every one of its ${r.rows} rows had null metrics`);
+    expect(r.reasons).toEqual([`${r.rows} host_proc rows, but every measured field (state, CPU time, faults, memory, context switches, I/O) was null`]);
   });
 
   it('a row that breaks its schema: failed, naming the line and the field', () => {

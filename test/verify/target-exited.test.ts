@@ -1,0 +1,122 @@
+// labtel verify excuses a collector that ended with `target_exited` only
+// when the target did not live on. Regression for: with a pidfile target,
+// QEMU restarted under a new pid and perf (which ended with the old one)
+// stopped while the episode went on; verify called that ok.
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { verifyEpisode } from '../../src/verify/verify-episode.js';
+import { cleanEpisode, copyOf, editJson, procRows, series, withCollector, type Row } from './crafted-episode.js';
+
+let clean: string;
+beforeAll(async () => {
+  clean = await cleanEpisode();
+});
+
+const secs = (ns: number) => `${(ns / 1e9).toFixed(3)} s`;
+const PERF_INTERVAL_MS = 100;
+
+/** Three perf rows every 100 ms from `t0`, then perf ended with the target. */
+function perfEnded(dir: string, t0: number): { dir: string; lastT: number } {
+  const rows = series('host_perf', 3, t0, PERF_INTERVAL_MS * 1e6, (i) => ({
+    pid: process.pid, process_event: i === 0 ? 'started' : null, interval_s: 0.1, perf_interval_s: 0.1 * (i + 1),
+    cycles: null, instructions: null, branches: null, branch_misses: null, cache_references: null, cache_misses: null,
+    page_faults: 10 + i, context_switches: 3, cpu_clock_ms: 2.5, running_pct: { page_faults: 100 },
+  }));
+  withCollector(dir, 'perf', { interval_ms: PERF_INTERVAL_MS }, rows, {}, [], { end: 'target_exited' });
+  return { dir, lastT: rows.at(-1)!.t_mono_ns as number };
+}
+
+const target = (dir: string, t: object) => editJson(dir, 'episode.json', (ep) => void ((ep.manifest as Row).target = t));
+
+/** The proc rows of the clean episode, the target ending at row `k` (an exited row), summary.json agreeing. */
+function procExitsAt(dir: string, k: number): number {
+  const rows = procRows(dir);
+  const exited = { ...rows[k]!, process_event: 'exited', interval_s: null, null_reasons: { state: 'crafted: the target exited' } } as Row;
+  for (const key of ['state', 'processor', 'cpu_user_jiffies', 'cpu_sys_jiffies', 'minflt', 'majflt', 'num_threads', 'vsize_bytes', 'rss_bytes', 'shared_bytes', 'text_bytes', 'data_bytes', 'rss_peak_bytes', 'swap_bytes', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches', 'io_rchar', 'io_wchar', 'io_read_bytes', 'io_write_bytes']) exited[key] = null;
+  const kept = [...rows.slice(0, k), exited];
+  fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), kept.map((r) => JSON.stringify(r) + '\n').join(''));
+  editJson(dir, 'summary.json', (s) => Object.assign((s.collectors as Record<string, Row>).proc!, { rows: kept.length, end: 'target_exited' }));
+  return exited.t_mono_ns as number;
+}
+
+describe('labtel verify: target_exited is excused only when the target did not live on', () => {
+  it('pidfile target: proc saw it restart under a new pid after perf ended: perf failed, naming the pid and the times', () => {
+    const base = copyOf(clean);
+    const rows = procRows(base);
+    expect(rows.length).toBeGreaterThan(15);
+    const k = 12;
+    const restarted = copyOf(clean, (rs) => rs.map((r, i) => (i < k ? r : { ...r, pid: 1234, starttime: 99, process_event: i === k ? 'restarted' : null })));
+    target(restarted, { pidfile: '/run/crafted.pid' });
+    const { lastT } = perfEnded(restarted, rows[0]!.t_mono_ns as number);
+    const tRestart = rows[k]!.t_mono_ns as number;
+    expect(tRestart).toBeGreaterThan(lastT);
+    expect(verifyEpisode(restarted).collectors.perf).toEqual({
+      verdict: 'failed',
+      rows: 3,
+      reasons: [`perf ended (target_exited) at ${secs(lastT)} but the target lived on: proc saw it restart as pid 1234 at ${secs(tRestart)}`],
+    });
+  });
+
+  it.each([['pid', { pid: process.pid }], ['pidfile', { pidfile: '/run/crafted.pid' }]])('%s target: proc saw it exit and never come back: perf ended with it, ok', (_, t) => {
+    const dir = copyOf(clean);
+    target(dir, t);
+    const tExit = procExitsAt(dir, 8);
+    const { lastT } = perfEnded(dir, procRows(dir)[0]!.t_mono_ns as number);
+    expect(tExit).toBeGreaterThan(lastT - PERF_INTERVAL_MS * 1e6);
+    const r = verifyEpisode(dir);
+    expect(r.collectors.perf).toEqual({ verdict: 'ok', rows: 3, reasons: [] });
+    expect(r.collectors.proc).toMatchObject({ verdict: 'ok', reasons: [] });
+  });
+
+  it('proc kept sampling the same process long after perf said it exited: perf failed', () => {
+    const dir = copyOf(clean);
+    const rows = procRows(dir);
+    expect(rows.length).toBeGreaterThan(15);
+    const { lastT } = perfEnded(dir, rows[0]!.t_mono_ns as number);
+    const last = rows.at(-1)!;
+    expect(verifyEpisode(dir).collectors.perf).toEqual({
+      verdict: 'failed',
+      rows: 3,
+      reasons: [`perf ended (target_exited) at ${secs(lastT)} but the target lived on: proc sampled pid ${last.pid} until ${secs(last.t_mono_ns as number)} and never saw it exit`],
+    });
+  });
+
+  describe('without proc rows', () => {
+    /** The clean episode with proc deselected, `t` as its target and `exit_reason` as how it stopped. */
+    function noProc(t: object, exitReason: string): { dir: string; lastT: number; stop: number } {
+      const dir = copyOf(clean);
+      const t0 = procRows(dir)[0]!.t_mono_ns as number;
+      target(dir, t);
+      editJson(dir, 'episode.json', (ep) => void (((ep.manifest as Row).collectors as Record<string, Row>).proc!.enabled = false));
+      let stop = 0;
+      editJson(dir, 'summary.json', (s) => {
+        s.exit_reason = exitReason;
+        stop = s.t_mono_stop_ns as number;
+      });
+      return { ...perfEnded(dir, t0), stop };
+    }
+
+    it('pidfile target, the episode went on for more than 3 intervals and stopped by its duration: perf failed', () => {
+      const { dir, lastT, stop } = noProc({ pidfile: '/run/crafted.pid' }, 'duration');
+      expect(stop - lastT).toBeGreaterThan(3 * PERF_INTERVAL_MS * 1e6);
+      const r = verifyEpisode(dir);
+      expect(r.collectors.proc).toBeUndefined();
+      expect(r.collectors.perf).toEqual({
+        verdict: 'failed',
+        rows: 3,
+        reasons: [
+          `perf ended (target_exited) at ${secs(lastT)} but the episode went on for ${secs(stop - lastT)} more (stopped by duration), and no proc rows show the target gone: a pidfile target may have lived on under a new pid`,
+        ],
+      });
+    });
+
+    it('pidfile target, the episode stopped because its collectors ended with the target: ok', () => {
+      expect(verifyEpisode(noProc({ pidfile: '/run/crafted.pid' }, 'collectors_ended').dir).collectors.perf).toEqual({ verdict: 'ok', rows: 3, reasons: [] });
+    });
+
+    it('a fixed pid target cannot come back under a new pid: ok', () => {
+      expect(verifyEpisode(noProc({ pid: process.pid }, 'duration').dir).collectors.perf).toEqual({ verdict: 'ok', rows: 3, reasons: [] });
+    });
+  });
+});
