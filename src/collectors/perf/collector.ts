@@ -20,6 +20,7 @@ export const perf: Collector<'perf'> = {
   async run(ctx) {
     const r = await perfLoop({
       pid: ctx.target.pid,
+      pidfile: ctx.target.pidfile,
       writer: ctx.writer,
       clock: ctx.clock,
       intervalMs: ctx.config.interval_ms,
@@ -27,6 +28,6 @@ export const perf: Collector<'perf'> = {
       signal: ctx.signal,
       reportError: ctx.reportError,
     });
-    return { end: r.end, valueRows: r.valueRows, detail: { restarts: r.restarts, preflight: perfPreflight(ctx.config.events) } };
+    return { end: r.end, valueRows: r.valueRows, detail: { restarts: r.restarts, target_restarts: r.targetRestarts, preflight: perfPreflight(ctx.config.events) } };
   },
 };

@@ -1,20 +1,26 @@
 // The perf collector's loop: runs `perf stat -j -I` attached to the target
 // (an argument array, never a shell), turns its interval lines into host_perf
 // rows, restarts perf with capped backoff if it dies while the target lives,
-// and ends when the target exits. perf runs under `setpriv --pdeathsig KILL`,
-// so it dies with the thread that started it, even if the agent is SIGKILLed.
+// and ends when the target exits. A pidfile target is followed instead, as
+// the proc collector does: perf waits for the pidfile to name the next
+// process and re-attaches to it, and that run's first row says 'restarted'.
+// perf runs under `setpriv --pdeathsig KILL`, so it dies with the thread that
+// started it, even if the agent is SIGKILLed.
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { monoNowNs } from '../../clock/origin.js';
+import { PidfileFollower } from '../../util/pidfile-follower.js';
+import { processIdentity, sameProcess, type ProcessIdentity } from '../../util/process-identity.js';
 import { PerfIntervals, parsePerfLine } from './parse.js';
-import { isAlive } from '../../util/process-exit.js';
 import { perfPreflight } from './preflight.js';
 
 export interface PerfLoopOptions {
   pid: number;
+  /** When set, an exited target is followed to the process the pidfile names next. */
+  pidfile?: string;
   writer: JsonlWriter;
   clock: EpisodeClock;
   intervalMs: number;
@@ -23,12 +29,18 @@ export interface PerfLoopOptions {
   reportError?: (message: string) => void;
   /** For tests: the backoff before the first restart, ms (doubles up to 8 s). */
   restartDelayMs?: number;
+  /** For tests: called after each read of the pidfile while the target is gone, with what it named (null: no new live process). */
+  onPidfilePoll?: (next: ProcessIdentity | null) => void;
 }
 
 export interface PerfLoopResult {
   rows: number;
   valueRows: number;
+  /** perf restarted while its target lived. */
   restarts: number;
+  /** Times a pidfile target came back as a new process and perf re-attached to it. */
+  targetRestarts: number;
+  /** 'target_exited': the target was gone, for good (a pid target) or when the episode stopped (a pidfile target). */
   end: 'stopped' | 'target_exited';
 }
 
@@ -40,13 +52,31 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
   const rowsAtStart = w.rows;
   let valueRows = 0;
   let restarts = 0;
+  let targetRestarts = 0;
   let delay = o.restartDelayMs ?? 500;
   if (!pre.setpriv) throw new Error('setpriv is not installed (Debian: util-linux): without it perf could outlive the agent');
   const setpriv = [pre.setpriv, '--pdeathsig', 'KILL', '--'];
+  const result = (end: PerfLoopResult['end']): PerfLoopResult => ({ rows: w.rows - rowsAtStart, valueRows, restarts, targetRestarts, end });
+
+  // The process perf counts: null while a pidfile target is gone. A pid that is not there
+  // at all still gets one perf run, whose error is the collector's to report.
+  let target: ProcessIdentity | null = processIdentity(o.pid) ?? { pid: o.pid, starttime: -1 };
+  const follower = o.pidfile ? new PidfileFollower(o.pidfile, target) : null;
+  /** Marks the first row of a run on a new process identity. */
+  let event: 'started' | 'restarted' | null = 'started';
 
   while (!o.signal.aborted) {
+    if (target === null) {
+      // The target exited: wait, reading the pidfile every interval, for the process it names next.
+      target = await nextTarget(follower!, o);
+      if (target === null) return result('target_exited'); // the episode stopped while it was gone
+      event = 'restarted';
+      targetRestarts++;
+      delay = o.restartDelayMs ?? 500;
+    }
+    const pid = target.pid;
     const acc = new PerfIntervals(o.events);
-    const args = ['stat', '-j', '-I', String(o.intervalMs), '-e', o.events.join(','), '-p', String(o.pid), '--log-fd', '1'];
+    const args = ['stat', '-j', '-I', String(o.intervalMs), '-e', o.events.join(','), '-p', String(pid), '--log-fd', '1'];
     const argv = [...setpriv, pre.perf, ...args];
     // perf's interval times count from its start: read the spawn instant on the episode clock.
     const spawnedAt = o.clock.fromMono(monoNowNs());
@@ -63,7 +93,8 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     });
     const emit = () => {
       for (const r of acc.take()) {
-        w.write('host_perf', spawnedAt + Math.round(r.end * 1e9), { pid: o.pid, ...r.fields }, Object.keys(r.reasons).length ? r.reasons : undefined);
+        w.write('host_perf', spawnedAt + Math.round(r.end * 1e9), { pid, process_event: event, ...r.fields }, Object.keys(r.reasons).length ? r.reasons : undefined);
+        event = null;
         const measured = (v: unknown) => typeof v === 'number';
         if (Object.entries(r.fields).some(([k, v]) => measured(v) && k !== 'interval_s' && k !== 'perf_interval_s') || Object.values(r.fields.other ?? {}).some(measured)) valueRows++;
       }
@@ -77,16 +108,20 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
       emit();
     });
     const rowsBefore = w.rows;
-    const result = await child;
+    const ran = await child;
     await linesDone;
     acc.end();
     emit();
     w.flush();
     if (o.signal.aborted) break;
-    if (!isAlive(o.pid)) return { rows: w.rows - rowsAtStart, valueRows, restarts, end: 'target_exited' };
+    if (!sameProcess(processIdentity(pid), target)) {
+      if (!follower) return result('target_exited');
+      target = null;
+      continue;
+    }
     if (w.rows > rowsBefore + 25) delay = o.restartDelayMs ?? 500; // it had been running well: start the backoff over
-    const why = result.signal ? `killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-    const stderr = String(result.stderr ?? '').trim().split('\n').slice(-2).join(' ');
+    const why = ran.signal ? `killed by ${ran.signal}` : `exited with code ${ran.exitCode}`;
+    const stderr = String(ran.stderr ?? '').trim().split('\n').slice(-2).join(' ');
     o.reportError?.(`perf ${why}${stderr ? `: ${stderr}` : ''}; restarting in ${delay} ms`);
     restarts++;
     try {
@@ -96,11 +131,26 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     }
     delay = Math.min(delay * 2, 8000);
   }
-  return { rows: w.rows - rowsAtStart, valueRows, restarts, end: 'stopped' };
+  return result('stopped');
+}
+
+/** Reads the pidfile now and then every interval until it names a new live process; null when the episode stops first. */
+async function nextTarget(follower: PidfileFollower, o: PerfLoopOptions): Promise<ProcessIdentity | null> {
+  for (;;) {
+    const next = follower.next();
+    o.onPidfilePoll?.(next);
+    if (next) return next;
+    try {
+      await sleep(o.intervalMs, undefined, { signal: o.signal });
+    } catch {
+      return null;
+    }
+  }
 }
 
 export interface PerfRunLoopOptions {
   pid: number;
+  pidfile?: string;
   outputPath: string;
   tMonoOriginNs: bigint | number | string;
   intervalMs: number;
@@ -109,7 +159,7 @@ export interface PerfRunLoopOptions {
   availableInDeployment?: boolean;
 }
 
-/** The field's idiom: run until `signal` aborts or the target exits; resolves to the rows written. */
+/** The field's idiom: run until `signal` aborts or the target exits for good; resolves to the rows written. */
 export async function runLoop(o: PerfRunLoopOptions): Promise<number> {
   const { JsonlWriter } = await import('../../rows/jsonl-writer.js');
   const { EpisodeClock } = await import('../../clock/origin.js');

@@ -5,7 +5,8 @@ import os from 'node:os';
 import { EpisodeClock } from '../../clock/origin.js';
 import { paced } from '../../agent/pace.js';
 import { errnoName } from '../../agent/errno.js';
-import { readPidfile } from '../../agent/pidfile.js';
+import { PidfileFollower } from '../../util/pidfile-follower.js';
+import { processIdentity } from '../../util/process-identity.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { sysconf } from '../../native/sysconf.js';
 import { F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
@@ -47,15 +48,6 @@ export interface ProcLoopResult {
   rowsWithValues: number;
 }
 
-/** The pidfile's reading, or null when it cannot be read or holds no pid. */
-function tryPidfile(file: string): ReturnType<typeof readPidfile> | null {
-  try {
-    return readPidfile(file);
-  } catch {
-    return null;
-  }
-}
-
 export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   const procRoot = o.procRoot ?? '/proc';
   const pageSize = o.pageSize ?? sysconf().pageSize;
@@ -77,9 +69,8 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   const threadPrev = new Map<number, number>();
   let end: ProcLoopResult['end'] = 'stopped';
   let rowsWithValues = 0;
-  // The pidfile as it was when we took on the current process: after an exit, only a
-  // rewritten pidfile names the next one (a stale one may name a reused pid).
-  let followedVersion: string | null = o.pidfile ? (tryPidfile(o.pidfile)?.version ?? null) : null;
+  // After an exit, only a rewritten pidfile names the next process (a stale one may name a reused pid).
+  const follower = o.pidfile ? new PidfileFollower(o.pidfile, processIdentity(pid, procRoot), procRoot) : null;
 
   const n = (i: number): number | null => (Number.isNaN(v[i]!) ? null : v[i]!);
 
@@ -123,16 +114,15 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     const t = o.clock.now();
     if (!sampler) {
       // Following a pidfile: wait for a live process it names.
-      const next = o.pidfile ? tryPidfile(o.pidfile) : null;
-      if (next === null || next.version === followedVersion) {
+      const next = follower?.next() ?? null;
+      if (next === null) {
         w.flushIfDue();
         return true;
       }
       const candidate = createProcSampler(procRoot, next.pid, pageSize, o.sampler).sampler;
-      if (candidate.open() !== 0) { candidate.close(); return true; }
+      if (candidate.open() !== 0) { candidate.close(); return true; } // gone already: the next rewrite names the one after
       sampler = candidate;
       pid = next.pid;
-      followedVersion = next.version;
       event = 'restarted';
       prevT = null;
       threadPrev.clear();

@@ -1,0 +1,250 @@
+// perf follows a pidfile target across restarts as proc does, against the
+// real perf and real workload processes: a restart row, perf re-attached to
+// the new pid, and never a collector quietly ended while the episode goes on.
+// Skips only where perf is absent (CI installs it).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { runEpisode } from '../../../src/agent/run-episode.js';
+import { EpisodeClock, monoNowNs } from '../../../src/clock/origin.js';
+import { perfLoop, type PerfLoopResult } from '../../../src/collectors/perf/run-loop.js';
+import { parseManifest } from '../../../src/manifest/load.js';
+import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
+import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
+import type { ProcessIdentity } from '../../../src/util/process-identity.js';
+import { has } from '../../helpers/programs.js';
+import { abortAfter, readJsonl, tmpDir } from '../../helpers/tmp.js';
+
+const hasPerf = has('perf');
+const EVENTS = ['cpu-clock', 'page-faults', 'context-switches'];
+const INTERVAL_MS = 100;
+
+/** `exec yes` so the pid is the busy process itself, not a shell waiting on it. */
+const busy = () => spawn('sh', ['-c', 'exec yes >/dev/null'], { stdio: 'ignore' });
+const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+
+/**
+ * Waits for `cond`, failing with `what` if `ended()` names why the collector
+ * ended first, or if the safety bound passes (a hang, not a timing assertion).
+ */
+async function until(cond: () => boolean, what: string, bound: AbortSignal, ended: () => string | null = () => null): Promise<void> {
+  while (!cond()) {
+    const why = ended();
+    if (why !== null) throw new Error(`perf ended (${why}) before: ${what}`);
+    if (bound.aborted) throw new Error(`never happened: ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The rows on disk so far, whole lines only (a read may meet a write). */
+function rowsSoFar(file: string): Record<string, unknown>[] {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** perfLoop on a pidfile (or a plain pid) target, with its rows readable while it runs. */
+function startPerf(target: { pid: number; pidfile?: string }) {
+  const out = path.join(tmpDir(), 'telemetry-perf.jsonl');
+  const writer = new JsonlWriter(out, { availableInDeployment: false });
+  const stop = new AbortController();
+  const bound = abortAfter(20_000);
+  const polls: Array<{ afterWrite: boolean; next: ProcessIdentity | null }> = [];
+  const state = { pidfileWritten: false, settled: false, end: null as string | null };
+  const done: Promise<PerfLoopResult> = perfLoop({
+    ...target,
+    writer,
+    clock: new EpisodeClock(0),
+    intervalMs: INTERVAL_MS,
+    events: EVENTS,
+    signal: AbortSignal.any([stop.signal, bound]),
+    onPidfilePoll: (next) => polls.push({ afterWrite: state.pidfileWritten, next }),
+  }).then((r) => {
+    state.end = r.end;
+    return r;
+  }).finally(() => {
+    state.settled = true;
+    writer.close();
+  });
+  const rows = () => {
+    if (!state.settled) writer.flush();
+    return readJsonl(out);
+  };
+  const ended = () => (state.settled ? `end: ${state.end ?? 'threw'}` : null);
+  return { out, stop, bound, polls, state, done, rows, ended };
+}
+
+describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => {
+  // Regression for: with a pidfile target, perf ended with target_exited when QEMU restarted,
+  // and the episode went on with perf quietly ended while proc followed the new process.
+  it('a target killed and restarted under a new pid: a restarted row, perf re-attached at the first pidfile read, real counts of the new process', async () => {
+    const dir = tmpDir();
+    const pidfile = path.join(dir, 'qemu.pid');
+    const a = busy();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const p = startPerf({ pid: a.pid!, pidfile });
+    let b: ChildProcess | undefined;
+    let tWrite = 0;
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().filter((x) => x.pid === a.pid).length >= 2, 'two rows of the first process', p.bound, p.ended);
+      // QEMU removes its pidfile as it exits; a restart manager writes the new one.
+      fs.rmSync(pidfile);
+      a.kill('SIGKILL');
+      await exited(a);
+      await until(() => p.polls.length >= 2, 'perf reading the pidfile while the target is gone', p.bound, p.ended);
+      expect(p.state.settled).toBe(false); // waiting, not ended
+      b = busy();
+      tWrite = Number(monoNowNs());
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      p.state.pidfileWritten = true; // the loop runs on this thread: no read can fall between the write and this
+      await until(() => p.rows().filter((x) => x.pid === b!.pid).length >= 3, 'three rows of the new process', p.bound, p.ended);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      a.kill('SIGKILL');
+      b?.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r).toMatchObject({ end: 'stopped', targetRestarts: 1, restarts: 0 });
+    const rows = readJsonl(p.out);
+    expect(rows).toHaveLength(r.rows);
+    expect(rows.length).toBeGreaterThanOrEqual(5);
+    for (const row of rows) expect(() => ROW_SCHEMAS.host_perf!.parse(row)).not.toThrow();
+
+    // The first process, then the new one, never interleaved; each marked on its first row.
+    const first = rows.findIndex((x) => x.pid === b!.pid);
+    expect(first).toBeGreaterThanOrEqual(2);
+    expect(rows.slice(0, first).every((x) => x.pid === a.pid)).toBe(true);
+    expect(rows.slice(first).every((x) => x.pid === b!.pid)).toBe(true);
+    expect(rows.map((x) => x.process_event).filter((e) => e !== null)).toEqual(['started', 'restarted']);
+    expect(rows[0]!.process_event).toBe('started');
+    const restart = rows[first]!;
+    expect(restart.process_event).toBe('restarted');
+
+    // One clock, in order: the new run starts after the pidfile named the new process.
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.t_mono_ns as number).toBeGreaterThan(rows[i - 1]!.t_mono_ns as number);
+    const reattachedAt = (restart.t_mono_ns as number) - Math.round((restart.perf_interval_s as number) * 1e9);
+    expect(reattachedAt).toBeGreaterThanOrEqual(tWrite);
+    expect(reattachedAt).toBeGreaterThan(rows[first - 1]!.t_mono_ns as number);
+    // Its own run: the restart row counts from the re-attach, not from the first process's perf.
+    expect(restart.interval_s).toBe(restart.perf_interval_s);
+
+    // Within one interval: perf waited reading the pidfile every interval, and the first
+    // read after the pidfile named the new process re-attached to it.
+    const before = p.polls.filter((x) => !x.afterWrite);
+    const after = p.polls.filter((x) => x.afterWrite);
+    expect(before.length).toBeGreaterThanOrEqual(2);
+    for (const x of before) expect(x.next).toBeNull();
+    expect(after).toHaveLength(1);
+    expect(after[0]!.next).toMatchObject({ pid: b!.pid });
+
+    // Real counts of the new process: its complete intervals counted a busy CPU.
+    const newRows = rows.slice(first, first + 3);
+    expect(newRows).toHaveLength(3);
+    for (const x of newRows) expect(x.cpu_clock_ms as number).toBeGreaterThan(0);
+    expect(r.valueRows).toBeGreaterThanOrEqual(5);
+  });
+
+  // Regression for: a pidfile target that was gone when the episode stopped left perf "stopped",
+  // as if it had been counting to the end.
+  it('a pidfile target that does not come back: perf waits, then ends target_exited when the episode stops', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = busy();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const p = startPerf({ pid: a.pid!, pidfile });
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().length >= 1, 'a row of the target', p.bound, p.ended);
+      a.kill('SIGKILL');
+      await exited(a);
+      await until(() => p.polls.length >= 3, 'perf reading the pidfile while the target is gone', p.bound, p.ended);
+      expect(p.state.settled).toBe(false);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      a.kill('SIGKILL');
+      p.stop.abort();
+    }
+    // The stale pidfile still names the dead pid: never followed.
+    expect(p.polls.length).toBeGreaterThanOrEqual(3);
+    for (const x of p.polls) expect(x.next).toBeNull();
+    expect(r).toMatchObject({ end: 'target_exited', targetRestarts: 0 });
+    const rows = readJsonl(p.out);
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    for (const x of rows) expect(x.pid).toBe(a.pid);
+  });
+
+  // Guards the old behaviour: a pid target cannot come back, so perf ends with it.
+  it('a plain pid target: perf ends target_exited by itself when the target exits, reading no pidfile', async () => {
+    const a = busy();
+    const p = startPerf({ pid: a.pid! });
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().length >= 1, 'a row of the target', p.bound);
+      a.kill('SIGKILL');
+      r = await p.done;
+    } finally {
+      a.kill('SIGKILL');
+    }
+    expect(r).toMatchObject({ end: 'target_exited', restarts: 0 });
+    expect(p.bound.aborted).toBe(false); // it ended by itself, not at the safety bound
+    expect(p.polls).toEqual([]);
+    const rows = readJsonl(p.out);
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    for (const x of rows) expect(x.pid).toBe(a.pid);
+  });
+
+  // Regression for: the episode went on with perf quietly ended (summary: target_exited)
+  // while proc followed the restarted QEMU.
+  it('a whole episode on a pidfile target: proc and perf both follow the restart, and perf ends stopped, not target_exited', async () => {
+    const dir = tmpDir();
+    const pidfile = path.join(dir, 'qemu.pid');
+    const out = path.join(dir, 'ep');
+    const a = busy();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const stop = new AbortController();
+    const bound = abortAfter(20_000);
+    const perfFile = path.join(out, 'telemetry-perf.jsonl');
+    const perfRows = () => rowsSoFar(perfFile);
+    const manifest = parseManifest({
+      output_dir: out,
+      target: { pidfile },
+      collectors: { proc: { interval_ms: INTERVAL_MS }, perf: { interval_ms: INTERVAL_MS, events: EVENTS } },
+    });
+    /** The agent's own record of perf ending, if it did. */
+    const perfEnded = () => {
+      const row = rowsSoFar(path.join(out, 'telemetry-agent.jsonl')).find((x) => x.event === 'collector_ended' && x.collector === 'perf');
+      return row ? `the agent recorded collector_ended: ${String(row.message)}` : null;
+    };
+    const run = runEpisode({ manifest, stop: AbortSignal.any([stop.signal, bound]) });
+    let b: ChildProcess | undefined;
+    try {
+      await until(() => perfRows().length >= 2, 'two perf rows of the first process', bound, perfEnded);
+      fs.rmSync(pidfile);
+      a.kill('SIGKILL');
+      await exited(a);
+      b = busy();
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      await until(() => perfRows().filter((x) => x.pid === b!.pid).length >= 3, 'three perf rows of the new process', bound, perfEnded);
+      stop.abort();
+      const { summary } = await run;
+      expect(bound.aborted).toBe(false);
+      expect(summary.collectors.perf).toMatchObject({ status: 'ok', end: 'stopped', detail: { restarts: 0, target_restarts: 1 } });
+      expect(summary.collectors.proc).toMatchObject({ status: 'ok', end: 'stopped' });
+    } finally {
+      a.kill('SIGKILL');
+      b?.kill('SIGKILL');
+      stop.abort();
+      await run.catch(() => {});
+    }
+    const perf = readJsonl(perfFile);
+    const proc = readJsonl(path.join(out, 'telemetry-proc.jsonl'));
+    expect(perf.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([b!.pid]);
+    expect(proc.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([b!.pid]);
+    const afterRestart = perf.slice(perf.findIndex((x) => x.process_event === 'restarted'));
+    expect(afterRestart.length).toBeGreaterThanOrEqual(3);
+    for (const x of afterRestart) expect(x.pid).toBe(b!.pid);
+  });
+});
