@@ -48,6 +48,16 @@ export function editJson(dir: string, file: string, edit: (json: Row) => void): 
   fs.writeFileSync(p, JSON.stringify(json));
 }
 
+/**
+ * Where crafted rows of at most 1 s may start so that they end just before the episode
+ * stopped: the clean episode's stop depends on how fast its workers came up, and rows
+ * that end seconds before it are (rightly) degraded for it.
+ */
+export function lastSecond(dir: string): number {
+  const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { t_mono_stop_ns: number };
+  return s.t_mono_stop_ns - 1e9;
+}
+
 /** The episode's proc rows. */
 export function procRows(dir: string): Row[] {
   return fs.readFileSync(path.join(dir, 'telemetry-proc.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);

@@ -45,7 +45,7 @@ describe('labtel verify: target_exited is excused only when the target did not l
     const base = copyOf(clean);
     const rows = procRows(base);
     expect(rows.length).toBeGreaterThan(15);
-    const k = 12;
+    const k = rows.length - 3;
     const restarted = copyOf(clean, (rs) => rs.map((r, i) => (i < k ? r : { ...r, pid: 1234, starttime: 99, process_event: i === k ? 'restarted' : null })));
     target(restarted, { pidfile: '/run/crafted.pid' });
     const { lastT } = perfEnded(restarted, rows[0]!.t_mono_ns as number);
@@ -61,7 +61,7 @@ describe('labtel verify: target_exited is excused only when the target did not l
   it.each([['pid', { pid: process.pid }], ['pidfile', { pidfile: '/run/crafted.pid' }]])('%s target: proc saw it exit and never come back: perf ended with it, ok', (_, t) => {
     const dir = copyOf(clean);
     target(dir, t);
-    const tExit = procExitsAt(dir, 8);
+    const tExit = procExitsAt(dir, procRows(dir).length - 3);
     const { lastT } = perfEnded(dir, procRows(dir)[0]!.t_mono_ns as number);
     expect(tExit).toBeGreaterThan(lastT - PERF_INTERVAL_MS * 1e6);
     const r = verifyEpisode(dir);

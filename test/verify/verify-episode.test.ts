@@ -12,7 +12,7 @@ import { verifyEpisode } from '../../src/verify/verify-episode.js';
 import { verifyReport } from '../../src/verify/report.js';
 import { LABTEL_BIN } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { cleanEpisode, copyOf, withCollector, type Row } from './crafted-episode.js';
+import { cleanEpisode, copyOf, lastSecond, withCollector, type Row } from './crafted-episode.js';
 
 const exec = promisify(execFile);
 let clean: string;
@@ -97,7 +97,8 @@ describe('labtel verify', () => {
   });
 
   it('capture drops, lower-bound drop counts, restarts and reported errors: degraded', () => {
-    const rows = [pcapRow(0, 1e8), pcapRow(1, 3e8), pcapRow(2, 5e8, { kernel_drops: 1200, if_drops: 3, drops_lower_bound: true })];
+    const t = lastSecond(clean);
+    const rows = [pcapRow(0, t + 1e8), pcapRow(1, t + 3e8), pcapRow(2, t + 5e8, { kernel_drops: 1200, if_drops: 3, drops_lower_bound: true })];
     const dir = withCollector(broken(), 'pcap', { iface: 'tap0', interval_ms: 200 }, rows, { restarts: 1 }, ['pcap: tcpdump killed by SIGKILL; restarting in 500 ms']);
     const r = verifyEpisode(dir);
     expect(r.verdict).toBe('degraded');
@@ -119,8 +120,9 @@ describe('labtel verify', () => {
       source: 'guest', t_mono_ns: t, seq, available_in_deployment: false, kind: 'channel', connected: true, connections: 1, connections_refused: 0, lines: 10, bytes: 500,
       dropped_oversize: 0, dropped_rate: 0, dropped_invalid_utf8: 0, dropped_invalid_json: 0, dropped_too_deep: 0, dropped_not_object: 0, ...extra,
     });
-    const line = { source: 'guest', t_mono_ns: 1.5e8, seq: 1, available_in_deployment: false, kind: 'line', guest: { cpu: 1 }, guest_t: null };
-    const rows = [channel(0, 1e8), line, channel(2, 2e8, { dropped_rate: 7, dropped_too_deep: 1 })];
+    const t = lastSecond(clean);
+    const line = { source: 'guest', t_mono_ns: t + 1.5e8, seq: 1, available_in_deployment: false, kind: 'line', guest: { cpu: 1 }, guest_t: null };
+    const rows = [channel(0, t + 1e8), line, channel(2, t + 2e8, { dropped_rate: 7, dropped_too_deep: 1 })];
     const r = verifyEpisode(withCollector(broken(), 'guest_agent', { socket: '/x', interval_ms: 100 }, rows));
     expect(r.collectors.guest_agent).toMatchObject({ verdict: 'degraded', reasons: ['the guest channel dropped 8 lines (rate: 7, too_deep: 1)'] });
   });
