@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { Source } from './envelope.js';
 import { isMeasurement } from './measurement.js';
-import { ROW_SHAPES } from './registry.js';
+import { ROW_SHAPES, shapeIndexOf } from './registry.js';
 
 /** A field's path in a row; `*` is any key of a record (a device, an event name) or any element of a list. */
 export type MeasurementPath = readonly string[];
@@ -56,4 +56,10 @@ function valueAt(v: unknown, path: MeasurementPath, i: number): boolean {
 /** Whether `row` has a measured value at any of `paths`. */
 export function hasMeasuredValue(row: unknown, paths: readonly MeasurementPath[]): boolean {
   return paths.some((p) => valueAt(row, p, 0));
+}
+
+/** Whether a row of `source` passes its schema and holds a measured value (a row that breaks its schema measures nothing). */
+export function measuresSomething(source: Source, row: unknown): boolean {
+  const i = shapeIndexOf(source, row);
+  return i >= 0 && hasMeasuredValue(row, MEASUREMENT_PATHS[source]![i]!.paths);
 }

@@ -48,6 +48,14 @@ export const ROW_SHAPE_SCHEMAS: Partial<Record<Source, z.ZodType[]>> = Object.fr
   Object.entries(ROW_SHAPES).map(([source, shapes]) => [source, shapes!.map((s) => withEnvelope(source as Source, s.fields))]),
 );
 
+/** The index in ROW_SHAPES[source] of the shape `row` passes (envelope included), or -1 (an unknown source, or it breaks every shape). */
+export function shapeIndexOf(source: Source, row: unknown): number {
+  const shapes = ROW_SHAPE_SCHEMAS[source];
+  if (!shapes) return -1;
+  for (let i = 0; i < shapes.length; i++) if (shapes[i]!.safeParse(row).success) return i;
+  return -1;
+}
+
 /** Full row schemas (envelope + fields) by source, for validating rows. */
 export const ROW_SCHEMAS: Partial<Record<Source, z.ZodType>> = Object.fromEntries(
   Object.entries(ROW_SHAPE_SCHEMAS).map(([source, full]) => [

@@ -5,7 +5,7 @@
 // exits, and the last row (its cumulative drop counters).
 import fs from 'node:fs';
 import { hasMeasuredValue, MEASUREMENT_PATHS } from '../rows/measurements.js';
-import { ROW_SCHEMAS, ROW_SHAPE_SCHEMAS } from '../rows/registry.js';
+import { ROW_SCHEMAS, ROW_SHAPE_SCHEMAS, shapeIndexOf } from '../rows/registry.js';
 import type { Source } from '../rows/envelope.js';
 
 /** No row labtel writes comes near this; a longer "line" is damage. */
@@ -66,13 +66,6 @@ function firstIssue(issues: readonly Issue[]): Issue | undefined {
   return firstIssue(closest) ?? i;
 }
 
-/** The index of the row shape `row` passes, or -1 (no known source, or it breaks every shape). */
-function shapeOf(source: Source, row: unknown): number {
-  const shapes = ROW_SHAPE_SCHEMAS[source];
-  if (!shapes) return -1;
-  for (let i = 0; i < shapes.length; i++) if (shapes[i]!.safeParse(row).success) return i;
-  return -1;
-}
 
 /** `silenceOf(row)` picks the rows whose spacing is the collector's interval. */
 export function scanFile(file: string, silenceOf: (row: Record<string, unknown>) => boolean = () => true): FileScan {
@@ -108,7 +101,7 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
     }
     nextSeq.set(source, typeof row.seq === 'number' ? row.seq + 1 : due + 1);
     s.rows++;
-    const shape = shapeOf(source as Source, row);
+    const shape = shapeIndexOf(source as Source, row);
     if (shape < 0) {
       s.schemaErrors++;
       if (!s.firstSchemaError) {

@@ -5,7 +5,7 @@
 // look alive, and against a source verify judges having no measurement at all.
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { hasMeasuredValue, MEASUREMENT_PATHS, MEASUREMENTS, measurementPaths } from '../../src/rows/measurements.js';
+import { hasMeasuredValue, MEASUREMENT_PATHS, MEASUREMENTS, measurementPaths, measuresSomething } from '../../src/rows/measurements.js';
 import { measurement } from '../../src/rows/measurement.js';
 import { ROW_SHAPES } from '../../src/rows/registry.js';
 
@@ -66,5 +66,15 @@ describe('hasMeasuredValue', () => {
     ['numbers only outside the paths', { poll_ms: 3, vcpus: [{ thread_id: 7 }], block: { d: { wr_bytes: 5 } } }, false],
   ])('%s: %s', (_, row, want) => {
     expect(hasMeasuredValue(row, paths)).toBe(want);
+  });
+});
+
+describe('measuresSomething', () => {
+  const envelope = { source: 'guest', t_mono_ns: 1, seq: 0, available_in_deployment: false };
+  it('a guest line with an object is a measurement; a channel row full of counters, or a line that breaks its schema, is not', () => {
+    expect(measuresSomething('guest', { ...envelope, kind: 'line', guest: { cpu: 1 }, guest_t: null })).toBe(true);
+    expect(measuresSomething('guest', { ...envelope, kind: 'line', guest: { cpu: 1 }, guest_t: null, extra: 1 })).toBe(false);
+    const counters = { connections: 3, connections_refused: 0, lines: 0, bytes: 0, dropped_oversize: 0, dropped_rate: 0, dropped_invalid_utf8: 0, dropped_invalid_json: 0, dropped_too_deep: 0, dropped_not_object: 0 };
+    expect(measuresSomething('guest', { ...envelope, kind: 'channel', connected: true, ...counters })).toBe(false);
   });
 });
