@@ -28,6 +28,6 @@ export const perf: Collector<'perf'> = {
       signal: ctx.signal,
       reportError: ctx.reportError,
     });
-    return { end: r.end, valueRows: r.valueRows, detail: { restarts: r.restarts, target_restarts: r.targetRestarts, preflight: perfPreflight(ctx.config.events) } };
+    return { end: r.end, valueRows: r.valueRows, detail: { restarts: r.restarts, target_restarts: r.targetRestarts, target_gone_at_ns: r.targetGoneAtNs, preflight: perfPreflight(ctx.config.events) } };
   },
 };

@@ -42,6 +42,8 @@ export interface PerfLoopResult {
   targetRestarts: number;
   /** 'target_exited': the target was gone, for good (a pid target) or when the episode stopped (a pidfile target). */
   end: 'stopped' | 'target_exited';
+  /** With 'target_exited': when perf saw the target gone (episode clock, ns); a pidfile target was waited for from then until the stop. */
+  targetGoneAtNs: number | null;
 }
 
 
@@ -56,7 +58,8 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
   let delay = o.restartDelayMs ?? 500;
   if (!pre.setpriv) throw new Error('setpriv is not installed (Debian: util-linux): without it perf could outlive the agent');
   const setpriv = [pre.setpriv, '--pdeathsig', 'KILL', '--'];
-  const result = (end: PerfLoopResult['end']): PerfLoopResult => ({ rows: w.rows - rowsAtStart, valueRows, restarts, targetRestarts, end });
+  let goneAt: number | null = null;
+  const result = (end: PerfLoopResult['end']): PerfLoopResult => ({ rows: w.rows - rowsAtStart, valueRows, restarts, targetRestarts, end, targetGoneAtNs: end === 'target_exited' ? goneAt : null });
 
   // The process perf counts: null while a pidfile target is gone. A pid that is not there
   // at all still gets one perf run, whose error is the collector's to report.
@@ -72,6 +75,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
       if (target === null) return result('target_exited'); // the episode stopped while it was gone
       event = 'restarted';
       targetRestarts++;
+      goneAt = null;
       delay = o.restartDelayMs ?? 500;
     }
     const pid = target.pid;
@@ -115,6 +119,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     w.flush();
     if (o.signal.aborted) break;
     if (!sameProcess(processIdentity(pid), target)) {
+      goneAt = o.clock.now();
       if (!follower) return result('target_exited');
       target = null;
       continue;

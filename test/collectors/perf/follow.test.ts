@@ -107,7 +107,7 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
       b?.kill('SIGKILL');
       p.stop.abort();
     }
-    expect(r).toMatchObject({ end: 'stopped', targetRestarts: 1, restarts: 0 });
+    expect(r).toMatchObject({ end: 'stopped', targetRestarts: 1, restarts: 0, targetGoneAtNs: null });
     const rows = readJsonl(p.out);
     expect(rows).toHaveLength(r.rows);
     expect(rows.length).toBeGreaterThanOrEqual(5);
@@ -174,6 +174,8 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     const rows = readJsonl(p.out);
     expect(rows.length).toBeGreaterThanOrEqual(1);
     for (const x of rows) expect(x.pid).toBe(a.pid);
+    // When it saw the target gone, for verify: after its last row, on the same clock.
+    expect(r.targetGoneAtNs).toBeGreaterThanOrEqual(rows.at(-1)!.t_mono_ns as number);
   });
 
   // Guards the old behaviour: a pid target cannot come back, so perf ends with it.
@@ -231,8 +233,8 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
       stop.abort();
       const { summary } = await run;
       expect(bound.aborted).toBe(false);
-      expect(summary.collectors.perf).toMatchObject({ status: 'ok', end: 'stopped', detail: { restarts: 0, target_restarts: 1 } });
-      expect(summary.collectors.proc).toMatchObject({ status: 'ok', end: 'stopped' });
+      expect(summary.collectors.perf, JSON.stringify(summary.collectors.perf)).toMatchObject({ status: 'ok', end: 'stopped', detail: { restarts: 0, target_restarts: 1, target_gone_at_ns: null } });
+      expect(summary.collectors.proc, JSON.stringify(summary.collectors.proc)).toMatchObject({ status: 'ok', end: 'stopped' });
     } finally {
       a.kill('SIGKILL');
       b?.kill('SIGKILL');
