@@ -5,16 +5,10 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { LABTEL_BIN } from '../helpers/cli.js';
 import { readJsonl, tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 const exec = promisify(execFile);
 
-async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('labtel run', () => {
   // A stop must never leave a partial last line, even mid-batch at full speed.
@@ -82,10 +76,12 @@ describe('labtel demo', () => {
     // Everything it ran is ok and verified; everything else is listed with why (CI, as root with every
     // program installed, runs all six: proc and perf on the workload, pcap and netflow on a test network,
     // qmp on a paused QEMU, guest_agent on qemu-ga).
+    expect(Object.keys(summary.collectors).length).toBeGreaterThan(0);
     for (const [name, c] of Object.entries(summary.collectors as Record<string, { status: string }>)) expect(`${name} ${c.status}`).toBe(`${name} ok`);
     const ran = Object.keys(summary.collectors);
     const missing = ['proc', 'perf', 'pcap', 'netflow', 'qmp', 'guest_agent'].filter((n) => !ran.includes(n));
-    for (const n of missing) expect(stdout).toMatch(new RegExp(`not run on this host:[\\s\\S]*\\n  ${n}: `));
+    // (missing may be empty, and is under CI: no loop of assertions that an empty list would pass)
+    expect(missing.filter((n) => !new RegExp(`not run on this host:[\\s\\S]*\\n  ${n}: `).test(stdout))).toEqual([]);
     expect(stdout).toMatch(/labtel verify:\nepisode demo in .*: OK\n/);
     if (process.env.CI) expect(missing).toEqual([]);
   });

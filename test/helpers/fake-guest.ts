@@ -11,14 +11,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
 import { tmpDir } from './tmp.js';
+import { waitFor as waitUntil } from './wait.js';
 
-/** Resolves once `cond` holds (checked every 10 ms); rejects after `timeoutMs`. */
-export async function waitFor(cond: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`${what} not seen within ${timeoutMs} ms`);
-    await sleep(10);
-  }
+/** Resolves once `cond` holds (checked every 10 ms); no deadline of its own (see wait.ts). */
+export async function waitFor(cond: () => boolean, what = 'condition'): Promise<void> {
+  await waitUntil(() => cond() || undefined, what);
 }
 
 /** One end of the channel as the guest (or QEMU) holds it. */
@@ -104,8 +101,8 @@ export class FakeGuestServer {
   }
 
   /** Resolves with connection number `n` (0-based) once labtel made it. */
-  async connection(n: number, timeoutMs = 3000): Promise<GuestConn> {
-    await waitFor(() => this.conns.length > n, timeoutMs, `labtel's connection #${n + 1} to the fake guest`);
+  async connection(n: number): Promise<GuestConn> {
+    await waitFor(() => this.conns.length > n, `labtel's connection #${n + 1} to the fake guest`);
     return this.conns[n]!;
   }
 }
@@ -123,9 +120,8 @@ export async function fakeGuestServer(): Promise<FakeGuestServer> {
   return g;
 }
 
-/** Connects to labtel's listening socket as QEMU would (chardev server=off), waiting for it to exist. */
-export async function connectAsQemu(socketPath: string, timeoutMs = 3000): Promise<GuestConn> {
-  const end = performance.now() + timeoutMs;
+/** Connects to labtel's listening socket as QEMU would (chardev server=off), waiting (with no deadline) for it to exist. */
+export async function connectAsQemu(socketPath: string): Promise<GuestConn> {
   for (;;) {
     const s = net.createConnection({ path: socketPath });
     const err = await new Promise<Error | null>((resolve) => {
@@ -139,7 +135,7 @@ export async function connectAsQemu(socketPath: string, timeoutMs = 3000): Promi
     }
     s.destroy();
     const code = (err as NodeJS.ErrnoException).code;
-    if ((code !== 'ENOENT' && code !== 'ECONNREFUSED') || performance.now() > end) throw err;
+    if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw err;
     await sleep(10);
   }
 }

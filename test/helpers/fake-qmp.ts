@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import { tmpDir } from './tmp.js';
+import { waitFor as waitUntil } from './wait.js';
 
 /** QEMU 7.2's greeting, as recorded. */
 export const GREETING =
@@ -210,13 +211,9 @@ export class FakeQmp {
     return this;
   }
 
-  /** Resolves once `cond` holds (checked every 5 ms); rejects after `timeoutMs`. */
-  async waitFor(cond: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
-    const end = performance.now() + timeoutMs;
-    while (!cond()) {
-      if (performance.now() > end) throw new Error(`fake QMP: ${what} not seen within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
+  /** Resolves once `cond` holds (checked every 5 ms); no deadline of its own (see wait.ts). */
+  async waitFor(cond: () => boolean, what = 'condition'): Promise<void> {
+    await waitUntil(() => cond() || undefined, `fake QMP: ${what}`, 5);
   }
 
   /** Destroys every connection and closes the server. */

@@ -27,8 +27,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function listening(port: number, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) {
+/** Once nats-server accepts on `port`; fails if it exits first (no deadline: a server that never listens is the test's timeout). */
+async function listening(port: number, p: ChildProcess): Promise<void> {
+  for (; p.exitCode === null && p.signalCode === null; await sleep(50)) {
     const ok = await new Promise<boolean>((resolve) => {
       const c = net.createConnection({ port, host: '127.0.0.1' }, () => {
         c.destroy();
@@ -38,7 +39,7 @@ async function listening(port: number, ms = 10_000): Promise<void> {
     });
     if (ok) return;
   }
-  throw new Error(`nats-server did not listen on ${port}`);
+  throw new Error(`nats-server exited (${p.exitCode ?? p.signalCode}) before it listened on ${port}`);
 }
 
 export interface NatsServer {
@@ -64,7 +65,7 @@ function serve(args: string[], port: number): NatsServer {
     async restart() {
       srv.proc = spawn('nats-server', args, { stdio: 'ignore' });
       started.push(srv.proc);
-      await listening(port);
+      await listening(port, srv.proc);
     },
   };
   return srv;

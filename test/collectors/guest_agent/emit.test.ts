@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../../src/agent/run-episode.js';
 import { parseManifest } from '../../../src/manifest/load.js';
@@ -14,6 +13,7 @@ import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
 import { recordEmitEvidence, witnessProgram } from '../../helpers/emit-witness.js';
 import { has } from '../../helpers/programs.js';
 import { readJsonl, tmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
 
 type Row = Record<string, unknown>;
 const rowsOf = (dir: string): Row[] => {
@@ -23,13 +23,6 @@ const rowsOf = (dir: string): Row[] => {
     return [];
   }
 };
-async function waitFor(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(20);
-  }
-}
 const hasQemuGa = has('qemu-ga');
 
 /** What an in-guest agent writes: sequence, uptime, /proc/stat cpu, meminfo. */

@@ -63,6 +63,7 @@ describe('BoundedLineReader', () => {
   // split, merged with its neighbour, or lost, and a cut landing exactly on a
   // newline or on the byte after the bound changing what is kept.
   it('gives the same lines and counts for a stream cut into reads of every size from 1 byte to the whole stream', () => {
+    expect(STREAM.length).toBeGreaterThan(0);
     for (let size = 1; size <= STREAM.length; size++) {
       const r = recorder(MAX);
       for (const c of chunks(STREAM, size)) r.push(c);

@@ -16,17 +16,11 @@ import { canMakeNetns, makeGuestNet, sendPackets, type Expected, type GuestNet }
 import { recordEmitEvidence, witnessProgram } from '../../helpers/emit-witness.js';
 import { has } from '../../helpers/programs.js';
 import { readJsonl, tmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const exec = promisify(execFile);
 type Row = Record<string, unknown>;
 
-async function waitFor(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const rowsOf = (dir: string, name: string): Row[] => {
   try {

@@ -6,7 +6,7 @@ import { runLoop } from '../../../src/collectors/proc/run-loop.js';
 import { nativeAddon } from '../../../src/native/addon.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
 import { recordEmitEvidence, witnessProgram } from '../../helpers/emit-witness.js';
-import { abortAfter, abortWhenLines, abortWhenRows, never, readJsonl, tmpDir } from '../../helpers/tmp.js';
+import { abortWhenLines, abortWhenRows, never, readJsonl, tmpDir } from '../../helpers/tmp.js';
 
 const kinds = nativeAddon() ? (['native', 'ts'] as const) : (['ts'] as const);
 
@@ -104,7 +104,7 @@ describe.each(kinds)('proc collector (%s sampler)', (sampler) => {
 
   it('refuses a pid that does not exist with the path and errno', async () => {
     const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
-    await expect(runLoop({ pid: 0x3ffffff0, outputPath: out, tMonoOriginNs: 0, intervalMs: 10, signal: abortAfter(1000), sampler })).rejects.toThrow(
+    await expect(runLoop({ pid: 0x3ffffff0, outputPath: out, tMonoOriginNs: 0, intervalMs: 10, signal: never(), sampler })).rejects.toThrow(
       /cannot sample \/proc\/1073741808: ENOENT \(no such process\)/,
     );
   });

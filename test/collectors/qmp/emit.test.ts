@@ -4,7 +4,6 @@
 // qemu-system-x86_64 is absent (CI installs qemu-system-x86).
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../../src/agent/run-episode.js';
 import { parseManifest } from '../../../src/manifest/load.js';
@@ -12,6 +11,7 @@ import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
 import { recordEmitEvidence, witnessProgram } from '../../helpers/emit-witness.js';
 import { hasQemu, startQemu } from '../../helpers/qemu.js';
 import { readJsonl, tmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
 
 type Row = Record<string, unknown>;
 /** Rows of one source; qmp and qmp_event rows share telemetry-qmp.jsonl. */
@@ -22,16 +22,6 @@ const rowsOf = (dir: string, source: string): Row[] => {
     return [];
   }
 };
-
-async function waitFor<T>(get: () => T | undefined, what: string, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 describe.skipIf(!hasQemu())('qmp collector against a real QEMU', () => {
   it('polls status and block stats, turns cont and quit into RESUME and SHUTDOWN rows, and names the vCPU threads', async () => {

@@ -37,24 +37,18 @@ interface Run {
   qmp: Row[];
   events: Row[];
   reports: string[];
-  /** Whether `until` was seen (rather than the time running out). */
+  /** Whether `until` was seen (rather than the loop ending by itself). */
   met: boolean;
 }
 
-const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(what)), ms)));
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-};
-
 /**
- * Runs qmpLoop against `fake` until `until` holds or `maxMs` passed, then
- * aborts it; the loop must resolve (not throw, not hang) within 3 s of that.
+ * Runs qmpLoop against `fake` until `until` holds (or the loop ends by
+ * itself), then aborts it; the loop must then resolve, not throw. No clock:
+ * a condition never met, or a loop that hangs, is the test's timeout.
  */
 async function runLoop(
   fake: FakeQmp,
   until: (reports: readonly string[]) => boolean,
-  maxMs: number,
   opts: Partial<Pick<QmpLoopOptions, 'intervalMs' | 'greetingTimeoutMs' | 'commandTimeoutMs' | 'restartDelayMs'>> = {},
 ): Promise<Run> {
   const out = path.join(tmpDir(), 'telemetry-qmp.jsonl');
@@ -80,9 +74,8 @@ async function runLoop(
     () => (settled = true),
     () => (settled = true),
   );
-  const end = performance.now() + maxMs;
   let met = false;
-  while (!settled && performance.now() < end) {
+  while (!settled) {
     if (until(reports)) {
       met = true;
       break;
@@ -92,7 +85,7 @@ async function runLoop(
   ac.abort();
   let result: QmpLoopResult;
   try {
-    result = await within(loop, 3000, 'qmpLoop did not end within 3 s of the abort');
+    result = await loop;
   } finally {
     writer.close();
   }
@@ -129,15 +122,15 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
   // retrying in a tight loop.
   it('no greeting: connect fails with the one-client hint, the loop retries with backoff, and writes no rows', async () => {
     const fake = await fakeQmp({ greeting: null });
-    const run = await runLoop(fake, () => fake.connections >= 3, 5000);
+    const run = await runLoop(fake, () => fake.connections >= 3);
     expect(run.met).toBe(true);
     const msg = (ms: number) =>
       `qmp: cannot connect: ${fake.path}: no QMP greeting within 300 ms (QEMU serves one client per QMP socket: is another client connected?); retrying in ${ms} ms`;
+    expect(run.reports.length).toBeGreaterThanOrEqual(2);
     expect(run.reports.slice(0, 2)).toEqual([msg(50), msg(100)]);
     expect(run.reports.every((m) => m.startsWith(`qmp: cannot connect: ${fake.path}: no QMP greeting within 300 ms`))).toBe(true);
-    // Backoff: each attempt waits out the greeting timeout plus a doubling delay.
-    expect(fake.acceptedAt[1]! - fake.acceptedAt[0]!).toBeGreaterThanOrEqual(340);
-    expect(fake.acceptedAt[2]! - fake.acceptedAt[1]!).toBeGreaterThanOrEqual(390);
+    // Backoff: each attempt waits out the greeting timeout plus a doubling delay, as the reports say
+    // (the gaps themselves are a figure for a benchmark, not a threshold in a test).
     expect(fake.commands).toEqual([]); // nothing is sent to a peer that never greeted
     expect(run.result).toMatchObject({ end: 'stopped', connections: 0, valueRows: 0, events: 0, qemuVersion: null });
     expect(run.rows).toEqual([]);
@@ -148,7 +141,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
   it('a first message that is not a greeting: reported with what was sent, the connect fails with that reason, the loop retries', async () => {
     const first = '{"return": {}, "id": "labtel-1"}';
     const fake = await fakeQmp({ greeting: `${first}\r\n` });
-    const run = await runLoop(fake, (r) => fake.connections >= 2 && connectProblems(r).length >= 2, 3000);
+    const run = await runLoop(fake, (r) => fake.connections >= 2 && connectProblems(r).length >= 2);
     expect(run.met).toBe(true);
     expect(run.reports[0]).toBe(`qmp: QMP's first message is not a greeting: ${JSON.stringify(first)}`);
     expect(connectProblems(run.reports).length).toBeGreaterThanOrEqual(2); // one per attempt, each attempt retried
@@ -175,10 +168,8 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
   it('client: a QEMU that hangs up before its greeting makes connect() say so', async () => {
     const fake = await fakeQmp({ greeting: null });
     fake.onConnect((c) => c.close());
-    const t0 = performance.now();
-    const connecting = QmpClient.connect({ path: fake.path, greetingTimeoutMs: 300 });
-    await expect(connecting).rejects.toThrow();
-        expect(performance.now() - t0).toBeLessThan(250); // told at once, not after the greeting timeout
+    // Told by the hang-up, not by the greeting timeout: that is an hour here, past the test's own timeout.
+    const connecting = QmpClient.connect({ path: fake.path, greetingTimeoutMs: 3_600_000 });
     await expect(connecting).rejects.toThrow(/QEMU closed the QMP connection before its greeting/);
   });
 
@@ -188,7 +179,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     const fake = await fakeQmp();
     const junk = ['this is not json', '[1,2]', '"x"', '42', '{"QMP": unterminated'];
     fake.on('query-status', (req) => (req.n === 2 ? junk.map((l) => `${l}\r\n`).join('') + defaultReply(req) : undefined));
-    const run = await runLoop(fake, () => fake.count('query-status') >= 5, 5000);
+    const run = await runLoop(fake, () => fake.count('query-status') >= 5);
     expect(run.met).toBe(true);
     expect(run.reports).toContain('qmp: QMP sent a line that is not a JSON object: "this is not json"');
     expect(run.reports.every((m) => m.startsWith('qmp: QMP sent a line that is not a JSON object: '))).toBe(true);
@@ -228,7 +219,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     );
     // The real answer under an id nobody asked for: the real command gets no reply.
     fake.on('query-blockstats', (req) => (req.n === 2 ? okReply('labtel-999999', BLOCKSTATS) : undefined));
-    const run = await runLoop(fake, () => fake.count('query-blockstats') >= 4, 6000);
+    const run = await runLoop(fake, () => fake.count('query-blockstats') >= 4);
     expect(run.met).toBe(true);
     expect(run.reports).toContain('qmp: QMP sent an error ("boom") without an id');
     expect(run.reports).toContain('qmp: QMP sent a reply without an id');
@@ -267,7 +258,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
   it('an 11 MiB line without a newline: disconnects with the size in the report, reconnects, and rows come from the new connection', async () => {
     const fake = await fakeQmp();
     fake.on('query-status', (req) => (req.n === 1 ? Buffer.alloc(11 << 20, 0x61) : undefined));
-    const run = await runLoop(fake, () => fake.count('query-status', 1) >= 3, 8000);
+    const run = await runLoop(fake, () => fake.count('query-status', 1) >= 3);
     expect(run.met).toBe(true);
     const first = /^qmp: QEMU sent a QMP message of more than 10485760 bytes \((\d+) without a line end\); disconnected$/.exec(run.reports[0] ?? '');
     expect(first, run.reports[0]).not.toBeNull();
@@ -291,12 +282,12 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
     let pumped: { accepted: number; error: string | null };
     try {
-      pumped = await within(fake.conns[0]!.pump(200 << 20), 10_000, 'the server was still sending after 10 s');
+      pumped = await fake.conns[0]!.pump(200 << 20); // ends when the client hangs up (or after all 200 MiB: checked below)
     } finally {
       clearInterval(sampler);
     }
     peak = Math.max(peak, process.memoryUsage().rss);
-    const why = await within(c.closed, 2000, 'client not closed');
+    const why = await c.closed;
     expect(why).toMatch(/^QEMU sent a QMP message of more than 10485760 bytes \(\d+ without a line end\); disconnected$/);
     expect(problems).toEqual([why]);
     // The server's writes failed once the client hung up, long before 200 MiB.
@@ -323,7 +314,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
       if (req.n === 1) conn.send(flood); // all before the first reply, on the same socket
       return undefined;
     });
-    const run = await runLoop(fake, () => fake.count('query-status') >= 3, 15_000, { commandTimeoutMs: 5000 });
+    const run = await runLoop(fake, () => fake.count('query-status') >= 3, { commandTimeoutMs: 5000 });
     expect(run.met).toBe(true);
     expect(connectProblems(run.reports)).toEqual([]);
     expect(run.result.connections).toBe(1);
@@ -333,6 +324,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     expect(run.qmp.at(-1)!.events_dropped).toBe(run.result.eventsDropped);
     // Written in the order sent, none twice.
     const order = run.events.map((e) => (e.data as { i: number }).i);
+    expect(order.length).toBeGreaterThan(0);
     expect(order.every((v, k) => k === 0 || v > order[k - 1]!)).toBe(true);
     expect(run.events.every((e) => e.time_source === 'qemu')).toBe(true);
     expect(invalidRows(run.rows)).toEqual([]);
@@ -356,7 +348,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
   it('close mid-command: reported, the loop reconnects, and rows continue after the reconnect', async () => {
     const fake = await fakeQmp();
     fake.closeOn('query-blockstats', 1);
-    const run = await runLoop(fake, () => fake.connections >= 2 && fake.count('query-status', 1) >= 3, 5000);
+    const run = await runLoop(fake, () => fake.connections >= 2 && fake.count('query-status', 1) >= 3);
     expect(run.met).toBe(true);
     const reconnect = 'qmp: QEMU closed the QMP connection; reconnecting in 50 ms';
     expect(run.reports).toContain(reconnect);
@@ -388,7 +380,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
       }
       return undefined;
     });
-    const run = await runLoop(fake, () => fake.count('query-status') >= 3, 5000);
+    const run = await runLoop(fake, () => fake.count('query-status') >= 3);
     expect(run.met).toBe(true);
     expect(run.reports).toEqual([]);
     expect(run.qmp.length).toBeGreaterThanOrEqual(2);
@@ -441,7 +433,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
       if (req.n === 1) conn.send(hostile.map(([, l]) => `${l}\r\n`).join('') + good);
       return undefined;
     });
-    const run = await runLoop(fake, () => fake.count('query-status') >= 2, 5000);
+    const run = await runLoop(fake, () => fake.count('query-status') >= 2);
     expect(run.met).toBe(true);
     expect(run.reports).toEqual([]);
     expect(run.events.map((e) => e.event)).toEqual([...hostile.map(([, l]) => (JSON.parse(l) as { event: string }).event), 'T_GOOD']);
@@ -481,7 +473,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     const fake = await fakeQmp();
     fake.on('query-blockstats', (req) => okReply(req.id, [{ device: 'drive0', stats: s }]));
     fake.on('query-status', (req) => okReply(req.id, { status: 42, singlestep: false, running: 'yes' }));
-    const run = await runLoop(fake, () => fake.count('query-status') >= 3, 5000);
+    const run = await runLoop(fake, () => fake.count('query-status') >= 3);
     expect(run.met).toBe(true);
     expect(run.reports).toEqual([]);
     expect(run.qmp.length).toBeGreaterThanOrEqual(2);
@@ -528,7 +520,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
         ? okReply(req.id, [null, { provider: 'kvm', stats: [null, { name: 'exits', value: 3 }, { name: 'bad', value: 'x' }, { value: 1 }] }])
         : okReply(req.id, [null, { provider: 'kvm', 'qom-path': '/machine/unattached/device[0]', stats: [null, { name: 'halt_exits', value: 4 }] }]),
     );
-    const run = await runLoop(fake, () => fake.count('query-status') >= 3, 5000);
+    const run = await runLoop(fake, () => fake.count('query-status') >= 3);
     expect(run.met).toBe(true);
     expect(run.qmp.length).toBeGreaterThanOrEqual(2);
     for (const r of run.qmp) {
@@ -551,7 +543,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     let run: Run;
     try {
       const fake = await fakeQmp({ greeting: GREETING + eventLine('RESUME') });
-      run = await runLoop(fake, () => fake.count('query-status') >= 3, 5000);
+      run = await runLoop(fake, () => fake.count('query-status') >= 3);
     } finally {
       process.off('uncaughtException', onUncaught);
     }
@@ -570,7 +562,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
       if (req.n === 1) conn.sendEvent(name, { blob: 'z'.repeat(70 << 10) });
       return undefined;
     });
-    const run = await runLoop(fake, () => fake.count('query-status') >= 2, 5000);
+    const run = await runLoop(fake, () => fake.count('query-status') >= 2);
     expect(run.met).toBe(true);
     expect(run.events).toHaveLength(1);
     const e = run.events[0]!;
