@@ -46,6 +46,7 @@ describe('runEpisode', () => {
 
     const agent = readJsonl(path.join(dir, 'telemetry-agent.jsonl'));
     expect(agent.filter((r) => 'event' in r).map((r) => r.event)).toEqual(['episode_started', 'collector_started', 'episode_stopping', 'collector_ended']);
+    expect(agent.length).toBeGreaterThan(0);
     for (const r of agent) expect(() => ROW_SCHEMAS.agent!.parse(r)).not.toThrow();
     // The agent measures itself: a row at the start, every second, and after the stop, with each collector's rows.
     const self = agent.filter((r) => !('event' in r));
