@@ -33,12 +33,17 @@ const port = await new Promise<number>((resolve) => {
 const server = spawn('nats-server', ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', path.join(work, 'js')], { stdio: 'ignore' });
 await sleep(1000);
 try {
-  // An episode directory with ROWS proc rows as the proc collector writes them (~330 bytes each).
+  // An episode directory with ROWS host_proc process rows with every field, as the proc collector writes them.
   const dir = path.join(work, 'ep');
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'episode.json'), JSON.stringify({ episode: 'bench', manifest: { collectors: {} } }));
   const row = (i: number) =>
-    JSON.stringify({ source: 'host_proc', t_mono_ns: i * 1e6, seq: i, available_in_deployment: true, pid: 4242, starttime: 1000, process_event: null, interval_s: 0.001, state: 'S', processor: 1, cpu_user_jiffies: 100 + i, cpu_sys_jiffies: 50, minflt: 12345, majflt: 0, num_threads: 7, vsize_bytes: 1234567890, rss_bytes: 98765432, shared_bytes: 1234567, text_bytes: 65536 }) + '\n';
+    JSON.stringify({
+      source: 'host_proc', t_mono_ns: i * 1e6, seq: i, available_in_deployment: true, pid: 4242, starttime: 1000, process_event: i === 0 ? 'started' : null, interval_s: i === 0 ? null : 0.001,
+      state: 'S', processor: 1, cpu_user_jiffies: 100 + (i >> 4), cpu_sys_jiffies: 50 + (i >> 6), minflt: 12345 + i, majflt: 0, num_threads: 7, vsize_bytes: 1234567890, rss_bytes: 98765432,
+      shared_bytes: 1234567, text_bytes: 65536, data_bytes: 45678912, rss_peak_bytes: 99876543, swap_bytes: 0, voluntary_ctxt_switches: 1000 + i, nonvoluntary_ctxt_switches: 10 + (i >> 3),
+      io_rchar: 4096 * i, io_wchar: 8192 * i, io_read_bytes: 0, io_write_bytes: 4096 * (i >> 2),
+    }) + '\n';
   const fd = fs.openSync(path.join(dir, 'telemetry-proc.jsonl'), 'w');
   for (let i = 0; i < ROWS; i += 10_000) fs.writeSync(fd, Array.from({ length: Math.min(10_000, ROWS - i) }, (_, j) => row(i + j)).join(''));
   fs.closeSync(fd);
@@ -71,7 +76,7 @@ try {
       command: commandLine('bench:nats', ['BENCH_ROWS']),
       machine: mach,
       body: [
-        `${int(ROWS)} generated host_proc rows in the proc collector's layout (${fmt(bytes / ROWS, 0)} bytes each, ${fmt(bytes / 1e6, 1)} MB) in an episode directory, forwarded by the agent's forwarder (\`NatsForwarder\`, run in this script's process) to ${serverVersion} on loopback (JetStream, file store): each row published with its message id and its acknowledgement awaited, ${IN_FLIGHT} in flight. Then read back with \`pull()\`, what \`labtel pull\` runs (a durable consumer into episode directories). Wall time from \`performance.now()\`; CPU from \`process.cpuUsage()\` of this process over the forward pass (nats-server's own CPU not included).`,
+        `${int(ROWS)} generated host_proc process rows with every field of their schema (${fmt(bytes / ROWS, 0)} bytes each, ${fmt(bytes / 1e6, 1)} MB) in an episode directory, forwarded by the agent's forwarder (\`NatsForwarder\`, run in this script's process) to ${serverVersion} on loopback (JetStream, file store): each row published with its message id and its acknowledgement awaited, ${IN_FLIGHT} in flight. Then read back with \`pull()\`, what \`labtel pull\` runs (a durable consumer into episode directories). Wall time from \`performance.now()\`; CPU from \`process.cpuUsage()\` of this process over the forward pass (nats-server's own CPU not included).`,
         mdTable(
           ['step', 'rows', 'wall s', 'rows/s', 'CPU'],
           [
