@@ -26,18 +26,28 @@ const shareX = (u) => {
   for (const o of plots) if (o !== u) o.setScale('x', { min: u.scales.x.min, max: u.scales.x.max });
   syncing = false;
 };
+// Labels go on the first text row (from the kind's own) where they do not run into the one before.
+const LABEL_ROWS = 5;
 const markerPlugin = (mine) => ({ hooks: { draw: [(u) => {
   const c = u.ctx, b = u.bbox, px = devicePixelRatio;
   c.save();
   c.lineWidth = Math.max(1, px);
   c.font = (10 * px) + 'px sans-serif';
-  for (const m of mine) {
+  c.textAlign = 'left';
+  c.textBaseline = 'alphabetic';
+  const rightEdge = new Array(LABEL_ROWS).fill(-Infinity);
+  const inView = mine.map((m) => ({ m, x: Math.round(u.valToPos(m.t, 'x', true)) })).filter(({ x }) => x >= b.left && x <= b.left + b.width).sort((p, q) => p.x - q.x);
+  for (const { m, x } of inView) {
     const s = STYLE[m.kind] || STYLE.event;
-    const x = Math.round(u.valToPos(m.t, 'x', true));
-    if (x < b.left || x > b.left + b.width) continue;
     c.strokeStyle = s.color; c.fillStyle = s.color; c.setLineDash(s.dash.map((d) => d * px));
     c.beginPath(); c.moveTo(x, b.top); c.lineTo(x, b.top + b.height); c.stroke();
-    c.fillText(m.label, x + 3 * px, b.top + (12 + 12 * s.row) * px);
+    for (let k = 0; k < LABEL_ROWS; k++) {
+      const row = (s.row + k) % LABEL_ROWS;
+      if (x + 3 * px <= rightEdge[row]) continue;
+      c.fillText(m.label, x + 3 * px, b.top + (12 + 12 * row) * px);
+      rightEdge[row] = x + 3 * px + c.measureText(m.label).width + 4 * px;
+      break;
+    }
   }
   c.restore();
 }] } });

@@ -22,7 +22,7 @@ export function cpuPercent(deltaTicks: number, dtS: number, clkTck: number, core
   if (deltaTicks < 0) return { kind: 'dropped', read, why: `its CPU counter went back ${-deltaTicks} ticks` };
   if (cores === null) return { kind: 'value', pct: read };
   const bound = cores * 100;
-  if (read <= bound) return { kind: 'value', pct: read };
+  if (read <= bound * (1 + 1e-9)) return { kind: 'value', pct: Math.min(read, bound) }; // (floating-point rounding of an exact bound)
   if (deltaTicks < dtS * clkTck * cores + TICK_SLACK) return { kind: 'at_bound', pct: bound, read };
   return { kind: 'dropped', read, why: `${read.toFixed(0)}% is more than ${cores === 1 ? 'one core' : `${cores} cores`} could give` };
 }

@@ -26,11 +26,14 @@ export function downsample(p: Panel, maxPoints = MAX_POINTS): Panel {
     }
     return best;
   };
-  /** The first index in [from, to) where some series is null after a value of its own in the range; -1 if none. */
+  /**
+   * The first index in [from, to) where some series is null after a value of
+   * its own (in the range, or just before it); -1 if none.
+   */
   const firstCut = (from: number, to: number): number => {
     let cut = -1;
     for (const col of cols) {
-      let seen = false;
+      let seen = from > 0 && col[from - 1] !== null;
       for (let i = from; i < (cut < 0 ? to : cut); i++) {
         if (col[i] !== null) seen = true;
         else if (seen) {
@@ -44,8 +47,10 @@ export function downsample(p: Panel, maxPoints = MAX_POINTS): Panel {
   const emitBin = (from: number, to: number) => {
     for (let cuts = 0; from < to; cuts++) {
       const cut = cuts < MAX_CUTS_PER_BIN ? firstCut(from, to) : -1;
-      out[0]!.push(xs[from]!);
-      cols.forEach((col, c) => out[c + 1]!.push(max(col, from, cut < 0 ? to : cut)));
+      if (cut !== from) {
+        out[0]!.push(xs[from]!);
+        cols.forEach((col, c) => out[c + 1]!.push(max(col, from, cut < 0 ? to : cut)));
+      }
       if (cut < 0) return;
       // The break as it was: null where a line breaks, the value where another goes on.
       out[0]!.push(xs[cut]!);

@@ -15,19 +15,19 @@ export class Marks {
     private readonly panels: string[],
   ) {}
 
-  /** `what` groups markers for the notes ("restarts", "values dropped ..."). */
-  add(t: number, kind: 'break' | 'dropped', label: string, what: string): void {
+  /** `what` groups markers for the notes ("restarts", "values dropped ..."); `panels` narrows them to some of the source's panels. */
+  add(t: number, kind: 'break' | 'dropped', label: string, what: string, panels: string[] = this.panels): void {
     this.counts.set(what, (this.counts.get(what) ?? 0) + 1);
     if (this.list.length >= MAX_PER_SOURCE) {
       this.omitted++;
       return;
     }
-    this.list.push({ t, label: `${this.source}: ${label}`, kind, panels: this.panels });
+    this.list.push({ t, label: `${this.source}: ${label}`, kind, panels });
   }
 
   /** The notes for the panels: how many of each, and how many markers were not drawn. */
   notes(): string[] {
-    const out = [...this.counts].map(([what, n]) => `${what}: ${n}`);
+    const out = this.counts.size ? [`marked: ${[...this.counts].map(([what, n]) => `${what} ${n}`).join(', ')}`] : [];
     if (this.omitted) out.push(`${this.omitted} more markers not drawn (at most ${MAX_PER_SOURCE} per source)`);
     return out;
   }

@@ -58,7 +58,7 @@ export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     const ms = num(r.cpu_clock_ms);
     let pct = ms === null || dt === null || dt <= 0 ? null : (ms / (dt * 1000)) * 100;
     if (pct !== null && (pct < 0 || (meta.hostCpus !== null && pct > meta.hostCpus * 100))) {
-      marks.add(x, 'dropped', `cpu-clock ${pct.toFixed(0)}% is more than ${meta.hostCpus} CPUs could give: dropped`, 'CPU values dropped as impossible');
+      marks.add(x, 'dropped', `cpu-clock ${pct.toFixed(0)}% ${pct < 0 ? 'is negative' : `is more than ${meta.hostCpus} CPUs could give`}: dropped`, 'CPU values dropped as impossible', ['perf-cpu']);
       pct = null;
     }
     cpu.point(x, { 'CPU % (cpu-clock)': pct });

@@ -72,7 +72,7 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     const r = cpuPercent(ticks - p.ticks, (tNs - p.tNs) / 1e9, meta.clkTck, cores(p.threads));
     if (r.kind === 'value') return r.pct;
     if (r.kind === 'at_bound') return atBound++, r.pct;
-    marks.add(x, 'dropped', `${label}: ${r.why}: dropped`, 'CPU values dropped as impossible');
+    marks.add(x, 'dropped', `${label}: ${r.why}: dropped`, 'CPU values dropped as impossible', ['proc-cpu']);
     return null;
   };
 

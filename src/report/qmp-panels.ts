@@ -55,7 +55,7 @@ export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; ev
     }
     if (reconnected) {
       poll++;
-      marks.add(x, 'break', 'qmp reconnected', 'reconnects');
+      marks.add(x, 'break', 'reconnected', 'reconnects');
     } else if (lastTNs !== null && tNs - lastTNs > SILENCE_INTERVALS * intervalNs) {
       poll++;
       marks.add(x, 'break', `no poll for ${((tNs - lastTNs) / 1e9).toFixed(2)} s`, 'silences');

@@ -1,0 +1,66 @@
+// The report's downsampling: at most about MAX_POINTS points, each bin's
+// largest value, and gaps kept: a bin of nulls stays null, a line that
+// breaks inside a bin still breaks there, and a line that does not break is
+// not cut by another's break.
+import { describe, expect, it } from 'vitest';
+import { downsample } from '../../src/report/downsample.js';
+import type { Panel } from '../../src/report/types.js';
+
+const panel = (cols: Array<Array<number | null>>, xs = cols[0]!.map((_, i) => i)): Panel => ({ id: 'p', title: 'p', unit: 'u', labels: cols.map((_, i) => `s${i}`), notes: [], data: [xs, ...cols] });
+
+describe('downsample', () => {
+  it('keeps each bin\'s largest value, so a one-sample spike survives', () => {
+    const ys = Array.from({ length: 1000 }, (_, i) => (i === 537 ? 99 : 1));
+    const d = downsample(panel([ys]), 100);
+    expect(d.data[0]!.length).toBeLessThanOrEqual(100);
+    expect(Math.max(...(d.data[1] as number[]))).toBe(99);
+  });
+
+  it('a bin with only nulls stays null (regression for: gaps filled by a neighbour bin\'s values)', () => {
+    const ys = Array.from({ length: 1000 }, (_, i) => (i >= 500 && i < 530 ? null : 1));
+    const d = downsample(panel([ys]), 100);
+    const inGap = d.data[0]!.flatMap((x, j) => (x! >= 500 && x! < 530 ? [d.data[1]![j]] : []));
+    expect(inGap.length).toBeGreaterThan(0);
+    expect(inGap.every((v) => v === null)).toBe(true);
+  });
+
+  it('a single null among values inside a bin is kept as a null (regression for: max per bin drew the line across a restart)', () => {
+    const ys = Array.from({ length: 1000 }, (_, i): number | null => (i === 505 ? null : 1));
+    const d = downsample(panel([ys]), 100);
+    expect(d.data[0]!.length).toBeLessThan(120);
+    const at = d.data[0]!.indexOf(505);
+    expect(at, 'the null is not on the downsampled x').toBeGreaterThanOrEqual(0);
+    expect(d.data[1]![at]).toBeNull();
+    expect(d.data[1]![at - 1]).toBe(1);
+    expect(d.data[1]![at + 1]).toBe(1);
+  });
+
+  it('a null at the start of a bin, after a value in the bin before, is kept', () => {
+    // 1000 points in 100 bins: bin 50 starts at x 500.
+    const ys = Array.from({ length: 1000 }, (_, i): number | null => (i === 500 ? null : 1));
+    const d = downsample(panel([ys]), 100);
+    expect(d.data[1]![d.data[0]!.indexOf(500)]).toBeNull();
+  });
+
+  it('a series that does not break keeps its value where another breaks (no false gap)', () => {
+    const a = Array.from({ length: 1000 }, (_, i): number | null => (i === 505 ? null : 1));
+    const b = Array.from({ length: 1000 }, (_, i): number | null => 2 + (i % 3));
+    const d = downsample(panel([a, b]), 100);
+    const bs = d.data[2]!;
+    expect(bs.length).toBeGreaterThan(0);
+    expect(bs.filter((v) => v === null)).toHaveLength(0);
+    expect(Math.max(...(bs as number[]))).toBe(4);
+    expect(d.data[1]![d.data[0]!.indexOf(505)]).toBeNull();
+  });
+
+  it('x stays in order and every output x is an input x', () => {
+    const xs = Array.from({ length: 5000 }, (_, i) => i * 0.01);
+    const ys = Array.from({ length: 5000 }, (_, i): number | null => (i % 97 === 0 ? null : i));
+    const d = downsample(panel([ys], xs), 500);
+    const out = d.data[0] as number[];
+    expect(out.length).toBeGreaterThan(1);
+    const input = new Set(xs);
+    for (let i = 1; i < out.length; i++) expect(out[i]!).toBeGreaterThan(out[i - 1]!);
+    for (const x of out) expect(input.has(x)).toBe(true);
+  });
+});
