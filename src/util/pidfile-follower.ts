@@ -18,14 +18,21 @@ function tryPidfile(file: string): PidfileReading | null {
 export class PidfileFollower {
   /** The pidfile's content when the current process was taken on. */
   private version: string | null;
+  private current: ProcessIdentity | null;
 
-  /** `current`: the process being followed now (null if none), named by the pidfile as it is now. */
+  /**
+   * `pid`: the process followed now, as read from the pidfile when the target
+   * was resolved. If the pidfile has been rewritten since, to name another
+   * pid, that rewrite is the next process to follow.
+   */
   constructor(
     readonly file: string,
-    private current: ProcessIdentity | null,
+    pid: number,
     private readonly procRoot = '/proc',
   ) {
-    this.version = tryPidfile(file)?.version ?? null;
+    this.current = processIdentity(pid, procRoot);
+    const r = tryPidfile(file);
+    this.version = r !== null && r.pid === pid ? r.version : null;
   }
 
   /**

@@ -58,13 +58,14 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
   let delay = o.restartDelayMs ?? 500;
   if (!pre.setpriv) throw new Error('setpriv is not installed (Debian: util-linux): without it perf could outlive the agent');
   const setpriv = [pre.setpriv, '--pdeathsig', 'KILL', '--'];
-  let goneAt: number | null = null;
+  const follower = o.pidfile ? new PidfileFollower(o.pidfile, o.pid) : null;
+  // The process perf counts: null while a pidfile target is gone (also when it was gone
+  // before perf started). A pid target that is not there gets one perf run, whose error
+  // is the collector's to report.
+  const first = processIdentity(o.pid);
+  let target: ProcessIdentity | null = first ?? (follower ? null : { pid: o.pid, starttime: -1 });
+  let goneAt: number | null = target === null ? o.clock.now() : null;
   const result = (end: PerfLoopResult['end']): PerfLoopResult => ({ rows: w.rows - rowsAtStart, valueRows, restarts, targetRestarts, end, targetGoneAtNs: end === 'target_exited' ? goneAt : null });
-
-  // The process perf counts: null while a pidfile target is gone. A pid that is not there
-  // at all still gets one perf run, whose error is the collector's to report.
-  let target: ProcessIdentity | null = processIdentity(o.pid) ?? { pid: o.pid, starttime: -1 };
-  const follower = o.pidfile ? new PidfileFollower(o.pidfile, target) : null;
   /** Marks the first row of a run on a new process identity. */
   let event: 'started' | 'restarted' | null = 'started';
 

@@ -6,7 +6,6 @@ import { EpisodeClock } from '../../clock/origin.js';
 import { paced } from '../../agent/pace.js';
 import { errnoName } from '../../agent/errno.js';
 import { PidfileFollower } from '../../util/pidfile-follower.js';
-import { processIdentity } from '../../util/process-identity.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { sysconf } from '../../native/sysconf.js';
 import { F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
@@ -70,7 +69,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   let end: ProcLoopResult['end'] = 'stopped';
   let rowsWithValues = 0;
   // After an exit, only a rewritten pidfile names the next process (a stale one may name a reused pid).
-  const follower = o.pidfile ? new PidfileFollower(o.pidfile, processIdentity(pid, procRoot), procRoot) : null;
+  const follower = o.pidfile ? new PidfileFollower(o.pidfile, pid, procRoot) : null;
 
   const n = (i: number): number | null => (Number.isNaN(v[i]!) ? null : v[i]!);
 

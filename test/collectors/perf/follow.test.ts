@@ -20,6 +20,8 @@ import { abortAfter, readJsonl, tmpDir } from '../../helpers/tmp.js';
 const hasPerf = has('perf');
 const EVENTS = ['cpu-clock', 'page-faults', 'context-switches'];
 const INTERVAL_MS = 100;
+/** A safety bound against a hang, not a timing assertion. */
+const BOUND_MS = 20_000;
 
 /** `exec yes` so the pid is the busy process itself, not a shell waiting on it. */
 const busy = () => spawn('sh', ['-c', 'exec yes >/dev/null'], { stdio: 'ignore' });
@@ -31,9 +33,9 @@ const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== nul
  */
 async function until(cond: () => boolean, what: string, bound: AbortSignal, ended: () => string | null = () => null): Promise<void> {
   while (!cond()) {
+    if (bound.aborted) throw new Error(`never happened (in ${BOUND_MS} ms): ${what}`); // the bound also stops the loop: first
     const why = ended();
     if (why !== null) throw new Error(`perf ended (${why}) before: ${what}`);
-    if (bound.aborted) throw new Error(`never happened: ${what}`);
     await sleep(20);
   }
 }
@@ -49,7 +51,7 @@ function startPerf(target: { pid: number; pidfile?: string }) {
   const out = path.join(tmpDir(), 'telemetry-perf.jsonl');
   const writer = new JsonlWriter(out, { availableInDeployment: false });
   const stop = new AbortController();
-  const bound = abortAfter(20_000);
+  const bound = abortAfter(BOUND_MS);
   const polls: Array<{ afterWrite: boolean; next: ProcessIdentity | null }> = [];
   const state = { pidfileWritten: false, settled: false, end: null as string | null };
   const done: Promise<PerfLoopResult> = perfLoop({
@@ -178,6 +180,34 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     expect(r.targetGoneAtNs).toBeGreaterThanOrEqual(rows.at(-1)!.t_mono_ns as number);
   });
 
+  // Regression for: a target that restarted before perf started (the agent resolved the pidfile,
+  // then QEMU restarted and rewrote it) left perf waiting for a rewrite that had already happened.
+  it('a target gone before perf starts, the pidfile already naming its successor: perf follows it at the first read', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = busy();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    a.kill('SIGKILL');
+    await exited(a);
+    const b = busy();
+    fs.writeFileSync(pidfile, `${b.pid}\n`);
+    const p = startPerf({ pid: a.pid!, pidfile }); // the pid the agent read before the restart
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().length >= 2, 'two rows of the new process', p.bound, p.ended);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      b.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r).toMatchObject({ end: 'stopped', targetRestarts: 1 });
+    expect(p.polls.map((x) => x.next?.pid ?? null)).toEqual([b.pid]);
+    const rows = readJsonl(p.out);
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const x of rows) expect(x.pid).toBe(b.pid);
+    expect(rows.map((x) => x.process_event)).toEqual(['restarted', ...rows.slice(1).map(() => null)]);
+  });
+
   // Guards the old behaviour: a pid target cannot come back, so perf ends with it.
   it('a plain pid target: perf ends target_exited by itself when the target exits, reading no pidfile', async () => {
     const a = busy();
@@ -207,7 +237,7 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     const a = busy();
     fs.writeFileSync(pidfile, `${a.pid}\n`);
     const stop = new AbortController();
-    const bound = abortAfter(20_000);
+    const bound = abortAfter(BOUND_MS);
     const perfFile = path.join(out, 'telemetry-perf.jsonl');
     const perfRows = () => rowsSoFar(perfFile);
     const manifest = parseManifest({
