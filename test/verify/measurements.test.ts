@@ -100,8 +100,11 @@ describe('labtel verify judges measurements only', () => {
     expect(r).toEqual({ verdict: 'failed', rows: r.rows, reasons: [`${r.rows} host_proc rows, but every measured field (state, CPU time, faults, memory, context switches, I/O) was null`] });
   });
 
-  it('proc: the real clean episode stays ok', () => {
-    expect(verifyEpisode(copyOf(clean)).collectors.proc).toMatchObject({ verdict: 'ok', reasons: [] });
+  it('proc: the real clean episode stays ok (but for a silence, if this host stalled the recording)', () => {
+    const r = verifyEpisode(copyOf(clean)).collectors.proc!;
+    expect(r.rows).toBeGreaterThan(10);
+    expect(r.reasons.filter((x) => !/^host_proc rows stop for /.test(x))).toEqual([]);
+    expect(r.verdict).toBe(r.reasons.length ? 'degraded' : 'ok');
   });
 
   it.each(CASES.map((c) => [c.name, c] as const))('%s: rows carrying only bookkeeping numbers are failed, saying what was missing', (_, c) => {

