@@ -184,8 +184,7 @@ describe.skipIf(!hasChromium())('labtel report on crafted episodes, read from th
     const r = await openReport(ep.write());
     expect(r.errors).toEqual([]);
     const perfPanels = r.panels.filter((p) => p.id.startsWith('perf'));
-    expect(perfPanels).toHaveLength(3);
-    expect(perfPanels.map((p) => p.id)).toEqual(['perf', 'perf-cpu', 'perf-ipc']);
+    expect(perfPanels.length).toBeGreaterThan(0);
     for (const p of perfPanels) {
       expect(p.labels.length).toBeGreaterThan(0);
       for (const label of p.labels) {
@@ -194,6 +193,9 @@ describe.skipIf(!hasChromium())('labtel report on crafted episodes, read from th
           expect(s.some(([x, v]) => x > from && x < to && v === null), `${p.id} ${label}: no gap between ${from} s and ${to} s`).toBe(true);
         }
       }
+    }
+    expect(perfPanels.map((p) => p.id)).toEqual(['perf', 'perf-cpu', 'perf-ipc']);
+    for (const p of perfPanels) {
       expect(p.markers.filter((m) => m.kind === 'break').map((m) => [m.t, m.label])).toEqual([
         [2.7, 'perf: target restarted, perf re-attached (pid 100→200)'],
         [4.2, 'perf: perf restarted (a new run)'],
