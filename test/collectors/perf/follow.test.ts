@@ -239,6 +239,7 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     const stop = new AbortController();
     const bound = abortAfter(BOUND_MS);
     const perfFile = path.join(out, 'telemetry-perf.jsonl');
+    const procFile = path.join(out, 'telemetry-proc.jsonl');
     const perfRows = () => rowsSoFar(perfFile);
     const manifest = parseManifest({
       output_dir: out,
@@ -253,7 +254,8 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     const run = runEpisode({ manifest, stop: AbortSignal.any([stop.signal, bound]) });
     let b: ChildProcess | undefined;
     try {
-      await until(() => perfRows().length >= 2, 'two perf rows of the first process', bound, perfEnded);
+      // Both collectors on the first process before it goes (their workers start one by one).
+      await until(() => perfRows().length >= 2 && rowsSoFar(procFile).length >= 2, 'two perf and two proc rows of the first process', bound, perfEnded);
       fs.rmSync(pidfile);
       a.kill('SIGKILL');
       await exited(a);
@@ -272,7 +274,7 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
       await run.catch(() => {});
     }
     const perf = readJsonl(perfFile);
-    const proc = readJsonl(path.join(out, 'telemetry-proc.jsonl'));
+    const proc = readJsonl(procFile);
     expect(perf.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([b!.pid]);
     expect(proc.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([b!.pid]);
     const afterRestart = perf.slice(perf.findIndex((x) => x.process_event === 'restarted'));
