@@ -20,11 +20,16 @@ function noteOnFailure(note: () => string | null): void {
 /** Resolves to what `get` returns once it is neither undefined nor false (polled every `everyMs`). */
 export async function waitFor<T>(get: () => T | undefined | false, what: string, everyMs = 10): Promise<T> {
   let waiting = true;
-  noteOnFailure(() => (waiting ? `the test was still waiting for ${what}` : null));
+  let failed = false;
+  noteOnFailure(() => {
+    failed = true; // the test is over: stop polling
+    return waiting ? `the test was still waiting for ${what}` : null;
+  });
   try {
     for (;;) {
       const v = get();
       if (v !== undefined && v !== false) return v;
+      if (failed) throw new Error(`the test failed while waiting for ${what}`);
       await sleep(everyMs);
     }
   } finally {
