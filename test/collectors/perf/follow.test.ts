@@ -20,7 +20,7 @@ import { abortAfter, readJsonl, tmpDir } from '../../helpers/tmp.js';
 const hasPerf = has('perf');
 const EVENTS = ['cpu-clock', 'page-faults', 'context-switches'];
 const INTERVAL_MS = 100;
-/** A safety bound against a hang, not a timing assertion. */
+/** Not a timing assertion: if something hangs, the test fails naming what it waited for, and its busy workloads are still killed. */
 const BOUND_MS = 20_000;
 
 /** `exec yes` so the pid is the busy process itself, not a shell waiting on it. */
