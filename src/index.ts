@@ -7,4 +7,5 @@ export { runLoop as runProcLoop, procLoop, type RunLoopOptions as ProcRunLoopOpt
 export { takeOrigin, EpisodeClock, type ClockOrigin } from './clock/origin.js';
 export { nativeStatus } from './native/addon.js';
 export { ROW_SCHEMAS } from './rows/registry.js';
+export { MEASUREMENTS, MEASUREMENT_PATHS, hasMeasuredValue, measuresSomething } from './rows/measurements.js';
 export { VERSION } from './version.js';

@@ -31,8 +31,6 @@ export const newPollState = (): PollState => ({ disabled: new Map(), statsTarget
 export interface PollResult {
   fields: Record<string, unknown>;
   reasons: Record<string, string>;
-  /** Whether any query gave a value (a poll where every query failed has nothing measured). */
-  measured: boolean;
 }
 
 /** Errors that mean "this QEMU will never answer this": ask once, then record it. */
@@ -41,7 +39,6 @@ const FOR_GOOD = new Set(['CommandNotFound', 'DeviceNotActive']);
 export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult> {
   const fields: Record<string, unknown> = {};
   const reasons: Record<string, string> = {};
-  let measured = false;
   const ask = async <T>(command: string, args: object | undefined, targets: string[], take: (r: T) => void) => {
     const off = st.disabled.get(command);
     if (off) {
@@ -53,7 +50,6 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
     }
     try {
       take(await c.execute<T>(command, args));
-      measured = true;
     } catch (err) {
       const why = err instanceof QmpError ? `${command}: QEMU answered ${err.errorClass}: ${err.message.split(': ').slice(2).join(': ')}` : (err as Error).message;
       if (err instanceof QmpError && FOR_GOOD.has(err.errorClass)) st.disabled.set(command, why);
@@ -131,5 +127,5 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
     fields.balloon_actual_bytes = isCount(r?.actual) ? r.actual : null;
     if (!isCount(r?.actual)) reasons.balloon_actual_bytes = `query-balloon: QEMU sent actual ${short(r?.actual)}`;
   });
-  return { fields, reasons, measured };
+  return { fields, reasons };
 }
