@@ -1,6 +1,8 @@
 // Captures come from attacked guests. Each bad input must end in a clear
 // error naming the file, the byte offset and the problem, with the rows for
-// everything before the bad record written, and a non-zero exit.
+// everything before the bad record written, and a non-zero exit; the same
+// with the addon and without it (LABTEL_NATIVE=0: the pure-TS path, which
+// refused pcapng and --skip-bad before).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,12 +14,17 @@ import { readJsonl, tmpDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
 
-async function bucketize(name: string, bytes: Buffer, extra: string[] = []) {
+const PATHS = [
+  ['native', { ...process.env, LABTEL_NATIVE: undefined }],
+  ['pure-TS', { ...process.env, LABTEL_NATIVE: '0' }],
+] as const;
+
+async function bucketize(name: string, bytes: Buffer, extra: string[] = [], env: NodeJS.ProcessEnv = process.env) {
   const dir = tmpDir();
   const file = path.join(dir, name);
   const out = path.join(dir, 'out.jsonl');
   fs.writeFileSync(file, bytes);
-  const r = await exec(process.execPath, [LABTEL_BIN, 'bucketize', file, '-o', out, '--guest-ip', '10.200.0.10', ...extra]).then(
+  const r = await exec(process.execPath, [LABTEL_BIN, 'bucketize', file, '-o', out, '--guest-ip', '10.200.0.10', ...extra], { env }).then(
     (ok) => ({ code: 0, stderr: ok.stderr }),
     (err: { code: number; stderr: string }) => ({ code: err.code, stderr: err.stderr }),
   );
@@ -33,7 +40,6 @@ huge.writeUInt32LE(0x7fffff00, 4);
 
 describe('labtel bucketize on hostile captures', () => {
   it.each([
-    ['caplen over the snaplen', 'a.pcap', Buffer.concat([pcapHeader(100), ...threeGood(), pcapRecord(T0_US + 1_000_000, Buffer.alloc(200))]), 234, "record caplen 200 exceeds the file's snaplen 100"],
     ['caplen over 256 KiB', 'a.pcap', Buffer.concat([pcapHeader(0), ...threeGood(), pcapRecord(T0_US + 1_000_000, Buffer.alloc(64), 300_000, 300_000)]), 234, 'record caplen 300000 exceeds the 262144-byte limit'],
     ['a truncated last record', 'a.pcap', Buffer.concat([pcapGood, pcapRecord(T0_US + 1_000_000, tcpFrame(PEER, GUEST)).subarray(0, 30)]), 234, 'truncated pcap record: input ends after 30 of its 70 bytes'],
     ['a pcapng block of length 0', 'a.pcapng', Buffer.concat([ngGood, Buffer.from([6, 0, 0, 0, 0, 0, 0, 0]), Buffer.alloc(32)]), 312, 'enhanced packet block length 0 is below the 12-byte minimum'],
@@ -41,36 +47,65 @@ describe('labtel bucketize on hostile captures', () => {
     ['a huge pcapng block', 'a.pcapng', Buffer.concat([ngGood, huge, Buffer.alloc(64)]), 312, 'enhanced packet block length 2147483392 exceeds the 266240-byte limit'],
     ['a trailer that disagrees', 'a.pcapng', Buffer.concat([ngGood, (() => { const b = ngPacket(0, 1_700_000_000_200_000n, tcpFrame(PEER, GUEST)); b.writeUInt32LE(999, b.length - 4); return b; })()]), 312, 'enhanced packet block trailer length 999 disagrees with its header length 88'],
     ['an undeclared interface', 'a.pcapng', Buffer.concat([ngGood, ngPacket(7, 1_700_000_000_200_000n, tcpFrame(PEER, GUEST))]), 312, 'enhanced packet block names interface 7 but the section declared 1'],
-  ])('%s: error at its offset, rows before it written, exit 1', async (_what, name, bytes, offset, message) => {
-    const r = await bucketize(name, bytes);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`labtel: ${r.file}: at byte ${offset}: ${message} (2 rows written for the 3 packets before it; --skip-bad skips bad records instead)\n`);
-    expect(r.rows).toHaveLength(2);
-    expect(r.packets).toBe(3);
-    expect(r.rows.at(-1)!.partial).toBe(true);
+  ])('%s: error at its offset, rows before it written, exit 1, on both paths', async (_what, name, bytes, offset, message) => {
+    expect(PATHS.length).toBe(2);
+    for (const [which, env] of PATHS) {
+      const r = await bucketize(name, bytes, [], env);
+      expect(r.code, which).toBe(1);
+      expect(r.stderr, which).toBe(`labtel: ${r.file}: at byte ${offset}: ${message} (2 rows written for the 3 packets before it; --skip-bad skips bad records instead)\n`);
+      expect(r.rows, which).toHaveLength(2);
+      expect(r.packets, which).toBe(3);
+      expect(r.rows.at(-1)!.partial, which).toBe(true);
+    }
   });
 
-  it('absurd interface counts are refused without allocating for them', async () => {
+  it("a record over the file header's snaplen is read as libpcap reads it (cut to the snaplen), counted, and not refused, on both paths", async () => {
+    // Regression: "at byte 234: record caplen 200 exceeds the file's snaplen 100", exit 1.
+    const bytes = Buffer.concat([pcapHeader(100), ...threeGood(), pcapRecord(T0_US + 150_000, tcpFrame(GUEST, PEER, 0x12), 200, 200)].map((b, i) => (i === 4 ? Buffer.concat([b, Buffer.alloc(200 - 54)]) : b)));
+    expect(PATHS.length).toBe(2);
+    for (const [which, env] of PATHS) {
+      const r = await bucketize('a.pcap', bytes, [], env);
+      expect(r.code, which).toBe(0);
+      expect(r.stderr, which).toBe(`labtel: ${r.file}: read 1 records longer than the file's snaplen, as libpcap does (cut to the snaplen)\n`);
+      expect(r.packets, which).toBe(4);
+      expect(r.rows.reduce((n, row) => n + (row.tcp_synack as number), 0), which).toBe(1);
+    }
+  });
+
+  it('absurd interface counts are refused without allocating for them, on both paths', async () => {
     const idb = Buffer.alloc(8);
     idb.writeUInt16LE(1, 0);
-    const r = await bucketize('a.pcapng', Buffer.concat([ngSection(), ...Array.from({ length: 5000 }, () => ngBlock(1, idb))]));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/: at byte \d+: section declares more than 4096 interfaces \(0 rows written for the 0 packets before it; --skip-bad/);
+    expect(PATHS.length).toBe(2);
+    for (const [which, env] of PATHS) {
+      const r = await bucketize('a.pcapng', Buffer.concat([ngSection(), ...Array.from({ length: 5000 }, () => ngBlock(1, idb))]), [], env);
+      expect(r.code, which).toBe(1);
+      expect(r.stderr, which).toBe(`labtel: ${r.file}: at byte 81948: section declares more than 4096 interfaces (0 rows written for the 0 packets before it; --skip-bad skips bad records instead)\n`);
+    }
   });
 
-  it('a file that is not a capture at all is named as such, at byte 0', async () => {
-    const r = await bucketize('notes.txt', Buffer.from('this is not a capture, just text from an attacked guest\n'));
-    expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`labtel: ${r.file}: at byte 0: not a pcap or pcapng capture (starts with 74 68 69 73) (0 rows written for the 0 packets before it)\n`);
-    expect(r.rows).toEqual([]);
+  it('a file that is not a capture at all is named as such, at byte 0, on both paths', async () => {
+    expect(PATHS.length).toBe(2);
+    for (const [which, env] of PATHS) {
+      const r = await bucketize('notes.txt', Buffer.from('this is not a capture, just text from an attacked guest\n'), [], env);
+      expect(r.code, which).toBe(1);
+      expect(r.stderr, which).toBe(`labtel: ${r.file}: at byte 0: not a pcap or pcapng capture (starts with 74 68 69 73) (0 rows written for the 0 packets before it)\n`);
+      expect(r.rows, which).toEqual([]);
+    }
   });
 
-  it('--skip-bad resynchronizes, counts what it skipped, and keeps the packets after the bad record', async () => {
-    const bytes = Buffer.concat([pcapHeader(100), ...threeGood(), pcapRecord(T0_US + 1_000_000, Buffer.alloc(200)), pcapRecord(T0_US + 1_050_000, tcpFrame(PEER, GUEST))]);
-    const r = await bucketize('a.pcap', bytes, ['--skip-bad']);
-    expect(r.code).toBe(0);
-    expect(r.stderr).toBe(`labtel: ${r.file}: skipped 1 bad records (216 bytes)\n`);
-    expect(r.packets).toBe(4);
+  it.each([
+    ['pcap: a caplen over 256 KiB', 'a.pcap', Buffer.concat([pcapHeader(), ...threeGood(), pcapRecord(T0_US + 1_000_000, Buffer.alloc(64), 300_000, 300_000), pcapRecord(T0_US + 1_050_000, tcpFrame(PEER, GUEST))]), 80],
+    ['pcapng: a block of length 0', 'a.pcapng', Buffer.concat([ngGood, Buffer.from([6, 0, 0, 0, 0, 0, 0, 0]), ngPacket(0, 1_700_000_001_050_000n, tcpFrame(PEER, GUEST))]), 8],
+    ['pcapng: an undeclared interface', 'a.pcapng', Buffer.concat([ngGood, ngPacket(7, 1_700_000_001_000_000n, tcpFrame(PEER, GUEST)), ngPacket(0, 1_700_000_001_050_000n, tcpFrame(PEER, GUEST))]), 88],
+  ])('--skip-bad (%s) resynchronizes, counts what it skipped, and keeps the packets after the bad record, on both paths', async (_what, name, bytes, skipped) => {
+    // Regression: without the addon, "--skip-bad needs the native addon (this is the pure-TypeScript path)".
+    expect(PATHS.length).toBe(2);
+    for (const [which, env] of PATHS) {
+      const r = await bucketize(name, bytes, ['--skip-bad'], env);
+      expect(r.code, `${which}: ${r.stderr}`).toBe(0);
+      expect(r.stderr, which).toBe(`labtel: ${r.file}: skipped 1 bad records (${skipped} bytes)\n`);
+      expect(r.packets, which).toBe(4);
+    }
   });
 });
 
