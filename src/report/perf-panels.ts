@@ -29,10 +29,11 @@ export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
       const gapNs = (r.t_mono_ns as number) - (last.t_mono_ns as number);
       let why: string | null = null;
       let what = '';
-      if (r.process_event === 'restarted' || (pid !== lastPid && pid !== null && lastPid !== null)) {
+      const event = r.process_event ?? r.event;
+      if (event === 'restarted' || (pid !== lastPid && pid !== null && lastPid !== null)) {
         why = `target restarted, perf re-attached (pid ${lastPid}→${pid})`;
         what = 'target restarts';
-      } else if (r.process_event === 'started' || ('run' in r && r.run !== last.run) || (num(r.perf_interval_s) ?? Infinity) <= (num(last.perf_interval_s) ?? -Infinity)) {
+      } else if (event === 'started' || ('run' in r && r.run !== last.run) || (num(r.perf_interval_s) ?? Infinity) <= (num(last.perf_interval_s) ?? -Infinity)) {
         why = 'perf restarted (a new run)';
         what = 'perf restarts';
       } else if (seq !== null && lastSeq !== null && seq !== lastSeq + 1) {

@@ -93,14 +93,15 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     const p = s.proc;
     let procKey: string | null = null;
     const pid = p ? num(p.pid) : null;
-    if (p && p.process_event === 'exited') {
+    const event = p ? (p.process_event ?? p.event) : null; // (a row that names it `event`, as other sources do)
+    if (p && event === 'exited') {
       marks.add(x, 'break', `target exited (pid ${pid})`, 'exits');
       values.process = null;
       rss.point(x, { 'RSS MiB': null });
       curKey = null;
     } else if (p) {
       procKey = `${pid}/${p.starttime ?? '?'}`;
-      if (p.process_event === 'restarted' || (curKey !== null && procKey !== curKey)) {
+      if (event === 'restarted' || (curKey !== null && procKey !== curKey)) {
         const from = curKey !== null ? curKey.split('/')[0] : lastPid;
         marks.add(x, 'break', from !== null && Number(from) !== pid ? `target restarted (pid ${from}→${pid})` : `target restarted (pid ${pid}, a new process)`, 'restarts');
         rss.breakBefore(x);
@@ -130,7 +131,7 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     }
     cpu.point(x, values);
     if (p) lastPid = pid;
-    lastExited = p?.process_event === 'exited';
+    lastExited = event === 'exited';
     lastSeq = s.lastSeq ?? lastSeq;
     lastTNs = s.tNs;
   }
