@@ -30,6 +30,10 @@ struct PacketSink {
 
 struct ReaderOptions {
   bool skip_bad = false;
+  // The record bound: a longer caplen is refused whatever the snaplen says
+  // (libpcap's own bound for all but a few link types; theirs are not ones
+  // labtel decodes). A classic record over the file's snaplen but within it
+  // is read as libpcap reads it (see FeedResult::records_over_snaplen).
   uint32_t max_caplen = 262144;
   uint32_t max_block_len = 262144 + 4096;
   uint32_t max_interfaces = 4096;
