@@ -95,7 +95,7 @@ program
 
 program
   .command('report')
-  .description('one self-contained HTML file: time-aligned panels of the episode, QMP events as markers, the verify verdict')
+  .description('one self-contained HTML file: time-aligned panels of what was measured (gaps and markers where a series breaks), QMP events as markers, the verify verdict')
   .argument('<episode-dir>', 'the episode directory')
   .option('-o, --output <file>', 'where to write it (default: <episode-dir>/report.html)')
   .action(async (dir: string, opts: { output?: string }) => {
