@@ -174,7 +174,7 @@ describe.skipIf(!hasTcpdump || !hasTshark)('labtel counts the packets libpcap co
     const lp = await libpcapCount(file);
     expect(lp.ok).toBe(true);
     const lt = await labtelCount(file);
-    expect(lt.stderr).toBe('');
+    expect(lt.stderr).not.toMatch(/at byte|exceeds/); // no refusal (a notice of the records over the snaplen may be there)
     expect(lt.ok).toBe(true);
     expect(lt.packets).toBe(lp.count);
     expect(nativeStatusOf(bytes).recordsOverSnaplen).toBe(classic.over);
