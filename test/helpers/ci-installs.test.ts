@@ -64,7 +64,7 @@ describe('.ci/run installs what the tests need', () => {
     const missing = [...used].flatMap(([program, file]) => {
       if (!(program in PACKAGE_OF)) return [`${program} (used in ${file}): unknown here; add it to PACKAGE_OF and its package to .ci/run's apt-get line`];
       const pkg = PACKAGE_OF[program];
-      return pkg === null || installed.has(pkg) ? [] : [`${program} (used in ${file}): .ci/run must apt-get install ${pkg}`];
+      return pkg === null || pkg === undefined || installed.has(pkg) ? [] : [`${program} (used in ${file}): .ci/run must apt-get install ${pkg}`];
     });
     expect(missing).toEqual([]);
   });
