@@ -29,7 +29,6 @@ const AWAITING_SWEEP = new Set([
   'test/collectors/perf/follow.test.ts',
   'test/collectors/perf/parse.test.ts',
   'test/native/addon.test.ts',
-  'test/report/downsample.test.ts',
 ]);
 
 const lint = (body: string) => lintLoops('x.test.ts', `it('t', () => {\n${body}\n});\n`).map((f) => `${f.kind} ${f.walks}`);
