@@ -268,6 +268,11 @@ editcap -F pcap dumpcap-2if.pcapng editcap-from-pcapng.pcap        # pcapng -> p
 mergecap -F pcapng -w mergecap.pcapng veth.pcap lo.pcap            # two files, one pcapng section, two interfaces
 mergecap -F pcap -w mergecap.pcap veth.pcap lo.pcap                # the same into classic pcap
 editcap -F pcapng lo.pcap lo.pcapng
+# Raw IPv4 (228) and raw IPv6 (229): the tun's packets (all IPv4) relabelled,
+# and the veth's IPv6 packets with their 14-byte Ethernet header chopped off.
+editcap -F pcap -T rawip4 tun-raw.pcap rawip4.pcap
+tshark -n -r veth.pcap -Y ipv6 -F pcap -w veth-v6.pcap 2>/dev/null
+editcap -F pcap -C 14 -T rawip6 veth-v6.pcap rawip6.pcap
 cat dumpcap-2if.pcapng lo.pcapng >sections.pcapng                  # two sections, as concatenated captures are
 # BSD loopback (0) and OpenBSD loopback (108) cannot be captured on Linux:
 # text2pcap writes them from the tun capture's raw IP packets, each behind
@@ -331,6 +336,9 @@ check dumpcap-2if.pcapng '^Number of interfaces in file: +2$'
 check dumpcap-2lt.pcapng '^File encapsulation: +per-packet$'
 check editcap-nsec-sll.pcap '^File type: +nsecpcap$'
 check be-nsec-sll.pcap '^File type: +nsecpcap$'
+check rawip4.pcap '^File encapsulation: +rawip4$'
+check rawip6.pcap '^File encapsulation: +rawip6$'
+[[ $(tshark -n -r "$tmp/rawip6.pcap" -Y '!ipv6' 2>/dev/null | awk 'END { print NR }') == 0 ]] || die "rawip6.pcap: a packet that is not IPv6"
 # editcap -s cuts the records and leaves the header's snaplen as it was.
 [[ $(tshark -n -r "$tmp/editcap-s96.pcap" -Y 'frame.cap_len > 96' 2>/dev/null | awk 'END { print NR }') == 0 ]] || die "editcap-s96.pcap: a record longer than 96 bytes"
 [[ $(tshark -n -r "$tmp/editcap-s96.pcap" -Y 'frame.cap_len < frame.len' 2>/dev/null | awk 'END { print NR }') -gt 0 ]] || die "editcap-s96.pcap: no record cut"
@@ -342,7 +350,7 @@ over=$(tshark -n -r "$tmp/over-snaplen-gso.pcap" -Y 'frame.cap_len > 1514' 2>/de
   die "null.pcap: timestamps differ from tun-raw.pcap"
 mkdir -p "$OUT"
 for f in any-sll.pcap tun-raw.pcap dumpcap-P.pcap dumpcap-2if.pcapng dumpcap-2lt.pcapng editcap-nsec-sll.pcap editcap-s96.pcap \
-  editcap-s96.pcapng editcap-from-pcapng.pcap mergecap.pcapng mergecap.pcap sections.pcapng null.pcap loop.pcapng be-nsec-sll.pcap \
+  editcap-s96.pcapng editcap-from-pcapng.pcap mergecap.pcapng mergecap.pcap sections.pcapng null.pcap loop.pcapng be-nsec-sll.pcap rawip4.pcap rawip6.pcap \
   over-snaplen-gso.pcap; do
   size=$(stat -c %s "$tmp/$f")
   ((size < 200000)) || die "$f is $size bytes, more than the 200 KB a fixture may be"

@@ -42,6 +42,8 @@ const CASES: Array<{ file: string; what: string; guest?: string[]; min?: number 
   { file: 'variety-any-sll.pcap', what: 'Linux cooked v1, linktype 113 (tcpdump -i any): veth, lo and tun', guest: VARIETY_GUEST, min: 50 },
   { file: 'variety-be-nsec-sll.pcap', what: 'big-endian nanosecond pcap', guest: VARIETY_GUEST, min: 50 },
   { file: 'variety-tun-raw.pcap', what: 'raw IP, linktype 101 (tcpdump on a tun)', guest: VARIETY_GUEST, min: 6 },
+  { file: 'variety-rawip4.pcap', what: 'raw IPv4, linktype 228 (editcap -T rawip4)', guest: VARIETY_GUEST, min: 6 },
+  { file: 'variety-rawip6.pcap', what: 'raw IPv6, linktype 229 (editcap -C 14 -T rawip6)', guest: VARIETY_GUEST, min: 10 },
   { file: 'variety-null.pcap', what: 'BSD loopback, linktype 0 (text2pcap)', guest: VARIETY_GUEST, min: 6 },
   { file: 'variety-loop.pcapng', what: 'OpenBSD loopback, linktype 108, pcapng (text2pcap)', guest: VARIETY_GUEST, min: 6 },
   // (variety-sections.pcapng is not here: its second section goes back in
