@@ -165,8 +165,6 @@ export class FakeQmp {
   /** Every request received, in order, over all connections. */
   readonly commands: FakeQmpRequest[] = [];
   readonly conns: FakeQmpConn[] = [];
-  /** When each connection was accepted (performance.now()). */
-  readonly acceptedAt: number[] = [];
   private readonly handlers = new Map<string, FakeHandler>();
   private readonly closers = new Map<string, { times: number }>();
   private readonly counts = new Map<string, number>();
@@ -225,7 +223,6 @@ export class FakeQmp {
   private accept(s: net.Socket): void {
     const conn = new FakeQmpConn(this.conns.length, s);
     this.conns.push(conn);
-    this.acceptedAt.push(performance.now());
     // The client hanging up mid-write (EPIPE, ECONNRESET) is what several tests provoke.
     s.on('error', () => {});
     s.on('data', (d) => conn.feed(d, (line) => this.onRequest(conn, line)));
