@@ -38,7 +38,7 @@ const SEEDS = fs.readdirSync(SEED_DIR).sort();
 const ONE_LINK_TYPE = /^tcpdump: pcap_loop: an interface has a (type|snapshot length) \d+ different from the (type|snapshot length) of the first interface$/m;
 /** The same failure in libpcap's words and in labtel's. */
 const SAME_FAILURE: Array<{ libpcap: RegExp; labtel: RegExp }> = [
-  { libpcap: /truncated dump file/, labtel: /truncated/ },
+  { libpcap: /truncated (pcapng )?dump file/, labtel: /truncated/ },
   // sf-pcap.c says "bigger than snaplen of N" when the caplen is over both the maximum and the snaplen.
   { libpcap: /invalid packet capture length \d+, bigger than (maximum of 262144|snaplen of \d+)/, labtel: /record caplen \d+ exceeds the 262144-byte limit/ },
 ];
@@ -196,6 +196,36 @@ describe.skipIf(!hasTcpdump || !hasTshark)('labtel counts the packets libpcap co
 
   describe('fuzzer seeds as stored: no capture at all, both refuse', () => {
     for (const f of SEEDS) it(f, () => compare(path.join(SEED_DIR, f)));
+  });
+
+  // A capture cut short (still being written, or a copy cut off): libpcap
+  // counts the whole records before the cut and fails ("truncated dump
+  // file"); labtel counts the same records and fails too ("truncated pcap
+  // record"). Cuts inside a record header, inside a record's data, inside the
+  // part of an over-snaplen record libpcap skips, and inside a pcapng block.
+  it('counts the same whole records as libpcap in real captures cut short, and fails as libpcap does', async () => {
+    const cuts: Array<{ file: string; at: number; what: string }> = [];
+    const gso = fs.readFileSync(path.join(PCAP_DIR, 'variety-over-snaplen-gso.pcap'));
+    const starts: number[] = [];
+    for (let o = 24; o + 16 <= gso.length; o += 16 + gso.readUInt32LE(o + 8)) starts.push(o);
+    const over = starts.find((o) => gso.readUInt32LE(o + 8) > 1514)!;
+    expect(over).toBeDefined();
+    cuts.push(
+      { file: 'variety-over-snaplen-gso.pcap', at: starts[3]! + 7, what: "inside the 4th record's header" },
+      { file: 'variety-over-snaplen-gso.pcap', at: starts[5]! + 16 + 20, what: "inside the 6th record's data" },
+      { file: 'variety-over-snaplen-gso.pcap', at: over + 16 + 1000, what: 'inside the first 1514 bytes of a record over the snaplen' },
+      { file: 'variety-over-snaplen-gso.pcap', at: over + 16 + 3000, what: 'past the snaplen inside a record over it (the part libpcap skips)' },
+      { file: 'veth-nanosec.pcapng', at: Math.floor(fs.statSync(path.join(PCAP_DIR, 'veth-nanosec.pcapng')).size / 2), what: 'inside a pcapng block' },
+    );
+    expect(cuts.length).toBeGreaterThan(0);
+    for (const c of cuts) {
+      const file = path.join(tmpDir(), `cut-${c.at}-${c.file}`);
+      fs.writeFileSync(file, fs.readFileSync(path.join(PCAP_DIR, c.file)).subarray(0, c.at));
+      const lp = await libpcapCount(file);
+      expect(lp.ok, `${c.file} cut ${c.what}`).toBe(false);
+      expect(lp.stderr, `${c.file} cut ${c.what}`).toMatch(/truncated/);
+      await compare(file);
+    }
   });
 
   // libpcap refuses a record whose caplen exceeds 262144 whatever the
