@@ -266,6 +266,7 @@ async function bucketize(file: string, extra: string[]): Promise<Record<string, 
   const out = path.join(tmpDir(), 'netflow.jsonl');
   await exec(process.execPath, [LABTEL_BIN, 'bucketize', file, '-o', out, '--bucket-ms', String(BUCKET_MS), ...extra]);
   const rows = readJsonl(out);
+  expect(rows.length).toBeGreaterThan(0); // every capture here has packets, so rows
   for (const r of rows) expect(r).toMatchObject({ source: 'netflow', bucket_ms: BUCKET_MS, distinct_estimated: false });
   return rows;
 }

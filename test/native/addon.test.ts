@@ -34,6 +34,7 @@ describe('native addon', () => {
         w.once('error', reject);
       });
     const results = await Promise.all([run(), run(), run()]);
+    expect(results).toHaveLength(3);
     for (const r of results) expect(r).toEqual({ open: 0, ok: 200, errors: [0, 0, 0, 0] });
     // And the main thread's instance still works after the workers' environments were torn down.
     const s = new (nativeAddon()!.ProcSampler)('/proc', process.pid, 4096);
