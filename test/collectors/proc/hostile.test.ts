@@ -4,7 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readPidfile } from '../../../src/agent/pidfile.js';
+import { readPidfile } from '../../../src/util/pidfile.js';
 import { resolveTarget } from '../../../src/agent/target.js';
 import { runLoop } from '../../../src/collectors/proc/run-loop.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
