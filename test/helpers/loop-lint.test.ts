@@ -27,7 +27,6 @@ const AWAITING_SWEEP = new Set([
   'test/bucketize/tshark.test.ts',
   'test/collectors/netflow/differential.test.ts',
   'test/collectors/perf/follow.test.ts',
-  'test/collectors/perf/parse.test.ts',
   'test/native/addon.test.ts',
 ]);
 
