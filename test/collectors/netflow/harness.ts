@@ -2,13 +2,18 @@
 // CaptureBucketizer and the pure-TS one (src/collectors/netflow/ts/) in chunks
 // of several sizes, and compares the rows of every call and the status after
 // it; and builders for the classic pcap captures the tests make.
-import { expect } from 'vitest';
+import { beforeEach, expect } from 'vitest';
 import { nativeAddon, type NativeCaptureBucketizerOptions } from '../../../src/native/addon.js';
 import { ipBytes, macBytes } from '../../../src/collectors/netflow/address.js';
 import { ROW_WIDTH, unpackRows, type CaptureBucketizer, type CaptureStatus } from '../../../src/collectors/netflow/bucketizer.js';
 import { TsCaptureBucketizer } from '../../../src/collectors/netflow/ts/bucketizer.js';
 
 export const addon = nativeAddon();
+
+// The differential tests are long synchronous runs: let the worker's event
+// loop turn between tests, or vitest's RPC to its main process times out
+// ("Timeout calling onTaskUpdate") and the run fails though every test passed.
+beforeEach(() => new Promise<void>((resolve) => setImmediate(resolve)));
 
 // ---------------------------------------------------------------- running
 
@@ -71,6 +76,7 @@ export const sameRows = (a: Float64Array, b: Float64Array) => a.length === b.len
 
 /** Asserts identical traces, reporting the first call that differs. */
 export function expectSame(native: Trace, ts: Trace, what: string): void {
+  expect(native.rows.length, `${what}: calls`).toBeGreaterThan(0);
   expect(ts.rows.length, `${what}: calls`).toBe(native.rows.length);
   for (let i = 0; i < native.rows.length; i++) {
     const n = native.rows[i]!;
@@ -85,6 +91,7 @@ export function expectSame(native: Trace, ts: Trace, what: string): void {
     expect(t.length / ROW_WIDTH, `${what}: call ${i}, rows`).toBe(n.length / ROW_WIDTH);
     expect.fail(`${what}: rows of call ${i} differ`);
   }
+  expect(native.status.length, `${what}: statuses`).toBeGreaterThan(0);
   for (let i = 0; i < native.status.length; i++) expect(ts.status[i], `${what}: status after call ${i}`).toEqual(native.status[i]);
   expect(ts.lastPartial, `${what}: lastPartial`).toEqual(native.lastPartial);
 }
@@ -93,6 +100,8 @@ export const CHUNKS = [1, 7, 4096, 0]; // 0: the whole input at once
 
 /** Runs both paths over every chunk size and option set; returns the native's whole-input trace per option set. */
 export function differential(input: Uint8Array, optionSets: Opts[], chunks = CHUNKS): Trace[] {
+  expect(optionSets.length, 'option sets').toBeGreaterThan(0);
+  expect(chunks.length, 'chunk sizes').toBeGreaterThan(0);
   const out: Trace[] = [];
   optionSets.forEach((o, oi) => {
     for (const c of chunks) {
