@@ -54,7 +54,9 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
   const marks = new Marks('proc', PANELS);
   const cpu = new Series();
   const rss = new Series();
-  const prev = new Map<string, { sample: number; tNs: number; ticks: number; threads: number | null }>();
+  const prev = new Map<string, { sample: number; tNs: number; ticks: number }>();
+  /** Per process and tid, the thread (tid + starttime) last seen under it. */
+  const threadKeys = new Map<string, string>();
   let sampleNo = 0;
   let lastSeq: number | null = null;
   let lastTNs: number | null = null;
@@ -64,12 +66,12 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
   let atBound = 0;
 
   /** CPU % from this reading and the previous sample's reading of the same thing, or null. */
-  const rate = (key: string, label: string, x: number, tNs: number, ticks: number | null, cores: (prevThreads: number | null) => number | null, threads: number | null = null): number | null => {
+  const rate = (key: string, label: string, x: number, tNs: number, ticks: number | null, cores: number | null): number | null => {
     if (ticks === null) return null;
     const p = prev.get(key);
-    prev.set(key, { sample: sampleNo, tNs, ticks, threads });
+    prev.set(key, { sample: sampleNo, tNs, ticks });
     if (!p || p.sample !== sampleNo - 1 || tNs <= p.tNs) return null;
-    const r = cpuPercent(ticks - p.ticks, (tNs - p.tNs) / 1e9, meta.clkTck, cores(p.threads));
+    const r = cpuPercent(ticks - p.ticks, (tNs - p.tNs) / 1e9, meta.clkTck, cores);
     if (r.kind === 'value') return r.pct;
     if (r.kind === 'at_bound') return atBound++, r.pct;
     marks.add(x, 'dropped', `${label}: ${r.why}: dropped`, 'CPU values dropped as impossible', ['proc-cpu']);
@@ -109,13 +111,9 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
       curKey = procKey;
       const ticks = ticksOf(p);
       if (ticks === null) marks.add(x, 'break', `process CPU not read (${reasonOf(p, num(p.cpu_user_jiffies) === null ? 'cpu_user_jiffies' : 'cpu_sys_jiffies')})`, 'values missing');
-      const threadsNow = num(p.num_threads);
-      values.process = rate(procKey, 'process', x, s.tNs, ticks, (threadsBefore) => {
-        const ts = [threadsNow, threadsBefore].filter((v): v is number => v !== null && v > 0);
-        const byThreads = ts.length ? Math.max(...ts) : null;
-        if (byThreads === null) return meta.hostCpus;
-        return meta.hostCpus === null ? byThreads : Math.min(byThreads, meta.hostCpus);
-      }, threadsNow);
+      // Held to the host's CPUs, not to num_threads at the two samples: utime + stime include threads that
+      // started and exited between them (a QEMU's I/O workers), which no sample counted.
+      values.process = rate(procKey, 'process', x, s.tNs, ticks, meta.hostCpus);
       const r = num(p.rss_bytes);
       if (r === null) marks.add(x, 'break', `RSS not read (${reasonOf(p, 'rss_bytes')})`, 'values missing');
       rss.point(x, { 'RSS MiB': r === null ? null : r / 2 ** 20 });
@@ -123,10 +121,15 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     for (const th of s.threads) {
       const tid = num(th.tid);
       const label = th.vcpu !== null && th.vcpu !== undefined ? `vCPU ${th.vcpu}` : `${String(th.comm)} (${tid})`;
-      const key = `${procKey ?? num(th.pid)}|${tid}/${th.starttime ?? '?'}`;
+      const owner = `${procKey ?? num(th.pid)}|${tid}`;
+      const key = `${owner}/${th.starttime ?? '?'}`;
+      // A tid the process reused for a new thread: its line breaks (no rate against the old thread), and the reader is told why.
+      const before = threadKeys.get(owner);
+      if (before !== undefined && before !== key) marks.add(x, 'break', `${label}: a new thread under the same tid`, 'threads replaced under a reused tid', ['proc-cpu']);
+      threadKeys.set(owner, key);
       const ticks = ticksOf(th);
       if (ticks === null) marks.add(x, 'break', `${label} CPU not read (${reasonOf(th, num(th.cpu_user_jiffies) === null ? 'cpu_user_jiffies' : 'cpu_sys_jiffies')})`, 'values missing');
-      const v = rate(key, label, x, s.tNs, ticks, () => 1);
+      const v = rate(key, label, x, s.tNs, ticks, 1);
       if (v !== null || !(label in values)) values[label] = v;
     }
     cpu.point(x, values);
@@ -146,7 +149,7 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
   const notes = [
     'CPU from two consecutive samples of the same process (pid + starttime) or thread (tid + starttime); a restart, an exit, lost rows, a missing value or a silence over 3 intervals is a gap',
     ...(atBound
-      ? [`readings up to ${TICK_SLACK} clock ticks over what the threads could use (the counters' resolution: ${((TICK_SLACK / ((intervalNs / 1e9) * meta.clkTck)) * 100).toFixed(0)}% at this interval), drawn at that bound: ${atBound}`]
+      ? [`readings up to ${TICK_SLACK} clock ticks over what could be used (one core for a thread, the host's CPUs for the process; the counters' resolution: ${((TICK_SLACK / ((intervalNs / 1e9) * meta.clkTck)) * 100).toFixed(0)}% at this interval), drawn at that bound: ${atBound}`]
       : []),
     ...marks.notes(),
   ];
