@@ -10,6 +10,14 @@ import type { Marker, Panel } from './types.js';
 
 const PANELS = ['perf', 'perf-cpu', 'perf-ipc'];
 const SILENCE_INTERVALS = 3;
+/** The counters each panel draws from. */
+const FEEDS = [
+  ['page_faults', 'perf'],
+  ['context_switches', 'perf'],
+  ['cpu_clock_ms', 'perf-cpu'],
+  ['cycles', 'perf-ipc'],
+  ['instructions', 'perf-ipc'],
+] as const;
 
 export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; markers: Marker[] } {
   const intervalNs = meta.intervalMs('perf', 200) * 1e6;
@@ -46,6 +54,13 @@ export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
       if (why) {
         marks.add(x, 'break', why, what);
         for (const s of all) s.breakBefore(x);
+      } else {
+        // A counter this run counted in its last row and not in this one: a gap the reader is told about.
+        for (const [field, panel] of FEEDS) {
+          if (num(r[field]) !== null || num(last[field]) === null) continue;
+          const reason = (r.null_reasons as Record<string, unknown> | undefined)?.[field];
+          marks.add(x, 'break', `${field} not counted (${typeof reason === 'string' ? reason : 'not in the row'})`, 'counters not counted', [panel]);
+        }
       }
     }
     last = r;
@@ -67,7 +82,7 @@ export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     const ins = num(r.instructions);
     ipc.point(x, { IPC: cyc !== null && cyc > 0 && ins !== null ? ins / cyc : null });
   }
-  const notes = ['each row is what one perf run counted in its interval, per second; a new run, lost rows or a silence over 3 intervals is a gap', ...marks.notes()];
+  const notes = ['each row is what one perf run counted in its interval, per second; a new run, lost rows, a counter not counted or a silence over 3 intervals is a gap', ...marks.notes()];
   const panels = [
     rates.panel('perf', 'perf counters per second (perf)', 'per second', notes),
     cpu.panel('perf-cpu', 'CPU of the process (perf cpu-clock)', '% of a core', notes),
