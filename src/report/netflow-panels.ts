@@ -17,9 +17,11 @@ export function netflowPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]
   let lastTNs: number | null = null;
   let lastSeq: number | null = null;
   const FIELDS = { 'pkts in': 'pkts_in', 'pkts out': 'pkts_out', SYN: 'tcp_syn', RST: 'tcp_rst', 'bytes in': 'bytes_in', 'bytes out': 'bytes_out' } as const;
-  let cur: { x: number; v: Record<string, number | null> } | null = null;
+  let cur: { x: number; v: Record<string, number | null>; partial: boolean; merged: boolean } | null = null;
   const flush = () => {
     if (!cur) return;
+    // A bucket a capture run began or ended inside counts less than the traffic there was: drawn as counted, and marked.
+    if (cur.partial && !cur.merged) marks.add(cur.x, 'break', 'a bucket the capture covered only in part', 'buckets covered only in part');
     const v = cur.v;
     pk.point(cur.x, { 'pkts in': v['pkts in']!, 'pkts out': v['pkts out']!, SYN: v.SYN!, RST: v.RST! });
     by.point(cur.x, { 'bytes in': v['bytes in']!, 'bytes out': v['bytes out']! });
@@ -37,6 +39,7 @@ export function netflowPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]
     } else if (cur && tNs === lastTNs) {
       // A capture that restarted inside a bucket gives it one row per run: together they are the bucket.
       marks.add(x, 'break', 'capture restarted inside this bucket (its rows are added)', 'capture restarts inside a bucket');
+      cur.merged = true;
       for (const k of Object.keys(v)) {
         const a = cur.v[k]!;
         const b = v[k]!;
@@ -51,12 +54,12 @@ export function netflowPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]
       pk.breakBefore(x), by.breakBefore(x);
     }
     flush();
-    cur = { x, v };
+    cur = { x, v, partial: r.partial === true, merged: false };
     lastTNs = tNs;
     lastSeq = seq ?? lastSeq;
   }
   flush();
-  const notes = ['each point is one bucket\'s own count; a time no bucket covers is a gap', ...marks.notes()];
+  const notes = ['each point is one bucket\'s own count; a time no bucket covers is a gap; a bucket a capture run began or ended inside is marked (it counts only part of its time)', ...marks.notes()];
   const panels = [pk.panel('netflow-pkts', 'Packets per bucket (netflow)', 'packets', notes), by.panel('netflow-bytes', 'Bytes per bucket (netflow)', 'bytes', notes)].filter(
     (p): p is Panel => p !== null,
   );
