@@ -1,0 +1,121 @@
+// labtel report on crafted episodes that an independent review found it
+// misread, read back from the page in chromium: a process's CPU dropped as
+// "impossible" because it had more threads between two samples than at
+// either, perf counters missing mid-run drawn as unexplained gaps, a tid
+// reused by a new thread within the same process, and netflow buckets the
+// capture covered only in part.
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeBrowser, hasChromium, openReport, type OpenedReport } from './open-report.js';
+import { CraftedEpisode } from './crafted-episode.js';
+
+afterAll(closeBrowser);
+
+const at = (s: Array<[number, number | null]>, x: number): number | null | undefined => s.find(([t]) => Math.abs(t - x) < 1e-6)?.[1];
+const round = (n: number) => Math.round(n * 1e6) / 1e6;
+const marked = (r: OpenedReport, panel: string, kind: string) => r.panel(panel).markers.filter((m) => m.kind === kind).map((m) => [m.t, m.label]);
+
+interface Thread { tid: number; comm: string; vcpu: number | null; starttime: number; user: number }
+function procSample(ep: CraftedEpisode, t: number, pid: number, user: number, threads: Thread[], numThreads = threads.length || 1) {
+  ep.row('proc', 'host_proc', t, {
+    pid, starttime: 5000, process_event: null, interval_s: 1, state: 'S', processor: 0, cpu_user_jiffies: user, cpu_sys_jiffies: 0, minflt: 0, majflt: 0,
+    num_threads: numThreads, vsize_bytes: 1e9, rss_bytes: 100 * 2 ** 20, shared_bytes: 0, text_bytes: 0, data_bytes: 0, rss_peak_bytes: 0, swap_bytes: 0,
+    voluntary_ctxt_switches: 0, nonvoluntary_ctxt_switches: 0, io_rchar: 0, io_wchar: 0, io_read_bytes: 0, io_write_bytes: 0,
+  });
+  for (const th of threads) {
+    ep.row('proc', 'host_proc', t, { pid, tid: th.tid, comm: th.comm, vcpu: th.vcpu, starttime: th.starttime, interval_s: 1, state: 'S', processor: 0, cpu_user_jiffies: th.user, cpu_sys_jiffies: 0, minflt: 0, majflt: 0 });
+  }
+}
+
+describe.skipIf(!hasChromium())('labtel report on crafted edge cases, read from the page in chromium', () => {
+  it('a process with one thread at both samples that ran short-lived threads between them: its CPU is drawn, not dropped as impossible', { timeout: 60_000 }, async () => {
+    // Regression for: the process's CPU was bounded by num_threads at the two samples, but /proc/PID/stat's utime + stime
+    // include threads that started and exited between them (a QEMU's I/O workers), so a true 190% was dropped as "more than one core could give".
+    const ep = new CraftedEpisode({ proc: { interval_ms: 1000, threads: true } }, { hostCpus: 4 });
+    const main = (user: number): Thread => ({ tid: 100, comm: 'main', vcpu: null, starttime: 5000, user });
+    [100, 150, 340, 390, 1000].forEach((user, i) => procSample(ep, 1 + i, 100, user, [main(50 + 10 * i)]));
+    const r = await openReport(ep.write());
+    expect(r.errors).toEqual([]);
+    const proc = r.series('proc-cpu', 'process');
+    expect(at(proc, 2)).toBeCloseTo(50);
+    expect(at(proc, 3), 'a true 190% (short-lived threads on a 4-CPU host) was dropped').toBeCloseTo(190);
+    expect(at(proc, 4)).toBeCloseTo(50);
+    // What no process can do on this host stays dropped: 610% on 4 CPUs.
+    expect(at(proc, 5)).toBeNull();
+    expect(marked(r, 'proc-cpu', 'dropped')).toEqual([[5, 'proc: process: 610% is more than 4 cores could give: dropped']]);
+    // A thread is still held to one core.
+    expect(Math.max(...r.series('proc-cpu', 'main (100)').map(([, v]) => v ?? 0))).toBeLessThanOrEqual(100);
+  });
+
+  it('perf counters missing in a row of a run: a gap with a marker that says which and why, on the panels they feed', { timeout: 60_000 }, async () => {
+    // Regression for: a perf row whose counters perf did not count was drawn as a gap no marker or note explained.
+    const ep = new CraftedEpisode({ perf: { interval_ms: 200 } }, { hostCpus: 2 });
+    for (let k = 1; k <= 6; k++) {
+      const missing = k === 3 ? ['cycles'] : k === 4 ? ['page_faults', 'cpu_clock_ms'] : [];
+      const row: Record<string, unknown> = {
+        pid: 100, process_event: k === 1 ? 'started' : null, interval_s: 0.2, perf_interval_s: round(k * 0.2), cycles: 1e8, instructions: 2e8, branches: null, branch_misses: null,
+        cache_references: null, cache_misses: null, page_faults: 10, context_switches: 20, cpu_clock_ms: 100, running_pct: {},
+      };
+      for (const f of missing) row[f] = null;
+      if (missing.length) row.null_reasons = Object.fromEntries(missing.map((f) => [f, '<not counted>']));
+      ep.row('perf', 'host_perf', round(1 + k * 0.2), row);
+    }
+    const r = await openReport(ep.write());
+    expect(r.errors).toEqual([]);
+    expect(at(r.series('perf-ipc', 'IPC'), 1.6)).toBeNull();
+    expect(at(r.series('perf-ipc', 'IPC'), 1.8)).toBeCloseTo(2);
+    expect(at(r.series('perf-cpu', 'CPU % (cpu-clock)'), 1.8)).toBeNull();
+    expect(at(r.series('perf', 'page faults/s'), 1.8)).toBeNull();
+    expect(at(r.series('perf', 'context switches/s'), 1.8)).toBeCloseTo(100);
+    expect(marked(r, 'perf-ipc', 'break')).toEqual([[1.6, 'perf: cycles not counted (<not counted>)']]);
+    expect(marked(r, 'perf-cpu', 'break')).toEqual([[1.8, 'perf: cpu_clock_ms not counted (<not counted>)']]);
+    expect(marked(r, 'perf', 'break')).toEqual([[1.8, 'perf: page_faults not counted (<not counted>)']]);
+    expect(r.panel('perf').notes.join('\n')).toContain('counters not counted 3');
+  });
+
+  it('a tid reused by a new thread of the same process: a gap and a marker, never a rate against the old thread', { timeout: 60_000 }, async () => {
+    // Regression for: a new thread under a reused tid was a gap in its line that nothing on the panel explained.
+    const ep = new CraftedEpisode({ proc: { interval_ms: 1000, threads: true } });
+    for (let i = 0; i <= 6; i++) {
+      const old = i < 3;
+      procSample(ep, 1 + i, 100, 1000 + 100 * i, [{ tid: 101, comm: 'worker', vcpu: null, starttime: old ? 5001 : 7000, user: old ? 500 + 30 * i : 20 * i }]);
+    }
+    const r = await openReport(ep.write());
+    expect(r.errors).toEqual([]);
+    const w = r.series('proc-cpu', 'worker (101)');
+    expect(at(w, 3)).toBeCloseTo(30);
+    expect(at(w, 4), 'the new thread rated against the old one').toBeNull();
+    expect(at(w, 5)).toBeCloseTo(20);
+    expect(marked(r, 'proc-cpu', 'break')).toEqual([[4, 'proc: worker (101): a new thread under the same tid']]);
+    expect(at(r.series('proc-cpu', 'process'), 4), 'the process itself did not restart').toBeCloseTo(100);
+  });
+
+  it('netflow buckets the capture covered only in part are marked, and two runs\' parts of one bucket are added', { timeout: 60_000 }, async () => {
+    // Regression for: a partial bucket (a capture run ending or starting inside it) was drawn as a whole bucket's count: a dip no one measured, unmarked.
+    const ep = new CraftedEpisode({ netflow: { bucket_ms: 100 } });
+    const bucket = (t: number, pkts: number, partial: boolean) =>
+      ep.row('netflow', 'netflow', t, {
+        bucket_ms: 100, partial, pkts_in: pkts, pkts_out: 1, bytes_in: 100 * pkts, bytes_out: 100, pkts_unmatched: 0, bytes_unmatched: 0, flows: 1, new_flows: 0, peers: 1,
+        dst_ports: 1, distinct_estimated: false, tcp_syn: 0, tcp_synack: 0, tcp_fin: 0, tcp_rst: 0, pkts_tcp: pkts + 1, pkts_udp: 0, pkts_icmp: 0, pkts_other_ip: 0,
+        pkts_arp: 0, pkts_non_ip: 0, pkts_truncated: 0, pkts_malformed: 0, pkts_late: 0,
+      });
+    for (const t of [1.0, 1.1, 1.2]) bucket(t, 10, false);
+    bucket(1.3, 4, true); // run 1 ends inside 1.3 ...
+    bucket(1.3, 3, true); // ... run 2 starts inside it
+    for (const t of [1.4, 1.5]) bucket(t, 10, false);
+    bucket(1.6, 2, true); // run 2 ends inside 1.6; run 3 starts inside 2.0
+    bucket(2.0, 5, true);
+    for (const t of [2.1, 2.2]) bucket(t, 10, false);
+    const r = await openReport(ep.write());
+    expect(r.errors).toEqual([]);
+    const pin = r.series('netflow-pkts', 'pkts in');
+    expect(at(pin, 1.3)).toBe(7);
+    expect(at(pin, 1.6)).toBe(2);
+    expect(marked(r, 'netflow-pkts', 'break')).toEqual([
+      [1.3, 'netflow: capture restarted inside this bucket (its rows are added)'],
+      [1.6, 'netflow: a bucket the capture covered only in part'],
+      [2, 'netflow: no bucket for 0.40 s'],
+      [2, 'netflow: a bucket the capture covered only in part'],
+    ]);
+    expect(r.panel('netflow-pkts').notes.join('\n')).toContain('buckets covered only in part 2');
+  });
+});
