@@ -6,7 +6,7 @@
 import type { Panel } from './types.js';
 
 export const MAX_POINTS = 20_000;
-/** Breaks kept per bin; past this, the rest of the bin is one point (a bin is 1/MAX_POINTS of the episode). */
+/** Breaks kept per bin; past this, the rest of the bin is one point, where a series that breaks again is null (a bin is 1/MAX_POINTS of the episode). */
 const MAX_CUTS_PER_BIN = 16;
 
 type Col = Array<number | null>;
@@ -44,9 +44,28 @@ export function downsample(p: Panel, maxPoints = MAX_POINTS): Panel {
     }
     return cut;
   };
+  /** Whether a series has a null after a value of its own in [from, to) (or just before it). */
+  const breaksIn = (col: Col, from: number, to: number): boolean => {
+    let seen = from > 0 && col[from - 1] !== null;
+    for (let i = from; i < to; i++) {
+      if (col[i] !== null) seen = true;
+      else if (seen) return true;
+    }
+    return false;
+  };
+  let crowded = 0;
   const emitBin = (from: number, to: number) => {
     for (let cuts = 0; from < to; cuts++) {
-      const cut = cuts < MAX_CUTS_PER_BIN ? firstCut(from, to) : -1;
+      if (cuts === MAX_CUTS_PER_BIN) {
+        // Past the breaks a bin keeps: one point, where a series that breaks again in the rest of the bin is not drawn
+        // (its largest value there would be a line across its gaps), and the others keep their largest value.
+        const breaking = cols.map((col) => breaksIn(col, from, to));
+        if (breaking.includes(true)) crowded++;
+        out[0]!.push(xs[from]!);
+        cols.forEach((col, c) => out[c + 1]!.push(breaking[c] ? null : max(col, from, to)));
+        return;
+      }
+      const cut = firstCut(from, to);
       if (cut !== from) {
         out[0]!.push(xs[from]!);
         cols.forEach((col, c) => out[c + 1]!.push(max(col, from, cut < 0 ? to : cut)));
@@ -68,5 +87,6 @@ export function downsample(p: Panel, maxPoints = MAX_POINTS): Panel {
     }
     bin = b;
   }
-  return { ...p, data: out };
+  const notes = crowded ? [...p.notes, `${crowded} stretches of 1/${maxPoints} of the time with more than ${MAX_CUTS_PER_BIN} breaks: there, a line that broke again is not drawn`] : p.notes;
+  return { ...p, notes, data: out };
 }

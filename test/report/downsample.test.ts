@@ -53,6 +53,25 @@ describe('downsample', () => {
     expect(d.data[1]![d.data[0]!.indexOf(505)]).toBeNull();
   });
 
+  it('a bin with more breaks than it keeps draws no line across them (regression for: past 16 breaks, the rest of the bin became one point joined to the next bin across the nulls)', () => {
+    // 2000 points in 40 bins of 50: bin 10 (x 500-549) alternates value and null 25 times, and the nulls go on to x 559.
+    const xs = Array.from({ length: 2000 }, (_, i) => i);
+    const a = xs.map((i): number | null => (i >= 500 && i < 550 ? (i % 2 ? null : 1) : i >= 550 && i < 560 ? null : 1));
+    const b = xs.map((): number | null => 2); // never breaks: keeps its line
+    const d = downsample(panel([a, b], xs), 40);
+    const out = d.data[0] as number[];
+    expect(out.length).toBeLessThan(200);
+    // Every segment the page would draw (two adjacent points with values) covers no null of the input after its first value.
+    const segments = out.slice(1).map((x, j) => [out[j]!, x] as const).filter((_, j) => d.data[1]![j] !== null && d.data[1]![j + 1] !== null);
+    expect(segments.length).toBeGreaterThan(0);
+    const across = segments.filter(([from, to]) => {
+      const first = a.findIndex((v, i) => i >= from && v !== null);
+      return a.slice(first, to + 1).some((v) => v === null);
+    });
+    expect(across, 'a line drawn across nulls').toEqual([]);
+    expect(d.data[2]!.every((v) => v === 2), 'the series that never breaks got a gap').toBe(true);
+  });
+
   it('x stays in order and every output x is an input x', () => {
     const xs = Array.from({ length: 5000 }, (_, i) => i * 0.01);
     const ys = Array.from({ length: 5000 }, (_, i): number | null => (i % 97 === 0 ? null : i));
