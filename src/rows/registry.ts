@@ -48,11 +48,27 @@ export const ROW_SHAPE_SCHEMAS: Partial<Record<Source, z.ZodType[]>> = Object.fr
   Object.entries(ROW_SHAPES).map(([source, shapes]) => [source, shapes!.map((s) => withEnvelope(source as Source, s.fields))]),
 );
 
-/** The index in ROW_SHAPES[source] of the shape `row` passes (envelope included), or -1 (an unknown source, or it breaks every shape). */
+/** Per source and shape, the keys its strict schema allows (envelope included). */
+const SHAPE_KEYS: Partial<Record<Source, Array<Set<string>>>> = Object.fromEntries(
+  Object.entries(ROW_SHAPES).map(([source, shapes]) => [source, shapes!.map((s) => new Set([...Object.keys(envelope), ...Object.keys(s.fields.shape)]))]),
+);
+
+/** Whether every key of `row` is one `keys` allows: a strict shape refuses the row otherwise, so it need not be parsed. */
+function keysFit(row: object, keys: Set<string>): boolean {
+  for (const k in row) if (Object.hasOwn(row, k) && !keys.has(k)) return false;
+  return true;
+}
+
+/**
+ * The index in ROW_SHAPES[source] of the shape `row` passes (envelope included), or -1 (an unknown
+ * source, or it breaks every shape). Shapes whose keys cannot fit the row are not parsed: a failed
+ * zod parse builds its error, and verify runs this on every row of files of gigabytes.
+ */
 export function shapeIndexOf(source: Source, row: unknown): number {
   const shapes = ROW_SHAPE_SCHEMAS[source];
-  if (!shapes) return -1;
-  for (let i = 0; i < shapes.length; i++) if (shapes[i]!.safeParse(row).success) return i;
+  if (!shapes || typeof row !== 'object' || row === null) return -1;
+  const keys = SHAPE_KEYS[source]!;
+  for (let i = 0; i < shapes.length; i++) if (keysFit(row, keys[i]!) && shapes[i]!.safeParse(row).success) return i;
   return -1;
 }
 
