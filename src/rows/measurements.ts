@@ -3,8 +3,10 @@
 // judges rows by, docs/rows.md shows, and a reader (the report) can use.
 import { z } from 'zod';
 import type { Source } from './envelope.js';
-import { isMeasurement } from './measurement.js';
+import { isMeasuredValue, isMeasurement } from './measurement.js';
 import { ROW_SHAPES, shapeIndexOf } from './registry.js';
+
+export { isMeasuredValue };
 
 /** A field's path in a row; `*` is any key of a record (a device, an event name) or any element of a list. */
 export type MeasurementPath = readonly string[];
@@ -38,15 +40,8 @@ export const MEASUREMENTS: Partial<Record<Source, Record<string, string[]>>> = O
   Object.entries(MEASUREMENT_PATHS).map(([source, shapes]) => [source, Object.fromEntries(shapes!.map((s) => [s.title, s.paths.map((p) => p.join('.'))]))]),
 );
 
-/** A measured value: not null, and a container (a guest object, a qga answer, a histogram) only when it holds something. */
-function isValue(v: unknown): boolean {
-  if (v === null || v === undefined) return false;
-  if (typeof v === 'object') return Object.keys(v).length > 0;
-  return true;
-}
-
 function valueAt(v: unknown, path: MeasurementPath, i: number): boolean {
-  if (i === path.length) return isValue(v);
+  if (i === path.length) return isMeasuredValue(v);
   if (typeof v !== 'object' || v === null) return false;
   const key = path[i]!;
   if (key === '*') return Object.values(v).some((x) => valueAt(x, path, i + 1));

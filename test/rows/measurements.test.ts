@@ -63,6 +63,9 @@ describe('hasMeasuredValue', () => {
     ['nulls everywhere', { status: null, block: { d: { rd_bytes: null } }, guest: null }, false],
     ['an empty map of devices', { block: {} }, false],
     ['an empty guest object', { guest: {} }, false],
+    ['a guest object holding only nulls, at any depth', { guest: { cpu: null, mem: { used: null, free: [null, [], {}] } } }, false],
+    ['a guest object with one zero deep inside', { guest: { cpu: null, mem: { used: [null, 0] } } }, true],
+    ['a guest object with one false', { guest: { up: false } }, true],
     ['numbers only outside the paths', { poll_ms: 3, vcpus: [{ thread_id: 7 }], block: { d: { wr_bytes: 5 } } }, false],
   ])('%s: %s', (_, row, want) => {
     expect(hasMeasuredValue(row, paths)).toBe(want);

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
+import { isMeasuredValue } from '../../rows/measurement.js';
 import { exitsWithin } from '../../util/process-exit.js';
 import { judgeLine } from './guest-line.js';
 import { BoundedLineReader } from './line-reader.js';
@@ -86,7 +87,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     if (!v.ok) return void n[`dropped_${v.why}`]++;
     n.lines++;
     w.write('guest', o.clock.now(), { kind: 'line', guest: v.value, guest_t: v.guestT });
-    if (Object.keys(v.value).length) r.valueRows++; // an empty object measures nothing (as verify judges it)
+    if (isMeasuredValue(v.value)) r.valueRows++; // as verify judges it: an empty object, or one of nulls only, measures nothing
     w.flushIfDue();
   };
 
@@ -125,7 +126,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
         try {
           const result = await qga.execute(command);
           w.write('guest', o.clock.now(), { kind: 'qga', command, result });
-          r.valueRows++;
+          if (isMeasuredValue(result)) r.valueRows++; // as verify judges it: [], {} or nulls only answer nothing
           if (command === 'guest-get-osinfo') osinfoDone = true;
         } catch (err) {
           const why = (err as Error).message;
