@@ -25,7 +25,13 @@ interface CollectorRules {
   intervalKey: string;
   /** Drops its last row reports, as sentences. */
   drops?: (last: Row) => string[];
-  /** Why its rows measured nothing: said when none of its main source's rows has a measured value. */
+  /**
+   * The row shapes (ROW_SHAPES titles) whose measurements count; all of the source's when absent.
+   * proc counts its process rows only, as `labtel run` does: thread rows (an option) that
+   * measure while the process itself was never read do not make the collector ok.
+   */
+  measuredShapes?: string[];
+  /** Why its rows measured nothing: said when none of its main source's rows (of measuredShapes) has a measured value. */
   nothing: (main: SourceScan) => string;
 }
 
@@ -46,7 +52,10 @@ function guestNothing(main: SourceScan): string {
     : n(ch.connections) > 0
       ? `the channel connected (${plural(n(ch.connections), 'connection')}) but delivered no guest line or qga answer`
       : 'the channel never connected (0 connections): no guest line or qga answer';
-  const extra = [...(lines ? [`${plural(lines, 'guest line')} held an empty object`] : []), ...(qga ? [`${plural(qga, 'qga command')} got no answer (every result null)`] : [])];
+  const extra = [
+    ...(lines ? [`${plural(lines, 'guest line')} held no value (an empty object, or only nulls)`] : []),
+    ...(qga ? [`${plural(qga, 'qga command')} got no answer with a value (every result null, empty, or only nulls)`] : []),
+  ];
   return extra.length ? `${head}; ${extra.join(', ')}` : head;
 }
 
@@ -55,7 +64,13 @@ const RULES: Record<string, CollectorRules> = {
     source: 'host_proc',
     rhythm: (r) => !('tid' in r),
     intervalKey: 'interval_ms',
-    nothing: (m) => `${plural(m.rows, 'host_proc row')}, but every measured field (state, CPU time, faults, memory, context switches, I/O) was null`,
+    measuredShapes: ['process'],
+    nothing: (m) => {
+      const threads = ofShape('host_proc', 'thread', m);
+      const what = 'every measured field (state, CPU time, faults, memory, context switches, I/O) was null';
+      if (!threads.measured) return `${plural(m.rows, 'host_proc row')}, but ${what}`;
+      return `${plural(ofShape('host_proc', 'process', m).rows, 'process row')}, but in each ${what}: the process itself was never read (only ${plural(threads.measured, 'thread row')} measured)`;
+    },
   },
   perf: { source: 'host_perf', rhythm: () => true, intervalKey: 'interval_ms', nothing: (m) => `${plural(m.rows, 'row')}, every counter null (never counted)` },
   pcap: {
@@ -107,6 +122,8 @@ export class NotAnEpisode extends Error {
 interface ProcEvidence {
   events: IdentityEvent[];
   last: Row | null;
+  /** proc's interval, ns: it sees an exit up to one interval late. */
+  intervalNs: number;
 }
 
 const secs = (ns: number) => `${(ns / 1e9).toFixed(3)} s`;
@@ -116,18 +133,28 @@ const secs = (ns: number) => `${(ns / 1e9).toFixed(3)} s`;
  * trusted, or null when the target really did not live on. A pidfile (or QMP socket)
  * target can come back as a new process; a collector that stopped then left it unrecorded.
  */
-function livedOn(name: string, lastT: number, intervalNs: number, proc: ProcEvidence | null, target: string, summary: EpisodeSummary | undefined): string | null {
+function livedOn(name: string, lastT: number, intervalNs: number, proc: ProcEvidence | null, target: string, summary: EpisodeSummary | undefined, goneAt: unknown): string | null {
   const head = `${name} ended (target_exited) at ${secs(lastT)} but the target lived on`;
   if (proc) {
     const restart = proc.events.find((e) => e.event === 'restarted' && e.t > lastT);
     if (restart) return `${head}: proc saw it restart as pid ${restart.pid} at ${secs(restart.t)}`;
-    if (proc.events.at(-1)?.event === 'exited') return null;
+    const exit = proc.events.at(-1);
+    if (exit?.event === 'exited') {
+      // It did exit: but a collector whose rows stop well before proc saw the exit left the target unrecorded meanwhile.
+      if (exit.t - lastT <= 3 * intervalNs + proc.intervalNs) return null;
+      return `${head}: proc saw pid ${exit.pid} exit only at ${secs(exit.t)}, ${secs(exit.t - lastT)} after ${name}'s last row`;
+    }
     const t = proc.last?.t_mono_ns;
     if (typeof t === 'number' && t - lastT > 3 * intervalNs) return `${head}: proc sampled pid ${proc.last!.pid} until ${secs(t)} and never saw it exit`;
     return null;
   }
   // No proc rows to tell: a fixed pid cannot come back; a pidfile or QMP socket target can, unseen.
   if (target === 'pid' || !summary || summary.exit_reason === 'collectors_ended') return null;
+  if (target === 'pidfile' && typeof goneAt === 'number') {
+    // It says when it saw the target gone (perf: detail.target_gone_at_ns), and watched the pidfile from then to the stop.
+    if (goneAt - lastT <= Math.max(3 * intervalNs, 1e9)) return null;
+    return `${name} ended (target_exited), but its rows stop at ${secs(lastT)} and it saw the target gone only at ${secs(goneAt)}: ${secs(goneAt - lastT)} of a live target unrecorded`;
+  }
   const after = summary.t_mono_stop_ns - lastT;
   if (after <= 3 * intervalNs) return null;
   return `${name} ended (target_exited) at ${secs(lastT)} but the episode went on for ${secs(after)} more (stopped by ${summary.exit_reason}), and no proc rows show the target gone: a ${target} target may have lived on under a new pid`;
@@ -154,7 +181,8 @@ export function verifyEpisode(dir: string): VerifyReport {
     scans.set(name, scanFile(file, (r) => r.source === rules.source && rules.rhythm(r)));
   }
   const procMain = scans.get('proc')?.sources.get('host_proc');
-  const proc: ProcEvidence | null = procMain ? { events: procMain.identityEvents, last: procMain.lastPicked } : null;
+  const procInterval = Number(ep.manifest.collectors?.proc?.interval_ms) * 1e6;
+  const proc: ProcEvidence | null = procMain ? { events: procMain.identityEvents, last: procMain.lastPicked, intervalNs: Number.isFinite(procInterval) ? procInterval : 0 } : null;
 
   for (const name of selected) {
     const config = ep.manifest.collectors![name]!;
@@ -178,7 +206,7 @@ export function verifyEpisode(dir: string): VerifyReport {
         const lastT = main?.lastPicked?.t_mono_ns;
         if (typeof lastT === 'number' && s?.end === 'target_exited') {
           // Excused from the silence below only when the target did not live on.
-          const why = livedOn(name, lastT, interval, proc, target, summary);
+          const why = livedOn(name, lastT, interval, proc, target, summary, (s.detail as Row | undefined)?.target_gone_at_ns);
           if (why) failed.push(why);
         } else if (summary && typeof lastT === 'number' && summary.t_mono_stop_ns - lastT > Math.max(3 * interval, 3e9)) {
           // A collector that stops writing before the episode ends is a silence too.
@@ -212,7 +240,8 @@ function judge(sources: Map<string, SourceScan>, rules: CollectorRules, interval
     if (s.backwards) degraded.push(`${source} t_mono_ns goes backwards ${s.backwards} times (first: ${s.firstBackwards})`);
   }
   // Only measurements count (src/rows/measurements.ts): bookkeeping numbers can be there when nothing was measured.
-  if (main && main.rows > 0 && main.valueRows === 0) failed.push(rules.nothing(main));
+  const measured = main && rules.measuredShapes ? rules.measuredShapes.reduce((k, title) => k + ofShape(rules.source as Source, title, main).measured, 0) : main?.valueRows;
+  if (main && main.rows > 0 && measured === 0) failed.push(rules.nothing(main));
   if (main && Number.isFinite(intervalMs) && intervalMs > 0 && main.longestSilenceNs > 3 * intervalMs * 1e6) {
     degraded.push(`${rules.source} rows stop for ${(main.longestSilenceNs / 1e9).toFixed(3)} s from t_mono_ns ${main.silenceAt} (more than 3x its ${intervalMs} ms interval)`);
   }

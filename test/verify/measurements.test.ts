@@ -135,7 +135,7 @@ describe('labtel verify judges measurements only', () => {
     const failedQga = guestRows(3, () => [{ kind: 'qga', command: 'guest-get-cpustats', result: null, null_reasons: { result: 'crafted: the command failed' } }]);
     const r = verifyEpisode(withCollector(copyOf(clean), 'guest_agent', { socket: '/x', interval_ms: 100 }, failedQga, { connections: 3 })).collectors.guest_agent!;
     expect(r.verdict).toBe('failed');
-    expect(r.reasons).toContain('the channel connected (3 connections) but delivered no guest line or qga answer; 5 qga commands got no answer (every result null)');
+    expect(r.reasons).toContain('the channel connected (3 connections) but delivered no guest line or qga answer; 5 qga commands got no answer with a value (every result null, empty, or only nulls)');
   });
 
   it('guest_agent: a qga answer is a measurement, and so is a guest line with a non-empty object; an empty one is not', () => {
@@ -143,12 +143,69 @@ describe('labtel verify judges measurements only', () => {
     expect(verifyEpisode(withCollector(copyOf(clean), 'guest_agent', { socket: '/x', interval_ms: 100 }, qga)).collectors.guest_agent!.verdict).toBe('ok');
     const empty = guestRows(1, () => [{ kind: 'line', guest: {}, guest_t: null }]);
     expect(verifyEpisode(withCollector(copyOf(clean), 'guest_agent', { socket: '/x', interval_ms: 100 }, empty)).collectors.guest_agent!.reasons).toContain(
-      'the channel connected (1 connection) but delivered no guest line or qga answer; 5 guest lines held an empty object',
+      'the channel connected (1 connection) but delivered no guest line or qga answer; 5 guest lines held no value (an empty object, or only nulls)',
     );
   });
 
   it('qmp: an empty block map and vCPU thread ids are not measurements, one block counter is', () => {
     const one = series('qmp', 10, T0, STEP, (i) => ({ ...qmpRow(false)(), ...(i === 7 ? { block: { disk0: { ...qmpRow(true)().block.disk0!, rd_bytes: null } } } : {}) }));
     expect(verifyEpisode(withCollector(copyOf(clean), 'qmp', { socket: '/x', interval_ms: 100 }, one)).collectors.qmp).toEqual({ verdict: 'ok', rows: 10, reasons: [] });
+  });
+
+  // Regression for: a container measurement counted when it had a key, whatever it held, so a
+  // guest whose own agent measured nothing (every value null) and a qga answering lists of
+  // nulls made the collector ok.
+  it('guest_agent: guest lines holding only nulls, and qga answers that are empty or hold only nulls, measured nothing', () => {
+    const answers = [{}, [], [{ cpu: null, user: null }], { 'total-blocks': null }];
+    const rows = guestRows(1, (i) => [{ kind: 'line', guest: { cpu: null, mem: { used: null, free: [null] } }, guest_t: null }, { kind: 'qga', command: 'guest-get-cpustats', result: answers[i % answers.length] }]);
+    expect(rows.filter((r) => r.kind === 'qga').length).toBe(5);
+    const r = verifyEpisode(withCollector(copyOf(clean), 'guest_agent', { socket: '/x', interval_ms: 100 }, rows)).collectors.guest_agent!;
+    expect(r.verdict).toBe('failed');
+    expect(r.reasons).toContain(
+      'the channel connected (1 connection) but delivered no guest line or qga answer; 5 guest lines held no value (an empty object, or only nulls), 5 qga commands got no answer with a value (every result null, empty, or only nulls)',
+    );
+    // One zero anywhere in the guest's object is a value.
+    const zero = guestRows(1, (i) => [{ kind: 'line', guest: { cpu: null, mem: { used: i === 2 ? 0 : null } }, guest_t: null }]);
+    expect(verifyEpisode(withCollector(copyOf(clean), 'guest_agent', { socket: '/x', interval_ms: 100 }, zero)).collectors.guest_agent!.verdict).toBe('ok');
+  });
+
+  // Regression for: verify counted proc's thread rows, labtel run only its process rows; an
+  // episode whose process rows were all null was failed by run and called ok by verify.
+  it('proc: thread rows that measure do not make up for process rows that measured nothing', () => {
+    const measuredKeys = ['state', 'processor', 'cpu_user_jiffies', 'cpu_sys_jiffies', 'minflt', 'majflt', 'num_threads', 'vsize_bytes', 'rss_bytes', 'shared_bytes', 'text_bytes', 'data_bytes', 'rss_peak_bytes', 'swap_bytes', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches', 'io_rchar', 'io_wchar', 'io_read_bytes', 'io_write_bytes'];
+    const dir = copyOf(clean, (rows) => {
+      const out: Row[] = [];
+      for (const x of rows) {
+        const nulls = Object.fromEntries(measuredKeys.map((k) => [k, null]));
+        out.push({ ...x, ...nulls, null_reasons: Object.fromEntries(measuredKeys.map((k) => [k, 'crafted: unreadable'])) });
+        out.push({ source: 'host_proc', t_mono_ns: x.t_mono_ns, seq: 0, available_in_deployment: x.available_in_deployment, pid: x.pid, tid: x.pid, comm: 'node', vcpu: null, starttime: x.starttime,
+          interval_s: 0.05, state: 'S', processor: 0, cpu_user_jiffies: 10, cpu_sys_jiffies: 2, minflt: 5, majflt: 0 });
+      }
+      return out.map((r, i) => ({ ...r, seq: i }));
+    });
+    const r = verifyEpisode(dir).collectors.proc!;
+    const processRows = r.rows / 2;
+    expect(processRows).toBeGreaterThan(10);
+    expect(r.verdict).toBe('failed');
+    expect(r.reasons).toContain(`${processRows} process rows, but in each every measured field (state, CPU time, faults, memory, context switches, I/O) was null: the process itself was never read (only ${processRows} thread rows measured)`);
+  });
+
+  // What must hold: a measured zero is a value, and a QEMU that answers only query-status has
+  // measured the guest's run state (paused, shutdown, guest-panicked are what an attack does).
+  it('zero is a measurement: an idle link (pcap pkts 0, netflow all zero) and a paused QEMU without disks stay ok', () => {
+    const idle = series('pcap', 10, T0, STEP, () => ({ ...pcapRow(true)(), pkts: 0, bytes: 0 }));
+    expect(verifyEpisode(withCollector(copyOf(clean), 'pcap', { iface: 'tap0', interval_ms: 100 }, idle)).collectors.pcap).toEqual({ verdict: 'ok', rows: 10, reasons: [] });
+    const zeros = series('netflow', 5, T0, STEP, netflowRow(true));
+    expect(NETFLOW_COUNTS.every((k) => zeros[0]![k] === 0)).toBe(true);
+    expect(verifyEpisode(withCollector(copyOf(clean), 'netflow', { bucket_ms: 100 }, zeros)).collectors.netflow).toEqual({ verdict: 'ok', rows: 5, reasons: [] });
+    const paused = series('qmp', 10, T0, STEP, () => ({ ...qmpRow(false)(), status: 'paused', running: false, null_reasons: { kvm_vm: 'not KVM', kvm_vcpu: 'not KVM', balloon_actual_bytes: 'no balloon' } }));
+    expect(verifyEpisode(withCollector(copyOf(clean), 'qmp', { socket: '/x', interval_ms: 100 }, paused)).collectors.qmp).toEqual({ verdict: 'ok', rows: 10, reasons: [] });
+  });
+
+  it('qmp: an empty KVM histogram and a device whose counters are all null measured nothing', () => {
+    const empty = series('qmp', 10, T0, STEP, () => ({ ...qmpRow(false)(), kvm_vm: { halt_poll_hist: [] }, kvm_vcpu: { '/machine/cpu0': {} }, block: { disk0: Object.fromEntries(Object.keys(qmpRow(true)().block.disk0!).map((k) => [k, null])) } }));
+    const r = verifyEpisode(withCollector(copyOf(clean), 'qmp', { socket: '/x', interval_ms: 100 }, empty)).collectors.qmp!;
+    expect(r.verdict).toBe('failed');
+    expect(r.reasons).toContain('10 polls answered, but no measured field (status, running, block stats, KVM stats, balloon) had a value');
   });
 });

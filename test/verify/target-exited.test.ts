@@ -62,13 +62,41 @@ describe('labtel verify: target_exited is excused only when the target did not l
     const dir = copyOf(clean);
     target(dir, t);
     const tExit = procExitsAt(dir, procRows(dir).length - 3);
-    const { lastT } = perfEnded(dir, procRows(dir)[0]!.t_mono_ns as number);
-    expect(tExit).toBeGreaterThan(lastT - PERF_INTERVAL_MS * 1e6);
+    const { lastT } = perfEnded(dir, tExit - 250e6);
+    expect(tExit).toBeGreaterThan(lastT);
     const r = verifyEpisode(dir);
     expect(r.collectors.perf).toEqual({ verdict: 'ok', rows: 3, reasons: [] });
     // proc ended with the target too, and is excused the same way (a real recording: a stall on this host may show as a silence).
     expect(r.collectors.proc!.reasons.filter((x) => !/^host_proc rows stop for /.test(x))).toEqual([]);
     expect(r.collectors.proc!.verdict).not.toBe('failed');
+  });
+
+  // Guards against: any restart proc saw failing perf, even one perf followed (it came before perf's last row).
+  it('pidfile target: proc saw a restart before perf\'s last row, then the exit: perf ended with it, ok', () => {
+    const dir = copyOf(clean);
+    target(dir, { pidfile: '/run/crafted.pid' });
+    const tExit = procExitsAt(dir, procRows(dir).length - 3);
+    const k = procRows(dir).length - 10;
+    expect(k).toBeGreaterThan(5);
+    const rows = procRows(dir).map((r, i) => (i < k ? r : { ...r, pid: 1234, starttime: 99, process_event: i === k ? 'restarted' : r.process_event }));
+    fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), rows.map((r) => JSON.stringify(r) + '\n').join(''));
+    const { lastT } = perfEnded(dir, tExit - 250e6);
+    expect(rows[k]!.t_mono_ns as number).toBeLessThan(lastT);
+    expect(tExit).toBeGreaterThan(lastT);
+    expect(verifyEpisode(dir).collectors.perf).toEqual({ verdict: 'ok', rows: 3, reasons: [] });
+  });
+
+  // Regression for: any exit proc saw excused perf, even one long after perf's rows stopped.
+  it('proc saw the target exit, but long after perf\'s last row: perf failed, naming the exit', () => {
+    const dir = copyOf(clean);
+    const tExit = procExitsAt(dir, procRows(dir).length - 3);
+    const { lastT } = perfEnded(dir, procRows(dir)[0]!.t_mono_ns as number);
+    expect(tExit - lastT).toBeGreaterThan(3 * PERF_INTERVAL_MS * 1e6 + 50e6);
+    expect(verifyEpisode(dir).collectors.perf).toEqual({
+      verdict: 'failed',
+      rows: 3,
+      reasons: [`perf ended (target_exited) at ${secs(lastT)} but the target lived on: proc saw pid ${process.pid} exit only at ${secs(tExit)}, ${secs(tExit - lastT)} after perf's last row`],
+    });
   });
 
   it('proc kept sampling the same process long after perf said it exited: perf failed', () => {
@@ -115,6 +143,38 @@ describe('labtel verify: target_exited is excused only when the target did not l
 
     it('pidfile target, the episode stopped because its collectors ended with the target: ok', () => {
       expect(verifyEpisode(noProc({ pidfile: '/run/crafted.pid' }, 'collectors_ended').dir).collectors.perf).toEqual({ verdict: 'ok', rows: 3, reasons: [] });
+    });
+
+    // Regression for: perf follows a pidfile target, and when the target is gone at the stop it
+    // ends target_exited having watched the pidfile from then on (detail.target_gone_at_ns);
+    // verify failed it whenever proc was not selected, for a target that never came back.
+    it('pidfile target, perf saw it gone just after its last row and watched the pidfile to the stop (detail.target_gone_at_ns): ok', () => {
+      const { dir, lastT, stop } = noProc({ pidfile: '/run/crafted.pid' }, 'duration');
+      expect(stop - lastT).toBeGreaterThan(3 * PERF_INTERVAL_MS * 1e6);
+      editJson(dir, 'summary.json', (s) => void (((s.collectors as Record<string, Row>).perf!.detail as Row).target_gone_at_ns = lastT + 40e6));
+      expect(verifyEpisode(dir).collectors.perf).toEqual({ verdict: 'ok', rows: 3, reasons: [] });
+    });
+
+    it('pidfile target, perf saw it gone only long after its last row: perf failed, naming the unrecorded time', () => {
+      const { dir, lastT } = noProc({ pidfile: '/run/crafted.pid' }, 'duration');
+      const gone = lastT + 2e9;
+      editJson(dir, 'summary.json', (s) => void (((s.collectors as Record<string, Row>).perf!.detail as Row).target_gone_at_ns = gone));
+      expect(verifyEpisode(dir).collectors.perf).toEqual({
+        verdict: 'failed',
+        rows: 3,
+        reasons: [`perf ended (target_exited), but its rows stop at ${secs(lastT)} and it saw the target gone only at ${secs(gone)}: 2.000 s of a live target unrecorded`],
+      });
+    });
+
+    it('pidfile target, perf watched the pidfile, but proc saw the target restart after perf\'s last row: perf failed all the same', () => {
+      const rows = procRows(clean);
+      expect(rows.length).toBeGreaterThan(15);
+      const k = rows.length - 3;
+      const dir = copyOf(clean, (rs) => rs.map((r, i) => (i < k ? r : { ...r, pid: 1234, starttime: 99, process_event: i === k ? 'restarted' : null })));
+      target(dir, { pidfile: '/run/crafted.pid' });
+      const { lastT } = perfEnded(dir, rows[0]!.t_mono_ns as number);
+      editJson(dir, 'summary.json', (s) => void (((s.collectors as Record<string, Row>).perf!.detail as Row).target_gone_at_ns = lastT + 40e6));
+      expect(verifyEpisode(dir).collectors.perf!.reasons).toEqual([`perf ended (target_exited) at ${secs(lastT)} but the target lived on: proc saw it restart as pid 1234 at ${secs(rows[k]!.t_mono_ns as number)}`]);
     });
 
     it('a fixed pid target cannot come back under a new pid: ok', () => {
