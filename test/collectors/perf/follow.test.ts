@@ -46,16 +46,65 @@ function rowsSoFar(file: string): Record<string, unknown>[] {
   return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/**
+ * A busy target whose parent does not reap it until told: once killed it stays
+ * a zombie, as QEMU does under a parent slow to wait for it. `reap()` lets the
+ * parent (a shell blocked in `read`) reap it and exit.
+ */
+async function unreaped(): Promise<{ pid: number; reap: () => Promise<void> }> {
+  const parent = spawn('sh', ['-c', 'yes >/dev/null & echo $!; read x; wait'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  const pid = await new Promise<number>((resolve, reject) => {
+    parent.stdout!.once('data', (d) => resolve(Number(String(d).trim())));
+    parent.once('exit', () => reject(new Error('the parent shell exited before naming its child')));
+  });
+  const reap = async () => {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+    parent.stdin!.end('\n');
+    await exited(parent);
+  };
+  return { pid, reap };
+}
+
+/** State letter of /proc/PID/stat ('Z' for a zombie), or null when there is no such process. */
+function stateOf(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+/** The perf processes attached to `pid` (`perf stat ... -p PID`), read from /proc: none may outlive its loop. */
+function perfAttachedTo(pid: number): number[] {
+  const found: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let argv: string[];
+    try {
+      argv = fs.readFileSync(`/proc/${d}/cmdline`, 'latin1').split('\0');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const p = argv.indexOf('-p');
+    if (path.basename(argv[0] ?? '') === 'perf' && argv[1] === 'stat' && p > 0 && argv[p + 1] === String(pid)) found.push(Number(d));
+  }
+  return found;
+}
+
 /** perfLoop on a pidfile (or a plain pid) target, with its rows readable while it runs. */
-function startPerf(target: { pid: number; pidfile?: string }) {
+function startPerf(target: { pid: number; pidfile?: string }, extra: { restartDelayMs?: number } = {}) {
   const out = path.join(tmpDir(), 'telemetry-perf.jsonl');
   const writer = new JsonlWriter(out, { availableInDeployment: false });
   const stop = new AbortController();
   const bound = abortAfter(BOUND_MS);
   const polls: Array<{ afterWrite: boolean; next: ProcessIdentity | null }> = [];
   const state = { pidfileWritten: false, settled: false, end: null as string | null };
+  const errors: string[] = [];
   const done: Promise<PerfLoopResult> = perfLoop({
     ...target,
+    ...extra,
+    reportError: (m) => errors.push(m),
     writer,
     clock: new EpisodeClock(0),
     intervalMs: INTERVAL_MS,
@@ -74,7 +123,7 @@ function startPerf(target: { pid: number; pidfile?: string }) {
     return readJsonl(out);
   };
   const ended = () => (state.settled ? `end: ${state.end ?? 'threw'}` : null);
-  return { out, stop, bound, polls, state, done, rows, ended };
+  return { out, stop, bound, polls, errors, state, done, rows, ended };
 }
 
 describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => {
@@ -206,6 +255,103 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     expect(rows.length).toBeGreaterThanOrEqual(2);
     for (const x of rows) expect(x.pid).toBe(b.pid);
     expect(rows.map((x) => x.process_event)).toEqual(['restarted', ...rows.slice(1).map(() => null)]);
+  });
+
+  // Regression for: `perf stat -p` takes a zombie for a live task (it only stats /proc/PID), so
+  // when QEMU died under a parent slow to reap it, perf wrote <not counted> rows for the dead
+  // process for as long as the zombie lasted and never followed the restart proc followed.
+  it('a pidfile target that dies unreaped (a zombie): perf sees it gone, as proc does, and follows the restart', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = await unreaped();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const p = startPerf({ pid: a.pid, pidfile });
+    let b: ChildProcess | undefined;
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().length >= 2, 'two rows of the first process', p.bound, p.ended);
+      fs.rmSync(pidfile);
+      process.kill(a.pid, 'SIGKILL');
+      await until(() => stateOf(a.pid) === 'Z', 'the first process a zombie', p.bound);
+      b = busy();
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      await until(() => p.rows().filter((x) => x.pid === b!.pid).length >= 2, 'two rows of the new process (the first one still a zombie)', p.bound, p.ended);
+      expect(stateOf(a.pid)).toBe('Z'); // followed while the zombie was still there
+      expect(perfAttachedTo(a.pid)).toEqual([]); // perf no longer counts the zombie
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      b?.kill('SIGKILL');
+      p.stop.abort();
+      await a.reap();
+    }
+    expect(r).toMatchObject({ end: 'stopped', targetRestarts: 1, restarts: 0 });
+    const rows = readJsonl(p.out);
+    expect(rows.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([b!.pid]);
+    expect(perfAttachedTo(b!.pid!)).toEqual([]);
+  });
+
+  // Regression for: a plain pid target that died unreaped kept perf running on the zombie
+  // (rows of nulls) instead of ending target_exited as proc does.
+  it('a plain pid target that dies unreaped (a zombie): perf ends target_exited by itself', async () => {
+    const a = await unreaped();
+    const p = startPerf({ pid: a.pid });
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().length >= 1, 'a row of the target', p.bound, p.ended);
+      process.kill(a.pid, 'SIGKILL');
+      await until(() => stateOf(a.pid) === 'Z', 'the target a zombie', p.bound);
+      await until(() => p.state.settled, 'perf ending with its target (still a zombie)', p.bound);
+      expect(stateOf(a.pid)).toBe('Z');
+      r = await p.done;
+    } finally {
+      p.stop.abort();
+      await a.reap();
+    }
+    expect(r).toMatchObject({ end: 'target_exited', restarts: 0 });
+    expect(p.bound.aborted).toBe(false);
+    expect(perfAttachedTo(a.pid)).toEqual([]);
+  });
+
+  // Regression for: when perf died while the target lived, perf waited out its restart backoff
+  // (0.5 s doubling to 8 s) before it looked at the target again, so a QEMU restart during the
+  // backoff was re-attached only after it, not within one interval.
+  it('the target restarts while perf waits to restart after dying (SIGKILL): re-attached at the first pidfile read, not after the backoff', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = busy();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    // A backoff longer than the test's bound: re-attaching after it would never happen here.
+    const p = startPerf({ pid: a.pid!, pidfile }, { restartDelayMs: 10 * BOUND_MS });
+    let b: ChildProcess | undefined;
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().length >= 2, 'two rows of the first process', p.bound, p.ended);
+      const perfs = perfAttachedTo(a.pid!);
+      expect(perfs).toHaveLength(1);
+      for (const x of perfs) process.kill(x, 'SIGKILL');
+      await until(() => p.errors.length >= 1, 'perf reporting its death', p.bound, p.ended);
+      expect(p.errors[0]).toMatch(/^perf killed by SIGKILL; restarting in \d+ ms$/);
+      fs.rmSync(pidfile);
+      a.kill('SIGKILL');
+      await exited(a);
+      b = busy();
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      p.state.pidfileWritten = true;
+      await until(() => p.rows().filter((x) => x.pid === b!.pid).length >= 2, 'two rows of the new process', p.bound, p.ended);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      a.kill('SIGKILL');
+      b?.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r).toMatchObject({ end: 'stopped', restarts: 1, targetRestarts: 1 });
+    const after = p.polls.filter((x) => x.afterWrite);
+    expect(after).toHaveLength(1);
+    expect(after[0]!.next).toMatchObject({ pid: b!.pid });
+    const rows = readJsonl(p.out);
+    expect(rows.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([b!.pid]);
+    expect(perfAttachedTo(a.pid!)).toEqual([]);
+    expect(perfAttachedTo(b!.pid!)).toEqual([]);
   });
 
   // Guards the old behaviour: a pid target cannot come back, so perf ends with it.
