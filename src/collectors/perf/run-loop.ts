@@ -4,6 +4,8 @@
 // and ends when the target exits. A pidfile target is followed instead, as
 // the proc collector does: perf waits for the pidfile to name the next
 // process and re-attaches to it, and that run's first row says 'restarted'.
+// The target's identity is watched every interval, while perf runs and while
+// it waits to restart: `perf stat -p` takes a zombie for a live task.
 // perf runs under `setpriv --pdeathsig KILL`, so it dies with the thread that
 // started it, even if the agent is SIGKILLed.
 import readline from 'node:readline';
@@ -66,6 +68,8 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
   let target: ProcessIdentity | null = first ?? (follower ? null : { pid: o.pid, starttime: -1 });
   let goneAt: number | null = target === null ? o.clock.now() : null;
   const result = (end: PerfLoopResult['end']): PerfLoopResult => ({ rows: w.rows - rowsAtStart, valueRows, restarts, targetRestarts, end, targetGoneAtNs: end === 'target_exited' ? goneAt : null });
+  /** Whether the process perf counts is still there: a zombie, or another process under its pid, is gone. A pid target never seen alive is left to perf's own error. */
+  const lives = (t: ProcessIdentity): boolean => t.starttime < 0 || sameProcess(processIdentity(t.pid), t);
   /** Marks the first row of a run on a new process identity. */
   let event: 'started' | 'restarted' | null = 'started';
 
@@ -79,6 +83,14 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
       goneAt = null;
       delay = o.restartDelayMs ?? 500;
     }
+    if (!lives(target)) {
+      // Gone while perf waited to restart: no perf run on a pid that may be a stranger's now.
+      goneAt = o.clock.now();
+      if (!follower) return result('target_exited');
+      target = null;
+      continue;
+    }
+    const counted = target;
     const pid = target.pid;
     const acc = new PerfIntervals(o.events);
     const args = ['stat', '-j', '-I', String(o.intervalMs), '-e', o.events.join(','), '-p', String(pid), '--log-fd', '1'];
@@ -113,13 +125,22 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
       emit();
     });
     const rowsBefore = w.rows;
-    const ran = await child;
-    await linesDone;
+    // perf stat -p only stats /proc/PID, so it counts a zombie on and on (<not counted>): end it once the target is gone.
+    const watch = setInterval(() => {
+      if (!lives(counted)) child.kill('SIGINT'); // as at the end of a run: perf prints its last counts
+    }, o.intervalMs);
+    let ran: Awaited<typeof child>;
+    try {
+      ran = await child;
+      await linesDone;
+    } finally {
+      clearInterval(watch);
+    }
     acc.end();
     emit();
     w.flush();
     if (o.signal.aborted) break;
-    if (!sameProcess(processIdentity(pid), target)) {
+    if (!sameProcess(processIdentity(pid), counted)) {
       goneAt = o.clock.now();
       if (!follower) return result('target_exited');
       target = null;
@@ -130,14 +151,24 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     const stderr = String(ran.stderr ?? '').trim().split('\n').slice(-2).join(' ');
     o.reportError?.(`perf ${why}${stderr ? `: ${stderr}` : ''}; restarting in ${delay} ms`);
     restarts++;
-    try {
-      await sleep(delay, undefined, { signal: o.signal });
-    } catch {
-      break;
-    }
+    // The backoff, cut short when the target goes meanwhile (the loop's top then follows it).
+    if (!(await backoff(delay, o, () => !lives(counted)))) break;
     delay = Math.min(delay * 2, 8000);
   }
   return result('stopped');
+}
+
+/** Sleeps `ms` one interval at a time, waking early once `gone()`; false when the episode stopped first. */
+async function backoff(ms: number, o: PerfLoopOptions, gone: () => boolean): Promise<boolean> {
+  const end = performance.now() + ms;
+  for (let left = ms; left > 0 && !gone(); left = end - performance.now()) {
+    try {
+      await sleep(Math.min(left, o.intervalMs), undefined, { signal: o.signal });
+    } catch {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Reads the pidfile now and then every interval until it names a new live process; null when the episode stops first. */
