@@ -45,6 +45,6 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
     guest.point(x, values);
   }
   const notes = ['values as the guest sent them; a key a line lacks is a gap, and so is the channel going down or coming back', ...marks.notes()];
-  const p = guest.panel('guest', 'Guest telemetry (as the guest sent it)', 'value', notes);
+  const p = guest.panel('guest', 'Guest telemetry (as the guest sent it)', 'value', notes, undefined, marks.on('guest'));
   return { panels: p ? [p] : [], markers: marks.list };
 }

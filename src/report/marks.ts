@@ -25,6 +25,11 @@ export class Marks {
     this.list.push({ t, label: `${this.source}: ${label}`, kind, panels });
   }
 
+  /** Whether any marker was drawn on this panel. */
+  on(panel: string): boolean {
+    return this.list.some((m) => m.panels?.includes(panel));
+  }
+
   /** The notes for the panels: how many of each, and how many markers were not drawn. */
   notes(): string[] {
     const out = this.counts.size ? [`marked: ${[...this.counts].map(([what, n]) => `${what} ${n}`).join(', ')}`] : [];

@@ -84,9 +84,9 @@ export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
   }
   const notes = ['each row is what one perf run counted in its interval, per second; a new run, lost rows, a counter not counted or a silence over 3 intervals is a gap', ...marks.notes()];
   const panels = [
-    rates.panel('perf', 'perf counters per second (perf)', 'per second', notes),
-    cpu.panel('perf-cpu', 'CPU of the process (perf cpu-clock)', '% of a core', notes),
-    ipc.panel('perf-ipc', 'Instructions per cycle (perf)', 'IPC', notes),
+    rates.panel('perf', 'perf counters per second (perf)', 'per second', notes, undefined, marks.on('perf')),
+    cpu.panel('perf-cpu', 'CPU of the process (perf cpu-clock)', '% of a core', notes, undefined, marks.on('perf-cpu')),
+    ipc.panel('perf-ipc', 'Instructions per cycle (perf)', 'IPC', notes, undefined, marks.on('perf-ipc')),
   ].filter((p): p is Panel => p !== null);
   return { panels, markers: marks.list };
 }

@@ -154,8 +154,8 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     ...marks.notes(),
   ];
   const panels = [
-    cpu.panel('proc-cpu', 'CPU per thread (proc)', '% of a core', notes, ['process', ...busiest]),
-    rss.panel('proc-rss', 'Resident memory (proc)', 'MiB', marks.notes()),
+    cpu.panel('proc-cpu', 'CPU per thread (proc)', '% of a core', notes, ['process', ...busiest], marks.on('proc-cpu')),
+    rss.panel('proc-rss', 'Resident memory (proc)', 'MiB', marks.notes(), undefined, marks.on('proc-rss')),
   ].filter((x): x is Panel => x !== null);
   return { panels, markers: marks.list };
 }

@@ -119,6 +119,6 @@ export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; ev
     .slice(0, SHOWN_SERIES)
     .map(([k]) => k);
   const notes = ['a rate from two consecutive polls of one connection in which the device answered; a reconnect, a missing device or counter, lost rows or a silence over 3 intervals is a gap', ...marks.notes()];
-  const p = io.panel('qmp-block', 'Block I/O (QMP)', 'bytes/s', notes, busiest);
+  const p = io.panel('qmp-block', 'Block I/O (QMP)', 'bytes/s', notes, busiest, marks.on('qmp-block'));
   return { panels: p ? [p] : [], events, markers: marks.list };
 }

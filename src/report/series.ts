@@ -50,9 +50,11 @@ export class Series {
     if (x > last) this.point((last + x) / 2, {});
   }
 
-  panel(id: string, title: string, unit: string, notes: string[], only?: string[]): Panel | null {
-    const labels = (only ?? [...this.cols.keys()]).filter((l) => this.cols.get(l)?.some((v) => v !== null));
-    if (!this.xs.length || !labels.length) return null;
+  /** null when nothing was measured, unless `marked`: a panel whose markers say why it has no value is drawn empty. */
+  panel(id: string, title: string, unit: string, notes: string[], only?: string[], marked = false): Panel | null {
+    let labels = (only ?? [...this.cols.keys()]).filter((l) => this.cols.get(l)?.some((v) => v !== null));
+    if (!labels.length && marked) labels = (only ?? [...this.cols.keys()]).filter((l) => this.cols.has(l));
+    if (!this.xs.length || (!labels.length && !marked)) return null;
     const all = [...notes];
     if (this.outOfOrder) all.push(`rows out of time order, not drawn: ${this.outOfOrder}`);
     return downsample({ id, title, unit, labels, notes: all, data: [this.xs, ...labels.map((l) => this.cols.get(l)!)] });

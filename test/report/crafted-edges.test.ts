@@ -119,3 +119,24 @@ describe.skipIf(!hasChromium())('labtel report on crafted edge cases, read from 
     expect(r.panel('netflow-pkts').notes.join('\n')).toContain('buckets covered only in part 2');
   });
 });
+
+describe.skipIf(!hasChromium())('labtel report: a panel with nothing to draw but what broke it', () => {
+  it('block stats missing from every poll: the block panel is there, empty, with its marker and the reason', { timeout: 60_000 }, async () => {
+    // Regression for: a panel with no value was left out, and with it the markers and notes saying why (QEMU's answer to query-blockstats was nowhere on the page).
+    const ep = new CraftedEpisode({ qmp: { socket: '/nonexistent', interval_ms: 200 }, proc: { interval_ms: 1000, threads: false } });
+    for (let k = 0; k <= 5; k++) {
+      ep.row('qmp', 'qmp', round(1 + k * 0.2), {
+        status: 'running', running: true, block: null, vcpus: null, kvm_vm: null, kvm_vcpu: null, balloon_actual_bytes: null, poll_ms: 1, events_dropped: 0,
+        null_reasons: { block: 'query-blockstats: GenericError: no answer' },
+      });
+    }
+    for (let i = 0; i <= 3; i++) procSample(ep, 1 + i, 100, 1000 + 100 * i, []);
+    const r = await openReport(ep.write());
+    expect(r.errors).toEqual([]);
+    const block = r.panel('qmp-block');
+    expect(block.data.slice(1).flat().filter((v) => v !== null)).toEqual([]);
+    expect(marked(r, 'qmp-block', 'break')).toEqual([[1, 'qmp: block stats missing (query-blockstats: GenericError: no answer)']]);
+    expect(block.notes.join('\n')).toContain('polls without block stats 1');
+    expect(r.panels.map((p) => p.id)).toEqual(['proc-cpu', 'proc-rss', 'qmp-block']);
+  });
+});
