@@ -1,0 +1,132 @@
+// proc follows a pidfile target from its very start, as perf does: a target
+// already gone when proc's worker starts (QEMU restarted, or on its way) is
+// waited for, not a failed collector. Real processes, the real /proc.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { EpisodeClock } from '../../../src/clock/origin.js';
+import { procLoop, type ProcLoopResult } from '../../../src/collectors/proc/run-loop.js';
+import { nativeAddon } from '../../../src/native/addon.js';
+import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
+import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
+import { abortAfter, readJsonl, tmpDir } from '../../helpers/tmp.js';
+
+const kinds = nativeAddon() ? (['native', 'ts'] as const) : (['ts'] as const);
+const INTERVAL_MS = 50;
+/** Not a timing assertion: if something hangs, the test fails naming what it waited for, and its workloads are still killed. */
+const BOUND_MS = 20_000;
+
+const sleeper = () => spawn('sleep', ['60'], { stdio: 'ignore' });
+const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+
+/** A pid that was a process and is now gone (spawned, killed, reaped). */
+async function deadPid(): Promise<number> {
+  const a = sleeper();
+  a.kill('SIGKILL');
+  await exited(a);
+  return a.pid!;
+}
+
+/** The episode clock, counting its reads: proc reads it once per tick, so the test can tell proc is ticking. */
+class CountingClock extends EpisodeClock {
+  reads = 0;
+  override now(): number {
+    this.reads++;
+    return super.now();
+  }
+}
+
+/** procLoop on a pidfile target, with its rows readable while it runs. */
+function startProc(pid: number, pidfile: string, sampler: (typeof kinds)[number]) {
+  const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
+  const writer = new JsonlWriter(out, { availableInDeployment: true });
+  const stop = new AbortController();
+  const bound = abortAfter(BOUND_MS);
+  const state = { settled: false, error: null as Error | null };
+  const clock = new CountingClock(0);
+  const done: Promise<ProcLoopResult> = procLoop({ pid, pidfile, writer, clock, intervalMs: INTERVAL_MS, signal: AbortSignal.any([stop.signal, bound]), sampler })
+    .catch((err: Error) => {
+      state.error = err;
+      throw err;
+    })
+    .finally(() => {
+      state.settled = true;
+      writer.close();
+    });
+  done.catch(() => {}); // awaited by the test; a rejection is read from state meanwhile
+  const rows = () => {
+    if (!state.settled) writer.flush();
+    return fs.existsSync(out) ? readJsonl(out) : [];
+  };
+  return { out, stop, bound, state, done, rows, clock };
+}
+
+async function until(cond: () => boolean, what: string, p: ReturnType<typeof startProc>): Promise<void> {
+  while (!cond()) {
+    if (p.bound.aborted) throw new Error(`never happened (in ${BOUND_MS} ms): ${what}`);
+    if (p.state.error) throw new Error(`proc failed before: ${what}: ${p.state.error.message}`);
+    if (p.state.settled) throw new Error(`proc ended before: ${what}`);
+    await sleep(10);
+  }
+}
+
+describe.each(kinds)('proc follows a pidfile target from its start (%s sampler)', (sampler) => {
+  // Regression for: proc failed at start with "cannot sample /proc/PID: ENOENT" when a pidfile
+  // target was gone before its worker started, while perf waited for the pidfile's next process.
+  it('a target gone before proc starts, the pidfile still naming it: proc waits (no rows, no error), then takes on the process the rewritten pidfile names', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = await deadPid();
+    fs.writeFileSync(pidfile, `${a}\n`);
+    const p = startProc(a, pidfile, sampler);
+    const b = sleeper();
+    let r: ProcLoopResult;
+    try {
+      // Waiting: neither failed nor ended, and nothing written for a process that is not there.
+      await until(() => p.clock.reads >= 3, 'proc ticking three times while the target is gone', p);
+      expect(p.state.settled).toBe(false);
+      expect(p.rows()).toEqual([]);
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      await until(() => p.rows().length >= 2, 'two rows of the process the rewritten pidfile names', p);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      b.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r).toMatchObject({ end: 'stopped' });
+    const rows = readJsonl(p.out);
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const x of rows) {
+      expect(x.pid).toBe(b.pid);
+      expect(() => ROW_SCHEMAS.host_proc!.parse(x)).not.toThrow();
+    }
+    expect(rows[0]!.process_event).toBe('restarted');
+    expect((rows[0]!.null_reasons as Record<string, string>).interval_s).toBe('first sample after the restart');
+    expect(rows.filter((x) => x.process_event !== null)).toHaveLength(1); // no 'exited' row for a process proc never saw
+  });
+
+  // Regression for: the same failure when QEMU had already restarted (the pidfile names its successor).
+  it('a target gone before proc starts, the pidfile already naming its successor: proc follows it at its first tick', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = await deadPid();
+    const b = sleeper();
+    fs.writeFileSync(pidfile, `${b.pid}\n`);
+    const p = startProc(a, pidfile, sampler); // the pid the agent read before the restart
+    let r: ProcLoopResult;
+    try {
+      await until(() => p.rows().length >= 2, 'two rows of the new process', p);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      b.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r.end).toBe('stopped');
+    const rows = readJsonl(p.out);
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    for (const x of rows) expect(x.pid).toBe(b.pid);
+    expect(rows.map((x) => x.process_event)).toEqual(['restarted', ...rows.slice(1).map(() => null)]);
+  });
+});
