@@ -60,7 +60,12 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   const openErr = sampler.open();
   if (openErr !== 0) {
     sampler.close();
-    throw new Error(`cannot sample ${procRoot}/${pid}: ${errnoName(openErr)}${openErr === ENOENT ? ' (no such process)' : ''}`);
+    sampler = null;
+    // A pidfile target gone before this worker started (QEMU restarted, or on its way) is
+    // waited for as after an exit: the next tick reads the pidfile. A pid target cannot come back.
+    if (!o.pidfile || (openErr !== ENOENT && openErr !== ESRCH)) {
+      throw new Error(`cannot sample ${procRoot}/${pid}: ${errnoName(openErr)}${openErr === ENOENT ? ' (no such process)' : ''}`);
+    }
   }
   let identity: number | null = null; // starttime of the process being sampled
   let event: ProcProcessRow['process_event'] = 'started';
