@@ -32,8 +32,8 @@ export interface ReaderOptions {
   maxInterfaces: number;
 }
 
-export const MAX_CAPLEN = 262144;
-export const READER_DEFAULTS: ReaderOptions = { skipBad: false, maxCaplen: MAX_CAPLEN, maxBlockLen: MAX_CAPLEN + 4096, maxInterfaces: 4096 };
+const MAX_CAPLEN = 262144;
+const READER_DEFAULTS: ReaderOptions = { skipBad: false, maxCaplen: MAX_CAPLEN, maxBlockLen: MAX_CAPLEN + 4096, maxInterfaces: 4096 };
 
 const SHB = 0x0a0d0d0a; // the same in both byte orders
 const IDB = 1,
@@ -158,7 +158,6 @@ function notACapture(p: Uint8Array, o: number, n: number): string {
 export class CaptureReader {
   private readonly opt: ReaderOptions;
   private mode = Mode.Detect;
-  private kind = 0; // 1 pcap, 2 pcapng
   private finished = false;
   // Classic pcap header.
   private swap = false; // the file's byte order is big-endian (pcapng: this section's)
@@ -180,8 +179,6 @@ export class CaptureReader {
   /** run()'s second result: the bytes it must see at once to go on (0: none). */
   private needOut = 0;
   // Results.
-  private packets_ = 0;
-  private untimed_ = 0;
   private overSnaplen_ = 0;
   private skippedBytes_ = 0;
   private skippedRecords_ = 0;
@@ -214,14 +211,6 @@ export class CaptureReader {
   get offset(): number {
     return this.offset_;
   }
-  /** Packets delivered so far. */
-  get packets(): number {
-    return this.packets_;
-  }
-  /** pcapng simple packet blocks among them: given the previous packet's timestamp (0 before any). */
-  get untimedPackets(): number {
-    return this.untimed_;
-  }
   /**
    * Classic pcap records whose caplen exceeds the file header's snaplen (but
    * not maxCaplen), read as libpcap reads them: delivered cut to the snaplen,
@@ -237,10 +226,6 @@ export class CaptureReader {
   /** With skipBad: bad records/blocks skipped (a garbage run counts once). */
   get skippedRecords(): number {
     return this.skippedRecords_;
-  }
-  /** "pcap", "pcapng", or "" before the header was seen. */
-  get format(): string {
-    return this.kind === 1 ? 'pcap' : this.kind === 2 ? 'pcapng' : '';
   }
 
   // Records the first fatal error; everything after it is refused.
@@ -311,7 +296,6 @@ export class CaptureReader {
     k.interfaceId = id;
     k.data = data;
     this.onPacket(k);
-    this.packets_++;
     this.haveTs = true;
     this.lastTs = tsNs;
   }
@@ -424,7 +408,6 @@ export class CaptureReader {
     }
     const m = rd32(p, o, false);
     if (m === SHB) {
-      this.kind = 2;
       this.mode = Mode.Ng;
       return 0;
     }
@@ -435,7 +418,6 @@ export class CaptureReader {
       this.fail(0, notACapture(p, o, n));
       return 0;
     }
-    this.kind = 1;
     if (n < 24) {
       if (!eof) {
         this.needOut = 24;
@@ -642,7 +624,7 @@ export class CaptureReader {
         let cap = Math.min(wire, len - 16);
         if (f.snaplen !== 0) cap = Math.min(cap, f.snaplen);
         if (cap > this.opt.maxCaplen) return this.contentError(at, len, `record caplen ${cap} exceeds the ${this.opt.maxCaplen}-byte limit`);
-        this.untimed_++;
+        // no timestamp of its own: the previous packet's (0 before any)
         this.deliver(this.haveTs ? this.lastTs : 0n, cap, wire, f.linktype, 0, p.subarray(b + 12, b + 12 + cap));
         return true;
       }
