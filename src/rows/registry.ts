@@ -2,7 +2,7 @@
 // docs/rows.md is generated from here (npm run docs) and a test fails on drift.
 import { z } from 'zod';
 import { agentEventRow, agentSelfRow } from '../agent/rows.js';
-import { guestChannelRow, guestLineRow, guestQgaRow } from '../collectors/guest_agent/rows.js';
+import { guestChannelRow, guestLineRow, guestQgaOsinfoRow, guestQgaRow } from '../collectors/guest_agent/rows.js';
 import { netflowRow } from '../collectors/netflow/rows.js';
 import { pcapEventRow, pcapIntervalRow } from '../collectors/pcap/rows.js';
 import { perfRow } from '../collectors/perf/rows.js';
@@ -31,6 +31,8 @@ export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
   qmp_event: [{ title: 'event', fields: qmpEventRow }],
   guest: [
     { title: 'line', fields: guestLineRow },
+    // Before qga, whose command also accepts guest-get-osinfo: the first shape a row passes is its shape.
+    { title: 'qga osinfo', fields: guestQgaOsinfoRow },
     { title: 'qga', fields: guestQgaRow },
     { title: 'channel', fields: guestChannelRow },
   ],

@@ -52,7 +52,9 @@ function guestNothing(main: SourceScan): string {
     : n(ch.connections) > 0
       ? `the channel connected (${plural(n(ch.connections), 'connection')}) but delivered no guest line or qga answer`
       : 'the channel never connected (0 connections): no guest line or qga answer';
+  const osinfo = ofShape('guest', 'qga osinfo', main).rows;
   const extra = [
+    ...(osinfo ? [`${plural(osinfo, 'guest-get-osinfo answer')} named the OS (identity, not a measurement)`] : []),
     ...(lines ? [`${plural(lines, 'guest line')} held no value (an empty object, or only nulls)`] : []),
     ...(qga ? [`${plural(qga, 'qga command')} got no answer with a value (every result null, empty, or only nulls)`] : []),
   ];

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { hasMeasuredValue, MEASUREMENT_PATHS, MEASUREMENTS, measurementPaths, measuresSomething } from '../../src/rows/measurements.js';
 import { measurement } from '../../src/rows/measurement.js';
-import { ROW_SHAPES } from '../../src/rows/registry.js';
+import { ROW_SHAPES, shapeIndexOf } from '../../src/rows/registry.js';
 
 /** Fields that identify, time or count for the collector itself: never measurements, wherever they appear. */
 const BOOKKEEPING = [
@@ -37,7 +37,7 @@ describe('measurement paths from the row schemas', () => {
       expect(Object.values(MEASUREMENTS[source]!).flat().length, source).toBeGreaterThan(0);
     }
     expect(MEASUREMENTS.pcap).toEqual({ interval: ['pkts', 'bytes'], 'capture event': [] });
-    expect(MEASUREMENTS.guest).toEqual({ line: ['guest'], qga: ['result'], channel: [] });
+    expect(MEASUREMENTS.guest).toEqual({ line: ['guest'], 'qga osinfo': [], qga: ['result'], channel: [] });
     expect(MEASUREMENTS.qmp!.poll).toEqual(expect.arrayContaining(['status', 'running', 'block.*.rd_bytes', 'block.*.idle_time_ns', 'kvm_vm.*', 'kvm_vcpu.*.*', 'balloon_actual_bytes']));
     expect(MEASUREMENTS.host_perf!.interval).toEqual(expect.arrayContaining(['cycles', 'cpu_clock_ms', 'other.*']));
     expect(MEASUREMENTS.host_proc!.thread).toEqual(['state', 'processor', 'cpu_user_jiffies', 'cpu_sys_jiffies', 'minflt', 'majflt']);
@@ -79,5 +79,13 @@ describe('measuresSomething', () => {
     expect(measuresSomething('guest', { ...envelope, kind: 'line', guest: { cpu: 1 }, guest_t: null, extra: 1 })).toBe(false);
     const counters = { connections: 3, connections_refused: 0, lines: 0, bytes: 0, dropped_oversize: 0, dropped_rate: 0, dropped_invalid_utf8: 0, dropped_invalid_json: 0, dropped_too_deep: 0, dropped_not_object: 0 };
     expect(measuresSomething('guest', { ...envelope, kind: 'channel', connected: true, ...counters })).toBe(false);
+  });
+
+  // Regression for: a qga that answered only guest-get-osinfo (the OS's name, asked once) measured the guest.
+  it("a qga answer is a measurement, but guest-get-osinfo's is the OS's identity; its shape stays strict", () => {
+    expect(measuresSomething('guest', { ...envelope, kind: 'qga', command: 'guest-get-cpustats', result: [{ cpu: 0, user: 10 }] })).toBe(true);
+    expect(measuresSomething('guest', { ...envelope, kind: 'qga', command: 'guest-get-osinfo', result: { name: 'Debian GNU/Linux', 'kernel-release': '6.1.0' } })).toBe(false);
+    expect(shapeIndexOf('guest', { ...envelope, kind: 'qga', command: 'guest-get-osinfo', result: { name: 'Debian GNU/Linux' } })).toBe(ROW_SHAPES.guest!.findIndex((s) => s.title === 'qga osinfo'));
+    expect(shapeIndexOf('guest', { ...envelope, kind: 'qga', command: 'guest-get-osinfo', result: null, extra: 1 })).toBe(-1);
   });
 });

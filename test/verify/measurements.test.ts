@@ -208,4 +208,16 @@ describe('labtel verify judges measurements only', () => {
     expect(r.verdict).toBe('failed');
     expect(r.reasons).toContain('10 polls answered, but no measured field (status, running, block stats, KVM stats, balloon) had a value');
   });
+
+  it('guest_agent: a qga that answered only guest-get-osinfo named the OS and measured nothing', () => {
+    const rows = guestRows(1, (i) => [
+      ...(i === 0 ? [{ kind: 'qga', command: 'guest-get-osinfo', result: { name: 'Debian GNU/Linux', 'kernel-release': '6.1.0-18-amd64' } }] : []),
+      { kind: 'qga', command: 'guest-get-cpustats', result: null, null_reasons: { result: 'crafted: CommandNotFound' } },
+    ]);
+    const r = verifyEpisode(withCollector(copyOf(clean), 'guest_agent', { socket: '/x', interval_ms: 100 }, rows)).collectors.guest_agent!;
+    expect(r.verdict).toBe('failed');
+    expect(r.reasons).toContain(
+      'the channel connected (1 connection) but delivered no guest line or qga answer; 1 guest-get-osinfo answer named the OS (identity, not a measurement), 5 qga commands got no answer with a value (every result null, empty, or only nulls)',
+    );
+  });
 });

@@ -4,7 +4,8 @@
 // guest_agent loop runs against guests that send or answer nothing measured (fakes: these are
 // hostile peers), and its valueRows is held to the rows verify counts as measured.
 // Regression for: the loop counted every guest line with a key and every qga answer, so a guest
-// sending {"cpu": null} or a qga answering [] or {} made `labtel run` say ok where verify fails.
+// sending {"cpu": null} or a qga answering [] or {} made `labtel run` say ok where verify fails;
+// and a qga that answered only guest-get-osinfo (the OS's name: identity) was ok for both.
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -81,8 +82,9 @@ describe('guest_agent: labtel run counts a row as measured exactly when verify d
     expect(result.valueRows).toBe(verifyCount(rows));
   });
 
-  it('qga: answers that are empty or hold only nulls measure nothing, for run as for verify', async () => {
-    const answers: Record<string, unknown> = { 'guest-get-osinfo': {}, 'guest-get-cpustats': [], 'guest-get-diskstats': [{ name: null }], 'guest-get-memory-blocks': [{}] };
+  it('qga: answers that are empty or hold only nulls, and the OS\'s name, measure nothing, for run as for verify', async () => {
+    // The OS's identity is an answer, but not a measurement: a qga that answers only it measured nothing.
+    const answers: Record<string, unknown> = { 'guest-get-osinfo': { name: 'Debian GNU/Linux', 'kernel-release': '6.1.0-18-amd64' }, 'guest-get-cpustats': [], 'guest-get-diskstats': [{ name: null }], 'guest-get-memory-blocks': [{}] };
     const sock = await fakeQga((c) => answers[c] ?? {});
     const { result, rows } = await runLoop(sock, 'qga', (rows) => rows.filter((r) => r.kind === 'qga').length >= 8, '8 qga rows');
     const qga = rows.filter((r) => r.kind === 'qga');

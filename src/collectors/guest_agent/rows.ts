@@ -21,10 +21,20 @@ export const guestLineRow = z
 export const guestQgaRow = z
   .strictObject({
     kind: z.literal('qga').describe("A qemu-guest-agent command's answer (protocol qga)."),
-    command: z.string().describe('guest-get-cpustats, guest-get-diskstats, guest-get-memory-blocks, or guest-get-osinfo (once).'),
+    command: z.string().describe('guest-get-cpustats, guest-get-diskstats or guest-get-memory-blocks (guest-get-osinfo: the qga osinfo shape).'),
     result: measurement(z.unknown()).describe("The agent's answer as it sent it; null when the command failed (null_reasons has the agent's error)."),
   })
-  .describe('One per command per poll.');
+  .describe('One per command per poll (guest-get-osinfo\'s answer has its own shape, qga osinfo).');
+
+// guest-get-osinfo, asked once, says which OS the guest runs (name, kernel, machine): identity,
+// like a process's pid and starttime, not a measurement. Its own shape, so that a qga that
+// answers nothing else has measured nothing; the rows are those of guestQgaRow.
+export const guestQgaOsinfoRow = guestQgaRow
+  .extend({
+    command: z.literal('guest-get-osinfo').describe('guest-get-osinfo, asked until the agent first answers it.'),
+    result: z.unknown().describe("The agent's answer as it sent it: the guest OS's identity (not a measurement); null when the command failed (null_reasons has the agent's error)."),
+  })
+  .describe('The guest OS, once.');
 
 export const guestChannelRow = z
   .strictObject({
