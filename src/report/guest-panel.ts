@@ -14,8 +14,17 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
   const guest = new Series();
   let connections: number | null = null;
   let connected = true;
+  let lastSeq: number | null = null;
+  /** Keys past MAX_SERIES, not drawn: said in the notes. */
+  const left = new Set<string>();
   for (const r of rowsOf(dir, 'guest_agent')) {
     const x = (r.t_mono_ns as number) / 1e9;
+    const seq = num(r.seq);
+    if (lastSeq !== null && seq !== null && seq !== lastSeq + 1) {
+      marks.add(x, 'break', seq > lastSeq ? `${seq - lastSeq - 1} rows missing (seq ${lastSeq}→${seq})` : `rows out of order (seq ${lastSeq}→${seq})`, 'rows missing or out of order');
+      guest.breakBefore(x);
+    }
+    lastSeq = seq ?? lastSeq;
     if (r.kind === 'channel') {
       const n = num(r.connections);
       if (r.connected === false && connected) {
@@ -30,7 +39,8 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
       continue;
     }
     if (r.kind !== 'line') continue;
-    const values: Record<string, number | null> = {};
+    // (no prototype: a guest key named __proto__ is a key like any other)
+    const values = Object.create(null) as Record<string, number | null>;
     const walk = (o: unknown, prefix: string, depth: number) => {
       if (depth > 2 || typeof o !== 'object' || o === null) return;
       for (const [k, v] of Object.entries(o)) {
@@ -38,13 +48,19 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
         const key = `${prefix}${k}`;
         if (typeof v === 'number' && Number.isFinite(v)) {
           if (guest.cols.has(key) || guest.cols.size + Object.keys(values).filter((k) => !guest.cols.has(k)).length < MAX_SERIES) values[key] = v;
+          else left.add(key);
         } else walk(v, `${key}.`, depth + 1);
       }
     };
     walk(r.guest, '', 0);
     guest.point(x, values);
   }
-  const notes = ['values as the guest sent them; a key a line lacks is a gap, and so is the channel going down or coming back', ...marks.notes()];
+  const names = [...left];
+  const notes = [
+    'values as the guest sent them; a key a line lacks is a gap, and so are the channel going down or coming back and lost rows',
+    ...(names.length ? [`${names.length} more keys not drawn (the first ${MAX_SERIES} the guest sent are): ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`] : []),
+    ...marks.notes(),
+  ];
   const p = guest.panel('guest', 'Guest telemetry (as the guest sent it)', 'value', notes, undefined, marks.on('guest'));
   return { panels: p ? [p] : [], markers: marks.list };
 }
