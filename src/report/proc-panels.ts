@@ -140,17 +140,18 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
   }
 
   // The busiest threads only: a QEMU has dozens.
-  const busiest = [...cpu.cols.entries()]
-    .filter(([k]) => k !== 'process')
+  const drawable = [...cpu.cols.entries()]
+    .filter(([k, c]) => k !== 'process' && c.some((v) => v !== null))
     .map(([k, c]) => [k, c.reduce<number>((sum, v) => sum + (v ?? 0), 0)] as const)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, SHOWN_THREADS)
-    .map(([k]) => k);
+    .sort((a, b) => b[1] - a[1]);
+  const busiest = drawable.slice(0, SHOWN_THREADS).map(([k]) => k);
+  const hidden = drawable.length - busiest.length;
   const notes = [
     'CPU from two consecutive samples of the same process (pid + starttime) or thread (tid + starttime); a restart, an exit, lost rows, a missing value or a silence over 3 intervals is a gap',
     ...(atBound
       ? [`readings up to ${TICK_SLACK} clock ticks over what could be used (one core for a thread, the host's CPUs for the process; the counters' resolution: ${((TICK_SLACK / ((intervalNs / 1e9) * meta.clkTck)) * 100).toFixed(0)}% at this interval), drawn at that bound: ${atBound}`]
       : []),
+    ...(hidden > 0 ? [`${hidden} more threads not drawn (the ${SHOWN_THREADS} with the most CPU are)`] : []),
     ...marks.notes(),
   ];
   const panels = [

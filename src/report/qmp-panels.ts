@@ -113,12 +113,17 @@ export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; ev
     }
     io.point(x, values);
   }
-  const busiest = [...io.cols.entries()]
+  const drawable = [...io.cols.entries()]
+    .filter(([, c]) => c.some((v) => v !== null))
     .map(([k, c]) => [k, c.reduce<number>((s, v) => s + (v ?? 0), 0)] as const)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, SHOWN_SERIES)
-    .map(([k]) => k);
-  const notes = ['a rate from two consecutive polls of one connection in which the device answered; a reconnect, a missing device or counter, lost rows or a silence over 3 intervals is a gap', ...marks.notes()];
+    .sort((a, b) => b[1] - a[1]);
+  const busiest = drawable.slice(0, SHOWN_SERIES).map(([k]) => k);
+  const hidden = drawable.length - busiest.length;
+  const notes = [
+    'a rate from two consecutive polls of one connection in which the device answered; a reconnect, a missing device or counter, lost rows or a silence over 3 intervals is a gap',
+    ...(hidden > 0 ? [`${hidden} more series not drawn (the ${SHOWN_SERIES} with the most bytes are)`] : []),
+    ...marks.notes(),
+  ];
   const p = io.panel('qmp-block', 'Block I/O (QMP)', 'bytes/s', notes, busiest, marks.on('qmp-block'));
   return { panels: p ? [p] : [], events, markers: marks.list };
 }

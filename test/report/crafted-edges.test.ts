@@ -140,3 +140,50 @@ describe.skipIf(!hasChromium())('labtel report: a panel with nothing to draw but
     expect(r.panels.map((p) => p.id)).toEqual(['proc-cpu', 'proc-rss', 'qmp-block']);
   });
 });
+
+describe.skipIf(!hasChromium())('labtel report: guest rows lost, and what a panel leaves out', () => {
+  it('guest rows missing (a seq gap): the guest lines break there, with a marker', { timeout: 60_000 }, async () => {
+    // Regression for: the guest panel never read seq, so a line was drawn across rows that were lost, and nothing said so.
+    const ep = new CraftedEpisode({ guest_agent: { socket: '/nonexistent', interval_ms: 1000 } });
+    for (let k = 0; k <= 8; k++) {
+      if (k === 4) {
+        ep.row('guest_agent', 'guest', 1 + k, { kind: 'line', guest: { load: 1 }, guest_t: null });
+        ep.row('guest_agent', 'guest', 1 + k, { kind: 'line', guest: { load: 1 }, guest_t: null });
+        continue;
+      }
+      ep.row('guest_agent', 'guest', 1 + k, { kind: 'line', guest: { load: k }, guest_t: null });
+    }
+    // Rows 4 and 5 (both at 5 s) are lost between the writer and the file.
+    const dir = ep.write();
+    const fs = await import('node:fs');
+    const file = `${dir}/telemetry-guest_agent.jsonl`;
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').split('\n').filter((l) => !/"seq":(4|5),/.test(l)).join('\n'));
+    const r = await openReport(dir);
+    expect(r.errors).toEqual([]);
+    const load = r.series('guest', 'load');
+    expect(at(load, 4)).toBe(3);
+    expect(at(load, 6)).toBe(5);
+    expect(load.some(([x, v]) => x > 4 && x < 6 && v === null), 'a line drawn across the lost rows').toBe(true);
+    expect(marked(r, 'guest', 'break')).toEqual([[6, 'guest: 2 rows missing (seq 3→6)']]);
+  });
+
+  it('the series a panel leaves out are counted in its notes: threads past the 8 busiest, devices past 8 series, guest keys past 8', { timeout: 60_000 }, async () => {
+    // Regression for: threads, devices and guest keys past each panel's cap were left out without a word; a guest key named __proto__ was lost.
+    const ep = new CraftedEpisode({ proc: { interval_ms: 1000, threads: true }, qmp: { socket: '/nonexistent', interval_ms: 1000 }, guest_agent: { socket: '/nonexistent', interval_ms: 1000 } });
+    for (let i = 0; i <= 3; i++) {
+      procSample(ep, 1 + i, 100, 1000 + 300 * i, Array.from({ length: 11 }, (_, k) => ({ tid: 101 + k, comm: `worker-${k}`, vcpu: null, starttime: 5001 + k, user: 10 + (k + 1) * i })));
+      const block = Object.fromEntries(Array.from({ length: 5 }, (_, d) => [`disk${d}`, { rd_bytes: 1000 * (d + 1) * i, wr_bytes: 100 * (d + 1) * i }]));
+      ep.row('qmp', 'qmp', 1 + i, { status: 'running', running: true, block, vcpus: null, kvm_vm: null, kvm_vcpu: null, balloon_actual_bytes: null, poll_ms: 1, events_dropped: 0 });
+      ep.row('guest_agent', 'guest', 1 + i, { kind: 'line', guest: JSON.parse(`{"__proto__": ${i}, ${Array.from({ length: 9 }, (_, k) => `"k${k}": ${k * i}`).join(', ')}}`), guest_t: null });
+    }
+    const r = await openReport(ep.write());
+    expect(r.errors).toEqual([]);
+    expect(r.panel('proc-cpu').labels).toHaveLength(9);
+    expect(r.panel('proc-cpu').notes.join('\n')).toContain('3 more threads not drawn (the 8 with the most CPU are)');
+    expect(r.panel('qmp-block').labels).toHaveLength(8);
+    expect(r.panel('qmp-block').notes.join('\n')).toContain('2 more series not drawn (the 8 with the most bytes are)');
+    expect(r.panel('guest').labels).toEqual(['__proto__', 'k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6']);
+    expect(at(r.series('guest', '__proto__'), 3)).toBe(2);
+    expect(r.panel('guest').notes.join('\n')).toContain('2 more keys not drawn (the first 8 the guest sent are): k7, k8');
+  });
+});
