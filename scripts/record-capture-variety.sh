@@ -259,6 +259,51 @@ if grep -E '^[1-9][0-9]* packets? dropped by (kernel|interface)|dropped on inter
   die "a capture dropped packets"
 fi
 
+# --- phase bigtcp: frames over 64 KiB ----------------------------------------
+# IPv6 BIG TCP: with gso_max_size above 64 KiB on both veth ends, the
+# stack hands the veth TCP super-frames over 65535 bytes (their IPv6 payload
+# length 0, as BIG TCP writes it). Captured whole (tcpdump -s 0) on cvb.
+cat >"$tmp/bigtcp.py" <<'PY'
+import ctypes, os, socket, threading
+libc = ctypes.CDLL(None, use_errno=True)
+def enter(ns):
+    if libc.setns(os.open(f"/run/netns/{ns}", os.O_RDONLY), 0x40000000) != 0:
+        raise OSError(ctypes.get_errno(), "setns")
+ready = threading.Event()
+def serve():
+    enter("labtel-cv-b")
+    s = socket.socket(socket.AF_INET6)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("fd00:202::10", 5001))
+    s.listen(1)
+    ready.set()
+    c, _ = s.accept()
+    while c.recv(1 << 20):
+        pass
+    c.close()
+t = threading.Thread(target=serve)
+t.start()
+ready.wait(5)
+enter("labtel-cv-a")
+c = socket.socket(socket.AF_INET6)
+c.bind(("fd00:202::1", 40010))
+c.connect(("fd00:202::10", 5001))
+c.sendall(b"B" * 400000)
+c.shutdown(socket.SHUT_WR)
+c.recv(1)
+c.close()
+t.join()
+PY
+ip -n "$NS_A" link set cva gso_max_size 180000 gro_max_size 180000
+ip -n "$NS_B" link set cvb gso_max_size 180000 gro_max_size 180000
+capture bigtcp "${TCPDUMP[@]}" -s 0 -i cvb -w "$tmp/bigtcp.pcap"
+wait_listening bigtcp
+python3 "$tmp/bigtcp.py"
+sleep 1.2
+kill -INT "${pids[0]}"
+wait "${pids[0]}" || die "the bigtcp capture failed: $(cat "$tmp/bigtcp.err")"
+pids=()
+
 # --- derived files: the other tools, on the real captures -------------------
 cd "$tmp"
 editcap -F nsecpcap any-sll.pcap editcap-nsec-sll.pcap             # pcap, ns magic, SLL v1
@@ -316,6 +361,15 @@ PY
 # 1514 bytes and skips the rest.
 cp veth.pcap over-snaplen-gso.pcap
 printf '\xea\x05\x00\x00' | dd of=over-snaplen-gso.pcap bs=1 seek=16 conv=notrunc status=none
+# The BIG TCP capture: its handshake and close, and its first frame over
+# 65535 bytes (tshark selects them; one such frame keeps the file under
+# 200 KB), then the header's snaplen rewritten to 65535 with dd, the value
+# most writers put there: one record over it, as a 64 KiB snaplen over GRO
+# frames gives.
+first_big=$(tshark -n -r bigtcp.pcap -Y 'frame.cap_len > 65535' -T fields -e frame.number 2>/dev/null | head -n 1)
+[[ -n $first_big ]] || die "bigtcp.pcap: no frame over 65535 bytes (is BIG TCP, gso_max_size > 64 KiB, supported here?)"
+tshark -n -r bigtcp.pcap -F pcap -w bigtcp-65535.pcap -Y "tcp.port == 5001 && (tcp.flags.syn == 1 || tcp.flags.fin == 1 || frame.number == $first_big)" 2>/dev/null
+printf '\xff\xff\x00\x00' | dd of=bigtcp-65535.pcap bs=1 seek=16 conv=notrunc status=none
 cd - >/dev/null
 
 # --- checks -------------------------------------------------------------------
@@ -332,6 +386,9 @@ check dumpcap-P.pcap '^File type: +pcap$'
 check editcap-s96.pcap '^File type: +pcap$'
 check editcap-s96.pcapng '^File type: +pcapng$'
 check over-snaplen-gso.pcap '^File type: +pcap$'
+check bigtcp-65535.pcap '^File type: +pcap$'
+[[ $(od -An -tu4 -j16 -N4 "$tmp/bigtcp-65535.pcap" | tr -d ' ') == 65535 ]] || die "bigtcp-65535.pcap: the snaplen is not 65535"
+[[ $(tshark -n -r "$tmp/bigtcp-65535.pcap" -Y 'frame.cap_len > 65535' 2>/dev/null | awk 'END { print NR }') == 1 ]] || die "bigtcp-65535.pcap: not one record over 65535 bytes"
 check dumpcap-2if.pcapng '^Number of interfaces in file: +2$'
 check dumpcap-2lt.pcapng '^File encapsulation: +per-packet$'
 check editcap-nsec-sll.pcap '^File type: +nsecpcap$'
@@ -351,7 +408,7 @@ over=$(tshark -n -r "$tmp/over-snaplen-gso.pcap" -Y 'frame.cap_len > 1514' 2>/de
 mkdir -p "$OUT"
 for f in any-sll.pcap tun-raw.pcap dumpcap-P.pcap dumpcap-2if.pcapng dumpcap-2lt.pcapng editcap-nsec-sll.pcap editcap-s96.pcap \
   editcap-s96.pcapng editcap-from-pcapng.pcap mergecap.pcapng mergecap.pcap sections.pcapng null.pcap loop.pcapng be-nsec-sll.pcap rawip4.pcap rawip6.pcap \
-  over-snaplen-gso.pcap; do
+  over-snaplen-gso.pcap bigtcp-65535.pcap; do
   size=$(stat -c %s "$tmp/$f")
   ((size < 200000)) || die "$f is $size bytes, more than the 200 KB a fixture may be"
   install -m 644 "$tmp/$f" "$OUT/variety-$f"

@@ -39,6 +39,7 @@ const CASES: Array<{ file: string; what: string; guest?: string[]; min?: number 
   // each of them cut to the snaplen (as libpcap does), tshark whole: the
   // headers are within the first 1514 bytes, so the rows are the same.
   { file: 'variety-over-snaplen-gso.pcap', what: 'GSO super-frames longer than the header snaplen of 1514', guest: VARIETY_GUEST, min: 30 },
+  { file: 'variety-bigtcp-65535.pcap', what: 'an IPv6 BIG TCP frame of 65562 captured bytes (91486 on the wire) over a header snaplen of 65535', guest: VARIETY_GUEST, min: 5 },
   { file: 'variety-any-sll.pcap', what: 'Linux cooked v1, linktype 113 (tcpdump -i any): veth, lo and tun', guest: VARIETY_GUEST, min: 50 },
   { file: 'variety-be-nsec-sll.pcap', what: 'big-endian nanosecond pcap', guest: VARIETY_GUEST, min: 50 },
   { file: 'variety-tun-raw.pcap', what: 'raw IP, linktype 101 (tcpdump on a tun)', guest: VARIETY_GUEST, min: 6 },
