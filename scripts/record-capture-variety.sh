@@ -18,8 +18,11 @@
 #                             tun cvt 10.203.0.10/24 whose far end
 #                             (10.203.0.1) is the python driver itself
 #
-# Every capture runs in labtel-cv-b. What each file is, and how it was made,
-# is in test/fixtures/pcap/README.md (section "Variety").
+# Every capture runs in labtel-cv-b: first the mix (veth, lo and tun at
+# once, by tcpdump and dumpcap), then an IPv6 BIG TCP transfer over the veth
+# (frames over 64 KiB), then the Wireshark tools make the other formats from
+# those captures. What each file is, and how it was made, is in
+# test/fixtures/pcap/README.md (section "Variety").
 set -euo pipefail
 
 OUT=${1:-test/fixtures/pcap}
