@@ -20,9 +20,34 @@ export function buildPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; 
   const net = netflowPanels(dir, meta);
   const qmp = qmpPanels(dir, meta);
   const guest = guestPanel(dir);
-  return {
-    panels: [...proc.panels, ...perf.panels, ...net.panels, ...qmp.panels, ...guest.panels],
-    markers: [...qmp.events, ...proc.markers, ...perf.markers, ...net.markers, ...qmp.markers, ...guest.markers],
-    events: qmp.events.length,
-  };
+  const panels = [...proc.panels, ...perf.panels, ...net.panels, ...qmp.panels, ...guest.panels];
+  const markers = [...qmp.events, ...proc.markers, ...perf.markers, ...net.markers, ...qmp.markers, ...guest.markers];
+  return { panels: spanning(panels, markers), markers, events: qmp.events.length };
+}
+
+/**
+ * Every panel's x from the first to the last time anything was recorded (its
+ * own rows, other panels', markers): a null point at either end where its
+ * rows start later or end sooner. Each page's plot ranges over its data, so
+ * without them an event before every sample, or after the last (a SHUTDOWN
+ * after the last poll), was drawn on no panel.
+ */
+function spanning(panels: Panel[], markers: Marker[]): Panel[] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const p of panels) {
+    const xs = p.data[0]!;
+    if (!xs.length) continue;
+    lo = Math.min(lo, xs[0]!);
+    hi = Math.max(hi, xs[xs.length - 1]!);
+  }
+  if (lo === Infinity) return panels;
+  for (const m of markers) (lo = Math.min(lo, m.t)), (hi = Math.max(hi, m.t));
+  return panels.map((p) => {
+    const xs = p.data[0]!;
+    const before = xs.length && lo < xs[0]! ? 1 : 0;
+    const after = xs.length && hi > xs[xs.length - 1]! ? 1 : 0;
+    if (!before && !after) return p;
+    return { ...p, data: p.data.map((c, i) => [...(before ? [i ? null : lo] : []), ...c, ...(after ? [i ? null : hi] : [])]) };
+  });
 }

@@ -187,3 +187,34 @@ describe.skipIf(!hasChromium())('labtel report: guest rows lost, and what a pane
     expect(r.panel('guest').notes.join('\n')).toContain('2 more keys not drawn (the first 8 the guest sent are): k7, k8');
   });
 });
+
+describe.skipIf(!hasChromium())('labtel report: events outside the samples', () => {
+  it('a QMP event before the first sample and one after the last (a SHUTDOWN after the last poll) are drawn on every panel', { timeout: 60_000 }, async () => {
+    // Regression for: each panel's x range was its own data's, so an event before every sample or after the last was drawn nowhere and said nowhere.
+    const ep = new CraftedEpisode({ proc: { interval_ms: 1000, threads: false }, qmp: { socket: '/nonexistent', interval_ms: 1000 } });
+    for (let i = 0; i <= 4; i++) procSample(ep, 2 + i, 100, 1000 + 50 * i, []);
+    for (let k = 3; k <= 5; k++) {
+      ep.row('qmp', 'qmp', k, { status: 'running', running: true, block: { disk0: { rd_bytes: 1000 * k, wr_bytes: 0 } }, vcpus: null, kvm_vm: null, kvm_vcpu: null, balloon_actual_bytes: null, poll_ms: 1, events_dropped: 0 });
+    }
+    ep.row('qmp', 'qmp_event', 1.0, { event: 'RESUME', data: null, qemu_wall_ns: null, time_source: 'received' });
+    ep.row('qmp', 'qmp_event', 7.5, { event: 'SHUTDOWN', data: null, qemu_wall_ns: null, time_source: 'received' });
+    const r = await openReport(ep.write());
+    expect(r.errors).toEqual([]);
+    const ranges = await r.page.evaluate(() =>
+      (globalThis as unknown as { labtelReport: { plots: Array<{ root: { dataset: Record<string, string> }; scales: { x: { min: number; max: number } } }> } }).labtelReport.plots.map((u) => [u.root.dataset.panel, u.scales.x.min, u.scales.x.max]),
+    );
+    expect(ranges.map(([p]) => p)).toEqual(['proc-cpu', 'proc-rss', 'qmp-block']);
+    for (const [panel, min, max] of ranges) {
+      expect(min, `${panel} starts after the RESUME`).toBeLessThanOrEqual(1.0);
+      expect(max, `${panel} ends before the SHUTDOWN`).toBeGreaterThanOrEqual(7.5);
+    }
+    const RED: [number, number, number] = [0xcc, 0, 0];
+    for (const panel of ['proc-cpu', 'proc-rss', 'qmp-block']) {
+      expect(await r.pixelsAt(panel, 7.5, RED), `no SHUTDOWN marker on ${panel}`).toBeGreaterThan(0);
+      expect(await r.pixelsAt(panel, 1.0, RED), `no RESUME marker on ${panel}`).toBeGreaterThan(0);
+    }
+    // The padding draws nothing: the values are those measured.
+    expect(at(r.series('proc-cpu', 'process'), 3)).toBeCloseTo(50);
+    expect(at(r.series('qmp-block', 'disk0 read B/s'), 4)).toBeCloseTo(1000);
+  });
+});
