@@ -69,6 +69,7 @@ describe('downsample', () => {
       return a.slice(first, to + 1).some((v) => v === null);
     });
     expect(across, 'a line drawn across nulls').toEqual([]);
+    expect(d.data[2]!.length).toBe(out.length);
     expect(d.data[2]!.every((v) => v === 2), 'the series that never breaks got a gap').toBe(true);
   });
 
