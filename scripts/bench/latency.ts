@@ -230,6 +230,8 @@ interface EpisodeRun {
   /** spawn to the first host_perf row on disk, as this script saw it (polled every 5 ms), ms */
   perfOnDiskFromRun: number | null;
   stopMs: number;
+  /** Packets per second on the captured tap, from the pcap interval rows (null: no pcap). */
+  pcapPps: number | null;
   /** Per collector: its collector_ended agent row after the episode_stopping one, ms. */
   endedAfterStop: Record<string, number>;
   exit: string;
@@ -255,6 +257,9 @@ async function episode(collectors: Record<string, object>, targetPid: number, wa
   const perfStarted = agentRows.find((r) => r.event === 'collector_started' && r.collector === 'perf');
   const summary = JSON.parse(fs.readFileSync(a.file('summary.json'), 'utf8')) as { collectors: Record<string, { status: string; reason?: string }> };
   const firstPerf = perf[0]?.t_mono_ns as number | undefined;
+  const pcapRows = rowsOf(a.file('telemetry-pcap.jsonl')).filter((r) => !('event' in r) && typeof r.pkts === 'number');
+  const pcapS = pcapRows.reduce((n, r) => n + (r.interval_s as number), 0);
+  const pcapPps = pcapS > 0 ? pcapRows.reduce((n, r) => n + (r.pkts as number), 0) / pcapS : null;
   const stopping = agentRows.find((r) => r.event === 'episode_stopping')?.t_mono_ns as number | undefined;
   const endedAfterStop: Record<string, number> = {};
   if (stopping !== undefined) for (const r of agentRows) if (r.event === 'collector_ended') endedAfterStop[r.collector as string] = ((r.t_mono_ns as number) - stopping) / 1e6;
@@ -266,6 +271,7 @@ async function episode(collectors: Record<string, object>, targetPid: number, wa
     perfFirstRowFromCollector: firstPerf === undefined || !perfStarted ? null : (firstPerf - (perfStarted.t_mono_ns as number)) / 1e6,
     perfOnDiskFromRun: waitFor === 'perf' && seenMono !== null ? seenMono - a.spawnedMono : null,
     stopMs: ex.atMono - termMono,
+    pcapPps,
     endedAfterStop,
     exit: ex.signal ?? String(ex.code),
   };
@@ -706,6 +712,11 @@ async function main(): Promise<void> {
 
     // ---------------------------------------------------------------- the section
     const ran = eps[0] ? Object.entries(eps[0].collectors).map(([k, v]) => `${k} ${v}`).join(', ') : 'none';
+    /** Each collector's config as run, without paths and names that change from run to run. */
+    const configs = Object.entries(all)
+      .map(([k, c]) => `${k} {${Object.entries(c).filter(([f]) => !['iface', 'socket', 'guest_ip', 'optional'].includes(f)).map(([f, v]) => `${f}: ${JSON.stringify(v)}`).join(', ')}}`)
+      .join(', ');
+    const pps = agg(eps.map((e) => e.pcapPps).filter((x): x is number => x !== null));
     const notRun = Object.entries(peers.notRun).map(([k, v]) => `${k}: ${v}`);
     const perRun = (xs: EpisodeRun[], f: (e: EpisodeRun) => number | null) => agg(xs.map(f).filter((x): x is number => x !== null));
     const cad = (xs: EpisodeRun[], pick: (e: EpisodeRun) => number[], q: number) => perRun(xs, (e) => (pick(e).length ? quantile(pick(e), q) : null));
@@ -713,7 +724,7 @@ async function main(): Promise<void> {
     body.push(
       `Each figure is measured several times in this run and shown as **median / max (number of measurements)**; CLOCK_MONOTONIC throughout (\`process.hrtime\` here, the rows' \`t_mono_ns\` plus the episode origin from episode.json). The target of proc and perf is a node process this script starts (5 ms of CPU every 50 ms).`,
       `### \`labtel run\`: cadence, perf attach, stop`,
-      `${RUNS} episodes with every collector this host could run (proc at 100 ms, perf at 200 ms with its default events; pcap at 500 ms and netflow at 100 ms on a test network with 200 UDP packets/s, qmp at 500 ms on a paused QEMU, guest_agent polling a qemu-ga on the host, as \`labtel demo\` sets them up), each ${EPISODE_S} s past perf's first row on disk, then SIGTERM; then ${RUNS} episodes of proc alone (${EPISODE_S} s past its first row). Collectors in the first episode: ${ran}.` +
+      `${RUNS} episodes with every collector this host could run, each ${EPISODE_S} s past perf's first row on disk, then SIGTERM; then ${RUNS} episodes of proc alone (${EPISODE_S} s past its first row). pcap, netflow, qmp and guest_agent observe the peers \`labtel demo\` starts (src/demo/lab-peers.ts): a test network with UDP traffic in namespaces (${pps.n ? `${fmt(pps.median, 0)} packets/s on the captured tap, median over the episodes, from the pcap rows` : 'no pcap rows'}), a paused QEMU, a qemu-ga on the host. Configs: ${configs}. Collectors in the first episode: ${ran}.` +
         (notRun.length ? ` Not run on this host: ${notRun.join('; ')}.` : ''),
       mdTable(
         ['measure', 'every available collector', 'proc alone', 'compared with'],
@@ -752,7 +763,7 @@ async function main(): Promise<void> {
         return (a.n ? mm(a) : 'never gone') + (n ? `; still running ${IDLE_CAP_S} s after the kill in ${n} of ${ks.length} runs (then killed by the script)` : '');
       };
       body.push(
-        `${RUNS} runs each: \`labtel run\` with perf (200 ms) on the target and pcap on a test network's tap, SIGKILLed once perf wrote a row and tcpdump started; then the time until each of its children (found by parent pid before the kill) is gone (no such process, or a zombie), polled every 5 ms. With traffic: the demo's 200 UDP packets/s on the captured link; idle: a second test network that carries nothing, watched for ${IDLE_CAP_S} s. perf runs under \`setpriv --pdeathsig KILL\`; Debian's tcpdump drops privileges to the tcpdump user, which clears the parent-death signal, so it goes only when a write to its closed pipe fails (issue 17).`,
+        `${RUNS} runs each: \`labtel run\` with perf (200 ms) on the target and pcap on a test network's tap, SIGKILLed once perf wrote a row and tcpdump started; then the time until each of its children (found by parent pid before the kill) is gone (no such process, or a zombie), polled every 5 ms. With traffic: the captured link is the one above, with the demo's UDP traffic; idle: a second test network that carries nothing, watched for ${IDLE_CAP_S} s. perf runs under \`setpriv --pdeathsig KILL\`; Debian's tcpdump drops privileges to the tcpdump user, which clears the parent-death signal, so it goes only when a write to its closed pipe fails (issue 17).`,
         mdTable(
           ['child', 'with traffic: gone after', 'idle link: gone after'],
           [
