@@ -136,7 +136,10 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
           s.longestSilenceNs = t - p;
           s.silenceAt = p;
         }
-        lastSilenceT.set(source, t);
+        // A row recording the target's exit (proc's 'exited') ends the rhythm: until the target
+        // comes back (a 'restarted' row) there is nothing to sample, and the gap is no silence.
+        if (row.process_event === 'exited') lastSilenceT.delete(source);
+        else lastSilenceT.set(source, t);
       }
     }
   };

@@ -210,8 +210,9 @@ export function verifyEpisode(dir: string): VerifyReport {
           // Excused from the silence below only when the target did not live on.
           const why = livedOn(name, lastT, interval, proc, target, summary, (s.detail as Row | undefined)?.target_gone_at_ns);
           if (why) failed.push(why);
-        } else if (summary && typeof lastT === 'number' && summary.t_mono_stop_ns - lastT > Math.max(3 * interval, 3e9)) {
-          // A collector that stops writing before the episode ends is a silence too.
+        } else if (summary && typeof lastT === 'number' && main?.lastPicked?.process_event !== 'exited' && summary.t_mono_stop_ns - lastT > Math.max(3 * interval, 3e9)) {
+          // A collector that stops writing before the episode ends is a silence too; not one whose
+          // last row records the target's exit (proc following a pidfile target that never came back).
           degraded.push(`${rules.source} rows stop ${((summary.t_mono_stop_ns - lastT) / 1e9).toFixed(3)} s before the episode ended`);
         }
         if (scan.badLines) failed.push(`${scan.badLines} lines are not rows (${scan.firstBadLine})`);

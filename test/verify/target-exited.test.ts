@@ -112,6 +112,38 @@ describe('labtel verify: target_exited is excused only when the target did not l
     });
   });
 
+  // Regression for: proc following a pidfile target writes an 'exited' row and waits for the next
+  // process; verify called the wait a silence (degraded), while perf, doing the same, was ok.
+  it('pidfile target: proc recorded the exit and watched the pidfile to the stop: not a silence', () => {
+    const dir = copyOf(clean);
+    target(dir, { pidfile: '/run/crafted.pid' });
+    const tExit = procExitsAt(dir, procRows(dir).length - 3);
+    editJson(dir, 'summary.json', (s) => {
+      Object.assign((s.collectors as Record<string, Row>).proc!, { end: 'stopped' });
+      s.t_mono_stop_ns = tExit + 5e9;
+    });
+    const r = verifyEpisode(dir).collectors.proc!;
+    expect(r.rows).toBeGreaterThan(10);
+    expect(r.reasons.join('\n')).not.toMatch(/before the episode ended/);
+    expect(r.verdict).not.toBe('failed');
+  });
+
+  it('pidfile target: the gap from proc\'s exited row to its restarted row is not a silence', () => {
+    const dir = copyOf(clean);
+    target(dir, { pidfile: '/run/crafted.pid' });
+    const rows = procRows(dir);
+    expect(rows.length).toBeGreaterThan(15);
+    const k = rows.length - 6;
+    const gap = 2e9;
+    const exitT = rows[k]!.t_mono_ns as number;
+    const nulls = Object.fromEntries(Object.keys(rows[k]!).filter((x) => !['source', 't_mono_ns', 'seq', 'available_in_deployment', 'pid', 'starttime', 'process_event', 'null_reasons'].includes(x)).map((x) => [x, null]));
+    const out = rows.map((r, i) => (i < k ? r : i === k ? { ...r, ...nulls, process_event: 'exited', null_reasons: { state: 'crafted: exited' } } : { ...r, t_mono_ns: (r.t_mono_ns as number) + gap, pid: 1234, starttime: 99, process_event: i === k + 1 ? 'restarted' : null }));
+    fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), out.map((r) => JSON.stringify(r) + '\n').join(''));
+    editJson(dir, 'summary.json', (s) => void (s.t_mono_stop_ns = (s.t_mono_stop_ns as number) + gap));
+    const r = verifyEpisode(dir).collectors.proc!;
+    expect(r.reasons.join('\n')).not.toContain(`from t_mono_ns ${exitT} `);
+  });
+
   describe('without proc rows', () => {
     /** The clean episode with proc deselected, `t` as its target and `exit_reason` as how it stopped. */
     function noProc(t: object, exitReason: string): { dir: string; lastT: number; stop: number } {

@@ -50,7 +50,8 @@ describe('labtel verify', () => {
       broken((rows) => rows.map((x) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, keep.has(k) ? v : k === 'null_reasons' ? { state: 'crafted' } : null])))),
     );
     expect(r.verdict).toBe('failed');
-    expect(r.reasons).toEqual([`${r.rows} host_proc rows, but every measured field (state, CPU time, faults, memory, context switches, I/O) was null`]);
+    // A real recording: a stall on this host may show as a silence besides.
+    expect(r.reasons.filter((x) => !/^host_proc rows stop for /.test(x))).toEqual([`${r.rows} host_proc rows, but every measured field (state, CPU time, faults, memory, context switches, I/O) was null`]);
   });
 
   it('a row that breaks its schema: failed, naming the line and the field', () => {
