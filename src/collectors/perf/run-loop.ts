@@ -70,11 +70,20 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
   const result = (end: PerfLoopResult['end']): PerfLoopResult => ({ rows: w.rows - rowsAtStart, valueRows, restarts, targetRestarts, end, targetGoneAtNs: end === 'target_exited' ? goneAt : null });
   /** Whether the process perf counts is still there: a zombie, or another process under its pid, is gone. A pid target never seen alive is left to perf's own error. */
   const lives = (t: ProcessIdentity): boolean => t.starttime < 0 || sameProcess(processIdentity(t.pid), t);
+  /** The process that replaced the counted one while it lived: taken on from a rewrite the pidfile no longer held (see PidfileFollower.superseded). */
+  let replacement: ProcessIdentity | null = null;
+  const superseded = (): boolean => (replacement ??= follower?.superseded() ?? null) !== null;
   /** Marks the first row of a run on a new process identity. */
   let event: 'started' | 'restarted' | null = 'started';
 
   while (!o.signal.aborted) {
-    if (target === null) {
+    if (replacement !== null) {
+      target = replacement;
+      replacement = null;
+      event = 'restarted';
+      targetRestarts++;
+      delay = o.restartDelayMs ?? 500;
+    } else if (target === null) {
       // The target exited: wait, reading the pidfile every interval, for the process it names next.
       target = await nextTarget(follower!, o);
       if (target === null) return result('target_exited'); // the episode stopped while it was gone
@@ -126,8 +135,9 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     });
     const rowsBefore = w.rows;
     // perf stat -p only stats /proc/PID, so it counts a zombie on and on (<not counted>): end it once the target is gone.
+    // So is a process the pidfile no longer names, if it was taken on from a write caught mid-way.
     const watch = setInterval(() => {
-      if (!lives(counted)) child.kill('SIGINT'); // as at the end of a run: perf prints its last counts
+      if (superseded() || !lives(counted)) child.kill('SIGINT'); // as at the end of a run: perf prints its last counts
     }, o.intervalMs);
     let ran: Awaited<typeof child>;
     try {
@@ -140,6 +150,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     emit();
     w.flush();
     if (o.signal.aborted) break;
+    if (replacement !== null) continue;
     if (!sameProcess(processIdentity(pid), counted)) {
       goneAt = o.clock.now();
       if (!follower) return result('target_exited');
@@ -151,8 +162,8 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     const stderr = String(ran.stderr ?? '').trim().split('\n').slice(-2).join(' ');
     o.reportError?.(`perf ${why}${stderr ? `: ${stderr}` : ''}; restarting in ${delay} ms`);
     restarts++;
-    // The backoff, cut short when the target goes meanwhile (the loop's top then follows it).
-    if (!(await backoff(delay, o, () => !lives(counted)))) break;
+    // The backoff, cut short when the target goes or is replaced meanwhile (the loop's top then follows it).
+    if (!(await backoff(delay, o, () => superseded() || !lives(counted)))) break;
     delay = Math.min(delay * 2, 8000);
   }
   return result('stopped');

@@ -6,6 +6,7 @@ import { EpisodeClock } from '../../clock/origin.js';
 import { paced } from '../../agent/pace.js';
 import { errnoName } from '../../agent/errno.js';
 import { PidfileFollower } from '../../util/pidfile-follower.js';
+import type { ProcessIdentity } from '../../util/process-identity.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { sysconf } from '../../native/sysconf.js';
 import { F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
@@ -114,22 +115,36 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     for (const tid of threadPrev.keys()) if (!live.has(tid)) threadPrev.delete(tid);
   };
 
+  /** Samples the process the follower took on, from this tick: its first row says 'restarted'. */
+  const switchTo = (next: ProcessIdentity): void => {
+    const candidate = createProcSampler(procRoot, next.pid, pageSize, o.sampler).sampler;
+    if (candidate.open() !== 0) { candidate.close(); return; } // gone already: the next rewrite names the one after
+    sampler = candidate;
+    pid = next.pid;
+    identity = null;
+    event = 'restarted';
+    prevT = null;
+    threadPrev.clear();
+  };
+
   const tick = (): boolean => {
     const t = o.clock.now();
-    if (!sampler) {
+    if (sampler && follower) {
+      // Taken on from a rewrite that the pidfile no longer holds (caught mid-way, or rewritten again at once).
+      const next = follower.superseded();
+      if (next !== null) {
+        sampler.close();
+        sampler = null;
+        switchTo(next);
+      }
+    } else if (!sampler) {
       // Following a pidfile: wait for a live process it names.
       const next = follower?.next() ?? null;
-      if (next === null) {
-        w.flushIfDue();
-        return true;
-      }
-      const candidate = createProcSampler(procRoot, next.pid, pageSize, o.sampler).sampler;
-      if (candidate.open() !== 0) { candidate.close(); return true; } // gone already: the next rewrite names the one after
-      sampler = candidate;
-      pid = next.pid;
-      event = 'restarted';
-      prevT = null;
-      threadPrev.clear();
+      if (next !== null) switchTo(next);
+    }
+    if (!sampler) {
+      w.flushIfDue();
+      return true;
     }
     sampler.sample(v, err);
     // A zombie's files are still readable, full of zeros: it has exited all the same.
