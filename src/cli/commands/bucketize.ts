@@ -93,10 +93,9 @@ export function bucketizeOptions(f: BucketizeFlags, episodeNetflow: Record<strin
 }
 
 /** The reader's count of classic records over the file's snaplen (native and TS status(); see src/collectors/netflow/ts/capture-reader.ts). */
-const overSnaplen = (s: CaptureStatus) => (s as CaptureStatus & { recordsOverSnaplen?: number }).recordsOverSnaplen ?? 0;
 
 function report(input: string, rows: number, s: CaptureStatus): boolean {
-  const over = overSnaplen(s);
+  const over = s.recordsOverSnaplen;
   if (over) console.error(`labtel: ${input}: read ${over} records longer than the file's snaplen, as libpcap does (cut to the snaplen)`);
   if (s.skippedRecords) console.error(`labtel: ${input}: skipped ${s.skippedRecords} bad records (${s.skippedBytes} bytes)`);
   if (s.holes) console.error(`labtel: ${input}: ${s.holes} timestamp jumps too long to fill with empty buckets were left as gaps`);

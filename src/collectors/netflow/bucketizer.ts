@@ -32,6 +32,8 @@ export interface CaptureStatus {
   packets: number;
   skippedBytes: number;
   skippedRecords: number;
+  /** Classic records longer than the file's snaplen, read as libpcap reads them (cut to the snaplen). */
+  recordsOverSnaplen: number;
   /** Silences longer than the fill limit left as holes (hostile timestamp jumps). */
   holes: number;
 }

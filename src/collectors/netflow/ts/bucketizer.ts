@@ -603,8 +603,7 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
     if (this.core.ended) throw new Error(ENDED);
   }
 
-  // recordsOverSnaplen: as the native status() (native/binding_bucketize.cc), in its key order.
-  status(): CaptureStatus & { recordsOverSnaplen: number } {
+  status(): CaptureStatus {
     const r = this.reader;
     return {
       ok: r.ok,
