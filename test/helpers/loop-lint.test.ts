@@ -25,7 +25,6 @@ function testFiles(dir = path.join(ROOT, 'test')): string[] {
  */
 const AWAITING_SWEEP = new Set([
   'test/bucketize/tshark.test.ts',
-  'test/collectors/netflow/differential.test.ts',
   'test/collectors/perf/follow.test.ts',
   'test/native/addon.test.ts',
 ]);
