@@ -164,4 +164,44 @@ describe.each(kinds)('proc follows a pidfile target from its start (%s sampler)'
     expect(rows.map((x) => x.process_event).filter((e) => e !== null)).toEqual(['started', 'exited', 'restarted', 'restarted']);
     expect(rows.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([1, b.pid]);
   });
+
+  // Regression for: a pidfile was known as rewritten only by its inode, mtime and size. File
+  // times are coarse on most kernels (one tick, 4 ms at HZ=250, before Linux 6.13's fine-grained
+  // times), so a restart that rewrote it in the same tick, with a pid of as many digits, read as
+  // the same pidfile: never followed. Here the same mtime is set with utimes, as such a kernel does.
+  it('a pidfile rewritten with the same mtime and size (coarse file times): still a rewrite, followed', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const tick = new Date(1_700_000_000_000);
+    const a = sleeper();
+    let b = sleeper();
+    const spare: ChildProcess[] = [];
+    while (String(b.pid).length !== String(a.pid).length) {
+      spare.push(b);
+      b = sleeper();
+    }
+    for (const x of spare) x.kill('SIGKILL');
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    fs.utimesSync(pidfile, tick, tick);
+    const p = startProc(a.pid!, pidfile, sampler);
+    let r: ProcLoopResult;
+    try {
+      await until(() => p.rows().length >= 1, 'a row of the first process', p);
+      a.kill('SIGKILL');
+      await exited(a);
+      await until(() => p.rows().some((x) => x.process_event === 'exited'), "proc's exited row", p);
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      fs.utimesSync(pidfile, tick, tick);
+      expect(fs.statSync(pidfile).size).toBe(String(a.pid).length + 1);
+      await until(() => p.rows().filter((x) => x.pid === b.pid).length >= 2, 'two rows of the process the rewritten pidfile names', p);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      a.kill('SIGKILL');
+      b.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r.end).toBe('stopped');
+    const rows = readJsonl(p.out);
+    expect(rows.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([b.pid]);
+  });
 });
