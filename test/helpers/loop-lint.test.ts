@@ -24,9 +24,7 @@ function testFiles(dir = path.join(ROOT, 'test')): string[] {
  * removed.
  */
 const AWAITING_SWEEP = new Set([
-  'test/bucketize/tshark.test.ts',
   'test/collectors/perf/follow.test.ts',
-  'test/native/addon.test.ts',
 ]);
 
 const lint = (body: string) => lintLoops('x.test.ts', `it('t', () => {\n${body}\n});\n`).map((f) => `${f.kind} ${f.walks}`);

@@ -66,6 +66,7 @@ describe('loader and doctor', () => {
     expect(r.collectors.proc).toEqual({ available: true, reason: 'native sampler' });
     expect(r.collectors.qmp).toEqual({ available: true, reason: 'needs a QMP socket (collectors.qmp.socket)' });
     expect(r.collectors.guest_agent).toEqual({ available: true, reason: 'needs the guest channel (collectors.guest_agent.socket)' });
+    expect((r as { pure_ts_path?: unknown }).pure_ts_path).toBeNull();
   });
 
   it('tries LABTEL_NATIVE_PATH first and names every failed attempt', () => {
@@ -78,5 +79,7 @@ describe('loader and doctor', () => {
     const r = doctor({ LABTEL_NATIVE: '0' });
     expect(r.native).toEqual({ available: false, reason: 'disabled by LABTEL_NATIVE=0; using the pure-TypeScript path', path: null });
     expect(r.collectors.proc).toEqual({ available: true, reason: 'pure-TS sampler (the addon is not loaded)' });
+    // Regression for: doctor said nothing of what the fallback reads (pcapng and --skip-bad once needed the addon).
+    expect((r as { pure_ts_path?: unknown }).pure_ts_path).toMatch(/pcapng.*--skip-bad/);
   });
 });
