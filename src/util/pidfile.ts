@@ -22,7 +22,8 @@ export function readPidfile(file: string): PidfileReading {
     const m = /^([1-9]\d{0,9})\n?$/.exec(text);
     const pid = m ? Number(m[1]) : NaN;
     if (!(pid <= 2147483647)) throw new Error(`${file} does not hold a pid, got ${JSON.stringify(text)}`);
-    return { pid, version: `${st.ino}:${st.mtimeMs}:${st.size}` };
+    // The pid too: file times are coarse on most kernels (one tick), so a rewrite in the same tick may keep inode, mtime and size.
+    return { pid, version: `${st.ino}:${st.mtimeMs}:${st.size}:${pid}` };
   } finally {
     fs.closeSync(fd);
   }
