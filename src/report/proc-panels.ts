@@ -54,7 +54,7 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
   const marks = new Marks('proc', PANELS);
   const cpu = new Series();
   const rss = new Series();
-  const prev = new Map<string, { sample: number; tNs: number; ticks: number }>();
+  const prev = new Map<string, { sample: number; tNs: number; ticks: number; threads: number | null }>();
   /** Per process and tid, the thread (tid + starttime) last seen under it. */
   const threadKeys = new Map<string, string>();
   let sampleNo = 0;
@@ -65,13 +65,22 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
   let lastExited = false;
   let atBound = 0;
 
-  /** CPU % from this reading and the previous sample's reading of the same thing, or null. */
-  const rate = (key: string, label: string, x: number, tNs: number, ticks: number | null, cores: number | null): number | null => {
+  /**
+   * CPU % from this reading and the previous sample's reading of the same
+   * thing, or null. `cores`: what it could use; `hardCores`, when larger,
+   * what it could use with threads no sample saw (a process's utime + stime
+   * include threads that started and exited between two samples, as a
+   * QEMU's I/O workers do): a reading past `cores` by more than the
+   * counters' resolution is held to that instead, not dropped.
+   */
+  const rate = (key: string, label: string, x: number, tNs: number, ticks: number | null, cores: (threadsBefore: number | null) => number | null, hardCores: number | null, threads: number | null = null): number | null => {
     if (ticks === null) return null;
     const p = prev.get(key);
-    prev.set(key, { sample: sampleNo, tNs, ticks });
+    prev.set(key, { sample: sampleNo, tNs, ticks, threads });
     if (!p || p.sample !== sampleNo - 1 || tNs <= p.tNs) return null;
-    const r = cpuPercent(ticks - p.ticks, (tNs - p.tNs) / 1e9, meta.clkTck, cores);
+    const dtS = (tNs - p.tNs) / 1e9;
+    let r = cpuPercent(ticks - p.ticks, dtS, meta.clkTck, cores(p.threads));
+    if (r.kind === 'dropped' && ticks >= p.ticks && hardCores !== cores(p.threads)) r = cpuPercent(ticks - p.ticks, dtS, meta.clkTck, hardCores);
     if (r.kind === 'value') return r.pct;
     if (r.kind === 'at_bound') return atBound++, r.pct;
     marks.add(x, 'dropped', `${label}: ${r.why}: dropped`, 'CPU values dropped as impossible', ['proc-cpu']);
@@ -111,9 +120,15 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
       curKey = procKey;
       const ticks = ticksOf(p);
       if (ticks === null) marks.add(x, 'break', `process CPU not read (${reasonOf(p, num(p.cpu_user_jiffies) === null ? 'cpu_user_jiffies' : 'cpu_sys_jiffies')})`, 'values missing');
-      // Held to the host's CPUs, not to num_threads at the two samples: utime + stime include threads that
-      // started and exited between them (a QEMU's I/O workers), which no sample counted.
-      values.process = rate(procKey, 'process', x, s.tNs, ticks, meta.hostCpus);
+      // Held to its threads at the two samples within the counters' resolution; past that, to the host's CPUs
+      // (threads that started and exited between the samples count in utime + stime).
+      const threadsNow = num(p.num_threads);
+      const byThreads = (threadsBefore: number | null): number | null => {
+        const ts = [threadsNow, threadsBefore].filter((v): v is number => v !== null && v > 0);
+        if (!ts.length) return meta.hostCpus;
+        return meta.hostCpus === null ? Math.max(...ts) : Math.min(Math.max(...ts), meta.hostCpus);
+      };
+      values.process = rate(procKey, 'process', x, s.tNs, ticks, byThreads, meta.hostCpus, threadsNow);
       const r = num(p.rss_bytes);
       if (r === null) marks.add(x, 'break', `RSS not read (${reasonOf(p, 'rss_bytes')})`, 'values missing');
       rss.point(x, { 'RSS MiB': r === null ? null : r / 2 ** 20 });
@@ -129,7 +144,7 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
       threadKeys.set(owner, key);
       const ticks = ticksOf(th);
       if (ticks === null) marks.add(x, 'break', `${label} CPU not read (${reasonOf(th, num(th.cpu_user_jiffies) === null ? 'cpu_user_jiffies' : 'cpu_sys_jiffies')})`, 'values missing');
-      const v = rate(key, label, x, s.tNs, ticks, 1);
+      const v = rate(key, label, x, s.tNs, ticks, () => 1, 1);
       if (v !== null || !(label in values)) values[label] = v;
     }
     cpu.point(x, values);
@@ -140,16 +155,17 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
   }
 
   // The busiest threads only: a QEMU has dozens.
-  const drawable = [...cpu.cols.entries()]
-    .filter(([k, c]) => k !== 'process' && c.some((v) => v !== null))
-    .map(([k, c]) => [k, c.reduce<number>((sum, v) => sum + (v ?? 0), 0)] as const)
+  const drawable = cpu
+    .labels()
+    .filter((k) => k !== 'process' && cpu.hasValue(k))
+    .map((k) => [k, cpu.sum(k)] as const)
     .sort((a, b) => b[1] - a[1]);
   const busiest = drawable.slice(0, SHOWN_THREADS).map(([k]) => k);
   const hidden = drawable.length - busiest.length;
   const notes = [
     'CPU from two consecutive samples of the same process (pid + starttime) or thread (tid + starttime); a restart, an exit, lost rows, a missing value or a silence over 3 intervals is a gap',
     ...(atBound
-      ? [`readings up to ${TICK_SLACK} clock ticks over what could be used (one core for a thread, the host's CPUs for the process; the counters' resolution: ${((TICK_SLACK / ((intervalNs / 1e9) * meta.clkTck)) * 100).toFixed(0)}% at this interval), drawn at that bound: ${atBound}`]
+      ? [`readings up to ${TICK_SLACK} clock ticks over what could be used (one core for a thread; for the process, its threads at the two samples, or past that the host's CPUs; the counters' resolution: ${((TICK_SLACK / ((intervalNs / 1e9) * meta.clkTck)) * 100).toFixed(0)}% at this interval), drawn at that bound: ${atBound}`]
       : []),
     ...(hidden > 0 ? [`${hidden} more threads not drawn (the ${SHOWN_THREADS} with the most CPU are)`] : []),
     ...marks.notes(),
