@@ -47,7 +47,7 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
         if (k === 'seq') continue;
         const key = `${prefix}${k}`;
         if (typeof v === 'number' && Number.isFinite(v)) {
-          if (guest.cols.has(key) || guest.cols.size + Object.keys(values).filter((k) => !guest.cols.has(k)).length < MAX_SERIES) values[key] = v;
+          if (guest.has(key) || guest.size + Object.keys(values).filter((k) => !guest.has(k)).length < MAX_SERIES) values[key] = v;
           else left.add(key);
         } else walk(v, `${key}.`, depth + 1);
       }

@@ -113,9 +113,10 @@ export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; ev
     }
     io.point(x, values);
   }
-  const drawable = [...io.cols.entries()]
-    .filter(([, c]) => c.some((v) => v !== null))
-    .map(([k, c]) => [k, c.reduce<number>((s, v) => s + (v ?? 0), 0)] as const)
+  const drawable = io
+    .labels()
+    .filter((k) => io.hasValue(k))
+    .map((k) => [k, io.sum(k)] as const)
     .sort((a, b) => b[1] - a[1]);
   const busiest = drawable.slice(0, SHOWN_SERIES).map(([k]) => k);
   const hidden = drawable.length - busiest.length;
