@@ -102,7 +102,16 @@ async function until<T>(get: () => T | undefined | false | null, what: string, c
   }
 }
 
-const tmp = (name: string) => fs.mkdtempSync(path.join(os.tmpdir(), `labtel-bench-latency-${name}-`));
+/** Temp dirs made by this process (episodes, sockets), removed when it ends. */
+const made: string[] = [];
+const tmp = (name: string) => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `labtel-bench-latency-${name}-`));
+  made.push(d);
+  return d;
+};
+const removeTmp = () => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+};
 const onPath = (prog: string) => spawnSync('sh', ['-c', `command -v ${prog}`], { stdio: 'ignore' }).status === 0;
 
 /** pid, ppid, starttime and state of every process, from /proc/PID/stat. */
@@ -549,6 +558,8 @@ async function guestStop(state: 'idle' | 'stalled' | 'gone'): Promise<number[]> 
 interface Hostile {
   /** From the first byte sent to the disconnect (qmp), or to the next good line's row on disk (guest), ms. */
   ms: number;
+  /** guest: from the first byte sent to the last write taken by the socket, ms. */
+  takenMs?: number;
   accepted: number;
   rss0: number;
   peakRss: number;
@@ -613,6 +624,7 @@ async function hostileGuest(): Promise<Hostile> {
   const m = rssSampler();
   const t0 = monoMs();
   const accepted = await pump(g, 64 * MiB, 0x7b);
+  const takenMs = monoMs() - t0;
   g.write('"}\n{"i":1}\n');
   await until(() => lines() === 2, 'the line after the 64 MiB one', 120_000, 1);
   const ms = monoMs() - t0;
@@ -623,7 +635,7 @@ async function hostileGuest(): Promise<Hostile> {
   g.destroy();
   server.close();
   if (accepted < 64 * MiB) throw new Error(`the guest channel hung up after ${accepted} bytes`);
-  return { ms, accepted, rss0, peakRss: peak };
+  return { ms, takenMs, accepted, rss0, peakRss: peak };
 }
 
 function inChild(which: 'qmp' | 'guest'): Hostile {
@@ -635,6 +647,9 @@ function inChild(which: 'qmp' | 'guest'): Hostile {
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
+  const began = monoMs();
+  /** Progress on stderr, with the seconds since the start (what each stage costs, for keeping the whole under 3 minutes). */
+  const step = (what: string) => log(`[${((monoMs() - began) / 1000).toFixed(1)} s] ${what}`);
   const mach = machine();
   const root = process.getuid?.() === 0;
   const have = { perf: onPath('perf'), tcpdump: onPath('tcpdump'), netns: canMakeNetns() };
@@ -650,12 +665,12 @@ async function main(): Promise<void> {
     const all: Record<string, object> = { proc: { interval_ms: 100 }, ...(have.perf ? { perf: { interval_ms: 200 } } : {}), ...peers.collectors };
     const eps: EpisodeRun[] = [];
     for (let i = 0; i < RUNS; i++) {
-      log(`1. labtel run, every available collector, run ${i + 1}/${RUNS}`);
+      step(`1. labtel run, every available collector, run ${i + 1}/${RUNS}`);
       eps.push(await episode(all, target.pid!, have.perf ? 'perf' : 'proc'));
     }
     const procOnly: EpisodeRun[] = [];
     for (let i = 0; i < RUNS; i++) {
-      log(`1. labtel run, proc alone, run ${i + 1}/${RUNS}`);
+      step(`1. labtel run, proc alone, run ${i + 1}/${RUNS}`);
       procOnly.push(await episode({ proc: { interval_ms: 100 } }, target.pid!, 'proc'));
     }
     json.episodes = { all: eps, proc_only: procOnly, not_run: peers.notRun };
@@ -670,32 +685,32 @@ async function main(): Promise<void> {
       idleNet = await createGuestNet();
       const trafficIface = (peers.collectors.pcap as { iface: string }).iface;
       for (let i = 0; i < RUNS; i++) {
-        log(`2. agent SIGKILLed, traffic, run ${i + 1}/${RUNS}`);
+        step(`2. agent SIGKILLed, traffic, run ${i + 1}/${RUNS}`);
         kills.traffic.push(await killRun(trafficIface, target.pid!, 30_000));
-        log(`2. agent SIGKILLed, idle link, run ${i + 1}/${RUNS} (up to ${IDLE_CAP_S} s)`);
+        step(`2. agent SIGKILLed, idle link, run ${i + 1}/${RUNS} (up to ${IDLE_CAP_S} s)`);
         kills.idle.push(await killRun(idleNet.tap, target.pid!, IDLE_CAP_S * 1000));
       }
     }
     json.sigkill = killWhy ? { skipped: killWhy } : kills;
 
     // 3. guest line to row
-    log(`3. guest_agent: ${LINES} lines`);
+    step(`3. guest_agent: ${LINES} lines`);
     const gl = await guestLineLatency();
     json.guest_line = gl;
 
     // 4. QMP and the loops' stop
-    log(`4. QMP backoff: ${RUNS} runs of ${BACKOFF_ATTEMPTS} attempts side by side, hang-up and silent peers`);
+    step(`4. QMP backoff: ${RUNS} runs of ${BACKOFF_ATTEMPTS} attempts side by side, hang-up and silent peers`);
     const [backHang, backSilent] = await Promise.all([qmpBackoff('hangup'), qmpBackoff('silent')]);
-    log(`4. hang-up to rejection, ${HANGUP_RUNS} runs`);
+    step(`4. hang-up to rejection, ${HANGUP_RUNS} runs`);
     const hang = await hangupToRejection();
     const qmpStops: Record<string, number[]> = {};
     for (const s of ['polling', 'mute', 'silent', 'backoff'] as const) {
-      log(`4. qmpLoop stop, ${s}`);
+      step(`4. qmpLoop stop, ${s}`);
       qmpStops[s] = await qmpStop(s);
     }
     const guestStops: Record<string, number[]> = {};
     for (const s of ['idle', 'stalled', 'gone'] as const) {
-      log(`4. guestLoop stop, ${s}`);
+      step(`4. guestLoop stop, ${s}`);
       guestStops[s] = await guestStop(s);
     }
     json.qmp = { backoff_hangup: backHang, backoff_silent: backSilent, hangup_to_rejection: hang, qmp_loop_stop: qmpStops, guest_loop_stop: guestStops };
@@ -704,7 +719,7 @@ async function main(): Promise<void> {
     const hq: Hostile[] = [];
     const hg: Hostile[] = [];
     for (let i = 0; i < RUNS; i++) {
-      log(`5. hostile streams, run ${i + 1}/${RUNS}`);
+      step(`5. hostile streams, run ${i + 1}/${RUNS}`);
       hq.push(inChild('qmp'));
       hg.push(inChild('guest'));
     }
@@ -817,21 +832,22 @@ async function main(): Promise<void> {
     );
 
     const mb = (x: number) => `${(x / MiB).toFixed(1)} MiB`;
-    const hrow = (label: string, hs: Hostile[], bound: string) => [
+    const hrow = (label: string, hs: Hostile[], bound: string, ms: (h: Hostile) => number = (h) => h.ms) => [
       label,
-      mm(agg(hs.map((h) => h.ms))),
+      mm(agg(hs.map(ms))),
       `${mb(median(hs.map((h) => h.accepted)))} / ${mb(Math.max(...hs.map((h) => h.accepted)))}`,
       `${mb(median(hs.map((h) => h.peakRss - h.rss0)))} / ${mb(Math.max(...hs.map((h) => h.peakRss - h.rss0)))} (peak ${mb(Math.max(...hs.map((h) => h.peakRss)))})`,
       bound,
     ];
     body.push(
       `### Hostile streams: time to drop them, and memory`,
-      `${RUNS} runs each, every run in a fresh process (\`node --import tsx\`) holding both ends: the peer sends 1 MiB writes of one byte, waiting for each to be taken. QMP: a connected \`QmpClient\` is sent up to 200 MiB with no line end; the time runs from the first write to the client's \`closed\`. Guest: \`guestLoop\` (connect mode, defaults) is sent 64 MiB of \`{\` with no newline, then \`"}\\n{"i":1}\\n\`; labtel does not hang up on a guest, it drops the line and resynchronizes, so the time runs from the first write to the row of the good line after it on disk. RSS of that process, sampled every 5 ms, above its value at the start.`,
+      `${RUNS} runs each, every run in a fresh process (\`node --import tsx\`) holding both ends: the peer sends 1 MiB writes of one byte, waiting for each to be taken. QMP: a connected \`QmpClient\` is sent up to 200 MiB with no line end; the time runs from the first write to the client's \`closed\`. Guest: \`guestLoop\` (connect mode, defaults) is sent 64 MiB of \`{\` with no newline, then \`"}\\n{"i":1}\\n\`; labtel does not hang up on a guest, it drops the line and resynchronizes, so the time runs from the first write to the last one taken, and to the row of the good line after it on disk. RSS of that process, sampled every 5 ms, above its value at the start.`,
       mdTable(
         ['stream', 'time, median / max (runs)', 'bytes taken, median / max', 'RSS growth, median / max', 'bound'],
         [
           hrow('QMP: a 200 MiB line, to the disconnect', hq, `${mb(DESIGN.qmpMaxLine)} per QMP message`),
-          hrow('guest: 64 MiB without a newline, to the next line\'s row on disk', hg, `max_line_bytes (default ${mb(DESIGN.guestMaxLine)})`),
+          hrow('guest: 64 MiB without a newline, to its last byte taken', hg, `max_line_bytes (default ${mb(DESIGN.guestMaxLine)})`, (h) => h.takenMs ?? NaN),
+          hrow('… to the row of the next line on disk', hg, `+ up to one writer flush (${DESIGN.writerFlushMs} ms)`),
         ],
       ),
     );
@@ -839,8 +855,10 @@ async function main(): Promise<void> {
     target.kill('SIGKILL');
     await peers?.stop();
     await idleNet?.destroy();
+    removeTmp();
   }
 
+  step('done');
   printSection(
     {
       title: 'Latencies and cadences (moved out of the tests)',
@@ -857,6 +875,7 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === '--hostile') {
   const r = process.argv[3] === 'qmp' ? await hostileQmp() : await hostileGuest();
+  removeTmp();
   process.stdout.write(JSON.stringify(r));
   process.exit(0);
 } else {
