@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
 import { readJsonl, tmpDir } from '../helpers/tmp.js';
 
@@ -32,6 +32,26 @@ describe('JsonlWriter', () => {
     expect(() => new JsonlWriter(link, { availableInDeployment: true })).toThrow(`cannot create ${link}: it already exists`);
     expect(fs.existsSync('/etc/passwd-labtel-does-not-exist')).toBe(false);
     expect(fs.readFileSync(existing, 'utf8')).toBe('old\n');
+  });
+
+  // Regression for: the timer flushed only when 200 ms had passed since the last flush, so a row
+  // written just after a flush by another path waited almost two periods (up to ~373 ms was seen).
+  it('a row buffered on the event loop reaches the file within one flush period (fake clock)', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    try {
+      const file = path.join(tmpDir(), 't.jsonl');
+      const w = new JsonlWriter(file, { availableInDeployment: true });
+      vi.advanceTimersByTime(150);
+      w.write('guest', 1, { kind: 'line' });
+      w.flush(); // a flush by another path (flushIfDue from a blocking collector, a close of a segment)
+      vi.advanceTimersByTime(10);
+      w.write('guest', 2, { kind: 'line' });
+      vi.advanceTimersByTime(200); // one whole period after the second row
+      expect(readJsonl(file).map((r) => r.t_mono_ns)).toEqual([1, 2]);
+      w.close();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('batches, yet every flushed byte is whole lines', () => {
