@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { replayEpisode, readEpisodeCapture } from '../../src/bucketize/episode-replay.js';
 import { LiveSeries } from '../../src/collectors/netflow/live-series.js';
 import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
 import { GUEST, PEER, pcapHeader, pcapRecord, tcpFrame } from '../helpers/capture.js';
@@ -119,5 +120,24 @@ describe('labtel bucketize --episode on a live episode', () => {
     const r = await replay(dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`labtel: ${dir} has no saved capture (network.pcap): was keep_pcap false?\n`);
+  });
+
+  // Regression for: the replay summed each run's packets and dropped its
+  // recordsOverSnaplen, so a saved file whose header snaplen was rewritten
+  // below its records replayed into rows from cut packets without a word.
+  it.each(['native', 'ts'] as const)('counts the records over the saved file\'s snaplen over all runs (%s)', (kind) => {
+    const dir = episode(runs, [2, 5, 6]);
+    const first = path.join(dir, 'network.pcap');
+    const bytes = fs.readFileSync(first);
+    expect(runs.flatMap((r) => r.records).every((rec) => rec.readUInt32LE(8) > 40)).toBe(true);
+    bytes.writeUInt32LE(40, 16); // every record (54 bytes) is over it
+    fs.writeFileSync(first, bytes);
+    const capture = readEpisodeCapture(dir);
+    expect(capture?.runs).toHaveLength(2);
+    const w = new JsonlWriter(path.join(tmpDir(), 'replay.jsonl'), { availableInDeployment: true });
+    const r = replayEpisode(dir, capture!, w, options, kind);
+    w.close();
+    expect(r).toMatchObject({ runs: 2, packets: 8, error: null, incomplete: null });
+    expect(r.recordsOverSnaplen).toBe(8);
   });
 });
