@@ -103,6 +103,13 @@ export interface ReplayResult {
   rows: number;
   runs: number;
   packets: number;
+  /**
+   * Records longer than the saved file's snaplen, over all runs: read as
+   * libpcap reads them (cut to the snaplen), so their rows are not the live
+   * ones (tcpdump never writes such a record, and the live collector's walker
+   * refuses one: the saved files were changed after the episode).
+   */
+  recordsOverSnaplen: number;
   /** Why the rows stop short of the live ones, if they do. */
   incomplete: string | null;
   /** A bad record in the saved capture. */
@@ -118,7 +125,7 @@ export function replayEpisode(
 ): ReplayResult {
   const rowsBefore = writer.rows;
   const stream = new CaptureStream(capture.files);
-  const r: ReplayResult = { rows: 0, runs: 0, packets: 0, incomplete: null, error: null };
+  const r: ReplayResult = { rows: 0, runs: 0, packets: 0, recordsOverSnaplen: 0, incomplete: null, error: null };
   try {
     if (!stream.header) throw new Error(`${dir} has no saved capture (network.pcap): was keep_pcap false?`);
     const available = Math.min(stream.size, capture.savingStopped?.offset ?? Infinity);
@@ -142,6 +149,7 @@ export function replayEpisode(
       const end = series.end(endNs);
       r.runs++;
       r.packets += end.status.packets;
+      r.recordsOverSnaplen += end.status.recordsOverSnaplen;
       if (!end.status.ok) {
         r.error = `run ${run.run}: at byte ${run.startOffset + (end.status.errorOffset ?? 0) - PCAP_HEADER_BYTES}: ${end.status.error}`;
         break;
