@@ -68,3 +68,15 @@ export function agentErrors(dir: string, collector: string): Array<{ tNs: number
   }
   return out;
 }
+
+/** The episode's start and stop on its clock, seconds (summary.json); null when it has none. */
+export function episodeTimes(dir: string): { start: number; stop: number } | null {
+  try {
+    const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Row;
+    const start = num(s.t_mono_start_ns);
+    const stop = num(s.t_mono_stop_ns);
+    return start !== null && stop !== null && stop >= start ? { start: start / 1e9, stop: stop / 1e9 } : null;
+  } catch {
+    return null; // an episode still running, or pulled without it: every marker counts
+  }
+}

@@ -3,7 +3,7 @@
 // rules for what a value is (see the *-panels.ts files), and the markers: QMP
 // events across every panel, and each source's breaks and dropped values on
 // its own panels.
-import { type EpisodeMeta } from './episode-rows.js';
+import { type EpisodeMeta, episodeTimes } from './episode-rows.js';
 import { guestPanel } from './guest-panel.js';
 import { netflowPanels } from './netflow-panels.js';
 import { perfPanels } from './perf-panels.js';
@@ -22,17 +22,22 @@ export function buildPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; 
   const guest = guestPanel(dir);
   const panels = [...proc.panels, ...perf.panels, ...net.panels, ...qmp.panels, ...guest.panels];
   const markers = [...qmp.events, ...proc.markers, ...perf.markers, ...net.markers, ...qmp.markers, ...guest.markers];
-  return { panels: spanning(panels, markers), markers, events: qmp.events.length };
+  const span = extent(panels, markers, episodeTimes(dir));
+  if (!span) return { panels, markers, events: qmp.events.length };
+  // An event QEMU stamped outside the episode (its clock may be up to 600 s off what labtel received) is not drawn: it is said.
+  const outside = qmp.events.filter((m) => m.t < span.lo || m.t > span.hi);
+  const note = outside.length
+    ? [`${outside.length} QMP events stamped outside the episode's time (by QEMU's clock), not drawn: ${outside.slice(0, 5).map((m) => `${m.label} at ${m.t.toFixed(3)} s`).join(', ')}${outside.length > 5 ? ', ...' : ''}`]
+    : [];
+  return { panels: spanning(panels, span).map((p) => (note.length ? { ...p, notes: [...p.notes, ...note] } : p)), markers, events: qmp.events.length };
 }
 
 /**
- * Every panel's x from the first to the last time anything was recorded (its
- * own rows, other panels', markers): a null point at either end where its
- * rows start later or end sooner. Each page's plot ranges over its data, so
- * without them an event before every sample, or after the last (a SHUTDOWN
- * after the last poll), was drawn on no panel.
+ * From the first to the last time anything was recorded: the panels' rows,
+ * and the markers that fall inside the episode (summary.json's start and
+ * stop, when it has them). null without rows.
  */
-function spanning(panels: Panel[], markers: Marker[]): Panel[] {
+function extent(panels: Panel[], markers: Marker[], episode: { start: number; stop: number } | null): { lo: number; hi: number } | null {
   let lo = Infinity;
   let hi = -Infinity;
   for (const p of panels) {
@@ -41,8 +46,21 @@ function spanning(panels: Panel[], markers: Marker[]): Panel[] {
     lo = Math.min(lo, xs[0]!);
     hi = Math.max(hi, xs[xs.length - 1]!);
   }
-  if (lo === Infinity) return panels;
-  for (const m of markers) (lo = Math.min(lo, m.t)), (hi = Math.max(hi, m.t));
+  if (lo === Infinity) return null;
+  for (const m of markers) {
+    if (episode && (m.t < episode.start || m.t > episode.stop)) continue;
+    (lo = Math.min(lo, m.t)), (hi = Math.max(hi, m.t));
+  }
+  return { lo, hi };
+}
+
+/**
+ * Every panel's x over the whole span: a null point at either end where its
+ * rows start later or end sooner. Each page's plot ranges over its data, so
+ * without them an event before every sample, or after the last (a SHUTDOWN
+ * after the last poll), was drawn on no panel.
+ */
+function spanning(panels: Panel[], { lo, hi }: { lo: number; hi: number }): Panel[] {
   return panels.map((p) => {
     const xs = p.data[0]!;
     const before = xs.length && lo < xs[0]! ? 1 : 0;

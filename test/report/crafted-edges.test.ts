@@ -213,8 +213,30 @@ describe.skipIf(!hasChromium())('labtel report: events outside the samples', () 
       expect(await r.pixelsAt(panel, 7.5, RED), `no SHUTDOWN marker on ${panel}`).toBeGreaterThan(0);
       expect(await r.pixelsAt(panel, 1.0, RED), `no RESUME marker on ${panel}`).toBeGreaterThan(0);
     }
+    expect(r.panel('proc-cpu').notes.join('\n')).not.toContain('outside the episode');
     // The padding draws nothing: the values are those measured.
     expect(at(r.series('proc-cpu', 'process'), 3)).toBeCloseTo(50);
     expect(at(r.series('qmp-block', 'disk0 read B/s'), 4)).toBeCloseTo(1000);
+  });
+
+  it('an event QEMU stamped far outside the episode is not drawn and does not stretch the panels: it is said in their notes', { timeout: 60_000 }, async () => {
+    // Regression for: an event stamped by a hostile QEMU 500 s before the episode (its clock may be up to 600 s off) was drawn nowhere and said nowhere.
+    const ep = new CraftedEpisode({ proc: { interval_ms: 1000, threads: false }, qmp: { socket: '/nonexistent', interval_ms: 1000 } });
+    for (let i = 0; i <= 4; i++) procSample(ep, 2 + i, 100, 1000 + 50 * i, []);
+    ep.row('qmp', 'qmp_event', -500, { event: '<b>RESET</b>', data: null, qemu_wall_ns: '1', time_source: 'qemu' });
+    ep.row('qmp', 'qmp_event', 7.5, { event: 'SHUTDOWN', data: null, qemu_wall_ns: null, time_source: 'received' });
+    const dir = ep.write();
+    const fs = await import('node:fs');
+    fs.writeFileSync(`${dir}/summary.json`, JSON.stringify({ episode: 'crafted', t_mono_start_ns: 0.5e9, t_mono_stop_ns: 8e9, collectors: {} }));
+    const r = await openReport(dir);
+    expect(r.errors).toEqual([]);
+    const [min, max] = await r.page.evaluate(() => {
+      const u = (globalThis as unknown as { labtelReport: { plots: Array<{ scales: { x: { min: number; max: number } } }> } }).labtelReport.plots[0]!;
+      return [u.scales.x.min, u.scales.x.max];
+    });
+    expect(min, 'the panels were stretched to the hostile event').toBeGreaterThanOrEqual(0);
+    expect(max).toBeGreaterThanOrEqual(7.5);
+    expect(r.panels.length).toBe(2);
+    for (const p of r.panels) expect(p.notes).toContain("1 QMP events stamped outside the episode's time (by QEMU's clock), not drawn: <b>RESET</b> at -500.000 s");
   });
 });
