@@ -14,7 +14,7 @@ import { parseManifest } from '../../../src/manifest/load.js';
 import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
 import type { ProcessIdentity } from '../../../src/util/process-identity.js';
-import { has } from '../../helpers/programs.js';
+import { has, isRoot } from '../../helpers/programs.js';
 import { abortAfter, readJsonl, tmpDir } from '../../helpers/tmp.js';
 
 const hasPerf = has('perf');
@@ -90,6 +90,20 @@ function perfAttachedTo(pid: number): number[] {
     if (path.basename(argv[0] ?? '') === 'perf' && argv[1] === 'stat' && p > 0 && argv[p + 1] === String(pid)) found.push(Number(d));
   }
   return found;
+}
+
+/**
+ * Starts a busy process under `pid`, which must be free: the kernel gives the next
+ * fork ns_last_pid + 1 (root only). Fails, saying so, if another fork took it first.
+ */
+function busyWithPid(pid: number): ChildProcess {
+  fs.writeFileSync('/proc/sys/kernel/ns_last_pid', String(pid - 1));
+  const p = busy();
+  if (p.pid !== pid) {
+    p.kill('SIGKILL');
+    throw new Error(`could not stage the pid reuse: another fork took pid ${pid} (got ${p.pid})`);
+  }
+  return p;
 }
 
 /** perfLoop on a pidfile (or a plain pid) target, with its rows readable while it runs. */
@@ -389,6 +403,70 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     const restarted = rows.filter((x) => x.process_event === 'restarted').map((x) => x.pid);
     expect(restarted.at(-1)).toBe(b!.pid);
     expect(perfAttachedTo(1)).toEqual([]);
+  });
+
+  // Regression for: QEMU restarted under the same pid (reused; a new starttime) and perf went on
+  // counting the dead process (<not counted>), because `perf stat -p` only checks that /proc/PID
+  // exists; the pidfile rewritten for the new process was never followed.
+  it.runIf(isRoot())('a target restarted under the same pid (a new starttime), the pidfile rewritten: perf re-attaches to the new process', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = busy();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const p = startPerf({ pid: a.pid!, pidfile });
+    let b: ChildProcess | undefined;
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().length >= 2, 'two rows of the first process', p.bound, p.ended);
+      a.kill('SIGKILL');
+      await exited(a);
+      b = busyWithPid(a.pid!);
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      const restartedAt = (rows: Record<string, unknown>[]) => rows.findIndex((x) => x.process_event === 'restarted');
+      await until(() => { const rows = p.rows(); return restartedAt(rows) >= 0 && rows.length >= restartedAt(rows) + 3; }, 'a restarted row for the new process under the same pid, and two rows after it', p.bound, p.ended);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      a.kill('SIGKILL');
+      b?.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r).toMatchObject({ end: 'stopped', targetRestarts: 1, restarts: 0 });
+    const rows = readJsonl(p.out);
+    for (const x of rows) expect(x.pid).toBe(a.pid);
+    expect(rows.map((x) => x.process_event).filter((e) => e !== null)).toEqual(['started', 'restarted']);
+    // The new process's counts, not the dead one's nulls: its whole intervals counted a busy CPU.
+    const after = rows.slice(rows.findIndex((x) => x.process_event === 'restarted') + 1, -1);
+    expect(after.length).toBeGreaterThanOrEqual(1);
+    for (const x of after) expect(x.cpu_clock_ms as number).toBeGreaterThan(0);
+  });
+
+  // Guards the follower's rule: a pid reused by a stranger, the pidfile not rewritten, is never followed.
+  it.runIf(isRoot())('the target dead and its pid reused by another process, the pidfile not rewritten: perf does not count the stranger, and waits', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = busy();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const p = startPerf({ pid: a.pid!, pidfile });
+    let stranger: ChildProcess | undefined;
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().length >= 1, 'a row of the target', p.bound, p.ended);
+      a.kill('SIGKILL');
+      await exited(a);
+      stranger = busyWithPid(a.pid!);
+      await until(() => p.polls.length >= 3, 'perf reading the pidfile while the target is gone', p.bound, p.ended);
+      expect(perfAttachedTo(a.pid!)).toEqual([]); // not counting the stranger
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      a.kill('SIGKILL');
+      stranger?.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r).toMatchObject({ end: 'target_exited', targetRestarts: 0 });
+    expect(p.polls.length).toBeGreaterThanOrEqual(3);
+    for (const x of p.polls) expect(x.next).toBeNull();
+    const rows = readJsonl(p.out);
+    expect(rows.map((x) => x.process_event).filter((e) => e !== null)).toEqual(['started']);
   });
 
   // Guards the old behaviour: a pid target cannot come back, so perf ends with it.
