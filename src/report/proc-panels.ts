@@ -20,6 +20,8 @@ interface Sample {
   threads: Row[];
   firstSeq: number | null;
   lastSeq: number | null;
+  /** Seq gaps between rows of this sample (rows of it that were lost): [before, after]. */
+  lostInside: Array<[number, number]>;
 }
 
 /** Rows grouped into samples: a process row and its thread rows share a t_mono_ns. */
@@ -27,13 +29,14 @@ function* samplesOf(rows: Iterable<Row>): Generator<Sample> {
   let s: Sample | null = null;
   for (const r of rows) {
     const tNs = r.t_mono_ns as number;
+    const seq = num(r.seq);
     if (!s || tNs !== s.tNs || (!('tid' in r) && s.proc)) {
       if (s) yield s;
-      s = { tNs, proc: null, threads: [], firstSeq: num(r.seq), lastSeq: null };
-    }
+      s = { tNs, proc: null, threads: [], firstSeq: seq, lastSeq: null, lostInside: [] };
+    } else if (seq !== null && s.lastSeq !== null && seq !== s.lastSeq + 1) s.lostInside.push([s.lastSeq, seq]);
     if ('tid' in r) s.threads.push(r);
     else s.proc = r;
-    s.lastSeq = num(r.seq) ?? s.lastSeq;
+    s.lastSeq = seq ?? s.lastSeq;
   }
   if (s) yield s;
 }
@@ -100,6 +103,8 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
       marks.add(x, 'break', `no sample for ${((s.tNs - lastTNs) / 1e9).toFixed(2)} s`, 'silences');
       rss.breakBefore(x);
     }
+    // Rows lost inside this sample (thread rows): marked here; the threads they were are absent, so no rate spans them.
+    for (const [a, b] of s.lostInside) marks.add(x, 'break', b > a ? `${b - a - 1} rows missing (seq ${a}→${b})` : `rows out of order (seq ${a}→${b})`, 'rows missing or out of order');
     const values: Record<string, number | null> = {};
     const p = s.proc;
     let procKey: string | null = null;

@@ -89,6 +89,33 @@ describe.skipIf(!hasChromium())('labtel report on crafted edge cases, read from 
     expect(at(r.series('proc-cpu', 'process'), 4), 'the process itself did not restart').toBeCloseTo(100);
   });
 
+  it('a thread row lost inside a sample (a seq gap between two rows of one time): marked at that sample, and no rate spans it', { timeout: 60_000 }, async () => {
+    // Regression for: only gaps between samples were read, so a row lost in the middle of one made a gap in vCPU 0's line that nothing explained.
+    const ep = new CraftedEpisode({ proc: { interval_ms: 1000, threads: true } });
+    for (let i = 0; i <= 5; i++) {
+      const threads = [
+        { tid: 101, comm: 'CPU 0/KVM', vcpu: 0, starttime: 5001, user: 100 + 30 * i },
+        { tid: 102, comm: 'CPU 1/KVM', vcpu: 1, starttime: 5002, user: 100 + 20 * i },
+      ];
+      procSample(ep, 1 + i, 100, 1000 + 50 * i, threads);
+    }
+    const dir = ep.write();
+    // The sample at 4 s: its process row is seq 9, vCPU 0's row seq 10 (lost), vCPU 1's seq 11.
+    const fs = await import('node:fs');
+    const file = `${dir}/telemetry-proc.jsonl`;
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').split('\n').filter((l) => !l.includes('"seq":10,')).join('\n'));
+    const r = await openReport(dir);
+    expect(r.errors).toEqual([]);
+    const v0 = r.series('proc-cpu', 'vCPU 0');
+    expect(at(v0, 3)).toBeCloseTo(30);
+    expect(at(v0, 4)).toBeNull();
+    expect(at(v0, 5), 'a rate across the lost row').toBeNull();
+    expect(at(v0, 6)).toBeCloseTo(30);
+    expect(at(r.series('proc-cpu', 'vCPU 1'), 4)).toBeCloseTo(20);
+    expect(at(r.series('proc-cpu', 'process'), 5), 'the rows after the loss are whole: the process goes on').toBeCloseTo(50);
+    expect(marked(r, 'proc-cpu', 'break')).toEqual([[4, 'proc: 1 rows missing (seq 9→11)']]);
+  });
+
   it('netflow buckets the capture covered only in part are marked, and two runs\' parts of one bucket are added', { timeout: 60_000 }, async () => {
     // Regression for: a partial bucket (a capture run ending or starting inside it) was drawn as a whole bucket's count: a dip no one measured, unmarked.
     const ep = new CraftedEpisode({ netflow: { bucket_ms: 100 } });
