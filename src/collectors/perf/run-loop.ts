@@ -136,8 +136,15 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     const rowsBefore = w.rows;
     // perf stat -p only stats /proc/PID, so it counts a zombie on and on (<not counted>): end it once the target is gone.
     // So is a process the pidfile no longer names, if it was taken on from a write caught mid-way.
+    let interruptedAt: number | null = null;
     const watch = setInterval(() => {
-      if (superseded() || !lives(counted)) child.kill('SIGINT'); // as at the end of a run: perf prints its last counts
+      if (interruptedAt === null) {
+        if (!superseded() && lives(counted)) return;
+        interruptedAt = performance.now();
+        child.kill('SIGINT'); // as at the end of a run: perf prints its last counts
+      } else if (performance.now() - interruptedAt >= 1000) {
+        child.kill(); // SIGTERM, then SIGKILL: perf did not end on SIGINT
+      }
     }, o.intervalMs);
     let ran: Awaited<typeof child>;
     try {
