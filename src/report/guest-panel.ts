@@ -8,6 +8,8 @@ import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
 
 const MAX_SERIES = 8;
+/** Names of keys not drawn kept for the notes (a guest can send a new key on every line). */
+const NAMES_KEPT = 1000;
 
 export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } {
   const marks = new Marks('guest', ['guest']);
@@ -15,8 +17,11 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
   let connections: number | null = null;
   let connected = true;
   let lastSeq: number | null = null;
-  /** Keys past MAX_SERIES, not drawn: said in the notes. */
+  /** Keys not drawn, said in the notes: past MAX_SERIES, not numbers, nested deeper than 3 levels (each held to NAMES_KEPT). */
   const left = new Set<string>();
+  const text = new Set<string>();
+  const deep = new Set<string>();
+  const note = (set: Set<string>, key: string) => set.size < NAMES_KEPT && set.add(key);
   for (const r of rowsOf(dir, 'guest_agent')) {
     const x = (r.t_mono_ns as number) / 1e9;
     const seq = num(r.seq);
@@ -48,17 +53,26 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
         const key = `${prefix}${k}`;
         if (typeof v === 'number' && Number.isFinite(v)) {
           if (guest.has(key) || guest.size + Object.keys(values).filter((k) => !guest.has(k)).length < MAX_SERIES) values[key] = v;
-          else left.add(key);
-        } else walk(v, `${key}.`, depth + 1);
+          else note(left, key);
+        } else if (typeof v === 'object' && v !== null) {
+          if (depth < 2) walk(v, `${key}.`, depth + 1);
+          else note(deep, key);
+        } else if (v !== null) note(text, key); // a string or a flag: not a number to draw
       }
     };
     walk(r.guest, '', 0);
     guest.point(x, values);
   }
-  const names = [...left];
+  const said = (set: Set<string>, what: string) => {
+    if (!set.size) return [];
+    const names = [...set];
+    return [`${set.size >= NAMES_KEPT ? `at least ${NAMES_KEPT}` : set.size} ${what}: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`];
+  };
   const notes = [
     'values as the guest sent them; a key a line lacks is a gap, and so are the channel going down or coming back and lost rows',
-    ...(names.length ? [`${names.length} more keys not drawn (the first ${MAX_SERIES} the guest sent are): ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`] : []),
+    ...said(left, `more keys not drawn (the first ${MAX_SERIES} the guest sent are)`),
+    ...said(text, 'keys whose values are not numbers, not drawn'),
+    ...said(deep, 'keys nested deeper than 3 levels, not drawn'),
     ...marks.notes(),
   ];
   const p = guest.panel('guest', 'Guest telemetry (as the guest sent it)', 'value', notes, undefined, marks.on('guest'));

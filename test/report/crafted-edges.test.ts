@@ -194,6 +194,22 @@ describe.skipIf(!hasChromium())('labtel report: guest rows lost, and what a pane
     expect(marked(r, 'guest', 'break')).toEqual([[6, 'guest: 2 rows missing (seq 3→6)']]);
   });
 
+  it('guest values that are strings, flags or nested past 3 levels are not drawn, and the notes name them', { timeout: 60_000 }, async () => {
+    // Regression for: a guest key sent as a string ("42"), a flag or deep nesting was left out of the panel without a word.
+    const ep = new CraftedEpisode({ guest_agent: { socket: '/nonexistent', interval_ms: 1000 } });
+    for (let k = 0; k <= 3; k++) {
+      ep.row('guest_agent', 'guest', 1 + k, { kind: 'line', guest: { load: k, cpu: String(10 * k), up: true, state: null, mem: { free: 100 - k, zone: { dma: { pages: k } } } }, guest_t: null });
+    }
+    const r = await openReport(ep.write());
+    expect(r.errors).toEqual([]);
+    const g = r.panel('guest');
+    expect(g.labels).toEqual(['load', 'mem.free']);
+    expect(at(r.series('guest', 'mem.free'), 3)).toBe(98);
+    const notes = g.notes.join('\n');
+    expect(notes).toContain('2 keys whose values are not numbers, not drawn: cpu, up');
+    expect(notes).toContain('1 keys nested deeper than 3 levels, not drawn: mem.zone.dma');
+  });
+
   it('the series a panel leaves out are counted in its notes: threads past the 8 busiest, devices past 8 series, guest keys past 8', { timeout: 60_000 }, async () => {
     // Regression for: threads, devices and guest keys past each panel's cap were left out without a word; a guest key named __proto__ was lost.
     const ep = new CraftedEpisode({ proc: { interval_ms: 1000, threads: true }, qmp: { socket: '/nonexistent', interval_ms: 1000 }, guest_agent: { socket: '/nonexistent', interval_ms: 1000 } });
