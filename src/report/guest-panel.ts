@@ -73,7 +73,7 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
     ...said(left, `more keys not drawn (the first ${MAX_SERIES} the guest sent are)`),
     ...said(text, 'keys whose values are not numbers, not drawn'),
     ...said(deep, 'keys nested deeper than 3 levels, not drawn'),
-    ...marks.notes(),
+    ...marks.notes('guest'),
   ];
   const p = guest.panel('guest', 'Guest telemetry (as the guest sent it)', 'value', notes, undefined, marks.on('guest'));
   return { panels: p ? [p] : [], markers: marks.list };

@@ -8,7 +8,8 @@ const MAX_PER_SOURCE = 200;
 export class Marks {
   readonly list: Marker[] = [];
   private omitted = 0;
-  private readonly counts = new Map<string, number>();
+  /** Per kind of marker: how many in all, and how many on each panel. */
+  private readonly counts = new Map<string, { n: number; on: Map<string, number> }>();
 
   constructor(
     private readonly source: string,
@@ -17,7 +18,9 @@ export class Marks {
 
   /** `what` groups markers for the notes ("restarts", "values dropped ..."); `panels` narrows them to some of the source's panels. */
   add(t: number, kind: 'break' | 'dropped', label: string, what: string, panels: string[] = this.panels): void {
-    this.counts.set(what, (this.counts.get(what) ?? 0) + 1);
+    const c = this.counts.get(what) ?? this.counts.set(what, { n: 0, on: new Map() }).get(what)!;
+    c.n++;
+    for (const p of panels) c.on.set(p, (c.on.get(p) ?? 0) + 1);
     if (this.list.length >= MAX_PER_SOURCE) {
       this.omitted++;
       return;
@@ -30,9 +33,10 @@ export class Marks {
     return this.list.some((m) => m.panels?.includes(panel));
   }
 
-  /** The notes for the panels: how many of each, and how many markers were not drawn. */
-  notes(): string[] {
-    const out = this.counts.size ? [`marked: ${[...this.counts].map(([what, n]) => `${what} ${n}`).join(', ')}`] : [];
+  /** The notes for a panel (all the source's panels when none is named): how many of each kind it is marked with, and how many markers were not drawn. */
+  notes(panel?: string): string[] {
+    const mine = [...this.counts].map(([what, c]) => [what, panel === undefined ? c.n : (c.on.get(panel) ?? 0)] as const).filter(([, n]) => n > 0);
+    const out = mine.length ? [`marked: ${mine.map(([what, n]) => `${what} ${n}`).join(', ')}`] : [];
     if (this.omitted) out.push(`${this.omitted} more markers not drawn (at most ${MAX_PER_SOURCE} per source)`);
     return out;
   }

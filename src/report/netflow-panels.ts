@@ -59,8 +59,8 @@ export function netflowPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]
     lastSeq = seq ?? lastSeq;
   }
   flush();
-  const notes = ['each point is one bucket\'s own count; a time no bucket covers is a gap; a bucket a capture run began or ended inside is marked (it counts only part of its time)', ...marks.notes()];
-  const panels = [pk.panel('netflow-pkts', 'Packets per bucket (netflow)', 'packets', notes, undefined, marks.on('netflow-pkts')), by.panel('netflow-bytes', 'Bytes per bucket (netflow)', 'bytes', notes, undefined, marks.on('netflow-bytes'))].filter(
+  const notes = (id: string) => ['each point is one bucket\'s own count; a time no bucket covers is a gap; a bucket a capture run began or ended inside is marked (it counts only part of its time)', ...marks.notes(id)];
+  const panels = [pk.panel('netflow-pkts', 'Packets per bucket (netflow)', 'packets', notes('netflow-pkts'), undefined, marks.on('netflow-pkts')), by.panel('netflow-bytes', 'Bytes per bucket (netflow)', 'bytes', notes('netflow-bytes'), undefined, marks.on('netflow-bytes'))].filter(
     (p): p is Panel => p !== null,
   );
   return { panels, markers: marks.list };

@@ -82,11 +82,11 @@ export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     const ins = num(r.instructions);
     ipc.point(x, { IPC: cyc !== null && cyc > 0 && ins !== null ? ins / cyc : null });
   }
-  const notes = ['each row is what one perf run counted in its interval, per second; a new run, lost rows, a counter not counted or a silence over 3 intervals is a gap', ...marks.notes()];
+  const notes = (id: string) => ['each row is what one perf run counted in its interval, per second; a new run, lost rows, a counter not counted or a silence over 3 intervals is a gap', ...marks.notes(id)];
   const panels = [
-    rates.panel('perf', 'perf counters per second (perf)', 'per second', notes, undefined, marks.on('perf')),
-    cpu.panel('perf-cpu', 'CPU of the process (perf cpu-clock)', '% of a core', notes, undefined, marks.on('perf-cpu')),
-    ipc.panel('perf-ipc', 'Instructions per cycle (perf)', 'IPC', notes, undefined, marks.on('perf-ipc')),
+    rates.panel('perf', 'perf counters per second (perf)', 'per second', notes('perf'), undefined, marks.on('perf')),
+    cpu.panel('perf-cpu', 'CPU of the process (perf cpu-clock)', '% of a core', notes('perf-cpu'), undefined, marks.on('perf-cpu')),
+    ipc.panel('perf-ipc', 'Instructions per cycle (perf)', 'IPC', notes('perf-ipc'), undefined, marks.on('perf-ipc')),
   ].filter((p): p is Panel => p !== null);
   return { panels, markers: marks.list };
 }

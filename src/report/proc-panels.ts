@@ -173,11 +173,11 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
       ? [`readings up to ${TICK_SLACK} clock ticks over what could be used (one core for a thread; for the process, its threads at the two samples, or past that the host's CPUs; the counters' resolution: ${((TICK_SLACK / ((intervalNs / 1e9) * meta.clkTck)) * 100).toFixed(0)}% at this interval), drawn at that bound: ${atBound}`]
       : []),
     ...(hidden > 0 ? [`${hidden} more threads not drawn (the ${SHOWN_THREADS} with the most CPU are)`] : []),
-    ...marks.notes(),
+    ...marks.notes('proc-cpu'),
   ];
   const panels = [
     cpu.panel('proc-cpu', 'CPU per thread (proc)', '% of a core', notes, ['process', ...busiest], marks.on('proc-cpu')),
-    rss.panel('proc-rss', 'Resident memory (proc)', 'MiB', marks.notes(), undefined, marks.on('proc-rss')),
+    rss.panel('proc-rss', 'Resident memory (proc)', 'MiB', marks.notes('proc-rss'), undefined, marks.on('proc-rss')),
   ].filter((x): x is Panel => x !== null);
   return { panels, markers: marks.list };
 }

@@ -123,7 +123,7 @@ export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; ev
   const notes = [
     'a rate from two consecutive polls of one connection in which the device answered; a reconnect, a missing device or counter, lost rows or a silence over 3 intervals is a gap',
     ...(hidden > 0 ? [`${hidden} more series not drawn (the ${SHOWN_SERIES} with the most bytes are)`] : []),
-    ...marks.notes(),
+    ...marks.notes('qmp-block'),
   ];
   const p = io.panel('qmp-block', 'Block I/O (QMP)', 'bytes/s', notes, busiest, marks.on('qmp-block'));
   return { panels: p ? [p] : [], events, markers: marks.list };

@@ -42,6 +42,8 @@ describe.skipIf(!hasChromium())('labtel report on crafted edge cases, read from 
     // What no process can do on this host stays dropped: 610% on 4 CPUs.
     expect(at(proc, 5)).toBeNull();
     expect(marked(r, 'proc-cpu', 'dropped')).toEqual([[5, 'proc: process: 610% is more than 4 cores could give: dropped']]);
+    expect(r.panel('proc-cpu').notes.join('\n')).toContain('CPU values dropped as impossible 1');
+    expect(r.panel('proc-rss').notes.join('\n'), 'the RSS panel speaks of CPU markers it does not have').not.toContain('CPU values dropped');
     // A thread is still held to one core.
     expect(Math.max(...r.series('proc-cpu', 'main (100)').map(([, v]) => v ?? 0))).toBeLessThanOrEqual(100);
   });
@@ -69,7 +71,9 @@ describe.skipIf(!hasChromium())('labtel report on crafted edge cases, read from 
     expect(marked(r, 'perf-ipc', 'break')).toEqual([[1.6, 'perf: cycles not counted (<not counted>)']]);
     expect(marked(r, 'perf-cpu', 'break')).toEqual([[1.8, 'perf: cpu_clock_ms not counted (<not counted>)']]);
     expect(marked(r, 'perf', 'break')).toEqual([[1.8, 'perf: page_faults not counted (<not counted>)']]);
-    expect(r.panel('perf').notes.join('\n')).toContain('counters not counted 3');
+    expect(r.panel('perf').notes.join('\n')).toContain('counters not counted 1');
+    expect(r.panel('perf-ipc').notes.join('\n')).toContain('counters not counted 1');
+    expect(r.panel('perf-cpu').notes.join('\n')).toContain('counters not counted 1');
   });
 
   it('a tid reused by a new thread of the same process: a gap and a marker, never a rate against the old thread', { timeout: 60_000 }, async () => {
