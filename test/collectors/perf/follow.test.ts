@@ -181,15 +181,22 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     // The first process, then the new one, never interleaved; each marked on its first row.
     const first = rows.findIndex((x) => x.pid === b!.pid);
     expect(first).toBeGreaterThanOrEqual(2);
-    expect(rows.slice(0, first).every((x) => x.pid === a.pid)).toBe(true);
-    expect(rows.slice(first).every((x) => x.pid === b!.pid)).toBe(true);
+    const ofFirst = rows.slice(0, first);
+    const ofNew = rows.slice(first);
+    expect(ofFirst.length).toBeGreaterThanOrEqual(2);
+    expect(ofNew.length).toBeGreaterThanOrEqual(3);
+    expect(ofFirst.every((x) => x.pid === a.pid)).toBe(true);
+    expect(ofNew.every((x) => x.pid === b!.pid)).toBe(true);
     expect(rows.map((x) => x.process_event).filter((e) => e !== null)).toEqual(['started', 'restarted']);
     expect(rows[0]!.process_event).toBe('started');
     const restart = rows[first]!;
     expect(restart.process_event).toBe('restarted');
 
     // One clock, in order: the new run starts after the pidfile named the new process.
-    for (let i = 1; i < rows.length; i++) expect(rows[i]!.t_mono_ns as number).toBeGreaterThan(rows[i - 1]!.t_mono_ns as number);
+    const times = rows.map((x) => x.t_mono_ns as number);
+    expect(times.length).toBeGreaterThanOrEqual(5);
+    expect(times).toEqual([...times].sort((x, y) => x - y)); // in order
+    expect(new Set(times).size).toBe(times.length); // and strictly: no two rows at one instant
     const reattachedAt = (restart.t_mono_ns as number) - Math.round((restart.perf_interval_s as number) * 1e9);
     expect(reattachedAt).toBeGreaterThanOrEqual(tWrite);
     expect(reattachedAt).toBeGreaterThan(rows[first - 1]!.t_mono_ns as number);
@@ -205,10 +212,15 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     expect(after).toHaveLength(1);
     expect(after[0]!.next).toMatchObject({ pid: b!.pid });
 
-    // Real counts of the new process: its complete intervals counted a busy CPU.
+    // Real counts of the new process: it counted a busy CPU, and an interval in which this
+    // loaded host did not run it at all is null with perf's reason, never 0.
     const newRows = rows.slice(first, first + 3);
     expect(newRows).toHaveLength(3);
-    for (const x of newRows) expect(x.cpu_clock_ms as number).toBeGreaterThan(0);
+    expect(newRows.some((x) => (x.cpu_clock_ms as number) > 0)).toBe(true);
+    for (const x of newRows) {
+      if (x.cpu_clock_ms === null) expect((x.null_reasons as Record<string, string>).cpu_clock_ms).toMatch(/^perf: <not counted>/);
+      else expect(x.cpu_clock_ms as number).toBeGreaterThan(0);
+    }
     expect(r.valueRows).toBeGreaterThanOrEqual(5);
   });
 
@@ -434,10 +446,10 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     const rows = readJsonl(p.out);
     for (const x of rows) expect(x.pid).toBe(a.pid);
     expect(rows.map((x) => x.process_event).filter((e) => e !== null)).toEqual(['started', 'restarted']);
-    // The new process's counts, not the dead one's nulls: its whole intervals counted a busy CPU.
-    const after = rows.slice(rows.findIndex((x) => x.process_event === 'restarted') + 1, -1);
-    expect(after.length).toBeGreaterThanOrEqual(1);
-    for (const x of after) expect(x.cpu_clock_ms as number).toBeGreaterThan(0);
+    // The new process's counts, not the dead one's <not counted>: from the restart on, it counted a busy CPU.
+    const after = rows.slice(rows.findIndex((x) => x.process_event === 'restarted'));
+    expect(after.length).toBeGreaterThanOrEqual(3);
+    expect(after.some((x) => (x.cpu_clock_ms as number) > 0)).toBe(true);
   });
 
   // Guards the follower's rule: a pid reused by a stranger, the pidfile not rewritten, is never followed.
@@ -467,6 +479,74 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     for (const x of p.polls) expect(x.next).toBeNull();
     const rows = readJsonl(p.out);
     expect(rows.map((x) => x.process_event).filter((e) => e !== null)).toEqual(['started']);
+  });
+
+  // Guards: three restarts within one interval end with perf on the last process, no perf left on any.
+  it('three restarts within one interval: perf ends up on the last process the pidfile names, and no perf is left on the others', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = busy();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const p = startPerf({ pid: a.pid!, pidfile });
+    const all: ChildProcess[] = [a];
+    let r: PerfLoopResult;
+    try {
+      await until(() => p.rows().length >= 2, 'two rows of the first process', p.bound, p.ended);
+      a.kill('SIGKILL');
+      for (let i = 0; i < 3; i++) {
+        const next = busy();
+        all.push(next);
+        fs.writeFileSync(pidfile, `${next.pid}\n`);
+        if (i < 2) next.kill('SIGKILL'); // gone again at once
+      }
+      await until(() => p.rows().filter((x) => x.pid === all[3]!.pid).length >= 2, 'two rows of the last process', p.bound, p.ended);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      for (const x of all) x.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r.end).toBe('stopped');
+    const rows = readJsonl(p.out);
+    const restarted = rows.filter((x) => x.process_event === 'restarted').map((x) => x.pid);
+    expect(restarted.at(-1)).toBe(all[3]!.pid);
+    expect(r.targetRestarts).toBeGreaterThanOrEqual(restarted.length);
+    expect(rows.at(-1)!.pid).toBe(all[3]!.pid);
+    for (const x of all) expect(perfAttachedTo(x.pid!)).toEqual([]);
+  });
+
+  // Guards: a pidfile rewritten while the old process still runs (the new QEMU up first) keeps
+  // perf on the old one until it exits, as proc does, then on the new one.
+  it('the pidfile rewritten before the old process exits: perf counts the old one to its exit, then the new one', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = busy();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const p = startPerf({ pid: a.pid!, pidfile });
+    const b = busy();
+    let r: PerfLoopResult;
+    let rowsBeforeExit = 0;
+    try {
+      await until(() => p.rows().length >= 1, 'a row of the first process', p.bound, p.ended);
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      const n = p.rows().length;
+      await until(() => p.rows().length >= n + 2, 'two more rows after the rewrite', p.bound, p.ended);
+      rowsBeforeExit = p.rows().length;
+      a.kill('SIGKILL');
+      await exited(a);
+      await until(() => p.rows().filter((x) => x.pid === b.pid).length >= 2, 'two rows of the new process', p.bound, p.ended);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      a.kill('SIGKILL');
+      b.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r).toMatchObject({ end: 'stopped', targetRestarts: 1 });
+    const rows = readJsonl(p.out);
+    const whileOld = rows.slice(0, rowsBeforeExit);
+    expect(whileOld.length).toBeGreaterThanOrEqual(3);
+    expect(whileOld.every((x) => x.pid === a.pid)).toBe(true); // still the old one while it ran
+    expect(rows.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([b.pid]);
+    expect(perfAttachedTo(a.pid!)).toEqual([]);
   });
 
   // Guards the old behaviour: a pid target cannot come back, so perf ends with it.
