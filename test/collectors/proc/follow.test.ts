@@ -204,4 +204,49 @@ describe.each(kinds)('proc follows a pidfile target from its start (%s sampler)'
     const rows = readJsonl(p.out);
     expect(rows.filter((x) => x.process_event === 'restarted').map((x) => x.pid)).toEqual([b.pid]);
   });
+
+  // Guards: a pidfile that holds no pid (garbage, emptied mid-rewrite, a symlink) is waited past, never taken for a pid.
+  it('a pidfile rewritten with garbage, then emptied, then replaced by a symlink: proc waits through each, then follows the pid written', async () => {
+    const dir = tmpDir();
+    const pidfile = path.join(dir, 'qemu.pid');
+    const a = sleeper();
+    const b = sleeper();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const p = startProc(a.pid!, pidfile, sampler);
+    let r: ProcLoopResult;
+    try {
+      await until(() => p.rows().length >= 1, 'a row of the first process', p);
+      a.kill('SIGKILL');
+      await exited(a);
+      await until(() => p.rows().some((x) => x.process_event === 'exited'), "proc's exited row", p);
+      const bad: Array<[string, () => void]> = [
+        ['garbage', () => fs.writeFileSync(pidfile, `${b.pid}x\n`)],
+        ['empty', () => fs.writeFileSync(pidfile, '')],
+        ['a symlink to a file naming the new pid', () => {
+          fs.writeFileSync(path.join(dir, 'elsewhere'), `${b.pid}\n`);
+          fs.rmSync(pidfile);
+          fs.symlinkSync(path.join(dir, 'elsewhere'), pidfile);
+        }],
+      ];
+      expect(bad).toHaveLength(3);
+      for (const [what, write] of bad) {
+        write();
+        const reads = p.clock.reads;
+        await until(() => p.clock.reads >= reads + 2, `two ticks with the pidfile ${what}`, p);
+        expect(p.rows().filter((x) => x.pid === b.pid), what).toEqual([]);
+      }
+      fs.rmSync(pidfile);
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      await until(() => p.rows().filter((x) => x.pid === b.pid).length >= 2, 'two rows of the process the pidfile names at last', p);
+      p.stop.abort();
+      r = await p.done;
+    } finally {
+      a.kill('SIGKILL');
+      b.kill('SIGKILL');
+      p.stop.abort();
+    }
+    expect(r.end).toBe('stopped');
+    const rows = readJsonl(p.out);
+    expect(rows.map((x) => x.process_event).filter((e) => e !== null)).toEqual(['started', 'exited', 'restarted']);
+  });
 });
