@@ -39,6 +39,7 @@ const ONE_LINK_TYPE = /^tcpdump: pcap_loop: an interface has a (type|snapshot le
 /** The same failure in libpcap's words and in labtel's. */
 const SAME_FAILURE: Array<{ libpcap: RegExp; labtel: RegExp }> = [
   { libpcap: /truncated (pcapng )?dump file/, labtel: /truncated/ },
+  { libpcap: /pcapng block size \d+ > maximum 16777216/, labtel: /block length \d+ exceeds the 16777216-byte limit/ },
   // sf-pcap.c says "bigger than snaplen of N" when the caplen is over both the maximum and the snaplen.
   { libpcap: /invalid packet capture length \d+, bigger than (maximum of 262144|snaplen of \d+)/, labtel: /record caplen \d+ exceeds the 262144-byte limit/ },
 ];
@@ -251,5 +252,79 @@ describe.skipIf(!hasTcpdump || !hasTshark)('labtel counts the packets libpcap co
     expect(lp).toMatchObject({ ok: false, count: 4 });
     expect(lp.stderr).toMatch(/invalid packet capture length 262145/);
     await compare(file);
+  });
+
+  // libpcap reads pcapng blocks of up to 16 MiB whatever they hold (its
+  // "pcapng block size N > maximum 16777216" is the only bound); labtel
+  // refused every block over 266240 bytes, so a real capture holding a big
+  // decryption-secrets block (what `editcap --inject-secrets tls,KEYLOG`
+  // writes from a TLS key log), a big name-resolution or custom block, or a
+  // full-size packet with comments was refused where libpcap and tshark read
+  // it. Regression for: "pcapng block length 300016 exceeds the
+  // 266240-byte limit".
+  it('reads, as libpcap does, a real pcapng holding blocks over 256 KiB (TLS secrets, names, custom, a full packet with a comment)', async () => {
+    const real = fs.readFileSync(path.join(PCAP_DIR, 'veth-nanosec.pcapng'));
+    const block = (type: number, body: Buffer) => {
+      const len = 12 + body.length;
+      const b = Buffer.alloc(len);
+      b.writeUInt32LE(type, 0);
+      b.writeUInt32LE(len, 4);
+      body.copy(b, 8);
+      b.writeUInt32LE(len, len - 4);
+      return b;
+    };
+    const keylog = Buffer.from(Array.from({ length: 1800 }, (_, i) => `CLIENT_RANDOM ${i.toString(16).padStart(64, '0')} ${'ab'.repeat(48)}\n`).join(''));
+    const dsbBody = Buffer.alloc(8 + ((keylog.length + 3) & ~3));
+    dsbBody.writeUInt32LE(0x544c534b, 0); // TLS key log
+    dsbBody.writeUInt32LE(keylog.length, 4);
+    keylog.copy(dsbBody, 8);
+    const nrbBody = Buffer.concat([...Array.from({ length: 20000 }, (_, i) => { const r = Buffer.alloc(16); r.writeUInt16LE(1, 0); r.writeUInt16LE(12, 2); r.writeUInt32BE(0x0ac90000 + i, 4); r.write('h' + String(i).padStart(6, '0'), 8); return r; }), Buffer.alloc(4)]);
+    const customBody = Buffer.alloc(4 + 400_000, 0x42);
+    customBody.writeUInt32LE(32473, 0);
+    // An EPB of the first packet's interface, 262144 bytes captured, and a 20000-byte comment.
+    const epbBody = Buffer.alloc(20 + 262144 + 4 + 20000 + 4);
+    epbBody.writeUInt32LE(0, 0);
+    epbBody.writeUInt32LE(0x00060000, 4); // some time in 1970-ish ns: a row of its own
+    epbBody.writeUInt32LE(262144, 12);
+    epbBody.writeUInt32LE(300000, 16);
+    epbBody.writeUInt16LE(1, 20 + 262144);
+    epbBody.writeUInt16LE(20000, 22 + 262144);
+    // The blocks of the real capture: the big ones go after its SHB and IDB.
+    let o = 0;
+    const blocks: Buffer[] = [];
+    while (o < real.length) {
+      const len = real.readUInt32LE(o + 4);
+      blocks.push(real.subarray(o, o + len));
+      o += len;
+    }
+    expect(blocks.length).toBeGreaterThan(3);
+    expect(blocks.slice(0, 2).map((b) => b.readUInt32LE(0))).toEqual([0x0a0d0d0a, 1]);
+    const big = [block(10, dsbBody), block(4, nrbBody), block(0xbad, customBody), block(6, epbBody)];
+    expect(big.map((b) => b.length).every((n) => n > 266240 && n <= 16 << 20)).toBe(true);
+    const file = path.join(tmpDir(), 'big-blocks.pcapng');
+    fs.writeFileSync(file, Buffer.concat([...blocks.slice(0, 2), ...big, ...blocks.slice(2)]));
+    const lp = await libpcapCount(file);
+    expect(lp, lp.stderr).toMatchObject({ ok: true, count: 99 });
+    await compare(file);
+  });
+
+  // Over 16 MiB libpcap refuses the block, and so does labtel.
+  it('refuses, as libpcap does, a pcapng block over 16 MiB', async () => {
+    const real = fs.readFileSync(path.join(PCAP_DIR, 'veth-nanosec.pcapng'));
+    const shbLen = real.readUInt32LE(4);
+    const idbLen = real.readUInt32LE(shbLen + 4);
+    const body = Buffer.alloc((16 << 20) - 12 + 4);
+    const b = Buffer.alloc(12 + body.length);
+    b.writeUInt32LE(0xbad, 0);
+    b.writeUInt32LE(b.length, 4);
+    b.writeUInt32LE(b.length, b.length - 4);
+    const file = path.join(tmpDir(), 'over-16-mib.pcapng');
+    fs.writeFileSync(file, Buffer.concat([real.subarray(0, shbLen + idbLen), b, real.subarray(shbLen + idbLen)]));
+    const lp = await libpcapCount(file);
+    expect(lp.ok).toBe(false);
+    expect(lp.stderr).toMatch(/pcapng block size 16777220 > maximum 16777216/);
+    const lt = await labtelCount(file);
+    expect(lt.ok).toBe(false);
+    expect(lt.stderr).toMatch(/pcapng block length 16777220 exceeds the 16777216-byte limit/);
   });
 });
