@@ -17,29 +17,14 @@ function testFiles(dir = path.join(ROOT, 'test')): string[] {
   });
 }
 
-/**
- * Files other helpers of issue 15 own and were still sweeping when this lint
- * came in (their loops are listed in that issue's notes). Empty this list as
- * they are swept; a file named here is held to the rule like any other once
- * removed.
- */
-const AWAITING_SWEEP = new Set([
-  'test/collectors/perf/follow.test.ts',
-]);
-
 const lint = (body: string) => lintLoops('x.test.ts', `it('t', () => {\n${body}\n});\n`).map((f) => `${f.kind} ${f.walks}`);
 
 describe('assertions in loops', () => {
   it('no test file asserts inside a loop that nothing proves non-empty', () => {
     const files = testFiles();
     expect(files.length).toBeGreaterThan(30);
-    const found = files.filter((f) => !AWAITING_SWEEP.has(f)).flatMap((f) => lintLoops(path.join(ROOT, f)).map((x) => `${f}:${x.line}: ${x.kind} over ${x.walks}`));
+    const found = files.flatMap((f) => lintLoops(path.join(ROOT, f)).map((x) => `${f}:${x.line}: ${x.kind} over ${x.walks}`));
     expect(found, 'add expect(list.length).toBeGreaterThan(0) (or a stronger count) before each').toEqual([]);
-  });
-
-  it('every file awaiting its sweep still exists', () => {
-    expect(AWAITING_SWEEP.size).toBeGreaterThan(0);
-    for (const f of AWAITING_SWEEP) expect(fs.existsSync(path.join(ROOT, f)), f).toBe(true);
   });
 
   // Regression for the field's loops over rows that an empty file passed.
