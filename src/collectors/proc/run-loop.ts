@@ -166,9 +166,13 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     // a path that may run a thousand times a second.
     let m = `"pid":${pid},"starttime":${starttime},"process_event":${event === null ? 'null' : `"${event}"`},"interval_s":${prevT === null ? 'null' : (t - prevT) / 1e9}`;
     let reasons: Record<string, string> | undefined;
+    let measured = false; // as verify judges a process row: any field but starttime is a measurement (rows.ts)
     for (let i = 0; i < PROC_FIELDS.length; i++) {
       const x = v[i]!;
-      if (i !== F.starttime) m += i === F.state ? `,"state":${Number.isNaN(x) ? 'null' : STATE_JSON[x & 0xff]}` : `${MEMBER[i]}${Number.isNaN(x) ? 'null' : x}`;
+      if (i !== F.starttime) {
+        m += i === F.state ? `,"state":${Number.isNaN(x) ? 'null' : STATE_JSON[x & 0xff]}` : `${MEMBER[i]}${Number.isNaN(x) ? 'null' : x}`;
+        if (!Number.isNaN(x)) measured = true;
+      }
       if (Number.isNaN(x)) {
         const f = FIELD_FILE[PROC_FIELDS[i]!];
         const e = err[f]!;
@@ -177,7 +181,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     }
     if (prevT === null) (reasons ??= {}).interval_s = event === 'restarted' ? 'first sample after the restart' : 'first sample';
     w.writeMembers('host_proc', t, m, reasons);
-    if (!Number.isNaN(v[F.cpu_user_jiffies]!)) rowsWithValues++;
+    if (measured) rowsWithValues++;
     prevT = t;
     event = null;
     if (o.threads) sampleThreads(t, sampler);
