@@ -170,7 +170,9 @@ void CaptureReader::append(const uint8_t* p, size_t n) {
     buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(bpos_));
     bpos_ = 0;
   }
-  if (buf_.capacity() == 0) buf_.reserve(2 * max_need_);
+  // Room for classic records and packet blocks of any size; a bigger pcapng
+  // block (up to max_block_len) grows the buffer as it arrives.
+  if (buf_.capacity() == 0) buf_.reserve(2 * std::min<size_t>(max_need_, size_t(opt_.max_caplen) + 4096));
   buf_.insert(buf_.end(), p, p + n);
 }
 

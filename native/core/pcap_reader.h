@@ -1,7 +1,8 @@
 // Push-based reader for classic pcap and pcapng captures. Fed chunks of any
 // size (records may straddle chunks), it hands each packet to a sink, in place
 // when the record lies within one chunk; only a record split across chunks is
-// copied, into a buffer of at most max_block_len (+ a little) bytes. Lengths
+// copied, into a buffer of at most about twice max_block_len bytes (grown as
+// records need it). Lengths
 // read from the input are checked against the options before anything is
 // buffered, so memory stays bounded whatever the input says. Hostile input
 // ends in an error at a byte offset, or with skip_bad in a counted
@@ -35,7 +36,13 @@ struct ReaderOptions {
   // labtel decodes). A classic record over the file's snaplen but within it
   // is read as libpcap reads it (see FeedResult::records_over_snaplen).
   uint32_t max_caplen = 262144;
-  uint32_t max_block_len = 262144 + 4096;
+  // The pcapng block bound: libpcap's sf-pcapng.c reads blocks of up to
+  // 16 MiB whatever they hold ("pcapng block size N > maximum 16777216"
+  // past it): real captures have name resolution, decryption secrets (a TLS
+  // key log) or custom blocks, and full-size packets with options, over 256
+  // KiB. A block is buffered only when it straddles chunks, so this is also
+  // the most a hostile file can make the reader hold (about twice it).
+  uint32_t max_block_len = 16u << 20;
   uint32_t max_interfaces = 4096;
 };
 

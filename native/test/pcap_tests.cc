@@ -634,7 +634,7 @@ void test_hostile_ng() {
       {"length unaligned", ng_block(false, 6, Bytes(20, 0), 30), "length 30 is not a multiple of 4"},
       {"EPB below minimum", ng_block(false, 6, Bytes(16, 0)), "enhanced packet block length 28 is below its 32-byte minimum"},
       {"IDB below minimum", ng_block(false, 1, Bytes(4, 0)), "interface description block length 16 is below its 20-byte minimum"},
-      {"too long", ng_block(false, 6, Bytes(20, 0), 1 << 30), "length 1073741824 exceeds the 266240-byte limit"},
+      {"too long", ng_block(false, 6, Bytes(20, 0), 1 << 30), "length 1073741824 exceeds the 16777216-byte limit"},
       {"trailer", ng_block(false, 6, Bytes(40, 0), -1, 48), "trailer length 48 disagrees with its header length 52"},
       {"undeclared interface", ng_epb(false, 3, 1, some_frame(2)), "enhanced packet block names interface 3 but the section declared 1"},
       {"caplen > snaplen", ng_epb(false, 0, 1, Bytes(1600, 0)), "record caplen 1600 exceeds interface 0's snaplen 1500"},
@@ -676,7 +676,20 @@ void test_hostile_ng() {
   s[9] = 0;
   expect_error(s, 0, "unknown byte-order magic", 0);
   g_context = "pcapng huge declared length, short file";
-  expect_error(cat({pre, Bytes{6, 0, 0, 0, 0, 0, 0x10, 0}}), at, "exceeds the 266240-byte limit", 1);
+  expect_error(cat({pre, Bytes{6, 0, 0, 0, 4, 0, 0, 1}}), at, "length 16777220 exceeds the 16777216-byte limit", 1);
+  // Regression for: every block over 266240 bytes was refused, where
+  // libpcap reads blocks of up to 16 MiB (TLS secrets, name resolution,
+  // custom blocks, full-size packets with options).
+  g_context = "pcapng blocks over 256 KiB, up to libpcap's 16 MiB, are read";
+  {
+    Bytes f = cat({pre, ng_block(false, 10, Bytes(300000, 0x41)), ng_block(false, 0xbad, Bytes((16u << 20) - 12, 0x42)),
+                   ng_epb(false, 0, 2, some_frame(2))});
+    Run whole = feed(f);
+    CHECK(whole.res.ok);
+    CHECK_EQ(whole.got.size(), 2u);
+    CHECK(feed(f, 4093).same(whole));
+    CHECK(feed(f, 1 << 20).same(whole));
+  }
 }
 
 // ---------------------------------------------------------------------------

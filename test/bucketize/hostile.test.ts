@@ -44,7 +44,7 @@ describe('labtel bucketize on hostile captures', () => {
     ['a truncated last record', 'a.pcap', Buffer.concat([pcapGood, pcapRecord(T0_US + 1_000_000, tcpFrame(PEER, GUEST)).subarray(0, 30)]), 234, 'truncated pcap record: input ends after 30 of its 70 bytes'],
     ['a pcapng block of length 0', 'a.pcapng', Buffer.concat([ngGood, Buffer.from([6, 0, 0, 0, 0, 0, 0, 0]), Buffer.alloc(32)]), 312, 'enhanced packet block length 0 is below the 12-byte minimum'],
     ['an unaligned pcapng block', 'a.pcapng', Buffer.concat([ngGood, Buffer.from([6, 0, 0, 0, 30, 0, 0, 0]), Buffer.alloc(26)]), 312, 'enhanced packet block length 30 is not a multiple of 4'],
-    ['a huge pcapng block', 'a.pcapng', Buffer.concat([ngGood, huge, Buffer.alloc(64)]), 312, 'enhanced packet block length 2147483392 exceeds the 266240-byte limit'],
+    ['a huge pcapng block', 'a.pcapng', Buffer.concat([ngGood, huge, Buffer.alloc(64)]), 312, 'enhanced packet block length 2147483392 exceeds the 16777216-byte limit'],
     ['a trailer that disagrees', 'a.pcapng', Buffer.concat([ngGood, (() => { const b = ngPacket(0, 1_700_000_000_200_000n, tcpFrame(PEER, GUEST)); b.writeUInt32LE(999, b.length - 4); return b; })()]), 312, 'enhanced packet block trailer length 999 disagrees with its header length 88'],
     ['an undeclared interface', 'a.pcapng', Buffer.concat([ngGood, ngPacket(7, 1_700_000_000_200_000n, tcpFrame(PEER, GUEST))]), 312, 'enhanced packet block names interface 7 but the section declared 1'],
   ])('%s: error at its offset, rows before it written, exit 1, on both paths', async (_what, name, bytes, offset, message) => {

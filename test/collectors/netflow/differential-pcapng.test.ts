@@ -208,7 +208,7 @@ const NG_BAD: Bad[] = [
   { name: 'a block length below 12', parts: goodNg(), bad: [6, 0, 0, 0, 8, 0, 0, 0], error: 'enhanced packet block length 8 is below the 12-byte minimum' },
   { name: 'a block length not a multiple of 4', parts: goodNg(), bad: [...e32(6, false), ...e32(42, false), ...fill(36)], error: 'enhanced packet block length 42 is not a multiple of 4' },
   { name: 'an IDB below its minimum', parts: goodNg(), bad: [...e32(1, false), ...e32(16, false), 1, 0, 0, 0, ...e32(16, false)], error: 'interface description block length 16 is below its 20-byte minimum' },
-  { name: 'a block over the limit', parts: goodNg(), bad: [...e32(6, false), ...e32(0x7fffff00, false), ...fill(64)], error: 'enhanced packet block length 2147483392 exceeds the 266240-byte limit' },
+  { name: 'a block over the limit', parts: goodNg(), bad: [...e32(6, false), ...e32(0x7fffff00, false), ...fill(64)], error: 'enhanced packet block length 2147483392 exceeds the 16777216-byte limit' },
   { name: 'a trailer that disagrees', parts: goodNg(), bad: epb(false, 0, BASE / NS_US + 1n, fill(40), 40, 40, { trailer: 999 }), error: 'enhanced packet block trailer length 999 disagrees with its header length 84' },
   { name: 'an undeclared interface', parts: goodNg(), bad: epb(false, 3, BASE / NS_US, fill(40)), error: 'enhanced packet block names interface 3 but the section declared 1' },
   { name: 'caplen past its block', parts: goodNg(), bad: epb(false, 0, BASE / NS_US, fill(40), 500, 200), error: 'enhanced packet block caplen 200 exceeds the 52 bytes its block holds' },

@@ -7,7 +7,7 @@
 //
 // Fed chunks of any size, it hands each packet to a sink, in place when the
 // record lies within one chunk; only a record split across chunks is copied,
-// into a carry buffer of at most maxBlockLen (+ a little) bytes. Lengths read
+// into a carry buffer of at most about twice maxBlockLen bytes. Lengths read
 // from the input are checked against the options before anything is
 // buffered, so memory stays bounded whatever the input says.
 
@@ -33,7 +33,8 @@ export interface ReaderOptions {
 }
 
 const MAX_CAPLEN = 262144;
-const READER_DEFAULTS: ReaderOptions = { skipBad: false, maxCaplen: MAX_CAPLEN, maxBlockLen: MAX_CAPLEN + 4096, maxInterfaces: 4096 };
+// The pcapng block bound is libpcap's (16 MiB): see native ReaderOptions::max_block_len.
+const READER_DEFAULTS: ReaderOptions = { skipBad: false, maxCaplen: MAX_CAPLEN, maxBlockLen: 16 << 20, maxInterfaces: 4096 };
 
 const SHB = 0x0a0d0d0a; // the same in both byte orders
 const IDB = 1,
