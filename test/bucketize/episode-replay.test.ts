@@ -129,7 +129,9 @@ describe('labtel bucketize --episode on a live episode', () => {
     const dir = episode(runs, [2, 5, 6]);
     const first = path.join(dir, 'network.pcap');
     const bytes = fs.readFileSync(first);
-    expect(runs.flatMap((r) => r.records).every((rec) => rec.readUInt32LE(8) > 40)).toBe(true);
+    const records = runs.flatMap((r) => r.records);
+    expect(records).toHaveLength(8);
+    expect(records.every((rec) => rec.readUInt32LE(8) > 40)).toBe(true);
     bytes.writeUInt32LE(40, 16); // every record (54 bytes) is over it
     fs.writeFileSync(first, bytes);
     const capture = readEpisodeCapture(dir);

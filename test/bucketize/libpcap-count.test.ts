@@ -300,7 +300,9 @@ describe.skipIf(!hasTcpdump || !hasTshark)('labtel counts the packets libpcap co
     expect(blocks.length).toBeGreaterThan(3);
     expect(blocks.slice(0, 2).map((b) => b.readUInt32LE(0))).toEqual([0x0a0d0d0a, 1]);
     const big = [block(10, dsbBody), block(4, nrbBody), block(0xbad, customBody), block(6, epbBody)];
-    expect(big.map((b) => b.length).every((n) => n > 266240 && n <= 16 << 20)).toBe(true);
+    const sizes = big.map((b) => b.length);
+    expect(sizes).toHaveLength(4);
+    expect(sizes.every((n) => n > 266240 && n <= 16 << 20)).toBe(true);
     const file = path.join(tmpDir(), 'big-blocks.pcapng');
     fs.writeFileSync(file, Buffer.concat([...blocks.slice(0, 2), ...big, ...blocks.slice(2)]));
     const lp = await libpcapCount(file);

@@ -423,6 +423,7 @@ describe.skipIf(!addon)('native and pure-TS agree on mutated captures', () => {
   // Several cases per test: a test per case costs vitest more than the case.
   const GROUP = 20;
   const groups = Array.from({ length: CASES / GROUP }, (_, g) => cases.slice(g * GROUP, (g + 1) * GROUP));
+  it('has the groups', () => expect(groups.length).toBe(CASES / GROUP));
   for (const [g, group] of groups.entries()) {
     it(`cases ${g * GROUP}..${g * GROUP + GROUP - 1}`, () => {
       expect(group.length).toBe(GROUP);
