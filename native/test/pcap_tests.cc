@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -181,6 +182,12 @@ Bytes ng_spb(bool be, const Bytes& data, int64_t wirelen = -1) {
   W w(be);
   w.u32(wirelen >= 0 ? uint32_t(wirelen) : uint32_t(data.size())).bytes(data);
   return ng_block(be, 3, w.b);
+}
+// A little-endian Ethernet IDB (snaplen 0) with these option bytes.
+Bytes idb_with(std::initializer_list<uint8_t> opts) {
+  Bytes b{1, 0, 0, 0, 0, 0, 0, 0};
+  b.insert(b.end(), opts.begin(), opts.end());
+  return ng_block(false, 1, b);
 }
 Bytes ng_pb(bool be, uint16_t iface, uint64_t ts, const Bytes& data) {
   W w(be);
@@ -646,6 +653,18 @@ void test_hostile_ng() {
        }(), "unknown byte-order magic 11 3c 2b 1a"},
       {"pcapng version", ng_shb(false, 2), "unsupported pcapng version 2.0"},
       {"tsresol", ng_idb(false, 1, 0, 0x80 | 70), "unsupported if_tsresol 0xc6"},
+      // Regression for: interfaces libpcap refuses (their timestamps would be
+      // a guess) were read: 10^-20 s and finer, timestamp options of the
+      // wrong size or given twice, an option running past the block.
+      {"tsresol 10^-20", ng_idb(false, 1, 0, 20), "interface 1 has an unsupported if_tsresol 0x14"},
+      {"tsresol length 2", idb_with({9, 0, 2, 0, 6, 0, 0, 0}), "interface 1 has an if_tsresol option of length 2, not 1"},
+      {"tsresol length 0", idb_with({9, 0, 0, 0}), "interface 1 has an if_tsresol option of length 0, not 1"},
+      {"tsresol twice", idb_with({9, 0, 1, 0, 6, 0, 0, 0, 9, 0, 1, 0, 9, 0, 0, 0}), "interface 1 has more than one if_tsresol option"},
+      {"tsoffset length 4", idb_with({14, 0, 4, 0, 1, 0, 0, 0}), "interface 1 has an if_tsoffset option of length 4, not 8"},
+      {"tsoffset twice", idb_with({14, 0, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 14, 0, 8, 0, 2, 0, 0, 0, 0, 0, 0, 0}),
+       "interface 1 has more than one if_tsoffset option"},
+      {"option past the block", idb_with({2, 0, 100, 0, 'a', 'b', 'c', 'd'}), "interface 1 has an option running past its block"},
+      {"end of options with a length", idb_with({0, 0, 4, 0, 'a', 'b', 'c', 'd'}), "interface 1 has an end-of-options option of length 4"},
   };
   for (const Case& c : cases) {
     g_context = std::string("pcapng ") + c.name;

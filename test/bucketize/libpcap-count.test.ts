@@ -40,6 +40,8 @@ const ONE_LINK_TYPE = /^tcpdump: pcap_loop: an interface has a (type|snapshot le
 const SAME_FAILURE: Array<{ libpcap: RegExp; labtel: RegExp }> = [
   { libpcap: /truncated (pcapng )?dump file/, labtel: /truncated/ },
   { libpcap: /pcapng block size \d+ > maximum 16777216/, labtel: /block length \d+ exceeds the 16777216-byte limit/ },
+  // An interface whose options libpcap cannot read, or whose timestamp options are wrong.
+  { libpcap: /Interface Description Block (has|if_tsresol option resolution)|block of type 1 in pcapng dump file is too short/, labtel: /interface \d+ has (an|more than one) / },
   // sf-pcap.c says "bigger than snaplen of N" when the caplen is over both the maximum and the snaplen.
   { libpcap: /invalid packet capture length \d+, bigger than (maximum of 262144|snaplen of \d+)/, labtel: /record caplen \d+ exceeds the 262144-byte limit/ },
 ];
@@ -328,5 +330,45 @@ describe.skipIf(!hasTcpdump || !hasTshark)('labtel counts the packets libpcap co
     const lt = await labtelCount(file);
     expect(lt.ok).toBe(false);
     expect(lt.stderr).toMatch(/pcapng block length 16777220 exceeds the 16777216-byte limit/);
+  });
+
+  // libpcap refuses an interface whose options it cannot read, or whose
+  // timestamp options are not one of each of the right size: its timestamps
+  // would be a guess. labtel read them (a second if_tsresol replaced the
+  // first, one of the wrong size was ignored, 10^-20 s and finer were taken).
+  // Regression for: labtel counting packets on such an interface where
+  // libpcap refuses it. A real capture, then a section with a bad interface.
+  it('refuses, as libpcap does, an interface with unreadable or ambiguous timestamp options', async () => {
+    const real = fs.readFileSync(path.join(PCAP_DIR, 'veth-nanosec.pcapng'));
+    const shbLen = real.readUInt32LE(4);
+    const blockOf = (type: number, body: number[]) => {
+      const b = Buffer.alloc(12 + body.length);
+      b.writeUInt32LE(type, 0);
+      b.writeUInt32LE(b.length, 4);
+      Buffer.from(body).copy(b, 8);
+      b.writeUInt32LE(b.length, b.length - 4);
+      return b;
+    };
+    const le16 = (v: number) => [v & 255, v >> 8];
+    const le32 = (v: number) => [...le16(v & 0xffff), ...le16(v >>> 16)];
+    const idb = (opts: number[]) => blockOf(1, [...le16(1), 0, 0, ...le32(262144), ...opts]);
+    const epb = blockOf(6, [...le32(0), ...le32(0), ...le32(1), ...le32(60), ...le32(60), ...new Array<number>(60).fill(0)]);
+    const cases: Array<[string, number[]]> = [
+      ['if_tsresol 10^-20', [...le16(9), ...le16(1), 20, 0, 0, 0]],
+      ['if_tsresol of 2 bytes', [...le16(9), ...le16(2), 6, 0, 0, 0]],
+      ['if_tsresol twice', [...le16(9), ...le16(1), 6, 0, 0, 0, ...le16(9), ...le16(1), 9, 0, 0, 0]],
+      ['if_tsoffset of 4 bytes', [...le16(14), ...le16(4), 1, 0, 0, 0]],
+      ['if_tsoffset twice', [...le16(14), ...le16(8), ...new Array<number>(8).fill(0), ...le16(14), ...le16(8), ...new Array<number>(8).fill(0)]],
+      ['an option past the block', [...le16(2), ...le16(100), 97, 98, 99, 100]],
+      ['end of options with a length', [...le16(0), ...le16(4), 97, 98, 99, 100]],
+    ];
+    expect(cases.length).toBeGreaterThan(0);
+    for (const [what, opts] of cases) {
+      const file = path.join(tmpDir(), 'bad-idb.pcapng');
+      fs.writeFileSync(file, Buffer.concat([real, real.subarray(0, shbLen), idb(opts), epb]));
+      const lp = await libpcapCount(file);
+      expect(lp, `${what}: ${lp.stderr}`).toMatchObject({ ok: false, count: 98 });
+      await compare(file);
+    }
   });
 });

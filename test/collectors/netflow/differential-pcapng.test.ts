@@ -173,7 +173,7 @@ const NG: Array<{ name: string; bytes: Uint8Array; packets: number; options?: Op
       shb(false),
       idb(false, { tsresol: 0 }), // seconds: 2^63 s wraps
       idb(false, { tsresol: 0x80 | 63, tsoffset: -5n }),
-      idb(false, { tsresol: 28 }),
+      idb(false, { tsresol: 19 }), // the finest libpcap reads
       epb(false, 0, (1n << 63n) + 5n, udp4(PEER4, GUEST4, 1, 2)),
       epb(false, 1, (1n << 64n) - 1n, udp4(PEER4, GUEST4, 1, 2)),
       epb(false, 2, (1n << 64n) - 1n, udp4(PEER4, GUEST4, 1, 2)),
@@ -221,6 +221,13 @@ const NG_BAD: Bad[] = [
   { name: 'a simple packet block before any interface', parts: [shb(false)], bad: spb(false, fill(40)), error: 'simple packet block but the section declared no interface', before: 0 },
   { name: 'an unsupported if_tsresol', parts: goodNg(), bad: idb(false, { tsresol: 29 }), error: 'interface 1 has an unsupported if_tsresol 0x1d' },
   { name: 'an unsupported binary if_tsresol', parts: goodNg(), bad: idb(false, { tsresol: 0x80 | 64 }), error: 'interface 1 has an unsupported if_tsresol 0xc0' },
+  { name: 'if_tsresol 10^-20 (libpcap refuses it)', parts: goodNg(), bad: idb(false, { tsresol: 20 }), error: 'interface 1 has an unsupported if_tsresol 0x14' },
+  { name: 'an if_tsresol of 2 bytes', parts: goodNg(), bad: block(1, [1, 0, 0, 0, ...e32(0, false), ...option(9, [6, 0], false), ...endOfOptions(false)], false), error: 'interface 1 has an if_tsresol option of length 2, not 1' },
+  { name: 'two if_tsresol options', parts: goodNg(), bad: block(1, [1, 0, 0, 0, ...e32(0, false), ...option(9, [6], false), ...option(9, [9], false)], false), error: 'interface 1 has more than one if_tsresol option' },
+  { name: 'an if_tsoffset of 4 bytes', parts: goodNg(), bad: block(1, [1, 0, 0, 0, ...e32(0, false), ...option(14, [1, 0, 0, 0], false)], false), error: 'interface 1 has an if_tsoffset option of length 4, not 8' },
+  { name: 'two if_tsoffset options', parts: goodNg(), bad: block(1, [1, 0, 0, 0, ...e32(0, false), ...option(14, e64(1n, false), false), ...option(14, e64(2n, false), false)], false), error: 'interface 1 has more than one if_tsoffset option' },
+  { name: 'an interface option running past its block', parts: goodNg(), bad: block(1, [1, 0, 0, 0, ...e32(0, false), ...e16(2, false), ...e16(100, false), 97, 98, 99, 100], false), error: 'interface 1 has an option running past its block' },
+  { name: 'an end of options with a length', parts: goodNg(), bad: block(1, [1, 0, 0, 0, ...e32(0, false), ...e16(0, false), ...e16(4, false), 97, 98, 99, 100], false), error: 'interface 1 has an end-of-options option of length 4' },
   { name: 'a section of version 2.0 (its blocks go unread)', parts: goodNg(), bad: [...shb(false, 2, 0), ...idb(false), ...epb(false, 0, BASE / NS_US, fill(40))], error: 'unsupported pcapng version 2.0' },
   { name: 'a truncated block', parts: goodNg(), bad: epb(false, 0, BASE / NS_US, fill(100)).slice(0, 50), error: 'truncated enhanced packet block: input ends after 50 of its 144 bytes' },
   { name: 'a truncated block header', parts: goodNg(), bad: [6, 0, 0, 0, 1], error: 'truncated pcapng block header: input ends after 5 of its 8 bytes' },
