@@ -471,21 +471,40 @@ bool CaptureReader::ng_block(const uint8_t* b, uint32_t type, uint32_t len, bool
       f.snaplen = rd32(b + 12, sw);
       uint8_t resol = 6;
       uint64_t tsoff = 0;
+      bool saw_resol = false, saw_off = false;
+      const size_t idx = ifaces_.size();
+      // Options as libpcap's sf-pcapng.c reads them: it refuses an interface
+      // whose options it cannot read, or whose timestamp options are not
+      // exactly one of each size (the timestamps would be a guess). Both
+      // ends are multiples of 4 here, so an option header always fits.
       size_t o = 16, end = len - 4;
-      while (o + 4 <= end) {  // options; one running past the block ends them
+      while (o < end) {
         uint16_t code = rd16(b + o, sw), olen = rd16(b + o + 2, sw);
-        if (code == 0 || olen > end - o - 4) break;
-        if (code == 9 && olen >= 1) resol = b[o + 4];
-        else if (code == 14 && olen >= 8) tsoff = rd64(b + o + 4, sw);
+        if (code == 0) {
+          if (olen != 0) return content_error(at, len, fmt("interface %zu has an end-of-options option of length %u", idx, olen));
+          break;
+        }
+        if (olen > end - o - 4) return content_error(at, len, fmt("interface %zu has an option running past its block", idx));
+        if (code == 9) {
+          if (olen != 1) return content_error(at, len, fmt("interface %zu has an if_tsresol option of length %u, not 1", idx, olen));
+          if (saw_resol) return content_error(at, len, fmt("interface %zu has more than one if_tsresol option", idx));
+          saw_resol = true;
+          resol = b[o + 4];
+        } else if (code == 14) {
+          if (olen != 8) return content_error(at, len, fmt("interface %zu has an if_tsoffset option of length %u, not 8", idx, olen));
+          if (saw_off) return content_error(at, len, fmt("interface %zu has more than one if_tsoffset option", idx));
+          saw_off = true;
+          tsoff = rd64(b + o + 4, sw);
+        }
         o += 4 + ((size_t(olen) + 3) & ~size_t(3));
       }
       unsigned v = resol & 0x7f;
       if (resol & 0x80) {  // 2^-v seconds
-        if (v > 63) return content_error(at, len, fmt("interface %zu has an unsupported if_tsresol 0x%02x", ifaces_.size(), resol));
+        if (v > 63) return content_error(at, len, fmt("interface %zu has an unsupported if_tsresol 0x%02x", idx, resol));
         f.ts_kind = kTsShift;
         f.ts_shift = uint8_t(v);
-      } else {  // 10^-v seconds
-        if (v > 28) return content_error(at, len, fmt("interface %zu has an unsupported if_tsresol 0x%02x", ifaces_.size(), resol));
+      } else {  // 10^-v seconds; libpcap refuses past 10^-19 (the last power of 10 a uint64 holds)
+        if (v > 19) return content_error(at, len, fmt("interface %zu has an unsupported if_tsresol 0x%02x", idx, resol));
         uint64_t x = 1;
         for (unsigned i = 0; i < (v <= 9 ? 9 - v : v - 9); i++) x *= 10;
         f.ts_kind = v <= 9 ? kTsMul : kTsDiv;

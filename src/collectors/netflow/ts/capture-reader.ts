@@ -566,18 +566,38 @@ export class CaptureReader {
         if (this.ifaces.length >= this.opt.maxInterfaces) return this.contentError(at, len, `section declares more than ${this.opt.maxInterfaces} interfaces`);
         let resol = 6;
         let tsoff = 0n;
+        let sawResol = false;
+        let sawOff = false;
+        const idx = this.ifaces.length;
+        const refuse = (why: string) => this.contentError(at, len, `interface ${idx} has ${why}`);
+        // Options as libpcap's sf-pcapng.c reads them: it refuses an
+        // interface whose options it cannot read, or whose timestamp options
+        // are not exactly one of each size. Both ends are multiples of 4
+        // here, so an option header always fits.
         const end = len - 4;
-        for (let o = 16; o + 4 <= end; ) {
-          // options; one running past the block ends them
+        for (let o = 16; o < end; ) {
           const code = rd16(p, b + o, sw);
           const olen = rd16(p, b + o + 2, sw);
-          if (code === 0 || olen > end - o - 4) break;
-          if (code === 9 && olen >= 1) resol = p[b + o + 4]!;
-          else if (code === 14 && olen >= 8) tsoff = rd64(p, b + o + 4, sw);
+          if (code === 0) {
+            if (olen !== 0) return refuse(`an end-of-options option of length ${olen}`);
+            break;
+          }
+          if (olen > end - o - 4) return refuse('an option running past its block');
+          if (code === 9) {
+            if (olen !== 1) return refuse(`an if_tsresol option of length ${olen}, not 1`);
+            if (sawResol) return refuse('more than one if_tsresol option');
+            sawResol = true;
+            resol = p[b + o + 4]!;
+          } else if (code === 14) {
+            if (olen !== 8) return refuse(`an if_tsoffset option of length ${olen}, not 8`);
+            if (sawOff) return refuse('more than one if_tsoffset option');
+            sawOff = true;
+            tsoff = rd64(p, b + o + 4, sw);
+          }
           o += 4 + ((olen + 3) & ~3);
         }
         const v = resol & 0x7f;
-        const unsupported = () => this.contentError(at, len, `interface ${this.ifaces.length} has an unsupported if_tsresol 0x${hex2(resol)}`);
+        const unsupported = () => refuse(`an unsupported if_tsresol 0x${hex2(resol)}`);
         const f: Iface = {
           linktype: rd16(p, b + 8, sw),
           snaplen: rd32(p, b + 12, sw),
@@ -592,8 +612,8 @@ export class CaptureReader {
           f.tsKind = TsKind.Shift;
           f.tsShift = BigInt(v);
         } else {
-          // 10^-v seconds
-          if (v > 28) return unsupported();
+          // 10^-v seconds; libpcap refuses past 10^-19 (the last power of 10 a uint64 holds)
+          if (v > 19) return unsupported();
           f.tsKind = v <= 9 ? TsKind.Mul : TsKind.Div;
           f.tsFactor = 10n ** BigInt(v <= 9 ? 9 - v : v - 9);
         }
