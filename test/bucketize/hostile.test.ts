@@ -66,7 +66,7 @@ describe('labtel bucketize on hostile captures', () => {
     for (const [which, env] of PATHS) {
       const r = await bucketize('a.pcap', bytes, [], env);
       expect(r.code, which).toBe(0);
-      expect(r.stderr, which).toBe(`labtel: ${r.file}: read 1 records longer than the file's snaplen, as libpcap does (cut to the snaplen)\n`);
+      expect(r.stderr, which).toBe(`labtel: ${r.file}: read 1 record longer than the file's snaplen, as libpcap does (cut to the snaplen)\n`);
       expect(r.packets, which).toBe(4);
       expect(r.rows.reduce((n, row) => n + (row.tcp_synack as number), 0), which).toBe(1);
     }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { replayEpisode, type EpisodeCapture } from '../../bucketize/episode-replay.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize.js';
+import { recordsWord } from './records-word.js';
 
 export async function replayCommand(dir: string, capture: EpisodeCapture, f: BucketizeFlags): Promise<number> {
   if (f.outDir !== undefined) throw new UsageError('--out-dir: an episode replays into one file (-o FILE or -)');
@@ -29,6 +30,8 @@ export async function replayCommand(dir: string, capture: EpisodeCapture, f: Buc
     const r = replayEpisode(dir, capture, writer, { ...options, originWallNs: options.originWallNs! });
     if (r.error) console.error(`labtel: ${dir}: ${r.error} (${r.rows} rows written before it)`);
     if (r.incomplete) console.error(`labtel: ${dir}: ${r.incomplete}`);
+    // tcpdump never writes a record over its own snaplen: such records mean the saved files were altered.
+    if (r.recordsOverSnaplen) console.error(`labtel: ${dir}: read ${recordsWord(r.recordsOverSnaplen)} longer than the saved capture's snaplen, as libpcap does (cut to the snaplen): the live collector never wrote such a record, so these rows may differ from the live ones`);
     return r.error || r.incomplete ? 1 : 0;
   } finally {
     writer.close();

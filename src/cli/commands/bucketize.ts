@@ -13,6 +13,7 @@ import type { FromBucketizeWorker, ToBucketizeWorker } from '../../bucketize/buc
 import { Progress } from '../../bucketize/progress.js';
 import { readEpisodeCapture } from '../../bucketize/episode-replay.js';
 import { replayCommand } from './bucketize-replay.js';
+import { recordsWord } from './records-word.js';
 
 export interface BucketizeFlags {
   output?: string;
@@ -96,7 +97,7 @@ export function bucketizeOptions(f: BucketizeFlags, episodeNetflow: Record<strin
 
 function report(input: string, rows: number, s: CaptureStatus): boolean {
   const over = s.recordsOverSnaplen;
-  if (over) console.error(`labtel: ${input}: read ${over} records longer than the file's snaplen, as libpcap does (cut to the snaplen)`);
+  if (over) console.error(`labtel: ${input}: read ${recordsWord(over)} longer than the file's snaplen, as libpcap does (cut to the snaplen)`);
   if (s.skippedRecords) console.error(`labtel: ${input}: skipped ${s.skippedRecords} bad records (${s.skippedBytes} bytes)`);
   if (s.holes) console.error(`labtel: ${input}: ${s.holes} timestamp jumps too long to fill with empty buckets were left as gaps`);
   if (s.ok) return true;
