@@ -27,7 +27,7 @@ import { createProcSampler, type ProcSampler, type SamplerKind } from '../../src
 import { parseManifest } from '../../src/manifest/load.js';
 import { nativeStatus } from '../../src/native/addon.js';
 import { sysconf } from '../../src/native/sysconf.js';
-import { paced } from '../../src/agent/pace.js';
+import { paced } from '../../src/util/pace.js';
 import type { runEpisode as RunEpisodeFn } from '../../src/agent/run-episode.js';
 import { commandLine, fmt, intEnv, log, machine, mdTable, printSection, type Target } from './section.js';
 

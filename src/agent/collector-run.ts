@@ -5,9 +5,9 @@ import type { Worker } from 'node:worker_threads';
 import type { Collector } from '../collectors/types.js';
 import type { CollectorName } from '../manifest/schema.js';
 import { countLines } from '../rows/jsonl-writer.js';
-import { newStopFlag, raiseStopFlag, type StopFlag } from './pace.js';
+import { newStopFlag, raiseStopFlag, type StopFlag } from '../util/pace.js';
 import type { AgentEventRow } from './rows.js';
-import { spawnModuleWorker } from './spawn-worker.js';
+import { spawnModuleWorker } from '../util/spawn-worker.js';
 import type { CollectorSummary } from './summary.js';
 import type { FromWorker, WorkerInput } from './worker-protocol.js';
 

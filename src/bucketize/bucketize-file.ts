@@ -3,7 +3,7 @@
 // close, and on a bad record everything before it is still written.
 import fs from 'node:fs';
 import { createBucketizer, PACKED_FIELDS, ROW_WIDTH, type BucketizeOptions, type BucketizerKind, type CaptureStatus } from '../collectors/netflow/bucketizer.js';
-import { errnoName } from '../agent/errno.js';
+import { errnoName } from '../util/errno.js';
 import type { JsonlWriter } from '../rows/jsonl-writer.js';
 
 const CHUNK = 4 << 20;

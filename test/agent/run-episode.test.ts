@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../src/agent/run-episode.js';
-import { spawnModuleWorker } from '../../src/agent/spawn-worker.js';
+import { spawnModuleWorker } from '../../src/util/spawn-worker.js';
 import type { FromWorker } from '../../src/agent/worker-protocol.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { ROW_SCHEMAS } from '../../src/rows/registry.js';

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnModuleWorker } from '../../agent/spawn-worker.js';
+import { spawnModuleWorker } from '../../util/spawn-worker.js';
 import type { CaptureStatus } from '../../collectors/netflow/bucketizer.js';
 import { netflowConfig } from '../../collectors/netflow/config.js';
 import { formatIssues } from '../../manifest/format-error.js';

@@ -3,8 +3,8 @@
 // process. runLoop() is the stand-alone form the field's tests use.
 import os from 'node:os';
 import { EpisodeClock } from '../../clock/origin.js';
-import { paced } from '../../agent/pace.js';
-import { errnoName } from '../../agent/errno.js';
+import { paced } from '../../util/pace.js';
+import { errnoName } from '../../util/errno.js';
 import { PidfileFollower } from '../../util/pidfile-follower.js';
 import type { ProcessIdentity } from '../../util/process-identity.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { errnoName } from '../../../src/agent/errno.js';
+import { errnoName } from '../../../src/util/errno.js';
 import { EpisodeClock } from '../../../src/clock/origin.js';
 import { PROC_FIELDS, PROC_FILES } from '../../../src/collectors/proc/fields.js';
 import { procLoop } from '../../../src/collectors/proc/run-loop.js';
