@@ -1,5 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { PACKAGE_ROOT } from './native/addon.js';
+import { PACKAGE_ROOT } from './util/package-root.js';
 
 export const VERSION: string = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

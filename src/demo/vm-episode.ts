@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PACKAGE_ROOT } from '../native/addon.js';
+import { PACKAGE_ROOT } from '../util/package-root.js';
 import { buildGuest, startVmGuest, type VmGuest } from '../lab/vm-guest.js';
 
 export interface VmEpisode {

@@ -2,8 +2,8 @@
 // addon `npm install` built. When neither loads, labtel runs its pure-TS path
 // and `reason` says why, in one message that names every attempt.
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { PACKAGE_ROOT } from '../util/package-root.js';
 
 export interface NativeProcSampler {
   open(): number;
@@ -52,8 +52,6 @@ export interface NativeStatus {
 }
 
 const require = createRequire(import.meta.url);
-/** The package root: src/native/ and dist/native/ both sit two levels below it. */
-export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BUILT_ADDON_PATH = path.join(PACKAGE_ROOT, 'build', 'Release', 'labtel.node');
 
 let loaded: { addon: NativeAddon | null; status: NativeStatus } | undefined;
