@@ -4,45 +4,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../util/package-root.js';
-
-export interface NativeProcSampler {
-  open(): number;
-  sample(values: Float64Array, errors: Int32Array): void;
-  threads(): NativeThreadSample[];
-  close(): void;
-}
-
-export interface NativeThreadSample {
-  tid: number;
-  comm: string;
-  error: number;
-  cpu_user_jiffies: number | null;
-  cpu_sys_jiffies: number | null;
-  minflt: number | null;
-  majflt: number | null;
-  starttime: number | null;
-  state: number | null;
-  processor: number | null;
-}
-
-export interface NativeCaptureBucketizerOptions {
-  bucketNs: number;
-  originWallNs?: bigint;
-  fillEmpty: boolean;
-  latenessNs: number;
-  skipBad: boolean;
-  guestIps: Uint8Array[];
-  guestMacs: Uint8Array[];
-  bridgeIps: Uint8Array[];
-}
-
-export interface NativeAddon {
-  readClocks(): [bigint, bigint, bigint];
-  procFieldNames(): string[];
-  sysconf(): { pageSize: number; clockTicks: number };
-  ProcSampler: new (procRoot: string, pid: number, pageSize: number) => NativeProcSampler;
-  CaptureBucketizer: new (o: NativeCaptureBucketizerOptions) => import('../collectors/netflow/bucketizer.js').CaptureBucketizer;
-}
+import type { NativeAddon } from './types.js';
 
 export interface NativeStatus {
   available: boolean;

@@ -2,7 +2,8 @@
 // process's descriptors open and re-read them at offset 0.
 import fs from 'node:fs';
 import os from 'node:os';
-import { nativeAddon, type NativeThreadSample } from '../../native/addon.js';
+import { nativeAddon } from '../../native/addon.js';
+import type { NativeThreadSample } from '../../native/types.js';
 import { PROC_FIELDS, PROC_FILES } from './fields.js';
 import { parseIo, parseStat, parseStatm, parseStatus } from './parse.js';
 

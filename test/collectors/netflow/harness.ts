@@ -3,7 +3,8 @@
 // of several sizes, and compares the rows of every call and the status after
 // it; and builders for the classic pcap captures the tests make.
 import { beforeEach, expect } from 'vitest';
-import { nativeAddon, type NativeCaptureBucketizerOptions } from '../../../src/native/addon.js';
+import { nativeAddon } from '../../../src/native/addon.js';
+import type { NativeCaptureBucketizerOptions } from '../../../src/native/types.js';
 import { ipBytes, macBytes } from '../../../src/collectors/netflow/address.js';
 import { ROW_WIDTH, unpackRows, type CaptureBucketizer, type CaptureStatus } from '../../../src/collectors/netflow/bucketizer.js';
 import { TsCaptureBucketizer } from '../../../src/collectors/netflow/ts/bucketizer.js';

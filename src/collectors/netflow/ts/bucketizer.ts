@@ -15,9 +15,8 @@
 //    bound the two agree.
 // Times are BigInt ns (wall-clock timestamps pass 2^53); rows are packed as
 // the native packs them (ROW_WIDTH doubles each, t_mono_ns first).
-import type { CaptureBucketizer, CaptureStatus } from '../bucketizer.js';
+import type { CaptureBucketizer, CaptureStatus, NativeCaptureBucketizerOptions } from '../../../native/types.js';
 import { NETFLOW_COUNTERS } from '../rows.js';
-import type { NativeCaptureBucketizerOptions } from '../../../native/addon.js';
 import { CaptureReader, type TsPacket } from './capture-reader.js';
 import { Decoded, decode, L3_ARP, L3_IPV4, L3_IPV6 } from './decode.js';
 

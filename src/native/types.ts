@@ -1,0 +1,87 @@
+// Every TypeScript type of the C++ addon: what native/binding.cc exports and
+// what its objects implement. The pure-TS twins (the proc sampler, the capture
+// bucketizer) implement the same interfaces, so they live here, below both.
+
+export interface NativeProcSampler {
+  open(): number;
+  sample(values: Float64Array, errors: Int32Array): void;
+  threads(): NativeThreadSample[];
+  close(): void;
+}
+
+export interface NativeThreadSample {
+  tid: number;
+  comm: string;
+  error: number;
+  cpu_user_jiffies: number | null;
+  cpu_sys_jiffies: number | null;
+  minflt: number | null;
+  majflt: number | null;
+  starttime: number | null;
+  state: number | null;
+  processor: number | null;
+}
+
+export interface NativeCaptureBucketizerOptions {
+  bucketNs: number;
+  originWallNs?: bigint;
+  fillEmpty: boolean;
+  latenessNs: number;
+  skipBad: boolean;
+  guestIps: Uint8Array[];
+  guestMacs: Uint8Array[];
+  bridgeIps: Uint8Array[];
+}
+
+export interface CaptureStatus {
+  ok: boolean;
+  error: string | null;
+  errorOffset: number | null;
+  /** Bytes of input consumed. */
+  offset: number;
+  packets: number;
+  skippedBytes: number;
+  skippedRecords: number;
+  /** Classic records longer than the file's snaplen, read as libpcap reads them (cut to the snaplen). */
+  recordsOverSnaplen: number;
+  /** Silences longer than the fill limit left as holes (hostile timestamp jumps). */
+  holes: number;
+}
+
+/**
+ * A capture stream in, closed bucket rows out. Rows travel packed, ROW_WIDTH
+ * doubles each (one typed array per call rather than an object per row: the
+ * objects cost more than the bucketing); unpackRows() gives objects.
+ */
+export interface CaptureBucketizer {
+  /** Feeds a chunk of any size; returns the rows it closed. */
+  feed(chunk: Uint8Array): Float64Array;
+  /** Live use: the episode clock reached nowMonoNs; returns the rows that closed. */
+  advance(nowMonoNs: number): Float64Array;
+  /** End of input: the remaining rows, and whether the last one was cut short. */
+  finish(): { rows: Float64Array; lastPartial: boolean };
+  /** Live use (needs originWallNs, before any packet): the capture began at nowMonoNs; its empty buckets from there on give zero rows. */
+  begin(nowMonoNs: number): void;
+  /** Live use: the capture ended at endMonoNs; ends the input, closes every bucket starting before it, drops (and counts the packets of) later ones; only status() may follow. */
+  end(endMonoNs: number): { rows: Float64Array; lastPartial: boolean; packetsAfterEnd: number };
+  status(): CaptureStatus;
+  /**
+   * Native only: a whole file or pipe on three threads (read, parse, bucket),
+   * rows handed back as finished netflow JSONL (the same bytes
+   * writeNetflowRows() makes), seq counting from format.seq.
+   */
+  runFd?(
+    fd: number,
+    format: { bucketMs: number; availableInDeployment: boolean; seq: number },
+    /** Runs on this thread while the pipeline's other threads run: do not call status() from it. */
+    onLines: (text: string, rows: number, bytes: number, packets: number) => void,
+  ): { readErrno: number; lastPartial: boolean };
+}
+
+export interface NativeAddon {
+  readClocks(): [bigint, bigint, bigint];
+  procFieldNames(): string[];
+  sysconf(): { pageSize: number; clockTicks: number };
+  ProcSampler: new (procRoot: string, pid: number, pageSize: number) => NativeProcSampler;
+  CaptureBucketizer: new (o: NativeCaptureBucketizerOptions) => CaptureBucketizer;
+}
