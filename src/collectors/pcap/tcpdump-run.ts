@@ -1,18 +1,11 @@
 // One tcpdump child: started in its own process group (so a stop kills its
-// whole tree), its stderr read for the "listening on" line and the
-// statistics, SIGUSR1 on request, and its output cut into whole records.
-//
-// tcpdump -U writes every packet with its own write(2). Read as a Node
-// stream, that is one read, one Buffer and one event per few packets: at
-// 100k packets/s most of a core. So its stdout is a FIFO that labtel opens
-// non-blocking and drains with plain read(2)s of up to 1 MiB: one pass over
-// everything that arrived, however many packets. It polls every 2 ms while
-// packets flow, backing off to 16 ms on an idle link.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// whole tree), its stdout drained from a FIFO (fifo-drain.ts) and cut into
+// whole records, its stderr read for the "listening on" line and the
+// statistics, SIGUSR1 on request.
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import readline from 'node:readline';
+import { fifo, FifoDrain } from './fifo-drain.js';
 import { PcapRecordWalker, type WalkedChunk } from './record-walker.js';
 import { TcpdumpStatsReader, type TcpdumpStats } from './tcpdump-stats.js';
 
@@ -37,24 +30,6 @@ export interface TcpdumpExit {
 }
 
 const KILL_AFTER_MS = 2000;
-const POLL_MIN_MS = 2;
-const POLL_MAX_MS = 16;
-const READ_BYTES = 1 << 20;
-/** At most this much per poll, so the thread's other work (rows, stats, acks) keeps its turn. */
-const MAX_BYTES_PER_POLL = 16 << 20;
-
-/** A pipe with a reading end that is ours alone (non-blocking) and a writing end for the child. */
-function fifo(): { readFd: number; writeFd: number } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-pcap-'));
-  try {
-    const p = path.join(dir, 'stdout');
-    execFileSync('mkfifo', ['-m', '600', p]);
-    const readFd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-    return { readFd, writeFd: fs.openSync(p, fs.constants.O_WRONLY) };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true }); // the pipe lives on in its descriptors
-  }
-}
 
 export class TcpdumpRun {
   readonly pid: number | undefined;
@@ -79,47 +54,21 @@ export class TcpdumpRun {
     const said: string[] = [];
     let streamError: string | null = null;
 
-    const buf = Buffer.allocUnsafe(READ_BYTES);
-    let eof!: () => void;
-    const stdoutDone = new Promise<void>((resolve) => (eof = resolve));
-    let got = 0;
-    // Reads what has arrived (counted in `got`); true at end of file. The
-    // records handed on are views of `buf`, used before the next read (the
-    // walker copies its tail).
-    const drain = (): boolean => {
-      for (got = 0; got < MAX_BYTES_PER_POLL; ) {
-        let n: number;
+    // The records handed on are views of the drain's buffer, used before its next read (the walker copies its tail).
+    const stdout = new FifoDrain(readFd, {
+      paused: () => this.paused,
+      readError: (message) => (streamError = `cannot read tcpdump's output: ${message}`),
+      data: (bytes) => {
+        if (streamError) return; // keep draining so tcpdump can exit
         try {
-          n = fs.readSync(readFd, buf, 0, READ_BYTES, null);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EAGAIN') return false;
-          streamError = `cannot read tcpdump's output: ${(err as Error).message}`;
-          return true;
-        }
-        if (n === 0) return true;
-        got += n;
-        if (streamError) continue; // keep draining so tcpdump can exit
-        try {
-          const w = walker.push(buf.subarray(0, n));
+          const w = walker.push(bytes);
           if (w.packets) h.records(w, walker.header!);
         } catch (err) {
           streamError = (err as Error).message;
           this.stop();
         }
-      }
-      return false;
-    };
-    let wait = POLL_MIN_MS;
-    const poll = () => {
-      if (!this.paused && drain()) {
-        fs.closeSync(readFd);
-        eof();
-        return;
-      }
-      wait = got > 0 && !this.paused ? POLL_MIN_MS : Math.min(wait * 2, POLL_MAX_MS);
-      setTimeout(poll, wait);
-    };
-    setTimeout(poll, wait);
+      },
+    });
 
     const lines = readline.createInterface({ input: child.stderr! });
     const stderrDone = new Promise<void>((resolve) => lines.once('close', resolve));
@@ -146,7 +95,7 @@ export class TcpdumpRun {
     this.exited = (async () => {
       const r = await exit;
       this.paused = false; // whatever is left must be read for the pipe to reach its end
-      await Promise.all([stdoutDone, stderrDone]);
+      await Promise.all([stdout.done, stderrDone]);
       clearTimeout(this.killTimer);
       stats.end();
       for (const s of stats.take()) {
