@@ -130,6 +130,7 @@ class LabtelAddon : public Napi::Addon<LabtelAddon> {
         InstanceMethod<&LabtelAddon::SysconfValues>("sysconf"),
         InstanceValue("ProcSampler", ProcSamplerWrap::Define(env)),
         InstanceValue("CaptureBucketizer", DefineCaptureBucketizer(env)),
+        InstanceValue("netflowFieldNames", Napi::Function::New<NetflowFieldNames>(env, "netflowFieldNames")),
     });
   }
 

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "core/bucketizer.h"
+#include "core/netflow_fields.h"
 #include "core/netflow_json.h"
 #include "core/pcap_pipeline.h"
 #include "core/pcap_reader.h"
@@ -256,24 +257,20 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     return true;
   }
 
-  // Every closed row, packed: kRowWidth doubles per row (t_mono_ns, then the
-  // counters in BucketRow order). One typed array instead of an object per
-  // row (distinct_estimated last, 0 or 1): building objects property by property through N-API cost more than
-  // the bucketing itself. src/collectors/netflow/bucketizer.ts unpacks it.
-  static constexpr size_t kRowWidth = 25;
+  // Every closed row, packed (core/netflow_fields.h: kNetflowRowWidth doubles
+  // per row, t_mono_ns first, distinct_estimated 0 or 1). One typed array
+  // instead of an object per row: building objects property by property
+  // through N-API cost more than the bucketing itself.
+  // src/collectors/netflow/bucketizer.ts unpacks it.
   Napi::Float64Array Rows(Napi::Env env) {
     packed_.clear();
     do {
       std::vector<labtel::BucketRow>& ready = buckets_->ready();  // may materialize the next zero rows: call once per batch
+      size_t at = packed_.size();
+      packed_.resize(at + ready.size() * labtel::kNetflowRowWidth);
       for (const labtel::BucketRow& r : ready) {
-        const double row[kRowWidth] = {
-            static_cast<double>(r.t_mono_ns), double(r.pkts_in), double(r.pkts_out), double(r.bytes_in), double(r.bytes_out),
-            double(r.pkts_unmatched), double(r.bytes_unmatched), double(r.flows), double(r.new_flows), double(r.peers),
-            double(r.dst_ports), double(r.tcp_syn), double(r.tcp_synack), double(r.tcp_fin), double(r.tcp_rst),
-            double(r.pkts_tcp), double(r.pkts_udp), double(r.pkts_icmp), double(r.pkts_other_ip), double(r.pkts_arp),
-            double(r.pkts_non_ip), double(r.pkts_truncated), double(r.pkts_malformed), double(r.pkts_late),
-            double(r.distinct_estimated)};
-        packed_.insert(packed_.end(), row, row + kRowWidth);
+        labtel::pack_netflow_row(r, packed_.data() + at);
+        at += labtel::kNetflowRowWidth;
       }
       ready.clear();
     } while (buckets_->rows_pending());
@@ -291,3 +288,11 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
 }  // namespace
 
 Napi::Function DefineCaptureBucketizer(Napi::Env env) { return CaptureBucketizerWrap::Define(env); }
+
+// netflowFieldNames(): string[] — what a packed row carries after t_mono_ns, in order.
+Napi::Value NetflowFieldNames(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array a = Napi::Array::New(env, labtel::NF_COUNT);
+  for (uint32_t i = 0; i < labtel::NF_COUNT; i++) a[i] = Napi::String::New(env, labtel::kNetflowFieldNames[i]);
+  return a;
+}

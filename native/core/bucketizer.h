@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "flow_set.h"
+#include "netflow_fields.h"
 #include "packet_decode.h"
 #include "pcap_reader.h"
 
@@ -44,16 +45,22 @@ struct BucketConfig {
   uint64_t hash_seed = 0;
 };
 
+// One bucket's row: its start, then the fields of netflow_fields.h.
 struct BucketRow {
   int64_t t_mono_ns = 0;  // bucket start
-  uint64_t pkts_in = 0, pkts_out = 0, bytes_in = 0, bytes_out = 0, pkts_unmatched = 0, bytes_unmatched = 0;
-  uint64_t flows = 0, new_flows = 0, peers = 0, dst_ports = 0;
-  uint64_t tcp_syn = 0, tcp_synack = 0, tcp_fin = 0, tcp_rst = 0;
-  uint64_t pkts_tcp = 0, pkts_udp = 0, pkts_icmp = 0, pkts_other_ip = 0, pkts_arp = 0, pkts_non_ip = 0;
-  uint64_t pkts_truncated = 0, pkts_malformed = 0, pkts_late = 0;
-  // 1 when flows, peers or dst_ports is a HyperLogLog estimate (past distinct_exact_max).
-  uint64_t distinct_estimated = 0;
+#define LABTEL_NETFLOW_MEMBER(name, type, json) type name = 0;
+  LABTEL_NETFLOW_FIELDS(LABTEL_NETFLOW_MEMBER)
+#undef LABTEL_NETFLOW_MEMBER
 };
+static_assert(sizeof(BucketRow) == sizeof(uint64_t) * kNetflowRowWidth, "BucketRow has no padding");
+
+// A row as the binding hands it over: kNetflowRowWidth doubles, t_mono_ns first.
+inline void pack_netflow_row(const BucketRow& r, double* out) {
+  *out++ = static_cast<double>(r.t_mono_ns);
+#define LABTEL_NETFLOW_PACK(name, type, json) *out++ = static_cast<double>(r.name);
+  LABTEL_NETFLOW_FIELDS(LABTEL_NETFLOW_PACK)
+#undef LABTEL_NETFLOW_PACK
+}
 
 // What the bucketizer needs of one packet, computed from the packet alone
 // by Bucketizer::summarize() (which is const and thread-safe), so that this

@@ -18,6 +18,10 @@ void num(std::string* out, int64_t v) {
   out->append(buf, r.ptr);
 }
 
+// The formats of netflow_fields.h's json column.
+void count(std::string* out, uint64_t v) { num(out, v); }
+void flag(std::string* out, uint64_t v) { out->append(v ? "true" : "false"); }
+
 }  // namespace
 
 void append_netflow_json(const std::vector<BucketRow>& rows, const NetflowJsonFormat& f, uint64_t* seq,
@@ -33,15 +37,13 @@ void append_netflow_json(const std::vector<BucketRow>& rows, const NetflowJsonFo
     out->append(avail);
     out->append(f.bucket_ms);
     out->append(last_partial && i + 1 == rows.size() ? ",\"partial\":true" : ",\"partial\":false");
-#define F(name)                    \
-  out->append(",\"" #name "\":"); \
-  num(out, r.name);
-    F(pkts_in) F(pkts_out) F(bytes_in) F(bytes_out) F(pkts_unmatched) F(bytes_unmatched)
-    F(flows) F(new_flows) F(peers) F(dst_ports) F(tcp_syn) F(tcp_synack) F(tcp_fin) F(tcp_rst)
-    F(pkts_tcp) F(pkts_udp) F(pkts_icmp) F(pkts_other_ip) F(pkts_arp) F(pkts_non_ip)
-    F(pkts_truncated) F(pkts_malformed) F(pkts_late)
-#undef F
-    out->append(r.distinct_estimated ? ",\"distinct_estimated\":true}\n" : ",\"distinct_estimated\":false}\n");
+    // Each field of netflow_fields.h, in its order, as its json column says.
+#define LABTEL_NETFLOW_JSON(name, type, json) \
+  out->append(",\"" #name "\":");           \
+  json(out, r.name);
+    LABTEL_NETFLOW_FIELDS(LABTEL_NETFLOW_JSON)
+#undef LABTEL_NETFLOW_JSON
+    out->append("}\n");
   }
 }
 

@@ -32,6 +32,8 @@
 
 #include "../core/bucketizer.h"
 #include "../core/flow_set.h"
+#include "../core/netflow_fields.h"
+#include "../core/netflow_json.h"
 #include "../core/packet_decode.h"
 #include "../core/pcap_pipeline.h"
 #include "../core/pcap_reader.h"
@@ -1785,6 +1787,43 @@ void test_corpus_reads() {
   }
 }
 
+// The struct, the packing and the JSON are generated from one list
+// (netflow_fields.h): each field must land at its name's index in the packed
+// row and after its own name in the JSON line, formatted as its json column says.
+void test_netflow_layout() {
+  BucketRow r;
+  r.t_mono_ns = -300000000;
+  std::vector<uint64_t> want;
+  int i = 0;
+#define SET(name, type, json) \
+  r.name = std::string(#json) == "flag" ? 1 : uint64_t(i + 1) * 1000 + 7; \
+  want.push_back(r.name);                                                 \
+  i++;
+  LABTEL_NETFLOW_FIELDS(SET)
+#undef SET
+  CHECK_EQ(want.size(), size_t(NF_COUNT));
+  CHECK_EQ(kNetflowRowWidth, size_t(NF_COUNT) + 1);
+  double packed[kNetflowRowWidth];
+  pack_netflow_row(r, packed);
+  CHECK_EQ(packed[0], -300000000.0);
+  std::string members;
+  for (size_t k = 0; k < want.size(); k++) {
+    g_context = std::string("field ") + kNetflowFieldNames[k];
+    CHECK_EQ(packed[k + 1], double(want[k]));
+    bool flag = std::string(kNetflowFieldNames[k]) == "distinct_estimated";
+    members += std::string(",\"") + kNetflowFieldNames[k] + "\":" + (flag ? "true" : std::to_string(want[k]));
+  }
+  g_context.clear();
+  NetflowJsonFormat f;
+  f.bucket_ms = "100";
+  uint64_t seq = 7;
+  std::string out;
+  append_netflow_json({r}, f, &seq, true, &out);
+  CHECK(out == "{\"source\":\"netflow\",\"t_mono_ns\":-300000000,\"seq\":7,\"available_in_deployment\":true,"
+               "\"bucket_ms\":100,\"partial\":true" + members + "}\n");
+  CHECK_EQ(seq, uint64_t(8));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1809,7 +1848,8 @@ int main(int argc, char** argv) {
                {"bucket_time", test_bucket_time},
                {"bucket_modes_agree", test_bucket_modes_agree},
                {"bucket_bounds", test_bucket_bounds},
-               {"corpus_reads", test_corpus_reads}};
+               {"corpus_reads", test_corpus_reads},
+               {"netflow_layout", test_netflow_layout}};
   for (auto& t : tests) {
     auto t0 = std::chrono::steady_clock::now();
     int before = g_failures;
