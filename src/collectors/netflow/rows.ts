@@ -1,5 +1,7 @@
 // netflow rows: one per fixed-time bucket, from live packets or a stored
-// capture (the same code and the same shape either way).
+// capture (the same code and the same shape either way). Keys in the order of
+// the JSON line; after bucket_ms and partial, the same names in the same
+// order as native/core/netflow_fields.h (test/collectors/netflow/fields.test.ts).
 import { z } from 'zod';
 import { measurement } from '../../rows/measurement.js';
 
@@ -22,9 +24,6 @@ export const netflowRow = z
     new_flows: count('Of those, tuples not seen in the previous 60 s of packet time.'),
     peers: count('Distinct addresses on the non-guest side (both ends of unmatched packets).'),
     dst_ports: count('Distinct TCP/UDP destination ports.'),
-    distinct_estimated: z
-      .boolean()
-      .describe('true when flows, peers or dst_ports exceeded 65,536 distinct values in the open buckets and is a HyperLogLog estimate (memory stays bounded under a flood).'),
     tcp_syn: count('TCP packets with SYN and without ACK.'),
     tcp_synack: count('TCP packets with SYN and ACK.'),
     tcp_fin: count('TCP packets with FIN.'),
@@ -38,6 +37,9 @@ export const netflowRow = z
     pkts_truncated: count('Packets cut by the snaplen before a header the wire length says exists (still counted above).'),
     pkts_malformed: count('Packets whose headers cannot be right (IPv4 IHL < 5, lengths past the packet, ...).'),
     pkts_late: count('Packets whose timestamp fell in a bucket already written, counted in this one instead.'),
+    distinct_estimated: z
+      .boolean()
+      .describe('true when flows, peers or dst_ports exceeded 65,536 distinct values in the open buckets and is a HyperLogLog estimate (memory stays bounded under a flood).'),
   })
   .describe('Fixed-time buckets of the guest\'s traffic. Every packet counts in exactly one of pkts_in/pkts_out/pkts_unmatched and exactly one of the per-protocol counts.');
 export type NetflowRow = z.output<typeof netflowRow>;

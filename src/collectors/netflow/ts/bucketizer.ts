@@ -14,9 +14,9 @@
 //    (randomly keyed) hash order and this in insertion order; below the
 //    bound the two agree.
 // Times are BigInt ns (wall-clock timestamps pass 2^53); rows are packed as
-// the native packs them (ROW_WIDTH doubles each, t_mono_ns first).
+// the native packs them (ROW_WIDTH doubles each, t_mono_ns first: ../fields.ts).
 import type { CaptureBucketizer, CaptureStatus, NativeCaptureBucketizerOptions } from '../../../native/types.js';
-import { NETFLOW_COUNTERS } from '../rows.js';
+import { NETFLOW_AT as AT, NETFLOW_ROW_WIDTH as ROW_WIDTH } from '../fields.js';
 import { CaptureReader, type TsPacket } from './capture-reader.js';
 import { Decoded, decode, L3_ARP, L3_IPV4, L3_IPV6 } from './decode.js';
 
@@ -33,9 +33,6 @@ const INT64_MIN = -(1n << 63n);
 const FLOW_TABLE_MAX = 262144;
 const FLOW_IDLE_NS = 60_000_000_000n;
 const MAX_FILL_ROWS = 1_000_000;
-
-/** Doubles per packed row: t_mono_ns, the counters, distinct_estimated (ROW_WIDTH of ../bucketizer.ts, not imported from there: it will import this file). */
-const ROW_WIDTH = NETFLOW_COUNTERS.length + 2;
 
 const UNMATCHED = 0;
 const OUT = 1;
@@ -483,33 +480,33 @@ export class TsBucketizer {
     }
     this.emittedAny = true;
     this.emptyRun = 0;
-    // The native BucketRow order (t_mono_ns, NETFLOW_COUNTERS, distinct_estimated).
+    // Each field at its place in the packed row (../fields.ts, as native/core/netflow_fields.h lays it out).
     const r = this.rows.row(Number(k * this.b));
     const v = this.rows.a;
-    v[r + 1] = a.pkts[IN]!;
-    v[r + 2] = a.pkts[OUT]!;
-    v[r + 3] = a.bytes[IN]!;
-    v[r + 4] = a.bytes[OUT]!;
-    v[r + 5] = a.pkts[UNMATCHED]!;
-    v[r + 6] = a.bytes[UNMATCHED]!;
-    v[r + 7] = a.flows.size;
-    v[r + 8] = a.newFlows;
-    v[r + 9] = a.peers.size;
-    v[r + 10] = a.ports.size;
-    v[r + 11] = a.syn;
-    v[r + 12] = a.synack;
-    v[r + 13] = a.fin;
-    v[r + 14] = a.rst;
-    v[r + 15] = a.cls[0]!;
-    v[r + 16] = a.cls[1]!;
-    v[r + 17] = a.cls[2]!;
-    v[r + 18] = a.cls[3]!;
-    v[r + 19] = a.cls[4]!;
-    v[r + 20] = a.cls[5]!;
-    v[r + 21] = a.truncated;
-    v[r + 22] = a.malformed;
-    v[r + 23] = a.late;
-    v[r + 24] = 0; // distinct_estimated: never, counts are exact here
+    v[r + AT.pkts_in] = a.pkts[IN]!;
+    v[r + AT.pkts_out] = a.pkts[OUT]!;
+    v[r + AT.bytes_in] = a.bytes[IN]!;
+    v[r + AT.bytes_out] = a.bytes[OUT]!;
+    v[r + AT.pkts_unmatched] = a.pkts[UNMATCHED]!;
+    v[r + AT.bytes_unmatched] = a.bytes[UNMATCHED]!;
+    v[r + AT.flows] = a.flows.size;
+    v[r + AT.new_flows] = a.newFlows;
+    v[r + AT.peers] = a.peers.size;
+    v[r + AT.dst_ports] = a.ports.size;
+    v[r + AT.tcp_syn] = a.syn;
+    v[r + AT.tcp_synack] = a.synack;
+    v[r + AT.tcp_fin] = a.fin;
+    v[r + AT.tcp_rst] = a.rst;
+    v[r + AT.pkts_tcp] = a.cls[0]!;
+    v[r + AT.pkts_udp] = a.cls[1]!;
+    v[r + AT.pkts_icmp] = a.cls[2]!;
+    v[r + AT.pkts_other_ip] = a.cls[3]!;
+    v[r + AT.pkts_arp] = a.cls[4]!;
+    v[r + AT.pkts_non_ip] = a.cls[5]!;
+    v[r + AT.pkts_truncated] = a.truncated;
+    v[r + AT.pkts_malformed] = a.malformed;
+    v[r + AT.pkts_late] = a.late;
+    v[r + AT.distinct_estimated] = 0; // never: counts are exact here
   }
 
   // n empty buckets from k: zero rows when filling, after the first row and
