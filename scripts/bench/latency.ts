@@ -37,7 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { EpisodeClock } from '../../src/clock/origin.js';
 import { guestAgentConfig } from '../../src/collectors/guest_agent/config.js';
 import { guestLoop } from '../../src/collectors/guest_agent/run-loop.js';
-import { QmpClient } from '../../src/collectors/qmp/client.js';
+import { QmpClient } from '../../src/qmp/client.js';
 import { qmpLoop } from '../../src/collectors/qmp/run-loop.js';
 import { startLabPeers, type LabPeers } from '../../src/demo/lab-peers.js';
 import { canMakeNetns, createGuestNet, type GuestNet } from '../../src/lab/guest-net.js';

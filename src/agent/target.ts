@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { Manifest } from '../manifest/schema.js';
 import type { ResolvedTarget } from '../collectors/types.js';
-import { qmpTarget } from '../collectors/qmp/target.js';
+import { qmpTarget } from '../qmp/target.js';
 import { readPidfile } from '../util/pidfile.js';
 
 export class TargetError extends Error {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QmpClient } from '../collectors/qmp/client.js';
+import { QmpClient } from '../qmp/client.js';
 
 export interface VmGuest {
   ns: string;

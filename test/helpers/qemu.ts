@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
-import { QmpClient } from '../../src/collectors/qmp/client.js';
+import { QmpClient } from '../../src/qmp/client.js';
 import { has } from './programs.js';
 import { tmpDir } from './tmp.js';
 

@@ -2,7 +2,7 @@
 // own. Values are taken as QEMU reports them, but checked: a counter that is
 // not a non-negative integer is null with what QEMU sent, and names QEMU
 // chooses (devices, statistics) are kept in objects with no prototype.
-import { QmpError, type QmpClient } from './client.js';
+import { QmpError, type QmpClient } from '../../qmp/client.js';
 
 const BLOCK_FIELDS = [
   'rd_bytes', 'wr_bytes', 'rd_operations', 'wr_operations', 'flush_operations',

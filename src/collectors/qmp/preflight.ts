@@ -1,7 +1,7 @@
 // Whether QEMU's QMP socket answers: it is a socket, QEMU greets on it, and
 // which of the queries the collector polls it knows (query-commands).
 import fs from 'node:fs';
-import { QmpClient } from './client.js';
+import { QmpClient } from '../../qmp/client.js';
 
 export const POLLED = ['query-status', 'query-blockstats', 'query-cpus-fast', 'query-stats', 'query-balloon'] as const;
 

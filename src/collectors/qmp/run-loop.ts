@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { exitsWithin, isAlive } from '../../util/process-exit.js';
-import { QmpClient, type QmpEvent } from './client.js';
+import { QmpClient, type QmpEvent } from '../../qmp/client.js';
 import { newPollState, pollQemu } from './poll.js';
 import { MEASUREMENT_PATHS, hasMeasuredValue } from '../../rows/measurements.js';
 

@@ -82,7 +82,7 @@ describe.skipIf(!hasQemu())('qmp collector against a real QEMU', () => {
 
   it('refuses an episode whose QMP socket is held by another client, naming why', async () => {
     const q = await startQemu();
-    const { QmpClient } = await import('../../../src/collectors/qmp/client.js');
+    const { QmpClient } = await import('../../../src/qmp/client.js');
     const holder = await QmpClient.connect({ path: q.qmp });
     try {
       const { planCollectors } = await import('../../../src/agent/run-episode.js');

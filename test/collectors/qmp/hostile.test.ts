@@ -9,7 +9,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { EpisodeClock } from '../../../src/clock/origin.js';
-import { QmpClient } from '../../../src/collectors/qmp/client.js';
+import { QmpClient } from '../../../src/qmp/client.js';
 import { qmpLoop, type QmpLoopOptions, type QmpLoopResult } from '../../../src/collectors/qmp/run-loop.js';
 import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
