@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { hasMeasuredValue, MEASUREMENT_PATHS } from '../rows/measurements.js';
 import { ROW_SCHEMAS, ROW_SHAPE_SCHEMAS, shapeIndexOf } from '../rows/registry.js';
 import type { Source } from '../rows/envelope.js';
+import { BoundedLineReader } from '../util/bounded-line-reader.js';
 
 /** No row labtel writes comes near this; a longer "line" is damage. */
 const MAX_LINE = 16 << 20;
@@ -146,52 +147,24 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
 
   // Lines are cut on bytes, and one longer than MAX_LINE (a zero-filled tail after a crash) is
   // counted bad and skipped to its end: time stays linear and memory bounded for any file.
+  const lines = new BoundedLineReader(MAX_LINE, (line, lineNo) => onLine(line.toString('utf8'), lineNo), {
+    onOversize: (lineNo) => {
+      scan.badLines++;
+      scan.firstBadLine ??= `line ${lineNo} is longer than ${MAX_LINE} bytes`;
+    },
+  });
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(4 << 20);
-    let carry: Buffer[] = [];
-    let carried = 0;
-    let skipping = false;
-    let lineNo = 0;
-    const tooLong = () => {
-      scan.badLines++;
-      scan.firstBadLine ??= `line ${lineNo} is longer than ${MAX_LINE} bytes`;
-    };
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
-      let start = 0;
-      for (let nl = buf.indexOf(10, 0); nl >= 0 && nl < n; nl = buf.indexOf(10, start)) {
-        lineNo++;
-        if (skipping || carried + (nl - start) > MAX_LINE) {
-          if (!skipping) tooLong();
-          skipping = false;
-        } else {
-          const line = carried ? Buffer.concat([...carry, buf.subarray(start, nl)]).toString('utf8') : buf.toString('utf8', start, nl);
-          onLine(line, lineNo);
-        }
-        carry = [];
-        carried = 0;
-        start = nl + 1;
-      }
-      if (start < n && !skipping) {
-        if (carried + (n - start) > MAX_LINE) {
-          lineNo++;
-          tooLong();
-          lineNo--; // counted again when its end comes
-          skipping = true;
-          carry = [];
-          carried = 0;
-        } else {
-          carry.push(Buffer.from(buf.subarray(start, n)));
-          carried += n - start;
-        }
-      }
+      lines.push(buf.subarray(0, n));
     }
-    if (carried || skipping) {
+    if (lines.inLine) {
       scan.partialLastLine = true;
       scan.badLines++;
-      scan.firstBadLine ??= `the file ends inside line ${lineNo + 1} (a partial row)`;
+      scan.firstBadLine ??= `the file ends inside line ${lines.lines + 1} (a partial row)`;
     }
   } finally {
     fs.closeSync(fd);
