@@ -3,30 +3,38 @@
 // the host and each collector's interval.
 import fs from 'node:fs';
 import path from 'node:path';
+import { BoundedLineReader } from '../util/bounded-line-reader.js';
 
 export type Row = Record<string, unknown>;
 
-/** Rows of a telemetry file, streamed line by line. */
+/** No row labtel writes comes near this; a longer "line" is damage (verify counts it bad). */
+const MAX_LINE = 16 << 20;
+
+/**
+ * Rows of a telemetry file, streamed line by line. Lines are cut on bytes
+ * (a character cut by a read is never split), and one longer than MAX_LINE
+ * (a zero-filled tail after a crash) is skipped, as verify skips it.
+ */
 export function* rowsOf(dir: string, collector: string): Generator<Row> {
   const file = path.join(dir, `telemetry-${collector}.jsonl`);
   if (!fs.existsSync(file)) return;
+  const rows: Row[] = [];
+  const lines = new BoundedLineReader(MAX_LINE, (line) => {
+    try {
+      const r = JSON.parse(line.toString('utf8')) as unknown;
+      if (typeof r === 'object' && r !== null && typeof (r as Row).t_mono_ns === 'number') rows.push(r as Row);
+    } catch {
+      // a damaged line: verify reports it; the report draws what it can
+    }
+  });
   const fd = fs.openSync(file, 'r');
   const buf = Buffer.allocUnsafe(4 << 20);
-  let carry = '';
   try {
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
-      const parts = (carry + buf.toString('utf8', 0, n)).split('\n');
-      carry = parts.pop()!;
-      for (const p of parts) {
-        try {
-          const r = JSON.parse(p) as unknown;
-          if (typeof r === 'object' && r !== null && typeof (r as Row).t_mono_ns === 'number') yield r as Row;
-        } catch {
-          // a damaged line: verify reports it; the report draws what it can
-        }
-      }
+      lines.push(buf.subarray(0, n));
+      for (const r of rows.splice(0)) yield r;
     }
   } finally {
     fs.closeSync(fd);
