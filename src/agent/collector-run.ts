@@ -6,7 +6,7 @@ import type { Collector } from '../collectors/types.js';
 import type { CollectorName } from '../manifest/schema.js';
 import { countLines } from '../rows/jsonl-writer.js';
 import { newStopFlag, raiseStopFlag, type StopFlag } from '../util/pace.js';
-import type { AgentEventRow } from './rows.js';
+import type { AgentEventRow } from '../rows/agent-rows.js';
 import { spawnModuleWorker } from '../util/spawn-worker.js';
 import type { CollectorSummary } from './summary.js';
 import type { FromWorker, WorkerInput } from './worker-protocol.js';

@@ -16,7 +16,7 @@ import { CollectorRun } from './collector-run.js';
 import { prepareEpisodeDir, writeJsonExclusive } from './episode-dir.js';
 import { EpisodeStop } from './episode-stop.js';
 import { hostInventory } from './inventory.js';
-import type { AgentEventRow } from './rows.js';
+import type { AgentEventRow } from '../rows/agent-rows.js';
 import type { CollectorSummary, EpisodeSummary } from './summary.js';
 import { SelfTelemetry } from './self-telemetry.js';
 import { resolveTarget } from './target.js';

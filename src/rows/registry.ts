@@ -1,7 +1,7 @@
 // Every row shape labtel writes, by source: the one place rows are declared.
 // docs/rows.md is generated from here (npm run docs) and a test fails on drift.
 import { z } from 'zod';
-import { agentEventRow, agentSelfRow } from '../agent/rows.js';
+import { agentEventRow, agentSelfRow } from './agent-rows.js';
 import { guestChannelRow, guestLineRow, guestQgaOsinfoRow, guestQgaRow } from '../collectors/guest_agent/rows.js';
 import { netflowRow } from '../collectors/netflow/rows.js';
 import { pcapEventRow, pcapIntervalRow } from '../collectors/pcap/rows.js';

@@ -1,7 +1,9 @@
 // The agent's own rows (source `agent`): what happened to the episode and to
-// each collector, on the same clock as the collectors' rows.
+// each collector, on the same clock as the collectors' rows. Declared here,
+// beside the registry that owns every row shape, so the registry (which
+// collectors import) never points up into the agent.
 import { z } from 'zod';
-import { measurement } from '../rows/measurement.js';
+import { measurement } from './measurement.js';
 
 export const AGENT_EVENTS = [
   'episode_started',
