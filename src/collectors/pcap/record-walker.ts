@@ -13,6 +13,7 @@ export interface WalkedChunk {
   wireBytes: number;
 }
 
+// Name-only, as ManifestError and TargetError are: each names its own failure, and a shared base would share nothing but `name`.
 export class PcapStreamError extends Error {
   override name = 'PcapStreamError';
 }

@@ -70,6 +70,7 @@ export class TcpdumpRun {
       },
     });
 
+    // readline, not util/bounded-line-reader: tcpdump is our own child, and its stderr a few short lines.
     const lines = readline.createInterface({ input: child.stderr! });
     const stderrDone = new Promise<void>((resolve) => lines.once('close', resolve));
     lines.on('line', (line) => {

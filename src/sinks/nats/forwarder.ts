@@ -135,6 +135,7 @@ export class NatsForwarder {
         const n = fs.readSync(fd, buf, 0, READ_BYTES, from);
         const end = buf.lastIndexOf(10, n - 1);
         if (n === 0 || end < 0) return; // nothing new, or only a line still being written
+        // Its own framing, not util/bounded-line-reader: it reads at the cursor's byte offset and needs each line's end offset to advance it.
         // Each whole line: publish it unless the cursor says it was acknowledged already.
         const lines: Array<{ end: number; source: string; seq: number; pending?: Promise<unknown> }> = [];
         let start = 0;
