@@ -1,0 +1,49 @@
+// The pcap interval rows, apart from tcpdump: an interval tcpdump did not
+// run in must read null with the reason (never 0 packets), counts must be
+// tcpdump's own once it gave them (summed over runs), and a run killed
+// before its final statistics must mark the drops as a lower bound.
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EpisodeClock, monoNowNs } from '../../../src/clock/origin.js';
+import { IntervalRows } from '../../../src/collectors/pcap/interval-rows.js';
+import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
+import { readJsonl, tmpDir } from '../../helpers/tmp.js';
+
+describe('IntervalRows', () => {
+  it('null with reasons while tcpdump is not running; then the packets counted, its statistics summed, drops a lower bound after a kill', () => {
+    const file = path.join(tmpDir(), 'telemetry-pcap.jsonl');
+    const writer = new JsonlWriter(file, { availableInDeployment: true });
+    const clock = new EpisodeClock(monoNowNs());
+    let run = -1;
+    const rows = new IntervalRows({ config: { keep_pcap: false }, writer, clock, run: () => run, live: () => null, savedBytes: () => null });
+    rows.tick(); // before any run
+    run = 0;
+    rows.runStarted(clock.now());
+    rows.counted({ records: Buffer.alloc(0), packets: 3, wireBytes: 180 });
+    rows.stats({ captured: 3, received: 4, kernelDrops: 1, ifDrops: 0, atExit: false }); // not asked for: no row
+    rows.runEnded(true, false); // killed: no final statistics
+    run = 1;
+    rows.runStarted(clock.now());
+    rows.counted({ records: Buffer.alloc(0), packets: 2, wireBytes: 120 });
+    rows.stats({ captured: 2, received: 2, kernelDrops: 0, ifDrops: 5, atExit: true });
+    rows.runEnded(true, true);
+    rows.last();
+    writer.close();
+    const written = readJsonl(file);
+    expect(written).toHaveLength(2);
+    const [idle, last] = written;
+    expect(idle).toMatchObject({
+      run: 0,
+      tcpdump_running: false,
+      pkts: null,
+      bytes: null,
+      pkts_total: 0,
+      filter_received: null,
+      saved_bytes: null,
+      null_reasons: { pkts: 'tcpdump was not running in this interval', filter_received: 'tcpdump was not running', saved_bytes: 'keep_pcap is false' },
+    });
+    expect(last).toMatchObject({ run: 1, tcpdump_running: false, pkts: 5, bytes: 300, pkts_total: 5, filter_received: 6, kernel_drops: 1, if_drops: 5, drops_lower_bound: true });
+    expect(last!.null_reasons).toEqual({ saved_bytes: 'keep_pcap is false' });
+    expect({ valueRows: rows.valueRows, pktsTotal: rows.pktsTotal }).toEqual({ valueRows: 1, pktsTotal: 5 });
+  });
+});
