@@ -1,7 +1,7 @@
 // The one bounded line reader (src/util/bounded-line-reader.ts), shared by
 // the guest channel (hostile bytes), verify and the report (row files that a
 // crash can leave with a zero-filled tail). Its guest-facing cases are in
-// test/collectors/guest_agent/line-reader.test.ts; here: line numbers and
+// test/util/bounded-line-reader.hostile.test.ts; here: line numbers and
 // oversize reports against a plain model of the stream for every way it can
 // be cut into reads, and the two file readers that moved onto it.
 import fs from 'node:fs';

@@ -3,18 +3,8 @@
 // 0xFF before its reply, so everything before that byte is stale), then one
 // command at a time, each answered by the next JSON line. A command that
 // times out puts the session out of step: the next call syncs again.
+import { QapiError } from '../../util/qapi-error.js';
 import { judgeLine } from './guest-line.js';
-
-export class QgaError extends Error {
-  override name = 'QgaError';
-  constructor(
-    readonly command: string,
-    readonly errorClass: string,
-    desc: string,
-  ) {
-    super(`${command}: ${errorClass}: ${desc}`);
-  }
-}
 
 const TIMEOUT_MS = 5000;
 /** Lines kept while nobody waits for one (several can arrive in one read). */
@@ -46,10 +36,7 @@ export class QgaSession {
     const line = await this.next(() => this.write(Buffer.from(JSON.stringify({ execute: command }) + '\n')), command);
     const v = judgeLine(line);
     if (!v.ok) throw new Error(`${command}: the agent answered with a line that is not a JSON object (${v.why})`);
-    if ('error' in v.value) {
-      const e = (v.value.error ?? {}) as { class?: unknown; desc?: unknown };
-      throw new QgaError(command, String(e.class ?? 'GenericError'), String(e.desc ?? '').slice(0, 200));
-    }
+    if ('error' in v.value) throw QapiError.fromReply(command, v.value.error, 200);
     if (!('return' in v.value)) throw new Error(`${command}: the agent answered with neither return nor error`);
     return v.value.return;
   }

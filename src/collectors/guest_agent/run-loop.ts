@@ -2,7 +2,7 @@
 // is a unix socket: labtel connects to it (QEMU is the server) or listens on
 // it (QEMU connects). Whatever arrives is untrusted input to a root process:
 // lines are bounded, rate-limited, checked and counted (guest-line.ts,
-// line-reader.ts); with protocol qga a stock qemu-guest-agent is polled
+// src/util/bounded-line-reader.ts); with protocol qga a stock qemu-guest-agent is polled
 // (qga-session.ts). The channel's counters are a row every interval_ms.
 import fs from 'node:fs';
 import net from 'node:net';
@@ -13,8 +13,9 @@ import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { isMeasuredValue } from '../../rows/measurement.js';
 import { exitsWithin } from '../../util/process-exit.js';
 import { judgeLine } from './guest-line.js';
-import { BoundedLineReader } from './line-reader.js';
-import { QgaError, QgaSession } from './qga-session.js';
+import { BoundedLineReader } from '../../util/bounded-line-reader.js';
+import { QapiError } from '../../util/qapi-error.js';
+import { QgaSession } from './qga-session.js';
 
 const POLLED = ['guest-get-cpustats', 'guest-get-diskstats', 'guest-get-memory-blocks'] as const;
 /** Connections accepted per window before a reconnect storm is refused. */
@@ -131,7 +132,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
           if (command === 'guest-get-osinfo') osinfoDone = true;
         } catch (err) {
           const why = (err as Error).message;
-          if (err instanceof QgaError && err.errorClass === 'CommandNotFound') {
+          if (err instanceof QapiError && err.errorClass === 'CommandNotFound') {
             // Asked once: the agent lacks it (or has it disabled); recorded, not asked again.
             r.disabled[command] = why;
             o.reportError?.(`guest_agent: ${why}; not asked again`);

@@ -4,7 +4,7 @@
 // Each case checks what was delivered, what was counted, and that the bytes
 // held for an unfinished line (`pending`) never exceed max_line_bytes.
 import { describe, expect, it } from 'vitest';
-import { BoundedLineReader } from '../../../src/collectors/guest_agent/line-reader.js';
+import { BoundedLineReader } from '../../src/util/bounded-line-reader.js';
 
 /** A reader that records its lines (as strings, copied) and checks its bound after every push. */
 function recorder(maxBytes: number) {
