@@ -81,6 +81,8 @@ export interface CaptureBucketizer {
 export interface NativeAddon {
   readClocks(): [bigint, bigint, bigint];
   procFieldNames(): string[];
+  /** What a packed netflow row carries after t_mono_ns, in order (native/core/netflow_fields.h). */
+  netflowFieldNames(): string[];
   sysconf(): { pageSize: number; clockTicks: number };
   ProcSampler: new (procRoot: string, pid: number, pageSize: number) => NativeProcSampler;
   CaptureBucketizer: new (o: NativeCaptureBucketizerOptions) => CaptureBucketizer;
