@@ -29,7 +29,7 @@ export interface CollectorContext<N extends CollectorName> {
   writer: JsonlWriter;
   /** Aborts when the episode stops. */
   signal: AbortSignal;
-  /** Raised with the signal; a collector that blocks its thread waits on it (see agent/pace.ts). */
+  /** Raised with the signal; a collector that blocks its thread waits on it (see util/pace.ts). */
   stopFlag?: Int32Array;
   /** A partial error: recorded in summary.json, collection goes on. */
   reportError(message: string): void;

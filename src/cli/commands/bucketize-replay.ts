@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { replayEpisode, type EpisodeCapture } from '../../bucketize/episode-replay.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize.js';
+import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize-options.js';
 import { recordsWord } from './records-word.js';
 
 export async function replayCommand(dir: string, capture: EpisodeCapture, f: BucketizeFlags): Promise<number> {

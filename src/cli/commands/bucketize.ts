@@ -5,93 +5,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnModuleWorker } from '../../util/spawn-worker.js';
 import type { CaptureStatus } from '../../collectors/netflow/bucketizer.js';
-import { netflowConfig } from '../../collectors/netflow/config.js';
-import { formatIssues } from '../../manifest/format-error.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { bucketizeFile, type BucketizeFileOptions } from '../../bucketize/bucketize-file.js';
+import { bucketizeFile } from '../../bucketize/bucketize-file.js';
 import type { FromBucketizeWorker, ToBucketizeWorker } from '../../bucketize/bucketize-worker.js';
 import { Progress } from '../../bucketize/progress.js';
 import { readEpisodeCapture } from '../../bucketize/episode-replay.js';
+import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize-options.js';
 import { replayCommand } from './bucketize-replay.js';
 import { recordsWord } from './records-word.js';
-
-export interface BucketizeFlags {
-  output?: string;
-  outDir?: string;
-  /** Default 100 (with --episode, the episode's own netflow bucket_ms). */
-  bucketMs?: string;
-  latenessMs?: string;
-  guestIp: string[];
-  guestMac: string[];
-  bridgeIp: string[];
-  episode?: string;
-  originWallNs?: string;
-  fill: boolean;
-  skipBad?: boolean;
-  force?: boolean;
-  jobs?: string;
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-const FLAG_OF: Record<string, string> = {
-  bucket_ms: '--bucket-ms',
-  lateness_ms: '--lateness-ms',
-  guest_ip: '--guest-ip',
-  guest_mac: '--guest-mac',
-  bridge_ip: '--bridge-ip',
-};
-
-const asNumber = (v: string | undefined) => (v !== undefined && /^\d+$/.test(v) ? Number(v) : v);
-
-/**
- * The flags, checked by the same zod schema as the manifest's netflow keys;
- * `episodeNetflow` (a live episode's netflow settings) fills what the flags leave out.
- */
-export function bucketizeOptions(f: BucketizeFlags, episodeNetflow: Record<string, unknown> = {}): BucketizeFileOptions {
-  const one = <T>(xs: T[]) => (xs.length === 0 ? undefined : xs.length === 1 ? xs[0] : xs);
-  const flags = {
-    bucket_ms: asNumber(f.bucketMs),
-    lateness_ms: asNumber(f.latenessMs),
-    guest_ip: one(f.guestIp),
-    guest_mac: one(f.guestMac),
-    bridge_ip: f.bridgeIp[0],
-  };
-  const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-  const { bucket_ms, lateness_ms, guest_ip, guest_mac, bridge_ip } = episodeNetflow;
-  const r = netflowConfig.safeParse({ ...{ bucket_ms, lateness_ms: lateness_ms ?? 0, guest_ip, guest_mac, bridge_ip }, ...given }, { reportInput: true });
-  if (!r.success) throw new UsageError(formatIssues(r.error.issues).replace(/^(\w+)/gm, (k) => FLAG_OF[k] ?? k));
-  if (f.bridgeIp.length > 1) throw new UsageError('--bridge-ip: give it once');
-  let originWallNs: bigint | undefined;
-  if (f.originWallNs !== undefined) {
-    if (!/^-?\d{1,19}$/.test(f.originWallNs)) throw new UsageError(`--origin-wall-ns: expected an integer of nanoseconds since the epoch, got ${JSON.stringify(f.originWallNs)}`);
-    originWallNs = BigInt(f.originWallNs);
-  }
-  if (f.episode) {
-    if (originWallNs !== undefined) throw new UsageError('--episode and --origin-wall-ns: give one of them');
-    const file = path.join(f.episode, 'episode.json');
-    let clock: { realtime_origin_ns?: unknown } | undefined;
-    try {
-      clock = (JSON.parse(fs.readFileSync(file, 'utf8')) as { clock?: { realtime_origin_ns?: unknown } }).clock;
-    } catch (err) {
-      throw new UsageError(`--episode: cannot read ${file}: ${(err as Error).message}`);
-    }
-    if (typeof clock?.realtime_origin_ns !== 'string' || !/^\d+$/.test(clock.realtime_origin_ns)) throw new UsageError(`--episode: ${file} has no clock.realtime_origin_ns`);
-    originWallNs = BigInt(clock.realtime_origin_ns);
-  }
-  return {
-    bucketMs: r.data.bucket_ms,
-    latenessMs: r.data.lateness_ms,
-    guestIp: r.data.guest_ip,
-    guestMac: r.data.guest_mac,
-    bridgeIp: r.data.bridge_ip,
-    originWallNs,
-    fillEmpty: f.fill,
-    skipBad: f.skipBad ?? false,
-  };
-}
 
 /** The reader's count of classic records over the file's snaplen (native and TS status(); see src/collectors/netflow/ts/capture-reader.ts). */
 

@@ -30,7 +30,7 @@ export interface ProcLoopOptions {
   clock: EpisodeClock;
   intervalMs: number;
   signal: AbortSignal;
-  /** On a worker thread: sleep on this flag instead of timers (see agent/pace.ts). */
+  /** On a worker thread: sleep on this flag instead of timers (see util/pace.ts). */
   stopFlag?: Int32Array;
   threads?: boolean;
   /** Host thread id -> vCPU index (from QMP): names vCPU threads whatever QEMU called them. */
