@@ -6,6 +6,7 @@
 // counted and reported, and replies with no or unknown ids are reported and
 // dropped. Nothing here throws at the caller except a failed connect.
 import net from 'node:net';
+import { QapiError } from '../util/qapi-error.js';
 
 export interface QmpEvent {
   event: string;
@@ -14,17 +15,6 @@ export interface QmpEvent {
   wallNs: bigint | null;
   /** The episode-independent monotonic time it was received (process.hrtime), ns. */
   receivedMonoNs: bigint;
-}
-
-export class QmpError extends Error {
-  override name = 'QmpError';
-  constructor(
-    readonly command: string,
-    readonly errorClass: string,
-    desc: string,
-  ) {
-    super(`${command}: ${errorClass}: ${desc}`);
-  }
 }
 
 export interface QmpClientOptions {
@@ -103,7 +93,7 @@ export class QmpClient {
     return c;
   }
 
-  /** Runs one command; rejects with a QmpError, a timeout, or the connection closing. */
+  /** Runs one command; rejects with a QapiError, a timeout, or the connection closing. */
   execute<T = unknown>(command: string, args?: object): Promise<T> {
     if (this.closeReason) return Promise.reject(new Error(`${command}: ${this.closeReason}`));
     const id = `labtel-${++this.nextId}`;
@@ -207,8 +197,7 @@ export class QmpClient {
       this.pending.delete(id as string);
       clearTimeout(p.timer);
       if ('error' in m) {
-        const e = (m.error ?? {}) as { class?: unknown; desc?: unknown };
-        p.reject(new QmpError(p.command, String(e.class ?? 'GenericError'), String(e.desc ?? '')));
+        p.reject(QapiError.fromReply(p.command, m.error));
       } else p.resolve(m.return);
       return;
     }

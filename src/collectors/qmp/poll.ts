@@ -2,7 +2,8 @@
 // own. Values are taken as QEMU reports them, but checked: a counter that is
 // not a non-negative integer is null with what QEMU sent, and names QEMU
 // chooses (devices, statistics) are kept in objects with no prototype.
-import { QmpError, type QmpClient } from '../../qmp/client.js';
+import type { QmpClient } from '../../qmp/client.js';
+import { QapiError } from '../../util/qapi-error.js';
 
 const BLOCK_FIELDS = [
   'rd_bytes', 'wr_bytes', 'rd_operations', 'wr_operations', 'flush_operations',
@@ -51,8 +52,8 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
     try {
       take(await c.execute<T>(command, args));
     } catch (err) {
-      const why = err instanceof QmpError ? `${command}: QEMU answered ${err.errorClass}: ${err.message.split(': ').slice(2).join(': ')}` : (err as Error).message;
-      if (err instanceof QmpError && FOR_GOOD.has(err.errorClass)) st.disabled.set(command, why);
+      const why = err instanceof QapiError ? `${command}: QEMU answered ${err.errorClass}: ${err.desc}` : (err as Error).message;
+      if (err instanceof QapiError && FOR_GOOD.has(err.errorClass)) st.disabled.set(command, why);
       for (const t of targets) {
         fields[t] = null;
         reasons[t] = why;
@@ -99,7 +100,7 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
       st.statsTargets = new Set((objects(schemas) as Array<{ target?: unknown }>).map((s) => String(s.target)));
     } catch (err) {
       // QEMU without query-stats: recorded on every row. A timeout or a lost connection: asked again next poll.
-      if (err instanceof QmpError) st.disabled.set('query-stats', `query-stats-schemas: QEMU answered ${err.errorClass}`);
+      if (err instanceof QapiError) st.disabled.set('query-stats', `query-stats-schemas: QEMU answered ${err.errorClass}`);
     }
   }
   for (const [target, field] of [['vm', 'kvm_vm'], ['vcpu', 'kvm_vcpu']] as const) {
