@@ -2,6 +2,7 @@
 import { nativeAddon } from '../../native/addon.js';
 import type { CaptureBucketizer } from '../../native/types.js';
 import { asList, ipBytes, macBytes } from './address.js';
+import { NETFLOW_FIELDS as PACKED_FIELDS, NETFLOW_ROW_WIDTH as ROW_WIDTH } from './fields.js';
 import { NETFLOW_COUNTERS } from './rows.js';
 import { TsCaptureBucketizer } from './ts/bucketizer.js';
 
@@ -17,10 +18,8 @@ export interface BucketizeOptions {
   bridgeIp?: string | string[];
 }
 
-/** What a bucket row carries after t_mono_ns, in the order rows are packed. */
-export const PACKED_FIELDS = [...NETFLOW_COUNTERS, 'distinct_estimated'] as const;
-/** Doubles per packed row: t_mono_ns, then PACKED_FIELDS. */
-export const ROW_WIDTH = PACKED_FIELDS.length + 1;
+/** What a bucket row carries after t_mono_ns, in the order rows are packed (declared once: fields.ts). */
+export { PACKED_FIELDS, ROW_WIDTH };
 
 /** The addon's interfaces, which the TS twin implements too; re-exported for the many users of this module. */
 export type { CaptureBucketizer, CaptureStatus } from '../../native/types.js';
