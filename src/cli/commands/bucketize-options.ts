@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { netflowConfig } from '../../collectors/netflow/config.js';
 import { formatIssues } from '../../manifest/format-error.js';
-import type { BucketizeFileOptions } from '../../bucketize/bucketize-file.js';
+import type { BucketizeFileOptions } from '../../collectors/netflow/offline/bucketize-file.js';
 
 export interface BucketizeFlags {
   output?: string;

@@ -3,7 +3,7 @@
 // runs, into the rows the live collector wrote.
 import fs from 'node:fs';
 import path from 'node:path';
-import { replayEpisode, type EpisodeCapture } from '../../bucketize/episode-replay.js';
+import { replayEpisode, type EpisodeCapture } from '../../collectors/netflow/offline/episode-replay.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize-options.js';
 import { recordsWord } from './records-word.js';

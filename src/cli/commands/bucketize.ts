@@ -6,10 +6,10 @@ import path from 'node:path';
 import { spawnModuleWorker } from '../../util/spawn-worker.js';
 import type { CaptureStatus } from '../../collectors/netflow/bucketizer.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { bucketizeFile } from '../../bucketize/bucketize-file.js';
-import type { FromBucketizeWorker, ToBucketizeWorker } from '../../bucketize/bucketize-worker.js';
-import { Progress } from '../../bucketize/progress.js';
-import { readEpisodeCapture } from '../../bucketize/episode-replay.js';
+import { bucketizeFile } from '../../collectors/netflow/offline/bucketize-file.js';
+import type { FromBucketizeWorker, ToBucketizeWorker } from '../../collectors/netflow/offline/bucketize-worker.js';
+import { Progress } from '../../collectors/netflow/offline/progress.js';
+import { readEpisodeCapture } from '../../collectors/netflow/offline/episode-replay.js';
 import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize-options.js';
 import { replayCommand } from './bucketize-replay.js';
 import { recordsWord } from './records-word.js';
@@ -75,7 +75,7 @@ export async function bucketizeCommand(inputs: string[], f: BucketizeFlags): Pro
   await Promise.all(
     Array.from({ length: jobs }, () =>
       new Promise<void>((resolve) => {
-        const w = spawnModuleWorker(import.meta.url, '../../bucketize/bucketize-worker', { options, availableInDeployment: true });
+        const w = spawnModuleWorker(import.meta.url, '../../collectors/netflow/offline/bucketize-worker', { options, availableInDeployment: true });
         let current: string | null = null; // the file this worker is on
         const next = () => {
           const job = queue.shift();

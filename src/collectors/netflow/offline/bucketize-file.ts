@@ -2,9 +2,9 @@
 // fixed chunks (memory bounded for any file size), rows written as buckets
 // close, and on a bad record everything before it is still written.
 import fs from 'node:fs';
-import { createBucketizer, PACKED_FIELDS, ROW_WIDTH, type BucketizeOptions, type BucketizerKind, type CaptureStatus } from '../collectors/netflow/bucketizer.js';
-import { errnoName } from '../util/errno.js';
-import type { JsonlWriter } from '../rows/jsonl-writer.js';
+import { createBucketizer, PACKED_FIELDS, ROW_WIDTH, type BucketizeOptions, type BucketizerKind, type CaptureStatus } from '../bucketizer.js';
+import { errnoName } from '../../../util/errno.js';
+import type { JsonlWriter } from '../../../rows/jsonl-writer.js';
 
 const CHUNK = 4 << 20;
 

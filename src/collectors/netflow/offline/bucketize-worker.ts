@@ -1,13 +1,13 @@
 // A worker of `labtel bucketize` over many files: bucketizes the files the
 // pool hands it, one at a time, and reports progress and results.
 import { parentPort, workerData } from 'node:worker_threads';
-import { JsonlWriter } from '../rows/jsonl-writer.js';
+import { JsonlWriter } from '../../../rows/jsonl-writer.js';
 import { bucketizeFile, type BucketizeFileOptions } from './bucketize-file.js';
 
 export type ToBucketizeWorker = { type: 'file'; input: string; output: string } | { type: 'exit' };
 export type FromBucketizeWorker =
   | { type: 'progress'; input: string; bytes: number; packets: number }
-  | { type: 'result'; input: string; output: string; rows: number; status: import('../collectors/netflow/bucketizer.js').CaptureStatus }
+  | { type: 'result'; input: string; output: string; rows: number; status: import('../bucketizer.js').CaptureStatus }
   | { type: 'error'; input: string; message: string };
 
 const { options, availableInDeployment } = workerData as { options: BucketizeFileOptions; availableInDeployment: boolean };

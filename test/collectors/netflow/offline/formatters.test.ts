@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { LABTEL_BIN, ROOT } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
+import { LABTEL_BIN, ROOT } from '../../../helpers/cli.js';
+import { tmpDir } from '../../../helpers/tmp.js';
 
 const exec = promisify(execFile);
 const FIXTURES = path.join(ROOT, 'test', 'fixtures');

@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { LABTEL_BIN, ROOT } from '../helpers/cli.js';
-import { has } from '../helpers/programs.js';
-import { readJsonl, tmpDir } from '../helpers/tmp.js';
+import { LABTEL_BIN, ROOT } from '../../../helpers/cli.js';
+import { has } from '../../../helpers/programs.js';
+import { readJsonl, tmpDir } from '../../../helpers/tmp.js';
 
 const exec = promisify(execFile);
 
@@ -49,7 +49,7 @@ const CASES: Array<{ file: string; what: string; guest?: string[]; min?: number 
   { file: 'variety-loop.pcapng', what: 'OpenBSD loopback, linktype 108, pcapng (text2pcap)', guest: VARIETY_GUEST, min: 6 },
   // (variety-sections.pcapng is not here: its second section goes back in
   // time, so labtel rightly counts those packets late, which this model of
-  // time-ordered buckets does not; test/bucketize/libpcap-count.test.ts
+  // time-ordered buckets does not; test/collectors/netflow/offline/libpcap-count.test.ts
   // covers it.)
   { file: 'variety-dumpcap-2lt.pcapng', what: 'pcapng, Ethernet and raw IP interfaces in one section (dumpcap)', guest: VARIETY_GUEST, min: 40 },
 ];

@@ -6,13 +6,13 @@
 // lateness_ms live (pkts_late 0).
 import fs from 'node:fs';
 import path from 'node:path';
-import { LiveSeries } from '../collectors/netflow/live-series.js';
-import type { BucketizeOptions, BucketizerKind } from '../collectors/netflow/bucketizer.js';
-import { listCaptureFiles } from '../collectors/pcap/capture-files.js';
-import { DRAIN_MS } from '../collectors/pcap/packet-stream.js';
-import { PCAP_HEADER_BYTES } from '../collectors/pcap/record-walker.js';
-import type { PcapEventRow } from '../collectors/pcap/rows.js';
-import type { JsonlWriter } from '../rows/jsonl-writer.js';
+import { LiveSeries } from '../live-series.js';
+import type { BucketizeOptions, BucketizerKind } from '../bucketizer.js';
+import { listCaptureFiles } from '../../pcap/capture-files.js';
+import { DRAIN_MS } from '../../pcap/packet-stream.js';
+import { PCAP_HEADER_BYTES } from '../../pcap/record-walker.js';
+import type { PcapEventRow } from '../../pcap/rows.js';
+import type { JsonlWriter } from '../../../rows/jsonl-writer.js';
 
 const CHUNK = 4 << 20;
 

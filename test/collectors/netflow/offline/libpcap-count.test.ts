@@ -18,10 +18,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { nativeAddon, nativeStatus } from '../../src/native/addon.js';
-import { LABTEL_BIN, ROOT } from '../helpers/cli.js';
-import { has } from '../helpers/programs.js';
-import { readJsonl, tmpDir } from '../helpers/tmp.js';
+import { nativeAddon, nativeStatus } from '../../../../src/native/addon.js';
+import { LABTEL_BIN, ROOT } from '../../../helpers/cli.js';
+import { has } from '../../../helpers/programs.js';
+import { readJsonl, tmpDir } from '../../../helpers/tmp.js';
 
 const exec = promisify(execFile);
 const hasTcpdump = has('tcpdump');

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { T0_US, GUEST, ngBlock, ngPacket, ngSection, pcapHeader, pcapRecord, tcpFrame, threeGood, threeGoodNg, PEER } from '../helpers/capture.js';
-import { LABTEL_BIN } from '../helpers/cli.js';
-import { readJsonl, tmpDir } from '../helpers/tmp.js';
+import { T0_US, GUEST, ngBlock, ngPacket, ngSection, pcapHeader, pcapRecord, tcpFrame, threeGood, threeGoodNg, PEER } from '../../../helpers/capture.js';
+import { LABTEL_BIN } from '../../../helpers/cli.js';
+import { readJsonl, tmpDir } from '../../../helpers/tmp.js';
 
 const exec = promisify(execFile);
 

@@ -7,12 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { replayEpisode, readEpisodeCapture } from '../../src/bucketize/episode-replay.js';
-import { LiveSeries } from '../../src/collectors/netflow/live-series.js';
-import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
-import { GUEST, PEER, pcapHeader, pcapRecord, tcpFrame } from '../helpers/capture.js';
-import { LABTEL_BIN } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
+import { replayEpisode, readEpisodeCapture } from '../../../../src/collectors/netflow/offline/episode-replay.js';
+import { LiveSeries } from '../../../../src/collectors/netflow/live-series.js';
+import { JsonlWriter } from '../../../../src/rows/jsonl-writer.js';
+import { GUEST, PEER, pcapHeader, pcapRecord, tcpFrame } from '../../../helpers/capture.js';
+import { LABTEL_BIN } from '../../../helpers/cli.js';
+import { tmpDir } from '../../../helpers/tmp.js';
 
 const exec = promisify(execFile);
 const ORIGIN_NS = 1_700_000_000_000_000_000n;
