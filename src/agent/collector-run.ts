@@ -2,9 +2,9 @@
 // its summary and the agent's rows, stop it (flag + message), and terminate
 // it if it does not stop in time. Whatever happens, it settles exactly once.
 import type { Worker } from 'node:worker_threads';
-import type { Collector } from '../collectors/types.js';
 import type { CollectorName } from '../manifest/schema.js';
 import { countLines } from '../rows/jsonl-writer.js';
+import type { Source } from '../rows/envelope.js';
 import { newStopFlag, raiseStopFlag, type StopFlag } from '../util/pace.js';
 import type { AgentEventRow } from '../rows/agent-rows.js';
 import { spawnModuleWorker } from '../util/spawn-worker.js';
@@ -28,7 +28,7 @@ export class CollectorRun {
 
   constructor(
     readonly name: CollectorName,
-    collector: Collector,
+    sources: Source[],
     input: Omit<WorkerInput, 'stopFlag'>,
     private readonly agentRow: (row: AgentEventRow) => void,
     private readonly log: (line: string) => void,
@@ -36,7 +36,7 @@ export class CollectorRun {
   ) {
     this.outputPath = input.outputPath;
     this.started = new Promise((resolve) => (this.markStarted = resolve));
-    this.summary = { status: 'ok', reason: null, rows: 0, errors: [], end: null, file: input.outputPath.split('/').pop()!, sources: collector.sources };
+    this.summary = { status: 'ok', reason: null, rows: 0, errors: [], end: null, file: input.outputPath.split('/').pop()!, sources };
     const ports = [...(input.upstream ? [input.upstream] : []), ...(input.downstream ?? [])];
     this.worker = spawnModuleWorker(import.meta.url, 'collector-worker', { ...input, stopFlag: this.stopFlag, stats: this.stats }, ports);
     this.finished = new Promise<void>((resolve) => {

@@ -3,9 +3,8 @@
 // 'failed' message, never as a crash of the agent.
 import { parentPort, workerData } from 'node:worker_threads';
 import { EpisodeClock } from '../clock/origin.js';
-import { COLLECTORS } from '../collectors/index.js';
+import { loadCollector, specOf } from '../collectors/index.js';
 import { JsonlWriter } from '../rows/jsonl-writer.js';
-import type { Collector } from '../collectors/types.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 
 const input = workerData as WorkerInput;
@@ -18,8 +17,8 @@ port.on('message', (m: ToWorker) => {
 
 let writer: JsonlWriter | undefined;
 try {
-  const collector = COLLECTORS[input.name] as Collector | undefined;
-  if (!collector) throw new Error(`collector ${input.name} is not available in this build`);
+  // The worker table is the catalog: the collector's spec names the module that holds its code.
+  const collector = await loadCollector(specOf(input.name).entry);
   writer = new JsonlWriter(input.outputPath, { availableInDeployment: input.availableInDeployment, stats: input.stats });
   send({ type: 'started' });
   const outcome = await collector.run({

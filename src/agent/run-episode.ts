@@ -4,8 +4,8 @@
 import path from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { EpisodeClock, takeOrigin } from '../clock/origin.js';
-import { COLLECTORS, probeCollectors } from '../collectors/index.js';
-import type { Collector } from '../collectors/types.js';
+import { probeCollectors, sourcesOf, specOf } from '../collectors/index.js';
+import type { CollectorSpec } from '../collectors/collector-spec.js';
 import { KNOWN_COLLECTORS, type CollectorName, type Manifest } from '../manifest/schema.js';
 import { nativeStatus } from '../native/addon.js';
 import { sysconf } from '../native/sysconf.js';
@@ -45,11 +45,11 @@ export interface RunResult {
 
 interface Planned {
   name: CollectorName;
-  collector: Collector;
+  spec: CollectorSpec;
   config: { optional: boolean; available_in_deployment?: boolean };
 }
 
-const skippedSummary = (reason: string, sources: Collector['sources'] = []): CollectorSummary => ({
+const skippedSummary = (reason: string, sources: CollectorSummary['sources'] = []): CollectorSummary => ({
   status: 'skipped', reason, rows: 0, errors: [], end: null, file: null, sources,
 });
 
@@ -70,10 +70,10 @@ export async function decideCollectors(m: Manifest): Promise<Plan> {
   for (const name of KNOWN_COLLECTORS) {
     const config = m.collectors[name];
     if (!config || !config.enabled) continue;
-    const collector = COLLECTORS[name] as Collector | undefined;
+    const spec: CollectorSpec = specOf(name);
     const availability = { ...probes[name] };
     // A collector that consumes another's output runs only beside it.
-    const needs = collector?.needs;
+    const needs = spec.needs as CollectorName | undefined;
     if (availability.available && needs && !(m.collectors[needs]?.enabled && probes[needs].available)) {
       availability.available = false;
       availability.reason = m.collectors[needs]?.enabled
@@ -81,10 +81,10 @@ export async function decideCollectors(m: Manifest): Promise<Plan> {
         : `it takes its input from collectors.${needs}: enable that collector too`;
       probes[name] = availability;
     }
-    if (collector && availability.available) {
-      run.push({ name, collector, config });
+    if (availability.available) {
+      run.push({ name, spec, config });
     } else if (config.optional) {
-      skipped[name] = skippedSummary(availability.reason, collector?.sources);
+      skipped[name] = skippedSummary(availability.reason, sourcesOf(spec));
     } else {
       refusals.push(`collectors.${name}: cannot run: ${availability.reason} (mark it "optional": true to run the episode without it)`);
     }
@@ -153,7 +153,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   const upstream = new Map<CollectorName, MessagePort>();
   const downstream = new Map<CollectorName, MessagePort[]>();
   for (const p of plan.run) {
-    const from = p.collector.needs;
+    const from = p.spec.needs as CollectorName | undefined;
     if (!from) continue;
     const ch = new MessageChannel();
     upstream.set(p.name, ch.port2);
@@ -163,7 +163,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   const runs: CollectorRun[] = [];
   if (stop.reason) {
     // Stopped during start-up: record that nothing ran, and why.
-    for (const p of plan.run) summaries[p.name] = skippedSummary(`the episode was stopped (${stop.reason}) before it started`, p.collector.sources);
+    for (const p of plan.run) summaries[p.name] = skippedSummary(`the episode was stopped (${stop.reason}) before it started`, sourcesOf(p.spec));
   } else {
     const onSettled = () => {
       if (runs.length === plan.run.length && runs.every((r) => r.done)) stop.trigger('collectors_ended');
@@ -172,7 +172,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
       log(`${p.name}: preflight: ${plan.probes[p.name]!.reason}`);
       const run = new CollectorRun(
         p.name,
-        p.collector,
+        sourcesOf(p.spec),
         {
           name: p.name,
           config: p.config,
@@ -180,7 +180,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
           originNs: origin.t_mono_origin_ns,
           realtimeMinusMonoNs: origin.realtime_minus_mono_ns,
           outputPath: path.join(dir, `telemetry-${p.name}.jsonl`),
-          availableInDeployment: p.config.available_in_deployment ?? p.collector.availableInDeployment,
+          availableInDeployment: p.config.available_in_deployment ?? p.spec.availableInDeployment,
           episodeDir: dir,
           upstream: upstream.get(p.name),
           downstream: downstream.get(p.name),

@@ -1,25 +1,30 @@
-// The collectors this build of labtel runs: one line each. A name in
-// KNOWN_COLLECTORS without a line here is accepted by the manifest schema and
-// refused at run time as not available yet.
+// The worker table: a collector's code is found through its spec in the catalog
+// (./catalog.ts), whose entry names the module and the Collector it exports.
 import { KNOWN_COLLECTORS, type CollectorConfigs, type CollectorName } from '../manifest/schema.js';
+import { CATALOG, type CatalogSpec } from './catalog.js';
+import type { CollectorEntry, CollectorSpec } from './collector-spec.js';
 import type { Availability, Collector } from './types.js';
-import { guestAgent } from './guest_agent/collector.js';
-import { netflow } from './netflow/collector.js';
-import { pcap } from './pcap/collector.js';
-import { perf } from './perf/collector.js';
-import { proc } from './proc/collector.js';
-import { qmp } from './qmp/collector.js';
+import type { Source } from '../rows/envelope.js';
 
-export const COLLECTORS: { [K in CollectorName]?: Collector<K> } = {
-  proc,
-  perf,
-  pcap,
-  netflow,
-  qmp,
-  guest_agent: guestAgent,
-};
+export { CATALOG };
 
-export const NOT_YET = 'not implemented in this version of labtel';
+/** The spec of collector `name`. */
+export function specOf(name: CollectorName): CatalogSpec {
+  const spec = CATALOG.find((s) => s.name === name);
+  if (!spec) throw new Error(`collector ${name} is not in this build's catalog`);
+  return spec;
+}
+
+/** The sources a collector writes, for summary.json. */
+export const sourcesOf = (spec: CollectorSpec): Source[] => spec.rows.map((r) => r.source as Source);
+
+/** Loads the Collector an entry names (on the agent's thread to probe it, on its worker to run it). */
+export async function loadCollector(entry: CollectorEntry): Promise<Collector> {
+  const mod = (await import(entry.module)) as Record<string, unknown>;
+  const c = mod[entry.export] as Collector | undefined;
+  if (!c || typeof c.run !== 'function' || typeof c.probe !== 'function') throw new Error(`${entry.module} exports no collector named ${entry.export}`);
+  return c;
+}
 
 /**
  * Whether each known collector can run on this host, and why not; with a
@@ -28,8 +33,8 @@ export const NOT_YET = 'not implemented in this version of labtel';
 export async function probeCollectors(configs: Partial<CollectorConfigs> = {}): Promise<Record<CollectorName, Availability>> {
   const out = {} as Record<CollectorName, Availability>;
   for (const name of KNOWN_COLLECTORS) {
-    const c = COLLECTORS[name] as Collector | undefined;
-    out[name] = c ? await c.probe(configs[name] as never) : { available: false, reason: NOT_YET };
+    const c = await loadCollector(specOf(name).entry);
+    out[name] = await c.probe(configs[name] as never);
   }
   return out;
 }

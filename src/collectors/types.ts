@@ -1,10 +1,9 @@
-// What a collector is: one folder under src/collectors/ exporting one of these,
-// registered with one line in src/collectors/index.ts.
+// What a collector's code is: its entry module (named by its spec, ./collector-spec.ts)
+// exports one of these, which the agent probes and the collector's worker runs.
 import type { MessagePort } from 'node:worker_threads';
 import type { EpisodeClock } from '../clock/origin.js';
 import type { CollectorConfigs, CollectorName } from '../manifest/schema.js';
 import type { JsonlWriter } from '../rows/jsonl-writer.js';
-import type { Source } from '../rows/envelope.js';
 
 export interface Availability {
   available: boolean;
@@ -51,13 +50,6 @@ export interface CollectorOutcome {
 }
 
 export interface Collector<N extends CollectorName = CollectorName> {
-  name: N;
-  /** The row sources it writes. */
-  sources: readonly Source[];
-  /** available_in_deployment for its rows unless the manifest overrides it. */
-  availableInDeployment: boolean;
-  /** Another collector whose output this one consumes: both run, linked by a MessagePort, or neither. */
-  needs?: CollectorName;
   /**
    * Can it run on this host? Without a config, only what doctor can tell
    * (programs installed); with the manifest's config, everything that can be

@@ -1,25 +1,16 @@
 // The manifest, as zod: the single source for validation, defaults and
-// docs/manifest.md. Each collector's keys live in its own folder.
+// docs/manifest.md. Each collector's keys live in its own folder, named by its spec in
+// src/collectors/catalog.ts.
 import { z } from 'zod';
 import { expected, nonEmptyString, positiveInt } from '../schema/common.js';
-import { procConfig } from '../collectors/proc/config.js';
-import { perfConfig } from '../collectors/perf/config.js';
-import { pcapConfig } from '../collectors/pcap/config.js';
-import { netflowConfig } from '../collectors/netflow/config.js';
-import { qmpConfig } from '../collectors/qmp/config.js';
-import { guestAgentConfig } from '../collectors/guest_agent/config.js';
+import { CATALOG, type CatalogSpec } from '../collectors/catalog.js';
 import { sinksConfig } from '../sinks/nats/config.js';
 
-export const COLLECTOR_CONFIGS = {
-  proc: procConfig,
-  perf: perfConfig,
-  pcap: pcapConfig,
-  netflow: netflowConfig,
-  qmp: qmpConfig,
-  guest_agent: guestAgentConfig,
-} as const;
-
-export type CollectorName = keyof typeof COLLECTOR_CONFIGS;
+export type CollectorName = CatalogSpec['name'];
+/** Each collector's manifest keys, from its spec in the catalog, in the catalog's order. */
+export const COLLECTOR_CONFIGS = Object.fromEntries(CATALOG.map((s) => [s.name, s.config])) as {
+  [K in CollectorName]: Extract<CatalogSpec, { name: K }>['config'];
+};
 export const KNOWN_COLLECTORS = Object.keys(COLLECTOR_CONFIGS) as CollectorName[];
 export type CollectorConfigs = { [K in CollectorName]: z.output<(typeof COLLECTOR_CONFIGS)[K]> };
 

@@ -1,9 +1,10 @@
 // The fields every row carries, whatever its source.
 import { z } from 'zod';
+import { CATALOG, type CatalogSpec } from '../collectors/catalog.js';
 
-/** Row sources, as the field's consumers already read them. */
-export const SOURCES = ['host_proc', 'host_perf', 'pcap', 'netflow', 'qmp', 'qmp_event', 'guest', 'agent'] as const;
-export type Source = (typeof SOURCES)[number];
+/** Row sources, as the field's consumers already read them: each collector's, in the catalog's order, then the agent's own. */
+export type Source = CatalogSpec['rows'][number]['source'] | 'agent';
+export const SOURCES = [...new Set(CATALOG.flatMap((s) => s.rows.map((r) => r.source))), 'agent'] as unknown as readonly [Source, ...Source[]];
 
 export const envelope = {
   source: z.enum(SOURCES).describe('Which collector view the row belongs to.'),

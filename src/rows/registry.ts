@@ -1,41 +1,16 @@
-// Every row shape labtel writes, by source: the one place rows are declared.
+// Every row shape labtel writes, by source: each collector's from its spec (src/collectors/catalog.ts).
 // docs/rows.md is generated from here (npm run docs) and a test fails on drift.
 import { z } from 'zod';
 import { agentEventRow, agentSelfRow } from './agent-rows.js';
-import { guestChannelRow, guestLineRow, guestQgaOsinfoRow, guestQgaRow } from '../collectors/guest_agent/rows.js';
-import { netflowRow } from '../collectors/netflow/rows.js';
-import { pcapEventRow, pcapIntervalRow } from '../collectors/pcap/rows.js';
-import { perfRow } from '../collectors/perf/rows.js';
-import { procProcessRow, procThreadRow } from '../collectors/proc/rows.js';
-import { qmpEventRow, qmpRow } from '../collectors/qmp/rows.js';
+import { CATALOG } from '../collectors/catalog.js';
+import type { RowShape } from '../collectors/collector-spec.js';
 import { envelope, type Source } from './envelope.js';
 
-export interface RowShape {
-  /** A name for the shape when a source has several (process and thread rows). */
-  title: string;
-  fields: z.ZodObject;
-}
+export type { RowShape };
 
+/** Each collector's sources and shapes, from its spec in the catalog, then the agent's own rows. */
 export const ROW_SHAPES: Partial<Record<Source, RowShape[]>> = {
-  host_proc: [
-    { title: 'process', fields: procProcessRow },
-    { title: 'thread', fields: procThreadRow },
-  ],
-  host_perf: [{ title: 'interval', fields: perfRow }],
-  pcap: [
-    { title: 'interval', fields: pcapIntervalRow },
-    { title: 'capture event', fields: pcapEventRow },
-  ],
-  netflow: [{ title: 'bucket', fields: netflowRow }],
-  qmp: [{ title: 'poll', fields: qmpRow }],
-  qmp_event: [{ title: 'event', fields: qmpEventRow }],
-  guest: [
-    { title: 'line', fields: guestLineRow },
-    // Before qga, whose command also accepts guest-get-osinfo: the first shape a row passes is its shape.
-    { title: 'qga osinfo', fields: guestQgaOsinfoRow },
-    { title: 'qga', fields: guestQgaRow },
-    { title: 'channel', fields: guestChannelRow },
-  ],
+  ...Object.fromEntries(CATALOG.flatMap((spec) => spec.rows.map((r) => [r.source, r.shapes]))),
   agent: [
     { title: 'event', fields: agentEventRow },
     { title: 'self', fields: agentSelfRow },

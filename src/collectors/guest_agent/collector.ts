@@ -4,9 +4,6 @@ import type { Collector } from '../types.js';
 import { guestLoop } from './run-loop.js';
 
 export const guestAgent: Collector<'guest_agent'> = {
-  name: 'guest_agent',
-  sources: ['guest'],
-  availableInDeployment: false,
   async probe(config) {
     if (!config) return { available: true, reason: 'needs the guest channel (collectors.guest_agent.socket)' };
     if (config.mode === 'listen') {

@@ -10,10 +10,6 @@ import { netflowLoop } from './live-loop.js';
 export const MIN_LIVE_LATENESS_MS = DRAIN_MS + 100;
 
 export const netflow: Collector<'netflow'> = {
-  name: 'netflow',
-  sources: ['netflow'],
-  availableInDeployment: true,
-  needs: 'pcap',
   async probe(config) {
     if (config && config.lateness_ms < MIN_LIVE_LATENESS_MS) {
       return {

@@ -3,9 +3,6 @@ import { pcapPreflight } from './preflight.js';
 import { pcapLoop } from './run-loop.js';
 
 export const pcap: Collector<'pcap'> = {
-  name: 'pcap',
-  sources: ['pcap'],
-  availableInDeployment: true,
   async probe(config) {
     const p = pcapPreflight(config);
     if (p.error) return { available: false, reason: p.error };

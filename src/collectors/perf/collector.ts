@@ -4,9 +4,6 @@ import { perfPreflight } from './preflight.js';
 import { perfLoop } from './run-loop.js';
 
 export const perf: Collector<'perf'> = {
-  name: 'perf',
-  sources: ['host_perf'],
-  availableInDeployment: false,
   async probe() {
     const p = perfPreflight(DEFAULT_PERF_EVENTS);
     if (!p.perf || p.error) return { available: false, reason: p.error ?? 'perf is not installed' };

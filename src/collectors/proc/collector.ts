@@ -4,9 +4,6 @@ import type { Collector } from '../types.js';
 import { procLoop } from './run-loop.js';
 
 export const proc: Collector<'proc'> = {
-  name: 'proc',
-  sources: ['host_proc'],
-  availableInDeployment: true,
   async probe() {
     if (!fs.existsSync('/proc/self/stat')) return { available: false, reason: '/proc is not mounted' };
     const n = nativeStatus();

@@ -3,9 +3,6 @@ import { qmpPreflight } from './preflight.js';
 import { qmpLoop } from './run-loop.js';
 
 export const qmp: Collector<'qmp'> = {
-  name: 'qmp',
-  sources: ['qmp', 'qmp_event'],
-  availableInDeployment: true,
   async probe(config) {
     if (!config) return { available: true, reason: 'needs a QMP socket (collectors.qmp.socket)' };
     const p = await qmpPreflight(config.socket);

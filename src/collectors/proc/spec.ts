@@ -1,0 +1,29 @@
+// The proc collector, as the catalog (../catalog.ts) knows it.
+import { defineCollector, entryBeside, plural, shapeCount, type RowShape } from '../collector-spec.js';
+import { procConfig } from './config.js';
+import { procProcessRow, procThreadRow } from './rows.js';
+
+const shapes: RowShape[] = [
+  { title: 'process', fields: procProcessRow },
+  { title: 'thread', fields: procThreadRow },
+];
+
+export const procSpec = defineCollector({
+  name: 'proc',
+  config: procConfig,
+  rows: [{ source: 'host_proc', shapes }],
+  availableInDeployment: true,
+  entry: entryBeside(import.meta.url, 'collector', 'proc'),
+  verify: {
+    source: 'host_proc',
+    rhythm: (r) => !('tid' in r),
+    intervalKey: 'interval_ms',
+    measuredShapes: ['process'],
+    nothing: (m) => {
+      const threads = shapeCount(shapes, 'thread', m);
+      const what = 'every measured field (state, CPU time, faults, memory, context switches, I/O) was null';
+      if (!threads.measured) return `${plural(m.rows, 'host_proc row')}, but ${what}`;
+      return `${plural(shapeCount(shapes, 'process', m).rows, 'process row')}, but in each ${what}: the process itself was never read (only ${plural(threads.measured, 'thread row')} measured)`;
+    },
+  },
+});
