@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { CollectorSummary, EpisodeSummary } from '../agent/summary.js';
 import { KNOWN_COLLECTORS } from '../manifest/schema.js';
+import { CATALOG } from '../collectors/catalog.js';
+import type { VerifyRules } from '../collectors/collector-spec.js';
 import type { Verdict, VerifyReport } from './report.js';
 import { scanFile, type FileScan, type IdentityEvent, type SourceScan } from './scan-rows.js';
 import { ROW_SHAPES } from '../rows/registry.js';
@@ -17,23 +19,8 @@ import type { Source } from '../rows/envelope.js';
 
 type Row = Record<string, unknown>;
 
-interface CollectorRules {
-  /** The source whose rows come every interval, and which of its rows those are. */
-  source: string;
-  rhythm: (r: Row) => boolean;
-  /** The manifest key of its interval, ms. */
-  intervalKey: string;
-  /** Drops its last row reports, as sentences. */
-  drops?: (last: Row) => string[];
-  /**
-   * The row shapes (ROW_SHAPES titles) whose measurements count; all of the source's when absent.
-   * proc counts its process rows only, as `labtel run` does: thread rows (an option) that
-   * measure while the process itself was never read do not make the collector ok.
-   */
-  measuredShapes?: string[];
-  /** Why its rows measured nothing: said when none of its main source's rows (of measuredShapes) has a measured value. */
-  nothing: (main: SourceScan) => string;
-}
+/** How verify judges each collector: from its spec in the catalog (src/collectors/<name>/spec.ts). */
+type CollectorRules = VerifyRules;
 
 const n = (v: unknown) => (typeof v === 'number' ? v : 0);
 /** Rows of one shape of a source (by its title in ROW_SHAPES), and those of them with a measured value. */
@@ -41,72 +28,7 @@ const ofShape = (source: Source, title: string, s: SourceScan) => {
   const i = ROW_SHAPES[source]!.findIndex((x) => x.title === title);
   return { rows: s.shapeRows[i] ?? 0, measured: s.shapeValueRows[i] ?? 0 };
 };
-const plural = (k: number, one: string, many = `${one}s`) => `${k} ${k === 1 ? one : many}`;
-
-function guestNothing(main: SourceScan): string {
-  const ch = main.lastPicked;
-  const lines = ofShape('guest', 'line', main).rows;
-  const qga = ofShape('guest', 'qga', main).rows;
-  const head = !ch
-    ? 'no guest line or qga answer, and no channel row'
-    : n(ch.connections) > 0
-      ? `the channel connected (${plural(n(ch.connections), 'connection')}) but delivered no guest line or qga answer`
-      : 'the channel never connected (0 connections): no guest line or qga answer';
-  const osinfo = ofShape('guest', 'qga osinfo', main).rows;
-  const extra = [
-    ...(osinfo ? [`${plural(osinfo, 'guest-get-osinfo answer')} named the OS (identity, not a measurement)`] : []),
-    ...(lines ? [`${plural(lines, 'guest line')} held no value (an empty object, or only nulls)`] : []),
-    ...(qga ? [`${plural(qga, 'qga command')} got no answer with a value (every result null, empty, or only nulls)`] : []),
-  ];
-  return extra.length ? `${head}; ${extra.join(', ')}` : head;
-}
-
-const RULES: Record<string, CollectorRules> = {
-  proc: {
-    source: 'host_proc',
-    rhythm: (r) => !('tid' in r),
-    intervalKey: 'interval_ms',
-    measuredShapes: ['process'],
-    nothing: (m) => {
-      const threads = ofShape('host_proc', 'thread', m);
-      const what = 'every measured field (state, CPU time, faults, memory, context switches, I/O) was null';
-      if (!threads.measured) return `${plural(m.rows, 'host_proc row')}, but ${what}`;
-      return `${plural(ofShape('host_proc', 'process', m).rows, 'process row')}, but in each ${what}: the process itself was never read (only ${plural(threads.measured, 'thread row')} measured)`;
-    },
-  },
-  perf: { source: 'host_perf', rhythm: () => true, intervalKey: 'interval_ms', nothing: (m) => `${plural(m.rows, 'row')}, every counter null (never counted)` },
-  pcap: {
-    source: 'pcap',
-    rhythm: (r) => !('event' in r),
-    intervalKey: 'interval_ms',
-    drops: (l) => [
-      ...(n(l.kernel_drops) > 0 ? [`the kernel dropped ${l.kernel_drops} packets the capture could not keep up with`] : []),
-      ...(n(l.if_drops) > 0 ? [`the interface dropped ${l.if_drops} packets`] : []),
-      ...(l.drops_lower_bound === true ? ['a tcpdump run was killed before its final statistics: the drop counts are lower bounds'] : []),
-    ],
-    nothing: (m) =>
-      `${plural(ofShape('pcap', 'interval', m).rows, 'interval row')}, but pkts and bytes were null in every one: tcpdump never delivered a counted interval (its totals and drop counters are bookkeeping, not measurements)`,
-  },
-  netflow: { source: 'netflow', rhythm: () => true, intervalKey: 'bucket_ms', nothing: (m) => `${plural(m.rows, 'bucket')}, but no packet count had a value` },
-  qmp: {
-    source: 'qmp',
-    rhythm: () => true,
-    intervalKey: 'interval_ms',
-    drops: () => [], // from summary.json's count, which includes drops after the last poll
-    nothing: (m) => `${plural(m.rows, 'poll')} answered, but no measured field (status, running, block stats, KVM stats, balloon) had a value`,
-  },
-  guest_agent: {
-    source: 'guest',
-    rhythm: (r) => r.kind === 'channel',
-    intervalKey: 'interval_ms',
-    drops: (l) => {
-      const kinds = ['oversize', 'rate', 'invalid_utf8', 'invalid_json', 'too_deep', 'not_object'].filter((k) => n(l[`dropped_${k}`]) > 0);
-      const total = kinds.reduce((s, k) => s + n(l[`dropped_${k}`]), 0);
-      return total ? [`the guest channel dropped ${total} lines (${kinds.map((k) => `${k}: ${l[`dropped_${k}`]}`).join(', ')})`] : [];
-    },
-    nothing: guestNothing,
-  },
-};
+const RULES: Record<string, CollectorRules> = Object.fromEntries(CATALOG.map((spec) => [spec.name, spec.verify]));
 
 function readJson(file: string): unknown {
   try {
