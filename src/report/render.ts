@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { readEpisodeJson } from '../episode/episode-json.js';
 import { verifyEpisode } from '../verify/verify-episode.js';
 import { CLIENT } from './client.js';
 import { episodeMeta } from './episode-rows.js';
@@ -29,7 +30,7 @@ h1 { font-size: 18px; margin: 0 0 8px; } h2 { font-size: 14px; margin: 16px 0 4p
 
 /** markers: QMP events; breaks: markers of breaks in a series and of values dropped as impossible. */
 export function renderReport(dir: string): { html: string; panels: number; markers: number; breaks: number } {
-  const ep = JSON.parse(fs.readFileSync(path.join(dir, 'episode.json'), 'utf8')) as Parameters<typeof episodeMeta>[0];
+  const ep = readEpisodeJson(dir);
   const verdict = verifyEpisode(dir);
   const { panels, markers, events } = buildPanels(dir, episodeMeta(ep));
   // Escaped for a <script> element: nothing in the data (guest keys, QEMU event names) can close it.

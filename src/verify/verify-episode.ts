@@ -12,6 +12,7 @@ import type { CollectorSummary, EpisodeSummary } from '../agent/summary.js';
 import { KNOWN_COLLECTORS } from '../manifest/schema.js';
 import { CATALOG } from '../collectors/catalog.js';
 import type { VerifyRules } from '../collectors/collector-spec.js';
+import { EpisodeJsonError, readEpisodeJson, type EpisodeJson } from '../episode/episode-json.js';
 import type { Verdict, VerifyReport } from './report.js';
 import { scanFile, type FileScan, type IdentityEvent, type SourceScan } from './scan-rows.js';
 import { ROW_SHAPES } from '../rows/registry.js';
@@ -40,6 +41,19 @@ function readJson(file: string): unknown {
 
 export class NotAnEpisode extends Error {
   override name = 'NotAnEpisode';
+}
+
+/** episode.json through the one typed reader; a directory without a readable one (or its manifest) is not an episode. */
+function readEpisode(dir: string): { episode?: string; manifest: { collectors?: Record<string, Row>; target?: Row } } {
+  let ep: EpisodeJson;
+  try {
+    ep = readEpisodeJson(dir);
+  } catch (err) {
+    if (err instanceof EpisodeJsonError && err.kind === 'schema') throw new NotAnEpisode(`${dir} is not an episode directory (${err.message})`, { cause: err });
+    throw new NotAnEpisode(`${dir} is not an episode directory (no readable episode.json)`, { cause: err });
+  }
+  if (!ep.manifest) throw new NotAnEpisode(`${dir} is not an episode directory (no readable episode.json)`);
+  return { episode: ep.episode, manifest: ep.manifest as { collectors?: Record<string, Row>; target?: Row } };
 }
 
 /** What the proc collector saw of the target: its restarts and exits, and its last process row. */
@@ -85,8 +99,7 @@ function livedOn(name: string, lastT: number, intervalNs: number, proc: ProcEvid
 }
 
 export function verifyEpisode(dir: string): VerifyReport {
-  const ep = readJson(path.join(dir, 'episode.json')) as { episode?: string; manifest?: { collectors?: Record<string, Row>; target?: Row } } | undefined;
-  if (!ep?.manifest) throw new NotAnEpisode(`${dir} is not an episode directory (no readable episode.json)`);
+  const ep = readEpisode(dir);
   const summary = readJson(path.join(dir, 'summary.json')) as EpisodeSummary | undefined;
   const report: VerifyReport = { verdict: 'ok', episode: summary?.episode ?? ep.episode ?? path.basename(dir), reasons: [], collectors: {} };
   if (!summary) report.reasons.push('no summary.json: the agent did not finish the episode (it was killed, or is still running)');

@@ -1,9 +1,9 @@
 // `labtel bucketize`'s flags, checked by the manifest's netflow schema, and the
 // usage error both faces of the command (captures, an episode's replay) throw.
-import fs from 'node:fs';
 import path from 'node:path';
 import { netflowConfig } from '../../collectors/netflow/config.js';
 import { formatIssues } from '../../manifest/format-error.js';
+import { EpisodeJsonError, readEpisodeJson, type EpisodeJson } from '../../episode/episode-json.js';
 import type { BucketizeFileOptions } from '../../collectors/netflow/offline/bucketize-file.js';
 
 export interface BucketizeFlags {
@@ -25,6 +25,16 @@ export interface BucketizeFlags {
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/** --episode DIR's episode.json, through the one typed reader; what it cannot read is a usage error naming the file. */
+export function readEpisodeFlag(dir: string): { file: string; episode: EpisodeJson } {
+  try {
+    return { file: path.join(dir, 'episode.json'), episode: readEpisodeJson(dir) };
+  } catch (err) {
+    if (!(err instanceof EpisodeJsonError)) throw err;
+    throw new UsageError(`--episode: cannot read ${err.file}: ${err.reason}`, { cause: err });
+  }
 }
 
 const FLAG_OF: Record<string, string> = {
@@ -62,15 +72,10 @@ export function bucketizeOptions(f: BucketizeFlags, episodeNetflow: Record<strin
   }
   if (f.episode) {
     if (originWallNs !== undefined) throw new UsageError('--episode and --origin-wall-ns: give one of them');
-    const file = path.join(f.episode, 'episode.json');
-    let clock: { realtime_origin_ns?: unknown } | undefined;
-    try {
-      clock = (JSON.parse(fs.readFileSync(file, 'utf8')) as { clock?: { realtime_origin_ns?: unknown } }).clock;
-    } catch (err) {
-      throw new UsageError(`--episode: cannot read ${file}: ${(err as Error).message}`);
-    }
-    if (typeof clock?.realtime_origin_ns !== 'string' || !/^\d+$/.test(clock.realtime_origin_ns)) throw new UsageError(`--episode: ${file} has no clock.realtime_origin_ns`);
-    originWallNs = BigInt(clock.realtime_origin_ns);
+    const { file, episode } = readEpisodeFlag(f.episode);
+    const origin = episode.clock?.realtime_origin_ns;
+    if (origin === undefined || !/^\d+$/.test(origin)) throw new UsageError(`--episode: ${file} has no clock.realtime_origin_ns`);
+    originWallNs = BigInt(origin);
   }
   return {
     bucketMs: r.data.bucket_ms,

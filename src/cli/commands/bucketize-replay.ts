@@ -2,10 +2,9 @@
 // its saved capture replayed with the live netflow's settings and capture
 // runs, into the rows the live collector wrote.
 import fs from 'node:fs';
-import path from 'node:path';
 import { replayEpisode, type EpisodeCapture } from '../../collectors/netflow/offline/episode-replay.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize-options.js';
+import { bucketizeOptions, readEpisodeFlag, UsageError, type BucketizeFlags } from './bucketize-options.js';
 import { recordsWord } from './records-word.js';
 
 export async function replayCommand(dir: string, capture: EpisodeCapture, f: BucketizeFlags): Promise<number> {
@@ -13,18 +12,12 @@ export async function replayCommand(dir: string, capture: EpisodeCapture, f: Buc
   if (f.originWallNs !== undefined) throw new UsageError('--episode and --origin-wall-ns: give one of them');
   if (!f.fill) throw new UsageError("--no-fill: a live episode's netflow rows are filled, and its replay is too");
   if (f.skipBad) throw new UsageError('--skip-bad: the live collector skipped nothing, and its replay does not either');
-  let manifest: { collectors?: { netflow?: Record<string, unknown> } } | undefined;
-  try {
-    manifest = (JSON.parse(fs.readFileSync(path.join(dir, 'episode.json'), 'utf8')) as { manifest?: typeof manifest }).manifest;
-  } catch (err) {
-    throw new UsageError(`--episode: cannot read ${path.join(dir, 'episode.json')}: ${(err as Error).message}`);
-  }
-  const options = bucketizeOptions(f, manifest?.collectors?.netflow ?? {});
+  const netflow = readEpisodeFlag(dir).episode.manifest?.collectors?.netflow;
+  const options = bucketizeOptions(f, netflow ?? {});
 
   const out = f.output ?? '-';
   if (out !== '-' && f.force) fs.rmSync(out, { force: true });
-  const netflow = manifest?.collectors?.netflow ?? {};
-  const availableInDeployment = typeof netflow.available_in_deployment === 'boolean' ? netflow.available_in_deployment : true;
+  const availableInDeployment = netflow?.available_in_deployment ?? true;
   const writer = new JsonlWriter(out === '-' ? { fd: 1, name: 'stdout' } : out, { availableInDeployment });
   try {
     const r = replayEpisode(dir, capture, writer, { ...options, originWallNs: options.originWallNs! });

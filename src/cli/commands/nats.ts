@@ -1,12 +1,12 @@
 // `labtel forward <episode-dir>` (backfill: publish a finished episode,
 // idempotent) and `labtel pull --out DIR` (materialize the stream's episodes).
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { natsSinkConfig } from '../../sinks/nats/config.js';
 import { NatsForwarder } from '../../sinks/nats/forwarder.js';
 import { pull } from '../../sinks/nats/pull.js';
 import { formatIssues } from '../../manifest/format-error.js';
+import { readEpisodeJson } from '../../episode/episode-json.js';
 
 export interface NatsFlags {
   servers?: string[];
@@ -26,9 +26,10 @@ function natsConfig(f: NatsFlags, fromEpisode: Record<string, unknown> = {}) {
 }
 
 export async function forwardCommand(dir: string, f: NatsFlags): Promise<number> {
-  const ep = JSON.parse(fs.readFileSync(path.join(dir, 'episode.json'), 'utf8')) as { episode: string; manifest?: { sinks?: { nats?: Record<string, unknown> } } };
+  const ep = readEpisodeJson(dir);
   const cfg = natsConfig(f, ep.manifest?.sinks?.nats);
-  const fwd = new NatsForwarder(dir, cfg, { prefix: cfg.subject_prefix, host: cfg.host ?? os.hostname(), episode: ep.episode });
+  // The agent names every episode it writes (the manifest's name, or the directory's): this fallback is for hand-made ones.
+  const fwd = new NatsForwarder(dir, cfg, { prefix: cfg.subject_prefix, host: cfg.host ?? os.hostname(), episode: ep.episode ?? path.basename(dir) });
   try {
     const ok = (await fwd.pass()) && (await fwd.forwardEpisodeFiles());
     console.error(`labtel: ${dir}: ${fwd.progress.published} rows published, ${fwd.progress.skipped} already forwarded${ok ? '' : `; stopped: ${fwd.progress.error}`}`);
