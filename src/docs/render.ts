@@ -1,6 +1,7 @@
 // docs/rows.md and docs/manifest.md, rendered from the zod schemas so the docs
 // cannot drift from the code (test/docs/render.test.ts compares them).
 import { z } from 'zod';
+import { CATALOG } from '../collectors/catalog.js';
 import { COLLECTOR_CONFIGS, KNOWN_COLLECTORS, manifestSchema } from '../manifest/schema.js';
 import { SOURCES, envelope } from '../rows/envelope.js';
 import { isMeasurement } from '../rows/measurement.js';
@@ -126,7 +127,7 @@ export function renderRowsDoc(): string {
     '`null` means "not collected"; where the cause is known, `null_reasons` names it. A missing value is never written as 0.',
     'A few fields are null when they do not apply rather than when they were not collected (`process_event` on an ordinary sample, `vcpu` on a thread that is not a vCPU); their descriptions say so, and they carry no reason.',
     '',
-    '**Measurements.** The `measurement` column marks the fields that hold what was measured of the target, the guest or the network. Every other field is identity (`pid`, `tid`, `starttime`, `comm`, `run`, the vCPUs\' thread ids), timing (`interval_s`, `poll_ms`, `at_ns`), a setting (`bucket_ms`), or the collector\'s own bookkeeping (a capture\'s running total, drop counters and saved bytes; a guest channel\'s connection, line, byte and drop counters; QMP events dropped; perf\'s `running_pct`): these hold numbers even when nothing was measured. A measurement that is an object or a list counts only when something in it, at any depth, is not null (`{}`, `[]` and `{\"cpu\": null}` measured nothing): a guest line\'s `guest` object and a qga `result` holding a value are measurements of the guest; a channel row never is. `labtel verify` fails a collector when no row of its interval source (host_proc, host_perf, pcap, netflow, qmp, guest) has a non-null measurement ([verify.md](verify.md)). In field paths, `*` stands for any key of a map (a device, a statistic) or any element of a list. `MEASUREMENTS` in src/rows/measurements.ts is the same table for programs.',
+    '**Measurements.** The `measurement` column marks the fields that hold what was measured of the target, the guest or the network. Every other field is identity (`pid`, `tid`, `starttime`, `comm`, `run`, the vCPUs\' thread ids), timing (`interval_s`, `poll_ms`, `at_ns`), a setting (`bucket_ms`), or the collector\'s own bookkeeping (a capture\'s running total, drop counters and saved bytes; a guest channel\'s connection, line, byte and drop counters; QMP events dropped; perf\'s `running_pct`): these hold numbers even when nothing was measured. A measurement that is an object or a list counts only when something in it, at any depth, is not null (`{}`, `[]` and `{\"cpu\": null}` measured nothing): a guest line\'s `guest` object and a qga `result` holding a value are measurements of the guest; a channel row never is. `labtel verify` fails a collector when no row of its interval source (' + CATALOG.map((c) => c.verify.source).join(', ') + ') has a non-null measurement ([verify.md](verify.md)). In field paths, `*` stands for any key of a map (a device, a statistic) or any element of a list. `MEASUREMENTS` in src/rows/measurements.ts is the same table for programs.',
     '',
     '## Envelope (every row)',
     '',
