@@ -3,11 +3,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnModuleWorker } from '../../util/spawn-worker.js';
 import type { CaptureStatus } from '../../collectors/netflow/bucketizer.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { bucketizeFile } from '../../collectors/netflow/offline/bucketize-file.js';
-import type { FromBucketizeWorker, ToBucketizeWorker } from '../../collectors/netflow/offline/bucketize-worker.js';
+import { bucketizePool } from '../../collectors/netflow/offline/bucketize-pool.js';
 import { Progress } from '../../collectors/netflow/offline/progress.js';
 import { readEpisodeCapture } from '../../collectors/netflow/offline/episode-replay.js';
 import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize-options.js';
@@ -69,51 +68,11 @@ export async function bucketizeCommand(inputs: string[], f: BucketizeFlags): Pro
   if (f.force) for (const o of outputs) fs.rmSync(o, { force: true });
   const jobs = Math.max(1, Math.min(inputs.length, f.jobs ? Number(f.jobs) : os.availableParallelism()));
   const queue = inputs.map((input, i) => ({ input, output: outputs[i]! }));
-  const done = new Map<string, number>();
-  const packets = new Map<string, number>();
-  let failures = 0;
-  await Promise.all(
-    Array.from({ length: jobs }, () =>
-      new Promise<void>((resolve) => {
-        const w = spawnModuleWorker(import.meta.url, '../../collectors/netflow/offline/bucketize-worker', { options, availableInDeployment: true });
-        let current: string | null = null; // the file this worker is on
-        const next = () => {
-          const job = queue.shift();
-          current = job?.input ?? null;
-          w.postMessage((job ? { type: 'file', ...job } : { type: 'exit' }) satisfies ToBucketizeWorker);
-        };
-        w.on('message', (m: FromBucketizeWorker) => {
-          if (m.type === 'progress') {
-            done.set(m.input, m.bytes);
-            packets.set(m.input, m.packets);
-            progress.update([...done.values()].reduce((a, b) => a + b, 0), [...packets.values()].reduce((a, b) => a + b, 0));
-            return;
-          }
-          if (m.type === 'result') {
-            if (!report(m.input, m.rows, m.status)) failures++;
-          } else {
-            console.error(`labtel: ${m.input}: ${m.message}`);
-            failures++;
-          }
-          next();
-        });
-        // A worker that dies mid-file fails that file; the others finish theirs.
-        w.on('error', (err) => {
-          console.error(`labtel: ${current ?? 'worker'}: ${err.message}`);
-          if (current) failures++;
-          current = null;
-        });
-        w.on('exit', (code) => {
-          if (current) {
-            console.error(`labtel: ${current}: the worker exited (code ${code}) before finishing it`);
-            failures++;
-          }
-          resolve();
-        });
-        next();
-      }),
-    ),
-  );
+  const failures = await bucketizePool(queue, jobs, options, {
+    progress: (bytes, packets) => progress.update(bytes, packets),
+    result: (input, rows, status) => report(input, rows, status),
+    failure: (input, message) => console.error(`labtel: ${input ?? 'worker'}: ${message}`),
+  });
   progress.done();
   return failures ? 1 : 0;
 }
