@@ -32,6 +32,8 @@ export interface VerifyRules<S extends string = string> {
   intervalKey: string;
   /** Drops its last rhythm row reports, as sentences. */
   drops?: (last: Row) => string[];
+  /** Drops its summary.json detail reports, as sentences (counts that include drops after its last row). */
+  detailDrops?: (detail: Row) => string[];
   /**
    * The row shapes (titles) whose measurements count; all of the source's when absent.
    * proc counts its process rows only, as `labtel run` does: thread rows (an option) that

@@ -154,7 +154,7 @@ export function verifyEpisode(dir: string): VerifyReport {
         if (rows === 0) failed.push('zero rows');
       }
       const detail = (s?.detail ?? {}) as Row;
-      if (name === 'qmp' && n(detail.events_dropped) > 0) degraded.push(`${detail.events_dropped} QMP events were dropped (more than could be queued)`);
+      degraded.push(...(RULES[name]?.detailDrops?.(detail) ?? []));
       // Rows the collector wrote that are not in the file: lost at the end, where no seq gap shows it.
       if (s && s.status !== 'failed' && rows < s.rows) failed.push(`its file has ${rows} rows where summary.json counts ${s.rows}: rows are missing`);
       if (n(detail.restarts) > 0) degraded.push(`restarted ${detail.restarts} times`);

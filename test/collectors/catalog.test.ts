@@ -60,3 +60,25 @@ describe('a collector added by its folder and one catalog line', () => {
     expect(fs.readFileSync(TOY, 'utf8')).toContain("name: 'toy'");
   });
 });
+
+describe('the built-in specs', () => {
+  const builtIn = async () => (await import('../../src/collectors/catalog.js')).CATALOG.filter((s) => (s.name as string) !== 'toy');
+
+  // Guards against a spec whose code lives elsewhere: the layering test reads src/, but not the
+  // entry's module URL, so the code a spec names must sit in the collector's own folder.
+  it('each names its code in its own folder, and judges one of its own sources', async () => {
+    const specs = await builtIn();
+    expect(specs.map((s) => s.name)).toEqual(['proc', 'perf', 'pcap', 'netflow', 'qmp', 'guest_agent']);
+    for (const s of specs) {
+      expect(s.entry.module, s.name).toMatch(new RegExp(`/src/collectors/${s.name}/collector\\.ts$`));
+      expect(s.rows.map((r) => r.source), s.name).toContain(s.verify.source);
+    }
+  });
+
+  // Guards against losing verify's one sentence that reads summary.json's detail rather than the rows.
+  it("qmp's spec says how many QMP events were dropped, from summary.json's count", async () => {
+    const qmp = (await builtIn()).find((s) => s.name === 'qmp')!;
+    expect(qmp.verify.detailDrops?.({ events_dropped: 3 })).toEqual(['3 QMP events were dropped (more than could be queued)']);
+    expect(qmp.verify.detailDrops?.({ events_dropped: 0 })).toEqual([]);
+  });
+});

@@ -1,5 +1,5 @@
 // The qmp collector, as the catalog (../catalog.ts) knows it.
-import { defineCollector, entryBeside, plural } from '../collector-spec.js';
+import { defineCollector, entryBeside, num, plural } from '../collector-spec.js';
 import { qmpConfig } from './config.js';
 import { qmpEventRow, qmpRow } from './rows.js';
 
@@ -17,6 +17,7 @@ export const qmpSpec = defineCollector({
     rhythm: () => true,
     intervalKey: 'interval_ms',
     drops: () => [], // from summary.json's count, which includes drops after the last poll
+    detailDrops: (d) => (num(d.events_dropped) > 0 ? [`${d.events_dropped} QMP events were dropped (more than could be queued)`] : []),
     nothing: (m) => `${plural(m.rows, 'poll')} answered, but no measured field (status, running, block stats, KVM stats, balloon) had a value`,
   },
 });
