@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Records the "variety" capture fixtures: real traffic written by several
 # tools in every link type and file format labtel meets, for
-# test/bucketize/libpcap-count.test.ts (labtel's packet total must equal
+# test/collectors/netflow/offline/libpcap-count.test.ts (labtel's packet total must equal
 # libpcap's own, `tcpdump --count -r FILE`) and the native-vs-TS
 # differential test, which glob test/fixtures/pcap/.
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Records the capture fixtures of `labtel bucketize` from REAL traffic with
-# the real tools (tcpdump, dumpcap), for test/bucketize/tshark.test.ts, which
+# the real tools (tcpdump, dumpcap), for test/collectors/netflow/offline/tshark.test.ts, which
 # checks labtel's rows against tshark's reading of the same files.
 #
 #   scripts/record-pcap-fixtures.sh [OUT]     (OUT defaults to test/fixtures/pcap)

@@ -1,5 +1,5 @@
 // netflow rows as JSONL text, for the file path of `labtel bucketize`: the
-// same bytes src/bucketize/bucketize-file.ts writes from packed rows (a test
+// same bytes src/collectors/netflow/offline/bucketize-file.ts writes from packed rows (a test
 // compares them), without building a JS object or string per row.
 #pragma once
 #include <cstdint>
