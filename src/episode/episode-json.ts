@@ -2,7 +2,8 @@
 // and the one reader everything else uses (verify, report, forward,
 // bucketize --episode). Lenient where older episodes lack a key: every member
 // is optional and unknown keys pass through; the manifest member is checked by
-// the manifest's own schema.
+// the manifest's own schema, except that keys this build does not know pass
+// (an episode written by a newer labtel, or with a collector this one lacks).
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -40,8 +41,9 @@ export const episodeJsonSchema = z
       .describe('The resolved target: its pid, and how it was named.'),
     native: z.unknown().optional().describe('Whether the addon was in use, and why not.'),
     preflight: z.record(z.string(), z.unknown()).optional().describe('What each collector found on this host before the run.'),
-    // Partial at the top level only: hand-assembled and older episodes may lack output_dir or target.
-    manifest: manifestSchema.partial().optional(),
+    // Checked on its own below (readEpisodeJson): the manifest's schema, partial at the top level only
+    // (hand-assembled and older episodes may lack output_dir or target), unknown keys let through.
+    manifest: z.unknown().optional(),
     host: z
       .looseObject({ cpu: z.looseObject({ cores: count }).nullable().optional() })
       .nullable()
@@ -50,7 +52,10 @@ export const episodeJsonSchema = z
   })
   .describe("An episode directory's episode.json.");
 
-export type EpisodeJson = z.output<typeof episodeJsonSchema>;
+const episodeManifestSchema = manifestSchema.partial();
+
+// (unknown & the manifest's type is the manifest's type.)
+export type EpisodeJson = z.output<typeof episodeJsonSchema> & { manifest?: z.output<typeof episodeManifestSchema> };
 
 /** episode.json could not be read, parsed or accepted; `reason` is the cause without the file name. */
 export class EpisodeJsonError extends Error {
@@ -84,5 +89,12 @@ export function readEpisodeJson(dir: string): EpisodeJson {
   }
   const r = episodeJsonSchema.safeParse(raw, { reportInput: true });
   if (!r.success) throw new EpisodeJsonError(file, formatIssues(r.error.issues).replace(/\n/g, '; '), 'schema', { cause: r.error });
-  return r.data;
+  if (r.data.manifest === undefined) return r.data as EpisodeJson;
+  const m = episodeManifestSchema.safeParse(r.data.manifest, { reportInput: true });
+  if (m.success) return { ...r.data, manifest: m.data };
+  // Keys this build does not know are not errors here: the episode was valid where it was written.
+  const bad = m.error.issues.filter((i) => i.code !== 'unrecognized_keys');
+  if (bad.length === 0) return r.data as EpisodeJson;
+  const issues = bad.map((i) => ({ ...i, path: ['manifest', ...i.path] }));
+  throw new EpisodeJsonError(file, formatIssues(issues).replace(/\n/g, '; '), 'schema', { cause: m.error });
 }

@@ -49,7 +49,7 @@ function readEpisode(dir: string): { episode?: string; manifest: { collectors?: 
   try {
     ep = readEpisodeJson(dir);
   } catch (err) {
-    if (err instanceof EpisodeJsonError && err.kind === 'schema') throw new NotAnEpisode(`${dir} is not an episode directory (${err.message})`, { cause: err });
+    if (err instanceof EpisodeJsonError && err.kind === 'schema') throw new NotAnEpisode(`${dir}: its episode.json is not valid (${err.message})`, { cause: err });
     throw new NotAnEpisode(`${dir} is not an episode directory (no readable episode.json)`, { cause: err });
   }
   if (!ep.manifest) throw new NotAnEpisode(`${dir} is not an episode directory (no readable episode.json)`);

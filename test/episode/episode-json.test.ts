@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../src/agent/run-episode.js';
 import { EpisodeJsonError, readEpisodeJson } from '../../src/episode/episode-json.js';
 import { parseManifest } from '../../src/manifest/load.js';
+import { verifyEpisode } from '../../src/verify/verify-episode.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 type Row = Record<string, unknown>;
@@ -59,6 +60,20 @@ describe('readEpisodeJson', () => {
     }
     expect(err).toBeInstanceOf(EpisodeJsonError);
     expect((err as EpisodeJsonError).message).toBe(`${file}: manifest.collectors.proc.interval_ms: expected a positive integer, got "fast"`);
+  });
+
+  // Regression for: the reader checked the manifest with this build's strict schema, so an episode written by a
+  // newer labtel (a key or a collector this one lacks) could no longer be verified, reported or replayed.
+  it('reads a manifest with keys and collectors this build does not know, and verify still judges it', async () => {
+    const { dir } = await realEpisode();
+    rewrite(dir, (ep) => {
+      const collectors = (ep.manifest as Row).collectors as Row;
+      (collectors.proc as Row).cgroup = true;
+      collectors.future = {};
+    });
+    const ep = readEpisodeJson(dir);
+    expect((ep.manifest!.collectors as Row).future).toEqual({});
+    expect(Object.keys(verifyEpisode(dir).collectors)).toEqual(['proc']);
   });
 
   it('names the file when it is missing or not JSON', () => {

@@ -18,6 +18,6 @@ describe('episode.json readers', () => {
     const ep = JSON.parse(fs.readFileSync(file, 'utf8')) as Row;
     ((ep.manifest as Row).collectors as Record<string, Row>).proc!.interval_ms = 'fast';
     fs.writeFileSync(file, JSON.stringify(ep));
-    expect(() => verifyEpisode(dir)).toThrow(`${dir} is not an episode directory (${file}: manifest.collectors.proc.interval_ms: expected a positive integer, got "fast")`);
+    expect(() => verifyEpisode(dir)).toThrow(`${dir}: its episode.json is not valid (${file}: manifest.collectors.proc.interval_ms: expected a positive integer, got "fast")`);
   });
 });
