@@ -4,7 +4,7 @@
 // `labtel bucketize --episode` drive the same calls with the same times, so
 // the saved capture replays into the same rows.
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { writeNetflowRows } from './offline/bucketize-file.js';
+import { writeNetflowRows } from './write-rows.js';
 import { createBucketizer, type BucketizeOptions, type BucketizerKind, type CaptureBucketizer, type CaptureStatus } from './bucketizer.js';
 
 export interface SeriesEnd {

@@ -2,9 +2,10 @@
 // fixed chunks (memory bounded for any file size), rows written as buckets
 // close, and on a bad record everything before it is still written.
 import fs from 'node:fs';
-import { createBucketizer, PACKED_FIELDS, ROW_WIDTH, type BucketizeOptions, type BucketizerKind, type CaptureStatus } from '../bucketizer.js';
+import { createBucketizer, type BucketizeOptions, type BucketizerKind, type CaptureStatus } from '../bucketizer.js';
 import { errnoName } from '../../../util/errno.js';
 import type { JsonlWriter } from '../../../rows/jsonl-writer.js';
+import { writeNetflowRows } from '../write-rows.js';
 
 const CHUNK = 4 << 20;
 
@@ -19,27 +20,6 @@ export interface BucketizeFileResult {
   rows: number;
   status: CaptureStatus;
   kind: BucketizerKind;
-}
-
-const MEMBERS = PACKED_FIELDS.map((k) => `,"${k}":`);
-const ESTIMATED = PACKED_FIELDS.indexOf('distinct_estimated');
-
-/**
- * Writes packed rows as netflow JSONL, straight from the typed array. The
- * last row is partial with `lastPartial`; the row of bucket `partialAt` (the
- * one a live capture began inside) is partial too.
- */
-export function writeNetflowRows(writer: JsonlWriter, bucketMs: number, rows: Float64Array, lastPartial = false, partialAt?: number): void {
-  const n = rows.length / ROW_WIDTH;
-  for (let r = 0; r < n; r++) {
-    const at = r * ROW_WIDTH;
-    let m = `"bucket_ms":${bucketMs},"partial":${(lastPartial && r === n - 1) || rows[at] === partialAt}`;
-    for (let k = 0; k < PACKED_FIELDS.length; k++) {
-      const v = rows[at + 1 + k]!;
-      m += MEMBERS[k] + (k === ESTIMATED ? String(v === 1) : String(v));
-    }
-    writer.writeMembers('netflow', rows[at]!, m);
-  }
 }
 
 export function bucketizeFile(file: string, writer: JsonlWriter, o: BucketizeFileOptions): BucketizeFileResult {

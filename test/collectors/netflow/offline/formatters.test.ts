@@ -1,6 +1,6 @@
 // The native file path reads captures and formats rows in C++ (core/
 // pcap_reader, core/netflow_json); without the addon the pure-TS path reads
-// and formats them in TS (ts/capture-reader.ts, writeNetflowRows). Consumers
+// and formats them in TS (ts/capture-reader.ts, write-rows.ts). Consumers
 // must not be able to tell which ran: on every capture fixture (a glob over
 // test/fixtures/pcap/ and the captures in test/fixtures/fuzz-corpus/, pcapng
 // included), with and without --skip-bad, the same rows byte for byte, the
