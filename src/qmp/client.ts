@@ -107,6 +107,12 @@ export class QmpClient {
     });
   }
 
+  /** The connection's file descriptor (for its peer's credentials), or null once closed. */
+  get fd(): number | null {
+    const fd = (this.sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : null;
+  }
+
   /** Events received since the last call, oldest first. */
   takeEvents(): QmpEvent[] {
     const e = this.events;
