@@ -10,6 +10,7 @@ import type { AgentEventRow } from '../rows/agent-rows.js';
 import { spawnModuleWorker } from '../util/spawn-worker.js';
 import type { CollectorSummary } from './summary.js';
 import type { FromWorker, WorkerInput } from './worker-protocol.js';
+import { MAX_REPORTED } from './error-budget.js';
 
 export const STOP_GRACE_MS = 5000;
 
@@ -68,7 +69,7 @@ export class CollectorRun {
         this.agentRow({ event: 'collector_started', collector: this.name, message: null });
         break;
       case 'error':
-        if (s.errors.length < 100) s.errors.push(msg.message);
+        if (s.errors.length <= MAX_REPORTED) s.errors.push(msg.message); // the worker bounds them (error-budget.ts): its last says how many more there were
         this.agentRow({ event: 'collector_error', collector: this.name, message: msg.message });
         break;
       case 'done':

@@ -6,6 +6,7 @@ import { EpisodeClock } from '../clock/origin.js';
 import { loadCollector, specOf } from '../collectors/index.js';
 import { JsonlWriter } from '../rows/jsonl-writer.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
+import { ErrorBudget } from './error-budget.js';
 
 const input = workerData as WorkerInput;
 const port = parentPort!;
@@ -15,6 +16,7 @@ port.on('message', (m: ToWorker) => {
   if (m.type === 'stop') controller.abort();
 });
 
+const errors = new ErrorBudget((message) => send({ type: 'error', message }));
 let writer: JsonlWriter | undefined;
 try {
   // The worker table is the catalog: the collector's spec names the module that holds its code.
@@ -28,12 +30,13 @@ try {
     writer,
     signal: controller.signal,
     stopFlag: input.stopFlag,
-    reportError: (message) => send({ type: 'error', message }),
+    reportError: (message) => errors.report(message),
     episodeDir: input.episodeDir,
     upstream: input.upstream,
     downstream: input.downstream,
   });
   writer.close();
+  errors.end();
   send({ type: 'done', rows: writer.rows, end: outcome.end, valueRows: outcome.valueRows, detail: outcome.detail });
 } catch (err) {
   try {
@@ -41,6 +44,7 @@ try {
   } catch {
     // the failure below is the one to report
   }
+  errors.end();
   const e = err as Error;
   const cause = e.cause instanceof Error ? ` (cause: ${e.cause.message})` : '';
   send({ type: 'failed', rows: writer?.rows ?? 0, message: `${e.message ?? String(err)}${cause}` });
