@@ -13,7 +13,7 @@ import { startForwarding } from '../sinks/nats/live.js';
 import { JsonlWriter } from '../rows/jsonl-writer.js';
 import { VERSION } from '../version.js';
 import { CollectorRun } from './collector-run.js';
-import { prepareEpisodeDir, writeJsonExclusive } from './episode-dir.js';
+import { outputDirProblem, prepareEpisodeDir, writeJsonExclusive } from './episode-dir.js';
 import { EpisodeStop } from './episode-stop.js';
 import { hostInventory } from './inventory.js';
 import type { AgentEventRow } from '../rows/agent-rows.js';
@@ -90,6 +90,9 @@ export async function decideCollectors(m: Manifest): Promise<Plan> {
     }
   }
   if (!refusals.length && run.length === 0) refusals.push('collectors: no collector to run (every one is disabled, optional and unavailable, or absent)');
+  // An output_dir that is a symlink is refused: labtel writes nothing through one.
+  const dirProblem = outputDirProblem(m.output_dir);
+  if (dirProblem) refusals.unshift(dirProblem);
   return { run, skipped, probes, refusals };
 }
 

@@ -6,9 +6,11 @@
 // episode is stopped once the guest has powered itself off.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PACKAGE_ROOT } from '../util/package-root.js';
+import { writeFileNoFollow } from '../util/safe-file.js';
 import { buildGuest, startVmGuest, type VmGuest } from '../lab/vm-guest.js';
 
 export interface VmEpisode {
@@ -27,7 +29,9 @@ export async function runVmEpisode(o: { outputDir: string; seconds?: number; log
   const { kernel, initrd } = buildGuest(PACKAGE_ROOT);
   const vm = await startVmGuest({ kernel, initrd, seconds });
   log(`QEMU pid ${vm.pid} (${vm.accel}), guest ${vm.guestIp} on br0 in namespace ${vm.ns}`);
-  const manifestFile = path.join(path.dirname(path.resolve(o.outputDir)), `.${path.basename(o.outputDir)}.manifest.json`);
+  // The manifest lives in a directory of its own (mkdtemp: 0700, a name no one can guess), not at a fixed name beside the episode where a symlink could wait for it.
+  const manifestDir = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-demo-vm-'));
+  const manifestFile = path.join(manifestDir, 'manifest.json');
   let agent: ReturnType<typeof spawn> | null = null;
   const timers = new AbortController(); // ends the waits below, whichever way this returns
   const aborted = new Promise<'aborted'>((resolve) => {
@@ -35,8 +39,7 @@ export async function runVmEpisode(o: { outputDir: string; seconds?: number; log
     o.signal?.addEventListener('abort', () => resolve('aborted'), { once: true });
   });
   try {
-    fs.mkdirSync(path.dirname(manifestFile), { recursive: true });
-    fs.writeFileSync(
+    writeFileNoFollow(
       manifestFile,
       JSON.stringify({
         episode: 'demo-vm',
@@ -53,6 +56,7 @@ export async function runVmEpisode(o: { outputDir: string; seconds?: number; log
           guest_agent: { socket: vm.telemetry, mode: 'connect', interval_ms: 500 },
         },
       }),
+      'create',
     );
     const a = spawn('ip', ['netns', 'exec', vm.ns, process.execPath, path.join(PACKAGE_ROOT, 'bin', 'labtel.js'), 'run', manifestFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -95,7 +99,7 @@ export async function runVmEpisode(o: { outputDir: string; seconds?: number; log
       const late = new Promise((resolve) => setTimeout(resolve, 10_000, 'late').unref());
       if ((await Promise.race([gone, late])) === 'late') a.kill('SIGKILL');
     }
-    fs.rmSync(manifestFile, { force: true });
+    fs.rmSync(manifestDir, { recursive: true, force: true });
     await vm.destroy();
   }
 }

@@ -2,10 +2,12 @@
 // grows its memory, so every proc metric moves. Run as `node -e`.
 export const WORKLOAD_SOURCE = `
 const fs = require('fs'), os = require('os'), path = require('path');
-const file = path.join(os.tmpdir(), 'labtel-demo-workload-' + process.pid);
+// Its file in a directory of its own (mkdtemp: 0700, an unguessable name): a fixed /tmp name could be a planted symlink.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-demo-workload-'));
+const file = path.join(dir, 'data');
 const chunk = Buffer.alloc(1 << 16, 7), keep = [];
 const parent = process.ppid;
-const cleanup = () => { try { fs.unlinkSync(file); } catch {} process.exit(0); };
+const cleanup = () => { try { fs.rmSync(dir, { recursive: true, force: true }); } catch {} process.exit(0); };
 process.on('SIGTERM', cleanup); process.on('SIGINT', cleanup);
 setInterval(() => {
   if (process.ppid !== parent) cleanup(); // the demo died without stopping us

@@ -1,11 +1,11 @@
 // Writes rows as JSONL: envelope first, then the source's fields; batched,
-// always whole lines, into a file this writer creates (never through a
+// always whole lines, into a file this writer creates 0640 (never through a
 // pre-existing file or symlink). One writer per collector file.
 import fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { openNoFollow } from '../util/write-refusal.js';
 import type { Source } from './envelope.js';
 
-const FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 200;
 
@@ -37,13 +37,8 @@ export class JsonlWriter {
   constructor(file: string | { fd: number; name: string }, opts: JsonlWriterOptions) {
     this.ownFile = typeof file === 'string';
     this.path = typeof file === 'string' ? file : file.name;
-    try {
-      this.fd = typeof file === 'string' ? fs.openSync(file, FLAGS, 0o644) : file.fd;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EEXIST' ? 'it already exists' : code === 'ELOOP' ? 'it is a symlink' : code;
-      throw new Error(`cannot create ${this.path}: ${why}`, { cause: err });
-    }
+    // O_EXCL | O_NOFOLLOW, mode 0640: "cannot create FILE: it is a symlink; ... (EEXIST)" or "it already exists (EEXIST)".
+    this.fd = typeof file === 'string' ? openNoFollow(file, 'create') : file.fd;
     this.availableInDeployment = opts.availableInDeployment;
     this.stats = opts.stats;
     this.prefix = `,"available_in_deployment":${opts.availableInDeployment ? 'true' : 'false'}`;

@@ -26,12 +26,34 @@ describe('JsonlWriter', () => {
     const dir = tmpDir();
     const existing = path.join(dir, 'a.jsonl');
     fs.writeFileSync(existing, 'old\n');
-    expect(() => new JsonlWriter(existing, { availableInDeployment: true })).toThrow(`cannot create ${existing}: it already exists`);
+    expect(() => new JsonlWriter(existing, { availableInDeployment: true })).toThrow(`cannot create ${existing}: it already exists (EEXIST)`);
     const link = path.join(dir, 'b.jsonl');
     fs.symlinkSync('/etc/passwd-labtel-does-not-exist', link);
-    expect(() => new JsonlWriter(link, { availableInDeployment: true })).toThrow(`cannot create ${link}: it already exists`);
+    expect(() => new JsonlWriter(link, { availableInDeployment: true })).toThrow(`cannot create ${link}: it is a symlink; labtel does not write through one (EEXIST)`);
     expect(fs.existsSync('/etc/passwd-labtel-does-not-exist')).toBe(false);
     expect(fs.readFileSync(existing, 'utf8')).toBe('old\n');
+  });
+
+  // Regression for: rows files were created 0644 (readable by every local user) and took the umask's word for it.
+  it('creates its file 0640 whatever the umask, and a symlink to a file the test owns leaves that file untouched', () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'telemetry-proc.jsonl');
+    const before = process.umask(0);
+    let w: JsonlWriter;
+    try {
+      w = new JsonlWriter(file, { availableInDeployment: true });
+    } finally {
+      process.umask(before);
+    }
+    w.write('agent', 1, { event: 'x' });
+    w.close();
+    expect(fs.statSync(file).mode & 0o7777).toBe(0o640);
+
+    const victim = path.join(dir, 'victim');
+    fs.writeFileSync(victim, 'victim\n');
+    fs.symlinkSync(victim, path.join(dir, 'telemetry-perf.jsonl'));
+    expect(() => new JsonlWriter(path.join(dir, 'telemetry-perf.jsonl'), { availableInDeployment: true })).toThrow(/telemetry-perf\.jsonl: it is a symlink; labtel does not write through one/);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('victim\n');
   });
 
   // Regression for: the timer flushed only when 200 ms had passed since the last flush, so a row

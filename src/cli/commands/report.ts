@@ -2,11 +2,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderReport } from '../../report/render.js';
+import { openNoFollow } from '../../util/write-refusal.js';
 
 export async function reportCommand(dir: string, opts: { output?: string }): Promise<number> {
   const out = opts.output ?? path.join(dir, 'report.html');
   const r = renderReport(dir);
-  fs.writeFileSync(out, r.html);
+  // 0640 like the episode it shows, and never through a symlink planted at its path (refused: ELOOP).
+  const fd = openNoFollow(out, 'truncate');
+  try {
+    fs.writeFileSync(fd, r.html);
+  } finally {
+    fs.closeSync(fd);
+  }
   console.error(`labtel: wrote ${out} (${(r.html.length / 1e6).toFixed(1)} MB, ${r.panels} panels, ${r.markers} QMP event markers, ${r.breaks} break and dropped-value markers)`);
   return 0;
 }

@@ -4,8 +4,7 @@
 // is still counted and bucketized, just not kept.
 import fs from 'node:fs';
 import path from 'node:path';
-
-const FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+import { openNoFollow, WriteRefused } from '../../util/write-refusal.js';
 
 /** The name of the n-th capture file of an episode. */
 export const captureFileName = (n: number) => (n === 0 ? 'network.pcap' : `network-${String(n).padStart(3, '0')}.pcap`);
@@ -58,7 +57,7 @@ export class CaptureFiles {
       } catch {
         // the file is as good as it gets; the reason below says why saving stopped
       }
-      return this.stop(`cannot write ${captureFileName(this.n)}: ${(err as Error).message}`);
+      return this.stop(`cannot write ${captureFileName(this.n)}: ${err instanceof WriteRefused ? err.reason : (err as Error).message}`);
     }
     this.fileBytes += records.length;
     this.savedBytes += records.length;
@@ -89,7 +88,8 @@ export class CaptureFiles {
     this.n++;
     const file = path.join(this.dir, captureFileName(this.n));
     this.fileBytes = 0;
-    this.fd = fs.openSync(file, FLAGS, 0o644);
+    // A fresh file, 0640 (it holds the guest's traffic), never through a symlink.
+    this.fd = openNoFollow(file, 'create');
     let off = 0;
     while (off < this.header.length) off += fs.writeSync(this.fd, this.header, off);
     this.fileBytes = this.header.length;

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { connect, nanos, type JetStreamClient, type NatsConnection } from 'nats';
+import { replaceFileNoFollow } from '../../util/safe-file.js';
 import type { NatsSinkConfig } from './config.js';
 import { fileSubject, rowMsgId, rowSubject, type EpisodeKey } from './subjects.js';
 
@@ -48,11 +49,23 @@ function sourceAndSeq(line: Buffer, file: string, at: number): { source: string;
   throw new Error(`${file}: the line at byte ${at} is not a labtel row`);
 }
 
+/** A file's text, read only when it is no symlink (the cursor decides what is published). */
+function readNoFollow(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 export class NatsForwarder {
   private nc: NatsConnection | null = null;
   private js: JetStreamClient | null = null;
   private readonly cursor: Cursor;
   private readonly cursorPath: string;
+  /** The cursor as last saved: an unchanged cursor is not rewritten (each save is an fsync). */
+  private savedCursor = '';
   readonly progress: ForwardProgress = { published: 0, skipped: 0, error: null };
 
   constructor(
@@ -63,9 +76,9 @@ export class NatsForwarder {
     this.cursorPath = path.join(dir, CURSOR_FILE);
     let c: Partial<Cursor> = {};
     try {
-      c = JSON.parse(fs.readFileSync(this.cursorPath, 'utf8')) as Partial<Cursor>;
+      c = JSON.parse(readNoFollow(this.cursorPath)) as Partial<Cursor>;
     } catch {
-      // a first run
+      // a first run (or a symlink planted in its place: not read, and replaced at the first save)
     }
     this.cursor = { acked: c.acked ?? {}, offsets: c.offsets ?? {}, files: c.files ?? {} };
   }
@@ -175,9 +188,11 @@ export class NatsForwarder {
     }
   }
 
+  /** A fresh temporary file (0640, O_EXCL) renamed over the cursor: a symlink there is replaced, never written through. */
   private saveCursor(): void {
-    const tmp = `${this.cursorPath}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(this.cursor));
-    fs.renameSync(tmp, this.cursorPath);
+    const text = JSON.stringify(this.cursor);
+    if (text === this.savedCursor) return;
+    replaceFileNoFollow(this.cursorPath, text);
+    this.savedCursor = text;
   }
 }

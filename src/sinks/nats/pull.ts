@@ -4,10 +4,19 @@
 // labtel verify runs on them unchanged. Rows are written in seq order per
 // source; a row already written (a redelivery) is skipped, so pulling twice
 // writes each row once.
+//
+// What a publisher chooses is hostile input: the subject's host, episode and
+// source become a directory and file names only when each is a plain token
+// (never "..", a "/", or an empty name: nothing escapes <out>), and a row is
+// written only when it is one JSON line with a seq. Anything else is counted
+// in `rejected` by kind, acknowledged, and not written. Directories are 0750
+// and files 0640, none created or written through a symlink.
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckPolicy, connect, type JsMsg } from 'nats';
+import { makeDirNoFollow, replaceFileNoFollow } from '../../util/safe-file.js';
+import { openNoFollow } from '../../util/write-refusal.js';
 import { FILE_OF_SOURCE } from './subjects.js';
 
 export interface PullOptions {
@@ -23,12 +32,16 @@ export interface PullResult {
   rows: number;
   skipped: number;
   episodes: string[];
+  /** Messages not written, by why: `subject` (a host, episode or source that is no plain name), `not_a_row` (not one JSON line with a seq). */
+  rejected: Record<'subject' | 'not_a_row', number>;
 }
 
 interface EpisodeState {
   dir: string;
-  /** Per source, the last seq written. */
+  /** Per source, the last seq written (no prototype: a source named "constructor" is a name like any other). */
   written: Record<string, number>;
+  /** written changed since it was saved. */
+  dirty: boolean;
 }
 
 const STATE = '.pull-state.json';
@@ -43,52 +56,101 @@ async function retrying<T>(f: () => Promise<T>): Promise<T> {
     }
   }
 }
+/** Host and episode tokens as subjects.ts makes them; never "", "." or "..". */
 const SAFE = /^[A-Za-z0-9_-]+$/;
+/** A row source (a file name part), or _episode / _summary. */
+const SOURCE = /^_?[a-z][a-z0-9_]*$/;
+
+/** Appends `data` to `file` (created 0640), never through a symlink. */
+function appendNoFollow(file: string, data: Uint8Array): void {
+  const fd = openNoFollow(file, 'append');
+  try {
+    fs.writeFileSync(fd, data);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The seq of a message that is one labtel row (one JSON line), or null. */
+function rowSeq(data: Uint8Array): number | null {
+  if (data.includes(10)) return null; // a second line would be a row the subject did not name
+  try {
+    const seq = (JSON.parse(Buffer.from(data).toString('utf8')) as { seq?: unknown } | null)?.seq;
+    return Number.isSafeInteger(seq) && (seq as number) >= 0 ? (seq as number) : null;
+  } catch {
+    return null;
+  }
+}
 
 export async function pull(o: PullOptions): Promise<PullResult> {
   const nc = await connect({ servers: o.servers, timeout: 5000 });
-  const r: PullResult = { rows: 0, skipped: 0, episodes: [] };
+  const r: PullResult = { rows: 0, skipped: 0, episodes: [], rejected: { subject: 0, not_a_row: 0 } };
+  const out = path.resolve(o.out);
+  makeDirNoFollow(out, 'pull --out');
   const states = new Map<string, EpisodeState>();
   const state = (host: string, episode: string): EpisodeState => {
     const key = `${host}/${episode}`;
     let s = states.get(key);
     if (!s) {
-      const dir = path.join(o.out, host, episode);
-      fs.mkdirSync(dir, { recursive: true });
-      let written: Record<string, number> = {};
+      makeDirNoFollow(path.join(out, host), 'pulled host directory');
+      const dir = path.join(out, host, episode);
+      makeDirNoFollow(dir, 'pulled episode directory');
+      const written: Record<string, number> = Object.create(null) as Record<string, number>;
       try {
-        written = JSON.parse(fs.readFileSync(path.join(dir, STATE), 'utf8')) as Record<string, number>;
+        const fd = fs.openSync(path.join(dir, STATE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+        try {
+          for (const [k, v] of Object.entries(JSON.parse(fs.readFileSync(fd, 'utf8')) as Record<string, unknown>)) if (Number.isSafeInteger(v)) written[k] = v as number;
+        } finally {
+          fs.closeSync(fd);
+        }
       } catch {
         // new here
       }
-      s = { dir, written };
+      s = { dir, written, dirty: false };
       states.set(key, s);
       r.episodes.push(key);
     }
     return s;
   };
+  // tmp + rename: a crash never leaves half a state, and a symlink there is replaced, never written through.
   const save = () => {
-    for (const s of states.values()) fs.writeFileSync(path.join(s.dir, STATE), JSON.stringify(s.written));
+    for (const s of states.values()) {
+      if (!s.dirty) continue;
+      replaceFileNoFollow(path.join(s.dir, STATE), JSON.stringify(s.written));
+      s.dirty = false;
+    }
   };
 
   const take = (m: JsMsg) => {
-    // <prefix...>.<host>.<episode>.<source>: the last three tokens; subject tokens are already safe names.
+    // <prefix...>.<host>.<episode>.<source>: the last three tokens, each a plain name or the message is not written.
     const t = m.subject.split('.');
     const [host, episode, source] = t.slice(-3) as [string, string, string];
-    if (![host, episode, source].every((x) => SAFE.test(x))) return;
-    const s = state(host, episode);
-    if (source === '_episode' || source === '_summary') {
-      fs.writeFileSync(path.join(s.dir, `${source.slice(1)}.json`), m.data);
+    if (t.length < 4 || !SAFE.test(host) || !SAFE.test(episode) || !SOURCE.test(source)) {
+      r.rejected.subject++;
       return;
     }
-    const seq = Number((JSON.parse(Buffer.from(m.data).toString('utf8')) as { seq?: unknown }).seq);
+    const s = state(host, episode);
+    if (source === '_episode' || source === '_summary') {
+      replaceFileNoFollow(path.join(s.dir, `${source.slice(1)}.json`), m.data);
+      return;
+    }
+    if (source.startsWith('_')) {
+      r.rejected.subject++;
+      return;
+    }
+    const seq = rowSeq(m.data);
+    if (seq === null) {
+      r.rejected.not_a_row++;
+      return;
+    }
     if (seq <= (s.written[source] ?? -1)) {
       r.skipped++;
       return;
     }
-    const file = FILE_OF_SOURCE[source] ?? source;
-    fs.appendFileSync(path.join(s.dir, `telemetry-${file}.jsonl`), Buffer.concat([Buffer.from(m.data), Buffer.from('\n')]));
+    const file = Object.hasOwn(FILE_OF_SOURCE, source) ? FILE_OF_SOURCE[source]! : source;
+    appendNoFollow(path.join(s.dir, `telemetry-${file}.jsonl`), Buffer.concat([Buffer.from(m.data), Buffer.from('\n')]));
     s.written[source] = seq;
+    s.dirty = true;
     r.rows++;
   };
 

@@ -37,8 +37,33 @@ describe('CaptureFiles', () => {
     fs.symlinkSync('/etc/passwd', path.join(dir, 'network.pcap'));
     const f = new CaptureFiles(dir, pcapHeader(), 1 << 20, 1 << 20);
     expect(f.write(rec)).toBe(false);
-    expect(f.stopped).toMatch(/^cannot write network\.pcap: EEXIST/);
+    expect(f.stopped).toBe('cannot write network.pcap: it is a symlink; labtel does not write through one (EEXIST)');
     expect(f.write(rec)).toBe(false);
+  });
+
+  // Regression for: captures (the guest's traffic) were created 0644, readable by every local user.
+  it('creates every capture file 0640 whatever the umask; a symlink to a file the test owns leaves it untouched', () => {
+    const dir = tmpDir();
+    const before = process.umask(0);
+    try {
+      const f = new CaptureFiles(dir, pcapHeader(), 24 + rec.length, 1 << 20);
+      for (let i = 0; i < 3; i++) expect(f.write(rec)).toBe(true);
+      f.close();
+    } finally {
+      process.umask(before);
+    }
+    const files = listCaptureFiles(dir);
+    expect(files.length).toBe(3);
+    for (const x of files) expect((fs.statSync(x).mode & 0o7777).toString(8), x).toBe('640');
+
+    const other = tmpDir();
+    const victim = path.join(other, 'victim');
+    fs.writeFileSync(victim, 'victim\n');
+    fs.symlinkSync(victim, path.join(other, 'network.pcap'));
+    const f = new CaptureFiles(other, pcapHeader(), 1 << 20, 1 << 20);
+    expect(f.write(rec)).toBe(false);
+    expect(f.stopped).toMatch(/symlink/);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('victim\n');
   });
 
   it('a rotation that cannot create its file (a full disk) stops saving and keeps what was saved', () => {
@@ -47,7 +72,7 @@ describe('CaptureFiles', () => {
     const f = new CaptureFiles(dir, pcapHeader(), 24 + rec.length, 1 << 20);
     expect(f.write(rec)).toBe(true);
     expect(f.write(rec)).toBe(false);
-    expect(f.stopped).toMatch(/^cannot write network-001\.pcap: EEXIST/);
+    expect(f.stopped).toBe('cannot write network-001.pcap: it already exists (EEXIST)');
     expect(fs.statSync(path.join(dir, 'network.pcap')).size).toBe(24 + 70);
   });
 });
