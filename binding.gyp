@@ -12,6 +12,7 @@
         "native/core/pcap_pipeline.cc",
         "native/core/pcap_reader.cc",
         "native/core/clock.cc",
+        "native/core/peer_cred.cc",
         "native/core/proc_parse.cc",
         "native/core/proc_sampler.cc"
       ],

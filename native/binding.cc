@@ -9,6 +9,7 @@
 
 #include "binding_bucketize.h"
 #include "core/clock.h"
+#include "core/peer_cred.h"
 #include "core/proc_fields.h"
 #include "core/proc_sampler.h"
 
@@ -128,6 +129,7 @@ class LabtelAddon : public Napi::Addon<LabtelAddon> {
         InstanceMethod<&LabtelAddon::ReadClocks>("readClocks"),
         InstanceMethod<&LabtelAddon::ProcFieldNames>("procFieldNames"),
         InstanceMethod<&LabtelAddon::SysconfValues>("sysconf"),
+        InstanceMethod<&LabtelAddon::PeerCred>("peerCred"),
         InstanceValue("ProcSampler", ProcSamplerWrap::Define(env)),
         InstanceValue("CaptureBucketizer", DefineCaptureBucketizer(env)),
         InstanceValue("netflowFieldNames", Napi::Function::New<NetflowFieldNames>(env, "netflowFieldNames")),
@@ -151,6 +153,26 @@ class LabtelAddon : public Napi::Addon<LabtelAddon> {
     Napi::Array a = Napi::Array::New(env, labtel::F_COUNT);
     for (uint32_t i = 0; i < labtel::F_COUNT; i++) a[i] = Napi::String::New(env, labtel::kProcFieldNames[i]);
     return a;
+  }
+
+  // peerCred(fd: number): {pid, uid, gid} | {errno} — SO_PEERCRED of a connected unix socket.
+  Napi::Value PeerCred(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    EXPECT(info.Length() >= 1 && info[0].IsNumber(), "Expected (fd: number)");
+    double fd = info[0].As<Napi::Number>().DoubleValue();
+    EXPECT(fd >= 0 && fd <= 2147483647 && fd == static_cast<double>(static_cast<int32_t>(fd)),
+           "Expected fd to be an integer from 0 to 2147483647");
+    labtel::PeerCred c{};
+    int err = labtel::peer_cred(static_cast<int>(fd), &c);
+    Napi::Object o = Napi::Object::New(env);
+    if (err != 0) {
+      o.Set("errno", err);
+      return o;
+    }
+    o.Set("pid", c.pid);
+    o.Set("uid", static_cast<double>(c.uid));
+    o.Set("gid", static_cast<double>(c.gid));
+    return o;
   }
 
   // sysconf(): {pageSize, clockTicks}

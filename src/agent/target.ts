@@ -1,11 +1,17 @@
 // Resolves the manifest's target to a live pid before any collector starts:
-// a pid, a pidfile, or QEMU's QMP socket (the pid of its vCPU threads). When
-// a QMP socket is known, its vCPU thread ids come along, so that the proc
-// collector's thread rows name their vCPU whatever QEMU called the threads.
+// a pid, a pidfile, or QEMU's QMP socket. No peer chooses what labtel
+// watches: a QMP socket's target is the process at its other end (its peer
+// credentials), owning every vCPU thread QEMU names and running QEMU's
+// executable (or one target.executables accepts); a pid or pidfile target is
+// held to the same when the qmp collector's socket is there to check it
+// against. When a QMP socket is known, its vCPU thread ids come along, so
+// that the proc collector's thread rows name their vCPU whatever QEMU called
+// the threads.
 import fs from 'node:fs';
 import type { Manifest } from '../manifest/schema.js';
 import type { ResolvedTarget } from '../collectors/types.js';
 import { qmpTarget } from '../qmp/target.js';
+import { executableOf } from '../util/executable.js';
 import { readPidfile } from '../util/pidfile.js';
 
 export class TargetError extends Error {
@@ -14,10 +20,12 @@ export class TargetError extends Error {
 
 export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: string; qmpSocket?: string } = {}): Promise<ResolvedTarget> {
   const procRoot = opts.procRoot ?? '/proc';
+  const executables = t.executables ?? [];
+  const widened = executables.length ? { executables } : {};
   if (t.qmp_socket !== undefined) {
     try {
-      const q = await qmpTarget(t.qmp_socket, procRoot);
-      return { pid: q.pid, qmp_socket: t.qmp_socket, vcpu_threads: q.vcpuThreads };
+      const q = await qmpTarget(t.qmp_socket, procRoot, { executables });
+      return { pid: q.pid, qmp_socket: t.qmp_socket, vcpu_threads: q.vcpuThreads, exe: q.exe, peer_via: q.via, ...widened };
     } catch (err) {
       throw new TargetError(`target.qmp_socket: ${(err as Error).message}`, { cause: err });
     }
@@ -37,16 +45,29 @@ export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: st
   if (!fs.existsSync(`${procRoot}/${pid}/stat`)) {
     throw new TargetError(`target: no process with pid ${pid}${pidfile ? ` (from ${pidfile})` : ''}`);
   }
-  const r: ResolvedTarget = pidfile ? { pid, pidfile } : { pid };
+  const exe = executableOf(pid, procRoot);
+  const key = pidfile ? 'target.pidfile' : 'target.pid';
+  if (pidfile) {
+    // The pidfile is QEMU's to write: it may name anything. A named pid is the researcher's choice.
+    if (pid === 1) throw new TargetError(`${key}: ${pidfile} names pid 1 (${exe ?? 'init'}), never a QEMU; refusing to watch it`);
+    if (pid === process.pid) throw new TargetError(`${key}: ${pidfile} names pid ${pid}, labtel itself; refusing to watch it`);
+    if (exe === null) throw new TargetError(`${key}: ${pidfile} names pid ${pid}, whose executable cannot be read (a kernel thread?); refusing to watch it`);
+  }
+  const r: ResolvedTarget = { pid, ...(pidfile ? { pidfile } : {}), exe, ...widened };
   if (opts.qmpSocket) {
-    // Best effort: without it, vCPU threads are still named by their thread names.
+    let q;
     try {
-      const q = await qmpTarget(opts.qmpSocket, procRoot);
-      if (q.pid === pid) r.vcpu_threads = q.vcpuThreads;
-      else r.vcpu_note = `the QMP socket ${opts.qmpSocket} belongs to pid ${q.pid}, not to the target ${pid}`;
+      q = await qmpTarget(opts.qmpSocket, procRoot, { executables });
     } catch (err) {
-      r.vcpu_note = `vCPU threads not read from ${opts.qmpSocket}: ${(err as Error).message}`;
+      throw new TargetError(`${key}: checked against collectors.qmp.socket: ${(err as Error).message}`, { cause: err });
     }
+    if (q.pid !== pid) {
+      throw new TargetError(
+        `${key}: the target is pid ${pid} (${exe ?? 'executable unreadable'})${pidfile ? `, from ${pidfile}` : ''}, but the QMP socket ${opts.qmpSocket} (collectors.qmp.socket) belongs to pid ${q.pid} (${q.exe}); refusing to watch it`,
+      );
+    }
+    r.vcpu_threads = q.vcpuThreads;
+    r.peer_via = q.via;
   }
   return r;
 }

@@ -18,6 +18,12 @@ export interface ResolvedTarget {
   vcpu_threads?: Record<string, number>;
   /** Why vcpu_threads could not be read, when a QMP socket was there to read them from. */
   vcpu_note?: string;
+  /** The target's executable when it was resolved (/proc/PID/exe): a pidfile follower takes on only this one or QEMU. */
+  exe?: string | null;
+  /** target.executables: globs of executables accepted besides QEMU's. */
+  executables?: string[];
+  /** How the QMP socket's peer was found, when one was checked: SO_PEERCRED (native) or /proc/net/unix (pure TS). */
+  peer_via?: 'SO_PEERCRED' | '/proc/net/unix';
 }
 
 export interface CollectorContext<N extends CollectorName> {

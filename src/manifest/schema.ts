@@ -21,11 +21,22 @@ const target = z
       pidfile: nonEmptyString('a pidfile path').optional().describe("A file holding the QEMU pid (QEMU's -pidfile); followed across restarts."),
       qmp_socket: nonEmptyString('a unix socket path')
         .optional()
-        .describe("QEMU's QMP socket: the pid is that of its vCPU threads (query-cpus-fast), and the proc collector names them."),
+        .describe(
+          "QEMU's QMP socket: the target is the process at its other end (its peer credentials), which must own every vCPU thread query-cpus-fast names (the proc collector names them) and run an executable that looks like QEMU (see executables); otherwise run and check refuse.",
+        ),
+      executables: z
+        .array(nonEmptyString('a glob pattern'), { error: expected('a list of glob patterns') })
+        .min(1, { error: expected('at least one glob pattern') })
+        .optional()
+        .describe(
+          "Executables accepted as QEMU besides qemu-system-* and qemu-kvm (matched against /proc/PID/exe): glob patterns, * and ? within one path component, ** across; a pattern without '/' matches the file name. Checked for a qmp_socket target, for a pid or pidfile target when collectors.qmp.socket is set, and for each process a pidfile follower takes on.",
+        ),
     },
-    { error: expected('{"pid": N}, {"pidfile": PATH} or {"qmp_socket": PATH}') },
+    { error: expected('{"pid": N}, {"pidfile": PATH} or {"qmp_socket": PATH}, and optionally "executables"') },
   )
-  .refine((t) => Object.keys(t).length === 1, { error: 'expected exactly one of "pid", "pidfile" or "qmp_socket"' })
+  .refine((t) => ['pid', 'pidfile', 'qmp_socket'].filter((k) => k in t && t[k as keyof typeof t] !== undefined).length === 1, {
+    error: 'expected exactly one of "pid", "pidfile" or "qmp_socket"',
+  })
   .describe('The process the collectors observe.');
 
 export const manifestSchema = z

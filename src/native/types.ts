@@ -22,6 +22,12 @@ export interface NativeThreadSample {
   processor: number | null;
 }
 
+export interface NativePeerCred {
+  pid: number;
+  uid: number;
+  gid: number;
+}
+
 export interface NativeCaptureBucketizerOptions {
   bucketNs: number;
   originWallNs?: bigint;
@@ -84,6 +90,8 @@ export interface NativeAddon {
   /** What a packed netflow row carries after t_mono_ns, in order (native/core/netflow_fields.h). */
   netflowFieldNames(): string[];
   sysconf(): { pageSize: number; clockTicks: number };
+  /** SO_PEERCRED of a connected unix socket: the process at its other end (for a client, the one that called listen()), or the errno. Absent from an addon built before it. */
+  peerCred?(fd: number): NativePeerCred | { errno: number };
   ProcSampler: new (procRoot: string, pid: number, pageSize: number) => NativeProcSampler;
   CaptureBucketizer: new (o: NativeCaptureBucketizerOptions) => CaptureBucketizer;
 }

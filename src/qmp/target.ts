@@ -1,11 +1,21 @@
-// QEMU's pid from its QMP socket: query-cpus-fast names each vCPU's host
-// thread, and a thread's Tgid is its process. The same answer maps thread
+// QEMU's pid from its QMP socket, trusted only as far as the kernel vouches
+// for it: the process at the other end of the socket (its peer credentials)
+// is the target, the vCPU threads query-cpus-fast names must all be its own,
+// and its executable must look like QEMU. A compromised QEMU can name any
+// thread; it cannot change who holds its socket. The same answer maps thread
 // ids to vCPU indexes for the proc collector's thread rows.
 import fs from 'node:fs';
+import { acceptedExecutables, describeAccepted, executableOf, matchesExecutable } from '../util/executable.js';
+import { socketPeer, type SocketPeer } from '../util/socket-peer.js';
 import { QmpClient } from './client.js';
 
 export interface QmpTarget {
+  /** The socket's peer: the process labtel watches. */
   pid: number;
+  /** Its executable, as /proc/PID/exe reads. */
+  exe: string | null;
+  /** How the peer was found. */
+  via: SocketPeer['via'];
   /** Host thread id -> vCPU index. */
   vcpuThreads: Record<string, number>;
 }
@@ -22,22 +32,44 @@ function tgid(tid: number, procRoot: string): number {
   return Number(m[1]);
 }
 
-export async function qmpTarget(socket: string, procRoot = '/proc'): Promise<QmpTarget> {
+const named = (pid: number, procRoot: string): string => `${pid} (${executableOf(pid, procRoot) ?? 'executable unreadable'})`;
+
+/** Refuses a socket peer whose executable does not look like QEMU (nor like one target.executables accepts). */
+export function checkQemuExecutable(socket: string, pid: number, executables: readonly string[], procRoot = '/proc'): string {
+  const exe = executableOf(pid, procRoot);
+  if (exe === null) throw new Error(`the socket ${socket} belongs to pid ${pid}, whose executable cannot be read (${procRoot}/${pid}/exe); refusing to watch it`);
+  if (!matchesExecutable(exe, acceptedExecutables(executables))) {
+    throw new Error(`the socket ${socket} belongs to pid ${pid} (${exe}), which does not look like QEMU (${describeAccepted(executables)}); refusing to watch it`);
+  }
+  return exe;
+}
+
+export async function qmpTarget(socket: string, procRoot = '/proc', opts: { executables?: readonly string[] } = {}): Promise<QmpTarget> {
   const c = await QmpClient.connect({ path: socket });
   let cpus: unknown;
+  let peer: SocketPeer;
   try {
+    // While connected: the peer is whoever answers now.
+    peer = socketPeer(c.fd, socket, procRoot);
     cpus = await c.execute('query-cpus-fast');
   } finally {
     c.close();
   }
   const vcpuThreads: Record<string, number> = Object.create(null);
-  const pids = new Set<number>();
+  let any = false;
   for (const x of (Array.isArray(cpus) ? cpus : []) as Array<{ 'cpu-index'?: unknown; 'thread-id'?: unknown }>) {
     if (!Number.isSafeInteger(x['thread-id']) || !Number.isSafeInteger(x['cpu-index']) || (x['thread-id'] as number) <= 0) continue;
-    vcpuThreads[String(x['thread-id'])] = x['cpu-index'] as number;
-    pids.add(tgid(x['thread-id'] as number, procRoot));
+    const tid = x['thread-id'] as number;
+    const owner = tgid(tid, procRoot);
+    if (owner !== peer.pid) {
+      throw new Error(
+        `QEMU named thread ${tid} (process ${named(owner, procRoot)}) as vCPU ${x['cpu-index'] as number}, but the socket ${socket} belongs to pid ${named(peer.pid, procRoot)}; refusing to watch it`,
+      );
+    }
+    vcpuThreads[String(tid)] = x['cpu-index'] as number;
+    any = true;
   }
-  if (pids.size === 0) throw new Error(`${socket}: query-cpus-fast named no vCPU thread`);
-  if (pids.size > 1) throw new Error(`${socket}: query-cpus-fast names threads of several processes (${[...pids].join(', ')})`);
-  return { pid: [...pids][0]!, vcpuThreads };
+  if (!any) throw new Error(`${socket}: query-cpus-fast named no vCPU thread`);
+  const exe = checkQemuExecutable(socket, peer.pid, opts.executables ?? [], procRoot);
+  return { pid: peer.pid, exe, via: peer.via, vcpuThreads };
 }

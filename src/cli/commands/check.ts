@@ -25,7 +25,9 @@ export async function checkManifest(file: string): Promise<CheckReport> {
     report.collectors[name] = { decision, optional: c.optional, reason: plan.probes[name]!.reason };
   }
   try {
-    report.target.pid = (await resolveTarget(m.target)).pid;
+    // As run resolves it: checked against the qmp collector's socket when that collector runs.
+    const qmp = m.collectors.qmp;
+    report.target.pid = (await resolveTarget(m.target, { qmpSocket: qmp?.enabled && plan.run.some((p) => p.name === 'qmp') ? qmp.socket : undefined })).pid;
   } catch (err) {
     report.target = { ok: false, pid: null, reason: (err as Error).message };
   }

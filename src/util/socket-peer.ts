@@ -1,0 +1,137 @@
+// The process at the other end of a unix socket: whom labtel is really
+// talking to, whatever that process says about itself. Native: SO_PEERCRED on
+// the connection (for a client, the process that called listen()). Pure TS,
+// when the addon is not loaded: the listening socket bound to the path in
+// /proc/net/unix, then the one process whose fds hold it. A differential test
+// against a real QEMU holds both to the same answer.
+import fs from 'node:fs';
+import path from 'node:path';
+import { nativeAddon } from '../native/addon.js';
+import { errnoName } from './errno.js';
+
+export interface SocketPeer {
+  pid: number;
+  /** Which way it was found. */
+  via: 'SO_PEERCRED' | '/proc/net/unix';
+}
+
+/** SO_PEERCRED through the addon; null when no addon with peerCred is loaded. Throws when getsockopt fails. */
+export function nativePeerPid(fd: number, what: string): number | null {
+  const addon = nativeAddon();
+  if (!addon?.peerCred) return null;
+  const c = addon.peerCred(fd);
+  if ('errno' in c) throw new Error(`SO_PEERCRED on ${what}: ${errnoName(c.errno)}`);
+  if (c.pid <= 0) throw new Error(`SO_PEERCRED on ${what}: the peer is in a PID namespace this one cannot see (pid ${c.pid})`);
+  return c.pid;
+}
+
+interface UnixEntry {
+  inode: number;
+  listening: boolean;
+  path: string | null;
+}
+
+// "Num: RefCount Protocol Flags Type St Inode Path" (net/unix/af_unix.c, unix_seq_show).
+const LINE = /^[0-9a-f]+: [0-9A-F]{8} [0-9A-F]{8} ([0-9A-F]{8}) [0-9A-F]{4} ([0-9A-F]{2}) +(\d+)(?: (.*))?$/;
+const SO_ACCEPTCON = 0x10000;
+
+function unixSockets(procRoot: string): UnixEntry[] {
+  const text = fs.readFileSync(`${procRoot}/net/unix`, 'latin1');
+  const out: UnixEntry[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const m = LINE.exec(line);
+    if (!m) continue; // the tail of a path holding a newline
+    out.push({ inode: Number(m[3]), listening: (parseInt(m[1]!, 16) & SO_ACCEPTCON) !== 0 && m[2] === '01', path: m[4] ?? null });
+  }
+  return out;
+}
+
+/** A path with its directory's symlinks resolved (the socket itself is not followed). */
+function canonical(p: string, base: string): string {
+  const abs = path.resolve(base, p);
+  try {
+    return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+  } catch {
+    return abs;
+  }
+}
+
+/** Every process (thread group) holding one of these socket inodes, with the inode it holds. */
+function holders(inodes: Set<number>, procRoot: string): Map<number, number[]> {
+  const found = new Map<number, number[]>();
+  for (const d of fs.readdirSync(procRoot)) {
+    if (!/^\d+$/.test(d)) continue;
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`${procRoot}/${d}/fd`);
+    } catch {
+      continue; // gone, or a process whose fds this user cannot read
+    }
+    for (const fd of fds) {
+      let link: string;
+      try {
+        link = fs.readlinkSync(`${procRoot}/${d}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(link);
+      if (m && inodes.has(Number(m[1]))) {
+        const list = found.get(Number(d)) ?? [];
+        if (!list.includes(Number(m[1]))) list.push(Number(m[1]));
+        found.set(Number(d), list);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * The pid of the one process listening on the unix socket at `socketPath`,
+ * from /proc: the listening sockets bound to that path, and the processes
+ * whose fds hold them. Throws, saying why, when there is none or it is not one
+ * process (a forged /proc/net/unix line, a listener shared after fork).
+ */
+export function listenerPid(socketPath: string, procRoot = '/proc'): number {
+  const want = canonical(socketPath, process.cwd());
+  const all = unixSockets(procRoot);
+  const seen = new Map<number, number>();
+  for (const e of all) seen.set(e.inode, (seen.get(e.inode) ?? 0) + 1);
+  const listeners = all.filter((e) => e.listening && e.path !== null && !e.path.startsWith('@'));
+  // A relative bound path is relative to the binder's directory: keep every listener whose name ends like ours, resolve after.
+  const base = path.basename(want);
+  const candidates = listeners.filter((e) => path.basename(e.path!) === base);
+  const forged = candidates.filter((e) => seen.get(e.inode)! > 1);
+  if (forged.length) {
+    throw new Error(`${procRoot}/net/unix lists socket inode ${forged[0]!.inode} more than once (a socket path holding a newline forges lines there); cannot tell who listens on ${socketPath}`);
+  }
+  const held = holders(new Set(candidates.map((e) => e.inode)), procRoot);
+  const pids = new Set<number>();
+  for (const [pid, inodes] of held) {
+    for (const inode of inodes) {
+      const e = candidates.find((x) => x.inode === inode)!;
+      let cwd = '/';
+      if (!path.isAbsolute(e.path!)) {
+        try {
+          cwd = fs.readlinkSync(`${procRoot}/${pid}/cwd`);
+        } catch {
+          continue;
+        }
+      }
+      if (canonical(e.path!, cwd) === want) pids.add(pid);
+    }
+  }
+  if (pids.size === 0) {
+    throw new Error(`no process listens on ${socketPath} in ${procRoot}/net/unix (a listener in another network namespace is not listed there; the native addon's SO_PEERCRED sees it)`);
+  }
+  if (pids.size > 1) throw new Error(`several processes hold a socket listening on ${socketPath} (pids ${[...pids].sort((a, b) => a - b).join(', ')}); cannot tell which one answers`);
+  return [...pids][0]!;
+}
+
+/** The process at the other end of a connection to `socketPath` open on `fd`: SO_PEERCRED when the addon has it, else /proc. */
+export function socketPeer(fd: number | null, socketPath: string, procRoot = '/proc'): SocketPeer {
+  if (fd !== null) {
+    const pid = nativePeerPid(fd, socketPath);
+    if (pid !== null) return { pid, via: 'SO_PEERCRED' };
+  }
+  return { pid: listenerPid(socketPath, procRoot), via: '/proc/net/unix' };
+}

@@ -1,0 +1,125 @@
+// Target trust: no QMP peer chooses what labtel watches. The target of a QMP
+// socket is the process at its other end (SO_PEERCRED, or /proc/net/unix
+// without the addon); every vCPU thread QEMU names must be that process's,
+// and its executable must look like QEMU unless target.executables widens it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveTarget, TargetError } from '../../src/agent/target.js';
+import { QmpClient } from '../../src/qmp/client.js';
+import { listenerPid, nativePeerPid, socketPeer } from '../../src/util/socket-peer.js';
+import { nativeAddon } from '../../src/native/addon.js';
+import { startHostileQmp } from '../helpers/hostile-qmp-target.js';
+import { hasQemu, startQemu } from '../helpers/qemu.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const sleepers: ChildProcess[] = [];
+const sleeper = (): ChildProcess => {
+  const p = spawn('sleep', ['60'], { stdio: 'ignore' });
+  sleepers.push(p);
+  return p;
+};
+const exe = (pid: number) => fs.readlinkSync(`/proc/${pid}/exe`);
+const refusal = async (p: Promise<unknown>): Promise<string> => {
+  const err = await p.then(() => null, (e: unknown) => e);
+  expect(err, 'the target was accepted').toBeInstanceOf(TargetError);
+  return (err as Error).message;
+};
+
+describe('a QMP socket target', () => {
+  // Regression for: labtel took the pid from the Tgid of the thread QEMU named as its vCPU, so a
+  // compromised QEMU naming another process's thread (here a sleep's) made labtel watch that process.
+  it("a QMP server naming another process's thread as its vCPU: refused, naming both pids", async () => {
+    const victim = sleeper();
+    const q = await startHostileQmp(victim.pid!);
+    try {
+      const msg = await refusal(resolveTarget({ qmp_socket: q.socket }));
+      expect(msg).toBe(
+        `target.qmp_socket: QEMU named thread ${victim.pid} (process ${victim.pid} (${exe(victim.pid!)})) as vCPU 0, but the socket ${q.socket} belongs to pid ${q.pid} (${exe(q.pid)}); refusing to watch it`,
+      );
+      // Widening the executables does not make another process's thread QEMU's.
+      expect(await refusal(resolveTarget({ qmp_socket: q.socket, executables: ['node', 'sleep'] }))).toContain(`belongs to pid ${q.pid}`);
+      // The server lives on, serving: the refusal came from checking, not from a crash.
+      expect(q.proc.exitCode).toBeNull();
+    } finally {
+      victim.kill('SIGKILL');
+    }
+  });
+
+  // Regression for: any process answering QMP and naming its own thread was taken as QEMU.
+  it('a QMP server naming its own thread, but running node, not QEMU: refused unless target.executables accepts node', async () => {
+    const q = await startHostileQmp('self');
+    const msg = await refusal(resolveTarget({ qmp_socket: q.socket }));
+    expect(msg).toBe(
+      `target.qmp_socket: the socket ${q.socket} belongs to pid ${q.pid} (${exe(q.pid)}), which does not look like QEMU (an executable named qemu-system-* or qemu-kvm, or one matching target.executables); refusing to watch it`,
+    );
+    const widened = await resolveTarget({ qmp_socket: q.socket, executables: [path.basename(exe(q.pid))] });
+    expect(widened).toMatchObject({ pid: q.pid, exe: exe(q.pid), vcpu_threads: { [String(q.pid)]: 0 } });
+    const byPath = await resolveTarget({ qmp_socket: q.socket, executables: [path.dirname(exe(q.pid)) + '/*'] });
+    expect(byPath.pid).toBe(q.pid);
+  });
+
+  // Regression for: a pid target with the qmp collector's socket belonging to another process was
+  // only noted (vcpu_note) and watched anyway.
+  it('a pid target checked against collectors.qmp.socket: refused when the socket belongs to another process', async () => {
+    const q = await startHostileQmp('self');
+    const other = sleeper();
+    try {
+      const msg = await refusal(resolveTarget({ pid: other.pid!, executables: ['node'] }, { qmpSocket: q.socket }));
+      expect(msg).toBe(
+        `target.pid: the target is pid ${other.pid} (${exe(other.pid!)}), but the QMP socket ${q.socket} (collectors.qmp.socket) belongs to pid ${q.pid} (${exe(q.pid)}); refusing to watch it`,
+      );
+      // The socket's own process, but not QEMU: refused for that.
+      expect(await refusal(resolveTarget({ pid: q.pid }, { qmpSocket: q.socket }))).toContain('which does not look like QEMU');
+      expect((await resolveTarget({ pid: q.pid, executables: ['node'] }, { qmpSocket: q.socket })).vcpu_threads).toEqual({ [String(q.pid)]: 0 });
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
+  it('the pure-TS lookup refuses a /proc/net/unix that lists an inode twice (a socket path holding a newline forges lines)', () => {
+    // regression for: a forged line naming another process's socket inode under our socket path.
+    const root = tmpDir();
+    fs.mkdirSync(path.join(root, 'net'));
+    const line = (inode: number, p: string) => `0000000000000000: 00000002 00000000 00010000 0001 01 ${inode} ${p}`;
+    fs.writeFileSync(path.join(root, 'net', 'unix'), ['Num       RefCount Protocol Flags    Type St Inode Path', line(100, '/tmp/x'), line(200, '/run/q.sock'), line(200, '/run/other.sock')].join('\n') + '\n');
+    expect(() => listenerPid('/run/q.sock', root)).toThrow(`${root}/net/unix lists socket inode 200 more than once`);
+    fs.writeFileSync(path.join(root, 'net', 'unix'), ['Num       RefCount Protocol Flags    Type St Inode Path', line(100, '/tmp/x')].join('\n') + '\n');
+    expect(() => listenerPid('/run/q.sock', root)).toThrow('no process listens on /run/q.sock');
+  });
+});
+
+describe.runIf(hasQemu())('a real QEMU', () => {
+  it('is accepted, and the native (SO_PEERCRED) and pure-TS (/proc/net/unix) peer lookups agree on its pid', async () => {
+    const q = await startQemu();
+    const t = await resolveTarget({ qmp_socket: q.qmp });
+    expect(t.pid).toBe(q.pid);
+    expect(path.basename(t.exe!)).toMatch(/^qemu-system-/);
+    const threads = Object.keys(t.vcpu_threads!);
+    expect(threads.length).toBeGreaterThan(0);
+    for (const tid of threads) expect(fs.existsSync(`/proc/${q.pid}/task/${tid}`)).toBe(true);
+    // The differential: both ways, on one connection, to the same answer.
+    expect(nativeAddon()?.peerCred, 'the addon has no peerCred: rebuild it with npm run build:native').toBeTypeOf('function');
+    expect(t.peer_via).toBe('SO_PEERCRED');
+    const c = await QmpClient.connect({ path: q.qmp });
+    try {
+      const native = nativePeerPid(c.fd!, q.qmp);
+      const ts = listenerPid(q.qmp);
+      expect({ native, ts }).toEqual({ native: q.pid, ts: q.pid });
+      expect(socketPeer(null, q.qmp)).toEqual({ pid: q.pid, via: '/proc/net/unix' });
+    } finally {
+      c.close();
+    }
+    // A pid target that is this QEMU, checked against its socket: accepted with its vCPU threads.
+    const byPid = await resolveTarget({ pid: q.pid }, { qmpSocket: q.qmp });
+    expect(byPid.vcpu_threads).toEqual(t.vcpu_threads);
+    // A pid target that is not: refused, naming QEMU as the socket's owner.
+    const other = sleeper();
+    try {
+      expect(await refusal(resolveTarget({ pid: other.pid! }, { qmpSocket: q.qmp }))).toContain(`belongs to pid ${q.pid} (${exe(q.pid)})`);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+});
