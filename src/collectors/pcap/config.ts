@@ -3,7 +3,7 @@ import { bool, collectorCommon, expected, nonEmptyString, positiveInt } from '..
 
 /** Linux interface names: at most 15 characters, none of them a slash, space or colon-led trick. */
 export const IFACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
-/** A user name for tcpdump -Z: what useradd accepts, nothing that reads as an option. */
+/** A user name for tcpdump to capture as: what useradd accepts, nothing that reads as an option. */
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 export const pcapConfig = z
@@ -25,6 +25,8 @@ export const pcapConfig = z
       .string({ error: expected('a user name') })
       .regex(USER_NAME, { error: expected('a user name (a-z 0-9 _ -, starting with a letter or _)') })
       .optional()
-      .describe("tcpdump -Z: the user tcpdump runs as once the capture is open (default: tcpdump's own)."),
+      .describe(
+        "The unprivileged user tcpdump captures as from its start, with CAP_NET_RAW alone (default when labtel is root: tcpdump, the user Debian's package makes; a user with uid 0 is refused). When labtel is not root, tcpdump runs as labtel's own user, the only one this may name.",
+      ),
   })
   .describe("Capture on the guest's bridge or tap with tcpdump.");

@@ -1,17 +1,25 @@
 // Whether this host can capture as the manifest asks, decided before
-// anything runs: tcpdump and setpriv installed, the interface there, and one
-// `tcpdump -d` on it, which opens the interface (so it needs the capture
-// privilege) and compiles the filter, and captures nothing.
+// anything runs: tcpdump and setpriv installed, the interface there, the
+// user tcpdump captures as (capture-identity.ts), tcpdump started through
+// setpriv once to see that it runs as that user with CAP_NET_RAW alone and
+// keeps its parent-death signal, and one `tcpdump -d` the same way, which
+// opens the interface (so it needs the capture privilege) and compiles the
+// filter, and captures nothing.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import { which } from '../../util/which.js';
+import { captureIdentity, checkTcpdumpExec, describeIdentity } from './capture-identity.js';
 import { IFACE_NAME } from './config.js';
-import { tcpdumpCheckArgs } from './tcpdump-args.js';
+import { type CaptureIdentity, tcpdumpCheckArgs, tcpdumpWrapper } from './tcpdump-args.js';
 
 export interface PcapPreflight {
   tcpdump: string | null;
   setpriv: string | null;
+  /** With a config, once resolved: who tcpdump runs as. */
+  identity: CaptureIdentity | null;
+  /** With a config, once resolved: setpriv's argv before tcpdump's (tcpdump-args.ts). */
+  wrapper: string[] | null;
   /** null when capture can go ahead, else why not. */
   error: string | null;
 }
@@ -20,7 +28,7 @@ export interface PcapPreflight {
 export function pcapPreflight(c?: CollectorConfigs['pcap']): PcapPreflight {
   const tcpdump = which('tcpdump');
   const setpriv = which('setpriv');
-  const r: PcapPreflight = { tcpdump, setpriv, error: null };
+  const r: PcapPreflight = { tcpdump, setpriv, identity: null, wrapper: null, error: null };
   if (!tcpdump) r.error = 'tcpdump is not installed (Debian: apt-get install tcpdump)';
   else if (!setpriv) r.error = 'setpriv is not installed (Debian: util-linux); without it tcpdump could outlive the agent';
   if (r.error || !c) return r;
@@ -28,14 +36,25 @@ export function pcapPreflight(c?: CollectorConfigs['pcap']): PcapPreflight {
   if (!IFACE_NAME.test(c.iface)) r.error = `interface ${JSON.stringify(c.iface)} is not a valid interface name`;
   else if (!fs.existsSync(`/sys/class/net/${c.iface}`)) r.error = `interface ${c.iface} does not exist on this host`;
   if (r.error) return r;
+  const id = captureIdentity(c.user, c.iface);
+  if ('error' in id) {
+    r.error = id.error;
+    return r;
+  }
+  r.error = checkTcpdumpExec(setpriv!, tcpdump!, id);
+  if (r.error) return r;
+  r.identity = id;
+  r.wrapper = tcpdumpWrapper(setpriv!, id);
+  const argv = [...r.wrapper, tcpdump!, ...tcpdumpCheckArgs(c)];
   try {
-    execFileSync(tcpdump!, tcpdumpCheckArgs(c), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000, encoding: 'utf8' });
+    execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000, encoding: 'utf8' });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const said = (e.stderr || e.message).trim().split('\n').filter((l) => l && !l.startsWith('(')).slice(0, 2).map((l) => l.replace(/^tcpdump: /, '')).join(' ');
     r.error = /permission/i.test(said)
-      ? `no privilege to capture on ${c.iface} (${said}); run as root or give tcpdump CAP_NET_RAW`
+      ? `no privilege to capture on ${c.iface} as ${describeIdentity(id)} (${said})`
       : `tcpdump cannot capture on ${c.iface} as configured: ${said}`;
   }
+  if (r.error) r.identity = r.wrapper = null;
   return r;
 }

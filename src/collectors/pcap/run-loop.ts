@@ -4,6 +4,9 @@
 // (packet-fanout.ts), and writes pcap rows: one per interval (packets, bytes,
 // drops: interval-rows.ts) and one per capture event. How a run ends,
 // draining on stop, is stop-sequence.ts. This file only assembles them.
+// tcpdump runs through setpriv (tcpdump-args.ts): as its unprivileged user
+// with CAP_NET_RAW alone, and killed when the thread that started it (this
+// collector's worker) dies, the agent SIGKILLed included.
 import fs from 'node:fs';
 import type { MessagePort } from 'node:worker_threads';
 import type { EpisodeClock } from '../../clock/origin.js';
@@ -16,13 +19,16 @@ import { PacketFanout } from './packet-fanout.js';
 import { RestartBackoff } from './restart-backoff.js';
 import type { PcapEventRow } from './rows.js';
 import { endOfRun, whenStopped } from './stop-sequence.js';
-import { tcpdumpCaptureArgs } from './tcpdump-args.js';
+import { captureIdentity } from './capture-identity.js';
+import { tcpdumpCaptureArgs, tcpdumpWrapper } from './tcpdump-args.js';
 import { TcpdumpRun } from './tcpdump-run.js';
 
 export interface PcapLoopOptions {
   config: CollectorConfigs['pcap'];
   tcpdump: string;
   setpriv: string;
+  /** setpriv's argv before tcpdump's (the preflight's); resolved from the config as the preflight does when absent. */
+  wrapper?: string[];
   episodeDir: string;
   writer: JsonlWriter;
   clock: EpisodeClock;
@@ -56,6 +62,7 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
   const rows = new IntervalRows({ config: c, writer: o.writer, clock: o.clock, run: () => run, live: () => live, savedBytes: () => saving.savedBytes });
   const backoff = new RestartBackoff(o.restartDelayMs);
   let restarts = 0;
+  const wrapper = o.wrapper ?? wrapperFor(o.setpriv, c);
 
   // Interval rows, on the event loop (this collector waits on tcpdump, never blocks its thread).
   const ticker = setInterval(() => rows.tick(), c.interval_ms);
@@ -63,7 +70,7 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
   try {
     while (!o.signal.aborted) {
       run++;
-      const argv = [o.setpriv, '--pdeathsig', 'KILL', '--', o.tcpdump, ...tcpdumpCaptureArgs(c)];
+      const argv = [...wrapper, o.tcpdump, ...tcpdumpCaptureArgs(c)];
       let first = true;
       let announced!: () => void;
       const listened = new Promise<void>((resolve) => (announced = resolve));
@@ -124,4 +131,10 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
     saving.close(); // (its fsync last: netflow and the rows do not wait for the disk)
   }
   return { end, valueRows: rows.valueRows, restarts, packets: rows.pktsTotal, savedBytes: saving.savedBytes, savingStopped: saving.stopped };
+}
+
+function wrapperFor(setpriv: string, c: CollectorConfigs['pcap']): string[] {
+  const id = captureIdentity(c.user, c.iface);
+  if ('error' in id) throw new Error(id.error);
+  return tcpdumpWrapper(setpriv, id);
 }
