@@ -6,8 +6,24 @@
 // settled at the next read: if the pidfile changed again meanwhile (a write
 // caught mid-way, "1" of "1234", or a second restart at once), the follower
 // moves on to what it names now instead of staying on a process it misread.
+// The pidfile is QEMU's to write, and QEMU may be compromised: a rewrite may
+// name any process. One is taken on only if it is not pid 1, not labtel
+// itself, runs an executable (not a kernel thread), the same one as the first
+// target or one that looks like QEMU (target.executables widens it), under the
+// first target's uid; else it is refused, counted and reported once per
+// rewrite, and the follower keeps waiting for the next rewrite.
+import { acceptedExecutables, executableOf, matchesExecutable, uidOf } from './executable.js';
 import { readPidfile, type PidfileReading } from './pidfile.js';
 import { processIdentity, sameProcess, type ProcessIdentity } from './process-identity.js';
+
+export interface PidfileFollowerOptions {
+  /** The first target's executable as the agent resolved it; else read from /proc when the follower starts. */
+  exe?: string | null;
+  /** target.executables: accepted besides QEMU's names and the first target's executable. */
+  executables?: readonly string[];
+  /** A rewrite named a process the follower will not take on: why, once per rewrite. */
+  onRefused?: (message: string) => void;
+}
 
 /** The pidfile's reading, or null when it cannot be read or holds no pid. */
 function tryPidfile(file: string): PidfileReading | null {
@@ -24,6 +40,13 @@ export class PidfileFollower {
   private current: ProcessIdentity | null;
   /** The current process was taken on from a rewrite not yet read back unchanged. */
   private settling = false;
+  /** Rewrites naming a process the follower refused to take on. */
+  refused = 0;
+  /** Why the last one was refused. */
+  lastRefusal: string | null = null;
+  /** The executable and uid every process taken on must share (unless it looks like QEMU); null until known. */
+  private exe: string | null;
+  private uid: number | null;
 
   /**
    * `pid`: the process followed now, as read from the pidfile when the target
@@ -34,10 +57,26 @@ export class PidfileFollower {
     readonly file: string,
     pid: number,
     private readonly procRoot = '/proc',
+    private readonly opts: PidfileFollowerOptions = {},
   ) {
     this.current = processIdentity(pid, procRoot);
     const r = tryPidfile(file);
     this.version = r !== null && r.pid === pid ? r.version : null;
+    this.exe = opts.exe ?? executableOf(pid, procRoot);
+    this.uid = this.current ? uidOf(pid, procRoot) : null;
+  }
+
+  /** Why the process a rewrite names must not be taken on, or null when it may be. */
+  private refusal(pid: number): string | null {
+    if (pid === 1) return 'pid 1 (init), never a QEMU';
+    if (pid === process.pid) return 'labtel itself';
+    const exe = executableOf(pid, this.procRoot);
+    if (exe === null) return 'its executable cannot be read (a kernel thread?)';
+    const qemu = matchesExecutable(exe, acceptedExecutables(this.opts.executables));
+    if (!qemu && this.exe !== null && exe !== this.exe) return `it runs ${exe}, neither the first target's ${this.exe} nor QEMU`;
+    const uid = uidOf(pid, this.procRoot);
+    if (this.uid !== null && uid !== this.uid) return `it runs as uid ${uid ?? '(unreadable)'}, not the first target's uid ${this.uid}`;
+    return null;
   }
 
   /**
@@ -72,11 +111,24 @@ export class PidfileFollower {
   private takeOn(r: PidfileReading): ProcessIdentity | null {
     const id = processIdentity(r.pid, this.procRoot);
     if (id === null) return null;
-    this.version = r.version;
     if (sameProcess(id, this.current)) {
+      this.version = r.version;
       this.settling = false; // rewritten, naming the same process: read back as it was taken on
       return null;
     }
+    const why = this.refusal(r.pid);
+    if (why !== null) {
+      // Read as seen: not refused again every interval, and the next rewrite is read afresh.
+      this.version = r.version;
+      this.settling = false;
+      this.refused++;
+      this.lastRefusal = `pidfile ${this.file} was rewritten to name pid ${r.pid}: ${why}; not followed (refusal ${this.refused}), waiting for the next rewrite`;
+      this.opts.onRefused?.(this.lastRefusal);
+      return null;
+    }
+    this.version = r.version;
+    if (this.exe === null) this.exe = executableOf(r.pid, this.procRoot);
+    if (this.uid === null) this.uid = uidOf(r.pid, this.procRoot);
     this.current = id;
     this.settling = true;
     return id;

@@ -1,0 +1,121 @@
+// The pidfile follower takes on only a process that could be the restarted
+// QEMU: a rewritten pidfile (QEMU's to write, so hostile when QEMU is) naming
+// pid 1, labtel itself, a kernel thread or a process of another executable is
+// refused, counted and reported, and the follower keeps waiting.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EpisodeClock } from '../../src/clock/origin.js';
+import { procLoop } from '../../src/collectors/proc/run-loop.js';
+import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
+import { PidfileFollower } from '../../src/util/pidfile-follower.js';
+import { abortAfter, readJsonl, tmpDir } from '../helpers/tmp.js';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill('SIGKILL');
+});
+const run = (cmd: string, args: string[]): ChildProcess => {
+  const p = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'ignore'] });
+  children.push(p);
+  return p;
+};
+const sleeper = () => run('sleep', ['60']);
+const exited = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())));
+const exe = (pid: number) => fs.readlinkSync(`/proc/${pid}/exe`);
+
+/** A follower on a sleep that has exited, its pidfile then rewritten to `names`. */
+async function afterRewrite(names: number, opts: ConstructorParameters<typeof PidfileFollower>[3] = {}) {
+  const pidfile = path.join(tmpDir(), 'qemu.pid');
+  const a = sleeper();
+  fs.writeFileSync(pidfile, `${a.pid}\n`);
+  const messages: string[] = [];
+  const f = new PidfileFollower(pidfile, a.pid!, '/proc', { ...opts, onRefused: (m) => messages.push(m) });
+  const firstExe = exe(a.pid!);
+  a.kill('SIGKILL');
+  await exited(a);
+  fs.writeFileSync(pidfile, `${names}\n`);
+  return { f, pidfile, messages, firstExe };
+}
+
+describe('PidfileFollower refuses what a rewritten pidfile names when it cannot be the restarted QEMU', () => {
+  // Regression for: the follower took on any live process a rewritten pidfile named.
+  it.each([
+    ['pid 1', () => 1, 'pid 1 (init), never a QEMU'],
+    ['the test runner (labtel itself)', () => process.pid, 'labtel itself'],
+    ['kthreadd (a kernel thread)', () => 2, 'its executable cannot be read (a kernel thread?)'],
+  ])('%s: refused, counted, reported once, and the next rewrite is still followed', async (_what, pid, why) => {
+    const { f, pidfile, messages } = await afterRewrite(pid());
+    expect(f.next()).toBeNull();
+    expect(f.next()).toBeNull(); // read again: the same rewrite, not refused twice
+    expect(f.refused).toBe(1);
+    expect(messages).toEqual([`pidfile ${pidfile} was rewritten to name pid ${pid()}: ${why}; not followed (refusal 1), waiting for the next rewrite`]);
+    const b = sleeper();
+    fs.writeFileSync(pidfile, `${b.pid}\n`);
+    expect(f.next()).toMatchObject({ pid: b.pid });
+  });
+
+  it('a process of another executable (cat, after a sleep): refused, unless it looks like QEMU or target.executables accepts it', async () => {
+    const other = run('cat', []);
+    const { f, pidfile, messages, firstExe } = await afterRewrite(other.pid!);
+    expect(f.next()).toBeNull();
+    expect(messages).toEqual([
+      `pidfile ${pidfile} was rewritten to name pid ${other.pid}: it runs ${exe(other.pid!)}, neither the first target's ${firstExe} nor QEMU; not followed (refusal 1), waiting for the next rewrite`,
+    ]);
+    const widened = await afterRewrite(other.pid!, { executables: ['cat'] });
+    expect(widened.f.next()).toMatchObject({ pid: other.pid });
+    expect(widened.f.refused).toBe(0);
+  });
+});
+
+describe('proc does not switch to a refused process', () => {
+  // Regression for: a pidfile rewritten to name pid 1 made proc sample pid 1 for the rest of the episode.
+  it('the pidfile rewritten to name pid 1: no row of pid 1; the next rewrite, a sleep, is followed', async () => {
+    const dir = tmpDir();
+    const pidfile = path.join(dir, 'qemu.pid');
+    const out = path.join(dir, 'telemetry-proc.jsonl');
+    const a = sleeper();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const writer = new JsonlWriter(out, { availableInDeployment: true });
+    const clock = new (class extends EpisodeClock {
+      reads = 0;
+      override now(): number {
+        this.reads++;
+        return super.now();
+      }
+    })(0);
+    const stop = new AbortController();
+    const bound = abortAfter(20_000);
+    const done = procLoop({ pid: a.pid!, pidfile, writer, clock, intervalMs: 20, signal: AbortSignal.any([stop.signal, bound]), sampler: 'ts' });
+    const rows = () => (writer.flush(), fs.existsSync(out) ? readJsonl(out) : []);
+    const until = async (cond: () => boolean, what: string) => {
+      while (!cond()) {
+        if (bound.aborted) throw new Error(`never happened: ${what}`);
+        await sleep(10);
+      }
+    };
+    try {
+      await until(() => rows().length >= 2, 'two rows of the first process');
+      a.kill('SIGKILL');
+      await exited(a);
+      await until(() => rows().some((x) => x.process_event === 'exited'), "proc's exited row");
+      fs.writeFileSync(pidfile, '1\n');
+      const at = clock.reads;
+      await until(() => clock.reads >= at + 10, 'ten ticks with the pidfile naming pid 1');
+      expect(rows().filter((x) => x.pid === 1)).toEqual([]);
+      const b = sleeper();
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      await until(() => rows().filter((x) => x.pid === b.pid).length >= 2, 'two rows of the sleep the next rewrite names');
+    } finally {
+      stop.abort();
+      await done.catch(() => {});
+      writer.close();
+    }
+    const all = readJsonl(out);
+    expect(all.length).toBeGreaterThan(0);
+    const pids = all.map((x) => x.pid).filter((x, i, l) => i === 0 || x !== l[i - 1]);
+    expect(pids).toEqual([a.pid, children[1]!.pid]);
+  });
+});
