@@ -21,5 +21,15 @@ export const guestAgentConfig = z
     max_lines_per_s: positiveInt('a positive number of lines per second')
       .default(1000)
       .describe('Lines accepted per second (bursts up to one second\'s worth); the rest are dropped and counted.'),
+    max_bytes_per_s: positiveInt('a positive number of bytes per second')
+      .max(64 << 20, { error: expected('at most 67108864 bytes per second') })
+      .default(1 << 20)
+      .describe(
+        "Bytes of rows the guest's lines (or qga answers) may make labtel write per second, envelopes included (bursts up to one second's worth, or one longest line's row when that is more); a row past it is dropped and counted in dropped_byte_rate.",
+      ),
+    max_total_mb: positiveInt('a positive number of MiB')
+      .max(1 << 20, { error: expected('at most 1048576 MiB') })
+      .default(1024)
+      .describe("MiB of rows the guest's lines (or qga answers) may make labtel write in the whole episode; past it they are dropped and counted in dropped_total_cap, and the channel rows go on."),
   })
   .describe('Telemetry from inside the guest over virtio-serial (untrusted input).');

@@ -8,7 +8,13 @@
 export const MAX_DEPTH = 64;
 
 export type LineVerdict =
-  | { ok: true; value: Record<string, unknown>; guestT: number | string | null }
+  | {
+      ok: true;
+      value: Record<string, unknown>;
+      guestT: number | string | null;
+      /** The line as validated (a final CR cut): valid JSON, an object, no newline; written as is. */
+      text: string;
+    }
   | { ok: false; why: 'invalid_utf8' | 'too_deep' | 'invalid_json' | 'not_object' };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -59,5 +65,5 @@ export function judgeLine(line: Buffer): LineVerdict {
       break;
     }
   }
-  return { ok: true, value: o, guestT };
+  return { ok: true, value: o, guestT, text };
 }

@@ -5,15 +5,32 @@
 // times out puts the session out of step: the next call syncs again.
 import { QapiError } from '../../util/qapi-error.js';
 import { judgeLine } from './guest-line.js';
+import { rawMember } from './raw-member.js';
 
 const TIMEOUT_MS = 5000;
-/** Lines kept while nobody waits for one (several can arrive in one read). */
-const MAX_QUEUED = 64;
+/**
+ * Bytes of lines kept while nobody waits for one (several can arrive in one
+ * read): the oldest go first, and a longer line is not kept at all. With the
+ * reader's bound (QGA_MAX_ANSWER_BYTES) and the one answer being judged, a
+ * session holds at most about 1 + 2 x 4 MiB, whatever max_line_bytes is.
+ */
+export const QGA_MAX_QUEUED_BYTES = 1 << 20;
+/** The longest answer line read in qga mode: min(max_line_bytes, this). */
+export const QGA_MAX_ANSWER_BYTES = 4 << 20;
+
+/** An answer: the parsed `return`, and its text as the agent sent it. */
+export interface QgaAnswer {
+  value: unknown;
+  raw: string;
+}
 
 export class QgaSession {
   private waiting: { resolve: (line: Buffer) => void; reject: (e: Error) => void } | null = null;
   private inStep = false;
   private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  /** Lines nobody asked for that did not fit in the queue (stale answers, or a guest talking out of turn). */
+  unasked = 0;
   private syncId = Math.floor(Math.random() * 2 ** 30);
 
   constructor(private readonly write: (b: Buffer) => void) {}
@@ -26,19 +43,31 @@ export class QgaSession {
       w.resolve(Buffer.from(line)); // the reader's buffer is reused by the rest of the chunk
       return;
     }
+    if (line.length > QGA_MAX_QUEUED_BYTES) return void this.unasked++;
     this.queued.push(Buffer.from(line));
-    if (this.queued.length > MAX_QUEUED) this.queued.shift();
+    this.queuedBytes += line.length;
+    while (this.queuedBytes > QGA_MAX_QUEUED_BYTES) {
+      this.queuedBytes -= this.queued.shift()!.length;
+      this.unasked++;
+    }
   }
 
-  async execute(command: string): Promise<unknown> {
+  /** Bytes held in lines queued (at most QGA_MAX_QUEUED_BYTES). */
+  get held(): number {
+    return this.queuedBytes;
+  }
+
+  async execute(command: string): Promise<QgaAnswer> {
     if (!this.inStep) await this.sync();
     this.queued = []; // nothing before the question can be its answer
+    this.queuedBytes = 0;
     const line = await this.next(() => this.write(Buffer.from(JSON.stringify({ execute: command }) + '\n')), command);
     const v = judgeLine(line);
     if (!v.ok) throw new Error(`${command}: the agent answered with a line that is not a JSON object (${v.why})`);
     if ('error' in v.value) throw QapiError.fromReply(command, v.value.error, 200);
-    if (!('return' in v.value)) throw new Error(`${command}: the agent answered with neither return nor error`);
-    return v.value.return;
+    const raw = 'return' in v.value ? rawMember(v.text, 'return') : undefined;
+    if (raw === undefined) throw new Error(`${command}: the agent answered with neither return nor error`);
+    return { value: v.value.return, raw };
   }
 
   private async sync(): Promise<void> {
@@ -59,7 +88,10 @@ export class QgaSession {
   private next(send: () => void, command: string, ms = TIMEOUT_MS): Promise<Buffer> {
     send();
     const ready = this.queued.shift();
-    if (ready) return Promise.resolve(ready);
+    if (ready) {
+      this.queuedBytes -= ready.length;
+      return Promise.resolve(ready);
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = null;

@@ -50,5 +50,9 @@ export const guestChannelRow = z
     dropped_invalid_json: count('Lines dropped for invalid JSON.'),
     dropped_too_deep: count('Lines dropped for nesting deeper than 64 levels.'),
     dropped_not_object: count('Lines dropped for being JSON but not an object.'),
+    // Optional only so that rows written before the byte budget existed still validate; labtel writes them always.
+    dropped_byte_rate: count('Lines (or qga answers) dropped because their row did not fit in max_bytes_per_s; checked before a line is parsed, so such a line is counted here whatever it holds. Absent in episodes recorded before the byte budget.').optional(),
+    dropped_total_cap: count("Lines (or qga answers) dropped because their row would have taken the guest's rows past max_total_mb. Absent in episodes recorded before the byte budget.").optional(),
+    bytes_written: count("Bytes of the line and qga rows written (envelopes included), cumulative: what the byte budget is charged with; channel rows and null qga rows are not counted. Absent in episodes recorded before the byte budget.").optional(),
   })
   .describe('The channel\'s counters, cumulative since the collector started: every drop is counted here and in summary.json, never silent.');

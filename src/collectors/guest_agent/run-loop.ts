@@ -2,9 +2,11 @@
 // is a unix socket: labtel connects to it (QEMU is the server) or listens on
 // it (QEMU connects). Whatever arrives is untrusted input to a root process:
 // lines are bounded, rate-limited, checked and counted (guest-line.ts,
-// src/util/bounded-line-reader.ts); with protocol qga a stock qemu-guest-agent is polled
-// (qga-session.ts). The channel's counters are a row every interval_ms.
-import fs from 'node:fs';
+// src/util/bounded-line-reader.ts); what they make labtel write is bounded
+// in bytes per second and in total (byte-budget.ts), the guest's text
+// written as it came (row-text.ts); every read lands in one reused buffer;
+// with protocol qga a stock qemu-guest-agent is polled (qga-session.ts).
+// The channel's counters are a row every interval_ms.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EpisodeClock } from '../../clock/origin.js';
@@ -15,12 +17,17 @@ import { exitsWithin } from '../../util/process-exit.js';
 import { judgeLine } from './guest-line.js';
 import { BoundedLineReader } from '../../util/bounded-line-reader.js';
 import { QapiError } from '../../util/qapi-error.js';
-import { QgaSession } from './qga-session.js';
+import { listenUnix, withReadBuffer } from '../../util/unix-listen.js';
+import { ByteBudget, type BudgetVerdict } from './byte-budget.js';
+import { QGA_MAX_ANSWER_BYTES, QgaSession } from './qga-session.js';
+import { lineMembers, qgaMembers, ROW_OVERHEAD_MAX, rowBytes } from './row-text.js';
 
 const POLLED = ['guest-get-cpustats', 'guest-get-diskstats', 'guest-get-memory-blocks'] as const;
 /** Connections accepted per window before a reconnect storm is refused. */
 const STORM_MAX = 5;
 const STORM_WINDOW_MS = 10_000;
+/** Every read of the channel lands in one buffer of this size (no fresh buffer per read). */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 export interface GuestLoopOptions {
   config: CollectorConfigs['guest_agent'];
@@ -45,6 +52,9 @@ export interface GuestCounters {
   dropped_invalid_json: number;
   dropped_too_deep: number;
   dropped_not_object: number;
+  dropped_byte_rate: number;
+  dropped_total_cap: number;
+  bytes_written: number;
 }
 
 export interface GuestLoopResult {
@@ -61,6 +71,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   const n: GuestCounters = {
     connections: 0, connections_refused: 0, lines: 0, bytes: 0, dropped_oversize: 0, dropped_rate: 0,
     dropped_invalid_utf8: 0, dropped_invalid_json: 0, dropped_too_deep: 0, dropped_not_object: 0,
+    dropped_byte_rate: 0, dropped_total_cap: 0, bytes_written: 0,
   };
   const r: GuestLoopResult = { end: 'stopped', valueRows: 0, counters: n, disabled: {} };
   let current: net.Socket | null = null;
@@ -77,6 +88,34 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     return true;
   };
 
+  // qga answers are read up to 4 MiB whatever max_line_bytes is: the session holds a bounded number of bytes.
+  const lineCap = c.protocol === 'qga' ? Math.min(c.max_line_bytes, QGA_MAX_ANSWER_BYTES) : c.max_line_bytes;
+  const budget = new ByteBudget(c.max_bytes_per_s, c.max_total_mb * (1 << 20), lineCap + ROW_OVERHEAD_MAX);
+  /** Reported once per power of ten of its count: a flood makes a handful of messages, not one per line. */
+  const reportDrop = (kind: 'byte_rate' | 'total_cap', what: string) => {
+    const k = ++n[`dropped_${kind}`];
+    if (k === 1 || (kind === 'byte_rate' && Number.isInteger(Math.log10(k)))) {
+      o.reportError?.(
+        kind === 'total_cap'
+          ? `guest_agent: the guest's rows reached max_total_mb (${c.max_total_mb} MiB): ${what} dropped from now on (${k} so far, counted in dropped_total_cap)`
+          : `guest_agent: the guest sent more than max_bytes_per_s (${c.max_bytes_per_s} bytes/s): ${what} dropped (${k} so far, counted in dropped_byte_rate)`,
+      );
+    }
+  };
+  /** Writes one guest row if the budget has room for it all; if not, counts the drop and says why. */
+  const writeCharged = (t: number, members: string, what: string): BudgetVerdict => {
+    const bytes = rowBytes(w, t, members);
+    const verdict = budget.check(bytes, t);
+    if (verdict !== 'ok') {
+      reportDrop(verdict, what);
+      return verdict;
+    }
+    w.writeMembers('guest', t, members);
+    budget.charge(bytes, t);
+    n.bytes_written = budget.written;
+    return verdict;
+  };
+
   const channelRow = () =>
     w.write('guest', o.clock.now(), { kind: 'channel', connected: current !== null, ...n, dropped_oversize: n.dropped_oversize + (reader?.oversize ?? 0) });
   let reader: BoundedLineReader | null = null;
@@ -84,31 +123,41 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   const onLineJsonl = (line: Buffer) => {
     if (line.length === 0 || (line.length === 1 && line[0] === 13)) return; // a blank line carries nothing
     if (!admit()) return void n.dropped_rate++;
+    const t = o.clock.now();
+    // Before parsing: its row is at least the line (a final CR is cut), so one past the budget is not judged.
+    const early = budget.check(line.length - 1, t);
+    if (early !== 'ok') return void reportDrop(early, 'lines');
     const v = judgeLine(line);
     if (!v.ok) return void n[`dropped_${v.why}`]++;
+    if (writeCharged(t, lineMembers(v.text, v.guestT), 'lines') !== 'ok') return;
     n.lines++;
-    w.write('guest', o.clock.now(), { kind: 'line', guest: v.value, guest_t: v.guestT });
     if (isMeasuredValue(v.value)) r.valueRows++; // as verify judges it: an empty object, or one of nulls only, measures nothing
     w.flushIfDue();
   };
+
+  // One connection is served at a time: its reads, into readBuffer, go to `feed`.
+  const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  let feed: ((d: Buffer) => void) | null = null;
+  const onRead = (d: Buffer) => feed?.(d);
 
   /** Serves one connection until it closes; with qga, polls it meanwhile. */
   const serve = async (sock: net.Socket) => {
     current = sock;
     n.connections++;
     const qga = c.protocol === 'qga' ? new QgaSession((b) => sock.write(b)) : null;
-    reader = new BoundedLineReader(c.max_line_bytes, qga ? (l) => qga.onLine(l) : onLineJsonl);
+    reader = new BoundedLineReader(lineCap, qga ? (l) => qga.onLine(l) : onLineJsonl);
     const rd = reader;
-    sock.on('data', (d: Buffer) => {
+    feed = (d: Buffer) => {
       n.bytes += d.length;
       rd.push(d);
-    });
+    };
     const closed = new Promise<void>((resolve) => {
       sock.once('close', () => resolve());
       sock.on('error', () => {});
     });
     if (qga) void pollQga(qga, closed);
     await closed;
+    feed = null;
     qga?.close();
     rd.end();
     n.dropped_oversize += rd.oversize;
@@ -125,10 +174,17 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
       for (const command of commands) {
         if (!open) break;
         try {
-          const result = await qga.execute(command);
-          w.write('guest', o.clock.now(), { kind: 'qga', command, result });
+          const answer = await qga.execute(command);
+          const t = o.clock.now();
+          const verdict = writeCharged(t, qgaMembers(command, answer.raw), 'qga answers');
+          if (verdict !== 'ok') {
+            // The poll's slot still gets its row: null, saying why (labtel's own few bytes, like a channel row).
+            const why = verdict === 'total_cap' ? `the guest's rows reached max_total_mb (${c.max_total_mb} MiB)` : `past max_bytes_per_s (${c.max_bytes_per_s} bytes/s)`;
+            w.write('guest', t, { kind: 'qga', command, result: null }, { result: `${command}: the answer (${answer.raw.length} bytes) was dropped: ${why}` });
+            continue;
+          }
           // As verify judges it: [], {} or nulls only answer nothing, and the OS's name is identity, not a measurement.
-          if (command !== 'guest-get-osinfo' && isMeasuredValue(result)) r.valueRows++;
+          if (command !== 'guest-get-osinfo' && isMeasuredValue(answer.value)) r.valueRows++;
           if (command === 'guest-get-osinfo') osinfoDone = true;
         } catch (err) {
           const why = (err as Error).message;
@@ -163,7 +219,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   async function connectLoop() {
     let delay = o.restartDelayMs ?? 500;
     while (!o.signal.aborted) {
-      const sock = net.createConnection({ path: c.socket });
+      const sock = net.createConnection({ path: c.socket, onread: { buffer: readBuffer, callback: (k: number, b: Uint8Array) => (onRead(Buffer.from(b.buffer, b.byteOffset, k)), true) } });
       const ok = await new Promise<boolean>((resolve) => {
         sock.once('connect', () => resolve(true));
         sock.once('error', () => resolve(false));
@@ -187,14 +243,9 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   }
 
   async function listenLoop() {
-    // A stale socket file from an earlier run is replaced; anything else at the path is not touched.
-    try {
-      if (fs.lstatSync(c.socket).isSocket()) fs.unlinkSync(c.socket);
-    } catch {
-      // nothing there
-    }
     const accepted: number[] = [];
-    const server = net.createServer({ pauseOnConnect: false }, (sock) => {
+    // Paused: a refused connection is never read; a served one is moved to the reused read buffer.
+    const server = net.createServer({ pauseOnConnect: true }, (sock) => {
       const now = Date.now();
       while (accepted.length && now - accepted[0]! > STORM_WINDOW_MS) accepted.shift();
       if (current || accepted.length >= STORM_MAX) {
@@ -206,14 +257,11 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
         return;
       }
       accepted.push(now);
-      serving = serve(sock);
+      serving = serve(withReadBuffer(sock, readBuffer, onRead));
     });
     let serving: Promise<void> | null = null;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(c.socket, () => resolve());
-    });
-    fs.chmodSync(c.socket, 0o600);
+    // Bound in a private directory, made 0600, then renamed into place (a stale socket or a symlink there is replaced).
+    await listenUnix(server, c.socket);
     await stopped;
     current?.destroy();
     await serving; // its counters and `connected` settle before the last channel row

@@ -54,7 +54,7 @@ describe('judgeLine: UTF-8', () => {
   it('valid UTF-8 of every length is accepted and decoded exactly', () => {
     const text = 'é ߿ ࠀ € ￿ 𐀀 😀 \u{10FFFF}';
     const v = judge(JSON.stringify({ s: text }));
-    expect(v).toEqual({ ok: true, value: { s: text }, guestT: null });
+    expect(v).toEqual({ ok: true, value: { s: text }, guestT: null, text: JSON.stringify({ s: text }) });
     const esc = judge('{"s":"\\ud800 \\udfff"}');
     expect(esc.ok && esc.value.s).toBe('\ud800 \udfff');
   });
@@ -139,9 +139,10 @@ describe('judgeLine: JSON and objects', () => {
 
   it('an object line is accepted with its \\r\\n line end and surrounding blanks, its value exact', () => {
     const sent = { n: 1.5, neg: -0.25, big: 1e21, s: 'a\n"b"\\', z: null, b: [true, false, {}], o: { x: [] } };
-    expect(judge(JSON.stringify(sent) + '\r')).toEqual({ ok: true, value: sent, guestT: null });
-    expect(judge(` \t${JSON.stringify(sent)} `)).toEqual({ ok: true, value: sent, guestT: null });
-    expect(judge('{}')).toEqual({ ok: true, value: {}, guestT: null });
+    // text: the line as written to the row (only a final CR cut), never serialized again.
+    expect(judge(JSON.stringify(sent) + '\r')).toEqual({ ok: true, value: sent, guestT: null, text: JSON.stringify(sent) });
+    expect(judge(` \t${JSON.stringify(sent)} `)).toEqual({ ok: true, value: sent, guestT: null, text: ` \t${JSON.stringify(sent)} ` });
+    expect(judge('{}')).toEqual({ ok: true, value: {}, guestT: null, text: '{}' });
   });
 
   // Guards against: guest keys reaching Object.prototype, or becoming the

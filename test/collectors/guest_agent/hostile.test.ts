@@ -38,6 +38,9 @@ const COUNTERS = [
   'dropped_invalid_json',
   'dropped_too_deep',
   'dropped_not_object',
+  'dropped_byte_rate',
+  'dropped_total_cap',
+  'bytes_written',
 ] as const satisfies ReadonlyArray<keyof GuestCounters>;
 
 interface Run {
@@ -164,6 +167,12 @@ function invalidRows(rows: Row[]): string[] {
   return bad;
 }
 
+/** Bytes of the line and qga rows in a row file's text (what bytes_written counts). */
+function guestRowBytes(text: string): number {
+  const rows = text.split('\n').filter((l) => l.includes('"kind":"line"') || l.includes('"kind":"qga"'));
+  return rows.filter((l) => { const k = (JSON.parse(l) as Row).kind; return k === 'line' || k === 'qga'; }).reduce((a, l) => a + Buffer.byteLength(l) + 1, 0);
+}
+
 const countersOf = (o: object): Record<string, unknown> => Object.fromEntries(COUNTERS.map((k) => [k, (o as Record<string, unknown>)[k]]));
 
 /**
@@ -172,6 +181,9 @@ const countersOf = (o: object): Record<string, unknown> => Object.fromEntries(CO
  */
 function expectCounters(run: Run, want: Pick<GuestCounters, 'connections' | 'bytes'> & Partial<GuestCounters>): void {
   const full: GuestCounters = {
+    dropped_byte_rate: 0,
+    dropped_total_cap: 0,
+    bytes_written: guestRowBytes(run.text),
     connections_refused: 0,
     lines: 0,
     dropped_oversize: 0,

@@ -1,0 +1,31 @@
+// The guest rows as text, and their exact size as the row writer writes
+// them (src/rows/jsonl-writer.ts writeMembers), so the byte budget is
+// charged with what lands on disk. The guest's line is written as it came
+// (validated, never serialized again): a row is the line plus an envelope
+// of at most ROW_OVERHEAD_MAX bytes, whatever the line holds.
+import type { JsonlWriter } from '../../rows/jsonl-writer.js';
+
+/**
+ * Bytes a row adds to what the guest sent: the envelope (source, t_mono_ns,
+ * seq, available_in_deployment), kind, the qga command, and guest_t (a copy
+ * of at most 64 characters of the line, 6 bytes each escaped: 386 bytes).
+ * About 530 at most; 1 KiB leaves room for t_mono_ns and seq of any length.
+ */
+export const ROW_OVERHEAD_MAX = 1024;
+
+/** A jsonl line's row: `text` is the guest's validated line. */
+export function lineMembers(text: string, guestT: number | string | null): string {
+  return `"kind":"line","guest":${text},"guest_t":${JSON.stringify(guestT)}`;
+}
+
+/** A qga answer's row: `raw` is the answer's `return` as the agent wrote it. */
+export function qgaMembers(command: string, raw: string): string {
+  return `"kind":"qga","command":${JSON.stringify(command)},"result":${raw}`;
+}
+
+/** Bytes of the row `w.writeMembers('guest', tMonoNs, members, nullReasons)` appends next. */
+export function rowBytes(w: JsonlWriter, tMonoNs: number, members: string, nullReasons?: Record<string, string>): number {
+  let head = `{"source":"guest","t_mono_ns":${Math.round(tMonoNs)},"seq":${w.nextSeq('guest')},"available_in_deployment":${w.availableInDeployment}`;
+  if (nullReasons) head += `,"null_reasons":${JSON.stringify(nullReasons)}`;
+  return Buffer.byteLength(head) + (members ? 1 + Buffer.byteLength(members) : 0) + 2;
+}

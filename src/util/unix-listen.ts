@@ -1,0 +1,116 @@
+// A unix socket labtel listens on, made without a window: bound inside a
+// fresh 0700 directory beside the target path (same filesystem), made 0600
+// there, where no one else can reach it, then renamed into place. rename
+// replaces a stale socket or a symlink at the path without following it, and
+// nothing is ever chmod-ed through the public path. A path whose directory
+// others can write is refused: whoever can write there can put their own
+// socket or a symlink at the name, or move ours away.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+/** sun_path holds 108 bytes, the last a NUL. */
+const SUN_PATH_MAX = 107;
+
+/**
+ * Why labtel will not listen at `socketPath`, or null. The socket's own
+ * directory (symlinks resolved) must be owned by root or by labtel's user
+ * and writable by no one else, sticky or not (in a sticky /tmp anyone can
+ * still take the name first); every directory above it must be owned by
+ * root or labtel's user and not writable by others unless sticky (else the
+ * directory itself could be swapped).
+ */
+export function unsafeSocketDir(socketPath: string): string | null {
+  const dir = path.dirname(path.resolve(socketPath));
+  let real: string;
+  try {
+    real = fs.realpathSync(dir);
+  } catch (err) {
+    return `the socket's directory ${dir} cannot be used: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+  const me = process.geteuid?.() ?? 0;
+  for (let d = real, own = true; ; own = false) {
+    const st = fs.statSync(d);
+    const named = d === dir || own ? `the socket's directory ${d}${d !== dir ? ` (${dir})` : ''}` : `${d}, above the socket's directory ${dir},`;
+    if (!st.isDirectory()) return `${named} is not a directory`;
+    if (st.uid !== 0 && st.uid !== me) return `${named} is owned by uid ${st.uid}, neither root nor labtel's user (${me}): that user could replace the socket`;
+    const othersWrite = (st.mode & 0o022) !== 0;
+    const sticky = (st.mode & 0o1000) !== 0;
+    if (othersWrite && (own || !sticky)) {
+      return `${named} is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}): another user could take the socket's name or put a symlink there; use a directory only root (or labtel's user) can write`;
+    }
+    const up = path.dirname(d);
+    if (up === d) return null;
+    d = up;
+  }
+}
+
+/**
+ * Makes `server` listen at `socketPath`, mode 0600, without a window: see
+ * the file's head. Throws, naming the path, when the directory is unsafe,
+ * something other than a socket or symlink is at the path, or binding fails;
+ * a temporary directory it made is gone then. Resolves with the real path it
+ * listens at (the directory's symlinks resolved).
+ */
+export async function listenUnix(server: net.Server, socketPath: string): Promise<string> {
+  const unsafe = unsafeSocketDir(socketPath);
+  if (unsafe) throw new Error(`refusing to listen on ${socketPath}: ${unsafe}`);
+  const target = path.join(fs.realpathSync(path.dirname(path.resolve(socketPath))), path.basename(socketPath));
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  // A stale socket (an earlier run's) or a symlink is replaced by the rename; anything else is not touched.
+  if (st && !st.isSocket() && !st.isSymbolicLink()) throw new Error(`refusing to listen on ${socketPath}: something that is not a socket is there`);
+  const tmp = fs.mkdtempSync(path.join(path.dirname(target), '.lt-')); // 0700, ours
+  const bound = path.join(tmp, 's');
+  try {
+    if (Buffer.byteLength(bound) > SUN_PATH_MAX || Buffer.byteLength(target) > SUN_PATH_MAX) {
+      throw new Error(`the path is longer than a unix socket's ${SUN_PATH_MAX} bytes (labtel binds at ${bound} first)`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      server.once('error', onError);
+      server.listen(bound, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    fs.chmodSync(bound, 0o600); // inside a 0700 directory only labtel can write: no one can swap it
+    fs.renameSync(bound, target);
+  } catch (err) {
+    if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw new Error(`cannot listen on ${socketPath}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return target;
+}
+
+/**
+ * An accepted connection (from a server made with pauseOnConnect: true),
+ * moved to a socket whose reads all land in `buffer`: net.Server has no
+ * onread option, and without one every read is a fresh 64 KiB buffer, tens
+ * of MiB of garbage before the next GC under a flood. Falls back to the
+ * socket as accepted (reading into fresh buffers, its 'data' events passed
+ * to `callback`) if Node's private handle is not where it is in Node 20-22.
+ */
+export function withReadBuffer(accepted: net.Socket, buffer: Buffer, callback: (bytes: Buffer) => void): net.Socket {
+  const s = accepted as net.Socket & { _handle?: unknown };
+  const handle = s._handle;
+  if (!handle || typeof (handle as { useUserBuffer?: unknown }).useUserBuffer !== 'function') {
+    accepted.on('data', callback);
+    accepted.resume();
+    return accepted;
+  }
+  s._handle = null; // the handle is the new socket's now: destroying this one closes nothing
+  accepted.destroy(); // (and counts the connection as gone for the server)
+  return new net.Socket({
+    handle,
+    readable: true,
+    writable: true,
+    onread: { buffer, callback: (n: number, b: Uint8Array) => (callback(Buffer.from(b.buffer, b.byteOffset, n)), true) },
+  } as net.SocketConstructorOpts);
+}
