@@ -1,21 +1,15 @@
 // A QMP client over a unix socket: greeting, qmp_capabilities, commands
 // matched to replies by id with a timeout each, and asynchronous events in a
 // bounded queue. QEMU is a peer that may be compromised from inside the
-// guest or simply broken, so nothing it sends is trusted: a message is at
-// most 10 MiB (more: disconnect), every line that is not a JSON object is
-// counted and reported, and replies with no or unknown ids are reported and
-// dropped. Nothing here throws at the caller except a failed connect.
+// guest or simply broken, so nothing it sends is trusted: what it sends is
+// judged line by line in QmpLineHandler (line-handler.ts: bounded, never
+// throws, problems counted by kind); a message over 10 MiB disconnects.
+// Nothing here throws at the caller except a failed connect.
 import net from 'node:net';
-import { QapiError } from '../util/qapi-error.js';
+import { QmpLineHandler, QMP_DEFAULTS, type QmpEvent } from './line-handler.js';
+import { QmpProblems, type QmpProblemKind } from './problems.js';
 
-export interface QmpEvent {
-  event: string;
-  data: unknown;
-  /** QEMU's host wall-clock time of the event, ns since the epoch; null when absent or malformed. */
-  wallNs: bigint | null;
-  /** The episode-independent monotonic time it was received (process.hrtime), ns. */
-  receivedMonoNs: bigint;
-}
+export type { QmpEvent } from './line-handler.js';
 
 export interface QmpClientOptions {
   path: string;
@@ -23,56 +17,70 @@ export interface QmpClientOptions {
   commandTimeoutMs?: number;
   maxMessageBytes?: number;
   maxQueuedEvents?: number;
-  /** Something wrong in what QEMU sent (the client carries on). */
-  onProblem?: (message: string) => void;
+  /** Events taken per second, bursts of one second's worth (default 100); the excess is dropped and counted. */
+  maxEventsPerS?: number;
+  /** Where problems are counted and the first of each kind reported (a collector shares one over its connections). */
+  problems?: QmpProblems;
+  /** Without `problems`: the first problem of each kind, in words (the client carries on). */
+  onProblem?: (message: string, kind: QmpProblemKind) => void;
   /** Events are ready in takeEvents(). */
   onEvents?: () => void;
 }
 
-interface Pending {
-  command: string;
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-const show = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s);
-
 export class QmpClient {
-  /** QEMU's version from the greeting, e.g. "7.2.0". */
-  version: string | null = null;
-  droppedEvents = 0;
-  badLines = 0;
   /** Resolves with the reason once the connection is gone. */
   readonly closed: Promise<string>;
+  /** What QEMU sent, judged line by line (no socket in it: the fuzz target drives it directly). */
+  readonly lines: QmpLineHandler;
   private readonly sock: net.Socket;
-  private readonly pending = new Map<string, Pending>();
-  private events: QmpEvent[] = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
   private nextId = 0;
-  private chunks: Buffer[] = [];
-  private chunkBytes = 0;
   private greeted!: (ok: boolean) => void;
   private closeReason: string | null = null;
   private markClosed!: (why: string) => void;
+  private readonly commandTimeoutMs: number;
 
-  private constructor(private readonly o: QmpClientOptions & Required<Pick<QmpClientOptions, 'commandTimeoutMs' | 'maxMessageBytes' | 'maxQueuedEvents'>>) {
+  private constructor(o: QmpClientOptions) {
+    this.commandTimeoutMs = o.commandTimeoutMs ?? 5000;
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
+    const problems = o.problems ?? new QmpProblems((kind, m) => o.onProblem?.(m, kind));
+    this.lines = new QmpLineHandler({
+      maxMessageBytes: o.maxMessageBytes ?? QMP_DEFAULTS.maxMessageBytes,
+      maxQueuedEvents: o.maxQueuedEvents ?? QMP_DEFAULTS.maxQueuedEvents,
+      maxEventsPerS: o.maxEventsPerS ?? QMP_DEFAULTS.maxEventsPerS,
+      problems,
+      onGreeting: () => this.greeted?.(true),
+      onEvents: o.onEvents,
+      onFatal: (why) => this.fail(why),
+    });
     this.sock = net.createConnection({ path: o.path });
-    this.sock.on('data', (d) => this.onData(d));
+    this.sock.on('data', (d) => this.lines.feed(d));
     this.sock.on('error', (err) => this.fail(`connection error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-    this.sock.on('close', () => this.fail(this.greeting ? 'QEMU closed the QMP connection' : 'QEMU closed the QMP connection before its greeting'));
+    this.sock.on('close', () => this.fail(this.lines.greeted ? 'QEMU closed the QMP connection' : 'QEMU closed the QMP connection before its greeting'));
   }
 
-  private greeting = false;
+  /** QEMU's version from the greeting, e.g. "7.2.0". */
+  get version(): string | null {
+    return this.lines.version;
+  }
+
+  /** Events dropped on this connection (rate limit and full queue). */
+  get droppedEvents(): number {
+    return this.lines.droppedEvents;
+  }
+
+  /** Lines on this connection that were no usable message. */
+  get badLines(): number {
+    return this.lines.badLines;
+  }
+
+  get problems(): QmpProblems {
+    return this.lines.problems;
+  }
 
   /** Connects, waits for the greeting and negotiates capabilities; rejects with why it could not. */
   static async connect(opts: QmpClientOptions): Promise<QmpClient> {
-    const c = new QmpClient({
-      ...opts,
-      commandTimeoutMs: opts.commandTimeoutMs ?? 5000,
-      maxMessageBytes: opts.maxMessageBytes ?? 10 << 20,
-      maxQueuedEvents: opts.maxQueuedEvents ?? 10_000,
-    });
+    const c = new QmpClient(opts);
     const greetingMs = opts.greetingTimeoutMs ?? 5000;
     const greeted = new Promise<boolean>((resolve) => (c.greeted = resolve));
     let timer: NodeJS.Timeout | undefined;
@@ -93,16 +101,33 @@ export class QmpClient {
     return c;
   }
 
-  /** Runs one command; rejects with a QapiError, a timeout, or the connection closing. */
+  /** Runs one command; rejects with a QapiError, a timeout, the reply being unreadable, or the connection closing. */
   execute<T = unknown>(command: string, args?: object): Promise<T> {
     if (this.closeReason) return Promise.reject(new Error(`${command}: ${this.closeReason}`));
     const id = `labtel-${++this.nextId}`;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`${command}: no reply within ${this.o.commandTimeoutMs} ms`));
-      }, this.o.commandTimeoutMs);
-      this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
+        this.timers.delete(id);
+        this.lines.forget(id);
+        reject(new Error(`${command}: no reply within ${this.commandTimeoutMs} ms`));
+      }, this.commandTimeoutMs);
+      this.timers.set(id, timer);
+      const done = () => {
+        clearTimeout(timer);
+        this.timers.delete(id);
+      };
+      this.lines.expect(
+        id,
+        command,
+        (v) => {
+          done();
+          resolve(v as T);
+        },
+        (e) => {
+          done();
+          reject(e);
+        },
+      );
       this.sock.write(JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id }) + '\n');
     });
   }
@@ -115,9 +140,7 @@ export class QmpClient {
 
   /** Events received since the last call, oldest first. */
   takeEvents(): QmpEvent[] {
-    const e = this.events;
-    this.events = [];
-    return e;
+    return this.lines.takeEvents();
   }
 
   close(why = 'closed by labtel'): void {
@@ -128,102 +151,10 @@ export class QmpClient {
     if (this.closeReason) return;
     this.closeReason = why;
     this.greeted?.(false);
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new Error(`${p.command}: ${why}`));
-      this.pending.delete(id);
-    }
-    this.chunks = [];
+    this.lines.fail(why); // rejects every waiting command (their timers are cleared as they settle)
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
     this.sock.destroy();
     this.markClosed(why);
-  }
-
-  private onData(d: Buffer): void {
-    let start = 0;
-    for (let nl = d.indexOf(10); nl >= 0; nl = d.indexOf(10, start)) {
-      const part = d.subarray(start, nl);
-      const line = this.chunks.length ? Buffer.concat([...this.chunks, part]) : part;
-      this.chunks = [];
-      this.chunkBytes = 0;
-      start = nl + 1;
-      if (line.length > this.o.maxMessageBytes) return this.tooLong(line.length);
-      this.onLine(line.toString('utf8'));
-      if (this.closeReason) return;
-    }
-    if (start < d.length) {
-      this.chunkBytes += d.length - start;
-      if (this.chunkBytes > this.o.maxMessageBytes) return this.tooLong(this.chunkBytes);
-      this.chunks.push(Buffer.from(d.subarray(start)));
-    }
-  }
-
-  private tooLong(bytes: number): void {
-    const why = `QEMU sent a QMP message of more than ${this.o.maxMessageBytes} bytes (${bytes} without a line end); disconnected`;
-    this.o.onProblem?.(why);
-    this.fail(why);
-  }
-
-  private onLine(raw: string): void {
-    const line = raw.trim();
-    if (!line) return;
-    let m: Record<string, unknown>;
-    try {
-      m = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      m = null as never;
-    }
-    if (typeof m !== 'object' || m === null || Array.isArray(m)) {
-      this.badLines++;
-      this.o.onProblem?.(`QMP sent a line that is not a JSON object: ${show(line)}`);
-      return;
-    }
-    if (!this.greeting) {
-      const qmp = m.QMP as { version?: { qemu?: { major?: unknown; minor?: unknown; micro?: unknown } } } | undefined;
-      if (typeof qmp !== 'object' || qmp === null) {
-        this.o.onProblem?.(`QMP's first message is not a greeting: ${show(line)}`);
-        this.fail('QEMU sent something other than a QMP greeting first');
-        return;
-      }
-      const v = qmp.version?.qemu;
-      this.version = v && [v.major, v.minor, v.micro].every((x) => typeof x === 'number') ? `${v.major}.${v.minor}.${v.micro}` : null;
-      this.greeting = true;
-      this.greeted(true);
-      return;
-    }
-    if (typeof m.event === 'string') return this.onEvent(m);
-    const id = m.id;
-    if ('return' in m || 'error' in m) {
-      const p = typeof id === 'string' ? this.pending.get(id) : undefined;
-      if (!p) {
-        const err = m.error as { desc?: unknown } | undefined;
-        const what = err ? `an error (${show(String(err.desc ?? ''))})` : 'a reply';
-        this.o.onProblem?.(id === undefined ? `QMP sent ${what} without an id` : `QMP sent ${what} for an unknown id ${(JSON.stringify(id) ?? '').slice(0, 80)}`);
-        return;
-      }
-      this.pending.delete(id as string);
-      clearTimeout(p.timer);
-      if ('error' in m) {
-        p.reject(QapiError.fromReply(p.command, m.error));
-      } else p.resolve(m.return);
-      return;
-    }
-    this.badLines++;
-    this.o.onProblem?.(`QMP sent a message that is neither an event nor a reply: ${show(line)}`);
-  }
-
-  private onEvent(m: Record<string, unknown>): void {
-    if (this.events.length >= this.o.maxQueuedEvents) {
-      this.droppedEvents++;
-      return;
-    }
-    const ts = m.timestamp as { seconds?: unknown; microseconds?: unknown } | undefined;
-    const ok = ts && Number.isSafeInteger(ts.seconds) && Number.isSafeInteger(ts.microseconds) && (ts.seconds as number) >= 0 && (ts.microseconds as number) >= 0 && (ts.microseconds as number) < 1e6;
-    this.events.push({
-      event: m.event as string,
-      data: m.data ?? null,
-      wallNs: ok ? BigInt(ts.seconds as number) * 1_000_000_000n + BigInt(ts.microseconds as number) * 1000n : null,
-      receivedMonoNs: process.hrtime.bigint(),
-    });
-    if (this.events.length === 1) this.o.onEvents?.();
   }
 }

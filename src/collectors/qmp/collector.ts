@@ -18,11 +18,20 @@ export const qmp: Collector<'qmp'> = {
       clock: ctx.clock,
       signal: ctx.signal,
       reportError: ctx.reportError,
+      maxEventsPerS: ctx.config.max_events_per_s,
     });
     return {
       end: r.end,
       valueRows: r.valueRows,
-      detail: { qemu: r.qemuVersion, connections: r.connections, events: r.events, events_dropped: r.eventsDropped },
+      detail: {
+        qemu: r.qemuVersion,
+        connections: r.connections,
+        events: r.events,
+        events_dropped: r.eventsDropped,
+        events_dropped_by: r.eventsDroppedBy,
+        problems: r.problems,
+        rows_cut: r.rowsCut,
+      },
     };
   },
 };

@@ -6,5 +6,8 @@ export const qmpConfig = z
     ...collectorCommon,
     socket: nonEmptyString('a unix socket path').describe("Path of a QMP unix socket of the guest's QEMU."),
     interval_ms: positiveInt().default(1000).describe('Polling period, ms.'),
+    max_events_per_s: positiveInt()
+      .default(100)
+      .describe('QMP events taken per second, in bursts of up to one second\'s worth; the excess is dropped and counted (events_dropped, summary.json).'),
   })
   .describe("QEMU's monitor: status, block stats, KVM stats, lifecycle events.");

@@ -1,9 +1,13 @@
 // One poll of QEMU: the queries of a qmp row, each allowed to fail on its
 // own. Values are taken as QEMU reports them, but checked: a counter that is
 // not a non-negative integer is null with what QEMU sent, and names QEMU
-// chooses (devices, statistics) are kept in objects with no prototype.
+// chooses (devices, statistics) are kept in objects with no prototype. What
+// one answer may put in the row is bounded (bounds.ts): devices, vCPUs,
+// statistics, histogram buckets, name lengths and nested null_reasons are
+// cut at their bound, and each cut is said in `cut`.
 import type { QmpClient } from '../../qmp/client.js';
 import { QapiError } from '../../util/qapi-error.js';
+import { QMP_BOUNDS } from './bounds.js';
 
 const BLOCK_FIELDS = [
   'rd_bytes', 'wr_bytes', 'rd_operations', 'wr_operations', 'flush_operations',
@@ -16,7 +20,7 @@ const dict = <T>(): Record<string, T> => Object.create(null) as Record<string, T
 const objects = (v: unknown): object[] => (Array.isArray(v) ? v.filter((x): x is object => typeof x === 'object' && x !== null && !Array.isArray(x)) : []);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const short = (v: unknown) => {
-  const s = JSON.stringify(v) ?? String(v);
+  const s = typeof v === 'string' && v.length > 60 ? JSON.stringify(v.slice(0, 60)) : (JSON.stringify(v) ?? String(v));
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
 
@@ -32,14 +36,50 @@ export const newPollState = (): PollState => ({ disabled: new Map(), statsTarget
 export interface PollResult {
   fields: Record<string, unknown>;
   reasons: Record<string, string>;
+  /** What was left out to stay within the bounds, by field ('block', 'vcpus', 'kvm_vm', 'kvm_vcpu', 'names', 'null_reasons'). */
+  cut: Record<string, string>;
 }
 
 /** Errors that mean "this QEMU will never answer this": ask once, then record it. */
 const FOR_GOOD = new Set(['CommandNotFound', 'DeviceNotActive']);
 
+/** Counts what a poll cut, and says it once per field. */
+class Cuts {
+  readonly out: Record<string, string> = {};
+  namesCut = 0;
+  reasonsLeftOut = 0;
+  nestedReasons = 0;
+
+  set(field: string, message: string): void {
+    this.out[field] = this.out[field] ? `${this.out[field]}; ${message}` : message;
+  }
+
+  /** A name QEMU chose, at most nameChars characters (counted when cut). */
+  name(s: string): string {
+    if (s.length <= QMP_BOUNDS.nameChars) return s;
+    this.namesCut++;
+    return s.slice(0, QMP_BOUNDS.nameChars);
+  }
+
+  finish(): Record<string, string> {
+    if (this.namesCut) this.set('names', `${this.namesCut} name${this.namesCut === 1 ? '' : 's'} longer than ${QMP_BOUNDS.nameChars} characters cut to their first ${QMP_BOUNDS.nameChars}`);
+    if (this.reasonsLeftOut) this.set('null_reasons', `${this.reasonsLeftOut} null_reasons inside block devices left out (the first ${QMP_BOUNDS.nestedReasons} are kept)`);
+    return this.out;
+  }
+}
+
 export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult> {
   const fields: Record<string, unknown> = {};
   const reasons: Record<string, string> = {};
+  const cuts = new Cuts();
+  const nestedReason = (key: string, why: string) => {
+    if (cuts.nestedReasons >= QMP_BOUNDS.nestedReasons) {
+      cuts.reasonsLeftOut++;
+      return;
+    }
+    cuts.nestedReasons++;
+    reasons[key] = why;
+  };
   const ask = async <T>(command: string, args: object | undefined, targets: string[], take: (r: T) => void) => {
     const off = st.disabled.get(command);
     if (off) {
@@ -52,7 +92,7 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
     try {
       take(await c.execute<T>(command, args));
     } catch (err) {
-      const why = err instanceof QapiError ? `${command}: QEMU answered ${err.errorClass}: ${err.desc}` : (err as Error).message;
+      const why = err instanceof QapiError ? `${command}: QEMU answered ${err.errorClass.slice(0, 64)}: ${err.desc.slice(0, 500)}` : String((err as Error)?.message ?? err).slice(0, 600);
       if (err instanceof QapiError && FOR_GOOD.has(err.errorClass)) st.disabled.set(command, why);
       for (const t of targets) {
         fields[t] = null;
@@ -70,37 +110,51 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
 
   await ask<unknown>('query-blockstats', undefined, ['block'], (r) => {
     const block = dict<Record<string, number | null>>();
+    let devices = 0;
+    let repeated = 0;
     for (const d of objects(r)) {
       const dev = d as { device?: unknown; qdev?: unknown; 'node-name'?: unknown; stats?: Record<string, unknown> };
-      const name = [dev.device, dev.qdev, dev['node-name']].find((x) => typeof x === 'string' && x !== '') as string | undefined;
-      if (!name || typeof dev.stats !== 'object' || dev.stats === null) continue;
+      const raw = [dev.device, dev.qdev, dev['node-name']].find((x) => typeof x === 'string' && x !== '') as string | undefined;
+      if (!raw || typeof dev.stats !== 'object' || dev.stats === null) continue;
+      devices++;
+      if (devices > QMP_BOUNDS.devices) continue; // counted, not kept
+      const name = cuts.name(raw);
+      if (Object.hasOwn(block, name)) {
+        repeated++;
+        continue;
+      }
       const s = dev.stats;
       const row = dict<number | null>();
       for (const k of BLOCK_FIELDS) {
-        const v = s[k];
+        const v = Object.hasOwn(s, k) ? s[k] : undefined;
         row[k] = isCount(v) ? v : null;
-        if (v !== undefined && !isCount(v)) reasons[`block.${name}.${k}`] = `QEMU sent ${short(v)}`;
-        else if (v === undefined) reasons[`block.${name}.${k}`] = k === 'idle_time_ns' ? 'QEMU reports it only once the device saw I/O' : 'QEMU did not report it';
+        if (v !== undefined && !isCount(v)) nestedReason(`block.${name}.${k}`, `QEMU sent ${short(v)}`);
+        else if (v === undefined) nestedReason(`block.${name}.${k}`, k === 'idle_time_ns' ? 'QEMU reports it only once the device saw I/O' : 'QEMU did not report it');
       }
-      block[name.slice(0, 256)] = row;
+      block[name] = row;
     }
+    if (devices > QMP_BOUNDS.devices) cuts.set('block', `${devices} devices, kept the first ${QMP_BOUNDS.devices}`);
+    if (repeated) cuts.set('block', `${repeated} device${repeated === 1 ? '' : 's'} whose name repeats an earlier one skipped`);
     fields.block = block;
   });
 
   await ask<unknown>('query-cpus-fast', undefined, ['vcpus'], (r) => {
-    fields.vcpus = objects(r)
+    const valid = objects(r)
       .map((x) => x as { 'cpu-index'?: unknown; 'thread-id'?: unknown; 'qom-path'?: unknown })
-      .filter((x) => Number.isSafeInteger(x['cpu-index']) && Number.isSafeInteger(x['thread-id']))
-      .map((x) => ({ cpu_index: x['cpu-index'] as number, thread_id: x['thread-id'] as number, qom_path: typeof x['qom-path'] === 'string' ? x['qom-path'].slice(0, 256) : '' }));
+      .filter((x) => Number.isSafeInteger(x['cpu-index']) && Number.isSafeInteger(x['thread-id']));
+    if (valid.length > QMP_BOUNDS.vcpus) cuts.set('vcpus', `${valid.length} vCPUs, kept the first ${QMP_BOUNDS.vcpus}`);
+    fields.vcpus = valid
+      .slice(0, QMP_BOUNDS.vcpus)
+      .map((x) => ({ cpu_index: x['cpu-index'] as number, thread_id: x['thread-id'] as number, qom_path: typeof x['qom-path'] === 'string' ? cuts.name(x['qom-path']) : '' }));
   });
 
   if (st.statsTargets === null && !st.disabled.has('query-stats')) {
     try {
       const schemas = await c.execute<Array<{ target?: unknown }>>('query-stats-schemas');
-      st.statsTargets = new Set((objects(schemas) as Array<{ target?: unknown }>).map((s) => String(s.target)));
+      st.statsTargets = new Set((objects(schemas) as Array<{ target?: unknown }>).slice(0, 64).map((s) => (typeof s.target === 'string' ? s.target.slice(0, 64) : '')));
     } catch (err) {
       // QEMU without query-stats: recorded on every row. A timeout or a lost connection: asked again next poll.
-      if (err instanceof QapiError) st.disabled.set('query-stats', `query-stats-schemas: QEMU answered ${err.errorClass}`);
+      if (err instanceof QapiError) st.disabled.set('query-stats', `query-stats-schemas: QEMU answered ${err.errorClass.slice(0, 64)}`);
     }
   }
   for (const [target, field] of [['vm', 'kvm_vm'], ['vcpu', 'kvm_vcpu']] as const) {
@@ -111,15 +165,42 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
     }
     await ask<unknown>('query-stats', { target }, [field], (r) => {
       const out = dict<unknown>();
-      for (const p of objects(r) as Array<{ 'qom-path'?: unknown; stats?: unknown }>) {
-        const values = dict<unknown>();
-        for (const s of objects(p.stats) as Array<{ name?: unknown; value?: unknown }>) {
-          const ok = typeof s.value === 'number' || typeof s.value === 'boolean' || (Array.isArray(s.value) && s.value.every((v) => typeof v === 'number'));
-          if (typeof s.name === 'string' && ok) values[s.name.slice(0, 128)] = s.value;
+      let stats = 0; // over the bound, on the vm or on any one vCPU
+      let histograms = 0;
+      let paths = 0;
+      const take = (values: Record<string, unknown>, list: unknown) => {
+        let n = Object.keys(values).length;
+        for (const s of objects(list) as Array<{ name?: unknown; value?: unknown }>) {
+          const v = s.value;
+          const ok = typeof v === 'number' || typeof v === 'boolean' || (Array.isArray(v) && v.every((x) => typeof x === 'number'));
+          if (typeof s.name !== 'string' || !ok) continue;
+          const name = cuts.name(s.name);
+          if (Object.hasOwn(values, name)) continue;
+          if (n >= QMP_BOUNDS.statsPerTarget) {
+            stats++;
+            continue;
+          }
+          n++;
+          if (Array.isArray(v) && v.length > QMP_BOUNDS.histogramBuckets) histograms++;
+          values[name] = Array.isArray(v) ? v.slice(0, QMP_BOUNDS.histogramBuckets) : v;
         }
-        if (target === 'vm') Object.assign(out, values);
-        else out[typeof p['qom-path'] === 'string' ? p['qom-path'].slice(0, 256) : '?'] = values;
+      };
+      for (const p of objects(r) as Array<{ 'qom-path'?: unknown; stats?: unknown }>) {
+        if (target === 'vm') {
+          take(out as Record<string, unknown>, p.stats);
+          continue;
+        }
+        const path = typeof p['qom-path'] === 'string' ? cuts.name(p['qom-path']) : '?';
+        if (!Object.hasOwn(out, path)) {
+          paths++;
+          if (paths > QMP_BOUNDS.vcpus) continue;
+          out[path] = dict<unknown>();
+        }
+        take(out[path] as Record<string, unknown>, p.stats);
       }
+      if (paths > QMP_BOUNDS.vcpus) cuts.set(field, `${paths} vCPUs, kept the first ${QMP_BOUNDS.vcpus}`);
+      if (stats) cuts.set(field, `${stats} statistics past the first ${QMP_BOUNDS.statsPerTarget} of a ${target === 'vm' ? 'VM' : 'vCPU'} left out`);
+      if (histograms) cuts.set(field, `${histograms} histogram${histograms === 1 ? '' : 's'} longer than ${QMP_BOUNDS.histogramBuckets} buckets cut to their first ${QMP_BOUNDS.histogramBuckets}`);
       fields[field] = out;
     });
   }
@@ -128,5 +209,5 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
     fields.balloon_actual_bytes = isCount(r?.actual) ? r.actual : null;
     if (!isCount(r?.actual)) reasons.balloon_actual_bytes = `query-balloon: QEMU sent actual ${short(r?.actual)}`;
   });
-  return { fields, reasons };
+  return { fields, reasons, cut: cuts.finish() };
 }

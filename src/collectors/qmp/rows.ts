@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import { counter } from '../../schema/common.js';
 import { measurement } from '../../rows/measurement.js';
+import { QMP_PROBLEM_KINDS, type QmpProblemKind } from '../../qmp/problems.js';
+import { QMP_BOUNDS } from './bounds.js';
 
 /** QEMU's own counters and state: measurements. vcpus (QEMU's configuration), poll_ms and events_dropped (labtel's bookkeeping) are not. */
 const c = (d: string) => measurement(counter(d));
@@ -28,6 +30,17 @@ const kvmStats = z.record(
   measurement(z.union([z.number(), z.array(z.number()), z.boolean()]).describe('A KVM statistic as QEMU reports it: a number, a histogram (a list), or a flag.')),
 );
 
+const count = z.number().int().nonnegative();
+
+/** Problems by kind (only the kinds seen), each described in docs/rows.md from QMP_PROBLEM_KINDS. */
+export const qmpProblems = z
+  .strictObject(
+    Object.fromEntries(Object.entries(QMP_PROBLEM_KINDS).map(([k, d]) => [k, count.optional().describe(d)])) as Record<QmpProblemKind, z.ZodOptional<typeof count>>,
+  )
+  .describe(
+    'What was wrong in what QEMU sent, counted by kind since the collector started (cumulative, over all connections; a kind not seen is absent). The first of each kind is reported in words (a collector_error row); later ones are only counted here and in summary.json.',
+  );
+
 export const qmpRow = z
   .strictObject({
     status: measurement(z.string().nullable()).describe('query-status: running, paused, prelaunch, shutdown, guest-panicked, ...'),
@@ -50,7 +63,22 @@ export const qmpRow = z
     kvm_vcpu: z.record(z.string(), kvmStats).nullable().describe('query-stats target vcpu: KVM statistics by vCPU QOM path, then by name.'),
     balloon_actual_bytes: c('query-balloon: the guest memory the balloon leaves it, bytes; null without a balloon device.'),
     poll_ms: z.number().nonnegative().describe('How long the poll took, ms (QEMU answers from its main loop: a slow answer is a busy or stuck QEMU).'),
-    events_dropped: z.number().int().nonnegative().describe('Events dropped because more came than labtel could queue, since the collector started (cumulative).'),
+    events_dropped: z
+      .number()
+      .int()
+      .nonnegative()
+      .describe('Events dropped since the collector started (cumulative): more per second than max_events_per_s, or more than labtel could queue.'),
+    events_dropped_by: z
+      .record(z.string(), count)
+      .nullable()
+      .describe('The dropped events by name (cumulative; at most 16 names of at most 64 characters, the rest under "(other)"); null while none were dropped.'),
+    problems: qmpProblems,
+    cut: z
+      .record(z.string(), z.string())
+      .nullable()
+      .describe(
+        `What this poll left out to stay within its bounds, by field (block, vcpus, kvm_vm, kvm_vcpu, names, null_reasons), e.g. "block": "10000 devices, kept the first ${QMP_BOUNDS.devices}"; null when nothing was cut. Bounds: ${QMP_BOUNDS.devices} devices, ${QMP_BOUNDS.vcpus} vCPUs, ${QMP_BOUNDS.statsPerTarget} statistics per VM or vCPU, ${QMP_BOUNDS.histogramBuckets} buckets per histogram, names of ${QMP_BOUNDS.nameChars} characters, ${QMP_BOUNDS.nestedReasons} null_reasons inside block devices, ${QMP_BOUNDS.rowBytes} bytes per row.`,
+      ),
   })
   .describe('One per poll (interval_ms), stamped when its last answer arrived (its first question went poll_ms earlier). A query that failed or does not apply gives null, with QEMU\'s answer in null_reasons; one that QEMU lacks is asked once and then recorded as such.');
 

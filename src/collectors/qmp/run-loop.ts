@@ -2,21 +2,25 @@
 // interval_ms into qmp rows, writes every event as a qmp_event row as it
 // comes, and reconnects with capped backoff when the connection goes (QEMU
 // restarted, the socket vanished). It ends when the target process is gone
-// and the socket no longer answers.
+// and the socket no longer answers. Nothing QEMU sends stops it: the client
+// counts bad messages by kind (one report per kind), events pass a rate
+// limit, a poll's row is bounded (poll.ts, fit-row.ts), and an exception in
+// a poll or an event's row is a problem of kind `internal`, after which the
+// loop goes on at its interval.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { exitsWithin, isAlive } from '../../util/process-exit.js';
 import { QmpClient, type QmpEvent } from '../../qmp/client.js';
-import { newPollState, pollQemu } from './poll.js';
+import { MAX_DROPPED_NAMES } from '../../qmp/line-handler.js';
+import { QmpProblems, type QmpProblemKind } from '../../qmp/problems.js';
+import { newPollState, pollQemu, type PollResult } from './poll.js';
+import { fitRow } from './fit-row.js';
+import { eventRow } from './event-row.js';
 import { MEASUREMENT_PATHS, hasMeasuredValue } from '../../rows/measurements.js';
 
 const QMP_MEASUREMENTS = MEASUREMENT_PATHS.qmp![0]!.paths;
 
-const MAX_EVENT_NAME = 256;
-const MAX_EVENT_DATA = 64 << 10;
-/** How far QEMU's event time may be from its receipt and still be used (the host's clock, stepped by NTP at worst). */
-const MAX_EVENT_SKEW_NS = 600e9;
 
 export interface QmpLoopOptions {
   socket: string;
@@ -27,6 +31,8 @@ export interface QmpLoopOptions {
   clock: EpisodeClock;
   signal: AbortSignal;
   reportError?: (message: string) => void;
+  /** QMP events taken per second (bursts of one second's worth); default 100. */
+  maxEventsPerS?: number;
   /** For tests. */
   restartDelayMs?: number;
   greetingTimeoutMs?: number;
@@ -39,6 +45,12 @@ export interface QmpLoopResult {
   connections: number;
   events: number;
   eventsDropped: number;
+  /** Dropped events by name (bounded: MAX_DROPPED_NAMES names, the rest under "(other)"). */
+  eventsDroppedBy: Record<string, number>;
+  /** Problems in what QEMU sent, by kind (only the kinds seen). */
+  problems: Partial<Record<QmpProblemKind, number>>;
+  /** Polls whose row left something out to stay within its bounds. */
+  rowsCut: number;
   qemuVersion: string | null;
 }
 
@@ -46,47 +58,35 @@ const EXIT_GRACE_MS = 1000;
 
 export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
   const w = o.writer;
-  const r: QmpLoopResult = { end: 'stopped', valueRows: 0, connections: 0, events: 0, eventsDropped: 0, qemuVersion: null };
+  const r: QmpLoopResult = { end: 'stopped', valueRows: 0, connections: 0, events: 0, eventsDropped: 0, eventsDroppedBy: {}, problems: {}, rowsCut: 0, qemuVersion: null };
   let delay = o.restartDelayMs ?? 500;
-  // Problems are reported once per kind of message, then counted, so a
-  // flood of garbage cannot flood the summary.
-  const seen = new Map<string, number>();
-  const problem = (m: string) => {
-    const key = m.replace(/"[^"]*"|\d+/g, '_');
-    const n = (seen.get(key) ?? 0) + 1;
-    seen.set(key, n);
-    if (n === 1 || n === 100 || n === 10_000) o.reportError?.(`qmp: ${m}${n > 1 ? ` (${n} times so far)` : ''}`);
+  // Problems are counted by kind over every connection; the first of each kind is reported, the rest only counted.
+  const problems = new QmpProblems((kind, m) => o.reportError?.(`qmp: ${m} (${kind}: the first; later ones are only counted)`));
+  const internal = (where: string, err: unknown) =>
+    problems.add('internal', () => `labtel failed ${where}: ${String((err as Error)?.stack ?? err).slice(0, 500)}; the collector carries on`);
+  const droppedBy = new Map<string, number>(); // over earlier connections
+  const dropsOf = (c: QmpClient | undefined): Record<string, number> => {
+    const m = new Map(droppedBy);
+    for (const [k, n] of c?.lines.droppedByName ?? []) {
+      const key = m.has(k) || m.size < MAX_DROPPED_NAMES ? k : '(other)';
+      m.set(key, (m.get(key) ?? 0) + n);
+    }
+    return Object.fromEntries(m);
   };
 
   const writeEvents = (events: QmpEvent[]) => {
     for (const e of events) {
-      const received = o.clock.fromMono(e.receivedMonoNs);
-      const reasons: Record<string, string> = {};
-      // QEMU's clock is the host's, so its time is within moments of receipt; one that is not is not used.
-      let wall = e.wallNs;
-      const mapped = wall === null ? null : o.clock.fromWall(wall);
-      if (mapped !== null && !(Number.isSafeInteger(mapped) && Math.abs(mapped - received) <= MAX_EVENT_SKEW_NS)) {
-        reasons.qemu_wall_ns = `QEMU's timestamp ${wall} is ${((mapped - received) / 1e9).toPrecision(3)} s from when the event was received; t_mono_ns is the time it was received`;
-        wall = null;
+      let row: [number, object, Record<string, string> | undefined];
+      try {
+        row = eventRow(e, o.clock);
+      } catch (err) {
+        internal('on a QMP event', err);
+        continue;
       }
-      const t = wall !== null ? mapped! : received;
-      let data = e.data;
-      const size = JSON.stringify(data)?.length ?? 0;
-      if (size > MAX_EVENT_DATA) {
-        data = null;
-        reasons.data = `${size} bytes of event data, more than the ${MAX_EVENT_DATA} kept`;
-      }
-      if (e.wallNs === null) reasons.qemu_wall_ns = 'QEMU sent no timestamp that parses; t_mono_ns is the time it was received';
-      w.write(
-        'qmp_event',
-        t,
-        { event: e.event.slice(0, MAX_EVENT_NAME), data, qemu_wall_ns: wall?.toString() ?? null, time_source: wall !== null ? 'qemu' : 'received' },
-        Object.keys(reasons).length ? reasons : undefined,
-      );
+      w.write('qmp_event', ...row);
       r.events++;
     }
   };
-
   let droppedBefore = 0; // events dropped on earlier connections
   // One stop promise for the whole loop: a QEMU that stops answering must not hold up the episode's stop.
   const stopped = new Promise<{ stopped: true }>((resolve) => {
@@ -100,9 +100,17 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
         path: o.socket,
         greetingTimeoutMs: o.greetingTimeoutMs,
         commandTimeoutMs: o.commandTimeoutMs,
-        onProblem: problem,
+        maxEventsPerS: o.maxEventsPerS,
+        problems,
         // (events before connect() returns wait for the first poll, which writes them first)
-        onEvents: () => setImmediate(() => client && writeEvents(client.takeEvents())),
+        onEvents: () =>
+          setImmediate(() => {
+            try {
+              if (client) writeEvents(client.takeEvents());
+            } catch (err) {
+              internal('writing QMP events', err); // thrown here it would be uncaught: the worker would end
+            }
+          }),
       });
       const first = await Promise.race([connecting, stopped]);
       if ('stopped' in first) {
@@ -132,19 +140,27 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     let next = performance.now();
     for (;;) {
       const t0 = performance.now();
-      const poll = pollQemu(client, st);
-      const done = await Promise.race([poll.then((p) => ({ p })), closed, stopped]);
+      const poll = pollQemu(client, st).then(
+        (p) => ({ p }),
+        (err: unknown) => ({ err }),
+      );
+      const done = await Promise.race([poll, closed, stopped]);
       if ('closed' in done || 'stopped' in done) break;
-      const { p } = done;
       writeEvents(client.takeEvents()); // events that came before the poll's answers first
       r.eventsDropped = droppedBefore + client.droppedEvents;
-      w.write(
-        'qmp',
-        o.clock.now(),
-        { ...p.fields, poll_ms: performance.now() - t0, events_dropped: r.eventsDropped },
-        Object.keys(p.reasons).length ? p.reasons : undefined,
-      );
-      if (hasMeasuredValue(p.fields, QMP_MEASUREMENTS)) r.valueRows++; // what verify judges: answers to bookkeeping queries alone measure nothing
+      let row: [object, Record<string, string> | undefined] | null = null;
+      if ('err' in done) internal('in a QMP poll', done.err);
+      else {
+        try {
+          row = pollRow(done.p, performance.now() - t0, client);
+        } catch (err) {
+          internal("building a poll's row", err);
+        }
+      }
+      if (row) {
+        w.write('qmp', o.clock.now(), ...row);
+        if (hasMeasuredValue(row[0] as Record<string, unknown>, QMP_MEASUREMENTS)) r.valueRows++; // what verify judges: answers to bookkeeping queries alone measure nothing
+      }
       next += o.intervalMs;
       const wait = Math.max(0, next - performance.now());
       if (wait === 0) next = performance.now();
@@ -156,6 +172,9 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     writeEvents(client.takeEvents());
     droppedBefore += client.droppedEvents;
     r.eventsDropped = droppedBefore;
+    const drops = dropsOf(client);
+    droppedBy.clear();
+    for (const [k, n] of Object.entries(drops)) droppedBy.set(k, n);
     w.flush();
     if (o.signal.aborted) break;
     // QEMU closes its monitors as it exits: give it a moment to be gone before calling this a lost connection.
@@ -174,5 +193,23 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     }
     delay = Math.min(delay * 2, 8000);
   }
+  r.eventsDroppedBy = Object.fromEntries(droppedBy);
+  r.problems = problems.snapshot();
+  // One line for the whole episode with every count, when any kind came more than once.
+  const counted = Object.entries(r.problems);
+  if (counted.some(([, n]) => n > 1)) o.reportError?.(`qmp: problems in what QEMU sent over the episode (each reported once): ${counted.map(([k, n]) => `${k} ${n}`).join(', ')}`);
   return r;
+
+  /** The poll's row: its fields within the bounds, labtel's own bookkeeping, and what was cut. */
+  function pollRow(p: PollResult, pollMs: number, c: QmpClient): [object, Record<string, string> | undefined] {
+    const cut = { ...p.cut };
+    fitRow(p.fields, p.reasons, cut);
+    const dropped = r.eventsDropped ? dropsOf(c) : null;
+    const any = Object.keys(cut).length > 0;
+    if (any) r.rowsCut++;
+    return [
+      { ...p.fields, poll_ms: pollMs, events_dropped: r.eventsDropped, events_dropped_by: dropped, problems: problems.snapshot(), cut: any ? cut : null },
+      Object.keys(p.reasons).length ? p.reasons : undefined,
+    ];
+  }
 }
