@@ -4,16 +4,18 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { LABTEL_BIN } from '../helpers/cli.js';
+import { startHostileQmp } from '../helpers/hostile-qmp-target.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const exec = promisify(execFile);
 
-async function check(manifest: object, json = false) {
+async function check(manifest: object, json = false, command = 'check') {
   const file = path.join(tmpDir(), 'm.json');
   fs.writeFileSync(file, JSON.stringify({ output_dir: path.join(tmpDir(), 'ep'), ...manifest }));
-  return exec(process.execPath, [LABTEL_BIN, 'check', file, ...(json ? ['--json'] : [])]).then(
+  return exec(process.execPath, [LABTEL_BIN, command, file, ...(json ? ['--json'] : [])]).then(
     (r) => ({ code: 0, stdout: r.stdout }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout + e.stderr }),
   );
@@ -46,5 +48,39 @@ describe('labtel check', () => {
     const r = await check({ target: { pid: 1 }, collectors: { proc: { interval_ms: 'fast' } } });
     expect(r.code).toBe(2);
     expect(r.stdout).toContain('collectors.proc.interval_ms: expected a positive integer, got "fast"');
+  });
+
+  // Regression for: check resolved the target without the qmp collector's socket, and run took the
+  // pid from whatever thread QEMU named, so a hostile QMP server pointed labtel at another process.
+  it("a QMP server naming another process's thread as its vCPU: check and run refuse, naming both pids", async () => {
+    const victim = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const q = await startHostileQmp(victim.pid!);
+    try {
+      const why = `target.qmp_socket: QEMU named thread ${victim.pid} (process ${victim.pid} (${fs.readlinkSync(`/proc/${victim.pid}/exe`)})) as vCPU 0, but the socket ${q.socket} belongs to pid ${q.pid} (${fs.readlinkSync(`/proc/${q.pid}/exe`)}); refusing to watch it`;
+      const r = await check({ target: { qmp_socket: q.socket }, collectors: { proc: {} } }, true);
+      expect(r.code).toBe(1);
+      expect(JSON.parse(r.stdout).target).toEqual({ ok: false, pid: null, reason: why });
+      const ran = await check({ target: { qmp_socket: q.socket }, collectors: { proc: {} } }, false, 'run');
+      expect(ran.code).toBe(2);
+      expect(ran.stdout).toContain(why);
+      // A pid target, the victim, with the server as the qmp collector's socket: refused the same way by check.
+      const byPid = await check({ target: { pid: victim.pid, executables: ['node'] }, collectors: { proc: {}, qmp: { socket: q.socket } } }, true);
+      expect(byPid.code).toBe(1);
+      expect(JSON.parse(byPid.stdout).target.reason).toContain(`target.pid: checked against collectors.qmp.socket: QEMU named thread ${victim.pid}`);
+      expect(JSON.parse(byPid.stdout).target.reason).toContain(`belongs to pid ${q.pid}`);
+      expect(q.proc.exitCode).toBeNull(); // the server was refused, not crashed into
+    } finally {
+      victim.kill('SIGKILL');
+    }
+  });
+
+  it('a QMP server that names its own thread but is node: refused by check, accepted once target.executables names node', async () => {
+    const q = await startHostileQmp('self');
+    const r = await check({ target: { qmp_socket: q.socket }, collectors: { proc: {} } }, true);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).target.reason).toContain(`belongs to pid ${q.pid} (${fs.readlinkSync(`/proc/${q.pid}/exe`)}), which does not look like QEMU`);
+    const ok = await check({ target: { qmp_socket: q.socket, executables: ['node'] }, collectors: { proc: {} } }, true);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).target).toEqual({ ok: true, pid: q.pid, reason: null });
   });
 });
