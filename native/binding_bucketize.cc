@@ -70,7 +70,8 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
                         InstanceMethod<&CaptureBucketizerWrap::Status>("status")});
   }
 
-  // new CaptureBucketizer({bucketNs, originWallNs?: bigint, fillEmpty, latenessNs, skipBad, guestIps, guestMacs, bridgeIps})
+  // new CaptureBucketizer({bucketNs, originWallNs?: bigint, fillEmpty, latenessNs, skipBad, guestIps, guestMacs, bridgeIps,
+  //                        maxEmptyBuckets?: number, trustedUntilNs?: number})
   explicit CaptureBucketizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CaptureBucketizerWrap>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) {
@@ -93,6 +94,11 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     }
     c.fill_empty = Bool(o, "fillEmpty", true);
     c.lateness_ns = ToInt64(Num(o, "latenessNs", 0));
+    // Zero rows a gap between packets may make (core/bucketizer.h); out of range or not a number: the default.
+    double max_empty = Num(o, "maxEmptyBuckets", -1);
+    if (max_empty >= 0 && max_empty <= 9007199254740991.0) c.max_empty_buckets = static_cast<uint64_t>(max_empty);
+    Napi::Value trusted = o.Get("trustedUntilNs");
+    if (trusted.IsNumber()) c.trusted_until_ns = ToInt64(trusted.As<Napi::Number>().DoubleValue());
     if (!ReadAddrs<16>(env, o, "guestIps", &c.guest_ips) || !ReadAddrs<6>(env, o, "guestMacs", &c.guest_macs) ||
         !ReadAddrs<16>(env, o, "bridgeIps", &c.bridge_ips))
       return;
@@ -233,7 +239,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     return o;
   }
 
-  // status(): {ok, error, errorOffset, offset, packets, skippedBytes, skippedRecords, recordsOverSnaplen, holes}
+  // status(): {ok, error, errorOffset, offset, packets, skippedBytes, skippedRecords, recordsOverSnaplen, holes, emptyBucketsSkipped}
   Napi::Value Status(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
@@ -247,6 +253,7 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     // Classic pcap records longer than the file's snaplen, read as libpcap does (cut to it).
     o.Set("recordsOverSnaplen", static_cast<double>(last_.records_over_snaplen));
     o.Set("holes", static_cast<double>(buckets_->holes()));
+    o.Set("emptyBucketsSkipped", static_cast<double>(buckets_->empty_buckets_skipped()));
     return o;
   }
 

@@ -13,6 +13,11 @@ constexpr int64_t kMaxSpan = int64_t(1) << 60;  // bucket_ns, lateness_ns, flow_
 constexpr int64_t kMaxOpen = 65536;             // buckets open at once
 constexpr size_t kReadyBatch = 65536;           // zero rows materialized per ready()
 constexpr size_t kMaxSketches = 64;             // HLL sketches (4 KiB each) in use at once
+// Gap counts saturate here: 2^53 - 1, so that the JSON the addon writes and
+// the doubles the TS side writes from say the same number.
+constexpr uint64_t kMaxCount = (uint64_t(1) << 53) - 1;
+
+inline uint64_t sat_add(uint64_t a, uint64_t b) { return a > kMaxCount - std::min(b, kMaxCount) ? kMaxCount : a + b; }
 
 inline int64_t clamp_t(int64_t t) { return t > kMaxT ? kMaxT : t < -kMaxT ? -kMaxT : t; }
 
@@ -81,7 +86,11 @@ Bucketizer::Bucketizer(BucketConfig c)
   if (l_ / b_ + 2 > kMaxOpen) l_ = (kMaxOpen - 2) * b_;
   single_ = l_ == 0;
   idle_ = std::min(std::max<int64_t>(cfg_.flow_idle_ns, 0), kMaxSpan);
-  cfg_.max_fill_rows = std::min<uint64_t>(cfg_.max_fill_rows, uint64_t(1) << 62);
+  if (cfg_.max_fill_rows) cfg_.max_empty_buckets = cfg_.max_fill_rows;
+  cfg_.max_empty_buckets = std::min(cfg_.max_empty_buckets, kMaxCount);
+  cfg_.fill_credit_per_packet = std::min<uint64_t>(cfg_.fill_credit_per_packet, 1u << 20);
+  fill_left_ = cfg_.max_empty_buckets;
+  trust(cfg_.trusted_until_ns);
   size_t ring = 1;
   while (ring < size_t(l_ / b_ + 2)) ring <<= 1;
   ring_.resize(ring);
@@ -381,6 +390,7 @@ void Bucketizer::advance(int64_t now_mono_ns) {
   drain_pending();
   if (!started_ || ended_) return;
   int64_t now = clamp_t(now_mono_ns);
+  trust(now);
   if (now <= now_) return;
   now_ = now;
   int64_t kend = floor_div(now_ - l_, b_);
@@ -419,6 +429,7 @@ const char* Bucketizer::end(int64_t end_mono_ns, EndResult* out) {
   ended_ = true;
   if (!started_) return nullptr;
   int64_t e = clamp_t(end_mono_ns);
+  trust(e);
   int64_t k_last = floor_div(e - 1, b_);  // the last bucket starting before e
   if (k_last >= next_open_) {  // lateness is moot: nothing more will come
     close_until(k_last + 1);
@@ -522,22 +533,81 @@ void Bucketizer::close_one(int64_t k, Acc& a, size_t removed[3]) {
   a = Acc();
 }
 
-void Bucketizer::push_row(const BucketRow& r) {
+// A clock vouches for time up to t: buckets starting before it were seen.
+void Bucketizer::trust(int64_t t) {
+  if (t == INT64_MIN) return;
+  t = clamp_t(t);
+  int64_t k = floor_div(t - 1, b_) + 1;  // the first bucket starting at or after t
+  if (k > observed_k_) observed_k_ = k;
+}
+
+// A row with packets: it carries the gap before it, and earns fill budget.
+void Bucketizer::push_row(BucketRow r) {
   emitted_any_ = true;
-  empty_run_ = 0;
+  r.empty_buckets_skipped = skipped_;
+  skipped_ = 0;
+  gap_ = 0;
+  cut_ = false;
+  uint64_t pkts = r.pkts_in + r.pkts_out + r.pkts_unmatched;
+  fill_left_ = sat_add(fill_left_, pkts > kMaxCount / (cfg_.fill_credit_per_packet + 1) ? kMaxCount : pkts * cfg_.fill_credit_per_packet);
+  append(r);
+}
+
+void Bucketizer::append(const BucketRow& r) {
   if (backlog_.empty()) ready_.push_back(r);
   else backlog_.push_back(Pending{0, 0, r});
 }
 
-// n empty buckets from k: zero rows when filling, after the first row and
-// up to max_fill_rows in a row; kept as a run when ready() is full.
+void Bucketizer::skip(uint64_t n) {
+  skipped_ = sat_add(skipped_, n);
+  skipped_total_ = sat_add(skipped_total_, n);
+}
+
+// n empty buckets from k (after the first row): those a clock saw are zero
+// rows; the others are zero rows while the gap is at most max_empty_buckets
+// long and the fill budget lasts, and skipped (counted) from there to the
+// next row with packets. With fill_empty off every one is skipped.
 void Bucketizer::push_zeros(int64_t k, uint64_t n) {
-  if (!cfg_.fill_empty || !emitted_any_ || n == 0) return;
-  uint64_t max = cfg_.max_fill_rows;
-  uint64_t room = empty_run_ < max ? max - empty_run_ : 0;
-  if (n > room && empty_run_ <= max) holes_++;
-  uint64_t take = std::min(n, room);
-  empty_run_ = n > room ? max + 1 : empty_run_ + n;
+  if (!emitted_any_ || n == 0) return;
+  if (!cfg_.fill_empty) return skip(n);
+  if (k < observed_k_) {
+    uint64_t seen = std::min(n, uint64_t(observed_k_ - k));
+    emit_zeros(k, seen);
+    k += int64_t(seen);
+    n -= seen;
+    if (!n) return;
+  }
+  if (!cut_) {
+    uint64_t room = gap_ < cfg_.max_empty_buckets ? cfg_.max_empty_buckets - gap_ : 0;
+    uint64_t take = std::min(n, std::min(room, fill_left_));
+    if (take) {
+      emit_zeros(k, take);
+      gap_ += take;
+      fill_left_ -= take;
+      k += int64_t(take);
+      n -= take;
+    }
+    if (!n) return;
+    cut_ = true;
+    holes_++;
+  }
+  gap_ = sat_add(gap_, n);
+  skip(n);
+}
+
+// n zero rows from k; kept as a run when ready() is full. The first carries
+// the buckets skipped before it.
+void Bucketizer::emit_zeros(int64_t k, uint64_t n) {
+  if (skipped_) {
+    BucketRow z;
+    z.t_mono_ns = k * b_;
+    z.empty_buckets_skipped = skipped_;
+    skipped_ = 0;
+    append(z);
+    k++;
+    n--;
+  }
+  uint64_t take = n;
   if (!take) return;
   if (backlog_.empty() && ready_.size() + take <= kReadyBatch) {
     for (uint64_t i = 0; i < take; i++) {

@@ -3,8 +3,9 @@
 // and destination ports per bucket. Fed directly or as a reader's sink.
 // Memory is bounded whatever the input: distinct counting is exact up to
 // distinct_exact_max live items (then a HyperLogLog estimate), the flow
-// table holds at most flow_table_max flows, and long runs of empty rows are
-// kept as runs until ready() hands them out.
+// table holds at most flow_table_max flows, long runs of empty rows are
+// kept as runs until ready() hands them out, and how many zero rows a
+// timestamp jump may make is bounded (max_empty_buckets, below).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -35,9 +36,27 @@ struct BucketConfig {
   uint32_t flow_table_max = 262144;
   int64_t flow_idle_ns = 60000000000;
   // Additions to the spec, with defaults that need no setting:
-  // The longest run of zero rows filled between packets; a longer silence
-  // (a timestamp jump in a hostile file) leaves a hole, counted by holes().
-  uint64_t max_fill_rows = 1000000;
+  // Zero rows for empty buckets no clock vouches for (between packets: a
+  // silence, or a timestamp jump in a hostile or broken file). At most
+  // max_empty_buckets of them in a row after a bucket with packets; the rest
+  // of that gap is not written, and the next row written carries how many
+  // buckets right before it were not (empty_buckets_skipped). Overall they
+  // are also bounded by a budget: max_empty_buckets, plus
+  // fill_credit_per_packet for each packet in a row written so far, so a
+  // capture of P packets gives at most P + max_empty_buckets +
+  // fill_credit_per_packet * P rows. Empty buckets a clock saw pass
+  // (advance(), end(), trusted_until_ns) are written whatever their number:
+  // the clock, not the capture, bounds them.
+  uint64_t max_empty_buckets = 3600;
+  uint64_t fill_credit_per_packet = 16;
+  // Deprecated alias (native/fuzz/fuzz_pcap.cc sets it): when nonzero, the
+  // max_empty_buckets to use.
+  uint64_t max_fill_rows = 0;
+  // Replay of a live capture run: the episode clock is known to have passed
+  // this time (the run's end), so buckets starting before it were observed
+  // (live, advance() closed them) and their empty ones are written as zero
+  // rows, as live. INT64_MIN: no such clock (a stored capture).
+  int64_t trusted_until_ns = INT64_MIN;
   // Distinct items per set (flows, peers, dst_ports) counted exactly across
   // the open buckets; beyond it a bucket's count is a HyperLogLog estimate.
   uint32_t distinct_exact_max = 65536;
@@ -166,8 +185,13 @@ class Bucketizer final : public PacketSink {
   static constexpr const char* kStarted = "begin(): the series has already started";
   static constexpr const char* kEnded = "the series has ended";
   uint64_t packets() const { return packets_ + npending_; }
-  // Gaps longer than max_fill_rows left unfilled.
+  // Gaps (runs of empty buckets after a row with packets) not written whole:
+  // longer than max_empty_buckets, or past the fill budget.
   uint64_t holes() const { return holes_; }
+  // Empty buckets not written, over the series (with fill_empty off: every
+  // empty bucket after the first row). Those before a row are in its
+  // empty_buckets_skipped; those at the end of a series are in no row.
+  uint64_t empty_buckets_skipped() const { return skipped_total_; }
 
  private:
   enum { kFlows = 0, kPeers = 1, kPorts = 2 };
@@ -208,8 +232,12 @@ class Bucketizer final : public PacketSink {
   void close_one(int64_t k, Acc& a, size_t removed[3]);
   uint64_t discard_open();
   void clear_ports();
-  void push_row(const BucketRow& r);
+  void push_row(BucketRow r);
   void push_zeros(int64_t k, uint64_t n);
+  void emit_zeros(int64_t k, uint64_t n);
+  void append(const BucketRow& r);
+  void skip(uint64_t n);
+  void trust(int64_t t);
 
   BucketConfig cfg_;
   int64_t b_;  // bucket_ns
@@ -241,7 +269,14 @@ class Bucketizer final : public PacketSink {
   std::vector<int32_t> free_sketches_;
   bool emitted_any_ = false;
   bool ended_ = false;
-  uint64_t empty_run_ = 0;
+  // Buckets below observed_k_ were seen by a clock (advance(), end(),
+  // trusted_until_ns): their empty ones are always written.
+  int64_t observed_k_ = INT64_MIN;
+  uint64_t gap_ = 0;           // unobserved empty buckets since the last row with packets
+  bool cut_ = false;           // this gap has buckets not written
+  uint64_t skipped_ = 0;       // buckets not written since the last row written
+  uint64_t skipped_total_ = 0;
+  uint64_t fill_left_ = 0;     // the fill budget left (unobserved zero rows)
   uint64_t holes_ = 0;
   std::vector<BucketRow> ready_;
   std::deque<Pending> backlog_;

@@ -40,7 +40,9 @@
   X(pkts_malformed, uint64_t, count)       \
   X(pkts_late, uint64_t, count)            \
   /* 1 when flows, peers or dst_ports is a HyperLogLog estimate (past distinct_exact_max). */ \
-  X(distinct_estimated, uint64_t, flag)
+  X(distinct_estimated, uint64_t, flag)   \
+  /* Empty buckets right before this row that were not written (a gap past max_empty_buckets); 0 when none. */ \
+  X(empty_buckets_skipped, uint64_t, count)
 
 namespace labtel {
 

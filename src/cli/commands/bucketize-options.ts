@@ -12,6 +12,8 @@ export interface BucketizeFlags {
   /** Default 100 (with --episode, the episode's own netflow bucket_ms). */
   bucketMs?: string;
   latenessMs?: string;
+  /** --max-empty-buckets N (default 3600; with --episode, the episode's). */
+  maxEmptyBuckets?: string;
   guestIp: string[];
   guestMac: string[];
   bridgeIp: string[];
@@ -40,6 +42,7 @@ export function readEpisodeFlag(dir: string): { file: string; episode: EpisodeJs
 const FLAG_OF: Record<string, string> = {
   bucket_ms: '--bucket-ms',
   lateness_ms: '--lateness-ms',
+  max_empty_buckets: '--max-empty-buckets',
   guest_ip: '--guest-ip',
   guest_mac: '--guest-mac',
   bridge_ip: '--bridge-ip',
@@ -56,13 +59,14 @@ export function bucketizeOptions(f: BucketizeFlags, episodeNetflow: Record<strin
   const flags = {
     bucket_ms: asNumber(f.bucketMs),
     lateness_ms: asNumber(f.latenessMs),
+    max_empty_buckets: asNumber(f.maxEmptyBuckets),
     guest_ip: one(f.guestIp),
     guest_mac: one(f.guestMac),
     bridge_ip: f.bridgeIp[0],
   };
   const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-  const { bucket_ms, lateness_ms, guest_ip, guest_mac, bridge_ip } = episodeNetflow;
-  const r = netflowConfig.safeParse({ ...{ bucket_ms, lateness_ms: lateness_ms ?? 0, guest_ip, guest_mac, bridge_ip }, ...given }, { reportInput: true });
+  const { bucket_ms, lateness_ms, guest_ip, guest_mac, bridge_ip, max_empty_buckets } = episodeNetflow;
+  const r = netflowConfig.safeParse({ ...{ bucket_ms, lateness_ms: lateness_ms ?? 0, guest_ip, guest_mac, bridge_ip, max_empty_buckets }, ...given }, { reportInput: true });
   if (!r.success) throw new UsageError(formatIssues(r.error.issues).replace(/^(\w+)/gm, (k) => FLAG_OF[k] ?? k));
   if (f.bridgeIp.length > 1) throw new UsageError('--bridge-ip: give it once');
   let originWallNs: bigint | undefined;
@@ -83,6 +87,7 @@ export function bucketizeOptions(f: BucketizeFlags, episodeNetflow: Record<strin
     guestIp: r.data.guest_ip,
     guestMac: r.data.guest_mac,
     bridgeIp: r.data.bridge_ip,
+    maxEmptyBuckets: r.data.max_empty_buckets,
     originWallNs,
     fillEmpty: f.fill,
     skipBad: f.skipBad ?? false,

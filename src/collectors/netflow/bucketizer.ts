@@ -1,6 +1,6 @@
 // One interface over the native capture bucketizer and its pure-TS twin.
 import { nativeAddon } from '../../native/addon.js';
-import type { CaptureBucketizer } from '../../native/types.js';
+import type { CaptureBucketizer, NativeCaptureBucketizerOptions } from '../../native/types.js';
 import { asList, ipBytes, macBytes } from './address.js';
 import { NETFLOW_FIELDS as PACKED_FIELDS, NETFLOW_ROW_WIDTH as ROW_WIDTH } from './fields.js';
 import { NETFLOW_COUNTERS } from './rows.js';
@@ -16,7 +16,19 @@ export interface BucketizeOptions {
   guestIp?: string | string[];
   guestMac?: string | string[];
   bridgeIp?: string | string[];
+  /**
+   * Zero rows a gap between packets may make: a longer run of empty buckets
+   * (a timestamp jump) is written up to this many and the rest counted in the
+   * next row's empty_buckets_skipped; a fill budget (this, plus 16 per packet)
+   * bounds them overall. Default 3600 (native/core/bucketizer.h).
+   */
+  maxEmptyBuckets?: number;
+  /** Replay of a live run: the episode clock passed this (its end), so empty buckets before it were observed and are all written. */
+  trustedUntilNs?: number;
 }
+
+/** The addon's options and the gap bounds (src/native/types.ts does not list these two yet). */
+export type CaptureBucketizerConfig = NativeCaptureBucketizerOptions & { maxEmptyBuckets?: number; trustedUntilNs?: number };
 
 /** What a bucket row carries after t_mono_ns, in the order rows are packed (declared once: fields.ts). */
 export { PACKED_FIELDS, ROW_WIDTH };
@@ -42,7 +54,7 @@ export function createBucketizer(o: BucketizeOptions, kind?: BucketizerKind): { 
   const addon = nativeAddon();
   if (kind === 'native' && !addon) throw new Error('the native bucketizer was requested but the addon is not loaded');
   if (!(o.bucketMs > 0)) throw new RangeError(`Expected bucketMs to be a positive number, got ${o.bucketMs}`);
-  const config = {
+  const config: CaptureBucketizerConfig = {
     bucketNs: Math.round(o.bucketMs * 1e6),
     originWallNs: o.originWallNs,
     fillEmpty: o.fillEmpty ?? true,
@@ -51,6 +63,8 @@ export function createBucketizer(o: BucketizeOptions, kind?: BucketizerKind): { 
     guestIps: asList(o.guestIp).map(ipBytes),
     guestMacs: asList(o.guestMac).map(macBytes),
     bridgeIps: asList(o.bridgeIp).map(ipBytes),
+    maxEmptyBuckets: o.maxEmptyBuckets,
+    trustedUntilNs: o.trustedUntilNs,
   };
   if (addon && kind !== 'ts') return { bucketizer: new addon.CaptureBucketizer(config), kind: 'native' };
   return { bucketizer: new TsCaptureBucketizer(config), kind: 'ts' };

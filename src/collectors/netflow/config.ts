@@ -20,5 +20,14 @@ export const netflowConfig = z
       .max(600_000, { error: expected('at most 600000 ms') })
       .default(2000)
       .describe("Live: a bucket is written once the episode clock passes its end plus this (tcpdump's kernel ring hands packets over up to 1 s after they arrive). A packet later than that counts in pkts_late."),
+    max_empty_buckets: z
+      .number({ error: expected('a number of buckets, 0 or more') })
+      .int({ error: expected('a number of buckets, 0 or more') })
+      .nonnegative({ error: expected('a number of buckets, 0 or more') })
+      .max(1_000_000_000, { error: expected('at most 1000000000 buckets') })
+      .default(3600)
+      .describe(
+        "Zero rows a timestamp jump may make: empty buckets no clock saw pass (a packet stamped ahead of the episode clock live; between packets in a stored capture) are written up to this many in a row and while a budget lasts (this, plus 16 per packet), and the rest of the gap is not written but counted in the next row's empty_buckets_skipped. Empty buckets the episode clock passed are always written.",
+      ),
   })
   .describe('Fixed-time buckets computed from the captured packets.');

@@ -37,6 +37,7 @@ export async function netflowLoop(o: NetflowLoopOptions): Promise<NetflowLoopRes
     guestIp: c.guest_ip,
     guestMac: c.guest_mac,
     bridgeIp: c.bridge_ip,
+    maxEmptyBuckets: c.max_empty_buckets,
     originWallNs: o.clock.realtimeMinusMonoNs + o.clock.originNs,
   };
   let series: LiveSeries | null = null;

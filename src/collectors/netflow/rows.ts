@@ -40,6 +40,14 @@ export const netflowRow = z
     distinct_estimated: z
       .boolean()
       .describe('true when flows, peers or dst_ports exceeded 65,536 distinct values in the open buckets and is a HyperLogLog estimate (memory stays bounded under a flood).'),
+    empty_buckets_skipped: z
+      .number()
+      .int()
+      .nonnegative()
+      .optional()
+      .describe(
+        'Empty buckets right before this row that were not written, 0 when none: the row after a gap longer than max_empty_buckets (a timestamp jump), or past the fill budget, says how long it was (the buckets [t_mono_ns - empty_buckets_skipped * bucket_ms, t_mono_ns) had no packets); with --no-fill, every empty bucket before it. Saturates at 2^53 - 1. Absent in rows of labtel versions before it.',
+      ),
   })
   .describe('Fixed-time buckets of the guest\'s traffic. Every packet counts in exactly one of pkts_in/pkts_out/pkts_unmatched and exactly one of the per-protocol counts.');
 export type NetflowRow = z.output<typeof netflowRow>;

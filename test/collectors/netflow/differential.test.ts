@@ -62,6 +62,8 @@ import {
   trace,
   udp,
   udp4,
+  evenJumps,
+  yearJumps,
 } from './harness.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -261,6 +263,9 @@ const SYNTH: Array<{ name: string; bytes: Uint8Array; options?: Opts[] }> = [
     name: 'snaplen-cut frames (tcpdump -s 64)',
     bytes: pcap({ snaplen: 64 }, mixRecords(false).map((r) => ({ ...r, cut: Math.min(r.data.length, 64) }))),
   },
+  // Time jumps (issue 17 point 6): gaps past max_empty_buckets and the fill budget, marked in the next row, every option set.
+  { name: 'timestamps jumping back and forth by years', bytes: pcap({}, yearJumps(40)) },
+  { name: 'packets 3599 empty buckets apart', bytes: pcap({}, evenJumps(12, 3599)), options: [{}, { maxEmptyBuckets: 100 }, { bucketNs: 10e6, latenessNs: 35e6, maxEmptyBuckets: 5 }, { fillEmpty: false }] },
 ];
 
 // ---------------------------------------------------------------- the tests
@@ -268,7 +273,7 @@ const SYNTH: Array<{ name: string; bytes: Uint8Array; options?: Opts[] }> = [
 describe('native and pure-TS bucketizers agree', () => {
   it('has the native addon to compare with', () => {
     expect(addon, nativeStatus().reason).not.toBeNull();
-    expect(ROW_WIDTH).toBe(25);
+    expect(ROW_WIDTH).toBe(26);
   });
 
   /** Every file in a fixture folder but its README: a glob, so fixtures added there are covered. */
@@ -399,7 +404,8 @@ describe('native and pure-TS bucketizers agree', () => {
       expect(allRows(whole!)[0]).toMatchObject({ pkts_udp: 1, pkts_malformed: 0, dst_ports: 1, flows: 1 });
     });
 
-    it('a silence longer than the fill limit: 1,000,000 zero rows, then a hole', () => {
+    it('a jump longer than max_empty_buckets: 3600 zero rows, then the rest of the gap counted in the next row', () => {
+      // regression for: a jump wrote 1,000,000 zero rows and no row said where the gap was.
       // 2^60 ns clamp: the jump is 11.5e9 buckets of 100 ms.
       const bytes = pcap({}, [
         { ts: 0n, sec: 1, frac: 0, data: udp4(PEER4, GUEST4, 1, 2) },
@@ -409,9 +415,12 @@ describe('native and pure-TS bucketizers agree', () => {
       const n = trace(makeNative({}), bytes, bytes.length);
       const t = trace(makeTs({}), bytes, bytes.length);
       expectSame(n, t, 'hole');
-      const total = n.rows.reduce((s, r) => s + r.length / ROW_WIDTH, 0);
-      expect(total).toBe(1 + 1_000_000 + 1);
-      expect(finalStatus(t)).toMatchObject({ ok: true, packets: 3, holes: 1 });
+      const rows = allRows(n);
+      expect(rows.length).toBe(1 + 3600 + 1);
+      const k = (1n << 60n) / 100_000_000n; // the clamped packets' bucket
+      expect(rows.at(-1)).toMatchObject({ t_mono_ns: Number(k * 100_000_000n), pkts_unmatched: 2, empty_buckets_skipped: Number(k - 1n - 3600n) });
+      expect(rows.slice(0, -1).every((r) => r.empty_buckets_skipped === 0)).toBe(true);
+      expect(finalStatus(t)).toMatchObject({ ok: true, packets: 3, holes: 1, emptyBucketsSkipped: Number(k - 1n - 3600n) });
     });
 
     it("past the flow table's bound (262144 flows): the same evictions, the same new_flows", () => {

@@ -6,7 +6,7 @@ import { beforeEach, expect } from 'vitest';
 import { nativeAddon } from '../../../src/native/addon.js';
 import type { NativeCaptureBucketizerOptions } from '../../../src/native/types.js';
 import { ipBytes, macBytes } from '../../../src/collectors/netflow/address.js';
-import { ROW_WIDTH, unpackRows, type CaptureBucketizer, type CaptureStatus } from '../../../src/collectors/netflow/bucketizer.js';
+import { ROW_WIDTH, unpackRows, type CaptureBucketizer, type CaptureStatus, type RawBucketRow } from '../../../src/collectors/netflow/bucketizer.js';
 import { TsCaptureBucketizer } from '../../../src/collectors/netflow/ts/bucketizer.js';
 
 export const addon = nativeAddon();
@@ -18,7 +18,8 @@ beforeEach(() => new Promise<void>((resolve) => setImmediate(resolve)));
 
 // ---------------------------------------------------------------- running
 
-export type Opts = Partial<NativeCaptureBucketizerOptions>;
+/** The addon's options, with the gap bounds (maxEmptyBuckets, trustedUntilNs: see src/collectors/netflow/bucketizer.ts). */
+export type Opts = Partial<NativeCaptureBucketizerOptions & { maxEmptyBuckets: number; trustedUntilNs: number }>;
 export const full = (o: Opts): NativeCaptureBucketizerOptions => ({
   bucketNs: 100e6,
   fillEmpty: true,
@@ -306,3 +307,40 @@ export function mixRecords(ns: boolean): Rec[] {
   return r;
 }
 
+
+// ---------------------------------------------------------------- time jumps
+
+export const YEAR_S = 365 * 86400;
+
+/**
+ * A hostile capture whose timestamps jump back and forth by years: packet i
+ * is at base + (i odd ? i years : 0), so every odd packet jumps forward past
+ * all before it and every even one falls back years (late).
+ */
+export function yearJumps(n: number, base = 1_600_000_000): Rec[] {
+  return Array.from({ length: n }, (_, i) => ({ ts: 0n, sec: base + (i % 2 ? i * YEAR_S : 0), frac: i % 1000, data: udp4(PEER4, GUEST4, 1000 + (i % 7), 53) }));
+}
+
+/** Packets `gap` empty buckets of bucketMs apart (a jump just under a bound of gap + 1), n of them. */
+export function evenJumps(n: number, gap: number, bucketMs = 100, base = 1_600_000_000): Rec[] {
+  return Array.from({ length: n }, (_, i) => {
+    const ms0 = i * (gap + 1) * bucketMs;
+    return { ts: 0n, sec: base + Math.floor(ms0 / 1000), frac: (ms0 % 1000) * 1000, data: udp4(GUEST4, PEER4, 53, 1000 + i) };
+  });
+}
+
+/**
+ * What rows with gaps must satisfy: every bucket between two consecutive
+ * rows was either written or counted in the later row's
+ * empty_buckets_skipped. Returns the sum of empty_buckets_skipped.
+ */
+export function expectGapsAccounted(rows: RawBucketRow[], bucketNs: number): number {
+  expect(rows.length, 'rows').toBeGreaterThan(1);
+  let sum = 0;
+  for (let i = 1; i < rows.length; i++) {
+    const step = (BigInt(rows[i]!.t_mono_ns) - BigInt(rows[i - 1]!.t_mono_ns)) / BigInt(bucketNs);
+    expect(Number(step - 1n), `row ${i}: buckets since row ${i - 1}`).toBe(rows[i]!.empty_buckets_skipped);
+    sum += rows[i]!.empty_buckets_skipped;
+  }
+  return sum;
+}

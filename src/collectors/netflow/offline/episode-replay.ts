@@ -143,7 +143,8 @@ export function replayEpisode(
         r.incomplete = `the saved capture stops at byte ${available}${capture.savingStopped ? ` (${capture.savingStopped.why})` : ''}, inside run ${run.run}: its rows end at ${(endNs / 1e9).toFixed(3)} s, ${DRAIN_MS} ms before saving stopped`;
         if (endNs <= run.startNs) break;
       }
-      const series = new LiveSeries(writer, o, run.startNs, kind);
+      // Live, the episode clock passed every bucket of the run (advance()): their empty ones were written whatever their number, so here too.
+      const series = new LiveSeries(writer, { ...o, trustedUntilNs: endNs }, run.startNs, kind);
       series.feed(stream.header);
       for (let at = run.startOffset; at < endOffset; at += CHUNK) series.feed(stream.read(at, Math.min(endOffset, at + CHUNK)));
       const end = series.end(endNs);

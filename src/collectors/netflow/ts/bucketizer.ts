@@ -32,7 +32,11 @@ const INT64_MIN = -(1n << 63n);
 // BucketConfig defaults the options do not set.
 const FLOW_TABLE_MAX = 262144;
 const FLOW_IDLE_NS = 60_000_000_000n;
-const MAX_FILL_ROWS = 1_000_000;
+const MAX_EMPTY_BUCKETS = 3600n;
+const FILL_CREDIT_PER_PACKET = 16n;
+/** Gap counts saturate here (2^53 - 1: the native's kMaxCount), so the native's JSON and these doubles agree. */
+const MAX_COUNT = (1n << 53n) - 1n;
+const satAdd = (a: bigint, b: bigint) => (a + b > MAX_COUNT ? MAX_COUNT : a + b);
 
 const UNMATCHED = 0;
 const OUT = 1;
@@ -99,7 +103,10 @@ export interface TsBucketConfig {
   bridgeIps: Uint8Array[];
   flowTableMax?: number;
   flowIdleNs?: bigint;
-  maxFillRows?: number;
+  /** Zero rows a gap between packets may make (the native BucketConfig::max_empty_buckets); default 3600. */
+  maxEmptyBuckets?: bigint;
+  /** A replayed live run's end: buckets starting before it were observed (native trusted_until_ns). */
+  trustedUntilNs?: bigint;
 }
 
 let accIds = 0;
@@ -216,7 +223,7 @@ export class TsBucketizer {
   private readonly l: bigint;
   private readonly haveOrigin: boolean;
   private readonly fillEmpty: boolean;
-  private readonly maxFillRows: number;
+  private readonly maxEmpty: bigint;
   private readonly guestIps: Set<string>;
   private readonly bridgeIps: Set<string>;
   private readonly guestMacs: Set<number>;
@@ -235,7 +242,13 @@ export class TsBucketizer {
   private fastAcc: Acc | null = null;
   private emittedAny = false;
   private ended_ = false;
-  private emptyRun = 0;
+  // Buckets below observedK were seen by a clock: their empty ones are always written.
+  private observedK: bigint | null = null;
+  private gap = 0n; // unobserved empty buckets since the last row with packets
+  private cut = false; // this gap has buckets not written
+  private skipped = 0n; // buckets not written since the last row written
+  private skippedTotal = 0n;
+  private fillLeft: bigint; // the fill budget left (unobserved zero rows)
   private holes_ = 0;
   private packets_ = 0;
   private readonly rows = new PackedRows();
@@ -248,7 +261,9 @@ export class TsBucketizer {
     this.haveOrigin = c.haveOrigin;
     if (c.haveOrigin) this.origin = c.originWallNs;
     this.fillEmpty = c.fillEmpty;
-    this.maxFillRows = c.maxFillRows ?? MAX_FILL_ROWS;
+    this.maxEmpty = min(c.maxEmptyBuckets ?? MAX_EMPTY_BUCKETS, MAX_COUNT);
+    this.fillLeft = this.maxEmpty;
+    if (c.trustedUntilNs !== undefined) this.trust(c.trustedUntilNs);
     this.guestIps = new Set(c.guestIps.map(ipKey));
     this.bridgeIps = new Set(c.bridgeIps.map(ipKey));
     this.guestMacs = new Set(c.guestMacs.map(macKey));
@@ -264,6 +279,9 @@ export class TsBucketizer {
   }
   get holes(): number {
     return this.holes_;
+  }
+  get emptyBucketsSkipped(): number {
+    return Number(this.skippedTotal);
   }
   get ended(): boolean {
     return this.ended_;
@@ -385,6 +403,7 @@ export class TsBucketizer {
   advance(nowMonoNs: bigint): void {
     if (!this.started || this.ended_) return;
     const now = clampT(nowMonoNs);
+    this.trust(now);
     if (now <= this.now) return;
     this.now = now;
     const kend = floorDiv(now - this.l, this.b);
@@ -430,6 +449,7 @@ export class TsBucketizer {
     this.ended_ = true;
     if (!this.started) return { lastPartial: false, packetsAfterEnd: 0 };
     const e = clampT(endMonoNs);
+    this.trust(e);
     const kLast = floorDiv(e - 1n, this.b); // the last bucket starting before e
     let lastPartial = false;
     if (kLast >= this.nextOpen) {
@@ -478,8 +498,13 @@ export class TsBucketizer {
       this.pushZeros(k, 1n);
       return;
     }
+    // A row with packets: it carries the gap before it, and earns fill budget.
     this.emittedAny = true;
-    this.emptyRun = 0;
+    const skipped = this.skipped;
+    this.skipped = 0n;
+    this.gap = 0n;
+    this.cut = false;
+    this.fillLeft = satAdd(this.fillLeft, BigInt(a.pkts[UNMATCHED]! + a.pkts[OUT]! + a.pkts[IN]!) * FILL_CREDIT_PER_PACKET);
     // Each field at its place in the packed row (../fields.ts, as native/core/netflow_fields.h lays it out).
     const r = this.rows.row(Number(k * this.b));
     const v = this.rows.a;
@@ -507,19 +532,62 @@ export class TsBucketizer {
     v[r + AT.pkts_malformed] = a.malformed;
     v[r + AT.pkts_late] = a.late;
     v[r + AT.distinct_estimated] = 0; // never: counts are exact here
+    v[r + AT.empty_buckets_skipped] = Number(skipped);
   }
 
-  // n empty buckets from k: zero rows when filling, after the first row and
-  // up to maxFillRows in a row; a longer silence leaves a hole.
+  /** A clock vouches for time up to t (mono ns): buckets starting before it were seen. */
+  private trust(t: bigint): void {
+    if (t === INT64_MIN) return;
+    const k = floorDiv(clampT(t) - 1n, this.b) + 1n; // the first bucket starting at or after t
+    if (this.observedK === null || k > this.observedK) this.observedK = k;
+  }
+
+  private skip(n: bigint): void {
+    this.skipped = satAdd(this.skipped, n);
+    this.skippedTotal = satAdd(this.skippedTotal, n);
+  }
+
+  // n empty buckets from k (after the first row): those a clock saw are zero
+  // rows; the others are zero rows while the gap is at most maxEmpty long and
+  // the fill budget lasts, and skipped (counted) from there to the next row
+  // with packets. Without fillEmpty every one is skipped.
   private pushZeros(k: bigint, n: bigint): void {
-    if (!this.fillEmpty || !this.emittedAny || n === 0n) return;
-    const maxRows = this.maxFillRows;
-    const room = this.emptyRun < maxRows ? maxRows - this.emptyRun : 0;
-    const over = n > BigInt(room);
-    if (over && this.emptyRun <= maxRows) this.holes_++;
-    const take = over ? room : Number(n);
-    this.emptyRun = over ? maxRows + 1 : this.emptyRun + take;
-    for (let i = 0; i < take; i++) this.rows.row(Number((k + BigInt(i)) * this.b));
+    if (!this.emittedAny || n === 0n) return;
+    if (!this.fillEmpty) return this.skip(n);
+    if (this.observedK !== null && k < this.observedK) {
+      const seen = min(n, this.observedK - k);
+      this.emitZeros(k, seen);
+      k += seen;
+      n -= seen;
+      if (n === 0n) return;
+    }
+    if (!this.cut) {
+      const room = this.gap < this.maxEmpty ? this.maxEmpty - this.gap : 0n;
+      const take = min(n, min(room, this.fillLeft));
+      if (take > 0n) {
+        this.emitZeros(k, take);
+        this.gap += take;
+        this.fillLeft -= take;
+        k += take;
+        n -= take;
+      }
+      if (n === 0n) return;
+      this.cut = true;
+      this.holes_++;
+    }
+    this.gap = satAdd(this.gap, n);
+    this.skip(n);
+  }
+
+  /** n zero rows from k; the first carries the buckets skipped before it. */
+  private emitZeros(k: bigint, n: bigint): void {
+    for (let i = 0n; i < n; i++) {
+      const r = this.rows.row(Number((k + i) * this.b));
+      if (i === 0n && this.skipped > 0n) {
+        this.rows.a[r + AT.empty_buckets_skipped] = Number(this.skipped);
+        this.skipped = 0n;
+      }
+    }
   }
 }
 
@@ -554,6 +622,9 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
       guestIps: addrs(o, 'guestIps', 16),
       guestMacs: addrs(o, 'guestMacs', 6),
       bridgeIps: addrs(o, 'bridgeIps', 16),
+      // The native binding's rules: a number in [0, 2^53 - 1], else the default; trustedUntilNs a number.
+      maxEmptyBuckets: typeof o.maxEmptyBuckets === 'number' && o.maxEmptyBuckets >= 0 && o.maxEmptyBuckets <= Number.MAX_SAFE_INTEGER ? BigInt(Math.trunc(o.maxEmptyBuckets)) : undefined,
+      trustedUntilNs: typeof o.trustedUntilNs === 'number' ? toInt64(o.trustedUntilNs) : undefined,
     });
     this.reader = new CaptureReader((p) => this.core.packet(p), { skipBad: typeof o.skipBad === 'boolean' ? o.skipBad : false });
   }
@@ -599,7 +670,7 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
     if (this.core.ended) throw new Error(ENDED);
   }
 
-  status(): CaptureStatus {
+  status(): CaptureStatus & { emptyBucketsSkipped: number } {
     const r = this.reader;
     return {
       ok: r.ok,
@@ -611,6 +682,7 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
       skippedRecords: r.skippedRecords,
       recordsOverSnaplen: r.recordsOverSnaplen,
       holes: this.core.holes,
+      emptyBucketsSkipped: this.core.emptyBucketsSkipped,
     };
   }
 }
