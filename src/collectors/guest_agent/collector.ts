@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Collector } from '../types.js';
+import { unsafeSocketDir } from '../../util/unix-listen.js';
 import { guestLoop } from './run-loop.js';
 
 export const guestAgent: Collector<'guest_agent'> = {
@@ -9,6 +10,8 @@ export const guestAgent: Collector<'guest_agent'> = {
     if (config.mode === 'listen') {
       const dir = path.dirname(path.resolve(config.socket));
       if (!fs.existsSync(dir)) return { available: false, reason: `cannot listen on ${config.socket}: ${dir} does not exist` };
+      const unsafe = unsafeSocketDir(config.socket);
+      if (unsafe) return { available: false, reason: `refusing to listen on ${config.socket}: ${unsafe}` };
       return { available: true, reason: `listens on ${config.socket} for QEMU (protocol ${config.protocol})` };
     }
     let st: fs.Stats;
