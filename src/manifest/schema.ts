@@ -32,7 +32,7 @@ const target = z
           "Executables accepted as QEMU besides qemu-system-* and qemu-kvm (matched against /proc/PID/exe): glob patterns, * and ? within one path component, ** across; a pattern without '/' matches the file name. Checked for a qmp_socket target, for a pid or pidfile target when collectors.qmp.socket is set, and for each process a pidfile follower takes on.",
         ),
     },
-    { error: expected('{"pid": N}, {"pidfile": PATH} or {"qmp_socket": PATH}, and optionally "executables"') },
+    { error: expected('{"pid": N}, {"pidfile": PATH} or {"qmp_socket": PATH}') },
   )
   .refine((t) => ['pid', 'pidfile', 'qmp_socket'].filter((k) => k in t && t[k as keyof typeof t] !== undefined).length === 1, {
     error: 'expected exactly one of "pid", "pidfile" or "qmp_socket"',
