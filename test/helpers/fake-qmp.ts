@@ -4,10 +4,15 @@
 // QEMU 7.2 recorded in the brief of the qmp collector (greeting, replies in
 // QEMU's own spacing, "\r\n" line ends, the request id echoed). Every server
 // and socket made here is closed after each test.
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
-import { tmpDir } from './tmp.js';
+import { EpisodeClock } from '../../src/clock/origin.js';
+import { qmpLoop, type QmpLoopOptions, type QmpLoopResult } from '../../src/collectors/qmp/run-loop.js';
+import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
+import { readJsonl, tmpDir } from './tmp.js';
 import { waitFor as waitUntil } from './wait.js';
 
 /** QEMU 7.2's greeting, as recorded. */
@@ -276,4 +281,103 @@ export async function fakeQmp(opts: FakeQmpOptions = {}): Promise<FakeQmp> {
     });
   });
   return fake;
+}
+
+type Row = Record<string, unknown>;
+
+export interface LoopRun {
+  result: QmpLoopResult;
+  rows: Row[];
+  qmp: Row[];
+  events: Row[];
+  reports: string[];
+  /** Whether `until` was seen (rather than the loop ending by itself). */
+  met: boolean;
+  /** The rows file: its size and each line's size, bytes (line end included). */
+  fileBytes: number;
+  lineBytes: number[];
+  /** Peak RSS growth while the loop ran (sampled every 5 ms), bytes. */
+  rssGrowth: number;
+  /** Uncaught exceptions while the loop ran (in the agent each would end the collector's worker). */
+  uncaught: unknown[];
+  /** From the loop's start until it resolved, ms (to bound what a rate limit let through; never asserted as a time). */
+  elapsedMs: number;
+}
+
+/**
+ * Runs qmpLoop against `fake` until `until` holds (or the loop ends by
+ * itself), then aborts it; the loop must then resolve, not throw. No clock:
+ * a condition never met, or a loop that hangs, is the test's timeout.
+ */
+export async function runQmpLoop(
+  fake: FakeQmp,
+  until: (reports: readonly string[]) => boolean,
+  opts: Partial<Pick<QmpLoopOptions, 'intervalMs' | 'greetingTimeoutMs' | 'commandTimeoutMs' | 'restartDelayMs' | 'maxEventsPerS'>> = {},
+): Promise<LoopRun> {
+  const out = path.join(tmpDir(), 'telemetry-qmp.jsonl');
+  const writer = new JsonlWriter(out, { availableInDeployment: true });
+  const clock = new EpisodeClock(process.hrtime.bigint(), BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint());
+  const ac = new AbortController();
+  const reports: string[] = [];
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown) => uncaught.push(e);
+  process.on('uncaughtException', onUncaught);
+  const rss0 = process.memoryUsage().rss;
+  let peak = rss0;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+  const t0 = performance.now();
+  let settled = false;
+  let met = false;
+  let result: QmpLoopResult;
+  try {
+    const loop = qmpLoop({
+      socket: fake.path,
+      intervalMs: 50,
+      pid: null,
+      writer,
+      clock,
+      signal: ac.signal,
+      reportError: (m) => reports.push(m),
+      restartDelayMs: 50,
+      greetingTimeoutMs: 300,
+      commandTimeoutMs: 500,
+      ...opts,
+    });
+    void loop.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    while (!settled) {
+      if (until(reports)) {
+        met = true;
+        break;
+      }
+      await sleep(10);
+    }
+    ac.abort();
+    result = await loop;
+  } finally {
+    clearInterval(sampler);
+    process.off('uncaughtException', onUncaught);
+    writer.close();
+  }
+  const elapsedMs = performance.now() - t0;
+  peak = Math.max(peak, process.memoryUsage().rss);
+  const raw = fs.readFileSync(out);
+  const lineBytes: number[] = [];
+  for (let start = 0, nl = raw.indexOf(10); nl >= 0; start = nl + 1, nl = raw.indexOf(10, start)) lineBytes.push(nl + 1 - start);
+  const rows = readJsonl(out);
+  return {
+    result,
+    rows,
+    qmp: rows.filter((r) => r.source === 'qmp'),
+    events: rows.filter((r) => r.source === 'qmp_event'),
+    reports,
+    met,
+    fileBytes: raw.length,
+    lineBytes,
+    rssGrowth: peak - rss0,
+    uncaught,
+    elapsedMs,
+  };
 }

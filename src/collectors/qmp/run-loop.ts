@@ -12,7 +12,7 @@ import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { exitsWithin, isAlive } from '../../util/process-exit.js';
 import { QmpClient, type QmpEvent } from '../../qmp/client.js';
-import { MAX_DROPPED_NAMES } from '../../qmp/line-handler.js';
+import { MAX_DROPPED_NAMES, QMP_DEFAULTS } from '../../qmp/line-handler.js';
 import { QmpProblems, type QmpProblemKind } from '../../qmp/problems.js';
 import { newPollState, pollQemu, type PollResult } from './poll.js';
 import { fitRow } from './fit-row.js';
@@ -88,6 +88,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     }
   };
   let droppedBefore = 0; // events dropped on earlier connections
+  let dropsReported = false;
   // One stop promise for the whole loop: a QEMU that stops answering must not hold up the episode's stop.
   const stopped = new Promise<{ stopped: true }>((resolve) => {
     if (o.signal.aborted) resolve({ stopped: true });
@@ -148,6 +149,13 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
       if ('closed' in done || 'stopped' in done) break;
       writeEvents(client.takeEvents()); // events that came before the poll's answers first
       r.eventsDropped = droppedBefore + client.droppedEvents;
+      if (r.eventsDropped > 0 && !dropsReported) {
+        dropsReported = true;
+        const l = client.lines;
+        o.reportError?.(
+          `qmp: QEMU sent events faster than labtel takes them (max_events_per_s ${o.maxEventsPerS ?? QMP_DEFAULTS.maxEventsPerS}, a queue of ${QMP_DEFAULTS.maxQueuedEvents}): ${r.eventsDropped} dropped so far (${l.eventsRateLimited} over the rate, ${l.eventsQueueFull} with the queue full), counted in events_dropped and events_dropped_by; reported once`,
+        );
+      }
       let row: [object, Record<string, string> | undefined] | null = null;
       if ('err' in done) internal('in a QMP poll', done.err);
       else {
