@@ -2,29 +2,52 @@
 // anything is spawned: the field's worst bug was a capture that quietly
 // wrote nothing. These need tcpdump (CI installs it) but no test network:
 // the loopback interface is enough to be refused on.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { pcapConfig } from '../../../src/collectors/pcap/config.js';
+import { pcapPreflight } from '../../../src/collectors/pcap/preflight.js';
+import { which } from '../../../src/util/which.js';
 import { LABTEL_BIN } from '../../helpers/cli.js';
 import { has, isRoot } from '../../helpers/programs.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
 const exec = promisify(execFile);
 
-async function run(collectors: object, asUser?: number) {
+/** `labtel run` for 1 s, as root or as `asUser` (with CAP_NET_RAW as an ambient capability when `netRaw`). */
+async function run(collectors: object, asUser?: number, netRaw = false) {
   const dir = tmpDir();
   fs.chmodSync(dir, 0o777);
   const manifest = path.join(dir, 'm.json');
   fs.writeFileSync(manifest, JSON.stringify({ output_dir: path.join(dir, 'ep'), duration_s: 1, target: { pid: process.pid }, collectors }));
   const argv = [process.execPath, LABTEL_BIN, 'run', manifest];
-  const cmd = asUser === undefined ? argv : ['setpriv', `--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', ...argv];
+  const caps = netRaw ? ['--inh-caps=+net_raw', '--ambient-caps=+net_raw'] : [];
+  const cmd = asUser === undefined ? argv : ['setpriv', `--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', ...caps, ...argv];
   const r = await exec(cmd[0]!, cmd.slice(1)).then(
     (ok) => ({ code: 0, stderr: ok.stderr }),
     (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
   );
-  return { ...r, started: fs.existsSync(path.join(dir, 'ep')) };
+  return { ...r, started: fs.existsSync(path.join(dir, 'ep')), dir: path.join(dir, 'ep') };
+}
+
+/** pcapPreflight in this process with PATH set to `dirs` (which() reads it at each call). */
+function preflightWithPath(dirs: string[], config: object) {
+  const saved = process.env.PATH;
+  process.env.PATH = dirs.join(':');
+  try {
+    return pcapPreflight(pcapConfig.parse(config));
+  } finally {
+    process.env.PATH = saved;
+  }
+}
+
+/** A directory holding links to the named programs only (a host without the others). */
+function onlyPrograms(names: string[]): string {
+  const dir = tmpDir();
+  for (const n of names) fs.symlinkSync(which(n)!, path.join(dir, n));
+  return dir;
 }
 
 describe.skipIf(!has('tcpdump'))('pcap preflight refuses what cannot capture, naming why', () => {
@@ -50,7 +73,28 @@ describe.skipIf(!has('tcpdump'))('pcap preflight refuses what cannot capture, na
   it.skipIf(!isRoot())('no privilege to capture (the agent run as nobody)', async () => {
     const r = await run({ pcap: { iface: 'lo' } }, 65534);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("collectors.pcap: cannot run: no privilege to capture on lo (lo: You don't have permission to perform this capture on that device); run as root or give tcpdump CAP_NET_RAW");
+    expect(r.stderr).toContain(
+      'collectors.pcap: cannot run: no privilege to capture on lo: labtel runs as nobody (uid 65534) without CAP_NET_RAW; run it as root, or give it CAP_NET_RAW (systemd: AmbientCapabilities=CAP_NET_RAW), which it hands on to tcpdump',
+    );
+    expect(r.started).toBe(false);
+  });
+
+  // Guards against: the setpriv wrapper (which switches user only when labtel is root) breaking the capture of a
+  // labtel that is not root: it hands its own CAP_NET_RAW on as an ambient capability, and tcpdump keeps its user.
+  it.skipIf(!isRoot())('labtel run as nobody with CAP_NET_RAW captures (tcpdump as nobody, handed the capability)', async () => {
+    const r = await run({ pcap: { iface: 'lo', interval_ms: 200 } }, 65534, true);
+    expect(r.stderr).toContain('pcap: preflight: tcpdump at ');
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(fs.readFileSync(path.join(r.dir, 'summary.json'), 'utf8'));
+    expect(summary.collectors.pcap.status).toBe('ok');
+  });
+
+  it.skipIf(!isRoot())('collectors.pcap.user names another user while labtel is not root: refused, naming both', async () => {
+    const r = await run({ pcap: { iface: 'lo', user: 'tcpdump' } }, 65534, true);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      'collectors.pcap: cannot run: collectors.pcap.user tcpdump: tcpdump can be switched to another user only when labtel runs as root (it runs as nobody, uid 65534); leave the key out to capture as nobody',
+    );
   });
 
   it('optional: the episode runs without it, and the reason is recorded', async () => {
@@ -69,5 +113,49 @@ describe.skipIf(!has('tcpdump'))('pcap preflight refuses what cannot capture, na
     const r = await run({ pcap: { iface: 'nosuch-if0', optional: true }, netflow: {} });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('collectors.netflow: cannot run: it takes its input from collectors.pcap, which cannot run: interface nosuch-if0 does not exist on this host');
+  });
+});
+
+// The mechanism that ends tcpdump with the agent (setpriv: its user from the start, CAP_NET_RAW ambient,
+// the parent-death signal) must be there, or the capture is refused with why: never a tcpdump that could
+// outlive a killed agent.
+describe.skipIf(!has('tcpdump') || !isRoot())('pcap preflight refuses a capture that could outlive the agent', () => {
+  it('without setpriv', () => {
+    const r = preflightWithPath([onlyPrograms(['tcpdump', 'getent'])], { iface: 'lo' });
+    expect(r.error).toBe('setpriv is not installed (Debian: util-linux); without it tcpdump could outlive the agent');
+    expect(r.wrapper).toBeNull();
+  });
+
+  // Regression for: a tcpdump given file capabilities (setcap) is exec'd with them, the kernel then clears
+  // the parent-death signal (and the ambient set), and it outlives a SIGKILLed agent on an idle link.
+  it('a tcpdump with file capabilities', () => {
+    const dir = tmpDir();
+    const copy = path.join(dir, 'tcpdump');
+    fs.copyFileSync(which('tcpdump')!, copy);
+    fs.chmodSync(copy, 0o755);
+    // security.capability, VFS_CAP_REVISION_2 with the effective flag: CAP_NET_RAW permitted (what `setcap cap_net_raw+ep` writes).
+    execFileSync('python3', ['-c', 'import os, struct, sys; os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0))', copy]);
+    const r = preflightWithPath([dir, ...process.env.PATH!.split(':')], { iface: 'lo' });
+    expect(r.error).toBe(
+      `${copy} has file capabilities, and an exec that grants them clears the parent-death signal that ends tcpdump with labtel: remove them (setcap -r ${copy}); labtel gives tcpdump CAP_NET_RAW itself`,
+    );
+  });
+
+  it('a capture user that does not exist', () => {
+    const r = preflightWithPath(process.env.PATH!.split(':'), { iface: 'lo', user: 'labtel_no_such_user' });
+    expect(r.error).toBe('user labtel_no_such_user does not exist on this host (collectors.pcap.user names it): set collectors.pcap.user to the unprivileged user tcpdump should capture as');
+  });
+
+  it('a capture user with uid 0', () => {
+    const r = preflightWithPath(process.env.PATH!.split(':'), { iface: 'lo', user: 'root' });
+    expect(r.error).toBe('collectors.pcap.user root is root (uid 0): tcpdump captures as an unprivileged user with CAP_NET_RAW alone, never as root');
+  });
+
+  it('as root by default: tcpdump as user tcpdump, through setpriv with CAP_NET_RAW alone and the parent-death signal', () => {
+    const r = preflightWithPath(process.env.PATH!.split(':'), { iface: 'lo' });
+    expect(r.error).toBeNull();
+    const pw = /^tcpdump:[^:]*:(\d+):(\d+):/m.exec(fs.readFileSync('/etc/passwd', 'utf8'))!;
+    expect(r.identity).toEqual({ user: 'tcpdump', uid: Number(pw[1]), gid: Number(pw[2]), switchUser: true });
+    expect(r.wrapper).toEqual([which('setpriv'), `--reuid=${pw[1]}`, `--regid=${pw[2]}`, '--init-groups', '--inh-caps=-all,+net_raw', '--ambient-caps=-all,+net_raw', '--no-new-privs', '--pdeathsig', 'KILL', '--']);
   });
 });
