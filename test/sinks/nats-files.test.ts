@@ -75,6 +75,33 @@ describe.skipIf(!hasNats())('files of the NATS sink', () => {
     expect(JSON.parse(fs.readFileSync(path.join(dir, CURSOR_FILE), 'utf8')).files).toEqual({ episode: true, summary: true });
   });
 
+  // Regression for: the forwarder read episode.json, summary.json and the rows files through a symlink, so a
+  // symlink planted in an episode directory published whatever it pointed at.
+  it('the forwarder publishes nothing read through a symlink in the episode directory, and says why', async () => {
+    const nats = await startNats();
+    const dir = path.join(tmpDir(), 'ep');
+    fs.mkdirSync(dir);
+    const secret = victim('{"secret":"not for NATS"}\n');
+    fs.writeFileSync(path.join(dir, 'episode.json'), '{"episode":"ep"}\n');
+    fs.symlinkSync(secret, path.join(dir, 'summary.json'));
+    const cfg = natsSinkConfig.parse({ servers: [nats.url] });
+    const f = new NatsForwarder(dir, cfg, { prefix: 'labtel', host: 'lab-a', episode: 'ep' });
+    try {
+      expect(await f.forwardEpisodeFiles()).toBe(false);
+      expect(f.progress.error).toBe(`${path.join(dir, 'summary.json')} is a symlink; labtel does not read through one (ELOOP)`);
+      fs.unlinkSync(path.join(dir, 'summary.json'));
+      fs.symlinkSync(secret, path.join(dir, 'telemetry-proc.jsonl'));
+      expect(await f.pass()).toBe(false);
+      expect(f.progress.error).toBe(`${path.join(dir, 'telemetry-proc.jsonl')} is a symlink; labtel does not read through one (ELOOP)`);
+    } finally {
+      await f.close();
+    }
+    const out = path.join(tmpDir(), 'pulled');
+    const r = await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' });
+    expect(r.rows).toBe(0);
+    expect(fs.readdirSync(path.join(out, 'lab-a', 'ep')).sort()).toEqual(['episode.json']);
+  });
+
   // Regression for: one message that was not JSON made labtel pull throw and stop; a row with a newline in it
   // became two lines of the pulled file; a source named "constructor" became the file
   // "telemetry-function Object() { [native code] }.jsonl"; and what was not written was not counted.

@@ -49,11 +49,24 @@ function sourceAndSeq(line: Buffer, file: string, at: number): { source: string;
   throw new Error(`${file}: the line at byte ${at} is not a labtel row`);
 }
 
-/** A file's text, read only when it is no symlink (the cursor decides what is published). */
-function readNoFollow(file: string): string {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+/**
+ * Opens a file of the episode for reading, refusing a symlink: what is read
+ * is published (a symlink at episode.json would publish whatever it points
+ * at) or decides what is (the cursor).
+ */
+function openNoFollowForRead(file: string): number {
   try {
-    return fs.readFileSync(fd, 'utf8');
+    return fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`${file} is a symlink; labtel does not read through one (ELOOP)`, { cause: err });
+    throw err;
+  }
+}
+
+function readNoFollow(file: string): Buffer {
+  const fd = openNoFollowForRead(file);
+  try {
+    return fs.readFileSync(fd);
   } finally {
     fs.closeSync(fd);
   }
@@ -76,7 +89,7 @@ export class NatsForwarder {
     this.cursorPath = path.join(dir, CURSOR_FILE);
     let c: Partial<Cursor> = {};
     try {
-      c = JSON.parse(readNoFollow(this.cursorPath)) as Partial<Cursor>;
+      c = JSON.parse(readNoFollow(this.cursorPath).toString('utf8')) as Partial<Cursor>;
     } catch {
       // a first run (or a symlink planted in its place: not read, and replaced at the first save)
     }
@@ -110,7 +123,7 @@ export class NatsForwarder {
       for (const f of ['episode', 'summary'] as const) {
         const file = path.join(this.dir, `${f}.json`);
         if (this.cursor.files[f] || !fs.existsSync(file)) continue;
-        await this.js!.publish(fileSubject(this.key, f), fs.readFileSync(file), { msgID: `${this.key.host}/${this.key.episode}/_${f}` });
+        await this.js!.publish(fileSubject(this.key, f), readNoFollow(file), { msgID: `${this.key.host}/${this.key.episode}/_${f}` });
         this.cursor.files[f] = true;
       }
     });
@@ -140,7 +153,7 @@ export class NatsForwarder {
 
   private async forwardFile(name: string): Promise<void> {
     const file = path.join(this.dir, name);
-    const fd = fs.openSync(file, 'r');
+    const fd = openNoFollowForRead(file);
     const buf = Buffer.allocUnsafe(READ_BYTES);
     try {
       for (;;) {
