@@ -101,10 +101,13 @@ describe('proc does not switch to a refused process', () => {
       a.kill('SIGKILL');
       await exited(a);
       await until(() => rows().some((x) => x.process_event === 'exited'), "proc's exited row");
+      const sizeBefore = (writer.flush(), fs.statSync(out).size);
       fs.writeFileSync(pidfile, '1\n');
       const at = clock.reads;
       await until(() => clock.reads >= at + 10, 'ten ticks with the pidfile naming pid 1');
       expect(rows().filter((x) => x.pid === 1)).toEqual([]);
+      // Nothing written while it waits: the refused rewrite costs no disk.
+      expect(fs.statSync(out).size).toBe(sizeBefore);
       const b = sleeper();
       fs.writeFileSync(pidfile, `${b.pid}\n`);
       await until(() => rows().filter((x) => x.pid === b.pid).length >= 2, 'two rows of the sleep the next rewrite names');
