@@ -12,14 +12,20 @@ import { readEpisodeCapture } from '../../collectors/netflow/offline/episode-rep
 import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize-options.js';
 import { replayCommand } from './bucketize-replay.js';
 import { recordsWord } from './records-word.js';
+import { makeDirNoFollow } from '../../util/safe-file.js';
 
 /** The reader's count of classic records over the file's snaplen (native and TS status(); see src/collectors/netflow/ts/capture-reader.ts). */
 
-function report(input: string, rows: number, s: CaptureStatus): boolean {
+function report(input: string, rows: number, s: CaptureStatus & { emptyBucketsSkipped?: number }, maxEmptyBuckets: number): boolean {
   const over = s.recordsOverSnaplen;
   if (over) console.error(`labtel: ${input}: read ${recordsWord(over)} longer than the file's snaplen, as libpcap does (cut to the snaplen)`);
   if (s.skippedRecords) console.error(`labtel: ${input}: skipped ${s.skippedRecords} bad records (${s.skippedBytes} bytes)`);
-  if (s.holes) console.error(`labtel: ${input}: ${s.holes} timestamp jumps too long to fill with empty buckets were left as gaps`);
+  if (s.holes) {
+    const gaps = s.holes === 1 ? '1 gap' : `${s.holes} gaps`;
+    console.error(
+      `labtel: ${input}: ${gaps} between packets (timestamp jumps) longer than --max-empty-buckets ${maxEmptyBuckets} or past the fill budget: ${s.emptyBucketsSkipped ?? 'some'} empty buckets not written, each gap counted in the next row's empty_buckets_skipped`,
+    );
+  }
   if (s.ok) return true;
   const hint = s.errorOffset ? '; --skip-bad skips bad records instead' : '';
   console.error(`labtel: ${input}: at byte ${s.errorOffset}: ${s.error} (${rows} rows written for the ${s.packets} packets before it${hint})`);
@@ -56,13 +62,14 @@ export async function bucketizeCommand(inputs: string[], f: BucketizeFlags): Pro
       const r = bucketizeFile(inputs[0]!, writer, { ...options, onProgress: (b, p) => progress.update(b, p) });
       progress.update(r.status.offset, r.status.packets, true);
       progress.done();
-      return report(inputs[0]!, r.rows, r.status) ? 0 : 1;
+      return report(inputs[0]!, r.rows, r.status, options.maxEmptyBuckets!) ? 0 : 1;
     } finally {
       writer.close();
     }
   }
 
-  fs.mkdirSync(f.outDir, { recursive: true });
+  // 0750, and not through a symlink planted in its place (the files in it are created O_EXCL | O_NOFOLLOW, 0640).
+  makeDirNoFollow(f.outDir, '--out-dir');
   const outputs = inputs.map((i) => path.join(f.outDir!, `${path.basename(i).replace(/\.(pcapng|pcap|cap)$/i, '')}.netflow.jsonl`));
   if (new Set(outputs).size !== outputs.length) throw new UsageError('--out-dir: two captures have the same base name');
   if (f.force) for (const o of outputs) fs.rmSync(o, { force: true });
@@ -70,7 +77,7 @@ export async function bucketizeCommand(inputs: string[], f: BucketizeFlags): Pro
   const queue = inputs.map((input, i) => ({ input, output: outputs[i]! }));
   const failures = await bucketizePool(queue, jobs, options, {
     progress: (bytes, packets) => progress.update(bytes, packets),
-    result: (input, rows, status) => report(input, rows, status),
+    result: (input, rows, status) => report(input, rows, status, options.maxEmptyBuckets!),
     failure: (input, message) => console.error(`labtel: ${input ?? 'worker'}: ${message}`),
   });
   progress.done();

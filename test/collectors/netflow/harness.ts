@@ -314,11 +314,11 @@ export const YEAR_S = 365 * 86400;
 
 /**
  * A hostile capture whose timestamps jump back and forth by years: packet i
- * is at base + (i odd ? i years : 0), so every odd packet jumps forward past
- * all before it and every even one falls back years (late).
+ * is at base + (i odd ? (i + 1) / 2 years : 0), so every odd packet jumps a
+ * year past all before it and every even one falls back years (late).
  */
 export function yearJumps(n: number, base = 1_600_000_000): Rec[] {
-  return Array.from({ length: n }, (_, i) => ({ ts: 0n, sec: base + (i % 2 ? i * YEAR_S : 0), frac: i % 1000, data: udp4(PEER4, GUEST4, 1000 + (i % 7), 53) }));
+  return Array.from({ length: n }, (_, i) => ({ ts: 0n, sec: base + (i % 2 ? ((i + 1) / 2) * YEAR_S : 0), frac: i % 1000, data: udp4(PEER4, GUEST4, 1000 + (i % 7), 53) }));
 }
 
 /** Packets `gap` empty buckets of bucketMs apart (a jump just under a bound of gap + 1), n of them. */
