@@ -28,11 +28,13 @@ async function until(cond: () => boolean, ms: number): Promise<boolean> {
   return cond();
 }
 
-/** Children die with the demo, even when it is killed (setpriv's parent-death signal; none of these drop root). */
-function spawnTied(cmd: string, args: string[]): ChildProcess {
-  const setpriv = which('setpriv');
-  return setpriv ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', cmd, ...args], { stdio: 'ignore' }) : spawn(cmd, args, { stdio: 'ignore' });
+/** Children die with the demo, even when it is killed (setpriv's parent-death signal; none of these change user, which would clear it). */
+function spawnTied(setpriv: string, cmd: string, args: string[]): ChildProcess {
+  return spawn(setpriv, ['--pdeathsig', 'KILL', '--', cmd, ...args], { stdio: 'ignore' });
 }
+
+/** Without setpriv nothing is started: it could outlive a demo that is killed. */
+const NO_SETPRIV = 'setpriv is not installed (Debian: util-linux): what the demo starts for it could outlive a killed demo';
 
 export async function startLabPeers(): Promise<LabPeers> {
   const collectors: Record<string, object> = {};
@@ -40,13 +42,15 @@ export async function startLabPeers(): Promise<LabPeers> {
   const children: ChildProcess[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-demo-'));
   let net: GuestNet | null = null;
+  const setpriv = which('setpriv');
 
-  if (!canMakeNetns()) notRun.pcap = notRun.netflow = 'the demo makes a test network in namespaces for them, which needs root and iproute2';
+  if (!setpriv) notRun.pcap = notRun.netflow = NO_SETPRIV;
+  else if (!canMakeNetns()) notRun.pcap = notRun.netflow = 'the demo makes a test network in namespaces for them, which needs root and iproute2';
   else if (!which('tcpdump')) notRun.pcap = notRun.netflow = 'tcpdump is not installed (Debian: apt-get install tcpdump)';
   else {
     try {
       net = await createGuestNet();
-      children.push(spawnTied('ip', ['netns', 'exec', net.guestNs, process.execPath, '-e', TRAFFIC, net.peerIp]));
+      children.push(spawnTied(setpriv, 'ip', ['netns', 'exec', net.guestNs, process.execPath, '-e', TRAFFIC, net.peerIp]));
       collectors.pcap = { iface: net.tap, interval_ms: 500, optional: true };
       collectors.netflow = { bucket_ms: 100, guest_ip: net.guestIp, optional: true };
     } catch (err) {
@@ -54,20 +58,22 @@ export async function startLabPeers(): Promise<LabPeers> {
     }
   }
 
-  if (!which('qemu-system-x86_64')) notRun.qmp = 'QEMU is not installed (Debian: apt-get install qemu-system-x86)';
+  if (!setpriv) notRun.qmp = NO_SETPRIV;
+  else if (!which('qemu-system-x86_64')) notRun.qmp = 'QEMU is not installed (Debian: apt-get install qemu-system-x86)';
   else {
     const qmp = path.join(dir, 'qmp.sock');
-    const q = spawnTied('qemu-system-x86_64', ['-machine', 'pc,accel=tcg', '-S', '-nodefaults', '-display', 'none', '-m', '64', '-qmp', `unix:${qmp},server=on,wait=off`]);
+    const q = spawnTied(setpriv, 'qemu-system-x86_64', ['-machine', 'pc,accel=tcg', '-S', '-nodefaults', '-display', 'none', '-m', '64', '-qmp', `unix:${qmp},server=on,wait=off`]);
     children.push(q);
     if (await until(() => fs.existsSync(qmp), 5000)) collectors.qmp = { socket: qmp, interval_ms: 500, optional: true };
     else notRun.qmp = 'a paused QEMU did not open its QMP socket within 5 s';
   }
 
-  if (!which('qemu-ga')) notRun.guest_agent = 'qemu-guest-agent is not installed (Debian: apt-get install qemu-guest-agent), and no guest channel was given';
+  if (!setpriv) notRun.guest_agent = NO_SETPRIV;
+  else if (!which('qemu-ga')) notRun.guest_agent = 'qemu-guest-agent is not installed (Debian: apt-get install qemu-guest-agent), and no guest channel was given';
   else {
     const sock = path.join(dir, 'qga.sock');
     fs.mkdirSync(path.join(dir, 'qga-state'));
-    children.push(spawnTied('qemu-ga', ['-m', 'unix-listen', '-p', sock, '-t', path.join(dir, 'qga-state')]));
+    children.push(spawnTied(setpriv, 'qemu-ga', ['-m', 'unix-listen', '-p', sock, '-t', path.join(dir, 'qga-state')]));
     if (await until(() => fs.existsSync(sock), 5000)) collectors.guest_agent = { socket: sock, protocol: 'qga', interval_ms: 1000, optional: true };
     else notRun.guest_agent = 'qemu-ga did not open its socket within 5 s';
   }

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PACKAGE_ROOT } from '../util/package-root.js';
+import { which } from '../util/which.js';
 import { writeFileNoFollow } from '../util/safe-file.js';
 import { buildGuest, startVmGuest, type VmGuest } from '../lab/vm-guest.js';
 
@@ -58,7 +59,11 @@ export async function runVmEpisode(o: { outputDir: string; seconds?: number; log
       }),
       'create',
     );
-    const a = spawn('ip', ['netns', 'exec', vm.ns, process.execPath, path.join(PACKAGE_ROOT, 'bin', 'labtel.js'), 'run', manifestFile], {
+    // The agent dies with the demo (setpriv's parent-death signal, kept through ip netns exec's exec), and its own
+    // children with it: otherwise a killed demo left an agent recording until duration_s.
+    const setpriv = which('setpriv');
+    if (!setpriv) throw new Error('setpriv is not installed (Debian: util-linux): without it the agent could outlive the demo');
+    const a = spawn(setpriv, ['--pdeathsig', 'KILL', '--', 'ip', 'netns', 'exec', vm.ns, process.execPath, path.join(PACKAGE_ROOT, 'bin', 'labtel.js'), 'run', manifestFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     agent = a;

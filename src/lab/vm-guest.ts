@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QmpClient } from '../qmp/client.js';
+import { which } from '../util/which.js';
 
 export interface VmGuest {
   ns: string;
@@ -87,9 +88,13 @@ export async function startVmGuest(o: { kernel: string; initrd: string; seconds:
     const telemetry = path.join(dir, 'telemetry.sock');
     const accel = accelerator();
     const accelArgs = ['-accel', accel];
+    // Under setpriv's parent-death signal (ip netns exec and QEMU exec in place, neither changes user): a paused
+    // QEMU would otherwise outlive a demo or test that is killed, for good.
+    const setpriv = which('setpriv');
+    if (!setpriv) throw new Error('setpriv is not installed (Debian: util-linux): without it QEMU could outlive the demo');
     qemu = spawn(
-      'ip',
-      ['netns', 'exec', ns, 'qemu-system-x86_64', '-machine', 'pc', ...accelArgs, '-m', '256', '-nodefaults', '-display', 'none', '-S',
+      setpriv,
+      ['--pdeathsig', 'KILL', '--', 'ip', 'netns', 'exec', ns, 'qemu-system-x86_64', '-machine', 'pc', ...accelArgs, '-m', '256', '-nodefaults', '-display', 'none', '-S',
         '-serial', `file:${path.join(dir, 'console.log')}`, '-kernel', o.kernel, '-initrd', o.initrd,
         '-append', `console=ttyS0 quiet labtel.ip=${guestIp}/24 labtel.peer=${peerIp} labtel.seconds=${o.seconds}`,
         '-drive', `file=${disk},format=raw,if=virtio`,
