@@ -1,7 +1,9 @@
 // One tcpdump child: started in its own process group (so a stop kills its
 // whole tree), its stdout drained from a FIFO (fifo-drain.ts) and cut into
 // whole records, its stderr read for the "listening on" line and the
-// statistics, SIGUSR1 on request.
+// statistics, SIGUSR1 on request. argv starts with the setpriv wrapper
+// (tcpdump-args.ts), whose parent-death signal fires when the thread that
+// spawns it here dies: the collector's worker, or the whole agent.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import readline from 'node:readline';
