@@ -1453,17 +1453,22 @@ void test_bucket_time() {
   }
   g_context = "bucket huge gap";
   {
+    // A gap within max_empty_buckets is filled whole, across several ready()
+    // batches; a jump past it (a century, clamped to 2^60 ns) gets what the
+    // fill budget holds (max_empty_buckets + 16 per packet, less what the
+    // first gap took), and the rest is counted in the next row.
     BucketConfig c = guest_cfg(1);
-    c.max_fill_rows = 200000;
+    c.max_empty_buckets = 200000;
     Bucketizer b(c);
     Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0);
-    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 150 * 1000 * kMs);  // 150000 empty buckets
-    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 100LL * 365 * 86400 * 1000 * kMs);  // a century: a hole
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 150 * 1000 * kMs);  // 149999 empty buckets
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 100LL * 365 * 86400 * 1000 * kMs);  // a century: a gap
     b.flush();
     CHECK(b.rows_pending());
     size_t total = 0, calls = 0;
     int64_t last = INT64_MIN;
     bool increasing = true;
+    BucketRow final_row;
     for (;;) {
       auto& r = b.ready();
       if (r.empty()) break;
@@ -1472,14 +1477,126 @@ void test_bucket_time() {
       for (auto& x : r) {
         increasing &= x.t_mono_ns > last;
         last = x.t_mono_ns;
+        final_row = x;
       }
       total += r.size();
       r.clear();
     }
     CHECK(increasing);
-    CHECK_EQ(total, 150001u + 200000 + 1);
-    CHECK(calls >= 5);
+    const uint64_t budget_left = 200000 + 16 - 149999 + 16;  // the first gap took 149999
+    CHECK_EQ(total, 150001u + budget_left + 1);
+    CHECK(calls >= 3);
     CHECK_EQ(b.holes(), 1u);
+    const uint64_t k = (uint64_t(1) << 60) / uint64_t(kMs);  // the clamped packet's bucket
+    CHECK_EQ(uint64_t(final_row.t_mono_ns), k * uint64_t(kMs));
+    CHECK_EQ(final_row.empty_buckets_skipped, k - 150001 - budget_left);
+    CHECK_EQ(b.empty_buckets_skipped(), final_row.empty_buckets_skipped);
+  }
+}
+
+// Every bucket between two rows was written or counted in the later row's
+// empty_buckets_skipped. Returns their sum.
+uint64_t check_gaps(const std::vector<BucketRow>& rows, int64_t b) {
+  uint64_t sum = 0;
+  bool ok = rows.size() > 1;
+  for (size_t i = 1; i < rows.size(); i++) {
+    ok &= uint64_t((rows[i].t_mono_ns - rows[i - 1].t_mono_ns) / b - 1) == rows[i].empty_buckets_skipped;
+    sum += rows[i].empty_buckets_skipped;
+  }
+  CHECK(ok);
+  return sum;
+}
+
+uint64_t pkts_of(const BucketRow& r) { return r.pkts_in + r.pkts_out + r.pkts_unmatched; }
+
+// Issue 17 point 6: timestamp jumps cannot make millions of zero rows.
+void test_bucket_gaps() {
+  g_context = "bucket gaps: alternating jumps just under the bound";
+  {
+    // 100 packets 3599 empty buckets apart: the old fill wrote every one (360,000 rows).
+    Bucketizer b(guest_cfg(100));
+    for (int i = 0; i < 100; i++) Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + int64_t(i) * 3600 * 100 * kMs);
+    auto rows = all_rows(b);
+    CHECK(rows.size() <= 100 + 3600 + 16 * 100);
+    CHECK_EQ(rows.size(), size_t(100 + 3599 + 17 + 98 * 16));
+    uint64_t pk = 0;
+    for (auto& r : rows) pk += pkts_of(r);
+    CHECK_EQ(pk, 100u);
+    uint64_t skipped = check_gaps(rows, 100 * kMs);
+    CHECK_EQ(skipped, 99u * 3599 - (3599 + 17 + 98 * 16));
+    CHECK_EQ(b.empty_buckets_skipped(), skipped);
+    CHECK_EQ(b.holes(), 98u);
+  }
+  g_context = "bucket gaps: max_fill_rows is an alias";
+  {
+    BucketConfig c = guest_cfg(100);
+    c.max_fill_rows = 10;
+    Bucketizer b(c);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 50 * 100 * kMs);
+    auto rows = all_rows(b);
+    CHECK_EQ(rows.size(), 12u);
+    CHECK_EQ(rows.back().empty_buckets_skipped, 39u);
+  }
+  g_context = "bucket gaps: fill_empty off counts every empty bucket, no holes";
+  {
+    BucketConfig c = guest_cfg(100);
+    c.fill_empty = false;
+    Bucketizer b(c);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 5 * 100 * kMs);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 6 * 100 * kMs);
+    auto rows = all_rows(b);
+    CHECK_EQ(rows.size(), 3u);
+    CHECK(rows[0].empty_buckets_skipped == 0 && rows[1].empty_buckets_skipped == 4 && rows[2].empty_buckets_skipped == 0);
+    CHECK_EQ(b.holes(), 0u);
+    CHECK_EQ(b.empty_buckets_skipped(), 4u);
+  }
+  g_context = "bucket gaps: a replayed run (trusted_until_ns) is written whole";
+  {
+    BucketConfig c = guest_cfg(100);
+    c.have_origin = true;
+    c.origin_wall_ns = kT0;
+    c.max_empty_buckets = 5;
+    c.trusted_until_ns = 2000 * 100 * kMs;
+    Bucketizer b(c);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 1000 * 100 * kMs);  // 999 observed empty buckets
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 3000 * 100 * kMs);  // 999 observed, then 1000 not
+    auto rows = all_rows(b);
+    CHECK_EQ(rows.size(), size_t(1 + 999 + 1 + 999 + 5 + 1));
+    CHECK_EQ(rows.back().empty_buckets_skipped, 995u);
+    CHECK_EQ(check_gaps(rows, 100 * kMs), 995u);
+  }
+  g_context = "bucket gaps: live, the clock's empty buckets all written; one ahead of it bounded, the count on the next row";
+  {
+    BucketConfig c = guest_cfg(100);
+    c.have_origin = true;
+    c.origin_wall_ns = kT0;
+    c.lateness_ns = 2000 * kMs;
+    c.max_empty_buckets = 5;
+    Bucketizer b(c);
+    CHECK(b.begin(0) == nullptr);
+    for (int64_t t = 100; t <= 1000; t += 100) b.advance(t * kMs);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 10000 * kMs);  // 9 s ahead of the clock
+    b.advance(12000 * kMs);  // the clock passes the buckets the packet's lateness kept open
+    EndResult e;
+    CHECK(b.end(12500 * kMs, &e) == nullptr);
+    auto rows = all_rows(b, false);
+    CHECK_EQ(rows.size(), size_t(1 + 9 + 5 + 20 + 1 + 24));
+    CHECK_EQ(rows[15].t_mono_ns, 80 * 100 * kMs);
+    CHECK_EQ(rows[15].empty_buckets_skipped, 65u);
+    CHECK_EQ(pkts_of(rows[35]), 1u);
+    CHECK_EQ(check_gaps(rows, 100 * kMs), 65u);
+    CHECK_EQ(b.holes(), 1u);
+    // A silence of 10000 buckets the clock passed: every one written, max_empty_buckets or not.
+    Bucketizer q(c);
+    CHECK(q.begin(0) == nullptr);
+    for (int64_t t = 1000; t <= 1000000; t += 1000) q.advance(t * kMs);
+    CHECK(q.end(1000000 * kMs, &e) == nullptr);
+    auto quiet = all_rows(q, false);
+    CHECK_EQ(quiet.size(), 10000u);
+    CHECK_EQ(check_gaps(quiet, 100 * kMs), 0u);
   }
 }
 
@@ -1848,6 +1965,7 @@ int main(int argc, char** argv) {
                {"bucket_time", test_bucket_time},
                {"bucket_modes_agree", test_bucket_modes_agree},
                {"bucket_bounds", test_bucket_bounds},
+               {"bucket_gaps", test_bucket_gaps},
                {"corpus_reads", test_corpus_reads},
                {"netflow_layout", test_netflow_layout}};
   for (auto& t : tests) {
