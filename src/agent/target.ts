@@ -2,9 +2,10 @@
 // a pid, a pidfile, or QEMU's QMP socket. No peer chooses what labtel
 // watches: a QMP socket's target is the process at its other end (its peer
 // credentials), owning every vCPU thread QEMU names and running QEMU's
-// executable (or one target.executables accepts); a pid or pidfile target is
-// held to the same when the qmp collector's socket is there to check it
-// against. When a QMP socket is known, its vCPU thread ids come along, so
+// executable (or one target.executables accepts); a pidfile target is held
+// to the same when the qmp collector's socket is there to check it against.
+// A named pid is the researcher's choice: it is never refused for its
+// executable or its QMP socket, which then only names its vCPU threads. When a QMP socket is known, its vCPU thread ids come along, so
 // that the proc collector's thread rows name their vCPU whatever QEMU called
 // the threads.
 import fs from 'node:fs';
@@ -54,7 +55,8 @@ export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: st
     if (exe === null) throw new TargetError(`${key}: ${pidfile} names pid ${pid}, whose executable cannot be read (a kernel thread?); refusing to watch it`);
   }
   const r: ResolvedTarget = { pid, ...(pidfile ? { pidfile } : {}), exe, ...widened };
-  if (opts.qmpSocket) {
+  if (opts.qmpSocket && pidfile) {
+    // What QEMU wrote is held to what the kernel says of QEMU's socket.
     let q;
     try {
       q = await qmpTarget(opts.qmpSocket, procRoot, { executables });
@@ -63,11 +65,26 @@ export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: st
     }
     if (q.pid !== pid) {
       throw new TargetError(
-        `${key}: the target is pid ${pid} (${exe ?? 'executable unreadable'})${pidfile ? `, from ${pidfile}` : ''}, but the QMP socket ${opts.qmpSocket} (collectors.qmp.socket) belongs to pid ${q.pid} (${q.exe}); refusing to watch it`,
+        `${key}: ${pidfile} names pid ${pid} (${exe ?? 'executable unreadable'}), but the QMP socket ${opts.qmpSocket} (collectors.qmp.socket) belongs to pid ${q.pid} (${q.exe}); refusing to watch it`,
       );
     }
     r.vcpu_threads = q.vcpuThreads;
     r.peer_via = q.via;
+  } else if (opts.qmpSocket) {
+    // A named pid is the researcher's choice, and may be another process than the QEMU the
+    // qmp collector reads (labtel demo): its thread rows take vCPU names only from a QMP
+    // socket that passes the checks and is its own.
+    try {
+      const q = await qmpTarget(opts.qmpSocket, procRoot, { executables });
+      if (q.pid === pid) {
+        r.vcpu_threads = q.vcpuThreads;
+        r.peer_via = q.via;
+      } else {
+        r.vcpu_note = `the QMP socket ${opts.qmpSocket} belongs to pid ${q.pid} (${q.exe}), not to the target ${pid}: vCPU threads not named from it`;
+      }
+    } catch (err) {
+      r.vcpu_note = `vCPU threads not read from ${opts.qmpSocket}: ${(err as Error).message}`;
+    }
   }
   return r;
 }

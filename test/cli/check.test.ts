@@ -63,11 +63,13 @@ describe('labtel check', () => {
       const ran = await check({ target: { qmp_socket: q.socket }, collectors: { proc: {} } }, false, 'run');
       expect(ran.code).toBe(2);
       expect(ran.stdout).toContain(why);
-      // A pid target, the victim, with the server as the qmp collector's socket: refused the same way by check.
-      const byPid = await check({ target: { pid: victim.pid, executables: ['node'] }, collectors: { proc: {}, qmp: { socket: q.socket } } }, true);
-      expect(byPid.code).toBe(1);
-      expect(JSON.parse(byPid.stdout).target.reason).toContain(`target.pid: checked against collectors.qmp.socket: QEMU named thread ${victim.pid}`);
-      expect(JSON.parse(byPid.stdout).target.reason).toContain(`belongs to pid ${q.pid}`);
+      // A pidfile target naming the victim, with the server as the qmp collector's socket: refused the same way by check.
+      const pidfile = path.join(tmpDir(), 'qemu.pid');
+      fs.writeFileSync(pidfile, `${victim.pid}\n`);
+      const byPidfile = await check({ target: { pidfile, executables: ['node'] }, collectors: { proc: {}, qmp: { socket: q.socket } } }, true);
+      expect(byPidfile.code).toBe(1);
+      expect(JSON.parse(byPidfile.stdout).target.reason).toContain(`target.pidfile: checked against collectors.qmp.socket: QEMU named thread ${victim.pid}`);
+      expect(JSON.parse(byPidfile.stdout).target.reason).toContain(`belongs to pid ${q.pid}`);
       expect(q.proc.exitCode).toBeNull(); // the server was refused, not crashed into
     } finally {
       victim.kill('SIGKILL');

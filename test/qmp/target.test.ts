@@ -62,19 +62,40 @@ describe('a QMP socket target', () => {
     expect(byPath.pid).toBe(q.pid);
   });
 
-  // Regression for: a pid target with the qmp collector's socket belonging to another process was
-  // only noted (vcpu_note) and watched anyway.
-  it('a pid target checked against collectors.qmp.socket: refused when the socket belongs to another process', async () => {
+  // Regression for: a pidfile target whose pid was not the qmp collector's socket's peer was only
+  // noted (vcpu_note) and watched anyway, though QEMU writes the pidfile and may name anything.
+  it('a pidfile target checked against collectors.qmp.socket: refused unless it is the socket\'s peer and looks like QEMU', async () => {
+    const q = await startHostileQmp('self');
+    const other = sleeper();
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    try {
+      fs.writeFileSync(pidfile, `${other.pid}\n`);
+      const msg = await refusal(resolveTarget({ pidfile, executables: ['node'] }, { qmpSocket: q.socket }));
+      expect(msg).toBe(
+        `target.pidfile: ${pidfile} names pid ${other.pid} (${exe(other.pid!)}), but the QMP socket ${q.socket} (collectors.qmp.socket) belongs to pid ${q.pid} (${exe(q.pid)}); refusing to watch it`,
+      );
+      // The socket's own process, but not QEMU: refused for that.
+      fs.writeFileSync(pidfile, `${q.pid}\n`);
+      expect(await refusal(resolveTarget({ pidfile }, { qmpSocket: q.socket }))).toContain('which does not look like QEMU');
+      expect((await resolveTarget({ pidfile, executables: ['node'] }, { qmpSocket: q.socket })).vcpu_threads).toEqual({ [String(q.pid)]: 0 });
+    } finally {
+      other.kill('SIGKILL');
+    }
+  });
+
+  it("a named pid is the researcher's choice: not refused for another process's QMP socket, whose vCPU threads it does not take", async () => {
+    // regression for: vCPU names taken from a QMP socket that is not the target's.
     const q = await startHostileQmp('self');
     const other = sleeper();
     try {
-      const msg = await refusal(resolveTarget({ pid: other.pid!, executables: ['node'] }, { qmpSocket: q.socket }));
-      expect(msg).toBe(
-        `target.pid: the target is pid ${other.pid} (${exe(other.pid!)}), but the QMP socket ${q.socket} (collectors.qmp.socket) belongs to pid ${q.pid} (${exe(q.pid)}); refusing to watch it`,
-      );
-      // The socket's own process, but not QEMU: refused for that.
-      expect(await refusal(resolveTarget({ pid: q.pid }, { qmpSocket: q.socket }))).toContain('which does not look like QEMU');
-      expect((await resolveTarget({ pid: q.pid, executables: ['node'] }, { qmpSocket: q.socket })).vcpu_threads).toEqual({ [String(q.pid)]: 0 });
+      const t = await resolveTarget({ pid: other.pid!, executables: ['node'] }, { qmpSocket: q.socket });
+      expect(t).toMatchObject({ pid: other.pid, vcpu_note: `the QMP socket ${q.socket} belongs to pid ${q.pid} (${exe(q.pid)}), not to the target ${other.pid}: vCPU threads not named from it` });
+      expect(t.vcpu_threads).toBeUndefined();
+      // Its own socket, but a hostile one naming a foreign thread: noted, no vCPU names taken.
+      const liar = await startHostileQmp(other.pid!);
+      const own = await resolveTarget({ pid: liar.pid, executables: ['node'] }, { qmpSocket: liar.socket });
+      expect(own.vcpu_threads).toBeUndefined();
+      expect(own.vcpu_note).toContain(`QEMU named thread ${other.pid}`);
     } finally {
       other.kill('SIGKILL');
     }
@@ -116,13 +137,16 @@ describe.runIf(hasQemu())('a real QEMU', () => {
     } finally {
       c.close();
     }
-    // A pid target that is this QEMU, checked against its socket: accepted with its vCPU threads.
-    const byPid = await resolveTarget({ pid: q.pid }, { qmpSocket: q.qmp });
-    expect(byPid.vcpu_threads).toEqual(t.vcpu_threads);
-    // A pid target that is not: refused, naming QEMU as the socket's owner.
+    // A pidfile naming this QEMU, checked against its socket: accepted with its vCPU threads.
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    fs.writeFileSync(pidfile, `${q.pid}\n`);
+    const byPidfile = await resolveTarget({ pidfile }, { qmpSocket: q.qmp });
+    expect(byPidfile.vcpu_threads).toEqual(t.vcpu_threads);
+    // A pidfile naming another process: refused, naming QEMU as the socket's owner.
     const other = sleeper();
     try {
-      expect(await refusal(resolveTarget({ pid: other.pid! }, { qmpSocket: q.qmp }))).toContain(`belongs to pid ${q.pid} (${exe(q.pid)})`);
+      fs.writeFileSync(pidfile, `${other.pid}\n`);
+      expect(await refusal(resolveTarget({ pidfile }, { qmpSocket: q.qmp }))).toContain(`belongs to pid ${q.pid} (${exe(q.pid)})`);
     } finally {
       other.kill('SIGKILL');
     }
