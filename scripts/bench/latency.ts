@@ -771,17 +771,17 @@ async function main(): Promise<void> {
     if (killWhy) body.push(`Not measured in this run: ${killWhy}.`);
     else {
       /** Per run: "gone after X ms", or still running at the cap (then killed by this script). */
-      const runs = (ks: KillRun[], f: (k: KillRun) => number | null) => ks.map((k) => (f(k) === null ? `still running after ${IDLE_CAP_S} s` : `${fmt(f(k), 0)}`)).join(', ');
+      const runs = (ks: KillRun[], f: (k: KillRun) => number | null) => ks.map((k) => (f(k) === null ? `still running at the cap` : `${fmt(f(k), 0)} ms`)).join(', ');
       const cell = (ks: KillRun[], f: (k: KillRun) => number | null) => {
         const a = agg(ks.map(f).filter((x): x is number => x !== null));
         const left = ks.filter((k) => f(k) === null).length;
-        return `gone after ${runs(ks, f)} ms (${a.n ? `median ${fmt(a.median, 0)}, max ${fmt(a.max, 0)}` : 'never gone'}${left ? `; still running in ${left} of ${ks.length} runs` : ''})`;
+        return `${runs(ks, f)} (${a.n ? `median ${fmt(a.median, 0)}, max ${fmt(a.max, 0)} ms` : 'never gone'}${left ? `; still running in ${left} of ${ks.length} runs, then killed by the script` : ''})`;
       };
       const met = (ks: KillRun[], f: (k: KillRun) => number | null) => (ks.length > 0 && ks.every((k) => f(k) !== null && f(k)! <= DESIGN.childGoneBoundMs) ? 'met' : 'NOT met');
       body.push(
         `${RUNS} runs each: \`labtel run\` with perf (200 ms) on the target and pcap on a test network's tap, SIGKILLed once perf wrote a row and tcpdump started; then the time until each of its children (found by parent pid before the kill) is gone (no such process, or a zombie), polled every 5 ms. With traffic: the captured link is the one above, with the demo's UDP traffic; idle: a second test network that carries nothing (tcpdump never writes, so its closed pipe cannot end it), watched for ${IDLE_CAP_S} s. Both run under setpriv's parent-death signal: perf as labtel's user, tcpdump as its capture user from its exec on with CAP_NET_RAW alone (src/collectors/pcap/README.md); the bound is issue 17's, ${DESIGN.childGoneBoundMs} ms.`,
         mdTable(
-          ['child', 'with traffic', 'idle link', `bound (${DESIGN.childGoneBoundMs} ms)`],
+          ['child', 'gone after, per run: with traffic', 'idle link', `bound (${DESIGN.childGoneBoundMs} ms)`],
           [
             ['perf', cell(kills.traffic, (k) => k.perfGoneMs), cell(kills.idle, (k) => k.perfGoneMs), `${met(kills.traffic, (k) => k.perfGoneMs)} with traffic, ${met(kills.idle, (k) => k.perfGoneMs)} idle`],
             ['tcpdump', cell(kills.traffic, (k) => k.tcpdumpGoneMs), cell(kills.idle, (k) => k.tcpdumpGoneMs), `${met(kills.traffic, (k) => k.tcpdumpGoneMs)} with traffic, ${met(kills.idle, (k) => k.tcpdumpGoneMs)} idle`],
