@@ -139,3 +139,93 @@ export async function connectAsQemu(socketPath: string): Promise<GuestConn> {
     await sleep(10);
   }
 }
+
+/** What a flooding guest sends, as fast as the channel takes it. */
+export type FloodKind =
+  /** `{` without end: one line that never finishes. */
+  | 'no-newline'
+  /** `{"a":"aaa…"}` lines of `lineBytes` bytes (newline not counted). */
+  | 'lines'
+  /** `{"i":N}`: the smallest lines there are. */
+  | 'tiny'
+  /** Lines of `lineBytes` bytes full of escaped control characters (`\u0001`). */
+  | 'control'
+  /** Lines of `lineBytes` bytes of `1e20`: 4 bytes JSON.stringify writes as 21. */
+  | 'numbers';
+
+/** One line of `kind` (without its newline), `lineBytes` long (for lines, control, numbers). */
+export function floodLine(kind: FloodKind, lineBytes: number, i = 0): string {
+  const fill = (head: string, unit: string, tail: string) => head + unit.repeat(Math.max(0, Math.floor((lineBytes - head.length - tail.length) / unit.length))) + tail;
+  if (kind === 'tiny') return `{"i":${i}}`;
+  if (kind === 'control') return fill('{"c":"', '\\u0001', '"}');
+  if (kind === 'numbers') return fill('{"n":[1e20', ',1e20', ']}');
+  return fill('{"a":"', 'a', '"}');
+}
+
+const FLOOD_SCRIPT = `
+const net = require('net');
+const [role, p, kind, totalS, lineS] = process.argv.slice(1);
+const total = Number(totalS), lineBytes = Number(lineS);
+const chunk = require('fs').readFileSync(process.env.FLOOD_CHUNK);
+const pump = (s) => {
+  let sent = 0;
+  const go = () => {
+    while (sent < total) {
+      const b = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+      sent += b.length;
+      if (!s.write(b)) return void s.once('drain', go);
+    }
+    process.stdout.write(JSON.stringify({ sent }) + '\\n');
+    process.stdin.on('data', (d) => s.write(d)); // then what the test sends, on the same connection
+  };
+  s.on('error', () => process.stdout.write(JSON.stringify({ sent, error: 'socket closed' }) + '\\n'));
+  go();
+};
+if (role === 'connect') { const s = net.connect(p); s.on('connect', () => pump(s)); }
+else net.createServer((s) => pump(s)).listen(p, () => process.stdout.write('listening\\n'));
+setInterval(() => {}, 1000);
+`;
+
+/**
+ * A guest in a process of its own (so that what it holds is not in the
+ * test's RSS) sending about `totalBytes` of `kind` (`total`: whole lines) as fast as the channel takes
+ * them: `role` connect dials labtel's listening socket as QEMU would; serve
+ * listens at `socketPath` for labtel to connect. Killed after the test.
+ */
+export async function floodingGuest(
+  role: 'connect' | 'serve',
+  socketPath: string,
+  kind: FloodKind,
+  totalBytes: number,
+  lineBytes = 1 << 20,
+): Promise<{ done: Promise<{ sent: number; error?: string }>; total: number; lines: number; send: (text: string) => void }> {
+  const { spawn } = await import('node:child_process');
+  let body = '';
+  let lines = 0;
+  if (kind === 'no-newline') body = '{'.repeat(1 << 20);
+  else if (kind === 'tiny') {
+    for (let i = 0; body.length < 1 << 20; i++, lines++) body += floodLine('tiny', 0, i % 10) + '\n';
+  } else {
+    const line = floodLine(kind, lineBytes) + '\n';
+    const k = Math.max(1, Math.floor((1 << 20) / line.length));
+    body = line.repeat(k);
+    lines = k;
+  }
+  const chunk = Buffer.from(body);
+  const chunkFile = path.join(tmpDir('labtel-flood-'), 'chunk');
+  fs.writeFileSync(chunkFile, chunk);
+  const total = Math.max(1, Math.round(totalBytes / chunk.length)) * chunk.length; // whole chunks: whole lines
+  const proc = spawn(process.execPath, ['-e', FLOOD_SCRIPT, role, socketPath, kind, String(total), String(lineBytes)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, FLOOD_CHUNK: chunkFile },
+  });
+  live.push({ close: () => proc.kill('SIGKILL') });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  if (role === 'serve') await waitFor(() => out.includes('listening'), 'the flooding guest to listen');
+  const done = (async () => {
+    await waitFor(() => out.includes('"sent"'), 'the flooding guest to finish sending');
+    return JSON.parse(out.split('\n').find((l) => l.includes('"sent"'))!) as { sent: number; error?: string };
+  })();
+  return { done, total, lines: kind === 'no-newline' ? 0 : (total / chunk.length) * lines, send: (text) => void proc.stdin!.write(text) };
+}
