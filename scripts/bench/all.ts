@@ -37,6 +37,7 @@ const BENCHES: Bench[] = [
   { name: 'report', title: '`labtel report` on a one-hour episode', cannot: () => null },
   // Runs anywhere; what needs root (the test networks) or a program that is absent says so in its section.
   { name: 'latency', title: 'Latencies and cadences (moved out of the tests)', cannot: () => null },
+  { name: 'fuzz', title: 'Fuzzing rates', cannot: () => (onPath('clang++') && onPath('cmake') ? null : 'clang++ and cmake (which build the libFuzzer targets) are not both installed') },
 ];
 
 const PREAMBLE = `# Benchmarks
