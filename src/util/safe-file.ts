@@ -21,15 +21,27 @@ const FLAGS: Record<WriteHow, number> = {
   append: O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW,
 };
 
-/** Opens `file` for writing; a symlink there is an error (ELOOP), never followed. Created FILE_MODE. */
+/**
+ * Opens `file` for writing; a symlink there is an error (ELOOP), never
+ * followed. The file is FILE_MODE whatever the umask and whatever mode an
+ * older file there had (set through the descriptor: no path is followed).
+ */
 export function openForWrite(file: string, how: WriteHow): number {
+  let fd: number;
   try {
-    return fs.openSync(file, FLAGS[how], FILE_MODE);
+    fd = fs.openSync(file, FLAGS[how], FILE_MODE);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'ELOOP') throw new Error(`${file} is a symlink; labtel does not write through one`, { cause: err });
+    if (e.code === 'ELOOP') throw new Error(`${file} is a symlink; labtel does not write through one (ELOOP)`, { cause: err });
     throw err;
   }
+  try {
+    fs.fchmodSync(fd, FILE_MODE);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw new Error(`cannot set the mode of ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  return fd;
 }
 
 /** Writes a whole file without following a symlink at its path. */

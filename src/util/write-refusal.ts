@@ -4,7 +4,7 @@
 // (O_NOFOLLOW): either way the message says "symlink" and names the errno,
 // so the person reading it knows the write was refused, not lost.
 import fs from 'node:fs';
-import { FILE_MODE, openForWrite, type WriteHow } from './safe-file.js';
+import { openForWrite, type WriteHow } from './safe-file.js';
 
 /** The errno code of `err`, or of its cause (safe-file keeps the original ELOOP as the cause). */
 export function errCode(err: unknown): string | undefined {
@@ -45,23 +45,13 @@ export function writeRefusal(file: string, how: WriteHow, err: unknown): WriteRe
 
 /**
  * Opens `file` for writing without following a symlink (see safe-file), the
- * error naming the path, a symlink in the way and the errno. The file is
- * FILE_MODE whatever the umask and whatever mode an older file there had
- * (set through the descriptor: no path is followed), as safe-file's
- * directories are DIR_MODE whatever the umask.
+ * error naming the path, a symlink in the way and the errno (safe-file sets
+ * the mode, FILE_MODE whatever the umask).
  */
 export function openNoFollow(file: string, how: WriteHow): number {
-  let fd: number;
   try {
-    fd = openForWrite(file, how);
+    return openForWrite(file, how);
   } catch (err) {
     throw writeRefusal(file, how, err);
   }
-  try {
-    fs.fchmodSync(fd, FILE_MODE);
-  } catch (err) {
-    fs.closeSync(fd);
-    throw new Error(`cannot set the mode of ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  return fd;
 }

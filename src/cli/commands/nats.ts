@@ -45,6 +45,8 @@ export async function pullCommand(f: NatsFlags & { out: string; durable: string;
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());
   const r = await pull({ servers: cfg.servers, stream: cfg.stream, out: f.out, durable: f.durable, follow: f.follow, signal: ac.signal });
-  console.error(`labtel: pulled ${r.rows} rows (${r.skipped} already there) into ${r.episodes.length} episode directories under ${f.out}`);
+  const { subject, not_a_row } = r.rejected;
+  const rejected = subject || not_a_row ? `; not written: ${subject} with a subject that is no plain name, ${not_a_row} not one JSON row` : '';
+  console.error(`labtel: pulled ${r.rows} rows (${r.skipped} already there) into ${r.episodes.length} episode directories under ${f.out}${rejected}`);
   return 0;
 }
