@@ -11,6 +11,7 @@
 import fs from 'node:fs';
 import type { Manifest } from '../manifest/schema.js';
 import type { ResolvedTarget } from '../collectors/types.js';
+import { nativePeerPid } from '../native/peer-cred.js';
 import { qmpTarget } from '../qmp/target.js';
 import { executableOf } from '../util/executable.js';
 import { readPidfile } from '../util/pidfile.js';
@@ -25,7 +26,7 @@ export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: st
   const widened = executables.length ? { executables } : {};
   if (t.qmp_socket !== undefined) {
     try {
-      const q = await qmpTarget(t.qmp_socket, procRoot, { executables });
+      const q = await qmpTarget(t.qmp_socket, procRoot, { executables, peerOf: nativePeerPid });
       return { pid: q.pid, qmp_socket: t.qmp_socket, vcpu_threads: q.vcpuThreads, exe: q.exe, peer_via: q.via, ...widened };
     } catch (err) {
       throw new TargetError(`target.qmp_socket: ${(err as Error).message}`, { cause: err });
@@ -59,7 +60,7 @@ export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: st
     // What QEMU wrote is held to what the kernel says of QEMU's socket.
     let q;
     try {
-      q = await qmpTarget(opts.qmpSocket, procRoot, { executables });
+      q = await qmpTarget(opts.qmpSocket, procRoot, { executables, peerOf: nativePeerPid });
     } catch (err) {
       throw new TargetError(`${key}: checked against collectors.qmp.socket: ${(err as Error).message}`, { cause: err });
     }
@@ -75,7 +76,7 @@ export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: st
     // qmp collector reads (labtel demo): its thread rows take vCPU names only from a QMP
     // socket that passes the checks and is its own.
     try {
-      const q = await qmpTarget(opts.qmpSocket, procRoot, { executables });
+      const q = await qmpTarget(opts.qmpSocket, procRoot, { executables, peerOf: nativePeerPid });
       if (q.pid === pid) {
         r.vcpu_threads = q.vcpuThreads;
         r.peer_via = q.via;

@@ -6,7 +6,7 @@
 // ids to vCPU indexes for the proc collector's thread rows.
 import fs from 'node:fs';
 import { acceptedExecutables, describeAccepted, executableOf, matchesExecutable } from '../util/executable.js';
-import { socketPeer, type SocketPeer } from '../util/socket-peer.js';
+import { socketPeer, type PeerOfFd, type SocketPeer } from '../util/socket-peer.js';
 import { QmpClient } from './client.js';
 
 export interface QmpTarget {
@@ -44,13 +44,14 @@ export function checkQemuExecutable(socket: string, pid: number, executables: re
   return exe;
 }
 
-export async function qmpTarget(socket: string, procRoot = '/proc', opts: { executables?: readonly string[] } = {}): Promise<QmpTarget> {
+/** `peerOf`: SO_PEERCRED on the connection (the addon's, handed in by the caller); without it, or when it is not loaded, /proc/net/unix. */
+export async function qmpTarget(socket: string, procRoot = '/proc', opts: { executables?: readonly string[]; peerOf?: PeerOfFd } = {}): Promise<QmpTarget> {
   const c = await QmpClient.connect({ path: socket });
   let cpus: unknown;
   let peer: SocketPeer;
   try {
     // While connected: the peer is whoever answers now.
-    peer = socketPeer(c.fd, socket, procRoot);
+    peer = socketPeer(c.fd, socket, procRoot, opts.peerOf);
     cpus = await c.execute('query-cpus-fast');
   } finally {
     c.close();

@@ -1,13 +1,12 @@
 // The process at the other end of a unix socket: whom labtel is really
 // talking to, whatever that process says about itself. Native: SO_PEERCRED on
-// the connection (for a client, the process that called listen()). Pure TS,
-// when the addon is not loaded: the listening socket bound to the path in
-// /proc/net/unix, then the one process whose fds hold it. A differential test
-// against a real QEMU holds both to the same answer.
+// the connection (src/native/peer-cred.ts, handed in by the caller: util sits
+// below the addon's loader). Pure TS, when the addon is not loaded: the
+// listening socket bound to the path in /proc/net/unix, then the one process
+// whose fds hold it. A differential test against a real QEMU holds both to the
+// same answer.
 import fs from 'node:fs';
 import path from 'node:path';
-import { nativeAddon } from '../native/addon.js';
-import { errnoName } from './errno.js';
 
 export interface SocketPeer {
   pid: number;
@@ -15,15 +14,8 @@ export interface SocketPeer {
   via: 'SO_PEERCRED' | '/proc/net/unix';
 }
 
-/** SO_PEERCRED through the addon; null when no addon with peerCred is loaded. Throws when getsockopt fails. */
-export function nativePeerPid(fd: number, what: string): number | null {
-  const addon = nativeAddon();
-  if (!addon?.peerCred) return null;
-  const c = addon.peerCred(fd);
-  if ('errno' in c) throw new Error(`SO_PEERCRED on ${what}: ${errnoName(c.errno)}`);
-  if (c.pid <= 0) throw new Error(`SO_PEERCRED on ${what}: the peer is in a PID namespace this one cannot see (pid ${c.pid})`);
-  return c.pid;
-}
+/** A connection's peer pid from its fd (SO_PEERCRED), or null when that way is not available. */
+export type PeerOfFd = (fd: number, what: string) => number | null;
 
 interface UnixEntry {
   inode: number;
@@ -127,10 +119,10 @@ export function listenerPid(socketPath: string, procRoot = '/proc'): number {
   return [...pids][0]!;
 }
 
-/** The process at the other end of a connection to `socketPath` open on `fd`: SO_PEERCRED when the addon has it, else /proc. */
-export function socketPeer(fd: number | null, socketPath: string, procRoot = '/proc'): SocketPeer {
-  if (fd !== null) {
-    const pid = nativePeerPid(fd, socketPath);
+/** The process at the other end of a connection to `socketPath` open on `fd`: `native` (SO_PEERCRED) when it answers, else /proc. */
+export function socketPeer(fd: number | null, socketPath: string, procRoot = '/proc', native?: PeerOfFd): SocketPeer {
+  if (fd !== null && native) {
+    const pid = native(fd, socketPath);
     if (pid !== null) return { pid, via: 'SO_PEERCRED' };
   }
   return { pid: listenerPid(socketPath, procRoot), via: '/proc/net/unix' };

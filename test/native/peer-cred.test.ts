@@ -6,7 +6,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nativeAddon } from '../../src/native/addon.js';
-import { listenerPid, nativePeerPid } from '../../src/util/socket-peer.js';
+import { nativePeerPid } from '../../src/native/peer-cred.js';
+import { listenerPid } from '../../src/util/socket-peer.js';
 import { startHostileQmp } from '../helpers/hostile-qmp-target.js';
 import { tmpDir } from '../helpers/tmp.js';
 
