@@ -76,7 +76,9 @@ export const describeIdentity = (id: CaptureIdentity): string => `user ${id.user
 
 // Runs the wrapper on `tcpdump -r -`, which waits on its stdin; once tcpdump
 // is exec'd (its name in /proc), prints its /proc status and kills it. A
-// child node, because the preflight is synchronous.
+// child node, because the preflight is synchronous. Short-lived by
+// construction: it gives up after 5 s whatever happens (also when the agent
+// was killed meanwhile), and its tcpdump dies with it (the wrapper's signal).
 const EXEC_PROBE = `
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -94,6 +96,7 @@ const poll = () => {
   else setTimeout(poll, 2);
 };
 if (c.pid) poll();
+setTimeout(() => finish({ error: 'tcpdump was not running 5 s after it was started' }), 5000).unref();
 `;
 
 /**
