@@ -1,11 +1,14 @@
 // One line from the guest, judged before anything is built from it: valid
 // UTF-8, nested no deeper than MAX_DEPTH (checked by a scan before parsing,
 // so a hostile nesting cannot exhaust the parser's stack), JSON, and an
-// object. JSON.parse makes `__proto__` and `constructor` plain own keys, and
-// the object is only ever serialized again, under `guest`: it never merges
-// into labtel's own objects, so it cannot set envelope fields or prototypes.
+// object (the depth scan is src/util/json-depth.ts, shared with QMP).
+// JSON.parse makes `__proto__` and `constructor` plain own keys, and the
+// object is only read (guest_t, whether it measures anything): the row
+// carries the line's own validated text under `guest`, so it never merges
+// into labtel's own objects and cannot set envelope fields or prototypes.
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../../util/json-depth.js';
 
-export const MAX_DEPTH = 64;
+export const MAX_DEPTH = MAX_JSON_DEPTH;
 
 export type LineVerdict =
   | {
@@ -21,25 +24,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 /** The guest's own timestamp, from the first of these keys it sends. */
 const TIME_KEYS = ['t', 'ts', 'time', 'timestamp', 'uptime'] as const;
 
-/** Deepest nesting of arrays/objects outside strings. */
-function depth(s: string): number {
-  let d = 0;
-  let max = 0;
-  let inString = false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      if (++d > max) max = d;
-      if (max > MAX_DEPTH) return max;
-    } else if (c === 125 || c === 93) d--;
-  }
-  return max;
-}
-
 export function judgeLine(line: Buffer): LineVerdict {
   let text: string;
   try {
@@ -48,7 +32,7 @@ export function judgeLine(line: Buffer): LineVerdict {
     return { ok: false, why: 'invalid_utf8' };
   }
   if (text.endsWith('\r')) text = text.slice(0, -1);
-  if (depth(text) > MAX_DEPTH) return { ok: false, why: 'too_deep' };
+  if (jsonDepthExceeds(text, MAX_DEPTH)) return { ok: false, why: 'too_deep' };
   let v: unknown;
   try {
     v = JSON.parse(text);
