@@ -71,13 +71,15 @@ export const qmpRow = z
     events_dropped_by: z
       .record(z.string(), count)
       .nullable()
-      .describe('The dropped events by name (cumulative; at most 16 names of at most 64 characters, the rest under "(other)"); null while none were dropped.'),
-    problems: qmpProblems,
+      .optional()
+      .describe('The dropped events by name (cumulative; at most 16 names of at most 64 characters, the rest under "(other)"); null while none were dropped. Written in every row (absent only in rows of earlier labtel builds).'),
+    problems: qmpProblems.optional(),
     cut: z
       .record(z.string(), z.string())
       .nullable()
+      .optional()
       .describe(
-        `What this poll left out to stay within its bounds, by field (block, vcpus, kvm_vm, kvm_vcpu, names, null_reasons), e.g. "block": "10000 devices, kept the first ${QMP_BOUNDS.devices}"; null when nothing was cut. Bounds: ${QMP_BOUNDS.devices} devices, ${QMP_BOUNDS.vcpus} vCPUs, ${QMP_BOUNDS.statsPerTarget} statistics per VM or vCPU, ${QMP_BOUNDS.histogramBuckets} buckets per histogram, names of ${QMP_BOUNDS.nameChars} characters, ${QMP_BOUNDS.nestedReasons} null_reasons inside block devices, ${QMP_BOUNDS.rowBytes} bytes per row.`,
+        `What this poll left out to stay within its bounds, by field (block, vcpus, kvm_vm, kvm_vcpu, names, null_reasons), e.g. "block": "10000 devices, kept the first ${QMP_BOUNDS.devices}"; null when nothing was cut (absent only in rows of earlier labtel builds). Bounds: ${QMP_BOUNDS.devices} devices, ${QMP_BOUNDS.vcpus} vCPUs, ${QMP_BOUNDS.statsPerTarget} statistics per VM or vCPU, ${QMP_BOUNDS.histogramBuckets} buckets per histogram, names of ${QMP_BOUNDS.nameChars} characters, ${QMP_BOUNDS.nestedReasons} null_reasons inside block devices, ${QMP_BOUNDS.rowBytes} bytes per row.`,
       ),
   })
   .describe('One per poll (interval_ms), stamped when its last answer arrived (its first question went poll_ms earlier). A query that failed or does not apply gives null, with QEMU\'s answer in null_reasons; one that QEMU lacks is asked once and then recorded as such.');

@@ -47,6 +47,8 @@ function expectHealthy(run: LoopRun, after: (r: Row) => boolean, minAfter = 2): 
   for (const [i, n] of run.lineBytes.entries()) if (n > ROW_BOUND) expect.fail(`line ${i} is ${n} bytes, over the ${ROW_BOUND} bound`);
   // The file: qmp rows at most 1 MiB each, events at most 64 KiB of data plus their envelope each.
   expect(run.fileBytes).toBeLessThanOrEqual(run.qmp.length * ROW_BOUND + run.events.length * ((64 << 10) + 1024));
+  // Every row of this build says what was cut and what went wrong (the schema lets rows of earlier builds lack them).
+  for (const r of run.qmp) expect(Object.keys(r)).toEqual(expect.arrayContaining(['problems', 'cut', 'events_dropped_by']));
   const later = run.qmp.filter(after);
   expect(later.length, 'polls with values after the attack').toBeGreaterThanOrEqual(minAfter);
   for (const r of later) expect(r).toMatchObject({ status: 'prelaunch', running: false });
