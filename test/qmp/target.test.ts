@@ -102,7 +102,7 @@ describe('a QMP socket target', () => {
   });
 
   it('the pure-TS lookup refuses a /proc/net/unix that lists an inode twice (a socket path holding a newline forges lines)', () => {
-    // regression for: a forged line naming another process's socket inode under our socket path.
+    // guards against (new code): a forged line naming another process's socket inode under our socket path.
     const root = tmpDir();
     fs.mkdirSync(path.join(root, 'net'));
     const line = (inode: number, p: string) => `0000000000000000: 00000002 00000000 00010000 0001 01 ${inode} ${p}`;
