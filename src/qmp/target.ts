@@ -20,6 +20,9 @@ export interface QmpTarget {
   vcpuThreads: Record<string, number>;
 }
 
+/** QEMU's own ceiling (x86 max_cpus is 4096 at most): more names than this is a flood, not a machine. */
+export const MAX_VCPUS = 4096;
+
 function tgid(tid: number, procRoot: string): number {
   let status: string;
   try {
@@ -58,10 +61,14 @@ export async function qmpTarget(socket: string, procRoot = '/proc', opts: { exec
   }
   const vcpuThreads: Record<string, number> = Object.create(null);
   let any = false;
-  for (const x of (Array.isArray(cpus) ? cpus : []) as Array<{ 'cpu-index'?: unknown; 'thread-id'?: unknown }>) {
+  const list = (Array.isArray(cpus) ? cpus : []) as Array<{ 'cpu-index'?: unknown; 'thread-id'?: unknown }>;
+  if (list.length > MAX_VCPUS) throw new Error(`${socket}: query-cpus-fast names ${list.length} vCPUs, more than the ${MAX_VCPUS} labtel accepts; refusing to watch it`);
+  const owners = new Map<number, number>(); // each thread read once, however often it is named
+  for (const x of list) {
     if (!Number.isSafeInteger(x['thread-id']) || !Number.isSafeInteger(x['cpu-index']) || (x['thread-id'] as number) <= 0) continue;
     const tid = x['thread-id'] as number;
-    const owner = tgid(tid, procRoot);
+    const owner = owners.get(tid) ?? tgid(tid, procRoot);
+    owners.set(tid, owner);
     if (owner !== peer.pid) {
       throw new Error(
         `QEMU named thread ${tid} (process ${named(owner, procRoot)}) as vCPU ${x['cpu-index'] as number}, but the socket ${socket} belongs to pid ${named(peer.pid, procRoot)}; refusing to watch it`,

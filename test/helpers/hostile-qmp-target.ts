@@ -1,6 +1,6 @@
 // A scripted QMP server that lies about its vCPUs: a node process listening on
 // a unix socket, answering the greeting, qmp_capabilities and query-cpus-fast,
-// where vCPU 0's thread-id is whatever the test chooses (another process's
+// where each vCPU's thread-id is whatever the test chooses (another process's
 // thread, or its own). It serves one client after another for as long as it
 // runs, as QEMU's QMP socket does. Killed after the test.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,7 +10,7 @@ import { tmpDir } from './tmp.js';
 
 const SERVER = String.raw`
 const net = require('node:net');
-const [sock, named] = process.argv.slice(1);
+const [sock, named, count] = process.argv.slice(1);
 const tid = named === 'self' ? process.pid : Number(named);
 net.createServer((c) => {
   c.write(JSON.stringify({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 0 }, package: '' }, capabilities: [] } }) + '\n');
@@ -20,7 +20,7 @@ net.createServer((c) => {
     for (let i; (i = buf.indexOf('\n')) >= 0; ) {
       const m = JSON.parse(buf.slice(0, i));
       buf = buf.slice(i + 1);
-      const ret = m.execute === 'query-cpus-fast' ? [{ 'cpu-index': 0, 'thread-id': tid, target: 'x86_64', 'qom-path': '/machine/unattached/device[0]', props: { 'core-id': 0, 'thread-id': 0, 'socket-id': 0 } }]
+      const ret = m.execute === 'query-cpus-fast' ? Array.from({ length: Number(count) }, (_, i) => ({ 'cpu-index': i, 'thread-id': tid, target: 'x86_64', 'qom-path': '/machine/unattached/device[' + i + ']' }))
         : m.execute === 'query-status' ? { status: 'running', running: true }
         : {};
       c.write(JSON.stringify({ return: ret, id: m.id }) + '\n');
@@ -42,10 +42,10 @@ afterEach(() => {
   for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 });
 
-/** Starts the server; `names` is the thread it reports as vCPU 0 ('self': its own main thread). */
-export async function startHostileQmp(names: number | 'self'): Promise<HostileQmp> {
+/** Starts the server; `names` is the thread it reports as vCPU 0 ('self': its own main thread), and as every one of `vcpus` vCPUs. */
+export async function startHostileQmp(names: number | 'self', vcpus = 1): Promise<HostileQmp> {
   const socket = path.join(tmpDir('labtel-hostile-qmp-'), 'qmp.sock');
-  const proc = spawn(process.execPath, ['-e', SERVER, socket, String(names)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['-e', SERVER, socket, String(names), String(vcpus)], { stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(proc);
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));

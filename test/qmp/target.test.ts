@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveTarget, TargetError } from '../../src/agent/target.js';
+import { MAX_VCPUS } from '../../src/qmp/target.js';
 import { QmpClient } from '../../src/qmp/client.js';
 import { listenerPid, socketPeer } from '../../src/util/socket-peer.js';
 import { createRequire } from 'node:module';
@@ -99,6 +100,22 @@ describe('a QMP socket target', () => {
     } finally {
       other.kill('SIGKILL');
     }
+  });
+
+  // Regression for: each named vCPU thread cost a /proc read and a map entry, however many a QMP server named.
+  it('a QMP server naming thousands of vCPUs: refused past MAX_VCPUS, naming the count, with bounded memory; at the bound, accepted', async () => {
+    const flood = await startHostileQmp('self', MAX_VCPUS + 1);
+    const rss0 = process.memoryUsage().rss;
+    expect(await refusal(resolveTarget({ qmp_socket: flood.socket, executables: ['node'] }))).toBe(
+      `target.qmp_socket: ${flood.socket}: query-cpus-fast names ${MAX_VCPUS + 1} vCPUs, more than the ${MAX_VCPUS} labtel accepts; refusing to watch it`,
+    );
+    const atBound = await startHostileQmp('self', MAX_VCPUS);
+    const t = await resolveTarget({ qmp_socket: atBound.socket, executables: ['node'] });
+    expect(t.pid).toBe(atBound.pid);
+    // Every index named the same thread: one thread, its last index.
+    expect(t.vcpu_threads).toEqual({ [String(atBound.pid)]: MAX_VCPUS - 1 });
+    const grown = process.memoryUsage().rss - rss0;
+    expect(grown, `RSS grew by ${grown} bytes`).toBeLessThan(64 << 20);
   });
 
   it('the pure-TS lookup refuses a /proc/net/unix that lists an inode twice (a socket path holding a newline forges lines)', () => {
