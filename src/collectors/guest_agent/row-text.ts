@@ -24,7 +24,7 @@ export function qgaMembers(command: string, raw: string): string {
 }
 
 /** Bytes of the row `w.writeMembers('guest', tMonoNs, members, nullReasons)` appends next. */
-export function rowBytes(w: JsonlWriter, tMonoNs: number, members: string, nullReasons?: Record<string, string>): number {
+export function rowBytes(w: Pick<JsonlWriter, 'nextSeq' | 'availableInDeployment'>, tMonoNs: number, members: string, nullReasons?: Record<string, string>): number {
   let head = `{"source":"guest","t_mono_ns":${Math.round(tMonoNs)},"seq":${w.nextSeq('guest')},"available_in_deployment":${w.availableInDeployment}`;
   if (nullReasons) head += `,"null_reasons":${JSON.stringify(nullReasons)}`;
   return Buffer.byteLength(head) + (members ? 1 + Buffer.byteLength(members) : 0) + 2;

@@ -12,15 +12,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { isMeasuredValue } from '../../rows/measurement.js';
 import { exitsWithin } from '../../util/process-exit.js';
-import { judgeLine } from './guest-line.js';
 import { BoundedLineReader } from '../../util/bounded-line-reader.js';
 import { QapiError } from '../../util/qapi-error.js';
 import { listenUnix, withReadBuffer } from '../../util/unix-listen.js';
-import { ByteBudget, type BudgetVerdict } from './byte-budget.js';
+import { GuestLines, newCounters, type GuestCounters } from './guest-lines.js';
 import { QGA_MAX_ANSWER_BYTES, QgaSession } from './qga-session.js';
-import { lineMembers, qgaMembers, ROW_OVERHEAD_MAX, rowBytes } from './row-text.js';
 
 const POLLED = ['guest-get-cpustats', 'guest-get-diskstats', 'guest-get-memory-blocks'] as const;
 /** Connections accepted per window before a reconnect storm is refused. */
@@ -41,21 +38,7 @@ export interface GuestLoopOptions {
   restartDelayMs?: number;
 }
 
-export interface GuestCounters {
-  connections: number;
-  connections_refused: number;
-  lines: number;
-  bytes: number;
-  dropped_oversize: number;
-  dropped_rate: number;
-  dropped_invalid_utf8: number;
-  dropped_invalid_json: number;
-  dropped_too_deep: number;
-  dropped_not_object: number;
-  dropped_byte_rate: number;
-  dropped_total_cap: number;
-  bytes_written: number;
-}
+export type { GuestCounters } from './guest-lines.js';
 
 export interface GuestLoopResult {
   end: 'stopped' | 'target_exited';
@@ -68,72 +51,16 @@ export interface GuestLoopResult {
 export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   const c = o.config;
   const w = o.writer;
-  const n: GuestCounters = {
-    connections: 0, connections_refused: 0, lines: 0, bytes: 0, dropped_oversize: 0, dropped_rate: 0,
-    dropped_invalid_utf8: 0, dropped_invalid_json: 0, dropped_too_deep: 0, dropped_not_object: 0,
-    dropped_byte_rate: 0, dropped_total_cap: 0, bytes_written: 0,
-  };
+  const n = newCounters();
   const r: GuestLoopResult = { end: 'stopped', valueRows: 0, counters: n, disabled: {} };
   let current: net.Socket | null = null;
 
-  // Token bucket: max_lines_per_s, bursts of one second's worth.
-  let tokens = c.max_lines_per_s;
-  let refilled = performance.now();
-  const admit = () => {
-    const now = performance.now();
-    tokens = Math.min(c.max_lines_per_s, tokens + ((now - refilled) / 1000) * c.max_lines_per_s);
-    refilled = now;
-    if (tokens < 1) return false;
-    tokens--;
-    return true;
-  };
-
   // qga answers are read up to 4 MiB whatever max_line_bytes is: the session holds a bounded number of bytes.
   const lineCap = c.protocol === 'qga' ? Math.min(c.max_line_bytes, QGA_MAX_ANSWER_BYTES) : c.max_line_bytes;
-  const budget = new ByteBudget(c.max_bytes_per_s, c.max_total_mb * (1 << 20), lineCap + ROW_OVERHEAD_MAX);
-  /** Reported once per power of ten of its count: a flood makes a handful of messages, not one per line. */
-  const reportDrop = (kind: 'byte_rate' | 'total_cap', what: string) => {
-    const k = ++n[`dropped_${kind}`];
-    if (k === 1 || (kind === 'byte_rate' && Number.isInteger(Math.log10(k)))) {
-      o.reportError?.(
-        kind === 'total_cap'
-          ? `guest_agent: the guest's rows reached max_total_mb (${c.max_total_mb} MiB): ${what} dropped from now on (${k} so far, counted in dropped_total_cap)`
-          : `guest_agent: the guest sent more than max_bytes_per_s (${c.max_bytes_per_s} bytes/s): ${what} dropped (${k} so far, counted in dropped_byte_rate)`,
-      );
-    }
-  };
-  /** Writes one guest row if the budget has room for it all; if not, counts the drop and says why. */
-  const writeCharged = (t: number, members: string, what: string): BudgetVerdict => {
-    const bytes = rowBytes(w, t, members);
-    const verdict = budget.check(bytes, t);
-    if (verdict !== 'ok') {
-      reportDrop(verdict, what);
-      return verdict;
-    }
-    w.writeMembers('guest', t, members);
-    budget.charge(bytes, t);
-    n.bytes_written = budget.written;
-    return verdict;
-  };
-
+  const guest = new GuestLines({ ...c, lineCap, writer: w, counters: n, now: () => o.clock.now(), reportError: o.reportError });
   const channelRow = () =>
     w.write('guest', o.clock.now(), { kind: 'channel', connected: current !== null, ...n, dropped_oversize: n.dropped_oversize + (reader?.oversize ?? 0) });
   let reader: BoundedLineReader | null = null;
-
-  const onLineJsonl = (line: Buffer) => {
-    if (line.length === 0 || (line.length === 1 && line[0] === 13)) return; // a blank line carries nothing
-    if (!admit()) return void n.dropped_rate++;
-    const t = o.clock.now();
-    // Before parsing: its row is at least the line (a final CR is cut), so one past the budget is not judged.
-    const early = budget.check(line.length - 1, t);
-    if (early !== 'ok') return void reportDrop(early, 'lines');
-    const v = judgeLine(line);
-    if (!v.ok) return void n[`dropped_${v.why}`]++;
-    if (writeCharged(t, lineMembers(v.text, v.guestT), 'lines') !== 'ok') return;
-    n.lines++;
-    if (isMeasuredValue(v.value)) r.valueRows++; // as verify judges it: an empty object, or one of nulls only, measures nothing
-    w.flushIfDue();
-  };
 
   // One connection is served at a time: its reads, into readBuffer, go to `feed`.
   const readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
@@ -145,7 +72,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     current = sock;
     n.connections++;
     const qga = c.protocol === 'qga' ? new QgaSession((b) => sock.write(b)) : null;
-    reader = new BoundedLineReader(lineCap, qga ? (l) => qga.onLine(l) : onLineJsonl);
+    reader = new BoundedLineReader(lineCap, qga ? (l) => qga.onLine(l) : (l) => guest.line(l));
     const rd = reader;
     feed = (d: Buffer) => {
       n.bytes += d.length;
@@ -175,17 +102,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
         if (!open) break;
         try {
           const answer = await qga.execute(command);
-          const t = o.clock.now();
-          const verdict = writeCharged(t, qgaMembers(command, answer.raw), 'qga answers');
-          if (verdict !== 'ok') {
-            // The poll's slot still gets its row: null, saying why (labtel's own few bytes, like a channel row).
-            const why = verdict === 'total_cap' ? `the guest's rows reached max_total_mb (${c.max_total_mb} MiB)` : `past max_bytes_per_s (${c.max_bytes_per_s} bytes/s)`;
-            w.write('guest', t, { kind: 'qga', command, result: null }, { result: `${command}: the answer (${answer.raw.length} bytes) was dropped: ${why}` });
-            continue;
-          }
-          // As verify judges it: [], {} or nulls only answer nothing, and the OS's name is identity, not a measurement.
-          if (command !== 'guest-get-osinfo' && isMeasuredValue(answer.value)) r.valueRows++;
-          if (command === 'guest-get-osinfo') osinfoDone = true;
+          if (guest.answer(command, answer) && command === 'guest-get-osinfo') osinfoDone = true;
         } catch (err) {
           const why = (err as Error).message;
           if (err instanceof QapiError && err.errorClass === 'CommandNotFound') {
@@ -214,6 +131,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     channelRow();
     w.flush();
   }
+  r.valueRows = guest.valueRows;
   return r;
 
   async function connectLoop() {
