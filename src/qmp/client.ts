@@ -101,16 +101,21 @@ export class QmpClient {
     return c;
   }
 
-  /** Runs one command; rejects with a QapiError, a timeout, the reply being unreadable, or the connection closing. */
-  execute<T = unknown>(command: string, args?: object): Promise<T> {
+  /**
+   * Runs one command; rejects with a QapiError, a timeout, the reply being
+   * unreadable, or the connection closing. `timeout` replaces the client's
+   * command timeout for this call (and the message it rejects with).
+   */
+  execute<T = unknown>(command: string, args?: object, timeout?: { ms: number; message: string }): Promise<T> {
     if (this.closeReason) return Promise.reject(new Error(`${command}: ${this.closeReason}`));
     const id = `labtel-${++this.nextId}`;
+    const ms = timeout ? Math.max(0, timeout.ms) : this.commandTimeoutMs;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.timers.delete(id);
         this.lines.forget(id);
-        reject(new Error(`${command}: no reply within ${this.commandTimeoutMs} ms`));
-      }, this.commandTimeoutMs);
+        reject(new Error(timeout ? timeout.message : `${command}: no reply within ${ms} ms`));
+      }, ms);
       this.timers.set(id, timer);
       const done = () => {
         clearTimeout(timer);

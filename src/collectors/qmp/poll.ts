@@ -68,7 +68,25 @@ class Cuts {
   }
 }
 
-export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult> {
+/**
+ * How long one poll may wait for QEMU in all (ms, from its first question):
+ * a QEMU that leaves every command unanswered (replies under wrong ids, or
+ * none) costs one command timeout per poll, not one per query.
+ */
+export interface PollBudget {
+  ms: number;
+}
+
+export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget = { ms: Infinity }): Promise<PollResult> {
+  const t0 = performance.now();
+  let asked = 0;
+  // The first query has the client's own timeout; the others what is left of the poll's budget (not asked with under a tenth left).
+  const exec = <T>(command: string, args?: object): Promise<T> => {
+    if (asked++ === 0 || budget.ms === Infinity) return c.execute<T>(command, args);
+    const left = budget.ms - (performance.now() - t0);
+    if (left < budget.ms / 10) return Promise.reject(new Error(`${command}: not asked: this poll already waited ${budget.ms} ms for QEMU`));
+    return c.execute<T>(command, args, { ms: left, message: `${command}: no reply before the poll's ${budget.ms} ms were spent` });
+  };
   const fields: Record<string, unknown> = {};
   const reasons: Record<string, string> = {};
   const cuts = new Cuts();
@@ -90,7 +108,7 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
       return;
     }
     try {
-      take(await c.execute<T>(command, args));
+      take(await exec<T>(command, args));
     } catch (err) {
       const why = err instanceof QapiError ? `${command}: QEMU answered ${err.errorClass.slice(0, 64)}: ${err.desc.slice(0, 500)}` : String((err as Error)?.message ?? err).slice(0, 600);
       if (err instanceof QapiError && FOR_GOOD.has(err.errorClass)) st.disabled.set(command, why);
@@ -150,7 +168,7 @@ export async function pollQemu(c: QmpClient, st: PollState): Promise<PollResult>
 
   if (st.statsTargets === null && !st.disabled.has('query-stats')) {
     try {
-      const schemas = await c.execute<Array<{ target?: unknown }>>('query-stats-schemas');
+      const schemas = await exec<Array<{ target?: unknown }>>('query-stats-schemas');
       st.statsTargets = new Set((objects(schemas) as Array<{ target?: unknown }>).slice(0, 64).map((s) => (typeof s.target === 'string' ? s.target.slice(0, 64) : '')));
     } catch (err) {
       // QEMU without query-stats: recorded on every row. A timeout or a lost connection: asked again next poll.

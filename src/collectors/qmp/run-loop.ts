@@ -141,7 +141,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     let next = performance.now();
     for (;;) {
       const t0 = performance.now();
-      const poll = pollQemu(client, st).then(
+      const poll = pollQemu(client, st, { ms: o.commandTimeoutMs ?? 5000 }).then(
         (p) => ({ p }),
         (err: unknown) => ({ err }),
       );

@@ -261,4 +261,27 @@ describe('qmp against a hostile QEMU: depth, size, floods (issue 17 point 1)', (
     expect(errors[2]).toMatch(/^qmp: QEMU sent events faster than labtel takes them \(max_events_per_s 100, a queue of 10000\): \d+ dropped so far/);
     expect(errors[3]).toBe('qmp: problems in what QEMU sent over the episode (each reported once): too_deep 2, not_json 20000');
   });
+
+  // Regression for: a QEMU answering every query under an id nobody asked
+  // for holding each poll for one command timeout per query (six of them).
+  it('every answer under a wrong id: each poll waits one command timeout in all, not one per query, and says so', async () => {
+    const fake = await fakeQmp();
+    for (const q of ['query-status', 'query-blockstats', 'query-cpus-fast', 'query-stats-schemas', 'query-stats', 'query-balloon']) {
+      fake.on(q, (req) => okReply(`not-${String(req.id)}`, {}));
+    }
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 4, { commandTimeoutMs: 300 });
+    expect(run.met).toBe(true);
+    expect(run.uncaught.map(String)).toEqual([]);
+    expect(run.qmp.length).toBeGreaterThanOrEqual(3);
+    // One query per poll is asked and waited for; the others are not asked, with that reason.
+    expect(fake.count('query-blockstats')).toBe(0);
+    for (const r of run.qmp) {
+      expect(reasonsOf(r).status).toBe('query-status: no reply within 300 ms');
+      expect(reasonsOf(r).block).toBe('query-blockstats: not asked: this poll already waited 300 ms for QEMU');
+      expect(reasonsOf(r).balloon_actual_bytes).toBe('query-balloon: not asked: this poll already waited 300 ms for QEMU');
+    }
+    expect(run.result.problems.unknown_id).toBe(fake.count('query-status'));
+    expect(run.reports.filter((m) => m.includes('(unknown_id: the first;'))).toHaveLength(1);
+    expect(invalidRows(run.rows)).toEqual([]);
+  });
 });
