@@ -284,4 +284,29 @@ describe('qmp against a hostile QEMU: depth, size, floods (issue 17 point 1)', (
     expect(run.reports.filter((m) => m.includes('(unknown_id: the first;'))).toHaveLength(1);
     expect(invalidRows(run.rows)).toEqual([]);
   });
+
+  // Regression for: an exception in labtel's own handling of one event or
+  // poll ending the collector (thrown from setImmediate it is uncaught; from
+  // the loop it ends qmpLoop). Provoked here through the clock, the one thing
+  // the event's row and the poll's stamp share that a test can make throw.
+  it("an exception in labtel's own handling of an event: counted as internal, reported once, the next events and polls go on", async () => {
+    const clock = new EpisodeClock(process.hrtime.bigint(), BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint());
+    let throws = 2;
+    const fromWall = clock.fromWall.bind(clock);
+    clock.fromWall = (ns: bigint) => {
+      if (throws-- > 0) throw new Error('clock broke');
+      return fromWall(ns);
+    };
+    const fake = await fakeQmp();
+    fake.on('query-status', (req, conn) => {
+      if (req.n === 2) for (let i = 0; i < 4; i++) conn.sendEvent('E', { i });
+      return undefined;
+    });
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 5, { clock });
+    expectHealthy(run, (r) => (r.problems as Row).internal === 2);
+    expect(run.events.map((e) => (e.data as { i: number }).i)).toEqual([2, 3]);
+    expect(run.result.problems).toEqual({ internal: 2 });
+    expect(run.reports[0]).toMatch(/^qmp: labtel failed on a QMP event: Error: clock broke\n.*; the collector carries on \(internal: the first; later ones are only counted\)$/s);
+    expect(run.reports).toHaveLength(2); // and the closing count
+  });
 });
