@@ -89,10 +89,12 @@ c.stderr.on('data', (d) => { if (err.length < 4096) err += d; });
 const finish = (r) => { try { c.kill('SIGKILL'); } catch {} process.stdout.write(JSON.stringify(r)); process.exit(0); };
 c.once('error', (e) => finish({ error: e.message }));
 c.once('exit', (code, signal) => setTimeout(() => finish({ exited: signal || code, stderr: err }), 50));
+// The LSM label (AppArmor profile, SELinux context), or null where there is none.
+const label = (pid) => { try { return fs.readFileSync('/proc/' + pid + '/attr/current', 'utf8').replace(/\\0/g, '').trim() || null; } catch { return null; } };
 const poll = () => {
   let s = '';
   try { s = fs.readFileSync('/proc/' + c.pid + '/status', 'utf8'); } catch {}
-  if (/^Name:\\s*(.*)$/m.exec(s)?.[1] === name && !/^State:\\s*Z/m.test(s)) finish({ status: s });
+  if (/^Name:\\s*(.*)$/m.exec(s)?.[1] === name && !/^State:\\s*Z/m.test(s)) finish({ status: s, label: label(c.pid), ownLabel: label('self') });
   else setTimeout(poll, 2);
 };
 if (c.pid) poll();
@@ -106,12 +108,14 @@ setTimeout(() => finish({ error: 'tcpdump was not running 5 s after it was start
  * grants privileges from the file (file capabilities; a setuid or setgid
  * bit is ignored under no_new_privs), and such an exec also clears the
  * parent-death signal: a tcpdump that lost its ambient capability would
- * outlive a killed agent. null when it runs as it must, else why not.
+ * outlive a killed agent. So does an exec into another LSM label (AppArmor
+ * profile, SELinux domain), which is compared too. null when it runs as it
+ * must, else why not.
  */
 export function checkTcpdumpExec(setpriv: string, tcpdump: string, id: CaptureIdentity): string | null {
   const argv = [...tcpdumpWrapper(setpriv, id), tcpdump, '-r', '-'];
   const who = describeIdentity(id);
-  let r: { status?: string; exited?: string | number; stderr?: string; error?: string };
+  let r: { status?: string; label?: string | null; ownLabel?: string | null; exited?: string | number; stderr?: string; error?: string };
   try {
     const out = execFileSync(process.execPath, ['-e', EXEC_PROBE, path.basename(tcpdump).slice(0, 15), ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
     r = JSON.parse(out);
@@ -128,6 +132,11 @@ export function checkTcpdumpExec(setpriv: string, tcpdump: string, id: CaptureId
   if (uids.length === 0 || uids.some((u) => u !== id.uid)) return `tcpdump started as uid ${uids.join('/')}, not as ${who}`;
   if (!hasCap(capMask(s, 'CapAmb'), CAP_NET_RAW)) {
     return `${tcpdump} has file capabilities, and an exec that grants them clears the parent-death signal that ends tcpdump with labtel: remove them (setcap -r ${tcpdump}); labtel gives tcpdump CAP_NET_RAW itself`;
+  }
+  // AppArmor and SELinux clear the parent-death signal when an exec moves the process to another label (Debian's
+  // tcpdump package ships an AppArmor profile for /usr/bin/tcpdump): refused rather than a tcpdump that could outlive us.
+  if (r.label && r.ownLabel && r.label !== r.ownLabel) {
+    return `tcpdump runs under the security label "${r.label}" (an AppArmor profile or SELinux domain for ${tcpdump}) and labtel under "${r.ownLabel}": the kernel clears the parent-death signal on that change, so a tcpdump on an idle link would outlive a killed agent; take the profile off tcpdump (AppArmor: aa-disable ${tcpdump}) or mark collectors.pcap optional`;
   }
   const eff = capMask(s, 'CapEff');
   if (eff !== 1n << BigInt(CAP_NET_RAW)) return `tcpdump started with capabilities 0x${eff.toString(16)}, not CAP_NET_RAW alone`;
