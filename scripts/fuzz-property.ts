@@ -6,15 +6,13 @@
 // Last line, on success: "fuzz: TARGET ran N inputs in S s (R/s), seed X"
 // (the format scripts/fuzz.sh prints for the libFuzzer targets); on a failing
 // property: the seed, path and counterexample, and exit 1.
+import { guestLinesProperty } from '../test/fuzz/guest-lines.js';
 import { qmpLinesProperty } from '../test/fuzz/qmp-lines.js';
 import { type AnyProperty, runFor } from '../test/fuzz/run-property.js';
 
-// guest-lines.ts is written beside this one's work; until it is on main it is
-// imported by a computed name (tsc does not resolve it).
-const load = async <T>(file: string): Promise<T> => (await import(new URL(`../test/fuzz/${file}`, import.meta.url).href)) as T;
 const PROPERTY_TARGETS = {
-  qmp: async () => qmpLinesProperty() as AnyProperty<unknown>,
-  guest: async () => (await load<{ guestLinesProperty: () => AnyProperty<unknown> }>('guest-lines.ts')).guestLinesProperty(),
+  qmp: (): AnyProperty<unknown> => qmpLinesProperty() as AnyProperty<unknown>,
+  guest: (): AnyProperty<unknown> => guestLinesProperty() as AnyProperty<unknown>,
 };
 type PropertyTarget = keyof typeof PROPERTY_TARGETS;
 
@@ -42,13 +40,7 @@ if (seed !== undefined && !Number.isInteger(seed)) {
 }
 const path = argValue('--path');
 
-let property: AnyProperty<unknown>;
-try {
-  property = await PROPERTY_TARGETS[name as PropertyTarget]();
-} catch (err) {
-  process.stderr.write(`fuzz: the ${name} property could not be loaded: ${(err as Error).message}\n`);
-  process.exit(2);
-}
+const property = PROPERTY_TARGETS[name as PropertyTarget]();
 const r = await runFor(property, seconds, { ...(seed !== undefined ? { seed } : {}), ...(path !== undefined ? { path } : {}) });
 if (r.failure !== null) {
   process.stdout.write(`${r.failure}\n`);

@@ -18,8 +18,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { has } from '../helpers/programs.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { GUEST_SEEDS, guestLinesProperty } from './guest-lines.js';
 import { QMP_SEEDS, qmpLinesProperty } from './qmp-lines.js';
-import { type AnyProperty, runFor } from './run-property.js';
+import { runFor } from './run-property.js';
 
 const SECONDS = (() => {
   const raw = process.env.LABTEL_FUZZ_SECONDS;
@@ -56,21 +57,6 @@ const tail = (s: string, lines = 40): string => s.trimEnd().split('\n').slice(-l
 function summary(target: string, out: string): { runs: number; seconds: number } | null {
   const m = new RegExp(`^fuzz: ${target} ran (\\d+) inputs in ([\\d.]+) s`, 'm').exec(out);
   return m ? { runs: Number(m[1]), seconds: Number(m[2]) } : null;
-}
-
-// The guest property is written by another part of issue 17; until its file
-// is on main the import is by a computed name, and a missing file fails its
-// test (never skips it).
-async function property(file: string, name: string, seedsName: string): Promise<{ property: AnyProperty<unknown>; seeds: unknown }> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(new URL(`./${file}`, import.meta.url).href)) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`test/fuzz/${file} could not be imported (the ${name} fuzz target): ${(err as Error).message}`, { cause: err });
-  }
-  const make = mod[name];
-  if (typeof make !== 'function') throw new Error(`test/fuzz/${file} exports no function ${name}()`);
-  return { property: (make as () => AnyProperty<unknown>)(), seeds: mod[seedsName] };
 }
 
 describe('runFor: a property for a bounded time', () => {
@@ -116,9 +102,8 @@ describe('property-based fuzz targets', () => {
   }, TARGET_TIMEOUT_MS);
 
   it(`guest: the guest's lines (guestLinesProperty) hold for ${SECONDS} s`, async () => {
-    const { property: p, seeds } = await property('guest-lines.ts', 'guestLinesProperty', 'GUEST_SEEDS');
-    expect(Array.isArray(seeds) && seeds.length > 0, 'GUEST_SEEDS: seeds from real guest traffic').toBe(true);
-    const r = await runFor(p, SECONDS);
+    expect(GUEST_SEEDS.length, 'GUEST_SEEDS: seeds from real guest traffic').toBeGreaterThan(0);
+    const r = await runFor(guestLinesProperty(), SECONDS);
     console.log(`fuzz guest: ${r.runs} runs in ${r.seconds.toFixed(1)} s (${r.ratePerS === null ? 'no rate' : r.ratePerS.toFixed(0)}/s), seed ${r.seed}`);
     expect(r.failure, r.failure ?? '').toBeNull();
     expect(r.runs).toBeGreaterThan(0);
