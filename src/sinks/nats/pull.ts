@@ -56,10 +56,10 @@ async function retrying<T>(f: () => Promise<T>): Promise<T> {
     }
   }
 }
-/** Host and episode tokens as subjects.ts makes them; never "", "." or "..". */
-const SAFE = /^[A-Za-z0-9_-]+$/;
+/** Host and episode tokens as subjects.ts makes them (subjectToken: at most 128 characters, so a file name fits); never "", "." or "..". */
+const SAFE = /^[A-Za-z0-9_-]{1,128}$/;
 /** A row source (a file name part), or _episode / _summary. */
-const SOURCE = /^_?[a-z][a-z0-9_]*$/;
+const SOURCE = /^_?[a-z][a-z0-9_]{0,127}$/;
 
 /** Appends `data` to `file` (created 0640), never through a symlink. */
 function appendNoFollow(file: string, data: Uint8Array): void {
