@@ -12,6 +12,7 @@ import { bucketizeCommand } from '../../../../src/cli/commands/bucketize.js';
 import { UsageError, type BucketizeFlags } from '../../../../src/cli/commands/bucketize-options.js';
 import { bucketizeFile } from '../../../../src/collectors/netflow/offline/bucketize-file.js';
 import { LiveSeries } from '../../../../src/collectors/netflow/live-series.js';
+import { readEpisodeCapture, replayEpisode } from '../../../../src/collectors/netflow/offline/episode-replay.js';
 import { JsonlWriter } from '../../../../src/rows/jsonl-writer.js';
 import { netflowRow } from '../../../../src/collectors/netflow/rows.js';
 import type { RawBucketRow } from '../../../../src/collectors/netflow/bucketizer.js';
@@ -173,5 +174,69 @@ describe('labtel bucketize on captures whose timestamps jump', () => {
     expect(rows.slice(0, 10_001).every((r) => r.empty_buckets_skipped === 0)).toBe(true);
     expectGapsAccounted(rows.slice(0, 10_001), BUCKET_NS);
     expect(rows.length).toBeLessThanOrEqual(10_001 + 50);
+  });
+
+  it('live: when the clock later passes buckets kept open after a jump, the first zero row written carries the count of the ones skipped; the same on both paths', () => {
+    // (native/test/pcap_tests.cc "bucket gaps: live" holds the native to the same numbers)
+    const origin = 1_700_000_000_000_000_000n;
+    const rec = (ms: number) => pcap({}, [{ ts: origin + BigInt(ms) * 1_000_000n, data: udp4(PEER4, GUEST4, 1, 53) }]).subarray(24);
+    const texts = KINDS.map((kind) => {
+      const out = path.join(tmpDir(), `${kind}.jsonl`);
+      const writer = new JsonlWriter(out, { availableInDeployment: true });
+      const s = new LiveSeries(writer, { bucketMs: 100, latenessMs: 2000, guestIp: GUEST4, originWallNs: origin, maxEmptyBuckets: 5 }, 0, kind);
+      s.feed(pcap({}, []));
+      for (let t = 100; t <= 1000; t += 100) s.advance(t * 1e6);
+      s.feed(rec(10_000)); // 9 s ahead of the clock: buckets 10..79 are past it, 5 written, 65 not
+      s.advance(12_000 * 1e6); // the clock passes buckets 80..99, which the packet's lateness kept open
+      s.end(12_500 * 1e6);
+      writer.close();
+      return fs.readFileSync(out, 'utf8');
+    });
+    expect(texts[1]).toBe(texts[0]);
+    const rows = texts[0]!.trimEnd().split('\n').map((l) => JSON.parse(l) as RawBucketRow);
+    expect(rows.length).toBe(1 + 9 + 5 + 20 + 1 + 24);
+    expect(rows[15]).toMatchObject({ t_mono_ns: 8_000_000_000, pkts_in: 0, empty_buckets_skipped: 65 });
+    expect(expectGapsAccounted(rows, BUCKET_NS)).toBe(65);
+  });
+
+  it('--episode replay of a live run with a long silence writes every bucket, as live did: the run\'s end is the clock', () => {
+    // regression for: replay has no advance(), so a silence between packets longer than max_empty_buckets was cut there but whole live.
+    const origin = 1_700_000_000_000_000_000n;
+    const recs = [10, 1_000_000].map((ms) => pcap({}, [{ ts: origin + BigInt(ms) * 1_000_000n, data: udp4(PEER4, GUEST4, 1, 53) }]).subarray(24));
+    const endMs = 1_000_500;
+    const o = { bucketMs: 100, latenessMs: 2000, guestIp: GUEST4, originWallNs: origin, maxEmptyBuckets: 50 };
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'episode.json'), JSON.stringify({ clock: { realtime_origin_ns: String(origin) }, manifest: { collectors: { netflow: { bucket_ms: 100, lateness_ms: 2000, guest_ip: GUEST4, max_empty_buckets: 50 } } } }));
+    fs.writeFileSync(path.join(dir, 'network.pcap'), Buffer.concat([pcap({}, []), ...recs]));
+    const events = [
+      { source: 'pcap', t_mono_ns: 0, event: 'capture_started', run: 0, at_ns: 0, stream_offset: 24, message: null },
+      { source: 'pcap', t_mono_ns: endMs * 1e6, event: 'capture_ended', run: 0, at_ns: endMs * 1e6, stream_offset: 24 + recs[0]!.length + recs[1]!.length, message: 'x' },
+    ];
+    fs.writeFileSync(path.join(dir, 'telemetry-pcap.jsonl'), events.map((r) => JSON.stringify(r) + '\n').join(''));
+    const capture = readEpisodeCapture(dir)!;
+    expect(capture.runs).toHaveLength(1);
+    const texts = KINDS.flatMap((kind) => {
+      // Live: the clock passes every second.
+      const liveFile = path.join(tmpDir(), `live-${kind}.jsonl`);
+      const lw = new JsonlWriter(liveFile, { availableInDeployment: true });
+      const s = new LiveSeries(lw, o, 0, kind);
+      s.feed(Buffer.concat([pcap({}, []), recs[0]!]));
+      for (let t = 1000; t < 1_000_000; t += 1000) s.advance(t * 1e6);
+      s.feed(recs[1]!);
+      s.end(endMs * 1e6);
+      lw.close();
+      // Replay: no clock but the run's end.
+      const replayFile = path.join(tmpDir(), `replay-${kind}.jsonl`);
+      const rw = new JsonlWriter(replayFile, { availableInDeployment: true });
+      const r = replayEpisode(dir, capture, rw, o, kind);
+      rw.close();
+      expect(r).toMatchObject({ runs: 1, packets: 2, error: null, incomplete: null });
+      return [fs.readFileSync(liveFile, 'utf8'), fs.readFileSync(replayFile, 'utf8')];
+    });
+    expect(texts).toHaveLength(4);
+    for (const t of texts.slice(1)) expect(t).toBe(texts[0]);
+    const rows = texts[0]!.trimEnd().split('\n').map((l) => JSON.parse(l) as RawBucketRow);
+    expect(rows.length).toBe(10_005);
+    expect(expectGapsAccounted(rows, BUCKET_NS)).toBe(0);
   });
 });
