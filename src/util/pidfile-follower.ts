@@ -44,6 +44,7 @@ export class PidfileFollower {
   refused = 0;
   /** Why the last one was refused. */
   lastRefusal: string | null = null;
+  private refusedVersion: string | null = null;
   /** The executable and uid every process taken on must share (unless it looks like QEMU); null until known. */
   private exe: string | null;
   private uid: number | null;
@@ -66,6 +67,19 @@ export class PidfileFollower {
     this.uid = this.current ? uidOf(pid, procRoot) : null;
   }
 
+  /**
+   * The reference executable, read again while the followed process lives: read at the
+   * start, it may have been a wrapper's (a shell before its exec). Once it is QEMU's, or
+   * the agent's resolved one, it stays: a process that execs away from QEMU does not
+   * widen what the follower takes on.
+   */
+  private refresh(): void {
+    if (this.opts.exe != null || this.current === null) return;
+    if (this.exe !== null && matchesExecutable(this.exe, acceptedExecutables(this.opts.executables))) return;
+    if (!sameProcess(processIdentity(this.current.pid, this.procRoot), this.current)) return;
+    this.exe = executableOf(this.current.pid, this.procRoot) ?? this.exe;
+  }
+
   /** Why the process a rewrite names must not be taken on, or null when it may be. */
   private refusal(pid: number): string | null {
     if (pid === 1) return 'pid 1 (init), never a QEMU';
@@ -86,6 +100,7 @@ export class PidfileFollower {
    * For when the current process is gone.
    */
   next(): ProcessIdentity | null {
+    this.refresh();
     const r = tryPidfile(this.file);
     if (r === null || r.version === this.version) return null;
     return this.takeOn(r);
@@ -98,6 +113,7 @@ export class PidfileFollower {
    * pidfile only until a read shows it as it was at the take-on.
    */
   superseded(): ProcessIdentity | null {
+    this.refresh();
     if (!this.settling) return null;
     const r = tryPidfile(this.file);
     if (r === null) return null; // emptied mid-rewrite, or removed: read again next time
@@ -118,12 +134,15 @@ export class PidfileFollower {
     }
     const why = this.refusal(r.pid);
     if (why !== null) {
-      // Read as seen: not refused again every interval, and the next rewrite is read afresh.
-      this.version = r.version;
-      this.settling = false;
-      this.refused++;
-      this.lastRefusal = `pidfile ${this.file} was rewritten to name pid ${r.pid}: ${why}; not followed (refusal ${this.refused}), waiting for the next rewrite`;
-      this.opts.onRefused?.(this.lastRefusal);
+      // Checked again at every read (a process named before its exec into QEMU, as a wrapper
+      // script that writes the pidfile and then execs QEMU does, passes a moment later), but
+      // counted and reported once per rewrite.
+      if (this.refusedVersion !== r.version) {
+        this.refusedVersion = r.version;
+        this.refused++;
+        this.lastRefusal = `pidfile ${this.file} was rewritten to name pid ${r.pid}: ${why}; not followed (refusal ${this.refused}), waiting for the next rewrite`;
+        this.opts.onRefused?.(this.lastRefusal);
+      }
       return null;
     }
     this.version = r.version;

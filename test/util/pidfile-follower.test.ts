@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EpisodeClock } from '../../src/clock/origin.js';
 import { procLoop } from '../../src/collectors/proc/run-loop.js';
 import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
+import { executableOf } from '../../src/util/executable.js';
 import { PidfileFollower } from '../../src/util/pidfile-follower.js';
 import { abortAfter, readJsonl, tmpDir } from '../helpers/tmp.js';
 
@@ -67,6 +68,48 @@ describe('PidfileFollower refuses what a rewritten pidfile names when it cannot 
     const widened = await afterRewrite(other.pid!, { executables: ['cat'] });
     expect(widened.f.next()).toMatchObject({ pid: other.pid });
     expect(widened.f.refused).toBe(0);
+  });
+});
+
+/** A shell that execs `sleep 60` once told to (a line on its stdin): a wrapper before its exec. */
+const wrapper = () => run('sh', ['-c', 'read x; exec sleep 60']);
+async function execOf(p: ChildProcess, exe: string): Promise<void> {
+  p.stdin!.write('go\n');
+  for (let i = 0; executableOf(p.pid!) !== exe; i++) {
+    if (i > 1000) throw new Error(`pid ${p.pid} never exec'd ${exe}: it runs ${executableOf(p.pid!)}`);
+    await sleep(5);
+  }
+}
+
+describe('PidfileFollower and processes that exec (a wrapper script that writes the pidfile, then execs QEMU)', () => {
+  // Guards the executable rule's own pitfall (old code took any process, so it passes there): a process named before its exec refused for good.
+  it('a rewrite naming a shell that then execs the first target\'s executable: refused once, then taken on', async () => {
+    const sleepExe = exe(sleeper().pid!);
+    const w = wrapper();
+    const { f, messages } = await afterRewrite(w.pid!);
+    expect(f.next()).toBeNull();
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toContain(`neither the first target's ${sleepExe} nor QEMU`);
+    await execOf(w, sleepExe);
+    expect(f.next()).toMatchObject({ pid: w.pid });
+    expect(f.refused).toBe(1); // the same rewrite, counted once
+  });
+
+  // Guards the executable rule's own pitfall: the first target read while still its wrapper (or fork) made every restart "another executable".
+  it('a first target read before its exec: the reference is read again while it lives, so the restart is followed', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = wrapper();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const f = new PidfileFollower(pidfile, a.pid!);
+    const sleepExe = exe(sleeper().pid!);
+    await execOf(a, sleepExe);
+    expect(f.superseded()).toBeNull(); // what the collectors call every interval while the target lives
+    a.kill('SIGKILL');
+    await exited(a);
+    const b = sleeper();
+    fs.writeFileSync(pidfile, `${b.pid}\n`);
+    expect(f.next()).toMatchObject({ pid: b.pid });
+    expect(f.refused).toBe(0);
   });
 });
 
