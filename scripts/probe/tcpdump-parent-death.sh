@@ -7,7 +7,14 @@
 #        root for user tcpdump itself; the uid change clears the signal)
 #   new: setpriv as user tcpdump, CAP_NET_RAW ambient, no_new_privs, then the
 #        signal (what src/collectors/pcap/tcpdump-args.ts builds)
-# Prints the child's uid and capabilities, then "gone after N ms" or "STILL RUNNING".
+#   pidns: a supervisor that survives any clearing of tcpdump's own signal (an
+#        AppArmor or SELinux transition at its exec clears it too): tcpdump,
+#        left to drop root itself as in "old", runs as pid 2 of a PID
+#        namespace whose init (an `unshare --fork` that keeps its own
+#        parent-death signal) takes every process of the namespace down when it
+#        dies. Not what labtel runs yet (see src/collectors/pcap/README.md).
+# Prints the spawned child's uid and capabilities (for pidns, of tcpdump two
+# levels down), then "gone after N ms" or "STILL RUNNING".
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
 a="ltp$RANDOM"; b="${a}b"
@@ -37,6 +44,8 @@ probe() {
   local parent=$!
   for _ in $(seq 100); do grep -q 'listening on' "$tmp/out" && break; sleep 0.1; done
   local t; t=$(sed -n 's/^pid //p' "$tmp/out")
+  # Down to the leaf (tcpdump) when the spawned process is a supervisor.
+  while c=$(cat /proc/"$t"/task/*/children 2>/dev/null | tr -d ' ') && [ -n "$c" ]; do t=$c; done
   echo "$label: tcpdump pid $t: $(grep -E '^(Uid|CapEff|CapAmb|NoNewPrivs):' "/proc/$t/status" | tr -s '\t\n' '  ')"
   kill -KILL "$parent"; wait "$parent" 2>/dev/null || true
   local t0; t0=$(date +%s%N)
@@ -49,3 +58,4 @@ probe() {
 }
 probe old setpriv --pdeathsig KILL -- tcpdump -i "$a" -U -w -
 probe new setpriv "--reuid=$uid" "--regid=$gid" --init-groups --inh-caps=-all,+net_raw --ambient-caps=-all,+net_raw --no-new-privs --pdeathsig KILL -- tcpdump -i "$a" -U -w -
+probe pidns setpriv --pdeathsig KILL -- unshare --pid --fork --kill-child=KILL -- unshare --fork --kill-child=KILL -- tcpdump -i "$a" -U -w -
