@@ -16,6 +16,7 @@ const PACKAGE_OF: Record<string, string | null> = {
   npm: null,
   chromium: 'chromium',
   cmake: 'cmake',
+  'clang++': 'clang',
   ip: 'iproute2',
   'nats-server': 'nats-server',
   perf: 'linux-perf',
