@@ -27,6 +27,7 @@ export interface QgaAnswer {
 export class QgaSession {
   private waiting: { resolve: (line: Buffer) => void; reject: (e: Error) => void } | null = null;
   private inStep = false;
+  private syncing = false;
   private queued: Buffer[] = [];
   private queuedBytes = 0;
   /** Lines nobody asked for that did not fit in the queue (stale answers, or a guest talking out of turn). */
@@ -37,13 +38,17 @@ export class QgaSession {
 
   /** Every line the channel receives. */
   onLine(line: Buffer): void {
+    // A sync reads only the line with the agent's 0xFF: nothing else is handed over (or copied) meanwhile.
+    if (this.syncing && line.indexOf(0xff) < 0) return void this.unasked++;
     const w = this.waiting;
     if (w) {
       this.waiting = null;
       w.resolve(Buffer.from(line)); // the reader's buffer is reused by the rest of the chunk
       return;
     }
-    if (line.length > QGA_MAX_QUEUED_BYTES) return void this.unasked++;
+    // Outside a sync nothing queued is ever read (a command clears the queue before asking), and a sync
+    // reads only a line with the agent's 0xFF: anything else is not kept, nor copied.
+    if (!this.syncing || line.length > QGA_MAX_QUEUED_BYTES) return void this.unasked++;
     this.queued.push(Buffer.from(line));
     this.queuedBytes += line.length;
     while (this.queuedBytes > QGA_MAX_QUEUED_BYTES) {
@@ -72,6 +77,16 @@ export class QgaSession {
 
   private async sync(): Promise<void> {
     const id = ++this.syncId;
+    this.syncing = true;
+    try {
+      await this.awaitSyncAnswer(id);
+    } finally {
+      this.syncing = false;
+    }
+    this.inStep = true;
+  }
+
+  private async awaitSyncAnswer(id: number): Promise<void> {
     this.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id } }) + '\n')]));
     const deadline = Date.now() + TIMEOUT_MS;
     // Lines before the agent's 0xFF are answers to what came before the sync.
@@ -82,7 +97,6 @@ export class QgaSession {
       const v = judgeLine(line.subarray(at + 1));
       if (v.ok && v.value.return === id) break;
     }
-    this.inStep = true;
   }
 
   private next(send: () => void, command: string, ms = TIMEOUT_MS): Promise<Buffer> {
