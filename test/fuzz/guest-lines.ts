@@ -124,7 +124,11 @@ const input: fc.Arbitrary<Input> = fc.record({
   totalBytes: fc.constantFrom(512, 4096, 1 << 20),
 });
 
-/** The file the rows of every run go through (the real writer, appending), truncated before each run. */
+/**
+ * The file the rows of every run go through (the real writer, appending),
+ * truncated before each run. Unlinked as soon as it is open: nothing is left
+ * behind however the process ends; it is read back through its descriptor.
+ */
 let outFile: { path: string; fd: number } | null = null;
 function rowFile(): { path: string; fd: number } {
   if (!outFile) {
@@ -132,7 +136,7 @@ function rowFile(): { path: string; fd: number } {
     const dir = fs.mkdtempSync(path.join(fs.existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'labtel-fuzz-guest-'));
     const p = path.join(dir, 'rows.jsonl');
     outFile = { path: p, fd: fs.openSync(p, 'a+') };
-    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.rmSync(dir, { recursive: true, force: true });
   }
   fs.ftruncateSync(outFile.fd, 0);
   return outFile;
@@ -219,7 +223,10 @@ async function check(inp: Input): Promise<void> {
   reader.end();
   writer.close();
 
-  const text = fs.readFileSync(file.path, 'utf8');
+  const size = fs.fstatSync(file.fd).size;
+  const bytes = Buffer.alloc(size);
+  for (let at = 0; at < size; ) at += fs.readSync(file.fd, bytes, at, size - at, at);
+  const text = bytes.toString('utf8');
   const rowTexts = text === '' ? [] : text.slice(0, -1).split('\n');
   const rows = rowTexts.map((l) => JSON.parse(l) as Row);
   rows.forEach((r, i) => {
