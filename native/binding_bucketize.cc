@@ -203,8 +203,20 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     Napi::Function on_lines = info[2].As<Napi::Function>();
     std::string text;
     bool threw = false;
-    // Formats every closed row; returns how many.
-    auto take = [&](bool final_partial) {
+    // Hands the text formatted so far to onLines; false when it threw.
+    auto hand = [&](size_t n, uint64_t bytes) {
+      on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(bytes)),
+                     Napi::Number::New(env, double(buckets_->packets()))});
+      text.clear();
+      if (env.IsExceptionPending()) threw = true;
+      return !threw;
+    };
+    // Formats every closed row; returns how many are formatted and not yet
+    // handed over. A long run of zero rows (a gap a clock saw, or a large
+    // --max-empty-buckets) is handed over in blocks of about kTextBlock
+    // bytes: V8 refuses a string past 2^29 characters (the process aborted).
+    constexpr size_t kTextBlock = 64u << 20;
+    auto take = [&](bool final_partial, uint64_t bytes) {
       size_t n = 0;
       text.clear();
       do {
@@ -213,26 +225,26 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
         labtel::append_netflow_json(ready, format, &seq, final_partial && last_batch, &text);
         n += ready.size();
         ready.clear();
+        if (text.size() >= kTextBlock && buckets_->rows_pending()) {
+          if (!hand(n, bytes)) return size_t(0);
+          n = 0;
+        }
       } while (buckets_->rows_pending());
       return n;
     };
     uint64_t reported = 0;
     labtel::PipelineResult r = labtel::run_pipeline(fd, *reader_, *buckets_, labtel::PipelineOptions{}, [&](uint64_t bytes) {
-      size_t n = take(false);
+      size_t n = take(false, bytes);
+      if (threw) return false;
       if (n == 0 && bytes - reported < (16u << 20)) return true;  // nothing to hand over yet
       reported = bytes;
-      on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(bytes)),
-                     Napi::Number::New(env, double(buckets_->packets()))});
-      if (env.IsExceptionPending()) threw = true;
-      return !threw;
+      return hand(n, bytes);
     });
     last_ = r.feed;
     if (threw) return env.Undefined();
     bool partial = buckets_->flush();
-    size_t n = take(partial);
-    on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(r.bytes_read)),
-                  Napi::Number::New(env, double(buckets_->packets()))});
-    if (env.IsExceptionPending()) return env.Undefined();
+    size_t n = take(partial, r.bytes_read);
+    if (threw || !hand(n, r.bytes_read)) return env.Undefined();
     Napi::Object o = Napi::Object::New(env);
     o.Set("readErrno", r.read_errno);
     o.Set("lastPartial", partial);
