@@ -18,6 +18,7 @@ export const perf: Collector<'perf'> = {
     const r = await perfLoop({
       pid: ctx.target.pid,
       pidfile: ctx.target.pidfile,
+      follow: { exe: ctx.target.exe, executables: ctx.target.executables },
       writer: ctx.writer,
       clock: ctx.clock,
       intervalMs: ctx.config.interval_ms,
@@ -25,6 +26,6 @@ export const perf: Collector<'perf'> = {
       signal: ctx.signal,
       reportError: ctx.reportError,
     });
-    return { end: r.end, valueRows: r.valueRows, detail: { restarts: r.restarts, target_restarts: r.targetRestarts, target_gone_at_ns: r.targetGoneAtNs, preflight: perfPreflight(ctx.config.events) } };
+    return { end: r.end, valueRows: r.valueRows, detail: { restarts: r.restarts, target_restarts: r.targetRestarts, target_gone_at_ns: r.targetGoneAtNs, pidfile_refused: r.pidfileRefused, preflight: perfPreflight(ctx.config.events) } };
   },
 };

@@ -14,7 +14,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { monoNowNs } from '../../clock/origin.js';
-import { PidfileFollower } from '../../util/pidfile-follower.js';
+import { PidfileFollower, type PidfileFollowerOptions } from '../../util/pidfile-follower.js';
 import { processIdentity, sameProcess, type ProcessIdentity } from '../../util/process-identity.js';
 import { PerfIntervals, parsePerfLine } from './parse.js';
 import { perfPreflight } from './preflight.js';
@@ -23,6 +23,8 @@ export interface PerfLoopOptions {
   pid: number;
   /** When set, an exited target is followed to the process the pidfile names next. */
   pidfile?: string;
+  /** What the follower may take on (util/pidfile-follower.ts); a refused rewrite goes to reportError. */
+  follow?: Omit<PidfileFollowerOptions, 'onRefused'>;
   writer: JsonlWriter;
   clock: EpisodeClock;
   intervalMs: number;
@@ -46,6 +48,8 @@ export interface PerfLoopResult {
   end: 'stopped' | 'target_exited';
   /** With 'target_exited': when perf saw the target gone (episode clock, ns); a pidfile target was waited for from then until the stop. */
   targetGoneAtNs: number | null;
+  /** Rewrites of the pidfile naming a process the follower refused (pid 1, labtel, another executable, ...). */
+  pidfileRefused: number;
 }
 
 
@@ -60,14 +64,14 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
   let delay = o.restartDelayMs ?? 500;
   if (!pre.setpriv) throw new Error('setpriv is not installed (Debian: util-linux): without it perf could outlive the agent');
   const setpriv = [pre.setpriv, '--pdeathsig', 'KILL', '--'];
-  const follower = o.pidfile ? new PidfileFollower(o.pidfile, o.pid) : null;
+  const follower = o.pidfile ? new PidfileFollower(o.pidfile, o.pid, '/proc', { ...o.follow, onRefused: (m) => o.reportError?.(m) }) : null;
   // The process perf counts: null while a pidfile target is gone (also when it was gone
   // before perf started). A pid target that is not there gets one perf run, whose error
   // is the collector's to report.
   const first = processIdentity(o.pid);
   let target: ProcessIdentity | null = first ?? (follower ? null : { pid: o.pid, starttime: -1 });
   let goneAt: number | null = target === null ? o.clock.now() : null;
-  const result = (end: PerfLoopResult['end']): PerfLoopResult => ({ rows: w.rows - rowsAtStart, valueRows, restarts, targetRestarts, end, targetGoneAtNs: end === 'target_exited' ? goneAt : null });
+  const result = (end: PerfLoopResult['end']): PerfLoopResult => ({ rows: w.rows - rowsAtStart, valueRows, restarts, targetRestarts, end, targetGoneAtNs: end === 'target_exited' ? goneAt : null, pidfileRefused: follower?.refused ?? 0 });
   /** Whether the process perf counts is still there: a zombie, or another process under its pid, is gone. A pid target never seen alive is left to perf's own error. */
   const lives = (t: ProcessIdentity): boolean => t.starttime < 0 || sameProcess(processIdentity(t.pid), t);
   /** The process that replaced the counted one while it lived: taken on from a rewrite the pidfile no longer held (see PidfileFollower.superseded). */

@@ -13,6 +13,7 @@ export const proc: Collector<'proc'> = {
     const r = await procLoop({
       pid: ctx.target.pid,
       pidfile: ctx.target.pidfile,
+      follow: { exe: ctx.target.exe, executables: ctx.target.executables, onRefused: ctx.reportError },
       writer: ctx.writer,
       clock: ctx.clock,
       intervalMs: ctx.config.interval_ms,
@@ -21,6 +22,6 @@ export const proc: Collector<'proc'> = {
       signal: ctx.signal,
       stopFlag: ctx.stopFlag,
     });
-    return { end: r.end, valueRows: r.rowsWithValues, detail: { sampler: r.sampler } };
+    return { end: r.end, valueRows: r.rowsWithValues, detail: { sampler: r.sampler, pidfile_refused: r.pidfileRefused } };
   },
 };

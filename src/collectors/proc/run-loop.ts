@@ -5,7 +5,7 @@ import os from 'node:os';
 import { EpisodeClock } from '../../clock/origin.js';
 import { paced } from '../../util/pace.js';
 import { errnoName } from '../../util/errno.js';
-import { PidfileFollower } from '../../util/pidfile-follower.js';
+import { PidfileFollower, type PidfileFollowerOptions } from '../../util/pidfile-follower.js';
 import type { ProcessIdentity } from '../../util/process-identity.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { sysconf } from '../../native/sysconf.js';
@@ -26,6 +26,8 @@ export interface ProcLoopOptions {
   pid: number;
   /** When set, an exited target is followed to the process the pidfile names next. */
   pidfile?: string;
+  /** What the follower may take on, and where a refused rewrite is reported (util/pidfile-follower.ts). */
+  follow?: PidfileFollowerOptions;
   writer: JsonlWriter;
   clock: EpisodeClock;
   intervalMs: number;
@@ -46,6 +48,8 @@ export interface ProcLoopResult {
   sampler: SamplerKind;
   /** Process rows whose core metrics were measured (not all null). */
   rowsWithValues: number;
+  /** Rewrites of the pidfile naming a process the follower refused (pid 1, labtel, another executable, ...). */
+  pidfileRefused: number;
 }
 
 export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
@@ -75,7 +79,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   let end: ProcLoopResult['end'] = 'stopped';
   let rowsWithValues = 0;
   // After an exit, only a rewritten pidfile names the next process (a stale one may name a reused pid).
-  const follower = o.pidfile ? new PidfileFollower(o.pidfile, pid, procRoot) : null;
+  const follower = o.pidfile ? new PidfileFollower(o.pidfile, pid, procRoot, o.follow) : null;
 
   const n = (i: number): number | null => (Number.isNaN(v[i]!) ? null : v[i]!);
 
@@ -195,7 +199,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   } finally {
     sampler?.close();
   }
-  return { rows: w.rows - rowsAtStart, end, sampler: made.kind, rowsWithValues };
+  return { rows: w.rows - rowsAtStart, end, sampler: made.kind, rowsWithValues, pidfileRefused: follower?.refused ?? 0 };
 }
 
 export interface RunLoopOptions {

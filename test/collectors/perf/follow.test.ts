@@ -383,12 +383,13 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
   // Regression for: a pidfile read mid-way through a non-atomic rewrite ("1" of "1234\n") named
   // another live process (here pid 1); perf took it on and, since it never exits, stayed on it
   // for the rest of the episode although the pidfile soon named the restarted QEMU.
-  it('a pidfile caught mid-way through a rewrite, naming another live process (pid 1): perf moves on to the process the completed pidfile names', async () => {
+  it('a pidfile caught mid-way through a rewrite, naming another live process: perf moves on to the process the completed pidfile names', async () => {
     const pidfile = path.join(tmpDir(), 'qemu.pid');
     const a = busy();
     fs.writeFileSync(pidfile, `${a.pid}\n`);
     const p = startPerf({ pid: a.pid!, pidfile });
     let b: ChildProcess | undefined;
+    let c: ChildProcess | undefined;
     let r: PerfLoopResult;
     try {
       await until(() => p.rows().length >= 2, 'two rows of the first process', p.bound, p.ended);
@@ -396,8 +397,10 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
       a.kill('SIGKILL');
       await exited(a);
       b = busy();
-      fs.writeFileSync(pidfile, '1'); // the first byte of the new pid, as a writer that writes it in pieces leaves it
-      await until(() => p.polls.some((x) => x.next?.pid === 1), 'perf taking on the process the half-written pidfile names', p.bound, p.ended);
+      // What a half-written pid names: a live process of the same executable (pid 1 is refused outright: test/util/pidfile-follower.test.ts).
+      c = busy();
+      fs.writeFileSync(pidfile, `${c.pid}`);
+      await until(() => p.polls.some((x) => x.next?.pid === c!.pid), 'perf taking on the process the half-written pidfile names', p.bound, p.ended);
       fs.writeFileSync(pidfile, `${b.pid}\n`);
       await until(() => p.rows().filter((x) => x.pid === b!.pid).length >= 2, 'two rows of the process the completed pidfile names', p.bound, p.ended);
       p.stop.abort();
@@ -405,16 +408,17 @@ describe.skipIf(!hasPerf)('perf follows a pidfile target like proc does', () => 
     } finally {
       a.kill('SIGKILL');
       b?.kill('SIGKILL');
+      c?.kill('SIGKILL');
       p.stop.abort();
     }
     expect(r).toMatchObject({ end: 'stopped', targetRestarts: 2, restarts: 0 });
     const rows = readJsonl(p.out);
     // Each process's rows together, in the order followed, the last one the completed pidfile's.
     const pids = rows.map((x) => x.pid).filter((x, i, all) => i === 0 || x !== all[i - 1]);
-    expect([[a.pid, 1, b!.pid], [a.pid, b!.pid]]).toContainEqual(pids); // perf on pid 1 may have been ended before its first row
+    expect([[a.pid, c!.pid, b!.pid], [a.pid, b!.pid]]).toContainEqual(pids); // perf on the half-written pid's process may have been ended before its first row
     const restarted = rows.filter((x) => x.process_event === 'restarted').map((x) => x.pid);
     expect(restarted.at(-1)).toBe(b!.pid);
-    expect(perfAttachedTo(1)).toEqual([]);
+    expect(perfAttachedTo(c!.pid!)).toEqual([]);
   });
 
   // Regression for: QEMU restarted under the same pid (reused; a new starttime) and perf went on
