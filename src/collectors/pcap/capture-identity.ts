@@ -74,48 +74,94 @@ export function captureIdentity(user: string | undefined, iface: string): Captur
 
 export const describeIdentity = (id: CaptureIdentity): string => `user ${id.user} (uid ${id.uid}) with CAP_NET_RAW alone`;
 
-// Runs the wrapper on `tcpdump -r -`, which waits on its stdin; once tcpdump
-// is exec'd (its name in /proc), prints its /proc status and kills it. A
-// child node, because the preflight is synchronous. Short-lived by
-// construction: it gives up after 5 s whatever happens (also when the agent
-// was killed meanwhile), and its tcpdump dies with it (the wrapper's signal).
-const EXEC_PROBE = `
+// The exec probe, a child node because the preflight is synchronous. A
+// worker thread starts the wrapper on `tcpdump -r -` as a capture's worker
+// would (its stdin a FIFO this process holds open, so it waits and never
+// sees an end of file) and sends tcpdump's /proc status once tcpdump is
+// exec'd; the thread is then ended. The parent-death signal must then end
+// tcpdump (a zombie of this process then, reparented here): polled in /proc
+// for up to 2 s; one that survives is killed here and reported. This tests
+// the exact mechanism, whatever clears the signal (a uid change, file
+// capabilities, an LSM transition). Short-lived by construction: it gives up
+// after 5 s whatever happens (also when the agent was killed meanwhile), and
+// kills the tcpdump it started when that was not done already.
+const EXEC_PROBE_WORKER = `
+const { parentPort, workerData: { name, argv, fd } } = require('node:worker_threads');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const [name, ...argv] = process.argv.slice(1);
-const c = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'] });
+let said = false;
+const done = (m) => { if (!said) parentPort.postMessage(m); said = true; }; // the probe then ends this thread
+const c = spawn(argv[0], argv.slice(1), { stdio: [fd, 'ignore', 'pipe'], detached: true });
 let err = '';
 c.stderr.on('data', (d) => { if (err.length < 4096) err += d; });
-const finish = (r) => { try { c.kill('SIGKILL'); } catch {} process.stdout.write(JSON.stringify(r)); process.exit(0); };
-c.once('error', (e) => finish({ error: e.message }));
-c.once('exit', (code, signal) => setTimeout(() => finish({ exited: signal || code, stderr: err }), 50));
-// The LSM label (AppArmor profile, SELinux context), or null where there is none.
-const label = (pid) => { try { return fs.readFileSync('/proc/' + pid + '/attr/current', 'utf8').replace(/\\0/g, '').trim() || null; } catch { return null; } };
+c.once('error', (e) => done({ error: e.message }));
+c.once('exit', (code, signal) => setTimeout(() => done({ exited: signal || code, stderr: err }), 50));
+const label = (p) => { try { return fs.readFileSync('/proc/' + p + '/attr/current', 'utf8').replace(/\\0/g, '').trim() || null; } catch { return null; } };
+const started = performance.now();
 const poll = () => {
   let s = '';
   try { s = fs.readFileSync('/proc/' + c.pid + '/status', 'utf8'); } catch {}
-  if (/^Name:\\s*(.*)$/m.exec(s)?.[1] === name && !/^State:\\s*Z/m.test(s)) finish({ status: s, label: label(c.pid), ownLabel: label('self') });
+  if (/^Name:\\s*(.*)$/m.exec(s)?.[1] === name && !/^State:\\s*Z/m.test(s)) done({ status: s, label: label(c.pid), ownLabel: label('self') });
+  else if (performance.now() - started > 3000) done({ error: 'tcpdump was not running 3 s after it was started' });
   else setTimeout(poll, 2);
 };
-if (c.pid) poll();
-setTimeout(() => finish({ error: 'tcpdump was not running 5 s after it was started' }), 5000).unref();
+if (c.pid) { parentPort.postMessage({ pid: c.pid }); poll(); }
+`;
+const EXEC_PROBE = `
+const WORKER = ${JSON.stringify(EXEC_PROBE_WORKER)};
+const { Worker } = require('node:worker_threads');
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const [name, ...argv] = process.argv.slice(1);
+const t0 = performance.now();
+let pid = null;
+let r = {};
+const finish = (x) => { if (pid !== null) { try { process.kill(pid, 'SIGKILL'); } catch {} } process.stdout.write(JSON.stringify({ ...r, ...x, probeMs: Math.round(performance.now() - t0) })); process.exit(0); };
+setTimeout(() => finish({ error: 'the probe did not finish within 5 s' }), 5000).unref();
+let fd;
+try {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-probe-'));
+  try {
+    execFileSync('mkfifo', ['-m', '600', path.join(dir, 'in')]);
+    fd = fs.openSync(path.join(dir, 'in'), 'r+'); // read-write: a writer stays for as long as this process
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+} catch (e) { finish({ error: 'cannot make a FIFO for its input: ' + e.message }); }
+const w = new Worker(WORKER, { eval: true, workerData: { name, argv, fd } });
+w.on('message', (m) => {
+  if (m.pid !== undefined) pid = m.pid;
+  else if (m.status !== undefined) { r = m; w.terminate(); } // the thread that started tcpdump ends, as a capture's worker does
+  else { if (m.exited !== undefined) pid = null; finish(m); } // reaped: its pid is no longer ours to kill
+});
+w.on('error', (e) => finish({ error: e.message }));
+const dead = () => { try { const s = fs.readFileSync('/proc/' + pid + '/stat', 'latin1'); return s.slice(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3) === 'Z'; } catch { return true; } };
+w.on('exit', () => {
+  if (r.status === undefined || pid === null) return finish({ error: 'the probe thread ended before tcpdump ran' });
+  const ended = performance.now();
+  const poll = () => {
+    if (dead()) { const goneMs = Math.round(performance.now() - ended); pid = null; return finish({ goneMs }); }
+    if (performance.now() - ended > 2000) return finish({ survived: true });
+    setTimeout(poll, 2);
+  };
+  poll();
+});
 `;
 
 /**
- * Starts tcpdump through the wrapper as a capture would and reads how it
- * runs: its uid, CAP_NET_RAW effective and nothing else, and CAP_NET_RAW
- * still ambient. The kernel clears the ambient set exactly when an exec
- * grants privileges from the file (file capabilities; a setuid or setgid
- * bit is ignored under no_new_privs), and such an exec also clears the
- * parent-death signal: a tcpdump that lost its ambient capability would
- * outlive a killed agent. So does an exec into another LSM label (AppArmor
- * profile, SELinux domain), which is compared too. null when it runs as it
- * must, else why not.
+ * Starts tcpdump through the wrapper as a capture would (EXEC_PROBE) and
+ * reads how it runs: its uid, CAP_NET_RAW effective and nothing else,
+ * CAP_NET_RAW still ambient (the kernel clears the ambient set exactly when
+ * an exec grants privileges from the file: named, as it is a known cause),
+ * and that it ends when the thread that started it ends. null when it runs
+ * as it must, else why not.
  */
 export function checkTcpdumpExec(setpriv: string, tcpdump: string, id: CaptureIdentity): string | null {
   const argv = [...tcpdumpWrapper(setpriv, id), tcpdump, '-r', '-'];
   const who = describeIdentity(id);
-  let r: { status?: string; label?: string | null; ownLabel?: string | null; exited?: string | number; stderr?: string; error?: string };
+  let r: { status?: string; label?: string | null; ownLabel?: string | null; exited?: string | number; stderr?: string; error?: string; survived?: boolean; goneMs?: number; probeMs?: number };
   try {
     const out = execFileSync(process.execPath, ['-e', EXEC_PROBE, path.basename(tcpdump).slice(0, 15), ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
     r = JSON.parse(out);
@@ -133,10 +179,12 @@ export function checkTcpdumpExec(setpriv: string, tcpdump: string, id: CaptureId
   if (!hasCap(capMask(s, 'CapAmb'), CAP_NET_RAW)) {
     return `${tcpdump} has file capabilities, and an exec that grants them clears the parent-death signal that ends tcpdump with labtel: remove them (setcap -r ${tcpdump}); labtel gives tcpdump CAP_NET_RAW itself`;
   }
-  // AppArmor and SELinux clear the parent-death signal when an exec moves the process to another label (Debian's
-  // tcpdump package ships an AppArmor profile for /usr/bin/tcpdump): refused rather than a tcpdump that could outlive us.
-  if (r.label && r.ownLabel && r.label !== r.ownLabel) {
-    return `tcpdump runs under the security label "${r.label}" (an AppArmor profile or SELinux domain for ${tcpdump}) and labtel under "${r.ownLabel}": the kernel clears the parent-death signal on that change, so a tcpdump on an idle link would outlive a killed agent; take the profile off tcpdump (AppArmor: aa-disable ${tcpdump}) or mark collectors.pcap optional`;
+  if (r.survived || r.goneMs === undefined) {
+    // A hint, not the test: an LSM label of tcpdump's own is the likely cause (an SELinux domain transition without noatsecure).
+    const label = r.label && r.ownLabel && r.label !== r.ownLabel ? ` (it runs under the security label "${r.label}", labtel under "${r.ownLabel}": an exec into that label may clear the signal)` : '';
+    return r.survived
+      ? `tcpdump as ${who} still ran 2 s after the thread that started it ended: its parent-death signal did not survive the exec of ${tcpdump}${label}, so a tcpdump on an idle link would outlive a killed agent; mark collectors.pcap optional to run without it`
+      : `cannot tell whether tcpdump as ${who} ends with the thread that started it: ${r.error ?? 'no answer'}`;
   }
   const eff = capMask(s, 'CapEff');
   if (eff !== 1n << BigInt(CAP_NET_RAW)) return `tcpdump started with capabilities 0x${eff.toString(16)}, not CAP_NET_RAW alone`;

@@ -1,4 +1,5 @@
 import type { Collector } from '../types.js';
+import { describeIdentity } from './capture-identity.js';
 import { pcapPreflight } from './preflight.js';
 import { pcapLoop } from './run-loop.js';
 
@@ -6,7 +7,7 @@ export const pcap: Collector<'pcap'> = {
   async probe(config) {
     const p = pcapPreflight(config);
     if (p.error) return { available: false, reason: p.error };
-    return { available: true, reason: config ? `tcpdump at ${p.tcpdump} can capture on ${config.iface}` : `tcpdump at ${p.tcpdump}` };
+    return { available: true, reason: config ? `tcpdump at ${p.tcpdump} can capture on ${config.iface} as ${describeIdentity(p.identity!)}` : `tcpdump at ${p.tcpdump}` };
   },
   async run(ctx) {
     const p = pcapPreflight(ctx.config);
@@ -15,6 +16,7 @@ export const pcap: Collector<'pcap'> = {
       config: ctx.config,
       tcpdump: p.tcpdump!,
       setpriv: p.setpriv!,
+      wrapper: p.wrapper!,
       episodeDir: ctx.episodeDir,
       writer: ctx.writer,
       clock: ctx.clock,

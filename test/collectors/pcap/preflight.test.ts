@@ -141,6 +141,40 @@ describe.skipIf(!has('tcpdump') || !isRoot())('pcap preflight refuses a capture 
     );
   });
 
+  // Regression for: the preflight judged the parent-death signal by a proxy (tcpdump's LSM label against
+  // labtel's), which refused every capture on a stock Debian host (its AppArmor profile for tcpdump) and
+  // passed any tcpdump whose signal was lost another way. It now tests the mechanism: the thread that
+  // started tcpdump ends, and tcpdump must end with it. A setpriv that drops --pdeathsig stands in for an
+  // exec that clears the signal (an SELinux domain transition; no LSM runs on this test host); tcpdump is real.
+  it('a tcpdump that outlives the thread that started it (its parent-death signal lost): refused, and not left running', () => {
+    const dir = tmpDir();
+    fs.chmodSync(dir, 0o755);
+    const stand = path.join(dir, 'setpriv');
+    fs.writeFileSync(
+      stand,
+      `#!/bin/bash\necho $$ > ${dir}/pid\na=(); skip=0\nfor x in "$@"; do if [ "$x" = --pdeathsig ]; then skip=1; elif [ $skip = 1 ]; then skip=0; else a+=("$x"); fi; done\nexec ${which('setpriv')} "\${a[@]}"\n`,
+      { mode: 0o755 },
+    );
+    const r = preflightWithPath([dir, ...process.env.PATH!.split(':')], { iface: 'lo' });
+    expect(r.error).toMatch(
+      new RegExp(
+        `^tcpdump as user tcpdump \\(uid \\d+\\) with CAP_NET_RAW alone still ran 2 s after the thread that started it ended: its parent-death signal did not survive the exec of ${which('tcpdump')}, so a tcpdump on an idle link would outlive a killed agent; mark collectors.pcap optional to run without it$`,
+      ),
+    );
+    expect(r.wrapper).toBeNull();
+    // The probe's tcpdump (the pid the stand-in became) was killed by the preflight, not left behind.
+    const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    let state: string | null = null;
+    try {
+      const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      state = `${s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'))} ${s.slice(s.lastIndexOf(')') + 2).split(' ')[0]}`;
+    } catch {
+      // gone
+    }
+    expect(state === null || !state.startsWith('tcpdump ') || state.endsWith(' Z'), `tcpdump pid ${pid} still runs: ${state}`).toBe(true);
+  });
+
   it('a capture user that does not exist', () => {
     const r = preflightWithPath(process.env.PATH!.split(':'), { iface: 'lo', user: 'labtel_no_such_user' });
     expect(r.error).toBe('user labtel_no_such_user does not exist on this host (collectors.pcap.user names it): set collectors.pcap.user to the unprivileged user tcpdump should capture as');
