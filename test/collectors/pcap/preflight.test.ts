@@ -19,7 +19,8 @@ const exec = promisify(execFile);
 /** `labtel run` for 1 s, as root or as `asUser` (with CAP_NET_RAW as an ambient capability when `netRaw`). */
 async function run(collectors: object, asUser?: number, netRaw = false) {
   const dir = tmpDir();
-  fs.chmodSync(dir, 0o777);
+  // The user labtel runs as owns it (an output_dir on a path every user can write is refused).
+  if (asUser !== undefined) fs.chownSync(dir, asUser, asUser);
   const manifest = path.join(dir, 'm.json');
   fs.writeFileSync(manifest, JSON.stringify({ output_dir: path.join(dir, 'ep'), duration_s: 1, target: { pid: process.pid }, collectors }));
   const argv = [process.execPath, LABTEL_BIN, 'run', manifest];
