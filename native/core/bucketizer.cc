@@ -86,7 +86,6 @@ Bucketizer::Bucketizer(BucketConfig c)
   if (l_ / b_ + 2 > kMaxOpen) l_ = (kMaxOpen - 2) * b_;
   single_ = l_ == 0;
   idle_ = std::min(std::max<int64_t>(cfg_.flow_idle_ns, 0), kMaxSpan);
-  if (cfg_.max_fill_rows) cfg_.max_empty_buckets = cfg_.max_fill_rows;
   cfg_.max_empty_buckets = std::min(cfg_.max_empty_buckets, kMaxCount);
   cfg_.fill_credit_per_packet = std::min<uint64_t>(cfg_.fill_credit_per_packet, 1u << 20);
   fill_left_ = cfg_.max_empty_buckets;

@@ -49,9 +49,6 @@ struct BucketConfig {
   // the clock, not the capture, bounds them.
   uint64_t max_empty_buckets = 3600;
   uint64_t fill_credit_per_packet = 16;
-  // Deprecated alias (native/fuzz/fuzz_pcap.cc sets it): when nonzero, the
-  // max_empty_buckets to use.
-  uint64_t max_fill_rows = 0;
   // Replay of a live capture run: the episode clock is known to have passed
   // this time (the run's end), so buckets starting before it were observed
   // (live, advance() closed them) and their empty ones are written as zero

@@ -4,7 +4,7 @@
 // holes, the flow table and distinct sets at their bounds, lateness). It is
 // slower, and per input, not per byte: each input builds four bucketizers
 // (a 128 KiB port list each without lateness) and may materialize up to
-// max_fill_rows zero rows per timestamp gap; see corpus-README.md.
+// max_empty_buckets zero rows per timestamp gap; see corpus-README.md.
 // Input: [ctl][seed][capture bytes...] (the corpus format fuzz_pcap shares)
 //   ctl bit 2: small limits (caplen 512, block 1024, 4 interfaces, tiny
 //              flow table and distinct sets, so the bounds are exercised)
@@ -206,7 +206,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   BucketConfig bc;
   bc.hash_seed = 0x5eed;
   bc.bucket_ns = int64_t(1) << (4 * (ctl >> 4) + 2);  // 4 ns .. 2^62 (clamped)
-  bc.max_fill_rows = 5000;
+  bc.max_empty_buckets = 5000;
   bc.guest_ips.push_back({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 200, 0, 10});
   bc.bridge_ips.push_back({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 200, 0, 1});
   bc.guest_macs.push_back({0x52, 0x54, 0x00, 0x12, 0x34, 0x56});

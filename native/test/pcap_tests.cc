@@ -1527,17 +1527,6 @@ void test_bucket_gaps() {
     CHECK_EQ(b.empty_buckets_skipped(), skipped);
     CHECK_EQ(b.holes(), 98u);
   }
-  g_context = "bucket gaps: max_fill_rows is an alias";
-  {
-    BucketConfig c = guest_cfg(100);
-    c.max_fill_rows = 10;
-    Bucketizer b(c);
-    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0);
-    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + 50 * 100 * kMs);
-    auto rows = all_rows(b);
-    CHECK_EQ(rows.size(), 12u);
-    CHECK_EQ(rows.back().empty_buckets_skipped, 39u);
-  }
   g_context = "bucket gaps: fill_empty off counts every empty bucket, no holes";
   {
     BucketConfig c = guest_cfg(100);

@@ -37,6 +37,7 @@ program
   .option('--out-dir <dir>', 'one <name>.netflow.jsonl per capture, captures spread over worker threads')
   .option('--bucket-ms <ms>', 'bucket width (default 100; with --episode, the episode\'s)')
   .option('--lateness-ms <ms>', 'how long past its end a bucket stays open for late packets (default 0; with --episode, the episode\'s)')
+  .option('--max-empty-buckets <n>', 'empty buckets between packets written as zero rows, at most, in a row (default 3600; with --episode, the episode\'s); a longer gap is counted in the next row\'s empty_buckets_skipped')
   .option('--guest-ip <ip>', "the guest's address (repeatable; IPv4 or IPv6)", collect, [])
   .option('--guest-mac <mac>', "the guest's MAC address (repeatable)", collect, [])
   .option('--bridge-ip <ip>', 'the host side of the guest\'s bridge: packets from it are in, to it out', collect, [])

@@ -37,6 +37,10 @@ export interface NativeCaptureBucketizerOptions {
   guestIps: Uint8Array[];
   guestMacs: Uint8Array[];
   bridgeIps: Uint8Array[];
+  /** Empty buckets between packets written as zero rows, at most, in a row (and a fill budget of that plus 16 per packet); the rest is counted in the next row's empty_buckets_skipped. Default 3600. */
+  maxEmptyBuckets?: number;
+  /** Replay of a live run: the episode clock passed this (its end), so empty buckets before it were observed and are all written. */
+  trustedUntilNs?: number;
 }
 
 export interface CaptureStatus {
@@ -52,6 +56,8 @@ export interface CaptureStatus {
   recordsOverSnaplen: number;
   /** Silences longer than the fill limit left as holes (hostile timestamp jumps). */
   holes: number;
+  /** Empty buckets not written, over the series (each gap counted in the next row's empty_buckets_skipped). */
+  emptyBucketsSkipped: number;
 }
 
 /**

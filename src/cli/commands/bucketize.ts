@@ -16,14 +16,14 @@ import { makeDirNoFollow } from '../../util/safe-file.js';
 
 /** The reader's count of classic records over the file's snaplen (native and TS status(); see src/collectors/netflow/ts/capture-reader.ts). */
 
-function report(input: string, rows: number, s: CaptureStatus & { emptyBucketsSkipped?: number }, maxEmptyBuckets: number): boolean {
+function report(input: string, rows: number, s: CaptureStatus, maxEmptyBuckets: number): boolean {
   const over = s.recordsOverSnaplen;
   if (over) console.error(`labtel: ${input}: read ${recordsWord(over)} longer than the file's snaplen, as libpcap does (cut to the snaplen)`);
   if (s.skippedRecords) console.error(`labtel: ${input}: skipped ${s.skippedRecords} bad records (${s.skippedBytes} bytes)`);
   if (s.holes) {
     const gaps = s.holes === 1 ? '1 gap' : `${s.holes} gaps`;
     console.error(
-      `labtel: ${input}: ${gaps} between packets (timestamp jumps) longer than --max-empty-buckets ${maxEmptyBuckets} or past the fill budget: ${s.emptyBucketsSkipped ?? 'some'} empty buckets not written, each gap counted in the next row's empty_buckets_skipped`,
+      `labtel: ${input}: ${gaps} between packets (timestamp jumps) longer than --max-empty-buckets ${maxEmptyBuckets} or past the fill budget: ${s.emptyBucketsSkipped} empty buckets not written, each gap counted in the next row's empty_buckets_skipped`,
     );
   }
   if (s.ok) return true;

@@ -27,9 +27,6 @@ export interface BucketizeOptions {
   trustedUntilNs?: number;
 }
 
-/** The addon's options and the gap bounds (src/native/types.ts does not list these two yet). */
-export type CaptureBucketizerConfig = NativeCaptureBucketizerOptions & { maxEmptyBuckets?: number; trustedUntilNs?: number };
-
 /** What a bucket row carries after t_mono_ns, in the order rows are packed (declared once: fields.ts). */
 export { PACKED_FIELDS, ROW_WIDTH };
 
@@ -54,7 +51,7 @@ export function createBucketizer(o: BucketizeOptions, kind?: BucketizerKind): { 
   const addon = nativeAddon();
   if (kind === 'native' && !addon) throw new Error('the native bucketizer was requested but the addon is not loaded');
   if (!(o.bucketMs > 0)) throw new RangeError(`Expected bucketMs to be a positive number, got ${o.bucketMs}`);
-  const config: CaptureBucketizerConfig = {
+  const config: NativeCaptureBucketizerOptions = {
     bucketNs: Math.round(o.bucketMs * 1e6),
     originWallNs: o.originWallNs,
     fillEmpty: o.fillEmpty ?? true,

@@ -18,8 +18,8 @@ beforeEach(() => new Promise<void>((resolve) => setImmediate(resolve)));
 
 // ---------------------------------------------------------------- running
 
-/** The addon's options, with the gap bounds (maxEmptyBuckets, trustedUntilNs: see src/collectors/netflow/bucketizer.ts). */
-export type Opts = Partial<NativeCaptureBucketizerOptions & { maxEmptyBuckets: number; trustedUntilNs: number }>;
+/** The addon's options. */
+export type Opts = Partial<NativeCaptureBucketizerOptions>;
 export const full = (o: Opts): NativeCaptureBucketizerOptions => ({
   bucketNs: 100e6,
   fillEmpty: true,

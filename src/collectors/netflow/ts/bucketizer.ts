@@ -670,7 +670,7 @@ export class TsCaptureBucketizer implements CaptureBucketizer {
     if (this.core.ended) throw new Error(ENDED);
   }
 
-  status(): CaptureStatus & { emptyBucketsSkipped: number } {
+  status(): CaptureStatus {
     const r = this.reader;
     return {
       ok: r.ok,
