@@ -1,7 +1,7 @@
 // Who tcpdump captures as, and a check that it really starts that way: the
 // user (Debian's `tcpdump` by default when labtel is root, else labtel's own
-// user), with CAP_NET_RAW alone, and with the parent-death signal that ends
-// it with the agent still set (see tcpdump-args.ts for why it is not -Z).
+// user), with CAP_NET_RAW alone, and ended by the kernel when the thread
+// that started it ends (see tcpdump-args.ts for why it is not -Z).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -2,9 +2,9 @@
 // anything runs: tcpdump and setpriv installed, the interface there, the
 // user tcpdump captures as (capture-identity.ts), tcpdump started through
 // setpriv once to see that it runs as that user with CAP_NET_RAW alone and
-// keeps its parent-death signal, and one `tcpdump -d` the same way, which
-// opens the interface (so it needs the capture privilege) and compiles the
-// filter, and captures nothing.
+// ends when the thread that started it ends, and one `tcpdump -d` the same
+// way, which opens the interface (so it needs the capture privilege) and
+// compiles the filter, and captures nothing.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { CollectorConfigs } from '../../manifest/schema.js';
