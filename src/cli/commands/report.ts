@@ -2,13 +2,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderReport } from '../../report/render.js';
-import { openNoFollow } from '../../util/write-refusal.js';
+import { openOwnNoFollow } from '../../util/write-refusal.js';
 
 export async function reportCommand(dir: string, opts: { output?: string }): Promise<number> {
   const out = opts.output ?? path.join(dir, 'report.html');
   const r = renderReport(dir);
-  // 0640 like the episode it shows, and never through a symlink planted at its path (refused: ELOOP).
-  const fd = openNoFollow(out, 'truncate');
+  // 0640 like the episode it shows; never through a symlink planted at its path (refused: ELOOP), nor into a
+  // fifo, another user's file or a hard link found there (-o names any path, /tmp ones included).
+  const fd = openOwnNoFollow(out, 'truncate');
   try {
     fs.writeFileSync(fd, r.html);
   } finally {

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckPolicy, connect, type JsMsg } from 'nats';
 import { makeDirNoFollow, replaceFileNoFollow } from '../../util/safe-file.js';
-import { openNoFollow } from '../../util/write-refusal.js';
+import { openOwnNoFollow } from '../../util/write-refusal.js';
 import { FILE_OF_SOURCE } from './subjects.js';
 
 export interface PullOptions {
@@ -61,9 +61,9 @@ const SAFE = /^[A-Za-z0-9_-]{1,128}$/;
 /** A row source (a file name part), or _episode / _summary. */
 const SOURCE = /^_?[a-z][a-z0-9_]{0,127}$/;
 
-/** Appends `data` to `file` (created 0640), never through a symlink. */
+/** Appends `data` to `file` (created 0640), never through a symlink, into a fifo (which would stop the pull) or a file not labtel's. */
 function appendNoFollow(file: string, data: Uint8Array): void {
-  const fd = openNoFollow(file, 'append');
+  const fd = openOwnNoFollow(file, 'append');
   try {
     fs.writeFileSync(fd, data);
   } finally {
