@@ -117,4 +117,25 @@ describe('labtel pull: what is already at a pulled rows file', () => {
     // Without a reader: refused at once (ENXIO), not waited on.
     await expect(pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'fifo' })).rejects.toThrow(`cannot write ${rows}: it is a fifo; labtel writes only regular files (ENXIO)`);
   });
+
+  // regression for: a fifo at a pulled episode's .pull-state.json: reading it waited for a writer, so the pull hung.
+  it('a fifo at the pull state is not waited on: read as no state, and replaced by a 0640 file', async () => {
+    const nats = await startNats();
+    const nc = await connect({ servers: [nats.url] });
+    try {
+      const jsm = await nc.jetstreamManager();
+      await jsm.streams.add({ name: 'LABTEL', subjects: ['labtel.>'], duplicate_window: nanos(60_000) });
+      await nc.jetstream().publish('labtel.lab.ep.host_proc', new TextEncoder().encode(JSON.stringify({ source: 'host_proc', t_mono_ns: 0, seq: 0 })));
+    } finally {
+      await nc.drain();
+    }
+    const out = path.join(tmpDir(), 'pulled');
+    fs.mkdirSync(path.join(out, 'lab', 'ep'), { recursive: true });
+    const state = path.join(out, 'lab', 'ep', '.pull-state.json');
+    const mk = spawn('mkfifo', [state]);
+    expect(await new Promise((resolve) => mk.on('exit', resolve))).toBe(0);
+    expect((await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'state' })).rows).toBe(1);
+    expect(fs.lstatSync(state).isFile()).toBe(true);
+    expect(fs.statSync(state).mode & 0o7777).toBe(0o640);
+  });
 });

@@ -97,8 +97,10 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       makeDirNoFollow(dir, 'pulled episode directory');
       const written: Record<string, number> = Object.create(null) as Record<string, number>;
       try {
-        const fd = fs.openSync(path.join(dir, STATE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+        // O_NONBLOCK: a fifo there is read as empty, not waited on (and replaced by the first save); only a regular file is read.
+        const fd = fs.openSync(path.join(dir, STATE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
         try {
+          if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
           for (const [k, v] of Object.entries(JSON.parse(fs.readFileSync(fd, 'utf8')) as Record<string, unknown>)) if (Number.isSafeInteger(v)) written[k] = v as number;
         } finally {
           fs.closeSync(fd);
