@@ -71,6 +71,7 @@ export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: st
     }
     r.vcpu_threads = q.vcpuThreads;
     r.peer_via = q.via;
+    r.qmp_socket = opts.qmpSocket; // a pidfile follower holds each restart to it too
   } else if (opts.qmpSocket) {
     // A named pid is the researcher's choice, and may be another process than the QEMU the
     // qmp collector reads (labtel demo): its thread rows take vCPU names only from a QMP

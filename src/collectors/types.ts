@@ -13,6 +13,7 @@ export interface Availability {
 export interface ResolvedTarget {
   pid: number;
   pidfile?: string;
+  /** target.qmp_socket; for a pidfile target, collectors.qmp.socket, which it was checked against (the follower holds each restart to it: PidfileFollowerOptions.qmpSocket). */
   qmp_socket?: string;
   /** Host thread id -> vCPU index, from QEMU's query-cpus-fast. */
   vcpu_threads?: Record<string, number>;

@@ -10,17 +10,27 @@
 // name any process. One is taken on only if it is not pid 1, not labtel
 // itself, runs an executable (not a kernel thread), the same one as the first
 // target or one that looks like QEMU (target.executables widens it), under the
-// first target's uid; else it is refused, counted and reported once per
-// rewrite, and the follower keeps waiting for the next rewrite.
+// first target's uid; and, when the qmp collector reads a QMP socket, is
+// the process listening on it (a compromised QEMU could otherwise name a
+// neighbour's QEMU of the same executable and uid, and exit). Else it is
+// refused, counted and reported once per rewrite, and the follower keeps
+// waiting for the next rewrite. While no one listens on that socket (QEMU
+// writes its pidfile before it listens) the follower waits without a refusal.
+// The socket's listener is read from /proc/net/unix (this runs synchronously,
+// beside the sampling): one in another network namespace is not seen there,
+// so such a restart is not followed (the target's exit is recorded).
 import { acceptedExecutables, executableOf, matchesExecutable, uidOf } from './executable.js';
 import { readPidfile, type PidfileReading } from './pidfile.js';
 import { processIdentity, sameProcess, type ProcessIdentity } from './process-identity.js';
+import { listenerPids } from './socket-peer.js';
 
 export interface PidfileFollowerOptions {
   /** The first target's executable as the agent resolved it; else read from /proc when the follower starts. */
   exe?: string | null;
   /** target.executables: accepted besides QEMU's names and the first target's executable. */
   executables?: readonly string[];
+  /** collectors.qmp.socket, when the target was checked against it: a process taken on must be its listener. */
+  qmpSocket?: string;
   /** A rewrite named a process the follower will not take on: why, once per rewrite. */
   onRefused?: (message: string) => void;
 }
@@ -33,6 +43,8 @@ function tryPidfile(file: string): PidfileReading | null {
     return null;
   }
 }
+
+const WAIT = Symbol('no listener on the QMP socket yet');
 
 export class PidfileFollower {
   /** The pidfile's content when the current process was taken on. */
@@ -80,8 +92,8 @@ export class PidfileFollower {
     this.exe = executableOf(this.current.pid, this.procRoot) ?? this.exe;
   }
 
-  /** Why the process a rewrite names must not be taken on, or null when it may be. */
-  private refusal(pid: number): string | null {
+  /** Why the process a rewrite names must not be taken on, null when it may be, WAIT while the QMP socket has no listener. */
+  private refusal(pid: number): string | null | typeof WAIT {
     if (pid === 1) return 'pid 1 (init), never a QEMU';
     if (pid === process.pid) return 'labtel itself';
     const exe = executableOf(pid, this.procRoot);
@@ -90,6 +102,20 @@ export class PidfileFollower {
     if (!qemu && this.exe !== null && exe !== this.exe) return `it runs ${exe}, neither the first target's ${this.exe} nor QEMU`;
     const uid = uidOf(pid, this.procRoot);
     if (this.uid !== null && uid !== this.uid) return `it runs as uid ${uid ?? '(unreadable)'}, not the first target's uid ${this.uid}`;
+    const socket = this.opts.qmpSocket;
+    if (socket !== undefined) {
+      let owners: number[];
+      try {
+        owners = listenerPids(socket, this.procRoot);
+      } catch (err) {
+        return `the QMP socket ${socket} (collectors.qmp.socket): ${(err as Error).message}`;
+      }
+      if (owners.length === 0) return WAIT;
+      if (owners.length > 1 || owners[0] !== pid) {
+        const who = owners.map((o) => `${o} (${executableOf(o, this.procRoot) ?? 'executable unreadable'})`).join(', ');
+        return `the QMP socket ${socket} (collectors.qmp.socket) belongs to pid${owners.length > 1 ? 's' : ''} ${who}, not to it`;
+      }
+    }
     return null;
   }
 
@@ -133,6 +159,7 @@ export class PidfileFollower {
       return null;
     }
     const why = this.refusal(r.pid);
+    if (why === WAIT) return null; // not a refusal: read again at the next interval
     if (why !== null) {
       // Checked again at every read (a process named before its exec into QEMU, as a wrapper
       // script that writes the pidfile and then execs QEMU does, passes a moment later), but

@@ -78,12 +78,11 @@ function holders(inodes: Set<number>, procRoot: string): Map<number, number[]> {
 }
 
 /**
- * The pid of the one process listening on the unix socket at `socketPath`,
- * from /proc: the listening sockets bound to that path, and the processes
- * whose fds hold them. Throws, saying why, when there is none or it is not one
- * process (a forged /proc/net/unix line, a listener shared after fork).
+ * Every process holding a socket that listens on `socketPath` (none, one, or
+ * several after a fork), from /proc/net/unix and /proc/PID/fd. Throws when
+ * /proc/net/unix has been forged (a socket path holding a newline).
  */
-export function listenerPid(socketPath: string, procRoot = '/proc'): number {
+export function listenerPids(socketPath: string, procRoot = '/proc'): number[] {
   const want = canonical(socketPath, process.cwd());
   const all = unixSockets(procRoot);
   const seen = new Map<number, number>();
@@ -112,11 +111,22 @@ export function listenerPid(socketPath: string, procRoot = '/proc'): number {
       if (canonical(e.path!, cwd) === want) pids.add(pid);
     }
   }
-  if (pids.size === 0) {
+  return [...pids].sort((a, b) => a - b);
+}
+
+/**
+ * The pid of the one process listening on the unix socket at `socketPath`,
+ * from /proc: the listening sockets bound to that path, and the processes
+ * whose fds hold them. Throws, saying why, when there is none or it is not one
+ * process (a forged /proc/net/unix line, a listener shared after fork).
+ */
+export function listenerPid(socketPath: string, procRoot = '/proc'): number {
+  const pids = listenerPids(socketPath, procRoot);
+  if (pids.length === 0) {
     throw new Error(`no process listens on ${socketPath} in ${procRoot}/net/unix (a listener in another network namespace is not listed there; the native addon's SO_PEERCRED sees it)`);
   }
-  if (pids.size > 1) throw new Error(`several processes hold a socket listening on ${socketPath} (pids ${[...pids].sort((a, b) => a - b).join(', ')}); cannot tell which one answers`);
-  return [...pids][0]!;
+  if (pids.length > 1) throw new Error(`several processes hold a socket listening on ${socketPath} (pids ${pids.join(', ')}); cannot tell which one answers`);
+  return pids[0]!;
 }
 
 /** The process at the other end of a connection to `socketPath` open on `fd`: `native` (SO_PEERCRED) when it answers, else /proc. */

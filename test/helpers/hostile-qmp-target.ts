@@ -4,6 +4,7 @@
 // thread, or its own). It serves one client after another for as long as it
 // runs, as QEMU's QMP socket does. Killed after the test.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach } from 'vitest';
 import { tmpDir } from './tmp.js';
@@ -44,7 +45,12 @@ afterEach(() => {
 
 /** Starts the server; `names` is the thread it reports as vCPU 0 ('self': its own main thread), and as every one of `vcpus` vCPUs. */
 export async function startHostileQmp(names: number | 'self', vcpus = 1): Promise<HostileQmp> {
-  const socket = path.join(tmpDir('labtel-hostile-qmp-'), 'qmp.sock');
+  return startHostileQmpAt(path.join(tmpDir('labtel-hostile-qmp-'), 'qmp.sock'), names, vcpus);
+}
+
+/** The same, listening at `socket` (a QEMU restarted on the same path); a stale socket file there is removed first. */
+export async function startHostileQmpAt(socket: string, names: number | 'self' = 'self', vcpus = 1): Promise<HostileQmp> {
+  fs.rmSync(socket, { force: true });
   const proc = spawn(process.execPath, ['-e', SERVER, socket, String(names), String(vcpus)], { stdio: ['ignore', 'pipe', 'pipe'] });
   started.push(proc);
   let stderr = '';

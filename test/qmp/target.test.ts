@@ -78,7 +78,10 @@ describe('a QMP socket target', () => {
       // The socket's own process, but not QEMU: refused for that.
       fs.writeFileSync(pidfile, `${q.pid}\n`);
       expect(await refusal(resolveTarget({ pidfile }, { qmpSocket: q.socket }))).toContain('which does not look like QEMU');
-      expect((await resolveTarget({ pidfile, executables: ['node'] }, { qmpSocket: q.socket })).vcpu_threads).toEqual({ [String(q.pid)]: 0 });
+      const held = await resolveTarget({ pidfile, executables: ['node'] }, { qmpSocket: q.socket });
+      expect(held.vcpu_threads).toEqual({ [String(q.pid)]: 0 });
+      // regression for: the socket it was checked against was not handed on, so the pidfile follower took on any restart.
+      expect(held.qmp_socket).toBe(q.socket);
     } finally {
       other.kill('SIGKILL');
     }

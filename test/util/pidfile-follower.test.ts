@@ -12,6 +12,7 @@ import { procLoop } from '../../src/collectors/proc/run-loop.js';
 import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
 import { executableOf } from '../../src/util/executable.js';
 import { PidfileFollower } from '../../src/util/pidfile-follower.js';
+import { startHostileQmp, startHostileQmpAt } from '../helpers/hostile-qmp-target.js';
 import { abortAfter, readJsonl, tmpDir } from '../helpers/tmp.js';
 
 const children: ChildProcess[] = [];
@@ -163,5 +164,34 @@ describe('proc does not switch to a refused process', () => {
     expect(all.length).toBeGreaterThan(0);
     const pids = all.map((x) => x.pid).filter((x, i, l) => i === 0 || x !== l[i - 1]);
     expect(pids).toEqual([a.pid, children[1]!.pid]);
+  });
+});
+
+describe('PidfileFollower holds a rewrite to the QMP socket (collectors.qmp.socket), as resolveTarget holds the first target', () => {
+  // regression for: a compromised QEMU rewrote its pidfile to name a neighbour's QEMU (same executable, same uid, as under
+  // libvirt) and exited; the follower took the neighbour on, so proc and perf watched a VM whose QMP socket is not ours.
+  it('a rewrite naming a process that does not listen on the QMP socket is refused, naming the socket and its owner; the restarted listener is followed', async () => {
+    const a = await startHostileQmp('self');
+    const neighbour = await startHostileQmp('self'); // another QEMU of the same executable and uid, on its own socket
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const messages: string[] = [];
+    const f = new PidfileFollower(pidfile, a.pid, '/proc', { qmpSocket: a.socket, onRefused: (m) => messages.push(m) });
+    // The compromised QEMU names its neighbour, and goes.
+    fs.writeFileSync(pidfile, `${neighbour.pid}\n`);
+    a.proc.kill('SIGKILL');
+    await exited(a.proc);
+    // No one listens on the socket yet: nothing is taken on, and this is not a refusal (QEMU writes its pidfile before it listens).
+    expect(f.next()).toBeNull();
+    expect(f.refused).toBe(0);
+    // A process listens on the socket again (the restart), but the pidfile still names the neighbour.
+    const again = await startHostileQmpAt(a.socket);
+    expect(f.next()).toBeNull();
+    expect(f.refused).toBe(1);
+    expect(messages).toEqual([
+      `pidfile ${pidfile} was rewritten to name pid ${neighbour.pid}: the QMP socket ${a.socket} (collectors.qmp.socket) belongs to pid ${again.pid} (${exe(again.pid)}), not to it; not followed (refusal 1), waiting for the next rewrite`,
+    ]);
+    fs.writeFileSync(pidfile, `${again.pid}\n`);
+    expect(f.next()).toMatchObject({ pid: again.pid });
   });
 });
