@@ -204,7 +204,10 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     std::string text;
     bool threw = false;
     // Hands the text formatted so far to onLines; false when it threw.
+    // Its own handle scope: runFd is one native call, and every block's string
+    // would otherwise stay alive until it returns (RSS grew with the output).
     auto hand = [&](size_t n, uint64_t bytes) {
+      Napi::HandleScope scope(env);
       on_lines.Call({Napi::String::New(env, text), Napi::Number::New(env, double(n)), Napi::Number::New(env, double(bytes)),
                      Napi::Number::New(env, double(buckets_->packets()))});
       text.clear();
