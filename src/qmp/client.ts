@@ -6,7 +6,7 @@
 // throws, problems counted by kind); a message over 10 MiB disconnects.
 // Nothing here throws at the caller except a failed connect.
 import net from 'node:net';
-import { QmpLineHandler, QMP_DEFAULTS, type QmpEvent } from './line-handler.js';
+import { QmpLineHandler, QMP_DEFAULTS, type EventLimits, type QmpEvent } from './line-handler.js';
 import { QmpProblems, type QmpProblemKind } from './problems.js';
 
 export type { QmpEvent } from './line-handler.js';
@@ -19,6 +19,10 @@ export interface QmpClientOptions {
   maxQueuedEvents?: number;
   /** Events taken per second, bursts of one second's worth (default 100); the excess is dropped and counted. */
   maxEventsPerS?: number;
+  /** Bytes of event rows taken per second (default 256 KiB), bursts of one second's worth; the excess is dropped and counted. */
+  maxEventBytesPerS?: number;
+  /** Shared rate limit and byte budget (see QmpLineHandlerOptions.eventLimits); replaces maxEventsPerS and maxEventBytesPerS. */
+  eventLimits?: EventLimits;
   /** Where problems are counted and the first of each kind reported (a collector shares one over its connections). */
   problems?: QmpProblems;
   /** Without `problems`: the first problem of each kind, in words (the client carries on). */
@@ -48,6 +52,8 @@ export class QmpClient {
       maxMessageBytes: o.maxMessageBytes ?? QMP_DEFAULTS.maxMessageBytes,
       maxQueuedEvents: o.maxQueuedEvents ?? QMP_DEFAULTS.maxQueuedEvents,
       maxEventsPerS: o.maxEventsPerS ?? QMP_DEFAULTS.maxEventsPerS,
+      maxEventBytesPerS: o.maxEventBytesPerS ?? QMP_DEFAULTS.maxEventBytesPerS,
+      eventLimits: o.eventLimits,
       problems,
       onGreeting: () => this.greeted?.(true),
       onEvents: o.onEvents,
@@ -64,7 +70,7 @@ export class QmpClient {
     return this.lines.version;
   }
 
-  /** Events dropped on this connection (rate limit and full queue). */
+  /** Events dropped on this connection (rate limit, byte budget and full queue). */
   get droppedEvents(): number {
     return this.lines.droppedEvents;
   }

@@ -1,7 +1,7 @@
 // Everything the QMP client does with the bytes QEMU sends, without the
 // socket: splitting lines, judging each (length, depth, JSON, object),
 // the greeting, replies matched to waiting commands, and events through a
-// rate limit into a bounded queue. QEMU is a peer that may be compromised, so
+// rate limit and a byte budget into a bounded queue. QEMU is a peer that may be compromised, so
 // feed() never throws, every bad line is one count of a fixed kind of
 // problem, and what is held is bounded: a partial line of at most
 // maxMessageBytes, at most maxQueuedEvents events of at most
@@ -17,7 +17,7 @@ export interface QmpEvent {
   event: string;
   /** Its data; null when it had none or when it was larger than maxEventDataBytes (see dataBytes). */
   data: unknown;
-  /** The size of QEMU's data as JSON, characters (0 without data). */
+  /** The size of QEMU's data as JSON, UTF-8 bytes (0 without data). */
   dataBytes: number;
   /** QEMU's host wall-clock time of the event, ns since the epoch; null when absent or malformed. */
   wallNs: bigint | null;
@@ -32,8 +32,15 @@ export interface QmpLineHandlerOptions {
   maxEventDataBytes?: number;
   /** Events taken per second (bursts of one second's worth); the excess is dropped and counted. */
   maxEventsPerS?: number;
+  /** Bytes of event rows taken per second (bursts of one second's worth; see eventRowBytes); the excess is dropped and counted. */
+  maxEventBytesPerS?: number;
   /** Where problems are counted (a collector shares one over its connections); by default one of its own. */
   problems?: QmpProblems;
+  /**
+   * The rate limit and byte budget (a collector shares them over its connections, so a QEMU that hangs up
+   * does not get a fresh burst on each new one); by default its own, from maxEventsPerS and maxEventBytesPerS.
+   */
+  eventLimits?: EventLimits;
   /** The clock of the rate limit, ms (tests and the fuzz target may pass their own). */
   nowMs?: () => number;
   /** The greeting came. */
@@ -50,6 +57,7 @@ export const QMP_DEFAULTS = {
   maxQueuedEventBytes: 8 << 20,
   maxEventDataBytes: 64 << 10,
   maxEventsPerS: 100,
+  maxEventBytesPerS: 256 << 10,
 } as const;
 
 export const MAX_EVENT_NAME = 256;
@@ -57,6 +65,26 @@ export const MAX_EVENT_NAME = 256;
 export const MAX_DROPPED_NAMES = 16;
 const MAX_DROP_NAME = 64;
 const EVENT_OVERHEAD = 128; // what a queued event holds besides its name and data, roughly
+/** What a qmp_event row holds besides its name and data: the envelope, qemu_wall_ns, time_source, a null_reason (about 200-450 bytes). */
+export const EVENT_ROW_OVERHEAD = 512;
+
+/** What an event's row costs the byte budget: its name and kept data as written (UTF-8 JSON), and the rest of the row. */
+export const eventRowBytes = (name: string, keptDataBytes: number): number => EVENT_ROW_OVERHEAD + Buffer.byteLength(JSON.stringify(name), 'utf8') + keptDataBytes;
+
+/** The token buckets events pass: one by count, one by the bytes of their rows. */
+export interface EventLimits {
+  count: TokenBucket;
+  bytes: TokenBucket;
+}
+
+export const eventLimits = (perS: number = QMP_DEFAULTS.maxEventsPerS, bytesPerS: number = QMP_DEFAULTS.maxEventBytesPerS, nowMs?: () => number): EventLimits => ({
+  count: new TokenBucket(perS, nowMs),
+  bytes: new TokenBucket(bytesPerS, nowMs),
+});
+
+const EMPTY = Buffer.alloc(0);
+/** A partial-line buffer up to this size is kept for the next line; a larger one is let go once its line ends. */
+const SMALL_PARTIAL = 64 << 10;
 
 interface Waiter {
   command: string;
@@ -77,30 +105,36 @@ export class QmpLineHandler {
   badLines = 0;
   eventsRateLimited = 0;
   eventsQueueFull = 0;
+  /** Events dropped because their rows would pass maxEventBytesPerS. */
+  eventsOverBytes = 0;
   /** Dropped events by name (at most MAX_DROPPED_NAMES names, the rest under "(other)"). */
   readonly droppedByName = new Map<string, number>();
   readonly problems: QmpProblems;
   private readonly o: Required<Pick<QmpLineHandlerOptions, 'maxMessageBytes' | 'maxQueuedEvents' | 'maxQueuedEventBytes' | 'maxEventDataBytes'>> & QmpLineHandlerOptions;
   private readonly bucket: TokenBucket;
+  private readonly byteBucket: TokenBucket;
   private readonly pending = new Map<string, Waiter>();
   private events: QmpEvent[] = [];
   private eventBytes = 0;
-  private chunks: Buffer[] = [];
-  private chunkBytes = 0;
+  /** The line not yet ended: its bytes are partial[0, partialBytes), in one buffer that grows by doubling. */
+  private partial: Buffer = EMPTY;
+  private partialBytes = 0;
 
   constructor(opts: QmpLineHandlerOptions = {}) {
     this.o = { ...QMP_DEFAULTS, ...dropUndefined(opts) };
     this.problems = opts.problems ?? new QmpProblems();
-    this.bucket = new TokenBucket(opts.maxEventsPerS ?? QMP_DEFAULTS.maxEventsPerS, opts.nowMs);
+    const limits = opts.eventLimits ?? eventLimits(opts.maxEventsPerS, opts.maxEventBytesPerS, opts.nowMs);
+    this.bucket = limits.count;
+    this.byteBucket = limits.bytes;
   }
 
   get droppedEvents(): number {
-    return this.eventsRateLimited + this.eventsQueueFull;
+    return this.eventsRateLimited + this.eventsQueueFull + this.eventsOverBytes;
   }
 
   /** Bytes of a line not yet ended. */
   get bufferedBytes(): number {
-    return this.chunkBytes;
+    return this.partialBytes;
   }
 
   get queuedEvents(): number {
@@ -141,8 +175,8 @@ export class QmpLineHandler {
   /** Ends the connection's handling: every waiting command is rejected with `why`. */
   fail(why: string): void {
     if (!this.dead) this.dead = why;
-    this.chunks = [];
-    this.chunkBytes = 0;
+    this.partial = EMPTY;
+    this.partialBytes = 0;
     const waiting = [...this.pending.values()];
     this.pending.clear();
     for (const w of waiting) settle(() => w.reject(new Error(`${w.command}: ${why}`)));
@@ -155,11 +189,16 @@ export class QmpLineHandler {
     try {
       for (let nl = d.indexOf(10); nl >= 0 && !this.dead; nl = d.indexOf(10, start)) {
         const part = d.subarray(start, nl);
-        const line = this.chunks.length ? Buffer.concat([...this.chunks, part]) : part;
-        this.chunks = [];
-        this.chunkBytes = 0;
         start = nl + 1;
-        if (line.length > this.o.maxMessageBytes) return this.tooLong(line.length);
+        if (this.partialBytes + part.length > this.o.maxMessageBytes) return this.tooLong(this.partialBytes + part.length);
+        let line = part;
+        if (this.partialBytes) {
+          this.append(part);
+          line = this.partial.subarray(0, this.partialBytes);
+          // The next line starts afresh: a buffer grown for one long line is not held after it.
+          this.partial = this.partial.length > SMALL_PARTIAL ? EMPTY : this.partial;
+          this.partialBytes = 0;
+        }
         try {
           this.onLine(line.toString('utf8'));
         } catch (err) {
@@ -167,13 +206,28 @@ export class QmpLineHandler {
         }
       }
       if (start < d.length && !this.dead) {
-        this.chunkBytes += d.length - start;
-        if (this.chunkBytes > this.o.maxMessageBytes) return this.tooLong(this.chunkBytes);
-        this.chunks.push(Buffer.from(d.subarray(start)));
+        const rest = d.length - start;
+        if (this.partialBytes + rest > this.o.maxMessageBytes) return this.tooLong(this.partialBytes + rest);
+        this.append(d.subarray(start));
       }
     } catch (err) {
       this.internal(err);
     }
+  }
+
+  /**
+   * Adds to the partial line. One buffer, not one per read: a QEMU writing a byte per read made each read a
+   * Buffer of ~150 bytes of heap, so 10 MiB of line held ~1.5 GiB. At most twice the line's bytes are held.
+   */
+  private append(b: Buffer): void {
+    const need = this.partialBytes + b.length;
+    if (need > this.partial.length) {
+      const grown = Buffer.allocUnsafe(Math.min(Math.max(need, this.partial.length * 2, 256), this.o.maxMessageBytes));
+      this.partial.copy(grown, 0, 0, this.partialBytes);
+      this.partial = grown;
+    }
+    b.copy(this.partial, this.partialBytes);
+    this.partialBytes = need;
   }
 
   private internal(err: unknown): void {
@@ -259,7 +313,10 @@ export class QmpLineHandler {
       return;
     }
     this.pending.delete(id as string);
-    if (has(o, 'error')) settle(() => w.reject(QapiError.fromReply(w.command, o.error, 500)));
+    if (has(o, 'error')) {
+      const err = qapiError(w.command, o.error);
+      settle(() => w.reject(err));
+    }
     else settle(() => w.resolve(o.return));
   }
 
@@ -274,8 +331,13 @@ export class QmpLineHandler {
       return this.noteDrop(name);
     }
     let data = has(o, 'data') ? (o.data ?? null) : null;
-    const dataBytes = data === null ? 0 : (JSON.stringify(data)?.length ?? 0);
+    // Bytes as written (UTF-8): counted in characters, 64 Ki of '€' were 192 KiB in the row.
+    const dataBytes = data === null ? 0 : Buffer.byteLength(JSON.stringify(data) ?? '', 'utf8');
     if (dataBytes > this.o.maxEventDataBytes) data = null;
+    if (!this.byteBucket.take(eventRowBytes(name, data === null ? 0 : dataBytes))) {
+      this.eventsOverBytes++;
+      return this.noteDrop(name);
+    }
     const ts = (has(o, 'timestamp') ? o.timestamp : undefined) as { seconds?: unknown; microseconds?: unknown } | undefined | null;
     const ok =
       typeof ts === 'object' && ts !== null && Number.isSafeInteger(ts.seconds) && Number.isSafeInteger(ts.microseconds) &&
@@ -296,6 +358,16 @@ export class QmpLineHandler {
     if (!this.droppedByName.has(k) && this.droppedByName.size >= MAX_DROPPED_NAMES) k = '(other)';
     this.droppedByName.set(k, (this.droppedByName.get(k) ?? 0) + 1);
   }
+}
+
+/**
+ * QEMU's error as a QapiError. Its class and desc are read as text here: String() of an object whose
+ * "toString" is not a function throws, and thrown inside settle() it left the command unsettled.
+ */
+function qapiError(command: string, error: unknown): QapiError {
+  const e = typeof error === 'object' && error !== null && !Array.isArray(error) ? (error as { class?: unknown; desc?: unknown }) : {};
+  const text = (v: unknown) => (v === undefined || v === null ? undefined : typeof v === 'string' ? v : (JSON.stringify(v) ?? undefined));
+  return QapiError.fromReply(command, { class: text(e.class), desc: text(e.desc) }, 500);
 }
 
 /** Runs a promise's resolve/reject: a throwing callback (there should be none) is not QEMU's doing and must not stop the line loop. */

@@ -1,6 +1,8 @@
 // A token bucket: `ratePerS` tokens a second, holding at most `burst` (by
 // default one second's worth), starting full. take() is O(1) and allocates
-// nothing, so a flood costs one call per message.
+// nothing, so a flood costs one call per message. take(n) of more than the
+// burst passes from a full bucket and leaves it in debt, so the long-run
+// rate holds for any size (a byte budget smaller than one message).
 
 export class TokenBucket {
   private tokens: number;
@@ -16,15 +18,15 @@ export class TokenBucket {
     this.last = now();
   }
 
-  /** Takes one token if there is one. */
-  take(): boolean {
+  /** Takes `n` tokens (default one) if there are that many, or a full bucket's worth when n is more than the burst. */
+  take(n = 1): boolean {
     const t = this.now();
     const dt = t - this.last;
     this.last = t;
     // A clock that steps back (it should not: performance.now is monotonic) refills nothing.
     if (dt > 0) this.tokens = Math.min(this.burst, this.tokens + (dt * this.ratePerS) / 1000);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < Math.min(n, this.burst)) return false;
+    this.tokens -= n;
     return true;
   }
 }

@@ -17,10 +17,13 @@
 //     fixed kind (while the connection lives);
 //   - queued events are well-formed (a name of at most 256 characters, data
 //     that serializes, a timestamp that is null or non-negative);
+//   - the events taken are at most maxEventsPerS over the input's time plus
+//     its burst, and cost at most the byte budget over that time, its burst,
+//     and one event of debt (eventRowBytes);
 //   - Object.prototype is untouched.
 import fs from 'node:fs';
 import fc from 'fast-check';
-import { MAX_EVENT_NAME, QmpLineHandler } from '../../src/qmp/line-handler.js';
+import { MAX_EVENT_NAME, QmpLineHandler, eventRowBytes } from '../../src/qmp/line-handler.js';
 import { QMP_PROBLEM_KIND_NAMES, QmpProblems } from '../../src/qmp/problems.js';
 import { MAX_JSON_DEPTH, jsonDepthExceeds } from '../../src/util/json-depth.js';
 import { QapiError } from '../../src/util/qapi-error.js';
@@ -37,7 +40,9 @@ export const QMP_SEEDS: string[] = fs
 
 const GREETING = QMP_SEEDS.find((l) => l.startsWith('{"QMP"')) ?? '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}';
 const IDS = ['labtel-1', 'labtel-2', 'labtel-3', 'labtel-4'];
-const LIMITS = { maxMessageBytes: 2048, maxQueuedEvents: 8, maxQueuedEventBytes: 4096, maxEventDataBytes: 512, maxEventsPerS: 5 };
+const LIMITS = { maxMessageBytes: 2048, maxQueuedEvents: 8, maxQueuedEventBytes: 4096, maxEventDataBytes: 512, maxEventsPerS: 5, maxEventBytesPerS: 1500 };
+/** A limit left open, so the others are reached on their own (the byte budget binds before the rate otherwise). */
+const OPEN = 1e9;
 
 const seed = fc.constantFrom(...QMP_SEEDS);
 /** A recorded reply answering one of the ids labtel waits for (QEMU's "rec-N" ids swapped). */
@@ -92,6 +97,12 @@ const hostileJson = fc.oneof(
           ? `{"return": {}, "id": ${JSON.stringify(s)}}`
           : `{${JSON.stringify(s)}: {}}`,
   ),
+  // Errors answering a waiting command whose class and desc are anything (String() of {"toString": 1} throws).
+  fc
+    .tuple(fc.constantFrom(...IDS), ...[0, 1].map(() => fc.constantFrom('"GenericError"', '{"toString": 1}', '{"valueOf": 2, "toString": [3]}', '[1, [2]]', '7', 'null', '""')))
+    .map(([id, cls, desc]) => `{"error": {"class": ${cls}, "desc": ${desc}}, "id": ${JSON.stringify(id)}}`),
+  // Data around maxEventDataBytes, in characters of one byte and of three (the cap is in bytes as written).
+  fc.tuple(fc.integer({ min: 100, max: 1200 }), fc.constantFrom('x', '\u20ac', '\n')).map(([n, c]) => `{"event": "BIG", "data": {"blob": ${JSON.stringify(c.repeat(n))}}}`),
   fc.json({ maxDepth: 4 }),
   fc.string({ unit: 'binary', maxLength: 200 }),
 );
@@ -114,6 +125,8 @@ interface Input {
   /** ms the clock moves before each chunk (the rate limit's clock). */
   steps: number[];
   waiting: number;
+  /** Which of the rate and the byte budget are left open (both: the queue's bounds are what holds). */
+  open: 'none' | 'rate' | 'bytes' | 'both';
 }
 
 const input: fc.Arbitrary<Input> = fc.record({
@@ -122,15 +135,20 @@ const input: fc.Arbitrary<Input> = fc.record({
   cuts: fc.array(fc.nat(), { maxLength: 12 }),
   steps: fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 12 }),
   waiting: fc.integer({ min: 0, max: IDS.length }),
+  open: fc.constantFrom('none', 'rate', 'bytes', 'both'),
 });
 
-/** Complete, non-empty lines in `bytes`, as the handler sees them (split on "\n", UTF-8, trimmed). */
-function completeLines(bytes: Buffer): number {
-  let n = 0;
+/** Complete, non-empty lines in `bytes`, as the handler sees them (split on "\n", UTF-8, trimmed), and how many nest too deep. */
+function completeLines(bytes: Buffer): { lines: number; deep: number } {
+  let lines = 0;
+  let deep = 0;
   for (let start = 0, nl = bytes.indexOf(10); nl >= 0; start = nl + 1, nl = bytes.indexOf(10, start)) {
-    if (bytes.subarray(start, nl).toString('utf8').trim() !== '') n++;
+    const l = bytes.subarray(start, nl).toString('utf8').trim();
+    if (l === '') continue;
+    lines++;
+    if (jsonDepthExceeds(l, MAX_JSON_DEPTH)) deep++;
   }
-  return n;
+  return { lines, deep };
 }
 
 function check(inp: Input): void {
@@ -147,7 +165,8 @@ function check(inp: Input): void {
   let now = 0;
   let fatal: string | null = null;
   const problems = new QmpProblems();
-  const h = new QmpLineHandler({ ...LIMITS, problems, nowMs: () => now, onFatal: (why) => (fatal = why) });
+  const limits = { ...LIMITS, ...(inp.open === 'rate' || inp.open === 'both' ? { maxEventsPerS: OPEN } : {}), ...(inp.open === 'bytes' || inp.open === 'both' ? { maxEventBytesPerS: OPEN } : {}) };
+  const h = new QmpLineHandler({ ...limits, problems, nowMs: () => now, onFatal: (why) => (fatal = why) });
   const settled = new Map<string, number>();
   let matched = 0;
   const waiting = IDS.slice(0, inp.waiting);
@@ -201,15 +220,25 @@ function check(inp: Input): void {
   if ((fatal === null) !== (deadBefore === null)) throw new Error(`onFatal ${String(fatal)} but dead ${String(deadBefore)}`);
   // While the connection lived, every line was exactly one thing.
   if (deadBefore === null) {
-    const lines = completeLines(stream);
+    const { lines, deep } = completeLines(stream);
+    // Every line nested too deep was caught before JSON.parse (parsed, it would have been some other thing).
+    if (problems.count('too_deep') !== deep) throw new Error(`${deep} lines nested deeper than ${MAX_JSON_DEPTH}, ${problems.count('too_deep')} counted too_deep`);
     const accounted = (h.greeted ? 1 : 0) + queued + h.droppedEvents + matched + problems.total;
     if (accounted !== lines) throw new Error(`${lines} lines, ${accounted} accounted for (greeted ${h.greeted}, events ${queued}, dropped ${h.droppedEvents}, replies ${matched}, problems ${JSON.stringify(snap)})`);
   }
+  // The rate: one second's worth at once, then maxEventsPerS a second.
+  if (events.length > Math.floor(limits.maxEventsPerS * (1 + now / 1000))) throw new Error(`${events.length} events taken in ${now} ms, over ${limits.maxEventsPerS}/s`);
+  // The byte budget: its burst, its refill over the input's time, and one event's debt at most.
+  const costs = events.map((e) => eventRowBytes(e.event, e.data === null ? 0 : e.dataBytes));
+  const spent = costs.reduce((a, b) => a + b, 0);
+  if (spent > limits.maxEventBytesPerS * (1 + now / 1000) + Math.max(0, ...costs)) throw new Error(`events of ${spent} bytes taken in ${now} ms, over the budget of ${limits.maxEventBytesPerS}/s`);
   for (const e of events) {
     if (typeof e.event !== 'string' || e.event.length > MAX_EVENT_NAME) throw new Error(`event name ${JSON.stringify(e.event).slice(0, 80)}`);
     const data = JSON.stringify(e.data) ?? 'null';
     if (jsonDepthExceeds(data, MAX_JSON_DEPTH)) throw new Error('event data deeper than the limit');
-    if (e.data !== null && e.dataBytes > LIMITS.maxEventDataBytes) throw new Error(`event data of ${e.dataBytes} bytes kept`);
+    // Measured here, not taken from the handler's own dataBytes.
+    const kept = e.data === null ? 0 : Buffer.byteLength(data, 'utf8');
+    if (kept > LIMITS.maxEventDataBytes) throw new Error(`event data of ${kept} bytes kept`);
     if (e.wallNs !== null && e.wallNs < 0n) throw new Error(`negative timestamp ${e.wallNs}`);
   }
   if (Object.getOwnPropertyNames(Object.prototype).join(',') !== protoBefore || ({} as Record<string, unknown>).polluted !== undefined) {

@@ -312,7 +312,7 @@ export interface LoopRun {
 export async function runQmpLoop(
   fake: FakeQmp,
   until: (reports: readonly string[]) => boolean,
-  opts: Partial<Pick<QmpLoopOptions, 'intervalMs' | 'greetingTimeoutMs' | 'commandTimeoutMs' | 'restartDelayMs' | 'maxEventsPerS' | 'clock'>> = {},
+  opts: Partial<Pick<QmpLoopOptions, 'intervalMs' | 'greetingTimeoutMs' | 'commandTimeoutMs' | 'restartDelayMs' | 'maxEventsPerS' | 'maxEventBytesPerS' | 'nowMs' | 'clock'>> = {},
 ): Promise<LoopRun> {
   const out = path.join(tmpDir(), 'telemetry-qmp.jsonl');
   const writer = new JsonlWriter(out, { availableInDeployment: true });

@@ -19,6 +19,7 @@ export const qmp: Collector<'qmp'> = {
       signal: ctx.signal,
       reportError: ctx.reportError,
       maxEventsPerS: ctx.config.max_events_per_s,
+      maxEventBytesPerS: ctx.config.max_event_bytes_per_s,
     });
     return {
       end: r.end,

@@ -54,11 +54,21 @@ class Cuts {
     this.out[field] = this.out[field] ? `${this.out[field]}; ${message}` : message;
   }
 
-  /** A name QEMU chose, at most nameChars characters (counted when cut). */
+  /** A name QEMU chose, at most nameChars characters (counted when cut; see kept()). */
   name(s: string): string {
     if (s.length <= QMP_BOUNDS.nameChars) return s;
     this.namesCut++;
     return s.slice(0, QMP_BOUNDS.nameChars);
+  }
+
+  /** A name QEMU chose, at most nameChars characters, not yet counted: kept(raw) counts it once it is kept. */
+  static short(s: string): string {
+    return s.length <= QMP_BOUNDS.nameChars ? s : s.slice(0, QMP_BOUNDS.nameChars);
+  }
+
+  /** The entry named `raw` is in the row: its name counts as cut if it was. */
+  kept(raw: string): void {
+    if (raw.length > QMP_BOUNDS.nameChars) this.namesCut++;
   }
 
   finish(): Record<string, string> {
@@ -136,11 +146,12 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
       if (!raw || typeof dev.stats !== 'object' || dev.stats === null) continue;
       devices++;
       if (devices > QMP_BOUNDS.devices) continue; // counted, not kept
-      const name = cuts.name(raw);
+      const name = Cuts.short(raw); // counted as cut only if kept (not a repeat)
       if (Object.hasOwn(block, name)) {
         repeated++;
         continue;
       }
+      cuts.kept(raw);
       const s = dev.stats;
       const row = dict<number | null>();
       for (const k of BLOCK_FIELDS) {
@@ -186,37 +197,51 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
       let stats = 0; // over the bound, on the vm or on any one vCPU
       let histograms = 0;
       let paths = 0;
+      const skippedPaths = new Set<string>();
+      // How many statistics each target holds: counted here, since Object.keys() per entry made an answer of
+      // 600,000 entries for one target (1024 statistics each time) a poll of minutes with the worker's thread blocked.
+      const held = new Map<Record<string, unknown>, number>();
+      // A number JSON cannot write (1e400 parses as Infinity) would be written as null, which the row's schema refuses.
+      const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
       const take = (values: Record<string, unknown>, list: unknown) => {
-        let n = Object.keys(values).length;
+        let n = held.get(values) ?? 0;
         for (const s of objects(list) as Array<{ name?: unknown; value?: unknown }>) {
           const v = s.value;
-          const ok = typeof v === 'number' || typeof v === 'boolean' || (Array.isArray(v) && v.every((x) => typeof x === 'number'));
+          const ok = finite(v) || typeof v === 'boolean' || (Array.isArray(v) && v.every(finite));
           if (typeof s.name !== 'string' || !ok) continue;
-          const name = cuts.name(s.name);
+          const name = Cuts.short(s.name);
           if (Object.hasOwn(values, name)) continue;
           if (n >= QMP_BOUNDS.statsPerTarget) {
             stats++;
             continue;
           }
           n++;
+          cuts.kept(s.name);
           if (Array.isArray(v) && v.length > QMP_BOUNDS.histogramBuckets) histograms++;
           values[name] = Array.isArray(v) ? v.slice(0, QMP_BOUNDS.histogramBuckets) : v;
         }
+        held.set(values, n);
       };
       for (const p of objects(r) as Array<{ 'qom-path'?: unknown; stats?: unknown }>) {
         if (target === 'vm') {
           take(out as Record<string, unknown>, p.stats);
           continue;
         }
-        const path = typeof p['qom-path'] === 'string' ? cuts.name(p['qom-path']) : '?';
+        const raw = typeof p['qom-path'] === 'string' ? p['qom-path'] : '?';
+        const path = Cuts.short(raw);
         if (!Object.hasOwn(out, path)) {
+          // vCPUs past the bound, each counted once however often it is listed (the set is bounded by QEMU's answer).
+          if (paths >= QMP_BOUNDS.vcpus) {
+            skippedPaths.add(path);
+            continue;
+          }
           paths++;
-          if (paths > QMP_BOUNDS.vcpus) continue;
+          cuts.kept(raw);
           out[path] = dict<unknown>();
         }
         take(out[path] as Record<string, unknown>, p.stats);
       }
-      if (paths > QMP_BOUNDS.vcpus) cuts.set(field, `${paths} vCPUs, kept the first ${QMP_BOUNDS.vcpus}`);
+      if (skippedPaths.size) cuts.set(field, `${paths + skippedPaths.size} vCPUs, kept the first ${QMP_BOUNDS.vcpus}`);
       if (stats) cuts.set(field, `${stats} statistics past the first ${QMP_BOUNDS.statsPerTarget} of a ${target === 'vm' ? 'VM' : 'vCPU'} left out`);
       if (histograms) cuts.set(field, `${histograms} histogram${histograms === 1 ? '' : 's'} longer than ${QMP_BOUNDS.histogramBuckets} buckets cut to their first ${QMP_BOUNDS.histogramBuckets}`);
       fields[field] = out;

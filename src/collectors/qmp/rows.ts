@@ -67,7 +67,7 @@ export const qmpRow = z
       .number()
       .int()
       .nonnegative()
-      .describe('Events dropped since the collector started (cumulative): more per second than max_events_per_s, or more than labtel could queue.'),
+      .describe('Events dropped since the collector started (cumulative): more per second than max_events_per_s or max_event_bytes_per_s, or more than labtel could queue.'),
     events_dropped_by: z
       .record(z.string(), count)
       .nullable()

@@ -12,7 +12,7 @@ import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { exitsWithin, isAlive } from '../../util/process-exit.js';
 import { QmpClient, type QmpEvent } from '../../qmp/client.js';
-import { MAX_DROPPED_NAMES, QMP_DEFAULTS } from '../../qmp/line-handler.js';
+import { MAX_DROPPED_NAMES, QMP_DEFAULTS, eventLimits } from '../../qmp/line-handler.js';
 import { QmpProblems, type QmpProblemKind } from '../../qmp/problems.js';
 import { newPollState, pollQemu, type PollResult } from './poll.js';
 import { fitRow } from './fit-row.js';
@@ -33,8 +33,12 @@ export interface QmpLoopOptions {
   reportError?: (message: string) => void;
   /** QMP events taken per second (bursts of one second's worth); default 100. */
   maxEventsPerS?: number;
+  /** Bytes of qmp_event rows taken per second (bursts of one second's worth); default 256 KiB. */
+  maxEventBytesPerS?: number;
   /** For tests. */
   restartDelayMs?: number;
+  /** For tests: the clock of the event rate limit and byte budget, ms. */
+  nowMs?: () => number;
   greetingTimeoutMs?: number;
   commandTimeoutMs?: number;
 }
@@ -65,6 +69,8 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
   const internal = (where: string, err: unknown) =>
     problems.add('internal', () => `labtel failed ${where}: ${String((err as Error)?.stack ?? err).slice(0, 500)}; the collector carries on`);
   const droppedBy = new Map<string, number>(); // over earlier connections
+  // One rate limit and byte budget over every connection: a QEMU that hangs up gets no fresh burst on the next.
+  const limits = eventLimits(o.maxEventsPerS, o.maxEventBytesPerS, o.nowMs);
   const dropsOf = (c: QmpClient | undefined): Record<string, number> => {
     const m = new Map(droppedBy);
     for (const [k, n] of c?.lines.droppedByName ?? []) {
@@ -101,7 +107,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
         path: o.socket,
         greetingTimeoutMs: o.greetingTimeoutMs,
         commandTimeoutMs: o.commandTimeoutMs,
-        maxEventsPerS: o.maxEventsPerS,
+        eventLimits: limits,
         problems,
         // (events before connect() returns wait for the first poll, which writes them first)
         onEvents: () =>
@@ -153,7 +159,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
         dropsReported = true;
         const l = client.lines;
         o.reportError?.(
-          `qmp: QEMU sent events faster than labtel takes them (max_events_per_s ${o.maxEventsPerS ?? QMP_DEFAULTS.maxEventsPerS}, a queue of ${QMP_DEFAULTS.maxQueuedEvents}): ${r.eventsDropped} dropped so far (${l.eventsRateLimited} over the rate, ${l.eventsQueueFull} with the queue full), counted in events_dropped and events_dropped_by; reported once`,
+          `qmp: QEMU sent events faster than labtel takes them (max_events_per_s ${o.maxEventsPerS ?? QMP_DEFAULTS.maxEventsPerS}, max_event_bytes_per_s ${o.maxEventBytesPerS ?? QMP_DEFAULTS.maxEventBytesPerS}, a queue of ${QMP_DEFAULTS.maxQueuedEvents}): ${r.eventsDropped} dropped so far (${l.eventsRateLimited} over the rate, ${l.eventsOverBytes} over the byte budget, ${l.eventsQueueFull} with the queue full), counted in events_dropped and events_dropped_by; reported once`,
         );
       }
       let row: [object, Record<string, string> | undefined] | null = null;

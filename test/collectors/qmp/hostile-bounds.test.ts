@@ -179,7 +179,7 @@ describe('qmp against a hostile QEMU: depth, size, floods (issue 17 point 1)', (
     expect(run.qmp.at(-1)!.events_dropped_by).toEqual(eventsDroppedBy);
     expect(Object.keys(eventsDroppedBy).sort()).toEqual(['BLOCK_IO_ERROR', 'RTC_CHANGE']);
     expect(eventsDroppedBy.BLOCK_IO_ERROR! + eventsDroppedBy.RTC_CHANGE!).toBe(eventsDropped);
-    const dropReports = run.reports.filter((m) => m.startsWith('qmp: QEMU sent events faster than labtel takes them (max_events_per_s 100, a queue of 10000): '));
+    const dropReports = run.reports.filter((m) => m.startsWith('qmp: QEMU sent events faster than labtel takes them (max_events_per_s 100, max_event_bytes_per_s 262144, a queue of 10000): '));
     expect(dropReports).toHaveLength(1);
     expect(run.reports).toEqual(dropReports);
     // The file holds the events that passed, not the flood.
@@ -258,7 +258,7 @@ describe('qmp against a hostile QEMU: depth, size, floods (issue 17 point 1)', (
     expect(errors).toHaveLength(4);
     expect(errors[0]).toMatch(/^qmp: QMP sent a message nested deeper than 64 levels \(\d+ characters, an event\); not parsed \(too_deep: the first/);
     expect(errors[1]).toBe('qmp: QMP sent a line that is not JSON: "junk 0" (not_json: the first; later ones are only counted)');
-    expect(errors[2]).toMatch(/^qmp: QEMU sent events faster than labtel takes them \(max_events_per_s 100, a queue of 10000\): \d+ dropped so far/);
+    expect(errors[2]).toMatch(/^qmp: QEMU sent events faster than labtel takes them \(max_events_per_s 100, max_event_bytes_per_s 262144, a queue of 10000\): \d+ dropped so far/);
     expect(errors[3]).toBe('qmp: problems in what QEMU sent over the episode (each reported once): too_deep 2, not_json 20000');
   });
 
