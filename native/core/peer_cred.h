@@ -11,7 +11,8 @@ struct PeerCred {
   unsigned gid;
 };
 
-// 0 and *out filled, or the errno of getsockopt (EBADF, ENOTSOCK, ENOTCONN, ...).
+// 0 and *out filled, or the errno of getsockopt (EBADF, ENOTSOCK, ENOTCONN, ...);
+// ESRCH when the process that listened has exited (kernels with SO_PEERPIDFD).
 int peer_cred(int fd, PeerCred* out);
 
 }  // namespace labtel
