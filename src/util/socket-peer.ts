@@ -48,6 +48,15 @@ function canonical(p: string, base: string): string {
   }
 }
 
+/** The path connect() reaches: every symlink resolved, the socket's own included (a bound path's own is not: see canonical). */
+function connected(p: string): string {
+  try {
+    return fs.realpathSync(path.resolve(p));
+  } catch {
+    return canonical(p, process.cwd());
+  }
+}
+
 /** Every process (thread group) holding one of these socket inodes, with the inode it holds. */
 function holders(inodes: Set<number>, procRoot: string): Map<number, number[]> {
   const found = new Map<number, number[]>();
@@ -83,7 +92,7 @@ function holders(inodes: Set<number>, procRoot: string): Map<number, number[]> {
  * /proc/net/unix has been forged (a socket path holding a newline).
  */
 export function listenerPids(socketPath: string, procRoot = '/proc'): number[] {
-  const want = canonical(socketPath, process.cwd());
+  const want = connected(socketPath);
   const all = unixSockets(procRoot);
   const seen = new Map<number, number>();
   for (const e of all) seen.set(e.inode, (seen.get(e.inode) ?? 0) + 1);
