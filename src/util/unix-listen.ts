@@ -34,7 +34,7 @@ export function unsafeSocketDir(socketPath: string): string | null {
     const st = fs.statSync(d);
     const named = d === dir || own ? `the socket's directory ${d}${d !== dir ? ` (${dir})` : ''}` : `${d}, above the socket's directory ${dir},`;
     if (!st.isDirectory()) return `${named} is not a directory`;
-    if (st.uid !== 0 && st.uid !== me) return `${named} is owned by uid ${st.uid}, neither root nor labtel's user (${me}): that user could replace the socket`;
+    if (st.uid !== 0 && st.uid !== me) return `${named} is owned by uid ${st.uid}, neither root nor labtel's user (${me}): that user could replace the socket; use a directory only root (or labtel's user) can write, or let QEMU be the server (chardev server=on, libvirt's mode='bind') and use mode "connect"`;
     const othersWrite = (st.mode & 0o022) !== 0;
     const sticky = (st.mode & 0o1000) !== 0;
     if (othersWrite && (own || !sticky)) {

@@ -105,6 +105,19 @@ describe('unsafeSocketDir: symlinks on the way to the socket', () => {
     );
   });
 
+  // regression for: a libvirt-style channel directory (owned by the QEMU user, 0750) was refused with no
+  // way out named; the real way out for such a lab is QEMU as the server and labtel connecting.
+  it('a channel directory owned by the QEMU user (libvirt-qemu, 0750): refused, naming a directory root owns or connect mode as the way out', () => {
+    const top = tmpDir();
+    fs.chmodSync(top, 0o755);
+    const d = path.join(top, 'domain-1-guest');
+    fs.mkdirSync(d, { mode: 0o750 });
+    fs.chownSync(d, NOBODY, NOBODY);
+    expect(unsafeSocketDir(path.join(d, 'org.labtel.telemetry.0'))).toBe(
+      `the socket's directory ${d} is owned by uid ${NOBODY}, neither root nor labtel's user (0): that user could replace the socket; use a directory only root (or labtel's user) can write, or let QEMU be the server (chardev server=on, libvirt's mode='bind') and use mode "connect"`,
+    );
+  });
+
   it('a root-owned symlink in a root-owned directory is followed, and the real directory judged', () => {
     const real = tmpDir();
     const link = path.join(tmpDir(), 'link');
