@@ -17,8 +17,8 @@ function creditCapture(n: number): Rec[] {
   });
 }
 
-describe('labtel bucketize (native) on a hostile capture: memory', () => {
-  it('RSS stays bounded while 2.5M rows (1.3 GB of JSONL) of a 2.4 MB capture are written', () => {
+describe('labtel bucketize on a hostile capture: memory', () => {
+  it('native path: RSS stays bounded while 2.5M rows (1.3 GB of JSONL) of a 2.4 MB capture are written', () => {
     // regression for: runFd created each 64 MiB text block as a JS string in the call's own handle scope, so every block
     // stayed alive until the whole capture was done: RSS grew with the output (3.3 GB for a 6M-row gap; a hostile capture
     // within the default fill budget writes about 17 rows per 16-byte record, so a 100 MB capture would need ~50 GB).
@@ -43,5 +43,28 @@ describe('labtel bucketize (native) on a hostile capture: memory', () => {
     expect(samples.length).toBeGreaterThan(10);
     const growth = Math.max(...samples) - rssBefore;
     expect(growth, 'RSS growth, bytes').toBeLessThan(512 << 20);
+  });
+
+  it('pure-TS path: RSS stays bounded on a 2 MiB capture of such records (2.2M rows)', () => {
+    // regression for: the TS path fed each 4 MiB read at once and feed() returns every row it closed in one Float64Array
+    // (216 bytes a row, in an array grown by doubling, then copied): 1.9 GB of RSS for a 4 MiB capture, 513 MB more for this one (43 MB fed 64 KiB at a time).
+    const dir = tmpDir();
+    const file = `${dir}/credit.pcap`;
+    const packets = 130_000;
+    fs.writeFileSync(file, pcap({}, creditCapture(packets)));
+    const sink = fs.openSync('/dev/null', 'w');
+    const writer = new JsonlWriter({ fd: sink, name: '/dev/null' }, { availableInDeployment: true });
+    const rssBefore = process.memoryUsage().rss;
+    const samples: number[] = [];
+    const r = bucketizeFile(file, writer, { bucketMs: 100, guestIp: GUEST4, kind: 'ts', onProgress: () => samples.push(process.memoryUsage().rss) });
+    samples.push(process.memoryUsage().rss);
+    writer.close();
+    fs.closeSync(sink);
+    expect(r.kind).toBe('ts');
+    expect(r.rows).toBe(packets + 16 * (packets - 1));
+    expect(r.status).toMatchObject({ ok: true, packets, holes: 0, emptyBucketsSkipped: 0 });
+    expect(samples.length).toBeGreaterThan(0);
+    const growth = Math.max(...samples) - rssBefore;
+    expect(growth, 'RSS growth, bytes').toBeLessThan(192 << 20);
   });
 });

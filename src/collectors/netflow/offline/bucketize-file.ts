@@ -8,6 +8,8 @@ import type { JsonlWriter } from '../../../rows/jsonl-writer.js';
 import { writeNetflowRows } from '../write-rows.js';
 
 const CHUNK = 4 << 20;
+/** What the pure-TS path feeds at once (see bucketizeFile). */
+const FEED_BYTES = 64 << 10;
 
 export interface BucketizeFileOptions extends BucketizeOptions {
   kind?: BucketizerKind;
@@ -43,7 +45,9 @@ export function bucketizeFile(file: string, writer: JsonlWriter, o: BucketizeFil
       const n = fs.readSync(fd, buf, 0, CHUNK, null);
       if (n === 0) break;
       read += n;
-      writeNetflowRows(writer, o.bucketMs, bucketizer.feed(n === CHUNK ? buf : buf.subarray(0, n)));
+      // feed() returns every row its bytes closed at once: fed a FEED_BYTES slice at a time, a hostile chunk of
+      // jumping 16-byte records (about 17 rows each within the fill budget) holds ~16 MiB of rows, not ~1 GiB.
+      for (let at = 0; at < n && bucketizer.status().ok; at += FEED_BYTES) writeNetflowRows(writer, o.bucketMs, bucketizer.feed(buf.subarray(at, Math.min(n, at + FEED_BYTES))));
       o.onProgress?.(read, bucketizer.status().packets);
       if (!bucketizer.status().ok) break;
     }
