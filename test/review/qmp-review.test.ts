@@ -323,3 +323,48 @@ describe('events over reconnects', () => {
     expect(invalid(run.rows)).toEqual([]);
   });
 });
+
+describe('lines at the size bound', () => {
+  // Tried, held: lines of 10 MiB minus one byte, one after another, are each within the bound (not a hang-up), judged
+  // and counted; memory stays bounded (the partial line is one buffer, let go after its line) and polling goes on.
+  it('ten lines of 10 MiB - 1 bytes (garbage, and a reply for nobody): counted, the connection kept, memory bounded', async () => {
+    const MAX = 10 << 20;
+    const garbage = Buffer.alloc(MAX, 0x78);
+    garbage[MAX - 1] = 0x0a; // MAX - 1 bytes and the line end
+    const head = '{"return": "';
+    const tail = '", "id": "nobody"}';
+    const reply = Buffer.alloc(MAX, 0x79);
+    reply.write(head, 0);
+    reply.write(tail, MAX - 1 - tail.length);
+    reply[MAX - 1] = 0x0a;
+    const fake = await fakeQmp();
+    fake.on('query-status', (req, conn) => {
+      if (req.n === 2) for (let i = 0; i < 10; i++) conn.send(i % 2 ? reply : garbage);
+      return undefined;
+    });
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 5, { commandTimeoutMs: 30_000 });
+    expect(run.met).toBe(true);
+    expect(run.uncaught).toEqual([]);
+    expect(run.result.connections).toBe(1);
+    expect(run.result.problems).toEqual({ not_json: 5, unknown_id: 5 });
+    expect(run.qmp.length).toBeGreaterThanOrEqual(3);
+    expect(run.qmp.at(-1)).toMatchObject({ status: 'prelaunch', problems: { not_json: 5, unknown_id: 5 } });
+    expect(run.rssGrowth).toBeLessThan(256 << 20); // 100 MiB went through
+    expect(invalid(run.rows)).toEqual([]);
+  });
+});
+
+describe('counters QEMU sends past what JSON numbers hold', () => {
+  // regression for: a block counter of 1e400 (Infinity once parsed) nulled with the reason "QEMU sent null".
+  it('1e400 and 2^53 + 1 as block counters: null, with a reason that says what came; -0 is 0', async () => {
+    const fake = await fakeQmp();
+    fake.on('query-blockstats', (req) => `{"return": [{"device": "d", "stats": {"rd_bytes": 1e400, "wr_bytes": 9007199254740993, "rd_operations": -0}}], "id": ${JSON.stringify(req.id)}}\r\n`);
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 2);
+    expect(run.qmp.length).toBeGreaterThanOrEqual(1);
+    for (const r of run.qmp) {
+      expect((r.block as Record<string, Row>).d).toMatchObject({ rd_bytes: null, wr_bytes: null, rd_operations: 0 });
+      expect(r.null_reasons).toMatchObject({ 'block.d.rd_bytes': 'QEMU sent Infinity (a number past what a double holds)', 'block.d.wr_bytes': 'QEMU sent 9007199254740992' });
+    }
+    expect(invalid(run.rows)).toEqual([]);
+  });
+});

@@ -20,7 +20,8 @@ const dict = <T>(): Record<string, T> => Object.create(null) as Record<string, T
 const objects = (v: unknown): object[] => (Array.isArray(v) ? v.filter((x): x is object => typeof x === 'object' && x !== null && !Array.isArray(x)) : []);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const short = (v: unknown) => {
-  const s = typeof v === 'string' && v.length > 60 ? JSON.stringify(v.slice(0, 60)) : (JSON.stringify(v) ?? String(v));
+  // A number past what a double holds (1e400) parses as Infinity, which JSON.stringify would call null.
+  const s = typeof v === 'number' && !Number.isFinite(v) ? `${v} (a number past what a double holds)` : typeof v === 'string' && v.length > 60 ? JSON.stringify(v.slice(0, 60)) : (JSON.stringify(v) ?? String(v));
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
 
