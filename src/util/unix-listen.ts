@@ -124,7 +124,17 @@ export async function listenUnix(server: net.Server, socketPath: string): Promis
       });
     });
     fs.chmodSync(bound, 0o600); // inside a 0700 directory only labtel can write: no one can swap it
+    const ours = fs.lstatSync(bound);
     fs.renameSync(bound, target);
+    // libuv unlinks the name it bound (gone now) on close: the socket at the path is removed here, if still ours.
+    server.once('close', () => {
+      try {
+        const now = fs.lstatSync(target);
+        if (now.isSocket() && now.ino === ours.ino && now.dev === ours.dev) fs.unlinkSync(target);
+      } catch {
+        // already gone
+      }
+    });
   } catch (err) {
     if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     throw new Error(`cannot listen on ${socketPath}: ${(err as Error).message}`, { cause: err });

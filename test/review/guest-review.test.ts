@@ -13,7 +13,7 @@ import { ROW_OVERHEAD_MAX } from '../../src/collectors/guest_agent/row-text.js';
 import { guestLoop } from '../../src/collectors/guest_agent/run-loop.js';
 import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
 import { ROW_SCHEMAS } from '../../src/rows/registry.js';
-import { unsafeSocketDir, withReadBuffer } from '../../src/util/unix-listen.js';
+import { listenUnix, unsafeSocketDir, withReadBuffer } from '../../src/util/unix-listen.js';
 import { readJsonl, tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -126,6 +126,31 @@ describe('unsafeSocketDir: symlinks on the way to the socket', () => {
   });
 });
 
+describe('listenUnix: after the server closes', () => {
+  // regression for: the socket was bound in the private directory and renamed, so libuv's unlink on
+  // close hit the old name: every episode left its socket at the path (the old code's socket was removed).
+  it('the socket labtel made is removed from the path; one put there since is left alone', async () => {
+    const d = tmpDir();
+    const p = path.join(d, 's.sock');
+    const a = net.createServer();
+    await listenUnix(a, p);
+    expect(fs.lstatSync(p).isSocket()).toBe(true);
+    await new Promise((r) => a.close(r));
+    expect(fs.readdirSync(d)).toEqual([]);
+
+    const b = net.createServer();
+    await listenUnix(b, p);
+    const other = net.createServer();
+    closers.push(() => new Promise((r) => other.close(r)));
+    await listenUnix(other, p); // a later run took the name over: b's close must not remove it
+    await new Promise((r) => b.close(r));
+    expect(fs.lstatSync(p).isSocket()).toBe(true);
+    const c = net.createConnection(p);
+    await new Promise<void>((resolve, reject) => c.once('connect', resolve).once('error', reject));
+    c.destroy();
+  });
+});
+
 describe('withReadBuffer: the accepted socket moved to one reading into a reused buffer', () => {
   /** A paused server whose one connection goes through withReadBuffer; resolves with what it read. */
   async function serveOne(prepare: (accepted: net.Socket) => void) {
@@ -152,7 +177,12 @@ describe('withReadBuffer: the accepted socket moved to one reading into a reused
     const payload = Buffer.alloc(3 * MiB + 17);
     for (let i = 0; i < payload.length; i++) payload[i] = (i * 7919) >>> 5;
     const c = net.createConnection(p);
+    let answered = '';
+    c.on('data', (d: Buffer) => (answered += d.toString()));
     await new Promise<void>((resolve) => c.once('connect', resolve));
+    await waitFor(() => moved ?? undefined, 'the connection moved');
+    moved!.write('to the guest\n'); // qga writes its commands on the moved socket
+    await waitFor(() => (answered === 'to the guest\n' ? true : undefined), 'the peer to get what labtel wrote');
     await new Promise<void>((resolve) => c.end(payload, resolve));
     await waitFor(() => (closed ? true : undefined), 'the moved socket to close after the peer ended');
     return { got: Buffer.concat(chunks), payload, reads, sameMemory, moved: moved! };
