@@ -17,7 +17,7 @@ constexpr size_t kMaxSketches = 64;             // HLL sketches (4 KiB each) in 
 // the doubles the TS side writes from say the same number.
 constexpr uint64_t kMaxCount = (uint64_t(1) << 53) - 1;
 
-inline uint64_t sat_add(uint64_t a, uint64_t b) { return a > kMaxCount - std::min(b, kMaxCount) ? kMaxCount : a + b; }
+inline uint64_t sat_add(uint64_t a, uint64_t b) { return a >= kMaxCount || b >= kMaxCount - a ? kMaxCount : a + b; }
 
 inline int64_t clamp_t(int64_t t) { return t > kMaxT ? kMaxT : t < -kMaxT ? -kMaxT : t; }
 

@@ -1587,6 +1587,24 @@ void test_bucket_gaps() {
     CHECK_EQ(quiet.size(), 10000u);
     CHECK_EQ(check_gaps(quiet, 100 * kMs), 0u);
   }
+  g_context = "bucket gaps: a gap past 2^53 buckets saturates at 2^53 - 1 on its row and in the total";
+  {
+    // regression for: sat_add(0, n) returned n whole when n > 2^53 - 1 (only a sum that crossed it saturated), so
+    // the first skip of a 2^60-bucket gap wrote 1152921504606846972 while the TS path wrote 9007199254740991.
+    BucketConfig c = guest_cfg(100);
+    c.bucket_ns = 1;
+    c.max_empty_buckets = 3;
+    Bucketizer b(c);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0);
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + (int64_t(1) << 62));  // clamped to 2^60 ns past the first
+    Feeder::send(b, tcp4(kGuest, kPeer, 1, 2, 0), kT0 + (int64_t(1) << 62));
+    auto rows = all_rows(b);
+    const uint64_t max_count = (uint64_t(1) << 53) - 1;
+    CHECK_EQ(rows.size(), 5u);
+    CHECK_EQ(rows.back().empty_buckets_skipped, max_count);
+    CHECK_EQ(b.empty_buckets_skipped(), max_count);
+    CHECK_EQ(b.holes(), 1u);
+  }
 }
 
 // The same in-order packets through lateness 0 (the fast single-bucket
