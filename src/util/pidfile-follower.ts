@@ -22,7 +22,7 @@
 import { acceptedExecutables, executableOf, matchesExecutable, uidOf } from './executable.js';
 import { readPidfile, type PidfileReading } from './pidfile.js';
 import { processIdentity, sameProcess, type ProcessIdentity } from './process-identity.js';
-import { listenerPids } from './socket-peer.js';
+import { anyListener, listenerPids } from './socket-peer.js';
 
 export interface PidfileFollowerOptions {
   /** The first target's executable as the agent resolved it; else read from /proc when the follower starts. */
@@ -83,17 +83,21 @@ export class PidfileFollower {
    * The reference executable, read again while the followed process lives: read at the
    * start, it may have been a wrapper's (a shell before its exec). Once it is QEMU's, or
    * the agent's resolved one, it stays: a process that execs away from QEMU does not
-   * widen what the follower takes on.
+   * widen what the follower takes on. The uid likewise, while it is root's.
    */
   private refresh(): void {
-    if (this.opts.exe != null || this.current === null) return;
-    if (this.exe !== null && matchesExecutable(this.exe, acceptedExecutables(this.opts.executables))) return;
+    if (this.current === null) return;
+    const exeSettled = this.opts.exe != null || (this.exe !== null && matchesExecutable(this.exe, acceptedExecutables(this.opts.executables)));
+    // The uid too, from root only: QEMU writes its pidfile before it drops to its user (-run-with user=), and a
+    // uid read before the drop would make every restart "another uid"; never towards root.
+    if (exeSettled && this.uid !== 0) return;
     if (!sameProcess(processIdentity(this.current.pid, this.procRoot), this.current)) return;
-    this.exe = executableOf(this.current.pid, this.procRoot) ?? this.exe;
+    if (this.uid === 0) this.uid = uidOf(this.current.pid, this.procRoot) ?? this.uid;
+    if (!exeSettled) this.exe = executableOf(this.current.pid, this.procRoot) ?? this.exe;
   }
 
   /** Why the process a rewrite names must not be taken on, null when it may be, WAIT while the QMP socket has no listener. */
-  private refusal(pid: number): string | null | typeof WAIT {
+  private refusal(pid: number, explain: boolean): string | null | typeof WAIT {
     if (pid === 1) return 'pid 1 (init), never a QEMU';
     if (pid === process.pid) return 'labtel itself';
     const exe = executableOf(pid, this.procRoot);
@@ -104,16 +108,19 @@ export class PidfileFollower {
     if (this.uid !== null && uid !== this.uid) return `it runs as uid ${uid ?? '(unreadable)'}, not the first target's uid ${this.uid}`;
     const socket = this.opts.qmpSocket;
     if (socket !== undefined) {
-      let owners: number[];
+      // Read at every interval while a rewrite waits: /proc/net/unix and the named process's fds only;
+      // every process's fds (to name the owner) only for a refusal about to be reported.
       try {
-        owners = listenerPids(socket, this.procRoot);
+        if (!anyListener(socket, this.procRoot)) return WAIT;
+        if (listenerPids(socket, this.procRoot, [pid]).length === 0) {
+          if (!explain) return 'not the QMP socket\'s listener'; // reported already
+          const owners = listenerPids(socket, this.procRoot);
+          if (owners.length === 0) return WAIT;
+          const who = owners.map((o) => `${o} (${executableOf(o, this.procRoot) ?? 'executable unreadable'})`).join(', ');
+          return `the QMP socket ${socket} (collectors.qmp.socket) belongs to pid${owners.length > 1 ? 's' : ''} ${who}, not to it`;
+        }
       } catch (err) {
         return `the QMP socket ${socket} (collectors.qmp.socket): ${(err as Error).message}`;
-      }
-      if (owners.length === 0) return WAIT;
-      if (owners.length > 1 || owners[0] !== pid) {
-        const who = owners.map((o) => `${o} (${executableOf(o, this.procRoot) ?? 'executable unreadable'})`).join(', ');
-        return `the QMP socket ${socket} (collectors.qmp.socket) belongs to pid${owners.length > 1 ? 's' : ''} ${who}, not to it`;
       }
     }
     return null;
@@ -158,7 +165,7 @@ export class PidfileFollower {
       this.settling = false; // rewritten, naming the same process: read back as it was taken on
       return null;
     }
-    const why = this.refusal(r.pid);
+    const why = this.refusal(r.pid, this.refusedVersion !== r.version);
     if (why === WAIT) return null; // not a refusal: read again at the next interval
     if (why !== null) {
       // Checked again at every read (a process named before its exec into QEMU, as a wrapper

@@ -58,9 +58,10 @@ function connected(p: string): string {
 }
 
 /** Every process (thread group) holding one of these socket inodes, with the inode it holds. */
-function holders(inodes: Set<number>, procRoot: string): Map<number, number[]> {
+function holders(inodes: Set<number>, procRoot: string, among?: readonly number[]): Map<number, number[]> {
   const found = new Map<number, number[]>();
-  for (const d of fs.readdirSync(procRoot)) {
+  if (inodes.size === 0) return found;
+  for (const d of among?.map(String) ?? fs.readdirSync(procRoot)) {
     if (!/^\d+$/.test(d)) continue;
     let fds: string[];
     try {
@@ -86,13 +87,8 @@ function holders(inodes: Set<number>, procRoot: string): Map<number, number[]> {
   return found;
 }
 
-/**
- * Every process holding a socket that listens on `socketPath` (none, one, or
- * several after a fork), from /proc/net/unix and /proc/PID/fd. Throws when
- * /proc/net/unix has been forged (a socket path holding a newline).
- */
-export function listenerPids(socketPath: string, procRoot = '/proc'): number[] {
-  const want = connected(socketPath);
+/** The listening sockets /proc/net/unix lists that may be bound to `want`; throws when it has been forged. */
+function listenersNamed(want: string, socketPath: string, procRoot: string): UnixEntry[] {
   const all = unixSockets(procRoot);
   const seen = new Map<number, number>();
   for (const e of all) seen.set(e.inode, (seen.get(e.inode) ?? 0) + 1);
@@ -104,7 +100,29 @@ export function listenerPids(socketPath: string, procRoot = '/proc'): number[] {
   if (forged.length) {
     throw new Error(`${procRoot}/net/unix lists socket inode ${forged[0]!.inode} more than once (a socket path holding a newline forges lines there); cannot tell who listens on ${socketPath}`);
   }
-  const held = holders(new Set(candidates.map((e) => e.inode)), procRoot);
+  return candidates;
+}
+
+/**
+ * Whether a process may listen on `socketPath`, from /proc/net/unix alone (cheap): false when none
+ * does; true also for a listener bound to a relative path of the same name, which only its
+ * process's directory tells. Throws when /proc/net/unix has been forged.
+ */
+export function anyListener(socketPath: string, procRoot = '/proc'): boolean {
+  const want = connected(socketPath);
+  return listenersNamed(want, socketPath, procRoot).some((e) => !path.isAbsolute(e.path!) || canonical(e.path!, '/') === want);
+}
+
+/**
+ * Every process holding a socket that listens on `socketPath` (none, one, or
+ * several after a fork), from /proc/net/unix and /proc/PID/fd; only those of
+ * `among` when given (a scan of a few processes, not of all). Throws when
+ * /proc/net/unix has been forged (a socket path holding a newline).
+ */
+export function listenerPids(socketPath: string, procRoot = '/proc', among?: readonly number[]): number[] {
+  const want = connected(socketPath);
+  const candidates = listenersNamed(want, socketPath, procRoot);
+  const held = holders(new Set(candidates.map((e) => e.inode)), procRoot, among);
   const pids = new Set<number>();
   for (const [pid, inodes] of held) {
     for (const inode of inodes) {

@@ -195,3 +195,27 @@ describe('PidfileFollower holds a rewrite to the QMP socket (collectors.qmp.sock
     expect(f.next()).toMatchObject({ pid: again.pid });
   });
 });
+
+describe('PidfileFollower and a QEMU that drops to its own user (-run-with user=, libvirt-qemu)', () => {
+  // regression for: the first target's uid was read once, while it still ran as root (QEMU writes its pidfile before it
+  // drops privileges), so every restart, running as its user, was refused as "another uid" for the rest of the episode.
+  it('the first target read before its drop: the restart, running as that user, is followed', async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = run('sh', ['-c', 'read x; exec setpriv --reuid=65534 --regid=65534 --clear-groups sleep 60']);
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    const sleepExe = exe(sleeper().pid!);
+    const f = new PidfileFollower(pidfile, a.pid!, '/proc', { exe: sleepExe }); // as the agent resolved it
+    await execOf(a, sleepExe);
+    expect(f.superseded()).toBeNull(); // what the collectors call every interval while the target lives
+    a.kill('SIGKILL');
+    await exited(a);
+    const b = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sleep', '60']);
+    for (let i = 0; executableOf(b.pid!) !== sleepExe; i++) {
+      if (i > 1000) throw new Error(`pid ${b.pid} never exec'd ${sleepExe}`);
+      await sleep(5);
+    }
+    fs.writeFileSync(pidfile, `${b.pid}\n`);
+    expect(f.next(), String(f.lastRefusal)).toMatchObject({ pid: b.pid });
+    expect(f.refused).toBe(0);
+  });
+});
