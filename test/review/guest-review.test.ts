@@ -9,10 +9,12 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EpisodeClock } from '../../src/clock/origin.js';
 import { guestAgentConfig } from '../../src/collectors/guest_agent/config.js';
+import { GuestLines, newCounters } from '../../src/collectors/guest_agent/guest-lines.js';
 import { ROW_OVERHEAD_MAX } from '../../src/collectors/guest_agent/row-text.js';
 import { guestLoop } from '../../src/collectors/guest_agent/run-loop.js';
 import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
 import { ROW_SCHEMAS } from '../../src/rows/registry.js';
+import { scanFile } from '../../src/verify/scan-rows.js';
 import { listenUnix, unsafeSocketDir, withReadBuffer } from '../../src/util/unix-listen.js';
 import { readJsonl, tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -204,5 +206,35 @@ describe('withReadBuffer: the accepted socket moved to one reading into a reused
     expect(r.reads).toBeGreaterThan(0);
     expect(r.sameMemory).toBe(0);
     expect(r.got.equals(r.payload)).toBe(true);
+  });
+});
+
+describe('guest lines written as sent: the rows file stays JSONL that verify reads', () => {
+  // Checked, held: the guest's raw text cannot leave its `guest` member or break a row's line.
+  it('CRs and tabs between tokens, raw U+2028/U+2029/U+0085, escaped NUL and lone surrogates, duplicate and __proto__ keys, a BOM', () => {
+    const sent = [
+      '{"a":\r1,\t"b"\r:\r2}\r',
+      '{"s":"\u2028\u2029\u0085 raw"}',
+      '{"s":"\\u0000\\ud800\\udfff"}',
+      '{"a":1,"a":2,"__proto__":{"x":1},"constructor":{"prototype":{"y":1}}}',
+      '\ufeff{"bom":1}',
+      '{"k":"}\\",\\"source\\":\\"x"}',
+    ];
+    const out = path.join(tmpDir('labtel-rc-raw-'), 'telemetry-guest.jsonl');
+    const writer = new JsonlWriter(out, { availableInDeployment: false });
+    const counters = newCounters();
+    const g = new GuestLines({ max_lines_per_s: 1000, max_bytes_per_s: MiB, max_total_mb: 1, lineCap: MiB, writer, counters, now: () => 1e9 });
+    for (const l of sent) g.line(Buffer.from(l));
+    writer.close();
+    expect(counters.lines).toBe(sent.length);
+    const rows = readJsonl(out);
+    expect(rows.length).toBe(sent.length);
+    for (const r of rows) expect(Object.keys(r)).toEqual(['source', 't_mono_ns', 'seq', 'available_in_deployment', 'kind', 'guest', 'guest_t']);
+    expect(rows.map((r) => r.guest)).toEqual(sent.map((l) => JSON.parse(l.replace(/^\ufeff/, ''))));
+    expect(rows.map((r) => ROW_SCHEMAS.guest!.safeParse(r).error).filter(Boolean)).toEqual([]);
+    const scan = scanFile(out);
+    expect(scan.lines).toBe(sent.length);
+    expect(scan.badLines).toBe(0);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
   });
 });
