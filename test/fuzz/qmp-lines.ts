@@ -40,7 +40,7 @@ export const QMP_SEEDS: string[] = fs
 
 const GREETING = QMP_SEEDS.find((l) => l.startsWith('{"QMP"')) ?? '{"QMP": {"version": {"qemu": {"micro": 0, "minor": 2, "major": 7}}, "capabilities": []}}';
 const IDS = ['labtel-1', 'labtel-2', 'labtel-3', 'labtel-4'];
-const LIMITS = { maxMessageBytes: 2048, maxQueuedEvents: 8, maxQueuedEventBytes: 4096, maxEventDataBytes: 512, maxEventsPerS: 5, maxEventBytesPerS: 1500 };
+const LIMITS = { maxMessageBytes: 2048, maxQueuedEvents: 8, maxQueuedEventBytes: 2048, maxEventDataBytes: 512, maxEventsPerS: 5, maxEventBytesPerS: 1500 };
 /** A limit left open, so the others are reached on their own (the byte budget binds before the rate otherwise). */
 const OPEN = 1e9;
 
@@ -127,6 +127,8 @@ interface Input {
   waiting: number;
   /** Which of the rate and the byte budget are left open (both: the queue's bounds are what holds). */
   open: 'none' | 'rate' | 'bytes' | 'both';
+  /** Which of the queue's bounds is left open (each masks the other otherwise). */
+  queueOpen: 'count' | 'bytes';
 }
 
 const input: fc.Arbitrary<Input> = fc.record({
@@ -136,19 +138,42 @@ const input: fc.Arbitrary<Input> = fc.record({
   steps: fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 12 }),
   waiting: fc.integer({ min: 0, max: IDS.length }),
   open: fc.constantFrom('none', 'rate', 'bytes', 'both'),
+  queueOpen: fc.constantFrom('count', 'bytes'),
 });
 
-/** Complete, non-empty lines in `bytes`, as the handler sees them (split on "\n", UTF-8, trimmed), and how many nest too deep. */
-function completeLines(bytes: Buffer): { lines: number; deep: number } {
+/**
+ * A reference reading of the whole stream, split on "\n" here rather than as the chunks came: its complete,
+ * non-empty lines (UTF-8, trimmed), how many nest too deep, and how many are events after the greeting
+ * (stopping where a first message that is not a greeting ends the connection).
+ */
+function completeLines(bytes: Buffer): { lines: number; deep: number; events: number } {
   let lines = 0;
   let deep = 0;
+  let events = 0;
+  let greeted = false;
   for (let start = 0, nl = bytes.indexOf(10); nl >= 0; start = nl + 1, nl = bytes.indexOf(10, start)) {
     const l = bytes.subarray(start, nl).toString('utf8').trim();
     if (l === '') continue;
     lines++;
-    if (jsonDepthExceeds(l, MAX_JSON_DEPTH)) deep++;
+    if (jsonDepthExceeds(l, MAX_JSON_DEPTH)) {
+      deep++;
+      continue;
+    }
+    let m: unknown;
+    try {
+      m = JSON.parse(l);
+    } catch {
+      continue;
+    }
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) continue;
+    const o = m as Record<string, unknown>;
+    if (!greeted) {
+      const q = Object.hasOwn(o, 'QMP') ? o.QMP : undefined;
+      if (typeof q !== 'object' || q === null || Array.isArray(q)) break;
+      greeted = true;
+    } else if (Object.hasOwn(o, 'event') && typeof o.event === 'string') events++;
   }
-  return { lines, deep };
+  return { lines, deep, events };
 }
 
 function check(inp: Input): void {
@@ -165,7 +190,9 @@ function check(inp: Input): void {
   let now = 0;
   let fatal: string | null = null;
   const problems = new QmpProblems();
-  const limits = { ...LIMITS, ...(inp.open === 'rate' || inp.open === 'both' ? { maxEventsPerS: OPEN } : {}), ...(inp.open === 'bytes' || inp.open === 'both' ? { maxEventBytesPerS: OPEN } : {}) };
+  const limits = { ...LIMITS, ...(inp.open === 'rate' || inp.open === 'both' ? { maxEventsPerS: OPEN } : {}), ...(inp.open === 'bytes' || inp.open === 'both' ? { maxEventBytesPerS: OPEN } : {}),
+    ...(inp.queueOpen === 'count' ? { maxQueuedEvents: OPEN } : { maxQueuedEventBytes: OPEN }),
+  };
   const h = new QmpLineHandler({ ...limits, problems, nowMs: () => now, onFatal: (why) => (fatal = why) });
   const settled = new Map<string, number>();
   let matched = 0;
@@ -193,9 +220,9 @@ function check(inp: Input): void {
     now += inp.steps[i % Math.max(1, inp.steps.length)] ?? 0;
     h.feed(chunk); // must not throw: a throw fails the property
     if (h.bufferedBytes > LIMITS.maxMessageBytes) throw new Error(`holds ${h.bufferedBytes} bytes of a partial line, over ${LIMITS.maxMessageBytes}`);
-    if (h.queuedEvents > LIMITS.maxQueuedEvents) throw new Error(`holds ${h.queuedEvents} events, over ${LIMITS.maxQueuedEvents}`);
+    if (h.queuedEvents > limits.maxQueuedEvents) throw new Error(`holds ${h.queuedEvents} events, over ${limits.maxQueuedEvents}`);
     // A queue is full at its byte bound once reached: one event may take it past by its own size.
-    if (h.queuedEventBytes > LIMITS.maxQueuedEventBytes + LIMITS.maxEventDataBytes + MAX_EVENT_NAME + 128) throw new Error(`holds ${h.queuedEventBytes} bytes of events`);
+    if (h.queuedEventBytes > limits.maxQueuedEventBytes + LIMITS.maxEventDataBytes + MAX_EVENT_NAME + 128) throw new Error(`holds ${h.queuedEventBytes} bytes of events`);
     if (i % 3 === 2) {
       const e = h.takeEvents();
       queued += e.length;
@@ -220,7 +247,9 @@ function check(inp: Input): void {
   if ((fatal === null) !== (deadBefore === null)) throw new Error(`onFatal ${String(fatal)} but dead ${String(deadBefore)}`);
   // While the connection lived, every line was exactly one thing.
   if (deadBefore === null) {
-    const { lines, deep } = completeLines(stream);
+    const { lines, deep, events: sent } = completeLines(stream);
+    // Every event in the stream was taken or dropped, whatever the chunks (a line mis-joined across reads is not).
+    if (queued + h.droppedEvents !== sent) throw new Error(`${sent} events in the stream, ${queued} taken and ${h.droppedEvents} dropped`);
     // Every line nested too deep was caught before JSON.parse (parsed, it would have been some other thing).
     if (problems.count('too_deep') !== deep) throw new Error(`${deep} lines nested deeper than ${MAX_JSON_DEPTH}, ${problems.count('too_deep')} counted too_deep`);
     const accounted = (h.greeted ? 1 : 0) + queued + h.droppedEvents + matched + problems.total;
