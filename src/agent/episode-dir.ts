@@ -1,155 +1,21 @@
-// The episode directory: created 0750 (never through a symlink), refused
-// when it holds anything unless --force, and then only labtel's own files
-// are removed (unlinked: a symlink is removed, never followed). O_NOFOLLOW
-// guards only a path's last component, so the directories on the way to it
-// must be ones no other user can change: whoever can write one could move
-// the episode directory away mid-episode and put a symlink in its place,
-// and every file labtel creates after that (a rotated capture,
-// summary.json, the report) would go where the symlink points.
+// The episode directory: created 0750 on a way no other user can change
+// (src/util/safe-dir.ts), refused when it holds anything unless --force, and
+// then only labtel's own files are removed (unlinked: a symlink is removed,
+// never followed).
 import fs from 'node:fs';
 import path from 'node:path';
-import { DIR_MODE } from '../util/safe-file.js';
+import { dirProblem, makeDirNoFollow } from '../util/safe-dir.js';
 import { openNoFollow } from '../util/write-refusal.js';
 
 /** What labtel writes into an episode directory (the forwarder's cursor and its temporary file included). */
 const OWN_FILE = /^(episode\.json|summary\.json|telemetry-[a-z_]+\.jsonl|network(-\d{3,})?\.pcap|forward-cursor\.json(\.tmp)?|\.forward-cursor\.json\.\d+\.\d+\.tmp|report\.html)$/;
 
-/** Why `output_dir` cannot be an episode directory (a symlink, or not a directory), or null. `labtel check` shows it; run refuses. */
-export function outputDirProblem(outputDir: string): string | null {
-  const dir = path.resolve(outputDir);
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return outputDirChainProblem(dir); // run creates it
-    return `output_dir ${dir}: ${(err as Error).message}`;
-  }
-  if (st.isSymbolicLink()) {
-    let to = '';
-    try {
-      to = ` (to ${fs.readlinkSync(dir)})`;
-    } catch {
-      // named without its target
-    }
-    return `output_dir ${dir} is a symlink${to}; labtel does not write through one: name the directory itself`;
-  }
-  if (!st.isDirectory()) return `output_dir ${dir} exists and is not a directory`;
-  return outputDirChainProblem(dir);
-}
-
-const modeOf = (st: fs.Stats) => (st.mode & 0o7777).toString(8).padStart(4, '0');
-
-/**
- * Why another user could change the way to `dir` (resolved), or null. Walked
- * as the kernel walks it, symlinks included: every directory passed through
- * is owned by root or labtel's user and writable by no one else unless
- * sticky (like /tmp: there no one else can move what is ours); every symlink
- * followed is owned by root or labtel's user (one planted by someone else in
- * a sticky directory is refused, as fs.protected_symlinks would); an existing
- * `dir` is owned by root or labtel's user, and writable by others only when
- * it is labtel's own (prepareEpisodeDir tightens it). Missing directories are
- * fine: labtel creates them, inside one only it can change.
- */
-export function outputDirChainProblem(dir: string): string | null {
-  const me = process.geteuid?.() ?? 0;
-  const trusted = (uid: number) => uid === 0 || uid === me;
-  const todo = dir.split('/').filter(Boolean);
-  let cur = '/';
-  let links = 0;
-  for (;;) {
-    const st = fs.lstatSync(cur);
-    if (!todo.length) {
-      if (!trusted(st.uid)) return `output_dir ${dir} is owned by uid ${st.uid}, neither root nor labtel's user (${me}): that user could read, move or replace the episode's files; use a directory only root (or labtel's user) can write`;
-      if (st.uid !== me && (st.mode & 0o022) !== 0) return `output_dir ${dir} is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${modeOf(st)}) and not labtel's to tighten; use a directory only root (or labtel's user) can write`;
-      return null;
-    }
-    const on = `${cur}, on the way to output_dir ${dir},`;
-    if (!trusted(st.uid)) return `${on} is owned by uid ${st.uid}, neither root nor labtel's user (${me}): that user could put a symlink in place of the episode directory; use a directory only root (or labtel's user) can write`;
-    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
-      return `${on} is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${modeOf(st)}, not sticky): another user could put a symlink in place of the episode directory; use a directory only root (or labtel's user) can write`;
-    }
-    const name = todo.shift()!;
-    if (name === '.') continue;
-    if (name === '..') {
-      cur = path.dirname(cur);
-      continue;
-    }
-    const next = path.join(cur, name);
-    let l: fs.Stats;
-    try {
-      l = fs.lstatSync(next);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null; // labtel creates the rest, in `cur`
-      return `${next}, on the way to output_dir ${dir}: ${(err as Error).message}`;
-    }
-    if (l.isSymbolicLink()) {
-      if (!todo.length) return null; // output_dir itself: outputDirProblem() refuses it
-      if (!trusted(l.uid)) return `${next}, on the way to output_dir ${dir}, is a symlink owned by uid ${l.uid}, neither root nor labtel's user (${me}): labtel does not write through it`;
-      if (++links > 40) return `${next}, on the way to output_dir ${dir}: too many levels of symlinks (ELOOP)`;
-      const to = fs.readlinkSync(next);
-      todo.unshift(...to.split('/').filter(Boolean));
-      if (path.isAbsolute(to)) cur = '/';
-      continue;
-    }
-    if (!l.isDirectory()) return todo.length ? `${next}, on the way to output_dir ${dir}, is not a directory` : null;
-    cur = next;
-  }
-}
-
-/**
- * Takes group write and every bit for others off a directory labtel was
- * given (never loosens it), or sets one it just made to DIR_MODE whatever the
- * umask; through a descriptor, so no symlink is followed.
- */
-function tighten(dir: string, made: boolean): void {
-  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
-  try {
-    const st = fs.fstatSync(fd);
-    if (st.uid !== process.geteuid?.()) return;
-    if (made) fs.fchmodSync(fd, DIR_MODE);
-    else if ((st.mode & 0o7777 & ~DIR_MODE) !== 0) fs.fchmodSync(fd, st.mode & 0o7777 & DIR_MODE);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-/**
- * Makes the missing directories of `dir` one at a time (true when it made
- * `dir`): mkdir never follows a symlink at the name it makes (one planted
- * there is EEXIST), and nothing is chmod-ed through a path (parents are made
- * 0750 less the umask; the caller sets output_dir's mode through a descriptor).
- */
-function makeMissing(dir: string): boolean {
-  const missing: string[] = [];
-  for (let d = dir; ; d = path.dirname(d)) {
-    try {
-      fs.lstatSync(d);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    missing.unshift(d);
-  }
-  for (const d of missing) {
-    try {
-      fs.mkdirSync(d, { mode: DIR_MODE });
-    } catch (err) {
-      // Someone made it first: judged by the check that follows.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-  return missing.length > 0;
-}
+/** Why `output_dir` cannot be an episode directory (a symlink, not a directory, a way others can change), or null. `labtel check` shows it; run refuses. */
+export const outputDirProblem = (outputDir: string): string | null => dirProblem(outputDir, 'output_dir');
 
 export function prepareEpisodeDir(dir: string, force: boolean): void {
   dir = path.resolve(dir);
-  const problem = outputDirProblem(dir);
-  if (problem) throw new Error(problem);
-  const made = makeMissing(dir);
-  // Checked again now that it is there: a name taken (a symlink, someone's directory) while labtel made it is refused.
-  const after = outputDirProblem(dir);
-  if (after) throw new Error(after);
-  tighten(dir, made);
+  makeDirNoFollow(dir, 'output_dir');
   const entries = fs.readdirSync(dir, { withFileTypes: true });
   if (entries.length === 0) return;
   if (!force) {

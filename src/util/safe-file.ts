@@ -1,8 +1,8 @@
-// Files and directories labtel writes, created without following a symlink
-// and without giving other local users a look: episode files hold the
-// guest's traffic and telemetry, so directories are 0750 and files 0640.
-// O_NOFOLLOW guards the last component of a path; a directory labtel is
-// told to write into is refused when it is itself a symlink.
+// Files labtel writes, created without following a symlink and without
+// giving other local users a look: episode files hold the guest's traffic
+// and telemetry, so files are 0640 (and directories 0750: safe-dir.ts).
+// O_NOFOLLOW guards the last component of a path; safe-dir.ts guards the
+// directories on the way.
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -72,25 +72,4 @@ export function replaceFileNoFollow(file: string, data: string | Uint8Array): vo
   }
   fs.closeSync(fd);
   fs.renameSync(tmp, file);
-}
-
-/**
- * Makes `dir` (and missing parents) DIR_MODE, and refuses a `dir` that is a
- * symlink or not a directory. What `what` names the directory in the message
- * (e.g. "output_dir").
- */
-export function makeDirNoFollow(dir: string, what = 'directory'): void {
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.lstatSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  if (st?.isSymbolicLink()) throw new Error(`${what} ${dir} is a symlink; labtel does not write through one (name the directory it points to)`);
-  if (st && !st.isDirectory()) throw new Error(`${what} ${dir} exists and is not a directory`);
-  if (!st) fs.mkdirSync(dir, { recursive: true, mode: DIR_MODE });
-  // mkdir honours the umask: the mode is set as asked whatever it is.
-  if (!st) fs.chmodSync(dir, DIR_MODE);
-  // Between the lstat and the mkdir a symlink can have been planted: checked once more.
-  if (fs.lstatSync(dir).isSymbolicLink()) throw new Error(`${what} ${dir} became a symlink while labtel created it`);
 }

@@ -170,11 +170,11 @@ describe.skipIf(!hasNats())('files of the NATS sink', () => {
     const victimDir = path.dirname(victim());
     fs.symlinkSync(victimDir, path.join(out3, 'lab', 'ep'));
     await expect(pull({ servers: [nats.url], stream: 'LABTEL', out: out3, durable: 'three' })).rejects.toThrow(
-      `pulled episode directory ${path.join(out3, 'lab', 'ep')} is a symlink; labtel does not write through one`,
+      `pulled episode directory ${path.join(out3, 'lab', 'ep')} is a symlink (to ${victimDir}); labtel does not write through one`,
     );
     const out4 = path.join(tmpDir(), 'pulled');
     fs.symlinkSync(victimDir, out4);
-    await expect(pull({ servers: [nats.url], stream: 'LABTEL', out: out4, durable: 'four' })).rejects.toThrow(`pull --out ${out4} is a symlink; labtel does not write through one`);
+    await expect(pull({ servers: [nats.url], stream: 'LABTEL', out: out4, durable: 'four' })).rejects.toThrow(`pull --out ${out4} is a symlink (to ${victimDir}); labtel does not write through one`);
     expect(fs.readdirSync(victimDir)).toEqual(['victim']);
   });
 });

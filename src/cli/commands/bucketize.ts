@@ -12,7 +12,7 @@ import { readEpisodeCapture } from '../../collectors/netflow/offline/episode-rep
 import { bucketizeOptions, UsageError, type BucketizeFlags } from './bucketize-options.js';
 import { replayCommand } from './bucketize-replay.js';
 import { recordsWord } from './records-word.js';
-import { makeDirNoFollow } from '../../util/safe-file.js';
+import { makeDirNoFollow } from '../../util/safe-dir.js';
 
 /** The reader's count of classic records over the file's snaplen (native and TS status(); see src/collectors/netflow/ts/capture-reader.ts). */
 

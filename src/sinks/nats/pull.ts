@@ -15,7 +15,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckPolicy, connect, type JsMsg } from 'nats';
-import { makeDirNoFollow, replaceFileNoFollow } from '../../util/safe-file.js';
+import { makeDirNoFollow } from '../../util/safe-dir.js';
+import { replaceFileNoFollow } from '../../util/safe-file.js';
 import { openOwnNoFollow } from '../../util/write-refusal.js';
 import { FILE_OF_SOURCE } from './subjects.js';
 

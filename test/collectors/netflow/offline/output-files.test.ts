@@ -42,7 +42,7 @@ describe('labtel bucketize output files', () => {
     fs.mkdirSync(elsewhere);
     const outDir = path.join(dir, 'rows');
     fs.symlinkSync(elsewhere, outDir);
-    await expect(bucketizeCommand(captures, flags({ outDir }))).rejects.toThrow(`--out-dir ${outDir} is a symlink; labtel does not write through one (name the directory it points to)`);
+    await expect(bucketizeCommand(captures, flags({ outDir }))).rejects.toThrow(`--out-dir ${outDir} is a symlink (to ${elsewhere}); labtel does not write through one: name the directory itself`);
     expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 
