@@ -78,7 +78,7 @@ describe('the built-in specs', () => {
   // Guards against losing verify's one sentence that reads summary.json's detail rather than the rows.
   it("qmp's spec says how many QMP events were dropped, from summary.json's count", async () => {
     const qmp = (await builtIn()).find((s) => s.name === 'qmp')!;
-    expect(qmp.verify.detailDrops?.({ events_dropped: 3 })).toEqual(['3 QMP events were dropped (more than could be queued)']);
+    expect(qmp.verify.detailDrops?.({ events_dropped: 3 })).toEqual(['3 QMP events were dropped (past max_events_per_s or max_event_bytes_per_s, or more than could be queued)']);
     expect(qmp.verify.detailDrops?.({ events_dropped: 0 })).toEqual([]);
   });
 });

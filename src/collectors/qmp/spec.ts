@@ -17,7 +17,7 @@ export const qmpSpec = defineCollector({
     rhythm: () => true,
     intervalKey: 'interval_ms',
     drops: () => [], // from summary.json's count, which includes drops after the last poll
-    detailDrops: (d) => (num(d.events_dropped) > 0 ? [`${d.events_dropped} QMP events were dropped (more than could be queued)`] : []),
+    detailDrops: (d) => (num(d.events_dropped) > 0 ? [`${d.events_dropped} QMP events were dropped (past max_events_per_s or max_event_bytes_per_s, or more than could be queued)`] : []),
     nothing: (m) => `${plural(m.rows, 'poll')} answered, but no measured field (status, running, block stats, KVM stats, balloon) had a value`,
   },
 });
