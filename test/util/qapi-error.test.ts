@@ -31,4 +31,14 @@ describe('QapiError', () => {
   it('cuts a description to maxDesc (a guest can send megabytes in one)', () => {
     expect(QapiError.fromReply('guest-ping', { class: 'GenericError', desc: 'y'.repeat(5000) }, 200).message).toBe(`guest-ping: GenericError: ${'y'.repeat(200)}`);
   });
+
+  // regression for: fromReply cut only desc, so a peer's class of megabytes went whole into the message (and
+  // from there into a qga poll's null row, which the byte budget does not charge); qga-session cut it itself.
+  it('cuts a class past 64 characters, saying how long it was; a class of 64 is kept whole', () => {
+    const e = QapiError.fromReply('guest-ping', { class: 'C'.repeat(2 << 20), desc: 'no' }, 200);
+    expect(e.errorClass).toBe(`${'C'.repeat(64)}... (2097152 characters)`);
+    expect(e.message).toBe(`guest-ping: ${'C'.repeat(64)}... (2097152 characters): no`);
+    expect(QapiError.fromReply('guest-ping', { class: 'D'.repeat(64) }).errorClass).toBe('D'.repeat(64));
+    expect(QapiError.fromReply('guest-ping', { class: 'CommandNotFound' }).errorClass).toBe('CommandNotFound');
+  });
 });

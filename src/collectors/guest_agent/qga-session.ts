@@ -24,16 +24,6 @@ export interface QgaAnswer {
   raw: string;
 }
 
-/** Characters of an error's class kept: its message becomes a null row's reason, which the byte budget does not charge. */
-const MAX_CLASS_CHARS = 64;
-
-/** The agent's `error` with its class cut (QapiError.fromReply cuts only desc). */
-function boundedError(error: unknown): unknown {
-  if (typeof error !== 'object' || error === null || !('class' in error) || error.class === undefined) return error;
-  const cls = String(error.class);
-  return { ...error, class: cls.length > MAX_CLASS_CHARS ? `${cls.slice(0, MAX_CLASS_CHARS)}... (${cls.length} characters)` : cls };
-}
-
 export class QgaSession {
   private waiting: { resolve: (line: Buffer) => void; reject: (e: Error) => void } | null = null;
   private inStep = false;
@@ -79,7 +69,7 @@ export class QgaSession {
     const line = await this.next(() => this.write(Buffer.from(JSON.stringify({ execute: command }) + '\n')), command);
     const v = judgeLine(line);
     if (!v.ok) throw new Error(`${command}: the agent answered with a line that is not a JSON object (${v.why})`);
-    if ('error' in v.value) throw QapiError.fromReply(command, boundedError(v.value.error), 200);
+    if ('error' in v.value) throw QapiError.fromReply(command, v.value.error, 200); // class and desc cut: a null row's reason is not charged
     const raw = 'return' in v.value ? rawMember(v.text, 'return') : undefined;
     if (raw === undefined) throw new Error(`${command}: the agent answered with neither return nor error`);
     return { value: v.value.return, raw };
