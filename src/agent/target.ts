@@ -4,6 +4,7 @@
 // credentials), owning every vCPU thread QEMU names and running QEMU's
 // executable (or one target.executables accepts); a pidfile target is held
 // to the same when the qmp collector's socket is there to check it against.
+// A pidfile a user other than root wrote names only a process of that uid.
 // A named pid is the researcher's choice: it is never refused for its
 // executable or its QMP socket, which then only names its vCPU threads. When a QMP socket is known, its vCPU thread ids come along, so
 // that the proc collector's thread rows name their vCPU whatever QEMU called
@@ -13,15 +14,33 @@ import type { Manifest } from '../manifest/schema.js';
 import type { ResolvedTarget } from '../collectors/types.js';
 import { nativePeerPid } from '../native/peer-cred.js';
 import { qmpTarget } from '../qmp/target.js';
-import { executableOf } from '../util/executable.js';
+import { executableOf, uidOf } from '../util/executable.js';
 import { readPidfile } from '../util/pidfile.js';
+import { processIdentity } from '../util/process-identity.js';
 
 export class TargetError extends Error {
   override name = 'TargetError';
 }
 
+function fileOwner(file: string): number | null {
+  try {
+    return fs.lstatSync(file).uid;
+  } catch {
+    return null;
+  }
+}
+
 export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: string; qmpSocket?: string } = {}): Promise<ResolvedTarget> {
   const procRoot = opts.procRoot ?? '/proc';
+  const r = await resolve(t, procRoot, opts.qmpSocket);
+  // Read once the checks are done: which process they vouched for, should its pid be reused before the collectors start.
+  const id = processIdentity(r.pid, procRoot);
+  if (id === null) throw new TargetError(`target: pid ${r.pid} exited while it was being checked`);
+  return { ...r, starttime: id.starttime };
+}
+
+async function resolve(t: Manifest['target'], procRoot: string, qmpSocket: string | undefined): Promise<ResolvedTarget> {
+  const opts = { qmpSocket };
   const executables = t.executables ?? [];
   const widened = executables.length ? { executables } : {};
   if (t.qmp_socket !== undefined) {
@@ -54,6 +73,12 @@ export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: st
     if (pid === 1) throw new TargetError(`${key}: ${pidfile} names pid 1 (${exe ?? 'init'}), never a QEMU; refusing to watch it`);
     if (pid === process.pid) throw new TargetError(`${key}: ${pidfile} names pid ${pid}, labtel itself; refusing to watch it`);
     if (exe === null) throw new TargetError(`${key}: ${pidfile} names pid ${pid}, whose executable cannot be read (a kernel thread?); refusing to watch it`);
+    // A QEMU that runs as its own user and writes its pidfile names only itself, a process of that uid.
+    const writer = fileOwner(pidfile);
+    const uid = uidOf(pid, procRoot);
+    if (writer !== null && writer !== 0 && uid !== writer) {
+      throw new TargetError(`${key}: ${pidfile} names pid ${pid} (${exe}), which runs as uid ${uid ?? '(unreadable)'}, but the pidfile was written by uid ${writer}, whose QEMU runs as that uid; refusing to watch it`);
+    }
   }
   const r: ResolvedTarget = { pid, ...(pidfile ? { pidfile } : {}), exe, ...widened };
   if (opts.qmpSocket && pidfile) {

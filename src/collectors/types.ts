@@ -15,6 +15,8 @@ export interface ResolvedTarget {
   pidfile?: string;
   /** target.qmp_socket; for a pidfile target, collectors.qmp.socket, which it was checked against (the follower holds each restart to it: PidfileFollowerOptions.qmpSocket). */
   qmp_socket?: string;
+  /** Its starttime (/proc/PID/stat) once checked: a collector that finds another process under this pid when it starts (the pid reused) must not watch it. */
+  starttime?: number;
   /** Host thread id -> vCPU index, from QEMU's query-cpus-fast. */
   vcpu_threads?: Record<string, number>;
   /** Why vcpu_threads could not be read, when a QMP socket was there to read them from. */

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveTarget } from '../../src/agent/target.js';
 import { runEpisode } from '../../src/agent/run-episode.js';
-import { executableOf } from '../../src/util/executable.js';
+import { executableOf, uidOf } from '../../src/util/executable.js';
+import { processIdentity } from '../../src/util/process-identity.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { startHostileQmp } from '../helpers/hostile-qmp-target.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -33,9 +34,35 @@ describe('resolveTarget, pidfile', () => {
     const p = spawn('sleep', ['60'], { stdio: 'ignore' });
     try {
       const f = pidfileNaming(p.pid!);
-      expect(await resolveTarget({ pidfile: f })).toEqual({ pid: p.pid, pidfile: f, exe: fs.readlinkSync(`/proc/${p.pid}/exe`) });
+      // starttime: regression for: nothing recorded which process the checks vouched for, so a collector starting after
+      // the pid was reused watched the stranger.
+      expect(await resolveTarget({ pidfile: f })).toEqual({ pid: p.pid, pidfile: f, exe: fs.readlinkSync(`/proc/${p.pid}/exe`), starttime: processIdentity(p.pid!)!.starttime });
     } finally {
       p.kill('SIGKILL');
+    }
+  });
+
+  // regression for: a QEMU running as its own user rewrote its pidfile to name a root process (sshd, cron), and the
+  // next `labtel run` watched it: only pid 1, labtel and kernel threads were refused.
+  it('written by a user other than root, naming a process of another uid: refused, naming both uids; of its uid: accepted', async () => {
+    const root = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const own = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sleep', '60'], { stdio: 'ignore' });
+    try {
+      const f = pidfileNaming(root.pid!);
+      fs.chownSync(f, 65534, 65534);
+      await expect(resolveTarget({ pidfile: f })).rejects.toThrow(
+        `target.pidfile: ${f} names pid ${root.pid} (${executableOf(root.pid!)}), which runs as uid 0, but the pidfile was written by uid 65534, whose QEMU runs as that uid; refusing to watch it`,
+      );
+      for (let i = 0; uidOf(own.pid!) !== 65534; i++) {
+        if (i > 1000) throw new Error(`pid ${own.pid} never dropped to uid 65534`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const g = pidfileNaming(own.pid!);
+      fs.chownSync(g, 65534, 65534);
+      expect((await resolveTarget({ pidfile: g })).pid).toBe(own.pid);
+    } finally {
+      root.kill('SIGKILL');
+      own.kill('SIGKILL');
     }
   });
 
