@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { collectorCommon, expected, nonEmptyString, positiveInt } from '../../schema/common.js';
 
+/** The largest max_line_bytes: 15 MiB, so a row (the line plus at most 1 KiB) stays under verify's and report's 16 MiB lines. */
+export const MAX_LINE_BYTES = 15 << 20;
+
 export const guestAgentConfig = z
   .strictObject({
     ...collectorCommon,
@@ -14,10 +17,11 @@ export const guestAgentConfig = z
       .default('jsonl')
       .describe('jsonl: an in-guest agent writes one JSON object per line; qga: a stock qemu-guest-agent, polled.'),
     interval_ms: positiveInt().default(1000).describe('Period of the channel rows (counters), and of the polls with qga, ms.'),
+    // A row is its line plus at most 1 KiB (row-text.ts ROW_OVERHEAD_MAX), and labtel verify and report read lines of up to 16 MiB.
     max_line_bytes: positiveInt('a positive number of bytes')
-      .max(64 << 20, { error: expected('at most 67108864 bytes') })
+      .max(MAX_LINE_BYTES, { error: expected('at most 15728640 bytes') })
       .default(1 << 20)
-      .describe('Longest line kept; a longer one is dropped and counted, and the stream resynchronizes at the next newline.'),
+      .describe('Longest line kept, at most 15 MiB (its row, the line plus at most 1 KiB, stays within the 16 MiB lines labtel verify and report read); a longer one is dropped and counted, and the stream resynchronizes at the next newline.'),
     max_lines_per_s: positiveInt('a positive number of lines per second')
       .default(1000)
       .describe('Lines accepted per second (bursts up to one second\'s worth); the rest are dropped and counted.'),

@@ -2,7 +2,7 @@
 // process of its own so that what it holds is not in the test's RSS: every
 // answer a 3 MiB array of numbers JSON.stringify would write 5x longer,
 // followed by 16 MiB of lines nobody asked for, with max_line_bytes at its
-// largest (64 MiB). The session must hold a bounded number of bytes (answers
+// largest (15 MiB). The session must hold a bounded number of bytes (answers
 // read up to 4 MiB, at most 1 MiB of unasked lines queued), write answers as
 // the agent sent them within the byte budget, give the answers past it a
 // null row that says why, count them, report a handful of messages, and
@@ -59,7 +59,7 @@ afterEach(() => {
 describe('guest_agent, protocol qga, against a hostile agent', () => {
   // Regression for: qga mode kept up to 64 lines of up to max_line_bytes (64 MiB allowed: 4 GiB), and an
   // answer of numbers was re-serialized into a row 4-5x its size, with no byte budget.
-  it('3 MiB answers of numbers, each followed by 16 MiB of unasked lines, max_line_bytes 64 MiB: RSS bounded, rows as sent and within the budget, the rest null with the reason, polling goes on', async () => {
+  it('3 MiB answers of numbers, each followed by 16 MiB of unasked lines, max_line_bytes 15 MiB (its largest): RSS bounded, rows as sent and within the budget, the rest null with the reason, polling goes on', async () => {
     const dir = tmpDir('labtel-qga-hostile-');
     const socket = path.join(dir, 'qga.sock');
     const agent = spawn(process.execPath, ['-e', AGENT, socket, String(ANSWER_BYTES), String(UNASKED_BYTES)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -69,7 +69,7 @@ describe('guest_agent, protocol qga, against a hostile agent', () => {
     await waitFor(() => said.includes('listening') || undefined, 'the hostile agent to listen');
     const out = path.join(dir, 'rows.jsonl');
     const writer = new JsonlWriter(out, { availableInDeployment: false });
-    const config = guestAgentConfig.parse({ socket, mode: 'connect', protocol: 'qga', interval_ms: 200, max_line_bytes: 64 * MiB });
+    const config = guestAgentConfig.parse({ socket, mode: 'connect', protocol: 'qga', interval_ms: 200, max_line_bytes: 15 * MiB });
     const ac = new AbortController();
     const reports: string[] = [];
     const rss0 = process.memoryUsage().rss;
@@ -113,7 +113,7 @@ describe('guest_agent, protocol qga, against a hostile agent', () => {
     // Within the budget over their span: the bucket (one 4 MiB answer's row) plus 1 MiB/s.
     const span = ((written.at(-1)!.row.t_mono_ns as number) - (written[0]!.row.t_mono_ns as number)) / 1e9;
     expect(result.counters.bytes_written).toBeLessThanOrEqual(4 * MiB + ROW_OVERHEAD_MAX + MiB * span);
-    // Held at any time: the line being read (at most 4 MiB, not max_line_bytes' 64), at most 1 MiB of lines
+    // Held at any time: the line being read (at most 4 MiB, not max_line_bytes' 15), at most 1 MiB of lines
     // queued during a sync, the answer being judged and its row. RSS grows by more: each answer judged
     // (a 3 MiB line, decoded, parsed and written; a 1 MiB unasked line taken for the next answer) is
     // garbage until V8 collects it. Seen: 152 MiB (288 MiB before, 25 rows in). A guard against growth
