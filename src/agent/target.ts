@@ -107,7 +107,7 @@ async function resolve(t: Manifest['target'], procRoot: string, qmpSocket: strin
         r.vcpu_threads = q.vcpuThreads;
         r.peer_via = q.via;
       } else {
-        r.vcpu_note = `the QMP socket ${opts.qmpSocket} belongs to pid ${q.pid} (${q.exe}), not to the target ${pid}: vCPU threads not named from it`;
+        r.vcpu_note = `the QMP socket ${opts.qmpSocket} belongs to pid ${q.pid} (${q.exe}), not to the target ${pid}: the qmp collector's rows describe pid ${q.pid}, proc and perf watch pid ${pid}; vCPU threads not named from it`;
       }
     } catch (err) {
       r.vcpu_note = `vCPU threads not read from ${opts.qmpSocket}: ${(err as Error).message}`;

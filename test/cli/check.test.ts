@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { checkManifest } from '../../src/cli/commands/check.js';
 import { LABTEL_BIN } from '../helpers/cli.js';
 import { startHostileQmp } from '../helpers/hostile-qmp-target.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -84,5 +85,23 @@ describe('labtel check', () => {
     const ok = await check({ target: { qmp_socket: q.socket, executables: ['node'] }, collectors: { proc: {} } }, true);
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout).target).toEqual({ ok: true, pid: q.pid, reason: null });
+  });
+});
+
+describe('checkManifest, a pid target beside another process\'s QMP socket', () => {
+  // regression for: check said "target ok pid N" and nothing else when the qmp collector's socket belonged to another
+  // process, so its rows would describe another QEMU than proc's and perf's, said only in episode.json's vcpu_note.
+  it('accepts the researcher\'s pid and says whose the QMP socket is', async () => {
+    const q = await startHostileQmp('self');
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const file = path.join(tmpDir(), 'm.json');
+      fs.writeFileSync(file, JSON.stringify({ output_dir: path.join(tmpDir(), 'ep'), target: { pid: other.pid, executables: ['node'] }, collectors: { proc: {}, qmp: { socket: q.socket } } }));
+      const r = await checkManifest(file);
+      expect(r.target).toMatchObject({ ok: true, pid: other.pid });
+      expect(r.target.note).toContain(`the qmp collector's rows describe pid ${q.pid}, proc and perf watch pid ${other.pid}`);
+    } finally {
+      other.kill('SIGKILL');
+    }
   });
 });

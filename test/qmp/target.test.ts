@@ -93,7 +93,7 @@ describe('a QMP socket target', () => {
     const other = sleeper();
     try {
       const t = await resolveTarget({ pid: other.pid!, executables: ['node'] }, { qmpSocket: q.socket });
-      expect(t).toMatchObject({ pid: other.pid, vcpu_note: `the QMP socket ${q.socket} belongs to pid ${q.pid} (${exe(q.pid)}), not to the target ${other.pid}: vCPU threads not named from it` });
+      expect(t).toMatchObject({ pid: other.pid, vcpu_note: `the QMP socket ${q.socket} belongs to pid ${q.pid} (${exe(q.pid)}), not to the target ${other.pid}: the qmp collector's rows describe pid ${q.pid}, proc and perf watch pid ${other.pid}; vCPU threads not named from it` });
       expect(t.vcpu_threads).toBeUndefined();
       // Its own socket, but a hostile one naming a foreign thread: noted, no vCPU names taken.
       const liar = await startHostileQmp(other.pid!);

@@ -9,7 +9,8 @@ import { KNOWN_COLLECTORS } from '../../manifest/schema.js';
 
 export interface CheckReport {
   ok: boolean;
-  target: { ok: boolean; pid: number | null; reason: string | null };
+  /** note: why the target's vCPU threads are not named from collectors.qmp.socket (another process's, or refused), when so. */
+  target: { ok: boolean; pid: number | null; reason: string | null; note?: string };
   collectors: Record<string, { decision: 'run' | 'skip' | 'refuse'; optional: boolean; reason: string }>;
   refusals: string[];
 }
@@ -27,7 +28,9 @@ export async function checkManifest(file: string): Promise<CheckReport> {
   try {
     // As run resolves it: checked against the qmp collector's socket when that collector runs.
     const qmp = m.collectors.qmp;
-    report.target.pid = (await resolveTarget(m.target, { qmpSocket: qmp?.enabled && plan.run.some((p) => p.name === 'qmp') ? qmp.socket : undefined })).pid;
+    const t = await resolveTarget(m.target, { qmpSocket: qmp?.enabled && plan.run.some((p) => p.name === 'qmp') ? qmp.socket : undefined });
+    report.target.pid = t.pid;
+    if (t.vcpu_note) report.target.note = t.vcpu_note;
   } catch (err) {
     report.target = { ok: false, pid: null, reason: (err as Error).message };
   }
@@ -40,7 +43,7 @@ export async function checkCommand(file: string, opts: { json?: boolean }): Prom
   if (opts.json) {
     console.log(JSON.stringify(r, null, 2));
   } else {
-    console.log(`${'target'.padEnd(12)} ${r.target.ok ? `ok       pid ${r.target.pid}` : `refuse   ${r.target.reason}`}`);
+    console.log(`${'target'.padEnd(12)} ${r.target.ok ? `ok       pid ${r.target.pid}${r.target.note ? `; note: ${r.target.note}` : ''}` : `refuse   ${r.target.reason}`}`);
     for (const [name, c] of Object.entries(r.collectors)) console.log(`${name.padEnd(12)} ${c.decision.padEnd(8)} ${c.reason}`);
     for (const x of r.refusals.filter((x) => !x.startsWith('collectors.'))) console.log(`refused: ${x}`);
     console.log(r.ok ? '\nlabtel run would start this episode' : '\nlabtel run would refuse this episode');
