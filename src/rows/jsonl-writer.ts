@@ -63,17 +63,40 @@ export class JsonlWriter {
   /**
    * Appends one row whose fields the caller already serialized: `members` is
    * the inside of a JSON object (`"a":1,"b":null`), for hot paths that build
-   * rows without intermediate objects.
+   * rows without intermediate objects. Returns the bytes appended (UTF-8,
+   * newline included): what rowBytes() said before.
    */
-  writeMembers(source: Source, tMonoNs: number, members: string, nullReasons?: Record<string, string>): void {
-    const seq = this.seqs.get(source) ?? 0;
+  writeMembers(source: Source, tMonoNs: number, members: string, nullReasons?: Record<string, string>): number {
+    const seq = this.nextSeq(source);
     this.seqs.set(source, seq + 1);
-    let line = `{"source":"${source}","t_mono_ns":${Math.round(tMonoNs)},"seq":${seq}${this.prefix}`;
-    if (nullReasons) line += `,"null_reasons":${JSON.stringify(nullReasons)}`;
-    this.buf += members ? `${line},${members}}\n` : `${line}}\n`;
+    const line = this.lineOf(this.head(source, tMonoNs, seq, nullReasons), members);
+    this.buf += line;
     this.bufRows++;
     if (this.stats) this.stats[1] = this.bufRows;
     if (this.buf.length >= FLUSH_BYTES) this.flush();
+    return Buffer.byteLength(line);
+  }
+
+  /**
+   * Bytes (UTF-8, newline included) of the row writeMembers(source, tMonoNs,
+   * members, nullReasons) would append next, without appending it: a budget
+   * can be charged with what lands on disk before anything is written.
+   */
+  rowBytes(source: Source, tMonoNs: number, members: string, nullReasons?: Record<string, string>): number {
+    const head = this.head(source, tMonoNs, this.nextSeq(source), nullReasons);
+    // As lineOf() joins them, without copying `members` (a guest's line can be 15 MiB).
+    return Buffer.byteLength(head) + (members ? 1 + Buffer.byteLength(members) : 0) + 2;
+  }
+
+  /** The envelope of a row, its closing brace not yet written: the one place its format is spelled. */
+  private head(source: Source, tMonoNs: number, seq: number, nullReasons?: Record<string, string>): string {
+    const head = `{"source":"${source}","t_mono_ns":${Math.round(tMonoNs)},"seq":${seq}${this.prefix}`;
+    return nullReasons ? `${head},"null_reasons":${JSON.stringify(nullReasons)}` : head;
+  }
+
+  /** A whole row line: the envelope, the members, `}` and the newline (rowBytes() counts the same parts). */
+  private lineOf(head: string, members: string): string {
+    return members ? `${head},${members}}\n` : `${head}}\n`;
   }
 
   /** The seq the next row of this source gets. */

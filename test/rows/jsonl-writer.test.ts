@@ -87,4 +87,30 @@ describe('JsonlWriter', () => {
     w.close();
     expect(readJsonl(file)).toHaveLength(5000);
   });
+
+  // regression for: a row's size was computed by a copy of the envelope format (guest_agent's row-text.ts), so
+  // a change to the envelope here would have charged the guest's byte budget with a size that is not on disk.
+  it('rowBytes() is, before writing, the bytes writeMembers() then appends, and they are the bytes on disk', () => {
+    const file = path.join(tmpDir(), 't.jsonl');
+    const w = new JsonlWriter(file, { availableInDeployment: false });
+    const rows: Array<[Parameters<JsonlWriter['rowBytes']>[0], number, string, Record<string, string>?]> = [
+      ['guest', 1.6, '"kind":"line","guest":{"s":"é \u2028 😀"},"guest_t":null'],
+      ['guest', 2e18, '"kind":"qga","command":"guest-get-cpustats","result":null', { result: 'guest-get-cpustats: ü' }],
+      ['agent', 3, ''],
+      ['guest', 4, `"kind":"line","guest":{"big":"${'x'.repeat(200_000)}"},"guest_t":null`],
+    ];
+    expect(rows.length).toBeGreaterThan(0);
+    let sum = 0;
+    for (const [source, t, members, reasons] of rows) {
+      const before = w.rowBytes(source, t, members, reasons);
+      const appended = w.writeMembers(source, t, members, reasons);
+      expect(appended, `row of ${source} at ${t}`).toBe(before);
+      sum += appended;
+    }
+    w.close();
+    expect(fs.statSync(file).size).toBe(sum);
+    const lines = fs.readFileSync(file, 'utf8').split('\n').slice(0, -1);
+    expect(lines.map((l) => Buffer.byteLength(l) + 1).reduce((a, b) => a + b, 0)).toBe(sum);
+    expect(readJsonl(file).map((r) => r.seq)).toEqual([0, 1, 0, 2]);
+  });
 });

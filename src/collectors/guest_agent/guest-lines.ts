@@ -9,7 +9,7 @@ import { isMeasuredValue } from '../../rows/measurement.js';
 import { ByteBudget, type BudgetVerdict } from './byte-budget.js';
 import { judgeLine } from './guest-line.js';
 import type { QgaAnswer } from './qga-session.js';
-import { lineMembers, qgaMembers, ROW_OVERHEAD_MAX, rowBytes } from './row-text.js';
+import { lineMembers, qgaMembers, ROW_OVERHEAD_MAX } from './row-text.js';
 
 export interface GuestCounters {
   connections: number;
@@ -34,7 +34,7 @@ export const newCounters = (): GuestCounters => ({
 });
 
 /** What of the row writer the guest's rows use. */
-export type GuestRowSink = Pick<JsonlWriter, 'write' | 'writeMembers' | 'nextSeq' | 'availableInDeployment' | 'flushIfDue'>;
+export type GuestRowSink = Pick<JsonlWriter, 'write' | 'writeMembers' | 'rowBytes' | 'flushIfDue'>;
 
 export interface GuestLinesOptions {
   max_lines_per_s: number;
@@ -87,14 +87,12 @@ export class GuestLines {
   /** Writes one guest row if the budget has room for all of it; if not, counts the drop. */
   private writeCharged(t: number, members: string, what: string): BudgetVerdict {
     const w = this.o.writer;
-    const bytes = rowBytes(w, t, members);
-    const verdict = this.budget.check(bytes, t);
+    const verdict = this.budget.check(w.rowBytes('guest', t, members), t);
     if (verdict !== 'ok') {
       this.dropped(verdict, what);
       return verdict;
     }
-    w.writeMembers('guest', t, members);
-    this.budget.charge(bytes, t);
+    this.budget.charge(w.writeMembers('guest', t, members), t);
     this.o.counters.bytes_written = this.budget.written;
     return verdict;
   }

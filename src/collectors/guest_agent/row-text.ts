@@ -1,9 +1,8 @@
-// The guest rows as text, and their exact size as the row writer writes
-// them (src/rows/jsonl-writer.ts writeMembers), so the byte budget is
-// charged with what lands on disk. The guest's line is written as it came
+// The guest rows as text (their exact size as written is the row writer's
+// rowBytes(), src/rows/jsonl-writer.ts, so the byte budget is charged with
+// what lands on disk). The guest's line is written as it came
 // (validated, never serialized again): a row is the line plus an envelope
 // of at most ROW_OVERHEAD_MAX bytes, whatever the line holds.
-import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 
 /**
  * Bytes a row adds to what the guest sent: the envelope (source, t_mono_ns,
@@ -21,11 +20,4 @@ export function lineMembers(text: string, guestT: number | string | null): strin
 /** A qga answer's row: `raw` is the answer's `return` as the agent wrote it. */
 export function qgaMembers(command: string, raw: string): string {
   return `"kind":"qga","command":${JSON.stringify(command)},"result":${raw}`;
-}
-
-/** Bytes of the row `w.writeMembers('guest', tMonoNs, members, nullReasons)` appends next. */
-export function rowBytes(w: Pick<JsonlWriter, 'nextSeq' | 'availableInDeployment'>, tMonoNs: number, members: string, nullReasons?: Record<string, string>): number {
-  let head = `{"source":"guest","t_mono_ns":${Math.round(tMonoNs)},"seq":${w.nextSeq('guest')},"available_in_deployment":${w.availableInDeployment}`;
-  if (nullReasons) head += `,"null_reasons":${JSON.stringify(nullReasons)}`;
-  return Buffer.byteLength(head) + (members ? 1 + Buffer.byteLength(members) : 0) + 2;
 }
