@@ -2,6 +2,7 @@
 // unix socket (for a client, the process that called listen()). The pure-TS
 // answer is src/util/socket-peer.ts's listenerPid().
 import { errnoName } from '../util/errno.js';
+import { processIdentity } from '../util/process-identity.js';
 import { nativeAddon } from './addon.js';
 import type { NativeAddon } from './types.js';
 
@@ -9,7 +10,7 @@ const ESRCH = 3;
 
 /**
  * The peer's pid from `addon`; null when it has no peerCred, or when the process that
- * called listen() has exited (its listening socket passed on or inherited: its pid may
+ * called listen() has exited, reaped or not (its listening socket passed on or inherited: its pid may
  * name another process by now), so that the caller asks /proc/net/unix who holds the
  * socket. Throws, naming `what`, when getsockopt fails otherwise.
  */
@@ -21,6 +22,8 @@ export function peerPidFrom(addon: NativeAddon | null | undefined, fd: number, w
     throw new Error(`SO_PEERCRED on ${what}: ${errnoName(c.errno)}`);
   }
   if (c.pid <= 0) throw new Error(`SO_PEERCRED on ${what}: the peer is in a PID namespace this one cannot see (pid ${c.pid})`);
+  // Exited but not reaped yet (a zombie): it holds no socket any more, as for one that is gone.
+  if (processIdentity(c.pid) === null) return null;
   return c.pid;
 }
 

@@ -48,9 +48,13 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
 
-async function forkedServer(named: 'self' | 'parent'): Promise<{ socket: string; child: number; parent: number }> {
+/** `zombie`: the parent is left unreaped (its own parent, a sleep, never waits), as under a supervisor that has not reaped it yet. */
+async function forkedServer(named: 'self' | 'parent', zombie = false): Promise<{ socket: string; child: number; parent: number }> {
   const socket = path.join(tmpDir('labtel-rb-'), 'qmp.sock');
-  const p = spawn('python3', ['-c', SERVER, socket, named], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = zombie
+    ? spawn('sh', ['-c', 'python3 -c "$0" "$1" "$2" & exec sleep 60', SERVER, socket, named], { stdio: ['ignore', 'pipe', 'inherit'] })
+    : spawn('python3', ['-c', SERVER, socket, named], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (zombie) children.push(p);
   const line: string = await new Promise((resolve, reject) => {
     let out = '';
     p.stdout!.on('data', (d) => {
@@ -62,7 +66,7 @@ async function forkedServer(named: 'self' | 'parent'): Promise<{ socket: string;
   const [, child, parent] = line.trim().split(' ').map(Number);
   procs.push(child!);
   while (fs.existsSync(`/proc/${parent}/stat`) && !/\) Z /.test(fs.readFileSync(`/proc/${parent}/stat`, 'latin1'))) await sleep(5);
-  await new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
+  if (!zombie) await new Promise((r) => (p.exitCode !== null ? r(null) : p.once('exit', r)));
   return { socket, child: child!, parent: parent! };
 }
 
@@ -79,6 +83,16 @@ describe('a QMP socket whose listening process has exited (forked, fd kept by th
     const viaTs = await qmpTarget(s.socket, '/proc', { executables: ['python*'] });
     expect({ native: viaNative.pid, ts: viaTs.pid }).toEqual({ native: s.child, ts: s.child });
     expect(viaNative.via).toBe('/proc/net/unix'); // SO_PEERCRED could not vouch for a live peer
+  });
+
+  // regression for: a listener that has exited but is not reaped yet (a zombie) still has its pid and a pidfd, so
+  // SO_PEERCRED named it and native refused where the pure-TS lookup named the child holding the socket.
+  it('the parent a zombie: native and pure TS both name the child', async () => {
+    const s = await forkedServer('self', true);
+    expect(fs.readFileSync(`/proc/${s.parent}/stat`, 'latin1')).toMatch(/\) Z /);
+    const viaNative = await qmpTarget(s.socket, '/proc', { executables: ['python*'], peerOf: native }).then((t) => t.pid, (e: Error) => e.message);
+    const viaTs = await qmpTarget(s.socket, '/proc', { executables: ['python*'] }).then((t) => t.pid, (e: Error) => e.message);
+    expect({ native: viaNative, ts: viaTs }).toEqual({ native: s.child, ts: s.child });
   });
 
   // regression for: the exited parent's pid, given to the next process, was taken as the socket's peer: the child
