@@ -46,7 +46,16 @@ async function resolve(t: Manifest['target'], procRoot: string, qmpSocket: strin
   if (t.qmp_socket !== undefined) {
     try {
       const q = await qmpTarget(t.qmp_socket, procRoot, { executables, peerOf: nativePeerPid });
-      return { pid: q.pid, qmp_socket: t.qmp_socket, vcpu_threads: q.vcpuThreads, exe: q.exe, peer_via: q.via, ...widened };
+      const r: ResolvedTarget = { pid: q.pid, qmp_socket: t.qmp_socket, vcpu_threads: q.vcpuThreads, exe: q.exe, peer_via: q.via, ...widened };
+      if (opts.qmpSocket !== undefined && opts.qmpSocket !== t.qmp_socket) {
+        // The qmp collector may read another socket than the target's: say so when it is another process's.
+        const other = await qmpTarget(opts.qmpSocket, procRoot, { executables, peerOf: nativePeerPid }).then(
+          (o) => (o.pid === q.pid ? null : `belongs to pid ${o.pid} (${o.exe})`),
+          (e: Error) => `could not be checked: ${e.message}`,
+        );
+        if (other) r.vcpu_note = `collectors.qmp.socket ${opts.qmpSocket} ${other}, not to the target ${q.pid} (target.qmp_socket ${t.qmp_socket}): the qmp collector's rows may describe another process than proc and perf watch`;
+      }
+      return r;
     } catch (err) {
       throw new TargetError(`target.qmp_socket: ${(err as Error).message}`, { cause: err });
     }

@@ -87,6 +87,18 @@ describe('a QMP socket target', () => {
     }
   });
 
+  it('a qmp_socket target beside a qmp collector reading another process\'s socket: noted', async () => {
+    // regression for: proc and perf watched target.qmp_socket's QEMU while the qmp collector read another QEMU, said nowhere.
+    const a = await startHostileQmp('self');
+    const b = await startHostileQmp('self');
+    const t = await resolveTarget({ qmp_socket: a.socket, executables: ['node'] }, { qmpSocket: b.socket });
+    expect(t.pid).toBe(a.pid);
+    expect(t.vcpu_note).toBe(
+      `collectors.qmp.socket ${b.socket} belongs to pid ${b.pid} (${exe(b.pid)}), not to the target ${a.pid} (target.qmp_socket ${a.socket}): the qmp collector's rows may describe another process than proc and perf watch`,
+    );
+    expect((await resolveTarget({ qmp_socket: a.socket, executables: ['node'] }, { qmpSocket: a.socket })).vcpu_note).toBeUndefined();
+  });
+
   it("a named pid is the researcher's choice: not refused for another process's QMP socket, whose vCPU threads it does not take", async () => {
     // regression for: vCPU names taken from a QMP socket that is not the target's.
     const q = await startHostileQmp('self');
