@@ -15,7 +15,7 @@ const BOOKKEEPING = [
   'pkts_total', 'filter_received', 'kernel_drops', 'if_drops', 'drops_lower_bound', 'saved_bytes', 'bucket_ms', 'partial', 'distinct_estimated',
   'vcpus', 'poll_ms', 'events_dropped', 'kind', 'command', 'guest_t', 'connected', 'connections', 'connections_refused', 'lines', 'bytes_received',
   'dropped_oversize', 'dropped_rate', 'dropped_invalid_utf8', 'dropped_invalid_json', 'dropped_too_deep', 'dropped_not_object',
-  'dropped_byte_rate', 'dropped_total_cap', 'bytes_written', 'problems', 'cut', 'events_dropped_by', 'empty_buckets_skipped',
+  'dropped_byte_rate', 'dropped_total_cap', 'bytes_written', 'dropped_unasked', 'problems', 'cut', 'events_dropped_by', 'empty_buckets_skipped',
 ];
 
 describe('measurement paths from the row schemas', () => {

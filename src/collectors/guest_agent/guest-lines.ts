@@ -25,12 +25,14 @@ export interface GuestCounters {
   dropped_byte_rate: number;
   dropped_total_cap: number;
   bytes_written: number;
+  /** qga lines nobody asked for, dropped (QgaSession). */
+  dropped_unasked: number;
 }
 
 export const newCounters = (): GuestCounters => ({
   connections: 0, connections_refused: 0, lines: 0, bytes: 0, dropped_oversize: 0, dropped_rate: 0,
   dropped_invalid_utf8: 0, dropped_invalid_json: 0, dropped_too_deep: 0, dropped_not_object: 0,
-  dropped_byte_rate: 0, dropped_total_cap: 0, bytes_written: 0,
+  dropped_byte_rate: 0, dropped_total_cap: 0, bytes_written: 0, dropped_unasked: 0,
 });
 
 /** What of the row writer the guest's rows use. */

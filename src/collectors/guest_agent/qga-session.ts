@@ -30,16 +30,25 @@ export class QgaSession {
   private syncing = false;
   private queued: Buffer[] = [];
   private queuedBytes = 0;
-  /** Lines nobody asked for that did not fit in the queue (stale answers, or a guest talking out of turn). */
+  /** Lines nobody asked for that were dropped (stale answers, or a guest talking out of turn). */
   unasked = 0;
   private syncId = Math.floor(Math.random() * 2 ** 30);
 
-  constructor(private readonly write: (b: Buffer) => void) {}
+  /** `onUnasked` is told of each line dropped for being unasked (the collector counts it in dropped_unasked). */
+  constructor(
+    private readonly write: (b: Buffer) => void,
+    private readonly onUnasked: () => void = () => {},
+  ) {}
+
+  private dropUnasked(): void {
+    this.unasked++;
+    this.onUnasked();
+  }
 
   /** Every line the channel receives. */
   onLine(line: Buffer): void {
     // A sync reads only the line with the agent's 0xFF: nothing else is handed over (or copied) meanwhile.
-    if (this.syncing && line.indexOf(0xff) < 0) return void this.unasked++;
+    if (this.syncing && line.indexOf(0xff) < 0) return this.dropUnasked();
     const w = this.waiting;
     if (w) {
       this.waiting = null;
@@ -48,12 +57,12 @@ export class QgaSession {
     }
     // Outside a sync nothing queued is ever read (a command clears the queue before asking), and a sync
     // reads only a line with the agent's 0xFF: anything else is not kept, nor copied.
-    if (!this.syncing || line.length > QGA_MAX_QUEUED_BYTES) return void this.unasked++;
+    if (!this.syncing || line.length > QGA_MAX_QUEUED_BYTES) return this.dropUnasked();
     this.queued.push(Buffer.from(line));
     this.queuedBytes += line.length;
     while (this.queuedBytes > QGA_MAX_QUEUED_BYTES) {
       this.queuedBytes -= this.queued.shift()!.length;
-      this.unasked++;
+      this.dropUnasked();
     }
   }
 
@@ -64,7 +73,9 @@ export class QgaSession {
 
   async execute(command: string): Promise<QgaAnswer> {
     if (!this.inStep) await this.sync();
-    this.queued = []; // nothing before the question can be its answer
+    // Nothing before the question can be its answer: what a sync left queued is dropped, and counted.
+    for (let k = this.queued.length; k > 0; k--) this.dropUnasked();
+    this.queued = [];
     this.queuedBytes = 0;
     const line = await this.next(() => this.write(Buffer.from(JSON.stringify({ execute: command }) + '\n')), command);
     const v = judgeLine(line);
@@ -93,9 +104,9 @@ export class QgaSession {
     for (;;) {
       const line = await this.next(() => {}, 'guest-sync-delimited', Math.max(1, deadline - Date.now()));
       const at = line.indexOf(0xff);
-      if (at < 0) continue;
-      const v = judgeLine(line.subarray(at + 1));
-      if (v.ok && v.value.return === id) break;
+      const v = at < 0 ? null : judgeLine(line.subarray(at + 1));
+      if (v?.ok && v.value.return === id) break;
+      this.dropUnasked(); // an earlier sync's late answer, or a line out of turn
     }
   }
 

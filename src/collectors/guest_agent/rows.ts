@@ -54,5 +54,6 @@ export const guestChannelRow = z
     dropped_byte_rate: count('Lines (or qga answers) dropped because their row did not fit in max_bytes_per_s; checked before a line is parsed, so such a line is counted here whatever it holds. Absent in episodes recorded before the byte budget.').optional(),
     dropped_total_cap: count("Lines (or qga answers) dropped because their row would have taken the guest's rows past max_total_mb. Absent in episodes recorded before the byte budget.").optional(),
     bytes_written: count("Bytes of the line and qga rows written (envelopes included), cumulative: what the byte budget is charged with; channel rows and null qga rows are not counted. Absent in episodes recorded before the byte budget.").optional(),
+    dropped_unasked: count("qga lines nobody asked for, dropped: a late answer to a question that timed out, or an agent talking out of turn (at most 1 MiB of them is held, during a sync); always 0 with protocol jsonl. Absent in episodes recorded before it was counted.").optional(),
   })
   .describe('The channel\'s counters, cumulative since the collector started: every drop is counted here and in summary.json, never silent.');

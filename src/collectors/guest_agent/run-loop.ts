@@ -71,7 +71,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   const serve = async (sock: net.Socket) => {
     current = sock;
     n.connections++;
-    const qga = c.protocol === 'qga' ? new QgaSession((b) => sock.write(b)) : null;
+    const qga = c.protocol === 'qga' ? new QgaSession((b) => sock.write(b), unasked) : null;
     reader = new BoundedLineReader(lineCap, qga ? (l) => qga.onLine(l) : (l) => guest.line(l));
     const rd = reader;
     feed = (d: Buffer) => {
@@ -90,6 +90,14 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     n.dropped_oversize += rd.oversize;
     reader = null;
     current = null;
+  };
+
+  /** A qga line nobody asked for, dropped: counted, and reported once per power of ten (a flood makes a handful of messages). */
+  const unasked = () => {
+    const k = ++n.dropped_unasked;
+    if (Number.isInteger(Math.log10(k))) {
+      o.reportError?.(`guest_agent: the agent sent lines nobody asked for (not an answer to labtel's question, or late): dropped (${k} so far, counted in dropped_unasked)`);
+    }
   };
 
   let osinfoDone = false;

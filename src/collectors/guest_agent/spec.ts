@@ -40,7 +40,7 @@ export const guestAgentSpec = defineCollector({
     rhythm: (r) => r.kind === 'channel',
     intervalKey: 'interval_ms',
     drops: (l) => {
-      const kinds = ['oversize', 'rate', 'invalid_utf8', 'invalid_json', 'too_deep', 'not_object', 'byte_rate', 'total_cap'].filter((k) => n(l[`dropped_${k}`]) > 0);
+      const kinds = ['oversize', 'rate', 'invalid_utf8', 'invalid_json', 'too_deep', 'not_object', 'byte_rate', 'total_cap', 'unasked'].filter((k) => n(l[`dropped_${k}`]) > 0);
       const total = kinds.reduce((s, k) => s + n(l[`dropped_${k}`]), 0);
       return total ? [`the guest channel dropped ${total} lines (${kinds.map((k) => `${k}: ${l[`dropped_${k}`]}`).join(', ')})`] : [];
     },

@@ -41,6 +41,7 @@ const COUNTERS = [
   'dropped_byte_rate',
   'dropped_total_cap',
   'bytes_written',
+  'dropped_unasked',
 ] as const satisfies ReadonlyArray<keyof GuestCounters>;
 
 interface Run {
@@ -192,6 +193,7 @@ function expectCounters(run: Run, want: Pick<GuestCounters, 'connections' | 'byt
     dropped_invalid_json: 0,
     dropped_too_deep: 0,
     dropped_not_object: 0,
+    dropped_unasked: 0,
     ...want,
   };
   expect(countersOf(run.channels.at(-1)!), 'the final channel row').toEqual(full);
