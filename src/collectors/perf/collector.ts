@@ -18,7 +18,7 @@ export const perf: Collector<'perf'> = {
     const r = await perfLoop({
       pid: ctx.target.pid,
       pidfile: ctx.target.pidfile,
-      follow: { exe: ctx.target.exe, executables: ctx.target.executables },
+      follow: { exe: ctx.target.exe, executables: ctx.target.executables, qmpSocket: ctx.target.qmp_socket },
       writer: ctx.writer,
       clock: ctx.clock,
       intervalMs: ctx.config.interval_ms,
