@@ -8,86 +8,30 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { dirChainProblem, type DirRules } from './safe-dir.js';
 
 /** sun_path holds 108 bytes, the last a NUL. */
 const SUN_PATH_MAX = 107;
 
-/**
- * Why labtel will not listen at `socketPath`, or null. The socket's own
- * directory (symlinks resolved) must be owned by root or by labtel's user
- * and writable by no one else, sticky or not (in a sticky /tmp anyone can
- * still take the name first); every directory above it must be owned by
- * root or labtel's user and not writable by others unless sticky (else the
- * directory itself could be swapped); so must every symlink on the way to
- * it, and the directory that holds it (else it could be pointed elsewhere).
- */
-export function unsafeSocketDir(socketPath: string): string | null {
-  const dir = path.dirname(path.resolve(socketPath));
-  let real: string;
-  try {
-    real = fs.realpathSync(dir);
-  } catch (err) {
-    return `the socket's directory ${dir} cannot be used: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-  }
-  const me = process.geteuid?.() ?? 0;
-  for (let d = real, own = true; ; own = false) {
-    const st = fs.statSync(d);
-    const named = d === dir || own ? `the socket's directory ${d}${d !== dir ? ` (${dir})` : ''}` : `${d}, above the socket's directory ${dir},`;
-    if (!st.isDirectory()) return `${named} is not a directory`;
-    if (st.uid !== 0 && st.uid !== me) return `${named} is owned by uid ${st.uid}, neither root nor labtel's user (${me}): that user could replace the socket; use a directory only root (or labtel's user) can write, or let QEMU be the server (chardev server=on, libvirt's mode='bind') and use mode "connect"`;
-    const othersWrite = (st.mode & 0o022) !== 0;
-    const sticky = (st.mode & 0o1000) !== 0;
-    if (othersWrite && (own || !sticky)) {
-      return `${named} is writable by ${st.mode & 0o002 ? 'every user' : 'its group'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}): another user could take the socket's name or put a symlink there; use a directory only root (or labtel's user) can write`;
-    }
-    const up = path.dirname(d);
-    if (up === d) return symlinkProblem(dir, me);
-    d = up;
-  }
-}
+/** The socket's directory: see unsafeSocketDir(). */
+const SOCKET_DIR_RULES: DirRules = {
+  strictLast: true,
+  harm: "take the socket's name or put a symlink there",
+  lastHarm: 'replace the socket',
+  wayOut: `, or let QEMU be the server (chardev server=on, libvirt's mode='bind') and use mode "connect"`,
+};
 
 /**
- * Why another user could change where a symlink on the way to `dir` leads,
- * or null: walked as the kernel walks it, each symlink followed must be
- * owned by root or labtel's user and sit in a directory they own that no one
- * else can write unless sticky. (The real directories are judged above; a
- * symlink's own directory need not be one of them.)
+ * Why labtel will not listen at `socketPath`, or null: the way to its
+ * directory walked as for every directory labtel writes into (safe-dir.ts
+ * dirChainProblem: each directory passed through owned by root or labtel's
+ * user and not writable by others unless sticky, each symlink followed
+ * owned by them and in such a directory), and the socket's own directory
+ * must exist and be writable by no one else, sticky or not (in a sticky
+ * /tmp anyone can still take the name first).
  */
-function symlinkProblem(dir: string, me: number): string | null {
-  const trusted = (uid: number) => uid === 0 || uid === me;
-  const todo = dir.split('/').filter(Boolean);
-  let cur = '/';
-  for (let links = 0; todo.length; ) {
-    const name = todo.shift()!;
-    if (name === '.') continue;
-    if (name === '..') {
-      cur = path.dirname(cur);
-      continue;
-    }
-    const next = path.join(cur, name);
-    let l: fs.Stats;
-    try {
-      l = fs.lstatSync(next);
-    } catch (err) {
-      return `${next}, on the way to the socket's directory ${dir}, cannot be used: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-    }
-    if (!l.isSymbolicLink()) {
-      cur = next;
-      continue;
-    }
-    const on = `${next}, a symlink on the way to the socket's directory ${dir},`;
-    if (!trusted(l.uid)) return `${on} is owned by uid ${l.uid}, neither root nor labtel's user (${me}): that user could point it elsewhere; name a directory without it`;
-    const holder = fs.statSync(cur);
-    if (!trusted(holder.uid)) return `${on} is in ${cur}, owned by uid ${holder.uid}, neither root nor labtel's user (${me}): that user could replace it; name a directory without it`;
-    if ((holder.mode & 0o022) !== 0 && (holder.mode & 0o1000) === 0) {
-      return `${on} is in ${cur}, writable by ${holder.mode & 0o002 ? 'every user' : 'its group'} (mode ${(holder.mode & 0o7777).toString(8).padStart(4, '0')}, not sticky): another user could replace it; name a directory without it`;
-    }
-    if (++links > 40) return `${on} leads through too many symlinks (ELOOP)`;
-    const to = fs.readlinkSync(next);
-    todo.unshift(...to.split('/').filter(Boolean));
-    if (path.isAbsolute(to)) cur = '/';
-  }
-  return null;
+export function unsafeSocketDir(socketPath: string): string | null {
+  return dirChainProblem(path.dirname(path.resolve(socketPath)), "the socket's directory", SOCKET_DIR_RULES);
 }
 
 /**

@@ -43,7 +43,7 @@ describe('the way to output_dir', () => {
     fs.symlinkSync(v, link);
     fs.lchownSync(link, NOBODY, NOBODY);
     const dir = path.join(link, 'ep');
-    const why = `${link}, on the way to output_dir ${dir}, is a symlink owned by uid ${NOBODY}, neither root nor labtel's user (0): labtel does not write through it`;
+    const why = `${link}, a symlink on the way to output_dir ${dir}, is owned by uid ${NOBODY}, neither root nor labtel's user (0): that user could point it elsewhere; name a directory without it`;
     expect(outputDirProblem(dir)).toBe(why);
     expect(() => prepareEpisodeDir(dir, false)).toThrow(why);
     expect(fs.readdirSync(v)).toEqual(['victim']);

@@ -37,7 +37,7 @@ describe('unsafeSocketDir', () => {
     const d = path.join(top, 'sub');
     fs.mkdirSync(d, { mode: 0o700 });
     expect(unsafeSocketDir(path.join(d, 's.sock'))).toBe(
-      `${top}, above the socket's directory ${d}, is writable by every user (mode 0777): another user could take the socket's name or put a symlink there; use a directory only root (or labtel's user) can write`,
+      `${top}, on the way to the socket's directory ${d}, is writable by every user (mode 0777, not sticky): another user could take the socket's name or put a symlink there; use a directory only root (or labtel's user) can write`,
     );
   });
 
@@ -47,7 +47,7 @@ describe('unsafeSocketDir', () => {
     fs.chownSync(top, NOBODY, NOBODY);
     const d = path.join(top, 'sub');
     fs.mkdirSync(d, { mode: 0o700 });
-    expect(unsafeSocketDir(path.join(d, 's.sock'))).toMatch(new RegExp(`^${top}, above the socket's directory ${d}, is owned by uid ${NOBODY}`));
+    expect(unsafeSocketDir(path.join(d, 's.sock'))).toMatch(new RegExp(`^${top}, on the way to the socket's directory ${d}, is owned by uid ${NOBODY}`));
   });
 
   it('judges the real directory behind a symlink in the path, and names both', () => {
