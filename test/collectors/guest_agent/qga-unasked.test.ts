@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EpisodeClock } from '../../../src/clock/origin.js';
 import { guestAgentConfig } from '../../../src/collectors/guest_agent/config.js';
+import { QgaSession } from '../../../src/collectors/guest_agent/qga-session.js';
 import { guestLoop } from '../../../src/collectors/guest_agent/run-loop.js';
 import { guestAgentSpec } from '../../../src/collectors/guest_agent/spec.js';
 import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
@@ -108,4 +109,29 @@ describe('guest_agent, protocol qga, an agent sending lines nobody asked for', (
     const told = reports.filter((m) => m.includes('dropped_unasked'));
     expect(told).toEqual([1, 10].map((k) => `guest_agent: the agent sent lines nobody asked for (not an answer to labtel's question, or late): dropped (${k} so far, counted in dropped_unasked)`));
   }, 60_000);
+});
+
+describe('QgaSession: what counts as unasked during a sync', () => {
+  // regression for: a real qemu-ga answers the 0xFF of guest-sync-delimited with a parse error line (seen here:
+  // {"error": {"class": "GenericError", "desc": "JSON parse error, stray '\uFFFD'"}}); counting it as unasked
+  // made every qga episode report a drop (the real-agent emit test caught it).
+  it("qemu-ga's one error line answering the 0xFF is not counted; a second line before the sync's answer is", async () => {
+    const sent: Buffer[] = [];
+    let counted = 0;
+    const s = new QgaSession((b) => sent.push(b), () => counted++);
+    const answer = s.execute('guest-get-cpustats');
+    expect(sent.length).toBe(1);
+    const id = (JSON.parse(sent[0]!.subarray(1).toString()) as { arguments: { id: number } }).arguments.id;
+    s.onLine(Buffer.from(`{"error": {"class": "GenericError", "desc": "JSON parse error, stray '\uFFFD'"}}`));
+    expect(counted).toBe(0);
+    s.onLine(Buffer.from('{"error": {"class": "GenericError", "desc": "again"}}'));
+    s.onLine(Buffer.from('{"late":1}'));
+    expect(counted).toBe(2);
+    s.onLine(Buffer.concat([Buffer.from([0xff]), Buffer.from(`{"return": ${id}}`)]));
+    await new Promise((r) => setImmediate(r));
+    s.onLine(Buffer.from('{"return":[1]}'));
+    expect(await answer).toEqual({ value: [1], raw: '[1]' });
+    expect(counted).toBe(2);
+    expect(s.unasked).toBe(2);
+  });
 });
