@@ -101,7 +101,7 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
       const udp = Math.floor(n / 5);
       const icmp = Math.floor(n / 50);
       yield {
-        ...env('netflow', i / 10), bucket_ms: 100, partial: false, pkts_in: pin, pkts_out: pout, bytes_in: pin * 120, bytes_out: pout * 125, pkts_unmatched: 0, bytes_unmatched: 0,
+        ...env('netflow', i / 10), bucket_ms: 100, partial: false, empty_buckets_skipped: 0, pkts_in: pin, pkts_out: pout, bytes_in: pin * 120, bytes_out: pout * 125, pkts_unmatched: 0, bytes_unmatched: 0,
         flows: Math.min(n, 40), new_flows: Math.min(n, 4), peers: Math.min(n, 12), dst_ports: Math.min(n, 9), distinct_estimated: false,
         tcp_syn: i % 1000 < 50 ? Math.min(300, n - udp - icmp) : Math.min(2, n - udp - icmp), tcp_synack: 0, tcp_fin: 0, tcp_rst: Math.min(1, n - udp - icmp),
         pkts_tcp: n - udp - icmp, pkts_udp: udp, pkts_icmp: icmp, pkts_other_ip: 0, pkts_arp: 0, pkts_non_ip: 0, pkts_truncated: 0, pkts_malformed: 0, pkts_late: 0,
@@ -137,7 +137,7 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
         ...env('qmp', i), status: paused(i) ? 'paused' : 'running', running: !paused(i),
         block: { disk0: { rd_bytes: i * 40960, wr_bytes: wr, rd_operations: i * 10, wr_operations: i * 2, flush_operations: i, rd_total_time_ns: i * 1e6, wr_total_time_ns: i * 2e6, flush_total_time_ns: i * 1e5, failed_rd_operations: 0, failed_wr_operations: 0, failed_flush_operations: 0, idle_time_ns: 1e8 } },
         vcpus: threads.filter((th) => th.vcpu !== null).map((th) => ({ cpu_index: th.vcpu, thread_id: th.tid, qom_path: `/machine/unattached/device[${th.vcpu}]` })),
-        kvm_vm: null, kvm_vcpu: null, balloon_actual_bytes: null, poll_ms: 1.2, events_dropped: 0,
+        kvm_vm: null, kvm_vcpu: null, balloon_actual_bytes: null, poll_ms: 1.2, events_dropped: 0, events_dropped_by: null, problems: {}, cut: null,
         null_reasons: { kvm_vm: 'QEMU has KVM statistics only under KVM', kvm_vcpu: 'QEMU has KVM statistics only under KVM', balloon_actual_bytes: 'no balloon device' },
       };
       if (i % 180 === 90) yield { ...env('qmp_event', i + 0.5), event: i % 360 === 90 ? 'STOP' : 'RESUME', data: null, qemu_wall_ns: null, time_source: 'received' };
@@ -152,6 +152,7 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
       yield {
         ...env('guest', i + 0.5), kind: 'channel', connected: true, connections: 1, connections_refused: 0, lines: i + 1, bytes,
         dropped_oversize: 0, dropped_rate: 0, dropped_invalid_utf8: 0, dropped_invalid_json: 0, dropped_too_deep: 0, dropped_not_object: 0,
+        dropped_byte_rate: 0, dropped_total_cap: 0, dropped_unasked: 0, bytes_written: Math.round(bytes * 1.3),
       };
     }
   })());
