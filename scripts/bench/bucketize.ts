@@ -112,7 +112,7 @@ const LABELS: Record<Method, string> = {
   labtel: '**labtel bucketize** (native addon)',
   labtel_ts: 'labtel bucketize, pure-TS path (`LABTEL_NATIVE=0`)',
   pcap_parser: 'pcap-parser (npm) loop counting direction only',
-  tcpdump: '`tcpdump -r FILE -w /dev/null` (libpcap merely reading)',
+  tcpdump: '`tcpdump -Z root -r FILE -w /dev/null` (libpcap merely reading; -Z root, or tcpdump would hand /dev/null to its own user)',
   c_floor: 'C floor (`pcap-floor.c`): mmap, walk records, count direction',
 };
 
@@ -139,7 +139,7 @@ function command(m: Method, file: string): { cmd: string[]; env?: NodeJS.Process
     case 'pcap_parser':
       return { cmd: ['node', '-e', PCAPPARSER_LOOP, ROOT, file] };
     case 'tcpdump':
-      return tcpdump ? { cmd: ['tcpdump', '-r', file, '-w', '/dev/null'] } : { skipped: 'not run: tcpdump is not installed' };
+      return tcpdump ? { cmd: ['tcpdump', '-Z', 'root', '-r', file, '-w', '/dev/null'] } : { skipped: 'not run: tcpdump is not installed' };
     case 'c_floor':
       return floorBin ? { cmd: [floorBin, file, GUEST] } : { skipped: floorSkipped! };
   }
