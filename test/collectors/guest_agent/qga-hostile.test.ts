@@ -7,16 +7,13 @@
 // the agent sent them within the byte budget, give the answers past it a
 // null row that says why, count them, report a handful of messages, and
 // keep polling.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EpisodeClock } from '../../../src/clock/origin.js';
 import { guestAgentConfig } from '../../../src/collectors/guest_agent/config.js';
 import { ROW_OVERHEAD_MAX } from '../../../src/collectors/guest_agent/row-text.js';
-import { guestLoop } from '../../../src/collectors/guest_agent/run-loop.js';
-import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
+import { sampledGuestLoop, startHostileQga } from '../../helpers/hostile-qga.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -24,32 +21,19 @@ const MiB = 1 << 20;
 const ANSWER_BYTES = 3 * MiB;
 const UNASKED_BYTES = 16 * MiB;
 
-const AGENT = `
-const net = require('net');
+const AGENT = {
+  setup: `
 const [p, answerBytes, unaskedBytes] = process.argv.slice(1).map((x, i) => (i ? Number(x) : x));
 const n = Math.floor((answerBytes - 14) / 5);
 const answer = Buffer.from('{"return":[' + Array(n).fill('1e20').join(',') + ']}\\n');
 const junkLine = Buffer.from('{"unasked":"' + 'x'.repeat(MiB() - 16) + '"}\\n');
 function MiB() { return 1 << 20; }
-net.createServer((s) => {
-  s.on('error', () => {});
-  let buf = '';
-  const send = (b) => new Promise((r) => (s.write(b) ? r() : s.once('drain', r)));
-  let busy = Promise.resolve();
-  s.on('data', (d) => {
-    buf += d.toString('latin1');
-    for (let nl = buf.indexOf('\\n'); nl >= 0; nl = buf.indexOf('\\n')) {
-      const req = JSON.parse(buf.slice(0, nl).replace(/^\\xff/, ''));
-      buf = buf.slice(nl + 1);
-      busy = busy.then(async () => {
-        if (req.execute === 'guest-sync-delimited') return send(Buffer.from('\\xff{"return": ' + req.arguments.id + '}\\n', 'latin1'));
+`,
+  answer: `
         await send(answer);
         for (let k = 0; k < unaskedBytes; k += junkLine.length) await send(junkLine);
-      });
-    }
-  });
-}).listen(p, () => process.stdout.write('listening\\n'));
-`;
+`,
+};
 
 const kids: Array<() => void> = [];
 afterEach(() => {
@@ -61,22 +45,10 @@ describe('guest_agent, protocol qga, against a hostile agent', () => {
   // answer of numbers was re-serialized into a row 4-5x its size, with no byte budget.
   it('3 MiB answers of numbers, each followed by 16 MiB of unasked lines, max_line_bytes 15 MiB (its largest): RSS bounded, rows as sent and within the budget, the rest null with the reason, polling goes on', async () => {
     const dir = tmpDir('labtel-qga-hostile-');
-    const socket = path.join(dir, 'qga.sock');
-    const agent = spawn(process.execPath, ['-e', AGENT, socket, String(ANSWER_BYTES), String(UNASKED_BYTES)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    kids.push(() => agent.kill('SIGKILL'));
-    let said = '';
-    agent.stdout!.on('data', (d: Buffer) => (said += d.toString()));
-    await waitFor(() => said.includes('listening') || undefined, 'the hostile agent to listen');
+    const { socket } = await startHostileQga(dir, AGENT, [String(ANSWER_BYTES), String(UNASKED_BYTES)], kids, 'the hostile agent to listen');
     const out = path.join(dir, 'rows.jsonl');
-    const writer = new JsonlWriter(out, { availableInDeployment: false });
     const config = guestAgentConfig.parse({ socket, mode: 'connect', protocol: 'qga', interval_ms: 200, max_line_bytes: 15 * MiB });
-    const ac = new AbortController();
-    const reports: string[] = [];
-    const rss0 = process.memoryUsage().rss;
-    let peak = rss0;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-    const loop = guestLoop({ config, writer, clock: new EpisodeClock(process.hrtime.bigint()), signal: ac.signal, reportError: (m) => reports.push(m) });
-    kids.push(() => ac.abort());
+    const { reports, stop } = sampledGuestLoop(config, out, kids);
     const rows = () => {
       const t = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
       const end = t.lastIndexOf('\n');
@@ -87,11 +59,7 @@ describe('guest_agent, protocol qga, against a hostile agent', () => {
       const q = rows().filter((r) => r.row.kind === 'qga');
       return q.filter((r) => r.row.result !== null).length >= 2 && q.some((r) => /was dropped/.test(String((r.row.null_reasons as Record<string, string> | undefined)?.result))) ? true : undefined;
     }, 'two answers written and one dropped past the budget');
-    ac.abort();
-    const result = await loop;
-    writer.close();
-    clearInterval(sampler);
-    peak = Math.max(peak, process.memoryUsage().rss);
+    const { result, rss0, peak } = await stop();
     const all = rows();
     expect(all.map((r) => ROW_SCHEMAS.guest!.safeParse(r.row).error).filter(Boolean)).toEqual([]);
     const written = all.filter((r) => r.row.kind === 'qga' && r.row.result !== null);

@@ -5,17 +5,14 @@
 // result summary.json gets), say so in a handful of messages, and keep
 // polling. The agent runs in a process of its own, so what it holds is not
 // in the test's RSS.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EpisodeClock } from '../../../src/clock/origin.js';
 import { guestAgentConfig } from '../../../src/collectors/guest_agent/config.js';
 import { QgaSession } from '../../../src/collectors/guest_agent/qga-session.js';
-import { guestLoop } from '../../../src/collectors/guest_agent/run-loop.js';
 import { guestAgentSpec } from '../../../src/collectors/guest_agent/spec.js';
-import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
+import { sampledGuestLoop, startHostileQga } from '../../helpers/hostile-qga.js';
 import { readJsonl, tmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -23,34 +20,21 @@ const MiB = 1 << 20;
 const JUNK_PER_POLL = 16;
 const JUNK_POLLS = 3;
 
-const AGENT = `
-const net = require('net');
+const AGENT = {
+  setup: `
 const [p, perPoll, polls] = process.argv.slice(1).map((x, i) => (i ? Number(x) : x));
 const junk = Buffer.from('{"unasked":"' + 'x'.repeat((512 << 10) - 16) + '"}\\n');
 let batches = 0;
-net.createServer((s) => {
-  s.on('error', () => {});
-  let buf = '';
-  const send = (b) => new Promise((r) => (s.write(b) ? r() : s.once('drain', r)));
-  let busy = Promise.resolve();
-  s.on('data', (d) => {
-    buf += d.toString('latin1');
-    for (let nl = buf.indexOf('\\n'); nl >= 0; nl = buf.indexOf('\\n')) {
-      const req = JSON.parse(buf.slice(0, nl).replace(/^\\xff/, ''));
-      buf = buf.slice(nl + 1);
-      busy = busy.then(async () => {
-        if (req.execute === 'guest-sync-delimited') return send(Buffer.from('\\xff{"return": ' + req.arguments.id + '}\\n', 'latin1'));
+`,
+  answer: `
         await send(req.execute === 'guest-get-osinfo' ? '{"return":{"name":"Hostile"}}\\n' : '{"return":[{"cpu":0,"user":' + Date.now() + '}]}\\n');
         if (req.execute !== 'guest-get-memory-blocks' || batches >= polls) return;
         // Out of turn: while labtel sleeps until its next poll.
         await new Promise((r) => setTimeout(r, 20));
         for (let k = 0; k < perPoll; k++) await send(junk);
         process.stdout.write('batch ' + ++batches + '\\n');
-      });
-    }
-  });
-}).listen(p, () => process.stdout.write('listening\\n'));
-`;
+`,
+};
 
 const kids: Array<() => void> = [];
 afterEach(() => {
@@ -62,30 +46,14 @@ describe('guest_agent, protocol qga, an agent sending lines nobody asked for', (
   // vanished with no counter in the channel rows or summary.json, and no message.
   it('48 lines of 512 KiB out of turn: each dropped and counted in dropped_unasked (rows, result, verify), two messages, nothing held or written, polling goes on', async () => {
     const dir = tmpDir('labtel-qga-unasked-');
-    const socket = path.join(dir, 'qga.sock');
-    const agent = spawn(process.execPath, ['-e', AGENT, socket, String(JUNK_PER_POLL), String(JUNK_POLLS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    kids.push(() => agent.kill('SIGKILL'));
-    let said = '';
-    agent.stdout!.on('data', (d: Buffer) => (said += d.toString()));
-    await waitFor(() => said.includes('listening') || undefined, 'the agent to listen');
+    const { socket, said } = await startHostileQga(dir, AGENT, [String(JUNK_PER_POLL), String(JUNK_POLLS)], kids, 'the agent to listen');
     const out = path.join(dir, 'rows.jsonl');
-    const writer = new JsonlWriter(out, { availableInDeployment: false });
     const config = guestAgentConfig.parse({ socket, mode: 'connect', protocol: 'qga', interval_ms: 1000 });
-    const ac = new AbortController();
-    kids.push(() => ac.abort());
-    const reports: string[] = [];
-    const rss0 = process.memoryUsage().rss;
-    let peak = rss0;
-    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-    const loop = guestLoop({ config, writer, clock: new EpisodeClock(process.hrtime.bigint()), signal: ac.signal, reportError: (m) => reports.push(m) });
+    const { reports, stop } = sampledGuestLoop(config, out, kids);
     const answered = () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n').filter((l) => l.includes('"command":"guest-get-memory-blocks"') && !l.includes('"result":null')).length : 0);
     // The agent sent its last batch after the third poll's last answer: two more polls show labtel went on past it.
-    await waitFor(() => (said.includes(`batch ${JUNK_POLLS}`) && answered() >= JUNK_POLLS + 2 ? true : undefined), 'two polls answered after the last batch of unasked lines', 50);
-    ac.abort();
-    const result = await loop;
-    writer.close();
-    clearInterval(sampler);
-    peak = Math.max(peak, process.memoryUsage().rss);
+    await waitFor(() => (said().includes(`batch ${JUNK_POLLS}`) && answered() >= JUNK_POLLS + 2 ? true : undefined), 'two polls answered after the last batch of unasked lines', 50);
+    const { result, rss0, peak } = await stop();
 
     const rows = readJsonl(out);
     expect(rows.map((r) => ROW_SCHEMAS.guest!.safeParse(r).error).filter(Boolean)).toEqual([]);
