@@ -5,13 +5,8 @@
 // Each case: the loop never throws (it resolves once aborted), the problem is
 // reported in words, what must still arrive still arrives, and every row
 // written validates against ROW_SCHEMAS.
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { EpisodeClock } from '../../../src/clock/origin.js';
 import { QmpClient } from '../../../src/qmp/client.js';
-import { qmpLoop, type QmpLoopOptions, type QmpLoopResult } from '../../../src/collectors/qmp/run-loop.js';
-import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
 import {
   BLOCKSTATS,
@@ -24,74 +19,12 @@ import {
   fakeQmp,
   okReply,
   qemuJson,
-  type FakeQmp,
+  runQmpLoop,
+  type LoopRun,
 } from '../../helpers/fake-qmp.js';
-import { readJsonl, tmpDir } from '../../helpers/tmp.js';
 
 type Row = Record<string, unknown>;
 const MAX = 10 << 20;
-
-interface Run {
-  result: QmpLoopResult;
-  rows: Row[];
-  qmp: Row[];
-  events: Row[];
-  reports: string[];
-  /** Whether `until` was seen (rather than the loop ending by itself). */
-  met: boolean;
-}
-
-/**
- * Runs qmpLoop against `fake` until `until` holds (or the loop ends by
- * itself), then aborts it; the loop must then resolve, not throw. No clock:
- * a condition never met, or a loop that hangs, is the test's timeout.
- */
-async function runLoop(
-  fake: FakeQmp,
-  until: (reports: readonly string[]) => boolean,
-  opts: Partial<Pick<QmpLoopOptions, 'intervalMs' | 'greetingTimeoutMs' | 'commandTimeoutMs' | 'restartDelayMs'>> = {},
-): Promise<Run> {
-  const out = path.join(tmpDir(), 'telemetry-qmp.jsonl');
-  const writer = new JsonlWriter(out, { availableInDeployment: true });
-  const clock = new EpisodeClock(process.hrtime.bigint(), BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint());
-  const ac = new AbortController();
-  const reports: string[] = [];
-  let settled = false;
-  const loop = qmpLoop({
-    socket: fake.path,
-    intervalMs: 50,
-    pid: null,
-    writer,
-    clock,
-    signal: ac.signal,
-    reportError: (m) => reports.push(m),
-    restartDelayMs: 50,
-    greetingTimeoutMs: 300,
-    commandTimeoutMs: 500,
-    ...opts,
-  });
-  void loop.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  let met = false;
-  while (!settled) {
-    if (until(reports)) {
-      met = true;
-      break;
-    }
-    await sleep(10);
-  }
-  ac.abort();
-  let result: QmpLoopResult;
-  try {
-    result = await loop;
-  } finally {
-    writer.close();
-  }
-  const rows = readJsonl(out);
-  return { result, rows, qmp: rows.filter((r) => r.source === 'qmp'), events: rows.filter((r) => r.source === 'qmp_event'), reports, met };
-}
 
 /** Rows that fail their ROW_SCHEMAS entry, with why (empty when all are valid). */
 function invalidRows(rows: Row[]): string[] {
@@ -122,7 +55,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
   // retrying in a tight loop.
   it('no greeting: connect fails with the one-client hint, the loop retries with backoff, and writes no rows', async () => {
     const fake = await fakeQmp({ greeting: null });
-    const run = await runLoop(fake, () => fake.connections >= 3);
+    const run = await runQmpLoop(fake, () => fake.connections >= 3);
     expect(run.met).toBe(true);
     const msg = (ms: number) =>
       `qmp: cannot connect: ${fake.path}: no QMP greeting within 300 ms (QEMU serves one client per QMP socket: is another client connected?); retrying in ${ms} ms`;
@@ -141,7 +74,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
   it('a first message that is not a greeting: reported with what was sent, the connect fails with that reason, the loop retries', async () => {
     const first = '{"return": {}, "id": "labtel-1"}';
     const fake = await fakeQmp({ greeting: `${first}\r\n` });
-    const run = await runLoop(fake, (r) => fake.connections >= 2 && connectProblems(r).length >= 2);
+    const run = await runQmpLoop(fake, (r) => fake.connections >= 2 && connectProblems(r).length >= 2);
     expect(run.met).toBe(true);
     expect(run.reports[0]).toBe(`qmp: QMP's first message is not a greeting: ${JSON.stringify(first)} (bad_greeting: the first; later ones are only counted)`);
     expect(connectProblems(run.reports).length).toBeGreaterThanOrEqual(2); // one per attempt, each attempt retried
@@ -179,7 +112,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     const fake = await fakeQmp();
     const junk = ['this is not json', '[1,2]', '"x"', '42', '{"QMP": unterminated'];
     fake.on('query-status', (req) => (req.n === 2 ? junk.map((l) => `${l}\r\n`).join('') + defaultReply(req) : undefined));
-    const run = await runLoop(fake, () => fake.count('query-status') >= 5);
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 5);
     expect(run.met).toBe(true);
     // One report per kind, the first of it, whatever the count.
     expect(run.reports).toEqual([
@@ -223,7 +156,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     );
     // The real answer under an id nobody asked for: the real command gets no reply.
     fake.on('query-blockstats', (req) => (req.n === 2 ? okReply('labtel-999999', BLOCKSTATS) : undefined));
-    const run = await runLoop(fake, () => fake.count('query-blockstats') >= 4);
+    const run = await runQmpLoop(fake, () => fake.count('query-blockstats') >= 4);
     expect(run.met).toBe(true);
     // The first of each kind, in words; the others of the kind only counted.
     expect(run.reports).toContain('qmp: QMP sent an error ("boom") without an id (no_id: the first; later ones are only counted)');
@@ -261,7 +194,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
   it('an 11 MiB line without a newline: disconnects with the size in the report, reconnects, and rows come from the new connection', async () => {
     const fake = await fakeQmp();
     fake.on('query-status', (req) => (req.n === 1 ? Buffer.alloc(11 << 20, 0x61) : undefined));
-    const run = await runLoop(fake, () => fake.count('query-status', 1) >= 3);
+    const run = await runQmpLoop(fake, () => fake.count('query-status', 1) >= 3);
     expect(run.met).toBe(true);
     const first = /^qmp: QEMU sent a QMP message of more than 10485760 bytes \((\d+) without a line end\); disconnected \(too_long: the first; later ones are only counted\)$/.exec(run.reports[0] ?? '');
     expect(first, run.reports[0]).not.toBeNull();
@@ -318,7 +251,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
       if (req.n === 1) conn.send(flood); // all before the first reply, on the same socket
       return undefined;
     });
-    const run = await runLoop(fake, () => fake.count('query-status') >= 3, { commandTimeoutMs: 5000 });
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 3, { commandTimeoutMs: 5000 });
     expect(run.met).toBe(true);
     expect(connectProblems(run.reports)).toEqual([]);
     expect(run.result.connections).toBe(1);
@@ -352,7 +285,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
   it('close mid-command: reported, the loop reconnects, and rows continue after the reconnect', async () => {
     const fake = await fakeQmp();
     fake.closeOn('query-blockstats', 1);
-    const run = await runLoop(fake, () => fake.connections >= 2 && fake.count('query-status', 1) >= 3);
+    const run = await runQmpLoop(fake, () => fake.connections >= 2 && fake.count('query-status', 1) >= 3);
     expect(run.met).toBe(true);
     const reconnect = 'qmp: QEMU closed the QMP connection; reconnecting in 50 ms';
     expect(run.reports).toContain(reconnect);
@@ -384,7 +317,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
       }
       return undefined;
     });
-    const run = await runLoop(fake, () => fake.count('query-status') >= 3);
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 3);
     expect(run.met).toBe(true);
     expect(run.reports).toEqual([]);
     expect(run.qmp.length).toBeGreaterThanOrEqual(2);
@@ -437,7 +370,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
       if (req.n === 1) conn.send(hostile.map(([, l]) => `${l}\r\n`).join('') + good);
       return undefined;
     });
-    const run = await runLoop(fake, () => fake.count('query-status') >= 2);
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 2);
     expect(run.met).toBe(true);
     expect(run.reports).toEqual([]);
     expect(run.events.map((e) => e.event)).toEqual([...hostile.map(([, l]) => (JSON.parse(l) as { event: string }).event), 'T_GOOD']);
@@ -477,7 +410,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     const fake = await fakeQmp();
     fake.on('query-blockstats', (req) => okReply(req.id, [{ device: 'drive0', stats: s }]));
     fake.on('query-status', (req) => okReply(req.id, { status: 42, singlestep: false, running: 'yes' }));
-    const run = await runLoop(fake, () => fake.count('query-status') >= 3);
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 3);
     expect(run.met).toBe(true);
     expect(run.reports).toEqual([]);
     expect(run.qmp.length).toBeGreaterThanOrEqual(2);
@@ -524,7 +457,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
         ? okReply(req.id, [null, { provider: 'kvm', stats: [null, { name: 'exits', value: 3 }, { name: 'bad', value: 'x' }, { value: 1 }] }])
         : okReply(req.id, [null, { provider: 'kvm', 'qom-path': '/machine/unattached/device[0]', stats: [null, { name: 'halt_exits', value: 4 }] }]),
     );
-    const run = await runLoop(fake, () => fake.count('query-status') >= 3);
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 3);
     expect(run.met).toBe(true);
     expect(run.qmp.length).toBeGreaterThanOrEqual(2);
     for (const r of run.qmp) {
@@ -544,10 +477,10 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
     const uncaught: unknown[] = [];
     const onUncaught = (e: unknown) => uncaught.push(e);
     process.on('uncaughtException', onUncaught);
-    let run: Run;
+    let run: LoopRun;
     try {
       const fake = await fakeQmp({ greeting: GREETING + eventLine('RESUME') });
-      run = await runLoop(fake, () => fake.count('query-status') >= 3);
+      run = await runQmpLoop(fake, () => fake.count('query-status') >= 3);
     } finally {
       process.off('uncaughtException', onUncaught);
     }
@@ -566,7 +499,7 @@ describe('QMP against a hostile QEMU (fake QMP server)', () => {
       if (req.n === 1) conn.sendEvent(name, { blob: 'z'.repeat(70 << 10) });
       return undefined;
     });
-    const run = await runLoop(fake, () => fake.count('query-status') >= 2);
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= 2);
     expect(run.met).toBe(true);
     expect(run.events).toHaveLength(1);
     const e = run.events[0]!;
