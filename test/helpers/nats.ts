@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { connect, nanos } from 'nats';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
 import { has } from './programs.js';
@@ -93,4 +94,17 @@ export async function startNatsCluster(): Promise<NatsServer[]> {
   );
   await Promise.all(servers.map((s) => s.restart()));
   return servers;
+}
+
+/** Publishes each [subject, data] to a stream LABTEL over labtel.> (as the forwarder makes it). */
+export async function publish(url: string, msgs: Array<[string, string]>): Promise<void> {
+  const nc = await connect({ servers: [url] });
+  try {
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: 'LABTEL', subjects: ['labtel.>'], duplicate_window: nanos(60_000) });
+    const js = nc.jetstream();
+    for (const [subject, data] of msgs) await js.publish(subject, new TextEncoder().encode(data));
+  } finally {
+    await nc.drain();
+  }
 }

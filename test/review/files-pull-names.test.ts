@@ -3,25 +3,12 @@
 // refuses.
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, nanos } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { pull } from '../../src/sinks/nats/pull.js';
-import { startNats } from '../helpers/nats.js';
+import { publish, startNats } from '../helpers/nats.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const ROW = (seq: number) => JSON.stringify({ source: 'host_proc', t_mono_ns: seq, seq, available_in_deployment: true });
-
-async function publish(url: string, msgs: Array<[string, string]>): Promise<void> {
-  const nc = await connect({ servers: [url] });
-  try {
-    const jsm = await nc.jetstreamManager();
-    await jsm.streams.add({ name: 'LABTEL', subjects: ['labtel.>'], duplicate_window: nanos(60_000) });
-    const js = nc.jetstream();
-    for (const [subject, data] of msgs) await js.publish(subject, new TextEncoder().encode(data));
-  } finally {
-    await nc.drain();
-  }
-}
 
 describe('labtel pull against names longer than a file name', () => {
   // regression for: a host, episode or source token of 300 characters passed the plain-name check, mkdir/open

@@ -5,14 +5,13 @@
 // counted by kind.
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, nanos } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../src/agent/run-episode.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { natsSinkConfig } from '../../src/sinks/nats/config.js';
 import { CURSOR_FILE, NatsForwarder } from '../../src/sinks/nats/forwarder.js';
 import { pull } from '../../src/sinks/nats/pull.js';
-import { hasNats, startNats } from '../helpers/nats.js';
+import { hasNats, publish, startNats } from '../helpers/nats.js';
 import { abortWhenLines, tmpDir } from '../helpers/tmp.js';
 
 /** A file the test owns, for a symlink to point at. */
@@ -23,19 +22,6 @@ function victim(text = 'victim\n'): string {
 }
 
 const mode = (p: string) => (fs.lstatSync(p).mode & 0o7777).toString(8);
-
-/** Publishes each [subject, data] to a stream LABTEL over labtel.> (as the forwarder makes it). */
-async function publish(url: string, msgs: Array<[string, string]>): Promise<void> {
-  const nc = await connect({ servers: [url] });
-  try {
-    const jsm = await nc.jetstreamManager();
-    await jsm.streams.add({ name: 'LABTEL', subjects: ['labtel.>'], duplicate_window: nanos(60_000) });
-    const js = nc.jetstream();
-    for (const [subject, data] of msgs) await js.publish(subject, new TextEncoder().encode(data));
-  } finally {
-    await nc.drain();
-  }
-}
 
 const ROW = (seq: number) => JSON.stringify({ source: 'host_proc', t_mono_ns: seq, seq, available_in_deployment: true });
 
