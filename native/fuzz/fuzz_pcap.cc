@@ -13,13 +13,13 @@
 // decode the same on the fast and the generic path and be self-consistent;
 // a capture read without error must read the same with skip_bad. Any
 // disagreement traps. No allocation per input but the reader's own.
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
 #include "../core/packet_decode.h"
 #include "../core/pcap_reader.h"
+#include "fuzz_common.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -34,22 +34,15 @@
 #endif
 
 using namespace labtel;
+using namespace labtel::fuzz;
 
 namespace {
-
-#define REQUIRE(c)              \
-  do {                          \
-    if (!(c)) __builtin_trap(); \
-  } while (0)
-
-uint64_t mixin(uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001b3ull + (h >> 29); }
 
 // Chunks are copied here, each at the next 16-byte boundary, the rest of the
 // arena poisoned: a read before or past the chunk, or a pointer kept into
 // an earlier chunk, lands on poisoned bytes (until the arena wraps, 64 KiB
 // later). Allocated once, not per input or per chunk.
 constexpr size_t kArena = 64 * 1024;
-constexpr size_t kMaxChunk = 64;
 
 uint8_t* arena() {
   static uint8_t* a = [] {
@@ -64,21 +57,10 @@ uint8_t* arena() {
 // of everything delivered.
 struct Check final : PacketSink {
   void packet(const Packet& p) override {
-    Decoded d, g;
-    bool ok = decode(p, &d);
-    REQUIRE(ok == decode_generic(p, &g));
-    REQUIRE(std::memcmp(&d, &g, sizeof d) == 0);  // the fast path changes nothing
-    REQUIRE(ok == (d.l3 != L3Kind::non_ip));
-    REQUIRE(!d.has_ports || d.proto_known);
-    REQUIRE(!d.has_tcp_flags || (d.proto_known && d.ip_proto == 6));
+    Decoded d;
+    decode_checked(p, &d);
     REQUIRE(!d.has_icmp || d.proto_known);
-    REQUIRE(d.vlan_depth <= 4);
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < p.caplen; i++) sum = sum * 31 + p.data[i];  // every byte readable (ASan)
-    digest = mixin(digest, uint64_t(p.ts_ns));
-    digest = mixin(digest, uint64_t(p.caplen) << 32 | p.wirelen);
-    digest = mixin(digest, uint64_t(p.linktype) << 32 | p.interface_id);
-    digest = mixin(digest, sum);
+    digest = mix_packet(digest, p);
     digest = mixin(digest, uint64_t(d.l3) | uint64_t(d.ip_proto) << 8 | uint64_t(d.truncated) << 16 |
                                uint64_t(d.malformed) << 17 | uint64_t(d.fragment) << 18 | uint64_t(d.vlan_depth) << 19 |
                                uint64_t(d.src_port) << 24 | uint64_t(d.dst_port) << 40);
@@ -90,10 +72,7 @@ struct Check final : PacketSink {
   uint64_t packets = 0;
 };
 
-struct Outcome {
-  FeedResult res;
-  uint64_t offset, packets, untimed, digest;
-};
+using Outcome = ReaderOutcome;
 
 Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, uint8_t seed, bool chunked) {
   CaptureReader reader(ro);
@@ -104,10 +83,9 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, uint8_t seed, 
   } else {
     uint8_t* a = arena();
     size_t at = 0;
-    uint32_t s = seed * 2654435761u + 1;
+    ChunkSizes sizes(seed);
     for (size_t off = 0; off < n;) {
-      s = s * 1103515245u + 12345u;
-      size_t len = std::min<size_t>(n - off, 1 + (s >> 16) % kMaxChunk);
+      size_t len = sizes.next(n - off);
       if (at + len > kArena) at = 0;
       uint8_t* chunk = a + at;
       FUZZ_UNPOISON(chunk, len);
@@ -119,15 +97,11 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, uint8_t seed, 
     }
   }
   o.res = reader.finish(check);
-  REQUIRE(o.res.ok || !o.res.error.empty());
-  REQUIRE(reader.offset() <= n);
-  if (!o.res.ok) REQUIRE(o.res.error_offset == reader.offset());
+  check_finished(o.res, reader, ro, n);
   if (!ro.skip_bad) REQUIRE(o.res.skipped_bytes == 0 && o.res.skipped_records == 0);
-  if (ro.skip_bad) REQUIRE(o.res.skipped_bytes <= n);
   REQUIRE(reader.packets() == check.packets);
   REQUIRE(reader.untimed_packets() <= check.packets);
-  // Records over the snaplen are among the packets, and the result says what the reader counted.
-  REQUIRE(reader.records_over_snaplen() <= check.packets && o.res.records_over_snaplen == reader.records_over_snaplen());
+  check_over_snaplen(o.res, reader, check.packets);
   o.offset = reader.offset();
   o.packets = check.packets;
   o.untimed = reader.untimed_packets();
@@ -135,26 +109,18 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, uint8_t seed, 
   return o;
 }
 
-bool same(const Outcome& a, const Outcome& b) {
-  return a.res.ok == b.res.ok && a.res.error_offset == b.res.error_offset && a.res.error == b.res.error &&
-         a.res.skipped_bytes == b.res.skipped_bytes && a.res.skipped_records == b.res.skipped_records &&
-         a.res.records_over_snaplen == b.res.records_over_snaplen && a.offset == b.offset && a.packets == b.packets &&
-         a.untimed == b.untimed && a.digest == b.digest;
-}
+bool same(const Outcome& a, const Outcome& b) { return same_reader(a, b) && a.digest == b.digest; }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
-  uint8_t ctl = data[0], seed = data[1];
-  const uint8_t* in = data + 2;
-  size_t n = size - 2;
+  Input input;
+  if (!split_input(data, size, &input)) return 0;
+  const uint8_t seed = input.seed;
+  const uint8_t* in = input.in;
+  size_t n = input.n;
   ReaderOptions ro;
-  if (ctl & 4) {
-    ro.max_caplen = 512;
-    ro.max_block_len = 1024;
-    ro.max_interfaces = 4;
-  }
+  small_reader_limits(input.ctl, &ro);
   Outcome strict{};
   for (bool skip : {false, true}) {
     ro.skip_bad = skip;

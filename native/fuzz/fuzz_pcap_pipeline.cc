@@ -31,37 +31,21 @@
 #include "../core/packet_decode.h"
 #include "../core/pcap_pipeline.h"
 #include "../core/pcap_reader.h"
+#include "fuzz_common.h"
 
 using namespace labtel;
+using namespace labtel::fuzz;
 
 namespace {
-
-#define REQUIRE(c)            \
-  do {                        \
-    if (!(c)) __builtin_trap(); \
-  } while (0)
-
-uint64_t mixin(uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001b3ull + (h >> 29); }
 
 // Decodes each packet (checking the decoder's own invariants), then hands
 // it to the bucketizer; keeps a digest of everything delivered.
 struct Tee final : PacketSink {
   explicit Tee(Bucketizer& b) : bz(b) {}
   void packet(const Packet& p) override {
-    Decoded d, g;
-    bool ok = decode(p, &d);
-    REQUIRE(ok == decode_generic(p, &g));
-    REQUIRE(std::memcmp(&d, &g, sizeof d) == 0);  // the fast path changes nothing
-    REQUIRE(ok == (d.l3 != L3Kind::non_ip));
-    REQUIRE(!d.has_ports || d.proto_known);
-    REQUIRE(!d.has_tcp_flags || (d.proto_known && d.ip_proto == 6));
-    REQUIRE(d.vlan_depth <= 4);
-    uint64_t sum = 0;
-    for (uint32_t i = 0; i < p.caplen; i++) sum = sum * 31 + p.data[i];  // every byte readable (ASan)
-    digest = mixin(digest, uint64_t(p.ts_ns));
-    digest = mixin(digest, uint64_t(p.caplen) << 32 | p.wirelen);
-    digest = mixin(digest, uint64_t(p.linktype) << 32 | p.interface_id);
-    digest = mixin(digest, sum);
+    Decoded d;
+    decode_checked(p, &d);
+    digest = mix_packet(digest, p);
     digest = mixin(digest, uint64_t(d.l3) | uint64_t(d.ip_proto) << 8 | uint64_t(d.truncated) << 16 |
                                uint64_t(d.malformed) << 17 | uint64_t(d.src_port) << 24 | uint64_t(d.dst_port) << 40);
     packets++;
@@ -72,9 +56,8 @@ struct Tee final : PacketSink {
   uint64_t packets = 0;
 };
 
-struct Outcome {
-  FeedResult res;
-  uint64_t offset, packets, untimed, digest, rows, row_digest;
+struct Outcome : ReaderOutcome {
+  uint64_t rows, row_digest;
 };
 
 void drain(Bucketizer& b, Outcome* o, int64_t* last_t, uint64_t* row_pkts) {
@@ -108,14 +91,10 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, const BucketCo
   Outcome o{};
   int64_t last_t = INT64_MIN;
   uint64_t row_pkts = 0;
-  uint32_t s = seed * 2654435761u + 1;
+  ChunkSizes sizes(seed);
   size_t off = 0;
   while (off < n) {
-    size_t len = n - off;
-    if (chunked) {
-      s = s * 1103515245u + 12345u;
-      len = std::min<size_t>(len, 1 + (s >> 16) % 64);
-    }
+    size_t len = chunked ? sizes.next(n - off) : n - off;
     // An exact-size copy: a read past the chunk is an ASan report.
     std::unique_ptr<uint8_t[]> buf(new uint8_t[len]);
     std::memcpy(buf.get(), in + off, len);
@@ -124,16 +103,12 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, const BucketCo
     drain(bz, &o, &last_t, &row_pkts);
   }
   o.res = reader.finish(tee);
-  REQUIRE(o.res.ok || !o.res.error.empty());
-  REQUIRE(reader.offset() <= n);
-  if (!o.res.ok) REQUIRE(o.res.error_offset == reader.offset());
-  if (ro.skip_bad) REQUIRE(o.res.skipped_bytes <= n);
+  check_finished(o.res, reader, ro, n);
   bz.flush();
   drain(bz, &o, &last_t, &row_pkts);
   REQUIRE(!bz.rows_pending());
   REQUIRE(row_pkts == tee.packets && bz.packets() == tee.packets && reader.packets() == tee.packets);
-  // Records over the snaplen are among the packets, and the result says what the reader counted.
-  REQUIRE(reader.records_over_snaplen() <= tee.packets && o.res.records_over_snaplen == reader.records_over_snaplen());
+  check_over_snaplen(o.res, reader, tee.packets);
   o.offset = reader.offset();
   o.packets = tee.packets;
   o.untimed = reader.untimed_packets();
@@ -181,27 +156,18 @@ Outcome run_pipelined(const uint8_t* in, size_t n, const ReaderOptions& ro, cons
 }
 
 // The reader's outcome and the rows (the pipeline has no per-packet digest).
-bool same_rows(const Outcome& a, const Outcome& b) {
-  return a.res.ok == b.res.ok && a.res.error_offset == b.res.error_offset && a.res.error == b.res.error &&
-         a.res.skipped_bytes == b.res.skipped_bytes && a.res.skipped_records == b.res.skipped_records &&
-         a.res.records_over_snaplen == b.res.records_over_snaplen && a.offset == b.offset && a.packets == b.packets &&
-         a.untimed == b.untimed && a.rows == b.rows && a.row_digest == b.row_digest;
-}
+bool same_rows(const Outcome& a, const Outcome& b) { return same_reader(a, b) && a.rows == b.rows && a.row_digest == b.row_digest; }
 
-bool same(const Outcome& a, const Outcome& b) {
-  return a.res.ok == b.res.ok && a.res.error_offset == b.res.error_offset && a.res.error == b.res.error &&
-         a.res.skipped_bytes == b.res.skipped_bytes && a.res.skipped_records == b.res.skipped_records &&
-         a.res.records_over_snaplen == b.res.records_over_snaplen && a.offset == b.offset && a.packets == b.packets && a.untimed == b.untimed && a.digest == b.digest &&
-         a.rows == b.rows && a.row_digest == b.row_digest;
-}
+bool same(const Outcome& a, const Outcome& b) { return same_rows(a, b) && a.digest == b.digest; }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 2) return 0;
-  uint8_t ctl = data[0], seed = data[1];
-  const uint8_t* in = data + 2;
-  size_t n = size - 2;
+  Input input;
+  if (!split_input(data, size, &input)) return 0;
+  const uint8_t ctl = input.ctl, seed = input.seed;
+  const uint8_t* in = input.in;
+  size_t n = input.n;
   ReaderOptions ro;
   BucketConfig bc;
   bc.hash_seed = 0x5eed;
@@ -210,10 +176,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   bc.guest_ips.push_back({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 200, 0, 10});
   bc.bridge_ips.push_back({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 200, 0, 1});
   bc.guest_macs.push_back({0x52, 0x54, 0x00, 0x12, 0x34, 0x56});
+  small_reader_limits(ctl, &ro);
   if (ctl & 4) {
-    ro.max_caplen = 512;
-    ro.max_block_len = 1024;
-    ro.max_interfaces = 4;
     bc.flow_table_max = 8;
     bc.distinct_exact_max = 4;
     bc.flow_idle_ns = 1000;
