@@ -88,17 +88,23 @@ inline void check_finished(const FeedResult& res, const CaptureReader& reader, c
   if (ro.skip_bad) REQUIRE(res.skipped_bytes <= n);
 }
 
-// Records over the snaplen are among the packets, and the result says what the reader counted.
-inline void check_over_snaplen(const FeedResult& res, const CaptureReader& reader, uint64_t packets) {
-  REQUIRE(reader.records_over_snaplen() <= packets && res.records_over_snaplen == reader.records_over_snaplen());
-}
-
 // The reader's outcome of one run, and whether two runs agree on it (the
 // packets' digest aside: a harness compares it where it has one).
 struct ReaderOutcome {
   FeedResult res;
   uint64_t offset, packets, untimed, digest;
 };
+
+// Fills o from the finished reader and the sink's count and digest of the
+// packets it was given, once records over the snaplen are checked: they are
+// among the packets, and the result says what the reader counted.
+inline void record_outcome(ReaderOutcome* o, const CaptureReader& reader, uint64_t packets, uint64_t digest) {
+  REQUIRE(reader.records_over_snaplen() <= packets && o->res.records_over_snaplen == reader.records_over_snaplen());
+  o->offset = reader.offset();
+  o->packets = packets;
+  o->untimed = reader.untimed_packets();
+  o->digest = digest;
+}
 inline bool same_reader(const ReaderOutcome& a, const ReaderOutcome& b) {
   return a.res.ok == b.res.ok && a.res.error_offset == b.res.error_offset && a.res.error == b.res.error &&
          a.res.skipped_bytes == b.res.skipped_bytes && a.res.skipped_records == b.res.skipped_records &&

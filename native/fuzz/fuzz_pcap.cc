@@ -101,11 +101,7 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, uint8_t seed, 
   if (!ro.skip_bad) REQUIRE(o.res.skipped_bytes == 0 && o.res.skipped_records == 0);
   REQUIRE(reader.packets() == check.packets);
   REQUIRE(reader.untimed_packets() <= check.packets);
-  check_over_snaplen(o.res, reader, check.packets);
-  o.offset = reader.offset();
-  o.packets = check.packets;
-  o.untimed = reader.untimed_packets();
-  o.digest = check.digest;
+  record_outcome(&o, reader, check.packets, check.digest);
   return o;
 }
 

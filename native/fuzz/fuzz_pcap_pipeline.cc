@@ -108,11 +108,7 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, const BucketCo
   drain(bz, &o, &last_t, &row_pkts);
   REQUIRE(!bz.rows_pending());
   REQUIRE(row_pkts == tee.packets && bz.packets() == tee.packets && reader.packets() == tee.packets);
-  check_over_snaplen(o.res, reader, tee.packets);
-  o.offset = reader.offset();
-  o.packets = tee.packets;
-  o.untimed = reader.untimed_packets();
-  o.digest = tee.digest;
+  record_outcome(&o, reader, tee.packets, tee.digest);
   return o;
 }
 
