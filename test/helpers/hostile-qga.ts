@@ -5,11 +5,18 @@
 // test process's RSS sampled for the whole run.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { EpisodeClock } from '../../src/clock/origin.js';
 import type { guestAgentConfig } from '../../src/collectors/guest_agent/config.js';
 import { guestLoop } from '../../src/collectors/guest_agent/run-loop.js';
 import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
 import { waitFor } from './wait.js';
+
+// The agents and loops a test started: killed and aborted after it.
+const kids: Array<() => void> = [];
+afterEach(() => {
+  for (const k of kids.splice(0)) k();
+});
 
 export interface HostileQgaScript {
   /** Runs first; must set `p` (the socket path, argv[1]) and whatever `answer` uses from the other arguments. */
@@ -44,9 +51,9 @@ ${answer}
 
 /**
  * Starts the agent on `dir`/qga.sock with `args` after the socket path and waits until it listens
- * (`what` names it in the wait's failure). Its kill goes into `kids`. `said()` is all it wrote to stdout.
+ * (`what` names it in the wait's failure); it is killed after the test. `said()` is all it wrote to stdout.
  */
-export async function startHostileQga(dir: string, script: HostileQgaScript, args: string[], kids: Array<() => void>, what: string): Promise<{ socket: string; said: () => string }> {
+export async function startHostileQga(dir: string, script: HostileQgaScript, args: string[], what: string): Promise<{ socket: string; said: () => string }> {
   const socket = path.join(dir, 'qga.sock');
   const agent = spawn(process.execPath, ['-e', agentSource(script), socket, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   kids.push(() => agent.kill('SIGKILL'));
@@ -60,10 +67,10 @@ type GuestResult = Awaited<ReturnType<typeof guestLoop>>;
 
 /**
  * Runs guestLoop with `config`, rows to `out`, its messages into `reports`, the test process's RSS sampled
- * every 5 ms from before it starts; its abort goes into `kids`. `stop()` aborts it, waits for it, closes the
+ * every 5 ms from before it starts; aborted after the test if still running. `stop()` aborts it, waits for it, closes the
  * writer and returns its result with the RSS before (rss0) and the peak seen up to then.
  */
-export function sampledGuestLoop(config: ReturnType<typeof guestAgentConfig.parse>, out: string, kids: Array<() => void>): { reports: string[]; stop: () => Promise<{ result: GuestResult; rss0: number; peak: number }> } {
+export function sampledGuestLoop(config: ReturnType<typeof guestAgentConfig.parse>, out: string): { reports: string[]; stop: () => Promise<{ result: GuestResult; rss0: number; peak: number }> } {
   const writer = new JsonlWriter(out, { availableInDeployment: false });
   const ac = new AbortController();
   kids.push(() => ac.abort());

@@ -9,7 +9,7 @@
 // keep polling.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { guestAgentConfig } from '../../../src/collectors/guest_agent/config.js';
 import { ROW_OVERHEAD_MAX } from '../../../src/collectors/guest_agent/row-text.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
@@ -35,20 +35,15 @@ function MiB() { return 1 << 20; }
 `,
 };
 
-const kids: Array<() => void> = [];
-afterEach(() => {
-  for (const k of kids.splice(0)) k();
-});
-
 describe('guest_agent, protocol qga, against a hostile agent', () => {
   // Regression for: qga mode kept up to 64 lines of up to max_line_bytes (64 MiB allowed: 4 GiB), and an
   // answer of numbers was re-serialized into a row 4-5x its size, with no byte budget.
   it('3 MiB answers of numbers, each followed by 16 MiB of unasked lines, max_line_bytes 15 MiB (its largest): RSS bounded, rows as sent and within the budget, the rest null with the reason, polling goes on', async () => {
     const dir = tmpDir('labtel-qga-hostile-');
-    const { socket } = await startHostileQga(dir, AGENT, [String(ANSWER_BYTES), String(UNASKED_BYTES)], kids, 'the hostile agent to listen');
+    const { socket } = await startHostileQga(dir, AGENT, [String(ANSWER_BYTES), String(UNASKED_BYTES)], 'the hostile agent to listen');
     const out = path.join(dir, 'rows.jsonl');
     const config = guestAgentConfig.parse({ socket, mode: 'connect', protocol: 'qga', interval_ms: 200, max_line_bytes: 15 * MiB });
-    const { reports, stop } = sampledGuestLoop(config, out, kids);
+    const { reports, stop } = sampledGuestLoop(config, out);
     const rows = () => {
       const t = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';
       const end = t.lastIndexOf('\n');

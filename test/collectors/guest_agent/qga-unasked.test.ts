@@ -7,7 +7,7 @@
 // in the test's RSS.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { guestAgentConfig } from '../../../src/collectors/guest_agent/config.js';
 import { QgaSession } from '../../../src/collectors/guest_agent/qga-session.js';
 import { guestAgentSpec } from '../../../src/collectors/guest_agent/spec.js';
@@ -36,20 +36,15 @@ let batches = 0;
 `,
 };
 
-const kids: Array<() => void> = [];
-afterEach(() => {
-  for (const k of kids.splice(0)) k();
-});
-
 describe('guest_agent, protocol qga, an agent sending lines nobody asked for', () => {
   // regression for: QgaSession dropped unasked lines and kept a count nobody read: 24 MiB from the guest
   // vanished with no counter in the channel rows or summary.json, and no message.
   it('48 lines of 512 KiB out of turn: each dropped and counted in dropped_unasked (rows, result, verify), two messages, nothing held or written, polling goes on', async () => {
     const dir = tmpDir('labtel-qga-unasked-');
-    const { socket, said } = await startHostileQga(dir, AGENT, [String(JUNK_PER_POLL), String(JUNK_POLLS)], kids, 'the agent to listen');
+    const { socket, said } = await startHostileQga(dir, AGENT, [String(JUNK_PER_POLL), String(JUNK_POLLS)], 'the agent to listen');
     const out = path.join(dir, 'rows.jsonl');
     const config = guestAgentConfig.parse({ socket, mode: 'connect', protocol: 'qga', interval_ms: 1000 });
-    const { reports, stop } = sampledGuestLoop(config, out, kids);
+    const { reports, stop } = sampledGuestLoop(config, out);
     const answered = () => (fs.existsSync(out) ? fs.readFileSync(out, 'utf8').split('\n').filter((l) => l.includes('"command":"guest-get-memory-blocks"') && !l.includes('"result":null')).length : 0);
     // The agent sent its last batch after the third poll's last answer: two more polls show labtel went on past it.
     await waitFor(() => (said().includes(`batch ${JUNK_POLLS}`) && answered() >= JUNK_POLLS + 2 ? true : undefined), 'two polls answered after the last batch of unasked lines', 50);
