@@ -11,6 +11,7 @@ const PACKAGE_OF: Record<string, string | null> = {
   'apt-get': null,
   sh: null,
   sleep: null,
+  cat: null,
   mkfifo: null,
   node: null,
   npm: null,

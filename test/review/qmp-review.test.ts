@@ -34,6 +34,7 @@ describe('QMP events: a byte budget beside the rate (max_event_bytes_per_s)', ()
     }
     expect(taken.length).toBeGreaterThan(0);
     const bytes = taken.map((e) => eventRowBytes(e.event, e.dataBytes));
+    expect(bytes.length).toBeGreaterThan(0);
     for (const b of bytes) expect(b).toBeGreaterThan(60 * KiB);
     // Five seconds of floods: the budget's burst, four refills, and one event of debt at most.
     expect(bytes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(5 * 256 * KiB + Math.max(...bytes));

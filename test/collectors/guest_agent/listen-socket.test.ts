@@ -82,7 +82,8 @@ describe('guest_agent listen socket: no window', () => {
     await waitFor(() => neighbour.out().includes('watching') || undefined, 'the neighbour to start watching');
     let connections = 0;
     let setups = 0;
-    for (let i = 0; i < 40 && !neighbour.out().includes('mode '); i++) {
+    for (let i = 0; i < 40; i++) {
+      if (neighbour.out().includes('mode ')) break;
       const l = listenLoop(sock);
       await waitFor(() => fs.existsSync(sock) || undefined, 'the listening socket');
       setups++;

@@ -68,9 +68,9 @@ describe('guest_agent, protocol qga, against a hostile agent', () => {
     // Null rows: an answer past the budget, or (the agent still flooding when the next question goes out) an unasked line taken for its answer.
     const overBudget = nulls.filter((r) => /^guest-[a-z-]+: the answer \(\d+ bytes\) was dropped: past max_bytes_per_s \(1048576 bytes\/s\)$/.test((r.row.null_reasons as Record<string, string>).result!));
     expect(overBudget.length).toBeGreaterThan(0);
-    for (const r of nulls.filter((x) => !overBudget.includes(x))) {
-      expect((r.row.null_reasons as Record<string, string>).result).toMatch(/^guest-[a-z-]+: (the agent answered with neither return nor error|no answer within 5000 ms)$/);
-    }
+    // (possibly none: every other null reason must be one of these two)
+    const otherReasons = nulls.filter((x) => !overBudget.includes(x)).map((r) => (r.row.null_reasons as Record<string, string>).result!);
+    expect(otherReasons.filter((why) => !/^guest-[a-z-]+: (the agent answered with neither return nor error|no answer within 5000 ms)$/.test(why))).toEqual([]);
     expect(result.counters.dropped_byte_rate).toBe(overBudget.length);
     expect(result.counters.bytes_written).toBe(written.reduce((a, r) => a + Buffer.byteLength(r.text) + 1, 0));
     // Within the budget over their span: the bucket (one 4 MiB answer's row) plus 1 MiB/s.
@@ -89,7 +89,8 @@ describe('guest_agent, protocol qga, against a hostile agent', () => {
     for (const m of budgetTold) expect(m).toMatch(/^guest_agent: the guest sent more than max_bytes_per_s \(1048576 bytes\/s\): qga answers dropped \(\d+ so far, counted in dropped_byte_rate\)$/);
     const unaskedTold = reports.filter((m) => !m.includes('max_bytes_per_s'));
     expect(unaskedTold.length).toBeLessThanOrEqual(Math.log10(Math.max(1, result.counters.dropped_unasked)) + 1);
-    for (const m of unaskedTold) expect(m).toMatch(/^guest_agent: the agent sent lines nobody asked for \(not an answer to labtel's question, or late\): dropped \(\d+ so far, counted in dropped_unasked\)$/);
+    // (possibly none told yet: every one told must say this)
+    expect(unaskedTold.filter((m) => !/^guest_agent: the agent sent lines nobody asked for \(not an answer to labtel's question, or late\): dropped \(\d+ so far, counted in dropped_unasked\)$/.test(m))).toEqual([]);
     // The 16 MiB after each answer are dropped as nobody asked for them, and counted (the first after an answer may be taken for the next one).
     expect(result.counters.dropped_unasked).toBeGreaterThan(0);
     expect(all.filter((r) => r.row.kind === 'channel').length).toBeGreaterThan(0);
