@@ -286,7 +286,10 @@ describe('qmp against a hostile QEMU: depth, size, floods (issue 17 point 1)', (
       expect(reasonsOf(r).block).toBe('query-blockstats: not asked: this poll already waited 300 ms for QEMU');
       expect(reasonsOf(r).balloon_actual_bytes).toBe('query-balloon: not asked: this poll already waited 300 ms for QEMU');
     }
-    expect(run.result.problems.unknown_id).toBe(fake.count('query-status'));
+    // Every wrong-id reply of a finished poll is counted, and none more than QEMU sent (the last
+    // query's reply may still be on its way when the loop is stopped).
+    expect(run.result.problems.unknown_id).toBeGreaterThanOrEqual(run.qmp.length);
+    expect(run.result.problems.unknown_id).toBeLessThanOrEqual(fake.count('query-status'));
     expect(run.reports.filter((m) => m.includes('(unknown_id: the first;'))).toHaveLength(1);
     expect(invalidRows(run.rows)).toEqual([]);
   });
