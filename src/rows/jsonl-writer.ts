@@ -63,10 +63,11 @@ export class JsonlWriter {
   /**
    * Appends one row whose fields the caller already serialized: `members` is
    * the inside of a JSON object (`"a":1,"b":null`), for hot paths that build
-   * rows without intermediate objects. Returns the bytes appended (UTF-8,
-   * newline included): what rowBytes() said before.
+   * rows without intermediate objects. It appends exactly the bytes
+   * rowBytes() says beforehand (what a budget charges; not measured here, on
+   * every row of every collector).
    */
-  writeMembers(source: Source, tMonoNs: number, members: string, nullReasons?: Record<string, string>): number {
+  writeMembers(source: Source, tMonoNs: number, members: string, nullReasons?: Record<string, string>): void {
     const seq = this.nextSeq(source);
     this.seqs.set(source, seq + 1);
     const line = this.lineOf(this.head(source, tMonoNs, seq, nullReasons), members);
@@ -74,7 +75,6 @@ export class JsonlWriter {
     this.bufRows++;
     if (this.stats) this.stats[1] = this.bufRows;
     if (this.buf.length >= FLUSH_BYTES) this.flush();
-    return Buffer.byteLength(line);
   }
 
   /**

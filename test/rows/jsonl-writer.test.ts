@@ -103,7 +103,10 @@ describe('JsonlWriter', () => {
     let sum = 0;
     for (const [source, t, members, reasons] of rows) {
       const before = w.rowBytes(source, t, members, reasons);
-      const appended = w.writeMembers(source, t, members, reasons);
+      const size = fs.statSync(file).size;
+      w.writeMembers(source, t, members, reasons);
+      w.flush();
+      const appended = fs.statSync(file).size - size;
       expect(appended, `row of ${source} at ${t}`).toBe(before);
       sum += appended;
     }

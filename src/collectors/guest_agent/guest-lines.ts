@@ -89,12 +89,14 @@ export class GuestLines {
   /** Writes one guest row if the budget has room for all of it; if not, counts the drop. */
   private writeCharged(t: number, members: string, what: string): BudgetVerdict {
     const w = this.o.writer;
-    const verdict = this.budget.check(w.rowBytes('guest', t, members), t);
+    const bytes = w.rowBytes('guest', t, members); // exactly what writeMembers appends next
+    const verdict = this.budget.check(bytes, t);
     if (verdict !== 'ok') {
       this.dropped(verdict, what);
       return verdict;
     }
-    this.budget.charge(w.writeMembers('guest', t, members), t);
+    w.writeMembers('guest', t, members);
+    this.budget.charge(bytes, t);
     this.o.counters.bytes_written = this.budget.written;
     return verdict;
   }
