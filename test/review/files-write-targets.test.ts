@@ -7,13 +7,12 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connect, nanos } from 'nats';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runEpisode } from '../../src/agent/run-episode.js';
 import { reportCommand } from '../../src/cli/commands/report.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { pull } from '../../src/sinks/nats/pull.js';
-import { startNats } from '../helpers/nats.js';
+import { publish, startNats } from '../helpers/nats.js';
 import { abortWhenLines, tmpDir } from '../helpers/tmp.js';
 
 const NOBODY = 65534;
@@ -93,14 +92,7 @@ describe('labtel pull: what is already at a pulled rows file', () => {
   // regression for: a fifo at a pulled rows file: the append's open(O_WRONLY) waited for a reader, so the pull hung.
   it('a fifo is refused, naming it; the pull does not wait on it', async () => {
     const nats = await startNats();
-    const nc = await connect({ servers: [nats.url] });
-    try {
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.add({ name: 'LABTEL', subjects: ['labtel.>'], duplicate_window: nanos(60_000) });
-      await nc.jetstream().publish('labtel.lab.ep.host_proc', new TextEncoder().encode(JSON.stringify({ source: 'host_proc', t_mono_ns: 0, seq: 0 })));
-    } finally {
-      await nc.drain();
-    }
+    await publish(nats.url, [['labtel.lab.ep.host_proc', JSON.stringify({ source: 'host_proc', t_mono_ns: 0, seq: 0 })]]);
     const out = path.join(tmpDir(), 'pulled');
     fs.mkdirSync(path.join(out, 'lab', 'ep'), { recursive: true });
     const rows = path.join(out, 'lab', 'ep', 'telemetry-proc.jsonl');
@@ -121,14 +113,7 @@ describe('labtel pull: what is already at a pulled rows file', () => {
   // regression for: a fifo at a pulled episode's .pull-state.json: reading it waited for a writer, so the pull hung.
   it('a fifo at the pull state is not waited on: read as no state, and replaced by a 0640 file', async () => {
     const nats = await startNats();
-    const nc = await connect({ servers: [nats.url] });
-    try {
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.add({ name: 'LABTEL', subjects: ['labtel.>'], duplicate_window: nanos(60_000) });
-      await nc.jetstream().publish('labtel.lab.ep.host_proc', new TextEncoder().encode(JSON.stringify({ source: 'host_proc', t_mono_ns: 0, seq: 0 })));
-    } finally {
-      await nc.drain();
-    }
+    await publish(nats.url, [['labtel.lab.ep.host_proc', JSON.stringify({ source: 'host_proc', t_mono_ns: 0, seq: 0 })]]);
     const out = path.join(tmpDir(), 'pulled');
     fs.mkdirSync(path.join(out, 'lab', 'ep'), { recursive: true });
     const state = path.join(out, 'lab', 'ep', '.pull-state.json');
