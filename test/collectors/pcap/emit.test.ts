@@ -153,7 +153,13 @@ describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('tshark'))('pcap and 
     // (rows before tcpdump listened say it was not running: pkts null, with that reason)
     const pcap = intervals(rowsOf(dir, 'pcap')).filter((x) => x.tcpdump_running);
     expect(pcap.length).toBeGreaterThanOrEqual(3);
-    for (const row of pcap) expect(row).toMatchObject({ pkts: 0, bytes: 0, kernel_drops: 0, drops_lower_bound: false });
+    for (const row of pcap) expect(row).toMatchObject({ pkts: 0, bytes: 0, drops_lower_bound: false });
+    // tcpdump's drop count is measured as 0; on a loaded machine one interval's SIGUSR1 answer can come late,
+    // and that row then says so (null with the reason), never a 0 it did not hear (a clean-clone CI run saw one).
+    const late = pcap.filter((x) => x.kernel_drops === null);
+    expect(late.map((x) => (x.null_reasons as Record<string, string>).kernel_drops)).toEqual(late.map(() => 'tcpdump did not answer SIGUSR1 within the interval'));
+    expect(pcap.filter((x) => x.kernel_drops === 0).length).toBeGreaterThanOrEqual(pcap.length - late.length);
+    expect(pcap.length - late.length).toBeGreaterThanOrEqual(2);
     const nf = rowsOf(dir, 'netflow');
     expect(nf.length).toBeGreaterThanOrEqual(5);
     expect(nf.every((x) => x.pkts_in === 0 && x.pkts_out === 0)).toBe(true);
