@@ -2,7 +2,7 @@
 // docs/manifest.md. Each collector's keys live in its own folder, named by its spec in
 // src/collectors/catalog.ts.
 import { z } from 'zod';
-import { expected, nonEmptyString, positiveInt } from '../schema/common.js';
+import { expected, nonEmptyString, positiveInt, safeName } from '../schema/common.js';
 import { CATALOG, type CatalogSpec } from '../collectors/catalog.js';
 import { sinksConfig } from '../sinks/nats/config.js';
 
@@ -41,7 +41,7 @@ const target = z
 
 export const manifestSchema = z
   .strictObject({
-    episode: nonEmptyString('an episode name').optional().describe('A name for the episode; defaults to the output directory\'s name.'),
+    episode: safeName('an episode name').optional().describe('A name for the episode; defaults to the output directory\'s name.'),
     output_dir: nonEmptyString('a directory path').describe("Episode directory, created by labtel run (0750, its files 0640); relative to the current directory. A symlink is refused, and so is a way to it that another user could change (a directory on it owned by another user, or writable by others without the sticky bit); an existing directory of labtel's user loses group write and every bit for others."),
     duration_s: z
       .number({ error: expected('a positive number of seconds') })

@@ -11,6 +11,13 @@ export const positiveInt = (what = 'a positive integer') =>
 export const nonEmptyString = (what = 'a non-empty string') =>
   z.string({ error: expected(what) }).min(1, { error: expected(what) });
 
+/** What a manifest may name a host or an episode: letters, digits, ".", "_", "-", up to 64, starting with a letter or digit. */
+export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const safeName = (what: string) =>
+  z
+    .string({ error: expected(what) })
+    .regex(SAFE_NAME, { error: (iss) => `expected ${what} of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit, got ${JSON.stringify(iss.input)}` });
+
 export const bool = () => z.boolean({ error: expected('true or false') });
 
 /** Keys every collector takes, whatever it collects. */

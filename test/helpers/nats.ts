@@ -3,7 +3,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { connect, nanos } from 'nats';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
 import { has } from './programs.js';
@@ -100,9 +102,9 @@ export async function startNatsCluster(): Promise<NatsServer[]> {
 export async function publish(url: string, msgs: Array<[string, string]>): Promise<void> {
   const nc = await connect({ servers: [url] });
   try {
-    const jsm = await nc.jetstreamManager();
+    const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'LABTEL', subjects: ['labtel.>'], duplicate_window: nanos(60_000) });
-    const js = nc.jetstream();
+    const js = jetstream(nc);
     for (const [subject, data] of msgs) await js.publish(subject, new TextEncoder().encode(data));
   } finally {
     await nc.drain();

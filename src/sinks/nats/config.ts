@@ -1,8 +1,6 @@
 import { z } from 'zod';
-import { expected, nonEmptyString } from '../../schema/common.js';
+import { expected, nonEmptyString, safeName } from '../../schema/common.js';
 
-/** A NATS subject token: what a host or episode name becomes in a subject (dots and wildcards would split or match). */
-export const subjectToken = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 128) || '_';
 
 export const natsSinkConfig = z
   .strictObject({
@@ -23,7 +21,7 @@ export const natsSinkConfig = z
       .max(5, { error: expected('1 to 5 replicas') })
       .default(1)
       .describe('Replicas of the stream when labtel creates it (a JetStream cluster keeps the rows when a server dies).'),
-    host: nonEmptyString('a host name').optional().describe("This lab host's name in subjects and message ids (default: the host name)."),
+    host: safeName('a host name').optional().describe("This lab host's name in subjects and message ids (default: the host name). Names map to subject tokens one to one: a character outside A-Z a-z 0-9 _ - is written %XX."),
   })
   .describe('Forward rows to NATS JetStream as they are written; the JSONL files stay the source of truth.');
 

@@ -9,7 +9,9 @@
 // retries from its cursor, and catches up from the files when NATS is back.
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, nanos, type JetStreamClient, type NatsConnection } from 'nats';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { connectNats } from './connection.js';
 import { replaceFileNoFollow } from '../../util/safe-file.js';
 import type { NatsSinkConfig } from './config.js';
 import { fileSubject, rowMsgId, rowSubject, type EpisodeKey } from './subjects.js';
@@ -100,14 +102,14 @@ export class NatsForwarder {
   async connect(): Promise<void> {
     if (this.js) return;
     // A first connect that fails throws (the next pass tries again); once connected, the client reconnects by itself.
-    this.nc ??= await connect({ servers: this.cfg.servers, timeout: 2000, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: `labtel ${this.key.host}` });
-    const jsm = await this.nc.jetstreamManager({ timeout: 5000 });
+    this.nc ??= await connectNats(this.cfg.servers, { timeout: 2000, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: `labtel ${this.key.host}` });
+    const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
     try {
       await jsm.streams.info(this.cfg.stream);
     } catch {
       await jsm.streams.add({ name: this.cfg.stream, subjects: [`${this.key.prefix}.>`], duplicate_window: nanos(DUPLICATE_WINDOW_MS), num_replicas: this.cfg.replicas });
     }
-    this.js = this.nc.jetstream({ timeout: 5000 });
+    this.js = jetstream(this.nc, { timeout: 5000 });
   }
 
   /** One pass over the episode's files: publishes what is new. Returns false when it could not finish (NATS down). */

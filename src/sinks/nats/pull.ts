@@ -14,10 +14,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AckPolicy, connect, type JsMsg } from 'nats';
+import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { connectNats } from './connection.js';
 import { makeDirNoFollow } from '../../util/safe-dir.js';
 import { replaceFileNoFollow } from '../../util/safe-file.js';
 import { openOwnNoFollow } from '../../util/write-refusal.js';
+import { isNameToken } from './names.js';
 import { FILE_OF_SOURCE } from './subjects.js';
 
 export interface PullOptions {
@@ -57,8 +59,6 @@ async function retrying<T>(f: () => Promise<T>): Promise<T> {
     }
   }
 }
-/** Host and episode tokens as subjects.ts makes them (subjectToken: at most 128 characters, so a file name fits); never "", "." or "..". */
-const SAFE = /^[A-Za-z0-9_-]{1,128}$/;
 /** A row source (a file name part), or _episode / _summary. */
 const SOURCE = /^_?[a-z][a-z0-9_]{0,127}$/;
 
@@ -84,7 +84,7 @@ function rowSeq(data: Uint8Array): number | null {
 }
 
 export async function pull(o: PullOptions): Promise<PullResult> {
-  const nc = await connect({ servers: o.servers, timeout: 5000 });
+  const nc = await connectNats(o.servers, { timeout: 5000 });
   const r: PullResult = { rows: 0, skipped: 0, episodes: [], rejected: { subject: 0, not_a_row: 0 } };
   const out = path.resolve(o.out);
   makeDirNoFollow(out, 'pull --out');
@@ -128,7 +128,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     // <prefix...>.<host>.<episode>.<source>: the last three tokens, each a plain name or the message is not written.
     const t = m.subject.split('.');
     const [host, episode, source] = t.slice(-3) as [string, string, string];
-    if (t.length < 4 || !SAFE.test(host) || !SAFE.test(episode) || !SOURCE.test(source)) {
+    if (t.length < 4 || !isNameToken(host) || !isNameToken(episode) || !SOURCE.test(source)) {
       r.rejected.subject++;
       return;
     }
@@ -160,14 +160,14 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   try {
     // A JetStream cluster that just lost a server answers nothing while it elects new leaders: retry for a while.
     const consumer = await retrying(async () => {
-      const jsm = await nc.jetstreamManager();
+      const jsm = await jetstreamManager(nc);
       try {
         await jsm.consumers.info(o.stream, o.durable);
       } catch (err) {
         if (!/consumer not found/i.test((err as Error).message)) throw err;
         await jsm.consumers.add(o.stream, { durable_name: o.durable, ack_policy: AckPolicy.Explicit });
       }
-      return nc.jetstream().consumers.get(o.stream, o.durable);
+      return jetstream(nc).consumers.get(o.stream, o.durable);
     });
     for (;;) {
       if (o.signal?.aborted) break;

@@ -1,6 +1,6 @@
 // Names on the wire: one subject per host, episode and row source, and one
 // message id per row (JetStream's duplicate window drops a replayed id).
-import { subjectToken } from './config.js';
+import { nameToken } from './names.js';
 
 export interface EpisodeKey {
   prefix: string;
@@ -8,10 +8,12 @@ export interface EpisodeKey {
   episode: string;
 }
 
-export const rowSubject = (k: EpisodeKey, source: string) => `${k.prefix}.${subjectToken(k.host)}.${subjectToken(k.episode)}.${subjectToken(source)}`;
-export const rowMsgId = (k: EpisodeKey, source: string, seq: number) => `${k.host}/${k.episode}/${source}/${seq}`;
+/** `<host token>.<episode token>`: names as names.ts writes them, one token each. */
+const hostEpisode = (k: EpisodeKey) => `${nameToken(k.host)}.${nameToken(k.episode)}`;
+export const rowSubject = (k: EpisodeKey, source: string) => `${k.prefix}.${hostEpisode(k)}.${source}`;
+export const rowMsgId = (k: EpisodeKey, source: string, seq: number) => `${nameToken(k.host)}/${nameToken(k.episode)}/${source}/${seq}`;
 /** episode.json and summary.json travel too, so a pulled episode is a whole episode directory. */
-export const fileSubject = (k: EpisodeKey, file: 'episode' | 'summary') => `${k.prefix}.${subjectToken(k.host)}.${subjectToken(k.episode)}._${file}`;
+export const fileSubject = (k: EpisodeKey, file: 'episode' | 'summary') => `${k.prefix}.${hostEpisode(k)}._${file}`;
 
 /** The collector file a source's rows live in (qmp_event rows share the qmp collector's file). */
 export const FILE_OF_SOURCE: Record<string, string> = {

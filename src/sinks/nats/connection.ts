@@ -1,0 +1,8 @@
+// The one place labtel opens a NATS connection (the forwarder, `labtel
+// forward` and `labtel pull`), with the @nats-io v3 Node transport.
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+
+export function connectNats(servers: string[], opts: Omit<ConnectionOptions, 'servers'>): Promise<NatsConnection> {
+  return connect({ ...opts, servers });
+}
