@@ -3,6 +3,11 @@
 import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 
-export function connectNats(servers: string[], opts: Omit<ConnectionOptions, 'servers'>): Promise<NatsConnection> {
-  return connect({ ...opts, servers });
+/** Where to connect (the manifest's sinks.nats, or pull's flags). */
+export interface NatsEndpoint {
+  servers: string[];
+}
+
+export function connectNats(endpoint: NatsEndpoint, opts: Omit<ConnectionOptions, 'servers'>): Promise<NatsConnection> {
+  return connect({ ...opts, servers: endpoint.servers });
 }

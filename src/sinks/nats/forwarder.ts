@@ -102,7 +102,7 @@ export class NatsForwarder {
   async connect(): Promise<void> {
     if (this.js) return;
     // A first connect that fails throws (the next pass tries again); once connected, the client reconnects by itself.
-    this.nc ??= await connectNats(this.cfg.servers, { timeout: 2000, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: `labtel ${this.key.host}` });
+    this.nc ??= await connectNats(this.cfg, { timeout: 2000, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: `labtel ${this.key.host}` });
     const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
     try {
       await jsm.streams.info(this.cfg.stream);

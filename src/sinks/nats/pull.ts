@@ -15,15 +15,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
-import { connectNats } from './connection.js';
+import { connectNats, type NatsEndpoint } from './connection.js';
 import { makeDirNoFollow } from '../../util/safe-dir.js';
 import { replaceFileNoFollow } from '../../util/safe-file.js';
 import { openOwnNoFollow } from '../../util/write-refusal.js';
 import { isNameToken } from './names.js';
 import { FILE_OF_SOURCE } from './subjects.js';
 
-export interface PullOptions {
-  servers: string[];
+export interface PullOptions extends NatsEndpoint {
   stream: string;
   out: string;
   durable: string;
@@ -84,7 +83,7 @@ function rowSeq(data: Uint8Array): number | null {
 }
 
 export async function pull(o: PullOptions): Promise<PullResult> {
-  const nc = await connectNats(o.servers, { timeout: 5000 });
+  const nc = await connectNats(o, { timeout: 5000 });
   const r: PullResult = { rows: 0, skipped: 0, episodes: [], rejected: { subject: 0, not_a_row: 0 } };
   const out = path.resolve(o.out);
   makeDirNoFollow(out, 'pull --out');
