@@ -2,7 +2,11 @@
 // makes a collector report a problem per line cannot flood the agent's rows,
 // its log or summary.json. The first MAX_REPORTED messages pass (each cut to
 // MAX_MESSAGE_CHARS); the rest are counted, and the count is said once at
-// the end.
+// the end. Each message is scrubbed of anything credential-shaped
+// (util/scrub-secrets.ts) before it is cut: a peer's text may carry a URL with
+// a password or a token, and these messages reach summary.json, the rows, the
+// log and every puller.
+import { scrubSecrets } from '../util/scrub-secrets.js';
 
 export const MAX_REPORTED = 100;
 export const MAX_MESSAGE_CHARS = 1000;
@@ -20,7 +24,7 @@ export class ErrorBudget {
       return;
     }
     this.passed++;
-    const m = String(message);
+    const m = scrubSecrets(String(message));
     this.send(m.length > MAX_MESSAGE_CHARS ? `${m.slice(0, MAX_MESSAGE_CHARS - 3)}...` : m);
   }
 

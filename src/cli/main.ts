@@ -2,6 +2,7 @@
 // command runs, so `labtel bucketize` does not pay for the agent's imports.
 import { Command, InvalidArgumentError } from 'commander';
 import { VERSION } from '../version.js';
+import { scrubbedMessage } from '../util/scrub-secrets.js';
 
 function positiveNumber(v: string): number {
   const n = Number(v);
@@ -127,6 +128,7 @@ try {
   await program.parseAsync();
   process.exitCode = exitCode;
 } catch (err) {
-  console.error(`labtel: ${(err as Error).message}`);
+  // Scrubbed: a NATS or fs error may quote a URL with userinfo, a token or a credentials file's contents.
+  console.error(`labtel: ${scrubbedMessage(err)}`);
   process.exitCode = 2;
 }
