@@ -1,0 +1,168 @@
+// A real nats-server with JetStream and per-user permissions (its own
+// authorization config, as a lab admin writes it), and the credential files
+// labtel reads: each lab host may publish only under <prefix>.<host>.> and
+// read only its own replies; a puller may only read (create/read its
+// consumer, fetch, ack); an admin creates the stream. Files are 0600 in a
+// temp dir; the server is killed after each test (helpers/nats.ts).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createUser } from '@nats-io/nkeys';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { freePort, type NatsServer } from './nats.js';
+import { tmpDir } from './tmp.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import net from 'node:net';
+import { afterEach } from 'vitest';
+
+export interface LabHost {
+  name: string;
+  /** 0600 file with the host's nkey seed (sinks.nats.nkey_seed_file). */
+  seedFile: string;
+  publicKey: string;
+  inboxPrefix: string;
+}
+
+export interface AuthNats extends NatsServer {
+  dir: string;
+  config: string;
+  hosts: Record<string, LabHost>;
+  puller: { user: string; passwordFile: string; password: string; inboxPrefix: string };
+  admin: { user: string; password: string };
+}
+
+const procs: Array<ReturnType<typeof spawn>> = [];
+afterEach(async () => {
+  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) {
+    p.kill('SIGKILL');
+    await new Promise((r) => p.once('exit', r));
+  }
+});
+
+/** A secret file as labtel wants one: 0600, owned by this user. */
+export function secretFile(dir: string, name: string, content: string, mode = 0o600): string {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, content, { mode });
+  fs.chmodSync(f, mode);
+  return f;
+}
+
+const random = (n: number) => Array.from({ length: n }, () => 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789'[Math.floor(Math.random() * 56)]).join('');
+
+/** The stream's JetStream API calls a forwarder makes (the stream exists: the admin made it). */
+const forwarderApi = (stream: string) => [`$JS.API.INFO`, `$JS.API.STREAM.INFO.${stream}`];
+/** A puller's: read the stream, create and read its consumer, fetch, ack. */
+const pullerApi = (stream: string) => [
+  `$JS.API.INFO`,
+  `$JS.API.STREAM.INFO.${stream}`,
+  `$JS.API.CONSUMER.CREATE.${stream}.>`,
+  `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.>`,
+  `$JS.API.CONSUMER.INFO.${stream}.>`,
+  `$JS.API.CONSUMER.MSG.NEXT.${stream}.>`,
+  `$JS.ACK.${stream}.>`,
+];
+
+const q = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(', ')}]`;
+
+/** The authorization block a lab admin writes (README text): hosts by nkey, the puller and the admin by password. */
+export function authorizationConfig(o: { prefix: string; stream: string; hosts: LabHost[]; puller: AuthNats['puller']; admin: AuthNats['admin'] }): string {
+  const users = [
+    ...o.hosts.map(
+      (h) =>
+        `    # lab host ${h.name}: its own subjects, and replies on its own inbox prefix only\n` +
+        `    { nkey: ${h.publicKey}, permissions: { publish: { allow: ${q([`${o.prefix}.${h.name}.>`, ...forwarderApi(o.stream)])} }, subscribe: { allow: ${q([`${h.inboxPrefix}.>`])} } } }`,
+    ),
+    `    # a puller: reads the stream through its consumer, publishes nothing else\n` +
+      `    { user: ${JSON.stringify(o.puller.user)}, password: ${JSON.stringify(o.puller.password)}, permissions: { publish: { allow: ${q(pullerApi(o.stream))} }, subscribe: { allow: ${q([`${o.puller.inboxPrefix}.>`])} } } }`,
+    `    # the admin creates the stream (nats stream add, or a labtel forward run with these credentials)\n` +
+      `    { user: ${JSON.stringify(o.admin.user)}, password: ${JSON.stringify(o.admin.password)} }`,
+  ];
+  return `authorization {\n  users = [\n${users.join('\n')}\n  ]\n}\n`;
+}
+
+async function listening(port: number, p: ReturnType<typeof spawn>, log: () => string): Promise<void> {
+  for (; p.exitCode === null && p.signalCode === null; await sleep(50)) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = net.createConnection({ port, host: '127.0.0.1' }, () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+  }
+  throw new Error(`nats-server exited (${p.exitCode ?? p.signalCode}) before it listened on ${port}: ${log()}`);
+}
+
+/** Starts nats-server with `config` (a body after listen/jetstream) on a free loopback port. */
+export async function startNatsWithConfig(body: string): Promise<NatsServer & { dir: string; config: string }> {
+  const dir = tmpDir('labtel-nats-auth-');
+  const port = await freePort();
+  const config = path.join(dir, 'server.conf');
+  fs.writeFileSync(config, `listen: 127.0.0.1:${port}\njetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))} }\n${body}`, { mode: 0o600 });
+  const srv = {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    dir,
+    config,
+    proc: null as unknown as ReturnType<typeof spawn>,
+    async kill() {
+      const p = srv.proc;
+      if (p.exitCode !== null || p.signalCode !== null) return;
+      p.kill('SIGKILL');
+      await new Promise((r) => p.once('exit', r));
+    },
+    async restart() {
+      let err = '';
+      srv.proc = spawn('nats-server', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+      srv.proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+      procs.push(srv.proc);
+      await listening(port, srv.proc, () => err);
+    },
+  };
+  await srv.restart();
+  return srv;
+}
+
+/** A server whose users are `hostNames` (nkeys), a puller and an admin, with a stream `stream` over `<prefix>.>` made by the admin. */
+export async function startAuthNats(hostNames: string[], o: { prefix?: string; stream?: string } = {}): Promise<AuthNats> {
+  const prefix = o.prefix ?? 'labtel';
+  const stream = o.stream ?? 'LABTEL';
+  const keys = tmpDir('labtel-nats-keys-');
+  const hosts: Record<string, LabHost> = {};
+  for (const name of hostNames) {
+    const kp = createUser();
+    hosts[name] = { name, publicKey: kp.getPublicKey(), seedFile: secretFile(keys, `${name}.nk`, new TextDecoder().decode(kp.getSeed()) + '\n'), inboxPrefix: `_INBOX_${name}` };
+  }
+  const password = `pw-${random(24)}`;
+  const puller = { user: 'puller', password, passwordFile: secretFile(keys, 'puller.pw', `${password}\n`), inboxPrefix: '_INBOX_puller' };
+  const admin = { user: 'admin', password: `adm-${random(24)}` };
+  const srv = await startNatsWithConfig(authorizationConfig({ prefix, stream, hosts: Object.values(hosts), puller, admin }));
+  const nc = await connect({ servers: [srv.url], user: admin.user, pass: admin.password });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], duplicate_window: nanos(60_000) });
+  } finally {
+    await nc.drain();
+  }
+  return { ...srv, hosts, puller, admin };
+}
+
+/** Every message in the stream, as [subject, data] (read by the admin, with no consumer left behind). */
+export async function storedMessages(url: string, admin: AuthNats['admin'], stream = 'LABTEL'): Promise<Array<[string, string]>> {
+  const nc = await connect({ servers: [url], user: admin.user, pass: admin.password });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info(stream);
+    const out: Array<[string, string]> = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+      const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+      if (m) out.push([m.subject, new TextDecoder().decode(m.data)]);
+    }
+    return out;
+  } finally {
+    await nc.drain();
+  }
+}
