@@ -8,6 +8,7 @@ import { pull } from '../../src/sinks/nats/pull.js';
 import { publish, startNats } from '../helpers/nats.js';
 import { tmpDir } from '../helpers/tmp.js';
 
+const NONE = { subject: 0, not_a_row: 0, wrong_source: 0, seq_order: 0, not_an_object: 0, unwritable: 0 };
 const ROW = (seq: number) => JSON.stringify({ source: 'host_proc', t_mono_ns: seq, seq, available_in_deployment: true });
 
 describe('labtel pull against names longer than a file name', () => {
@@ -27,9 +28,11 @@ describe('labtel pull against names longer than a file name', () => {
     ]);
     const out = path.join(tmpDir(), 'pulled');
     const r = await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' });
-    expect(r).toEqual({ rows: 2, skipped: 0, episodes: ['lab/ep', `${'h'.repeat(128)}/ep`], rejected: { subject: 4, not_a_row: 0 } });
+    expect(r).toMatchObject({ rows: 2, skipped: 0, episodes: ['lab/ep', `${'h'.repeat(128)}/ep`] });
+    expect(r.rejected).toEqual({ ...NONE, subject: 4 });
+    expect(r.setAside.subject?.map((e) => e.subject.slice(0, 20))).toEqual([`labtel.${'h'.repeat(13)}`, `labtel.lab.${'h'.repeat(9)}`, `labtel.lab.ep.${'s'.repeat(6)}`, `labtel.lab.ep._${'e'.repeat(5)}`]);
     expect(fs.readFileSync(path.join(out, 'lab', 'ep', 'telemetry-proc.jsonl'), 'utf8')).toBe(`${ROW(0)}\n`);
     // Everything was acknowledged: nothing left to stop the next pull.
-    expect(await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' })).toEqual({ rows: 0, skipped: 0, episodes: [], rejected: { subject: 0, not_a_row: 0 } });
+    expect(await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' })).toEqual({ rows: 0, skipped: 0, episodes: [], rejected: NONE, setAside: {} });
   });
 });

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { natsSinkConfig } from '../../sinks/nats/config.js';
 import { NatsForwarder } from '../../sinks/nats/forwarder.js';
-import { pull } from '../../sinks/nats/pull.js';
+import { pull, type PullResult } from '../../sinks/nats/pull.js';
+import { ASIDE_KINDS, ASIDE_MEANING } from '../../sinks/nats/pull-aside.js';
 import { formatIssues } from '../../manifest/format-error.js';
 import { readEpisodeJson } from '../../episode/episode-json.js';
 
@@ -44,9 +45,22 @@ export async function pullCommand(f: NatsFlags & { out: string; durable: string;
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());
-  const r = await pull({ servers: cfg.servers, stream: cfg.stream, out: f.out, durable: f.durable, follow: f.follow, signal: ac.signal });
-  const { subject, not_a_row } = r.rejected;
-  const rejected = subject || not_a_row ? `; not written: ${subject} with a subject that is no plain name, ${not_a_row} not one JSON row` : '';
-  console.error(`labtel: pulled ${r.rows} rows (${r.skipped} already there) into ${r.episodes.length} episode directories under ${f.out}${rejected}`);
+  const r = await pull({ servers: cfg.servers, stream: cfg.stream, prefix: cfg.subject_prefix, out: f.out, durable: f.durable, follow: f.follow, signal: ac.signal });
+  console.error(`labtel: pulled ${r.rows} rows (${r.skipped} already there) into ${r.episodes.length} episode directories under ${f.out}`);
+  for (const line of setAsideLines(r)) console.error(line);
   return 0;
+}
+
+/** What the pull set aside (terminated, not written), kind by kind, with the first subjects of each. */
+export function setAsideLines(r: PullResult): string[] {
+  const lines: string[] = [];
+  for (const kind of ASIDE_KINDS) {
+    const count = r.rejected[kind];
+    if (!count) continue;
+    lines.push(`labtel: set aside ${count} message${count === 1 ? '' : 's'} with ${ASIDE_MEANING[kind]} (${kind}), not written and not redelivered:`);
+    for (const e of r.setAside[kind] ?? []) lines.push(`  ${e.subject}: ${e.why}`);
+    const more = count - (r.setAside[kind]?.length ?? 0);
+    if (more > 0) lines.push(`  and ${more} more`);
+  }
+  return lines;
 }

@@ -1,16 +1,26 @@
 // `labtel pull`: a durable JetStream consumer over the stream, materializing
 // each host's episodes as directories laid out like local ones
 // (<out>/<host>/<episode>/telemetry-*.jsonl, episode.json, summary.json), so
-// labtel verify runs on them unchanged. Rows are written in seq order per
-// source; a row already written (a redelivery) is skipped, so pulling twice
-// writes each row once.
+// labtel verify runs on them unchanged. A row message is a batch (pull-batch.ts):
+// rows of one source with increasing seqs. Rows are written in seq order per
+// source; a row already written (a redelivery, or a batch re-cut after the
+// forwarder restarted) is skipped, so pulling twice writes each row once.
+// Each fetch is bounded in bytes (fetchBytes), and each file gets one write
+// per fetch; messages are acknowledged once their rows and the state are on
+// disk.
 //
-// What a publisher chooses is hostile input: the subject's host, episode and
-// source become a directory and file names only when each is a plain token
-// (never "..", a "/", or an empty name: nothing escapes <out>), and a row is
-// written only when it is one JSON line with a seq. Anything else is counted
-// in `rejected` by kind, acknowledged, and not written. Directories are 0750
-// and files 0640, none created or written through a symlink.
+// What a publisher chooses is hostile input. A message is written only when
+// its subject is exactly <prefix>.<host>.<episode>.<source> with host and
+// episode tokens nameToken() makes (never "..", a "/", or an empty name:
+// nothing escapes <out>, and episode.json / summary.json land only under
+// their own subject's host and episode), and every line of it is a row of
+// that source. Anything else, and a message whose handling throws (a
+// directory where its file goes), is SET ASIDE (pull-aside.ts): terminated,
+// so never redelivered, counted by kind and reported with its subject. Only
+// refusals of the output tree itself stop the pull (a symlink or fifo planted
+// at a file or directory it writes, a full or failing disk): the message is
+// then not acknowledged, and a rerun once that is fixed writes it.
+// Directories are 0750 and files 0640, none created or written through a symlink.
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -18,14 +28,18 @@ import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jet
 import { connectNats, type NatsEndpoint } from './connection.js';
 import { makeDirNoFollow } from '../../util/safe-dir.js';
 import { replaceFileNoFollow } from '../../util/safe-file.js';
-import { openOwnNoFollow } from '../../util/write-refusal.js';
+import { errCode, openOwnNoFollow } from '../../util/write-refusal.js';
 import { isNameToken } from './names.js';
 import { FILE_OF_SOURCE } from './subjects.js';
+import { splitBatch } from './pull-batch.js';
+import { SetAside, type AsideExample, type AsideKind } from './pull-aside.js';
 
 export interface PullOptions extends NatsEndpoint {
   stream: string;
   out: string;
   durable: string;
+  /** The subject prefix the forwarders publish under (sinks.nats.subject_prefix); default 'labtel'. */
+  prefix?: string;
   follow?: boolean;
   signal?: AbortSignal;
 }
@@ -34,8 +48,10 @@ export interface PullResult {
   rows: number;
   skipped: number;
   episodes: string[];
-  /** Messages not written, by why: `subject` (a host, episode or source that is no plain name), `not_a_row` (not one JSON line with a seq). */
-  rejected: Record<'subject' | 'not_a_row', number>;
+  /** Messages set aside (terminated, not written), by kind (pull-aside.ts). */
+  rejected: Record<AsideKind, number>;
+  /** The first few set-aside messages of each kind: subject and why. */
+  setAside: Partial<Record<AsideKind, AsideExample[]>>;
 }
 
 interface EpisodeState {
@@ -46,8 +62,20 @@ interface EpisodeState {
   dirty: boolean;
 }
 
+/** One file's rows from one fetch: written with one write. */
+interface Pending {
+  s: EpisodeState;
+  file: string;
+  chunks: Uint8Array[];
+  /** Per source, the last seq in chunks. */
+  upTo: Map<string, number>;
+  msgs: JsMsg[];
+  rows: number;
+}
+
 const STATE = '.pull-state.json';
 const RETRY_MS = 20_000;
+const NL = Buffer.from('\n');
 
 async function retrying<T>(f: () => Promise<T>): Promise<T> {
   for (const end = Date.now() + RETRY_MS; ; await sleep(500)) {
@@ -61,6 +89,22 @@ async function retrying<T>(f: () => Promise<T>): Promise<T> {
 /** A row source (a file name part), or _episode / _summary. */
 const SOURCE = /^_?[a-z][a-z0-9_]{0,127}$/;
 
+/**
+ * Bytes per fetch (the client takes a bound in bytes or in messages, not both;
+ * bytes bound the memory whatever the messages' sizes): room for at least four of the largest messages the server
+ * takes (a fetch asking for less than one message gets none), at least 8 MiB.
+ */
+export function fetchBytes(maxPayload: number | undefined): number {
+  return Math.max(8 << 20, 4 * (maxPayload ?? 1 << 20) + (64 << 10));
+}
+
+/** An error that is about the output tree (a symlink or fifo planted there, the disk), not the message: the pull stops. */
+function isOutputRefusal(err: unknown): boolean {
+  const code = errCode(err);
+  if (code && ['ELOOP', 'ENXIO', 'ENOSPC', 'EDQUOT', 'EIO', 'EROFS'].includes(code)) return true;
+  return /is a symlink|is a fifo/.test(String((err as Error)?.message));
+}
+
 /** Appends `data` to `file` (created 0640), never through a symlink, into a fifo (which would stop the pull) or a file not labtel's. */
 function appendNoFollow(file: string, data: Uint8Array): void {
   const fd = openOwnNoFollow(file, 'append');
@@ -71,20 +115,22 @@ function appendNoFollow(file: string, data: Uint8Array): void {
   }
 }
 
-/** The seq of a message that is one labtel row (one JSON line), or null. */
-function rowSeq(data: Uint8Array): number | null {
-  if (data.includes(10)) return null; // a second line would be a row the subject did not name
+/** The message as one JSON object (episode.json, summary.json), or why not. */
+function objectProblem(data: Uint8Array): string | null {
+  let v: unknown;
   try {
-    const seq = (JSON.parse(Buffer.from(data).toString('utf8')) as { seq?: unknown } | null)?.seq;
-    return Number.isSafeInteger(seq) && (seq as number) >= 0 ? (seq as number) : null;
-  } catch {
-    return null;
+    v = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch (err) {
+    return `not JSON (${(err as Error).message.slice(0, 100)})`;
   }
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? null : `not a JSON object (${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v})`;
 }
 
 export async function pull(o: PullOptions): Promise<PullResult> {
+  const prefix = (o.prefix ?? 'labtel').split('.');
   const nc = await connectNats(o, { timeout: 5000 });
-  const r: PullResult = { rows: 0, skipped: 0, episodes: [], rejected: { subject: 0, not_a_row: 0 } };
+  const aside = new SetAside();
+  const r: PullResult = { rows: 0, skipped: 0, episodes: [], rejected: aside.counts, setAside: aside.examples };
   const out = path.resolve(o.out);
   makeDirNoFollow(out, 'pull --out');
   const states = new Map<string, EpisodeState>();
@@ -123,37 +169,82 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     }
   };
 
+  // Per fetch: rows per file, the messages to acknowledge and those set aside.
+  let pending = new Map<string, Pending>();
+  let acks: JsMsg[] = [];
+  let terms: JsMsg[] = [];
+  const setAside = (m: JsMsg, kind: AsideKind, why: string) => {
+    aside.add(kind, m.subject, why);
+    terms.push(m);
+  };
+
   const take = (m: JsMsg) => {
-    // <prefix...>.<host>.<episode>.<source>: the last three tokens, each a plain name or the message is not written.
+    // Exactly <prefix>.<host>.<episode>.<source>: a token more or less would put a message in another host's directory.
     const t = m.subject.split('.');
+    if (t.length !== prefix.length + 3 || prefix.some((p, i) => t[i] !== p)) {
+      return setAside(m, 'subject', `${t.length} tokens where ${prefix.length + 3} (${prefix.join('.')}.<host>.<episode>.<source>) were due`);
+    }
     const [host, episode, source] = t.slice(-3) as [string, string, string];
-    if (t.length < 4 || !isNameToken(host) || !isNameToken(episode) || !SOURCE.test(source)) {
-      r.rejected.subject++;
-      return;
+    if (!isNameToken(host) || !isNameToken(episode) || !SOURCE.test(source) || (source.startsWith('_') && source !== '_episode' && source !== '_summary')) {
+      return setAside(m, 'subject', `${!isNameToken(host) ? 'the host' : !isNameToken(episode) ? 'the episode' : 'the source'} is not a name labtel makes`);
     }
-    const s = state(host, episode);
     if (source === '_episode' || source === '_summary') {
-      replaceFileNoFollow(path.join(s.dir, `${source.slice(1)}.json`), m.data);
+      const problem = objectProblem(m.data);
+      if (problem) return setAside(m, 'not_an_object', `${source.slice(1)}.json: ${problem}`);
+      const s = state(host, episode);
+      const file = path.join(s.dir, `${source.slice(1)}.json`);
+      // rename() over a directory fails after the temporary file is written: refuse it first.
+      const st = fs.lstatSync(file, { throwIfNoEntry: false });
+      if (st && !st.isFile() && !st.isSymbolicLink()) return setAside(m, 'unwritable', `${file} is not a regular file`);
+      replaceFileNoFollow(file, m.data);
+      acks.push(m);
       return;
     }
-    if (source.startsWith('_')) {
-      r.rejected.subject++;
+    const b = splitBatch(m.data, source);
+    if (!b.ok) return setAside(m, b.kind, b.why);
+    const { seqs, starts, ends, noFinalNewline } = b.batch;
+    const s = state(host, episode);
+    const name = Object.hasOwn(FILE_OF_SOURCE, source) ? FILE_OF_SOURCE[source]! : source;
+    const file = path.join(s.dir, `telemetry-${name}.jsonl`);
+    let p = pending.get(file);
+    const upTo = p?.upTo.get(source) ?? s.written[source] ?? -1;
+    // Seqs increase: the rows not yet written are a tail of the message.
+    let first = 0;
+    while (first < seqs.length && seqs[first]! <= upTo) first++;
+    r.skipped += first;
+    if (first === seqs.length) {
+      acks.push(m);
       return;
     }
-    const seq = rowSeq(m.data);
-    if (seq === null) {
-      r.rejected.not_a_row++;
-      return;
+    if (!p) pending.set(file, (p = { s, file, chunks: [], upTo: new Map(), msgs: [], rows: 0 }));
+    p.chunks.push(m.data.subarray(starts[first]!, ends[seqs.length - 1]!));
+    if (noFinalNewline) p.chunks.push(NL);
+    p.upTo.set(source, seqs[seqs.length - 1]!);
+    p.msgs.push(m);
+    p.rows += seqs.length - first;
+  };
+
+  /** One write per file; a file that cannot be written sets its messages aside, unless the output tree itself is refused. */
+  const flush = () => {
+    let fatal: unknown;
+    for (const p of pending.values()) {
+      try {
+        appendNoFollow(p.file, p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks));
+      } catch (err) {
+        if (isOutputRefusal(err)) fatal ??= err;
+        else for (const m of p.msgs) setAside(m, 'unwritable', (err as Error).message);
+        continue; // not written: neither acknowledged nor remembered
+
+      }
+      for (const [source, seq] of p.upTo) p.s.written[source] = seq;
+      p.s.dirty = true;
+      r.rows += p.rows;
+      acks.push(...p.msgs);
     }
-    if (seq <= (s.written[source] ?? -1)) {
-      r.skipped++;
-      return;
-    }
-    const file = Object.hasOwn(FILE_OF_SOURCE, source) ? FILE_OF_SOURCE[source]! : source;
-    appendNoFollow(path.join(s.dir, `telemetry-${file}.jsonl`), Buffer.concat([Buffer.from(m.data), Buffer.from('\n')]));
-    s.written[source] = seq;
-    s.dirty = true;
-    r.rows++;
+    pending = new Map();
+    // What was written is remembered even when the pull stops: a rerun does not write it twice.
+    save();
+    if (fatal) throw fatal;
   };
 
   try {
@@ -168,18 +259,30 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       }
       return jetstream(nc).consumers.get(o.stream, o.durable);
     });
+    const maxBytes = fetchBytes(nc.info?.max_payload);
     for (;;) {
       if (o.signal?.aborted) break;
-      const batch = await consumer.fetch({ max_messages: 1000, expires: 1000 });
-      const done: JsMsg[] = [];
+      const batch = await consumer.fetch({ max_bytes: maxBytes, expires: 1000 });
+      let got = 0;
       for await (const m of batch) {
-        take(m);
-        done.push(m);
+        got++;
+        try {
+          take(m);
+        } catch (err) {
+          if (isOutputRefusal(err)) {
+            flush();
+            throw err;
+          }
+          // Anything else a message makes happen (a directory where its file goes, a name the filesystem refuses) is that message's.
+          setAside(m, 'unwritable', (err as Error).message);
+        }
       }
       // Acknowledged once what they carried is on disk and remembered: a crash before redelivers, and the state skips them.
-      save();
-      for (const m of done) m.ack();
-      const got = done.length;
+      flush();
+      for (const m of acks) m.ack();
+      for (const m of terms) m.term();
+      acks = [];
+      terms = [];
       if (got === 0 && !o.follow && (await retrying(() => consumer.info())).num_pending === 0) break;
     }
   } finally {
