@@ -1,12 +1,33 @@
 // Forwards an episode's rows to NATS JetStream by reading its JSONL files,
-// the source of truth: collectors never wait on NATS. Each row is published
-// to <prefix>.<host>.<episode>.<source> with the message id
-// <host>/<episode>/<source>/<seq>, so JetStream's duplicate window drops
-// replays. Progress is a cursor per source (the last seq JetStream
-// acknowledged) kept in the episode directory: a forwarder restarted on the
-// same directory (the agent again, or `labtel forward`) resumes there. While
-// NATS is slow or down, nothing is buffered beyond one read: the forwarder
-// retries from its cursor, and catches up from the files when NATS is back.
+// the source of truth: collectors never wait on NATS.
+//
+// A message is a BATCH: consecutive rows of one source, the file's exact
+// bytes (a slice of the read window, never copied row by row), published to
+// <prefix>.<host>.<episode>.<source> with the message id
+// <host>/<episode>/<source>/<firstSeq>-<lastSeq>. A batch ends where the
+// source changes (the qmp file interleaves qmp and qmp_event), where a seq
+// does not follow the last, at BATCH_BYTES (kept under what the server's
+// max_payload leaves after the headers), or at the end of what is written.
+//
+// Progress is a cursor in the episode directory (forward-cursor.json, tmp +
+// rename): per source the last seq JetStream acknowledged, per file the byte
+// offset of the lines done, and per source the rows forwarded and how many
+// of those went as stubs. A forwarder restarted on the same directory (the
+// agent again, or `labtel forward`) resumes there; JetStream's duplicate
+// window drops an exact replay and pull drops seqs it already wrote.
+//
+// No row blocks another: each telemetry-*.jsonl file is forwarded on its own
+// (one that cannot be read is named in the error and the others go on); a
+// line that is no labtel row is counted and passed over; a row larger than a
+// message may carry goes as a stub line keeping its envelope and saying why
+// (stub.ts); a line longer than the read window is read on to find its end
+// (its head gives the envelope), never skipped. A partial last line waits.
+//
+// Bounds: one read window (WINDOW_BYTES) per forwarder; in flight at most
+// that window's batches (the next window is read once they are
+// acknowledged), plus one row read whole or one stub. After a failed window
+// the window is replaced by a fresh one, since the client may still hold
+// slices of it for a reconnect.
 import fs from 'node:fs';
 import path from 'node:path';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
@@ -14,42 +35,74 @@ import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { connectNats } from './connection.js';
 import { replaceFileNoFollow } from '../../util/safe-file.js';
 import type { NatsSinkConfig } from './config.js';
-import { fileSubject, rowMsgId, rowSubject, type EpisodeKey } from './subjects.js';
+import { RowHead } from './row-head.js';
+import { fileStub, rowTooLarge, stubLine } from './stub.js';
+import { batchMsgId, fileMsgId, fileSubject, headerRoom, rowSubject, type EpisodeKey } from './subjects.js';
 
 export const CURSOR_FILE = 'forward-cursor.json';
-const READ_BYTES = 4 << 20;
-const IN_FLIGHT = 512;
+/** The one read window: a batch is a slice of it. */
+export const WINDOW_BYTES = 4 << 20;
+/** A batch's bytes at most (lower when the server's max_payload is): the size `npm run bench:nats` found best. */
+export const BATCH_BYTES = 256 << 10;
+/** max_payload before the server said (nats-server's default). */
+const DEFAULT_MAX_PAYLOAD = 1 << 20;
+/** The cursor is saved at least this often during a pass (each save is an fsync), and at its end. */
+const SAVE_MS = 250;
 const DUPLICATE_WINDOW_MS = 30 * 60_000;
+const ROWS_FILE = /^telemetry-[a-z_]+\.jsonl$/;
+
+type Counts = Record<string, number>;
+
+/** Integer entries only, in an object without a prototype (a source named "constructor" is a name like any other). */
+function counts(o: unknown): Counts {
+  const r = Object.create(null) as Counts;
+  if (o && typeof o === 'object') for (const [k, v] of Object.entries(o)) if (Number.isSafeInteger(v)) r[k] = v as number;
+  return r;
+}
 
 interface Cursor {
   /** Per source, the last seq JetStream acknowledged. */
-  acked: Record<string, number>;
-  /** Per file, the bytes of whole lines done (acknowledged or already past the cursor). */
-  offsets: Record<string, number>;
-  files: Record<string, boolean>;
+  acked: Counts;
+  /** Per file, the bytes of whole lines done (acknowledged or passed over). */
+  offsets: Counts;
+  files: { episode?: boolean; summary?: boolean };
+  /** Per source, rows acknowledged over the episode (across restarts), and of those how many as stubs. */
+  forwarded: Counts;
+  stubs: Counts;
 }
 
 export interface ForwardProgress {
+  /** Rows acknowledged by JetStream in this process (stubs included). */
   published: number;
+  /** Rows past the file offset the cursor already had as acknowledged. */
   skipped: number;
+  /** Rows sent as a stub (larger than a message may carry). */
+  stubs: number;
+  /** Lines that are no labtel row, passed over. */
+  corrupt: number;
   /** The last error, when a pass could not finish. */
   error: string | null;
 }
 
-/** The writer puts source, t_mono_ns and seq first (rows/jsonl-writer.ts): read them there, or parse the line. */
-const HEAD = /^\{"source":"([a-z_]+)","t_mono_ns":-?\d+,"seq":(\d+)/;
-
-function sourceAndSeq(line: Buffer, file: string, at: number): { source: string; seq: number } {
-  const m = HEAD.exec(line.toString('latin1', 0, Math.min(line.length, 96)));
-  if (m) return { source: m[1]!, seq: Number(m[2]) };
-  try {
-    const row = JSON.parse(line.toString('utf8')) as { source?: unknown; seq?: unknown };
-    if (typeof row.source === 'string' && Number.isSafeInteger(row.seq)) return { source: row.source, seq: row.seq as number };
-  } catch {
-    // below
-  }
-  throw new Error(`${file}: the line at byte ${at} is not a labtel row`);
+export interface ForwardAccounting {
+  by_source: Record<string, { forwarded: number; stubs: number; remaining: number }>;
+  files: { episode: boolean; summary: boolean };
+  error: string | null;
 }
+
+/** One message of a window, or a line passed over (no ack): the cursor advances to `end` once it is done. */
+interface Piece {
+  end: number;
+  source: string;
+  first: number;
+  last: number;
+  rows: number;
+  stub: boolean;
+  ack: Promise<unknown> | null;
+}
+
+/** A file that cannot be forwarded: named, and the other files go on. */
+class FileError extends Error {}
 
 /**
  * Opens a file of the episode for reading, refusing a symlink: what is read
@@ -60,17 +113,27 @@ function openNoFollowForRead(file: string): number {
   try {
     return fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new Error(`${file} is a symlink; labtel does not read through one (ELOOP)`, { cause: err });
-    throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new FileError(`${file} is a symlink; labtel does not read through one (ELOOP)`, { cause: err });
+    throw new FileError(`${file}: ${(err as Error).message}`, { cause: err });
   }
 }
 
-function readNoFollow(file: string): Buffer {
-  const fd = openNoFollowForRead(file);
+function readAt(fd: number, file: string, buf: Buffer, pos: number, len = buf.length): number {
   try {
-    return fs.readFileSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    return fs.readSync(fd, buf, 0, len, pos);
+  } catch (err) {
+    throw new FileError(`${file}: reading at byte ${pos}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** The offset of the first newline at or after `pos` (reading on through `buf`), or -1 at the end of the file. */
+function findNewline(fd: number, file: string, buf: Buffer, pos: number): number {
+  for (;;) {
+    const n = readAt(fd, file, buf, pos);
+    if (n === 0) return -1;
+    const i = buf.subarray(0, n).indexOf(10);
+    if (i >= 0) return pos + i;
+    pos += n;
   }
 }
 
@@ -81,21 +144,36 @@ export class NatsForwarder {
   private readonly cursorPath: string;
   /** The cursor as last saved: an unchanged cursor is not rewritten (each save is an fsync). */
   private savedCursor = '';
-  readonly progress: ForwardProgress = { published: 0, skipped: 0, error: null };
+  private savedAt = 0;
+  private buf = Buffer.allocUnsafe(WINDOW_BYTES);
+  private readonly head = new RowHead();
+  /** The first line passed over as no labtel row, for the accounting. */
+  private corruptNote: string | null = null;
+  readonly progress: ForwardProgress = { published: 0, skipped: 0, stubs: 0, corrupt: 0, error: null };
 
   constructor(
     private readonly dir: string,
     private readonly cfg: NatsSinkConfig,
     private readonly key: EpisodeKey,
+    /** batchBytes: the batch size to aim at (BATCH_BYTES; the benchmark tries others). */
+    private readonly opts: { batchBytes?: number } = {},
   ) {
     this.cursorPath = path.join(dir, CURSOR_FILE);
-    let c: Partial<Cursor> = {};
+    let c: Partial<Record<keyof Cursor, unknown>> = {};
     try {
-      c = JSON.parse(readNoFollow(this.cursorPath).toString('utf8')) as Partial<Cursor>;
+      const fd = openNoFollowForRead(this.cursorPath);
+      try {
+        c = (JSON.parse(fs.readFileSync(fd, 'utf8')) as typeof c | null) ?? {};
+      } finally {
+        fs.closeSync(fd);
+      }
     } catch {
       // a first run (or a symlink planted in its place: not read, and replaced at the first save)
     }
-    this.cursor = { acked: c.acked ?? {}, offsets: c.offsets ?? {}, files: c.files ?? {} };
+    const files = (c.files ?? {}) as Cursor['files'];
+    this.cursor = { acked: counts(c.acked), offsets: counts(c.offsets), files: { episode: files.episode === true, summary: files.summary === true }, forwarded: counts(c.forwarded), stubs: counts(c.stubs) };
+    // A cursor from before the counts: every seq up to the acknowledged one was forwarded.
+    for (const s of Object.keys(this.cursor.acked)) this.cursor.forwarded[s] ??= this.cursor.acked[s]! + 1;
   }
 
   /** Connects (retrying in the background while the servers are down) and makes sure the stream exists. */
@@ -112,26 +190,89 @@ export class NatsForwarder {
     this.js = jetstream(this.nc, { timeout: 5000 });
   }
 
-  /** One pass over the episode's files: publishes what is new. Returns false when it could not finish (NATS down). */
+  /** The most payload bytes one message may carry on the server now (max_payload less the headers). */
+  messageLimit(): number {
+    return (this.nc?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - headerRoom(this.key);
+  }
+
+  /**
+   * One pass over the episode's rows files: publishes what is new. False when
+   * it could not finish: NATS failed it (the pass stops), or a file could not
+   * be read (named in progress.error; the other files went on).
+   */
   pass(): Promise<boolean> {
     return this.attempt(async () => {
-      for (const f of fs.readdirSync(this.dir).filter((x) => /^telemetry-[a-z_]+\.jsonl$/.test(x)).sort()) await this.forwardFile(f);
+      const failed: string[] = [];
+      for (const f of fs.readdirSync(this.dir).filter((x) => ROWS_FILE.test(x)).sort()) {
+        try {
+          await this.forwardFile(f);
+        } catch (err) {
+          if (!(err instanceof FileError)) throw failed.length ? new Error(`${failed.join('; ')}; ${(err as Error).message}`, { cause: err }) : err;
+          failed.push(err.message);
+        }
+      }
+      if (failed.length) throw new Error(failed.join('; '));
     });
   }
 
-  /** episode.json and summary.json (once each, when present). */
+  /**
+   * episode.json and summary.json (once each, when present), whatever
+   * happened to the rows: callers call it whether or not pass() finished.
+   * One too large for a message goes as {"stub": why}.
+   */
   forwardEpisodeFiles(): Promise<boolean> {
     return this.attempt(async () => {
+      const failed: string[] = [];
       for (const f of ['episode', 'summary'] as const) {
-        const file = path.join(this.dir, `${f}.json`);
-        if (this.cursor.files[f] || !fs.existsSync(file)) continue;
-        await this.js!.publish(fileSubject(this.key, f), readNoFollow(file), { msgID: `${this.key.host}/${this.key.episode}/_${f}` });
+        if (this.cursor.files[f]) continue;
+        let data: Buffer | null;
+        try {
+          data = this.readEpisodeFile(f);
+        } catch (err) {
+          if (!(err instanceof FileError)) throw err;
+          failed.push(err.message);
+          continue;
+        }
+        if (!data) continue;
+        await this.js!.publish(fileSubject(this.key, f), data, { msgID: fileMsgId(this.key, f) });
         this.cursor.files[f] = true;
       }
+      if (failed.length) throw new Error(failed.join('; '));
     });
   }
 
-  /** Connected, runs `work`; false (with the reason in progress.error) when NATS failed it. The cursor is saved either way. */
+  /**
+   * Per source, the rows JetStream acknowledged over the episode (from the
+   * cursor, across restarts), how many of them went as stubs, and the whole
+   * rows in the files not acknowledged yet (read from the files past the
+   * cursor: call it once, at the end).
+   */
+  accounting(): ForwardAccounting {
+    const remaining = new Map<string, number>();
+    const errors: string[] = [];
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(this.dir).filter((x) => ROWS_FILE.test(x)).sort();
+    } catch (err) {
+      errors.push(`${this.dir}: ${(err as Error).message}`);
+    }
+    for (const name of names) {
+      try {
+        this.countRemaining(name, remaining);
+      } catch (err) {
+        errors.push((err as Error).message);
+      }
+    }
+    const sources = new Set([...Object.keys(this.cursor.forwarded), ...remaining.keys()]);
+    const by_source = Object.fromEntries(
+      [...sources].sort().map((s) => [s, { forwarded: this.cursor.forwarded[s] ?? 0, stubs: this.cursor.stubs[s] ?? 0, remaining: remaining.get(s) ?? 0 }]),
+    );
+    if (this.progress.error) errors.unshift(this.progress.error);
+    if (this.corruptNote) errors.push(this.corruptNote);
+    return { by_source, files: { episode: this.cursor.files.episode === true, summary: this.cursor.files.summary === true }, error: errors.length ? errors.join('; ') : null };
+  }
+
+  /** Connected, runs `work`; false (with the reason in progress.error) when it failed. The cursor is saved either way. */
   private async attempt(work: () => Promise<void>): Promise<boolean> {
     try {
       await this.connect();
@@ -153,50 +294,207 @@ export class NatsForwarder {
     await nc?.drain().catch(() => nc.close());
   }
 
+  private readEpisodeFile(f: 'episode' | 'summary'): Buffer | null {
+    const file = path.join(this.dir, `${f}.json`);
+    let fd: number;
+    try {
+      fd = openNoFollowForRead(file);
+    } catch (err) {
+      if (((err as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      const limit = this.messageLimit();
+      if (size > limit) return fileStub(`${f}.json`, size, limit, this.key.host);
+      return fs.readFileSync(fd);
+    } catch (err) {
+      if (err instanceof FileError) throw err;
+      throw new FileError(`${file}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   private async forwardFile(name: string): Promise<void> {
     const file = path.join(this.dir, name);
     const fd = openNoFollowForRead(file);
-    const buf = Buffer.allocUnsafe(READ_BYTES);
     try {
       for (;;) {
         const from = this.cursor.offsets[name] ?? 0;
-        const n = fs.readSync(fd, buf, 0, READ_BYTES, from);
-        const end = buf.lastIndexOf(10, n - 1);
-        if (n === 0 || end < 0) return; // nothing new, or only a line still being written
-        // Its own framing, not util/bounded-line-reader: it reads at the cursor's byte offset and needs each line's end offset to advance it.
-        // Each whole line: publish it unless the cursor says it was acknowledged already.
-        const lines: Array<{ end: number; source: string; seq: number; pending?: Promise<unknown> }> = [];
+        const n = readAt(fd, file, this.buf, from);
+        if (n === 0) return;
+        const pieces = this.cut(name, file, fd, from, n);
+        if (pieces.length === 0) return; // only a line still being written
+        await this.settle(name, pieces);
+        if (Date.now() - this.savedAt >= SAVE_MS) this.saveCursor();
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** The window buf[0, n) read at `from`, cut into batches (each published at once) and lines passed over. */
+  private cut(name: string, file: string, fd: number, from: number, n: number): Piece[] {
+    const buf = this.buf;
+    const head = this.head;
+    const acked = this.cursor.acked;
+    const limit = this.messageLimit();
+    const batchMax = Math.min(this.opts.batchBytes ?? BATCH_BYTES, limit);
+    const pieces: Piece[] = [];
+    let b: Piece | null = null;
+    let bStart = 0;
+    let start = 0;
+    while (start < n) {
+      const nl = buf.indexOf(10, start);
+      if (nl < 0 || nl >= n) {
+        // No newline in the rest of the window: the next window starts at this line, or it is still being
+        // written, or (alone in a full window) it is longer than the window.
+        if (start === 0 && n === buf.length) {
+          const p = this.longLine(name, file, fd, from, n, limit);
+          if (p) pieces.push(p);
+        }
+        break;
+      }
+      const at = start;
+      start = nl + 1;
+      const ok = head.read(buf, at, nl);
+      const source = head.source;
+      const seq = head.seq;
+      const passOver = !ok || seq <= (acked[source] ?? -1);
+      const tooLarge = !passOver && start - at > limit;
+      if (b && (passOver || tooLarge || b.source !== source || seq !== b.last + 1 || from + start - bStart > batchMax)) {
+        b.ack = this.send(b.source, b.first, b.last, buf.subarray(bStart - from, b.end - from));
+        pieces.push(b);
+        b = null;
+      }
+      if (passOver) {
+        if (ok) this.progress.skipped++;
+        else this.corruptLine(name, from + at);
+        pieces.push({ end: from + start, source, first: seq, last: seq, rows: 0, stub: false, ack: null });
+      } else if (tooLarge) {
+        pieces.push(this.stub(name, from + start, nl - at, limit));
+      } else {
+        if (!b) {
+          b = { end: 0, source, first: seq, last: seq, rows: 0, stub: false, ack: null };
+          bStart = from + at;
+        }
+        b.last = seq;
+        b.rows++;
+        b.end = from + start;
+      }
+    }
+    if (b) {
+      b.ack = this.send(b.source, b.first, b.last, buf.subarray(bStart - from, b.end - from));
+      pieces.push(b);
+    }
+    return pieces;
+  }
+
+  /**
+   * A line at `from` longer than the window buf[0, n): its head gives the
+   * envelope, its end is found by reading on. Sent whole when a message may
+   * carry it, else as a stub; null while its end is not written yet.
+   */
+  private longLine(name: string, file: string, fd: number, from: number, n: number, limit: number): Piece | null {
+    const head = this.head;
+    const ok = head.read(this.buf, 0, n, false);
+    const { source, seq } = head;
+    const t = ok ? head.tMonoNs : ''; // before the window is reused to read on
+    const nl = findNewline(fd, file, this.buf, from + n);
+    if (nl < 0) return null;
+    const end = nl + 1;
+    if (!ok) {
+      this.corruptLine(name, from);
+      return { end, source, first: seq, last: seq, rows: 0, stub: false, ack: null };
+    }
+    if (seq <= (this.cursor.acked[source] ?? -1)) {
+      this.progress.skipped++;
+      return { end, source, first: seq, last: seq, rows: 0, stub: false, ack: null };
+    }
+    const bytes = nl - from;
+    if (bytes + 1 > limit) {
+      const line = stubLine(source, t, seq, rowTooLarge(bytes, limit, name, this.key.host));
+      return { end, source, first: seq, last: seq, rows: 1, stub: true, ack: this.send(source, seq, seq, line) };
+    }
+    // A server whose max_payload is over the window carries it whole: read into its own buffer.
+    const whole = Buffer.allocUnsafe(bytes + 1);
+    if (readAt(fd, file, whole, from) !== whole.length) throw new FileError(`${file}: the line at byte ${from} changed while it was read`);
+    return { end, source, first: seq, last: seq, rows: 1, stub: false, ack: this.send(source, seq, seq, whole) };
+  }
+
+  /** The row the head just read (`bytes` long, ending before `end`) as a stub line in its place. */
+  private stub(name: string, end: number, bytes: number, limit: number): Piece {
+    const { source, seq } = this.head;
+    const line = stubLine(source, this.head.tMonoNs, seq, rowTooLarge(bytes, limit, name, this.key.host));
+    return { end, source, first: seq, last: seq, rows: 1, stub: true, ack: this.send(source, seq, seq, line) };
+  }
+
+  private corruptLine(name: string, at: number): void {
+    this.progress.corrupt++;
+    this.corruptNote ??= `${name}: the line at byte ${at} is not a labtel row; passed over (lines passed over so far: see progress.corrupt)`;
+  }
+
+  private send(source: string, first: number, last: number, data: Uint8Array): Promise<unknown> {
+    const p = this.js!.publish(rowSubject(this.key, source), data, { msgID: batchMsgId(this.key, source, first, last) });
+    p.catch(() => {}); // judged in settle(), in order
+    return p;
+  }
+
+  /** Waits for the window's acknowledgements; advances the cursor over the pieces done in order, up to the first that failed. */
+  private async settle(name: string, pieces: Piece[]): Promise<void> {
+    const results = await Promise.allSettled(pieces.map((p) => p.ack));
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    // The client may still hold slices of this window (to send after a reconnect): never overwrite them.
+    if (failed >= 0) this.buf = Buffer.allocUnsafe(WINDOW_BYTES);
+    const c = this.cursor;
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i]!;
+      if (i === failed) {
+        const why = (results[i] as PromiseRejectedResult).reason as Error;
+        throw new Error(`publishing ${p.source} seq ${p.first === p.last ? p.first : `${p.first}-${p.last}`} of ${name}: ${why.message}`, { cause: why });
+      }
+      if (p.ack) {
+        c.acked[p.source] = p.last;
+        c.forwarded[p.source] = (c.forwarded[p.source] ?? 0) + p.rows;
+        this.progress.published += p.rows;
+        if (p.stub) {
+          c.stubs[p.source] = (c.stubs[p.source] ?? 0) + 1;
+          this.progress.stubs++;
+        }
+      }
+      c.offsets[name] = p.end;
+    }
+  }
+
+  /** Whole rows of `name` past the cursor that JetStream has not acknowledged, added to `into` by source. */
+  private countRemaining(name: string, into: Map<string, number>): void {
+    const file = path.join(this.dir, name);
+    const fd = openNoFollowForRead(file);
+    const buf = Buffer.allocUnsafe(WINDOW_BYTES);
+    const head = new RowHead();
+    const count = (ok: boolean) => {
+      if (ok && head.seq > (this.cursor.acked[head.source] ?? -1)) into.set(head.source, (into.get(head.source) ?? 0) + 1);
+    };
+    try {
+      for (let pos = this.cursor.offsets[name] ?? 0; ; ) {
+        const n = readAt(fd, file, buf, pos);
+        if (n === 0) return;
         let start = 0;
-        const inFlight: Promise<unknown>[] = [];
-        for (let nl = buf.indexOf(10, 0); nl >= 0 && nl <= end; nl = buf.indexOf(10, start)) {
-          const line = buf.subarray(start, nl);
-          const at = from + start;
+        for (let nl = buf.indexOf(10, 0); nl >= 0 && nl < n; nl = buf.indexOf(10, start)) {
+          count(head.read(buf, start, nl));
           start = nl + 1;
-          const { source, seq } = sourceAndSeq(line, name, at);
-          const entry: (typeof lines)[number] = { end: start, source, seq };
-          if (seq <= (this.cursor.acked[source] ?? -1)) this.progress.skipped++;
-          else {
-            entry.pending = this.js!.publish(rowSubject(this.key, source), Buffer.from(line), { msgID: rowMsgId(this.key, source, seq) });
-            entry.pending.catch(() => {}); // judged below, in order
-            inFlight.push(entry.pending);
-            if (inFlight.length >= IN_FLIGHT) await Promise.allSettled(inFlight.splice(0));
-          }
-          lines.push(entry);
         }
-        await Promise.allSettled(inFlight);
-        // Advance over the lines acknowledged in order; stop at the first that was not.
-        for (const l of lines) {
-          if (l.pending) {
-            try {
-              await l.pending;
-            } catch (err) {
-              throw new Error(`publishing ${l.source} seq ${l.seq}: ${(err as Error).message}`);
-            }
-            this.cursor.acked[l.source] = l.seq;
-            this.progress.published++;
-          }
-          this.cursor.offsets[name] = from + l.end;
+        if (start > 0) {
+          pos += start;
+          continue;
         }
+        if (n < buf.length) return; // a line still being written
+        const ok = head.read(buf, 0, n, false);
+        const nl = findNewline(fd, file, buf, pos + n);
+        if (nl < 0) return;
+        count(ok);
+        pos = nl + 1;
       }
     } finally {
       fs.closeSync(fd);
@@ -205,6 +503,7 @@ export class NatsForwarder {
 
   /** A fresh temporary file (0640, O_EXCL) renamed over the cursor: a symlink there is replaced, never written through. */
   private saveCursor(): void {
+    this.savedAt = Date.now();
     const text = JSON.stringify(this.cursor);
     if (text === this.savedCursor) return;
     replaceFileNoFollow(this.cursorPath, text);

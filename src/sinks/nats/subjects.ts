@@ -1,5 +1,7 @@
 // Names on the wire: one subject per host, episode and row source, and one
-// message id per row (JetStream's duplicate window drops a replayed id).
+// message id per batch of rows naming its source and seq range (JetStream's
+// duplicate window drops an exact replay; a batch cut otherwise after a
+// restart has another id, and pull drops the rows it already wrote).
 import { nameToken } from './names.js';
 
 export interface EpisodeKey {
@@ -11,7 +13,15 @@ export interface EpisodeKey {
 /** `<host token>.<episode token>`: names as names.ts writes them, one token each. */
 const hostEpisode = (k: EpisodeKey) => `${nameToken(k.host)}.${nameToken(k.episode)}`;
 export const rowSubject = (k: EpisodeKey, source: string) => `${k.prefix}.${hostEpisode(k)}.${source}`;
-export const rowMsgId = (k: EpisodeKey, source: string, seq: number) => `${nameToken(k.host)}/${nameToken(k.episode)}/${source}/${seq}`;
+/** A batch of one source's rows firstSeq..lastSeq (a single row: N-N). */
+export const batchMsgId = (k: EpisodeKey, source: string, firstSeq: number, lastSeq: number) => `${nameToken(k.host)}/${nameToken(k.episode)}/${source}/${firstSeq}-${lastSeq}`;
+export const fileMsgId = (k: EpisodeKey, file: 'episode' | 'summary') => `${nameToken(k.host)}/${nameToken(k.episode)}/_${file}`;
+/**
+ * Bytes a message's headers may take besides its payload (NATS counts both
+ * against max_payload): "NATS/1.0\r\nNats-Msg-Id: <id>\r\n\r\n" with the longest
+ * id this episode can have (a 64-byte source, two 16-digit seqs), and spare.
+ */
+export const headerRoom = (k: EpisodeKey) => 64 + nameToken(k.host).length + nameToken(k.episode).length + 64 + 2 * 16 + 4;
 /** episode.json and summary.json travel too, so a pulled episode is a whole episode directory. */
 export const fileSubject = (k: EpisodeKey, file: 'episode' | 'summary') => `${k.prefix}.${hostEpisode(k)}._${file}`;
 
