@@ -1,6 +1,7 @@
 // `labtel run`: one episode. Plans the collectors (refusing what cannot run),
 // writes episode.json, runs each collector on its own worker thread into its
-// own file, stops them all on duration/SIGINT/SIGTERM, and writes summary.json.
+// own file, stops them all on duration/SIGINT/SIGTERM, and writes summary.json
+// (with a sink: after the last forwarding pass, which it accounts for).
 import path from 'node:path';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { EpisodeClock, takeOrigin } from '../clock/origin.js';
@@ -214,6 +215,8 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   const tStop = clock.now();
   self.stop();
   agent.close();
+  // Every row file is closed: the last forwarding pass sees every row, and summary.json says what it left for `labtel forward`.
+  const nats = await forwarding?.finish();
   const summary: EpisodeSummary = {
     episode,
     labtel_version: VERSION,
@@ -222,8 +225,10 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
     t_mono_stop_ns: tStop,
     agent: self.totals(),
     collectors: summaries,
+    ...(nats ? { forwarding: { nats } } : {}),
   };
   writeJsonExclusive(path.join(dir, 'summary.json'), summary);
-  await forwarding?.finish();
+  // episode.json and summary.json go whatever happened to the rows.
+  await forwarding?.publishEpisodeFiles();
   return { dir, summary };
 }

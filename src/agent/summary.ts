@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { Source } from '../rows/envelope.js';
 
 export type CollectorStatus = 'ok' | 'failed' | 'skipped';
@@ -17,6 +18,35 @@ export interface CollectorSummary {
 
 export type ExitReason = 'duration' | 'SIGINT' | 'SIGTERM' | 'collectors_ended' | 'aborted';
 
+const count = (description: string) => z.number().int().nonnegative().describe(description);
+
+/** One source's rows as the agent's last forwarding pass left them: forwarded + remaining = the rows in its file. */
+export const sourceForwarding = z
+  .strictObject({
+    forwarded: count('Rows of this source JetStream acknowledged (stubs included): pull gets them.'),
+    stubs: count('Of the forwarded rows, how many went as a stub (the row was larger than a message may carry on the server; the stub keeps its envelope and says why; the row is in the file).'),
+    remaining: count('Rows of this source in the file that JetStream did not acknowledge when the episode ended: `labtel forward <dir>` publishes them.'),
+  })
+  .describe("One source's forwarding when the episode ended.");
+
+export const natsForwarding = z
+  .strictObject({
+    stream: z.string().describe('The JetStream stream the rows went to.'),
+    complete: z.boolean().describe('true when every row of every file was acknowledged (remaining is 0 for every source) before summary.json was written.'),
+    by_source: z.record(z.string(), sourceForwarding).describe('Per row source (host_proc, qmp_event, agent, ...): forwarded, stubs and remaining. forwarded + remaining is the rows in the file.'),
+    error: z.string().nullable().describe("Why the last pass did not finish (NATS unreachable, the time limit, a file it could not read), or null."),
+    resume: z.string().describe('The command that publishes what remains (idempotent: run it whatever complete says).'),
+  })
+  .describe("The agent's NATS forwarding as it stood when the episode ended, after the collectors stopped and every row file (the agent's own included) was closed and a last pass had its time. episode.json and summary.json are published after summary.json is written; `labtel forward` does not rewrite this section.");
+
+export const forwardingSummary = z
+  .strictObject({ nats: natsForwarding.optional() })
+  .describe('What each sink received of the episode (absent when the manifest names no sink).');
+
+export type SourceForwarding = z.output<typeof sourceForwarding>;
+export type NatsForwardingSummary = z.output<typeof natsForwarding>;
+export type ForwardingSummary = z.output<typeof forwardingSummary>;
+
 export interface EpisodeSummary {
   episode: string;
   labtel_version: string;
@@ -26,4 +56,6 @@ export interface EpisodeSummary {
   /** What the agent itself cost over the episode. */
   agent: { cpu_s: number; peak_rss_bytes: number };
   collectors: Record<string, CollectorSummary>;
+  /** Present when the manifest names a sink (forwardingSummary). */
+  forwarding?: ForwardingSummary;
 }

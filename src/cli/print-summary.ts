@@ -1,4 +1,14 @@
-import type { EpisodeSummary } from '../agent/summary.js';
+import type { EpisodeSummary, NatsForwardingSummary } from '../agent/summary.js';
+
+/** One line: what reached NATS, and what remains for `labtel forward`. */
+export function formatForwarding(n: NatsForwardingSummary): string {
+  const sources = Object.entries(n.by_source);
+  const forwarded = sources.reduce((k, [, s]) => k + s.forwarded, 0);
+  const stubs = sources.reduce((k, [, s]) => k + s.stubs, 0);
+  const left = sources.filter(([, s]) => s.remaining > 0).map(([src, s]) => `${s.remaining} ${src}`);
+  const sent = `${forwarded} rows forwarded to ${n.stream}${stubs ? ` (${stubs} as stubs)` : ''}`;
+  return n.complete ? `forwarding: nats: complete, ${sent}` : `forwarding: nats: INCOMPLETE, ${sent}; remaining: ${left.join(', ') || 'none'}${n.error ? ` (${n.error})` : ''}; run: ${n.resume}`;
+}
 
 /** The summary as a small table for a terminal. */
 export function formatSummary(dir: string, s: EpisodeSummary): string {
@@ -14,5 +24,6 @@ export function formatSummary(dir: string, s: EpisodeSummary): string {
       .join('; ');
     lines.push(`${name.padEnd(12)} ${c.status.padEnd(8)} ${String(c.rows).padStart(8)}  ${details}`);
   }
+  if (s.forwarding?.nats) lines.push('', formatForwarding(s.forwarding.nats));
   return lines.join('\n');
 }

@@ -1,13 +1,15 @@
 // Real nats-server processes for the sink tests, on loopback ports only,
 // with JetStream stores in temp dirs; killed after each test.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
+import type { EpisodeSummary } from '../../src/agent/summary.js';
 import { has } from './programs.js';
 import { tmpDir } from './tmp.js';
 
@@ -108,5 +110,64 @@ export async function publish(url: string, msgs: Array<[string, string]>): Promi
     for (const [subject, data] of msgs) await js.publish(subject, new TextEncoder().encode(data));
   } finally {
     await nc.drain();
+  }
+}
+
+/** Per row source, the lines of an episode directory's telemetry files, in file order (absent files: none). */
+export function linesBySource(dir: string): Map<string, string[]> {
+  const by = new Map<string, string[]>();
+  let files: string[] = [];
+  try {
+    files = fs.readdirSync(dir).filter((f) => /^telemetry-[a-z_]+\.jsonl$/.test(f));
+  } catch {
+    return by; // nothing pulled
+  }
+  for (const f of files) {
+    const text = fs.readFileSync(path.join(dir, f), 'utf8');
+    for (const line of text.split('\n').slice(0, -1)) {
+      const source = (JSON.parse(line) as { source: string }).source;
+      by.set(source, [...(by.get(source) ?? []), line]);
+    }
+  }
+  return by;
+}
+
+/**
+ * The guarantee summary.json makes: per source, every row of the local files
+ * is either pulled (the first ones, byte for byte) or counted as remaining,
+ * and forwarded + remaining is the rows in the file. Returns the local summary.
+ */
+export function expectAccounted(local: string, pulled: string): EpisodeSummary {
+  const summary = JSON.parse(fs.readFileSync(path.join(local, 'summary.json'), 'utf8')) as EpisodeSummary;
+  const nats = summary.forwarding?.nats;
+  expect(nats, 'summary.json has no forwarding.nats section').toBeDefined();
+  const have = linesBySource(local);
+  const got = linesBySource(pulled);
+  expect([...have.keys()].sort()).toEqual(expect.arrayContaining(['agent', 'host_proc']));
+  expect(Object.keys(nats!.by_source).sort()).toEqual([...have.keys()].sort());
+  for (const [source, rows] of have) {
+    const acc = nats!.by_source[source]!;
+    const p = got.get(source) ?? [];
+    expect(acc.forwarded + acc.remaining, `${source}: forwarded + remaining against the rows in the file`).toBe(rows.length);
+    expect(p, `${source}: the pulled rows are the file's first rows`).toEqual(rows.slice(0, p.length));
+    expect(p.length + acc.remaining, `${source}: ${p.length} pulled + ${acc.remaining} remaining against ${rows.length} rows in the file (forwarded ${acc.forwarded})`).toBe(rows.length);
+  }
+  expect(nats!.complete).toBe(Object.values(nats!.by_source).every((s) => s.remaining === 0));
+  expect(nats!.resume).toBe(`labtel forward ${local}`);
+  return summary;
+}
+
+/** The stream's state as a server of the cluster reports it (for a failure's message: rows acknowledged and gone, or not pulled). */
+export async function streamState(urls: string[], stream = 'LABTEL'): Promise<string> {
+  try {
+    const nc = await connect({ servers: urls, timeout: 2000 });
+    try {
+      const info = await (await jetstreamManager(nc, { timeout: 5000 })).streams.info(stream);
+      return `stream ${stream}: ${info.state.messages} messages, last seq ${info.state.last_seq}, leader ${info.cluster?.leader ?? '-'}`;
+    } finally {
+      await nc.close();
+    }
+  } catch (err) {
+    return `stream ${stream}: no answer (${(err as Error).message})`;
   }
 }

@@ -1,39 +1,159 @@
 // The agent's forwarding during an episode: a pass over the files every
 // PASS_MS on the main thread (collectors run on their own threads and never
-// wait for it), and at the end, after summary.json, a last pass with a time
-// limit. What did not reach NATS by then is in the cursor: `labtel forward
-// DIR` finishes it.
+// wait for it). At the end (run-episode.ts keeps the order): finish() once
+// the collectors have stopped and every row file is closed — the loop's pass
+// in progress ends, then a last pass runs within FINISH_MS — and returns
+// what summary.json records: per source, the rows JetStream acknowledged and
+// the rows that remain in the files for `labtel forward DIR`. Then
+// publishEpisodeFiles() sends episode.json and summary.json within FILES_MS,
+// whatever happened to the rows. No two passes ever run at once; a pass still
+// running at its time limit is cut by closing the connection, so what is
+// counted as forwarded is only what JetStream acknowledged.
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { NatsForwardingSummary, SourceForwarding } from '../../agent/summary.js';
 import type { NatsSinkConfig } from './config.js';
-import { NatsForwarder } from './forwarder.js';
+import { CURSOR_FILE, NatsForwarder } from './forwarder.js';
 
 const PASS_MS = 500;
-const FINISH_MS = 15_000;
+/** The last pass's time, from when the collectors have stopped: what JetStream has not acknowledged by then is counted as remaining. */
+export const FINISH_MS = 15_000;
+/** episode.json and summary.json's time, after the last pass. */
+export const FILES_MS = 10_000;
+/** How long a pass cut at its time limit (its connection closed) may take to give up. */
+const SETTLE_MS = 5_000;
 
-export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: string, log: (l: string) => void): { finish(): Promise<void> } {
-  const f = new NatsForwarder(dir, cfg, { prefix: cfg.subject_prefix, host: cfg.host ?? os.hostname(), episode });
+/** What the forwarder says it has done (forwarder.ts). */
+export interface ForwardAccounting {
+  by_source: Record<string, SourceForwarding>;
+  files: { episode: boolean; summary: boolean };
+  error: string | null;
+}
+
+/** The forwarder as the agent drives it. */
+interface Forwarder {
+  pass(): Promise<boolean>;
+  forwardEpisodeFiles(): Promise<boolean>;
+  close(): Promise<void>;
+  accounting?(): ForwardAccounting;
+  progress?: { error: string | null };
+}
+
+/** Every error text the agent prints or records about forwarding passes here (the one place to scrub it). */
+export const forwardingErrorText = (text: string): string => text;
+
+export interface LiveForwarding {
+  /** Ends the loop and runs the last pass (within FINISH_MS): summary.json's forwarding.nats. Call once every row file is closed. */
+  finish(): Promise<NatsForwardingSummary>;
+  /** Publishes episode.json and summary.json (within FILES_MS) and closes the connection; false when they did not go. */
+  publishEpisodeFiles(): Promise<boolean>;
+}
+
+export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: string, log: (l: string) => void): LiveForwarding {
+  const f: Forwarder = new NatsForwarder(dir, cfg, { prefix: cfg.subject_prefix, host: cfg.host ?? os.hostname(), episode });
+  const resume = `labtel forward ${dir}`;
+  const wake = new AbortController();
   let stopping = false;
   let lastError: string | null = null;
+  const errorOf = (): string | null => f.accounting?.().error ?? f.progress?.error ?? null;
   const loop = (async () => {
-    await f.forwardEpisodeFiles();
+    await f.forwardEpisodeFiles(); // episode.json first: a puller knows the episode while it runs
     while (!stopping) {
-      if (!(await f.pass()) && f.progress.error !== lastError) log(`nats: ${(lastError = f.progress.error)}; retrying (the rows wait in the files)`);
-      await sleep(PASS_MS);
+      if (!(await f.pass()) && errorOf() !== lastError && (lastError = errorOf())) log(`nats: ${forwardingErrorText(lastError)}; retrying (the rows wait in the files)`);
+      await sleep(PASS_MS, undefined, { signal: wake.signal }).catch(() => {});
     }
   })();
+
+  /** `work` by `deadline`; past it the connection is closed (its publishes fail at once) and `work` is given SETTLE_MS to give up. */
+  const by = async <T>(work: Promise<T>, deadline: number): Promise<T | 'timeout'> => {
+    const guarded = work.catch((err: unknown) => {
+      throw err instanceof Error ? err : new Error(String(err));
+    });
+    const limit = sleep(Math.max(0, deadline - Date.now()), 'timeout' as const, { ref: false });
+    const r = await Promise.race([guarded, limit]);
+    if (r !== 'timeout') return r;
+    await f.close().catch(() => {});
+    await Promise.race([guarded.catch(() => {}), sleep(SETTLE_MS, undefined, { ref: false })]);
+    return 'timeout';
+  };
+
   return {
     async finish() {
       stopping = true;
-      await Promise.race([loop, sleep(FINISH_MS)]);
-      const end = Date.now() + FINISH_MS;
-      let done = false;
-      while (!done && Date.now() < end) {
-        done = (await f.pass()) && (await f.forwardEpisodeFiles());
-        if (!done) await sleep(PASS_MS);
+      wake.abort();
+      const deadline = Date.now() + FINISH_MS;
+      let timedOut = (await by(loop, deadline)) === 'timeout';
+      let passed = false;
+      while (!timedOut && Date.now() < deadline) {
+        const r = await by(f.pass(), deadline);
+        timedOut = r === 'timeout';
+        passed = r === true;
+        if (passed || timedOut) break;
+        await sleep(Math.min(PASS_MS, Math.max(0, deadline - Date.now())));
       }
-      log(done ? `nats: forwarded ${f.progress.published} rows to ${cfg.stream}` : `nats: not everything was forwarded (${f.progress.error}); \`labtel forward ${dir}\` finishes it`);
-      await f.close();
+      const acc = f.accounting?.() ?? cursorAccounting(dir, f.progress?.error ?? null);
+      const sources = Object.values(acc.by_source);
+      const complete = passed && sources.every((s) => s.remaining === 0);
+      const error = complete ? null : (errorOf() ?? (timedOut || !passed ? `the last pass did not finish within ${FINISH_MS / 1000} s of the episode's end` : 'rows remain unacknowledged'));
+      const out: NatsForwardingSummary = { stream: cfg.stream, complete, by_source: acc.by_source, error: error === null ? null : forwardingErrorText(error), resume };
+      const forwarded = sources.reduce((n, s) => n + s.forwarded, 0);
+      const remaining = Object.entries(acc.by_source).filter(([, s]) => s.remaining > 0);
+      log(
+        complete
+          ? `nats: forwarded ${forwarded} rows to ${cfg.stream}, every row of the episode`
+          : `nats: forwarded ${forwarded} rows to ${cfg.stream}; ${remaining.map(([src, s]) => `${s.remaining} ${src}`).join(', ') || 'no rows'} remain (${out.error}); \`${resume}\` publishes them`,
+      );
+      return out;
+    },
+
+    async publishEpisodeFiles() {
+      const r = await by(f.forwardEpisodeFiles(), Date.now() + FILES_MS);
+      const ok = r === true;
+      if (!ok) log(`nats: episode.json and summary.json not published (${forwardingErrorText(errorOf() ?? `not within ${FILES_MS / 1000} s`)}); \`${resume}\` publishes them`);
+      await by(f.close(), Date.now() + SETTLE_MS);
+      return ok;
     },
   };
+}
+
+/** The writer puts source and seq first (rows/jsonl-writer.ts). */
+const HEAD = /^\{"source":"([a-z_]+)","t_mono_ns":-?\d+,"seq":(\d+)/;
+
+/**
+ * Until the forwarder gives its own accounting(): per source, rows in the
+ * files up to the last seq the cursor says JetStream acknowledged, and the
+ * rest. (Rows are numbered from 0 per source, one file per source or two
+ * sources in one file, so "seq <= acked" counts exactly the forwarded ones.)
+ */
+function cursorAccounting(dir: string, error: string | null): ForwardAccounting {
+  let cursor: { acked?: Record<string, number>; files?: { episode?: boolean; summary?: boolean } } = {};
+  try {
+    cursor = JSON.parse(fs.readFileSync(path.join(dir, CURSOR_FILE), 'utf8')) as typeof cursor;
+  } catch {
+    // nothing acknowledged yet
+  }
+  const by: Record<string, SourceForwarding> = {};
+  for (const name of fs.readdirSync(dir).filter((x) => /^telemetry-[a-z_]+\.jsonl$/.test(x))) {
+    let text: string;
+    try {
+      const fd = fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        text = fs.readFileSync(fd, 'latin1');
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      continue; // not a file labtel reads (the pass's error names it)
+    }
+    for (let at = 0, nl = text.indexOf('\n'); nl >= 0; at = nl + 1, nl = text.indexOf('\n', at)) {
+      const m = HEAD.exec(text.slice(at, Math.min(nl, at + 96)));
+      if (!m) continue;
+      const s = (by[m[1]!] ??= { forwarded: 0, stubs: 0, remaining: 0 });
+      if (Number(m[2]) <= (cursor.acked?.[m[1]!] ?? -1)) s.forwarded++;
+      else s.remaining++;
+    }
+  }
+  return { by_source: by, files: { episode: cursor.files?.episode === true, summary: cursor.files?.summary === true }, error };
 }
