@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pull } from '../../../src/sinks/nats/pull.js';
+import { setAsideLines } from '../../../src/cli/commands/nats.js';
 import { publish, startNats } from '../../helpers/nats.js';
 import { readJsonl, tmpDir } from '../../helpers/tmp.js';
 
@@ -28,6 +29,76 @@ function treeBytes(dir: string): number {
 }
 
 describe('labtel pull against a hostile publisher', () => {
+  // regression for: "a message on a subject with an extra token overwrote another host's summary.json": pull took
+  // the last three tokens of any subject, so labtel.evil.lab.ep._summary was lab's episode ep.
+  it("a subject with an extra token is set aside, and another host's summary.json stays as its host sent it", async () => {
+    const nats = await startNats();
+    await publish(nats.url, [
+      ['labtel.lab.ep._summary', GOOD_SUMMARY],
+      ['labtel.evil.lab.ep._summary', HIJACK],
+      ['labtel.evil.lab.ep.host_proc', batch(0, 3)],
+      ['labtel.lab.ep.host_proc', batch(0, 1)],
+    ]);
+    const out = path.join(tmpDir(), 'pulled');
+    const r = await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' });
+    expect(fs.readFileSync(path.join(out, 'lab', 'ep', 'summary.json'), 'utf8')).toBe(GOOD_SUMMARY);
+    expect(fs.readFileSync(path.join(out, 'lab', 'ep', 'telemetry-proc.jsonl'), 'utf8')).toBe(batch(0, 1));
+    expect(r.rejected.subject).toBe(2);
+    expect(r.setAside.subject).toEqual([
+      { subject: 'labtel.evil.lab.ep._summary', why: '5 tokens where 4 (labtel.<host>.<episode>.<source>) were due' },
+      { subject: 'labtel.evil.lab.ep.host_proc', why: '5 tokens where 4 (labtel.<host>.<episode>.<source>) were due' },
+    ]);
+    // What `labtel pull` prints: the kind, the count, and each subject with why.
+    expect(setAsideLines(r)).toEqual([
+      'labtel: set aside 2 messages with a subject that is not <prefix>.<host>.<episode>.<source> with plain names (subject), not written and not redelivered:',
+      '  labtel.evil.lab.ep._summary: 5 tokens where 4 (labtel.<host>.<episode>.<source>) were due',
+      '  labtel.evil.lab.ep.host_proc: 5 tokens where 4 (labtel.<host>.<episode>.<source>) were due',
+    ]);
+  });
+
+  // regression for: a message whose handling threw (here EISDIR: a directory where its summary.json goes) stopped the
+  // pull before anything was acknowledged, so it came back first at every pull, and to every new durable: one message
+  // stopped pulling for good.
+  it('a message whose write throws (a directory at its file) is set aside with the error; the pull goes on and a new durable is not stopped by it', async () => {
+    const nats = await startNats();
+    const out = path.join(tmpDir(), 'pulled');
+    fs.mkdirSync(path.join(out, 'lab', 'ep', 'summary.json'), { recursive: true });
+    await publish(nats.url, [
+      ['labtel.lab.ep._summary', GOOD_SUMMARY],
+      ['labtel.lab.ep.host_proc', batch(0, 1)],
+    ]);
+    const r = await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'one' });
+    expect(r.rows).toBe(2);
+    expect(r.rejected.unwritable).toBe(1);
+    expect(r.setAside.unwritable).toEqual([{ subject: 'labtel.lab.ep._summary', why: `${path.join(out, 'lab', 'ep', 'summary.json')} is not a regular file` }]);
+    // No temporary file left beside it.
+    expect(fs.readdirSync(path.join(out, 'lab', 'ep')).sort()).toEqual(['.pull-state.json', 'summary.json', 'telemetry-proc.jsonl']);
+    const two = await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'two' });
+    expect(two).toMatchObject({ rows: 0, skipped: 2 });
+    expect(two.rejected.unwritable).toBe(1);
+  });
+
+  // regression for: episode.json and summary.json were written as they came, so a publisher's garbage became the
+  // pulled episode's summary.json (verify then read "no summary.json") or episode.json (verify: not an episode).
+  it('an episode.json or summary.json that is not one JSON object is set aside, not written', async () => {
+    const nats = await startNats();
+    await publish(nats.url, [
+      ['labtel.lab.ep._episode', '{"episode":"ep"}'],
+      ['labtel.lab.ep._summary', GOOD_SUMMARY],
+      ['labtel.lab.ep._episode', 'not json'],
+      ['labtel.lab.ep._summary', '[1,2,3]'],
+    ]);
+    const out = path.join(tmpDir(), 'pulled');
+    const r = await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' });
+    expect(fs.readFileSync(path.join(out, 'lab', 'ep', 'episode.json'), 'utf8')).toBe('{"episode":"ep"}');
+    expect(fs.readFileSync(path.join(out, 'lab', 'ep', 'summary.json'), 'utf8')).toBe(GOOD_SUMMARY);
+    expect(r.rejected.not_an_object).toBe(2);
+    expect(r.setAside.not_an_object?.map((e) => e.why)).toEqual([
+      'episode.json: not JSON (Unexpected token \'o\', "not json" is not valid JSON)',
+      'summary.json: not a JSON object (an array)',
+    ]);
+  });
+
   // regression for: "a message on a subject with an extra token overwrote another host's summary.json" (pull took
   // the last three tokens of any subject), and a message that threw while being written (a directory where its file
   // goes) stopped the pull before any acknowledgement, so every pull, and every new durable, met it again first.
