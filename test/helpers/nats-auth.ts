@@ -7,9 +7,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createUser } from '@nats-io/nkeys';
+import { createHash } from 'node:crypto';
+import { createAccount, createOperator, createUser, type KeyPair } from '@nats-io/nkeys';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { nanos } from '@nats-io/nats-core';
+import { credsAuthenticator, nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { freePort, type NatsServer } from './nats.js';
 import { tmpDir } from './tmp.js';
@@ -150,9 +151,10 @@ export async function startAuthNats(hostNames: string[], o: { prefix?: string; s
   return { ...srv, hosts, puller, admin };
 }
 
-/** Every message in the stream, as [subject, data] (read by the admin, with no consumer left behind). */
-export async function storedMessages(url: string, admin: AuthNats['admin'], stream = 'LABTEL'): Promise<Array<[string, string]>> {
-  const nc = await connect({ servers: [url], user: admin.user, pass: admin.password });
+/** Every message in the stream, as [subject, data] (read by the admin: user/password or .creds file; no consumer left behind). */
+export async function storedMessages(url: string, admin: AuthNats['admin'] | { credsFile: string }, stream = 'LABTEL'): Promise<Array<[string, string]>> {
+  const auth = 'credsFile' in admin ? { authenticator: credsAuthenticator(fs.readFileSync(admin.credsFile)) } : { user: admin.user, pass: admin.password };
+  const nc = await connect({ servers: [url], ...auth });
   try {
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info(stream);
@@ -165,4 +167,74 @@ export async function storedMessages(url: string, admin: AuthNats['admin'], stre
   } finally {
     await nc.drain();
   }
+}
+
+/**
+ * A NATS JWT as nsc signs one (header, claims with jti, iat, iss, sub, name,
+ * nats {type, version 2}, signed by the issuer's nkey): for the
+ * decentralized-auth server below, where users come as .creds files.
+ */
+function signJwt(issuer: KeyPair, sub: string, name: string, nats: object): string {
+  const claims: Record<string, unknown> = { iat: Math.floor(Date.now() / 1000), iss: issuer.getPublicKey(), name, sub, nats: { ...nats, version: 2 } };
+  claims.jti = createHash('sha256').update(JSON.stringify(claims)).digest('hex').toUpperCase();
+  const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const signed = `${b64({ typ: 'JWT', alg: 'ed25519-nkey' })}.${b64(claims)}`;
+  return `${signed}.${Buffer.from(issuer.sign(new TextEncoder().encode(signed))).toString('base64url')}`;
+}
+
+/** A .creds file as nsc writes it (0600). */
+function credsFile(dir: string, name: string, jwt: string, user: KeyPair): string {
+  const seed = new TextDecoder().decode(user.getSeed());
+  return secretFile(
+    dir,
+    `${name}.creds`,
+    `-----BEGIN NATS USER JWT-----\n${jwt}\n------END NATS USER JWT------\n\n************************* IMPORTANT *************************\nNKEY Seed printed below can be used to sign and prove identity.\nNKEYs are sensitive and should be treated as secrets.\n\n-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n\n*************************************************************\n`,
+  );
+}
+
+export interface OperatorNats extends NatsServer {
+  /** Per lab host, its .creds file (sinks.nats.credentials) and inbox prefix; also 'puller' and 'admin'. */
+  creds: Record<string, { file: string; inboxPrefix: string }>;
+}
+
+/**
+ * nats-server in operator mode (decentralized auth, as nsc sets it up): one
+ * account with JetStream, a user per lab host whose JWT allows publishing
+ * only under <prefix>.<host>.>, a puller that only reads, an admin that made
+ * the stream. Each user is a .creds file.
+ */
+export async function startOperatorNats(hostNames: string[], o: { prefix?: string; stream?: string } = {}): Promise<OperatorNats> {
+  const prefix = o.prefix ?? 'labtel';
+  const stream = o.stream ?? 'LABTEL';
+  const keys = tmpDir('labtel-nats-creds-');
+  const op = createOperator();
+  const acc = createAccount();
+  const sys = createAccount();
+  const base = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+  const opJwt = signJwt(op, op.getPublicKey(), 'lab-operator', { type: 'operator', system_account: sys.getPublicKey() });
+  const accJwt = signJwt(op, acc.getPublicKey(), 'lab', { type: 'account', limits: { ...base, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1 } });
+  const sysJwt = signJwt(op, sys.getPublicKey(), 'SYS', { type: 'account', limits: base });
+  const user = (name: string, pub: string[] | null, sub: string[] | null) => {
+    const kp = createUser();
+    const perms = { ...(pub ? { pub: { allow: pub } } : {}), ...(sub ? { sub: { allow: sub } } : {}) };
+    return credsFile(keys, name, signJwt(acc, kp.getPublicKey(), name, { type: 'user', ...perms, subs: -1, data: -1, payload: -1 }), kp);
+  };
+  const creds: OperatorNats['creds'] = {};
+  for (const h of hostNames) creds[h] = { file: user(h, [`${prefix}.${h}.>`, ...forwarderApi(stream)], [`_INBOX_${h}.>`]), inboxPrefix: `_INBOX_${h}` };
+  creds.puller = { file: user('puller', pullerApi(stream), ['_INBOX_puller.>']), inboxPrefix: '_INBOX_puller' };
+  creds.admin = { file: user('admin', null, null), inboxPrefix: '_INBOX' };
+  const dir = tmpDir('labtel-nats-op-');
+  const opFile = path.join(dir, 'operator.jwt');
+  fs.writeFileSync(opFile, opJwt);
+  const srv = await startNatsWithConfig(
+    `operator: ${JSON.stringify(opFile)}\nsystem_account: ${sys.getPublicKey()}\nresolver: MEMORY\nresolver_preload: {\n  ${acc.getPublicKey()}: ${JSON.stringify(accJwt)}\n  ${sys.getPublicKey()}: ${JSON.stringify(sysJwt)}\n}\n`,
+  );
+  const nc = await connect({ servers: [srv.url], authenticator: credsAuthenticator(fs.readFileSync(creds.admin.file)) });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], duplicate_window: nanos(60_000) });
+  } finally {
+    await nc.drain();
+  }
+  return { ...srv, creds };
 }
