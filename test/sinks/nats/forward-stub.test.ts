@@ -34,7 +34,7 @@ describe.skipIf(!hasNats())('rows too large for a NATS message', () => {
     const f = new NatsForwarder(dir, natsSinkConfig.parse({ servers: [nats.url], host: key.host }), key);
     const rss0 = rssNow();
     try {
-      expect(await f.pass()).toBe(true);
+      expect(await f.pass(), f.progress.error ?? '').toBe(true);
       expect(await f.forwardEpisodeFiles()).toBe(true);
       const rssGrowth = rssNow() - rss0;
       expect(rssGrowth, 'RSS growth while forwarding a 15 MiB line').toBeLessThan(64 << 20);
@@ -88,12 +88,12 @@ describe.skipIf(!hasNats())('rows too large for a NATS message', () => {
     fs.writeFileSync(file, row('guest', 0) + long.slice(0, WINDOW_BYTES + 10));
     const f = new NatsForwarder(dir, natsSinkConfig.parse({ servers: [nats.url], host: key.host }), key);
     try {
-      expect(await f.pass()).toBe(true);
+      expect(await f.pass(), f.progress.error ?? '').toBe(true);
       expect(f.progress.published).toBe(1);
       expect(f.accounting().by_source).toEqual({ guest: { forwarded: 1, stubs: 0, remaining: 0 } });
       fs.appendFileSync(file, long.slice(WINDOW_BYTES + 10) + row('guest', 2));
       expect(f.accounting().by_source).toEqual({ guest: { forwarded: 1, stubs: 0, remaining: 2 } });
-      expect(await f.pass()).toBe(true);
+      expect(await f.pass(), f.progress.error ?? '').toBe(true);
       expect(f.progress).toMatchObject({ published: 3, stubs: 1 });
       const got = rowsBySource(await readStream(nats.url)).get('guest')!;
       expect(got.length).toBe(3);

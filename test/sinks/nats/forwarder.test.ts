@@ -37,7 +37,7 @@ describe.skipIf(!hasNats())('the NATS forwarder', () => {
     fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), procRows(0, 3000) + partial.slice(0, 40));
     const f = forwarder(dir, nats.url);
     try {
-      expect(await f.pass()).toBe(true);
+      expect(await f.pass(), f.progress.error ?? '').toBe(true);
       const limit = f.messageLimit();
       expect(limit).toBeLessThan(MAX_PAYLOAD);
       expect(limit).toBeGreaterThan(MAX_PAYLOAD - 1024);
@@ -70,7 +70,7 @@ describe.skipIf(!hasNats())('the NATS forwarder', () => {
       // The partial last line was not sent: it waits, and goes once it is whole.
       expect(f.progress).toEqual({ published: 3010, skipped: 0, stubs: 0, corrupt: 0, error: null });
       fs.appendFileSync(path.join(dir, 'telemetry-proc.jsonl'), partial.slice(40));
-      expect(await f.pass()).toBe(true);
+      expect(await f.pass(), f.progress.error ?? '').toBe(true);
       const after = await readStream(nats.url);
       expect(after.length).toBe(msgs.length + 1);
       expect(after.at(-1)!.id).toBe('lab-a/ep/host_proc/3000-3000');
