@@ -34,7 +34,7 @@ export const natsForwarding = z
     stream: z.string().describe('The JetStream stream the rows went to.'),
     complete: z.boolean().describe('true when every row of every file was acknowledged (remaining is 0 for every source) before summary.json was written.'),
     by_source: z.record(z.string(), sourceForwarding).describe('Per row source (host_proc, qmp_event, agent, ...): forwarded, stubs and remaining. forwarded + remaining is the rows in the file.'),
-    error: z.string().nullable().describe("Why the last pass did not finish (NATS unreachable, the time limit, a file it could not read), or null."),
+    error: z.string().nullable().describe('Why not every row was forwarded (NATS unreachable, the time limit, a file that could not be read), and a line passed over as no labtel row; null when there was nothing to say.'),
     resume: z.string().describe('The command that publishes what remains (idempotent: run it whatever complete says).'),
   })
   .describe("The agent's NATS forwarding as it stood when the episode ended, after the collectors stopped and every row file (the agent's own included) was closed and a last pass had its time. episode.json and summary.json are published after summary.json is written; `labtel forward` does not rewrite this section.");

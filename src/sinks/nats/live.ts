@@ -9,13 +9,12 @@
 // whatever happened to the rows. No two passes ever run at once; a pass still
 // running at its time limit is cut by closing the connection, so what is
 // counted as forwarded is only what JetStream acknowledged.
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NatsForwardingSummary, SourceForwarding } from '../../agent/summary.js';
+import type { NatsForwardingSummary } from '../../agent/summary.js';
+import { scrubSecrets } from '../../util/scrub-secrets.js';
 import type { NatsSinkConfig } from './config.js';
-import { CURSOR_FILE, NatsForwarder } from './forwarder.js';
+import { NatsForwarder, type ForwardAccounting } from './forwarder.js';
 
 const PASS_MS = 500;
 /** The last pass's time, from when the collectors have stopped: what JetStream has not acknowledged by then is counted as remaining. */
@@ -25,24 +24,18 @@ export const FILES_MS = 10_000;
 /** How long a pass cut at its time limit (its connection closed) may take to give up. */
 const SETTLE_MS = 5_000;
 
-/** What the forwarder says it has done (forwarder.ts). */
-export interface ForwardAccounting {
-  by_source: Record<string, SourceForwarding>;
-  files: { episode: boolean; summary: boolean };
-  error: string | null;
-}
-
-/** The forwarder as the agent drives it. */
+/** The forwarder as the agent drives it (forwarder.ts). */
 interface Forwarder {
   pass(): Promise<boolean>;
   forwardEpisodeFiles(): Promise<boolean>;
   close(): Promise<void>;
-  accounting?(): ForwardAccounting;
-  progress?: { error: string | null };
+  /** Reads the files past the cursor: once, at the end. */
+  accounting(): ForwardAccounting;
+  readonly progress: { error: string | null };
 }
 
 /** Every error text the agent prints or records about forwarding passes here (the one place to scrub it). */
-export const forwardingErrorText = (text: string): string => text;
+export const forwardingErrorText = (text: string): string => scrubSecrets(text);
 
 export interface LiveForwarding {
   /** Ends the loop and runs the last pass (within FINISH_MS): summary.json's forwarding.nats. Call once every row file is closed. */
@@ -57,7 +50,7 @@ export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: strin
   const wake = new AbortController();
   let stopping = false;
   let lastError: string | null = null;
-  const errorOf = (): string | null => f.accounting?.().error ?? f.progress?.error ?? null;
+  const errorOf = (): string | null => f.progress.error;
   const loop = (async () => {
     await f.forwardEpisodeFiles(); // episode.json first: a puller knows the episode while it runs
     while (!stopping) {
@@ -86,17 +79,21 @@ export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: strin
       const deadline = Date.now() + FINISH_MS;
       let timedOut = (await by(loop, deadline)) === 'timeout';
       let passed = false;
+      let failure = f.progress.error; // why the pass before a cut one failed (the cut's own error is only "closed")
       while (!timedOut && Date.now() < deadline) {
         const r = await by(f.pass(), deadline);
         timedOut = r === 'timeout';
         passed = r === true;
         if (passed || timedOut) break;
+        failure = f.progress.error ?? failure;
         await sleep(Math.min(PASS_MS, Math.max(0, deadline - Date.now())));
       }
-      const acc = f.accounting?.() ?? cursorAccounting(dir, f.progress?.error ?? null);
+      const acc = f.accounting();
       const sources = Object.values(acc.by_source);
       const complete = passed && sources.every((s) => s.remaining === 0);
-      const error = complete ? null : (errorOf() ?? (timedOut || !passed ? `the last pass did not finish within ${FINISH_MS / 1000} s of the episode's end` : 'rows remain unacknowledged'));
+      const late = `the last pass did not finish within ${FINISH_MS / 1000} s of the episode's end`;
+      const why = [failure, acc.error].filter((x, i, a): x is string => !!x && a.indexOf(x) === i).join('; ');
+      const error = timedOut ? `${late}${why ? ` (${why})` : ''}` : (acc.error ?? (complete ? null : passed ? 'rows remain unacknowledged' : late));
       const out: NatsForwardingSummary = { stream: cfg.stream, complete, by_source: acc.by_source, error: error === null ? null : forwardingErrorText(error), resume };
       const forwarded = sources.reduce((n, s) => n + s.forwarded, 0);
       const remaining = Object.entries(acc.by_source).filter(([, s]) => s.remaining > 0);
@@ -116,44 +113,4 @@ export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: strin
       return ok;
     },
   };
-}
-
-/** The writer puts source and seq first (rows/jsonl-writer.ts). */
-const HEAD = /^\{"source":"([a-z_]+)","t_mono_ns":-?\d+,"seq":(\d+)/;
-
-/**
- * Until the forwarder gives its own accounting(): per source, rows in the
- * files up to the last seq the cursor says JetStream acknowledged, and the
- * rest. (Rows are numbered from 0 per source, one file per source or two
- * sources in one file, so "seq <= acked" counts exactly the forwarded ones.)
- */
-function cursorAccounting(dir: string, error: string | null): ForwardAccounting {
-  let cursor: { acked?: Record<string, number>; files?: { episode?: boolean; summary?: boolean } } = {};
-  try {
-    cursor = JSON.parse(fs.readFileSync(path.join(dir, CURSOR_FILE), 'utf8')) as typeof cursor;
-  } catch {
-    // nothing acknowledged yet
-  }
-  const by: Record<string, SourceForwarding> = {};
-  for (const name of fs.readdirSync(dir).filter((x) => /^telemetry-[a-z_]+\.jsonl$/.test(x))) {
-    let text: string;
-    try {
-      const fd = fs.openSync(path.join(dir, name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      try {
-        text = fs.readFileSync(fd, 'latin1');
-      } finally {
-        fs.closeSync(fd);
-      }
-    } catch {
-      continue; // not a file labtel reads (the pass's error names it)
-    }
-    for (let at = 0, nl = text.indexOf('\n'); nl >= 0; at = nl + 1, nl = text.indexOf('\n', at)) {
-      const m = HEAD.exec(text.slice(at, Math.min(nl, at + 96)));
-      if (!m) continue;
-      const s = (by[m[1]!] ??= { forwarded: 0, stubs: 0, remaining: 0 });
-      if (Number(m[2]) <= (cursor.acked?.[m[1]!] ?? -1)) s.forwarded++;
-      else s.remaining++;
-    }
-  }
-  return { by_source: by, files: { episode: cursor.files?.episode === true, summary: cursor.files?.summary === true }, error };
 }
