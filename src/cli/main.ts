@@ -12,6 +12,17 @@ function positiveNumber(v: string): number {
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
+/** NATS credential flags of forward and pull: paths only (a secret on a command line is visible to every local user in /proc). */
+function credentialFlags(c: Command): Command {
+  return c
+    .option('--credentials <file>', 'a NATS .creds file (user JWT + nkey seed); default: the manifest\'s sinks.nats.credentials, or LABTEL_NATS_CREDS')
+    .option('--nkey-seed-file <file>', 'a file holding an nkey user seed')
+    .option('--token-file <file>', "a file holding the server's token")
+    .option('--user <name>', 'a NATS user name, with --password-file')
+    .option('--password-file <file>', "a file holding the user's password")
+    .option('--inbox-prefix <prefix>', 'reply subjects prefix (default _INBOX), for servers that give each client its own');
+}
+
 const program = new Command()
   .name('labtel')
   .description('Host-side telemetry agent for QEMU labs')
@@ -89,11 +100,15 @@ program
   .requiredOption('--out <dir>', 'where to write them')
   .option('--servers <url>', 'a NATS server (repeatable)', collect, [])
   .option('--stream <name>', 'JetStream stream (default LABTEL)')
+  .option('--subject-prefix <prefix>', "the forwarders' subject prefix (default labtel): only subjects under it are pulled")
   .option('--durable <name>', 'the durable consumer\'s name (one per puller)', 'labtel-pull')
   .option('--follow', 'keep pulling after catching up, until SIGINT/SIGTERM')
   .action(async (opts) => {
     exitCode = await (await import('./commands/nats.js')).pullCommand(opts);
   });
+
+// After their own options, so --help lists these last.
+for (const name of ['forward', 'pull']) credentialFlags(program.commands.find((c) => c.name() === name)!);
 
 program
   .command('report')
