@@ -110,12 +110,20 @@ class FileError extends Error {}
  * at) or decides what is (the cursor).
  */
 function openNoFollowForRead(file: string): number {
+  let fd: number;
   try {
-    return fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    // O_NONBLOCK: a fifo planted there is not waited on (it would stop the agent's main thread); only a regular file is read.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw new FileError(`${file} is a symlink; labtel does not read through one (ELOOP)`, { cause: err });
     throw new FileError(`${file}: ${(err as Error).message}`, { cause: err });
   }
+  const st = fs.fstatSync(fd);
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw new FileError(`${file} is not a regular file; labtel reads only one`);
+  }
+  return fd;
 }
 
 function readAt(fd: number, file: string, buf: Buffer, pos: number, len = buf.length): number {
@@ -455,7 +463,7 @@ export class NatsForwarder {
         throw new Error(`publishing ${p.source} seq ${p.first === p.last ? p.first : `${p.first}-${p.last}`} of ${name}: ${why.message}`, { cause: why });
       }
       if (p.ack) {
-        c.acked[p.source] = p.last;
+        if (p.last > (c.acked[p.source] ?? -1)) c.acked[p.source] = p.last; // a file whose seqs go back never moves it back
         c.forwarded[p.source] = (c.forwarded[p.source] ?? 0) + p.rows;
         this.progress.published += p.rows;
         if (p.stub) {

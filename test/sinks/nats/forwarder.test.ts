@@ -4,6 +4,7 @@
 // that fails stops no other; episode.json and summary.json go whatever
 // happened to the rows; an interrupted forwarder resumes and the pulled rows
 // are each there once; the accounting says what went and what remains.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,7 +87,8 @@ describe.skipIf(!hasNats())('the NATS forwarder', () => {
   });
 
   // Regression for: one file the forwarder could not read (or one line it could not parse) threw out of the pass,
-  // so every file after it was never forwarded, and episode.json/summary.json were sent only after a pass succeeded.
+  // so every file after it was never forwarded, and episode.json/summary.json were sent only after a pass succeeded;
+  // a fifo planted at a rows file's name would have stopped the agent's main thread in open().
   it('a file that fails stops no other, a corrupt line is counted and passed, and the episode files go anyway', async () => {
     const nats = await startNatsWithMaxPayload(MAX_PAYLOAD);
     const root = tmpDir();
@@ -95,6 +97,7 @@ describe.skipIf(!hasNats())('the NATS forwarder', () => {
     fs.writeFileSync(path.join(root, 'elsewhere.jsonl'), row('agent', 0));
     fs.symlinkSync(path.join(root, 'elsewhere.jsonl'), path.join(dir, 'telemetry-agent.jsonl')); // first in order
     fs.mkdirSync(path.join(dir, 'telemetry-guest_agent.jsonl')); // a directory where a rows file should be
+    execFileSync('mkfifo', [path.join(dir, 'telemetry-netflow.jsonl')]); // a fifo: opening it for reading would wait forever
     fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), procRows(0, 50) + 'not a row at all\n' + procRows(50, 50));
     fs.writeFileSync(path.join(dir, 'episode.json'), '{"episode":"ep"}');
     fs.writeFileSync(path.join(dir, 'summary.json'), '{"status":"ok"}');
@@ -102,7 +105,8 @@ describe.skipIf(!hasNats())('the NATS forwarder', () => {
     try {
       expect(await f.pass()).toBe(false);
       expect(f.progress.error).toContain(`${path.join(dir, 'telemetry-agent.jsonl')} is a symlink; labtel does not read through one (ELOOP)`);
-      expect(f.progress.error).toContain(`${path.join(dir, 'telemetry-guest_agent.jsonl')}: reading at byte 0: EISDIR`);
+      expect(f.progress.error).toContain(`${path.join(dir, 'telemetry-guest_agent.jsonl')} is not a regular file; labtel reads only one`);
+      expect(f.progress.error).toContain(`${path.join(dir, 'telemetry-netflow.jsonl')} is not a regular file; labtel reads only one`);
       expect(await f.forwardEpisodeFiles()).toBe(true);
       expect(f.progress).toMatchObject({ published: 100, corrupt: 1, stubs: 0 });
       const acc = f.accounting();
