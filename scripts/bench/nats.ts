@@ -26,7 +26,7 @@ import { commandLine, fmt, int, intEnv, log, machine, mdTable, printSection, ver
 
 const ROWS = intEnv('BENCH_ROWS', 200_000, 20_000);
 const BASELINE_IN_FLIGHT = 512; // what the per-row forwarder kept in flight
-const sizes = [BATCH_BYTES, ...(process.env.BENCH_BATCH_SIZES ?? '').split(',').filter(Boolean).map(Number)];
+const sizes = [...new Set([BATCH_BYTES, ...(process.env.BENCH_BATCH_SIZES ?? '').split(',').filter(Boolean).map(Number)])];
 const mach = machine();
 const serverVersion = versionOf('nats-server')?.replace(': ', ' ') ?? null;
 if (!serverVersion) throw new Error('bench:nats needs nats-server on PATH (Debian: apt-get install nats-server)');

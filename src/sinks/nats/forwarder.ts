@@ -344,12 +344,22 @@ export class NatsForwarder {
 
   /** The window buf[0, n) read at `from`, cut into batches (each published at once) and lines passed over. */
   private cut(name: string, file: string, fd: number, from: number, n: number): Piece[] {
+    const pieces: Piece[] = [];
+    try {
+      return this.cutInto(pieces, name, file, fd, from, n);
+    } catch (err) {
+      // Batches already handed to the client are slices of this window: the next read must not overwrite them.
+      if (pieces.some((p) => p.ack)) this.buf = Buffer.allocUnsafe(WINDOW_BYTES);
+      throw err;
+    }
+  }
+
+  private cutInto(pieces: Piece[], name: string, file: string, fd: number, from: number, n: number): Piece[] {
     const buf = this.buf;
     const head = this.head;
     const acked = this.cursor.acked;
     const limit = this.messageLimit();
     const batchMax = Math.min(this.opts.batchBytes ?? BATCH_BYTES, limit);
-    const pieces: Piece[] = [];
     let b: Piece | null = null;
     let bStart = 0;
     let start = 0;
