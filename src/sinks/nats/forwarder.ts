@@ -155,8 +155,8 @@ export class NatsForwarder {
   private savedAt = 0;
   private buf = Buffer.allocUnsafe(WINDOW_BYTES);
   private readonly head = new RowHead();
-  /** The first line passed over as no labtel row, for the accounting. */
-  private corruptNote: string | null = null;
+  /** Where the first line passed over as no labtel row was (by this process), for the accounting. */
+  private firstCorrupt: string | null = null;
   readonly progress: ForwardProgress = { published: 0, skipped: 0, stubs: 0, corrupt: 0, error: null };
 
   constructor(
@@ -276,7 +276,7 @@ export class NatsForwarder {
       [...sources].sort().map((s) => [s, { forwarded: this.cursor.forwarded[s] ?? 0, stubs: this.cursor.stubs[s] ?? 0, remaining: remaining.get(s) ?? 0 }]),
     );
     if (this.progress.error) errors.unshift(this.progress.error);
-    if (this.corruptNote) errors.push(this.corruptNote);
+    if (this.firstCorrupt) errors.push(`passed over ${this.progress.corrupt} line(s) that are no labtel row, the first ${this.firstCorrupt}`);
     return { by_source, files: { episode: this.cursor.files.episode === true, summary: this.cursor.files.summary === true }, error: errors.length ? errors.join('; ') : null };
   }
 
@@ -450,7 +450,7 @@ export class NatsForwarder {
 
   private corruptLine(name: string, at: number): void {
     this.progress.corrupt++;
-    this.corruptNote ??= `${name}: the line at byte ${at} is not a labtel row; passed over (lines passed over so far: see progress.corrupt)`;
+    this.firstCorrupt ??= `at byte ${at} of ${name}`;
   }
 
   private send(source: string, first: number, last: number, data: Uint8Array): Promise<unknown> {

@@ -112,7 +112,7 @@ describe.skipIf(!hasNats())('the NATS forwarder', () => {
       expect(acc.by_source).toEqual({ host_proc: { forwarded: 100, stubs: 0, remaining: 0 } });
       expect(acc.files).toEqual({ episode: true, summary: true });
       expect(acc.error).toContain('telemetry-agent.jsonl is a symlink');
-      expect(acc.error).toContain(`telemetry-proc.jsonl: the line at byte ${procRows(0, 50).length} is not a labtel row`);
+      expect(acc.error).toContain(`passed over 1 line(s) that are no labtel row, the first at byte ${procRows(0, 50).length} of telemetry-proc.jsonl`);
     } finally {
       await f.close();
     }
