@@ -154,6 +154,8 @@ export class NatsForwarder {
   private savedCursor = '';
   private savedAt = 0;
   private buf = Buffer.allocUnsafe(WINDOW_BYTES);
+  /** The stream's max_msg_size when it has one. */
+  private streamMaxMsg: number | null = null;
   private readonly head = new RowHead();
   /** Where the first line passed over as no labtel row was (by this process), for the accounting. */
   private firstCorrupt: string | null = null;
@@ -190,17 +192,21 @@ export class NatsForwarder {
     // A first connect that fails throws (the next pass tries again); once connected, the client reconnects by itself.
     this.nc ??= await connectNats(this.cfg, { timeout: 2000, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: `labtel ${this.key.host}` });
     const jsm = await jetstreamManager(this.nc, { timeout: 5000 });
+    let max: number | undefined;
     try {
-      await jsm.streams.info(this.cfg.stream);
+      max = (await jsm.streams.info(this.cfg.stream)).config.max_msg_size;
     } catch {
       await jsm.streams.add({ name: this.cfg.stream, subjects: [`${this.key.prefix}.>`], duplicate_window: nanos(DUPLICATE_WINDOW_MS), num_replicas: this.cfg.replicas });
     }
+    // A stream made elsewhere may take smaller messages than the server: its bound is the one a batch must keep.
+    this.streamMaxMsg = max !== undefined && max > 0 ? max : null;
     this.js = jetstream(this.nc, { timeout: 5000 });
   }
 
-  /** The most payload bytes one message may carry on the server now (max_payload less the headers). */
+  /** The most payload bytes one message may carry now: the server's max_payload (or the stream's max_msg_size, when smaller) less the headers. */
   messageLimit(): number {
-    return (this.nc?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - headerRoom(this.key);
+    const server = this.nc?.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+    return Math.min(server, this.streamMaxMsg ?? server) - headerRoom(this.key);
   }
 
   /**

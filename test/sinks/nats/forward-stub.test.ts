@@ -9,7 +9,10 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { natsSinkConfig } from '../../../src/sinks/nats/config.js';
 import { NatsForwarder, WINDOW_BYTES } from '../../../src/sinks/nats/forwarder.js';
-import { hasNats } from '../../helpers/nats.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { hasNats, startNats } from '../../helpers/nats.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { fileRowsBySource, readStream, row, rowOfSize, rowsBySource, startNatsWithMaxPayload } from './forward-stream.js';
 
@@ -99,6 +102,35 @@ describe.skipIf(!hasNats())('rows too large for a NATS message', () => {
       expect(got.length).toBe(3);
       expect(JSON.parse(got[1]!)).toMatchObject({ source: 'guest', seq: 1, stub: expect.stringContaining(`the row is ${long.length - 1} bytes`) });
       expect(got[2]).toBe(row('guest', 2).trimEnd());
+    } finally {
+      await f.close();
+    }
+  });
+
+  // Regression for: a stream made by an administrator with a max_msg_size under the server's max_payload refused
+  // every batch over it, and (with one row over it) stopped forwarding as max_payload did.
+  it('a stream whose max_msg_size is under the server\'s bound: batches keep under it, a larger row goes as a stub', async () => {
+    const nats = await startNats();
+    const nc = await connect({ servers: [nats.url] });
+    await (await jetstreamManager(nc)).streams.add({ name: 'LABTEL', subjects: ['labtel.>'], duplicate_window: nanos(60_000), max_msg_size: 4096 });
+    await nc.drain();
+    const dir = path.join(tmpDir(), 'ep');
+    fs.mkdirSync(dir);
+    const rows = [...[0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => row('host_proc', i, { pad: 'z'.repeat(600) })), rowOfSize('host_proc', 10, 5000), row('host_proc', 11)];
+    fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), rows.join(''));
+    const f = new NatsForwarder(dir, natsSinkConfig.parse({ servers: [nats.url], host: key.host }), key);
+    try {
+      expect(await f.pass(), f.progress.error ?? '').toBe(true);
+      const limit = f.messageLimit();
+      expect(limit).toBeLessThan(4096);
+      expect(f.progress).toMatchObject({ published: 12, stubs: 1, error: null });
+      const msgs = await readStream(nats.url);
+      expect(msgs.length).toBeGreaterThan(2);
+      for (const m of msgs) expect(m.data.length).toBeLessThanOrEqual(limit);
+      const got = rowsBySource(msgs).get('host_proc')!;
+      expect(got.length).toBe(12);
+      expect(JSON.parse(got[10]!)).toMatchObject({ seq: 10, stub: `not forwarded: the row is 4999 bytes, over the ${limit} bytes a message may carry on this NATS server; it is in telemetry-proc.jsonl on host lab-a` });
+      expect(got[11]).toBe(rows[11]!.trimEnd());
     } finally {
       await f.close();
     }
