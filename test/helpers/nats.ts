@@ -134,8 +134,9 @@ export function linesBySource(dir: string): Map<string, string[]> {
 
 /**
  * The guarantee summary.json makes: per source, every row of the local files
- * is either pulled (the first ones, byte for byte) or counted as remaining,
- * and forwarded + remaining is the rows in the file. Returns the local summary.
+ * is either pulled (the first ones, byte for byte) or counted as remaining
+ * (pulled + remaining == rows; see below for the one way it may exceed), and
+ * forwarded + remaining is the rows in the file. Returns the local summary.
  */
 export function expectAccounted(local: string, pulled: string): EpisodeSummary {
   const summary = JSON.parse(fs.readFileSync(path.join(local, 'summary.json'), 'utf8')) as EpisodeSummary;
@@ -150,7 +151,15 @@ export function expectAccounted(local: string, pulled: string): EpisodeSummary {
     const p = got.get(source) ?? [];
     expect(acc.forwarded + acc.remaining, `${source}: forwarded + remaining against the rows in the file`).toBe(rows.length);
     expect(p, `${source}: the pulled rows are the file's first rows`).toEqual(rows.slice(0, p.length));
-    expect(p.length + acc.remaining, `${source}: ${p.length} pulled + ${acc.remaining} remaining against ${rows.length} rows in the file (forwarded ${acc.forwarded})`).toBe(rows.length);
+    const sums = `${source}: ${p.length} pulled + ${acc.remaining} remaining against ${rows.length} rows in the file (forwarded ${acc.forwarded})`;
+    if (nats!.complete) expect(p.length + acc.remaining, sums).toBe(rows.length);
+    else {
+      // A batch JetStream stored whose acknowledgement never came (the last pass cut at its limit) is in the stream and
+      // still counted as remaining (labtel forward sends it again; pull writes it once): pulled + remaining may exceed
+      // the rows by it, never fall short; and what was acknowledged is all there.
+      expect(p.length, `${sums}: acknowledged rows missing from the stream`).toBeGreaterThanOrEqual(acc.forwarded);
+      expect(p.length + acc.remaining, `${sums}: rows neither pulled nor counted as remaining`).toBeGreaterThanOrEqual(rows.length);
+    }
   }
   expect(nats!.complete).toBe(Object.values(nats!.by_source).every((s) => s.remaining === 0));
   expect(nats!.resume).toBe(`labtel forward ${local}`);

@@ -67,7 +67,8 @@ export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: strin
     const limit = sleep(Math.max(0, deadline - Date.now()), 'timeout' as const, { ref: false });
     const r = await Promise.race([guarded, limit]);
     if (r !== 'timeout') return r;
-    await f.close().catch(() => {});
+    // close() drains: bounded too, as a drain may wait on a server that does not answer.
+    await Promise.race([f.close().catch(() => {}), sleep(SETTLE_MS, undefined, { ref: false })]);
     await Promise.race([guarded.catch(() => {}), sleep(SETTLE_MS, undefined, { ref: false })]);
     return 'timeout';
   };
