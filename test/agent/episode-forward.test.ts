@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../src/agent/run-episode.js';
-import type { EpisodeSummary } from '../../src/agent/summary.js';
+import { forwardingSummary, type EpisodeSummary } from '../../src/agent/summary.js';
 import { formatSummary } from '../../src/cli/print-summary.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { NatsForwarder } from '../../src/sinks/nats/forwarder.js';
@@ -87,6 +87,7 @@ describe.skipIf(!hasNats())('the agent forwarding the end of an episode', () => 
     e.stop.abort();
     const { summary } = await e.done;
     expect(summary.forwarding?.nats).toMatchObject({ stream: 'LABTEL', complete: true, error: null });
+    expect(forwardingSummary.parse(summary.forwarding)).toEqual(summary.forwarding); // the zod schema is what summary.json holds, no key more
     const out = tmpDir();
     await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' });
     expectAccounted(e.dir, path.join(out, 'lab-f', 'fw2'));
