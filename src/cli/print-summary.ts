@@ -6,7 +6,8 @@ export function formatForwarding(n: NatsForwardingSummary): string {
   const forwarded = sources.reduce((k, [, s]) => k + s.forwarded, 0);
   const stubs = sources.reduce((k, [, s]) => k + s.stubs, 0);
   const left = sources.filter(([, s]) => s.remaining > 0).map(([src, s]) => `${s.remaining} ${src}`);
-  const sent = `${forwarded} rows forwarded to ${n.stream}${stubs ? ` (${stubs} as stubs)` : ''}`;
+  const each = sources.filter(([, s]) => s.forwarded > 0).map(([src, s]) => `${src} ${s.forwarded}`).join(', ');
+  const sent = `${forwarded} rows forwarded to ${n.stream}${each ? ` (${each})` : ''}${stubs ? `, ${stubs} of them as stubs` : ''}`;
   return n.complete ? `forwarding: nats: complete, ${sent}` : `forwarding: nats: INCOMPLETE, ${sent}; remaining: ${left.join(', ') || 'none'}${n.error ? ` (${n.error})` : ''}; run: ${n.resume}`;
 }
 

@@ -61,8 +61,8 @@ describe.skipIf(!hasNats())('the agent forwarding the end of an episode', () => 
       expect(acc!.forwarded + acc!.remaining, source).toBe(lines.length);
     }
     // The agent's output and the printed summary say what remains and how to send it.
-    expect(e.log.join('\n')).toMatch(new RegExp(`\\d+ host_proc remain .*labtel forward ${e.dir}`));
-    expect(formatSummary(e.dir, summary)).toMatch(new RegExp(`forwarding: nats: INCOMPLETE, \\d+ rows forwarded to LABTEL; remaining: .*\\d+ host_proc.*run: labtel forward ${e.dir}`));
+    expect(e.log.join('\n')).toMatch(new RegExp(`nats: forwarded to LABTEL: [^;]*; remaining: .*host_proc ${nats1!.by_source.host_proc!.remaining}\\b.*labtel forward ${e.dir}`));
+    expect(formatSummary(e.dir, summary)).toMatch(new RegExp(`forwarding: nats: INCOMPLETE, \\d+ rows forwarded to LABTEL[^;]*; remaining: .*${nats1!.by_source.host_proc!.remaining} host_proc.*run: labtel forward ${e.dir}`));
 
     // NATS back: labtel forward sends what remained; pulled rows + remaining was every row, now all of them are there.
     await nats.restart();
@@ -92,7 +92,8 @@ describe.skipIf(!hasNats())('the agent forwarding the end of an episode', () => 
     await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' });
     expectAccounted(e.dir, path.join(out, 'lab-f', 'fw2'));
     for (const [source, acc] of Object.entries(summary.forwarding!.nats!.by_source)) expect(acc.remaining, source).toBe(0);
-    expect(formatSummary(e.dir, summary)).toMatch(/forwarding: nats: complete, \d+ rows forwarded to LABTEL/);
+    expect(formatSummary(e.dir, summary)).toMatch(/forwarding: nats: complete, \d+ rows forwarded to LABTEL \(agent \d+, host_proc \d+\)/);
+    expect(e.log.join('\n')).toMatch(/nats: every row forwarded to LABTEL \(agent \d+, host_proc \d+\)/);
   }, 120_000);
 
   // regression for: the agent sent summary.json only after a pass over the rows succeeded, so a file it could not

@@ -96,12 +96,12 @@ export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: strin
       const why = [failure, acc.error].filter((x, i, a): x is string => !!x && a.indexOf(x) === i).join('; ');
       const error = timedOut ? `${late}${why ? ` (${why})` : ''}` : (acc.error ?? (complete ? null : passed ? 'rows remain unacknowledged' : late));
       const out: NatsForwardingSummary = { stream: cfg.stream, complete, by_source: acc.by_source, error: error === null ? null : forwardingErrorText(error), resume };
-      const forwarded = sources.reduce((n, s) => n + s.forwarded, 0);
-      const remaining = Object.entries(acc.by_source).filter(([, s]) => s.remaining > 0);
+      const list = (pick: (x: { forwarded: number; remaining: number }) => number) =>
+        Object.entries(acc.by_source).filter(([, x]) => pick(x) > 0).map(([src, x]) => `${src} ${pick(x)}`).join(', ') || 'none';
       log(
         complete
-          ? `nats: forwarded ${forwarded} rows to ${cfg.stream}, every row of the episode`
-          : `nats: forwarded ${forwarded} rows to ${cfg.stream}; ${remaining.map(([src, s]) => `${s.remaining} ${src}`).join(', ') || 'no rows'} remain (${out.error}); \`${resume}\` publishes them`,
+          ? `nats: every row forwarded to ${cfg.stream} (${list((x) => x.forwarded)})`
+          : `nats: forwarded to ${cfg.stream}: ${list((x) => x.forwarded)}; remaining: ${list((x) => x.remaining)} (${out.error}); \`${resume}\` publishes them`,
       );
       return out;
     },
