@@ -38,6 +38,7 @@ import type { NatsSinkConfig } from './config.js';
 import { RowHead } from './row-head.js';
 import { fileStub, rowTooLarge, stubLine } from './stub.js';
 import { batchMsgId, fileMsgId, fileSubject, headerRoom, rowSubject, type EpisodeKey } from './subjects.js';
+import { scrubSecrets } from '../../util/scrub-secrets.js';
 
 export const CURSOR_FILE = 'forward-cursor.json';
 /** The one read window: a batch is a slice of it. */
@@ -195,8 +196,15 @@ export class NatsForwarder {
     let max: number | undefined;
     try {
       max = (await jsm.streams.info(this.cfg.stream)).config.max_msg_size;
-    } catch {
-      await jsm.streams.add({ name: this.cfg.stream, subjects: [`${this.key.prefix}.>`], duplicate_window: nanos(DUPLICATE_WINDOW_MS), num_replicas: this.cfg.replicas });
+    } catch (infoErr) {
+      try {
+        await jsm.streams.add({ name: this.cfg.stream, subjects: [`${this.key.prefix}.>`], duplicate_window: nanos(DUPLICATE_WINDOW_MS), num_replicas: this.cfg.replicas });
+      } catch (err) {
+        // A host with per-host credentials may not create streams: say so instead of a bare permission error.
+        if (/permission|authoriz/i.test(String((err as Error).message)))
+          throw new Error(`stream ${this.cfg.stream} could not be read (${(infoErr as Error).message}) and these credentials may not create it: the lab's NATS admin creates it`, { cause: err });
+        throw err;
+      }
     }
     // A stream made elsewhere may take smaller messages than the server: its bound is the one a batch must keep.
     this.streamMaxMsg = max !== undefined && max > 0 ? max : null;
@@ -294,7 +302,7 @@ export class NatsForwarder {
       this.progress.error = null;
       return true;
     } catch (err) {
-      this.progress.error = (err as Error).message;
+      this.progress.error = scrubSecrets((err as Error).message);
       return false;
     } finally {
       this.saveCursor();
