@@ -21,6 +21,7 @@ import type { AgentEventRow } from '../rows/agent-rows.js';
 import type { CollectorSummary, EpisodeSummary } from './summary.js';
 import { SelfTelemetry } from './self-telemetry.js';
 import { resolveTarget } from './target.js';
+import { scrubDeep, scrubSecrets } from '../util/scrub-secrets.js';
 
 const STARTUP_MS = 10_000;
 
@@ -115,7 +116,8 @@ export async function runEpisode(opts: RunOptions): Promise<RunResult> {
 
 async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> {
   const m = opts.manifest;
-  const log = opts.log ?? (() => {});
+  // What the agent prints, records or sends is scrubbed of anything credential-shaped (util/scrub-secrets.ts).
+  const log = opts.log ? (l: string) => opts.log!(scrubSecrets(l)) : () => {};
   const plan = await planCollectors(m);
   const qmp = m.collectors.qmp;
   const target = await resolveTarget(m.target, { qmpSocket: qmp?.enabled && plan.run.some((p) => p.name === 'qmp') ? qmp.socket : undefined });
@@ -127,7 +129,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   const origin = takeOrigin();
   const clock = EpisodeClock.fromOrigin(origin);
   const sc = sysconf();
-  writeJsonExclusive(path.join(dir, 'episode.json'), {
+  writeJsonExclusive(path.join(dir, 'episode.json'), scrubDeep({
     episode,
     labtel_version: VERSION,
     created: new Date().toISOString(),
@@ -138,10 +140,10 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
     preflight: plan.probes,
     manifest: m,
     host,
-  });
+  }));
 
   const agent = new JsonlWriter(path.join(dir, 'telemetry-agent.jsonl'), { availableInDeployment: true });
-  const agentRow = (row: AgentEventRow) => agent.write('agent', clock.now(), row);
+  const agentRow = (row: AgentEventRow) => agent.write('agent', clock.now(), row.message == null ? row : { ...row, message: scrubSecrets(row.message) });
   const tStart = clock.now();
   agentRow({ event: 'episode_started', collector: null, message: `pid ${target.pid}` });
   const self = new SelfTelemetry(agent, clock);
@@ -227,7 +229,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
     collectors: summaries,
     ...(nats ? { forwarding: { nats } } : {}),
   };
-  writeJsonExclusive(path.join(dir, 'summary.json'), summary);
+  writeJsonExclusive(path.join(dir, 'summary.json'), scrubDeep(summary));
   // episode.json and summary.json go whatever happened to the rows.
   await forwarding?.publishEpisodeFiles();
   return { dir, summary };

@@ -39,6 +39,7 @@ import { RowHead } from './row-head.js';
 import { fileStub, rowTooLarge, stubLine } from './stub.js';
 import { batchMsgId, fileMsgId, fileSubject, headerRoom, rowSubject, type EpisodeKey } from './subjects.js';
 import { scrubSecrets } from '../../util/scrub-secrets.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const CURSOR_FILE = 'forward-cursor.json';
 /** The one read window: a batch is a slice of it. */
@@ -50,6 +51,8 @@ const DEFAULT_MAX_PAYLOAD = 1 << 20;
 /** The cursor is saved at least this often during a pass (each save is an fsync), and at its end. */
 const SAVE_MS = 250;
 const DUPLICATE_WINDOW_MS = 30 * 60_000;
+/** How long close() lets a drain take before it closes the connection (a server that no longer answers must not hold the agent). */
+const CLOSE_MS = 5000;
 const ROWS_FILE = /^telemetry-[a-z_]+\.jsonl$/;
 
 type Counts = Record<string, number>;
@@ -313,7 +316,10 @@ export class NatsForwarder {
     const nc = this.nc;
     this.nc = null;
     this.js = null;
-    await nc?.drain().catch(() => nc.close());
+    if (!nc) return;
+    // A drain waits on the server; one that no longer answers must not hold the agent's exit.
+    const drained = await Promise.race([nc.drain().then(() => true, () => false), sleep(CLOSE_MS).then(() => false)]);
+    if (!drained) await nc.close().catch(() => {});
   }
 
   private readEpisodeFile(f: 'episode' | 'summary'): Buffer | null {
