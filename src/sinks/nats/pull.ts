@@ -74,6 +74,8 @@ interface Pending {
 }
 
 const STATE = '.pull-state.json';
+/** What @nats-io/jetstream asks for with a fetch by bytes (it needs a count too, and takes 100). */
+const BYTES_FETCH_MESSAGES = 100;
 const RETRY_MS = 20_000;
 const NL = Buffer.from('\n');
 
@@ -105,14 +107,27 @@ function isOutputRefusal(err: unknown): boolean {
   return /is a symlink|is a fifo/.test(String((err as Error)?.message));
 }
 
-/** Appends `data` to `file` (created 0640), never through a symlink, into a fifo (which would stop the pull) or a file not labtel's. */
-function appendNoFollow(file: string, data: Uint8Array): void {
+/** The 409 that ends a fetch by bytes at a message that does not fit in what is left. */
+function isFetchFull(err: unknown): boolean {
+  return /message size exceeds maxbytes/i.test(String((err as Error)?.message));
+}
+
+/**
+ * Appends `data` to `file` (created 0640), never through a symlink, into a fifo (which would stop the pull) or a
+ * file not labtel's. The write runs off the event loop, so the next fetch's messages keep arriving meanwhile.
+ */
+async function appendNoFollow(file: string, data: Uint8Array): Promise<void> {
   const fd = openOwnNoFollow(file, 'append');
   try {
-    fs.writeFileSync(fd, data);
+    await new Promise<void>((resolve, reject) => fs.writeFile(fd, data, (err) => (err ? reject(err) : resolve())));
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** A fetch the server stopped answering (two idle heartbeats missed): that fetch's end, not the pull's; the consumer's count decides what follows. */
+function isHeartbeatsMissed(err: unknown): boolean {
+  return /heartbeats missed/i.test(String((err as Error)?.message));
 }
 
 /** The message as one JSON object (episode.json, summary.json), or why not. */
@@ -170,7 +185,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   };
 
   // Per fetch: rows per file, the messages to acknowledge and those set aside.
-  let pending = new Map<string, Pending>();
+  let files = new Map<string, Pending>();
   let acks: JsMsg[] = [];
   let terms: JsMsg[] = [];
   const setAside = (m: JsMsg, kind: AsideKind, why: string) => {
@@ -206,7 +221,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     const s = state(host, episode);
     const name = Object.hasOwn(FILE_OF_SOURCE, source) ? FILE_OF_SOURCE[source]! : source;
     const file = path.join(s.dir, `telemetry-${name}.jsonl`);
-    let p = pending.get(file);
+    let p = files.get(file);
     const upTo = p?.upTo.get(source) ?? s.written[source] ?? -1;
     // Seqs increase: the rows not yet written are a tail of the message.
     let first = 0;
@@ -216,7 +231,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       acks.push(m);
       return;
     }
-    if (!p) pending.set(file, (p = { s, file, chunks: [], upTo: new Map(), msgs: [], rows: 0 }));
+    if (!p) files.set(file, (p = { s, file, chunks: [], upTo: new Map(), msgs: [], rows: 0 }));
     p.chunks.push(m.data.subarray(starts[first]!, ends[seqs.length - 1]!));
     if (noFinalNewline) p.chunks.push(NL);
     p.upTo.set(source, seqs[seqs.length - 1]!);
@@ -225,11 +240,11 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   };
 
   /** One write per file; a file that cannot be written sets its messages aside, unless the output tree itself is refused. */
-  const flush = () => {
+  const flush = async () => {
     let fatal: unknown;
-    for (const p of pending.values()) {
+    for (const p of files.values()) {
       try {
-        appendNoFollow(p.file, p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks));
+        await appendNoFollow(p.file, p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks));
       } catch (err) {
         if (isOutputRefusal(err)) fatal ??= err;
         else for (const m of p.msgs) setAside(m, 'unwritable', (err as Error).message);
@@ -241,7 +256,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       r.rows += p.rows;
       acks.push(...p.msgs);
     }
-    pending = new Map();
+    files = new Map();
     // What was written is remembered even when the pull stops: a rerun does not write it twice.
     save();
     if (fatal) throw fatal;
@@ -260,30 +275,54 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       return jetstream(nc).consumers.get(o.stream, o.durable);
     });
     const maxBytes = fetchBytes(nc.info?.max_payload);
-    for (;;) {
-      if (o.signal?.aborted) break;
-      const batch = await consumer.fetch({ max_bytes: maxBytes, expires: 1000 });
+    // A fetch by bytes that meets a message larger than what is left of them ends with a 409 ("message size exceeds
+    // maxbytes"), which the client throws: that is the fetch's end. A message larger than a whole fetch (stored
+    // under a larger max_payload) is then fetched alone (`one`).
+    let one = false;
+    const start = () => consumer.fetch(one ? { max_messages: 1, expires: 1000 } : { max_bytes: maxBytes, expires: 1000 });
+    /** Takes each message as it arrives; how many there were and the last one's pending count. */
+    const takeAll = async (batch: Awaited<ReturnType<typeof start>>): Promise<{ got: number; pending: number }> => {
       let got = 0;
-      for await (const m of batch) {
-        got++;
-        try {
-          take(m);
-        } catch (err) {
-          if (isOutputRefusal(err)) {
-            flush();
-            throw err;
+      let pending = -1;
+      try {
+        for await (const m of batch) {
+          got++;
+          pending = m.info.pending;
+          try {
+            take(m);
+          } catch (err) {
+            if (isOutputRefusal(err)) {
+              await flush();
+              throw err;
+            }
+            // Anything else a message makes happen (a directory where its file goes, a name the filesystem refuses) is that message's.
+            setAside(m, 'unwritable', (err as Error).message);
           }
-          // Anything else a message makes happen (a directory where its file goes, a name the filesystem refuses) is that message's.
-          setAside(m, 'unwritable', (err as Error).message);
+          // The server sends no more than that for this fetch, but the client would wait for the bytes until it missed two heartbeats.
+          if (got === BYTES_FETCH_MESSAGES) break;
         }
+        one = false;
+      } catch (err) {
+        if (isFetchFull(err)) one = got === 0;
+        else if (!isHeartbeatsMissed(err)) throw err;
       }
+      return { got, pending };
+    };
+    let next: Awaited<ReturnType<typeof start>> | null = await start();
+    while (next) {
+      const { got, pending } = await takeAll(next);
+      // The next fetch's messages arrive while this one's rows are written (two fetches' bytes at most in memory),
+      // unless the last delivery said nothing is left: then the consumer is asked instead of waiting out a fetch.
+      next = !o.signal?.aborted && (one || (got > 0 && pending > 0)) ? await start() : null;
       // Acknowledged once what they carried is on disk and remembered: a crash before redelivers, and the state skips them.
-      flush();
+      await flush();
       for (const m of acks) m.ack();
       for (const m of terms) m.term();
       acks = [];
       terms = [];
-      if (got === 0 && !o.follow && (await retrying(() => consumer.info())).num_pending === 0) break;
+      if (next || o.signal?.aborted) continue;
+      if (!o.follow && (await retrying(() => consumer.info())).num_pending === 0) break;
+      next = await start();
     }
   } finally {
     save();
