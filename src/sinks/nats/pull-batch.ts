@@ -31,6 +31,8 @@ export function splitBatch(data: Uint8Array, source: string): BatchResult {
     let e = buf.indexOf(10, i);
     const end = e < 0 ? buf.length : e;
     if (e < 0) e = buf.length - 1;
+    // Cheaply first: a row is an object, and a megabyte of something else is not made a string to find that out.
+    if (buf[i] !== 0x7b) return bad('not_a_row', `line ${line} is not a JSON object (it does not start with "{")`);
     let row: { source?: unknown; seq?: unknown } | null;
     try {
       row = JSON.parse(buf.toString('utf8', i, end)) as typeof row;
