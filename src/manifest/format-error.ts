@@ -4,12 +4,19 @@
 import type { z } from 'zod';
 import { REDACTED, scrubSecrets } from '../util/scrub-secrets.js';
 
-/** A key whose value may be a secret: an unknown key of this shape is named, its value never echoed. */
-const SECRET_KEY = /pass|token|secret|seed|cred|key/i;
+/** A key whose value may be a secret: named, its value never echoed (also nested in a value that is shown). */
+const SECRET_KEY = /pass|pw|token|secret|seed|cred|key|auth|jwt|cookie|session|private|sig/i;
+
+/** `v` with the value of every secret-shaped key, at any depth, replaced by [redacted]. */
+function withoutSecretKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutSecretKeys);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEY.test(k) ? REDACTED : withoutSecretKeys(x)]));
+}
 
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
-  const s = JSON.stringify(v);
+  const s = JSON.stringify(withoutSecretKeys(v));
   if (s === undefined) return String(v);
   return scrubSecrets(s.length > 80 ? s.slice(0, 77) + '...' : s);
 }
@@ -28,7 +35,9 @@ export function formatIssue(issue: z.core.$ZodIssue): string {
   }
   const input = (issue as { input?: unknown }).input;
   if (input === undefined) return `${where}: ${issue.message}`;
-  return `${where}: ${issue.message}, got ${show(input)}`;
+  // A wrongly typed value of a secret-shaped key (a password where password_file's path goes) is not echoed either.
+  const last = issue.path.findLast((p) => typeof p === 'string');
+  return `${where}: ${issue.message}, got ${last !== undefined && SECRET_KEY.test(last) ? REDACTED : show(input)}`;
 }
 
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string {

@@ -37,12 +37,14 @@ const PATTERNS: Array<[RegExp, string | ((...m: string[]) => string)]> = [
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?/g, REDACTED],
   // nkey seeds: S, the key type, 56 base32 characters.
   [/\bS[UAONCPX][A-Z2-7]{56}\b/g, REDACTED],
-  // user:password@ (or a bare token@) in a URL.
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"<>]+@/gi, `$1${REDACTED}@`],
+  // user:password@ (or a bare token@) in a URL, to the last '@' before a space or quote (a password may hold '@' or '/').
+  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s'"<>]*@/gi, `$1${REDACTED}@`],
   // Authorization headers, to the end of the line or the value's quote.
   [/\b(authorization\s*["']?\s*[:=]\s*["']?)[^\r\n"']+/gi, `$1${REDACTED}`],
   // Bearer / Basic tokens outside a header line.
   [/\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}/gi, `$1$2${REDACTED}`],
+  // A quoted value of a secret key, whole (spaces and all): "password":"a b", and NATS's CONNECT fields "pass" and "auth_token".
+  [/(["'](?:password|passwd|pwd|pass|token|auth_token|secret|client_secret|api[_-]?key|access[_-]?key|seed|jwt|sig)["']\s*:\s*)"(?:[^"\\]|\\.)*"/gi, `$1"${REDACTED}"`],
   // password=..., token: ..., "secret":"..." (not password_file or token_file: those name paths).
   // Not after / . or - : a path such as /etc/labtel/token, quoted in a message, is not a key.
   [/(?<![\w/.-])(password|passwd|pwd|token|auth_token|secret|client_secret|api[_-]?key|access[_-]?key|seed)(["']?\s*[=:]\s*["']?)([^\s"'&;,}]+)/gi, `$1$2${REDACTED}`],

@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { expected, nonEmptyString, safeName } from '../../schema/common.js';
 
-/** A server URL carrying user:password@ (or token@) before its host. */
+/**
+ * A server URL carrying user:password@ (or token@) before its host. Any '@'
+ * counts: a NATS URL has no path for one to belong to, and a password with a
+ * '/' in it (base64 passwords often have one) ends the authority early.
+ */
 export function hasUserinfo(url: string): boolean {
-  const rest = url.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
-  return rest.split('/')[0]!.includes('@');
+  return url.includes('@');
 }
 
 const CREDENTIAL_KEYS = 'sinks.nats.credentials, nkey_seed_file, token_file or user + password_file (or LABTEL_NATS_CREDS)';
@@ -12,7 +15,7 @@ const CREDENTIAL_KEYS = 'sinks.nats.credentials, nkey_seed_file, token_file or u
 const serverUrl = nonEmptyString('a NATS server URL').superRefine((url, ctx) => {
   if (!hasUserinfo(url)) return;
   // The value shown is the URL with its userinfo removed: the password is never echoed.
-  const shown = url.trim().replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/]*@/i, (_m, scheme: string | undefined) => `${scheme ?? ''}[redacted]@`);
+  const shown = url.trim().replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_m, scheme: string | undefined) => `${scheme ?? ''}[redacted]@`);
   ctx.addIssue({ code: 'custom', message: `expected a NATS server URL without a user or password in it (put them in a credentials file: ${CREDENTIAL_KEYS})`, input: shown });
 });
 

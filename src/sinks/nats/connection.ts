@@ -32,6 +32,6 @@ export async function connectNats(
     });
   } catch (err) {
     const why = scrubSecrets((err as Error).message);
-    throw new Error(`connecting to NATS (${endpoint.servers.join(', ')}) ${auth ? `with ${auth.what}` : 'without credentials'}: ${why}`, { cause: err });
+    throw new Error(`connecting to NATS (${scrubSecrets(endpoint.servers.join(', '))}) ${auth ? `with ${auth.what}` : 'without credentials'}: ${why}`, { cause: err });
   }
 }
