@@ -33,6 +33,13 @@ export interface SourceScan {
   silenceAt: number | null;
   schemaErrors: number;
   firstSchemaError: string | null;
+  /**
+   * Stub rows: a row the NATS forwarder could not send (larger than a message may carry) arrives pulled as its
+   * envelope and `"stub": "<why>"`. Not a measurement and not checked against the row schema; its seq and
+   * t_mono_ns still count.
+   */
+  stubs: number;
+  firstStub: string | null;
   /** Rows that passed their schema with a non-null measurement (a row failing its schema measures nothing). */
   valueRows: number;
   /** Per row shape (in ROW_SHAPES' order): rows of that shape, and those with a measured value. */
@@ -90,7 +97,7 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
     if (!s) {
       const shapes = ROW_SHAPE_SCHEMAS[source as Source]?.length ?? 0;
       s = {
-        rows: 0, seqGaps: 0, firstGap: null, backwards: 0, firstBackwards: null, longestSilenceNs: 0, silenceAt: null, schemaErrors: 0, firstSchemaError: null,
+        rows: 0, seqGaps: 0, firstGap: null, backwards: 0, firstBackwards: null, longestSilenceNs: 0, silenceAt: null, schemaErrors: 0, firstSchemaError: null, stubs: 0, firstStub: null,
         valueRows: 0, shapeRows: new Array<number>(shapes).fill(0), shapeValueRows: new Array<number>(shapes).fill(0), identityEvents: [], lastPicked: null,
       };
       scan.sources.set(source, s);
@@ -102,8 +109,11 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
     }
     nextSeq.set(source, typeof row.seq === 'number' ? row.seq + 1 : due + 1);
     s.rows++;
-    const shape = shapeIndexOf(source as Source, row);
-    if (shape < 0) {
+    const shape = typeof row.stub === 'string' ? -2 : shapeIndexOf(source as Source, row);
+    if (shape === -2) {
+      s.stubs++;
+      s.firstStub ??= `line ${lineNo}: ${String(row.stub).slice(0, 300)}`;
+    } else if (shape < 0) {
       s.schemaErrors++;
       if (!s.firstSchemaError) {
         // Only on a failure: the union's issues name the field of the shape that came closest.
@@ -131,7 +141,7 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
       }
       lastT.set(source, t);
       if (silenceOf(row)) {
-        s.lastPicked = row;
+        if (shape !== -2) s.lastPicked = row; // a stub has none of the row's counters
         const p = lastSilenceT.get(source);
         if (p !== undefined && t - p > s.longestSilenceNs) {
           s.longestSilenceNs = t - p;

@@ -175,6 +175,8 @@ function judge(sources: Map<string, SourceScan>, rules: CollectorRules, interval
   for (const [source, s] of sources) {
     if (s.schemaErrors) failed.push(`${s.schemaErrors} ${source} rows fail their schema (first: ${s.firstSchemaError})`);
     if (s.seqGaps) failed.push(`${source} rows are missing: ${s.seqGaps} seq gaps (first: ${s.firstGap})`);
+    // A stub stands for a row that was not forwarded: no measurement, and the reader must know where the row is.
+    if (s.stubs) degraded.push(`${s.stubs} ${source} rows are stubs, not measurements: the rows were not forwarded (first: ${s.firstStub})`);
     if (s.backwards) degraded.push(`${source} t_mono_ns goes backwards ${s.backwards} times (first: ${s.firstBackwards})`);
   }
   // Only measurements count (src/rows/measurements.ts): bookkeeping numbers can be there when nothing was measured.
