@@ -5,9 +5,12 @@
 // rows of one source with increasing seqs. Rows are written in seq order per
 // source; a row already written (a redelivery, or a batch re-cut after the
 // forwarder restarted) is skipped, so pulling twice writes each row once.
-// Each fetch is bounded in bytes (fetchBytes), and each file gets one write
-// per fetch; messages are acknowledged once their rows and the state are on
-// disk.
+// Bounds: a fetch holds at most 100 messages and fetchBytes() bytes (8 MiB, or
+// four of the server's max_payload if larger), and at most two fetches are in
+// memory (the next arrives while this one's rows are written, one write per
+// file per fetch, off the event loop); set-aside subjects kept: 5 per kind
+// (pull-aside.ts); the pull state is one small map per pulled episode.
+// Messages are acknowledged once their rows and the state are on disk.
 //
 // What a publisher chooses is hostile input. A message is written only when
 // its subject is exactly <prefix>.<host>.<episode>.<source> with host and
