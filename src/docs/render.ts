@@ -8,6 +8,7 @@ import { isMeasurement } from '../rows/measurement.js';
 import { measurementPaths } from '../rows/measurements.js';
 import { ROW_SHAPES } from '../rows/registry.js';
 import { collectorVerdict, verifyReport } from '../verify/report.js';
+import { natsSinkConfig } from '../sinks/nats/config.js';
 
 type JS = {
   type?: string | string[];
@@ -177,6 +178,7 @@ export function renderManifestDoc(): string {
     if (schema.description) out.push(schema.description, '');
     out.push(fieldTable(schema, { io: 'input', defaults: true }));
   }
+  out.push('', '## `sinks.nats`', '', natsSinkConfig.description ?? '', '', fieldTable(natsSinkConfig, { io: 'input', defaults: true }), '', 'The wire, bounds, accounting and permissions: [nats.md](nats.md).');
   return out.join('\n') + '\n';
 }
 
