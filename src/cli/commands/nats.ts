@@ -8,6 +8,7 @@ import { pull, type PullResult } from '../../sinks/nats/pull.js';
 import { ASIDE_KINDS, ASIDE_MEANING } from '../../sinks/nats/pull-aside.js';
 import { formatIssues } from '../../manifest/format-error.js';
 import { readEpisodeJson } from '../../episode/episode-json.js';
+import { scrubSecrets } from '../../util/scrub-secrets.js';
 
 export interface NatsFlags {
   servers?: string[];
@@ -32,8 +33,19 @@ export async function forwardCommand(dir: string, f: NatsFlags): Promise<number>
   // The agent names every episode it writes (the manifest's name, or the directory's): this fallback is for hand-made ones.
   const fwd = new NatsForwarder(dir, cfg, { prefix: cfg.subject_prefix, host: cfg.host ?? os.hostname(), episode: ep.episode ?? path.basename(dir) });
   try {
-    const ok = (await fwd.pass()) && (await fwd.forwardEpisodeFiles());
-    console.error(`labtel: ${dir}: ${fwd.progress.published} rows published, ${fwd.progress.skipped} already forwarded${ok ? '' : `; stopped: ${fwd.progress.error}`}`);
+    // episode.json and summary.json are sent whatever happened to the rows (issue 18 point 3).
+    const rows = await fwd.pass();
+    const rowsError = fwd.progress.error;
+    const files = await fwd.forwardEpisodeFiles();
+    const filesError = files ? null : fwd.progress.error;
+    const ok = rows && files;
+    const p = fwd.progress;
+    const errors = [rowsError && `rows stopped: ${rowsError}`, filesError && `episode files stopped: ${filesError}`].filter(Boolean);
+    console.error(
+      scrubSecrets(
+        `labtel: ${dir}: ${p.published} rows published, ${p.skipped} already forwarded, ${p.stubs} sent as stubs, ${p.corrupt} corrupt lines passed over${errors.length ? `; ${errors.join('; ')}` : ''}`,
+      ),
+    );
     return ok ? 0 : 1;
   } finally {
     await fwd.close();

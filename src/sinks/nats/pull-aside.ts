@@ -1,6 +1,8 @@
 // What `labtel pull` set aside: messages it terminated (never redelivered)
 // instead of writing, counted by kind, with the first few subjects of each
 // kind and why (bounded: a publisher sending millions keeps this small).
+// The why is scrubbed: an error's text can carry a path or URL with a secret.
+import { scrubSecrets } from '../../util/scrub-secrets.js';
 
 export const ASIDE_KINDS = ['subject', 'not_a_row', 'wrong_source', 'seq_order', 'not_an_object', 'unwritable'] as const;
 export type AsideKind = (typeof ASIDE_KINDS)[number];
@@ -33,6 +35,6 @@ export class SetAside {
     this.counts[kind]++;
     const list = (this.examples[kind] ??= []);
     // A subject is at most what the server allows; cut it anyway, the report is for reading.
-    if (list.length < ASIDE_KEPT) list.push({ subject: subject.length > 300 ? `${subject.slice(0, 300)}...` : subject, why: why.slice(0, 500) });
+    if (list.length < ASIDE_KEPT) list.push({ subject: subject.length > 300 ? `${subject.slice(0, 300)}...` : subject, why: scrubSecrets(why).slice(0, 500) });
   }
 }
