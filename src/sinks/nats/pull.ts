@@ -11,6 +11,13 @@
 // file per fetch, off the event loop); set-aside subjects kept: 5 per kind
 // (pull-aside.ts); the pull state is one small map per pulled episode.
 // Messages are acknowledged once their rows and the state are on disk.
+// A batch whose new rows do not follow the last row written of its source (a
+// gap) is held back once: the rows between may be in a message delivered to a
+// pull that died before writing it, which the server gives again only after
+// the consumer's ack wait; written first, the later rows would make those be
+// skipped as already written. The held message is nak'd with that delay and
+// written when it comes again, gap or not (a stream limit may have discarded
+// the rows between); a pull without --follow waits for what it held.
 //
 // What a publisher chooses is hostile input. A message is written only when
 // its subject is exactly <prefix>.<host>.<episode>.<source> with host and
@@ -55,6 +62,8 @@ export interface PullResult {
   rejected: Record<AsideKind, number>;
   /** The first few set-aside messages of each kind: subject and why. */
   setAside: Partial<Record<AsideKind, AsideExample[]>>;
+  /** Row messages held back once because rows before theirs had not been written yet (a gap). */
+  held: number;
 }
 
 interface EpisodeState {
@@ -80,6 +89,8 @@ const STATE = '.pull-state.json';
 /** What @nats-io/jetstream asks for with a fetch by bytes (it needs a count too, and takes 100). */
 const BYTES_FETCH_MESSAGES = 100;
 const RETRY_MS = 20_000;
+/** A gap is taken as real on this delivery of the message after it. */
+const HOLD_DELIVERIES = 2;
 const NL = Buffer.from('\n');
 
 async function retrying<T>(f: () => Promise<T>): Promise<T> {
@@ -148,7 +159,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   const prefix = (o.prefix ?? 'labtel').split('.');
   const nc = await connectNats(o, { timeout: 5000 });
   const aside = new SetAside();
-  const r: PullResult = { rows: 0, skipped: 0, episodes: [], rejected: aside.counts, setAside: aside.examples };
+  const r: PullResult = { rows: 0, skipped: 0, episodes: [], rejected: aside.counts, setAside: aside.examples, held: 0 };
   const out = path.resolve(o.out);
   makeDirNoFollow(out, 'pull --out');
   const states = new Map<string, EpisodeState>();
@@ -191,12 +202,16 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   let files = new Map<string, Pending>();
   let acks: JsMsg[] = [];
   let terms: JsMsg[] = [];
+  let naks: JsMsg[] = [];
+  /** Stream seqs of held messages not yet seen again, and until when they are waited for. */
+  const holding = new Map<number, number>();
   const setAside = (m: JsMsg, kind: AsideKind, why: string) => {
     aside.add(kind, m.subject, why);
     terms.push(m);
   };
 
   const take = (m: JsMsg) => {
+    holding.delete(m.info.streamSequence);
     // Exactly <prefix>.<host>.<episode>.<source>: a token more or less would put a message in another host's directory.
     const t = m.subject.split('.');
     if (t.length !== prefix.length + 3 || prefix.some((p, i) => t[i] !== p)) {
@@ -229,11 +244,19 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     // Seqs increase: the rows not yet written are a tail of the message.
     let first = 0;
     while (first < seqs.length && seqs[first]! <= upTo) first++;
-    r.skipped += first;
     if (first === seqs.length) {
+      r.skipped += first;
       acks.push(m);
       return;
     }
+    if (seqs[first]! > upTo + 1 && m.info.deliveryCount < HOLD_DELIVERIES) {
+      // A gap: the rows before may come again later (see the top of this file); this message waits one ack wait.
+      naks.push(m);
+      holding.set(m.info.streamSequence, Date.now() + 3 * ackWaitMs + 5000);
+      r.held++;
+      return;
+    }
+    r.skipped += first;
     if (!p) files.set(file, (p = { s, file, chunks: [], upTo: new Map(), msgs: [], rows: 0 }));
     p.chunks.push(m.data.subarray(starts[first]!, ends[seqs.length - 1]!));
     if (noFinalNewline) p.chunks.push(NL);
@@ -265,6 +288,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     if (fatal) throw fatal;
   };
 
+  let ackWaitMs = 30_000;
   try {
     // A JetStream cluster that just lost a server answers nothing while it elects new leaders: retry for a while.
     const consumer = await retrying(async () => {
@@ -277,6 +301,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       }
       return jetstream(nc).consumers.get(o.stream, o.durable);
     });
+    ackWaitMs = Math.ceil(((await consumer.info(true)).config.ack_wait ?? 30e9) / 1e6);
     const maxBytes = fetchBytes(nc.info?.max_payload);
     // A fetch by bytes that meets a message larger than what is left of them ends with a 409 ("message size exceeds
     // maxbytes"), which the client throws: that is the fetch's end. A message larger than a whole fetch (stored
@@ -321,10 +346,14 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       await flush();
       for (const m of acks) m.ack();
       for (const m of terms) m.term();
+      for (const m of naks) m.nak(ackWaitMs);
       acks = [];
       terms = [];
+      naks = [];
       if (next || o.signal?.aborted) continue;
-      if (!o.follow && (await retrying(() => consumer.info())).num_pending === 0) break;
+      // A held message not seen again in three ack waits went elsewhere (another pull on this durable, a stream limit).
+      for (const [seq, until] of holding) if (until < Date.now()) holding.delete(seq);
+      if (!o.follow && holding.size === 0 && (await retrying(() => consumer.info())).num_pending === 0) break;
       next = await start();
     }
   } finally {
