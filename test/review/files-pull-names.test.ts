@@ -33,6 +33,6 @@ describe('labtel pull against names longer than a file name', () => {
     expect(r.setAside.subject?.map((e) => e.subject.slice(0, 20))).toEqual([`labtel.${'h'.repeat(13)}`, `labtel.lab.${'h'.repeat(9)}`, `labtel.lab.ep.${'s'.repeat(6)}`, `labtel.lab.ep._${'e'.repeat(5)}`]);
     expect(fs.readFileSync(path.join(out, 'lab', 'ep', 'telemetry-proc.jsonl'), 'utf8')).toBe(`${ROW(0)}\n`);
     // Everything was acknowledged: nothing left to stop the next pull.
-    expect(await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' })).toEqual({ rows: 0, skipped: 0, episodes: [], rejected: NONE, setAside: {}, held: 0 });
+    expect(await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'test' })).toEqual({ rows: 0, skipped: 0, episodes: [], rejected: NONE, setAside: {}, held: 0, moreEpisodes: false });
   });
 });

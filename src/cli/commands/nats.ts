@@ -58,7 +58,7 @@ export async function pullCommand(f: NatsFlags & { out: string; durable: string;
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());
   const r = await pull({ servers: cfg.servers, stream: cfg.stream, prefix: cfg.subject_prefix, out: f.out, durable: f.durable, follow: f.follow, signal: ac.signal });
-  console.error(`labtel: pulled ${r.rows} rows (${r.skipped} already there) into ${r.episodes.length} episode directories under ${f.out}`);
+  console.error(`labtel: pulled ${r.rows} rows (${r.skipped} already there) into ${r.episodes.length}${r.moreEpisodes ? ' or more' : ''} episode directories under ${f.out}`);
   if (r.held) console.error(`labtel: held back ${r.held} message${r.held === 1 ? '' : 's'} once, until rows before theirs came (a gap in seqs)`);
   for (const line of setAsideLines(r)) console.error(line);
   return 0;

@@ -9,7 +9,10 @@
 // four of the server's max_payload if larger), and at most two fetches are in
 // memory (the next arrives while this one's rows are written, one write per
 // file per fetch, off the event loop); set-aside subjects kept: 5 per kind
-// (pull-aside.ts); the pull state is one small map per pulled episode.
+// (pull-aside.ts); pull states are kept for the STATES_KEPT episodes used last
+// (another is read again from its .pull-state.json when needed), and the
+// result names the first EPISODES_KEPT episodes: a publisher inventing
+// episodes costs directories on disk, not memory.
 // Messages are acknowledged once their rows and the state are on disk.
 // A batch whose new rows do not follow the last row written of its source (a
 // gap) is held back once: the rows between may be in a message delivered to a
@@ -58,6 +61,8 @@ export interface PullResult {
   rows: number;
   skipped: number;
   episodes: string[];
+  /** More episodes were written to than `episodes` names (it keeps the first EPISODES_KEPT). */
+  moreEpisodes: boolean;
   /** Messages set aside (terminated, not written), by kind (pull-aside.ts). */
   rejected: Record<AsideKind, number>;
   /** The first few set-aside messages of each kind: subject and why. */
@@ -86,6 +91,10 @@ interface Pending {
 }
 
 const STATE = '.pull-state.json';
+/** Pull states kept in memory (the episodes used last); the others are on disk. */
+export const STATES_KEPT = 1000;
+/** Episodes the result names. */
+export const EPISODES_KEPT = 1000;
 /** What @nats-io/jetstream asks for with a fetch by bytes (it needs a count too, and takes 100). */
 const BYTES_FETCH_MESSAGES = 100;
 const RETRY_MS = 20_000;
@@ -159,14 +168,20 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   const prefix = (o.prefix ?? 'labtel').split('.');
   const nc = await connectNats(o, { timeout: 5000 });
   const aside = new SetAside();
-  const r: PullResult = { rows: 0, skipped: 0, episodes: [], rejected: aside.counts, setAside: aside.examples, held: 0 };
+  const r: PullResult = { rows: 0, skipped: 0, episodes: [], moreEpisodes: false, rejected: aside.counts, setAside: aside.examples, held: 0 };
   const out = path.resolve(o.out);
   makeDirNoFollow(out, 'pull --out');
+  // In order of last use; only clean ones are dropped (after a fetch is flushed), so nothing unsaved is lost.
   const states = new Map<string, EpisodeState>();
+  const dirty = new Set<EpisodeState>();
+  const named = new Set<string>();
   const state = (host: string, episode: string): EpisodeState => {
     const key = `${host}/${episode}`;
     let s = states.get(key);
-    if (!s) {
+    if (s) {
+      states.delete(key);
+      states.set(key, s);
+    } else {
       makeDirNoFollow(path.join(out, host), 'pulled host directory');
       const dir = path.join(out, host, episode);
       makeDirNoFollow(dir, 'pulled episode directory');
@@ -185,16 +200,28 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       }
       s = { dir, written, dirty: false };
       states.set(key, s);
-      r.episodes.push(key);
+      if (named.has(key)) {
+        // named already
+      } else if (named.size < EPISODES_KEPT) {
+        named.add(key);
+        r.episodes.push(key);
+      } else r.moreEpisodes = true;
     }
     return s;
   };
   // tmp + rename: a crash never leaves half a state, and a symlink there is replaced, never written through.
   const save = () => {
-    for (const s of states.values()) {
-      if (!s.dirty) continue;
+    for (const s of dirty) {
       replaceFileNoFollow(path.join(s.dir, STATE), JSON.stringify(s.written));
       s.dirty = false;
+      dirty.delete(s);
+    }
+  };
+  /** Drops the states used longest ago beyond STATES_KEPT (saved: each is read again from disk when needed). */
+  const forget = () => {
+    for (const [key, s] of states) {
+      if (states.size <= STATES_KEPT) break;
+      if (!s.dirty) states.delete(key);
     }
   };
 
@@ -279,12 +306,14 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       }
       for (const [source, seq] of p.upTo) p.s.written[source] = seq;
       p.s.dirty = true;
+      dirty.add(p.s);
       r.rows += p.rows;
       acks.push(...p.msgs);
     }
     files = new Map();
     // What was written is remembered even when the pull stops: a rerun does not write it twice.
     save();
+    forget();
     if (fatal) throw fatal;
   };
 
