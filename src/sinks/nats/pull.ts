@@ -75,6 +75,8 @@ interface EpisodeState {
   dir: string;
   /** Per source, the last seq written (no prototype: a source named "constructor" is a name like any other). */
   written: Record<string, number>;
+  /** Per rows file (its name), its size once written: a pull killed before saving the state leaves more, which is cut off. */
+  bytes: Record<string, number>;
   /** written changed since it was saved. */
   dirty: boolean;
 }
@@ -91,6 +93,9 @@ interface Pending {
 }
 
 const STATE = '.pull-state.json';
+/** The state's key for the rows files' sizes (not a source name: those match SOURCE). */
+const BYTES = '~bytes';
+const ROWS_FILE = /^telemetry-[a-z0-9_]+\.jsonl$/;
 /** Pull states kept in memory (the episodes used last); the others are on disk. */
 export const STATES_KEPT = 1000;
 /** Episodes the result names. */
@@ -139,10 +144,11 @@ function isFetchFull(err: unknown): boolean {
  * Appends `data` to `file` (created 0640), never through a symlink, into a fifo (which would stop the pull) or a
  * file not labtel's. The write runs off the event loop, so the next fetch's messages keep arriving meanwhile.
  */
-async function appendNoFollow(file: string, data: Uint8Array): Promise<void> {
+async function appendNoFollow(file: string, data: Uint8Array): Promise<number> {
   const fd = openOwnNoFollow(file, 'append');
   try {
     await new Promise<void>((resolve, reject) => fs.writeFile(fd, data, (err) => (err ? reject(err) : resolve())));
+    return fs.fstatSync(fd).size;
   } finally {
     fs.closeSync(fd);
   }
@@ -186,19 +192,40 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       const dir = path.join(out, host, episode);
       makeDirNoFollow(dir, 'pulled episode directory');
       const written: Record<string, number> = Object.create(null) as Record<string, number>;
+      const bytes: Record<string, number> = Object.create(null) as Record<string, number>;
       try {
         // O_NONBLOCK: a fifo there is read as empty, not waited on (and replaced by the first save); only a regular file is read.
         const fd = fs.openSync(path.join(dir, STATE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
         try {
           if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
-          for (const [k, v] of Object.entries(JSON.parse(fs.readFileSync(fd, 'utf8')) as Record<string, unknown>)) if (Number.isSafeInteger(v)) written[k] = v as number;
+          const saved = JSON.parse(fs.readFileSync(fd, 'utf8')) as Record<string, unknown>;
+          for (const [k, v] of Object.entries(saved)) if (Number.isSafeInteger(v)) written[k] = v as number;
+          const sizes = saved[BYTES];
+          if (typeof sizes === 'object' && sizes !== null) {
+            for (const [k, v] of Object.entries(sizes)) if (ROWS_FILE.test(k) && Number.isSafeInteger(v) && (v as number) >= 0) bytes[k] = v as number;
+          }
         } finally {
           fs.closeSync(fd);
         }
       } catch {
         // new here
       }
-      s = { dir, written, dirty: false };
+      // What a pull killed between its write and its state save appended (whole rows or part of one) is cut off:
+      // its messages were not acknowledged, so they come again and are written then, once.
+      for (const [name, size] of Object.entries(bytes)) {
+        try {
+          const fd = fs.openSync(path.join(dir, name), fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+          try {
+            const st = fs.fstatSync(fd);
+            if (st.isFile() && st.size > size) fs.ftruncateSync(fd, size);
+          } finally {
+            fs.closeSync(fd);
+          }
+        } catch {
+          // gone, or not a file labtel writes: the append refuses it
+        }
+      }
+      s = { dir, written, bytes, dirty: false };
       states.set(key, s);
       if (named.has(key)) {
         // named already
@@ -212,7 +239,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   // tmp + rename: a crash never leaves half a state, and a symlink there is replaced, never written through.
   const save = () => {
     for (const s of dirty) {
-      replaceFileNoFollow(path.join(s.dir, STATE), JSON.stringify(s.written));
+      replaceFileNoFollow(path.join(s.dir, STATE), JSON.stringify({ ...s.written, [BYTES]: s.bytes }));
       s.dirty = false;
       dirty.delete(s);
     }
@@ -297,7 +324,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     let fatal: unknown;
     for (const p of files.values()) {
       try {
-        await appendNoFollow(p.file, p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks));
+        p.s.bytes[path.basename(p.file)] = await appendNoFollow(p.file, p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks));
       } catch (err) {
         if (isOutputRefusal(err)) fatal ??= err;
         else for (const m of p.msgs) setAside(m, 'unwritable', (err as Error).message);
