@@ -42,6 +42,8 @@ export interface LiveForwarding {
   finish(): Promise<NatsForwardingSummary>;
   /** Publishes episode.json and summary.json (within FILES_MS) and closes the connection; false when they did not go. */
   publishEpisodeFiles(): Promise<boolean>;
+  /** Ends the loop and closes the connection (bounded) without publishing: the episode ended by an error. A no-op once publishEpisodeFiles() has closed it. */
+  close(): Promise<void>;
 }
 
 export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: string, log: (l: string) => void): LiveForwarding {
@@ -112,6 +114,13 @@ export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: strin
       if (!ok) log(`nats: episode.json and summary.json not published (${forwardingErrorText(errorOf() ?? `not within ${FILES_MS / 1000} s`)}); \`${resume}\` publishes them`);
       await by(f.close(), Date.now() + SETTLE_MS);
       return ok;
+    },
+
+    async close() {
+      stopping = true;
+      wake.abort();
+      await by(loop, Date.now() + SETTLE_MS);
+      await by(f.close(), Date.now() + SETTLE_MS);
     },
   };
 }
