@@ -24,7 +24,10 @@ export class ErrorBudget {
       return;
     }
     this.passed++;
-    const m = scrubSecrets(String(message));
+    // Cut before scrubbing too (a peer's text can be long, and scrubbing costs per character), with room
+    // so the scrubber still sees a secret whole across where the message is cut at last.
+    const text = String(message);
+    const m = scrubSecrets(text.length > 4 * MAX_MESSAGE_CHARS ? text.slice(0, 4 * MAX_MESSAGE_CHARS) : text);
     this.send(m.length > MAX_MESSAGE_CHARS ? `${m.slice(0, MAX_MESSAGE_CHARS - 3)}...` : m);
   }
 

@@ -32,15 +32,18 @@ export function clearRegisteredSecrets(): void {
 
 const PATTERNS: Array<[RegExp, string | ((...m: string[]) => string)]> = [
   // PEM private keys and NATS .creds blocks (JWT, NKEY SEED), to their END line or the end of the text.
-  [/-{3,}\s*BEGIN [A-Z0-9 ]*(?:PRIVATE KEY|SEED|JWT)\s*-{3,}[\s\S]*?(?:-{3,}\s*END [A-Z0-9 ]*-{3,}|$)/g, REDACTED],
+  // Every pattern runs on text a hostile peer may shape (a collector's message): none may backtrack over it
+  // from every position (a run of a million '-' took minutes), so a run of dashes is entered at its first one only.
+  [/(?<!-)-{3,}\s*BEGIN [A-Z0-9 ]*(?:PRIVATE KEY|SEED|JWT)\s*-{3,}[\s\S]*?(?:(?<!-)-{3,}\s*END [A-Z0-9 ]*-{3,}|$)/g, REDACTED],
   // JWTs (header.payload[.signature], base64url; a JSON header starts eyJ).
   [/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?/g, REDACTED],
   // nkey seeds: S, the key type, 56 base32 characters.
   [/\bS[UAONCPX][A-Z2-7]{56}\b/g, REDACTED],
   // user:password@ (or a bare token@) in a URL, to the last '@' before a space or quote (a password may hold '@' or '/').
-  [/\b([a-z][a-z0-9+.-]*:\/\/)[^\s'"<>]*@/gi, `$1${REDACTED}@`],
+  // A scheme starts where a run of scheme characters does; userinfo is bounded (a.a.a.… and a://a://… were quadratic).
+  [/(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,31}:\/\/)[^\s'"<>]{0,512}@/gi, `$1${REDACTED}@`],
   // Authorization headers, to the end of the line or the value's quote.
-  [/\b(authorization\s*["']?\s*[:=]\s*["']?)[^\r\n"']+/gi, `$1${REDACTED}`],
+  [/\b(authorization["']?\s*[:=]\s*["']?)[^\r\n"']+/gi, `$1${REDACTED}`],
   // Bearer / Basic tokens outside a header line.
   [/\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}/gi, `$1$2${REDACTED}`],
   // A quoted value of a secret key, whole (spaces and all): "password":"a b", and NATS's CONNECT fields "pass" and "auth_token".

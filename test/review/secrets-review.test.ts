@@ -104,3 +104,31 @@ describe('a peer that echoes what the client sent', () => {
     expect(out).toContain('"pass":"[redacted]"');
   });
 });
+
+describe('the scrubber on text a hostile peer shapes', () => {
+  // A collector's message can quote what a peer sent (perf's stderr, a guest's or QEMU's text), and scrubbing
+  // runs before the message is cut: each pattern must cost about one pass over the text, whatever its shape.
+  const hostile: Array<[string, string]> = [
+    ['a run of dashes (the PEM pattern)', '-'.repeat(1 << 20)],
+    ['authorization and spaces (the header pattern)', 'authorization' + ' '.repeat(1 << 20)],
+    ['a.a.a… (the URL scheme)', 'a.'.repeat(1 << 19)],
+    ['a://a://… (the URL userinfo)', 'a://'.repeat(1 << 18)],
+  ];
+  expect(hostile.length).toBeGreaterThan(0);
+  for (const [what, text] of hostile)
+    it(`scrubs 1 MiB of ${what} and keeps it (no backtracking from every position: this took hours)`, () => {
+      // regression for: `-{3,}\s*BEGIN`, `authorization\s*["']?\s*[:=]` and `\b[a-z][a-z0-9+.-]*://` backtracked over the rest of the text from every position (40,000 dashes took 3.6 s, a MiB would have stopped the collector's thread for about an hour)
+      expect(scrubSecrets(text)).toBe(text);
+    });
+
+  it('a planted secret in a long message is still scrubbed before it is cut', async () => {
+    // regression for: guarding the cost by cutting first could leave part of a secret that straddles the cut
+    const { ErrorBudget, MAX_MESSAGE_CHARS } = await import('../../src/agent/error-budget.js');
+    const sent: string[] = [];
+    const b = new ErrorBudget((m) => sent.push(m));
+    b.report(`${'x'.repeat(MAX_MESSAGE_CHARS - 20)} nats://u:${PLANTED}@h:4222 ${'-'.repeat(1 << 20)}`);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!).not.toContain('Planted');
+    expect(sent[0]!.length).toBeLessThanOrEqual(MAX_MESSAGE_CHARS);
+  });
+});
