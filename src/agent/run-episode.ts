@@ -148,89 +148,93 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   agentRow({ event: 'episode_started', collector: null, message: `pid ${target.pid}` });
   const self = new SelfTelemetry(agent, clock);
   const forwarding = m.sinks?.nats ? startForwarding(dir, m.sinks.nats, episode, log) : null;
+  // Whatever ends the episode, even an error (summary.json that cannot be written), the loop ends and the connection closes: an open one keeps the process from exiting.
+  try {
+    const summaries: Record<string, CollectorSummary> = { ...plan.skipped };
+    for (const [name, s] of Object.entries(plan.skipped)) {
+      agentRow({ event: 'collector_skipped', collector: name, message: s.reason });
+      log(`${name}: skipped: ${s.reason}`);
+    }
 
-  const summaries: Record<string, CollectorSummary> = { ...plan.skipped };
-  for (const [name, s] of Object.entries(plan.skipped)) {
-    agentRow({ event: 'collector_skipped', collector: name, message: s.reason });
-    log(`${name}: skipped: ${s.reason}`);
-  }
-
-  // Linked collectors (netflow takes pcap's packets): one port each way per pair.
-  const upstream = new Map<CollectorName, MessagePort>();
-  const downstream = new Map<CollectorName, MessagePort[]>();
-  for (const p of plan.run) {
-    const from = p.spec.needs as CollectorName | undefined;
-    if (!from) continue;
-    const ch = new MessageChannel();
-    upstream.set(p.name, ch.port2);
-    downstream.set(from, [...(downstream.get(from) ?? []), ch.port1]);
-  }
-
-  const runs: CollectorRun[] = [];
-  if (stop.reason) {
-    // Stopped during start-up: record that nothing ran, and why.
-    for (const p of plan.run) summaries[p.name] = skippedSummary(`the episode was stopped (${stop.reason}) before it started`, sourcesOf(p.spec));
-  } else {
-    const onSettled = () => {
-      if (runs.length === plan.run.length && runs.every((r) => r.done)) stop.trigger('collectors_ended');
-    };
+    // Linked collectors (netflow takes pcap's packets): one port each way per pair.
+    const upstream = new Map<CollectorName, MessagePort>();
+    const downstream = new Map<CollectorName, MessagePort[]>();
     for (const p of plan.run) {
-      log(`${p.name}: preflight: ${plan.probes[p.name]!.reason}`);
-      const run = new CollectorRun(
-        p.name,
-        sourcesOf(p.spec),
-        {
-          name: p.name,
-          config: p.config,
-          target,
-          originNs: origin.t_mono_origin_ns,
-          realtimeMinusMonoNs: origin.realtime_minus_mono_ns,
-          outputPath: path.join(dir, `telemetry-${p.name}.jsonl`),
-          availableInDeployment: p.config.available_in_deployment ?? p.spec.availableInDeployment,
-          episodeDir: dir,
-          upstream: upstream.get(p.name),
-          downstream: downstream.get(p.name),
-        },
-        agentRow,
-        log,
-        onSettled,
-      );
-      runs.push(run);
-      summaries[p.name] = run.summary;
+      const from = p.spec.needs as CollectorName | undefined;
+      if (!from) continue;
+      const ch = new MessageChannel();
+      upstream.set(p.name, ch.port2);
+      downstream.set(from, [...(downstream.get(from) ?? []), ch.port1]);
     }
-    self.start(runs);
-    // duration_s counts from when every collector has started (worker threads take a moment to load), at most STARTUP_MS after launch.
-    const duration = m.duration_s;
-    if (duration) {
-      const late = new Promise<void>((resolve) => setTimeout(resolve, STARTUP_MS).unref());
-      void Promise.race([Promise.all(runs.map((r) => r.started)), late]).then(() => {
-        if (!stop.reason) stop.armDuration(duration);
-      });
+
+    const runs: CollectorRun[] = [];
+    if (stop.reason) {
+      // Stopped during start-up: record that nothing ran, and why.
+      for (const p of plan.run) summaries[p.name] = skippedSummary(`the episode was stopped (${stop.reason}) before it started`, sourcesOf(p.spec));
+    } else {
+      const onSettled = () => {
+        if (runs.length === plan.run.length && runs.every((r) => r.done)) stop.trigger('collectors_ended');
+      };
+      for (const p of plan.run) {
+        log(`${p.name}: preflight: ${plan.probes[p.name]!.reason}`);
+        const run = new CollectorRun(
+          p.name,
+          sourcesOf(p.spec),
+          {
+            name: p.name,
+            config: p.config,
+            target,
+            originNs: origin.t_mono_origin_ns,
+            realtimeMinusMonoNs: origin.realtime_minus_mono_ns,
+            outputPath: path.join(dir, `telemetry-${p.name}.jsonl`),
+            availableInDeployment: p.config.available_in_deployment ?? p.spec.availableInDeployment,
+            episodeDir: dir,
+            upstream: upstream.get(p.name),
+            downstream: downstream.get(p.name),
+          },
+          agentRow,
+          log,
+          onSettled,
+        );
+        runs.push(run);
+        summaries[p.name] = run.summary;
+      }
+      self.start(runs);
+      // duration_s counts from when every collector has started (worker threads take a moment to load), at most STARTUP_MS after launch.
+      const duration = m.duration_s;
+      if (duration) {
+        const late = new Promise<void>((resolve) => setTimeout(resolve, STARTUP_MS).unref());
+        void Promise.race([Promise.all(runs.map((r) => r.started)), late]).then(() => {
+          if (!stop.reason) stop.armDuration(duration);
+        });
+      }
+      await stop.wait();
     }
-    await stop.wait();
+
+    agentRow({ event: 'episode_stopping', collector: null, message: stop.reason });
+    log(`stopping: ${stop.reason}`);
+    await Promise.all(runs.map((r) => r.stop()));
+
+    const tStop = clock.now();
+    self.stop();
+    agent.close();
+    // Every row file is closed: the last forwarding pass sees every row, and summary.json says what it left for `labtel forward`.
+    const nats = await forwarding?.finish();
+    const summary: EpisodeSummary = {
+      episode,
+      labtel_version: VERSION,
+      exit_reason: stop.reason ?? 'aborted',
+      t_mono_start_ns: tStart,
+      t_mono_stop_ns: tStop,
+      agent: self.totals(),
+      collectors: summaries,
+      ...(nats ? { forwarding: { nats } } : {}),
+    };
+    writeJsonExclusive(path.join(dir, 'summary.json'), scrubDeep(summary));
+    // episode.json and summary.json go whatever happened to the rows.
+    await forwarding?.publishEpisodeFiles();
+    return { dir, summary };
+  } finally {
+    await forwarding?.close();
   }
-
-  agentRow({ event: 'episode_stopping', collector: null, message: stop.reason });
-  log(`stopping: ${stop.reason}`);
-  await Promise.all(runs.map((r) => r.stop()));
-
-  const tStop = clock.now();
-  self.stop();
-  agent.close();
-  // Every row file is closed: the last forwarding pass sees every row, and summary.json says what it left for `labtel forward`.
-  const nats = await forwarding?.finish();
-  const summary: EpisodeSummary = {
-    episode,
-    labtel_version: VERSION,
-    exit_reason: stop.reason ?? 'aborted',
-    t_mono_start_ns: tStart,
-    t_mono_stop_ns: tStop,
-    agent: self.totals(),
-    collectors: summaries,
-    ...(nats ? { forwarding: { nats } } : {}),
-  };
-  writeJsonExclusive(path.join(dir, 'summary.json'), scrubDeep(summary));
-  // episode.json and summary.json go whatever happened to the rows.
-  await forwarding?.publishEpisodeFiles();
-  return { dir, summary };
 }
