@@ -23,8 +23,14 @@
 // (stub.ts); a line longer than the read window is read on to find its end
 // (its head gives the envelope), never skipped. A partial last line waits.
 //
-// Bounds: one read window (WINDOW_BYTES) per forwarder; in flight at most
-// that window's batches (the next window is read once they are
+// Order: a window's messages are published one after another, each once
+// JetStream acknowledged the one before (a refused batch is never overtaken
+// by a later one of its source: pull, which drops a seq at or below the last
+// it wrote, would drop the refused rows when they came again). A line of one
+// file claiming another file's source is no row of it (passed over).
+//
+// Bounds: one read window (WINDOW_BYTES) per forwarder; in flight one
+// message of that window (the next window is read once all are
 // acknowledged), plus one row read whole or one stub. After a failed window
 // the window is replaced by a fresh one, since the client may still hold
 // slices of it for a reconnect.
@@ -37,7 +43,7 @@ import { replaceFileNoFollow } from '../../util/safe-file.js';
 import type { NatsSinkConfig } from './config.js';
 import { RowHead } from './row-head.js';
 import { fileStub, rowTooLarge, stubLine } from './stub.js';
-import { batchMsgId, fileMsgId, fileSubject, headerRoom, rowSubject, type EpisodeKey } from './subjects.js';
+import { batchMsgId, fileMsgId, fileOfSource, fileSubject, headerRoom, rowSubject, type EpisodeKey } from './subjects.js';
 import { scrubSecrets } from '../../util/scrub-secrets.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -57,10 +63,10 @@ const ROWS_FILE = /^telemetry-[a-z_]+\.jsonl$/;
 
 type Counts = Record<string, number>;
 
-/** Integer entries only, in an object without a prototype (a source named "constructor" is a name like any other). */
+/** Non-negative integer entries only (a negative offset made its file unreadable at every pass), in an object without a prototype (a source named "constructor" is a name like any other). */
 function counts(o: unknown): Counts {
   const r = Object.create(null) as Counts;
-  if (o && typeof o === 'object') for (const [k, v] of Object.entries(o)) if (Number.isSafeInteger(v)) r[k] = v as number;
+  if (o && typeof o === 'object') for (const [k, v] of Object.entries(o)) if (Number.isSafeInteger(v) && (v as number) >= 0) r[k] = v as number;
   return r;
 }
 
@@ -130,6 +136,13 @@ function openNoFollowForRead(file: string): number {
   return fd;
 }
 
+/** The cursor's offset in `file`, refused when the file is shorter: it was cut or replaced, and what it holds past there is not known. */
+function offsetIn(fd: number, file: string, at: number): number {
+  const size = fs.fstatSync(fd).size;
+  if (at > size) throw new FileError(`${file} is ${size} bytes, shorter than the ${at} the forwarder's cursor (${CURSOR_FILE}) has as done: it was cut or replaced since; labtel forwards it no further (remove ${CURSOR_FILE} to send the episode again)`);
+  return at;
+}
+
 function readAt(fd: number, file: string, buf: Buffer, pos: number, len = buf.length): number {
   try {
     return fs.readSync(fd, buf, 0, len, pos);
@@ -161,6 +174,12 @@ export class NatsForwarder {
   /** The stream's max_msg_size when it has one. */
   private streamMaxMsg: number | null = null;
   private readonly head = new RowHead();
+  /** The rows file being forwarded (telemetry-<fileBase>.jsonl), and whether the last source seen is one of its (see ofFile()). */
+  private fileBase = '';
+  private srcSeen = '';
+  private srcOfFile = false;
+  /** The window's last publish: the next goes once it is acknowledged (see send()). */
+  private chain: Promise<unknown> = Promise.resolve();
   /** Where the first line passed over as no labtel row was (by this process), for the accounting. */
   private firstCorrupt: string | null = null;
   readonly progress: ForwardProgress = { published: 0, skipped: 0, stubs: 0, corrupt: 0, error: null };
@@ -347,7 +366,10 @@ export class NatsForwarder {
   private async forwardFile(name: string): Promise<void> {
     const file = path.join(this.dir, name);
     const fd = openNoFollowForRead(file);
+    this.fileBase = name.slice('telemetry-'.length, -'.jsonl'.length);
+    this.srcSeen = '';
     try {
+      offsetIn(fd, file, this.cursor.offsets[name] ?? 0);
       for (;;) {
         const from = this.cursor.offsets[name] ?? 0;
         const n = readAt(fd, file, this.buf, from);
@@ -362,9 +384,10 @@ export class NatsForwarder {
     }
   }
 
-  /** The window buf[0, n) read at `from`, cut into batches (each published at once) and lines passed over. */
+  /** The window buf[0, n) read at `from`, cut into batches (each published in turn: send()) and lines passed over. */
   private cut(name: string, file: string, fd: number, from: number, n: number): Piece[] {
     const pieces: Piece[] = [];
+    this.chain = Promise.resolve();
     try {
       return this.cutInto(pieces, name, file, fd, from, n);
     } catch (err) {
@@ -396,7 +419,7 @@ export class NatsForwarder {
       }
       const at = start;
       start = nl + 1;
-      const ok = head.read(buf, at, nl);
+      const ok = head.read(buf, at, nl) && this.ofFile(head.source);
       const source = head.source;
       const seq = head.seq;
       const passOver = !ok || seq <= (acked[source] ?? -1);
@@ -409,7 +432,10 @@ export class NatsForwarder {
       if (passOver) {
         if (ok) this.progress.skipped++;
         else this.corruptLine(name, from + at);
-        pieces.push({ end: from + start, source, first: seq, last: seq, rows: 0, stub: false, ack: null });
+        // Lines passed over in a row are one piece (a window of 4 MiB of empty lines was 4M pieces: gigabytes).
+        const prev = pieces.length ? pieces[pieces.length - 1]! : null;
+        if (prev && prev.ack === null) prev.end = from + start;
+        else pieces.push({ end: from + start, source, first: seq, last: seq, rows: 0, stub: false, ack: null });
       } else if (tooLarge) {
         pieces.push(this.stub(name, from + start, nl - at, limit));
       } else {
@@ -436,7 +462,7 @@ export class NatsForwarder {
    */
   private longLine(name: string, file: string, fd: number, from: number, n: number, limit: number): Piece | null {
     const head = this.head;
-    const ok = head.read(this.buf, 0, n, false);
+    const ok = head.read(this.buf, 0, n, false) && this.ofFile(head.source);
     const { source, seq } = head;
     const t = ok ? head.tMonoNs : ''; // before the window is reused to read on
     const nl = findNewline(fd, file, this.buf, from + n);
@@ -468,14 +494,26 @@ export class NatsForwarder {
     return { end, source, first: seq, last: seq, rows: 1, stub: true, ack: this.send(source, seq, seq, line) };
   }
 
+  /** Whether `source` is one of the file being forwarded (the same string object while it does not change: compared once). */
+  private ofFile(source: string): boolean {
+    if (source !== this.srcSeen) {
+      this.srcSeen = source;
+      this.srcOfFile = fileOfSource(source) === this.fileBase;
+    }
+    return this.srcOfFile;
+  }
+
   private corruptLine(name: string, at: number): void {
     this.progress.corrupt++;
     this.firstCorrupt ??= `at byte ${at} of ${name}`;
   }
 
+  /** Publishes once the window's previous message is acknowledged; refused (unsent) when that one failed. */
   private send(source: string, first: number, last: number, data: Uint8Array): Promise<unknown> {
-    const p = this.js!.publish(rowSubject(this.key, source), data, { msgID: batchMsgId(this.key, source, first, last) });
+    const js = this.js!;
+    const p = this.chain.then(() => js.publish(rowSubject(this.key, source), data, { msgID: batchMsgId(this.key, source, first, last) }));
     p.catch(() => {}); // judged in settle(), in order
+    this.chain = p;
     return p;
   }
 
@@ -511,11 +549,12 @@ export class NatsForwarder {
     const fd = openNoFollowForRead(file);
     const buf = Buffer.allocUnsafe(WINDOW_BYTES);
     const head = new RowHead();
+    const base = name.slice('telemetry-'.length, -'.jsonl'.length);
     const count = (ok: boolean) => {
-      if (ok && head.seq > (this.cursor.acked[head.source] ?? -1)) into.set(head.source, (into.get(head.source) ?? 0) + 1);
+      if (ok && head.seq > (this.cursor.acked[head.source] ?? -1) && fileOfSource(head.source) === base) into.set(head.source, (into.get(head.source) ?? 0) + 1);
     };
     try {
-      for (let pos = this.cursor.offsets[name] ?? 0; ; ) {
+      for (let pos = offsetIn(fd, file, this.cursor.offsets[name] ?? 0); ; ) {
         const n = readAt(fd, file, buf, pos);
         if (n === 0) return;
         let start = 0;

@@ -13,6 +13,8 @@ const MAX_SOURCE = 64;
 /** Lines up to this size that do not start with the writer's envelope are parsed as JSON to find it. */
 const MAX_PARSED = 1 << 20;
 const SOURCE = /^[a-z][a-z0-9_]{0,63}$/;
+/** t_mono_ns digits at most: an integer under 1e21 (the writer's Math.round() prints larger ones with an exponent). */
+const MAX_T_DIGITS = 21;
 
 function startsWith(buf: Uint8Array, at: number, end: number, p: Uint8Array): boolean {
   if (end - at < p.length) return false;
@@ -67,7 +69,8 @@ export class RowHead {
     if (buf[j] === 0x2d) j++;
     const d0 = j;
     while (j < end && buf[j]! >= 0x30 && buf[j]! <= 0x39) j++;
-    if (j === d0 || !startsWith(buf, j, end, SEQ)) return false;
+    // At most the digits the writer's Math.round() can print (a stub keeps them: 1 MB of them made a stub too large to send, at every pass).
+    if (j === d0 || j - d0 > MAX_T_DIGITS || !startsWith(buf, j, end, SEQ)) return false;
     const t1 = j;
     j += SEQ.length;
     const q0 = j;
@@ -88,6 +91,7 @@ export class RowHead {
   }
 
   private readParsed(buf: Buffer, start: number, end: number): boolean {
+    if (buf[start] !== 0x7b) return false; // no JSON object (and no exception thrown per empty line)
     let row: { source?: unknown; seq?: unknown; t_mono_ns?: unknown } | null;
     try {
       row = JSON.parse(buf.toString('utf8', start, end)) as typeof row;
@@ -95,7 +99,7 @@ export class RowHead {
       return false;
     }
     if (!row || typeof row !== 'object' || typeof row.source !== 'string' || !SOURCE.test(row.source)) return false;
-    if (!Number.isSafeInteger(row.seq) || (row.seq as number) < 0 || typeof row.t_mono_ns !== 'number') return false;
+    if (!Number.isSafeInteger(row.seq) || (row.seq as number) < 0 || !Number.isFinite(row.t_mono_ns)) return false; // a stub writes it: never "Infinity"
     if (row.source !== this.source) {
       this.source = row.source;
       this.srcBytes.set(Buffer.from(row.source, 'latin1'));

@@ -36,3 +36,9 @@ export const FILE_OF_SOURCE: Record<string, string> = {
   guest: 'guest_agent',
   agent: 'agent',
 };
+
+/**
+ * The rows file a source's rows are in (telemetry-<it>.jsonl): a line of one file claiming another's source is no
+ * row of that file (the forwarder's acknowledged seq of that source would move past the other file's rows).
+ */
+export const fileOfSource = (source: string): string => (Object.hasOwn(FILE_OF_SOURCE, source) ? FILE_OF_SOURCE[source]! : source);
