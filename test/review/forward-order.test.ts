@@ -10,7 +10,9 @@ import { nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { natsSinkConfig } from '../../src/sinks/nats/config.js';
+import { CATALOG } from '../../src/collectors/catalog.js';
 import { NatsForwarder } from '../../src/sinks/nats/forwarder.js';
+import { fileOfSource } from '../../src/sinks/nats/subjects.js';
 import { hasNats } from '../helpers/nats.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { fileRowsBySource, linesOf, readStream, row, rowsBySource, startNatsWithMaxPayload } from '../sinks/nats/forward-stream.js';
@@ -20,6 +22,17 @@ const key = { prefix: 'labtel', host: 'lab-a', episode: 'ep' };
 const forwarder = (dir: string, url: string) => new NatsForwarder(dir, natsSinkConfig.parse({ servers: [url], host: key.host }), key);
 /** `n` proc rows from seq `from`, each about 600 bytes. */
 const procRows = (from: number, n: number) => Array.from({ length: n }, (_, i) => row('host_proc', from + i, { pad: 'p'.repeat(520) })).join('');
+
+describe('forwarder review: the file of each source', () => {
+  // Guards the check below: a collector whose source is missing from FILE_OF_SOURCE (subjects.ts) would have every
+  // row of its file passed over by the forwarder as another file's, and pulled into another file.
+  it('every source of every collector maps to its collector\'s rows file', () => {
+    const pairs = CATALOG.flatMap((c) => c.rows.map((r) => [r.source as string, c.name as string] as const));
+    expect(pairs.length).toBeGreaterThan(0);
+    for (const [source, name] of pairs) expect(fileOfSource(source), source).toBe(name);
+    expect(fileOfSource('agent')).toBe('agent');
+  });
+});
 
 describe.skipIf(!hasNats())('forwarder review: what pull keeps is every row', () => {
   // regression for: a window's batches were published all at once, so when JetStream refused one (here a stream
