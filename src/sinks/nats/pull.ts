@@ -92,6 +92,15 @@ interface Pending {
   rows: number;
 }
 
+/** One fetch's work: rows per file, and its messages by what becomes of them once the rows are on disk. */
+interface Round {
+  files: Map<string, Pending>;
+  acks: JsMsg[];
+  terms: JsMsg[];
+  naks: JsMsg[];
+}
+const newRound = (): Round => ({ files: new Map(), acks: [], terms: [], naks: [] });
+
 const STATE = '.pull-state.json';
 /** The state's key for the rows files' sizes (not a source name: those match SOURCE). */
 const BYTES = '~bytes';
@@ -152,6 +161,24 @@ async function appendNoFollow(file: string, data: Uint8Array): Promise<number> {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** replaceFileNoFollow (safe-file.ts) off the event loop: a fresh O_EXCL temporary file beside it, made durable, renamed over it. */
+async function replaceStateAsync(file: string, data: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const fh = await fs.promises.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o640);
+  try {
+    await fh.chmod(0o640);
+    await fh.writeFile(data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close();
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+  await fh.close();
+  await fs.promises.rename(tmp, file);
 }
 
 /** A fetch the server stopped answering (two idle heartbeats missed): that fetch's end, not the pull's; the consumer's count decides what follows. */
@@ -244,24 +271,33 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       dirty.delete(s);
     }
   };
-  /** Drops the states used longest ago beyond STATES_KEPT (saved: each is read again from disk when needed). */
+  /** save(), its writes and fsyncs off the event loop (the next fetch is taken meanwhile). */
+  const saveAsync = async () => {
+    for (const s of [...dirty]) {
+      const data = JSON.stringify({ ...s.written, [BYTES]: s.bytes });
+      s.dirty = false;
+      dirty.delete(s);
+      await replaceStateAsync(path.join(s.dir, STATE), data);
+    }
+  };
+  /** Drops the states used longest ago beyond STATES_KEPT (saved, and not in the round being taken: each is read again from disk when needed). */
   const forget = () => {
+    const inUse = new Set([...round.files.values()].map((p) => p.s));
     for (const [key, s] of states) {
       if (states.size <= STATES_KEPT) break;
-      if (!s.dirty) states.delete(key);
+      if (!s.dirty && !inUse.has(s)) states.delete(key);
     }
   };
 
-  // Per fetch: rows per file, the messages to acknowledge and those set aside.
-  let files = new Map<string, Pending>();
-  let acks: JsMsg[] = [];
-  let terms: JsMsg[] = [];
-  let naks: JsMsg[] = [];
+  // The fetch being taken: rows per file, the messages to acknowledge, set aside and hold back.
+  let round = newRound();
+  /** The fetch before, while it is written: its rows count as queued for the one being taken. */
+  let writing: Round | null = null;
   /** Stream seqs of held messages not yet seen again, and until when they are waited for. */
   const holding = new Map<number, number>();
-  const setAside = (m: JsMsg, kind: AsideKind, why: string) => {
+  const setAside = (m: JsMsg, kind: AsideKind, why: string, into: Round = round) => {
     aside.add(kind, m.subject, why);
-    terms.push(m);
+    into.terms.push(m);
   };
 
   const take = (m: JsMsg) => {
@@ -284,7 +320,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       const st = fs.lstatSync(file, { throwIfNoEntry: false });
       if (st && !st.isFile() && !st.isSymbolicLink()) return setAside(m, 'unwritable', `${file} is not a regular file`);
       replaceFileNoFollow(file, m.data);
-      acks.push(m);
+      round.acks.push(m);
       return;
     }
     const b = splitBatch(m.data, source);
@@ -293,25 +329,26 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     const s = state(host, episode);
     const name = Object.hasOwn(FILE_OF_SOURCE, source) ? FILE_OF_SOURCE[source]! : source;
     const file = path.join(s.dir, `telemetry-${name}.jsonl`);
-    let p = files.get(file);
-    const upTo = p?.upTo.get(source) ?? s.written[source] ?? -1;
+    let p = round.files.get(file);
+    // What the fetch before queued for this file counts as written (it is being written, or was set aside).
+    const upTo = p?.upTo.get(source) ?? writing?.files.get(file)?.upTo.get(source) ?? s.written[source] ?? -1;
     // Seqs increase: the rows not yet written are a tail of the message.
     let first = 0;
     while (first < seqs.length && seqs[first]! <= upTo) first++;
     if (first === seqs.length) {
       r.skipped += first;
-      acks.push(m);
+      round.acks.push(m);
       return;
     }
     if (seqs[first]! > upTo + 1 && m.info.deliveryCount < HOLD_DELIVERIES) {
       // A gap: the rows before may come again later (see the top of this file); this message waits one ack wait.
-      naks.push(m);
+      round.naks.push(m);
       holding.set(m.info.streamSequence, Date.now() + 3 * ackWaitMs + 5000);
       r.held++;
       return;
     }
     r.skipped += first;
-    if (!p) files.set(file, (p = { s, file, chunks: [], upTo: new Map(), msgs: [], rows: 0 }));
+    if (!p) round.files.set(file, (p = { s, file, chunks: [], upTo: new Map(), msgs: [], rows: 0 }));
     p.chunks.push(m.data.subarray(starts[first]!, ends[seqs.length - 1]!));
     if (noFinalNewline) p.chunks.push(NL);
     p.upTo.set(source, seqs[seqs.length - 1]!);
@@ -319,32 +356,49 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     p.rows += seqs.length - first;
   };
 
-  /** One write per file; a file that cannot be written sets its messages aside, unless the output tree itself is refused. */
-  const flush = async () => {
+  let ackWaitMs = 30_000;
+  /**
+   * Writes a round (one write per file; a file that cannot be written sets its messages aside, unless the output tree
+   * itself is refused), saves the state, then acknowledges, terminates and holds back its messages.
+   */
+  const flush = async (w: Round) => {
     let fatal: unknown;
-    for (const p of files.values()) {
+    for (const p of w.files.values()) {
       try {
         p.s.bytes[path.basename(p.file)] = await appendNoFollow(p.file, p.chunks.length === 1 ? p.chunks[0]! : Buffer.concat(p.chunks));
       } catch (err) {
         if (isOutputRefusal(err)) fatal ??= err;
-        else for (const m of p.msgs) setAside(m, 'unwritable', (err as Error).message);
+        else for (const m of p.msgs) setAside(m, 'unwritable', (err as Error).message, w);
         continue; // not written: neither acknowledged nor remembered
-
       }
       for (const [source, seq] of p.upTo) p.s.written[source] = seq;
       p.s.dirty = true;
       dirty.add(p.s);
       r.rows += p.rows;
-      acks.push(...p.msgs);
+      w.acks.push(...p.msgs);
     }
-    files = new Map();
     // What was written is remembered even when the pull stops: a rerun does not write it twice.
-    save();
+    await saveAsync();
     forget();
     if (fatal) throw fatal;
+    // Acknowledged once what they carried is on disk and remembered: a crash before redelivers, and the state skips them.
+    for (const m of w.acks) m.ack();
+    for (const m of w.terms) m.term();
+    for (const m of w.naks) m.nak(ackWaitMs);
+  };
+  /** Writes the round taken so far, once the one before is written; the next round is taken meanwhile. */
+  let flushing: Promise<void> = Promise.resolve();
+  const handOver = async (): Promise<void> => {
+    await flushing;
+    const w = (writing = round);
+    round = newRound();
+    flushing = flush(w).finally(() => {
+      if (writing === w) writing = null;
+    });
+    // Rejections are seen at the next await of `flushing`; none is left unhandled meanwhile.
+    flushing.catch(() => undefined);
   };
 
-  let ackWaitMs = 30_000;
   try {
     // A JetStream cluster that just lost a server answers nothing while it elects new leaders: retry for a while.
     const consumer = await retrying(async () => {
@@ -376,7 +430,8 @@ export async function pull(o: PullOptions): Promise<PullResult> {
             take(m);
           } catch (err) {
             if (isOutputRefusal(err)) {
-              await flush();
+              await handOver();
+              await flushing;
               throw err;
             }
             // Anything else a message makes happen (a directory where its file goes, a name the filesystem refuses) is that message's.
@@ -395,24 +450,21 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     let next: Awaited<ReturnType<typeof start>> | null = await start();
     while (next) {
       const { got, pending } = await takeAll(next);
-      // The next fetch's messages arrive while this one's rows are written (two fetches' bytes at most in memory),
-      // unless the last delivery said nothing is left: then the consumer is asked instead of waiting out a fetch.
+      // This round is written while the next fetch is taken: once the round before is written, so at most two
+      // fetches' bytes are in memory, one written and one taken. The next fetch is asked for unless the last
+      // delivery said nothing is left: then the consumer is asked instead of waiting out a fetch.
+      await handOver();
       next = !o.signal?.aborted && (one || (got > 0 && pending > 0)) ? await start() : null;
-      // Acknowledged once what they carried is on disk and remembered: a crash before redelivers, and the state skips them.
-      await flush();
-      for (const m of acks) m.ack();
-      for (const m of terms) m.term();
-      for (const m of naks) m.nak(ackWaitMs);
-      acks = [];
-      terms = [];
-      naks = [];
       if (next || o.signal?.aborted) continue;
+      await flushing;
       // A held message not seen again in three ack waits went elsewhere (another pull on this durable, a stream limit).
       for (const [seq, until] of holding) if (until < Date.now()) holding.delete(seq);
       if (!o.follow && holding.size === 0 && (await retrying(() => consumer.info())).num_pending === 0) break;
       next = await start();
     }
+    await flushing;
   } finally {
+    await flushing.catch(() => undefined);
     save();
     await nc.drain().catch(() => nc.close());
   }
