@@ -43,7 +43,8 @@ import { replaceFileNoFollow } from '../../util/safe-file.js';
 import type { NatsSinkConfig } from './config.js';
 import { RowHead } from './row-head.js';
 import { fileStub, rowTooLarge, stubLine } from './stub.js';
-import { batchMsgId, fileMsgId, fileOfSource, fileSubject, headerRoom, rowSubject, type EpisodeKey } from './subjects.js';
+import { batchMsgId, fileMsgId, fileOfSource, fileSubject, headerRoom, ID_NONCE_CHARS, rowSubject, type EpisodeKey } from './subjects.js';
+import { randomBytes } from 'node:crypto';
 import { scrubSecrets } from '../../util/scrub-secrets.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -79,6 +80,8 @@ interface Cursor {
   /** Per source, rows acknowledged over the episode (across restarts), and of those how many as stubs. */
   forwarded: Counts;
   stubs: Counts;
+  /** The episode's message-id nonce (subjects.ts): random, kept so a resumed forwarder's replays are dropped as duplicates. */
+  id_nonce: string;
 }
 
 export interface ForwardProgress {
@@ -204,7 +207,8 @@ export class NatsForwarder {
       // a first run (or a symlink planted in its place: not read, and replaced at the first save)
     }
     const files = (c.files ?? {}) as Cursor['files'];
-    this.cursor = { acked: counts(c.acked), offsets: counts(c.offsets), files: { episode: files.episode === true, summary: files.summary === true }, forwarded: counts(c.forwarded), stubs: counts(c.stubs) };
+    const nonce = typeof c.id_nonce === 'string' && /^[A-Za-z0-9_-]+$/.test(c.id_nonce) && c.id_nonce.length === ID_NONCE_CHARS ? c.id_nonce : randomBytes(16).toString('base64url');
+    this.cursor = { acked: counts(c.acked), offsets: counts(c.offsets), files: { episode: files.episode === true, summary: files.summary === true }, forwarded: counts(c.forwarded), stubs: counts(c.stubs), id_nonce: nonce };
     // A cursor from before the counts: every seq up to the acknowledged one was forwarded.
     for (const s of Object.keys(this.cursor.acked)) this.cursor.forwarded[s] ??= this.cursor.acked[s]! + 1;
   }
@@ -231,6 +235,8 @@ export class NatsForwarder {
     // A stream made elsewhere may take smaller messages than the server: its bound is the one a batch must keep.
     this.streamMaxMsg = max !== undefined && max > 0 ? max : null;
     this.js = jetstream(this.nc, { timeout: 5000 });
+    // The id nonce is on disk before any message carries it: a crash cannot leave stored ids a restart would not repeat.
+    this.saveCursor();
   }
 
   /** The most payload bytes one message may carry now: the server's max_payload (or the stream's max_msg_size, when smaller) less the headers. */
@@ -278,7 +284,7 @@ export class NatsForwarder {
           continue;
         }
         if (!data) continue;
-        await this.js!.publish(fileSubject(this.key, f), data, { msgID: fileMsgId(this.key, f) });
+        await this.js!.publish(fileSubject(this.key, f), data, { msgID: fileMsgId(this.key, f, this.cursor.id_nonce) });
         this.cursor.files[f] = true;
       }
       if (failed.length) throw new Error(failed.join('; '));
@@ -511,7 +517,8 @@ export class NatsForwarder {
   /** Publishes once the window's previous message is acknowledged; refused (unsent) when that one failed. */
   private send(source: string, first: number, last: number, data: Uint8Array): Promise<unknown> {
     const js = this.js!;
-    const p = this.chain.then(() => js.publish(rowSubject(this.key, source), data, { msgID: batchMsgId(this.key, source, first, last) }));
+    const nonce = this.cursor.id_nonce;
+    const p = this.chain.then(() => js.publish(rowSubject(this.key, source), data, { msgID: batchMsgId(this.key, source, first, last, nonce) }));
     p.catch(() => {}); // judged in settle(), in order
     this.chain = p;
     return p;

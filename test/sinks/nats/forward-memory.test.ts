@@ -64,7 +64,7 @@ describe.skipIf(!hasNats())('the forwarder\'s memory', () => {
       const { state } = await jsm.streams.info('LABTEL');
       expect(state.messages).toBeGreaterThan(0);
       const last = await jsm.streams.getMessage('LABTEL', { seq: state.last_seq });
-      expect(last!.header?.get('Nats-Msg-Id')).toMatch(new RegExp(`^lab-a/ep/host_proc/\\d+-${rows - 1}$`));
+      expect(last!.header?.get('Nats-Msg-Id')).toMatch(new RegExp(`^lab-a/ep/host_proc/\\d+-${rows - 1}/[A-Za-z0-9_-]+$`));
     } finally {
       await nc.drain();
     }
