@@ -14,13 +14,15 @@
 // result names the first EPISODES_KEPT episodes: a publisher inventing
 // episodes costs directories on disk, not memory.
 // Messages are acknowledged once their rows and the state are on disk.
-// A batch whose new rows do not follow the last row written of its source (a
-// gap) is held back once: the rows between may be in a message delivered to a
-// pull that died before writing it, which the server gives again only after
-// the consumer's ack wait; written first, the later rows would make those be
-// skipped as already written. The held message is nak'd with that delay and
-// written when it comes again, gap or not (a stream limit may have discarded
-// the rows between); a pull without --follow waits for what it held.
+// When the pull starts while messages are delivered and not acknowledged (a
+// pull that died before writing them; the server gives them again only after
+// the consumer's ack wait), a batch whose new rows do not follow the last row
+// written of its source (a gap) is held back once during that ack wait:
+// written first, the later rows would make the earlier ones be skipped as
+// already written. The held message is nak'd with that delay and written when
+// it comes again, gap or not (a stream limit may have discarded the rows
+// between); a pull without --follow waits for what it held. Otherwise a gap
+// is written at once (a publisher sending gaps cannot stall the pull).
 //
 // What a publisher chooses is hostile input. A message is written only when
 // its subject is exactly <prefix>.<host>.<episode>.<source> with host and
@@ -300,6 +302,16 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     into.terms.push(m);
   };
 
+  const heldBefore = (streamSeq: number): boolean => {
+    const now = Date.now();
+    for (const [seq, until] of holding) {
+      // Not seen again in three ack waits: it went elsewhere (another pull on this durable, a stream limit).
+      if (until < now) holding.delete(seq);
+      else if (seq < streamSeq) return true;
+    }
+    return false;
+  };
+
   const take = (m: JsMsg) => {
     holding.delete(m.info.streamSequence);
     // Exactly <prefix>.<host>.<episode>.<source>: a token more or less would put a message in another host's directory.
@@ -340,10 +352,12 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       round.acks.push(m);
       return;
     }
-    if (seqs[first]! > upTo + 1 && m.info.deliveryCount < HOLD_DELIVERIES) {
+    const gap = seqs[first]! > upTo + 1;
+    // Held again while a message held before it (published before it) has not come back: they are written in order.
+    if (gap && ((m.info.deliveryCount < HOLD_DELIVERIES && Date.now() < holdUntil) || heldBefore(m.info.streamSequence))) {
       // A gap: the rows before may come again later (see the top of this file); this message waits one ack wait.
       round.naks.push(m);
-      holding.set(m.info.streamSequence, Date.now() + 3 * ackWaitMs + 5000);
+      holding.set(m.info.streamSequence, Math.min(holding.get(m.info.streamSequence) ?? Infinity, Date.now() + 3 * ackWaitMs + 5000));
       r.held++;
       return;
     }
@@ -357,6 +371,8 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   };
 
   let ackWaitMs = 30_000;
+  /** Until when a gap is held back (see the top of this file): never unless messages were awaiting their ack at the start. */
+  let holdUntil = 0;
   /**
    * Writes a round (one write per file; a file that cannot be written sets its messages aside, unless the output tree
    * itself is refused), saves the state, then acknowledges, terminates and holds back its messages.
@@ -411,7 +427,9 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       }
       return jetstream(nc).consumers.get(o.stream, o.durable);
     });
-    ackWaitMs = Math.ceil(((await consumer.info(true)).config.ack_wait ?? 30e9) / 1e6);
+    const info = await consumer.info(true);
+    ackWaitMs = Math.ceil((info.config.ack_wait ?? 30e9) / 1e6);
+    if (info.num_ack_pending > 0) holdUntil = Date.now() + ackWaitMs + 5000;
     const maxBytes = fetchBytes(nc.info?.max_payload);
     // A fetch by bytes that meets a message larger than what is left of them ends with a 409 ("message size exceeds
     // maxbytes"), which the client throws: that is the fetch's end. A message larger than a whole fetch (stored
