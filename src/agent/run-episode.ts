@@ -22,6 +22,7 @@ import type { CollectorSummary, EpisodeSummary } from './summary.js';
 import { SelfTelemetry } from './self-telemetry.js';
 import { resolveTarget } from './target.js';
 import { scrubDeep, scrubSecrets } from '../util/scrub-secrets.js';
+import { randomBytes } from 'node:crypto';
 
 const STARTUP_MS = 10_000;
 
@@ -132,6 +133,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   writeJsonExclusive(path.join(dir, 'episode.json'), scrubDeep({
     episode,
     labtel_version: VERSION,
+    run_id: randomBytes(16).toString('base64url'),
     created: new Date().toISOString(),
     clock: { ...origin, clk_tck: sc.clockTicks, page_size: sc.pageSize, sysconf_source: sc.source },
     target,

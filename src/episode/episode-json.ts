@@ -30,6 +30,7 @@ export const episodeJsonSchema = z
   .looseObject({
     episode: z.string().optional().describe("The episode's name (the manifest's, or the output directory's)."),
     labtel_version: z.string().optional(),
+    run_id: z.string().optional().describe('16 random bytes (base64url) naming this run of the episode: two runs under one name are two run_ids. The NATS forwarder ends its message ids in it (docs/nats.md); only pullers of the stream see it, not other hosts.'),
     created: z.string().optional().describe('When the episode started, ISO 8601.'),
     clock: episodeClockSchema.optional(),
     target: z

@@ -49,6 +49,22 @@ import { scrubSecrets } from '../../util/scrub-secrets.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const CURSOR_FILE = 'forward-cursor.json';
+
+const isNonce = (v: unknown): v is string => typeof v === 'string' && v.length === ID_NONCE_CHARS && /^[A-Za-z0-9_-]+$/.test(v);
+
+/** episode.json's run_id (src/agent/run-episode.ts), or undefined (a hand-made episode, or none yet). */
+function runIdOf(dir: string): unknown {
+  try {
+    const fd = openNoFollowForRead(path.join(dir, 'episode.json'));
+    try {
+      return (JSON.parse(fs.readFileSync(fd, 'utf8')) as { run_id?: unknown } | null)?.run_id;
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
 /** The one read window: a batch is a slice of it. */
 export const WINDOW_BYTES = 4 << 20;
 /** A batch's bytes at most (lower when the server's max_payload is): the size `npm run bench:nats` found best. */
@@ -207,7 +223,8 @@ export class NatsForwarder {
       // a first run (or a symlink planted in its place: not read, and replaced at the first save)
     }
     const files = (c.files ?? {}) as Cursor['files'];
-    const nonce = typeof c.id_nonce === 'string' && /^[A-Za-z0-9_-]+$/.test(c.id_nonce) && c.id_nonce.length === ID_NONCE_CHARS ? c.id_nonce : randomBytes(16).toString('base64url');
+    // The nonce is the run's: episode.json's run_id (the agent's, so even a forwarder that lost its cursor repeats its ids), else the cursor's, else a new one.
+    const nonce = [runIdOf(dir), c.id_nonce].find(isNonce) ?? randomBytes(16).toString('base64url');
     this.cursor = { acked: counts(c.acked), offsets: counts(c.offsets), files: { episode: files.episode === true, summary: files.summary === true }, forwarded: counts(c.forwarded), stubs: counts(c.stubs), id_nonce: nonce };
     // A cursor from before the counts: every seq up to the acknowledged one was forwarded.
     for (const s of Object.keys(this.cursor.acked)) this.cursor.forwarded[s] ??= this.cursor.acked[s]! + 1;
