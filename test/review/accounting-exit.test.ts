@@ -110,6 +110,7 @@ function expectNothingForwarded(dir: string): EpisodeSummary {
   const rows = linesBySource(dir);
   expect([...rows.keys()].sort()).toEqual(['agent', 'host_proc']);
   expect(Object.keys(nats!.by_source).sort()).toEqual([...rows.keys()].sort());
+  expect(rows.size).toBe(2);
   for (const [source, lines] of rows) {
     expect(nats!.by_source[source], source).toEqual({ forwarded: 0, stubs: 0, remaining: lines.length });
   }
