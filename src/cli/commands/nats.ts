@@ -15,14 +15,38 @@ export interface NatsFlags {
   stream?: string;
   subjectPrefix?: string;
   host?: string;
+  credentials?: string;
+  nkeySeedFile?: string;
+  tokenFile?: string;
+  user?: string;
+  passwordFile?: string;
+  inboxPrefix?: string;
 }
 
-/** The flags over the episode's own sinks.nats settings, checked by the manifest's schema. */
+const CREDENTIAL_KEYS: readonly string[] = ['credentials', 'nkey_seed_file', 'token_file', 'user', 'password_file'];
+
+/**
+ * The flags over the episode's own sinks.nats settings, checked by the manifest's schema. Credentials come from
+ * the flags or the environment only, never from episode.json: the host that wrote it (a pulled episode's
+ * publisher) would choose which of this machine's secret files is sent to which server.
+ */
 function natsConfig(f: NatsFlags, fromEpisode: Record<string, unknown> = {}) {
   const given = Object.fromEntries(
-    Object.entries({ servers: f.servers?.length ? f.servers : undefined, stream: f.stream, subject_prefix: f.subjectPrefix, host: f.host }).filter(([, v]) => v !== undefined),
+    Object.entries({
+      servers: f.servers?.length ? f.servers : undefined,
+      stream: f.stream,
+      subject_prefix: f.subjectPrefix,
+      host: f.host,
+      inbox_prefix: f.inboxPrefix,
+      credentials: f.credentials,
+      nkey_seed_file: f.nkeySeedFile,
+      token_file: f.tokenFile,
+      user: f.user,
+      password_file: f.passwordFile,
+    }).filter(([, v]) => v !== undefined),
   );
-  const r = natsSinkConfig.safeParse({ ...fromEpisode, ...given }, { reportInput: true });
+  const episode = Object.fromEntries(Object.entries(fromEpisode).filter(([k]) => !CREDENTIAL_KEYS.includes(k)));
+  const r = natsSinkConfig.safeParse({ ...episode, ...given }, { reportInput: true });
   if (!r.success) throw new Error(`nats settings are not valid:\n${formatIssues(r.error.issues)}`);
   return r.data;
 }
@@ -57,7 +81,7 @@ export async function pullCommand(f: NatsFlags & { out: string; durable: string;
   const ac = new AbortController();
   process.once('SIGINT', () => ac.abort());
   process.once('SIGTERM', () => ac.abort());
-  const r = await pull({ servers: cfg.servers, stream: cfg.stream, prefix: cfg.subject_prefix, out: f.out, durable: f.durable, follow: f.follow, signal: ac.signal });
+  const r = await pull({ ...cfg, prefix: cfg.subject_prefix, out: f.out, durable: f.durable, follow: f.follow, signal: ac.signal });
   console.error(`labtel: pulled ${r.rows} rows (${r.skipped} already there) into ${r.episodes.length}${r.moreEpisodes ? ' or more' : ''} episode directories under ${f.out}`);
   if (r.held) console.error(`labtel: held back ${r.held} message${r.held === 1 ? '' : 's'} once, until rows before theirs came (a gap in seqs)`);
   for (const line of setAsideLines(r)) console.error(line);
