@@ -79,6 +79,8 @@ interface EpisodeState {
   written: Record<string, number>;
   /** Per rows file (its name), its size once written: a pull killed before saving the state leaves more, which is cut off. */
   bytes: Record<string, number>;
+  /** The run (episode.json's run_id, the message ids' last part) this directory holds; undefined until one is seen. */
+  run: string | undefined;
   /** written changed since it was saved. */
   dirty: boolean;
 }
@@ -106,6 +108,14 @@ const newRound = (): Round => ({ files: new Map(), acks: [], terms: [], naks: []
 const STATE = '.pull-state.json';
 /** The state's key for the rows files' sizes (not a source name: those match SOURCE). */
 const BYTES = '~bytes';
+/** The state's key for the run its directory holds. */
+const RUN = '~run';
+/** A message id's run: its last part, as the forwarder makes it (subjects.ts); '' for an id without one. */
+const RUN_ID = /\/([A-Za-z0-9_-]{22})$/;
+function runOf(m: JsMsg): string {
+  const id = m.headers?.get('Nats-Msg-Id') ?? '';
+  return RUN_ID.exec(id)?.[1] ?? '';
+}
 const ROWS_FILE = /^telemetry-[a-z0-9_]+\.jsonl$/;
 /** Pull states kept in memory (the episodes used last); the others are on disk. */
 export const STATES_KEPT = 1000;
@@ -159,6 +169,8 @@ async function appendNoFollow(file: string, data: Uint8Array): Promise<number> {
   const fd = openOwnNoFollow(file, 'append');
   try {
     await new Promise<void>((resolve, reject) => fs.writeFile(fd, data, (err) => (err ? reject(err) : resolve())));
+    // On disk before the state says so and the messages are acknowledged: a host crash must not lose acknowledged rows.
+    await new Promise<void>((resolve, reject) => fs.fsync(fd, (err) => (err ? reject(err) : resolve())));
     return fs.fstatSync(fd).size;
   } finally {
     fs.closeSync(fd);
@@ -210,7 +222,28 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   const states = new Map<string, EpisodeState>();
   const dirty = new Set<EpisodeState>();
   const named = new Set<string>();
-  const state = (host: string, episode: string): EpisodeState => {
+  /**
+   * The directory of a run of host/episode: the first run seen takes <host>/<episode>/; another run under the same
+   * names (a rerun, or a second lab directory of that name) takes <host>/<episode>@<run>/ ("@" is in no token), so
+   * two runs' rows never mix and the second's are not skipped as the first's seqs.
+   */
+  const state = (host: string, episode: string, run: string): EpisodeState => {
+    const plain = load(host, episode);
+    if (plain.run === undefined) {
+      plain.run = run;
+      plain.dirty = true;
+      dirty.add(plain);
+    }
+    if (plain.run === run) return plain;
+    const other = load(host, `${episode}@${run || 'no-run-id'}`);
+    if (other.run === undefined) {
+      other.run = run;
+      other.dirty = true;
+      dirty.add(other);
+    }
+    return other;
+  };
+  const load = (host: string, episode: string): EpisodeState => {
     const key = `${host}/${episode}`;
     let s = states.get(key);
     if (s) {
@@ -222,6 +255,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
       makeDirNoFollow(dir, 'pulled episode directory');
       const written: Record<string, number> = Object.create(null) as Record<string, number>;
       const bytes: Record<string, number> = Object.create(null) as Record<string, number>;
+      let run: string | undefined;
       try {
         // O_NONBLOCK: a fifo there is read as empty, not waited on (and replaced by the first save); only a regular file is read.
         const fd = fs.openSync(path.join(dir, STATE), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
@@ -229,6 +263,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
           if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
           const saved = JSON.parse(fs.readFileSync(fd, 'utf8')) as Record<string, unknown>;
           for (const [k, v] of Object.entries(saved)) if (Number.isSafeInteger(v)) written[k] = v as number;
+          if (typeof saved[RUN] === 'string') run = saved[RUN];
           const sizes = saved[BYTES];
           if (typeof sizes === 'object' && sizes !== null) {
             for (const [k, v] of Object.entries(sizes)) if (ROWS_FILE.test(k) && Number.isSafeInteger(v) && (v as number) >= 0) bytes[k] = v as number;
@@ -254,7 +289,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
           // gone, or not a file labtel writes: the append refuses it
         }
       }
-      s = { dir, written, bytes, dirty: false };
+      s = { dir, written, bytes, run, dirty: false };
       states.set(key, s);
       if (named.has(key)) {
         // named already
@@ -268,7 +303,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   // tmp + rename: a crash never leaves half a state, and a symlink there is replaced, never written through.
   const save = () => {
     for (const s of dirty) {
-      replaceFileNoFollow(path.join(s.dir, STATE), JSON.stringify({ ...s.written, [BYTES]: s.bytes }));
+      replaceFileNoFollow(path.join(s.dir, STATE), JSON.stringify({ ...s.written, [BYTES]: s.bytes, [RUN]: s.run }));
       s.dirty = false;
       dirty.delete(s);
     }
@@ -276,7 +311,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
   /** save(), its writes and fsyncs off the event loop (the next fetch is taken meanwhile). */
   const saveAsync = async () => {
     for (const s of [...dirty]) {
-      const data = JSON.stringify({ ...s.written, [BYTES]: s.bytes });
+      const data = JSON.stringify({ ...s.written, [BYTES]: s.bytes, [RUN]: s.run });
       s.dirty = false;
       dirty.delete(s);
       await replaceStateAsync(path.join(s.dir, STATE), data);
@@ -326,7 +361,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     if (source === '_episode' || source === '_summary') {
       const problem = objectProblem(m.data);
       if (problem) return setAside(m, 'not_an_object', `${source.slice(1)}.json: ${problem}`);
-      const s = state(host, episode);
+      const s = state(host, episode, runOf(m));
       const file = path.join(s.dir, `${source.slice(1)}.json`);
       // rename() over a directory fails after the temporary file is written: refuse it first.
       const st = fs.lstatSync(file, { throwIfNoEntry: false });
@@ -338,7 +373,7 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     const b = splitBatch(m.data, source);
     if (!b.ok) return setAside(m, b.kind, b.why);
     const { seqs, starts, ends, noFinalNewline } = b.batch;
-    const s = state(host, episode);
+    const s = state(host, episode, runOf(m));
     const name = Object.hasOwn(FILE_OF_SOURCE, source) ? FILE_OF_SOURCE[source]! : source;
     const file = path.join(s.dir, `telemetry-${name}.jsonl`);
     let p = round.files.get(file);
