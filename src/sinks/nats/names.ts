@@ -32,7 +32,14 @@ const TOKEN = /^(?:[A-Za-z0-9_-]|%[0-9A-F]{2})+(?:~[0-9a-f]{16})?$/;
  */
 export function isNameToken(t: string): boolean {
   if (t.length > MAX_TOKEN || !TOKEN.test(t)) return false;
-  if (t.includes('~')) return true; // the hash stands for a name not on the wire
+  if (t.includes('~')) {
+    // The hash stands for a name not on the wire; what is left is how nameToken() cuts one: the first
+    // MAX_TOKEN - 17 characters of its encoding, less at most two so no escape is split, each escape one
+    // nameToken() writes (never %41 for "A").
+    const head = t.slice(0, -17);
+    if (head.length < MAX_TOKEN - 19 || head.length > MAX_TOKEN - 17) return false;
+    return [...head.matchAll(/%([0-9A-F]{2})/g)].every((m) => !KEEP.test(String.fromCharCode(parseInt(m[1]!, 16))));
+  }
   const bytes = Buffer.from(t.replace(/%([0-9A-F]{2})|./g, (m, h: string | undefined) => (h ? String.fromCharCode(parseInt(h, 16)) : m)), 'latin1');
   const name = bytes.toString('utf8');
   return Buffer.from(name, 'utf8').equals(bytes) && nameToken(name) === t; // canonical: "%41" is not how "A" is written

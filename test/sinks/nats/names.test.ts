@@ -18,6 +18,10 @@ describe('host and episode names on the wire', () => {
 
   it('accepts only the token a name is written as', () => {
     for (const t of ['', '.', '..', 'a/b', 'a.b', '%41', '%c3%a9', '%C3', 'a~1', 'a b']) expect(isNameToken(t), t).toBe(false);
+    // Regression for: any "~" token passed, so a publisher could make directories no name maps to (lab~0123456789abcdef).
+    const long = nameToken('x'.repeat(300));
+    expect(long).toMatch(/~[0-9a-f]{16}$/);
+    for (const t of ['lab~0123456789abcdef', `${long.slice(0, 150)}${long.slice(-17)}`, `%41${long.slice(3)}`]) expect(isNameToken(t), t).toBe(false);
   });
 
   it('the manifest refuses an episode or host name outside the safe set, naming it', () => {
