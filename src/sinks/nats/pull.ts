@@ -6,7 +6,7 @@
 // source; a row already written (a redelivery, or a batch re-cut after the
 // forwarder restarted) is skipped, so pulling twice writes each row once.
 // Bounds: a fetch holds at most 100 messages and fetchBytes() bytes (8 MiB, or
-// four of the server's max_payload if larger), and at most two fetches are in
+// one of the server's max_payload and 64 KiB if larger), and at most two fetches are in
 // memory (the next arrives while this one's rows are written, one write per
 // file per fetch, off the event loop); set-aside subjects kept: 5 per kind
 // (pull-aside.ts); pull states are kept for the STATES_KEPT episodes used last
@@ -142,11 +142,12 @@ const SOURCE = /^_?[a-z][a-z0-9_]{0,127}$/;
 
 /**
  * Bytes per fetch (the client takes a bound in bytes or in messages, not both;
- * bytes bound the memory whatever the messages' sizes): room for at least four of the largest messages the server
- * takes (a fetch asking for less than one message gets none), at least 8 MiB.
+ * bytes bound the memory whatever the messages' sizes): at least 8 MiB, and room for one of the largest messages
+ * the server takes (a fetch asking for less than one message gets none); not four of them: a server taking 64 MiB
+ * messages would have made two fetches in memory half a GiB.
  */
 export function fetchBytes(maxPayload: number | undefined): number {
-  return Math.max(8 << 20, 4 * (maxPayload ?? 1 << 20) + (64 << 10));
+  return Math.max(8 << 20, (maxPayload ?? 1 << 20) + (64 << 10));
 }
 
 /** An error that is about the output tree (a symlink or fifo planted there, the disk), not the message: the pull stops. */
