@@ -37,4 +37,27 @@ describe('labtel forward on an episode another host wrote', () => {
     expect(seen).toContain('CONNECT');
     expect(seen).not.toContain('Planted');
   });
+
+  it("refuses to forward a directory labtel pull made to the servers its episode.json names (this machine's environment credentials would go there)", async () => {
+    // regression for: with LABTEL_NATS_TOKEN set, `labtel forward pulled/lab-a/ep1` connected to the server the publisher wrote into episode.json and sent the token
+    let connections = 0;
+    const srv = net.createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const port = (srv.address() as net.AddressInfo).port;
+    const dir = tmpDir('labtel-pulled-ep-');
+    const manifest = { output_dir: 'ep1', duration_s: 1, target: { pid: 1 }, collectors: {}, sinks: { nats: { servers: [`nats://127.0.0.1:${port}`] } } };
+    fs.writeFileSync(path.join(dir, 'episode.json'), JSON.stringify({ episode: 'ep1', manifest }));
+    fs.writeFileSync(path.join(dir, '.pull-state.json'), '{}');
+    process.env.LABTEL_NATS_TOKEN = 'analyst-Planted-token-0002';
+    try {
+      await expect(forwardCommand(dir, {})).rejects.toThrow(`${dir} was made by labtel pull (.pull-state.json): its episode.json names servers its publisher chose; give --servers to forward it`);
+    } finally {
+      delete process.env.LABTEL_NATS_TOKEN;
+      await new Promise((r) => srv.close(r));
+    }
+    expect(connections).toBe(0);
+  });
 });

@@ -1,10 +1,11 @@
 // `labtel forward <episode-dir>` (backfill: publish a finished episode,
 // idempotent) and `labtel pull --out DIR` (materialize the stream's episodes).
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { natsSinkConfig } from '../../sinks/nats/config.js';
 import { NatsForwarder } from '../../sinks/nats/forwarder.js';
-import { pull, type PullResult } from '../../sinks/nats/pull.js';
+import { pull, PULL_STATE, type PullResult } from '../../sinks/nats/pull.js';
 import { ASIDE_KINDS, ASIDE_MEANING } from '../../sinks/nats/pull-aside.js';
 import { formatIssues } from '../../manifest/format-error.js';
 import { readEpisodeJson } from '../../episode/episode-json.js';
@@ -53,6 +54,11 @@ function natsConfig(f: NatsFlags, fromEpisode: Record<string, unknown> = {}) {
 
 export async function forwardCommand(dir: string, f: NatsFlags): Promise<number> {
   const ep = readEpisodeJson(dir);
+  // A directory labtel pull made holds an episode.json its publisher wrote: the servers it names are that publisher's
+  // choice, and this machine's credentials (flags or environment) would be sent to them.
+  if (!f.servers?.length && fs.existsSync(path.join(dir, PULL_STATE))) {
+    throw new Error(`${dir} was made by labtel pull (${PULL_STATE}): its episode.json names servers its publisher chose; give --servers to forward it`);
+  }
   const cfg = natsConfig(f, ep.manifest?.sinks?.nats);
   // The agent names every episode it writes (the manifest's name, or the directory's): this fallback is for hand-made ones.
   const fwd = new NatsForwarder(dir, cfg, { prefix: cfg.subject_prefix, host: cfg.host ?? os.hostname(), episode: ep.episode ?? path.basename(dir) });

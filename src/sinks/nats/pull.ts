@@ -105,7 +105,9 @@ interface Round {
 }
 const newRound = (): Round => ({ files: new Map(), acks: [], terms: [], naks: [] });
 
-const STATE = '.pull-state.json';
+/** Pull's state in each episode directory it makes (its presence says labtel pull made the directory). */
+export const PULL_STATE = '.pull-state.json';
+const STATE = PULL_STATE;
 /** The state's key for the rows files' sizes (not a source name: those match SOURCE). */
 const BYTES = '~bytes';
 /** The state's key for the run its directory holds. */
