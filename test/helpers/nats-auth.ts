@@ -4,7 +4,6 @@
 // read only its own replies; a puller may only read (create/read its
 // consumer, fetch, ack); an admin creates the stream. Files are 0600 in a
 // temp dir; the server is killed after each test (helpers/nats.ts).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
@@ -12,11 +11,8 @@ import { createAccount, createOperator, createUser, type KeyPair } from '@nats-i
 import { jetstreamManager } from '@nats-io/jetstream';
 import { credsAuthenticator, nanos } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { freePort, type NatsServer } from './nats.js';
+import { startNatsWithConfig, type NatsServer } from './nats.js';
 import { tmpDir } from './tmp.js';
-import { setTimeout as sleep } from 'node:timers/promises';
-import net from 'node:net';
-import { afterEach } from 'vitest';
 
 export interface LabHost {
   name: string;
@@ -33,14 +29,6 @@ export interface AuthNats extends NatsServer {
   puller: { user: string; passwordFile: string; password: string; inboxPrefix: string };
   admin: { user: string; password: string };
 }
-
-const procs: Array<ReturnType<typeof spawn>> = [];
-afterEach(async () => {
-  for (const p of procs.splice(0)) if (p.exitCode === null && p.signalCode === null) {
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
-  }
-});
 
 /** A secret file as labtel wants one: 0600, owned by this user. */
 export function secretFile(dir: string, name: string, content: string, mode = 0o600): string {
@@ -83,49 +71,7 @@ export function authorizationConfig(o: { prefix: string; stream: string; hosts: 
   return `authorization {\n  users = [\n${users.join('\n')}\n  ]\n}\n`;
 }
 
-async function listening(port: number, p: ReturnType<typeof spawn>, log: () => string): Promise<void> {
-  for (; p.exitCode === null && p.signalCode === null; await sleep(50)) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const c = net.createConnection({ port, host: '127.0.0.1' }, () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.on('error', () => resolve(false));
-    });
-    if (ok) return;
-  }
-  throw new Error(`nats-server exited (${p.exitCode ?? p.signalCode}) before it listened on ${port}: ${log()}`);
-}
-
-/** Starts nats-server with `config` (a body after listen/jetstream) on a free loopback port. */
-export async function startNatsWithConfig(body: string): Promise<NatsServer & { dir: string; config: string }> {
-  const dir = tmpDir('labtel-nats-auth-');
-  const port = await freePort();
-  const config = path.join(dir, 'server.conf');
-  fs.writeFileSync(config, `listen: 127.0.0.1:${port}\njetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))} }\n${body}`, { mode: 0o600 });
-  const srv = {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    dir,
-    config,
-    proc: null as unknown as ReturnType<typeof spawn>,
-    async kill() {
-      const p = srv.proc;
-      if (p.exitCode !== null || p.signalCode !== null) return;
-      p.kill('SIGKILL');
-      await new Promise((r) => p.once('exit', r));
-    },
-    async restart() {
-      let err = '';
-      srv.proc = spawn('nats-server', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-      srv.proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
-      procs.push(srv.proc);
-      await listening(port, srv.proc, () => err);
-    },
-  };
-  await srv.restart();
-  return srv;
-}
+export { startNatsWithConfig };
 
 /** A server whose users are `hostNames` (nkeys), a puller and an admin, with a stream `stream` over `<prefix>.>` made by the admin. */
 export async function startAuthNats(hostNames: string[], o: { prefix?: string; stream?: string } = {}): Promise<AuthNats> {

@@ -33,7 +33,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Once nats-server accepts on `port`; fails if it exits first (no deadline: a server that never listens is the test's timeout). */
-async function listening(port: number, p: ChildProcess): Promise<void> {
+async function listening(port: number, p: ChildProcess, log: () => string = () => ''): Promise<void> {
   for (; p.exitCode === null && p.signalCode === null; await sleep(50)) {
     const ok = await new Promise<boolean>((resolve) => {
       const c = net.createConnection({ port, host: '127.0.0.1' }, () => {
@@ -44,7 +44,7 @@ async function listening(port: number, p: ChildProcess): Promise<void> {
     });
     if (ok) return;
   }
-  throw new Error(`nats-server exited (${p.exitCode ?? p.signalCode}) before it listened on ${port}`);
+  throw new Error(`nats-server exited (${p.exitCode ?? p.signalCode}) before it listened on ${port}: ${log()}`);
 }
 
 export interface NatsServer {
@@ -68,9 +68,11 @@ function serve(args: string[], port: number): NatsServer {
       await new Promise((r) => p.once('exit', r));
     },
     async restart() {
-      srv.proc = spawn('nats-server', args, { stdio: 'ignore' });
+      let err = '';
+      srv.proc = spawn('nats-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      srv.proc.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
       started.push(srv.proc);
-      await listening(port, srv.proc);
+      await listening(port, srv.proc, () => err);
     },
   };
   return srv;
@@ -80,6 +82,17 @@ function serve(args: string[], port: number): NatsServer {
 export async function startNats(): Promise<NatsServer> {
   const port = await freePort();
   const srv = serve(['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', path.join(tmpDir('labtel-nats-'), 'js')], port);
+  await srv.restart();
+  return srv;
+}
+
+/** nats-server with a config file: listen and jetstream, then `body` (authorization, max_payload, ...), on a free loopback port. */
+export async function startNatsWithConfig(body: string): Promise<NatsServer & { dir: string; config: string }> {
+  const dir = tmpDir('labtel-nats-');
+  const port = await freePort();
+  const config = path.join(dir, 'server.conf');
+  fs.writeFileSync(config, `listen: 127.0.0.1:${port}\njetstream { store_dir: ${JSON.stringify(path.join(dir, 'js'))} }\n${body}`, { mode: 0o600 });
+  const srv = Object.assign(serve(['-c', config], port), { dir, config });
   await srv.restart();
   return srv;
 }

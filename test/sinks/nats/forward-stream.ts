@@ -3,60 +3,15 @@
 // episode directories of rows as the writer lays them out, and the stream
 // read back message by message (subject, message id, bytes) without pull, so
 // the tests hold the forwarder to the wire contract itself.
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { afterEach } from 'vitest';
-import { freePort, type NatsServer } from '../../helpers/nats.js';
-import { tmpDir } from '../../helpers/tmp.js';
-
-const started: ChildProcess[] = [];
-afterEach(async () => {
-  for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null) {
-    p.kill('SIGKILL');
-    await new Promise((r) => p.once('exit', r));
-  }
-});
+import { startNatsWithConfig, type NatsServer } from '../../helpers/nats.js';
 
 /** One JetStream nats-server whose max_payload is `maxPayload` (set in its config file). */
-export async function startNatsWithMaxPayload(maxPayload: number): Promise<NatsServer> {
-  const port = await freePort();
-  const d = tmpDir('labtel-nats-');
-  const conf = path.join(d, 'nats.conf');
-  fs.writeFileSync(conf, `listen: 127.0.0.1:${port}\nmax_payload: ${maxPayload}\njetstream {\n  store_dir: "${path.join(d, 'js')}"\n}\n`);
-  const srv: NatsServer = {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    proc: null as unknown as ChildProcess,
-    async kill() {
-      const p = srv.proc;
-      if (p.exitCode !== null || p.signalCode !== null) return;
-      p.kill('SIGKILL');
-      await new Promise((r) => p.once('exit', r));
-    },
-    async restart() {
-      const p = spawn('nats-server', ['-c', conf], { stdio: 'ignore' });
-      srv.proc = p;
-      started.push(p);
-      for (; p.exitCode === null && p.signalCode === null; await sleep(50)) {
-        const ok = await new Promise<boolean>((resolve) => {
-          const c = net.createConnection({ port, host: '127.0.0.1' }, () => {
-            c.destroy();
-            resolve(true);
-          });
-          c.on('error', () => resolve(false));
-        });
-        if (ok) return;
-      }
-      throw new Error(`nats-server -c ${conf} exited (${p.exitCode ?? p.signalCode}) before it listened on ${port}`);
-    },
-  };
-  await srv.restart();
-  return srv;
+export function startNatsWithMaxPayload(maxPayload: number): Promise<NatsServer> {
+  return startNatsWithConfig(`max_payload: ${maxPayload}\n`);
 }
 
 /** A row as the row writer lays it out: envelope first, then `fields`. */
