@@ -21,6 +21,13 @@ const RULES: IForbiddenRuleType[] = [
     to: { path: '^src/(agent|cli)/', reachable: true },
   },
   {
+    name: 'sink-imports-agent-or-cli',
+    comment: 'sinks are driven by the agent and the CLI, never the other way: live forwarding once imported the agent\'s summary types',
+    severity: 'error',
+    from: { path: '^src/sinks/' },
+    to: { path: '^src/(agent|cli)/' },
+  },
+  {
     name: 'native-imports-collector',
     comment: "the native loader and the addon's types sit below the collectors that use them",
     severity: 'error',

@@ -11,7 +11,7 @@
 // counted as forwarded is only what JetStream acknowledged.
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { NatsForwardingSummary } from '../../agent/summary.js';
+import type { NatsForwardingSummary } from './forwarding-summary.js';
 import { scrubSecrets } from '../../util/scrub-secrets.js';
 import type { NatsSinkConfig } from './config.js';
 import { NatsForwarder, type ForwardAccounting } from './forwarder.js';
