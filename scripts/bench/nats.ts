@@ -186,7 +186,7 @@ try {
   const targets: Target[] = [
     { what: 'batched forwarder: at least 100,000 rows/s forwarded and acknowledged', pass: main.rows / main.wall >= 100_000, value: `${int(main.rows / main.wall)} rows/s` },
     { what: 'batched forwarder: at most 5% of one core per 10k rows/s (5 µs of this process\'s CPU per row)', pass: usPerRow(main) <= 5, value: `${fmt(usPerRow(main), 2)} µs/row` },
-    { what: 'pull at least as fast as the forwarder', pass: pulled.rows > 0 && pulled.rows / pulled.wall >= main.rows / main.wall, value: pulled.rows > 0 ? `${int(pulled.rows / pulled.wall)} rows/s against ${int(main.rows / main.wall)}` : `pull wrote no rows: ${pullError ?? 'it read no batch as rows'}` },
+    { what: 'pull at least as fast as the forwarder', pass: identical && pulled.rows > 0 && pulled.rows / pulled.wall >= main.rows / main.wall, value: pulled.rows > 0 ? `${int(pulled.rows / pulled.wall)} rows/s against ${int(main.rows / main.wall)}${identical ? '' : '; the pulled file DIFFERS from the source'}` : `pull wrote no rows: ${pullError ?? 'it read no batch as rows'}` },
   ];
   printSection(
     {
