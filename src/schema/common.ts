@@ -16,7 +16,8 @@ export const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const safeName = (what: string) =>
   z
     .string({ error: expected(what) })
-    .regex(SAFE_NAME, { error: (iss) => `expected ${what} of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit, got ${JSON.stringify(iss.input)}` });
+    // No "got" here: formatIssue adds it, cut short (the name was said twice, whole).
+    .regex(SAFE_NAME, { error: expected(`${what} of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit`) });
 
 export const bool = () => z.boolean({ error: expected('true or false') });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { manifestSchema } from '../../../src/manifest/schema.js';
+import { formatIssues } from '../../../src/manifest/format-error.js';
 import { isNameToken, nameToken } from '../../../src/sinks/nats/names.js';
 
 describe('host and episode names on the wire', () => {
@@ -28,7 +29,17 @@ describe('host and episode names on the wire', () => {
     const base = { output_dir: '/tmp/x', target: { pid: 1 }, collectors: {} };
     const bad = manifestSchema.safeParse({ ...base, episode: 'syn flood' });
     expect(bad.success).toBe(false);
-    expect(bad.error!.issues[0]!.message).toBe('expected an episode name of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit, got "syn flood"');
+    expect(bad.error!.issues[0]!.message).toBe('expected an episode name of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit');
+    // Regression for: the message said `got "<name>"` and formatIssue said it again, the whole name each time
+    // (a 300-character host was printed twice in full), as `labtel run` loads a manifest (reportInput).
+    const shown = manifestSchema.safeParse({ ...base, episode: 'syn flood', sinks: { nats: { servers: ['nats://127.0.0.1:4222'], host: 'x'.repeat(300) } } }, { reportInput: true });
+    expect(shown.success).toBe(false);
+    expect(formatIssues(shown.error!.issues)).toBe(
+      [
+        'episode: expected an episode name of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit, got "syn flood"',
+        `sinks.nats.host: expected a host name of 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit, got "${'x'.repeat(76)}...`,
+      ].join('\n'),
+    );
     expect(manifestSchema.safeParse({ ...base, episode: 'syn.flood-2_b' }).success).toBe(true);
     const host = manifestSchema.safeParse({ ...base, sinks: { nats: { servers: ['nats://127.0.0.1:4222'], host: '../etc' } } });
     expect(host.success).toBe(false);
