@@ -1,5 +1,6 @@
 // NATS credentials: named by path in the manifest (or in the environment),
 // read at connect time with checks like ssh's, never inlined, never echoed.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createUser, decode, fromPublic } from '@nats-io/nkeys';
@@ -75,6 +76,18 @@ describe('reading a credentials file (as ssh reads a private key)', () => {
     })();
     expect(err?.message).toContain(`sinks.nats.nkey_seed_file: ${bad}: not an nkey seed`);
     expect(err?.message).not.toContain('SUNOTASEED');
+  });
+
+  it('refuses a fifo without waiting on it, and a file over 64 KiB without reading it', () => {
+    // Claims of readSecretFile that no test held: O_NONBLOCK so a fifo planted at the path does not stop the agent
+    // in open(), and a bound on what is read as a secret.
+    const d = tmpDir();
+    fs.chmodSync(d, 0o700);
+    const fifo = path.join(d, 'fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    expect(() => loadNatsAuth({ token_file: fifo }, {})).toThrow(`sinks.nats.token_file: ${fifo}: not a regular file`);
+    const big = secretFile(d, 'big', 'x'.repeat((64 << 10) + 1));
+    expect(() => loadNatsAuth({ token_file: big }, {})).toThrow(`sinks.nats.token_file: ${big}: ${(64 << 10) + 1} bytes, more than the ${64 << 10} a credentials file may have`);
   });
 
   it('follows a symlink (as ssh does) and checks the file it names', () => {
