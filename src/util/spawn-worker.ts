@@ -1,13 +1,17 @@
 import { Worker, type Transferable } from 'node:worker_threads';
+import { childEnv } from './child-env.js';
 
 /**
  * Starts a worker on module `name` beside the caller's module (`callerUrl` is
  * its import.meta.url): .js when built, .ts through tsx in the source tree.
+ * Its environment lacks the NATS credentials (child-env.ts), and so does
+ * every program it starts.
  */
 export function spawnModuleWorker(callerUrl: string, name: string, workerData: object, transferList: Transferable[] = []): Worker {
-  if (!callerUrl.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, callerUrl), { workerData, transferList });
+  if (!callerUrl.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, callerUrl), { workerData, transferList, env: childEnv() });
   return new Worker(new URL('./ts-worker-boot.mjs', import.meta.url), {
     workerData: { ...workerData, __entry: new URL(`./${name}.ts`, callerUrl).href },
     transferList,
+    env: childEnv(),
   });
 }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type CaptureIdentity, tcpdumpWrapper } from './tcpdump-args.js';
+import { childEnv } from '../../util/child-env.js';
 
 /** The user tcpdump captures as when labtel is root and the manifest names none: the one Debian's package makes (and drops to by default). */
 export const DEFAULT_CAPTURE_USER = 'tcpdump';
@@ -163,7 +164,7 @@ export function checkTcpdumpExec(setpriv: string, tcpdump: string, id: CaptureId
   const who = describeIdentity(id);
   let r: { status?: string; label?: string | null; ownLabel?: string | null; exited?: string | number; stderr?: string; error?: string; survived?: boolean; goneMs?: number; probeMs?: number };
   try {
-    const out = execFileSync(process.execPath, ['-e', EXEC_PROBE, path.basename(tcpdump).slice(0, 15), ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+    const out = execFileSync(process.execPath, ['-e', EXEC_PROBE, path.basename(tcpdump).slice(0, 15), ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000, env: childEnv() });
     r = JSON.parse(out);
   } catch (err) {
     return `cannot start tcpdump as ${who}: ${(err as Error).message}`;

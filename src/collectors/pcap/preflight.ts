@@ -12,6 +12,7 @@ import { which } from '../../util/which.js';
 import { captureIdentity, checkTcpdumpExec, describeIdentity } from './capture-identity.js';
 import { IFACE_NAME } from './config.js';
 import { type CaptureIdentity, tcpdumpCheckArgs, tcpdumpWrapper } from './tcpdump-args.js';
+import { childEnv } from '../../util/child-env.js';
 
 export interface PcapPreflight {
   tcpdump: string | null;
@@ -47,7 +48,7 @@ export function pcapPreflight(c?: CollectorConfigs['pcap']): PcapPreflight {
   r.wrapper = tcpdumpWrapper(setpriv!, id);
   const argv = [...r.wrapper, tcpdump!, ...tcpdumpCheckArgs(c)];
   try {
-    execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000, encoding: 'utf8' });
+    execFileSync(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000, encoding: 'utf8', env: childEnv() });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const said = (e.stderr || e.message).trim().split('\n').filter((l) => l && !l.startsWith('(')).slice(0, 2).map((l) => l.replace(/^tcpdump: /, '')).join(' ');

@@ -10,6 +10,7 @@ import readline from 'node:readline';
 import { fifo, FifoDrain } from './fifo-drain.js';
 import { PcapRecordWalker, type WalkedChunk } from './record-walker.js';
 import { TcpdumpStatsReader, type TcpdumpStats } from './tcpdump-stats.js';
+import { childEnv } from '../../util/child-env.js';
 
 export interface TcpdumpRunHandlers {
   listening(): void;
@@ -44,7 +45,7 @@ export class TcpdumpRun {
     const { readFd, writeFd } = fifo();
     let child: ChildProcess;
     try {
-      child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', writeFd, 'pipe'], detached: true });
+      child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', writeFd, 'pipe'], detached: true, env: childEnv() });
     } finally {
       fs.closeSync(writeFd); // the child's copy is the only writer: its exit is our end of file
     }
