@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { natsSinkConfig } from '../../src/sinks/nats/config.js';
 import { NatsForwarder } from '../../src/sinks/nats/forwarder.js';
+import { pull } from '../../src/sinks/nats/pull.js';
 import { hasNats } from '../helpers/nats.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { readStream, row, rowsBySource, startNatsWithMaxPayload } from '../sinks/nats/forward-stream.js';
@@ -64,5 +65,27 @@ describe.skipIf(!hasNats())('forwarder review: lines that are no row', () => {
     expect(msgs.length).toBeGreaterThan(0);
     for (const m of msgs) expect(m.data.length).toBeLessThan(MAX_PAYLOAD);
     expect(rowsBySource(msgs).get('host_proc')).toEqual(procRows(0, 10).slice(0, -1).split('\n'));
+  });
+
+  // regression for: a line cut short after its envelope ({"source":…,"seq":5,"x": — a torn write) read as a row and
+  // went in a batch with its neighbours; pull, which parses every line, set the whole batch aside, so all 11 rows
+  // were lost to every puller while the forwarder counted them forwarded (complete, nothing remaining).
+  it('a line cut short after its envelope is passed over, and the rows around it reach the pull', async () => {
+    const nats = await startNatsWithMaxPayload(MAX_PAYLOAD);
+    const dir = path.join(tmpDir(), 'ep');
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), procRows(0, 5) + '{"source":"host_proc","t_mono_ns":1,"seq":5,"x":\n' + procRows(6, 5));
+    const f = forwarder(dir, nats.url);
+    try {
+      expect(await f.pass(), f.progress.error ?? '').toBe(true);
+      expect(f.progress).toMatchObject({ published: 10, corrupt: 1 });
+    } finally {
+      await f.close();
+    }
+    const out = tmpDir();
+    const r = await pull({ servers: [nats.url], stream: 'LABTEL', out, durable: 'p' });
+    expect(r.rejected.not_a_row).toBe(0);
+    expect(r.rows).toBe(10);
+    expect(fs.readFileSync(path.join(out, 'lab-a', 'ep', 'telemetry-proc.jsonl'), 'utf8')).toBe(procRows(0, 5) + procRows(6, 5));
   });
 });

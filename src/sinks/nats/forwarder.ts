@@ -170,6 +170,16 @@ function readAt(fd: number, file: string, buf: Buffer, pos: number, len = buf.le
   }
 }
 
+/**
+ * Whether the line buf[at, nl) ends as a JSON object does ("}", or "}\r"): a line cut short after its envelope
+ * (a torn write) is no row. Its envelope reads, but pull parses every line and would set its whole batch aside.
+ */
+function endsObject(buf: Buffer, at: number, nl: number): boolean {
+  let e = nl - 1;
+  if (e > at && buf[e] === 0x0d) e--;
+  return e > at && buf[e] === 0x7d;
+}
+
 /** The offset of the first newline at or after `pos` (reading on through `buf`), or -1 at the end of the file. */
 function findNewline(fd: number, file: string, buf: Buffer, pos: number): number {
   for (;;) {
@@ -442,7 +452,7 @@ export class NatsForwarder {
       }
       const at = start;
       start = nl + 1;
-      const ok = head.read(buf, at, nl) && this.ofFile(head.source);
+      const ok = endsObject(buf, at, nl) && head.read(buf, at, nl) && this.ofFile(head.source);
       const source = head.source;
       const seq = head.seq;
       const passOver = !ok || seq <= (acked[source] ?? -1);
@@ -583,7 +593,7 @@ export class NatsForwarder {
         if (n === 0) return;
         let start = 0;
         for (let nl = buf.indexOf(10, 0); nl >= 0 && nl < n; nl = buf.indexOf(10, start)) {
-          count(head.read(buf, start, nl));
+          count(endsObject(buf, start, nl) && head.read(buf, start, nl));
           start = nl + 1;
         }
         if (start > 0) {
