@@ -46,9 +46,29 @@ export interface LiveForwarding {
   close(): Promise<void>;
 }
 
+/** `s` as one word of a POSIX shell command line. */
+const shellWord = (s: string) => (/^[A-Za-z0-9_./@%+=:,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * The command that publishes what remains, with the manifest's credential paths as flags: `labtel forward` takes
+ * credentials only from its flags or the environment (never from episode.json), so a bare `labtel forward DIR`
+ * connected without them and a server with per-host users refused it.
+ */
+export function resumeCommand(dir: string, cfg: NatsSinkConfig): string {
+  const flags: Array<[string, string | undefined]> = [
+    ['--credentials', cfg.credentials],
+    ['--nkey-seed-file', cfg.nkey_seed_file],
+    ['--token-file', cfg.token_file],
+    ['--user', cfg.user],
+    ['--password-file', cfg.password_file],
+    ['--inbox-prefix', cfg.inbox_prefix],
+  ];
+  return ['labtel forward', shellWord(dir), ...flags.filter(([, v]) => v !== undefined).map(([f, v]) => `${f} ${shellWord(v!)}`)].join(' ');
+}
+
 export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: string, log: (l: string) => void): LiveForwarding {
   const f: Forwarder = new NatsForwarder(dir, cfg, { prefix: cfg.subject_prefix, host: cfg.host ?? os.hostname(), episode });
-  const resume = `labtel forward ${dir}`;
+  const resume = resumeCommand(dir, cfg);
   const wake = new AbortController();
   let stopping = false;
   let lastError: string | null = null;
