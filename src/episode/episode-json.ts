@@ -9,7 +9,6 @@ import path from 'node:path';
 import { z } from 'zod';
 import { manifestSchema } from '../manifest/schema.js';
 import { formatIssues } from '../manifest/format-error.js';
-import { scrubDeep } from '../util/scrub-secrets.js';
 
 const count = z.number().nullable().optional();
 
@@ -58,17 +57,6 @@ const episodeManifestSchema = manifestSchema.partial();
 
 // (unknown & the manifest's type is the manifest's type.)
 export type EpisodeJson = z.output<typeof episodeJsonSchema> & { manifest?: z.output<typeof episodeManifestSchema> };
-
-/**
- * episode.json as it is written (pretty JSON and a newline), every string
- * scrubbed of anything credential-shaped: it records the resolved manifest
- * and travels over the stream to every puller. The manifest names
- * credentials only by path, but a value a person put in the wrong key, a
- * target's command line or a host inventory string could still carry one.
- */
-export function episodeJsonText(value: EpisodeJson | Record<string, unknown>): string {
-  return JSON.stringify(scrubDeep(JSON.parse(JSON.stringify(value)) as unknown), null, 2) + '\n';
-}
 
 /** episode.json could not be read, parsed or accepted; `reason` is the cause without the file name. */
 export class EpisodeJsonError extends Error {

@@ -6,8 +6,7 @@ import { natsSinkConfig } from '../../src/sinks/nats/config.js';
 import { connectNats } from '../../src/sinks/nats/connection.js';
 import { manifestSchema } from '../../src/manifest/schema.js';
 import { formatIssues } from '../../src/manifest/format-error.js';
-import { episodeJsonText } from '../../src/episode/episode-json.js';
-import { clearRegisteredSecrets, scrubSecrets } from '../../src/util/scrub-secrets.js';
+import { clearRegisteredSecrets, scrubDeep, scrubSecrets } from '../../src/util/scrub-secrets.js';
 
 afterEach(() => clearRegisteredSecrets());
 
@@ -48,7 +47,7 @@ describe('a password with / or @ in a server URL', () => {
     const texts = [
       `connecting to nats://labtel:${PLANTED}@10.0.0.5:4222 failed`,
       `tls://labtel:p@ss${PLANTED}@nats.lab:4443 refused`,
-      episodeJsonText({ target: { cmdline: `qemu -chardev socket,path=x -object nats://u:${PLANTED}@h:1` } } as never),
+      JSON.stringify(scrubDeep({ target: { cmdline: `qemu -chardev socket,path=x -object nats://u:${PLANTED}@h:1` } })),
     ];
     expect(texts.length).toBeGreaterThan(0);
     for (const t of texts) {

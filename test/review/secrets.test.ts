@@ -8,9 +8,8 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runEpisode } from '../../src/agent/run-episode.js';
 import { ErrorBudget } from '../../src/agent/error-budget.js';
-import { episodeJsonText } from '../../src/episode/episode-json.js';
 import { parseManifest } from '../../src/manifest/load.js';
-import { clearRegisteredSecrets, registerSecret } from '../../src/util/scrub-secrets.js';
+import { clearRegisteredSecrets, registerSecret, scrubDeep } from '../../src/util/scrub-secrets.js';
 import { ROOT } from '../helpers/cli.js';
 import { hasNats } from '../helpers/nats.js';
 import { secretFile, startNatsWithConfig } from '../helpers/nats-auth.js';
@@ -94,12 +93,12 @@ describe.runIf(hasNats())('a planted NATS token stays secret', () => {
 });
 
 describe('what labtel records is scrubbed', () => {
-  it("episode.json's text: a registered token, a URL's userinfo and a key-shaped string are gone, the rest is kept", () => {
+  it("episode.json's content (scrubDeep, as runEpisode writes it): a registered token, a URL's userinfo and a key-shaped string are gone, the rest is kept", () => {
     // regression for: episode.json travels over the stream to every puller, with whatever string the manifest or the host carried
     const token = planted();
     registerSecret(token);
     try {
-      const text = episodeJsonText({ episode: 'e', manifest: { note: `x ${token} y`, url: 'https://u:pw-secret-9@h/x' }, target: { pid: 5 } } as Record<string, unknown>);
+      const text = JSON.stringify(scrubDeep({ episode: 'e', manifest: { note: `x ${token} y`, url: 'https://u:pw-secret-9@h/x' }, target: { pid: 5 } }));
       expect(text).not.toContain(token);
       expect(text).not.toContain('pw-secret-9');
       expect(JSON.parse(text)).toEqual({ episode: 'e', manifest: { note: 'x [redacted] y', url: 'https://[redacted]@h/x' }, target: { pid: 5 } });
