@@ -28,6 +28,13 @@ const RULES: IForbiddenRuleType[] = [
     to: { path: '^src/(agent|cli)/' },
   },
   {
+    name: 'sink-reaches-agent-or-cli',
+    comment: 'nor through a module below it',
+    severity: 'error',
+    from: { path: '^src/sinks/' },
+    to: { path: '^src/(agent|cli)/', reachable: true },
+  },
+  {
     name: 'native-imports-collector',
     comment: "the native loader and the addon's types sit below the collectors that use them",
     severity: 'error',
