@@ -473,15 +473,26 @@ export async function pull(o: PullOptions): Promise<PullResult> {
     // maxbytes"), which the client throws: that is the fetch's end. A message larger than a whole fetch (stored
     // under a larger max_payload) is then fetched alone (`one`).
     let one = false;
-    const start = () => consumer.fetch(one ? { max_messages: 1, expires: 1000 } : { max_bytes: maxBytes, expires: 1000 });
-    /** Takes each message as it arrives; how many there were and the last one's pending count. */
-    const takeAll = async (batch: Awaited<ReturnType<typeof start>>): Promise<{ got: number; pending: number }> => {
+    /**
+     * Messages known to be left for the consumer, when fewer than a fetch by bytes asks for (the last delivery's
+     * pending count), or 0. A fetch by bytes that gets fewer messages than it asks for and fewer bytes waits out its
+     * expiry (a second) before it ends: the tail of a backlog is fetched by count instead, which ends on the last
+     * message asked for, at most as many as max_payload-sized messages fit in a fetch's bytes.
+     */
+    let left = 0;
+    const byCount = Math.max(1, Math.floor(maxBytes / (nc.info?.max_payload ?? 1 << 20)));
+    const start = () =>
+      consumer.fetch(one ? { max_messages: 1, expires: 1000 } : left > 0 ? { max_messages: Math.min(left, byCount), expires: 1000 } : { max_bytes: maxBytes, expires: 1000 });
+    /** Takes each message as it arrives; how many there were, the last one's pending count and their bytes. */
+    const takeAll = async (batch: Awaited<ReturnType<typeof start>>): Promise<{ got: number; pending: number; bytes: number }> => {
       let got = 0;
       let pending = -1;
+      let bytes = 0;
       try {
         for await (const m of batch) {
           got++;
           pending = m.info.pending;
+          bytes += m.data.length;
           try {
             take(m);
           } catch (err) {
@@ -501,21 +512,24 @@ export async function pull(o: PullOptions): Promise<PullResult> {
         if (isFetchFull(err)) one = got === 0;
         else if (!isHeartbeatsMissed(err)) throw err;
       }
-      return { got, pending };
+      return { got, pending, bytes };
     };
     let next: Awaited<ReturnType<typeof start>> | null = await start();
     while (next) {
-      const { got, pending } = await takeAll(next);
+      const { got, pending, bytes } = await takeAll(next);
       // This round is written while the next fetch is taken: once the round before is written, so at most two
       // fetches' bytes are in memory, one written and one taken. The next fetch is asked for unless the last
       // delivery said nothing is left: then the consumer is asked instead of waiting out a fetch.
       await handOver();
+      // The tail: fewer messages left than a fetch by bytes asks for, and (at this fetch's mean size) fewer bytes.
+      left = got > 0 && pending > 0 && pending < BYTES_FETCH_MESSAGES && (pending * bytes) / got < maxBytes ? pending : 0;
       next = !o.signal?.aborted && (one || (got > 0 && pending > 0)) ? await start() : null;
       if (next || o.signal?.aborted) continue;
       await flushing;
       // A held message not seen again in three ack waits went elsewhere (another pull on this durable, a stream limit).
       for (const [seq, until] of holding) if (until < Date.now()) holding.delete(seq);
       if (!o.follow && holding.size === 0 && (await retrying(() => consumer.info())).num_pending === 0) break;
+      left = 0;
       next = await start();
     }
     await flushing;
