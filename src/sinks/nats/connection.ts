@@ -25,6 +25,8 @@ export interface NatsEndpoint extends NatsCredentialPaths {
  * and the agent never exited. (nats-io/nats.js#64 and #76 closed the
  * timeout case for a socket that connects late; one still dialing, or waiting
  * for the server's INFO, is left open in transport-node 3.4.0.)
+ * This subclasses the library's own transport (internal paths), so
+ * package.json pins @nats-io/transport-node and nats-core to 3.4.0 exactly.
  */
 class ClosingTransport extends NodeTransport {
   private dialing: net.Socket | undefined;
