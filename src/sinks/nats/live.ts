@@ -116,7 +116,9 @@ export function startForwarding(dir: string, cfg: NatsSinkConfig, episode: strin
       const complete = passed && sources.every((s) => s.remaining === 0);
       const late = `the last pass did not finish within ${FINISH_MS / 1000} s of the episode's end`;
       const why = [failure, acc.error].filter((x, i, a): x is string => !!x && a.indexOf(x) === i).join('; ');
-      const error = timedOut ? `${late}${why ? ` (${why})` : ''}` : (acc.error ?? (complete ? null : passed ? 'rows remain unacknowledged' : late));
+      // No pass succeeded: the last one was cut at the limit, or each failed (a server that never answers makes each
+      // connect time out) until the limit passed. Either way the rows did not go within FINISH_MS, and why is said.
+      const error = timedOut || !passed ? `${late}${why ? ` (${why})` : ''}` : (acc.error ?? (complete ? null : 'rows remain unacknowledged'));
       const out: NatsForwardingSummary = { stream: cfg.stream, complete, by_source: acc.by_source, error: error === null ? null : forwardingErrorText(error), resume };
       const list = (pick: (x: { forwarded: number; remaining: number }) => number) =>
         Object.entries(acc.by_source).filter(([, x]) => pick(x) > 0).map(([src, x]) => `${src} ${pick(x)}`).join(', ') || 'none';
