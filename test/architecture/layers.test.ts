@@ -7,31 +7,17 @@ import { ROOT } from '../helpers/cli.js';
 // (type-only imports and `import('…')` types included) and these rules must hold:
 const RULES: IForbiddenRuleType[] = [
   {
-    name: 'collector-imports-agent-or-cli',
-    comment: 'collectors run on worker threads for the agent; they never reach back into it or into the CLI',
+    name: 'collector-or-sink-imports-agent-or-cli',
+    comment: 'collectors run on worker threads for the agent, and sinks are driven by the agent and the CLI: neither reaches back into them (live forwarding once imported the agent\'s summary types)',
     severity: 'error',
-    from: { path: '^src/collectors/' },
+    from: { path: '^src/(collectors|sinks)/' },
     to: { path: '^src/(agent|cli)/' },
   },
   {
-    name: 'collector-reaches-agent-or-cli',
+    name: 'collector-or-sink-reaches-agent-or-cli',
     comment: 'nor through a module below them: the row registry once imported the agent, so every collector using it reached the agent',
     severity: 'error',
-    from: { path: '^src/collectors/' },
-    to: { path: '^src/(agent|cli)/', reachable: true },
-  },
-  {
-    name: 'sink-imports-agent-or-cli',
-    comment: 'sinks are driven by the agent and the CLI, never the other way: live forwarding once imported the agent\'s summary types',
-    severity: 'error',
-    from: { path: '^src/sinks/' },
-    to: { path: '^src/(agent|cli)/' },
-  },
-  {
-    name: 'sink-reaches-agent-or-cli',
-    comment: 'nor through a module below it',
-    severity: 'error',
-    from: { path: '^src/sinks/' },
+    from: { path: '^src/(collectors|sinks)/' },
     to: { path: '^src/(agent|cli)/', reachable: true },
   },
   {
