@@ -10,7 +10,7 @@ import type { Source } from '../rows/envelope.js';
 import { BoundedLineReader } from '../util/bounded-line-reader.js';
 
 /** No row labtel writes comes near this; a longer "line" is damage. */
-const MAX_LINE = 16 << 20;
+export const MAX_LINE = 16 << 20;
 
 /** Identity events kept per source: a target restarts a handful of times, not millions. */
 const MAX_IDENTITY_EVENTS = 10_000;
@@ -76,7 +76,8 @@ function firstIssue(issues: readonly Issue[]): Issue | undefined {
 
 
 /** `silenceOf(row)` picks the rows whose spacing is the collector's interval. */
-export function scanFile(file: string, silenceOf: (row: Record<string, unknown>) => boolean = () => true): FileScan {
+/** `onRow`, when given, gets each line that parsed to a JSON object, in file order, after the checks of it. */
+export function scanFile(file: string, silenceOf: (row: Record<string, unknown>) => boolean = () => true, onRow?: (row: Record<string, unknown>) => void): FileScan {
   const scan: FileScan = { lines: 0, badLines: 0, firstBadLine: null, partialLastLine: false, sources: new Map() };
   const lastT = new Map<string, number>();
   const nextSeq = new Map<string, number>();
@@ -153,6 +154,7 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
         else lastSilenceT.set(source, t);
       }
     }
+    onRow?.(row);
   };
 
   // Lines are cut on bytes, and one longer than MAX_LINE (a zero-filled tail after a crash) is

@@ -14,6 +14,7 @@ import { CATALOG } from '../collectors/catalog.js';
 import type { VerifyRules } from '../collectors/collector-spec.js';
 import { EpisodeJsonError, readEpisodeJson, type EpisodeJson } from '../episode/episode-json.js';
 import type { Verdict, VerifyReport } from './report.js';
+import { eachRow } from './each-row.js';
 import { scanFile, type FileScan, type IdentityEvent, type SourceScan } from './scan-rows.js';
 import { ROW_SHAPES } from '../rows/registry.js';
 import type { Source } from '../rows/envelope.js';
@@ -98,7 +99,25 @@ function livedOn(name: string, lastT: number, intervalNs: number, proc: ProcEvid
   return `${name} ended (target_exited) at ${secs(lastT)} but the episode went on for ${secs(after)} more (stopped by ${summary.exit_reason}), and no proc rows show the target gone: a ${target} target may have lived on under a new pid`;
 }
 
-export function verifyEpisode(dir: string): VerifyReport {
+/** A row of an episode's telemetry, as verify reads it: `collector` names its file (telemetry-<collector>.jsonl). */
+export type RowSink = (collector: string, row: Row, file: string) => void;
+
+export interface VerifyOptions {
+  /**
+   * Each line that parses to a JSON object (JSON.parse's own, whatever its schema verdict), in file order,
+   * after verify's checks of it, files one after the other: a reader (the report) gets the rows in verify's
+   * pass instead of parsing the files again.
+   */
+  onRow?: RowSink;
+  /**
+   * The collectors whose files go to onRow, in this order (default: those verify judges, in KNOWN_COLLECTORS'
+   * order). A listed file verify does not judge (the agent's, a skipped collector's) is read for onRow alone;
+   * a missing one passes nothing. Judged files not listed are scanned after the listed ones.
+   */
+  rowsOf?: readonly string[];
+}
+
+export function verifyEpisode(dir: string, opts: VerifyOptions = {}): VerifyReport {
   const ep = readEpisode(dir);
   const summary = readJson(path.join(dir, 'summary.json')) as EpisodeSummary | undefined;
   const report: VerifyReport = { verdict: 'ok', episode: summary?.episode ?? ep.episode ?? path.basename(dir), reasons: [], collectors: {} };
@@ -110,12 +129,16 @@ export function verifyEpisode(dir: string): VerifyReport {
     const config = ep.manifest!.collectors?.[name];
     return config && config.enabled !== false;
   });
+  const judged = new Set<string>(selected.filter((name) => summary?.collectors[name]?.status !== 'skipped' && RULES[name] && fs.existsSync(path.join(dir, `telemetry-${name}.jsonl`))));
+  const passed = new Set<string>(opts.onRow ? (opts.rowsOf ?? judged) : []);
   const scans = new Map<string, FileScan>();
-  for (const name of selected) {
+  for (const name of new Set([...passed, ...judged])) {
     const rules = RULES[name];
     const file = path.join(dir, `telemetry-${name}.jsonl`);
-    if (summary?.collectors[name]?.status === 'skipped' || !rules || !fs.existsSync(file)) continue;
-    scans.set(name, scanFile(file, (r) => r.source === rules.source && rules.rhythm(r)));
+    const sink = opts.onRow && passed.has(name) ? opts.onRow : undefined;
+    const onRow = sink && ((row: Row) => sink(name, row, file));
+    if (rules && judged.has(name)) scans.set(name, scanFile(file, (r) => r.source === rules.source && rules.rhythm(r), onRow));
+    else if (onRow && fs.existsSync(file)) eachRow(file, onRow);
   }
   const procMain = scans.get('proc')?.sources.get('host_proc');
   const procInterval = Number(ep.manifest.collectors?.proc?.interval_ms) * 1e6;
