@@ -1,11 +1,21 @@
-// Reading an episode directory for the report: its rows streamed line by
-// line (files can be large), and what episode.json says about the clock,
-// the host and each collector's interval.
+// Reading an episode directory for the report: what episode.json says about
+// the clock, the host and each collector's interval, and the rows of a file
+// verify's pass did not read (the agent's own, a collector not selected),
+// streamed line by line (files can be large).
 import fs from 'node:fs';
 import path from 'node:path';
 import { BoundedLineReader } from '../util/bounded-line-reader.js';
 
 export type Row = Record<string, unknown>;
+
+/** What builds a source's panels: rows pushed to it in file order (each an object with a numeric t_mono_ns), then finish(). */
+export interface PanelSink<T> {
+  push(row: Row): void;
+  finish(): T;
+}
+
+/** Whether a parsed line is a row the report draws from: an object with a numeric t_mono_ns (anything else is verify's to report). */
+export const isRow = (r: unknown): r is Row => typeof r === 'object' && r !== null && typeof (r as Row).t_mono_ns === 'number';
 
 /** No row labtel writes comes near this; a longer "line" is damage (verify counts it bad). */
 const MAX_LINE = 16 << 20;
@@ -22,7 +32,7 @@ export function* rowsOf(dir: string, collector: string): Generator<Row> {
   const lines = new BoundedLineReader(MAX_LINE, (line) => {
     try {
       const r = JSON.parse(line.toString('utf8')) as unknown;
-      if (typeof r === 'object' && r !== null && typeof (r as Row).t_mono_ns === 'number') rows.push(r as Row);
+      if (isRow(r)) rows.push(r);
     } catch {
       // a damaged line: verify reports it; the report draws what it can
     }
@@ -68,13 +78,15 @@ export function episodeMeta(ep: { clock?: { clk_tck?: unknown }; host?: { cpu?: 
   };
 }
 
-/** The agent's collector_error rows for one collector: where reconnects and restarts are told. */
-export function agentErrors(dir: string, collector: string): Array<{ tNs: number; message: string }> {
-  const out: Array<{ tNs: number; message: string }> = [];
-  for (const r of rowsOf(dir, 'agent')) {
-    if (r.event === 'collector_error' && r.collector === collector) out.push({ tNs: r.t_mono_ns as number, message: String(r.message ?? '') });
-  }
-  return out;
+/** Where the agent tells of one collector's reconnects and restarts: its collector_error rows, from the agent's rows pushed. */
+export function agentErrors(collector: string): { push(row: Row): void; errors: Array<{ tNs: number; message: string }> } {
+  const errors: Array<{ tNs: number; message: string }> = [];
+  return {
+    errors,
+    push: (r) => {
+      if (r.event === 'collector_error' && r.collector === collector) errors.push({ tNs: r.t_mono_ns as number, message: String(r.message ?? '') });
+    },
+  };
 }
 
 /** The episode's start and stop on its clock, seconds (summary.json); null when it has none. */

@@ -2,7 +2,7 @@
 // a key a line does not have is null there (a gap), never 0. The channel
 // going down or coming back cuts the lines and is marked: the values on
 // either side are not known to belong to one run of the guest's agent.
-import { num, rowsOf } from './episode-rows.js';
+import { num, type Row, type PanelSink } from './episode-rows.js';
 import { Marks } from './marks.js';
 import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
@@ -11,7 +11,8 @@ const MAX_SERIES = 8;
 /** Names of keys not drawn kept for the notes (a guest can send a new key on every line). */
 const NAMES_KEPT = 1000;
 
-export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } {
+/** The guest panel, from the rows of telemetry-guest_agent.jsonl pushed in file order. */
+export function guestPanel(): PanelSink<{ panels: Panel[]; markers: Marker[] }> {
   const marks = new Marks('guest', ['guest']);
   const guest = new Series();
   let connections: number | null = null;
@@ -22,7 +23,7 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
   const text = new Set<string>();
   const deep = new Set<string>();
   const note = (set: Set<string>, key: string) => set.size < NAMES_KEPT && set.add(key);
-  for (const r of rowsOf(dir, 'guest_agent')) {
+  const push = (r: Row): void => {
     const x = (r.t_mono_ns as number) / 1e9;
     const seq = num(r.seq);
     if (lastSeq !== null && seq !== null && seq !== lastSeq + 1) {
@@ -41,9 +42,9 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
       }
       connected = r.connected !== false;
       if (n !== null) connections = n;
-      continue;
+      return;
     }
-    if (r.kind !== 'line') continue;
+    if (r.kind !== 'line') return;
     // (no prototype: a guest key named __proto__ is a key like any other)
     const values = Object.create(null) as Record<string, number | null>;
     const walk = (o: unknown, prefix: string, depth: number) => {
@@ -62,19 +63,22 @@ export function guestPanel(dir: string): { panels: Panel[]; markers: Marker[] } 
     };
     walk(r.guest, '', 0);
     guest.point(x, values);
-  }
-  const said = (set: Set<string>, what: string) => {
-    if (!set.size) return [];
-    const names = [...set];
-    return [`${set.size >= NAMES_KEPT ? `at least ${NAMES_KEPT}` : set.size} ${what}: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`];
   };
-  const notes = [
-    'values as the guest sent them; a key a line lacks is a gap, and so are the channel going down or coming back and lost rows',
-    ...said(left, `more keys not drawn (the first ${MAX_SERIES} the guest sent are)`),
-    ...said(text, 'keys whose values are not numbers, not drawn'),
-    ...said(deep, 'keys nested deeper than 3 levels, not drawn'),
-    ...marks.notes('guest'),
-  ];
-  const p = guest.panel('guest', 'Guest telemetry (as the guest sent it)', 'value', notes, undefined, marks.on('guest'));
-  return { panels: p ? [p] : [], markers: marks.list };
+  const finish = (): { panels: Panel[]; markers: Marker[] } => {
+    const said = (set: Set<string>, what: string) => {
+      if (!set.size) return [];
+      const names = [...set];
+      return [`${set.size >= NAMES_KEPT ? `at least ${NAMES_KEPT}` : set.size} ${what}: ${names.slice(0, 10).join(', ')}${names.length > 10 ? ', ...' : ''}`];
+    };
+    const notes = [
+      'values as the guest sent them; a key a line lacks is a gap, and so are the channel going down or coming back and lost rows',
+      ...said(left, `more keys not drawn (the first ${MAX_SERIES} the guest sent are)`),
+      ...said(text, 'keys whose values are not numbers, not drawn'),
+      ...said(deep, 'keys nested deeper than 3 levels, not drawn'),
+      ...marks.notes('guest'),
+    ];
+    const p = guest.panel('guest', 'Guest telemetry (as the guest sent it)', 'value', notes, undefined, marks.on('guest'));
+    return { panels: p ? [p] : [], markers: marks.list };
+  };
+  return { push, finish };
 }

@@ -2,14 +2,15 @@
 // buckets counted them (each bucket is its own count: nothing is
 // differenced). Buckets exist only while a capture ran: a time with no
 // bucket (between capture runs, lost rows) cuts the lines and is marked.
-import { type EpisodeMeta, num, rowsOf } from './episode-rows.js';
+import { type EpisodeMeta, num, type Row, type PanelSink } from './episode-rows.js';
 import { Marks } from './marks.js';
 import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
 
 const PANELS = ['netflow-pkts', 'netflow-bytes'];
 
-export function netflowPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; markers: Marker[] } {
+/** The netflow panels, from the rows of telemetry-netflow.jsonl pushed in file order. */
+export function netflowPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; markers: Marker[] }> {
   const bucketNs = meta.intervalMs('netflow', 100) * 1e6;
   const marks = new Marks('netflow', PANELS);
   const pk = new Series();
@@ -27,7 +28,7 @@ export function netflowPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]
     by.point(cur.x, { 'bytes in': v['bytes in']!, 'bytes out': v['bytes out']! });
     cur = null;
   };
-  for (const r of rowsOf(dir, 'netflow')) {
+  const push = (r: Row): void => {
     const tNs = r.t_mono_ns as number;
     const x = tNs / 1e9;
     const seq = num(r.seq);
@@ -46,7 +47,7 @@ export function netflowPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]
         cur.v[k] = a === null || b === null ? null : a + b;
       }
       lastSeq = seq ?? lastSeq;
-      continue;
+      return;
     } else if (lastTNs !== null && tNs - lastTNs > 1.5 * bucketNs) {
       // The next bucket starts one bucket after the last: any more is time no bucket covers.
       flush();
@@ -57,11 +58,14 @@ export function netflowPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]
     cur = { x, v, partial: r.partial === true, merged: false };
     lastTNs = tNs;
     lastSeq = seq ?? lastSeq;
-  }
-  flush();
-  const notes = (id: string) => ['each point is one bucket\'s own count; a time no bucket covers is a gap; a bucket a capture run began or ended inside is marked (it counts only part of its time)', ...marks.notes(id)];
-  const panels = [pk.panel('netflow-pkts', 'Packets per bucket (netflow)', 'packets', notes('netflow-pkts'), undefined, marks.on('netflow-pkts')), by.panel('netflow-bytes', 'Bytes per bucket (netflow)', 'bytes', notes('netflow-bytes'), undefined, marks.on('netflow-bytes'))].filter(
-    (p): p is Panel => p !== null,
-  );
-  return { panels, markers: marks.list };
+  };
+  const finish = (): { panels: Panel[]; markers: Marker[] } => {
+    flush();
+    const notes = (id: string) => ['each point is one bucket\'s own count; a time no bucket covers is a gap; a bucket a capture run began or ended inside is marked (it counts only part of its time)', ...marks.notes(id)];
+    const panels = [pk.panel('netflow-pkts', 'Packets per bucket (netflow)', 'packets', notes('netflow-pkts'), undefined, marks.on('netflow-pkts')), by.panel('netflow-bytes', 'Bytes per bucket (netflow)', 'bytes', notes('netflow-bytes'), undefined, marks.on('netflow-bytes'))].filter(
+      (p): p is Panel => p !== null,
+    );
+    return { panels, markers: marks.list };
+  };
+  return { push, finish };
 }

@@ -1,9 +1,9 @@
 // The report's data: time-aligned panels on the episode clock (seconds since
-// its origin), built from an episode directory's rows, each source by its own
-// rules for what a value is (see the *-panels.ts files), and the markers: QMP
-// events across every panel, and each source's breaks and dropped values on
-// its own panels.
-import { type EpisodeMeta, episodeTimes } from './episode-rows.js';
+// its origin), built from an episode directory's rows pushed to them file by
+// file (see the *-panels.ts files for each source's rules for what a value
+// is), and the markers: QMP events across every panel, and each source's
+// breaks and dropped values on its own panels.
+import { agentErrors, type EpisodeMeta, isRow, type Row } from './episode-rows.js';
 import { guestPanel } from './guest-panel.js';
 import { netflowPanels } from './netflow-panels.js';
 import { perfPanels } from './perf-panels.js';
@@ -14,15 +14,42 @@ import type { Marker, Panel } from './types.js';
 export { MAX_POINTS } from './downsample.js';
 export type { Marker, Panel } from './types.js';
 
-export function buildPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; markers: Marker[]; events: number } {
-  const proc = procPanels(dir, meta);
-  const perf = perfPanels(dir, meta);
-  const net = netflowPanels(dir, meta);
-  const qmp = qmpPanels(dir, meta);
-  const guest = guestPanel(dir);
+/**
+ * The files the panels are built from (telemetry-<name>.jsonl), in the order
+ * their rows must come: the agent's before qmp's (its collector_error rows
+ * tell qmp's reconnects).
+ */
+export const PANEL_FILES = ['agent', 'proc', 'perf', 'netflow', 'qmp', 'guest_agent'] as const;
+
+export interface PanelBuilder {
+  /** A row of telemetry-<file>.jsonl (JSON.parse of one line), in file order, files in PANEL_FILES' order; anything but an object with a numeric t_mono_ns is passed over. */
+  push(file: string, row: unknown): void;
+  /** `episode`: summary.json's start and stop (episodeTimes), null without them. */
+  finish(episode: { start: number; stop: number } | null): { panels: Panel[]; markers: Marker[]; events: number };
+}
+
+export function panelBuilder(meta: EpisodeMeta): PanelBuilder {
+  const qmpErrors = agentErrors('qmp');
+  const proc = procPanels(meta);
+  const perf = perfPanels(meta);
+  const net = netflowPanels(meta);
+  const qmp = qmpPanels(meta, qmpErrors.errors);
+  const guest = guestPanel();
+  const sinks: Record<string, (r: Row) => void> = { agent: qmpErrors.push, proc: proc.push, perf: perf.push, netflow: net.push, qmp: qmp.push, guest_agent: guest.push };
+  return {
+    push: (file, row) => {
+      if (isRow(row)) sinks[file]?.(row);
+    },
+    finish: (episode) => assemble(proc.finish(), perf.finish(), net.finish(), qmp.finish(), guest.finish(), episode),
+  };
+}
+
+type Built = { panels: Panel[]; markers: Marker[] };
+
+function assemble(proc: Built, perf: Built, net: Built, qmp: Built & { events: Marker[] }, guest: Built, episode: { start: number; stop: number } | null): { panels: Panel[]; markers: Marker[]; events: number } {
   const panels = [...proc.panels, ...perf.panels, ...net.panels, ...qmp.panels, ...guest.panels];
   const markers = [...qmp.events, ...proc.markers, ...perf.markers, ...net.markers, ...qmp.markers, ...guest.markers];
-  const span = extent(panels, markers, episodeTimes(dir));
+  const span = extent(panels, markers, episode);
   if (!span) return { panels, markers, events: qmp.events.length };
   // An event QEMU stamped outside the episode (its clock may be up to 600 s off what labtel received) is not drawn: it is said.
   const outside = qmp.events.filter((m) => m.t < span.lo || m.t > span.hi);

@@ -3,7 +3,7 @@
 // instructions exist. Each row is one perf run's own count: runs are never
 // joined, a new run (a restart of perf, or a re-attach to a restarted
 // target) or lost rows or a silence cuts the lines and is marked.
-import { type EpisodeMeta, num, type Row, rowsOf } from './episode-rows.js';
+import { type EpisodeMeta, num, type Row, type PanelSink } from './episode-rows.js';
 import { Marks } from './marks.js';
 import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
@@ -19,7 +19,8 @@ const FEEDS = [
   ['instructions', 'perf-ipc'],
 ] as const;
 
-export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; markers: Marker[] } {
+/** The perf panels, from the rows of telemetry-perf.jsonl pushed in file order. */
+export function perfPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; markers: Marker[] }> {
   const intervalNs = meta.intervalMs('perf', 200) * 1e6;
   const marks = new Marks('perf', PANELS);
   const rates = new Series();
@@ -27,7 +28,7 @@ export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
   const ipc = new Series();
   const all = [rates, cpu, ipc];
   let last: Row | null = null;
-  for (const r of rowsOf(dir, 'perf')) {
+  const push = (r: Row): void => {
     const x = (r.t_mono_ns as number) / 1e9;
     if (last) {
       const pid = num(r.pid);
@@ -81,12 +82,15 @@ export function perfPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     const cyc = num(r.cycles);
     const ins = num(r.instructions);
     ipc.point(x, { IPC: cyc !== null && cyc > 0 && ins !== null ? ins / cyc : null });
-  }
-  const notes = (id: string) => ['each row is what one perf run counted in its interval, per second; a new run, lost rows, a counter not counted or a silence over 3 intervals is a gap', ...marks.notes(id)];
-  const panels = [
-    rates.panel('perf', 'perf counters per second (perf)', 'per second', notes('perf'), undefined, marks.on('perf')),
-    cpu.panel('perf-cpu', 'CPU of the process (perf cpu-clock)', '% of a core', notes('perf-cpu'), undefined, marks.on('perf-cpu')),
-    ipc.panel('perf-ipc', 'Instructions per cycle (perf)', 'IPC', notes('perf-ipc'), undefined, marks.on('perf-ipc')),
-  ].filter((p): p is Panel => p !== null);
-  return { panels, markers: marks.list };
+  };
+  const finish = (): { panels: Panel[]; markers: Marker[] } => {
+    const notes = (id: string) => ['each row is what one perf run counted in its interval, per second; a new run, lost rows, a counter not counted or a silence over 3 intervals is a gap', ...marks.notes(id)];
+    const panels = [
+      rates.panel('perf', 'perf counters per second (perf)', 'per second', notes('perf'), undefined, marks.on('perf')),
+      cpu.panel('perf-cpu', 'CPU of the process (perf cpu-clock)', '% of a core', notes('perf-cpu'), undefined, marks.on('perf-cpu')),
+      ipc.panel('perf-ipc', 'Instructions per cycle (perf)', 'IPC', notes('perf-ipc'), undefined, marks.on('perf-ipc')),
+    ].filter((p): p is Panel => p !== null);
+    return { panels, markers: marks.list };
+  };
+  return { push, finish };
 }

@@ -4,7 +4,7 @@
 // starttime): a restart, an exit, lost rows, a missing value or a silence
 // leaves a gap in the line and a marker, never a rate across it.
 import { cpuPercent, TICK_SLACK } from './cpu-bound.js';
-import { type EpisodeMeta, num, type Row, rowsOf } from './episode-rows.js';
+import { type EpisodeMeta, num, type Row, type PanelSink } from './episode-rows.js';
 import { Marks } from './marks.js';
 import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
@@ -24,21 +24,32 @@ interface Sample {
   lostInside: Array<[number, number]>;
 }
 
-/** Rows grouped into samples: a process row and its thread rows share a t_mono_ns. */
-function* samplesOf(rows: Iterable<Row>): Generator<Sample> {
-  let s: Sample | null = null;
-  for (const r of rows) {
+/**
+ * Rows grouped into samples, as they are pushed: a process row and its thread
+ * rows share a t_mono_ns. `onSample` gets each sample once the next one
+ * starts, and the last at `end()`.
+ */
+class SampleGrouper {
+  private s: Sample | null = null;
+  constructor(private readonly onSample: (s: Sample) => void) {}
+
+  push(r: Row): void {
     const tNs = r.t_mono_ns as number;
     const seq = num(r.seq);
+    let s = this.s;
     if (!s || tNs !== s.tNs || (!('tid' in r) && s.proc)) {
-      if (s) yield s;
-      s = { tNs, proc: null, threads: [], firstSeq: seq, lastSeq: null, lostInside: [] };
+      if (s) this.onSample(s);
+      s = this.s = { tNs, proc: null, threads: [], firstSeq: seq, lastSeq: null, lostInside: [] };
     } else if (seq !== null && s.lastSeq !== null && seq !== s.lastSeq + 1) s.lostInside.push([s.lastSeq, seq]);
     if ('tid' in r) s.threads.push(r);
     else s.proc = r;
     s.lastSeq = seq ?? s.lastSeq;
   }
-  if (s) yield s;
+
+  end(): void {
+    if (this.s) this.onSample(this.s);
+    this.s = null;
+  }
 }
 
 const ticksOf = (r: Row): number | null => {
@@ -52,7 +63,8 @@ const reasonOf = (r: Row, field: string): string => {
   return typeof why === 'string' ? why : 'not in the row';
 };
 
-export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; markers: Marker[] } {
+/** The proc panels, from the rows of telemetry-proc.jsonl pushed in file order. */
+export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; markers: Marker[] }> {
   const intervalNs = meta.intervalMs('proc', 100) * 1e6;
   const marks = new Marks('proc', PANELS);
   const cpu = new Series();
@@ -90,7 +102,7 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     return null;
   };
 
-  for (const s of samplesOf(rowsOf(dir, 'proc'))) {
+  const sample = (s: Sample): void => {
     sampleNo++;
     const x = s.tNs / 1e9;
     if (lastSeq !== null && s.firstSeq !== null && s.firstSeq !== lastSeq + 1) {
@@ -157,27 +169,32 @@ export function procPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; m
     lastExited = event === 'exited';
     lastSeq = s.lastSeq ?? lastSeq;
     lastTNs = s.tNs;
-  }
+  };
+  const samples = new SampleGrouper(sample);
 
-  // The busiest threads only: a QEMU has dozens.
-  const drawable = cpu
-    .labels()
-    .filter((k) => k !== 'process' && cpu.hasValue(k))
-    .map((k) => [k, cpu.sum(k)] as const)
-    .sort((a, b) => b[1] - a[1]);
-  const busiest = drawable.slice(0, SHOWN_THREADS).map(([k]) => k);
-  const hidden = drawable.length - busiest.length;
-  const notes = [
-    'CPU from two consecutive samples of the same process (pid + starttime) or thread (tid + starttime); a restart, an exit, lost rows, a missing value or a silence over 3 intervals is a gap',
-    ...(atBound
-      ? [`readings up to ${TICK_SLACK} clock ticks over what could be used (one core for a thread; for the process, its threads at the two samples, or past that the host's CPUs; the counters' resolution: ${((TICK_SLACK / ((intervalNs / 1e9) * meta.clkTck)) * 100).toFixed(0)}% at this interval), drawn at that bound: ${atBound}`]
-      : []),
-    ...(hidden > 0 ? [`${hidden} more threads not drawn (the ${SHOWN_THREADS} with the most CPU are)`] : []),
-    ...marks.notes('proc-cpu'),
-  ];
-  const panels = [
-    cpu.panel('proc-cpu', 'CPU per thread (proc)', '% of a core', notes, ['process', ...busiest], marks.on('proc-cpu')),
-    rss.panel('proc-rss', 'Resident memory (proc)', 'MiB', marks.notes('proc-rss'), undefined, marks.on('proc-rss')),
-  ].filter((x): x is Panel => x !== null);
-  return { panels, markers: marks.list };
+  const finish = (): { panels: Panel[]; markers: Marker[] } => {
+    samples.end();
+    // The busiest threads only: a QEMU has dozens.
+    const drawable = cpu
+      .labels()
+      .filter((k) => k !== 'process' && cpu.hasValue(k))
+      .map((k) => [k, cpu.sum(k)] as const)
+      .sort((a, b) => b[1] - a[1]);
+    const busiest = drawable.slice(0, SHOWN_THREADS).map(([k]) => k);
+    const hidden = drawable.length - busiest.length;
+    const notes = [
+      'CPU from two consecutive samples of the same process (pid + starttime) or thread (tid + starttime); a restart, an exit, lost rows, a missing value or a silence over 3 intervals is a gap',
+      ...(atBound
+        ? [`readings up to ${TICK_SLACK} clock ticks over what could be used (one core for a thread; for the process, its threads at the two samples, or past that the host's CPUs; the counters' resolution: ${((TICK_SLACK / ((intervalNs / 1e9) * meta.clkTck)) * 100).toFixed(0)}% at this interval), drawn at that bound: ${atBound}`]
+        : []),
+      ...(hidden > 0 ? [`${hidden} more threads not drawn (the ${SHOWN_THREADS} with the most CPU are)`] : []),
+      ...marks.notes('proc-cpu'),
+    ];
+    const panels = [
+      cpu.panel('proc-cpu', 'CPU per thread (proc)', '% of a core', notes, ['process', ...busiest], marks.on('proc-cpu')),
+      rss.panel('proc-rss', 'Resident memory (proc)', 'MiB', marks.notes('proc-rss'), undefined, marks.on('proc-rss')),
+    ].filter((x): x is Panel => x !== null);
+    return { panels, markers: marks.list };
+  };
+  return { push: (r) => samples.push(r), finish };
 }

@@ -3,7 +3,7 @@
 // which the device answered with both counters: a reconnect, a poll where
 // the device or its counters are missing, counters that went backwards (a
 // new QEMU), lost rows or a silence leave a gap in the line and a marker.
-import { agentErrors, type EpisodeMeta, num, type Row, rowsOf } from './episode-rows.js';
+import { type EpisodeMeta, num, type Row, type PanelSink } from './episode-rows.js';
 import { Marks } from './marks.js';
 import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
@@ -19,12 +19,18 @@ const COUNTERS = [
   ['wr_bytes', 'write B/s'],
 ] as const;
 
-export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; events: Marker[]; markers: Marker[] } {
+/**
+ * The qmp panel and QEMU's events, from the rows of telemetry-qmp.jsonl pushed in file order;
+ * `agentErrors`: the agent's collector_error rows for qmp (where reconnects are told), all of them
+ * before the first qmp row is pushed.
+ */
+export function qmpPanels(meta: EpisodeMeta, agentErrors: Array<{ tNs: number; message: string }>): PanelSink<{ panels: Panel[]; events: Marker[]; markers: Marker[] }> {
   const intervalNs = meta.intervalMs('qmp', 1000) * 1e6;
   const marks = new Marks('qmp', PANELS);
   const io = new Series();
   const events: Marker[] = [];
-  const losses = agentErrors(dir, 'qmp').filter((e) => CONNECTION_LOST.test(e.message));
+  /** Read at the first poll: the agent's rows come before qmp's in the one pass (render.ts). */
+  let losses: Array<{ tNs: number; message: string }> | null = null;
   let lossIdx = 0;
   /** Per device: the previous poll's counters, and which poll that was. */
   const prev = new Map<string, { poll: number; tNs: number; c: Record<string, number> }>();
@@ -35,12 +41,12 @@ export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; ev
   let lastTNs: number | null = null;
   let lastSeq: number | null = null;
 
-  for (const r of rowsOf(dir, 'qmp')) {
+  const push = (r: Row): void => {
     const tNs = r.t_mono_ns as number;
     const x = tNs / 1e9;
     if (r.source === 'qmp_event') {
       events.push({ t: x, label: String(r.event), kind: 'event', panels: null });
-      continue;
+      return;
     }
     poll++;
     const seq = num(r.seq);
@@ -49,6 +55,7 @@ export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; ev
       marks.add(x, 'break', `${seq - lastSeq - 1} polls missing (seq ${lastSeq}→${seq})`, 'rows missing or out of order');
     }
     let reconnected = false;
+    losses ??= agentErrors.filter((e) => CONNECTION_LOST.test(e.message));
     while (lossIdx < losses.length && losses[lossIdx]!.tNs <= tNs) {
       if (lastTNs !== null && losses[lossIdx]!.tNs > lastTNs) reconnected = true;
       lossIdx++;
@@ -73,7 +80,7 @@ export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; ev
       blockMissing = true;
       for (const dev of prev.keys()) for (const [, label] of COUNTERS) values[`${dev} ${label}`] = null;
       io.point(x, values);
-      continue;
+      return;
     }
     blockMissing = false;
     const devs = block as Record<string, Row>;
@@ -112,19 +119,22 @@ export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; ev
       prev.set(dev, { poll, tNs, c });
     }
     io.point(x, values);
-  }
-  const drawable = io
-    .labels()
-    .filter((k) => io.hasValue(k))
-    .map((k) => [k, io.sum(k)] as const)
-    .sort((a, b) => b[1] - a[1]);
-  const busiest = drawable.slice(0, SHOWN_SERIES).map(([k]) => k);
-  const hidden = drawable.length - busiest.length;
-  const notes = [
-    'a rate from two consecutive polls of one connection in which the device answered; a reconnect, a missing device or counter, lost rows or a silence over 3 intervals is a gap',
-    ...(hidden > 0 ? [`${hidden} more series not drawn (the ${SHOWN_SERIES} with the most bytes are)`] : []),
-    ...marks.notes('qmp-block'),
-  ];
-  const p = io.panel('qmp-block', 'Block I/O (QMP)', 'bytes/s', notes, busiest, marks.on('qmp-block'));
-  return { panels: p ? [p] : [], events, markers: marks.list };
+  };
+  const finish = (): { panels: Panel[]; events: Marker[]; markers: Marker[] } => {
+    const drawable = io
+      .labels()
+      .filter((k) => io.hasValue(k))
+      .map((k) => [k, io.sum(k)] as const)
+      .sort((a, b) => b[1] - a[1]);
+    const busiest = drawable.slice(0, SHOWN_SERIES).map(([k]) => k);
+    const hidden = drawable.length - busiest.length;
+    const notes = [
+      'a rate from two consecutive polls of one connection in which the device answered; a reconnect, a missing device or counter, lost rows or a silence over 3 intervals is a gap',
+      ...(hidden > 0 ? [`${hidden} more series not drawn (the ${SHOWN_SERIES} with the most bytes are)`] : []),
+      ...marks.notes('qmp-block'),
+    ];
+    const p = io.panel('qmp-block', 'Block I/O (QMP)', 'bytes/s', notes, busiest, marks.on('qmp-block'));
+    return { panels: p ? [p] : [], events, markers: marks.list };
+  };
+  return { push, finish };
 }

@@ -12,8 +12,8 @@ import path from 'node:path';
 import { readEpisodeJson } from '../episode/episode-json.js';
 import { verifyEpisode } from '../verify/verify-episode.js';
 import { CLIENT } from './client.js';
-import { episodeMeta } from './episode-rows.js';
-import { buildPanels } from './panels.js';
+import { episodeMeta, episodeTimes } from './episode-rows.js';
+import { PANEL_FILES, panelBuilder } from './panels.js';
 
 const require = createRequire(import.meta.url);
 const UPLOT_JS = require.resolve('uplot/dist/uPlot.iife.min.js');
@@ -31,8 +31,10 @@ h1 { font-size: 18px; margin: 0 0 8px; } h2 { font-size: 14px; margin: 16px 0 4p
 /** markers: QMP events; breaks: markers of breaks in a series and of values dropped as impossible. */
 export function renderReport(dir: string): { html: string; panels: number; markers: number; breaks: number } {
   const ep = readEpisodeJson(dir);
-  const verdict = verifyEpisode(dir);
-  const { panels, markers, events } = buildPanels(dir, episodeMeta(ep));
+  // One pass over the files: verify's verdict, and each row it parsed pushed to the panels (never parsed twice).
+  const builder = panelBuilder(episodeMeta(ep));
+  const verdict = verifyEpisode(dir, { onRow: (file, row) => builder.push(file, row), rowsOf: PANEL_FILES });
+  const { panels, markers, events } = builder.finish(episodeTimes(dir));
   // Escaped for a <script> element: nothing in the data (guest keys, QEMU event names) can close it.
   const data = JSON.stringify({ episode: verdict.episode, verdict, panels, markers }).replace(/</g, '\\u003c');
   const html = `<!doctype html>

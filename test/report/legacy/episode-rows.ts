@@ -1,0 +1,92 @@
+// Frozen copy of src/report/episode-rows.ts as of da5b2d9 (before the one-pass report): the old path, kept only for
+// test/report/one-pass.test.ts, which holds the new report to its bytes. Do not edit.
+// Reading an episode directory for the report: its rows streamed line by
+// line (files can be large), and what episode.json says about the clock,
+// the host and each collector's interval.
+import fs from 'node:fs';
+import path from 'node:path';
+import { BoundedLineReader } from '../../../src/util/bounded-line-reader.js';
+
+export type Row = Record<string, unknown>;
+
+/** No row labtel writes comes near this; a longer "line" is damage (verify counts it bad). */
+const MAX_LINE = 16 << 20;
+
+/**
+ * Rows of a telemetry file, streamed line by line. Lines are cut on bytes
+ * (a character cut by a read is never split), and one longer than MAX_LINE
+ * (a zero-filled tail after a crash) is skipped, as verify skips it.
+ */
+export function* rowsOf(dir: string, collector: string): Generator<Row> {
+  const file = path.join(dir, `telemetry-${collector}.jsonl`);
+  if (!fs.existsSync(file)) return;
+  const rows: Row[] = [];
+  const lines = new BoundedLineReader(MAX_LINE, (line) => {
+    try {
+      const r = JSON.parse(line.toString('utf8')) as unknown;
+      if (typeof r === 'object' && r !== null && typeof (r as Row).t_mono_ns === 'number') rows.push(r as Row);
+    } catch {
+      // a damaged line: verify reports it; the report draws what it can
+    }
+  });
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(4 << 20);
+  try {
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      lines.push(buf.subarray(0, n));
+      for (const r of rows.splice(0)) yield r;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** A finite number, or null: a missing or non-numeric field is never 0. */
+export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** Seconds on the episode clock. */
+export const secondsOf = (r: Row): number => (r.t_mono_ns as number) / 1e9;
+
+export interface EpisodeMeta {
+  clkTck: number;
+  /** Logical CPUs of the host (episode.json's inventory); null when it was not read. */
+  hostCpus: number | null;
+  /** Each collector's interval from the manifest (bucket_ms for netflow), ms. */
+  intervalMs: (collector: string, fallback: number) => number;
+}
+
+export function episodeMeta(ep: { clock?: { clk_tck?: unknown }; host?: { cpu?: { cores?: unknown } | null } | null; manifest?: { collectors?: Record<string, Row> } }): EpisodeMeta {
+  const cores = num(ep.host?.cpu?.cores);
+  return {
+    clkTck: num(ep.clock?.clk_tck) ?? 100,
+    hostCpus: cores !== null && cores > 0 ? cores : null,
+    intervalMs: (collector, fallback) => {
+      const c = ep.manifest?.collectors?.[collector];
+      const v = num(collector === 'netflow' ? c?.bucket_ms : c?.interval_ms);
+      return v !== null && v > 0 ? v : fallback;
+    },
+  };
+}
+
+/** The agent's collector_error rows for one collector: where reconnects and restarts are told. */
+export function agentErrors(dir: string, collector: string): Array<{ tNs: number; message: string }> {
+  const out: Array<{ tNs: number; message: string }> = [];
+  for (const r of rowsOf(dir, 'agent')) {
+    if (r.event === 'collector_error' && r.collector === collector) out.push({ tNs: r.t_mono_ns as number, message: String(r.message ?? '') });
+  }
+  return out;
+}
+
+/** The episode's start and stop on its clock, seconds (summary.json); null when it has none. */
+export function episodeTimes(dir: string): { start: number; stop: number } | null {
+  try {
+    const s = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as Row;
+    const start = num(s.t_mono_start_ns);
+    const stop = num(s.t_mono_stop_ns);
+    return start !== null && stop !== null && stop >= start ? { start: start / 1e9, stop: stop / 1e9 } : null;
+  } catch {
+    return null; // an episode still running, or pulled without it: every marker counts
+  }
+}

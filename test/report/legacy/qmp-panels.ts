@@ -1,0 +1,132 @@
+// Frozen copy of src/report/qmp-panels.ts as of da5b2d9 (before the one-pass report): the old path, kept only for
+// test/report/one-pass.test.ts, which holds the new report to its bytes. Do not edit.
+// qmp: block I/O rates per device, and QEMU's events as markers on every
+// panel. A rate comes only from two consecutive polls of one connection in
+// which the device answered with both counters: a reconnect, a poll where
+// the device or its counters are missing, counters that went backwards (a
+// new QEMU), lost rows or a silence leave a gap in the line and a marker.
+import { agentErrors, type EpisodeMeta, num, type Row, rowsOf } from './episode-rows.js';
+import { Marks } from './marks.js';
+import { Series } from './series.js';
+import type { Marker, Panel } from './types.js';
+
+const PANELS = ['qmp-block'];
+const SILENCE_INTERVALS = 3;
+const SHOWN_SERIES = 8;
+/** How the qmp collector tells, in the agent's rows, that its connection went. */
+const CONNECTION_LOST = /reconnecting|cannot connect/;
+
+const COUNTERS = [
+  ['rd_bytes', 'read B/s'],
+  ['wr_bytes', 'write B/s'],
+] as const;
+
+export function qmpPanels(dir: string, meta: EpisodeMeta): { panels: Panel[]; events: Marker[]; markers: Marker[] } {
+  const intervalNs = meta.intervalMs('qmp', 1000) * 1e6;
+  const marks = new Marks('qmp', PANELS);
+  const io = new Series();
+  const events: Marker[] = [];
+  const losses = agentErrors(dir, 'qmp').filter((e) => CONNECTION_LOST.test(e.message));
+  let lossIdx = 0;
+  /** Per device: the previous poll's counters, and which poll that was. */
+  const prev = new Map<string, { poll: number; tNs: number; c: Record<string, number> }>();
+  /** Devices missing since which poll, so a missing device is marked once per absence. */
+  const missing = new Set<string>();
+  let blockMissing = false;
+  let poll = 0;
+  let lastTNs: number | null = null;
+  let lastSeq: number | null = null;
+
+  for (const r of rowsOf(dir, 'qmp')) {
+    const tNs = r.t_mono_ns as number;
+    const x = tNs / 1e9;
+    if (r.source === 'qmp_event') {
+      events.push({ t: x, label: String(r.event), kind: 'event', panels: null });
+      continue;
+    }
+    poll++;
+    const seq = num(r.seq);
+    if (lastSeq !== null && seq !== null && seq !== lastSeq + 1) {
+      poll++;
+      marks.add(x, 'break', `${seq - lastSeq - 1} polls missing (seq ${lastSeq}→${seq})`, 'rows missing or out of order');
+    }
+    let reconnected = false;
+    while (lossIdx < losses.length && losses[lossIdx]!.tNs <= tNs) {
+      if (lastTNs !== null && losses[lossIdx]!.tNs > lastTNs) reconnected = true;
+      lossIdx++;
+    }
+    if (reconnected) {
+      poll++;
+      marks.add(x, 'break', 'reconnected', 'reconnects');
+    } else if (lastTNs !== null && tNs - lastTNs > SILENCE_INTERVALS * intervalNs) {
+      poll++;
+      marks.add(x, 'break', `no poll for ${((tNs - lastTNs) / 1e9).toFixed(2)} s`, 'silences');
+    }
+    lastTNs = tNs;
+    lastSeq = seq ?? lastSeq;
+
+    const values: Record<string, number | null> = {};
+    const block = r.block;
+    if (typeof block !== 'object' || block === null) {
+      if (!blockMissing) {
+        const why = (r.null_reasons as Record<string, unknown> | undefined)?.block;
+        marks.add(x, 'break', `block stats missing${typeof why === 'string' ? ` (${why})` : ''}`, 'polls without block stats');
+      }
+      blockMissing = true;
+      for (const dev of prev.keys()) for (const [, label] of COUNTERS) values[`${dev} ${label}`] = null;
+      io.point(x, values);
+      continue;
+    }
+    blockMissing = false;
+    const devs = block as Record<string, Row>;
+    for (const dev of prev.keys()) {
+      if (Object.hasOwn(devs, dev)) continue;
+      if (!missing.has(dev)) marks.add(x, 'break', `${dev} block stats missing`, 'polls without a device');
+      missing.add(dev);
+      for (const [, label] of COUNTERS) values[`${dev} ${label}`] = null;
+    }
+    for (const [dev, d] of Object.entries(devs)) {
+      missing.delete(dev);
+      const c: Record<string, number> = {};
+      for (const [field] of COUNTERS) {
+        const v = num(d?.[field]);
+        if (v !== null) c[field] = v;
+      }
+      const p = prev.get(dev);
+      const fresh = p !== undefined && p.poll === poll - 1 && tNs > p.tNs;
+      let backwards = false;
+      for (const [field, label] of COUNTERS) {
+        const now = c[field];
+        const before = fresh ? p.c[field] : undefined;
+        if (now === undefined) {
+          marks.add(x, 'break', `${dev} ${field} missing`, 'polls without a counter');
+          values[`${dev} ${label}`] = null;
+        } else if (before === undefined) {
+          values[`${dev} ${label}`] = null;
+        } else if (now < before) {
+          backwards = true;
+          values[`${dev} ${label}`] = null;
+        } else {
+          values[`${dev} ${label}`] = (now - before) / ((tNs - p!.tNs) / 1e9);
+        }
+      }
+      if (backwards) marks.add(x, 'break', `${dev} counters went backwards (a new QEMU?)`, 'counters that went backwards');
+      prev.set(dev, { poll, tNs, c });
+    }
+    io.point(x, values);
+  }
+  const drawable = io
+    .labels()
+    .filter((k) => io.hasValue(k))
+    .map((k) => [k, io.sum(k)] as const)
+    .sort((a, b) => b[1] - a[1]);
+  const busiest = drawable.slice(0, SHOWN_SERIES).map(([k]) => k);
+  const hidden = drawable.length - busiest.length;
+  const notes = [
+    'a rate from two consecutive polls of one connection in which the device answered; a reconnect, a missing device or counter, lost rows or a silence over 3 intervals is a gap',
+    ...(hidden > 0 ? [`${hidden} more series not drawn (the ${SHOWN_SERIES} with the most bytes are)`] : []),
+    ...marks.notes('qmp-block'),
+  ];
+  const p = io.panel('qmp-block', 'Block I/O (QMP)', 'bytes/s', notes, busiest, marks.on('qmp-block'));
+  return { panels: p ? [p] : [], events, markers: marks.list };
+}

@@ -1,0 +1,106 @@
+// Frozen copy of src/report/series.ts as of da5b2d9 (before the one-pass report): the old path, kept only for
+// test/report/one-pass.test.ts, which holds the new report to its bytes. Do not edit.
+// Series keyed by label, sampled at shared x values (seconds on the episode
+// clock). A label with no value at an x is null there: a gap in its line,
+// never 0. A row out of time order is not drawn (and counted).
+//
+// Each label keeps only the points it was given (its x index and value), so
+// memory follows the values recorded, not labels × points: a QEMU whose
+// short-lived I/O threads come and go under new tids all episode long makes
+// thousands of labels, each with a few values.
+import { downsample } from './downsample.js';
+import type { Panel } from './types.js';
+
+interface Column {
+  /** Indexes into xs, rising. */
+  at: number[];
+  values: Array<number | null>;
+}
+
+export class Series {
+  readonly xs: number[] = [];
+  private readonly cols = new Map<string, Column>();
+  /** Whether the last point has any value (a line that a break must cut). */
+  private lastValued = false;
+  /** Rows whose time was before the previous row's: not drawn. */
+  outOfOrder = 0;
+
+  /** Values at x; labels not given are null there. Returns false for an x before the last one. */
+  point(x: number, values: Record<string, number | null>): boolean {
+    const last = this.xs.length ? this.xs[this.xs.length - 1]! : -Infinity;
+    if (x < last) {
+      this.outOfOrder++;
+      return false;
+    }
+    if (x !== last) {
+      this.xs.push(x);
+      this.lastValued = false;
+    }
+    const i = this.xs.length - 1;
+    for (const [k, v] of Object.entries(values)) {
+      let c = this.cols.get(k);
+      if (!c) this.cols.set(k, (c = { at: [], values: [] }));
+      const n = c.at.length;
+      if (n && c.at[n - 1] === i) {
+        // Two rows at the same x: a value wins over a null, and the later value over the earlier.
+        if (v !== null) c.values[n - 1] = v;
+      } else {
+        c.at.push(i);
+        c.values.push(v);
+      }
+      if (v !== null) this.lastValued = true;
+    }
+    return true;
+  }
+
+  /** Labels in the order they first came. */
+  labels(): string[] {
+    return [...this.cols.keys()];
+  }
+
+  has(label: string): boolean {
+    return this.cols.has(label);
+  }
+
+  get size(): number {
+    return this.cols.size;
+  }
+
+  /** Whether a label has any value (something to draw). */
+  hasValue(label: string): boolean {
+    return this.cols.get(label)?.values.some((v) => v !== null) ?? false;
+  }
+
+  /** The sum of a label's values (to pick the busiest). */
+  sum(label: string): number {
+    return this.cols.get(label)?.values.reduce<number>((s, v) => s + (v ?? 0), 0) ?? 0;
+  }
+
+  /** A label's values at every x (null where it has none). */
+  column(label: string): Array<number | null> {
+    const out = new Array<number | null>(this.xs.length).fill(null);
+    const c = this.cols.get(label);
+    if (c) c.at.forEach((i, j) => (out[i] = c.values[j]!));
+    return out;
+  }
+
+  /**
+   * Cuts every line before x: a point of nulls halfway between the last
+   * point and x, so that nothing is drawn across what was not measured.
+   */
+  breakBefore(x: number): void {
+    if (!this.lastValued) return;
+    const last = this.xs[this.xs.length - 1]!;
+    if (x > last) this.point((last + x) / 2, {});
+  }
+
+  /** null when nothing was measured, unless `marked`: a panel whose markers say why it has no value is drawn empty. */
+  panel(id: string, title: string, unit: string, notes: string[], only?: string[], marked = false): Panel | null {
+    let labels = (only ?? this.labels()).filter((l) => this.hasValue(l));
+    if (!labels.length && marked) labels = (only ?? this.labels()).filter((l) => this.cols.has(l));
+    if (!this.xs.length || (!labels.length && !marked)) return null;
+    const all = [...notes];
+    if (this.outOfOrder) all.push(`rows out of time order, not drawn: ${this.outOfOrder}`);
+    return downsample({ id, title, unit, labels, notes: all, data: [this.xs, ...labels.map((l) => this.column(l))] });
+  }
+}

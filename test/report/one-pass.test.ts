@@ -1,0 +1,161 @@
+// The report in one pass: verify's verdict and the panels' rows come from
+// one read of each file (verifyEpisode's onRow), where the report used to
+// parse every file again. The HTML must stay byte for byte what the old
+// path wrote (test/report/legacy/: a frozen copy of src/report before the
+// change), on a generated episode long enough to be binned, and on episodes
+// made hostile: lines that are no rows, a partial last line, lost rows,
+// restarts, a tid reused, rows out of time order, guest keys named
+// __proto__, a qmp reconnect told only in the agent's rows, a QMP event
+// outside the episode, a skipped collector's and an unselected collector's
+// files, no summary.json, no rows at all.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { generateEpisode } from '../../scripts/bench/gen-episode.js';
+import { MAX_POINTS } from '../../src/report/panels.js';
+import { renderReport } from '../../src/report/render.js';
+import { tmpDir } from '../helpers/tmp.js';
+import { renderReport as legacyReport } from './legacy/render.js';
+
+type Row = Record<string, unknown>;
+
+function generated(seconds: number): string {
+  const dir = path.join(tmpDir(), 'ep');
+  fs.mkdirSync(dir);
+  generateEpisode(dir, seconds);
+  return dir;
+}
+
+/** Rewrites telemetry-<name>.jsonl line by line (`edit` returns the lines to write in place of each; its rows parsed). */
+function editLines(dir: string, name: string, edit: (line: string, row: Row, i: number) => string[]): void {
+  const file = path.join(dir, `telemetry-${name}.jsonl`);
+  const lines = fs.readFileSync(file, 'utf8').split('\n').slice(0, -1);
+  fs.writeFileSync(file, lines.flatMap((l, i) => edit(l, JSON.parse(l) as Row, i)).map((l) => `${l}\n`).join(''));
+}
+
+function editJson(dir: string, name: string, edit: (o: Row) => void): void {
+  const file = path.join(dir, name);
+  const o = JSON.parse(fs.readFileSync(file, 'utf8')) as Row;
+  edit(o);
+  fs.writeFileSync(file, JSON.stringify(o));
+}
+
+/** The data island: the part of the HTML the two paths build (the rest is the same template). */
+const island = (html: string) => html.slice(html.indexOf('<script type="application/json"'), html.indexOf('</script>', html.indexOf('<script type="application/json"')));
+
+function expectSameHtml(dir: string): { html: string } {
+  const want = legacyReport(dir);
+  const got = renderReport(dir);
+  // The data first: a difference there is shown where it is, not as two 3 MB strings.
+  const a = island(got.html);
+  const b = island(want.html);
+  if (a !== b) {
+    let i = 0;
+    while (a[i] === b[i]) i++;
+    expect(a.slice(Math.max(0, i - 200), i + 200), `the data islands part at character ${i}`).toBe(b.slice(Math.max(0, i - 200), i + 200));
+  }
+  expect(got.html === want.html, 'the HTML is byte-identical to the old path').toBe(true);
+  expect({ panels: got.panels, markers: got.markers, breaks: got.breaks }).toEqual({ panels: want.panels, markers: want.markers, breaks: want.breaks });
+  return got;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('labtel report in one pass, byte-identical to the old path', () => {
+  it('a generated episode long enough that its series are binned', { timeout: 120_000 }, () => {
+    // 2,100 s: proc's 21,000 samples and netflow's 21,000 buckets are over MAX_POINTS, so the binning is compared too.
+    expect(2100 * 10).toBeGreaterThan(MAX_POINTS);
+    const dir = generated(2100);
+    const r = expectSameHtml(dir);
+    expect(r.html).toContain('"verdict":"ok"');
+  });
+
+  it('hostile lines, lost rows, restarts, a reused tid, rows out of time order, guest keys named __proto__, a reconnect told by the agent, an event outside the episode', { timeout: 60_000 }, () => {
+    const dir = generated(60);
+    editLines(dir, 'proc', (l, r, i) => {
+      if (i === 30) return ['not json', '[1,2]', '42', 'null', '{"source":"host_proc","t_mono_ns":"x","seq":3}', `${l}\r`];
+      if (i >= 100 && i < 104) return []; // lost rows, across two samples
+      if (i >= 300 && i < 330) return [JSON.stringify({ ...r, pid: 5151, starttime: 9000, cpu_user_jiffies: 1 })]; // a restart under a new pid
+      if (r.tid === 4243 && i > 400) return [JSON.stringify({ ...r, starttime: 7777 })]; // a tid reused by a new thread
+      if (i === 450) return [JSON.stringify({ ...r, t_mono_ns: 1 })]; // out of time order
+      if (i === 460) return [JSON.stringify({ ...r, cpu_user_jiffies: null, rss_bytes: null, null_reasons: { cpu_user_jiffies: 'gone', rss_bytes: 'gone' } })];
+      return [l];
+    });
+    fs.appendFileSync(path.join(dir, 'telemetry-proc.jsonl'), '{"source":"host_proc","t_mono_ns":99'); // a partial last line
+    editLines(dir, 'guest_agent', (l, r, i) => {
+      if (i === 10) return ['{"source":"guest","t_mono_ns":5250000000,"seq":10,"kind":"line","guest":{"__proto__":{"polluted":1},"constructor":2,"a":{"b":{"c":{"d":1}},"s":"text"},"n":1e400,"z":-0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8},"guest":{"dup":1}}'];
+      if (i === 20) return [JSON.stringify({ ...r, connected: false })];
+      if (i === 40) return [];
+      return [l];
+    });
+    editLines(dir, 'perf', (l, r, i) => {
+      if (i === 50) return [JSON.stringify({ ...r, cycles: null, null_reasons: { cycles: '<not counted>' } })];
+      if (i === 80) return [JSON.stringify({ ...r, run: 1, perf_interval_s: 0.2, process_event: 'started' })];
+      if (i === 120) return [JSON.stringify({ ...r, cpu_clock_ms: 1e9 })]; // impossible: dropped and marked
+      return [l];
+    });
+    editLines(dir, 'netflow', (l, r, i) => {
+      if (i === 70) return [l, JSON.stringify({ ...r, seq: (r.seq as number) + 1, partial: true })]; // a capture restarted inside the bucket
+      if (i === 200) return [JSON.stringify({ ...r, t_mono_ns: (r.t_mono_ns as number) + 5e9 })];
+      return [l];
+    });
+    editLines(dir, 'qmp', (l, r, i) => {
+      if (i === 20) return [JSON.stringify({ ...r, block: null, null_reasons: { block: 'no answer' } })];
+      if (i === 30) return [JSON.stringify({ ...r, block: { disk0: { rd_bytes: 0, wr_bytes: 0 } } })]; // counters went backwards
+      return [l];
+    });
+    fs.appendFileSync(path.join(dir, 'telemetry-qmp.jsonl'), `${JSON.stringify({ source: 'qmp_event', t_mono_ns: 900e9, seq: 999, event: 'SHUTDOWN', data: null, qemu_wall_ns: 1, time_source: 'qemu' })}\n`);
+    fs.writeFileSync(
+      path.join(dir, 'telemetry-agent.jsonl'),
+      [
+        { source: 'agent', t_mono_ns: 40.5e9, seq: 0, event: 'collector_error', collector: 'qmp', message: 'reconnecting: ECONNRESET' },
+        { source: 'agent', t_mono_ns: 41e9, seq: 1, event: 'collector_error', collector: 'proc', message: 'reconnecting' },
+      ]
+        .map((r) => `${JSON.stringify(r)}\n`)
+        .join('') + 'garbage\n',
+    );
+    const r = expectSameHtml(dir);
+    expect(r.html).toContain('qmp: reconnected');
+    expect(r.html).toContain('target restarted');
+  });
+
+  it("a skipped collector's file and an unselected collector's file are still drawn; no summary.json", { timeout: 60_000 }, () => {
+    const dir = generated(30);
+    editJson(dir, 'summary.json', (s) => {
+      (s.collectors as Record<string, Row>).perf = { ...(s.collectors as Record<string, Row>).perf, status: 'skipped', reason: 'crafted' };
+    });
+    editJson(dir, 'episode.json', (e) => {
+      delete ((e.manifest as Row).collectors as Row).netflow;
+    });
+    const skipped = expectSameHtml(dir);
+    expect(skipped.html).toContain('perf counters per second');
+    expect(skipped.html).toContain('Packets per bucket');
+    fs.rmSync(path.join(dir, 'summary.json'));
+    expectSameHtml(dir);
+  });
+
+  it('an episode with no rows at all', { timeout: 60_000 }, () => {
+    const dir = generated(5);
+    for (const f of fs.readdirSync(dir)) if (f.startsWith('telemetry-')) fs.writeFileSync(path.join(dir, f), '');
+    expect(expectSameHtml(dir).html).toContain('"panels":[]');
+  });
+
+  it('parses each row once: verify and the panels share the pass', { timeout: 60_000 }, () => {
+    // Regression for: renderReport ran verify, then read and JSON.parsed every file again for the panels (rowsOf).
+    const dir = generated(60);
+    const lines = fs
+      .readdirSync(dir)
+      .filter((f) => f.startsWith('telemetry-'))
+      .reduce((k, f) => k + fs.readFileSync(path.join(dir, f), 'utf8').split('\n').length - 1, 0);
+    expect(lines).toBeGreaterThan(6000);
+    const parse = vi.spyOn(JSON, 'parse');
+    renderReport(dir);
+    // At most once per line, and a few files more (episode.json, summary.json).
+    expect(parse.mock.calls.length).toBeLessThanOrEqual(lines + 5);
+    parse.mockClear();
+    legacyReport(dir);
+    expect(parse.mock.calls.length, 'the old path parsed twice: the bound above would catch it').toBeGreaterThan(lines + 5);
+  });
+});
