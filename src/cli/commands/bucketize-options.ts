@@ -4,7 +4,10 @@ import path from 'node:path';
 import { netflowConfig } from '../../collectors/netflow/config.js';
 import { formatIssues } from '../../manifest/format-error.js';
 import { EpisodeJsonError, readEpisodeJson, type EpisodeJson } from '../../episode/episode-json.js';
-import type { BucketizeFileOptions } from '../../collectors/netflow/offline/bucketize-file.js';
+import type { BucketizeFileOptions } from '../../collectors/netflow/offline/bucketize-native.js';
+import { UsageError } from './bucketize-usage.js';
+
+export { UsageError };
 
 export interface BucketizeFlags {
   output?: string;
@@ -23,10 +26,6 @@ export interface BucketizeFlags {
   skipBad?: boolean;
   force?: boolean;
   jobs?: string;
-}
-
-export class UsageError extends Error {
-  override name = 'UsageError';
 }
 
 /** --episode DIR's episode.json, through the one typed reader; what it cannot read is a usage error naming the file. */

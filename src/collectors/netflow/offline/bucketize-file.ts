@@ -2,43 +2,23 @@
 // fixed chunks (memory bounded for any file size), rows written as buckets
 // close, and on a bad record everything before it is still written.
 import fs from 'node:fs';
-import { createBucketizer, type BucketizeOptions, type BucketizerKind, type CaptureStatus } from '../bucketizer.js';
-import { errnoName } from '../../../util/errno.js';
+import { createBucketizer } from '../bucketizer.js';
 import type { JsonlWriter } from '../../../rows/jsonl-writer.js';
 import { writeNetflowRows } from '../write-rows.js';
+import { runFile, type BucketizeFileOptions, type BucketizeFileResult } from './bucketize-native.js';
+
+export type { BucketizeFileOptions, BucketizeFileResult };
 
 const CHUNK = 4 << 20;
 /** What the pure-TS path feeds at once (see bucketizeFile). */
 const FEED_BYTES = 64 << 10;
-
-export interface BucketizeFileOptions extends BucketizeOptions {
-  kind?: BucketizerKind;
-  /** Called after each chunk with the bytes read so far. */
-  onProgress?: (bytes: number, packets: number) => void;
-}
-
-export interface BucketizeFileResult {
-  file: string;
-  rows: number;
-  status: CaptureStatus;
-  kind: BucketizerKind;
-}
 
 export function bucketizeFile(file: string, writer: JsonlWriter, o: BucketizeFileOptions): BucketizeFileResult {
   const { bucketizer, kind } = createBucketizer(o, o.kind);
   const rowsBefore = writer.rows;
   const fd = fs.openSync(file, 'r');
   try {
-    if (bucketizer.runFd) {
-      const format = { bucketMs: o.bucketMs, availableInDeployment: writer.availableInDeployment, seq: writer.nextSeq('netflow') };
-      const { readErrno } = bucketizer.runFd(fd, format, (text, rows, bytes, packets) => {
-        writer.appendLines('netflow', text, rows);
-        o.onProgress?.(bytes, packets);
-      });
-      if (readErrno) throw new Error(`cannot read ${file}: ${errnoName(readErrno)}`);
-      writer.flush();
-      return { file, rows: writer.rows - rowsBefore, status: bucketizer.status(), kind };
-    }
+    if (bucketizer.runFd) return runFile(file, fd, bucketizer as Parameters<typeof runFile>[2], writer, o);
     const buf = Buffer.allocUnsafe(CHUNK);
     let read = 0;
     for (;;) {
