@@ -8,6 +8,15 @@ import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
 
 const PANELS = ['netflow-pkts', 'netflow-bytes'];
+/** Each series' label and its row field: the first four on the packets panel, the last two on the bytes panel. */
+const FIELDS = [
+  ['pkts in', 'pkts_in'],
+  ['pkts out', 'pkts_out'],
+  ['SYN', 'tcp_syn'],
+  ['RST', 'tcp_rst'],
+  ['bytes in', 'bytes_in'],
+  ['bytes out', 'bytes_out'],
+] as const;
 
 /** The netflow panels, from the rows of telemetry-netflow.jsonl pushed in file order. */
 export function netflowPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; markers: Marker[] }> {
@@ -17,22 +26,22 @@ export function netflowPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; m
   const by = new Series();
   let lastTNs: number | null = null;
   let lastSeq: number | null = null;
-  const FIELDS = { 'pkts in': 'pkts_in', 'pkts out': 'pkts_out', SYN: 'tcp_syn', RST: 'tcp_rst', 'bytes in': 'bytes_in', 'bytes out': 'bytes_out' } as const;
-  let cur: { x: number; v: Record<string, number | null>; partial: boolean; merged: boolean } | null = null;
+  /** A bucket's values, in FIELDS' order. */
+  let cur: { x: number; v: Array<number | null>; partial: boolean; merged: boolean } | null = null;
   const flush = () => {
     if (!cur) return;
     // A bucket a capture run began or ended inside counts less than the traffic there was: drawn as counted, and marked.
     if (cur.partial && !cur.merged) marks.add(cur.x, 'break', 'a bucket the capture covered only in part', 'buckets covered only in part');
     const v = cur.v;
-    pk.point(cur.x, { 'pkts in': v['pkts in']!, 'pkts out': v['pkts out']!, SYN: v.SYN!, RST: v.RST! });
-    by.point(cur.x, { 'bytes in': v['bytes in']!, 'bytes out': v['bytes out']! });
+    if (pk.at(cur.x)) for (let i = 0; i < 4; i++) pk.set(FIELDS[i]![0], v[i]!);
+    if (by.at(cur.x)) for (let i = 4; i < 6; i++) by.set(FIELDS[i]![0], v[i]!);
     cur = null;
   };
   const push = (r: Row): void => {
     const tNs = r.t_mono_ns as number;
     const x = tNs / 1e9;
     const seq = num(r.seq);
-    const v = Object.fromEntries(Object.entries(FIELDS).map(([label, field]) => [label, num(r[field])]));
+    const v = FIELDS.map(([, field]) => num(r[field]));
     if (lastSeq !== null && seq !== null && seq !== lastSeq + 1) {
       flush();
       marks.add(x, 'break', `${seq - lastSeq - 1} rows missing (seq ${lastSeq}→${seq})`, 'rows missing or out of order');
@@ -41,7 +50,7 @@ export function netflowPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; m
       // A capture that restarted inside a bucket gives it one row per run: together they are the bucket.
       marks.add(x, 'break', 'capture restarted inside this bucket (its rows are added)', 'capture restarts inside a bucket');
       cur.merged = true;
-      for (const k of Object.keys(v)) {
+      for (let k = 0; k < v.length; k++) {
         const a = cur.v[k]!;
         const b = v[k]!;
         cur.v[k] = a === null || b === null ? null : a + b;

@@ -70,7 +70,7 @@ export function perfPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
       const n = num(v);
       return n === null || dt === null || dt <= 0 ? null : n / dt;
     };
-    rates.point(x, { 'page faults/s': per(r.page_faults), 'context switches/s': per(r.context_switches) });
+    if (rates.at(x)) rates.set('page faults/s', per(r.page_faults)), rates.set('context switches/s', per(r.context_switches));
     // cpu-clock counts every thread of the process: at most every CPU of the host.
     const ms = num(r.cpu_clock_ms);
     let pct = ms === null || dt === null || dt <= 0 ? null : (ms / (dt * 1000)) * 100;
@@ -78,10 +78,10 @@ export function perfPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
       marks.add(x, 'dropped', `cpu-clock ${pct.toFixed(0)}% ${pct < 0 ? 'is negative' : `is more than ${meta.hostCpus} CPUs could give`}: dropped`, 'CPU values dropped as impossible', ['perf-cpu']);
       pct = null;
     }
-    cpu.point(x, { 'CPU % (cpu-clock)': pct });
+    if (cpu.at(x)) cpu.set('CPU % (cpu-clock)', pct);
     const cyc = num(r.cycles);
     const ins = num(r.instructions);
-    ipc.point(x, { IPC: cyc !== null && cyc > 0 && ins !== null ? ins / cyc : null });
+    if (ipc.at(x)) ipc.set('IPC', cyc !== null && cyc > 0 && ins !== null ? ins / cyc : null);
   };
   const finish = (): { panels: Panel[]; markers: Marker[] } => {
     const notes = (id: string) => ['each row is what one perf run counted in its interval, per second; a new run, lost rows, a counter not counted or a silence over 3 intervals is a gap', ...marks.notes(id)];

@@ -58,6 +58,29 @@ const ticksOf = (r: Row): number | null => {
   return u === null || s === null ? null : u + s;
 };
 
+/** A thread's bound: one core. */
+const ONE_CORE = (): number => 1;
+
+/**
+ * What was made for one thread under one owner (the process, or its pid,
+ * and a tid): its names, made again only when the row's starttime, vCPU
+ * or comm changes. Every row of it then hands the Maps the same strings,
+ * which they find at once (a string keeps its hash), where a string made
+ * anew per row was hashed per row.
+ */
+interface ThreadNames {
+  /** `${owner}|${tid}` */
+  owner: string;
+  start: unknown;
+  /** `${owner}/${starttime ?? '?'}`: the thread (tid + starttime), keying its previous reading. '' until made. */
+  key: string;
+  vcpu: unknown;
+  comm: unknown;
+  label: string;
+  /** The key of the thread last seen under this owner and tid (a new one: the tid was reused). */
+  seen: string | undefined;
+}
+
 const reasonOf = (r: Row, field: string): string => {
   const why = (r.null_reasons as Record<string, unknown> | undefined)?.[field];
   return typeof why === 'string' ? why : 'not in the row';
@@ -70,8 +93,24 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
   const cpu = new Series();
   const rss = new Series();
   const prev = new Map<string, { sample: number; tNs: number; ticks: number; threads: number | null }>();
-  /** Per process and tid, the thread (tid + starttime) last seen under it. */
-  const threadKeys = new Map<string, string>();
+  /** Per owner (the process key, else its pid) and tid: the thread's names, and the thread last seen under it. */
+  const threadNames = new Map<string, Map<number | null, ThreadNames>>();
+  const namesOf = (owner: string, tid: number | null, th: Row): ThreadNames => {
+    let byTid = threadNames.get(owner);
+    if (!byTid) threadNames.set(owner, (byTid = new Map()));
+    let n = byTid.get(tid);
+    if (!n) byTid.set(tid, (n = { owner: `${owner}|${tid}`, start: undefined, key: '', vcpu: undefined, comm: undefined, label: '', seen: undefined }));
+    if (n.key === '' || n.start !== th.starttime) {
+      n.start = th.starttime;
+      n.key = `${n.owner}/${th.starttime ?? '?'}`;
+    }
+    if (n.label === '' || n.vcpu !== th.vcpu || n.comm !== th.comm) {
+      n.vcpu = th.vcpu;
+      n.comm = th.comm;
+      n.label = th.vcpu !== null && th.vcpu !== undefined ? `vCPU ${th.vcpu}` : `${String(th.comm)} (${tid})`;
+    }
+    return n;
+  };
   let sampleNo = 0;
   let lastSeq: number | null = null;
   let lastTNs: number | null = null;
@@ -90,12 +129,21 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
    */
   const rate = (key: string, label: string, x: number, tNs: number, ticks: number | null, cores: (threadsBefore: number | null) => number | null, hardCores: number | null, threads: number | null = null): number | null => {
     if (ticks === null) return null;
-    const p = prev.get(key);
-    prev.set(key, { sample: sampleNo, tNs, ticks, threads });
-    if (!p || p.sample !== sampleNo - 1 || tNs <= p.tNs) return null;
-    const dtS = (tNs - p.tNs) / 1e9;
-    let r = cpuPercent(ticks - p.ticks, dtS, meta.clkTck, cores(p.threads));
-    if (r.kind === 'dropped' && ticks >= p.ticks && hardCores !== cores(p.threads)) r = cpuPercent(ticks - p.ticks, dtS, meta.clkTck, hardCores);
+    const before = prev.get(key);
+    if (!before) {
+      prev.set(key, { sample: sampleNo, tNs, ticks, threads });
+      return null;
+    }
+    // The reading is kept in place (one object per thing read, not per row): the previous one first.
+    const pSample = before.sample;
+    const pTNs = before.tNs;
+    const pTicks = before.ticks;
+    const pThreads = before.threads;
+    (before.sample = sampleNo), (before.tNs = tNs), (before.ticks = ticks), (before.threads = threads);
+    if (pSample !== sampleNo - 1 || tNs <= pTNs) return null;
+    const dtS = (tNs - pTNs) / 1e9;
+    let r = cpuPercent(ticks - pTicks, dtS, meta.clkTck, cores(pThreads));
+    if (r.kind === 'dropped' && ticks >= pTicks && hardCores !== cores(pThreads)) r = cpuPercent(ticks - pTicks, dtS, meta.clkTck, hardCores);
     if (r.kind === 'value') return r.pct;
     if (r.kind === 'at_bound') return atBound++, r.pct;
     marks.add(x, 'dropped', `${label}: ${r.why}: dropped`, 'CPU values dropped as impossible', ['proc-cpu']);
@@ -117,15 +165,16 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
     }
     // Rows lost inside this sample (thread rows): marked here; the threads they were are absent, so no rate spans them.
     for (const [a, b] of s.lostInside) marks.add(x, 'break', b > a ? `${b - a - 1} rows missing (seq ${a}→${b})` : `rows out of order (seq ${a}→${b})`, 'rows missing or out of order');
-    const values: Record<string, number | null> = {};
+    // The sample's CPU values go straight to the series (the labels it sets; the others are null there).
+    const drawn = cpu.at(x);
     const p = s.proc;
     let procKey: string | null = null;
     const pid = p ? num(p.pid) : null;
     const event = p ? (p.process_event ?? p.event) : null; // (a row that names it `event`, as other sources do)
     if (p && event === 'exited') {
       marks.add(x, 'break', `target exited (pid ${pid})`, 'exits');
-      values.process = null;
-      rss.point(x, { 'RSS MiB': null });
+      if (drawn) cpu.set('process', null);
+      if (rss.at(x)) rss.set('RSS MiB', null);
       curKey = null;
     } else if (p) {
       procKey = `${pid}/${p.starttime ?? '?'}`;
@@ -141,30 +190,31 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
       // (threads that started and exited between the samples count in utime + stime).
       const threadsNow = num(p.num_threads);
       const byThreads = (threadsBefore: number | null): number | null => {
-        const ts = [threadsNow, threadsBefore].filter((v): v is number => v !== null && v > 0);
-        if (!ts.length) return meta.hostCpus;
-        return meta.hostCpus === null ? Math.max(...ts) : Math.min(Math.max(...ts), meta.hostCpus);
+        const now = threadsNow !== null && threadsNow > 0 ? threadsNow : null;
+        const then = threadsBefore !== null && threadsBefore > 0 ? threadsBefore : null;
+        const most = now === null ? then : then === null ? now : Math.max(now, then);
+        if (most === null) return meta.hostCpus;
+        return meta.hostCpus === null ? most : Math.min(most, meta.hostCpus);
       };
-      values.process = rate(procKey, 'process', x, s.tNs, ticks, byThreads, meta.hostCpus, threadsNow);
+      const v = rate(procKey, 'process', x, s.tNs, ticks, byThreads, meta.hostCpus, threadsNow);
+      if (drawn) cpu.set('process', v);
       const r = num(p.rss_bytes);
       if (r === null) marks.add(x, 'break', `RSS not read (${reasonOf(p, 'rss_bytes')})`, 'values missing');
-      rss.point(x, { 'RSS MiB': r === null ? null : r / 2 ** 20 });
+      if (rss.at(x)) rss.set('RSS MiB', r === null ? null : r / 2 ** 20);
     }
     for (const th of s.threads) {
       const tid = num(th.tid);
-      const label = th.vcpu !== null && th.vcpu !== undefined ? `vCPU ${th.vcpu}` : `${String(th.comm)} (${tid})`;
-      const owner = `${procKey ?? num(th.pid)}|${tid}`;
-      const key = `${owner}/${th.starttime ?? '?'}`;
+      const n = namesOf(procKey ?? String(num(th.pid)), tid, th);
+      const { key, label } = n;
       // A tid the process reused for a new thread: its line breaks (no rate against the old thread), and the reader is told why.
-      const before = threadKeys.get(owner);
-      if (before !== undefined && before !== key) marks.add(x, 'break', `${label}: a new thread under the same tid`, 'threads replaced under a reused tid', ['proc-cpu']);
-      threadKeys.set(owner, key);
+      if (n.seen !== undefined && n.seen !== key) marks.add(x, 'break', `${label}: a new thread under the same tid`, 'threads replaced under a reused tid', ['proc-cpu']);
+      n.seen = key;
       const ticks = ticksOf(th);
       if (ticks === null) marks.add(x, 'break', `${label} CPU not read (${reasonOf(th, num(th.cpu_user_jiffies) === null ? 'cpu_user_jiffies' : 'cpu_sys_jiffies')})`, 'values missing');
-      const v = rate(key, label, x, s.tNs, ticks, () => 1, 1);
-      if (v !== null || !(label in values)) values[label] = v;
+      // Two threads of one label in a sample (a vCPU named twice): a value wins over a null, the later over the earlier.
+      const v = rate(key, label, x, s.tNs, ticks, ONE_CORE, 1);
+      if (drawn) cpu.set(label, v);
     }
-    cpu.point(x, values);
     if (p) lastPid = pid;
     lastExited = event === 'exited';
     lastSeq = s.lastSeq ?? lastSeq;

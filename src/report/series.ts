@@ -25,6 +25,20 @@ export class Series {
 
   /** Values at x; labels not given are null there. Returns false for an x before the last one. */
   point(x: number, values: Record<string, number | null>): boolean {
+    if (!this.at(x)) return false;
+    for (const [k, v] of Object.entries(values)) this.set(k, v);
+    return true;
+  }
+
+  /**
+   * Starts the point at x (or goes on with the last, when x is the same):
+   * the labels set() until the next at() are its values, the others null.
+   * Returns false for an x before the last one (counted, not drawn): set()
+   * must not be called for it. point(x, values) is at(x) then set() of each
+   * value in the record's order; a row's builder calls these instead to make
+   * no record per row.
+   */
+  at(x: number): boolean {
     const last = this.xs.length ? this.xs[this.xs.length - 1]! : -Infinity;
     if (x < last) {
       this.outOfOrder++;
@@ -34,21 +48,23 @@ export class Series {
       this.xs.push(x);
       this.lastValued = false;
     }
-    const i = this.xs.length - 1;
-    for (const [k, v] of Object.entries(values)) {
-      let c = this.cols.get(k);
-      if (!c) this.cols.set(k, (c = { at: [], values: [] }));
-      const n = c.at.length;
-      if (n && c.at[n - 1] === i) {
-        // Two rows at the same x: a value wins over a null, and the later value over the earlier.
-        if (v !== null) c.values[n - 1] = v;
-      } else {
-        c.at.push(i);
-        c.values.push(v);
-      }
-      if (v !== null) this.lastValued = true;
-    }
     return true;
+  }
+
+  /** A label's value at the point at() started. */
+  set(label: string, v: number | null): void {
+    const i = this.xs.length - 1;
+    let c = this.cols.get(label);
+    if (!c) this.cols.set(label, (c = { at: [], values: [] }));
+    const n = c.at.length;
+    if (n && c.at[n - 1] === i) {
+      // Two rows at the same x: a value wins over a null, and the later value over the earlier.
+      if (v !== null) c.values[n - 1] = v;
+    } else {
+      c.at.push(i);
+      c.values.push(v);
+    }
+    if (v !== null) this.lastValued = true;
   }
 
   /** Labels in the order they first came. */

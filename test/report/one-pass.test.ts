@@ -81,6 +81,14 @@ describe('labtel report in one pass, byte-identical to the old path', () => {
       if (r.tid === 4243 && i > 400) return [JSON.stringify({ ...r, starttime: 7777 })]; // a tid reused by a new thread
       if (i === 450) return [JSON.stringify({ ...r, t_mono_ns: 1 })]; // out of time order
       if (i === 460) return [JSON.stringify({ ...r, cpu_user_jiffies: null, rss_bytes: null, null_reasons: { cpu_user_jiffies: 'gone', rss_bytes: 'gone' } })];
+      if (i === 117) return []; // a sample's process row lost: its threads are keyed by their pid
+      if (i >= 118 && i < 126 && r.tid === 4245) return [JSON.stringify({ ...r, starttime: { odd: 1 } })];
+      // Two threads naming one vCPU in a sample: a value against a null, either way round (the next sample rates them).
+      if (i === 145 || i === 154) return [l, JSON.stringify({ ...r, tid: 9999, cpu_user_jiffies: i === 145 ? null : 7 })];
+      if (i === 146 || i === 155) return [JSON.stringify({ ...r, vcpu: 0 })];
+      if (i >= 200 && i < 260 && r.tid === 4247) return [JSON.stringify({ ...r, tid: null, comm: undefined, vcpu: 'x' })];
+      if (i >= 260 && i < 280 && r.tid === 4248) return [JSON.stringify({ ...r, starttime: '5008|1', vcpu: null, comm: i % 2 ? 'a' : 'b' })];
+      if (i === 500) return [l, JSON.stringify({ ...r, seq: r.seq, cpu_user_jiffies: 99999 })]; // a second process row at one time
       return [l];
     });
     fs.appendFileSync(path.join(dir, 'telemetry-proc.jsonl'), '{"source":"host_proc","t_mono_ns":99'); // a partial last line
