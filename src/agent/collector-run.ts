@@ -67,6 +67,7 @@ export class CollectorRun {
       case 'started':
         this.markStarted();
         this.agentRow({ event: 'collector_started', collector: this.name, message: null });
+        if (msg.tid !== undefined) this.log(`${this.name}: recording on thread ${msg.tid}`);
         break;
       case 'error':
         if (s.errors.length <= MAX_REPORTED) s.errors.push(msg.message); // the worker bounds them (error-budget.ts): its last says how many more there were

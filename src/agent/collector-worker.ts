@@ -1,9 +1,10 @@
 // Entry point of a collector's worker thread: runs one collector into its own
 // file and reports to the agent. Whatever the collector throws ends here as a
 // 'failed' message, never as a crash of the agent.
+import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { EpisodeClock } from '../clock/origin.js';
-import { loadCollector, specOf } from '../collectors/index.js';
+import { loadEntry } from './load-entry.js';
 import { JsonlWriter } from '../rows/jsonl-writer.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 import { ErrorBudget } from './error-budget.js';
@@ -19,10 +20,11 @@ port.on('message', (m: ToWorker) => {
 const errors = new ErrorBudget((message) => send({ type: 'error', message }));
 let writer: JsonlWriter | undefined;
 try {
-  // The worker table is the catalog: the collector's spec names the module that holds its code.
-  const collector = await loadCollector(specOf(input.name).entry);
+  // The worker table is the catalog: the agent passes the entry the collector's spec names, so this thread
+  // loads that module alone (not the catalog, every spec and the row schemas: zod in each of 6 isolates).
+  const collector = await loadEntry(input.entry);
   writer = new JsonlWriter(input.outputPath, { availableInDeployment: input.availableInDeployment, stats: input.stats });
-  send({ type: 'started' });
+  send({ type: 'started', tid: threadId() });
   const outcome = await collector.run({
     config: input.config as never,
     target: input.target,
@@ -50,3 +52,13 @@ try {
   send({ type: 'failed', rows: writer?.rows ?? 0, message: `${e.message ?? String(err)}${cause}` });
 }
 port.close();
+
+/** This thread's id in /proc/PID/task (Node names every thread "node"); undefined where /proc says nothing. */
+function threadId(): number | undefined {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -10,7 +10,6 @@ import type { CollectorSpec } from '../collectors/collector-spec.js';
 import { KNOWN_COLLECTORS, type CollectorName, type Manifest } from '../manifest/schema.js';
 import { nativeStatus } from '../native/addon.js';
 import { sysconf } from '../native/sysconf.js';
-import { startForwarding } from '../sinks/nats/live.js';
 import { JsonlWriter } from '../rows/jsonl-writer.js';
 import { VERSION } from '../version.js';
 import { CollectorRun } from './collector-run.js';
@@ -149,7 +148,8 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   const tStart = clock.now();
   agentRow({ event: 'episode_started', collector: null, message: `pid ${target.pid}` });
   const self = new SelfTelemetry(agent, clock);
-  const forwarding = m.sinks?.nats ? startForwarding(dir, m.sinks.nats, episode, log) : null;
+  // The NATS client is loaded only for an episode that forwards (it is most of what the agent's thread would load otherwise).
+  const forwarding = m.sinks?.nats ? (await import('../sinks/nats/live.js')).startForwarding(dir, m.sinks.nats, episode, log) : null;
   // Whatever ends the episode, even an error (summary.json that cannot be written), the loop ends and the connection closes: an open one keeps the process from exiting.
   try {
     const summaries: Record<string, CollectorSummary> = { ...plan.skipped };
@@ -184,6 +184,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
           sourcesOf(p.spec),
           {
             name: p.name,
+            entry: p.spec.entry,
             config: p.config,
             target,
             originNs: origin.t_mono_origin_ns,

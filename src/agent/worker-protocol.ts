@@ -2,9 +2,12 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { CollectorName } from '../manifest/schema.js';
 import type { ResolvedTarget } from '../collectors/types.js';
+import type { CollectorEntry } from '../collectors/collector-spec.js';
 
 export interface WorkerInput {
   name: CollectorName;
+  /** The module that holds the collector's code (its spec's entry): the worker imports it alone, not the catalog. */
+  entry: CollectorEntry;
   config: unknown;
   target: ResolvedTarget;
   originNs: string;
@@ -22,7 +25,8 @@ export interface WorkerInput {
 }
 
 export type FromWorker =
-  | { type: 'started' }
+  /** tid: the worker's thread id (/proc/thread-self), so its CPU can be told apart in /proc/PID/task. */
+  | { type: 'started'; tid?: number }
   | { type: 'error'; message: string }
   | { type: 'done'; rows: number; end: string; valueRows?: number; detail?: Record<string, unknown> }
   | { type: 'failed'; rows: number; message: string };

@@ -6,6 +6,7 @@ import { runEpisode } from '../../src/agent/run-episode.js';
 import { spawnModuleWorker } from '../../src/util/spawn-worker.js';
 import type { FromWorker } from '../../src/agent/worker-protocol.js';
 import { parseManifest } from '../../src/manifest/load.js';
+import { procSpec } from '../../src/collectors/proc/spec.js';
 import { ROW_SCHEMAS } from '../../src/rows/registry.js';
 import { abortWhenLines, readJsonl, tmpDir } from '../helpers/tmp.js';
 
@@ -106,7 +107,7 @@ describe('collector worker', () => {
   it('reports a collector that throws as a failure message instead of crashing', async () => {
     const dir = tmpDir();
     const w = spawnModuleWorker(new URL('../../src/agent/collector-run.ts', import.meta.url).href, 'collector-worker', {
-      name: 'proc', config: { interval_ms: 10, threads: false }, target: { pid: 0x3ffffff0 },
+      name: 'proc', entry: procSpec.entry, config: { interval_ms: 10, threads: false }, target: { pid: 0x3ffffff0 },
       originNs: '0', realtimeMinusMonoNs: '0', outputPath: path.join(dir, 'telemetry-proc.jsonl'), availableInDeployment: true,
     });
     const messages: FromWorker[] = [];
@@ -114,7 +115,7 @@ describe('collector worker', () => {
     const code = await new Promise((resolve) => w.once('exit', resolve));
     expect(code).toBe(0);
     expect(messages).toEqual([
-      { type: 'started' },
+      { type: 'started', tid: expect.any(Number) },
       { type: 'failed', rows: 0, message: 'cannot sample /proc/1073741808: ENOENT (no such process)' },
     ]);
   });

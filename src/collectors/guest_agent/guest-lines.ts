@@ -5,7 +5,7 @@
 // feeds it from the channel; the fuzz target (test/fuzz/guest-lines.ts)
 // feeds it directly, thousands of inputs a second.
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { isMeasuredValue } from '../../rows/measurement.js';
+import { isMeasuredValue } from '../../rows/measured-value.js';
 import { ByteBudget, type BudgetVerdict } from './byte-budget.js';
 import { judgeLine } from './guest-line.js';
 import type { QgaAnswer } from './qga-session.js';

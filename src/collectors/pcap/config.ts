@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { bool, collectorCommon, expected, nonEmptyString, positiveInt } from '../../schema/common.js';
 
-/** Linux interface names: at most 15 characters, none of them a slash, space or colon-led trick. */
-export const IFACE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+import { IFACE_NAME } from './iface-name.js';
+
+export { IFACE_NAME };
 /** A user name for tcpdump to capture as: what useradd accepts, nothing that reads as an option. */
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 

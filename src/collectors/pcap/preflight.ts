@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import { which } from '../../util/which.js';
 import { captureIdentity, checkTcpdumpExec, describeIdentity } from './capture-identity.js';
-import { IFACE_NAME } from './config.js';
+import { IFACE_NAME } from './iface-name.js';
 import { type CaptureIdentity, tcpdumpCheckArgs, tcpdumpWrapper } from './tcpdump-args.js';
 import { childEnv } from '../../util/child-env.js';
 

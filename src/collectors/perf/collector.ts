@@ -1,5 +1,5 @@
 import type { Collector } from '../types.js';
-import { DEFAULT_PERF_EVENTS } from './config.js';
+import { DEFAULT_PERF_EVENTS } from './default-events.js';
 import { perfPreflight } from './preflight.js';
 import { perfLoop } from './run-loop.js';
 

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import { collectorCommon, nonEmptyString, positiveInt } from '../../schema/common.js';
 
-export const DEFAULT_PERF_EVENTS = [
-  'cycles', 'instructions', 'branches', 'branch-misses', 'cache-references', 'cache-misses',
-  'page-faults', 'context-switches', 'cpu-clock',
-] as const;
+import { DEFAULT_PERF_EVENTS } from './default-events.js';
+
+export { DEFAULT_PERF_EVENTS };
 
 export const perfConfig = z
   .strictObject({

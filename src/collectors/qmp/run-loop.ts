@@ -17,9 +17,8 @@ import { QmpProblems, type QmpProblemKind } from '../../qmp/problems.js';
 import { newPollState, pollQemu, type PollResult } from './poll.js';
 import { fitRow } from './fit-row.js';
 import { eventRow } from './event-row.js';
-import { MEASUREMENT_PATHS, hasMeasuredValue } from '../../rows/measurements.js';
-
-const QMP_MEASUREMENTS = MEASUREMENT_PATHS.qmp![0]!.paths;
+import { hasMeasuredValue } from '../../rows/measured-value.js';
+import { QMP_POLL_MEASUREMENTS as QMP_MEASUREMENTS } from './measurement-paths.js';
 
 
 export interface QmpLoopOptions {
