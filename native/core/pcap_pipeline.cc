@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -63,15 +64,19 @@ double thread_cpu_s() {
   return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
 }
 
+// Buffers are allocated uninitialized (new T[n]): zero-filling them touched
+// every page up front, which a short capture paid for in full.
 struct Chunk {
-  std::vector<uint8_t> buf;
+  std::unique_ptr<uint8_t[]> buf;
+  size_t cap = 0;
   size_t n = 0;
   bool eof = false;
   int err = 0;
 };
 
 struct Block {
-  std::vector<PacketSummary> recs;
+  std::unique_ptr<PacketSummary[]> recs;
+  size_t cap = 0;
   size_t n = 0;
   uint64_t bytes = 0;  // reader offset when the block was handed over
   bool last = false;
@@ -100,7 +105,7 @@ struct SummarySink final : PacketSink {
   void packet(const Packet& p) override {
     if (!cur) return;  // the consumer is gone (stop): drop
     sum.summarize(p, &cur->recs[cur->n++]);
-    if (cur->n == cur->recs.size()) {
+    if (cur->n == cur->cap) {
       hand_over(false);
       open();
     }
@@ -119,9 +124,15 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
                             const std::function<bool(uint64_t bytes)>& on_block) {
   const size_t nchunks = std::max<size_t>(opt.chunks, 2), nblocks = std::max<size_t>(opt.blocks, 2);
   std::vector<Chunk> chunks(nchunks);
-  for (Chunk& c : chunks) c.buf.resize(std::max<size_t>(opt.chunk_bytes, 1));
+  for (Chunk& c : chunks) {
+    c.cap = std::max<size_t>(opt.chunk_bytes, 1);
+    c.buf.reset(new uint8_t[c.cap]);
+  }
   std::vector<Block> blocks(nblocks);
-  for (Block& b : blocks) b.recs.resize(std::max<size_t>(opt.block_packets, 1));
+  for (Block& b : blocks) {
+    b.cap = std::max<size_t>(opt.block_packets, 1);
+    b.recs.reset(new PacketSummary[b.cap]);
+  }
   Ring chunk_ring(nchunks), block_ring(nblocks);
   std::atomic<bool> stop{false};
   PipelineResult res;
@@ -142,9 +153,9 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
       c.n = 0;
       c.eof = false;
       c.err = 0;
-      while (c.n < c.buf.size() && !stop.load(std::memory_order_relaxed)) {
-        size_t want = c.buf.size() - c.n;
-        ssize_t r = ::read(fd, c.buf.data() + c.n, want);
+      while (c.n < c.cap && !stop.load(std::memory_order_relaxed)) {
+        size_t want = c.cap - c.n;
+        ssize_t r = ::read(fd, c.buf.get() + c.n, want);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
           c.err = errno;
@@ -180,7 +191,7 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
       Chunk& c = chunks[i];
       bool end = c.eof || c.err;
       read_err = c.err;
-      if (c.n) feed = reader.feed(c.buf.data(), c.n, sink);
+      if (c.n) feed = reader.feed(c.buf.get(), c.n, sink);
       chunk_ring.release();
       // Hand over what this chunk gave, so a slow live stream is bucketed
       // as it comes rather than when a block fills.
@@ -203,7 +214,7 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
     size_t i = block_ring.next();
     if (i == Ring::kClosed) break;
     Block& b = blocks[i];
-    bucketizer.consume(b.recs.data(), b.n);
+    bucketizer.consume(b.recs.get(), b.n);
     bool last = b.last;
     uint64_t bytes = b.bytes;
     block_ring.release();
