@@ -13,7 +13,9 @@
         "native/core/pcap_reader.cc",
         "native/core/clock.cc",
         "native/core/peer_cred.cc",
+        "native/core/proc_batch.cc",
         "native/core/proc_parse.cc",
+        "native/core/proc_row_json.cc",
         "native/core/proc_sampler.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -10,6 +10,7 @@
 #include "binding_bucketize.h"
 #include "core/clock.h"
 #include "core/peer_cred.h"
+#include "core/proc_batch.h"
 #include "core/proc_fields.h"
 #include "core/proc_sampler.h"
 
@@ -44,6 +45,9 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
                        {InstanceMethod<&ProcSamplerWrap::Open>("open"),
                         InstanceMethod<&ProcSamplerWrap::Sample>("sample"),
                         InstanceMethod<&ProcSamplerWrap::Threads>("threads"),
+                        InstanceMethod<&ProcSamplerWrap::BatchFormat>("batchFormat"),
+                        InstanceMethod<&ProcSamplerWrap::BatchSignature>("batchSignature"),
+                        InstanceMethod<&ProcSamplerWrap::Batch>("batch"),
                         InstanceMethod<&ProcSamplerWrap::Close>("close")});
   }
 
@@ -118,8 +122,105 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
     return info.Env().Undefined();
   }
 
+  // batchFormat(head, seqKey, afterSeq: string, originNs: bigint, periodNs: number, maxRows: number): void
+  Napi::Value BatchFormat(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    EXPECT(info.Length() >= 6 && info[0].IsString() && info[1].IsString() && info[2].IsString() && info[3].IsBigInt() &&
+               info[4].IsNumber() && info[5].IsNumber(),
+           "Expected (head: string, seqKey: string, afterSeq: string, originNs: bigint, periodNs: number, maxRows: number)");
+    bool lossless = false;
+    int64_t origin = info[3].As<Napi::BigInt>().Int64Value(&lossless);
+    double period = info[4].As<Napi::Number>().DoubleValue();
+    double rows = info[5].As<Napi::Number>().DoubleValue();
+    EXPECT(lossless, "Expected originNs to fit in 64 bits");
+    EXPECT(period >= 1 && period <= 1e12, "Expected periodNs from 1 to 1e12");
+    EXPECT(rows >= 1 && rows <= 1e6, "Expected maxRows from 1 to 1e6");
+    format_.head = info[0].As<Napi::String>().Utf8Value();
+    format_.seq_key = info[1].As<Napi::String>().Utf8Value();
+    format_.after_seq = info[2].As<Napi::String>().Utf8Value();
+    format_.origin_ns = origin;
+    format_.period_ns = static_cast<int64_t>(period);
+    format_.max_rows = static_cast<int>(rows);
+    return env.Undefined();
+  }
+
+  // batchSignature(values: Float64Array, errors: Int32Array, reasons: string): void — the rows batch() may format.
+  Napi::Value BatchSignature(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    double* v = nullptr;
+    int32_t* e = nullptr;
+    if (!SampleArrays(info, &v, &e)) return env.Undefined();
+    EXPECT(info.Length() >= 3 && info[2].IsString(), "Expected (values: Float64Array, errors: Int32Array, reasons: string)");
+    sig_.set = true;
+    for (int i = 0; i < labtel::PF_COUNT; i++) sig_.err[i] = e[i];
+    sig_.nan_mask = labtel::nan_mask_of(v);
+    sig_.reasons = info[2].As<Napi::String>().Utf8Value();
+    return env.Undefined();
+  }
+
+  // batch(state: Float64Array, stop: Int32Array, values: Float64Array, errors: Int32Array): string — the rows' text.
+  // state: [seq, prevT, identity, nextNs] in and out, then out: [end, rows, measured, handoffT].
+  Napi::Value Batch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    EXPECT(info.Length() >= 4 && info[0].IsTypedArray() && info[1].IsTypedArray(),
+           "Expected (state: Float64Array, stop: Int32Array, values: Float64Array, errors: Int32Array)");
+    auto state = info[0].As<Napi::TypedArray>();
+    auto stop = info[1].As<Napi::TypedArray>();
+    EXPECT(state.TypedArrayType() == napi_float64_array && state.ElementLength() >= 8, "Expected state to be a Float64Array of 8");
+    EXPECT(stop.TypedArrayType() == napi_int32_array && stop.ElementLength() >= 1, "Expected stop to be an Int32Array");
+    double* v = nullptr;
+    int32_t* e = nullptr;
+    if (!SampleArrays(info, &v, &e, 2)) return env.Undefined();
+    double* st = state.As<Napi::Float64Array>().Data();
+    labtel::ProcBatchState s;
+    s.seq = st[0];
+    s.prev_t = static_cast<int64_t>(st[1]);
+    s.identity = st[2];
+    s.next_ns = static_cast<int64_t>(st[3]);
+    labtel::ProcSample handoff;
+    out_.clear();
+    labtel::ProcBatchResult r =
+        labtel::run_proc_batch(core_.get(), format_, sig_, &s, stop.As<Napi::Int32Array>().Data(), &out_, &handoff);
+    st[0] = s.seq;
+    st[1] = static_cast<double>(s.prev_t);
+    st[3] = static_cast<double>(s.next_ns);
+    st[4] = r.end;
+    st[5] = r.rows;
+    st[6] = r.measured;
+    st[7] = static_cast<double>(r.handoff_t);
+    if (r.end == labtel::kBatchHandoff) {
+      for (int i = 0; i < labtel::F_COUNT; i++) v[i] = handoff.v[i];
+      for (int i = 0; i < labtel::PF_COUNT; i++) e[i] = handoff.err[i];
+    }
+    napi_value text;
+    napi_status status = napi_create_string_utf8(env, out_.data(), out_.size(), &text);
+    NAPI_THROW_IF_FAILED(env, status, Napi::Value());
+    return Napi::Value(env, text);
+  }
+
+  // (values: Float64Array, errors: Int32Array) at info[at], info[at + 1]; throws and returns false otherwise.
+  static bool SampleArrays(const Napi::CallbackInfo& info, double** v, int32_t** e, size_t at = 0) {
+    Napi::Env env = info.Env();
+    bool ok = info.Length() >= at + 2 && info[at].IsTypedArray() && info[at + 1].IsTypedArray();
+    if (ok) {
+      auto values = info[at].As<Napi::TypedArray>();
+      auto errors = info[at + 1].As<Napi::TypedArray>();
+      ok = values.TypedArrayType() == napi_float64_array && values.ElementLength() >= labtel::F_COUNT &&
+           errors.TypedArrayType() == napi_int32_array && errors.ElementLength() >= labtel::PF_COUNT;
+      if (ok) {
+        *v = values.As<Napi::Float64Array>().Data();
+        *e = errors.As<Napi::Int32Array>().Data();
+      }
+    }
+    if (!ok) Napi::TypeError::New(env, "Expected values: Float64Array of procFieldNames().length and errors: Int32Array of 4").ThrowAsJavaScriptException();
+    return ok;
+  }
+
   std::unique_ptr<labtel::ProcSampler> core_;
   std::vector<labtel::ThreadSample> threads_;
+  labtel::ProcBatchFormat format_;
+  labtel::ProcRowSignature sig_;
+  std::string out_;
 };
 
 class LabtelAddon : public Napi::Addon<LabtelAddon> {

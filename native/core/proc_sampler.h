@@ -42,6 +42,7 @@ class ProcSampler {
   // dropped; new ones are opened.
   void sample_threads(std::vector<ThreadSample>* out);
   void close();
+  int pid() const { return pid_; }
 
  private:
   int read_file(int fd, int open_err);

@@ -7,6 +7,16 @@ export interface NativeProcSampler {
   sample(values: Float64Array, errors: Int32Array): void;
   threads(): NativeThreadSample[];
   close(): void;
+  /** How batch() spells rows (the envelope up to t_mono_ns, the seq key, the rest of it) and schedules them. Absent from an addon built before it. */
+  batchFormat?(head: string, seqKey: string, afterSeq: string, originNs: bigint, periodNs: number, maxRows: number): void;
+  /** The rows batch() may format: samples with these errors and these NaN fields, whose null_reasons are `reasons` (JSON, '' for none). */
+  batchSignature?(values: Float64Array, errors: Int32Array, reasons: string): void;
+  /**
+   * Sleeps to each deadline, samples and formats rows matching the signature, until maxRows rows, a nonzero stop[0],
+   * or a sample it does not cover (left in values/errors). state: [seq, prevT, identity, nextNs] in and out, then
+   * [end (0 full, 1 stopped, 2 handoff), rows, measured rows, handoff t] out. Returns the rows' JSONL text.
+   */
+  batch?(state: Float64Array, stop: Int32Array, values: Float64Array, errors: Int32Array): string;
 }
 
 export interface NativeThreadSample {

@@ -9,18 +9,17 @@ import { PidfileFollower, type PidfileFollowerOptions } from '../../util/pidfile
 import type { ProcessIdentity } from '../../util/process-identity.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { sysconf } from '../../native/sysconf.js';
-import { F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
+import { F, PROC_FIELDS, PROC_FILES } from './fields.js';
 import { createProcSampler, type ProcSampler, type SamplerKind } from './sampler.js';
 import type { ProcProcessRow, ProcThreadRow } from './rows.js';
+import { processRowText } from './row-text.js';
+import { BATCH, BATCH_END, canBatch, formatBatches, MAX_BATCHED_INTERVAL_MS, type BatchingSampler } from './native-batch.js';
 
 const { ESRCH, ENOENT } = os.constants.errno;
 const VCPU = /^CPU (\d+)\/(?:KVM|TCG|HVF|WHPX)$/;
 const ZOMBIE = 'Z'.charCodeAt(0);
 const DEAD = 'X'.charCodeAt(0);
 const EXITED_REASON = 'the target process exited';
-/** `,"name":` for each field, and the state letter as JSON, prepared once. */
-const MEMBER = PROC_FIELDS.map((n) => `,"${n}":`);
-const STATE_JSON = Array.from({ length: 256 }, (_, c) => JSON.stringify(String.fromCharCode(c)));
 
 export interface ProcLoopOptions {
   pid: number;
@@ -40,6 +39,11 @@ export interface ProcLoopOptions {
   procRoot?: string;
   sampler?: SamplerKind;
   pageSize?: number;
+  /**
+   * With the native sampler, a stop flag, no threads and interval_ms up to 10: sleep, sample and format
+   * steady rows in C++, BATCH_MS at a time (native-batch.ts). Default true; false keeps one JS tick per row.
+   */
+  batch?: boolean;
 }
 
 export interface ProcLoopResult {
@@ -131,8 +135,8 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     threadPrev.clear();
   };
 
-  const tick = (): boolean => {
-    const t = o.clock.now();
+  /** The pidfile's say before a sample: a newer process to move to, or the one to wait for. */
+  const followPidfile = (): void => {
     if (sampler && follower) {
       // Taken on from a rewrite that the pidfile no longer holds (caught mid-way, or rewritten again at once).
       const next = follower.superseded();
@@ -146,11 +150,14 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
       const next = follower?.next() ?? null;
       if (next !== null) switchTo(next);
     }
-    if (!sampler) {
-      w.flushIfDue();
-      return true;
-    }
-    sampler.sample(v, err);
+  };
+
+  /** Set by the batched loop: the signature of each row written here goes to the native sampler. */
+  let batching = false;
+
+  /** One sample, in v and err, taken at t: its row (or the exit's), and the threads'. */
+  const onSample = (t: number): boolean => {
+    if (!sampler) return true;
     // A zombie's files are still readable, full of zeros: it has exited all the same.
     if (err[0] === ESRCH || err[0] === ENOENT || v[F.state] === ZOMBIE || v[F.state] === DEAD) {
       writeExited(t);
@@ -166,26 +173,13 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
       prevT = null;
     }
     if (starttime !== null) identity = starttime;
-    // The row is built as a string, field by field: no intermediate objects on
-    // a path that may run a thousand times a second.
-    let m = `"pid":${pid},"starttime":${starttime},"process_event":${event === null ? 'null' : `"${event}"`},"interval_s":${prevT === null ? 'null' : (t - prevT) / 1e9}`;
-    let reasons: Record<string, string> | undefined;
-    let measured = false; // as verify judges a process row: any field but starttime is a measurement (rows.ts)
-    for (let i = 0; i < PROC_FIELDS.length; i++) {
-      const x = v[i]!;
-      if (i !== F.starttime) {
-        m += i === F.state ? `,"state":${Number.isNaN(x) ? 'null' : STATE_JSON[x & 0xff]}` : `${MEMBER[i]}${Number.isNaN(x) ? 'null' : x}`;
-        if (!Number.isNaN(x)) measured = true;
-      }
-      if (Number.isNaN(x)) {
-        const f = FIELD_FILE[PROC_FIELDS[i]!];
-        const e = err[f]!;
-        (reasons ??= {})[PROC_FIELDS[i]!] = `${e ? `${errnoName(e)} reading` : 'absent or malformed in'} ${procRoot}/${pid}/${PROC_FILES[f]}`;
-      }
-    }
+    const r = processRowText(pid, starttime, event, prevT === null ? null : (t - prevT) / 1e9, v, err, procRoot);
+    // What the native batch may write from now on: rows with these errors and nulls (null_reasons without interval_s).
+    if (batching && canBatch(sampler)) sampler.batchSignature(v, err, r.fieldReasons ? JSON.stringify(r.fieldReasons) : '');
+    let reasons = r.fieldReasons;
     if (prevT === null) (reasons ??= {}).interval_s = event === 'restarted' ? 'first sample after the restart' : 'first sample';
-    w.writeMembers('host_proc', t, m, reasons);
-    if (measured) rowsWithValues++;
+    w.writeMembers('host_proc', t, r.members, reasons);
+    if (r.measured) rowsWithValues++;
     prevT = t;
     event = null;
     if (o.threads) sampleThreads(t, sampler);
@@ -193,8 +187,67 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     return true;
   };
 
+  const tick = (): boolean => {
+    const t = o.clock.now();
+    followPidfile();
+    if (!sampler) {
+      w.flushIfDue();
+      return true;
+    }
+    sampler.sample(v, err);
+    return onSample(t);
+  };
+
+  /**
+   * paced()'s schedule and stop flag, with the sleeps, samples and steady rows of each BATCH_MS in C++: one
+   * wake-up of this thread, one append and one write(2) per batch. Rows the native loop does not cover (the
+   * first of a process, an exit, a restart, new nulls) come back as samples for onSample(), which also gives
+   * the native sampler the signature of the rows it may write.
+   */
+  const batched = (stopFlag: Int32Array): void => {
+    const period = o.intervalMs * 1e6;
+    const st = new Float64Array(8);
+    let formatted: BatchingSampler | null = null;
+    let next = Number(process.hrtime.bigint());
+    const stopped = () => o.signal.aborted || Atomics.load(stopFlag, 0) !== 0;
+    batching = true;
+    if (stopped() || !tick()) return;
+    while (!stopped()) {
+      const s = sampler;
+      if (s && canBatch(s) && prevT !== null && identity !== null && event === null) {
+        if (formatted !== s) {
+          formatBatches(s, w, o.clock.originNs, o.intervalMs);
+          formatted = s;
+        }
+        st[BATCH.seq] = w.nextSeq('host_proc');
+        st[BATCH.prevT] = prevT;
+        st[BATCH.identity] = identity;
+        st[BATCH.nextNs] = next;
+        const text = s.batch(st, stopFlag, v, err);
+        next = st[BATCH.nextNs]!;
+        prevT = st[BATCH.prevT]!;
+        w.appendLines('host_proc', text, st[BATCH.rows]!);
+        rowsWithValues += st[BATCH.measured]!;
+        if (st[BATCH.end] === BATCH_END.handoff && !onSample(st[BATCH.handoffT]!)) return;
+        w.flush(); // one write per batch: a killed worker loses at most the batch held in C++
+        if (st[BATCH.end] === BATCH_END.stopped) return;
+        followPidfile();
+        continue;
+      }
+      // As paced(): sleep to the next deadline, then a tick here.
+      next += period;
+      const now = Number(process.hrtime.bigint());
+      const waitNs = next - now;
+      if (waitNs < -10 * period) next = now;
+      if (waitNs > 0) Atomics.wait(stopFlag, 0, 0, waitNs / 1e6);
+      if (stopped()) return;
+      if (!tick()) return;
+    }
+  };
+
   try {
-    await paced(o.intervalMs, o.signal, tick, o.stopFlag);
+    if (o.batch !== false && made.kind === 'native' && o.stopFlag && !o.threads && o.intervalMs <= MAX_BATCHED_INTERVAL_MS) batched(o.stopFlag);
+    else await paced(o.intervalMs, o.signal, tick, o.stopFlag);
     w.flush(); // so that `rows` counts every row this loop wrote
   } finally {
     sampler?.close();
