@@ -93,6 +93,16 @@ function spanning(panels: Panel[], { lo, hi }: { lo: number; hi: number }): Pane
     const before = xs.length && lo < xs[0]! ? 1 : 0;
     const after = xs.length && hi > xs[xs.length - 1]! ? 1 : 0;
     if (!before && !after) return p;
-    return { ...p, data: p.data.map((c, i) => [...(before ? [i ? null : lo] : []), ...c, ...(after ? [i ? null : hi] : [])]) };
+    return { ...p, data: p.data.map((c, i) => widened(c, before ? (i ? null : lo) : undefined, after ? (i ? null : hi) : undefined)) };
   });
+}
+
+/** A column with a point put before and after it (undefined: none), copied by a loop (a spread of a long array is slow). */
+function widened(c: Array<number | null>, first: number | null | undefined, last: number | null | undefined): Array<number | null> {
+  const k = first === undefined ? 0 : 1;
+  const out = new Array<number | null>(c.length + k + (last === undefined ? 0 : 1));
+  if (k) out[0] = first!;
+  for (let j = 0; j < c.length; j++) out[j + k] = c[j]!;
+  if (last !== undefined) out[out.length - 1] = last;
+  return out;
 }

@@ -5,14 +5,36 @@
 // Each label keeps only the points it was given (its x index and value), so
 // memory follows the values recorded, not labels × points: a QEMU whose
 // short-lived I/O threads come and go under new tids all episode long makes
-// thousands of labels, each with a few values.
+// thousands of labels, each with a few values. They are kept in typed
+// arrays, a null as a flag beside its slot: an array of numbers and nulls
+// holds each number as an object of its own, made per row and kept to the
+// end (most of what a long episode's report allocated).
 import { downsample } from './downsample.js';
 import type { Panel } from './types.js';
 
-interface Column {
-  /** Indexes into xs, rising. */
-  at: number[];
-  values: Array<number | null>;
+/** One label's points: x indexes (rising) and values, null where `nulls` is 1. */
+class Column {
+  n = 0;
+  at = new Int32Array(16);
+  values = new Float64Array(16);
+  nulls = new Uint8Array(16);
+
+  push(i: number, v: number | null): void {
+    if (this.n === this.at.length) this.grow();
+    this.at[this.n] = i;
+    if (v === null) this.nulls[this.n] = 1;
+    else this.values[this.n] = v;
+    this.n++;
+  }
+
+  private grow(): void {
+    const size = this.at.length * 2;
+    const at = new Int32Array(size);
+    const values = new Float64Array(size);
+    const nulls = new Uint8Array(size);
+    at.set(this.at), values.set(this.values), nulls.set(this.nulls);
+    (this.at = at), (this.values = values), (this.nulls = nulls);
+  }
 }
 
 export class Series {
@@ -55,15 +77,12 @@ export class Series {
   set(label: string, v: number | null): void {
     const i = this.xs.length - 1;
     let c = this.cols.get(label);
-    if (!c) this.cols.set(label, (c = { at: [], values: [] }));
-    const n = c.at.length;
+    if (!c) this.cols.set(label, (c = new Column()));
+    const n = c.n;
     if (n && c.at[n - 1] === i) {
       // Two rows at the same x: a value wins over a null, and the later value over the earlier.
-      if (v !== null) c.values[n - 1] = v;
-    } else {
-      c.at.push(i);
-      c.values.push(v);
-    }
+      if (v !== null) (c.values[n - 1] = v), (c.nulls[n - 1] = 0);
+    } else c.push(i, v);
     if (v !== null) this.lastValued = true;
   }
 
@@ -82,19 +101,24 @@ export class Series {
 
   /** Whether a label has any value (something to draw). */
   hasValue(label: string): boolean {
-    return this.cols.get(label)?.values.some((v) => v !== null) ?? false;
+    const c = this.cols.get(label);
+    if (c) for (let j = 0; j < c.n; j++) if (!c.nulls[j]) return true;
+    return false;
   }
 
   /** The sum of a label's values (to pick the busiest). */
   sum(label: string): number {
-    return this.cols.get(label)?.values.reduce<number>((s, v) => s + (v ?? 0), 0) ?? 0;
+    const c = this.cols.get(label);
+    let s = 0;
+    if (c) for (let j = 0; j < c.n; j++) s += c.nulls[j] ? 0 : c.values[j]!; // (in order, as the values came)
+    return s;
   }
 
   /** A label's values at every x (null where it has none). */
   column(label: string): Array<number | null> {
     const out = new Array<number | null>(this.xs.length).fill(null);
     const c = this.cols.get(label);
-    if (c) c.at.forEach((i, j) => (out[i] = c.values[j]!));
+    if (c) for (let j = 0; j < c.n; j++) if (!c.nulls[j]) out[c.at[j]!] = c.values[j]!;
     return out;
   }
 
