@@ -88,6 +88,7 @@ describe('labtel report in one pass, byte-identical to the old path', () => {
       if (i === 146 || i === 155) return [JSON.stringify({ ...r, vcpu: 0 })];
       if (i >= 200 && i < 260 && r.tid === 4247) return [JSON.stringify({ ...r, tid: null, comm: undefined, vcpu: 'x' })];
       if (i >= 260 && i < 280 && r.tid === 4248) return [JSON.stringify({ ...r, starttime: '5008|1', vcpu: null, comm: i % 2 ? 'a' : 'b' })];
+      if (r.tid === 4249 && i > 600 && i < 640) return [JSON.stringify({ ...r, cpu_user_jiffies: 1.7e308, cpu_sys_jiffies: 1.7e308 })]; // ticks Infinity, their difference NaN
       if (i === 500) return [l, JSON.stringify({ ...r, seq: r.seq, cpu_user_jiffies: 99999 })]; // a second process row at one time
       return [l];
     });
@@ -102,6 +103,8 @@ describe('labtel report in one pass, byte-identical to the old path', () => {
       if (i === 50) return [JSON.stringify({ ...r, cycles: null, null_reasons: { cycles: '<not counted>' } })];
       if (i === 80) return [JSON.stringify({ ...r, run: 1, perf_interval_s: 0.2, process_event: 'started' })];
       if (i === 120) return [JSON.stringify({ ...r, cpu_clock_ms: 1e9 })]; // impossible: dropped and marked
+      if (i === 130) return [JSON.stringify({ ...r, page_faults: 1.7e308, interval_s: 0.01 })]; // a rate past the largest double: Infinity, drawn as null
+      if (i === 131) return [JSON.stringify({ ...r, context_switches: -0 })];
       return [l];
     });
     editLines(dir, 'netflow', (l, r, i) => {
