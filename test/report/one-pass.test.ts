@@ -147,6 +147,23 @@ describe('labtel report in one pass, byte-identical to the old path', () => {
     expectSameHtml(dir);
   });
 
+  it('a character cut by the 4 MiB read boundary, and a zero-filled line past 16 MiB, in the one pass', { timeout: 60_000 }, () => {
+    // Regression for: the report's own reader decoded each 4 MiB read apart (a U+FFFD in a guest key); the pass that reads for it now must not.
+    const dir = generated(10);
+    const name = 'é€😀'.repeat(8);
+    const file = path.join(dir, 'telemetry-guest_agent.jsonl');
+    const rows = fs.readFileSync(file, 'utf8');
+    const prefix = `{"source":"guest","t_mono_ns":10300000000,"seq":20,"kind":"line","guest_t":10,"guest":{"`;
+    const filler = (pad: number) => JSON.stringify({ source: 'guest', t_mono_ns: 10_200_000_000, seq: 20, kind: 'unknown', pad: 'x'.repeat(pad) });
+    const pad = (4 << 20) - 1 - Buffer.byteLength(rows) - Buffer.byteLength(filler(0)) - 1 - Buffer.byteLength(prefix);
+    const text = `${rows}${filler(pad)}\n${prefix}${name}":7}}\n`;
+    expect(Buffer.byteLength(text.slice(0, text.indexOf(name)))).toBe((4 << 20) - 1);
+    fs.writeFileSync(file, text);
+    const proc = path.join(dir, 'telemetry-proc.jsonl');
+    fs.writeFileSync(proc, Buffer.concat([fs.readFileSync(proc), Buffer.alloc((16 << 20) + 5), Buffer.from('\n')]));
+    expect(expectSameHtml(dir).html).toContain(`"${name}"`);
+  });
+
   it('an episode with no rows at all', { timeout: 60_000 }, () => {
     const dir = generated(5);
     for (const f of fs.readdirSync(dir)) if (f.startsWith('telemetry-')) fs.writeFileSync(path.join(dir, f), '');
