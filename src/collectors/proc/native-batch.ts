@@ -8,7 +8,7 @@ import type { NativeProcSampler } from '../../native/types.js';
 import type { ProcSampler } from './sampler.js';
 
 /** Rows stay in C++ at most this long: what a killed worker can lose, and the time between writes. */
-export const BATCH_MS = 20;
+export const BATCH_MS = 50;
 /** Longer intervals sleep in Atomics.wait (woken at once by the stop flag), one row per wake-up. */
 export const MAX_BATCHED_INTERVAL_MS = 10;
 
