@@ -36,9 +36,13 @@ export function panelBuilder(meta: EpisodeMeta): PanelBuilder {
   const qmp = qmpPanels(meta, qmpErrors.errors);
   const guest = guestPanel();
   const sinks: Record<string, (r: Row) => void> = { agent: qmpErrors.push, proc: proc.push, perf: perf.push, netflow: net.push, qmp: qmp.push, guest_agent: guest.push };
+  // Files come one after the other: the sink is looked up once per file, not per row.
+  let lastFile: string | null = null;
+  let sink: ((r: Row) => void) | undefined;
   return {
     push: (file, row) => {
-      if (isRow(row)) sinks[file]?.(row);
+      if (file !== lastFile) (lastFile = file), (sink = Object.hasOwn(sinks, file) ? sinks[file] : undefined);
+      if (sink && isRow(row)) sink(row);
     },
     finish: (episode) => assemble(proc.finish(), perf.finish(), net.finish(), qmp.finish(), guest.finish(), episode),
   };
