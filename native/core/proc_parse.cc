@@ -60,19 +60,28 @@ const char* skip_spaces(const char* p, const char* end) {
 
 // Finds "key" at the start of a line and returns the number after it and
 // any spaces/tabs, scaled by `scale`. NaN when the key is absent.
+// The first line that starts with the key and holds more than it, found with
+// memmem (status is 1.4 KB of lines and we want four of them; walking every
+// line for every key cost more than the rest of the parse).
 double line_value(const char* p, size_t n, const char* key, size_t klen, double scale) {
   const char* end = p + n;
-  const char* line = p;
-  while (line < end) {
-    const char* nl = static_cast<const char*>(memchr(line, '\n', end - line));
+  const char* from = p;
+  while (static_cast<size_t>(end - from) > klen) {
+    const char* hit = static_cast<const char*>(memmem(from, end - from, key, klen));
+    if (!hit) break;
+    if (hit != p && hit[-1] != '\n') {  // not at the start of a line
+      from = hit + 1;
+      continue;
+    }
+    const char* nl = static_cast<const char*>(memchr(hit, '\n', end - hit));
     const char* le = nl ? nl : end;
-    if (static_cast<size_t>(le - line) > klen && memcmp(line, key, klen) == 0) {
-      const char* q = skip_spaces(line + klen, le);
+    if (static_cast<size_t>(le - hit) > klen) {
+      const char* q = skip_spaces(hit + klen, le);
       double v = read_num(&q, le);
       return std::isnan(v) ? v : v * scale;
     }
     if (!nl) break;
-    line = nl + 1;
+    from = nl + 1;
   }
   return NAN;
 }
@@ -110,6 +119,9 @@ bool parse_stat(const char* p, size_t n, double* v, std::string* comm) {
     if (field == 3) {
       f[F_STATE] = static_cast<unsigned char>(*q);
       q = skip_token(q, end);
+    } else if (field != 10 && field != 12 && field != 14 && field != 15 && field != 20 && field != 22 &&
+               field != 23 && field != 39) {
+      q = skip_token(q, end);  // not a field we keep: where it ends is all that matters
     } else {
       double x = read_num(&q, end);
       if (std::isnan(x)) q = skip_token(q, end);  // malformed: the field stays NaN
