@@ -26,7 +26,8 @@ export class JsonlWriter {
   private readonly seqs = new Map<Source, number>();
   private readonly prefix: string;
   readonly availableInDeployment: boolean;
-  private readonly timer: NodeJS.Timeout;
+  /** Armed while rows wait in the buffer (none otherwise: an idle writer does not wake its thread). */
+  private timer: NodeJS.Timeout | undefined;
   /** A file this writer created (positioned writes, fsync, truncation on error), or an inherited stream. */
   private readonly ownFile: boolean;
   /** Rows on disk (flushed); buffered rows count once they are written. */
@@ -42,11 +43,20 @@ export class JsonlWriter {
     this.availableInDeployment = opts.availableInDeployment;
     this.stats = opts.stats;
     this.prefix = `,"available_in_deployment":${opts.availableInDeployment ? 'true' : 'false'}`;
-    // Rows of a collector that sleeps on the event loop reach the disk within FLUSH_MS;
-    // one that blocks its thread calls flushIfDue() itself.
-    // (The timer flushes whatever is buffered: checking "FLUSH_MS since the last flush" here let a
-    // row that came just after a tick wait almost two periods.)
-    this.timer = setInterval(() => {
+  }
+
+  /**
+   * Rows of a collector that sleeps on the event loop reach the disk within FLUSH_MS of the
+   * first of them being buffered; one that blocks its thread calls flushIfDue() itself.
+   * (The timer flushes whatever is buffered: checking "FLUSH_MS since the last flush" here let a
+   * row that came just after a tick wait almost two periods.) One timer per batch, not an
+   * interval: a writer every 200 ms woke each of the agent's seven threads 5 times a second
+   * whether or not it had rows.
+   */
+  private arm(): void {
+    if (this.timer !== undefined || this.fd < 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
       if (this.bufRows) this.flush();
     }, FLUSH_MS);
     this.timer.unref();
@@ -75,6 +85,7 @@ export class JsonlWriter {
     this.bufRows++;
     if (this.stats) this.stats[1] = this.bufRows;
     if (this.buf.length >= FLUSH_BYTES) this.flush();
+    else this.arm();
   }
 
   /**
@@ -115,6 +126,7 @@ export class JsonlWriter {
     this.bufRows += rows;
     if (this.stats) this.stats[1] = this.bufRows;
     if (this.buf.length >= FLUSH_BYTES) this.flush();
+    else this.arm();
   }
 
   /** Flushes when FLUSH_MS have passed since the last flush. Cheap to call often. */
@@ -145,12 +157,15 @@ export class JsonlWriter {
     }
     this.buf = '';
     this.bufRows = 0;
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Flushes, fsyncs and closes. Safe to call twice. */
   close(): void {
     if (this.fd < 0) return;
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    this.timer = undefined;
     try {
       this.flush();
       if (this.ownFile) fs.fsyncSync(this.fd);

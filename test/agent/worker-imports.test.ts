@@ -9,18 +9,20 @@ import { describe, expect, it } from 'vitest';
 import { CATALOG } from '../../src/collectors/catalog.js';
 import { ROOT } from '../helpers/cli.js';
 
-/** Runtime imports (not `import type`, not `export type`) of a .ts file, resolved to files or package names. */
+/** Runtime imports (not `import type`, not `export type`; `import('…')` with a literal path too) of a .ts file, resolved to files or package names. */
 function runtimeImports(file: string): string[] {
   const src = fs.readFileSync(file, 'utf8');
   const out: string[] = [];
   for (const m of src.matchAll(/^\s*(import|export)\s+(type\s+)?([^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm)) {
     if (m[2]) continue; // type-only: erased
     if (m[3] && /^\s*\{[^}]*\}\s+from\s+$/.test(m[3]) && [...m[3].matchAll(/[{,]\s*(type\s+)?\w/g)].every((x) => x[1])) continue; // { type A, type B }
-    const spec = m[4]!;
-    if (spec.startsWith('node:')) continue;
-    out.push(spec.startsWith('.') ? path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts') : spec.split('/')[0]!.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!);
+    out.push(m[4]!);
   }
-  return out;
+  // What a module loads when it runs (a collector's run loop, imported by its run()): loaded on the worker all the same.
+  for (const m of src.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(m[1]!);
+  return out
+    .filter((spec) => !spec.startsWith('node:'))
+    .map((spec) => (spec.startsWith('.') ? path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts') : spec.split('/')[0]!.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!));
 }
 
 /** Every module a worker running the collector at `entryFile` loads before the collector runs. */

@@ -59,7 +59,7 @@ describe('JsonlWriter', () => {
   // Regression for: the timer flushed only when 200 ms had passed since the last flush, so a row
   // written just after a flush by another path waited almost two periods (up to ~373 ms was seen).
   it('a row buffered on the event loop reaches the file within one flush period (fake clock)', () => {
-    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'performance'] });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
     try {
       const file = path.join(tmpDir(), 't.jsonl');
       const w = new JsonlWriter(file, { availableInDeployment: true });
@@ -71,6 +71,33 @@ describe('JsonlWriter', () => {
       vi.advanceTimersByTime(200); // one whole period after the second row
       expect(readJsonl(file).map((r) => r.t_mono_ns)).toEqual([1, 2]);
       w.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  // regression for: an interval timer per writer woke each of the agent's seven threads 5 times a second, rows or none (issue 19's steady CPU).
+  it('keeps a timer only while rows wait in its buffer, and still flushes them within one period (fake clock)', () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
+    try {
+      const file = path.join(tmpDir(), 't.jsonl');
+      const w = new JsonlWriter(file, { availableInDeployment: true });
+      expect(vi.getTimerCount()).toBe(0);
+      w.write('guest', 1, { kind: 'line' });
+      w.write('guest', 2, { kind: 'line' });
+      expect(vi.getTimerCount()).toBe(1);
+      vi.advanceTimersByTime(199);
+      expect(fs.readFileSync(file, 'utf8')).toBe('');
+      vi.advanceTimersByTime(1);
+      expect(readJsonl(file).map((r) => r.t_mono_ns)).toEqual([1, 2]);
+      expect(vi.getTimerCount()).toBe(0);
+      w.appendLines('guest', '{"source":"guest","t_mono_ns":3,"seq":2,"available_in_deployment":true}\n', 1);
+      w.flush(); // flushed by another path: its timer goes with the rows
+      expect(vi.getTimerCount()).toBe(0);
+      w.write('guest', 4, { kind: 'line' });
+      w.close();
+      expect(vi.getTimerCount()).toBe(0);
+      expect(readJsonl(file).map((r) => r.t_mono_ns)).toEqual([1, 2, 3, 4]);
     } finally {
       vi.useRealTimers();
     }

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Collector } from '../types.js';
 import { unsafeSocketDir } from '../../util/unix-listen.js';
-import { guestLoop } from './run-loop.js';
 
 export const guestAgent: Collector<'guest_agent'> = {
   async probe(config) {
@@ -24,6 +23,8 @@ export const guestAgent: Collector<'guest_agent'> = {
     return { available: true, reason: `connects to ${config.socket} (protocol ${config.protocol})` };
   },
   async run(ctx) {
+    // The run loop is loaded on the collector's worker only: the agent's thread imports this module to probe.
+    const { guestLoop } = await import('./run-loop.js');
     const r = await guestLoop({
       config: ctx.config,
       pid: ctx.target.pidfile ? null : ctx.target.pid,

@@ -1,6 +1,5 @@
 import { DRAIN_MS } from '../pcap/packet-stream.js';
 import type { Collector } from '../types.js';
-import { netflowLoop } from './live-loop.js';
 
 /**
  * Live, a bucket must stay open past the stop's drain: packets captured
@@ -21,6 +20,8 @@ export const netflow: Collector<'netflow'> = {
   },
   async run(ctx) {
     if (!ctx.upstream) throw new Error("live netflow buckets the pcap collector's packets, and no pcap collector runs in this episode");
+    // The run loop is loaded on the collector's worker only: the agent's thread imports this module to probe.
+    const { netflowLoop } = await import('./live-loop.js');
     const r = await netflowLoop({
       config: ctx.config,
       upstream: ctx.upstream,

@@ -1,7 +1,6 @@
 import type { Collector } from '../types.js';
 import { describeIdentity } from './capture-identity.js';
 import { pcapPreflight } from './preflight.js';
-import { pcapLoop } from './run-loop.js';
 
 export const pcap: Collector<'pcap'> = {
   async probe(config) {
@@ -12,6 +11,8 @@ export const pcap: Collector<'pcap'> = {
   async run(ctx) {
     const p = pcapPreflight(ctx.config);
     if (p.error) throw new Error(p.error);
+    // The run loop is loaded on the collector's worker only: the agent's thread imports this module to probe.
+    const { pcapLoop } = await import('./run-loop.js');
     const r = await pcapLoop({
       config: ctx.config,
       tcpdump: p.tcpdump!,

@@ -1,7 +1,6 @@
 import type { Collector } from '../types.js';
 import { DEFAULT_PERF_EVENTS } from './default-events.js';
 import { perfPreflight } from './preflight.js';
-import { perfLoop } from './run-loop.js';
 
 export const perf: Collector<'perf'> = {
   async probe() {
@@ -15,6 +14,8 @@ export const perf: Collector<'perf'> = {
     };
   },
   async run(ctx) {
+    // The run loop is loaded on the collector's worker only: the agent's thread imports this module to probe.
+    const { perfLoop } = await import('./run-loop.js');
     const r = await perfLoop({
       pid: ctx.target.pid,
       pidfile: ctx.target.pidfile,

@@ -1,6 +1,5 @@
 import type { Collector } from '../types.js';
 import { qmpPreflight } from './preflight.js';
-import { qmpLoop } from './run-loop.js';
 
 export const qmp: Collector<'qmp'> = {
   async probe(config) {
@@ -10,6 +9,8 @@ export const qmp: Collector<'qmp'> = {
     return { available: true, reason: `QEMU ${p.qemu ?? '(version unknown)'} answers on ${config.socket}${p.missing.length ? `; it lacks ${p.missing.join(', ')}` : ''}` };
   },
   async run(ctx) {
+    // The run loop is loaded on the collector's worker only: the agent's thread imports this module to probe.
+    const { qmpLoop } = await import('./run-loop.js');
     const r = await qmpLoop({
       socket: ctx.config.socket,
       intervalMs: ctx.config.interval_ms,
