@@ -11,6 +11,45 @@ const MAX_CUTS_PER_BIN = 16;
 
 type Col = Array<number | null>;
 
+/** The largest value of col in [from, to), or null when it has none there. */
+function max(col: Col, from: number, to: number): number | null {
+  let best: number | null = null;
+  for (let i = from; i < to; i++) {
+    const v = col[i]!;
+    if (v !== null && (best === null || v > best)) best = v;
+  }
+  return best;
+}
+
+/**
+ * The first index in [from, to) where some series is null after a value of
+ * its own (in the range, or just before it); -1 if none.
+ */
+function firstCut(cols: Col[], from: number, to: number): number {
+  let cut = -1;
+  for (const col of cols) {
+    let seen = from > 0 && col[from - 1] !== null;
+    for (let i = from; i < (cut < 0 ? to : cut); i++) {
+      if (col[i] !== null) seen = true;
+      else if (seen) {
+        cut = i;
+        break;
+      }
+    }
+  }
+  return cut;
+}
+
+/** Whether a series has a null after a value of its own in [from, to) (or just before it). */
+function breaksIn(col: Col, from: number, to: number): boolean {
+  let seen = from > 0 && col[from - 1] !== null;
+  for (let i = from; i < to; i++) {
+    if (col[i] !== null) seen = true;
+    else if (seen) return true;
+  }
+  return false;
+}
+
 export function downsample(p: Panel, maxPoints = MAX_POINTS): Panel {
   const xs = p.data[0] as number[];
   if (xs.length <= maxPoints) return p;
@@ -18,41 +57,6 @@ export function downsample(p: Panel, maxPoints = MAX_POINTS): Panel {
   const span = xs[xs.length - 1]! - lo || 1;
   const cols = p.data.slice(1);
   const out: Col[] = p.data.map(() => []);
-  const max = (col: Col, from: number, to: number): number | null => {
-    let best: number | null = null;
-    for (let i = from; i < to; i++) {
-      const v = col[i]!;
-      if (v !== null && (best === null || v > best)) best = v;
-    }
-    return best;
-  };
-  /**
-   * The first index in [from, to) where some series is null after a value of
-   * its own (in the range, or just before it); -1 if none.
-   */
-  const firstCut = (from: number, to: number): number => {
-    let cut = -1;
-    for (const col of cols) {
-      let seen = from > 0 && col[from - 1] !== null;
-      for (let i = from; i < (cut < 0 ? to : cut); i++) {
-        if (col[i] !== null) seen = true;
-        else if (seen) {
-          cut = i;
-          break;
-        }
-      }
-    }
-    return cut;
-  };
-  /** Whether a series has a null after a value of its own in [from, to) (or just before it). */
-  const breaksIn = (col: Col, from: number, to: number): boolean => {
-    let seen = from > 0 && col[from - 1] !== null;
-    for (let i = from; i < to; i++) {
-      if (col[i] !== null) seen = true;
-      else if (seen) return true;
-    }
-    return false;
-  };
   let crowded = 0;
   const emitBin = (from: number, to: number) => {
     for (let cuts = 0; from < to; cuts++) {
@@ -62,18 +66,19 @@ export function downsample(p: Panel, maxPoints = MAX_POINTS): Panel {
         const breaking = cols.map((col) => breaksIn(col, from, to));
         if (breaking.includes(true)) crowded++;
         out[0]!.push(xs[from]!);
-        cols.forEach((col, c) => out[c + 1]!.push(breaking[c] ? null : max(col, from, to)));
+        for (let c = 0; c < cols.length; c++) out[c + 1]!.push(breaking[c] ? null : max(cols[c]!, from, to));
         return;
       }
-      const cut = firstCut(from, to);
+      const cut = firstCut(cols, from, to);
       if (cut !== from) {
         out[0]!.push(xs[from]!);
-        cols.forEach((col, c) => out[c + 1]!.push(max(col, from, cut < 0 ? to : cut)));
+        const end = cut < 0 ? to : cut;
+        for (let c = 0; c < cols.length; c++) out[c + 1]!.push(max(cols[c]!, from, end));
       }
       if (cut < 0) return;
       // The break as it was: null where a line breaks, the value where another goes on.
       out[0]!.push(xs[cut]!);
-      cols.forEach((col, c) => out[c + 1]!.push(col[cut]!));
+      for (let c = 0; c < cols.length; c++) out[c + 1]!.push(cols[c]![cut]!);
       from = cut + 1;
     }
   };
