@@ -17,7 +17,15 @@ export interface BoundedLineReaderOptions {
   onOversize?: (lineNo: number, bytes: number) => void;
 }
 
-export class BoundedLineReader {
+/** Where a line is: `buf[start, end)`, valid until the next push; `lineNo` is its number (1-based). */
+export type LineRange = (buf: Buffer, start: number, end: number, lineNo: number) => void;
+
+/**
+ * The reader without a Buffer view per line: `onRange` gets the bytes' place
+ * instead (verify reads files of gigabytes, and a view per line was an
+ * allocation per row).
+ */
+export class BoundedLineRanges {
   /** Lines dropped for being longer than maxBytes. */
   oversize = 0;
   /** Lines ended so far (kept and dropped). */
@@ -26,32 +34,33 @@ export class BoundedLineReader {
   private held = 0;
   private skipping = false;
 
-  /** `onLine` gets a view, valid until the next push; `lineNo` is the line's number (1-based). */
   constructor(
     private readonly maxBytes: number,
-    private readonly onLine: (line: Buffer, lineNo: number) => void,
+    private readonly onRange: LineRange,
     private readonly opts: BoundedLineReaderOptions = {},
   ) {}
 
   push(chunk: Buffer): void {
     let start = 0;
     for (let nl = chunk.indexOf(10, start); nl >= 0; nl = chunk.indexOf(10, start)) {
-      const piece = chunk.subarray(start, nl);
+      const length = nl - start;
+      const from = start;
       start = nl + 1;
       this.lines++;
-      if (this.skipping || this.held + piece.length > this.maxBytes) {
-        if (!this.skipping) this.dropped(this.lines, this.held + piece.length);
+      if (this.skipping || this.held + length > this.maxBytes) {
+        if (!this.skipping) this.dropped(this.lines, this.held + length);
         this.skipping = false;
         this.held = 0;
         continue;
       }
-      let line = piece;
       if (this.held) {
-        this.hold(piece);
-        line = this.buf.subarray(0, this.held);
+        this.hold(chunk.subarray(from, nl));
+        const held = this.held;
+        this.held = 0;
+        this.onRange(this.buf, 0, held, this.lines); // (valid until the next push)
+      } else {
+        this.onRange(chunk, from, nl, this.lines);
       }
-      this.held = 0;
-      this.onLine(line, this.lines); // (a view: used before the next push)
     }
     if (start >= chunk.length || this.skipping) return;
     const rest = chunk.subarray(start);
@@ -95,5 +104,12 @@ export class BoundedLineReader {
     }
     bytes.copy(this.buf, this.held);
     this.held = need;
+  }
+}
+
+export class BoundedLineReader extends BoundedLineRanges {
+  /** `onLine` gets a view, valid until the next push; `lineNo` is the line's number (1-based). */
+  constructor(maxBytes: number, onLine: (line: Buffer, lineNo: number) => void, opts: BoundedLineReaderOptions = {}) {
+    super(maxBytes, (buf, start, end, lineNo) => onLine(buf.subarray(start, end), lineNo), opts);
   }
 }

@@ -3,11 +3,21 @@
 // longest silence, rows failing their schema, rows per shape and those with
 // a measured value (src/rows/measurements.ts), the target's restarts and
 // exits, and the last row (its cumulative drop counters).
+//
+// Each line is first tried against the row layouts learned from earlier
+// lines of the file (src/verify/template-set.ts), checked on its bytes; a
+// line that matches none is parsed and checked as a row, the compiled
+// checks first and zod where they are not certain (src/verify/row-shapes.ts),
+// and teaches its layout. Both ways give the same scan (test/verify/
+// scan-differential.test.ts holds them to the scan before them).
 import fs from 'node:fs';
 import { hasMeasuredValue, MEASUREMENT_PATHS } from '../rows/measurements.js';
-import { ROW_SCHEMAS, ROW_SHAPE_SCHEMAS, shapeIndexOf } from '../rows/registry.js';
+import { ROW_SCHEMAS } from '../rows/registry.js';
 import type { Source } from '../rows/envelope.js';
-import { BoundedLineReader } from '../util/bounded-line-reader.js';
+import { BoundedLineRanges } from '../util/bounded-line-reader.js';
+import { shapeOf, shapesOf } from './row-shapes.js';
+import type { RowTemplate } from './row-template.js';
+import { measuredIn, TemplateSet } from './template-set.js';
 
 /** No row labtel writes comes near this; a longer "line" is damage. */
 export const MAX_LINE = 16 << 20;
@@ -75,18 +85,122 @@ function firstIssue(issues: readonly Issue[]): Issue | undefined {
 }
 
 
-/** `silenceOf(row)` picks the rows whose spacing is the collector's interval. */
-/** `onRow`, when given, gets each line that parsed to a JSON object, in file order, after the checks of it. */
-export function scanFile(file: string, silenceOf: (row: Record<string, unknown>) => boolean = () => true, onRow?: (row: Record<string, unknown>) => void): FileScan {
+type Row = Record<string, unknown>;
+
+/** What the scan carries per source between rows, beside its SourceScan. */
+interface SourceState {
+  scan: SourceScan;
+  nextSeq: number;
+  lastT: number | undefined;
+  lastSilenceT: number | undefined;
+  /** The last picked row, when a layout matched it: where its bytes are until the next read, then a copy. */
+  pickedBuf: Buffer | null;
+  pickedStart: number;
+  pickedEnd: number;
+  pickedCopy: Buffer | null;
+}
+
+/**
+ * `silenceOf(row)` picks the rows whose spacing is the collector's interval (a function of the row alone).
+ * `onRow`, when given, gets each line that parsed to a JSON object, in file order, after the checks of it
+ * (every line is parsed then).
+ */
+export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => true, onRow?: (row: Row) => void): FileScan {
   const scan: FileScan = { lines: 0, badLines: 0, firstBadLine: null, partialLastLine: false, sources: new Map() };
-  const lastT = new Map<string, number>();
-  const nextSeq = new Map<string, number>();
-  const lastSilenceT = new Map<string, number>();
-  const onLine = (text: string, lineNo: number) => {
-    scan.lines++;
-    let row: Record<string, unknown>;
+  const states = new Map<string, SourceState>();
+  const templates = onRow ? null : new TemplateSet(silenceOf);
+  /** Sources whose last picked row is still only a place in the read buffer. */
+  const pending: SourceState[] = [];
+
+  const stateOf = (source: string): SourceState => {
+    let st = states.get(source);
+    if (!st) {
+      const shapes = shapesOf(source)?.schemas.length ?? 0;
+      const s: SourceScan = {
+        rows: 0, seqGaps: 0, firstGap: null, backwards: 0, firstBackwards: null, longestSilenceNs: 0, silenceAt: null, schemaErrors: 0, firstSchemaError: null, stubs: 0, firstStub: null,
+        valueRows: 0, shapeRows: new Array<number>(shapes).fill(0), shapeValueRows: new Array<number>(shapes).fill(0), identityEvents: [], lastPicked: null,
+      };
+      scan.sources.set(source, s);
+      st = { scan: s, nextSeq: 0, lastT: undefined, lastSilenceT: undefined, pickedBuf: null, pickedStart: 0, pickedEnd: 0, pickedCopy: null };
+      states.set(source, st);
+    }
+    return st;
+  };
+
+  /** The time checks of a row at `t`: backwards, and the silence when `picked`. */
+  const timeOf = (st: SourceState, t: number, picked: boolean, exited: boolean, lineNo: number) => {
+    const s = st.scan;
+    const prev = st.lastT;
+    if (prev !== undefined && t < prev) {
+      s.backwards++;
+      s.firstBackwards ??= `line ${lineNo}: t_mono_ns ${t} after ${prev}`;
+    }
+    st.lastT = t;
+    if (picked) {
+      const p = st.lastSilenceT;
+      if (p !== undefined && t - p > s.longestSilenceNs) {
+        s.longestSilenceNs = t - p;
+        s.silenceAt = p;
+      }
+      // A row recording the target's exit (proc's 'exited') ends the rhythm: until the target
+      // comes back (a 'restarted' row) there is nothing to sample, and the gap is no silence.
+      st.lastSilenceT = exited ? undefined : t;
+    }
+  };
+
+  const seqOf = (st: SourceState, seq: unknown, lineNo: number) => {
+    const due = st.nextSeq;
+    if (seq !== due) {
+      st.scan.seqGaps++;
+      st.scan.firstGap ??= `line ${lineNo}: seq ${JSON.stringify(seq)} where ${due} was due`;
+    }
+    st.nextSeq = typeof seq === 'number' ? seq + 1 : due + 1;
+    st.scan.rows++;
+  };
+
+  const identity = (s: SourceScan, row: Row) => {
+    const ev = row.process_event;
+    if ((ev === 'restarted' || ev === 'exited') && typeof row.t_mono_ns === 'number' && s.identityEvents.length < MAX_IDENTITY_EVENTS) {
+      s.identityEvents.push({ t: row.t_mono_ns, pid: Number(row.pid), event: ev });
+    }
+  };
+
+  /** A line a layout matched: its values are on the template. */
+  const matched = (tpl: RowTemplate, buf: Buffer, start: number, end: number, lineNo: number) => {
+    const st = stateOf(tpl.source);
+    const s = st.scan;
+    seqOf(st, tpl.seq, lineNo);
+    const shape = tpl.shape;
+    s.shapeRows[shape]!++;
+    if (measuredIn(tpl)) {
+      s.shapeValueRows[shape]!++;
+      s.valueRows++;
+    }
+    const ev = tpl.eventSlot >= 0 ? tpl.processEvent : undefined;
+    let row: Row | null = null;
+    if (ev === 'restarted' || ev === 'exited') identity(s, (row = JSON.parse(buf.toString('utf8', start, end)) as Row));
+    const rhythm = tpl.derived.rhythm;
+    const picked = rhythm ?? silenceOf((row ??= JSON.parse(buf.toString('utf8', start, end)) as Row));
+    if (picked) {
+      if (row) {
+        s.lastPicked = row;
+        st.pickedBuf = null;
+      } else {
+        if (st.pickedBuf === null) pending.push(st);
+        st.pickedBuf = buf;
+        st.pickedStart = start;
+        st.pickedEnd = end;
+      }
+      st.pickedCopy = null;
+    }
+    timeOf(st, tpl.t, picked, ev === 'exited', lineNo);
+  };
+
+  /** A line no layout matched: parsed, checked, and its layout learned. */
+  const parsed = (buf: Buffer, start: number, end: number, lineNo: number) => {
+    let row: Row;
     try {
-      row = JSON.parse(text) as Record<string, unknown>;
+      row = JSON.parse(buf.toString('utf8', start, end)) as Row;
       if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error('not an object');
     } catch {
       scan.badLines++;
@@ -94,23 +208,10 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
       return;
     }
     const source = String(row.source);
-    let s = scan.sources.get(source);
-    if (!s) {
-      const shapes = ROW_SHAPE_SCHEMAS[source as Source]?.length ?? 0;
-      s = {
-        rows: 0, seqGaps: 0, firstGap: null, backwards: 0, firstBackwards: null, longestSilenceNs: 0, silenceAt: null, schemaErrors: 0, firstSchemaError: null, stubs: 0, firstStub: null,
-        valueRows: 0, shapeRows: new Array<number>(shapes).fill(0), shapeValueRows: new Array<number>(shapes).fill(0), identityEvents: [], lastPicked: null,
-      };
-      scan.sources.set(source, s);
-    }
-    const due = nextSeq.get(source) ?? 0;
-    if (row.seq !== due) {
-      s.seqGaps++;
-      s.firstGap ??= `line ${lineNo}: seq ${JSON.stringify(row.seq)} where ${due} was due`;
-    }
-    nextSeq.set(source, typeof row.seq === 'number' ? row.seq + 1 : due + 1);
-    s.rows++;
-    const shape = typeof row.stub === 'string' ? -2 : shapeIndexOf(source as Source, row);
+    const st = stateOf(source);
+    const s = st.scan;
+    seqOf(st, row.seq, lineNo);
+    const shape = typeof row.stub === 'string' ? -2 : shapeOf(source, row);
     if (shape === -2) {
       s.stubs++;
       s.firstStub ??= `line ${lineNo}: ${String(row.stub).slice(0, 300)}`;
@@ -118,7 +219,8 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
       s.schemaErrors++;
       if (!s.firstSchemaError) {
         // Only on a failure: the union's issues name the field of the shape that came closest.
-        const checked = ROW_SCHEMAS[source as Source]?.safeParse(row);
+        const schema = Object.hasOwn(ROW_SCHEMAS, source) ? ROW_SCHEMAS[source as Source] : undefined;
+        const checked = schema?.safeParse(row);
         const issue = checked && !checked.success ? firstIssue(checked.error.issues) : undefined;
         s.firstSchemaError = checked ? `line ${lineNo}: ${issue?.path.join('.') || '(row)'}: ${issue?.message}` : `line ${lineNo}: unknown source ${JSON.stringify(row.source)}`;
       }
@@ -128,43 +230,47 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
         s.shapeValueRows[shape]!++;
         s.valueRows++;
       }
-      const ev = row.process_event;
-      if ((ev === 'restarted' || ev === 'exited') && typeof row.t_mono_ns === 'number' && s.identityEvents.length < MAX_IDENTITY_EVENTS) {
-        s.identityEvents.push({ t: row.t_mono_ns, pid: Number(row.pid), event: ev });
-      }
+      identity(s, row);
     }
     const t = row.t_mono_ns;
     if (typeof t === 'number') {
-      const prev = lastT.get(source);
-      if (prev !== undefined && t < prev) {
-        s.backwards++;
-        s.firstBackwards ??= `line ${lineNo}: t_mono_ns ${t} after ${prev}`;
+      const picked = silenceOf(row);
+      if (picked && shape !== -2) {
+        s.lastPicked = row; // a stub has none of the row's counters
+        st.pickedBuf = null;
+        st.pickedCopy = null;
       }
-      lastT.set(source, t);
-      if (silenceOf(row)) {
-        if (shape !== -2) s.lastPicked = row; // a stub has none of the row's counters
-        const p = lastSilenceT.get(source);
-        if (p !== undefined && t - p > s.longestSilenceNs) {
-          s.longestSilenceNs = t - p;
-          s.silenceAt = p;
-        }
-        // A row recording the target's exit (proc's 'exited') ends the rhythm: until the target
-        // comes back (a 'restarted' row) there is nothing to sample, and the gap is no silence.
-        if (row.process_event === 'exited') lastSilenceT.delete(source);
-        else lastSilenceT.set(source, t);
-      }
+      timeOf(st, t, picked, row.process_event === 'exited', lineNo);
     }
+    if (shape >= 0) templates?.learn(buf, start, end, row, source, shape);
     onRow?.(row);
   };
 
   // Lines are cut on bytes, and one longer than MAX_LINE (a zero-filled tail after a crash) is
   // counted bad and skipped to its end: time stays linear and memory bounded for any file.
-  const lines = new BoundedLineReader(MAX_LINE, (line, lineNo) => onLine(line.toString('utf8'), lineNo), {
-    onOversize: (lineNo) => {
-      scan.badLines++;
-      scan.firstBadLine ??= `line ${lineNo} is longer than ${MAX_LINE} bytes`;
+  const lines = new BoundedLineRanges(
+    MAX_LINE,
+    (buf, start, end, lineNo) => {
+      scan.lines++;
+      const tpl = templates?.match(buf, start, end);
+      if (tpl) matched(tpl, buf, start, end, lineNo);
+      else parsed(buf, start, end, lineNo);
     },
-  });
+    {
+      onOversize: (lineNo) => {
+        scan.badLines++;
+        scan.firstBadLine ??= `line ${lineNo} is longer than ${MAX_LINE} bytes`;
+      },
+    },
+  );
+  // A picked row known only by its place is copied before the read buffer is reused.
+  const keepPicked = () => {
+    for (const st of pending) {
+      if (st.pickedBuf) st.pickedCopy = Buffer.from(st.pickedBuf.subarray(st.pickedStart, st.pickedEnd));
+      st.pickedBuf = null;
+    }
+    pending.length = 0;
+  };
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(4 << 20);
@@ -172,6 +278,7 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
       lines.push(buf.subarray(0, n));
+      keepPicked();
     }
     if (lines.inLine) {
       scan.partialLastLine = true;
@@ -181,5 +288,6 @@ export function scanFile(file: string, silenceOf: (row: Record<string, unknown>)
   } finally {
     fs.closeSync(fd);
   }
+  for (const st of states.values()) if (st.pickedCopy) st.scan.lastPicked = JSON.parse(st.pickedCopy.toString('utf8')) as Row;
   return scan;
 }

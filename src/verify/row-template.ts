@@ -1,0 +1,407 @@
+// A row's layout learned from one line, to check the next lines of that
+// layout on their bytes, without JSON.parse: rows of one shape come out of
+// JSON.stringify with the same keys in the same order, so a line matches
+// when its bytes between the values are the learned ones and each value is
+// one JSON token its field's schema accepts (src/verify/zod-check.ts, from
+// the zod schemas). A line that matches is exactly a row JSON.parse would
+// give with those keys and values, which passes that shape; anything else
+// (whitespace, an escape, a byte over 0x7e in a string, other keys or order)
+// does not match and goes the parsing way. Numbers are read as JSON.parse
+// reads them (up to 15 digits exactly; others through Number() of the
+// token, the same conversion). Each layout's matcher is generated as one
+// straight function (new Function, as zod compiles its own parsers): the
+// learned bytes compared 4 at a time, each value by its field's plan.
+import type { Check, TokenPlan } from './zod-check.js';
+
+/** Buffer's own latin1 decoder (no argument normalization): Node has it on every Buffer, @types/node does not say so. */
+const latin1 = (buf: Buffer, start: number, end: number): string => (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+const DOT = 0x2e;
+const LOWER_E = 0x65;
+const UPPER_E = 0x45;
+const PLUS = 0x2b;
+
+/** What a line's layout is made of: keys in order and where each value starts and ends. */
+export interface Layout {
+  keys: string[];
+  starts: number[];
+  ends: number[];
+}
+
+/**
+ * The top level of a compact JSON object line: `{"k":v,"k":v}` with no whitespace, keys of
+ * printable ASCII without escapes, no key twice. Null for any other line (it is never
+ * learned). Values are only delimited here; the caller has JSON.parse's row for them.
+ */
+export function layoutOf(buf: Uint8Array, start: number, end: number): Layout | null {
+  if (end - start < 2 || buf[start] !== 0x7b || buf[end - 1] !== 0x7d) return null;
+  const keys: string[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let p = start + 1;
+  if (p === end - 1) return { keys, starts, ends };
+  for (;;) {
+    if (buf[p] !== QUOTE) return null;
+    let q = p + 1;
+    while (q < end && buf[q] !== QUOTE) {
+      const c = buf[q]!;
+      if (c === BACKSLASH || c < 0x20 || c > 0x7e) return null;
+      q++;
+    }
+    if (q + 1 >= end || buf[q + 1] !== 0x3a) return null;
+    const key = String.fromCharCode(...buf.subarray(p + 1, q));
+    if (keys.includes(key)) return null;
+    keys.push(key);
+    const v = q + 2;
+    const e = valueEnd(buf, v, end - 1);
+    if (e < 0) return null;
+    starts.push(v);
+    ends.push(e);
+    if (e === end - 1) return { keys, starts, ends };
+    if (buf[e] !== 0x2c) return null;
+    p = e + 1;
+  }
+}
+
+/** Where the JSON value at `p` ends (exclusive), by delimiters only, or -1; `limit` is the object's closing brace. */
+function valueEnd(buf: Uint8Array, p: number, limit: number): number {
+  const c = buf[p];
+  if (c === 0x7b || c === 0x5b) return containerEnd(buf, p, limit);
+  if (c === QUOTE) {
+    for (let q = p + 1; q < limit; q++) {
+      const b = buf[q]!;
+      if (b === BACKSLASH) q++;
+      else if (b === QUOTE) return q + 1;
+    }
+    return -1;
+  }
+  let q = p;
+  while (q < limit && buf[q] !== 0x2c) q++;
+  return q === p ? -1 : q;
+}
+
+/** The end of the object or array at `p` (brackets counted outside strings), or -1. */
+function containerEnd(buf: Uint8Array, p: number, limit: number): number {
+  let depth = 0;
+  for (let q = p; q < limit; q++) {
+    const b = buf[q]!;
+    if (b === QUOTE) {
+      for (q++; q < limit; q++) {
+        const s = buf[q]!;
+        if (s === BACKSLASH) q++;
+        else if (s === QUOTE) break;
+      }
+      if (q >= limit) return -1;
+    } else if (b === 0x7b || b === 0x5b) depth++;
+    else if (b === 0x7d || b === 0x5d) {
+      depth--;
+      if (depth === 0) return q + 1;
+    }
+  }
+  return -1;
+}
+
+/** How one value of a template is checked on its bytes. */
+export interface Slot {
+  key: string;
+  /** The field's predicate (compileCheck), for a value the plan leaves to it. */
+  check: Check;
+  plan: TokenPlan;
+  /** Whether the value is a measurement's (its nulls and parsed entries are kept). */
+  measured: boolean;
+  /** The last object or array taken in this slot, its bytes and parsed value: the same bytes pass again without JSON.parse. */
+  lastBytes: Buffer | null;
+  lastParsed: unknown;
+}
+
+export function slotFor(key: string, check: Check, plan: TokenPlan): Slot {
+  return { key, check, plan, measured: false, lastBytes: null, lastParsed: undefined };
+}
+
+type Matcher = (buf: Buffer, view: DataView, start: number, end: number, t: RowTemplate) => boolean;
+
+/**
+ * A learned layout: `segments` are the bytes between values (`{"source":"host_proc","t_mono_ns":`,
+ * `,"seq":`, ..., `}`), a value slot between each two. A field that can hold one value only (the
+ * source's literal) is folded into the bytes.
+ */
+export class RowTemplate {
+  /** Per slot, set by a match: whether a measurement's value was null; a measurement's parsed object or array. */
+  readonly nulls: Uint8Array;
+  readonly parsed: unknown[];
+  /** Set by a match: the values of the seq and t_mono_ns slots, and process_event's (a string, else null). */
+  seq = 0;
+  t = 0;
+  processEvent: string | null = null;
+  /** The slots of seq, t_mono_ns and process_event, or -1. */
+  readonly seqSlot: number;
+  readonly tSlot: number;
+  readonly eventSlot: number;
+  /** The template tried next after this one matched (the row that followed it last time). */
+  next: RowTemplate | null = null;
+  /** Whether `buf[start, end)` is a row of this layout that passes its shape (view: a DataView of buf's whole ArrayBuffer); sets the fields above. */
+  readonly match: Matcher;
+
+  constructor(
+    readonly source: string,
+    readonly shape: number,
+    /** The keys of the rows it matches, in order. */
+    readonly keys: readonly string[],
+    segments: Uint8Array[],
+    readonly slots: Slot[],
+    /** What the scan derives once per template: the measurement slots, and the rhythm's answer when it is the same for every row. */
+    readonly derived: { measured: Array<{ slot: number; rest: readonly string[] }>; rhythm: boolean | undefined },
+  ) {
+    this.nulls = new Uint8Array(slots.length);
+    this.parsed = new Array<unknown>(slots.length).fill(undefined);
+    this.seqSlot = slots.findIndex((s) => s.key === 'seq');
+    this.tSlot = slots.findIndex((s) => s.key === 't_mono_ns');
+    this.eventSlot = slots.findIndex((s) => s.key === 'process_event');
+    for (const m of derived.measured) slots[m.slot]!.measured = true;
+    this.match = compileMatcher(this, segments);
+  }
+}
+
+/** What a scalar token left behind: its number (for seq and t_mono_ns), whether it was null, process_event's string. */
+interface Scratch {
+  value: number;
+  isNull: number;
+  str: string | null;
+}
+
+/** What generated matchers call. */
+const HELPERS = { scalar, anyValue, S: { value: 0, isNull: 0, str: null } as Scratch };
+type Helpers = typeof HELPERS;
+
+function segmentSource(seg: Uint8Array): string {
+  const view = new DataView(seg.buffer, seg.byteOffset, seg.length);
+  const tests: string[] = [];
+  if (seg.length >= 4) {
+    const at: number[] = [];
+    for (let j = 0; j + 4 <= seg.length; j += 4) at.push(j);
+    if (seg.length % 4) at.push(seg.length - 4);
+    for (const j of at) tests.push(`view.getUint32(base + p${j ? ` + ${j}` : ''}, true) !== 0x${view.getUint32(j, true).toString(16)}`);
+  } else {
+    seg.forEach((b, j) => tests.push(`buf[p${j ? ` + ${j}` : ''}] !== ${b}`));
+  }
+  return `if (p + ${seg.length} > end || ${tests.join(' || ')}) return false;\np += ${seg.length};\n`;
+}
+
+/**
+ * The learned bytes compared inline (4 at a time), each value through one small shared function
+ * (scalar, by its field's plan; anyValue for the others): a short function per layout, quick to
+ * compile, and the value code optimized once for every layout.
+ */
+function compileMatcher(t: RowTemplate, segments: Uint8Array[]): Matcher {
+  let src = 't.processEvent = null;\nconst base = buf.byteOffset;\nlet p = start;\n';
+  segments.forEach((seg, k) => {
+    src += segmentSource(seg);
+    if (k >= t.slots.length) return;
+    const slot = t.slots[k]!;
+    src += `// ${JSON.stringify(slot.key)}\n`;
+    // seq and t_mono_ns need their values, and process_event its string: a plan that need not compute them goes the decoding way.
+    const decode = ((k === t.seqSlot || k === t.tSlot) && slot.plan.floatFree !== 0) || (k === t.eventSlot && !slot.plan.options);
+    if (slot.plan.generic || decode) {
+      src += `p = H.anyValue(t, ${k}, buf, p, end);\nif (p < 0) return false;\n`;
+      return;
+    }
+    src += `p = H.scalar(buf, p, end, P[${k}], S);\nif (p < 0) return false;\n`;
+    if (k === t.seqSlot) src += 't.seq = S.value;\n';
+    if (k === t.tSlot) src += 't.t = S.value;\n';
+    if (k === t.eventSlot) src += 't.processEvent = S.str;\n';
+    if (slot.measured) src += `t.nulls[${k}] = S.isNull;\n`;
+  });
+  src += 'return p === end;\n';
+  const make = new Function('H', 'P', `"use strict";\nconst S = H.S;\nreturn function match(buf, view, start, end, t) {\n${src}};`) as (h: Helpers, plans: TokenPlan[]) => Matcher;
+  return make(HELPERS, t.slots.map((s) => s.plan));
+}
+
+/**
+ * The scalar JSON token at `p` if `plan` takes it (a number within its bounds, a string of its
+ * options or lengths, null, a boolean): the token's end, or -1. Sets S.value to a number's value
+ * (S.value is exact for a number the plan may not need: see floatFits), S.isNull, S.str to a string.
+ */
+function scalar(buf: Buffer, p: number, end: number, plan: TokenPlan, S: Scratch): number {
+  let c = buf[p]!;
+  S.isNull = 0;
+  S.str = null;
+  if (c === MINUS || (c >= ZERO && c <= NINE)) {
+    if (!plan.numOk) return -1;
+    const neg = c === MINUS;
+    let q = neg ? p + 1 : p;
+    if (q >= end) return -1;
+    c = buf[q]!;
+    let v = 0;
+    if (c === ZERO) q++;
+    else if (c > ZERO && c <= NINE) {
+      v = c - ZERO;
+      q++;
+      while (q < end && (c = buf[q]!) >= ZERO && c <= NINE) {
+        v = v * 10 + (c - ZERO);
+        q++;
+      }
+    } else return -1;
+    let value: number;
+    if (q < end && ((c = buf[q]!) === DOT || c === LOWER_E || c === UPPER_E)) {
+      q = fractionEnd(buf, q, end);
+      if (q < 0) return -1;
+      if (plan.floatFree && floatFits(buf, p, q, plan.floatFree)) {
+        // Finite and within the plan's bound whatever its value; computed only for seq and t_mono_ns, which are integers.
+        S.value = NaN;
+        return q;
+      }
+      value = Number(latin1(buf, p, q));
+      if (!Number.isFinite(value) || (plan.int && !Number.isSafeInteger(value))) return -1;
+    } else if (q - p > (neg ? 16 : 15)) {
+      value = Number(latin1(buf, p, q));
+      if (!Number.isFinite(value) || (plan.int && !Number.isSafeInteger(value))) return -1;
+    } else value = neg ? -v : v;
+    if (value < plan.min || (value === plan.min && !plan.minIncl) || value > plan.max || (value === plan.max && !plan.maxIncl)) return -1;
+    S.value = value;
+    return q;
+  }
+  if (c === QUOTE) {
+    let q = p + 1;
+    while (q < end && (c = buf[q]!) !== QUOTE) {
+      if (c === BACKSLASH || c < 0x20 || c > 0x7e) return -1; // escapes and UTF-8: the parsing way
+      q++;
+    }
+    if (q >= end) return -1;
+    const len = q - p - 1;
+    const options = plan.options;
+    if (options) {
+      for (let o = 0; o < options.length; o++) {
+        const opt = options[o]!;
+        if (opt.length !== len) continue;
+        let i = 0;
+        while (i < len && opt.charCodeAt(i) === buf[p + 1 + i]) i++;
+        if (i === len) {
+          S.str = opt;
+          return q + 1;
+        }
+      }
+      return -1;
+    }
+    // ASCII without escapes: its length in UTF-16 units is its byte count.
+    if (!plan.strOk || len < plan.minLen || len > plan.maxLen) return -1;
+    return q + 1;
+  }
+  if (c === 0x6e) {
+    if (!plan.nullOk || buf[p + 1] !== 0x75 || buf[p + 2] !== 0x6c || buf[p + 3] !== 0x6c) return -1;
+    S.isNull = 1;
+    return p + 4;
+  }
+  if (c === 0x74) return plan.boolOk && buf[p + 1] === 0x72 && buf[p + 2] === 0x75 && buf[p + 3] === 0x65 ? p + 4 : -1;
+  if (c === 0x66) return plan.boolOk && buf[p + 1] === 0x61 && buf[p + 2] === 0x6c && buf[p + 3] === 0x73 && buf[p + 4] === 0x65 ? p + 5 : -1;
+  return -1;
+}
+
+/**
+ * Any JSON value at `p` checked by the slot's predicate (decoded; an object or array through
+ * JSON.parse, or the slot's last one when its bytes are the same): the end of the value, or -1.
+ */
+function anyValue(t: RowTemplate, k: number, buf: Buffer, p: number, end: number): number {
+  const slot = t.slots[k]!;
+  const b = buf[p]!;
+  let value: unknown;
+  let q: number;
+  if (b === MINUS || (b >= ZERO && b <= NINE)) {
+    q = numberEnd(buf, p, end);
+    if (q < 0) return -1;
+    value = Number(latin1(buf, p, q));
+  } else if (b === QUOTE) {
+    q = p + 1;
+    for (; q < end; q++) {
+      const ch = buf[q]!;
+      if (ch === QUOTE) break;
+      if (ch === BACKSLASH || ch < 0x20 || ch > 0x7e) return -1; // escapes and UTF-8: the parsing way
+    }
+    if (q >= end) return -1;
+    value = latin1(buf, p + 1, q);
+    q++;
+  } else if (b === 0x6e || b === 0x74 || b === 0x66) {
+    const word = b === 0x6e ? 'null' : b === 0x74 ? 'true' : 'false';
+    for (let i = 1; i < word.length; i++) if (buf[p + i] !== word.charCodeAt(i)) return -1;
+    q = p + word.length;
+    if (q > end) return -1;
+    value = b === 0x6e ? null : b === 0x74;
+  } else if (b === 0x7b || b === 0x5b) {
+    q = containerEnd(buf, p, end);
+    if (q < 0) return -1;
+    const last = slot.lastBytes;
+    if (last && last.length === q - p && last.equals(buf.subarray(p, q))) value = slot.lastParsed;
+    else {
+      try {
+        value = JSON.parse(buf.toString('utf8', p, q));
+      } catch {
+        return -1;
+      }
+      if (!slot.check(value)) return -1;
+      slot.lastBytes = Buffer.from(buf.subarray(p, q));
+      slot.lastParsed = value;
+    }
+  } else return -1;
+  if (!(b === 0x7b || b === 0x5b) && !slot.check(value)) return -1;
+  if (k === t.eventSlot) t.processEvent = typeof value === 'string' ? value : null;
+  if (k === t.seqSlot) t.seq = value as number;
+  else if (k === t.tSlot) t.t = value as number;
+  t.nulls[k] = value === null ? 1 : 0;
+  t.parsed[k] = value;
+  return q;
+}
+
+/** The end of the JSON number at `p` (its grammar exactly), or -1. */
+function numberEnd(buf: Uint8Array, p: number, end: number): number {
+  let q = p;
+  if (buf[q] === MINUS) q++;
+  if (q >= end) return -1;
+  const first = buf[q]!;
+  if (first === ZERO) q++;
+  else if (first > ZERO && first <= NINE) {
+    q++;
+    while (q < end && buf[q]! >= ZERO && buf[q]! <= NINE) q++;
+  } else return -1;
+  if (q < end && (buf[q] === DOT || buf[q] === LOWER_E || buf[q] === UPPER_E)) return fractionEnd(buf, q, end);
+  return q;
+}
+
+/**
+ * Whether the number token `buf[p, q)` passes a plan of floatFree `kind` without computing it: a
+ * decimal without exponent of at most 300 characters is finite and, unless it is 0, at least
+ * 1e-299 in size (no underflow to 0); 2 wants no '-', 3 also a digit other than 0.
+ */
+function floatFits(buf: Uint8Array, p: number, q: number, kind: number): boolean {
+  if (q - p > 300) return false;
+  let nonzero = false;
+  for (let i = p; i < q; i++) {
+    const c = buf[i]!;
+    if (c === LOWER_E || c === UPPER_E) return false;
+    if (c > ZERO && c <= NINE) nonzero = true;
+  }
+  if (kind === 1) return true;
+  if (buf[p] === MINUS) return false;
+  return kind === 2 || nonzero;
+}
+
+/** The end of a JSON number's fraction and exponent starting at `q` (its grammar exactly), or -1. */
+function fractionEnd(buf: Uint8Array, q: number, end: number): number {
+  if (buf[q] === DOT) {
+    q++;
+    const d = q;
+    while (q < end && buf[q]! >= ZERO && buf[q]! <= NINE) q++;
+    if (q === d) return -1;
+  }
+  if (q < end && (buf[q] === LOWER_E || buf[q] === UPPER_E)) {
+    q++;
+    if (q < end && (buf[q] === PLUS || buf[q] === MINUS)) q++;
+    const d = q;
+    while (q < end && buf[q]! >= ZERO && buf[q]! <= NINE) q++;
+    if (q === d) return -1;
+  }
+  return q;
+}
