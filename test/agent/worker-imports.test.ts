@@ -61,6 +61,12 @@ describe("a collector's worker thread", () => {
     }
   });
 
+  // regression for: perf ran its child through execa, ~75 ms of CPU to load in its worker for a spawn and two kills.
+  it('loads no execa', () => {
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) expect(workerGraph(e.file).has('execa'), e.name).toBe(false);
+  });
+
   // regression for: perf's and pcap's constants sat in their zod config, qmp counted value rows through the row registry, guest_agent imported isMeasuredValue beside zod.
   it('loads no zod (but where a collector is named for it)', () => {
     expect(entries.length).toBeGreaterThan(0);

@@ -10,7 +10,6 @@
 // started it, even if the agent is SIGKILLed.
 import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { monoNowNs } from '../../clock/origin.js';
@@ -18,6 +17,7 @@ import { PidfileFollower, type PidfileFollowerOptions } from '../../util/pidfile
 import { processIdentity, sameProcess, type ProcessIdentity } from '../../util/process-identity.js';
 import { PerfIntervals, parsePerfLine } from './parse.js';
 import { perfPreflight } from './preflight.js';
+import { PerfChild } from './perf-child.js';
 
 export interface PerfLoopOptions {
   pid: number;
@@ -110,17 +110,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
     const argv = [...setpriv, pre.perf, ...args];
     // perf's interval times count from its start: read the spawn instant on the episode clock.
     const spawnedAt = o.clock.fromMono(monoNowNs());
-    const child: ResultPromise = execa(argv[0]!, argv.slice(1), {
-      stdin: 'ignore',
-      stdout: 'pipe',
-      stderr: 'pipe',
-      reject: false,
-      buffer: { stdout: false, stderr: true },
-      cancelSignal: o.signal,
-      forceKillAfterDelay: 1000,
-      killSignal: 'SIGTERM',
-      maxBuffer: { stderr: 64 * 1024 },
-    });
+    const child = new PerfChild(argv, o.signal);
     const emit = () => {
       for (const r of acc.take()) {
         w.write('host_perf', spawnedAt + Math.round(r.end * 1e9), { pid, process_event: event, ...r.fields }, Object.keys(r.reasons).length ? r.reasons : undefined);
@@ -129,7 +119,7 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
         if (Object.entries(r.fields).some(([k, v]) => measured(v) && k !== 'interval_s' && k !== 'perf_interval_s') || Object.values(r.fields.other ?? {}).some(measured)) valueRows++;
       }
     };
-    const lines = readline.createInterface({ input: child.stdout! });
+    const lines = readline.createInterface({ input: child.stdout });
     const linesDone = new Promise<void>((resolve) => lines.once('close', resolve)); // listened for before it can happen
     lines.on('line', (line) => {
       const l = parsePerfLine(line);
@@ -150,9 +140,9 @@ export async function perfLoop(o: PerfLoopOptions): Promise<PerfLoopResult> {
         child.kill(); // SIGTERM, then SIGKILL: perf did not end on SIGINT
       }
     }, o.intervalMs);
-    let ran: Awaited<typeof child>;
+    let ran: Awaited<typeof child.done>;
     try {
-      ran = await child;
+      ran = await child.done;
       await linesDone;
     } finally {
       clearInterval(watch);
