@@ -1,0 +1,171 @@
+// Benchmark (not a test): `labtel verify` on a generated 300,000-row episode
+// with every collector (scripts/bench/gen-episode.ts: every field of each row
+// schema, which verify judges ok), beside what reading the same bytes costs:
+// `cat` of the files, a Node read loop, and a Node loop that JSON.parses every
+// line (each a whole process, taking turns, wall and CPU from python3's
+// os.wait4 rusage of that child); in-process, verifyEpisode against the scan
+// verify had before (frozen in test/verify/legacy-scan-rows.ts). Then the same
+// episode with a seq gap in its very last row, which verify must catch.
+// stdout: the markdown section of BENCHMARKS.md; stderr: progress and JSON.
+//
+//   npm run bench:verify
+//   BENCH_VERIFY_ROWS (300000); BENCH_QUICK=1: 30000; BENCH_RUNS (5; quick 3)
+//   BENCH_VERIFY_BASELINE=DIR: also time DIR/bin/labtel.js verify, an older
+//     labtel built there (e.g. git worktree add DIR da5b2d9 && cd DIR &&
+//     ln -s $PWD/node_modules && npx tsc -p tsconfig.build.json)
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CATALOG } from '../../src/collectors/catalog.js';
+import { verifyEpisode } from '../../src/verify/verify-episode.js';
+import { legacyScanFile } from '../../test/verify/legacy-scan-rows.js';
+import { generateEpisode } from './gen-episode.js';
+import { commandLine, fmt, int, intEnv, log, machine, mdTable, median, printSection, type Target } from './section.js';
+
+const ROWS = intEnv('BENCH_VERIFY_ROWS', 300_000, 30_000);
+const RUNS = intEnv('BENCH_RUNS', 5, 3);
+const TARGET_MBS = 200;
+const BASELINE = process.env.BENCH_VERIFY_BASELINE || null;
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const LABTEL = path.join(ROOT, 'bin/labtel.js');
+
+const mach = machine();
+const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-bench-verify-')), 'episode');
+fs.mkdirSync(dir);
+// gen-episode writes about 109 rows per second of episode with every collector.
+const probe = generateEpisode(dir, 10);
+const perSecond = Object.values(probe).reduce((a, b) => a + b, 0) / 10;
+for (const f of fs.readdirSync(dir)) fs.rmSync(path.join(dir, f));
+const seconds = Math.ceil(ROWS / perSecond);
+log(`generating ${seconds} s of episode (about ${int(ROWS)} rows) in ${dir}...`);
+const written = generateEpisode(dir, seconds);
+const rows = Object.values(written).reduce((a, b) => a + b, 0);
+const files = fs.readdirSync(dir).filter((f) => /^telemetry-.*\.jsonl$/.test(f)).map((f) => path.join(dir, f)).sort();
+const bytes = files.reduce((k, f) => k + fs.statSync(f).size, 0);
+const mb = bytes / 1e6;
+log(`${int(rows)} rows, ${fmt(mb, 1)} MB in ${files.length} files`);
+
+// Wall and CPU (user + system) of one whole command, from outside, stdout discarded.
+const MEASURE = `
+import os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = p.stderr.read()
+_, status, u = os.wait4(p.pid, 0)
+w = time.perf_counter() - t
+sys.stderr.write(err.decode(errors="replace")[-400:])
+print(w, os.waitstatus_to_exitcode(status), u.ru_utime + u.ru_stime)
+`;
+
+const READ_LOOP = `const fs=require('fs');const b=Buffer.allocUnsafe(4<<20);let n=0;for(const f of process.argv.slice(1)){const fd=fs.openSync(f,'r');for(let k;(k=fs.readSync(fd,b,0,b.length,null))>0;)n+=k;fs.closeSync(fd)}console.log(n)`;
+const PARSE_LOOP = `const fs=require('fs');const b=Buffer.allocUnsafe(4<<20);let rows=0;for(const f of process.argv.slice(1)){const fd=fs.openSync(f,'r');let rest=Buffer.alloc(0);for(let k;(k=fs.readSync(fd,b,0,b.length,null))>0;){const c=rest.length?Buffer.concat([rest,b.subarray(0,k)]):b.subarray(0,k);let s=0;for(let nl=c.indexOf(10);nl>=0;s=nl+1,nl=c.indexOf(10,s)){JSON.parse(c.toString('utf8',s,nl));rows++}rest=Buffer.from(c.subarray(s))}fs.closeSync(fd)}console.log(rows)`;
+
+interface Command {
+  name: string;
+  argv: string[];
+  /** Exit statuses that are not a failure (verify exits 1 on a failed episode). */
+  ok: number[];
+  walls: number[];
+  cpus: number[];
+  failed: string | null;
+}
+const command = (name: string, argv: string[], ok = [0]): Command => ({ name, argv, ok, walls: [], cpus: [], failed: null });
+const commands: Command[] = [
+  command(`\`cat\` of the ${files.length} files > /dev/null`, ['sh', '-c', 'cat "$@" > /dev/null', 'cat', ...files]),
+  command('Node: read the files (4 MiB reads), nothing else', [process.execPath, '-e', READ_LOOP, ...files]),
+  command('Node: JSON.parse every line, nothing else', [process.execPath, '-e', PARSE_LOOP, ...files]),
+  command('**`labtel verify DIR`**', [process.execPath, LABTEL, 'verify', dir]),
+  ...(BASELINE ? [command(`\`labtel verify DIR\` before (${BASELINE})`, [process.execPath, path.join(BASELINE, 'bin/labtel.js'), 'verify', dir])] : []),
+];
+for (let run = 0; run < RUNS; run++) {
+  for (const c of commands) {
+    const r = spawnSync('python3', ['-c', MEASURE, ...c.argv], { encoding: 'utf8' });
+    const [wall, code, cpu] = r.stdout.trim().split(/\s+/).map(Number);
+    if (!c.ok.includes(code!) || !Number.isFinite(wall)) {
+      c.failed ??= `exited ${code}: ${r.stderr.trim().split('\n').pop()}`;
+      log(`  ${c.name}: ${c.failed}`);
+    }
+    c.walls.push(wall!);
+    c.cpus.push(cpu!);
+  }
+  log(`run ${run + 1}/${RUNS}: ${commands.map((c) => `${c.name.replace(/\W+/g, ' ').trim().slice(0, 24)} ${fmt(c.walls.at(-1)!, 2)} s`).join('; ')}`);
+}
+
+// In-process: verifyEpisode (its first call in this process, then again), and the scan verify had before over the same files.
+const cpuMs = () => {
+  const c = process.cpuUsage();
+  return (c.user + c.system) / 1e3;
+};
+const timed = <T>(fn: () => T): { wall: number; cpu: number; value: T } => {
+  const c0 = cpuMs();
+  const t0 = performance.now();
+  const value = fn();
+  return { wall: performance.now() - t0, cpu: cpuMs() - c0, value };
+};
+const inProcess = Array.from({ length: RUNS }, () => timed(() => verifyEpisode(dir)));
+const verdict = inProcess[0]!.value;
+const legacyScan = () => {
+  for (const spec of CATALOG) {
+    const file = path.join(dir, `telemetry-${spec.name}.jsonl`);
+    if (fs.existsSync(file)) legacyScanFile(file, (r) => r.source === spec.verify.source && spec.verify.rhythm(r));
+  }
+};
+const legacy = Array.from({ length: Math.min(RUNS, 2) }, () => timed(legacyScan));
+
+// The same episode with a seq gap in its very last row (the proc file's last line, the episode's last sample).
+const procFile = path.join(dir, 'telemetry-proc.jsonl');
+const lines = fs.readFileSync(procFile, 'utf8').split('\n');
+const last = lines.length - 2;
+const seq = (JSON.parse(lines[last]!) as { seq: number }).seq;
+lines[last] = lines[last]!.replace(`"seq":${seq},`, `"seq":${seq + 1},`);
+fs.writeFileSync(procFile, lines.join('\n'));
+const gap = spawnSync(process.execPath, [LABTEL, 'verify', dir], { encoding: 'utf8' });
+const verdictLine = gap.stdout.split('\n')[0] ?? '';
+const gapReason = gap.stdout.split('\n').find((l) => /host_proc rows are missing/.test(l))?.trim() ?? '(no seq gap reported)';
+const caught = gap.status === 1 && /FAILED/.test(verdictLine) && gapReason.includes(`seq ${seq + 1} where ${seq} was due`);
+log(`gap in the last row: exit ${gap.status}; ${verdictLine}; ${gapReason}`);
+fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+
+const mbs = (wallS: number) => mb / wallS;
+const cli = commands.find((c) => c.name.includes('**'))!;
+const cliWall = median(cli.walls);
+const firstIn = inProcess[0]!;
+const tableRows = commands.map((c) => {
+  const w = median(c.walls);
+  return [c.name, `${fmt(w, 3)} s (${fmt(Math.min(...c.walls), 3)}–${fmt(Math.max(...c.walls), 3)})`, `${fmt(median(c.cpus), 3)} s`, `${fmt(mbs(w), 0)} MB/s`, c.failed ?? ''];
+});
+tableRows.push(
+  ['`verifyEpisode` in this process, its first call', `${fmt(firstIn.wall / 1e3, 3)} s`, `${fmt(firstIn.cpu / 1e3, 3)} s`, `${fmt(mbs(firstIn.wall / 1e3), 0)} MB/s`, ''],
+  [`\`verifyEpisode\` in this process, median of ${inProcess.length}`, `${fmt(median(inProcess.map((r) => r.wall)) / 1e3, 3)} s`, `${fmt(median(inProcess.map((r) => r.cpu)) / 1e3, 3)} s`, `${fmt(mbs(median(inProcess.map((r) => r.wall)) / 1e3), 0)} MB/s`, ''],
+  [
+    `the scan verify had before (\`legacyScanFile\`, zod's safeParse per row) over the same files in this process, median of ${legacy.length}`,
+    `${fmt(median(legacy.map((r) => r.wall)) / 1e3, 3)} s`,
+    `${fmt(median(legacy.map((r) => r.cpu)) / 1e3, 3)} s`,
+    `${fmt(mbs(median(legacy.map((r) => r.wall)) / 1e3), 0)} MB/s`,
+    '',
+  ],
+);
+
+const targets: Target[] = [
+  { what: `\`labtel verify\` reads at least ${TARGET_MBS} MB/s of telemetry (whole process, median wall, every check it makes)`, pass: cli.failed === null && mbs(cliWall) >= TARGET_MBS, value: `${fmt(mbs(cliWall), 0)} MB/s: ${fmt(mb, 1)} MB in ${fmt(cliWall, 3)} s, CPU ${fmt(median(cli.cpus), 3)} s` },
+  { what: 'and still catches a seq gap in the very last row', pass: caught, value: `${verdictLine}; ${gapReason}` },
+];
+printSection(
+  {
+    title: '`labtel verify` throughput',
+    command: commandLine('bench:verify', ['BENCH_VERIFY_ROWS', 'BENCH_RUNS', 'BENCH_VERIFY_BASELINE']),
+    machine: mach,
+    body: [
+      `A generated episode of ${int(seconds)} s (\`scripts/bench/gen-episode.ts\`, every collector, every field of each row schema): ` +
+        Object.entries(written).map(([src, n]) => `${src} ${int(n)} rows`).join(', ') +
+        ` (**${int(rows)} rows, ${fmt(mb, 1)} MB** of telemetry in ${files.length} files). \`labtel verify\` on it: ${verdict.verdict} (` +
+        Object.entries(verdict.collectors).map(([c, v]) => `${c} ${v.verdict}`).join(', ') +
+        `). Each command runs ${RUNS} times as a whole process, the commands taking turns (wall and CPU time, user + system, from python3's \`os.wait4\` rusage of that child), stdout to /dev/null; MB/s is the telemetry's bytes over the median wall time. The files are in the page cache (just written).`,
+      mdTable(['what', 'wall, median (min–max)', 'CPU, median', 'MB/s', 'note'], tableRows),
+      `Then the same episode with a seq gap in its very last row (the last line of telemetry-proc.jsonl, seq ${seq} written as ${seq + 1}): \`labtel verify\` exits ${gap.status}: \`${verdictLine}\`, \`${gapReason}\`.`,
+    ],
+    targets,
+  },
+  { rows, bytes, seconds, runs: RUNS, commands: commands.map((c) => ({ name: c.name, walls: c.walls, cpus: c.cpus, failed: c.failed })), inProcess, legacy, gap: { status: gap.status, verdictLine, gapReason, caught } },
+);
