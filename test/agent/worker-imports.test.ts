@@ -5,21 +5,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { CATALOG } from '../../src/collectors/catalog.js';
 import { ROOT } from '../helpers/cli.js';
 
-/** Runtime imports (not `import type`, not `export type`; `import('…')` with a literal path too) of a .ts file, resolved to files or package names. */
+/**
+ * Runtime imports of a .ts file (`import('…')` with a literal path too), resolved to files or
+ * package names: read from what TypeScript emits for it, so imports of names used only as
+ * types (which it drops) do not count, as they do not load.
+ */
 function runtimeImports(file: string): string[] {
-  const src = fs.readFileSync(file, 'utf8');
+  const js = ts.transpileModule(fs.readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
   const out: string[] = [];
-  for (const m of src.matchAll(/^\s*(import|export)\s+(type\s+)?([^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm)) {
-    if (m[2]) continue; // type-only: erased
-    if (m[3] && /^\s*\{[^}]*\}\s+from\s+$/.test(m[3]) && [...m[3].matchAll(/[{,]\s*(type\s+)?\w/g)].every((x) => x[1])) continue; // { type A, type B }
-    out.push(m[4]!);
-  }
+  for (const m of js.matchAll(/^\s*(?:import|export)\s+(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm)) out.push(m[1]!);
   // What a module loads when it runs (a collector's run loop, imported by its run()): loaded on the worker all the same.
-  for (const m of src.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(m[1]!);
+  for (const m of js.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(m[1]!);
   return out
     .filter((spec) => !spec.startsWith('node:'))
     .map((spec) => (spec.startsWith('.') ? path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts') : spec.split('/')[0]!.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!));
