@@ -27,6 +27,7 @@ import { createProcSampler, type ProcSampler, type SamplerKind } from '../../src
 import { parseManifest } from '../../src/manifest/load.js';
 import { nativeStatus } from '../../src/native/addon.js';
 import { sysconf } from '../../src/native/sysconf.js';
+import { BATCH_MS, MAX_BATCHED_INTERVAL_MS } from '../../src/collectors/proc/native-batch.js';
 import { paced } from '../../src/util/pace.js';
 import type { runEpisode as RunEpisodeFn } from '../../src/agent/run-episode.js';
 import { commandLine, fmt, intEnv, log, machine, mdTable, printSection, type Target } from './section.js';
@@ -632,6 +633,7 @@ async function main(): Promise<void> {
   const floor = med('c_floor');
   const agentRows: string[][] = [
     ['host_proc rows written', `${ag.rows} (sampler: ${ag.sampler ?? 'unknown'}; collector ${ag.status}, episode ended by ${ag.exit_reason}; agent code: ${ag.build})`],
+    ['how the proc worker makes the rows', INTERVAL_MS <= MAX_BATCHED_INTERVAL_MS && ag.sampler === 'native' ? `native batch loop: C++ sleeps to each deadline, samples and formats the row; the worker's JavaScript appends and writes the rows once per ${BATCH_MS} ms` : 'one JavaScript tick per row (Atomics.wait between them)'],
     [`rows/s while sampling, first to last row (asked ${asked})`, `${ag.rows_per_s_sampling}: keeps pace ${keepsPace ? 'yes' : 'no'} (98% of asked or more)`],
     ['row interval p50 / p99 / max', `${fmt(ag.row_interval_ms.p50)} / ${fmt(ag.row_interval_ms.p99)} / ${fmt(ag.row_interval_ms.max)} ms`],
     ...(ag.steady
