@@ -8,7 +8,7 @@ import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
 
 const PANELS = ['netflow-pkts', 'netflow-bytes'];
-/** Each series' label and its row field: the first four on the packets panel, the last two on the bytes panel. */
+/** Each series' label and its row field (push reads them in this order): the first four on the packets panel, the last two on the bytes panel. */
 const FIELDS = [
   ['pkts in', 'pkts_in'],
   ['pkts out', 'pkts_out'],
@@ -41,7 +41,8 @@ export function netflowPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; m
     const tNs = r.t_mono_ns as number;
     const x = tNs / 1e9;
     const seq = num(r.seq);
-    const v = FIELDS.map(([, field]) => num(r[field]));
+    // (FIELDS' order, each read by name: one lookup per field, not a keyed one through a list)
+    const v = [num(r.pkts_in), num(r.pkts_out), num(r.tcp_syn), num(r.tcp_rst), num(r.bytes_in), num(r.bytes_out)];
     if (lastSeq !== null && seq !== null && seq !== lastSeq + 1) {
       flush();
       marks.add(x, 'break', `${seq - lastSeq - 1} rows missing (seq ${lastSeq}→${seq})`, 'rows missing or out of order');
