@@ -1,7 +1,8 @@
-// Reading an episode directory for the report: what episode.json says about
-// the clock, the host and each collector's interval, and the rows of a file
-// verify's pass did not read (the agent's own, a collector not selected),
-// streamed line by line (files can be large).
+// Reading an episode directory for the report: what episode.json and
+// summary.json say about the clock, the host, each collector's interval and
+// the episode's span, and what a row the panels draw from is. The rows
+// themselves come from verify's pass (render.ts); rowsOf() streams one
+// file's rows on their own, as the report read them before that pass.
 import fs from 'node:fs';
 import path from 'node:path';
 import { BoundedLineReader } from '../util/bounded-line-reader.js';
