@@ -146,6 +146,8 @@ interface RunFigures {
   collectors: Name[];
   startupCpuS: number;
   startupWallS: number;
+  /** Start-up CPU per thread, s (schedstat): main, each collector's worker, the rest. */
+  startupByThread: Record<string, number>;
   steadyPct: number;
   /** Per thread over the window, % of one core: main, each collector, the rest of the process. */
   perThread: Record<string, number>;
@@ -154,6 +156,8 @@ interface RunFigures {
   /** perf, tcpdump: % of one core over the window (not the agent's). */
   childPct: Record<string, number>;
   peakRssMiB: number;
+  /** MiB at the window's end: VmRSS, RssAnon, RssFile, RssShmem. */
+  rssParts: Record<string, number>;
   rowsPerS: number;
   /** The agent's own self rows over the window (cpu_pct median), as a cross-check. */
   selfPctMedian: number | null;
@@ -196,11 +200,16 @@ async function runAgent(vm: VmGuest, names: Name[]): Promise<RunFigures> {
     const files = names.map((n) => path.join(out, `telemetry-${n}.jsonl`));
     // Start-up: exec to the first row on disk of every collector.
     let startupTicks = 0;
+    const startupByThread: Record<string, number> = {};
     for (;;) {
       const t = statTicks(`/proc/${pid}/stat`);
       if (a.exitCode !== null || t === null) throw new Error(`the agent exited during start-up: ${stderr}`);
       if (files.every(nonEmpty)) {
         startupTicks = t;
+        for (const th of threads(pid)) {
+          const who = tidOf[th.tid] ?? 'other threads (libuv, V8)';
+          startupByThread[who] = (startupByThread[who] ?? 0) + th.ns / 1e9;
+        }
         break;
       }
       if (performance.now() - t0 > 60_000) throw new Error(`no first row from every collector within 60 s: ${stderr}`);
@@ -235,6 +244,14 @@ async function runAgent(vm: VmGuest, names: Name[]): Promise<RunFigures> {
     const childPct: Record<string, number> = {};
     for (const c of ch1) childPct[c.comm] = (childPct[c.comm] ?? 0) + pct(c.ticks - (chBefore.get(c.pid) ?? 0));
     let hwm = vmHwmKiB(pid) ?? 0;
+    // What the resident memory is at the window's end (JSON on stderr): anonymous (heaps) and file-backed (node, the addon, libs).
+    let rssParts: Record<string, number> = {};
+    try {
+      const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      rssParts = Object.fromEntries([...st.matchAll(/^(VmRSS|RssAnon|RssFile|RssShmem):\s+(\d+) kB/gm)].map((m) => [m[1]!, Math.round(Number(m[2]) / 1024)]));
+    } catch {
+      // gone
+    }
     a.kill('SIGTERM');
     // The stop's peak too (flushes, summary): VmHWM until the process is gone.
     for (let h = vmHwmKiB(pid); h !== null && a.exitCode === null; h = vmHwmKiB(pid)) {
@@ -262,11 +279,13 @@ async function runAgent(vm: VmGuest, names: Name[]): Promise<RunFigures> {
       collectors: names,
       startupCpuS: startupTicks / TICK,
       startupWallS,
+      startupByThread,
       steadyPct: pct(total),
       perThread,
       wakeups,
       childPct,
       peakRssMiB: hwm / 1024,
+      rssParts,
       rowsPerS: (rows1 - rows0) / wS,
       selfPctMedian: selfPcts.length ? median(selfPcts) : null,
       exitCode,
@@ -342,6 +361,10 @@ const threadTable = mdTable(
   ['collectors', ...threadNames],
   results.map((r) => [label(r), ...threadNames.map((n) => (r.perThread[n] === undefined ? '—' : `${fmt(r.perThread[n])} (${int(r.wakeups[n]!)}/s)`))]),
 );
+const startupTable = mdTable(
+  ['collectors', ...threadNames],
+  results.map((r) => [label(r), ...threadNames.map((n) => (r.startupByThread[n] === undefined ? '—' : fmt(r.startupByThread[n])))]),
+);
 const targets: Target[] = [
   { what: `steady CPU with all six collectors at most ${TARGET_STEADY_PCT}% of one core`, pass: six.steadyPct <= TARGET_STEADY_PCT, value: `${fmt(six.steadyPct)}%; proc alone ${fmt(results[0]!.steadyPct)}%` },
   { what: `peak RSS with all six at most ${TARGET_RSS_MIB} MiB`, pass: six.peakRssMiB <= TARGET_RSS_MIB, value: `${fmt(six.peakRssMiB, 1)} MiB; proc alone ${fmt(results[0]!.peakRssMiB, 1)} MiB` },
@@ -358,6 +381,8 @@ printSection(
       rowsTable,
       'Steady CPU per thread, % of one core from /proc/PID/task/TID/schedstat, with how often it was scheduled in per second (collector workers named by their "recording on thread" line; the rest of the process — libuv\'s pool, V8\'s platform threads — together):',
       threadTable,
+      'Start-up CPU per thread, s (schedstat, at the first row of every collector; the main thread\'s includes loading the CLI, probing every collector and the host inventory):',
+      startupTable,
     ],
     targets,
   },
