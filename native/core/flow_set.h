@@ -22,6 +22,17 @@ inline uint64_t fold_mul(uint64_t a, uint64_t b) {
   return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
 }
 
+// __builtin_prefetch that the optimizer keeps. A function that only
+// prefetches has no side effects as GCC sees it: its IPA pass marks it pure
+// and drops every call to it whose body it can see (the bucketizer's
+// prefetches were gone from every build but the addon's, which called
+// prefetch() through the PLT only because it could be interposed). The empty
+// volatile asm is the side effect that keeps it.
+inline void prefetch_line(const void* p) {
+  __builtin_prefetch(p);
+  asm volatile("" : : "r"(p));
+}
+
 // A bijective 64-bit mixer (splitmix64's finalizer).
 inline uint64_t mix64(uint64_t x) {
   x ^= x >> 30;
@@ -73,7 +84,7 @@ class BucketSet {
       if (s.bucket == bucket) f(s.h);
   }
 
-  void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[h & mask_]); }
+  void prefetch(uint64_t h) const { prefetch_line(&slots_[h & mask_]); }
   size_t live() const { return live_; }
   size_t capacity() const { return slots_.size(); }
 
@@ -124,7 +135,7 @@ class FlowTable {
     }
     return add(h, t, idle_ns, watch);
   }
-  void prefetch(uint64_t h) const { __builtin_prefetch(&slots_[h & mask_]); }
+  void prefetch(uint64_t h) const { prefetch_line(&slots_[h & mask_]); }
   // A caller's per-flow word (the bucketizer: bucket * 4 + direction of the
   // packet that last counted it).
   int64_t& mark(uint32_t slot) { return slots_[slot].mark; }
