@@ -27,8 +27,8 @@ import { createProcSampler, type ProcSampler, type SamplerKind } from '../../src
 import { parseManifest } from '../../src/manifest/load.js';
 import { nativeStatus } from '../../src/native/addon.js';
 import { sysconf } from '../../src/native/sysconf.js';
-import { BATCH_MS, MAX_BATCHED_INTERVAL_MS } from '../../src/collectors/proc/native-batch.js';
-import { paced } from '../../src/util/pace.js';
+import { BATCH_MS, batchesRows } from '../../src/collectors/proc/native-batch.js';
+import { newStopFlag, paced } from '../../src/util/pace.js';
 import type { runEpisode as RunEpisodeFn } from '../../src/agent/run-episode.js';
 import { commandLine, fmt, intEnv, log, machine, mdTable, printSection, type Target } from './section.js';
 
@@ -247,7 +247,7 @@ const WAKE_METHODS = {
   futex: '`FUTEX_WAIT` with a timeout to the next deadline (what `Atomics.wait` sleeps in)',
 } as const;
 type WakeMethod = keyof typeof WAKE_METHODS;
-type Wake = { cpu_us_per_wake: number; wakes_per_s: number; late_p99_us: number } | { skipped: string };
+type Wake = { cpu_us_per_wake: number; wakes_per_s: number; late_p99_us: number; deadlines_missed: number } | { skipped: string };
 
 /**
  * The wake-up floor (scripts/bench/wake-floor.c): one wake-up's CPU on this machine on the INTERVAL_MS
@@ -264,8 +264,8 @@ function wakeFloor(tmp: string): Record<WakeMethod, Wake> {
       continue;
     }
     const r = spawnSync(bin, [m, String(n), String(INTERVAL_MS * 1000)], { encoding: 'utf8' });
-    const [cpu, rate, late] = (r.stdout || '').trim().split(' ').map(Number);
-    out[m] = r.status !== 0 || !Number.isFinite(cpu) ? { skipped: `skipped: wake-floor ${m} failed: ${(r.stderr || '').trim()}` } : { cpu_us_per_wake: r2(cpu!), wakes_per_s: Math.round(rate!), late_p99_us: r2(late!) };
+    const [cpu, rate, late, missed] = (r.stdout || '').trim().split(' ').map(Number);
+    out[m] = r.status !== 0 || !Number.isFinite(cpu) ? { skipped: `skipped: wake-floor ${m} failed: ${(r.stderr || '').trim()}` } : { cpu_us_per_wake: r2(cpu!), wakes_per_s: Math.round(rate!), late_p99_us: r2(late!), deadlines_missed: missed! };
   }
   return out;
 }
@@ -563,7 +563,7 @@ async function main(): Promise<void> {
   const wakes = wakeFloor(tmp!);
   for (const [m, w] of Object.entries(wakes)) {
     if ('skipped' in w) log(`   ${pad(`  C wake-floor ${m}, no work`, 48)}${w.skipped}`);
-    else log(`   ${pad(`  C wake-floor ${m}, no work`, 48)}${f2(w.cpu_us_per_wake)} us CPU per wake-up, ${w.wakes_per_s}/s, late p99 ${f2(w.late_p99_us)} us`);
+    else log(`   ${pad(`  C wake-floor ${m}, no work`, 48)}${f2(w.cpu_us_per_wake)} us CPU per wake-up, ${w.wakes_per_s}/s, late p99 ${f2(w.late_p99_us)} us, ${w.deadlines_missed} deadlines missed`);
   }
   const wake = wakes.nanosleep;
   const cp = cFloorPaced(pid);
@@ -631,9 +631,11 @@ async function main(): Promise<void> {
     ];
   });
   const floor = med('c_floor');
+  // What the agent's proc worker ran: the batch loop only where the addon it loads has batch() (an older build ticks in JS).
+  const nativeBatch = ag.sampler === 'native' && batchesRows('native', createProcSampler('/proc', pid, sysconf().pageSize, 'native').sampler, { intervalMs: INTERVAL_MS, stopFlag: newStopFlag() });
   const agentRows: string[][] = [
     ['host_proc rows written', `${ag.rows} (sampler: ${ag.sampler ?? 'unknown'}; collector ${ag.status}, episode ended by ${ag.exit_reason}; agent code: ${ag.build})`],
-    ['how the proc worker makes the rows', INTERVAL_MS <= MAX_BATCHED_INTERVAL_MS && ag.sampler === 'native' ? `native batch loop: C++ sleeps to each deadline, samples and formats the row; the worker's JavaScript appends and writes the rows once per ${BATCH_MS} ms` : 'one JavaScript tick per row (Atomics.wait between them)'],
+    ['how the proc worker makes the rows', nativeBatch ? `native batch loop: C++ sleeps to each deadline, samples and formats the row; the worker's JavaScript appends and writes the rows once per ${BATCH_MS} ms` : 'one JavaScript tick per row (Atomics.wait between them)'],
     [`rows/s while sampling, first to last row (asked ${asked})`, `${ag.rows_per_s_sampling}: keeps pace ${keepsPace ? 'yes' : 'no'} (98% of asked or more)`],
     ['row interval p50 / p99 / max', `${fmt(ag.row_interval_ms.p50)} / ${fmt(ag.row_interval_ms.p99)} / ${fmt(ag.row_interval_ms.max)} ms`],
     ...(ag.steady
@@ -644,7 +646,7 @@ async function main(): Promise<void> {
     [`Node: labtel's \`paced()\` at ${INTERVAL_MS} ms with an empty tick (${PACED_S} s)`, `${f2(pace.cpu_us_per_tick)} µs CPU per tick (process), ${f2(pace.thread_us_per_tick)} µs on the ticking thread, ${pace.ticks_per_s} ticks/s`],
     ...(Object.keys(WAKE_METHODS) as WakeMethod[]).map((m) => {
       const w = wakes[m];
-      return [`wake-up floor (\`wake-floor.c ${m}\`): ${WAKE_METHODS[m]}, no work (${PACED_S} s)`, 'skipped' in w ? w.skipped : `${f2(w.cpu_us_per_wake)} µs CPU per wake-up, ${w.wakes_per_s}/s, late p99 ${f2(w.late_p99_us)} µs`];
+      return [`wake-up floor (\`wake-floor.c ${m}\`): ${WAKE_METHODS[m]}, no work (${PACED_S} s)`, 'skipped' in w ? w.skipped : `${f2(w.cpu_us_per_wake)} µs CPU per wake-up, ${w.wakes_per_s}/s, late p99 ${f2(w.late_p99_us)} µs, ${w.deadlines_missed} deadlines missed (not counted as wake-ups)`];
     }),
     [`C floor sampling on that ${INTERVAL_MS} ms schedule (${PACED_S} s)`, 'skipped' in cp ? cp.skipped : `${f2(cp.cpu_us_per_sample)} µs CPU per sample, ${cp.samples_per_s}/s`],
   ];
@@ -682,7 +684,9 @@ async function main(): Promise<void> {
     );
   }
   notes.push(
-    'What the agent does to keep the per-row cost low: at `interval_ms` up to 10 the proc worker hands the loop to C++ (`native/core/proc_batch.cc`): it sleeps to each deadline with `clock_nanosleep`, samples and formats the row there, and the worker\'s JavaScript wakes once per 50 ms batch to append the rows and write them in one `write(2)` (rows unlike the last, as a first row, an exit or a new null, go back through the JavaScript row code; both write the same bytes). The per-row cost left is the wake-up, the kernel\'s formatting of the four files, the parse and the row text. ' +
+    (nativeBatch
+      ? 'What the agent does to keep the per-row cost low: at `interval_ms` up to 10 the proc worker hands the loop to C++ (`native/core/proc_batch.cc`): it sleeps to each deadline with `clock_nanosleep`, samples and formats the row there, and the worker\'s JavaScript wakes once per 50 ms batch to append the rows and write them in one `write(2)` (rows unlike the last, as a first row, an exit or a new null, go back through the JavaScript row code; both write the same bytes). The per-row cost left is the wake-up, the kernel\'s formatting of the four files, the parse and the row text. '
+      : 'The proc worker ticked in JavaScript in this run (the addon it loaded has no batch loop: `npm run build:native`, or the pure-TS sampler): one `Atomics.wait` per period (woken at once by the stop flag), each row built as one string with no intermediate objects. ') +
       'The start and stop cost (host inventory, worker start, module load, fsync) is paid once per episode, so the whole-episode figure is the steady one plus that fixed cost spread over the rows.',
   );
   printSection(

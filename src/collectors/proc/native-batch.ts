@@ -5,7 +5,7 @@
 // restart, a new null) comes back unformatted for run-loop.ts to judge.
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import type { NativeProcSampler } from '../../native/types.js';
-import type { ProcSampler } from './sampler.js';
+import type { ProcSampler, SamplerKind } from './sampler.js';
 
 /** Rows stay in C++ at most this long: what a killed worker can lose, and the time between writes. */
 export const BATCH_MS = 50;
@@ -21,6 +21,14 @@ export type BatchingSampler = ProcSampler & Required<Pick<NativeProcSampler, 'ba
 export function canBatch(s: ProcSampler): s is BatchingSampler {
   const n = s as Partial<NativeProcSampler>;
   return typeof n.batch === 'function' && typeof n.batchFormat === 'function' && typeof n.batchSignature === 'function';
+}
+
+/**
+ * Whether procLoop makes its rows in the native batch loop with this sampler and these options, or one JS tick per
+ * row: the one place the choice is made (run-loop.ts, and bench:proc saying which path it measured).
+ */
+export function batchesRows(kind: SamplerKind, sampler: ProcSampler, o: { intervalMs: number; threads?: boolean; stopFlag?: Int32Array; batch?: boolean }): boolean {
+  return o.batch !== false && kind === 'native' && o.stopFlag !== undefined && !o.threads && o.intervalMs <= MAX_BATCHED_INTERVAL_MS && canBatch(sampler);
 }
 
 /** The rows a batch holds at most: BATCH_MS of them. */

@@ -13,7 +13,7 @@ import { F, PROC_FIELDS, PROC_FILES } from './fields.js';
 import { createProcSampler, type ProcSampler, type SamplerKind } from './sampler.js';
 import type { ProcProcessRow, ProcThreadRow } from './rows.js';
 import { processRowText } from './row-text.js';
-import { BATCH, BATCH_END, canBatch, formatBatches, MAX_BATCHED_INTERVAL_MS, type BatchingSampler } from './native-batch.js';
+import { BATCH, BATCH_END, batchesRows, canBatch, formatBatches, type BatchingSampler } from './native-batch.js';
 
 const { ESRCH, ENOENT } = os.constants.errno;
 const VCPU = /^CPU (\d+)\/(?:KVM|TCG|HVF|WHPX)$/;
@@ -246,7 +246,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   };
 
   try {
-    if (o.batch !== false && made.kind === 'native' && o.stopFlag && !o.threads && o.intervalMs <= MAX_BATCHED_INTERVAL_MS) batched(o.stopFlag);
+    if (batchesRows(made.kind, made.sampler, o)) batched(o.stopFlag!);
     else await paced(o.intervalMs, o.signal, tick, o.stopFlag);
     w.flush(); // so that `rows` counts every row this loop wrote
   } finally {
