@@ -1,5 +1,5 @@
 // Throughput of the capture reader + bucketizer over a file, the way the
-// offline job drives them: read(2) in 4 MiB chunks, rows drained per chunk.
+// offline job drives them: read(2) in 1 MiB chunks, rows drained per chunk.
 //   pcap_bench FILE [--bucket-ms N] [--guest-ip IP]... [--bridge-ip IP]...
 //              [--chunk BYTES] [--skip-bad] [--rows] [--serial]
 // By default through run_pipeline() (read / parse+summarize / bucket on
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   }
   BucketConfig cfg;
   ReaderOptions ro;
-  size_t chunk = 4 << 20;
+  size_t chunk = 1 << 20;
   bool print_rows = false, serial = false;
   for (int i = 2; i < argc; i++) {
     std::string a = argv[i];
