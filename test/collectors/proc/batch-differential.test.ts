@@ -285,3 +285,55 @@ describe.runIf(addon)('proc native batch rows = the JS rows', () => {
     expect(jsRows).toBeLessThan(lines.length / 2);
   });
 });
+
+describe.runIf(addon)('proc native batch: a restart under the same pid', () => {
+  // Guards against: a batch in C++ carrying on across a new starttime (the pid's files now describe another
+  // process): the first sample of it must come back to JS and be written as 'restarted', interval_s null, seq and
+  // t_mono_ns unbroken, and the rows after it held to the new identity.
+  it('starttime rewritten in place mid-run: one restarted row where it changed, every row as the per-tick loop writes it', async () => {
+    const procRoot = tmpDir();
+    const src = path.join(FIXTURES, 'qemu-like', 'proc', '3728');
+    const dir = path.join(procRoot, '3728');
+    fs.mkdirSync(dir);
+    for (const f of PROC_FILES) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    const statFile = path.join(dir, 'stat');
+    const stat = fs.readFileSync(statFile, 'latin1');
+    const at = stat.indexOf(' 31750 ');
+    expect(at).toBeGreaterThan(0);
+    const before = tsSample(procRoot, 3728);
+    fs.writeFileSync(statFile, stat.replace(' 31750 ', ' 31751 '));
+    const after = tsSample(procRoot, 3728);
+    fs.writeFileSync(statFile, stat);
+    expect([before.v[F.starttime], after.v[F.starttime]]).toEqual([31750, 31751]);
+    const { lines, result } = await runBatched(3728, procRoot, (flag, out) => [
+      beside(
+        `const lines = () => { try { const b = fs.readFileSync(data.out); let n = 0; for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++; return n; } catch { return 0; } };
+         const end = Date.now() + 20000;
+         while (lines() < 100 && Date.now() < end) Atomics.wait(flag, 0, 0, 2);
+         const fd = fs.openSync(data.stat, 'r+'); fs.writeSync(fd, '1', data.at + 5); fs.closeSync(fd);
+         while (lines() < 200 && Date.now() < end) Atomics.wait(flag, 0, 0, 2);
+         Atomics.store(flag, 0, 1); Atomics.notify(flag, 0);`,
+        flag,
+        { out, stat: statFile, at },
+      ),
+    ]);
+    expect(result.end).toBe('stopped');
+    expect(lines.length).toBeGreaterThanOrEqual(200);
+    const rows = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i));
+    const restart = rows.findIndex((r) => r.starttime === 31751);
+    expect(restart).toBeGreaterThan(0);
+    expect(rows.map((r) => r.process_event).filter((e) => e !== null)).toEqual(['started', 'restarted']);
+    expect(rows[restart]!.process_event).toBe('restarted');
+    expect(rows.slice(restart).every((r) => r.starttime === 31751)).toBe(true);
+    // The per-tick loop's rows for the same samples at the same times.
+    const inputs: RowInput[] = rows.map((r, i) => {
+      const s = i < restart ? before : after;
+      const first = i === 0 || i === restart;
+      return { t: r.t_mono_ns as number, starttime: s.v[F.starttime]!, event: i === 0 ? 'started' : i === restart ? 'restarted' : null, prevT: first ? null : (rows[i - 1]!.t_mono_ns as number), v: s.v, err: s.err };
+    });
+    const want = jsLines(inputs, 3728, procRoot);
+    expect(want.length).toBe(lines.length);
+    for (const [i, w] of want.entries()) expect(lines[i], `row ${i}`).toBe(w);
+  });
+});
