@@ -8,9 +8,9 @@
 // (whitespace, an escape, a byte over 0x7e in a string, other keys or order)
 // does not match and goes the parsing way. Numbers are read as JSON.parse
 // reads them (up to 15 digits exactly; others through Number() of the
-// token, the same conversion). Each layout's matcher is generated as one
-// straight function (new Function, as zod compiles its own parsers): the
-// learned bytes compared 4 at a time, each value by its field's plan.
+// token, the same conversion). Every layout is matched by one shared
+// function over the layout's data (the learned bytes compared 4 at a time,
+// each value by its field's plan), which V8 optimizes once for every file.
 import type { Check, TokenPlan } from './zod-check.js';
 
 /** Buffer's own latin1 decoder (no argument normalization): Node has it on every Buffer, @types/node does not say so. */
@@ -123,8 +123,6 @@ export function slotFor(key: string, check: Check, plan: TokenPlan): Slot {
   return { key, check, plan, measured: false, lastBytes: null, lastParsed: undefined };
 }
 
-type Matcher = (buf: Buffer, view: DataView, start: number, end: number, t: RowTemplate) => boolean;
-
 /**
  * A learned layout: `segments` are the bytes between values (`{"source":"host_proc","t_mono_ns":`,
  * `,"seq":`, ..., `}`), a value slot between each two. A field that can hold one value only (the
@@ -144,8 +142,8 @@ export class RowTemplate {
   readonly eventSlot: number;
   /** The template tried next after this one matched (the row that followed it last time). */
   next: RowTemplate | null = null;
-  /** Whether `buf[start, end)` is a row of this layout that passes its shape (view: a DataView of buf's whole ArrayBuffer); sets the fields above. */
-  readonly match: Matcher;
+  /** The layout as data for matchLayout. */
+  private readonly code: LayoutCode;
 
   constructor(
     readonly source: string,
@@ -163,7 +161,12 @@ export class RowTemplate {
     this.tSlot = slots.findIndex((s) => s.key === 't_mono_ns');
     this.eventSlot = slots.findIndex((s) => s.key === 'process_event');
     for (const m of derived.measured) slots[m.slot]!.measured = true;
-    this.match = compileMatcher(this, segments);
+    this.code = layoutCode(this, segments);
+  }
+
+  /** Whether `buf[start, end)` is a row of this layout that passes its shape (view: a DataView of buf's whole ArrayBuffer); sets the fields above. */
+  match(buf: Buffer, view: DataView, start: number, end: number): boolean {
+    return matchLayout(this.code, buf, view, start, end, this);
   }
 }
 
@@ -174,51 +177,87 @@ interface Scratch {
   str: string | null;
 }
 
-/** What generated matchers call. */
-const HELPERS = { scalar, anyValue, S: { value: 0, isNull: 0, str: null } as Scratch };
-type Helpers = typeof HELPERS;
+/** The scratch scalar() fills in, shared by every match (one thread, one match at a time). */
+const S: Scratch = { value: 0, isNull: 0, str: null };
 
-function segmentSource(seg: Uint8Array): string {
-  const view = new DataView(seg.buffer, seg.byteOffset, seg.length);
-  const tests: string[] = [];
-  if (seg.length >= 4) {
-    const at: number[] = [];
-    for (let j = 0; j + 4 <= seg.length; j += 4) at.push(j);
-    if (seg.length % 4) at.push(seg.length - 4);
-    for (const j of at) tests.push(`view.getUint32(base + p${j ? ` + ${j}` : ''}, true) !== 0x${view.getUint32(j, true).toString(16)}`);
-  } else {
-    seg.forEach((b, j) => tests.push(`buf[p${j ? ` + ${j}` : ''}] !== ${b}`));
-  }
-  return `if (p + ${seg.length} > end || ${tests.join(' || ')}) return false;\np += ${seg.length};\n`;
+/** A layout's bytes and value plans as data, for the one shared matcher (matchLayout). */
+interface LayoutCode {
+  /** Per segment: its length, its bytes as little-endian 32-bit words at `wordAt` (the last one overlapping), or its bytes when shorter than 4. */
+  segLen: Int32Array;
+  words: Uint32Array[];
+  wordAt: Int32Array[];
+  bytes: Uint8Array[];
+  /** Per slot: 0 scalar, 1 scalar that sets seq, 2 t, 3 process_event, 4 anyValue; measured (nulls kept). */
+  mode: Int8Array;
+  measured: Uint8Array;
+  plans: TokenPlan[];
 }
 
 /**
- * The learned bytes compared inline (4 at a time), each value through one small shared function
- * (scalar, by its field's plan; anyValue for the others): a short function per layout, quick to
- * compile, and the value code optimized once for every layout.
+ * A layout as data for matchLayout, the one function every layout of every file runs.
+ * (A function generated per layout, as before, ran interpreted until V8 optimized each one: on the
+ * 300,094-row bench episode that warm-up was ~60-100 ms of CPU over its ~20 layouts.)
  */
-function compileMatcher(t: RowTemplate, segments: Uint8Array[]): Matcher {
-  let src = 't.processEvent = null;\nconst base = buf.byteOffset;\nlet p = start;\n';
-  segments.forEach((seg, k) => {
-    src += segmentSource(seg);
-    if (k >= t.slots.length) return;
-    const slot = t.slots[k]!;
-    src += `// ${JSON.stringify(slot.key)}\n`;
-    // seq and t_mono_ns need their values, and process_event its string: a plan that need not compute them goes the decoding way.
-    const decode = ((k === t.seqSlot || k === t.tSlot) && slot.plan.floatFree !== 0) || (k === t.eventSlot && !slot.plan.options);
-    if (slot.plan.generic || decode) {
-      src += `p = H.anyValue(t, ${k}, buf, p, end);\nif (p < 0) return false;\n`;
-      return;
+function layoutCode(t: RowTemplate, segments: Uint8Array[]): LayoutCode {
+  const words: Uint32Array[] = [];
+  const wordAt: Int32Array[] = [];
+  for (const seg of segments) {
+    const view = new DataView(seg.buffer, seg.byteOffset, seg.length);
+    const at: number[] = [];
+    if (seg.length >= 4) {
+      for (let j = 0; j + 4 <= seg.length; j += 4) at.push(j);
+      if (seg.length % 4) at.push(seg.length - 4);
     }
-    src += `p = H.scalar(buf, p, end, P[${k}], S);\nif (p < 0) return false;\n`;
-    if (k === t.seqSlot) src += 't.seq = S.value;\n';
-    if (k === t.tSlot) src += 't.t = S.value;\n';
-    if (k === t.eventSlot) src += 't.processEvent = S.str;\n';
-    if (slot.measured) src += `t.nulls[${k}] = S.isNull;\n`;
+    wordAt.push(Int32Array.from(at));
+    words.push(Uint32Array.from(at.map((j) => view.getUint32(j, true))));
+  }
+  const mode = new Int8Array(t.slots.length);
+  const measured = new Uint8Array(t.slots.length);
+  t.slots.forEach((slot, k) => {
+    const decode = ((k === t.seqSlot || k === t.tSlot) && slot.plan.floatFree !== 0) || (k === t.eventSlot && !slot.plan.options);
+    mode[k] = slot.plan.generic || decode ? 4 : k === t.seqSlot ? 1 : k === t.tSlot ? 2 : k === t.eventSlot ? 3 : 0;
+    measured[k] = slot.measured ? 1 : 0;
   });
-  src += 'return p === end;\n';
-  const make = new Function('H', 'P', `"use strict";\nconst S = H.S;\nreturn function match(buf, view, start, end, t) {\n${src}};`) as (h: Helpers, plans: TokenPlan[]) => Matcher;
-  return make(HELPERS, t.slots.map((s) => s.plan));
+  return { segLen: Int32Array.from(segments.map((s) => s.length)), words, wordAt, bytes: segments.map((s) => Uint8Array.from(s)), mode, measured, plans: t.slots.map((s) => s.plan) };
+}
+
+/**
+ * Whether `buf[start, end)` is a row of the layout: the learned bytes compared 4 at a time, each
+ * value by its field's plan (scalar; anyValue for the others), setting the template's values.
+ */
+function matchLayout(c: LayoutCode, buf: Buffer, view: DataView, start: number, end: number, t: RowTemplate): boolean {
+  t.processEvent = null;
+  const base = buf.byteOffset;
+  const segLen = c.segLen;
+  const slots = c.mode.length;
+  let p = start;
+  for (let k = 0; k < segLen.length; k++) {
+    const len = segLen[k]!;
+    if (p + len > end) return false;
+    if (len >= 4) {
+      const w = c.words[k]!;
+      const at = c.wordAt[k]!;
+      for (let i = 0; i < w.length; i++) if (view.getUint32(base + p + at[i]!, true) !== w[i]) return false;
+    } else {
+      const b = c.bytes[k]!;
+      for (let i = 0; i < len; i++) if (buf[p + i] !== b[i]) return false;
+    }
+    p += len;
+    if (k >= slots) break;
+    const m = c.mode[k]!;
+    if (m === 4) {
+      p = anyValue(t, k, buf, p, end);
+      if (p < 0) return false;
+      continue;
+    }
+    p = scalar(buf, p, end, c.plans[k]!, S);
+    if (p < 0) return false;
+    if (m === 1) t.seq = S.value;
+    else if (m === 2) t.t = S.value;
+    else if (m === 3) t.processEvent = S.str;
+    if (c.measured[k]) t.nulls[k] = S.isNull;
+  }
+  return p === end;
 }
 
 /**

@@ -83,11 +83,11 @@ export class TemplateSet {
     const last = this.last;
     const first = last ? (last.next ?? last) : null;
     let hit: RowTemplate | null = null;
-    if (first && first.match(buf, view, start, end, first)) hit = first;
+    if (first && first.match(buf, view, start, end)) hit = first;
     else {
       for (let i = 0; i < all.length; i++) {
         const t = all[i]!;
-        if (t !== first && t.match(buf, view, start, end, t)) {
+        if (t !== first && t.match(buf, view, start, end)) {
           hit = t;
           break;
         }
@@ -147,7 +147,7 @@ export class TemplateSet {
     const rhythm = constantPick(this.pick, row, fixed);
     const t = new RowTemplate(source, shape, layout.keys, segments, slots, { measured, rhythm });
     // The learning line must match its own template: else the template is wrong and is dropped.
-    if (!t.match(buf, new DataView(buf.buffer), start, end, t)) return;
+    if (!t.match(buf, new DataView(buf.buffer), start, end)) return;
     this.all.push(t);
   }
 }
