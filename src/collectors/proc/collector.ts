@@ -21,6 +21,8 @@ export const proc: Collector<'proc'> = {
       vcpuThreads: ctx.target.vcpu_threads,
       signal: ctx.signal,
       stopFlag: ctx.stopFlag,
+      // LABTEL_PROC_BATCH=0: one JS tick per row where the native batch loop would run (bench:proc measures both in one run).
+      batch: process.env.LABTEL_PROC_BATCH !== '0',
     });
     return { end: r.end, valueRows: r.rowsWithValues, detail: { sampler: r.sampler, pidfile_refused: r.pidfileRefused } };
   },
