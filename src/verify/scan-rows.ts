@@ -102,13 +102,14 @@ interface SourceState {
 
 /**
  * `silenceOf(row)` picks the rows whose spacing is the collector's interval (a function of the row alone).
- * `onRow`, when given, gets each line that parsed to a JSON object, in file order, after the checks of it
- * (every line is parsed then).
+ * `onRow`, when given, gets each line that parsed to a JSON object, in file order, after the checks of it:
+ * every line is then parsed once, and a line a learned layout matched is still checked on its bytes, its
+ * one parse serving onRow and the checks that need the row.
  */
 export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => true, onRow?: (row: Row) => void): FileScan {
   const scan: FileScan = { lines: 0, badLines: 0, firstBadLine: null, partialLastLine: false, sources: new Map() };
   const states = new Map<string, SourceState>();
-  const templates = onRow ? null : new TemplateSet(silenceOf);
+  const templates = new TemplateSet(silenceOf);
   /** Sources whose last picked row is still only a place in the read buffer. */
   const pending: SourceState[] = [];
 
@@ -177,8 +178,9 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
       s.valueRows++;
     }
     const ev = tpl.eventSlot >= 0 ? tpl.processEvent : undefined;
-    let row: Row | null = null;
-    if (ev === 'restarted' || ev === 'exited') identity(s, (row = JSON.parse(buf.toString('utf8', start, end)) as Row));
+    // With onRow, every row is parsed once for it, and that one object serves the checks below too.
+    let row: Row | null = onRow ? (JSON.parse(buf.toString('utf8', start, end)) as Row) : null;
+    if (ev === 'restarted' || ev === 'exited') identity(s, (row ??= JSON.parse(buf.toString('utf8', start, end)) as Row));
     const rhythm = tpl.derived.rhythm;
     const picked = rhythm ?? silenceOf((row ??= JSON.parse(buf.toString('utf8', start, end)) as Row));
     if (picked) {
@@ -194,6 +196,7 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
       st.pickedCopy = null;
     }
     timeOf(st, tpl.t, picked, ev === 'exited', lineNo);
+    if (onRow) onRow(row!);
   };
 
   /** A line no layout matched: parsed, checked, and its layout learned. */
@@ -242,7 +245,7 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
       }
       timeOf(st, t, picked, row.process_event === 'exited', lineNo);
     }
-    if (shape >= 0) templates?.learn(buf, start, end, row, source, shape);
+    if (shape >= 0) templates.learn(buf, start, end, row, source, shape);
     onRow?.(row);
   };
 
@@ -252,7 +255,7 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
     MAX_LINE,
     (buf, start, end, lineNo) => {
       scan.lines++;
-      const tpl = templates?.match(buf, start, end);
+      const tpl = templates.match(buf, start, end);
       if (tpl) matched(tpl, buf, start, end, lineNo);
       else parsed(buf, start, end, lineNo);
     },

@@ -13,7 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateEpisode } from '../../scripts/bench/gen-episode.js';
 import { CATALOG } from '../../src/collectors/catalog.js';
-import { scanFile, type FileScan } from '../../src/verify/scan-rows.js';
+import { MAX_LINE, scanFile, type FileScan } from '../../src/verify/scan-rows.js';
 import { hasMeasuredValue, MEASUREMENT_PATHS } from '../../src/rows/measurements.js';
 import { ROW_SHAPE_SCHEMAS } from '../../src/rows/registry.js';
 import type { Source } from '../../src/rows/envelope.js';
@@ -32,15 +32,38 @@ const PICKS: Array<[string, Pick]> = [
 ];
 const pickOf = (collector: string): Pick => PICKS.find(([n]) => n === collector)?.[1] ?? (() => true);
 
-/** Scans `file` the three ways (legacy; fast; fast with onRow, which parses every line): null when all agree, else what differs. */
+/** The oracle for onRow: JSON.parse of each whole line (at most MAX_LINE bytes) that is an object, in order. */
+function objectRows(file: string): Row[] {
+  const bytes = fs.readFileSync(file);
+  const out: Row[] = [];
+  let start = 0;
+  for (let nl = bytes.indexOf(10); nl >= 0; start = nl + 1, nl = bytes.indexOf(10, start)) {
+    if (nl - start > MAX_LINE) continue;
+    try {
+      const r = JSON.parse(bytes.toString('utf8', start, nl)) as unknown;
+      if (typeof r === 'object' && r !== null && !Array.isArray(r)) out.push(r as Row);
+    } catch {
+      // not a row
+    }
+  }
+  return out;
+}
+
+/**
+ * Scans `file` the three ways (legacy; fast; fast with onRow, which keeps the learned layouts and
+ * parses each line once for onRow): null when all agree and onRow got exactly the oracle's rows,
+ * else what differs. Regression for: onRow's rows and the scan when a layout matches a line on its
+ * bytes while onRow is set (the layouts were off with onRow before; the report now keeps them).
+ */
 function disagreement(file: string, pick: Pick): string | null {
   const legacy = legacyScanFile(file, pick);
   const fast = scanFile(file, pick);
   const rows: Row[] = [];
   const parsing = scanFile(file, pick, (r) => rows.push(r));
-  if (isDeepStrictEqual(legacy, fast) && isDeepStrictEqual(legacy, parsing)) return null;
+  const expected = objectRows(file);
+  if (isDeepStrictEqual(legacy, fast) && isDeepStrictEqual(legacy, parsing) && isDeepStrictEqual(rows, expected)) return null;
   const show = (s: FileScan) => JSON.stringify({ ...s, sources: Object.fromEntries(s.sources) });
-  return `${file}:\n legacy  ${show(legacy)}\n fast    ${show(fast)}\n parsing ${show(parsing)}`;
+  return `${file}:\n legacy  ${show(legacy)}\n fast    ${show(fast)}\n parsing ${show(parsing)}\n onRow got ${rows.length} rows, JSON.parse gives ${expected.length}${isDeepStrictEqual(rows, expected) ? '' : ' (differing)'}`;
 }
 
 let generated: string;
