@@ -277,6 +277,7 @@ describe.runIf(addon)('proc native batch rows = the JS rows', () => {
     expect(result.rows).toBe(lines.length);
     expect(result.rowsWithValues).toBe(lines.length);
     const rows = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(rows.length).toBeGreaterThanOrEqual(1000);
     expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i));
     for (const r of rows) expect(() => ROW_SCHEMAS.host_proc!.parse(r)).not.toThrow();
     expect(new Set(rows.map((r) => r.interval_s)).size).toBeGreaterThan(100);
@@ -325,7 +326,9 @@ describe.runIf(addon)('proc native batch: a restart under the same pid', () => {
     expect(restart).toBeGreaterThan(0);
     expect(rows.map((r) => r.process_event).filter((e) => e !== null)).toEqual(['started', 'restarted']);
     expect(rows[restart]!.process_event).toBe('restarted');
-    expect(rows.slice(restart).every((r) => r.starttime === 31751)).toBe(true);
+    const afterRestart = rows.slice(restart);
+    expect(afterRestart.length).toBeGreaterThan(0);
+    expect(afterRestart.every((r) => r.starttime === 31751)).toBe(true);
     // The per-tick loop's rows for the same samples at the same times.
     const inputs: RowInput[] = rows.map((r, i) => {
       const s = i < restart ? before : after;
