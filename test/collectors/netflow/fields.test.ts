@@ -29,6 +29,11 @@ describe('netflow row layout', () => {
     expect(names.map((n) => NETFLOW_AT[n as keyof typeof NETFLOW_AT])).toEqual(names.map((_, i) => i + 1));
   });
 
+  it('NETFLOW_FIELDS, spelled out for the worker (no zod there), are the schema keys the bucketizer fills, in order (regression for: a field added to the schema and not to the list)', () => {
+    expect(NETFLOW_FIELDS.length).toBeGreaterThan(0);
+    expect([...NETFLOW_FIELDS]).toEqual(Object.keys(netflowRow.shape).filter((k) => !(NETFLOW_FORMAT_FIELDS as readonly string[]).includes(k)));
+  });
+
   it('the zod schema lists the fields in the order of the JSON line (regression for: docs/rows.md and the schema putting distinct_estimated where no row has it)', () => {
     expect(Object.keys(netflowRow.shape)).toEqual([...NETFLOW_FORMAT_FIELDS, ...nativeNames()]);
   });
