@@ -17,16 +17,5 @@ export function isMeasurement(schema: z.ZodType): boolean {
   return z.globalRegistry.get(schema)?.[MEASUREMENT_KEY] === true;
 }
 
-/**
- * A measured value: not null, and a container (a guest object, a qga answer, a histogram)
- * only when something in it, at any depth, is not null: `{}`, `[]`, `{"cpu": null}` and
- * `[{"user": null}]` measured nothing. Stops at the first value found; a depth bound keeps
- * a hostile nesting from exhausting the stack (the guest's lines are bounded at 64 levels).
- */
-export function isMeasuredValue(v: unknown, depth = 0): boolean {
-  if (v === null || v === undefined) return false;
-  if (typeof v !== 'object') return true;
-  if (depth > 128) return true;
-  for (const x of Array.isArray(v) ? v : Object.values(v)) if (isMeasuredValue(x, depth + 1)) return true;
-  return false;
-}
+/** A measured value (rows/measured-value.ts, which the collectors' workers import without zod). */
+export { isMeasuredValue } from './measured-value.js';

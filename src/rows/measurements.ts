@@ -3,13 +3,13 @@
 // judges rows by, docs/rows.md shows, and a reader (the report) can use.
 import { z } from 'zod';
 import type { Source } from './envelope.js';
-import { isMeasuredValue, isMeasurement } from './measurement.js';
+import { isMeasurement } from './measurement.js';
+import { hasMeasuredValue, isMeasuredValue, type MeasurementPath } from './measured-value.js';
 import { ROW_SHAPES, shapeIndexOf } from './registry.js';
 
 export { isMeasuredValue };
 
-/** A field's path in a row; `*` is any key of a record (a device, an event name) or any element of a list. */
-export type MeasurementPath = readonly string[];
+export type { MeasurementPath };
 
 /** The measurement paths of one row shape (`fields` is the shape's zod object, envelope excluded). */
 export function measurementPaths(fields: z.ZodType): MeasurementPath[] {
@@ -40,18 +40,7 @@ export const MEASUREMENTS: Partial<Record<Source, Record<string, string[]>>> = O
   Object.entries(MEASUREMENT_PATHS).map(([source, shapes]) => [source, Object.fromEntries(shapes!.map((s) => [s.title, s.paths.map((p) => p.join('.'))]))]),
 );
 
-function valueAt(v: unknown, path: MeasurementPath, i: number): boolean {
-  if (i === path.length) return isMeasuredValue(v);
-  if (typeof v !== 'object' || v === null) return false;
-  const key = path[i]!;
-  if (key === '*') return Object.values(v).some((x) => valueAt(x, path, i + 1));
-  return Object.hasOwn(v, key) && valueAt((v as Record<string, unknown>)[key], path, i + 1);
-}
-
-/** Whether `row` has a measured value at any of `paths`. */
-export function hasMeasuredValue(row: unknown, paths: readonly MeasurementPath[]): boolean {
-  return paths.some((p) => valueAt(row, p, 0));
-}
+export { hasMeasuredValue };
 
 /** Whether a row of `source` passes its schema and holds a measured value (a row that breaks its schema measures nothing). */
 export function measuresSomething(source: Source, row: unknown): boolean {
