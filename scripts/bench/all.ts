@@ -34,6 +34,8 @@ const BENCHES: Bench[] = [
   { name: 'bucketize', title: 'Offline bucketize', cannot: () => (onPath('python3') ? null : 'python3 (which measures wall time and peak RSS) is not installed') },
   { name: 'capture', title: 'Live capture (root)', cannot: () => (process.getuid?.() !== 0 ? 'not root (it makes network namespaces)' : onPath('tcpdump') ? null : 'tcpdump is not installed') },
   { name: 'nats', title: 'Forwarding to NATS JetStream', cannot: () => (onPath('nats-server') ? null : 'nats-server is not installed') },
+  { name: 'agent', title: 'The agent beside a booted guest (all six collectors)', cannot: () => (process.getuid?.() !== 0 ? 'not root (it boots the test guest in a network namespace)' : onPath('qemu-system-x86_64') ? null : 'qemu-system-x86_64 is not installed') },
+  { name: 'verify', title: '`labtel verify` throughput', cannot: () => null },
   { name: 'report', title: '`labtel report` on a one-hour episode', cannot: () => null },
   // Runs anywhere; what needs root (the test networks) or a program that is absent says so in its section.
   { name: 'latency', title: 'Latencies and cadences (moved out of the tests)', cannot: () => null },
