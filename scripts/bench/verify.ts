@@ -1,6 +1,8 @@
 // Benchmark (not a test): `labtel verify` on a generated 300,000-row episode
 // with every collector (scripts/bench/gen-episode.ts: every field of each row
-// schema, which verify judges ok), beside what reading the same bytes costs:
+// schema, which verify judges ok), beside its own start-up (Node alone, and
+// labtel verify on the same episode with empty telemetry files) and what
+// reading the same bytes costs:
 // `cat` of the files, a Node read loop, and a Node loop that JSON.parses every
 // line (each a whole process, taking turns, wall and CPU from python3's
 // os.wait4 rusage of that child); in-process, verifyEpisode against the scan
@@ -45,6 +47,11 @@ const files = fs.readdirSync(dir).filter((f) => /^telemetry-.*\.jsonl$/.test(f))
 const bytes = files.reduce((k, f) => k + fs.statSync(f).size, 0);
 const mb = bytes / 1e6;
 log(`${int(rows)} rows, ${fmt(mb, 1)} MB in ${files.length} files`);
+// The same episode with its telemetry files empty: `labtel verify` on it is its start-up (Node, the CLI, zod and the row schemas) and nothing to scan.
+const emptyDir = path.join(path.dirname(dir), 'empty');
+fs.mkdirSync(emptyDir);
+for (const f of ['episode.json', 'summary.json']) fs.copyFileSync(path.join(dir, f), path.join(emptyDir, f));
+for (const f of files) fs.writeFileSync(path.join(emptyDir, path.basename(f)), '');
 
 // Wall and CPU (user + system) of one whole command, from outside, stdout discarded.
 const MEASURE = `
@@ -72,6 +79,8 @@ interface Command {
 }
 const command = (name: string, argv: string[], ok = [0]): Command => ({ name, argv, ok, walls: [], cpus: [], failed: null });
 const commands: Command[] = [
+  command('Node start-up alone (`node -e 0`)', [process.execPath, '-e', '0']),
+  command('`labtel verify` start-up: the same episode with its telemetry files empty (Node, the CLI, zod, the row schemas; no row)', [process.execPath, LABTEL, 'verify', emptyDir], [1]),
   command(`\`cat\` of the ${files.length} files > /dev/null`, ['sh', '-c', 'cat "$@" > /dev/null', 'cat', ...files]),
   command('Node: read the files (4 MiB reads), nothing else', [process.execPath, '-e', READ_LOOP, ...files]),
   command('Node: JSON.parse every line, nothing else', [process.execPath, '-e', PARSE_LOOP, ...files]),
@@ -130,10 +139,14 @@ fs.rmSync(path.dirname(dir), { recursive: true, force: true });
 const mbs = (wallS: number) => mb / wallS;
 const cli = commands.find((c) => c.name.includes('**'))!;
 const cliWall = median(cli.walls);
+const startup = commands[1]!;
+const parseLoop = commands.find((c) => c.name.includes('JSON.parse'))!;
+const nodeAlone = commands[0]!;
 const firstIn = inProcess[0]!;
 const tableRows = commands.map((c) => {
   const w = median(c.walls);
-  return [c.name, `${fmt(w, 3)} s (${fmt(Math.min(...c.walls), 3)}–${fmt(Math.max(...c.walls), 3)})`, `${fmt(median(c.cpus), 3)} s`, `${fmt(mbs(w), 0)} MB/s`, c.failed ?? ''];
+  const reads = c !== nodeAlone && c !== startup; // those two read no telemetry
+  return [c.name, `${fmt(w, 3)} s (${fmt(Math.min(...c.walls), 3)}–${fmt(Math.max(...c.walls), 3)})`, `${fmt(median(c.cpus), 3)} s`, reads ? `${fmt(mbs(w), 0)} MB/s` : '—', c.failed ?? ''];
 });
 tableRows.push(
   ['`verifyEpisode` in this process, its first call', `${fmt(firstIn.wall / 1e3, 3)} s`, `${fmt(firstIn.cpu / 1e3, 3)} s`, `${fmt(mbs(firstIn.wall / 1e3), 0)} MB/s`, ''],
@@ -163,6 +176,9 @@ printSection(
         Object.entries(verdict.collectors).map(([c, v]) => `${c} ${v.verdict}`).join(', ') +
         `). Each command runs ${RUNS} times as a whole process, the commands taking turns (wall and CPU time, user + system, from python3's \`os.wait4\` rusage of that child), stdout to /dev/null; MB/s is the telemetry's bytes over the median wall time. The files are in the page cache (just written).`,
       mdTable(['what', 'wall, median (min–max)', 'CPU, median', 'MB/s', 'note'], tableRows),
+      `Of \`labtel verify\`'s ${fmt(median(cli.cpus), 3)} s of CPU, ${fmt(median(startup.cpus), 3)} s is its start-up before the first row (the row above with empty files; Node alone is ${fmt(median(nodeAlone.cpus), 3)} s), so the scan of the ${fmt(mb, 1)} MB is about ${fmt(median(cli.cpus) - median(startup.cpus), 3)} s; ` +
+        `merely JSON.parsing every line takes ${fmt(median(parseLoop.cpus) - median(nodeAlone.cpus), 3)} s of CPU beyond Node's start-up. ` +
+        `Node runs V8's optimizing compiler and the garbage collector on threads of their own, so a whole process's CPU can exceed its wall time.`,
       `Then the same episode with a seq gap in its very last row (the last line of telemetry-proc.jsonl, seq ${seq} written as ${seq + 1}): \`labtel verify\` exits ${gap.status}: \`${verdictLine}\`, \`${gapReason}\`.`,
     ],
     targets,
