@@ -1,6 +1,13 @@
-// The host, as systeminformation sees it, for episode.json. Bounded in time:
-// a slow probe gives a partial inventory with the reason, never a stuck start.
-import si from 'systeminformation';
+// The host, for episode.json: read directly from os, /proc, /sys and the
+// release files (inventory-os.ts, inventory-cpu.ts, inventory-nics.ts), the
+// same fields and values systeminformation gave (test/agent/inventory.test.ts
+// holds them to it), without its dozens of shells and its ~30 ms import. A
+// part that cannot be read is null, with the reason in `errors`.
+import fs from 'node:fs';
+import os from 'node:os';
+import { hostCpu } from './inventory-cpu.js';
+import { hostNics } from './inventory-nics.js';
+import { hostOs } from './inventory-os.js';
 
 export interface HostInventory {
   hostname: string | null;
@@ -12,41 +19,41 @@ export interface HostInventory {
   errors: string[];
 }
 
-async function within<T>(what: string, ms: number, p: Promise<T>, errors: string[]): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<null>((resolve) => {
-    timer = setTimeout(() => {
-      errors.push(`${what}: no answer within ${ms} ms`);
-      resolve(null);
-    }, ms);
-  });
+function part<T>(what: string, read: () => T, errors: string[]): T | null {
   try {
-    return await Promise.race([p, timeout]);
+    return read();
   } catch (err) {
     errors.push(`${what}: ${(err as Error).message}`);
     return null;
-  } finally {
-    clearTimeout(timer);
   }
 }
 
-export async function hostInventory(timeoutMs = 5000): Promise<HostInventory> {
+/** MemTotal of /proc/meminfo in bytes, else os.totalmem() (as systeminformation's mem()). */
+export function memoryBytes(meminfo = '/proc/meminfo'): number {
+  let kib = NaN;
+  try {
+    const m = /^memtotal[^:\n]*:(.*)$/im.exec(fs.readFileSync(meminfo, 'latin1'));
+    kib = parseInt(m ? m[1]!.trim() : '', 10);
+  } catch {
+    // the fallback below
+  }
+  return kib ? kib * 1024 : os.totalmem();
+}
+
+/** Synchronous reads of small kernel files: a few milliseconds, no child process. Async for its callers. */
+export async function hostInventory(): Promise<HostInventory> {
   const errors: string[] = [];
-  const [os, cpu, mem, nics] = await Promise.all([
-    within('osInfo', timeoutMs, si.osInfo(), errors),
-    within('cpu', timeoutMs, si.cpu(), errors),
-    within('mem', timeoutMs, si.mem(), errors),
-    within('networkInterfaces', timeoutMs, si.networkInterfaces(), errors),
-  ]);
-  const list = nics === null ? null : Array.isArray(nics) ? nics : [nics];
+  const sys = part('osInfo', hostOs, errors);
+  const cpu = part('cpu', hostCpu, errors);
+  const mem = part('mem', memoryBytes, errors);
+  const nics = part('networkInterfaces', hostNics, errors);
   return {
-    hostname: os?.hostname ?? null,
-    kernel: os?.kernel ?? null,
-    distro: os ? `${os.distro} ${os.release}`.trim() : null,
-    cpu: cpu ? { model: `${cpu.manufacturer} ${cpu.brand}`.trim(), cores: cpu.cores, physical_cores: cpu.physicalCores } : null,
-    memory_bytes: mem?.total ?? null,
-    network_interfaces:
-      list?.map((n) => ({ name: n.iface, mac: n.mac, ipv4: n.ip4, ipv6: n.ip6, mtu: n.mtu ?? null, operstate: n.operstate })) ?? null,
+    hostname: sys?.hostname ?? null,
+    kernel: sys?.kernel ?? null,
+    distro: sys ? `${sys.distro} ${sys.release}`.trim() : null,
+    cpu,
+    memory_bytes: mem,
+    network_interfaces: nics,
     errors,
   };
 }
