@@ -176,14 +176,8 @@ uint64_t PacketSummarizer::hash_flow(uint8_t proto, const Addr& s, const Addr& t
   return fold_mul(fold_mul(s.lo ^ seed_[0], s.hi ^ seed_[1]) ^ w, fold_mul(t.lo ^ seed_[2], t.hi ^ seed_[3]) ^ seed_[4]);
 }
 
-// Decode, direction, class and hashes: everything that depends on the
-// packet alone, written to avoid branches on packet contents.
-void PacketSummarizer::summarize(const Packet& p, PacketSummary* x) const {
-  Decoded d;
-  decode(p, &d);
-  Addr src, dst;
-  std::memcpy(&src, d.src_ip, 16);
-  std::memcpy(&dst, d.dst_ip, 16);
+inline unsigned PacketSummarizer::direction(const Addr& src, const Addr& dst, unsigned has_ips, unsigned has_src_mac,
+                                            const uint8_t* src_mac, unsigned has_dst_mac, const uint8_t* dst_mac) const {
   unsigned src_guest = 0, dst_guest = 0, src_bridge = 0, dst_bridge = 0, smac_guest = 0, dmac_guest = 0;
   for (const Addr& g : guest_ips_) {
     src_guest |= ((g.lo ^ src.lo) | (g.hi ^ src.hi)) == 0;
@@ -195,8 +189,8 @@ void PacketSummarizer::summarize(const Packet& p, PacketSummary* x) const {
   }
   if (!guest_macs_.empty()) {
     uint8_t sm[8] = {0}, dm[8] = {0};
-    std::memcpy(sm, d.src_mac, 6);
-    std::memcpy(dm, d.dst_mac, 6);
+    std::memcpy(sm, src_mac, 6);
+    std::memcpy(dm, dst_mac, 6);
     uint64_t smac, dmac;
     std::memcpy(&smac, sm, 8);
     std::memcpy(&dmac, dm, 8);
@@ -205,10 +199,31 @@ void PacketSummarizer::summarize(const Packet& p, PacketSummary* x) const {
       dmac_guest |= m == dmac;
     }
   }
+  unsigned out = (has_ips & (src_guest | dst_bridge)) | (has_src_mac & smac_guest);
+  unsigned in = (has_ips & (dst_guest | src_bridge)) | (has_dst_mac & dmac_guest);
+  return out | ((in & ~out) << 1);  // out (1) wins over in (2)
+}
+
+inline void PacketSummarizer::put_hashes(const Addr& src, const Addr& dst, uint8_t proto, uint16_t sp, uint16_t dp,
+                                         unsigned dir, PacketSummary* x) const {
+  x->flow = hash_flow(proto, src, dst, sp, dp);
+  // Both hashes, then a select: a branch on the direction would mispredict.
+  uint64_t hs = hash_ip(src), hd = hash_ip(dst);
+  uint64_t in_mask = uint64_t(0) - uint64_t(dir == 2);
+  x->peer = (hs & in_mask) | (hd & ~in_mask);
+  x->peer2 = hs;
+}
+
+// Decode, direction, class and hashes: everything that depends on the
+// packet alone, written to avoid branches on packet contents.
+void PacketSummarizer::summarize_generic(const Packet& p, PacketSummary* x) const {
+  Decoded d;
+  decode(p, &d);
+  Addr src, dst;
+  std::memcpy(&src, d.src_ip, 16);
+  std::memcpy(&dst, d.dst_ip, 16);
   unsigned ips = d.has_ips;
-  unsigned out = (ips & (src_guest | dst_bridge)) | (unsigned(d.has_src_mac) & smac_guest);
-  unsigned in = (ips & (dst_guest | src_bridge)) | (unsigned(d.has_dst_mac) & dmac_guest);
-  unsigned dir = out | ((in & ~out) << 1);  // out (1) wins over in (2)
+  unsigned dir = direction(src, dst, ips, d.has_src_mac, d.src_mac, d.has_dst_mac, d.dst_mac);
   bool ip = (d.l3 == L3Kind::ipv4) | (d.l3 == L3Kind::ipv6);
   unsigned c = d.proto_known ? kProtoClass.c[d.ip_proto] : 3u;
   c = ip ? c : d.l3 == L3Kind::arp ? 4u : 5u;
@@ -223,12 +238,56 @@ void PacketSummarizer::summarize(const Packet& p, PacketSummary* x) const {
   x->tcp_flags = d.tcp_flags;  // 0 unless a TCP header was read
   x->bits = uint8_t(unsigned(d.truncated) * kSumTruncated | unsigned(d.malformed) * kSumMalformed |
                     counted * kSumIp | (counted & flow) * kSumFlow | (counted & flow & ported) * kSumPorted);
-  x->flow = hash_flow(d.ip_proto, src, dst, d.src_port, d.dst_port);
-  // Both hashes, then a select: a branch on the direction would mispredict.
-  uint64_t hs = hash_ip(src), hd = hash_ip(dst);
-  uint64_t in_mask = uint64_t(0) - uint64_t(dir == 2);
-  x->peer = (hs & in_mask) | (hd & ~in_mask);
-  x->peer2 = hs;
+  put_hashes(src, dst, d.ip_proto, d.src_port, d.dst_port, dir, x);
+}
+
+namespace {
+inline uint16_t rd_be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+// IPv4 address as decode() maps it (::ffff:a.b.c.d), as the two words Addr holds.
+inline void v4_words(const uint8_t* src, uint64_t* lo, uint64_t* hi) {
+  uint8_t m[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, src[0], src[1], src[2], src[3]};
+  std::memcpy(lo, m, 8);
+  std::memcpy(hi, m + 8, 8);
+}
+}  // namespace
+
+// The same checks as decode_fast() in packet_decode.cc, and the same summary
+// summarize_generic() writes for such a packet (held to it by pcap_tests
+// and fuzz_pcap): no Decoded struct filled and read back.
+bool PacketSummarizer::summarize_fast(const Packet& pk, PacketSummary* x) const {
+  const uint8_t* p = pk.data;
+  if (pk.linktype != 1 || pk.caplen < 42 || p[12] != 0x08 || p[13] != 0x00 || p[14] != 0x45) return false;
+  if ((p[20] & 0x3f) != 0 || p[21] != 0) return false;  // MF or an offset: a fragment
+  uint32_t total = rd_be16(p + 16), wire = std::max(pk.wirelen, pk.caplen);
+  if (14 + total > wire) return false;
+  uint8_t proto = p[23];
+  uint8_t flags = 0;
+  if (proto == 6) {
+    if (pk.caplen < 54 || total < 40) return false;
+    uint32_t doff = uint32_t(p[46] >> 4) * 4;
+    if (doff < 20 || 20 + doff > total) return false;
+    flags = p[47];
+  } else if (proto == 17) {
+    if (total < 28) return false;
+    uint32_t ulen = rd_be16(p + 38);
+    if (ulen != 0 && (ulen < 8 || 20 + ulen > total)) return false;
+  } else {
+    return false;
+  }
+  Addr src, dst;
+  v4_words(p + 26, &src.lo, &src.hi);
+  v4_words(p + 30, &dst.lo, &dst.hi);
+  uint16_t sp = rd_be16(p + 34), dp = rd_be16(p + 36);
+  unsigned dir = direction(src, dst, 1, 1, p + 6, 1, p);
+  x->ts_ns = pk.ts_ns;
+  x->wirelen = pk.wirelen;
+  x->dst_port = dp;
+  x->dir = uint8_t(dir);
+  x->cls = uint8_t(kProtoClass.c[proto]);
+  x->tcp_flags = flags;
+  x->bits = kSumIp | kSumFlow | kSumPorted;
+  put_hashes(src, dst, proto, sp, dp, dir, x);
+  return true;
 }
 
 // The order-dependent half: bucket, counters and distinct sets.

@@ -13,8 +13,9 @@
 //   seed: drives the chunk sizes (1..64 bytes) of the chunked run.
 // For skip_bad off and on, the capture is fed whole and in chunks; both runs
 // must agree exactly (packets, result, rows), every decoded packet and
-// every row must be self-consistent. Then run_pipeline (pcap_pipeline.cc,
-// the threads labtel bucketize runs) reads it from a memfd in reads of
+// every row must be self-consistent, and each packet's summary the same
+// on summarize()'s fast path and through decode(). Then run_pipeline
+// (pcap_pipeline.cc, the threads labtel bucketize runs) reads it from a memfd in reads of
 // 1..1009 bytes into rings of two chunks and two blocks of 1 or 16 packets
 // (the rings wrap, records straddle reads), with skip_bad from seed bit 7:
 // it must give the whole run's result and rows. Any disagreement traps.
@@ -41,7 +42,7 @@ namespace {
 // Decodes each packet (checking the decoder's own invariants), then hands
 // it to the bucketizer; keeps a digest of everything delivered.
 struct Tee final : PacketSink {
-  explicit Tee(Bucketizer& b) : bz(b) {}
+  explicit Tee(Bucketizer& b) : bz(b), sum(b.summarizer()) {}
   void packet(const Packet& p) override {
     Decoded d;
     decode_checked(p, &d);
@@ -49,9 +50,18 @@ struct Tee final : PacketSink {
     digest = mixin(digest, uint64_t(d.l3) | uint64_t(d.ip_proto) << 8 | uint64_t(d.truncated) << 16 |
                                uint64_t(d.malformed) << 17 | uint64_t(d.src_port) << 24 | uint64_t(d.dst_port) << 40);
     packets++;
+    // summarize()'s fast path (straight from the bytes) must give what the
+    // summary built through decode() gives.
+    PacketSummary a, g;
+    sum.summarize(p, &a);
+    sum.summarize_generic(p, &g);
+    if (a.ts_ns != g.ts_ns || a.flow != g.flow || a.peer != g.peer || a.peer2 != g.peer2 || a.wirelen != g.wirelen ||
+        a.dst_port != g.dst_port || a.dir != g.dir || a.cls != g.cls || a.tcp_flags != g.tcp_flags || a.bits != g.bits)
+      __builtin_trap();
     bz.packet(p);
   }
   Bucketizer& bz;
+  const PacketSummarizer sum;
   uint64_t digest = 0;
   uint64_t packets = 0;
 };

@@ -1162,6 +1162,68 @@ void test_bucket_direction_and_classes() {
   CHECK_EQ(r.peers, 5u);
 }
 
+// regression for: summarize()'s fast path (the common Ethernet/IPv4/TCP|UDP
+// packet summarized straight from its bytes) giving a summary that differs
+// from the one built through decode() (direction, class, flags, bits or
+// hashes), which would change rows on the native path only.
+bool summaries_equal(const PacketSummary& a, const PacketSummary& b) {
+  return a.ts_ns == b.ts_ns && a.flow == b.flow && a.peer == b.peer && a.peer2 == b.peer2 && a.wirelen == b.wirelen &&
+         a.dst_port == b.dst_port && a.dir == b.dir && a.cls == b.cls && a.tcp_flags == b.tcp_flags && a.bits == b.bits;
+}
+
+void test_summarize_fast() {
+  g_context = "summarize fast path == through decode()";
+  Mac other = {2, 0, 0, 0, 0, 9};
+  std::vector<BucketConfig> cfgs(3, guest_cfg());
+  cfgs[1].bridge_ips.push_back(mapped(kBridge));
+  cfgs[1].guest_macs.push_back(kMacGuest);
+  cfgs[2].guest_ips.clear();
+  cfgs[2].guest_macs.push_back(kMacGuest);
+  std::vector<Bytes> bases = {
+      eth(other, kMacGuest, 0x0800, ipv4(kGuest, kPeer, 6, tcp(40000, 443, 0x12))),
+      eth(kMacGuest, other, 0x0800, ipv4(kPeer, kGuest, 6, tcp(443, 40000, 0x18, 8, 100))),
+      eth(other, other, 0x0800, ipv4(kPeer, kBridge, 17, udp(53, 5353, 0))),
+      eth(other, other, 0x0800, ipv4(kBridge, kPeer, 17, udp(53, 5353, 30))),
+      eth(other, other, 0x0800, ipv4(kPeer, {1, 2, 3, 4}, 6, tcp(1, 2, 0x11))),
+      eth(kMacGuest, kMacGuest, 0x0800, ipv4(kGuest, kGuest, 17, udp(1, 2, 0))),
+      eth(other, kMacGuest, 0x0800, ipv4(kGuest, kPeer, 1, icmp(8, 0)))};
+  std::mt19937 rng(11);
+  size_t fast = 0, n = 0;
+  for (size_t ci = 0; ci < cfgs.size(); ci++) {
+    Bucketizer b(cfgs[ci]);
+    const PacketSummarizer s = b.summarizer();
+    for (int i = 0; i < 40000; i++) {
+      Bytes f = bases[size_t(i) % bases.size()];
+      if (i % 7 == 1) f.resize(f.size() + rng() % 20, 0);  // Ethernet padding
+      int muts = i % 4;
+      for (int j = 0; j < muts; j++) {
+        size_t at = rng() % f.size();
+        f[at] = uint8_t(rng() % 3 == 0 ? rng() : f[at] ^ (1u << (rng() % 8)));
+      }
+      size_t cap = i % 5 == 0 ? rng() % (f.size() + 1) : f.size();
+      uint32_t wire = i % 6 == 0 ? uint32_t(rng() % (f.size() + 40)) : uint32_t(f.size());
+      std::unique_ptr<uint8_t[]> buf(new uint8_t[cap ? cap : 1]);
+      if (cap) std::memcpy(buf.get(), f.data(), cap);
+      Packet p{kT0 + i, uint32_t(cap), wire, i % 50 == 3 ? 113u : 1u, 0, buf.get()};
+      PacketSummary a, g;
+      s.summarize(p, &a);
+      s.summarize_generic(p, &g);
+      n++;
+      if (!summaries_equal(a, g)) {
+        CHECK(summaries_equal(a, g));
+        std::fprintf(stderr, "    config %zu, frame %d differs\n", ci, i);
+        return;
+      }
+      Decoded d;
+      decode(p, &d);
+      fast += p.linktype == 1 && d.l3 == L3Kind::ipv4 && d.vlan_depth == 0 && !d.truncated && !d.malformed && d.has_ports &&
+              !d.fragment;
+    }
+  }
+  CHECK(n > 0);
+  CHECK(fast > 30000);  // the fast path was taken, not only the generic one
+}
+
 void test_bucket_counts() {
   g_context = "bucket flows, peers, ports, flags";
   BucketConfig c = guest_cfg(100);
@@ -1968,6 +2030,7 @@ int main(int argc, char** argv) {
                {"decode", test_decode},
                {"bucket_idiom", test_bucket_idiom},
                {"bucket_direction_and_classes", test_bucket_direction_and_classes},
+               {"summarize_fast", test_summarize_fast},
                {"bucket_counts", test_bucket_counts},
                {"bucket_time", test_bucket_time},
                {"bucket_modes_agree", test_bucket_modes_agree},
