@@ -112,6 +112,8 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
   const templates = new TemplateSet(silenceOf);
   /** Sources whose last picked row is still only a place in the read buffer. */
   const pending: SourceState[] = [];
+  /** The bytes of the read being cut into lines (a line cut by the read before comes in the reader's own buffer). */
+  let chunk: Buffer | null = null;
 
   const stateOf = (source: string): SourceState => {
     let st = states.get(source);
@@ -187,13 +189,19 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
       if (row) {
         s.lastPicked = row;
         st.pickedBuf = null;
+        st.pickedCopy = null;
+      } else if (buf !== chunk) {
+        // A line a read cut in two comes from the reader's own buffer, which the next unfinished line overwrites
+        // before this read is over: copied now (one line per read).
+        st.pickedCopy = Buffer.from(buf.subarray(start, end));
+        st.pickedBuf = null;
       } else {
         if (st.pickedBuf === null) pending.push(st);
         st.pickedBuf = buf;
         st.pickedStart = start;
         st.pickedEnd = end;
+        st.pickedCopy = null;
       }
-      st.pickedCopy = null;
     }
     timeOf(st, tpl.t, picked, ev === 'exited', lineNo);
     if (onRow) onRow(row!);
@@ -280,7 +288,8 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
     for (;;) {
       const n = fs.readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
-      lines.push(buf.subarray(0, n));
+      chunk = buf.subarray(0, n);
+      lines.push(chunk);
       keepPicked();
     }
     if (lines.inLine) {
