@@ -15,12 +15,12 @@ import { ROOT } from '../helpers/cli.js';
  * package names: read from what TypeScript emits for it, so imports of names used only as
  * types (which it drops) do not count, as they do not load.
  */
-function runtimeImports(file: string): string[] {
+function runtimeImports(file: string, dynamic = true): string[] {
   const js = ts.transpileModule(fs.readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
   const out: string[] = [];
   for (const m of js.matchAll(/^\s*(?:import|export)\s+(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm)) out.push(m[1]!);
   // What a module loads when it runs (a collector's run loop, imported by its run()): loaded on the worker all the same.
-  for (const m of js.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(m[1]!);
+  if (dynamic) for (const m of js.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)) out.push(m[1]!);
   return out
     .filter((spec) => !spec.startsWith('node:'))
     .map((spec) => (spec.startsWith('.') ? path.resolve(path.dirname(file), spec).replace(/\.js$/, '.ts') : spec.split('/')[0]!.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!));
@@ -74,6 +74,23 @@ describe("a collector's worker thread", () => {
     for (const e of entries) {
       const graph = workerGraph(e.file);
       expect(graph.has('zod'), `${e.name}: ${[...graph].filter((f) => f.endsWith('.ts')).map(rel).join(' ')}`).toBe(LOADS_ZOD.has(e.name));
+    }
+  });
+
+  // regression for: proc's collector module imported its run loop (the sampler, the native batch binding, the row text, the pidfile follower)
+  // statically, so the agent's thread, which imports every collector's module to probe it, loaded them too.
+  it("is the only thread that loads the collector's run loop (the agent's thread imports the module to probe)", () => {
+    expect(entries.length).toBeGreaterThan(0);
+    for (const e of entries) {
+      const seen = new Set<string>();
+      const walk = (f: string) => {
+        if (seen.has(f)) return;
+        seen.add(f);
+        if (f.endsWith('.ts')) for (const d of runtimeImports(f, false)) walk(d);
+      };
+      walk(e.file);
+      const loops = [...seen].map(rel).filter((f) => /\/(run|live)-loop\.ts$/.test(f));
+      expect(loops, e.name).toEqual([]);
     }
   });
 });

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import { nativeStatus } from '../../native/addon.js';
 import type { Collector } from '../types.js';
-import { procLoop } from './run-loop.js';
 
 export const proc: Collector<'proc'> = {
   async probe() {
@@ -10,6 +9,8 @@ export const proc: Collector<'proc'> = {
     return { available: true, reason: n.available ? 'native sampler' : 'pure-TS sampler (the addon is not loaded)' };
   },
   async run(ctx) {
+    // The run loop is loaded on the collector's worker only: the agent's thread imports this module to probe.
+    const { procLoop } = await import('./run-loop.js');
     const r = await procLoop({
       pid: ctx.target.pid,
       pidfile: ctx.target.pidfile,
