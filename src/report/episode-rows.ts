@@ -1,11 +1,10 @@
 // Reading an episode directory for the report: what episode.json and
 // summary.json say about the clock, the host, each collector's interval and
 // the episode's span, and what a row the panels draw from is. The rows
-// themselves come from verify's pass (render.ts); rowsOf() streams one
-// file's rows on their own, as the report read them before that pass.
+// themselves come from verify's pass (render.ts: verifyEpisode's onRow), which
+// cuts the files into lines as it reads them for its verdict.
 import fs from 'node:fs';
 import path from 'node:path';
-import { BoundedLineReader } from '../util/bounded-line-reader.js';
 
 export type Row = Record<string, unknown>;
 
@@ -17,40 +16,6 @@ export interface PanelSink<T> {
 
 /** Whether a parsed line is a row the report draws from: an object with a numeric t_mono_ns (anything else is verify's to report). */
 export const isRow = (r: unknown): r is Row => typeof r === 'object' && r !== null && typeof (r as Row).t_mono_ns === 'number';
-
-/** No row labtel writes comes near this; a longer "line" is damage (verify counts it bad). */
-const MAX_LINE = 16 << 20;
-
-/**
- * Rows of a telemetry file, streamed line by line. Lines are cut on bytes
- * (a character cut by a read is never split), and one longer than MAX_LINE
- * (a zero-filled tail after a crash) is skipped, as verify skips it.
- */
-export function* rowsOf(dir: string, collector: string): Generator<Row> {
-  const file = path.join(dir, `telemetry-${collector}.jsonl`);
-  if (!fs.existsSync(file)) return;
-  const rows: Row[] = [];
-  const lines = new BoundedLineReader(MAX_LINE, (line) => {
-    try {
-      const r = JSON.parse(line.toString('utf8')) as unknown;
-      if (isRow(r)) rows.push(r);
-    } catch {
-      // a damaged line: verify reports it; the report draws what it can
-    }
-  });
-  const fd = fs.openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(4 << 20);
-  try {
-    for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      lines.push(buf.subarray(0, n));
-      for (const r of rows.splice(0)) yield r;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** A finite number, or null: a missing or non-numeric field is never 0. */
 export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);

@@ -3,12 +3,14 @@
 // crash can leave with a zero-filled tail). Its guest-facing cases are in
 // test/util/bounded-line-reader.hostile.test.ts; here: line numbers and
 // oversize reports against a plain model of the stream for every way it can
-// be cut into reads, and the two file readers that moved onto it.
+// be cut into reads, and the file readers that moved onto it (verify's scan,
+// whose onRow gives the report its rows, and eachRow, which reads for onRow
+// a file verify does not judge).
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rowsOf } from '../../src/report/episode-rows.js';
 import { BoundedLineReader } from '../../src/util/bounded-line-reader.js';
+import { eachRow } from '../../src/verify/each-row.js';
 import { scanFile } from '../../src/verify/scan-rows.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -97,26 +99,42 @@ describe('BoundedLineReader', () => {
 });
 
 describe('row files read through it', () => {
-  it('report: a character cut by the 4 MiB read boundary arrives whole (rowsOf decoded each read apart and drew U+FFFD)', () => {
-    const dir = tmpDir();
-    const name = 'é€😀'.repeat(8);
-    const prefix = '{"t_mono_ns":2,"name":"';
-    // The first row ends so that the 'é' of the second starts on the last byte of the first 4 MiB read.
-    const first = JSON.stringify({ t_mono_ns: 1, pad: '' });
-    const pad = (4 << 20) - 1 - prefix.length - (first.length + 1);
-    const row1 = JSON.stringify({ t_mono_ns: 1, pad: 'x'.repeat(pad) });
-    const text = `${row1}\n${prefix}${name}"}\n`;
-    expect(Buffer.byteLength(`${row1}\n${prefix}`)).toBe((4 << 20) - 1);
-    fs.writeFileSync(path.join(dir, 'telemetry-guest.jsonl'), text);
-    const rows = [...rowsOf(dir, 'guest')];
-    expect(rows.map((r) => r.t_mono_ns)).toEqual([1, 2]);
-    expect(rows[1]!.name).toBe(name);
-  });
+  /** The rows the report is given from a file (verifyEpisode's onRow): through verify's scan of a file it judges, and through eachRow of one it does not. */
+  const readers = {
+    scanFile: (file: string) => {
+      const rows: Array<Record<string, unknown>> = [];
+      scanFile(file, () => true, (r) => rows.push(r));
+      return rows;
+    },
+    eachRow: (file: string) => {
+      const rows: Array<Record<string, unknown>> = [];
+      eachRow(file, (r) => rows.push(r));
+      return rows;
+    },
+  };
 
-  it('report: a zero-filled line past 16 MiB is skipped and the rows after it are read', () => {
-    const dir = tmpDir();
-    fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), Buffer.concat([Buffer.from('{"t_mono_ns":1}\n'), Buffer.alloc((16 << 20) + 5), Buffer.from('\n{"t_mono_ns":3}\n{"t_mono_ns":4')]));
-    expect([...rowsOf(dir, 'proc')].map((r) => r.t_mono_ns)).toEqual([1, 3]);
+  describe.each(Object.entries(readers))('report, its rows through %s', (_reader, rowsOf) => {
+    it("a character cut by the 4 MiB read boundary arrives whole (the report's old reader decoded each read apart and drew U+FFFD)", () => {
+      const dir = tmpDir();
+      const key = 'é€😀'.repeat(8);
+      const prefix = '{"t_mono_ns":2,"name":"';
+      // The first row ends so that the 'é' of the second starts on the last byte of the first 4 MiB read.
+      const first = JSON.stringify({ t_mono_ns: 1, pad: '' });
+      const pad = (4 << 20) - 1 - prefix.length - (first.length + 1);
+      const row1 = JSON.stringify({ t_mono_ns: 1, pad: 'x'.repeat(pad) });
+      const text = `${row1}\n${prefix}${key}"}\n`;
+      expect(Buffer.byteLength(`${row1}\n${prefix}`)).toBe((4 << 20) - 1);
+      fs.writeFileSync(path.join(dir, 'telemetry-guest.jsonl'), text);
+      const rows = rowsOf(path.join(dir, 'telemetry-guest.jsonl'));
+      expect(rows.map((r) => r.t_mono_ns)).toEqual([1, 2]);
+      expect(rows[1]!.name).toBe(key);
+    });
+
+    it('a zero-filled line past 16 MiB is skipped, the rows after it are read, and an unfinished last line is not a row', () => {
+      const dir = tmpDir();
+      fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), Buffer.concat([Buffer.from('{"t_mono_ns":1}\n'), Buffer.alloc((16 << 20) + 5), Buffer.from('\n{"t_mono_ns":3}\n{"t_mono_ns":4')]));
+      expect(rowsOf(path.join(dir, 'telemetry-proc.jsonl')).map((r) => r.t_mono_ns)).toEqual([1, 3]);
+    });
   });
 
   it('verify: a line over 16 MiB is one bad line with its number, the lines after it keep theirs, and a file ending inside one is partial', () => {
