@@ -1,149 +1,17 @@
-// The labtel command line. Each command's module is loaded only when that
-// command runs, so `labtel bucketize` does not pay for the agent's imports.
-import { Command, InvalidArgumentError } from 'commander';
-import { VERSION } from '../version.js';
-import { scrubbedMessage } from '../util/scrub-secrets.js';
+// The labtel command line. The plain form of `labtel bucketize` (one or more
+// captures, plain flags) runs without loading commander and the CLI's
+// definitions; everything else goes through program.ts.
+import { plainBucketizeArgv } from './commands/bucketize-argv.js';
 
-function positiveNumber(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got ${JSON.stringify(v)}`);
-  return n;
-}
-
-const collect = (v: string, acc: string[]) => [...acc, v];
-
-/** NATS credential flags of forward and pull: paths only (a secret on a command line is visible to every local user in /proc). */
-function credentialFlags(c: Command): Command {
-  return c
-    .option('--credentials <file>', 'a NATS .creds file (user JWT + nkey seed); default: the manifest\'s sinks.nats.credentials, or LABTEL_NATS_CREDS')
-    .option('--nkey-seed-file <file>', 'a file holding an nkey user seed')
-    .option('--token-file <file>', "a file holding the server's token")
-    .option('--user <name>', 'a NATS user name, with --password-file')
-    .option('--password-file <file>', "a file holding the user's password")
-    .option('--inbox-prefix <prefix>', 'reply subjects prefix (default _INBOX), for servers that give each client its own');
-}
-
-const program = new Command()
-  .name('labtel')
-  .description('Host-side telemetry agent for QEMU labs')
-  .version(VERSION)
-  .showHelpAfterError();
-
-let exitCode = 0;
-
-program
-  .command('run')
-  .description('run one episode from a manifest')
-  .argument('<manifest>', 'manifest JSON file')
-  .option('--force', "reuse a non-empty episode directory (removes only labtel's own files)")
-  .option('-q, --quiet', 'no progress lines on stderr')
-  .action(async (file: string, opts: { force?: boolean; quiet?: boolean }) => {
-    exitCode = await (await import('./commands/run.js')).runCommand(file, opts);
-  });
-
-program
-  .command('bucketize')
-  .description('netflow rows from stored pcap/pcapng captures')
-  .argument('[captures...]', 'capture files (default with --episode: its network.pcap)')
-  .option('-o, --output <file>', 'output JSONL file, - for stdout (one capture; default -)')
-  .option('--out-dir <dir>', 'one <name>.netflow.jsonl per capture, captures spread over worker threads')
-  .option('--bucket-ms <ms>', 'bucket width (default 100; with --episode, the episode\'s)')
-  .option('--lateness-ms <ms>', 'how long past its end a bucket stays open for late packets (default 0; with --episode, the episode\'s)')
-  .option('--max-empty-buckets <n>', 'empty buckets between packets written as zero rows, at most, in a row (default 3600; with --episode, the episode\'s); a longer gap is counted in the next row\'s empty_buckets_skipped')
-  .option('--guest-ip <ip>', "the guest's address (repeatable; IPv4 or IPv6)", collect, [])
-  .option('--guest-mac <mac>', "the guest's MAC address (repeatable)", collect, [])
-  .option('--bridge-ip <ip>', 'the host side of the guest\'s bridge: packets from it are in, to it out', collect, [])
-  .option('--episode <dir>', "put rows on that episode's clock (its episode.json); a live capture's episode is replayed as its netflow collector saw it")
-  .option('--origin-wall-ns <ns>', 'wall-clock ns since the epoch that is t_mono_ns 0 (default: the first packet)')
-  .option('--no-fill', 'do not write zero rows for empty buckets between packets')
-  .option('--skip-bad', 'skip bad records (counted) instead of stopping at the first')
-  .option('--force', 'overwrite existing output files')
-  .option('-j, --jobs <n>', 'worker threads with --out-dir (default: one per core)')
-  .action(async (captures: string[], opts) => {
-    exitCode = await (await import('./commands/bucketize.js')).bucketizeCommand(captures, opts);
-  });
-
-program
-  .command('check')
-  .description('what labtel run would decide for a manifest on this host: the target and each collector\'s preflight')
-  .argument('<manifest>', 'manifest JSON file')
-  .option('--json', 'machine-readable output')
-  .action(async (file: string, opts: { json?: boolean }) => {
-    exitCode = await (await import('./commands/check.js')).checkCommand(file, opts);
-  });
-
-program
-  .command('verify')
-  .description('a verdict per collector on an episode directory: ok, degraded or failed, with the reasons')
-  .argument('<episode-dir>', 'the episode directory')
-  .option('--json', 'machine-readable output (docs/verify.md)')
-  .option('--allow-degraded', 'exit 0 when no collector failed, even if some are degraded')
-  .action(async (dir: string, opts: { json?: boolean; allowDegraded?: boolean }) => {
-    exitCode = await (await import('./commands/verify.js')).verifyCommand(dir, opts);
-  });
-
-program
-  .command('forward')
-  .description('publish a finished episode to NATS JetStream (idempotent: each row is stored once)')
-  .argument('<episode-dir>', 'the episode directory')
-  .option('--servers <url>', 'a NATS server (repeatable; default: the episode manifest\'s sinks.nats.servers)', collect, [])
-  .option('--stream <name>', 'JetStream stream (default LABTEL)')
-  .option('--subject-prefix <prefix>', 'subject prefix (default labtel)')
-  .option('--host <name>', 'this host\'s name in subjects (default: the host name)')
-  .action(async (dir: string, opts) => {
-    exitCode = await (await import('./commands/nats.js')).forwardCommand(dir, opts);
-  });
-
-program
-  .command('pull')
-  .description("materialize the stream's episodes as episode directories (<out>/<host>/<episode>/)")
-  .requiredOption('--out <dir>', 'where to write them')
-  .option('--servers <url>', 'a NATS server (repeatable)', collect, [])
-  .option('--stream <name>', 'JetStream stream (default LABTEL)')
-  .option('--subject-prefix <prefix>', "the forwarders' subject prefix (default labtel): only subjects under it are pulled")
-  .option('--durable <name>', 'the durable consumer\'s name (one per puller)', 'labtel-pull')
-  .option('--follow', 'keep pulling after catching up, until SIGINT/SIGTERM')
-  .action(async (opts) => {
-    exitCode = await (await import('./commands/nats.js')).pullCommand(opts);
-  });
-
-// After their own options, so --help lists these last.
-for (const name of ['forward', 'pull']) credentialFlags(program.commands.find((c) => c.name() === name)!);
-
-program
-  .command('report')
-  .description('one self-contained HTML file: time-aligned panels of what was measured (gaps and markers where a series breaks), QMP events as markers, the verify verdict')
-  .argument('<episode-dir>', 'the episode directory')
-  .option('-o, --output <file>', 'where to write it (default: <episode-dir>/report.html)')
-  .action(async (dir: string, opts: { output?: string }) => {
-    exitCode = await (await import('./commands/report.js')).reportCommand(dir, opts);
-  });
-
-program
-  .command('doctor')
-  .description('what this host and build can collect, and whether the native addon is in use')
-  .option('--json', 'machine-readable output')
-  .action(async (opts: { json?: boolean }) => {
-    exitCode = await (await import('./commands/doctor.js')).doctorCommand(opts);
-  });
-
-program
-  .command('demo')
-  .description('a short episode against a workload labtel starts, with every collector this host supports')
-  .option('-d, --duration <seconds>', 'episode length', positiveNumber, 5)
-  .option('-o, --output-dir <dir>', 'episode directory (default: labtel-demo-<time> here)')
-  .option('--vm', 'boot a tiny real guest (built from Debian packages) and record it with all six collectors (root, QEMU)')
-  .action(async (opts: { duration: number; outputDir?: string; vm?: boolean }) => {
-    exitCode = opts.vm
-      ? await (await import('./commands/demo-vm.js')).demoVmCommand(opts)
-      : await (await import('./commands/demo.js')).demoCommand(opts);
-  });
-
-try {
-  await program.parseAsync();
-  process.exitCode = exitCode;
-} catch (err) {
-  // Scrubbed: a NATS or fs error may quote a URL with userinfo, a token or a credentials file's contents.
-  console.error(`labtel: ${scrubbedMessage(err)}`);
-  process.exitCode = 2;
+const plain = plainBucketizeArgv(process.argv.slice(2));
+if (plain) {
+  try {
+    process.exitCode = await (await import('./commands/bucketize.js')).bucketizeCommand(plain.captures, plain.flags);
+  } catch (err) {
+    // As program.ts says it: scrubbed (an fs error may quote a path holding a secret).
+    console.error(`labtel: ${(await import('../util/scrub-secrets.js')).scrubbedMessage(err)}`);
+    process.exitCode = 2;
+  }
+} else {
+  await (await import('./program.js')).runProgram();
 }
