@@ -17,6 +17,18 @@ export interface PanelSink<T> {
 /** Whether a parsed line is a row the report draws from: an object with a numeric t_mono_ns (anything else is verify's to report). */
 export const isRow = (r: unknown): r is Row => typeof r === 'object' && r !== null && typeof (r as Row).t_mono_ns === 'number';
 
+/**
+ * A row's value as text, as String() gives it; an object String() cannot convert (`{"toString":1}`: its
+ * toString is no function) as the name of its kind, where String() threw and took the whole report down.
+ */
+export function text(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
 /** A finite number, or null: a missing or non-numeric field is never 0. */
 export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
@@ -50,7 +62,7 @@ export function agentErrors(collector: string): { push(row: Row): void; errors: 
   return {
     errors,
     push: (r) => {
-      if (r.event === 'collector_error' && r.collector === collector) errors.push({ tNs: r.t_mono_ns as number, message: String(r.message ?? '') });
+      if (r.event === 'collector_error' && r.collector === collector) errors.push({ tNs: r.t_mono_ns as number, message: text(r.message ?? '') });
     },
   };
 }

@@ -4,7 +4,7 @@
 // starttime): a restart, an exit, lost rows, a missing value or a silence
 // leaves a gap in the line and a marker, never a rate across it.
 import { cpuPercent, TICK_SLACK } from './cpu-bound.js';
-import { type EpisodeMeta, num, type Row, type PanelSink } from './episode-rows.js';
+import { type EpisodeMeta, num, type Row, type PanelSink, text } from './episode-rows.js';
 import { Marks } from './marks.js';
 import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
@@ -102,12 +102,12 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
     if (!n) byTid.set(tid, (n = { owner: `${owner}|${tid}`, start: undefined, key: '', vcpu: undefined, comm: undefined, label: '', seen: undefined }));
     if (n.key === '' || n.start !== th.starttime) {
       n.start = th.starttime;
-      n.key = `${n.owner}/${th.starttime ?? '?'}`;
+      n.key = `${n.owner}/${text(th.starttime ?? '?')}`;
     }
     if (n.label === '' || n.vcpu !== th.vcpu || n.comm !== th.comm) {
       n.vcpu = th.vcpu;
       n.comm = th.comm;
-      n.label = th.vcpu !== null && th.vcpu !== undefined ? `vCPU ${th.vcpu}` : `${String(th.comm)} (${tid})`;
+      n.label = th.vcpu !== null && th.vcpu !== undefined ? `vCPU ${text(th.vcpu)}` : `${text(th.comm)} (${tid})`;
     }
     return n;
   };
@@ -177,7 +177,7 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
       if (rss.at(x)) rss.set('RSS MiB', null);
       curKey = null;
     } else if (p) {
-      procKey = `${pid}/${p.starttime ?? '?'}`;
+      procKey = `${pid}/${text(p.starttime ?? '?')}`;
       if (event === 'restarted' || (curKey !== null && procKey !== curKey)) {
         const from = curKey !== null ? curKey.split('/')[0] : lastPid;
         marks.add(x, 'break', from !== null && Number(from) !== pid ? `target restarted (pid ${from}→${pid})` : `target restarted (pid ${pid}, a new process)`, 'restarts');

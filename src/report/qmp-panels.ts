@@ -3,7 +3,7 @@
 // which the device answered with both counters: a reconnect, a poll where
 // the device or its counters are missing, counters that went backwards (a
 // new QEMU), lost rows or a silence leave a gap in the line and a marker.
-import { type EpisodeMeta, num, type Row, type PanelSink } from './episode-rows.js';
+import { type EpisodeMeta, num, type Row, type PanelSink, text } from './episode-rows.js';
 import { Marks } from './marks.js';
 import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
@@ -45,7 +45,7 @@ export function qmpPanels(meta: EpisodeMeta, agentErrors: Array<{ tNs: number; m
     const tNs = r.t_mono_ns as number;
     const x = tNs / 1e9;
     if (r.source === 'qmp_event') {
-      events.push({ t: x, label: String(r.event), kind: 'event', panels: null });
+      events.push({ t: x, label: text(r.event), kind: 'event', panels: null });
       return;
     }
     poll++;
