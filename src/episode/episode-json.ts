@@ -49,7 +49,7 @@ export const episodeJsonSchema = z
       .looseObject({ cpu: z.looseObject({ cores: count }).nullable().optional() })
       .nullable()
       .optional()
-      .describe('The host inventory (systeminformation); null when it could not be read.'),
+      .describe('The host inventory (os, /proc, /sys and the release files, with the fields and values systeminformation gave); null when it could not be read.'),
   })
   .describe("An episode directory's episode.json.");
 
