@@ -1,7 +1,8 @@
 // guest_agent's manifest keys at their bounds. max_line_bytes is held to
 // 15 MiB: a row is its line plus at most 1 KiB (ROW_OVERHEAD_MAX), and
-// labtel verify and report read lines of up to 16 MiB (src/verify/scan-rows.ts,
-// src/report/episode-rows.ts), so every row labtel writes stays readable.
+// labtel verify and report read lines of up to 16 MiB (MAX_LINE in
+// src/verify/scan-rows.ts; the report reads through verify's pass), so every
+// row labtel writes stays readable.
 import { describe, expect, it } from 'vitest';
 import { MAX_LINE_BYTES } from '../../../src/collectors/guest_agent/config.js';
 import { ROW_OVERHEAD_MAX } from '../../../src/collectors/guest_agent/row-text.js';
