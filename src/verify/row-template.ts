@@ -106,6 +106,9 @@ function containerEnd(buf: Uint8Array, p: number, limit: number): number {
   return -1;
 }
 
+/** The largest object or array a slot keeps to pass the same bytes again without JSON.parse (null_reasons, a disk's counters). */
+const MAX_KEPT = 16 << 10;
+
 /** How one value of a template is checked on its bytes. */
 export interface Slot {
   key: string;
@@ -129,7 +132,7 @@ export function slotFor(key: string, check: Check, plan: TokenPlan): Slot {
  * source's literal) is folded into the bytes.
  */
 export class RowTemplate {
-  /** Per slot, set by a match: whether a measurement's value was null; a measurement's parsed object or array. */
+  /** Per slot, set by a match: whether a measurement's value was null; a measurement's decoded value, until measuredIn reads it. */
   readonly nulls: Uint8Array;
   readonly parsed: unknown[];
   /** Set by a match: the values of the seq and t_mono_ns slots, and process_event's (a string, else null). */
@@ -381,8 +384,11 @@ function anyValue(t: RowTemplate, k: number, buf: Buffer, p: number, end: number
         return -1;
       }
       if (!slot.check(value)) return -1;
-      slot.lastBytes = Buffer.from(buf.subarray(p, q));
-      slot.lastParsed = value;
+      // Only a small one is kept: a file of many layouts with large objects would keep a line's worth per slot.
+      if (q - p <= MAX_KEPT) {
+        slot.lastBytes = Buffer.from(buf.subarray(p, q));
+        slot.lastParsed = value;
+      }
     }
   } else return -1;
   if (!(b === 0x7b || b === 0x5b) && !slot.check(value)) return -1;
@@ -390,7 +396,7 @@ function anyValue(t: RowTemplate, k: number, buf: Buffer, p: number, end: number
   if (k === t.seqSlot) t.seq = value as number;
   else if (k === t.tSlot) t.t = value as number;
   t.nulls[k] = value === null ? 1 : 0;
-  t.parsed[k] = value;
+  if (slot.measured) t.parsed[k] = value; // for measuredIn, which lets go of it
   return q;
 }
 

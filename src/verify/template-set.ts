@@ -148,20 +148,26 @@ export class TemplateSet {
     const t = new RowTemplate(source, shape, layout.keys, segments, slots, { measured, rhythm });
     // The learning line must match its own template: else the template is wrong and is dropped.
     if (!t.match(buf, new DataView(buf.buffer), start, end)) return;
+    t.parsed.fill(undefined); // the learning row's values are not kept with the layout
     this.all.push(t);
   }
 }
 
-/** Whether the row the template last matched has a measured value (hasMeasuredValue on its slots). */
+/**
+ * Whether the row the template last matched has a measured value (hasMeasuredValue on its slots). Asked once
+ * per match: the decoded values are let go (a template keeps no row, or a file of many layouts keeps one each).
+ */
 export function measuredIn(t: RowTemplate): boolean {
   const list = t.derived.measured;
+  let found = false;
   for (let i = 0; i < list.length; i++) {
     const m = list[i]!;
-    if (t.nulls[m.slot]) continue;
+    if (found || t.nulls[m.slot]) continue;
     // A value its plan checked on the bytes is a non-null scalar; one left to the predicate was decoded.
     if (!t.slots[m.slot]!.plan.generic) {
-      if (m.rest.length === 0) return true;
-    } else if (m.rest.length === 0 ? isMeasuredValue(t.parsed[m.slot]) : hasMeasuredValue(t.parsed[m.slot], [m.rest])) return true;
+      if (m.rest.length === 0) found = true;
+    } else if (m.rest.length === 0 ? isMeasuredValue(t.parsed[m.slot]) : hasMeasuredValue(t.parsed[m.slot], [m.rest])) found = true;
   }
-  return false;
+  for (let i = 0; i < list.length; i++) t.parsed[list[i]!.slot] = undefined;
+  return found;
 }
