@@ -5,6 +5,7 @@
 // cuts the files into lines as it reads them for its verdict.
 import fs from 'node:fs';
 import path from 'node:path';
+import { textOf } from '../util/text-of.js';
 
 export type Row = Record<string, unknown>;
 
@@ -17,17 +18,8 @@ export interface PanelSink<T> {
 /** Whether a parsed line is a row the report draws from: an object with a numeric t_mono_ns (anything else is verify's to report). */
 export const isRow = (r: unknown): r is Row => typeof r === 'object' && r !== null && typeof (r as Row).t_mono_ns === 'number';
 
-/**
- * A row's value as text, as String() gives it; an object String() cannot convert (`{"toString":1}`: its
- * toString is no function) as the name of its kind, where String() threw and took the whole report down.
- */
-export function text(v: unknown): string {
-  try {
-    return String(v);
-  } catch {
-    return Object.prototype.toString.call(v);
-  }
-}
+/** A row's value as text (String(), or its kind's name where String() would throw and take the report down). */
+export const text = textOf;
 
 /** A finite number, or null: a missing or non-numeric field is never 0. */
 export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);

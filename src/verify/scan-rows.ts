@@ -15,6 +15,7 @@ import { hasMeasuredValue, MEASUREMENT_PATHS } from '../rows/measurements.js';
 import { ROW_SCHEMAS } from '../rows/registry.js';
 import type { Source } from '../rows/envelope.js';
 import { BoundedLineRanges } from '../util/bounded-line-reader.js';
+import { textOf } from '../util/text-of.js';
 import { shapeOf, shapesOf } from './row-shapes.js';
 import type { RowTemplate } from './row-template.js';
 import { measuredIn, TemplateSet } from './template-set.js';
@@ -218,14 +219,14 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
       scan.firstBadLine ??= `line ${lineNo} is not a JSON object`;
       return;
     }
-    const source = String(row.source);
+    const source = textOf(row.source);
     const st = stateOf(source);
     const s = st.scan;
     seqOf(st, row.seq, lineNo);
     const shape = typeof row.stub === 'string' ? -2 : shapeOf(source, row);
     if (shape === -2) {
       s.stubs++;
-      s.firstStub ??= `line ${lineNo}: ${String(row.stub).slice(0, 300)}`;
+      s.firstStub ??= `line ${lineNo}: ${textOf(row.stub).slice(0, 300)}`;
     } else if (shape < 0) {
       s.schemaErrors++;
       if (!s.firstSchemaError) {
