@@ -31,6 +31,7 @@ import { which } from '../../src/util/which.js';
 import { verifyEpisode } from '../../src/verify/verify-episode.js';
 import { generateEpisode } from './gen-episode.js';
 import { commandLine, fmt, int, intEnv, log, machine, mdTable, median, printSection } from './section.js';
+import { measureCommand } from './measure-command.js';
 
 // A child of this script: one measurement in a fresh process (nothing warmed up, no other heap), printed as JSON.
 if (process.argv[2] === '--once') {
@@ -87,26 +88,14 @@ function distCurrent(): boolean {
   );
 }
 
-// Wall and CPU (user + system) of one whole command, from outside (python3's os.wait4 of that child), stdout discarded.
-const MEASURE = `
-import os, subprocess, sys, time
-t = time.perf_counter()
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-err = p.stderr.read()
-_, status, u = os.wait4(p.pid, 0)
-w = time.perf_counter() - t
-sys.stderr.write(err.decode(errors="replace")[-400:])
-print(w, os.waitstatus_to_exitcode(status), u.ru_utime + u.ru_stime)
-`;
 const cliOut = path.join(dir, 'cli-report.html');
 /** `labtel report DIR -o FILE` as a user runs it, ms. */
 function command(): { value: number; wall: number; cpu: number } {
-  const r = spawnSync('python3', ['-c', MEASURE, process.execPath, LABTEL, 'report', dir, '-o', cliOut], { encoding: 'utf8' });
-  const [wall, code, cpu] = r.stdout.trim().split(/\s+/).map(Number);
-  if (code !== 0 || !Number.isFinite(wall)) throw new Error(`labtel report exited ${code}: ${r.stderr.trim().split('\n').pop()}`);
+  const { wall, code, cpu, lastError } = measureCommand([process.execPath, LABTEL, 'report', dir, '-o', cliOut]);
+  if (code !== 0 || !Number.isFinite(wall)) throw new Error(`labtel report exited ${code}: ${lastError}`);
   const value = fs.statSync(cliOut).size;
   fs.rmSync(cliOut);
-  return { value, wall: wall! * 1000, cpu: cpu! * 1000 };
+  return { value, wall: wall * 1000, cpu: cpu * 1000 };
 }
 const wholeCommand = distCurrent();
 if (!wholeCommand) log('dist/ is older than src/ (or missing): the whole `labtel report` command is not measured; run `npm run build` first');

@@ -24,6 +24,7 @@ import { verifyEpisode } from '../../src/verify/verify-episode.js';
 import { legacyScanFile } from '../../test/verify/legacy-scan-rows.js';
 import { generateEpisode } from './gen-episode.js';
 import { commandLine, fmt, int, intEnv, log, machine, mdTable, median, printSection, type Target } from './section.js';
+import { measureCommand } from './measure-command.js';
 
 const ROWS = intEnv('BENCH_VERIFY_ROWS', 300_000, 30_000);
 const RUNS = intEnv('BENCH_RUNS', 5, 3);
@@ -53,17 +54,6 @@ fs.mkdirSync(emptyDir);
 for (const f of ['episode.json', 'summary.json']) fs.copyFileSync(path.join(dir, f), path.join(emptyDir, f));
 for (const f of files) fs.writeFileSync(path.join(emptyDir, path.basename(f)), '');
 
-// Wall and CPU (user + system) of one whole command, from outside, stdout discarded.
-const MEASURE = `
-import os, subprocess, sys, time
-t = time.perf_counter()
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-err = p.stderr.read()
-_, status, u = os.wait4(p.pid, 0)
-w = time.perf_counter() - t
-sys.stderr.write(err.decode(errors="replace")[-400:])
-print(w, os.waitstatus_to_exitcode(status), u.ru_utime + u.ru_stime)
-`;
 
 const READ_LOOP = `const fs=require('fs');const b=Buffer.allocUnsafe(4<<20);let n=0;for(const f of process.argv.slice(1)){const fd=fs.openSync(f,'r');for(let k;(k=fs.readSync(fd,b,0,b.length,null))>0;)n+=k;fs.closeSync(fd)}console.log(n)`;
 const PARSE_LOOP = `const fs=require('fs');const b=Buffer.allocUnsafe(4<<20);let rows=0;for(const f of process.argv.slice(1)){const fd=fs.openSync(f,'r');let rest=Buffer.alloc(0);for(let k;(k=fs.readSync(fd,b,0,b.length,null))>0;){const c=rest.length?Buffer.concat([rest,b.subarray(0,k)]):b.subarray(0,k);let s=0;for(let nl=c.indexOf(10);nl>=0;s=nl+1,nl=c.indexOf(10,s)){JSON.parse(c.toString('utf8',s,nl));rows++}rest=Buffer.from(c.subarray(s))}fs.closeSync(fd)}console.log(rows)`;
@@ -89,14 +79,13 @@ const commands: Command[] = [
 ];
 for (let run = 0; run < RUNS; run++) {
   for (const c of commands) {
-    const r = spawnSync('python3', ['-c', MEASURE, ...c.argv], { encoding: 'utf8' });
-    const [wall, code, cpu] = r.stdout.trim().split(/\s+/).map(Number);
-    if (!c.ok.includes(code!) || !Number.isFinite(wall)) {
-      c.failed ??= `exited ${code}: ${r.stderr.trim().split('\n').pop()}`;
+    const { wall, code, cpu, lastError } = measureCommand(c.argv);
+    if (!c.ok.includes(code) || !Number.isFinite(wall)) {
+      c.failed ??= `exited ${code}: ${lastError}`;
       log(`  ${c.name}: ${c.failed}`);
     }
-    c.walls.push(wall!);
-    c.cpus.push(cpu!);
+    c.walls.push(wall);
+    c.cpus.push(cpu);
   }
   log(`run ${run + 1}/${RUNS}: ${commands.map((c) => `${c.name.replace(/\W+/g, ' ').trim().slice(0, 24)} ${fmt(c.walls.at(-1)!, 2)} s`).join('; ')}`);
 }
