@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -209,20 +210,28 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
     if (sink.cur) sink.hand_over(true);
   });
 
-  // Bucket the blocks here, on the calling thread.
-  for (;;) {
-    size_t i = block_ring.next();
-    if (i == Ring::kClosed) break;
-    Block& b = blocks[i];
-    bucketizer.consume(b.recs.get(), b.n);
-    bool last = b.last;
-    uint64_t bytes = b.bytes;
-    block_ring.release();
-    if (!on_block(bytes)) {
-      res.stopped = true;
-      break;
+  // Bucket the blocks here, on the calling thread. Whatever on_block or the
+  // bucketing throws (the addon's onLines: a write that failed) is rethrown
+  // once both threads are stopped and joined: unwinding past a joinable
+  // std::thread calls std::terminate (the process aborted).
+  std::exception_ptr failure;
+  try {
+    for (;;) {
+      size_t i = block_ring.next();
+      if (i == Ring::kClosed) break;
+      Block& b = blocks[i];
+      bucketizer.consume(b.recs.get(), b.n);
+      bool last = b.last;
+      uint64_t bytes = b.bytes;
+      block_ring.release();
+      if (!on_block(bytes)) {
+        res.stopped = true;
+        break;
+      }
+      if (last) break;
     }
-    if (last) break;
+  } catch (...) {
+    failure = std::current_exception();
   }
   res.bucket_cpu_s = thread_cpu_s() - bucket_cpu0;
   stop.store(true);
@@ -230,6 +239,7 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
   chunk_ring.close();
   parse_thread.join();
   reader_thread.join();
+  if (failure) std::rethrow_exception(failure);
   res.feed = feed;
   res.bytes_read = bytes_read;
   res.read_errno = read_err;

@@ -26,6 +26,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1760,6 +1761,27 @@ void test_bucket_modes_agree() {
     int calls = 0;
     PipelineResult pr = run_pipeline(fd, rd, bz, po, [&](uint64_t) { return ++calls < 3; });
     CHECK(pr.stopped && calls == 3);
+  }
+  // regression for: an exception from on_block (the addon's onLines: a write that failed, EPIPE) unwound
+  // run_pipeline past its joinable read and parse threads: std::terminate, the process aborted. It must come
+  // back to the caller once both threads are joined.
+  lseek(fd, 0, SEEK_SET);
+  {
+    Bucketizer bz(guest_cfg(50));
+    CaptureReader rd{ReaderOptions()};
+    PipelineOptions po;
+    po.block_packets = 100;
+    int calls = 0;
+    std::string caught;
+    try {
+      run_pipeline(fd, rd, bz, po, [&](uint64_t) -> bool {
+        if (++calls == 2) throw std::runtime_error("write failed");
+        return true;
+      });
+    } catch (const std::runtime_error& e) {
+      caught = e.what();
+    }
+    CHECK(caught == "write failed" && calls == 2);
   }
   close(fd);
   unlink(path);
