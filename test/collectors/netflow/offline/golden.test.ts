@@ -17,6 +17,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABTEL_BIN, ROOT } from '../../../helpers/cli.js';
+import { nativeAddon } from '../../../../src/native/addon.js';
 import { writeGoldenCases, type GoldenCase, type GoldenResult } from './golden-cases.js';
 
 const exec = promisify(execFile);
@@ -74,7 +75,10 @@ describe('labtel bucketize against the golden of commit da5b2d9', () => {
     expect(all.filter((g) => g.stderr.includes('skipped')).length).toBeGreaterThan(5);
   });
 
-  it.each(PATHS)('%s path: the same exit status, stderr and row bytes for every case', async (_which, env) => {
+  it.each(PATHS)('%s path: the same exit status, stderr and row bytes for every case', async (which, env) => {
+    // regression for: without the addon (not built, or failing to load) the "native" run fell back to the pure-TS
+    // path silently and passed, so the native rows were never held to the golden.
+    if (which === 'native') expect(nativeAddon(), 'the native addon (the children load the same one)').not.toBeNull();
     const got = await runAll(dir, cases, env);
     expect(got.size).toBe(cases.length);
     for (const c of cases) {
