@@ -23,14 +23,36 @@ export function releaseText(etc = '/etc', usrLib = '/usr/lib'): string {
   }
   const files = [...names.map((n) => `${etc}/${n}`), `${usrLib}/os-release`, `${etc}/openwrt_release`];
   let text = '';
-  for (const f of files) {
-    try {
-      text += fs.readFileSync(f, 'latin1');
-    } catch {
-      // cat prints nothing for a file it cannot read (or a directory)
-    }
-  }
+  for (const f of files) text += boundedRegularText(f);
   return text;
+}
+
+/** At most this much of each release file: they are a few hundred bytes. */
+const RELEASE_MAX = 64 * 1024;
+
+/**
+ * A release file's text, read only when it is a regular file and only its first RELEASE_MAX bytes: a FIFO
+ * there would hang the agent's start (opened non-blocking, then refused), a device such as /dev/zero fill
+ * its memory. Like `cat`, a file it cannot read (or a directory) adds nothing.
+ */
+function boundedRegularText(file: string): string {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return '';
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) return '';
+    const buf = Buffer.allocUnsafe(RELEASE_MAX);
+    let n = 0;
+    for (let k; n < buf.length && (k = fs.readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += k;
+    return buf.toString('latin1', 0, n);
+  } catch {
+    return '';
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Distribution name and release from the release files' text, as systeminformation parses it. */
