@@ -28,6 +28,7 @@ const PACKAGE_OF: Record<string, string | null> = {
   tcpdump: 'tcpdump',
   tshark: 'tshark',
   cpio: 'cpio',
+  cc: 'g++', // /usr/bin/cc is gcc's alternative; g++ depends on gcc
 };
 
 /** A name the tests use on purpose for a program that does not exist. */
@@ -46,10 +47,10 @@ describe('.ci/run installs what the tests need', () => {
   const aptLine = /^apt-get install .*$/m.exec(ci)?.[0] ?? '';
   const installed = new Set(aptLine.split(/\s+/).filter((w) => !w.startsWith('-')));
 
-  // Programs named as the first argument of has(), which(), spawn(), exec...() in any test file or helper.
+  // Programs named as the first argument of has(), which(), spawn(), exec...() in any test file or helper (not a method .has() of a Set or Map).
   const used = new Map<string, string>();
   for (const f of files(path.join(ROOT, 'test'))) {
-    for (const m of fs.readFileSync(f, 'utf8').matchAll(/\b(?:has|which|spawn|spawnSync|execFile|execFileSync|exec)\(\s*'([A-Za-z0-9_.+-]+)'/g)) {
+    for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?:(?<![.\w])has|\b(?:which|spawn|spawnSync|execFile|execFileSync|exec))\(\s*'([A-Za-z0-9_.+-]+)'/g)) {
       if (!ABSENT.has(m[1]!) && !used.has(m[1]!)) used.set(m[1]!, path.relative(ROOT, f));
     }
   }
