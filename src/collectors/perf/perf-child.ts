@@ -3,8 +3,9 @@
 // piped for the interval lines, stderr kept (at most 64 KiB: more ends perf,
 // as execa's maxBuffer did), SIGTERM then SIGKILL after 1 s when stopped, the
 // episode's abort stopping it the same way, and perf killed if the thread that
-// started it exits first (as execa's cleanup did; setpriv's parent-death
-// signal covers a killed agent).
+// started it exits on its own first (as execa's cleanup did). A thread ended
+// by worker.terminate() runs no exit handler, and a killed agent none at all:
+// setpriv's parent-death signal, which the run loop requires, ends perf then.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable } from 'node:stream';
 
