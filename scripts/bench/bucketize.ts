@@ -109,6 +109,13 @@ p.on('packet', (k) => { const d = k.data; let et = d.readUInt16BE(12), l3 = 14; 
 p.on('end', () => console.log(pin, pout));
 `;
 
+// The "native addon" rows time whatever `labtel bucketize` loads: when the addon does not load, that is the
+// pure-TS path, and the native-vs-TS comparison would compare it with itself. Refuse to measure then.
+const addon = spawnSync(process.execPath, ['--input-type=module', '-e', `const { nativeStatus } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'native', 'addon.js'))}); console.log(JSON.stringify(nativeStatus()))`], { encoding: 'utf8' });
+const addonStatus = addon.status === 0 ? (JSON.parse(addon.stdout) as { available: boolean; reason: string }) : { available: false, reason: addon.stderr.trim().split('\n').pop() ?? `exited ${addon.status}` };
+if (!addonStatus.available) throw new Error(`bench:bucketize: the addon does not load (${addonStatus.reason}), so "labtel bucketize (native addon)" would time the pure-TS path: build it (npm run build:native) first`);
+log(`addon: ${addonStatus.reason}`);
+
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-bench-bucketize-'));
 let floorBin: string | null = path.join(work, 'pcap-floor');
 const cc = spawnSync('cc', ['-O2', '-o', floorBin, path.join(HERE, 'pcap-floor.c')], { encoding: 'utf8' });
