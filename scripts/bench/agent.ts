@@ -399,7 +399,7 @@ const startupTable = mdTable(
 const targets: Target[] = [
   { what: `steady CPU with all six collectors at most ${TARGET_STEADY_PCT}% of one core`, pass: six.steadyPct <= TARGET_STEADY_PCT, value: `${fmt(six.steadyPct)}%; proc alone ${fmt(results[0]!.steadyPct)}%` },
   { what: `peak RSS with all six at most ${TARGET_RSS_MIB} MiB`, pass: six.peakRssMiB <= TARGET_RSS_MIB, value: `${fmt(six.peakRssMiB, 1)} MiB; proc alone ${fmt(results[0]!.peakRssMiB, 1)} MiB` },
-  { what: `start-up with all six at most ${TARGET_STARTUP_S} s of CPU (exec to every collector's first row)`, pass: six.startupCpuS <= TARGET_STARTUP_S, value: `${fmt(six.startupCpuS)} s; proc alone ${fmt(results[0]!.startupCpuS)} s` },
+  { what: `start-up with all six at most ${TARGET_STARTUP_S} s of CPU (exec to every collector's first row)`, pass: six.startupCpuS <= TARGET_STARTUP_S, value: `${fmt(six.startupCpuS)} s; proc alone ${fmt(results[0]!.startupCpuS)} s; then ${fmt((six.settlePct / 100) * SETTLE_S)} s of CPU (${fmt(six.settlePct)}% of a core) over the next ${SETTLE_S} s of settling, which neither this line nor the steady one judges` },
   { what: 'every collector ok in every run', pass: results.every((r) => Object.values(r.statuses).every((s) => s === 'ok')), value: results.every((r) => r.exitCode === 0) ? 'every labtel run exited 0' : 'see the table' },
 ];
 printSection(
