@@ -71,5 +71,5 @@ export function physicalCores(cores: number, sysCpu = '/sys/devices/system/cpu')
 
 export function hostCpu(): HostCpu {
   const cores = os.cpus().length;
-  return { model: cpuModel(modelLine(fs.readFileSync('/proc/cpuinfo', 'latin1'))), cores, physical_cores: physicalCores(cores) };
+  return { model: cpuModel(modelLine(fs.readFileSync('/proc/cpuinfo', 'utf8'))), cores, physical_cores: physicalCores(cores) };
 }

@@ -12,7 +12,7 @@ export interface HostOs {
   release: string;
 }
 
-/** The release files' text, concatenated in the order the shell's `cat` gives them (a missing file adds nothing). */
+/** The release files' text (UTF-8, as systeminformation's `exec` decoded cat's output), concatenated in the order the shell's `cat` gives them (a missing file adds nothing). */
 export function releaseText(etc = '/etc', usrLib = '/usr/lib'): string {
   let names: string[] = [];
   try {
@@ -47,7 +47,7 @@ function boundedRegularText(file: string): string {
     const buf = Buffer.allocUnsafe(RELEASE_MAX);
     let n = 0;
     for (let k; n < buf.length && (k = fs.readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += k;
-    return buf.toString('latin1', 0, n);
+    return buf.toString('utf8', 0, n);
   } catch {
     return '';
   } finally {

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { releaseText } from '../../src/agent/inventory-os.js';
+import { parseRelease, releaseText } from '../../src/agent/inventory-os.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 describe('releaseText', () => {
@@ -27,5 +27,15 @@ describe('releaseText', () => {
     const etc = tmpDir();
     fs.writeFileSync(path.join(etc, 'big-release'), 'x'.repeat(1 << 20));
     expect(releaseText(etc, tmpDir()).length).toBe(64 * 1024);
+  });
+
+  // regression for: the release files were decoded as latin1 where systeminformation decoded them as UTF-8, so
+  // NAME="Débian" became "DÃ©bian" in episode.json's host section.
+  it('decodes the files as UTF-8, as systeminformation did', () => {
+    const etc = tmpDir();
+    fs.writeFileSync(path.join(etc, 'x-release'), 'NAME="Débian"\nVERSION="13 (trixie)"\n');
+    const text = releaseText(etc, tmpDir());
+    expect(text).toContain('NAME="Débian"');
+    expect(parseRelease(text).distro).toBe('Débian');
   });
 });
