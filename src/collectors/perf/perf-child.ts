@@ -36,8 +36,11 @@ export class PerfChild {
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (s: string) => {
       if (stderrBytes >= STDERR_MAX) return;
-      stderrBytes += Buffer.byteLength(s);
-      stderr += s;
+      const bytes = Buffer.byteLength(s);
+      const room = STDERR_MAX - stderrBytes;
+      // A chunk past the bound is cut to it (a pipe read can be larger than what is left).
+      stderr += bytes <= room ? s : Buffer.from(s).subarray(0, room).toString('utf8');
+      stderrBytes += Math.min(bytes, room);
       if (stderrBytes >= STDERR_MAX) this.kill();
     });
     const onAbort = () => this.kill();
