@@ -4,7 +4,7 @@
 import { readlinkSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { EpisodeClock } from '../clock/origin.js';
-import { loadEntry } from './load-entry.js';
+import { loadCollector } from '../collectors/load-entry.js';
 import { JsonlWriter } from '../rows/jsonl-writer.js';
 import type { FromWorker, ToWorker, WorkerInput } from './worker-protocol.js';
 import { ErrorBudget } from './error-budget.js';
@@ -22,7 +22,7 @@ let writer: JsonlWriter | undefined;
 try {
   // The worker table is the catalog: the agent passes the entry the collector's spec names, so this thread
   // loads that module alone (not the catalog, every spec and the row schemas: zod in each of 6 isolates).
-  const collector = await loadEntry(input.entry);
+  const collector = await loadCollector(input.entry);
   writer = new JsonlWriter(input.outputPath, { availableInDeployment: input.availableInDeployment, stats: input.stats });
   send({ type: 'started', tid: threadId() });
   const outcome = await collector.run({

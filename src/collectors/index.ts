@@ -5,6 +5,9 @@ import { CATALOG, type CatalogSpec } from './catalog.js';
 import type { CollectorEntry, CollectorSpec } from './collector-spec.js';
 import type { Availability, Collector } from './types.js';
 import type { Source } from '../rows/envelope.js';
+import { loadCollector } from './load-entry.js';
+
+export { loadCollector };
 
 export { CATALOG };
 
@@ -18,13 +21,6 @@ export function specOf(name: CollectorName): CatalogSpec {
 /** The sources a collector writes, for summary.json. */
 export const sourcesOf = (spec: CollectorSpec): Source[] => spec.rows.map((r) => r.source as Source);
 
-/** Loads the Collector an entry names (on the agent's thread to probe it, on its worker to run it). */
-export async function loadCollector(entry: CollectorEntry): Promise<Collector> {
-  const mod = (await import(entry.module)) as Record<string, unknown>;
-  const c = mod[entry.export] as Collector | undefined;
-  if (!c || typeof c.run !== 'function' || typeof c.probe !== 'function') throw new Error(`${entry.module} exports no collector named ${entry.export}`);
-  return c;
-}
 
 /**
  * Whether each known collector can run on this host, and why not; with a

@@ -1,0 +1,12 @@
+// A collector's code from the entry its spec names (collector-spec.ts): on its
+// worker thread, which must not import the catalog (every spec and zod), and
+// on the agent's thread to probe it (collectors/index.ts).
+import type { CollectorEntry } from './collector-spec.js';
+import type { Collector } from './types.js';
+
+export async function loadCollector(entry: CollectorEntry): Promise<Collector> {
+  const mod = (await import(entry.module)) as Record<string, unknown>;
+  const c = mod[entry.export] as Collector | undefined;
+  if (!c || typeof c.run !== 'function' || typeof c.probe !== 'function') throw new Error(`${entry.module} exports no collector named ${entry.export}`);
+  return c;
+}
