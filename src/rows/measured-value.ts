@@ -1,8 +1,8 @@
 // Whether a row holds a measured value, without zod: for the collectors'
 // worker threads, which count their value rows and must not load zod and the
 // row schemas to do it (one isolate each). The paths come from the schemas
-// (rows/measurements.ts derives them); a test holds these functions to the
-// ones there.
+// (rows/measurements.ts derives them); measurement.ts and measurements.ts
+// re-export these functions, so there is one copy.
 
 /** A field's path in a row; `*` is any key of a record (a device, an event name) or any element of a list. */
 export type MeasurementPath = readonly string[];

@@ -5,7 +5,7 @@ import { netflowConfig } from '../../collectors/netflow/config.js';
 import { formatIssues } from '../../manifest/format-error.js';
 import { EpisodeJsonError, readEpisodeJson, type EpisodeJson } from '../../episode/episode-json.js';
 import type { BucketizeFileOptions } from '../../collectors/netflow/offline/bucketize-native.js';
-import { UsageError } from './bucketize-usage.js';
+import { originWallNsOf, UsageError } from './bucketize-usage.js';
 
 export { UsageError };
 
@@ -70,8 +70,9 @@ export function bucketizeOptions(f: BucketizeFlags, episodeNetflow: Record<strin
   if (f.bridgeIp.length > 1) throw new UsageError('--bridge-ip: give it once');
   let originWallNs: bigint | undefined;
   if (f.originWallNs !== undefined) {
-    if (!/^-?\d{1,19}$/.test(f.originWallNs)) throw new UsageError(`--origin-wall-ns: expected an integer of nanoseconds since the epoch, got ${JSON.stringify(f.originWallNs)}`);
-    originWallNs = BigInt(f.originWallNs);
+    const ns = originWallNsOf(f.originWallNs);
+    if (ns === null) throw new UsageError(`--origin-wall-ns: expected an integer of nanoseconds since the epoch, got ${JSON.stringify(f.originWallNs)}`);
+    originWallNs = ns;
   }
   if (f.episode) {
     if (originWallNs !== undefined) throw new UsageError('--episode and --origin-wall-ns: give one of them');

@@ -7,6 +7,7 @@
 // test/cli/bucketize-plain-flags.test.ts holds them together.
 import type { BucketizeFileOptions } from '../../collectors/netflow/offline/bucketize-native.js';
 import type { BucketizeFlags } from './bucketize-options.js';
+import { originWallNsOf } from './bucketize-usage.js';
 
 // The netflow schema's defaults (collectors/netflow/config.ts); the CLI's lateness default is 0.
 const BUCKET_MS_DEFAULT = 100;
@@ -41,8 +42,9 @@ export function plainBucketizeOptions(f: BucketizeFlags): BucketizeFileOptions |
   if (f.bridgeIp.length > 1) return null;
   let originWallNs: bigint | undefined;
   if (f.originWallNs !== undefined) {
-    if (!/^-?\d{1,19}$/.test(f.originWallNs)) return null;
-    originWallNs = BigInt(f.originWallNs);
+    const ns = originWallNsOf(f.originWallNs);
+    if (ns === null) return null;
+    originWallNs = ns;
   }
   return {
     bucketMs: bucketMs ?? BUCKET_MS_DEFAULT,
