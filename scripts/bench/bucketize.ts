@@ -23,6 +23,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CaptureStats, generateCapture } from './gen-capture.js';
 import { commandLine, fmt, int, intEnv, log, machine, mdTable, median, printSection, type Target } from './section.js';
+import { measureCommand } from './measure-command.js';
+import { addonStale } from './addon-current.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -36,21 +38,6 @@ const GUEST = '10.200.0.10';
 const BUCKET_MS = 100;
 
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-
-// Wall time, CPU time (user + system) and peak RSS of a whole command,
-// measured from outside (python3's os.wait4 rusage of that one child: the
-// RUSAGE_CHILDREN total would add what python's own start-up ran), with
-// stdout discarded.
-const MEASURE = `
-import os, subprocess, sys, time
-t = time.perf_counter()
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-err = p.stderr.read()
-_, status, u = os.wait4(p.pid, 0)
-w = time.perf_counter() - t
-sys.stderr.write(err.decode(errors="replace")[-400:])
-print(w, u.ru_maxrss, os.waitstatus_to_exitcode(status), u.ru_utime + u.ru_stime)
-`;
 
 interface Timing {
   wall: number;
@@ -71,15 +58,15 @@ interface Runs {
 }
 
 function runOnce(cmd: string[], env: NodeJS.ProcessEnv, acc: Runs): void {
-  const r = spawnSync('python3', ['-c', MEASURE, ...cmd], { encoding: 'utf8', env: { ...process.env, ...env } });
-  const [wall, maxrss, code, cpu] = r.stdout.trim().split(/\s+/).map(Number);
+  // Wall, CPU (user + system) and peak RSS of the whole command, from outside (measure-command.ts).
+  const { wall, maxrssKiB, code, cpu, lastError } = measureCommand(cmd, env);
   if (code !== 0 || !Number.isFinite(wall)) {
-    acc.failed ??= `${cmd.slice(0, 3).join(' ')} exited ${code}: ${r.stderr.trim().split('\n').pop()}`;
+    acc.failed ??= `${cmd.slice(0, 3).join(' ')} exited ${code}: ${lastError}`;
     log(`  (${acc.failed})`);
   }
-  acc.walls.push(wall!);
-  acc.cpus.push(cpu!);
-  acc.rss = Math.max(acc.rss, maxrss! / 1024);
+  acc.walls.push(wall);
+  acc.cpus.push(cpu);
+  acc.rss = Math.max(acc.rss, maxrssKiB / 1024);
 }
 
 const timingOf = (a: Runs): Timing => ({ wall: median(a.walls), min: Math.min(...a.walls), max: Math.max(...a.walls), cpu: median(a.cpus), rssMiB: a.rss, failed: a.failed });
@@ -112,8 +99,10 @@ p.on('end', () => console.log(pin, pout));
 // The "native addon" rows time whatever `labtel bucketize` loads: when the addon does not load, that is the
 // pure-TS path, and the native-vs-TS comparison would compare it with itself. Refuse to measure then.
 const addon = spawnSync(process.execPath, ['--input-type=module', '-e', `const { nativeStatus } = await import(${JSON.stringify(path.join(ROOT, 'dist', 'native', 'addon.js'))}); console.log(JSON.stringify(nativeStatus()))`], { encoding: 'utf8' });
-const addonStatus = addon.status === 0 ? (JSON.parse(addon.stdout) as { available: boolean; reason: string }) : { available: false, reason: addon.stderr.trim().split('\n').pop() ?? `exited ${addon.status}` };
+const addonStatus = addon.status === 0 ? (JSON.parse(addon.stdout) as { available: boolean; reason: string; path: string | null }) : { available: false, reason: addon.stderr.trim().split('\n').pop() ?? `exited ${addon.status}`, path: null };
 if (!addonStatus.available) throw new Error(`bench:bucketize: the addon does not load (${addonStatus.reason}), so "labtel bucketize (native addon)" would time the pure-TS path: build it (npm run build:native) first`);
+const stale = addonStale(ROOT, addonStatus.path!);
+if (stale) throw new Error(`bench:bucketize: ${stale}`);
 log(`addon: ${addonStatus.reason}`);
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-bench-bucketize-'));

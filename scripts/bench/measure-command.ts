@@ -28,8 +28,9 @@ export interface CommandRun {
   lastError: string;
 }
 
-export function measureCommand(argv: readonly string[]): CommandRun {
-  const r = spawnSync('python3', ['-c', MEASURE, ...argv], { encoding: 'utf8' });
+/** `env` is added to this process's environment for the command. */
+export function measureCommand(argv: readonly string[], env: NodeJS.ProcessEnv = {}): CommandRun {
+  const r = spawnSync('python3', ['-c', MEASURE, ...argv], { encoding: 'utf8', env: { ...process.env, ...env } });
   const [wall, maxrss, code, cpu] = (r.stdout ?? '').trim().split(/\s+/).map(Number);
   return { wall: wall!, cpu: cpu!, maxrssKiB: maxrss!, code: Number.isFinite(wall) ? code! : NaN, lastError: (r.stderr ?? '').trim().split('\n').pop() ?? '' };
 }

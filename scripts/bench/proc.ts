@@ -33,6 +33,7 @@ import { BATCH_MS, batchesRows } from '../../src/collectors/proc/native-batch.js
 import { newStopFlag, paced } from '../../src/util/pace.js';
 import type { runEpisode as RunEpisodeFn } from '../../src/agent/run-episode.js';
 import { commandLine, fmt, intEnv, log, machine, mdTable, printSection, type Target } from './section.js';
+import { addonStale } from './addon-current.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -481,6 +482,8 @@ async function main(): Promise<void> {
   log(`machine: ${mach.cpu}, nproc ${mach.cores}, ${mach.kernel}, node ${mach.node}, load ${mach.loadavg_1m} (1 min)`);
   const ns = nativeStatus();
   log(`native addon: ${ns.available ? 'loaded' : 'NOT loaded'} (${ns.reason})`);
+  const stale = ns.path ? addonStale(ROOT, ns.path) : null;
+  if (stale) throw new Error(`bench:proc: ${stale}`);
 
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-bench-'));
   target = await startTarget();
