@@ -221,7 +221,7 @@ try {
           rows,
         ),
         `Every packet captured was bucketized: the episode's netflow \`pkts_out\` summed to ${int(check.pkts_out)} against ${int(check.captured)} packets the pcap rows counted over the steps (${check.pkts_out === check.captured ? 'equal' : 'NOT equal'}), \`pkts_late\` ${int(check.pkts_late)}; pcap ${check.pcap}, netflow ${check.netflow}. The sender's highest rate in this run was ${int(senderTop)} pps.`,
-        "How: tcpdump `-U` writes each packet with its own `write(2)`. labtel gives tcpdump a FIFO as stdout, opens its reading end non-blocking, and drains it every 2 ms while packets flow (16 ms when idle) with 1 MiB `read(2)`s: one pass of the record walker, one file write and one message to the netflow worker per poll, whatever the packet count. When idle, labtel still runs these pollers, its heartbeat and the interval rows.",
+        "How: tcpdump `-U` writes each packet with its own `write(2)`. labtel gives tcpdump a FIFO as stdout, opens its reading end non-blocking, and drains it every 2 ms while packets flow with 1 MiB `read(2)`s (once the pipe runs dry it waits for the kernel to say bytes are there, instead of polling): one pass of the record walker, one file write and one message to the netflow worker per poll, whatever the packet count. When idle, labtel still runs its heartbeat and the interval rows.",
       ],
       targets: tgs,
     },
