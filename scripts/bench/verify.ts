@@ -6,8 +6,11 @@
 // `cat` of the files, a Node read loop, and a Node loop that JSON.parses every
 // line (each a whole process, taking turns, wall and CPU from python3's
 // os.wait4 rusage of that child); in-process, verifyEpisode against the scan
-// verify had before (frozen in test/verify/legacy-scan-rows.ts). Then the same
-// episode with a seq gap in its very last row, which verify must catch.
+// verify had before (frozen in test/verify/legacy-scan-rows.ts), and labtel
+// verify on one thread (LABTEL_VERIFY_SPLIT=off: without the worker that scans
+// the largest file's tail, src/verify/split-scan.ts). Then the same episode
+// with a seq gap in its very last row, which verify must catch, on one thread
+// and with the tail scanned by the worker.
 // stdout: the markdown section of BENCHMARKS.md; stderr: progress and JSON.
 //
 //   npm run bench:verify
@@ -75,8 +78,11 @@ const commands: Command[] = [
   command('Node: read the files (4 MiB reads), nothing else', [process.execPath, '-e', READ_LOOP, ...files]),
   command('Node: JSON.parse every line, nothing else', [process.execPath, '-e', PARSE_LOOP, ...files]),
   command('**`labtel verify DIR`**', [process.execPath, LABTEL, 'verify', dir]),
+  command('`labtel verify DIR` on one thread (`LABTEL_VERIFY_SPLIT=off`: no worker for the largest file\'s tail)', ['env', 'LABTEL_VERIFY_SPLIT=off', process.execPath, LABTEL, 'verify', dir]),
   ...(BASELINE ? [command(`\`labtel verify DIR\` before (${BASELINE})`, [process.execPath, path.join(BASELINE, 'bin/labtel.js'), 'verify', dir])] : []),
 ];
+const loadBefore = os.loadavg()[0]!;
+const largestShare = Math.max(...files.map((f) => fs.statSync(f).size)) / bytes;
 for (let run = 0; run < RUNS; run++) {
   for (const c of commands) {
     const { wall, code, cpu, lastError } = measureCommand(c.argv);
@@ -118,11 +124,18 @@ const last = lines.length - 2;
 const seq = (JSON.parse(lines[last]!) as { seq: number }).seq;
 lines[last] = lines[last]!.replace(`"seq":${seq},`, `"seq":${seq + 1},`);
 fs.writeFileSync(procFile, lines.join('\n'));
-const gap = spawnSync(process.execPath, [LABTEL, 'verify', dir], { encoding: 'utf8' });
-const verdictLine = gap.stdout.split('\n')[0] ?? '';
-const gapReason = gap.stdout.split('\n').find((l) => /host_proc rows are missing/.test(l))?.trim() ?? '(no seq gap reported)';
-const caught = gap.status === 1 && /FAILED/.test(verdictLine) && gapReason.includes(`seq ${seq + 1} where ${seq} was due`);
-log(`gap in the last row: exit ${gap.status}; ${verdictLine}; ${gapReason}`);
+// As run (the worker when a core is to spare), with the tail left to the worker, and on one thread.
+const gaps = ['', 'worker', 'off'].map((mode) => {
+  const r = spawnSync(process.execPath, [LABTEL, 'verify', dir], { encoding: 'utf8', env: { ...process.env, LABTEL_VERIFY_SPLIT: mode } });
+  const verdictLine = r.stdout.split('\n')[0] ?? '';
+  const gapReason = r.stdout.split('\n').find((l) => /host_proc rows are missing/.test(l))?.trim() ?? `(no seq gap reported) ${r.stderr.trim()}`;
+  const caught = r.status === 1 && /FAILED/.test(verdictLine) && gapReason.includes(`seq ${seq + 1} where ${seq} was due`);
+  log(`gap in the last row (LABTEL_VERIFY_SPLIT=${mode}): exit ${r.status}; ${verdictLine}; ${gapReason}`);
+  return { mode, status: r.status, verdictLine, gapReason, caught };
+});
+const gap = gaps[0]!;
+const { verdictLine, gapReason } = gap;
+const caught = gaps.every((g) => g.caught);
 fs.rmSync(path.dirname(dir), { recursive: true, force: true });
 
 const mbs = (wallS: number) => mb / wallS;
@@ -151,7 +164,7 @@ tableRows.push(
 
 const targets: Target[] = [
   { what: `\`labtel verify\` reads at least ${TARGET_MBS} MB/s of telemetry (whole process, median wall, every check it makes)`, pass: cli.failed === null && mbs(cliWall) >= TARGET_MBS, value: `${fmt(mbs(cliWall), 0)} MB/s: ${fmt(mb, 1)} MB in ${fmt(cliWall, 3)} s, CPU ${fmt(median(cli.cpus), 3)} s` },
-  { what: 'and still catches a seq gap in the very last row', pass: caught, value: `${verdictLine}; ${gapReason}` },
+  { what: 'and still catches a seq gap in the very last row (as run, with the tail scanned by the worker, and on one thread)', pass: caught, value: gaps.map((g) => `${g.mode || 'as run'}: exit ${g.status}, ${g.gapReason}`).join('; ') },
 ];
 printSection(
   {
@@ -168,9 +181,10 @@ printSection(
       `Of \`labtel verify\`'s ${fmt(median(cli.cpus), 3)} s of CPU, ${fmt(median(startup.cpus), 3)} s is its start-up before the first row (the row above with empty files; Node alone is ${fmt(median(nodeAlone.cpus), 3)} s), so the scan of the ${fmt(mb, 1)} MB is about ${fmt(median(cli.cpus) - median(startup.cpus), 3)} s; ` +
         `merely JSON.parsing every line takes ${fmt(median(parseLoop.cpus) - median(nodeAlone.cpus), 3)} s of CPU beyond Node's start-up. ` +
         `Node runs V8's optimizing compiler and the garbage collector on threads of their own, so a whole process's CPU can exceed its wall time.`,
-      `Then the same episode with a seq gap in its very last row (the last line of telemetry-proc.jsonl, seq ${seq} written as ${seq + 1}): \`labtel verify\` exits ${gap.status}: \`${verdictLine}\`, \`${gapReason}\`.`,
+      `\`labtel verify\` scans the tail of the largest file (here ${fmt(largestShare * 100, 0)}% of the bytes are telemetry-proc.jsonl) on a worker thread, started before verify loads its modules, when the machine has a core to spare (the last minute's load average below the cores; it was ${fmt(loadBefore, 2)} before the runs and ${fmt(os.loadavg()[0]!, 2)} after): the row on one thread shows what that second core brings, and costs in CPU.`,
+      `Then the same episode with a seq gap in its very last row (the last line of telemetry-proc.jsonl, seq ${seq} written as ${seq + 1}): \`labtel verify\` exits ${gap.status}: \`${verdictLine}\`, \`${gapReason}\`; the same with the tail left to the worker (\`LABTEL_VERIFY_SPLIT=worker\`) and on one thread.`,
     ],
     targets,
   },
-  { rows, bytes, seconds, runs: RUNS, commands: commands.map((c) => ({ name: c.name, walls: c.walls, cpus: c.cpus, failed: c.failed })), inProcess, legacy, gap: { status: gap.status, verdictLine, gapReason, caught } },
+  { rows, bytes, seconds, runs: RUNS, commands: commands.map((c) => ({ name: c.name, walls: c.walls, cpus: c.cpus, failed: c.failed })), inProcess, legacy, gaps, loadBefore },
 );

@@ -24,7 +24,7 @@ import { measuredIn, TemplateSet } from './template-set.js';
 export const MAX_LINE = 16 << 20;
 
 /** Identity events kept per source: a target restarts a handful of times, not millions. */
-const MAX_IDENTITY_EVENTS = 10_000;
+export const MAX_IDENTITY_EVENTS = 10_000;
 
 /** A row whose process_event says the target's process identity changed (restarted) or ended (exited). */
 export interface IdentityEvent {
@@ -68,6 +68,36 @@ export interface FileScan {
   firstBadLine: string | null;
   partialLastLine: boolean;
   sources: Map<string, SourceScan>;
+  /** With a part (scanFile's `part`): per source, what joining it to the part before or after needs (src/verify/scan-merge.ts). */
+  edges?: Map<string, SourceEdge>;
+}
+
+/**
+ * A byte range of the file to scan, for a file scanned in two parts (src/verify/split-scan.ts): `start`
+ * and `end` at line starts, `lineBase` the lines before `start`. A `continued` part starts after rows it
+ * has not seen: each source's first seq, time and rhythm row are kept in its edge for the join, not
+ * checked against a state it does not know.
+ */
+export interface ScanPart {
+  start?: number;
+  end?: number;
+  lineBase?: number;
+  continued?: boolean;
+  /** Called after each read (the split scan's progress, watched by the thread waiting for it). */
+  onRead?: () => void;
+}
+
+/** A source's state at the ends of a part: at its end (a head), and its first rows (a continued part). */
+export interface SourceEdge {
+  nextSeq: number;
+  lastT: number | undefined;
+  lastSilenceT: number | undefined;
+  /** Continued part: the first row's seq and line, the first t_mono_ns checked and its line, the first rhythm row's t_mono_ns. */
+  firstSeq: unknown;
+  firstSeqLine: number;
+  firstT: number | undefined;
+  firstTLine: number;
+  firstPickedT: number | undefined;
 }
 
 interface Issue {
@@ -99,6 +129,13 @@ interface SourceState {
   pickedStart: number;
   pickedEnd: number;
   pickedCopy: Buffer | null;
+  /** A continued part's first rows (SourceEdge). */
+  firstSeq: unknown;
+  firstSeqLine: number;
+  firstT: number | undefined;
+  firstTLine: number;
+  firstPickedT: number | undefined;
+  sawPicked: boolean;
 }
 
 /**
@@ -107,7 +144,9 @@ interface SourceState {
  * every line is then parsed once, and a line a learned layout matched is still checked on its bytes, its
  * one parse serving onRow and the checks that need the row.
  */
-export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => true, onRow?: (row: Row) => void): FileScan {
+export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => true, onRow?: (row: Row) => void, part?: ScanPart): FileScan {
+  const continued = part?.continued === true;
+  const lineBase = part?.lineBase ?? 0;
   const scan: FileScan = { lines: 0, badLines: 0, firstBadLine: null, partialLastLine: false, sources: new Map() };
   const states = new Map<string, SourceState>();
   const templates = new TemplateSet(silenceOf);
@@ -125,7 +164,10 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
         valueRows: 0, shapeRows: new Array<number>(shapes).fill(0), shapeValueRows: new Array<number>(shapes).fill(0), identityEvents: [], lastPicked: null,
       };
       scan.sources.set(source, s);
-      st = { scan: s, nextSeq: 0, lastT: undefined, lastSilenceT: undefined, pickedBuf: null, pickedStart: 0, pickedEnd: 0, pickedCopy: null };
+      st = {
+        scan: s, nextSeq: 0, lastT: undefined, lastSilenceT: undefined, pickedBuf: null, pickedStart: 0, pickedEnd: 0, pickedCopy: null,
+        firstSeq: undefined, firstSeqLine: 0, firstT: undefined, firstTLine: 0, firstPickedT: undefined, sawPicked: false,
+      };
       states.set(source, st);
     }
     return st;
@@ -135,12 +177,20 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
   const timeOf = (st: SourceState, t: number, picked: boolean, exited: boolean, lineNo: number) => {
     const s = st.scan;
     const prev = st.lastT;
+    if (continued && prev === undefined) {
+      st.firstT = t;
+      st.firstTLine = lineNo;
+    }
     if (prev !== undefined && t < prev) {
       s.backwards++;
       s.firstBackwards ??= `line ${lineNo}: t_mono_ns ${t} after ${prev}`;
     }
     st.lastT = t;
     if (picked) {
+      if (continued && !st.sawPicked) {
+        st.sawPicked = true;
+        st.firstPickedT = t;
+      }
       const p = st.lastSilenceT;
       if (p !== undefined && t - p > s.longestSilenceNs) {
         s.longestSilenceNs = t - p;
@@ -153,6 +203,14 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
   };
 
   const seqOf = (st: SourceState, seq: unknown, lineNo: number) => {
+    if (continued && st.scan.rows === 0) {
+      // Due is what the part before left: the join checks it (a seq that is no number makes the part unjoinable).
+      st.firstSeq = seq;
+      st.firstSeqLine = lineNo;
+      st.nextSeq = typeof seq === 'number' ? seq + 1 : NaN;
+      st.scan.rows++;
+      return;
+    }
     const due = st.nextSeq;
     if (seq !== due) {
       st.scan.seqGaps++;
@@ -262,16 +320,17 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
   // counted bad and skipped to its end: time stays linear and memory bounded for any file.
   const lines = new BoundedLineRanges(
     MAX_LINE,
-    (buf, start, end, lineNo) => {
+    (buf, start, end, n) => {
+      const lineNo = n + lineBase;
       scan.lines++;
       const tpl = templates.match(buf, start, end);
       if (tpl) matched(tpl, buf, start, end, lineNo);
       else parsed(buf, start, end, lineNo);
     },
     {
-      onOversize: (lineNo) => {
+      onOversize: (n) => {
         scan.badLines++;
-        scan.firstBadLine ??= `line ${lineNo} is longer than ${MAX_LINE} bytes`;
+        scan.firstBadLine ??= `line ${n + lineBase} is longer than ${MAX_LINE} bytes`;
       },
     },
   );
@@ -286,21 +345,35 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
   const fd = fs.openSync(file, 'r');
   try {
     const buf = Buffer.allocUnsafe(4 << 20);
+    // Without a part, reads from the file's offset as before (a FIFO or a character device reads too).
+    let pos: number | null = part ? (part.start ?? 0) : null;
+    const until = part?.end ?? Infinity;
     for (;;) {
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      const want = pos === null ? buf.length : Math.min(buf.length, until - pos);
+      if (want <= 0) break;
+      const n = fs.readSync(fd, buf, 0, want, pos);
       if (n === 0) break;
+      if (pos !== null) pos += n;
       chunk = buf.subarray(0, n);
       lines.push(chunk);
       keepPicked();
+      part?.onRead?.();
     }
     if (lines.inLine) {
       scan.partialLastLine = true;
       scan.badLines++;
-      scan.firstBadLine ??= `the file ends inside line ${lines.lines + 1} (a partial row)`;
+      scan.firstBadLine ??= `the file ends inside line ${lines.lines + lineBase + 1} (a partial row)`;
     }
   } finally {
     fs.closeSync(fd);
   }
   for (const st of states.values()) if (st.pickedCopy) st.scan.lastPicked = JSON.parse(st.pickedCopy.toString('utf8')) as Row;
+  if (part) {
+    scan.edges = new Map();
+    for (const [source, st] of states) {
+      const { nextSeq, lastT, lastSilenceT, firstSeq, firstSeqLine, firstT, firstTLine, firstPickedT } = st;
+      scan.edges.set(source, { nextSeq, lastT, lastSilenceT, firstSeq, firstSeqLine, firstT, firstTLine, firstPickedT });
+    }
+  }
   return scan;
 }

@@ -16,6 +16,8 @@ import { EpisodeJsonError, readEpisodeJson, type EpisodeJson } from '../episode/
 import type { Verdict, VerifyReport } from './report.js';
 import { eachRow } from './each-row.js';
 import { scanFile, type FileScan, type IdentityEvent, type SourceScan } from './scan-rows.js';
+import { mergeScans } from './scan-merge.js';
+import type { SplitScan } from './split-scan.js';
 import { ROW_SHAPES } from '../rows/registry.js';
 import type { Source } from '../rows/envelope.js';
 
@@ -115,6 +117,12 @@ export interface VerifyOptions {
    * a missing one passes nothing. Judged files not listed are scanned after the listed ones.
    */
   rowsOf?: readonly string[];
+  /**
+   * The tail of one telemetry file offered to a worker thread (split-scan.ts, started by `labtel verify` before it
+   * loaded verify): that file's head is scanned here, the other files next, then the tail joined. Not with onRow
+   * for that file (its rows would come out of order); verifyEpisode ends the offer either way.
+   */
+  split?: SplitScan | null;
 }
 
 export function verifyEpisode(dir: string, opts: VerifyOptions = {}): VerifyReport {
@@ -132,14 +140,21 @@ export function verifyEpisode(dir: string, opts: VerifyOptions = {}): VerifyRepo
   const judged = new Set<string>(selected.filter((name) => summary?.collectors[name]?.status !== 'skipped' && RULES[name] && fs.existsSync(path.join(dir, `telemetry-${name}.jsonl`))));
   const passed = new Set<string>(opts.onRow ? (opts.rowsOf ?? judged) : []);
   const scans = new Map<string, FileScan>();
+  const split = opts.split && judged.has(opts.split.collector) && !passed.has(opts.split.collector) ? opts.split : null;
+  if (opts.split !== split) opts.split?.cancel();
+  let splitHead: { file: string; pick: (row: Row) => boolean; head: FileScan } | null = null;
   for (const name of new Set([...passed, ...judged])) {
     const rules = RULES[name];
     const file = path.join(dir, `telemetry-${name}.jsonl`);
     const sink = opts.onRow && passed.has(name) ? opts.onRow : undefined;
     const onRow = sink && ((row: Row) => sink(name, row, file));
-    if (rules && judged.has(name)) scans.set(name, scanFile(file, (r) => r.source === rules.source && rules.rhythm(r), onRow));
+    const pick = rules && ((r: Row) => r.source === rules.source && rules.rhythm(r));
+    if (pick && judged.has(name) && name === split?.collector) splitHead = { file, pick, head: scanFile(file, pick, undefined, { end: split.at }) };
+    else if (pick && judged.has(name)) scans.set(name, scanFile(file, pick, onRow));
     else if (onRow && fs.existsSync(file)) eachRow(file, onRow);
   }
+  // Last, so the worker has had the other files' time to scan the tail.
+  if (split && splitHead) scans.set(split.collector, split.finish(splitHead.file, splitHead.head, splitHead.pick, scanFile, mergeScans));
   const procMain = scans.get('proc')?.sources.get('host_proc');
   const procInterval = Number(ep.manifest.collectors?.proc?.interval_ms) * 1e6;
   const proc: ProcEvidence | null = procMain ? { events: procMain.identityEvents, last: procMain.lastPicked, intervalNs: Number.isFinite(procInterval) ? procInterval : 0 } : null;

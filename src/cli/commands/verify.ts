@@ -2,8 +2,10 @@
 // (--json) for the verification layer. Exit 0 only when every collector is
 // ok (--allow-degraded also accepts degraded), 1 otherwise, 2 when the
 // directory is not an episode.
-import { verifyEpisode } from '../../verify/verify-episode.js';
+// The largest file's tail is offered to a worker thread first (src/verify/split-scan.ts), so that it loads
+// its modules while this thread loads verify's.
 import type { VerifyReport } from '../../verify/report.js';
+import { startSplitScan } from '../../verify/split-scan.js';
 
 export function formatVerify(dir: string, r: VerifyReport): string {
   const lines = [`episode ${r.episode} in ${dir}: ${r.verdict.toUpperCase()}`, ...r.reasons.map((x) => `  ${x}`), ''];
@@ -15,7 +17,14 @@ export function formatVerify(dir: string, r: VerifyReport): string {
 }
 
 export async function verifyCommand(dir: string, opts: { json?: boolean; allowDegraded?: boolean }): Promise<number> {
-  const r = verifyEpisode(dir);
+  const split = startSplitScan(dir);
+  let r: VerifyReport;
+  try {
+    const { verifyEpisode } = await import('../../verify/verify-episode.js');
+    r = verifyEpisode(dir, { split });
+  } finally {
+    split?.cancel();
+  }
   console.log(opts.json ? JSON.stringify(r, null, 2) : formatVerify(dir, r));
   return r.verdict === 'ok' || (r.verdict === 'degraded' && opts.allowDegraded) ? 0 : 1;
 }
