@@ -7,7 +7,7 @@ import { countLines } from '../rows/jsonl-writer.js';
 import type { Source } from '../rows/envelope.js';
 import { newStopFlag, raiseStopFlag, type StopFlag } from '../util/pace.js';
 import type { AgentEventRow } from '../rows/agent-rows.js';
-import { spawnModuleWorker } from '../util/spawn-worker.js';
+import { spawnModuleWorker, spawnWorkerScript } from '../util/spawn-worker.js';
 import type { CollectorSummary } from './summary.js';
 import type { FromWorker, WorkerInput } from './worker-protocol.js';
 import { MAX_REPORTED } from './error-budget.js';
@@ -39,7 +39,9 @@ export class CollectorRun {
     this.started = new Promise((resolve) => (this.markStarted = resolve));
     this.summary = { status: 'ok', reason: null, rows: 0, errors: [], end: null, file: input.outputPath.split('/').pop()!, sources };
     const ports = [...(input.upstream ? [input.upstream] : []), ...(input.downstream ?? [])];
-    this.worker = spawnModuleWorker(import.meta.url, 'collector-worker', { ...input, stopFlag: this.stopFlag, stats: this.stats }, ports);
+    const data = { ...input, stopFlag: this.stopFlag, stats: this.stats };
+    // In the bundle, a built-in collector's worker is its own script with the collector built in (one file, CommonJS: the cheapest start).
+    this.worker = input.entry.worker ? spawnWorkerScript(input.entry.worker, data, ports) : spawnModuleWorker(import.meta.url, 'collector-worker', data, ports);
     this.finished = new Promise<void>((resolve) => {
       const settle = () => {
         if (this.done) return;

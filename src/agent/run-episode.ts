@@ -59,6 +59,8 @@ export interface Plan {
   run: Planned[];
   skipped: Record<string, CollectorSummary>;
   probes: Record<string, { available: boolean; reason: string }>;
+  /** What each probe found that its collector's worker needs again (Availability.handoff): passed on, not probed twice. */
+  handoffs: Partial<Record<CollectorName, unknown>>;
   /** Why the episode cannot start (empty when it can). */
   refusals: string[];
 }
@@ -68,7 +70,8 @@ export async function decideCollectors(m: Manifest): Promise<Plan> {
   const run: Planned[] = [];
   const skipped: Record<string, CollectorSummary> = {};
   const refusals: string[] = [];
-  const probes = await probeCollectors(m.collectors);
+  const handoffs: Plan['handoffs'] = {};
+  const probes = await probeCollectors(m.collectors, handoffs);
   for (const name of KNOWN_COLLECTORS) {
     const config = m.collectors[name];
     if (!config || !config.enabled) continue;
@@ -95,7 +98,7 @@ export async function decideCollectors(m: Manifest): Promise<Plan> {
   // An output_dir that is a symlink is refused: labtel writes nothing through one.
   const dirProblem = outputDirProblem(m.output_dir);
   if (dirProblem) refusals.unshift(dirProblem);
-  return { run, skipped, probes, refusals };
+  return { run, skipped, probes, handoffs, refusals };
 }
 
 /** decideCollectors(), throwing RunRefused when the episode cannot start. */
@@ -194,6 +197,7 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
             episodeDir: dir,
             upstream: upstream.get(p.name),
             downstream: downstream.get(p.name),
+            preflight: plan.handoffs[p.name],
           },
           agentRow,
           log,

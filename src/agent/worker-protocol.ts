@@ -22,6 +22,8 @@ export interface WorkerInput {
   /** Ports to the collectors this one is linked with (transferred to the worker). */
   upstream?: MessagePort;
   downstream?: MessagePort[];
+  /** The collector's probe's handoff on the agent's thread (Availability.handoff), for its run. */
+  preflight?: unknown;
 }
 
 export type FromWorker =

@@ -48,6 +48,8 @@ export interface VerifyRules<S extends string = string> {
 export interface CollectorEntry {
   module: string;
   export: string;
+  /** In the bundle: a worker script with this collector built in (scripts/build-bundle.mjs), which the agent starts instead of the generic one. */
+  worker?: string;
 }
 
 export interface CollectorSpec<N extends string = string, C extends z.ZodType = z.ZodType, S extends string = string> {
@@ -70,8 +72,18 @@ export function defineCollector<const N extends string, C extends z.ZodType, con
   return spec;
 }
 
-/** The entry `file` beside the spec at `specUrl` (its import.meta.url): .ts in the source tree, .js when built. */
+// Defined (true) only by scripts/build-bundle.mjs: the bundle's modules all sit in one folder, dist/bundle/.
+declare const __LABTEL_BUNDLE__: boolean | undefined;
+
+/**
+ * The entry `file` beside the spec at `specUrl` (its import.meta.url): .ts in the source tree, .js when built by tsc;
+ * in the bundle, where every module is one of dist/bundle/'s files, the build's `collector-<export>.js` (this module for
+ * the agent's thread to probe) and `worker-<export>.cjs` (its worker, with the collector built in).
+ */
 export function entryBeside(specUrl: string, file: string, exportName: string): CollectorEntry {
+  if (typeof __LABTEL_BUNDLE__ !== 'undefined' && __LABTEL_BUNDLE__) {
+    return { module: new URL(`./collector-${exportName}.js`, specUrl).href, export: exportName, worker: new URL(`./worker-${exportName}.cjs`, specUrl).href };
+  }
   return { module: new URL(`./${file}${specUrl.endsWith('.ts') ? '.ts' : '.js'}`, specUrl).href, export: exportName };
 }
 

@@ -25,12 +25,19 @@ export const sourcesOf = (spec: CollectorSpec): Source[] => spec.rows.map((r) =>
 /**
  * Whether each known collector can run on this host, and why not; with a
  * manifest's collector configs, each configured one is probed with its config.
+ * A probe's handoff (what its worker would otherwise find again) goes to
+ * `handoffs`, never into what is returned (doctor, check and episode.json print that).
  */
-export async function probeCollectors(configs: Partial<CollectorConfigs> = {}): Promise<Record<CollectorName, Availability>> {
+export async function probeCollectors(
+  configs: Partial<CollectorConfigs> = {},
+  handoffs?: Partial<Record<CollectorName, unknown>>,
+): Promise<Record<CollectorName, Availability>> {
   const out = {} as Record<CollectorName, Availability>;
   for (const name of KNOWN_COLLECTORS) {
     const c = await loadCollector(specOf(name).entry);
-    out[name] = await c.probe(configs[name] as never);
+    const { handoff, ...availability } = await c.probe(configs[name] as never);
+    out[name] = availability;
+    if (handoffs && handoff !== undefined) handoffs[name] = handoff;
   }
   return out;
 }

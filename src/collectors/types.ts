@@ -8,6 +8,12 @@ import type { JsonlWriter } from '../rows/jsonl-writer.js';
 export interface Availability {
   available: boolean;
   reason: string;
+  /**
+   * What a probe with the manifest's config found that the run needs again (programs' paths, a checked
+   * capture wrapper): the agent passes it to the collector's worker as ctx.preflight, so the worker does
+   * not probe a second time. Structured-cloneable; never written anywhere (collectors/index.ts strips it).
+   */
+  handoff?: unknown;
 }
 
 export interface ResolvedTarget {
@@ -47,6 +53,8 @@ export interface CollectorContext<N extends CollectorName> {
   upstream?: MessagePort;
   /** To the collectors that need this one. */
   downstream?: MessagePort[];
+  /** Its probe's handoff (Availability.handoff) from the agent's thread, when the probe with this config gave one. */
+  preflight?: unknown;
 }
 
 export interface CollectorOutcome {

@@ -1,16 +1,18 @@
 import type { Collector } from '../types.js';
 import { describeIdentity } from './capture-identity.js';
-import { pcapPreflight } from './preflight.js';
+import { isPcapHandoff, pcapHandoff, pcapPreflight } from './preflight.js';
 
 export const pcap: Collector<'pcap'> = {
   async probe(config) {
     const p = pcapPreflight(config);
     if (p.error) return { available: false, reason: p.error };
-    return { available: true, reason: config ? `tcpdump at ${p.tcpdump} can capture on ${config.iface} as ${describeIdentity(p.identity!)}` : `tcpdump at ${p.tcpdump}` };
+    if (!config) return { available: true, reason: `tcpdump at ${p.tcpdump}` };
+    return { available: true, reason: `tcpdump at ${p.tcpdump} can capture on ${config.iface} as ${describeIdentity(p.identity!)}`, handoff: pcapHandoff(p) };
   },
   async run(ctx) {
-    const p = pcapPreflight(ctx.config);
-    if (p.error) throw new Error(p.error);
+    // The agent's probe with this config checked it all (and started tcpdump twice to do so): not again here.
+    const p = isPcapHandoff(ctx.preflight) ? ctx.preflight : pcapPreflight(ctx.config);
+    if ('error' in p && p.error) throw new Error(p.error);
     // The run loop is loaded on the collector's worker only: the agent's thread imports this module to probe.
     const { pcapLoop } = await import('./run-loop.js');
     const r = await pcapLoop({

@@ -25,6 +25,23 @@ export interface PcapPreflight {
   error: string | null;
 }
 
+/** What the run takes from a preflight that passed with its config: the agent hands it to the worker (Availability.handoff). */
+export interface PcapHandoff {
+  tcpdump: string;
+  setpriv: string;
+  wrapper: string[];
+}
+
+/** The handoff of a preflight with a config that found capture can go ahead; undefined otherwise. */
+export function pcapHandoff(p: PcapPreflight): PcapHandoff | undefined {
+  return !p.error && p.tcpdump && p.setpriv && p.wrapper ? { tcpdump: p.tcpdump, setpriv: p.setpriv, wrapper: p.wrapper } : undefined;
+}
+
+export function isPcapHandoff(x: unknown): x is PcapHandoff {
+  const h = x as PcapHandoff | null | undefined;
+  return !!h && typeof h.tcpdump === 'string' && typeof h.setpriv === 'string' && Array.isArray(h.wrapper) && h.wrapper.every((a) => typeof a === 'string');
+}
+
 /** Without a config: only whether the programs are there (labtel doctor). */
 export function pcapPreflight(c?: CollectorConfigs['pcap']): PcapPreflight {
   const tcpdump = which('tcpdump');

@@ -1,6 +1,6 @@
 import type { Collector } from '../types.js';
 import { DEFAULT_PERF_EVENTS } from './default-events.js';
-import { perfPreflight } from './preflight.js';
+import { adoptPerfHandoff, perfPreflight } from './preflight.js';
 
 export const perf: Collector<'perf'> = {
   async probe() {
@@ -11,9 +11,12 @@ export const perf: Collector<'perf'> = {
     return {
       available: true,
       reason: `perf at ${p.perf}, perf_event_paranoid ${p.paranoid}; counts ${counted.join(', ')}${not.length ? `; not on this host: ${not.join(', ')}` : ''}`,
+      handoff: { events: [...DEFAULT_PERF_EVENTS], preflight: p },
     };
   },
   async run(ctx) {
+    // The agent's probe ran `perf stat` for the default events: its answer stands for them here (other events are asked again).
+    adoptPerfHandoff(ctx.preflight);
     // The run loop is loaded on the collector's worker only: the agent's thread imports this module to probe.
     const { perfLoop } = await import('./run-loop.js');
     const r = await perfLoop({

@@ -17,6 +17,19 @@ export interface PerfPreflight {
 
 const cache = new Map<string, PerfPreflight>();
 
+/** What the probe on the agent's thread found, for the worker (Availability.handoff): the events it asked about and the answer. */
+export interface PerfHandoff {
+  events: string[];
+  preflight: PerfPreflight;
+}
+
+/** Takes the agent's preflight as this thread's own for those events (perfPreflight would run `perf stat` again to find the same). */
+export function adoptPerfHandoff(h: unknown): void {
+  const x = h as PerfHandoff | null | undefined;
+  if (!x || !Array.isArray(x.events) || !x.preflight || typeof x.preflight !== 'object') return;
+  cache.set(x.events.join(','), x.preflight);
+}
+
 export function perfPreflight(events: readonly string[]): PerfPreflight {
   const key = events.join(',');
   const hit = cache.get(key);
