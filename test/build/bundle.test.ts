@@ -96,10 +96,18 @@ describe('the bundle', () => {
     for (const n of names) expect(fs.existsSync(path.join(BUNDLE, `${n}.js`)), `dist/bundle/${n}.js`).toBe(true);
   });
 
-  it('is what bin/labtel.js runs', () => {
-    expect(fs.readFileSync(LABTEL_BIN, 'utf8')).toContain("import('../dist/bundle/cli.js')");
-    const r = run(LABTEL_BIN, ['--version']);
-    expect(r).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+  // regression for: bin/labtel.js running tsc's dist/ (hundreds of modules, every worker an ESM graph) where the bundle is built.
+  it('is what bin/labtel.js runs when it is there, and tsc\'s dist/ is what it runs otherwise', () => {
+    expect(run(LABTEL_BIN, ['--version'])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+    const root = bundleOnlyRoot();
+    const bin = path.join(root, 'bin', 'labtel.js');
+    fs.mkdirSync(path.join(root, 'dist', 'cli'));
+    fs.writeFileSync(path.join(root, 'dist', 'cli', 'main.js'), "console.log('tsc dist ran'); process.exitCode = 3;\n");
+    expect(run(bin, ['--version'])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+    fs.rmSync(path.join(root, 'dist', 'bundle'), { recursive: true });
+    expect(run(bin, ['--version'])).toMatchObject({ code: 3, stdout: 'tsc dist ran\n' });
+    fs.rmSync(path.join(root, 'dist'), { recursive: true });
+    expect(run(bin, ['--version'])).toMatchObject({ code: 1, stderr: 'labtel: dist/ is missing: run `npm install` (or `npm run build`) in the labtel folder first.\n' });
   });
 
   // regression for: a module the bundle left outside itself (a worker or collector entry resolved from dist/, a path from import.meta.url).
