@@ -15,6 +15,7 @@ type Row = Record<string, unknown>;
 
 /** A file of a few shapes has a few layouts; a hostile one of many stops being learned. */
 const MAX_TEMPLATES = 64;
+/** New layouts tried (learned or not): a hostile file of endless new layouts stops being learned. */
 const MAX_LEARN_TRIES = 4096;
 
 interface ZodLike {
@@ -103,7 +104,6 @@ export class TemplateSet {
   /** Learns the layout of a line the parsing way found to be `row`, of `shape` of `source` (not a stub). */
   learn(buf: Buffer, start: number, end: number, row: Row, source: string, shape: number): void {
     if (this.all.length >= MAX_TEMPLATES || this.tries >= MAX_LEARN_TRIES) return;
-    this.tries++;
     const shapes = shapesOf(source);
     // Only a row its compiled check is certain of, and whose keys fit no earlier shape (which a row of
     // the same keys with other values might pass, and would then be of that shape).
@@ -112,6 +112,8 @@ export class TemplateSet {
     const layout = layoutOf(buf, start, end);
     if (!layout || layout.keys.includes('stub')) return;
     if (this.all.some((t) => t.source === source && t.keys.length === layout.keys.length && t.keys.every((k, i) => k === layout.keys[i]))) return;
+    // A try is a new layout: rows of a known one its bytes did not match (an escape, UTF-8) do not use up the bound.
+    this.tries++;
     const fields = shapes.fields[shape]!;
     const heads = new Set((MEASUREMENT_PATHS[source as Source]?.[shape]?.paths ?? []).map((p) => p[0]));
     const segments: Uint8Array[] = [];
