@@ -22,13 +22,17 @@ import { receiveMessageOnPort, MessageChannel, type MessagePort, type Worker } f
 import { spawnModuleWorker } from '../util/spawn-worker.js';
 import type { FileScan } from './scan-rows.js';
 
-/** Files below this are scanned on one thread: the worker's start-up (its modules) costs about as much CPU as scanning this. */
-export const SPLIT_MIN_BYTES = 24 << 20;
+/**
+ * Episodes of less telemetry are scanned on one thread: the worker is ready about 0.09 s after the main thread
+ * (it loads zod and the row schemas too, then counts the head's lines), by when the main thread has scanned
+ * some 25 MB; below this the worker would cost its start-up (~0.2 s of CPU) for little or no wall time.
+ */
+export const SPLIT_MIN_BYTES = 40 << 20;
 export type SplitMode = 'auto' | 'off' | 'worker' | 'main';
 type Mode = SplitMode;
 const MODE: Mode = (['off', 'worker', 'main'] as const).find((m) => m === process.env.LABTEL_VERIFY_SPLIT) ?? 'auto';
-/** The part of all telemetry bytes the worker takes (from the largest file's tail): the main thread also reads episode.json and summary.json and judges. */
-const TAIL_SHARE = 0.45;
+/** The part of all telemetry bytes the worker takes (from the largest file's tail): less than half, as it starts later (SPLIT_MIN_BYTES). */
+const TAIL_SHARE = 0.4;
 /** How long the main thread waits for a worker that reads nothing before it scans the tail itself. */
 const STALLED_MS = 10_000;
 
@@ -152,7 +156,7 @@ export function startSplitScan(dir: string, mode: SplitMode = MODE): SplitScan |
   } catch {
     return null;
   }
-  if (!largest || (mode === 'auto' && largest.size < SPLIT_MIN_BYTES)) return null;
+  if (!largest || (mode === 'auto' && total < SPLIT_MIN_BYTES)) return null;
   const at = lineStartAfter(largest.file, largest.size - Math.min(largest.size, total * TAIL_SHARE));
   if (at <= 0 || at >= largest.size) return null;
   const state = new SharedArrayBuffer(8);
