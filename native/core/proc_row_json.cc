@@ -2,34 +2,71 @@
 
 #include <charconv>
 #include <cmath>
-#include <cstdint>
 #include <cstring>
 
 namespace labtel {
 
-void append_js_number(std::string* out, double x) {
+namespace {
+
+// ECMAScript's Number::toString layout for the digits d[0..k) (no leading or
+// trailing zeros) of a value d × 10^(n-k), after its sign.
+char* layout(char* w, const char* d, int k, int n) {
+  if (k <= n && n <= 21) {
+    std::memcpy(w, d, k);
+    w += k;
+    std::memset(w, '0', n - k);
+    return w + (n - k);
+  }
+  if (0 < n && n <= 21) {
+    std::memcpy(w, d, n);
+    w += n;
+    *w++ = '.';
+    std::memcpy(w, d + n, k - n);
+    return w + (k - n);
+  }
+  if (-6 < n && n <= 0) {
+    *w++ = '0';
+    *w++ = '.';
+    std::memset(w, '0', -n);
+    w += -n;
+    std::memcpy(w, d, k);
+    return w + k;
+  }
+  *w++ = d[0];
+  if (k > 1) {
+    *w++ = '.';
+    std::memcpy(w, d + 1, k - 1);
+    w += k - 1;
+  }
+  *w++ = 'e';
+  *w++ = n - 1 >= 0 ? '+' : '-';
+  return std::to_chars(w, w + 8, n - 1 >= 0 ? n - 1 : 1 - n).ptr;
+}
+
+}  // namespace
+
+char* write_js_number(char* w, double x) {
   if (x == 0) {  // -0 too: String(-0) is "0"
-    out->push_back('0');
-    return;
+    *w++ = '0';
+    return w;
   }
   if (std::isinf(x)) {
-    out->append(x < 0 ? "-Infinity" : "Infinity");
-    return;
+    const char* s = x < 0 ? "-Infinity" : "Infinity";
+    size_t n = std::strlen(s);
+    std::memcpy(w, s, n);
+    return w + n;
   }
-  char buf[64];
   // Integers below 2^53 (nearly every value: counters, bytes, ns): plain digits.
-  if (std::fabs(x) < 9007199254740992.0 && x == std::trunc(x)) {
-    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(x));
-    out->append(buf, r.ptr);
-    return;
-  }
+  if (std::fabs(x) < 9007199254740992.0 && x == std::trunc(x))
+    return std::to_chars(w, w + kJsNumberMax, static_cast<int64_t>(x)).ptr;
   // The shortest digits that read back as x (as ECMAScript's Number::toString
   // asks), then its layout rules: k digits, decimal exponent n.
+  char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::scientific);
   const char* p = buf;
   const char* end = r.ptr;
   if (*p == '-') {
-    out->push_back('-');
+    *w++ = '-';
     p++;
   }
   char digits[32];
@@ -38,57 +75,56 @@ void append_js_number(std::string* out, double x) {
     if (*p != '.') digits[k++] = *p;
   int e = 0;
   std::from_chars(p + 1 + (p[1] == '+'), end, e);
-  int n = e + 1;
-  if (k <= n && n <= 21) {
-    out->append(digits, k);
-    out->append(static_cast<size_t>(n - k), '0');
-  } else if (0 < n && n <= 21) {
-    out->append(digits, n);
-    out->push_back('.');
-    out->append(digits + n, k - n);
-  } else if (-6 < n && n <= 0) {
-    out->append("0.");
-    out->append(static_cast<size_t>(-n), '0');
-    out->append(digits, k);
-  } else {
-    out->push_back(digits[0]);
-    if (k > 1) {
-      out->push_back('.');
-      out->append(digits + 1, k - 1);
-    }
-    out->push_back('e');
-    out->push_back(n - 1 >= 0 ? '+' : '-');
-    char eb[8];
-    auto er = std::to_chars(eb, eb + sizeof eb, n - 1 >= 0 ? n - 1 : 1 - n);
-    out->append(eb, er.ptr);
-  }
+  return layout(w, digits, k, e + 1);
 }
 
-void append_state_json(std::string* out, int c) {
+char* write_js_seconds_of_ns(char* w, int64_t ns) {
+  if (ns <= 0 || ns >= 1000000000000000LL) return write_js_number(w, static_cast<double>(ns) / 1e9);
+  char d[20];
+  int len = static_cast<int>(std::to_chars(d, d + sizeof d, ns).ptr - d);
+  int k = len;
+  while (d[k - 1] == '0') k--;  // ns > 0: a nonzero digit stops it
+  // ns × 10^-9 = 0.d[0..len) × 10^(len - 9).
+  return layout(w, d, k, len - 9);
+}
+
+char* write_state_json(char* w, int c) {
   c &= 0xff;
-  out->push_back('"');
+  *w++ = '"';
   switch (c) {
-    case '"': out->append("\\\""); break;
-    case '\\': out->append("\\\\"); break;
-    case '\b': out->append("\\b"); break;
-    case '\f': out->append("\\f"); break;
-    case '\n': out->append("\\n"); break;
-    case '\r': out->append("\\r"); break;
-    case '\t': out->append("\\t"); break;
+    case '"': *w++ = '\\'; *w++ = '"'; break;
+    case '\\': *w++ = '\\'; *w++ = '\\'; break;
+    case '\b': *w++ = '\\'; *w++ = 'b'; break;
+    case '\f': *w++ = '\\'; *w++ = 'f'; break;
+    case '\n': *w++ = '\\'; *w++ = 'n'; break;
+    case '\r': *w++ = '\\'; *w++ = 'r'; break;
+    case '\t': *w++ = '\\'; *w++ = 't'; break;
     default:
       if (c < 0x20) {
         static const char hex[] = "0123456789abcdef";
-        out->append("\\u00");
-        out->push_back(hex[c >> 4]);
-        out->push_back(hex[c & 15]);
+        std::memcpy(w, "\\u00", 4);
+        w += 4;
+        *w++ = hex[c >> 4];
+        *w++ = hex[c & 15];
       } else if (c < 0x80) {
-        out->push_back(static_cast<char>(c));
+        *w++ = static_cast<char>(c);
       } else {  // U+0080..U+00FF in UTF-8
-        out->push_back(static_cast<char>(0xc0 | (c >> 6)));
-        out->push_back(static_cast<char>(0x80 | (c & 0x3f)));
+        *w++ = static_cast<char>(0xc0 | (c >> 6));
+        *w++ = static_cast<char>(0x80 | (c & 0x3f));
       }
   }
-  out->push_back('"');
+  *w++ = '"';
+  return w;
+}
+
+void append_js_number(std::string* out, double x) {
+  char buf[kJsNumberMax];
+  out->append(buf, write_js_number(buf, x));
+}
+
+void append_state_json(std::string* out, int c) {
+  char buf[kStateJsonMax];
+  out->append(buf, write_state_json(buf, c));
 }
 
 }  // namespace labtel

@@ -4,7 +4,10 @@
 // (b) for every case folder under the fixtures dir, ProcSampler over
 //     <case>/proc compared with <case>/expected.json (also read by the TS
 //     tests; its values were computed by hand from the fixture text);
-// (c) the sampler on real /proc: a pid that does not exist, this process,
+// (c) the parsers and the batch loop's row text against a frozen copy of
+//     what they were before they were rewritten for speed (proc_legacy.h),
+//     on real files, the fixtures and mutated text;
+// (d) the sampler on real /proc: a pid that does not exist, this process,
 //     and a child that exits while sampled.
 // Every failed CHECK prints file:line and the expression; exit 1 if any.
 #include <dirent.h>
@@ -26,9 +29,12 @@
 #include <string>
 #include <vector>
 
+#include "../core/proc_batch.h"
 #include "../core/proc_fields.h"
 #include "../core/proc_parse.h"
+#include "../core/proc_row_json.h"
 #include "../core/proc_sampler.h"
+#include "proc_legacy.h"
 
 using namespace labtel;
 
@@ -694,6 +700,235 @@ int run_fixtures(const std::string& root) {
 }
 
 // ---------------------------------------------------------------------------
+// The parsers and the row text, rewritten for speed (issue 19), against the
+// frozen copy of what they were (proc_legacy.h): the same values, errors,
+// comm and bytes on real files, the fixtures, every prefix of them, and
+// mutations that aim at what the rewrite changed (line starts, keys glued or
+// repeated, separators, 19- and 20-digit numbers, NUL and high bytes).
+
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  }
+  uint64_t below(uint64_t n) { return next() % n; }
+};
+
+std::string escaped(const std::string& s) {
+  std::string o;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') o.push_back(static_cast<char>(c));
+    else {
+      char b[8];
+      std::snprintf(b, sizeof b, "\\x%02x", c);
+      o += b;
+    }
+  }
+  return o;
+}
+
+// Equal as rows would spell them: NaN to NaN, and -0 apart from 0.
+bool same_double(double a, double b) { return (std::isnan(a) && std::isnan(b)) || (a == b && std::signbit(a) == std::signbit(b)); }
+
+// The first parser whose result differs between the two versions on s, or nullptr.
+const char* parse_difference(const std::string& s) {
+  auto b = exact_copy(s);  // ASan sees any read past the end
+  const char* p = b.get();
+  size_t n = s.size();
+  double a[F_COUNT], l[F_COUNT];
+  auto fresh = [&] {
+    for (int i = 0; i < F_COUNT; i++) a[i] = l[i] = kSentinel;
+  };
+  auto differ = [&](bool ra, bool rl) {
+    if (ra != rl) return true;
+    for (int i = 0; i < F_COUNT; i++)
+      if (!same_double(a[i], l[i])) return true;
+    return false;
+  };
+  std::string ca = "sentinel", cl = "sentinel";
+  fresh();
+  if (differ(parse_stat(p, n, a, &ca), labtel_legacy::parse_stat(p, n, l, &cl)) || ca != cl) return "stat";
+  fresh();
+  if (differ(parse_stat(p, n, a, nullptr), labtel_legacy::parse_stat(p, n, l, nullptr))) return "stat (no comm)";
+  fresh();
+  if (differ(parse_statm(p, n, 4096, a), labtel_legacy::parse_statm(p, n, 4096, l))) return "statm";
+  fresh();
+  if (differ(parse_status(p, n, a), labtel_legacy::parse_status(p, n, l))) return "status";
+  fresh();
+  if (differ(parse_io(p, n, a), labtel_legacy::parse_io(p, n, l))) return "io";
+  return nullptr;
+}
+
+std::string read_file_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void test_parsers_match_legacy(const std::string& fixtures) {
+  std::vector<std::string> seeds;
+  for (const char* c : {"qemu-like/proc/3728", "no-io/proc/3803", "kernel-thread/proc/2", "garbage/proc/4242"})
+    for (const char* f : {"stat", "statm", "status", "io"}) {
+      std::string t = read_file_text(fixtures + "/" + c + "/" + f);
+      if (!t.empty()) seeds.push_back(t);
+    }
+  g_context = "legacy differential: seeds";
+  CHECK(seeds.size() >= 14);  // a wrong fixtures path must not pass with nothing compared
+  for (const char* f : {"/proc/self/stat", "/proc/self/statm", "/proc/self/status", "/proc/self/io", "/proc/1/stat", "/proc/1/status"}) {
+    std::string t = read_file_text(f);
+    if (!t.empty()) seeds.push_back(t);
+  }
+  seeds.push_back(stat_line("(qemu) x)"));
+  seeds.push_back(stat_line(std::string("a\0b\nc", 5), "18446744073709551615", "18446744073709551616"));
+  seeds.push_back("VmHWM:\nVmHWM:\t12 kB\nxVmSwap: 1\nVmSwap:\t-0 kB\nvoluntary_ctxt_switches: 99999999999999999999\n"
+                  "voluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:12abc\n");
+  seeds.push_back("rchar: 1\nrchar: 2\n wchar: 3\nwchar:\t\t000000000000000000001\nread_bytes:\nread_bytes: 18446744073709551615\nwrite_bytes: -7");
+  seeds.push_back("12 34 56 78 90 11 0\n");
+  seeds.push_back("1234567890123456789 12345678901234567890 18446744073709551615 18446744073709551616 0 1 2");
+
+  long compared = 0, mismatched = 0;
+  auto compare = [&](const std::string& s) {
+    compared++;
+    const char* which = parse_difference(s);
+    if (which && ++mismatched <= 5) std::fprintf(stderr, "legacy differential: %s differs on \"%s\"\n", which, escaped(s).c_str());
+  };
+  // Every seed, and every prefix of it (a read cut anywhere).
+  for (const std::string& s : seeds)
+    for (size_t n = 0; n <= s.size(); n++) compare(s.substr(0, n));
+  const std::string pieces[] = {"\n", " ", "\t", "(", ")", "-", "0", "9", ":", "V", "v", "n", "r", "w", "x", std::string(1, '\0'),
+                                "\xff", "\x0b", "VmHWM:", "VmSwap:", "Vm", "voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:",
+                                "rchar:", "wchar:", "read_bytes:", "write_bytes:", "18446744073709551615", "18446744073709551616",
+                                "99999999999999999999", "000000000000000000001", "1234567890123456789", "12345678901234567890",
+                                "\nVmHWM:\t12 kB\n", "\nrchar: 5\n", " kB", "\n\n", "\t\t", ") ", " ("};
+  const size_t np = sizeof pieces / sizeof pieces[0];
+  Rng rng{0x9e3779b97f4a7c15ULL};
+  for (int i = 0; i < 60000; i++) {
+    std::string s = seeds[rng.below(seeds.size())];
+    for (int m = 1 + static_cast<int>(rng.below(4)); m > 0; m--) {
+      size_t at = s.empty() ? 0 : rng.below(s.size() + 1);
+      switch (rng.below(6)) {
+        case 0:  // one byte replaced: by a piece's first byte, or any byte
+          if (at < s.size()) s[at] = rng.below(3) ? pieces[rng.below(np)][0] : static_cast<char>(rng.below(256));
+          break;
+        case 1:
+        case 2: s.insert(at, pieces[rng.below(np)]); break;
+        case 3: s.erase(at, rng.below(24)); break;
+        case 4: s.resize(at); break;
+        case 5: {  // a stretch of the text copied elsewhere (repeated lines and keys)
+          size_t from = s.empty() ? 0 : rng.below(s.size());
+          std::string part = s.substr(from, rng.below(64));
+          s.insert(at, part);
+          break;
+        }
+      }
+    }
+    compare(s);
+  }
+  g_context = "legacy differential: parsers";
+  CHECK(compared > 60000);
+  CHECK(mismatched == 0);
+}
+
+// What the batch loop writes for a row against the frozen copy, on values
+// JS spells in every way (exponent forms, -0, 2^53 and up, Infinity), every
+// state byte, nulls, long formats and reasons, and intervals of any sign and
+// size.
+void test_rows_match_legacy() {
+  const double interesting[] = {0.0, -0.0, 1, -1, 7, 4096, 123456789, 9007199254740991.0, 9007199254740992.0,
+                                9007199254740994.0, 18446744073709551615.0, 1e21, 999999999999999868928.0, 1e20, 123.456,
+                                0.1, 1e-6, 1e-7, 0.000001234567890123456, 5e-324, 1.7976931348623157e308, -2.5e-7,
+                                INFINITY, -INFINITY, NAN};
+  const size_t ni = sizeof interesting / sizeof interesting[0];
+  Rng rng{0x243f6a8885a308d3ULL};
+  auto any_double = [&]() -> double {
+    switch (rng.below(4)) {
+      case 0: return interesting[rng.below(ni)];
+      case 1: return static_cast<double>(rng.below(1ULL << (1 + rng.below(63))));
+      case 2: return -static_cast<double>(rng.below(1000000));
+      default: {
+        uint64_t bits = rng.next();
+        double x;
+        std::memcpy(&x, &bits, sizeof x);
+        return x;  // NaN now and then: a null
+      }
+    }
+  };
+  const int64_t scales[] = {1, 10, 1000, 999999, 1000000, 1000001, 1000000000, 1000000000000000LL};
+  long compared = 0, mismatched = 0;
+  for (int i = 0; i < 60000; i++) {
+    ProcBatchFormat f;
+    f.head = "{\"source\":\"host_proc\",\"t_mono_ns\":";
+    f.seq_key = ",\"seq\":";
+    f.after_seq = rng.below(2) ? ",\"available_in_deployment\":true" : ",\"available_in_deployment\":false";
+    if (rng.below(50) == 0) f.after_seq += std::string(3000, 'x');  // past the row's stack buffer
+    ProcRowSignature sig;
+    sig.set = true;
+    switch (rng.below(4)) {
+      case 0: sig.reasons = "{\"io_rchar\":\"EACCES reading /proc/1/io\"}"; break;
+      case 1:
+        if (rng.below(10) == 0) sig.reasons = "{\"a\":\"" + std::string(2500, 'r') + "\"}";
+        break;
+      default: break;
+    }
+    ProcSample s;
+    for (int k = 0; k < F_COUNT; k++) s.v[k] = any_double();
+    s.v[F_STATE] = rng.below(8) ? static_cast<double>(rng.below(256)) : NAN;
+    // The loop formats only rows whose starttime is the identity it holds: never NaN.
+    if (std::isnan(s.v[F_STARTTIME])) s.v[F_STARTTIME] = 31750;
+    for (int k = 0; k < PF_COUNT; k++) s.err[k] = 0;
+    int64_t t = static_cast<int64_t>(rng.below(1ULL << 62)) - (1LL << 61);
+    int64_t d;
+    switch (rng.below(4)) {
+      case 0: d = static_cast<int64_t>(rng.below(2000001)); break;
+      case 1: d = scales[rng.below(8)] * static_cast<int64_t>(1 + rng.below(999)) + static_cast<int64_t>(rng.below(3)) - 1; break;
+      case 2: d = static_cast<int64_t>(rng.below(1ULL << 60)) - (1LL << 59); break;
+      default: d = 1000000000000000LL + static_cast<int64_t>(rng.below(5)) - 2; break;
+    }
+    double seq = rng.below(4) ? static_cast<double>(rng.below(1ULL << 40)) : any_double();
+    int pid = static_cast<int>(rng.below(1ULL << 31));
+    std::string a = "keep ", l = "keep ";  // appended to, never replaced
+    append_proc_row(&a, f, sig, pid, t, std::isnan(seq) ? 0 : seq, t - d, s);
+    labtel_legacy::append_proc_row(&l, f, sig, pid, t, std::isnan(seq) ? 0 : seq, t - d, s);
+    compared++;
+    if (a != l && ++mismatched <= 5) std::fprintf(stderr, "legacy differential: row differs:\n  new %s  old %s", a.c_str(), l.c_str());
+  }
+  g_context = "legacy differential: rows";
+  CHECK(compared == 60000);
+  CHECK(mismatched == 0);
+}
+
+// interval_s: write_js_seconds_of_ns(ns) against the legacy String(ns / 1e9),
+// every ns up to 2 ms and a million across all magnitudes and edges.
+void test_seconds_match_legacy() {
+  long compared = 0, mismatched = 0;
+  auto compare = [&](int64_t ns) {
+    char buf[kJsNumberMax];
+    std::string a(buf, write_js_seconds_of_ns(buf, ns));
+    std::string l;
+    labtel_legacy::append_js_number(&l, static_cast<double>(ns) / 1e9);
+    compared++;
+    if (a != l && ++mismatched <= 5) std::fprintf(stderr, "legacy differential: %lld ns gives %s, not %s\n", static_cast<long long>(ns), a.c_str(), l.c_str());
+  };
+  for (int64_t ns = -1000; ns <= 2000000; ns++) compare(ns);
+  Rng rng{0x13198a2e03707344ULL};
+  for (int i = 0; i < 1000000; i++) {
+    int64_t mag = 1;
+    for (int k = static_cast<int>(rng.below(18)); k > 0; k--) mag *= 10;
+    int64_t ns = static_cast<int64_t>(rng.below(static_cast<uint64_t>(mag) * 9)) + mag;  // [mag, 10 mag)
+    compare(rng.below(16) ? ns : -ns);
+  }
+  for (int64_t edge : std::initializer_list<int64_t>{999999999999999LL, 1000000000000000LL, 1000000000000001LL, 9007199254740993LL, INT64_MAX, INT64_MIN + 1})
+    compare(edge);
+  g_context = "legacy differential: interval_s";
+  CHECK(compared > 3000000);
+  CHECK(mismatched == 0);
+}
+
+// ---------------------------------------------------------------------------
 // Real /proc.
 
 void test_live() {
@@ -781,6 +1016,9 @@ int main(int argc, char** argv) {
   test_parse_io();
   test_json_reader();
   int cases = run_fixtures(argv[1]);
+  test_parsers_match_legacy(argv[1]);
+  test_rows_match_legacy();
+  test_seconds_match_legacy();
   test_live();
   std::printf("core_tests: %d fixture cases, %d checks, %d failed\n", cases, g_checks, g_failures);
   return g_failures ? 1 : 0;
