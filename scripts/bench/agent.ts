@@ -2,7 +2,7 @@
 // measured from outside its process, side by side in one run:
 //   1. the test guest of `labtel demo --vm` (src/lab/vm-guest.ts, TCG) is
 //      booted once and let run for the whole script;
-//   2. `labtel run` (bin/labtel.js: dist/) records it with proc alone (100 ms,
+//   2. `labtel run` (bin/labtel.js: the bundle, dist/bundle/) records it with proc alone (100 ms,
 //      threads), then with each collector added one at a time, up to the six
 //      of `labtel demo --vm` (proc 100 ms with threads, perf 200 ms, pcap,
 //      netflow 100 ms, qmp and guest_agent 500 ms), each run SIGTERMed after
@@ -20,7 +20,7 @@
 // Environment: BENCH_STEADY_S (default 20; BENCH_QUICK=1: 6), BENCH_SETTLE_S
 // (default 10: seconds from every collector's first row to the window), BENCH_LADDER=0
 // runs only proc alone and all six; LABTEL_BENCH_ROOT=DIR measures the labtel
-// of another checkout (its bin/labtel.js and dist/), to compare two builds;
+// of another checkout (its bin/labtel.js and dist/: its bundle, where it has one), to compare two builds;
 // BENCH_NODE_ARGS adds node options to the agent (profiling, not figures).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -408,7 +408,7 @@ printSection(
     command: commandLine('bench:agent', ['BENCH_STEADY_S', 'BENCH_SETTLE_S', 'BENCH_LADDER', 'BENCH_NODE_ARGS', 'LABTEL_BENCH_ROOT']),
     machine: m,
     body: [
-      `\`labtel run\` (dist/, as \`labtel demo --vm\` runs it) recording the test guest (TCG, ${vm.accel}, busy: CPU loop, disk and network traffic), measured from outside the agent's process: start-up CPU is utime+stime from exec to the first row on disk of every collector (rows reach the disk within 200 ms); settling is utime+stime over the next ${SETTLE_S} s, as % of one core (start-up work that outlasts the first rows: V8's memory reducer collects each isolate's start-up garbage about 8 s after it starts); steady CPU is utime+stime over the ${STEADY_S} s after that, as % of one core; peak RSS is VmHWM. perf and tcpdump are the agent's children, listed apart and not counted as the agent. Each row adds one collector to the one above (the last is \`labtel demo --vm\`'s six), so the difference between two rows is what that collector adds.`,
+      `\`labtel run\` (${fs.existsSync(path.join(ROOT, 'dist', 'bundle', 'cli.js')) ? 'bin/labtel.js: the bundle, dist/bundle/' : 'bin/labtel.js: dist/'}, as \`labtel demo --vm\` runs it) recording the test guest (TCG, ${vm.accel}, busy: CPU loop, disk and network traffic), measured from outside the agent's process: start-up CPU is utime+stime from exec to the first row on disk of every collector (rows reach the disk within 200 ms); settling is utime+stime over the next ${SETTLE_S} s, as % of one core (start-up work that outlasts the first rows: V8's memory reducer collects each isolate's start-up garbage about 8 s after it starts); steady CPU is utime+stime over the ${STEADY_S} s after that, as % of one core; peak RSS is VmHWM. perf and tcpdump are the agent's children, listed apart and not counted as the agent. Each row adds one collector to the one above (the last is \`labtel demo --vm\`'s six), so the difference between two rows is what that collector adds.`,
       rowsTable,
       'Steady CPU per thread, % of one core from /proc/PID/task/TID/schedstat, with how often it was scheduled in per second (collector workers named by their "recording on thread" line; the rest of the process — libuv\'s pool, V8\'s platform threads — together):',
       threadTable,
