@@ -1,8 +1,5 @@
 #include "pcap_pipeline.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,9 +70,6 @@ double thread_cpu_s() {
 struct Chunk {
   std::unique_ptr<uint8_t[]> buf;
   size_t cap = 0;
-  const uint8_t* data = nullptr;  // buf, or into `map`
-  void* map = nullptr;            // a window of the file, mapped (unmapped when the slot is reused)
-  size_t map_len = 0;
   size_t n = 0;
   bool eof = false;
   int err = 0;
@@ -88,57 +82,6 @@ struct Block {
   uint64_t bytes = 0;  // reader offset when the block was handed over
   bool last = false;
 };
-
-// Mapping a file instead of copying it with read(2) saves the copy (about a
-// fifth of the CPU of a small-frame capture), but a file truncated while
-// mapped kills the process with SIGBUS on the next access past its new end.
-// A read lease (F_SETLEASE F_RDLCK) rules that out: the kernel grants it only
-// while nobody has the file open for writing, and whoever then opens it for
-// writing or truncates it waits (up to /proc/sys/fs/lease-break-time, 45 s
-// by default) until the holder lets go. The read thread checks the lease
-// before mapping each window (F_GETLEASE reads F_UNLCK once a break has
-// begun); on a break it reads the rest with read(2), and lets go of the lease
-// once every window it mapped has been unmapped, which the parse thread's
-// pace bounds (a few windows, milliseconds), not the file's size. The lease's
-// owner is cleared (F_SETOWN 0), so a break sends no SIGIO, whose default
-// action would end the process. Not granted (not root nor the file's owner,
-// a writer present, a filesystem without leases): read(2) throughout.
-class FileLease {
- public:
-  explicit FileLease(int fd) : fd_(fd) {
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return;
-    if (fcntl(fd, F_SETLEASE, F_RDLCK) != 0) return;
-    held_ = true;
-    // The size is read under the lease: a truncation before it was granted is seen here.
-    off_t at = lseek(fd, 0, SEEK_CUR);
-    if (fcntl(fd, F_SETOWN, 0) != 0 || fstat(fd, &st) != 0 || at < 0 || at >= st.st_size) {
-      release();
-      return;
-    }
-    pos_ = uint64_t(at);
-    end_ = uint64_t(st.st_size);
-  }
-  ~FileLease() { release(); }
-  bool held() const { return held_; }
-  // The lease still holds (no break has begun).
-  bool intact() const { return held_ && fcntl(fd_, F_GETLEASE) == F_RDLCK; }
-  void release() {
-    if (held_) fcntl(fd_, F_SETLEASE, F_UNLCK);
-    held_ = false;
-  }
-  uint64_t pos_ = 0, end_ = 0;  // the next byte to map, and the size the file had
-
- private:
-  int fd_;
-  bool held_ = false;
-};
-
-void unmap(Chunk& c) {
-  if (c.map) munmap(c.map, c.map_len);
-  c.map = nullptr;
-  c.map_len = 0;
-}
 
 // The parse thread's sink: summaries into the current block, handed over
 // when full.
@@ -194,62 +137,24 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
   Ring chunk_ring(nchunks), block_ring(nblocks);
   std::atomic<bool> stop{false};
   PipelineResult res;
-  uint64_t bytes_read = 0, bytes_mapped = 0;  // written by the read thread, read after join
+  uint64_t bytes_read = 0;  // written by the read thread, read after join
 
   // read(2) into free chunks until EOF or an error (both end the stream).
   double read_cpu = 0, parse_cpu = 0;
   double bucket_cpu0 = thread_cpu_s();
-  FileLease lease(opt.map_bytes ? fd : -1);
-  const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
   std::thread reader_thread([&] {
     struct Done {
       double& out;
       ~Done() { out = thread_cpu_s(); }
     } done{read_cpu};
-    bool mapping = lease.held();
-    size_t recycled = 0;  // slots taken since mapping stopped: all windows unmapped once it reaches nchunks
     for (;;) {
       size_t i = chunk_ring.acquire();
       if (i == Ring::kClosed) return;
       Chunk& c = chunks[i];
-      unmap(c);
-      if (!mapping && lease.held() && ++recycled >= nchunks) lease.release();
       c.n = 0;
       c.eof = false;
       c.err = 0;
-      c.data = c.buf.get();
-      if (mapping && !lease.intact()) {
-        // A writer or a truncation is waiting: the rest by read(2), from where the mapping stopped.
-        mapping = false;
-        if (lseek(fd, off_t(lease.pos_), SEEK_SET) < 0) c.err = errno;
-      }
-      if (mapping) {
-        uint64_t from = lease.pos_ & ~(page - 1);
-        size_t len = size_t(std::min<uint64_t>(opt.map_bytes, lease.end_ - lease.pos_));
-        void* m = mmap(nullptr, len + (lease.pos_ - from), PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, off_t(from));
-        if (m == MAP_FAILED) {
-          mapping = false;
-          if (lseek(fd, off_t(lease.pos_), SEEK_SET) < 0) c.err = errno;
-        } else {
-          c.map = m;
-          c.map_len = len + (lease.pos_ - from);
-          c.data = static_cast<const uint8_t*>(m) + (lease.pos_ - from);
-          c.n = len;
-          lease.pos_ += len;
-          bytes_read += len;
-          bytes_mapped += len;
-          if (lease.pos_ >= lease.end_) {
-            // The size it had is mapped: what was appended since comes by read(2), as from a pipe.
-            mapping = false;
-            if (lseek(fd, off_t(lease.pos_), SEEK_SET) < 0) c.err = errno;
-          }
-          bool end = c.err || stop.load(std::memory_order_relaxed);
-          chunk_ring.publish();
-          if (end) return;
-          continue;
-        }
-      }
-      while (!c.err && c.n < c.cap && !stop.load(std::memory_order_relaxed)) {
+      while (c.n < c.cap && !stop.load(std::memory_order_relaxed)) {
         size_t want = c.cap - c.n;
         ssize_t r = ::read(fd, c.buf.get() + c.n, want);
         if (r < 0 && errno == EINTR) continue;
@@ -287,7 +192,7 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
       Chunk& c = chunks[i];
       bool end = c.eof || c.err;
       read_err = c.err;
-      if (c.n) feed = reader.feed(c.data, c.n, sink);
+      if (c.n) feed = reader.feed(c.buf.get(), c.n, sink);
       chunk_ring.release();
       // Hand over what this chunk gave, so a slow live stream is bucketed
       // as it comes rather than when a block fills.
@@ -334,12 +239,9 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
   chunk_ring.close();
   parse_thread.join();
   reader_thread.join();
-  for (Chunk& c : chunks) unmap(c);
-  lease.release();  // every window is unmapped
   if (failure) std::rethrow_exception(failure);
   res.feed = feed;
   res.bytes_read = bytes_read;
-  res.bytes_mapped = bytes_mapped;
   res.read_errno = read_err;
   res.read_cpu_s = read_cpu;
   res.parse_cpu_s = parse_cpu;

@@ -5,11 +5,9 @@
 // buffers to the next through a bounded ring, so memory stays bounded
 // (chunks * chunk_bytes + blocks * block_packets * sizeof(PacketSummary)).
 // Results are the same as feeding the reader with the bucketizer as sink.
-// A regular file is mapped window by window under a read lease when the
-// kernel grants one (no copy); otherwise, or once the lease is being broken,
-// it is read(2) as a pipe is. Works on a pipe too: a short read is passed on
-// at once and the packets of each chunk are bucketed when it is parsed, so a
-// slow live stream is not held back waiting for buffers to fill.
+// Works on a pipe too: a short read is passed on at once and the packets of
+// each chunk are bucketed when it is parsed, so a slow live stream is not
+// held back waiting for buffers to fill.
 #pragma once
 #include <condition_variable>
 #include <cstddef>
@@ -28,10 +26,6 @@ namespace labtel {
 
 struct PipelineOptions {
   size_t chunk_bytes = 1 << 20;  // read(2) size: 4 MiB copied slower (the copy and the parse left L2)
-  // A regular file that labtel may hold a read lease on is mapped in windows
-  // of this size instead of copied by read(2) (0: always read(2)); see
-  // pcap_pipeline.cc for why the lease makes the mapping safe.
-  size_t map_bytes = 4 << 20;
   size_t chunks = 4;             // chunks in flight between the read and parse threads
   size_t block_packets = 8192;   // summaries per block
   size_t blocks = 8;             // blocks in flight between the parse and calling threads
@@ -44,7 +38,6 @@ struct PipelineResult {
   bool stopped = false;  // on_block returned false
   // CPU seconds of each stage's thread (the bucket stage includes on_block).
   double read_cpu_s = 0, parse_cpu_s = 0, bucket_cpu_s = 0;
-  uint64_t bytes_mapped = 0;  // of bytes_read, how many were read through the mapping
 };
 
 // Reads fd to EOF, error or stop. on_block(bytes consumed by the reader so

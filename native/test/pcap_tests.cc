@@ -2036,123 +2036,6 @@ void test_netflow_layout() {
 
 }  // namespace
 
-// The pipeline maps a regular file under a read lease (pcap_pipeline.cc):
-// the same rows as the serial reader, whatever the window (records across
-// windows, windows at offsets that are not page-aligned); read(2) when
-// another fd has the file open for writing; and a truncation that comes
-// while it is mapped waits for the lease and kills nothing.
-void test_pipeline_mapped() {
-  g_context = "pipeline mapped";
-  std::mt19937 rng(9);
-  Bytes file = pcap_header(false, true, 65535);
-  int64_t t = kT0;
-  size_t npk = 40000;
-  for (size_t i = 0; i < npk; i++) {
-    t += int64_t(rng() % 3000) * 1000;
-    IP4 peer = {10, 0, uint8_t(rng() % 4), uint8_t(rng() % 50)};
-    uint16_t sp = uint16_t(1000 + rng() % 40), dp = uint16_t(rng() % 3 ? 443 : 1 + rng() % 2000);
-    Bytes f = rng() & 1 ? tcp4(kGuest, peer, sp, dp, uint8_t(rng())) : eth(kMacPeer, kMacGuest, 0x0800, ipv4(peer, kGuest, 17, udp(dp, sp)));
-    Bytes rec = pcap_record(false, uint32_t(t / 1000000000), uint32_t(t % 1000000000), f);
-    file.insert(file.end(), rec.begin(), rec.end());
-  }
-  char path[] = "/tmp/pcap_tests_map_XXXXXX";
-  int wfd = mkstemp(path);
-  CHECK(wfd >= 0);
-  if (wfd < 0) return;
-  CHECK(write(wfd, file.data(), file.size()) == ssize_t(file.size()));
-  close(wfd);
-  Bucketizer serial(guest_cfg(50));
-  CaptureReader r1{ReaderOptions()};
-  r1.feed(file.data(), file.size(), serial);
-  r1.finish();
-  serial.flush();
-  auto rs = all_rows(serial);
-  CHECK(rs.size() > 100);
-  auto piped_rows = [&](int fd, const PipelineOptions& po, PipelineResult* out, const std::function<void(int)>& on_call) {
-    Bucketizer piped(guest_cfg(50));
-    CaptureReader r2{ReaderOptions()};
-    std::vector<BucketRow> rp;
-    int calls = 0;
-    *out = run_pipeline(fd, r2, piped, po, [&](uint64_t) {
-      on_call(++calls);
-      auto& r = piped.ready();
-      rp.insert(rp.end(), r.begin(), r.end());
-      r.clear();
-      return true;
-    });
-    piped.flush();
-    auto rest = all_rows(piped);
-    rp.insert(rp.end(), rest.begin(), rest.end());
-    return rp;
-  };
-  auto same = [&](const std::vector<BucketRow>& rp) {
-    CHECK_EQ(rp.size(), rs.size());
-    size_t diff = 0;
-    for (size_t i = 0; i < std::min(rp.size(), rs.size()); i++) diff += !rows_equal(rp[i], rs[i]);
-    CHECK_EQ(diff, 0u);
-  };
-  bool lease_here = false;  // the kernel grants this process a lease on the file (root, or its owner)
-  {
-    int fd = open(path, O_RDONLY);
-    lease_here = fcntl(fd, F_SETLEASE, F_RDLCK) == 0;
-    fcntl(fd, F_SETLEASE, F_UNLCK);
-    close(fd);
-  }
-  CHECK(lease_here);  // tests run as root: the mapped path must be the one under test
-  for (size_t window : {size_t(4) << 20, size_t(12345), size_t(4096)}) {
-    g_context = "pipeline mapped, window " + std::to_string(window);
-    int fd = open(path, O_RDONLY);
-    CHECK(fd >= 0);
-    PipelineOptions po;
-    po.map_bytes = window;
-    po.block_packets = 777;
-    PipelineResult pr;
-    same(piped_rows(fd, po, &pr, [](int) {}));
-    CHECK(pr.feed.ok && pr.read_errno == 0 && pr.bytes_read == file.size() && pr.bytes_mapped == file.size());
-    // The lease is let go: a writer may open the file at once.
-    int w = open(path, O_WRONLY | O_NONBLOCK);
-    CHECK(w >= 0);
-    close(w);
-    close(fd);
-  }
-  {
-    g_context = "pipeline mapped, a writer present";
-    int w = open(path, O_WRONLY);
-    int fd = open(path, O_RDONLY);
-    PipelineResult pr;
-    same(piped_rows(fd, PipelineOptions(), &pr, [](int) {}));
-    CHECK(pr.feed.ok && pr.bytes_read == file.size() && pr.bytes_mapped == 0);
-    close(fd);
-    close(w);
-  }
-  {
-    // regression for: a capture truncated while mapped killed the process with SIGBUS (why mmap was rejected
-    // before the lease). The truncation (another process) must wait until no window is mapped, the rest is read
-    // by read(2), and the run ends with whatever that read saw, not a signal.
-    g_context = "pipeline mapped, truncated meanwhile";
-    int fd = open(path, O_RDONLY);
-    PipelineOptions po;
-    po.map_bytes = 4096;
-    po.block_packets = 50;
-    pid_t child = -1;
-    PipelineResult pr;
-    piped_rows(fd, po, &pr, [&](int call) {
-      if (call != 3) return;
-      child = fork();
-      if (child == 0) _exit(truncate(path, 100) == 0 ? 0 : 1);  // blocks until the lease is let go
-    });
-    int status = -1;
-    CHECK(child > 0 && waitpid(child, &status, 0) == child);
-    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    struct stat st;
-    CHECK(fstat(fd, &st) == 0 && st.st_size == 100);
-    CHECK(pr.bytes_mapped > 0 && pr.bytes_mapped < file.size());
-    CHECK(pr.read_errno == 0);
-    close(fd);
-  }
-  unlink(path);
-}
-
 // BackgroundRun (the addon's start/drain): the text of the rows, in blocks
 // handed to another thread, as formatting the serial rows gives; and a run
 // nobody takes from stops (no deadlock on its full queue) when asked, or
@@ -2257,7 +2140,6 @@ int main(int argc, char** argv) {
                {"bucket_gaps", test_bucket_gaps},
                {"corpus_reads", test_corpus_reads},
                {"netflow_layout", test_netflow_layout},
-               {"pipeline_mapped", test_pipeline_mapped},
                {"background_run", test_background_run}};
   for (auto& t : tests) {
     auto t0 = std::chrono::steady_clock::now();
