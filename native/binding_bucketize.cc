@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <string>
 
 #include "core/bucketizer.h"
 #include "core/netflow_fields.h"
@@ -68,16 +67,11 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
                         InstanceMethod<&CaptureBucketizerWrap::Begin>("begin"),
                         InstanceMethod<&CaptureBucketizerWrap::End>("end"),
                         InstanceMethod<&CaptureBucketizerWrap::RunFd>("runFd"),
-                        InstanceMethod<&CaptureBucketizerWrap::Start>("start"),
-                        InstanceMethod<&CaptureBucketizerWrap::Drain>("drain"),
-                        InstanceMethod<&CaptureBucketizerWrap::Abort>("abort"),
                         InstanceMethod<&CaptureBucketizerWrap::Status>("status")});
   }
 
   // new CaptureBucketizer({bucketNs, originWallNs?: bigint, fillEmpty, latenessNs, skipBad, guestIps, guestMacs, bridgeIps,
   //                        maxEmptyBuckets?: number, trustedUntilNs?: number})
-  ~CaptureBucketizerWrap() override { StopRun(); }
-
   explicit CaptureBucketizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CaptureBucketizerWrap>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || !info[0].IsObject()) {
@@ -188,12 +182,11 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
   }
 
   // runFd(fd, {bucketMs, availableInDeployment, seq}, onLines: (text, rows, bytes, packets) => void): {readErrno, lastPartial}
-  // (status() must not be called from onLines: the pipeline is still running.)
-  // A whole file (or pipe) through the pipeline (core/pcap_pipeline): read,
-  // parse and bucket each on a thread of its own. The rows come back as
-  // finished JSONL text (core/netflow_json), one string per block, so no JS
-  // work is done per row; onLines runs on this thread. The end of input is
-  // handled as by finish(). runFd is start() then drain().
+  // (status() must not be called from onLines: the parse thread is still running.)
+  // A whole file (or pipe) through the three-thread pipeline: read, parse,
+  // bucket. The rows come back as finished JSONL text (core/netflow_json),
+  // one string per block, so no JS work is done per row; onLines runs on this
+  // thread. The end of input is handled as by finish().
   Napi::Value RunFd(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (Ended(env)) return env.Undefined();
@@ -201,103 +194,72 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
       Napi::TypeError::New(env, "Expected (fd: number, format: object, onLines: function)").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    if (!StartRun(env, info[0], info[1])) return env.Undefined();
-    return DrainRun(env, info[2].As<Napi::Function>());
-  }
-
-  // start(fd, {bucketMs, availableInDeployment, seq}): void — runFd's pipeline
-  // started in the background, so that it reads and buckets while the
-  // caller's start-up goes on; drain(onLines) then takes its rows as runFd
-  // would, or abort() stops it. The fd must stay open until either returns.
-  Napi::Value Start(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (Ended(env)) return env.Undefined();
-    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsObject()) {
-      Napi::TypeError::New(env, "Expected (fd: number, format: object)").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    StartRun(env, info[0], info[1]);
-    return env.Undefined();
-  }
-
-  // drain(onLines): {readErrno, lastPartial} — what runFd returns, for a start()ed run.
-  Napi::Value Drain(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsFunction()) {
-      Napi::TypeError::New(env, "Expected onLines to be a function").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    if (!run_) {
-      Napi::Error::New(env, "drain(): no run was started").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    return DrainRun(env, info[0].As<Napi::Function>());
-  }
-
-  // abort(): stops a start()ed run and waits for its threads (no rows are handed over).
-  Napi::Value Abort(const Napi::CallbackInfo& info) {
-    StopRun();
-    return info.Env().Undefined();
-  }
-
-  bool StartRun(Napi::Env env, Napi::Value fdv, Napi::Value fov) {
-    if (run_) {
-      Napi::Error::New(env, "a run was already started on this CaptureBucketizer").ThrowAsJavaScriptException();
-      return false;
-    }
-    int fd = fdv.As<Napi::Number>().Int32Value();
-    Napi::Object fo = fov.As<Napi::Object>();
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    Napi::Object fo = info[1].As<Napi::Object>();
     labtel::NetflowJsonFormat format;
     format.bucket_ms = fo.Get("bucketMs").ToString().Utf8Value();
     format.available_in_deployment = fo.Get("availableInDeployment").ToBoolean().Value();
     uint64_t seq = static_cast<uint64_t>(fo.Get("seq").ToNumber().DoubleValue());
-    if (env.IsExceptionPending()) return false;
-    run_ = std::make_unique<labtel::BackgroundRun>(fd, *reader_, *buckets_, format, seq);
-    env_ = env;
-    napi_add_env_cleanup_hook(env, CleanupHook, this);
-    return true;
-  }
-
-  Napi::Value DrainRun(Napi::Env env, Napi::Function on_lines) {
-    labtel::TextBlock block;
-    while (run_->next(&block)) {
-      // Its own handle scope: drain is one native call, and every block's
-      // string would otherwise stay alive until it returns (RSS grew with the output).
+    Napi::Function on_lines = info[2].As<Napi::Function>();
+    std::string text;
+    bool threw = false;
+    // Hands the text formatted so far to onLines; false when it threw.
+    // Its own handle scope: runFd is one native call, and every block's string
+    // would otherwise stay alive until it returns (RSS grew with the output).
+    auto hand = [&](size_t n, uint64_t bytes) {
       Napi::HandleScope scope(env);
       // The rows are ASCII: made as a one-byte string, copied once, not decoded as UTF-8.
       napi_value str;
-      if (napi_create_string_latin1(env, block.text.data(), block.text.size(), &str) != napi_ok) {
-        StopRun();
+      if (napi_create_string_latin1(env, text.data(), text.size(), &str) != napi_ok) {
         if (!env.IsExceptionPending()) Napi::Error::New(env, "cannot make a string of the rows").ThrowAsJavaScriptException();
-        return env.Undefined();
+        threw = true;
+        return false;
       }
-      block.text = std::string();
-      on_lines.Call({str, Napi::Number::New(env, double(block.rows)), Napi::Number::New(env, double(block.bytes)),
-                     Napi::Number::New(env, double(block.packets))});
-      if (env.IsExceptionPending()) {  // stop the run and wait for its threads, then let the exception go on
-        StopRun();
-        return env.Undefined();
-      }
-    }
-    labtel::PipelineResult r = run_->result();
-    bool partial = run_->last_partial();
-    StopRun();
+      on_lines.Call({str, Napi::Number::New(env, double(n)), Napi::Number::New(env, double(bytes)),
+                     Napi::Number::New(env, double(buckets_->packets()))});
+      text.clear();
+      if (env.IsExceptionPending()) threw = true;
+      return !threw;
+    };
+    // Formats every closed row; returns how many are formatted and not yet
+    // handed over. A long run of zero rows (a gap a clock saw, or a large
+    // --max-empty-buckets) is handed over in blocks of about kTextBlock
+    // bytes: V8 refuses a string past 2^29 characters (the process aborted).
+    constexpr size_t kTextBlock = 64u << 20;
+    auto take = [&](bool final_partial, uint64_t bytes) {
+      size_t n = 0;
+      text.clear();
+      do {
+        std::vector<labtel::BucketRow>& ready = buckets_->ready();
+        bool last_batch = !buckets_->rows_pending();
+        labtel::append_netflow_json(ready, format, &seq, final_partial && last_batch, &text);
+        n += ready.size();
+        ready.clear();
+        if (text.size() >= kTextBlock && buckets_->rows_pending()) {
+          if (!hand(n, bytes)) return size_t(0);
+          n = 0;
+        }
+      } while (buckets_->rows_pending());
+      return n;
+    };
+    uint64_t reported = 0;
+    labtel::PipelineResult r = labtel::run_pipeline(fd, *reader_, *buckets_, labtel::PipelineOptions{}, [&](uint64_t bytes) {
+      size_t n = take(false, bytes);
+      if (threw) return false;
+      if (n == 0 && bytes - reported < (16u << 20)) return true;  // nothing to hand over yet
+      reported = bytes;
+      return hand(n, bytes);
+    });
+    last_ = r.feed;
+    if (threw) return env.Undefined();
+    bool partial = buckets_->flush();
+    size_t n = take(partial, r.bytes_read);
+    if (threw || !hand(n, r.bytes_read)) return env.Undefined();
     Napi::Object o = Napi::Object::New(env);
     o.Set("readErrno", r.read_errno);
     o.Set("lastPartial", partial);
     return o;
   }
-
-  // Stops the run (if any), waits for its threads and forgets it.
-  void StopRun() {
-    if (!run_) return;
-    run_->stop();
-    last_ = run_->result().feed;
-    run_.reset();
-    napi_remove_env_cleanup_hook(env_, CleanupHook, this);
-  }
-  // The environment is going away with a run still going: its threads must not outlive it.
-  static void CleanupHook(void* self) { static_cast<CaptureBucketizerWrap*>(self)->StopRun(); }
 
   // status(): {ok, error, errorOffset, offset, packets, skippedBytes, skippedRecords, recordsOverSnaplen, holes, emptyBucketsSkipped}
   Napi::Value Status(const Napi::CallbackInfo& info) {
@@ -317,14 +279,8 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     return o;
   }
 
-  // After end() only status() is allowed, and while a start()ed run goes on
-  // only drain() and abort() (its threads own the reader and the bucketizer):
-  // throws and returns true then.
+  // After end() only status() is allowed: throws and returns true then.
   bool Ended(Napi::Env env) {
-    if (run_) {
-      Napi::Error::New(env, "a run is going on this CaptureBucketizer: drain() or abort() it first").ThrowAsJavaScriptException();
-      return true;
-    }
     if (!buckets_->ended()) return false;
     Napi::Error::New(env, labtel::Bucketizer::kEnded).ThrowAsJavaScriptException();
     return true;
@@ -353,8 +309,6 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
   }
 
   std::vector<double> packed_;
-  std::unique_ptr<labtel::BackgroundRun> run_;
-  napi_env env_ = nullptr;
   std::unique_ptr<labtel::CaptureReader> reader_;
   std::unique_ptr<labtel::Bucketizer> buckets_;
   labtel::FeedResult last_;

@@ -9,17 +9,11 @@
 // each chunk are bucketed when it is parsed, so a slow live stream is not
 // held back waiting for buffers to fill.
 #pragma once
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <mutex>
-#include <string>
-#include <thread>
 
 #include "bucketizer.h"
-#include "netflow_json.h"
 #include "pcap_reader.h"
 
 namespace labtel {
@@ -47,56 +41,5 @@ struct PipelineResult {
 // bucketizer is not flushed (call flush() after).
 PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketizer, const PipelineOptions& opt,
                             const std::function<bool(uint64_t bytes)>& on_block);
-
-// Rows of a BackgroundRun, formatted: `rows` JSONL lines, handed over when
-// the reader had consumed `bytes` and the bucketizer counted `packets`.
-struct TextBlock {
-  std::string text;
-  size_t rows = 0;
-  uint64_t bytes = 0, packets = 0;
-};
-
-// run_pipeline() on a thread of its own, the bucket stage included, with the
-// rows formatted as netflow JSONL (netflow_json, seq counting from `seq`)
-// and queued for a consumer on another thread, which takes them with next().
-// Blocks are handed over as the addon's runFd always did: after a block of
-// packets that closed rows, else every 16 MiB read, and once at the end
-// (the rows flush() closes, the last one marked partial as flush() says),
-// a long run of zero rows in pieces of about 64 MiB of text. The queue holds
-// about queue_bytes (at least one block): a consumer that has not come yet
-// holds the pipeline back, not the whole output. The reader and the
-// bucketizer belong to the run until stop() or the end.
-class BackgroundRun {
- public:
-  BackgroundRun(int fd, CaptureReader& reader, Bucketizer& bucketizer, NetflowJsonFormat format, uint64_t seq,
-                const PipelineOptions& opt = PipelineOptions{}, size_t queue_bytes = 16u << 20);
-  ~BackgroundRun() { stop(); }
-  BackgroundRun(const BackgroundRun&) = delete;
-  BackgroundRun& operator=(const BackgroundRun&) = delete;
-
-  // Waits for the next block; false once the run is over and every block was
-  // taken (then result() and last_partial() hold).
-  bool next(TextBlock* out);
-  // Stops the run (if it is still going) and waits for its threads.
-  void stop();
-  const PipelineResult& result() const { return result_; }
-  bool last_partial() const { return partial_; }
-
- private:
-  void run(int fd, CaptureReader& reader, Bucketizer& bucketizer, NetflowJsonFormat format, uint64_t seq,
-           PipelineOptions opt);
-  bool hand(std::string* text, size_t rows, uint64_t bytes, uint64_t packets);
-
-  std::mutex m_;
-  std::condition_variable cv_;
-  std::deque<TextBlock> queue_;
-  size_t queued_bytes_ = 0;
-  const size_t queue_cap_;
-  bool cancel_ = false;  // the consumer is gone: stop
-  bool done_ = false;    // the run has queued its last block
-  PipelineResult result_;
-  bool partial_ = false;
-  std::thread thread_;
-};
 
 }  // namespace labtel

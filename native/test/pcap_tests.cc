@@ -11,7 +11,6 @@
 // LABTEL_SANITIZE build) catches any read past caplen.
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,7 +22,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <memory>
 #include <random>
@@ -2036,84 +2034,6 @@ void test_netflow_layout() {
 
 }  // namespace
 
-// BackgroundRun (the addon's start/drain): the text of the rows, in blocks
-// handed to another thread, as formatting the serial rows gives; and a run
-// nobody takes from stops (no deadlock on its full queue) when asked, or
-// when destroyed.
-void test_background_run() {
-  g_context = "background run";
-  std::mt19937 rng(13);
-  Bytes file = pcap_header(false, false, 65535);
-  int64_t t = kT0;
-  for (int i = 0; i < 30000; i++) {
-    t += int64_t(rng() % 2000) * 1000;
-    IP4 peer = {10, 0, uint8_t(rng() % 4), uint8_t(rng() % 50)};
-    Bytes rec = pcap_record(false, uint32_t(t / 1000000000), uint32_t(t % 1000000000 / 1000), tcp4(peer, kGuest, 443, uint16_t(1000 + rng() % 99), 0x02));
-    file.insert(file.end(), rec.begin(), rec.end());
-  }
-  char path[] = "/tmp/pcap_tests_run_XXXXXX";
-  int wfd = mkstemp(path);
-  CHECK(wfd >= 0);
-  if (wfd < 0) return;
-  CHECK(write(wfd, file.data(), file.size()) == ssize_t(file.size()));
-  close(wfd);
-  NetflowJsonFormat fmt;
-  fmt.bucket_ms = "1";
-  Bucketizer serial(guest_cfg(1));
-  CaptureReader r1{ReaderOptions()};
-  r1.feed(file.data(), file.size(), serial);
-  r1.finish();
-  bool partial = serial.flush();
-  auto rs = all_rows(serial);
-  CHECK(rs.size() > 1000);
-  std::string want;
-  uint64_t seq = 7;
-  append_netflow_json(rs, fmt, &seq, partial, &want);
-  {
-    int fd = open(path, O_RDONLY);
-    Bucketizer b(guest_cfg(1));
-    CaptureReader r{ReaderOptions()};
-    PipelineOptions po;
-    po.block_packets = 500;
-    BackgroundRun run(fd, r, b, fmt, 7, po, 4096);
-    std::string got;
-    TextBlock blk;
-    size_t blocks = 0, rows = 0;
-    while (run.next(&blk)) {
-      got += blk.text;
-      rows += blk.rows;
-      blocks++;
-    }
-    CHECK(blocks > 2);
-    CHECK_EQ(rows, rs.size());
-    CHECK(got == want);
-    CHECK(run.result().feed.ok && run.last_partial() == partial);
-    close(fd);
-  }
-  for (bool explicit_stop : {true, false}) {
-    g_context = std::string("background run, nobody takes, ") + (explicit_stop ? "stop()" : "destroyed");
-    int fd = open(path, O_RDONLY);
-    Bucketizer b(guest_cfg(1));
-    CaptureReader r{ReaderOptions()};
-    PipelineOptions po;
-    po.block_packets = 100;
-    {
-      BackgroundRun run(fd, r, b, fmt, 0, po, 1);
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));  // its queue is full by then
-      if (explicit_stop) {
-        run.stop();
-        TextBlock blk;
-        size_t left = 0;
-        while (run.next(&blk)) left++;
-        CHECK(left <= 1);  // what was queued before the stop, at most one block past the 1-byte bound
-      }
-    }
-    CHECK(b.packets() < 30000);  // it did stop before the end
-    close(fd);
-  }
-  unlink(path);
-}
-
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--write-corpus") return write_corpus(argv[2]);
   if (argc != 1) {
@@ -2139,8 +2059,7 @@ int main(int argc, char** argv) {
                {"bucket_bounds", test_bucket_bounds},
                {"bucket_gaps", test_bucket_gaps},
                {"corpus_reads", test_corpus_reads},
-               {"netflow_layout", test_netflow_layout},
-               {"background_run", test_background_run}};
+               {"netflow_layout", test_netflow_layout}};
   for (auto& t : tests) {
     auto t0 = std::chrono::steady_clock::now();
     int before = g_failures;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CaptureStatus } from '../../collectors/netflow/bucketizer.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { bucketizeNativeFile, type StartedFile } from '../../collectors/netflow/offline/bucketize-native.js';
+import { bucketizeNativeFile } from '../../collectors/netflow/offline/bucketize-native.js';
 import { Progress } from '../../collectors/netflow/offline/progress.js';
 import type { BucketizeFlags } from './bucketize-options.js';
 import { plainBucketizeOptions } from './bucketize-plain-flags.js';
@@ -33,8 +33,7 @@ function report(input: string, rows: number, s: CaptureStatus, maxEmptyBuckets: 
   return false;
 }
 
-/** `started`: the capture's pipeline main.ts started early (bucketize-early.ts), drained when this command reaches it. */
-export async function bucketizeCommand(inputs: string[], f: BucketizeFlags, started?: StartedFile | null): Promise<number> {
+export async function bucketizeCommand(inputs: string[], f: BucketizeFlags): Promise<number> {
   if (f.episode && inputs.length === 0) {
     const capture = (await import('../../collectors/netflow/offline/episode-replay.js')).readEpisodeCapture(f.episode);
     if (capture) return (await import('./bucketize-replay.js')).replayCommand(f.episode, capture, f);
@@ -62,7 +61,7 @@ export async function bucketizeCommand(inputs: string[], f: BucketizeFlags, star
     const writer = new JsonlWriter(out === '-' ? { fd: 1, name: 'stdout' } : out, { availableInDeployment: true });
     try {
       const o = { ...options, onProgress: (b: number, p: number) => progress.update(b, p) };
-      const r = bucketizeNativeFile(inputs[0]!, writer, o, started) ?? (await import('../../collectors/netflow/offline/bucketize-file.js')).bucketizeFile(inputs[0]!, writer, o);
+      const r = bucketizeNativeFile(inputs[0]!, writer, o) ?? (await import('../../collectors/netflow/offline/bucketize-file.js')).bucketizeFile(inputs[0]!, writer, o);
       progress.update(r.status.offset, r.status.packets, true);
       progress.done();
       return report(inputs[0]!, r.rows, r.status, options.maxEmptyBuckets!) ? 0 : 1;

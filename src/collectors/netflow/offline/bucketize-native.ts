@@ -25,29 +25,12 @@ export interface BucketizeFileResult {
 }
 
 type RunFd = NonNullable<CaptureBucketizer['runFd']>;
-type Format = Parameters<RunFd>[1];
-type OnLines = Parameters<RunFd>[2];
-/** The addon's runFd in two halves (native/binding_bucketize.cc): start() runs the pipeline in the background, drain() is the rest of runFd. */
-interface Startable {
-  start(fd: number, format: Format): void;
-  drain(onLines: OnLines): ReturnType<RunFd>;
-  abort(): void;
-}
 
-/** A capture whose pipeline was started before its writer existed (startNativeFile). */
-export interface StartedFile {
-  file: string;
-  fd: number;
-  bucketizer: CaptureBucketizer & Startable;
-  format: Format;
-  /** Taken by bucketizeNativeFile(), which then owns the fd and the run. */
-  taken: boolean;
-}
-
-/** Drains a capture's pipeline into the writer (run: runFd's or drain's call). */
-function drainInto(file: string, bucketizer: CaptureBucketizer, writer: JsonlWriter, o: BucketizeFileOptions, run: (onLines: OnLines) => ReturnType<RunFd>): BucketizeFileResult {
+/** Runs an open capture through a bucketizer that has runFd (the addon's). */
+export function runFile(file: string, fd: number, bucketizer: CaptureBucketizer & { runFd: RunFd }, writer: JsonlWriter, o: BucketizeFileOptions): BucketizeFileResult {
   const rowsBefore = writer.rows;
-  const { readErrno } = run((text, rows, bytes, packets) => {
+  const format = { bucketMs: o.bucketMs, availableInDeployment: writer.availableInDeployment, seq: writer.nextSeq('netflow') };
+  const { readErrno } = bucketizer.runFd(fd, format, (text, rows, bytes, packets) => {
     writer.appendLines('netflow', text, rows);
     o.onProgress?.(bytes, packets);
   });
@@ -56,74 +39,8 @@ function drainInto(file: string, bucketizer: CaptureBucketizer, writer: JsonlWri
   return { file, rows: writer.rows - rowsBefore, status: bucketizer.status(), kind: 'native' };
 }
 
-const formatFor = (o: BucketizeFileOptions, writer: JsonlWriter): Format => ({ bucketMs: o.bucketMs, availableInDeployment: writer.availableInDeployment, seq: writer.nextSeq('netflow') });
-
-/** Runs an open capture through a bucketizer that has runFd (the addon's). */
-export function runFile(file: string, fd: number, bucketizer: CaptureBucketizer & { runFd: RunFd }, writer: JsonlWriter, o: BucketizeFileOptions): BucketizeFileResult {
-  const format = formatFor(o, writer);
-  return drainInto(file, bucketizer, writer, o, (onLines) => bucketizer.runFd(fd, format, onLines));
-}
-
-/**
- * Starts a capture's pipeline (read, parse, bucket, format) on the addon's
- * threads before its writer exists, so that it runs while the rest of the
- * command loads; its rows wait (bounded) until bucketizeNativeFile() drains
- * them into a writer whose format is `format`. Null when that cannot be:
- * no addon, or the capture is not a regular file that opens (the ordinary
- * path then opens it and says what is wrong, as before).
- */
-export function startNativeFile(file: string, o: BucketizeFileOptions, format: Format): StartedFile | null {
-  const addon = nativeAddon();
-  if (!addon || o.kind === 'ts') return null;
-  const bucketizer = new addon.CaptureBucketizer(nativeOptions(o)) as CaptureBucketizer & Partial<Startable>;
-  if (!bucketizer.start || !bucketizer.drain || !bucketizer.abort) return null;
-  // Only a regular file: opening a FIFO would pair with its writer (and closing it unread end that writer), and
-  // reading a device would take what the command reads later. Checked before the open and, on what was opened, after.
-  let fd: number;
-  try {
-    if (!fs.statSync(file).isFile()) return null;
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch {
-    return null;
-  }
-  try {
-    if (!fs.fstatSync(fd).isFile()) throw new Error('not a regular file');
-    bucketizer.start(fd, format);
-  } catch {
-    fs.closeSync(fd);
-    return null;
-  }
-  return { file, fd, bucketizer: bucketizer as CaptureBucketizer & Startable, format, taken: false };
-}
-
-/** Stops a started pipeline nobody drained, and closes its capture. */
-export function abandonStarted(s: StartedFile): void {
-  if (s.taken) return;
-  s.taken = true;
-  s.bucketizer.abort();
-  fs.closeSync(s.fd);
-}
-
-const sameFormat = (a: Format, b: Format) => a.bucketMs === b.bucketMs && a.availableInDeployment === b.availableInDeployment && a.seq === b.seq;
-
-/**
- * bucketizeFile() on the addon; null when the addon is not loaded (the caller takes the pure-TS path).
- * `started`: that capture's pipeline, already running (startNativeFile), drained here when it is this
- * file's with this writer's format (else it is stopped and the file run anew).
- */
-export function bucketizeNativeFile(file: string, writer: JsonlWriter, o: BucketizeFileOptions, started?: StartedFile | null): BucketizeFileResult | null {
-  if (started && !started.taken) {
-    if (started.file === file && sameFormat(started.format, formatFor(o, writer))) {
-      started.taken = true;
-      try {
-        return drainInto(file, started.bucketizer, writer, o, (onLines) => started.bucketizer.drain(onLines));
-      } finally {
-        started.bucketizer.abort();
-        fs.closeSync(started.fd);
-      }
-    }
-    abandonStarted(started);
-  }
+/** bucketizeFile() on the addon; null when the addon is not loaded (the caller takes the pure-TS path). */
+export function bucketizeNativeFile(file: string, writer: JsonlWriter, o: BucketizeFileOptions): BucketizeFileResult | null {
   const addon = nativeAddon();
   if (!addon || o.kind === 'ts') return null;
   const bucketizer = new addon.CaptureBucketizer(nativeOptions(o));
