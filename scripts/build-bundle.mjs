@@ -72,6 +72,11 @@ const common = {
   // what the bundle prints and writes to what tsc's dist/ does.
   keepNames: false,
   legalComments: 'none',
+  // Less to parse in each of the seven isolates (the workers' scripts 59 -> 38 KB): the test guest's six collectors, 5
+  // runs each taking turns, load 2.6-3.4: start-up CPU 0.48 -> 0.44 s, the six workers 269 -> 245 ms (medians).
+  // Names are kept (no minifyIdentifiers), so a stack still names its functions.
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
   // A dynamic import of a path known only at run time (LABTEL_TEST_COLLECTORS, a collector's entry) stays one.
   logOverride: { 'unsupported-dynamic-import': 'silent' },

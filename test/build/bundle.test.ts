@@ -127,7 +127,9 @@ describe('the bundle', () => {
     const episode = JSON.parse(fs.readFileSync(path.join(dir, 'ep', 'episode.json'), 'utf8'));
     expect(Object.keys(episode.preflight).sort()).toEqual(builtIn.map((s) => s.name).sort());
     for (const p of Object.values(episode.preflight)) expect(Object.keys(p as object).sort()).toEqual(['available', 'reason']);
-    expect(run(bin, ['verify', path.join(dir, 'ep')]).code).toBe(0);
+    // Degraded is this test's ok: on a loaded machine a 50 ms proc may fall silent over 3 intervals, which verify reports.
+    const v = run(bin, ['verify', '--allow-degraded', path.join(dir, 'ep')]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
     expect(run(bin, ['check', manifest]).stdout).toMatch(/^proc +run +native sampler/m);
 
     const out = path.join(dir, 'flows');
