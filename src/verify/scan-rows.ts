@@ -70,6 +70,8 @@ export interface FileScan {
   sources: Map<string, SourceScan>;
   /** With a part (scanFile's `part`): per source, what joining it to the part before or after needs (src/verify/scan-merge.ts). */
   edges?: Map<string, SourceEdge>;
+  /** With a part: the lines it ended, those over MAX_LINE included (`lines` counts only those scanned): the next part's lineBase. */
+  endedLines?: number;
 }
 
 /**
@@ -369,6 +371,7 @@ export function scanFile(file: string, silenceOf: (row: Row) => boolean = () => 
   }
   for (const st of states.values()) if (st.pickedCopy) st.scan.lastPicked = JSON.parse(st.pickedCopy.toString('utf8')) as Row;
   if (part) {
+    scan.endedLines = lines.lines;
     scan.edges = new Map();
     for (const [source, st] of states) {
       const { nextSeq, lastT, lastSilenceT, firstSeq, firstSeqLine, firstT, firstTLine, firstPickedT } = st;

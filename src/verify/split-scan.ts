@@ -94,14 +94,16 @@ export class SplitScan {
    */
   finish(file: string, head: FileScan, silenceOf: (row: Row) => boolean, scan: Scan, merge: Merge): FileScan {
     let tail: FileScan | null = null;
+    // The lines before the tail as one pass numbers them: a line over the bound is one, though not scanned.
+    const before = head.endedLines ?? head.lines;
     const mine = this.mode === 'main' || (this.mode !== 'worker' && Atomics.compareExchange(this.state, 0, OFFERED, TAKEN_BY_MAIN) === OFFERED);
     if (mine) {
-      tail = scan(file, silenceOf, undefined, { start: this.at, lineBase: head.lines, continued: true });
+      tail = scan(file, silenceOf, undefined, { start: this.at, lineBase: before, continued: true });
     } else {
       const r = this.wait();
-      if (r && !('error' in r) && r.lineBase === head.lines) tail = r.scan;
+      if (r && !('error' in r) && r.lineBase === before) tail = r.scan;
       // The tests' mode says so instead of scanning again, or a worker that cannot start would pass unseen.
-      else if (this.mode === 'worker') throw new Error(`verify's split scan: the worker failed (${r === null ? 'no result' : 'error' in r ? r.error : `lines ${r.lineBase} before the tail, not ${head.lines}`})`);
+      else if (this.mode === 'worker') throw new Error(`verify's split scan: the worker failed (${r === null ? 'no result' : 'error' in r ? r.error : `lines ${r.lineBase} before the tail, not ${before}`})`);
     }
     this.close();
     const merged = tail && merge(head, tail);

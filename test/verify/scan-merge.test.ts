@@ -35,6 +35,8 @@ const show = (s: FileScan | null) => (s ? JSON.stringify({ ...s, edges: undefine
 /** The joined scan split after line `k` (at byte `at`), or its disagreement with the whole scan; null = agrees. */
 function joinDiffers(file: string, pick: Pick, whole: FileScan, at: number, k: number): { differs: string | null; joined: boolean } {
   const head = scanFile(file, pick, undefined, { end: at });
+  // What split-scan.ts numbers the tail from (and holds the worker's count of newlines to): a line over the bound included.
+  if (head.endedLines !== k) return { differs: `${file} split after line ${k}: the head ended ${head.endedLines} lines`, joined: true };
   const tail = scanFile(file, pick, undefined, { start: at, lineBase: k, continued: true });
   const merged = mergeScans(head, tail);
   if (merged === null) return { differs: null, joined: false };
