@@ -162,7 +162,13 @@ export function startSplitScan(dir: string, mode: SplitMode = MODE): SplitScan |
     return null;
   }
   if (!largest || (mode === 'auto' && total < SPLIT_MIN_BYTES)) return null;
-  const at = lineStartAfter(largest.file, largest.size - Math.min(largest.size, total * TAIL_SHARE));
+  let at: number;
+  try {
+    at = lineStartAfter(largest.file, largest.size - Math.min(largest.size, total * TAIL_SHARE));
+  } catch {
+    // Unreadable (a file verify may not even judge, as the agent's own): verify reads the files as it would have, and says so itself.
+    return null;
+  }
   if (at <= 0 || at >= largest.size) return null;
   const state = new SharedArrayBuffer(8);
   const { port1, port2 } = new MessageChannel();
