@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CATALOG } from '../../src/collectors/catalog.js';
+import { SPLIT_MIN_BYTES } from '../../src/verify/split-scan.js';
 import { verifyEpisode } from '../../src/verify/verify-episode.js';
 import { legacyScanFile } from '../../test/verify/legacy-scan-rows.js';
 import { generateEpisode } from './gen-episode.js';
@@ -83,8 +84,13 @@ const commands: Command[] = [
 ];
 const loadBefore = os.loadavg()[0]!;
 const largestShare = Math.max(...files.map((f) => fs.statSync(f).size)) / bytes;
+// Whether `labtel verify` (the bold row) had its worker, by verify's own test (split-scan.ts) just before each run of it.
+const cores = os.availableParallelism();
+const splitLoads: number[] = [];
+const splitRuns = () => (bytes < SPLIT_MIN_BYTES || cores < 2 ? 0 : splitLoads.filter((l) => l < cores).length);
 for (let run = 0; run < RUNS; run++) {
   for (const c of commands) {
+    if (c.name.includes('**')) splitLoads.push(os.loadavg()[0]!);
     const { wall, code, cpu, lastError } = measureCommand(c.argv);
     if (!c.ok.includes(code) || !Number.isFinite(wall)) {
       c.failed ??= `exited ${code}: ${lastError}`;
@@ -163,7 +169,7 @@ tableRows.push(
 );
 
 const targets: Target[] = [
-  { what: `\`labtel verify\` reads at least ${TARGET_MBS} MB/s of telemetry (whole process, median wall, every check it makes)`, pass: cli.failed === null && mbs(cliWall) >= TARGET_MBS, value: `${fmt(mbs(cliWall), 0)} MB/s: ${fmt(mb, 1)} MB in ${fmt(cliWall, 3)} s, CPU ${fmt(median(cli.cpus), 3)} s` },
+  { what: `\`labtel verify\` reads at least ${TARGET_MBS} MB/s of telemetry (whole process, median wall, every check it makes)`, pass: cli.failed === null && mbs(cliWall) >= TARGET_MBS, value: `${fmt(mbs(cliWall), 0)} MB/s: ${fmt(mb, 1)} MB in ${fmt(cliWall, 3)} s, CPU ${fmt(median(cli.cpus), 3)} s; the worker in ${splitRuns()} of ${RUNS} runs` },
   { what: 'and still catches a seq gap in the very last row (as run, with the tail scanned by the worker, and on one thread)', pass: caught, value: gaps.map((g) => `${g.mode || 'as run'}: exit ${g.status}, ${g.gapReason}`).join('; ') },
 ];
 printSection(
@@ -181,10 +187,12 @@ printSection(
       `Of \`labtel verify\`'s ${fmt(median(cli.cpus), 3)} s of CPU, ${fmt(median(startup.cpus), 3)} s is its start-up before the first row (the row above with empty files; Node alone is ${fmt(median(nodeAlone.cpus), 3)} s), so the scan of the ${fmt(mb, 1)} MB is about ${fmt(median(cli.cpus) - median(startup.cpus), 3)} s; ` +
         `merely JSON.parsing every line takes ${fmt(median(parseLoop.cpus) - median(nodeAlone.cpus), 3)} s of CPU beyond Node's start-up. ` +
         `Node runs V8's optimizing compiler and the garbage collector on threads of their own, so a whole process's CPU can exceed its wall time.`,
-      `\`labtel verify\` scans the tail of the largest file (here ${fmt(largestShare * 100, 0)}% of the bytes are telemetry-proc.jsonl) on a worker thread, started before verify loads its modules, when the machine has a core to spare (the last minute's load average below the cores; it was ${fmt(loadBefore, 2)} before the runs and ${fmt(os.loadavg()[0]!, 2)} after): the row on one thread shows what that second core brings, and costs in CPU.`,
+      `\`labtel verify\` scans the tail of the largest file (here ${fmt(largestShare * 100, 0)}% of the bytes are telemetry-proc.jsonl) on a worker thread, started before verify loads its modules, from ${fmt(SPLIT_MIN_BYTES / 2 ** 20, 0)} MiB of telemetry (here ${fmt(bytes / 2 ** 20, 1)} MiB) when the machine has a core to spare (the last minute's load average below the ${cores} cores; it was ${fmt(loadBefore, 2)} before the runs and ${fmt(os.loadavg()[0]!, 2)} after). ` +
+        `By that test just before each run of the row in bold, **it had the worker in ${splitRuns()} of its ${RUNS} runs** (load ${splitLoads.map((l) => fmt(l, 2)).join(', ')}): ` +
+        (splitRuns() === RUNS ? 'the row on one thread shows what that second core brings, and costs in CPU.' : splitRuns() === 0 ? 'both rows time verify on one thread.' : 'the rest timed it on one thread, as the row below it does.'),
       `Then the same episode with a seq gap in its very last row (the last line of telemetry-proc.jsonl, seq ${seq} written as ${seq + 1}): \`labtel verify\` exits ${gap.status}: \`${verdictLine}\`, \`${gapReason}\`; the same with the tail left to the worker (\`LABTEL_VERIFY_SPLIT=worker\`) and on one thread.`,
     ],
     targets,
   },
-  { rows, bytes, seconds, runs: RUNS, commands: commands.map((c) => ({ name: c.name, walls: c.walls, cpus: c.cpus, failed: c.failed })), inProcess, legacy, gaps, loadBefore },
+  { rows, bytes, seconds, runs: RUNS, commands: commands.map((c) => ({ name: c.name, walls: c.walls, cpus: c.cpus, failed: c.failed })), inProcess, legacy, gaps, loadBefore, splitLoads, splitRuns: splitRuns() },
 );
