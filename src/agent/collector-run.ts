@@ -7,7 +7,7 @@ import { countLines } from '../rows/jsonl-writer.js';
 import type { Source } from '../rows/envelope.js';
 import { newStopFlag, raiseStopFlag, type StopFlag } from '../util/pace.js';
 import type { AgentEventRow } from '../rows/agent-rows.js';
-import { spawnModuleWorker, spawnWorkerScript } from '../util/spawn-worker.js';
+import { COLLECTOR_WORKER_OPTIONS, spawnModuleWorker, spawnWorkerScript } from '../util/spawn-worker.js';
 import type { CollectorSummary } from './summary.js';
 import type { FromWorker, WorkerInput } from './worker-protocol.js';
 import { MAX_REPORTED } from './error-budget.js';
@@ -41,7 +41,9 @@ export class CollectorRun {
     const ports = [...(input.upstream ? [input.upstream] : []), ...(input.downstream ?? [])];
     const data = { ...input, stopFlag: this.stopFlag, stats: this.stats };
     // In the bundle, a built-in collector's worker is its own script with the collector built in (one file, CommonJS: the cheapest start).
-    this.worker = input.entry.worker ? spawnWorkerScript(input.entry.worker, data, ports) : spawnModuleWorker(import.meta.url, 'collector-worker', data, ports);
+    this.worker = input.entry.worker
+      ? spawnWorkerScript(input.entry.worker, data, ports, COLLECTOR_WORKER_OPTIONS)
+      : spawnModuleWorker(import.meta.url, 'collector-worker', data, ports, COLLECTOR_WORKER_OPTIONS);
     this.finished = new Promise<void>((resolve) => {
       const settle = () => {
         if (this.done) return;

@@ -73,7 +73,9 @@ export class FifoDrain {
     let wait = POLL_MIN_MS;
     let timer: NodeJS.Timeout | undefined;
     let ended = false;
-    // Ends the drain: the socket owns the descriptor now, and closes it.
+    // Ends the drain: the socket owns the descriptor now, and closes it (through libuv, which Node's fd tracking does not
+    // see: a worker this runs on must not track fs.open's descriptors, or its exit closes this number again, by then
+    // another thread's: src/util/spawn-worker.ts's COLLECTOR_WORKER_OPTIONS).
     const end = () => {
       if (ended) return;
       ended = true;
