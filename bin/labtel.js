@@ -1,6 +1,18 @@
 #!/usr/bin/env node
 // The bundle (dist/bundle/, npm run build) starts fastest; tsc's dist/ alone (a build without the bundling step) runs the same code.
-const entries = ['../dist/bundle/cli.js', '../dist/cli/main.js'];
+// A bundle older than tsc's dist/ is stale (tsc run again since, as a work tree's tests are built): dist/ runs then.
+import { statSync } from 'node:fs';
+
+const BUNDLE = '../dist/bundle/cli.js';
+const TSC = '../dist/cli/main.js';
+const mtime = (entry) => {
+  try {
+    return statSync(new URL(entry, import.meta.url)).mtimeMs;
+  } catch {
+    return -1;
+  }
+};
+const entries = mtime(BUNDLE) >= mtime(TSC) ? [BUNDLE, TSC] : [TSC, BUNDLE];
 const missing = (err, entry) => err && err.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(entry.slice(3));
 (async () => {
   for (const entry of entries) {

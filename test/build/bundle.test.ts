@@ -97,12 +97,24 @@ describe('the bundle', () => {
   });
 
   // regression for: bin/labtel.js running tsc's dist/ (hundreds of modules, every worker an ESM graph) where the bundle is built.
-  it('is what bin/labtel.js runs when it is there, and tsc\'s dist/ is what it runs otherwise', () => {
+  it('is what bin/labtel.js runs when it is there and not older than tsc\'s dist/, and tsc\'s dist/ is what it runs otherwise', () => {
     expect(run(LABTEL_BIN, ['--version'])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
     const root = bundleOnlyRoot();
     const bin = path.join(root, 'bin', 'labtel.js');
     fs.mkdirSync(path.join(root, 'dist', 'cli'));
-    fs.writeFileSync(path.join(root, 'dist', 'cli', 'main.js'), "console.log('tsc dist ran'); process.exitCode = 3;\n");
+    const tscMain = path.join(root, 'dist', 'cli', 'main.js');
+    fs.writeFileSync(tscMain, "console.log('tsc dist ran'); process.exitCode = 3;\n");
+    // As `npm run build` leaves them: tsc's output first, then the bundle built from it.
+    const bundled = fs.statSync(path.join(root, 'dist', 'bundle', 'cli.js')).mtime;
+    fs.utimesSync(tscMain, new Date(bundled.getTime() - 60_000), new Date(bundled.getTime() - 60_000));
+    expect(run(bin, ['--version'])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+    // regression for: a bundle older than tsc's dist/ (tsc alone run again after an edit, as a work tree's tests are
+    // built) still run by bin/labtel.js, so the command and every test that spawns it ran the code from before the edit.
+    fs.utimesSync(tscMain, new Date(bundled.getTime() + 60_000), new Date(bundled.getTime() + 60_000));
+    expect(run(bin, ['--version'])).toMatchObject({ code: 3, stdout: 'tsc dist ran\n' });
+    // One time on both (npm's tarballs give every file 1985-10-26T08:15:00Z): the bundle.
+    const npmTime = new Date('1985-10-26T08:15:00Z');
+    for (const f of [tscMain, path.join(root, 'dist', 'bundle', 'cli.js')]) fs.utimesSync(f, npmTime, npmTime);
     expect(run(bin, ['--version'])).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
     fs.rmSync(path.join(root, 'dist', 'bundle'), { recursive: true });
     expect(run(bin, ['--version'])).toMatchObject({ code: 3, stdout: 'tsc dist ran\n' });
