@@ -119,7 +119,9 @@ for (const c of collectors) {
     outfile: path.join(OUT, `worker-${c.export}.cjs`),
     // import.meta.url in CommonJS: the file's own URL (package-root.ts, the addon's createRequire).
     define: { ...common.define, 'import.meta.url': '__labtelImportMetaUrl' },
-    banner: { js: "var __labtelImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    // Strict, as the ES modules it is built from are (esbuild's CommonJS output is sloppy: a write to a read-only
+    // property or a function's `this` would go differently on the worker than in tsc's dist/).
+    banner: { js: "'use strict';\nvar __labtelImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
 }
 

@@ -83,6 +83,21 @@ describe('the bundle', () => {
     }
   });
 
+  // regression for: the collectors' CommonJS worker scripts ran in sloppy mode (esbuild adds no "use strict"), where
+  // tsc's ES modules, the same code, are strict: a write to a read-only property failed silently on the worker only.
+  it("runs each collector's worker script in strict mode, as the ES modules it is built from", () => {
+    expect(builtIn.length).toBeGreaterThan(0);
+    for (const s of builtIn) {
+      const script = path.join(BUNDLE, `worker-${s.entry.export}.cjs`);
+      // The directive is the script's first statement, or it is only a string.
+      expect(fs.readFileSync(script, 'utf8').split('\n', 1)[0], script).toBe("'use strict';");
+      // And what it means, in a script that starts as the worker's does.
+      const probe = path.join(tmpDir(), 'strict.cjs');
+      fs.writeFileSync(probe, `${fs.readFileSync(script, 'utf8').split('\n', 1)[0]}\nprocess.stdout.write(String((function () { return this; })() === undefined));\n`);
+      expect(run(probe, []).stdout, script).toBe('true');
+    }
+  });
+
   // regression for: a worker module (bucketize's pool, verify's split scan, ...) missing from the bundle, so that the
   // command that starts it fails only when run from bin/labtel.js, which tests of src/ never see.
   it('holds every worker module that src/ starts by name (spawnModuleWorker)', () => {
