@@ -4,6 +4,10 @@
 #include <cstring>
 #include <random>
 
+// The bucket stage's per-packet functions, inlined into consume()'s loop
+// (GCC's -O2 heuristics left them as calls).
+#define LABTEL_HOT inline __attribute__((always_inline))
+
 namespace labtel {
 
 namespace {
@@ -125,7 +129,7 @@ void Bucketizer::consume(const PacketSummary* s, size_t n) {
 }
 
 // Starts the memory loads consume_one() will need for x.
-void Bucketizer::prefetch(const PacketSummary& x) const {
+LABTEL_HOT void Bucketizer::prefetch(const PacketSummary& x) const {
   if (!(x.bits & kSumIp)) return;
   if (single_) {
     flow_table_.prefetch(x.flow);
@@ -291,7 +295,7 @@ bool PacketSummarizer::summarize_fast(const Packet& pk, PacketSummary* x) const 
 }
 
 // The order-dependent half: bucket, counters and distinct sets.
-void Bucketizer::consume_one(const PacketSummary& x) {
+LABTEL_HOT void Bucketizer::consume_one(const PacketSummary& x) {
   packets_++;
   if (!started_) start(x.ts_ns);
   int64_t t = clamp_t(static_cast<int64_t>(uint64_t(x.ts_ns) - uint64_t(origin_)));
@@ -324,7 +328,7 @@ void Bucketizer::consume_one(const PacketSummary& x) {
 // One open bucket: the flow table's mark says whether (and with which
 // direction) a flow was counted in this bucket, so a flow's later packets
 // skip the flow, port and peer sets.
-void Bucketizer::count_single(Acc& a, int64_t k, int64_t t, const PacketSummary& x) {
+LABTEL_HOT void Bucketizer::count_single(Acc& a, int64_t k, int64_t t, const PacketSummary& x) {
   if (x.bits & kSumFlow) {
     FlowTable::Touch tc = flow_table_.touch(x.flow, t, idle_, k);
     if (__builtin_expect(tc.evicted, 0) && !flow_table_.watched_evictions().empty() && a.sketch[kFlows] < 0) {
@@ -369,7 +373,7 @@ void Bucketizer::count_multi(Acc& a, int64_t k, int64_t t, const PacketSummary& 
 }
 
 // Single mode's dst port bitmap; `on` = 0 makes it a no-op (branch-free).
-void Bucketizer::add_port(Acc& a, uint16_t port, unsigned on) {
+LABTEL_HOT void Bucketizer::add_port(Acc& a, uint16_t port, unsigned on) {
   uint64_t& w = port_bits_[port >> 6];
   unsigned added = on & unsigned(~(w >> (port & 63)) & 1u);
   w |= uint64_t(on) << (port & 63);
@@ -392,7 +396,7 @@ int32_t Bucketizer::new_sketch() {
 
 // Counts item h in one of the bucket's distinct sets. Returns whether it
 // was not there yet.
-bool Bucketizer::distinct(int which, Acc& a, int64_t k, uint64_t h) {
+LABTEL_HOT bool Bucketizer::distinct(int which, Acc& a, int64_t k, uint64_t h) {
   BucketSet::Result res = sets_[which].insert(h, k);
   if (__builtin_expect(res != BucketSet::kFull, 1)) {
     unsigned added = res == BucketSet::kAdded;
