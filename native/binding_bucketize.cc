@@ -2,6 +2,7 @@
 // status out, and nothing else. One instance per stream; no shared state.
 #include "binding_bucketize.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -181,12 +182,16 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     return o;
   }
 
-  // runFd(fd, {bucketMs, availableInDeployment, seq}, onLines: (text, rows, bytes, packets) => void): {readErrno, lastPartial}
+  // runFd(fd, {bucketMs, availableInDeployment, seq, bytes?}, onLines: (lines, rows, bytes, packets) => void): {readErrno, lastPartial}
   // (status() must not be called from onLines: the parse thread is still running.)
   // A whole file (or pipe) through the three-thread pipeline: read, parse,
-  // bucket. The rows come back as finished JSONL text (core/netflow_json),
-  // one string per block, so no JS work is done per row; onLines runs on this
-  // thread. The end of input is handled as by finish().
+  // bucket. The rows come back as finished JSONL lines (core/netflow_json),
+  // formatted straight into one buffer and handed over after each block of
+  // packets (and whenever the buffer is full), so no JS work is done per
+  // row; onLines runs on this thread. `lines` is a string, or with
+  // format.bytes a Uint8Array view of that buffer, which is reused: onLines
+  // must be done with it when it returns. The end of input is handled as by
+  // finish().
   Napi::Value RunFd(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (Ended(env)) return env.Undefined();
@@ -200,61 +205,76 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     format.bucket_ms = fo.Get("bucketMs").ToString().Utf8Value();
     format.available_in_deployment = fo.Get("availableInDeployment").ToBoolean().Value();
     uint64_t seq = static_cast<uint64_t>(fo.Get("seq").ToNumber().DoubleValue());
+    const bool as_bytes = fo.Get("bytes").ToBoolean().Value();
     Napi::Function on_lines = info[2].As<Napi::Function>();
-    std::string text;
+    // The rows' buffer: 1 MiB (a block of packets makes ~40 KB of rows here;
+    // a long run of zero rows is handed over 1 MiB at a time).
+    const size_t row_max = labtel::netflow_row_max_bytes(format);
+    const size_t cap = std::max<size_t>(size_t(1) << 20, 2 * row_max);
+    napi_value array_buffer;
+    void* data = nullptr;
+    if (napi_create_arraybuffer(env, cap, &data, &array_buffer) != napi_ok) {
+      if (!env.IsExceptionPending()) Napi::Error::New(env, "cannot make a buffer for the rows").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    char* buf = static_cast<char*>(data);
+    size_t used = 0, rows = 0;
     bool threw = false;
-    // Hands the text formatted so far to onLines; false when it threw.
+    auto fail = [&](const char* why) {
+      if (!env.IsExceptionPending()) Napi::Error::New(env, why).ThrowAsJavaScriptException();
+      threw = true;
+      return false;
+    };
+    // Hands the rows formatted so far to onLines (none: progress only); false when it threw.
     // Its own handle scope: runFd is one native call, and every block's string
     // would otherwise stay alive until it returns (RSS grew with the output).
-    auto hand = [&](size_t n, uint64_t bytes) {
+    auto hand = [&](uint64_t bytes) {
       Napi::HandleScope scope(env);
-      // The rows are ASCII: made as a one-byte string, copied once, not decoded as UTF-8.
-      napi_value str;
-      if (napi_create_string_latin1(env, text.data(), text.size(), &str) != napi_ok) {
-        if (!env.IsExceptionPending()) Napi::Error::New(env, "cannot make a string of the rows").ThrowAsJavaScriptException();
-        threw = true;
-        return false;
-      }
-      on_lines.Call({str, Napi::Number::New(env, double(n)), Napi::Number::New(env, double(bytes)),
+      napi_value lines;
+      // The rows are ASCII: a string of them is made as a one-byte string, copied once, not decoded as UTF-8.
+      if ((as_bytes ? napi_create_typedarray(env, napi_uint8_array, used, array_buffer, 0, &lines)
+                    : napi_create_string_latin1(env, buf, used, &lines)) != napi_ok)
+        return fail(as_bytes ? "cannot make a view of the rows" : "cannot make a string of the rows");
+      on_lines.Call({lines, Napi::Number::New(env, double(rows)), Napi::Number::New(env, double(bytes)),
                      Napi::Number::New(env, double(buckets_->packets()))});
-      text.clear();
-      if (env.IsExceptionPending()) threw = true;
-      return !threw;
+      used = 0;
+      rows = 0;
+      if (env.IsExceptionPending()) return fail("");
+      // The buffer must still be ours (not detached, e.g. transferred away by onLines).
+      void* now = nullptr;
+      size_t len = 0;
+      if (napi_get_arraybuffer_info(env, array_buffer, &now, &len) != napi_ok || now != data || len != cap)
+        return fail("runFd: onLines took the rows' buffer away");
+      return true;
     };
-    // Formats every closed row; returns how many are formatted and not yet
-    // handed over. A long run of zero rows (a gap a clock saw, or a large
-    // --max-empty-buckets) is handed over in blocks of about kTextBlock
-    // bytes: V8 refuses a string past 2^29 characters (the process aborted).
-    constexpr size_t kTextBlock = 64u << 20;
+    // Formats every closed row (final_partial: the last of them is partial),
+    // handing the buffer over whenever the next row might not fit; false
+    // when onLines threw.
     auto take = [&](bool final_partial, uint64_t bytes) {
-      size_t n = 0;
-      text.clear();
       do {
-        std::vector<labtel::BucketRow>& ready = buckets_->ready();
+        std::vector<labtel::BucketRow>& ready = buckets_->ready();  // may materialize the next zero rows: call once per batch
         bool last_batch = !buckets_->rows_pending();
-        labtel::append_netflow_json(ready, format, &seq, final_partial && last_batch, &text);
-        n += ready.size();
-        ready.clear();
-        if (text.size() >= kTextBlock && buckets_->rows_pending()) {
-          if (!hand(n, bytes)) return size_t(0);
-          n = 0;
+        for (size_t i = 0; i < ready.size(); i++) {
+          if (cap - used < row_max && !hand(bytes)) return false;
+          bool partial = final_partial && last_batch && i + 1 == ready.size();
+          used = size_t(labtel::format_netflow_row(ready[i], format, seq++, partial, buf + used) - buf);
+          rows++;
         }
+        ready.clear();
       } while (buckets_->rows_pending());
-      return n;
+      return true;
     };
     uint64_t reported = 0;
     labtel::PipelineResult r = labtel::run_pipeline(fd, *reader_, *buckets_, labtel::PipelineOptions{}, [&](uint64_t bytes) {
-      size_t n = take(false, bytes);
-      if (threw) return false;
-      if (n == 0 && bytes - reported < (16u << 20)) return true;  // nothing to hand over yet
+      if (!take(false, bytes)) return false;
+      if (rows == 0 && bytes - reported < (16u << 20)) return true;  // nothing to hand over yet
       reported = bytes;
-      return hand(n, bytes);
+      return hand(bytes);
     });
     last_ = r.feed;
     if (threw) return env.Undefined();
     bool partial = buckets_->flush();
-    size_t n = take(partial, r.bytes_read);
-    if (threw || !hand(n, r.bytes_read)) return env.Undefined();
+    if (!take(partial, r.bytes_read) || !hand(r.bytes_read)) return env.Undefined();
     Napi::Object o = Napi::Object::New(env);
     o.Set("readErrno", r.read_errno);
     o.Set("lastPartial", partial);

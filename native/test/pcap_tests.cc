@@ -38,6 +38,7 @@
 #include "../core/packet_decode.h"
 #include "../core/pcap_pipeline.h"
 #include "../core/pcap_reader.h"
+#include "netflow_json_legacy.h"
 
 using namespace labtel;
 
@@ -2032,6 +2033,84 @@ void test_netflow_layout() {
   CHECK_EQ(seq, uint64_t(8));
 }
 
+// The row formatting rewritten to write straight into a buffer
+// (format_netflow_row) against a frozen copy of the std::string appends it
+// replaced (netflow_json_legacy.h), byte for byte: every number at its
+// extremes and at each digit count, both flags, every format, batches with
+// and without a partial last row, and each line within
+// netflow_row_max_bytes(). Regression for: a row written past the room its
+// caller made, or a byte of the JSONL changed by the rewrite.
+void test_netflow_json_legacy() {
+  std::mt19937_64 rng(19);
+  std::vector<uint64_t> values = {0, 1, 9, 10, 99, 100, 9007199254740991ull, 9007199254740992ull, UINT64_MAX, UINT64_MAX - 1};
+  for (uint64_t p = 1; p != 0 && p <= UINT64_MAX / 10; p *= 10) {
+    values.push_back(p - 1);
+    values.push_back(p);
+    values.push_back(p * 10 - 1);
+  }
+  std::vector<int64_t> times = {0, 1, -1, INT64_MIN, INT64_MAX, -300000000, int64_t(1) << 60, -(int64_t(1) << 60)};
+  const std::vector<std::string> bucket_ms = {"100", "0.5", "1e-7", "1e+21", "123456789.123456", ""};
+  auto pick = [&]() -> uint64_t {
+    switch (rng() % 4) {
+      case 0: return values[rng() % values.size()];
+      case 1: return rng() % 1000;
+      case 2: return rng() >> (rng() % 64);
+      default: return rng();
+    }
+  };
+  size_t lines = 0;
+  for (int round = 0; round < 4000; round++) {
+    NetflowJsonFormat f;
+    f.bucket_ms = bucket_ms[size_t(round) % bucket_ms.size()];
+    f.available_in_deployment = (round / 7) % 2 == 0;
+    std::vector<BucketRow> rows(size_t(rng() % 5));
+    for (BucketRow& r : rows) {
+      r.t_mono_ns = rng() % 3 == 0 ? times[rng() % times.size()] : int64_t(rng());
+#define SET(name, type, json) r.name = std::string(#json) == "flag" ? (rng() % 2 ? pick() : rng() % 2) : pick();
+      LABTEL_NETFLOW_FIELDS(SET)
+#undef SET
+    }
+    bool last_partial = rng() % 2;
+    uint64_t seq0 = rng() % 3 == 0 ? values[rng() % values.size()] : rng() % 100000;
+    uint64_t seq_new = seq0, seq_old = seq0;
+    std::string got, want;
+    append_netflow_json(rows, f, &seq_new, last_partial, &got);
+    labtel_legacy::append_netflow_json(rows, f, &seq_old, last_partial, &want);
+    g_context = "round " + std::to_string(round);
+    CHECK(got == want);
+    CHECK_EQ(seq_new, seq_old);
+    // Each line fits the room format_netflow_row() is promised, written in place.
+    std::string room(netflow_row_max_bytes(f) + 8, '#');
+    uint64_t s = seq0;
+    size_t at = 0;
+    for (size_t i = 0; i < rows.size(); i++) {
+      room.assign(room.size(), '#');
+      char* end = format_netflow_row(rows[i], f, s++, last_partial && i + 1 == rows.size(), room.data());
+      size_t len = size_t(end - room.data());
+      CHECK(len <= netflow_row_max_bytes(f));
+      CHECK(room.compare(len, 8, "########") == 0);  // nothing written past the line
+      CHECK(want.compare(at, len, room, 0, len) == 0);
+      at += len;
+      lines++;
+    }
+    CHECK_EQ(at, want.size());
+  }
+  g_context.clear();
+  CHECK(lines > 1000);
+  // The longest row there is fills its bound exactly: the bound is tight.
+  BucketRow worst;
+  worst.t_mono_ns = INT64_MIN;
+#define SET(name, type, json) worst.name = std::string(#json) == "flag" ? 0 : UINT64_MAX;
+  LABTEL_NETFLOW_FIELDS(SET)
+#undef SET
+  NetflowJsonFormat f;
+  f.bucket_ms = "0.125";
+  f.available_in_deployment = false;
+  std::string room(netflow_row_max_bytes(f), '#');
+  char* end = format_netflow_row(worst, f, UINT64_MAX, false, room.data());
+  CHECK_EQ(size_t(end - room.data()), netflow_row_max_bytes(f));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -2059,7 +2138,8 @@ int main(int argc, char** argv) {
                {"bucket_bounds", test_bucket_bounds},
                {"bucket_gaps", test_bucket_gaps},
                {"corpus_reads", test_corpus_reads},
-               {"netflow_layout", test_netflow_layout}};
+               {"netflow_layout", test_netflow_layout},
+               {"netflow_json_legacy", test_netflow_json_legacy}};
   for (auto& t : tests) {
     auto t0 = std::chrono::steady_clock::now();
     int before = g_failures;
