@@ -255,33 +255,74 @@ inline void v4_words(const uint8_t* src, uint64_t* lo, uint64_t* hi) {
 }
 }  // namespace
 
-// The same checks as decode_fast() in packet_decode.cc, and the same summary
-// summarize_generic() writes for such a packet (held to it by pcap_tests
-// and fuzz_pcap): no Decoded struct filled and read back.
+// The common packets summarized straight from their bytes: Ethernet, at
+// most one 802.1Q tag, IPv4 without options or fragmentation or IPv6 without
+// extension headers, carrying TCP, UDP, or (IPv4) ICMP or (IPv6) ICMPv6, all
+// captured and every length consistent. The same checks decode_generic()
+// makes (no truncated or malformed flag can arise), and the same summary
+// summarize_generic() writes for such a packet (held to it by pcap_tests and
+// fuzz_pcap): no Decoded struct filled and read back. False for any other
+// packet.
 bool PacketSummarizer::summarize_fast(const Packet& pk, PacketSummary* x) const {
   const uint8_t* p = pk.data;
-  if (pk.linktype != 1 || pk.caplen < 42 || p[12] != 0x08 || p[13] != 0x00 || p[14] != 0x45) return false;
-  if ((p[20] & 0x3f) != 0 || p[21] != 0) return false;  // MF or an offset: a fragment
-  uint32_t total = rd_be16(p + 16), wire = std::max(pk.wirelen, pk.caplen);
-  if (14 + total > wire) return false;
-  uint8_t proto = p[23];
-  uint8_t flags = 0;
-  if (proto == 6) {
-    if (pk.caplen < 54 || total < 40) return false;
-    uint32_t doff = uint32_t(p[46] >> 4) * 4;
-    if (doff < 20 || 20 + doff > total) return false;
-    flags = p[47];
-  } else if (proto == 17) {
-    if (total < 28) return false;
-    uint32_t ulen = rd_be16(p + 38);
-    if (ulen != 0 && (ulen < 8 || 20 + ulen > total)) return false;
+  if (pk.linktype != 1 || pk.caplen < 42) return false;
+  uint32_t l3 = 14;
+  unsigned et = rd_be16(p + 12);
+  if (et == 0x8100) {  // one VLAN tag
+    l3 = 18;
+    et = rd_be16(p + 16);
+  }
+  const uint32_t cap = pk.caplen, wire = std::max(pk.wirelen, pk.caplen);
+  const uint8_t* ip = p + l3;
+  Addr src, dst;
+  uint8_t proto;
+  uint32_t l4, end;
+  if (et == 0x0800) {
+    if (cap < l3 + 28 || ip[0] != 0x45) return false;
+    if ((ip[6] & 0x3f) != 0 || ip[7] != 0) return false;  // MF or an offset: a fragment
+    end = l3 + rd_be16(ip + 2);
+    l4 = l3 + 20;
+    if (end > wire || end < l4) return false;
+    proto = ip[9];
+    if (proto == 58) return false;  // ICMPv6 in IPv4: not read as ICMP
+    v4_words(ip + 12, &src.lo, &src.hi);
+    v4_words(ip + 16, &dst.lo, &dst.hi);
+  } else if (et == 0x86DD) {
+    if (cap < l3 + 48 || (ip[0] >> 4) != 6) return false;
+    uint32_t plen = rd_be16(ip + 4);
+    if (plen == 0) return false;  // a jumbogram, or nothing after the header
+    l4 = l3 + 40;
+    end = l4 + plen;
+    if (end > wire) return false;
+    proto = ip[6];
+    if (proto == 1) return false;  // ICMP in IPv6: not read as ICMPv6
+    std::memcpy(&src, ip + 8, 16);
+    std::memcpy(&dst, ip + 24, 16);
   } else {
     return false;
   }
-  Addr src, dst;
-  v4_words(p + 26, &src.lo, &src.hi);
-  v4_words(p + 30, &dst.lo, &dst.hi);
-  uint16_t sp = rd_be16(p + 34), dp = rd_be16(p + 36);
+  uint8_t flags = 0;
+  uint16_t sp = 0, dp = 0;
+  uint8_t bits = kSumIp | kSumFlow | kSumPorted;
+  if (proto == 6) {
+    if (cap < l4 + 20 || l4 + 20 > end) return false;
+    uint32_t doff = uint32_t(p[l4 + 12] >> 4) * 4;
+    if (doff < 20 || l4 + doff > end) return false;
+    flags = p[l4 + 13];
+  } else if (proto == 17) {
+    if (cap < l4 + 8 || l4 + 8 > end) return false;
+    uint32_t ulen = rd_be16(p + l4 + 4);
+    if (ulen != 0 && (ulen < 8 || l4 + ulen > end)) return false;
+  } else if (proto == 1 || proto == 58) {
+    if (cap < l4 + 4 || l4 + 4 > end) return false;
+    bits = kSumIp | kSumFlow;  // a flow without ports
+  } else {
+    return false;
+  }
+  if (bits & kSumPorted) {
+    sp = rd_be16(p + l4);
+    dp = rd_be16(p + l4 + 2);
+  }
   unsigned dir = direction(src, dst, 1, 1, p + 6, 1, p);
   x->ts_ns = pk.ts_ns;
   x->wirelen = pk.wirelen;
@@ -289,7 +330,7 @@ bool PacketSummarizer::summarize_fast(const Packet& pk, PacketSummary* x) const 
   x->dir = uint8_t(dir);
   x->cls = uint8_t(kProtoClass.c[proto]);
   x->tcp_flags = flags;
-  x->bits = kSumIp | kSumFlow | kSumPorted;
+  x->bits = bits;
   put_hashes(src, dst, proto, sp, dp, dir, x);
   return true;
 }
