@@ -30,6 +30,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { buildGuest, startVmGuest, type VmGuest } from '../../src/lab/vm-guest.js';
 import { which } from '../../src/util/which.js';
+import { addonStale } from './addon-current.js';
 import { QUICK, commandLine, fmt, int, intEnv, log, machine, mdTable, median, printSection, type Target } from './section.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -348,6 +349,11 @@ async function guestUp(vm: VmGuest): Promise<void> {
 // ---------------------------------------------------------------- main
 if (process.getuid?.() !== 0) throw new Error('bench:agent needs root (network namespace, QEMU on a tap device, tcpdump)');
 for (const p of ['qemu-system-x86_64', 'tcpdump', 'perf', 'ip', 'setpriv']) if (!which(p)) throw new Error(`bench:agent needs ${p}, which is not installed`);
+// proc's sampling loop, pcap's and netflow's hot paths run in the addon: one older than native/ would be timed under labtel's name.
+const ADDON = path.join(ROOT, 'build', 'Release', 'labtel.node');
+if (!fs.existsSync(ADDON)) throw new Error(`bench:agent: ${ADDON} is missing, so the agent would run its pure-TS paths: build it (npm run build:native) first`);
+const staleAddon = addonStale(ROOT, ADDON);
+if (staleAddon) throw new Error(`bench:agent: ${staleAddon}`);
 if (!fs.existsSync(path.join(ROOT, 'dist', 'cli', 'main.js'))) throw new Error(`${ROOT}/dist is missing: npm run build`);
 
 const m = machine();
