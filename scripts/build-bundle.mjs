@@ -50,11 +50,13 @@ const zodEnglishOnly = {
 function workerModules() {
   const out = {};
   for (const e of fs.readdirSync(DIST, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !e.name.endsWith('-worker.js') || path.relative(DIST, e.parentPath).split(path.sep)[0] === 'bundle') continue;
-    if (path.relative(DIST, path.join(e.parentPath, e.name)) === path.join('util', 'spawn-worker.js')) continue; // the starter, not a worker
+    // Dirent.parentPath is Node 20.12's name for what 20.1-20.11 call .path (README: Node >= 20; npm install runs this).
+    const dir = e.parentPath ?? e.path;
+    if (!e.isFile() || !e.name.endsWith('-worker.js') || path.relative(DIST, dir).split(path.sep)[0] === 'bundle') continue;
+    if (path.relative(DIST, path.join(dir, e.name)) === path.join('util', 'spawn-worker.js')) continue; // the starter, not a worker
     const name = e.name.slice(0, -'.js'.length);
-    if (out[name]) throw new Error(`build-bundle: two worker modules named ${name}.js (${out[name]}, ${path.join(e.parentPath, e.name)}): in the bundle they would be one file`);
-    out[name] = path.join(e.parentPath, e.name);
+    if (out[name]) throw new Error(`build-bundle: two worker modules named ${name}.js (${out[name]}, ${path.join(dir, e.name)}): in the bundle they would be one file`);
+    out[name] = path.join(dir, e.name);
   }
   return out;
 }
