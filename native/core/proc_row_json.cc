@@ -117,14 +117,4 @@ char* write_state_json(char* w, int c) {
   return w;
 }
 
-void append_js_number(std::string* out, double x) {
-  char buf[kJsNumberMax];
-  out->append(buf, write_js_number(buf, x));
-}
-
-void append_state_json(std::string* out, int c) {
-  char buf[kStateJsonMax];
-  out->append(buf, write_state_json(buf, c));
-}
-
 }  // namespace labtel

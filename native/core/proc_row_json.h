@@ -29,8 +29,4 @@ char* write_js_seconds_of_ns(char* w, int64_t ns);
 // (room for kStateJsonMax bytes); returns the end.
 char* write_state_json(char* w, int c);
 
-// The same, appended to a string.
-void append_js_number(std::string* out, double x);
-void append_state_json(std::string* out, int c);
-
 }  // namespace labtel
