@@ -4,6 +4,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { pcap } from '../../src/collectors/pcap/collector.js';
+import { pcapConfig } from '../../src/collectors/pcap/config.js';
 import { isPcapHandoff, pcapHandoff, type PcapPreflight } from '../../src/collectors/pcap/preflight.js';
 import { which } from '../../src/util/which.js';
 import { LABTEL_BIN } from '../helpers/cli.js';
@@ -47,5 +49,13 @@ describe('the preflight handoff', () => {
     expect(pcapHandoff({ ...passed, error: 'interface x does not exist on this host' })).toBeUndefined();
     expect(pcapHandoff({ ...passed, wrapper: null, identity: null })).toBeUndefined();
     for (const bad of [undefined, null, {}, { tcpdump: 'x', setpriv: 'y' }, { tcpdump: 'x', setpriv: 'y', wrapper: [1] }]) expect(isPcapHandoff(bad), JSON.stringify(bad)).toBe(false);
+  });
+
+  // regression for: pcap's real probe giving no handoff its run recognizes (a field of PcapPreflight renamed, the probe
+  // returning before it), so the worker silently checked again: two more tcpdump starts per episode, the same rows.
+  it("pcap's probe with a config gives a handoff its run takes (the real tcpdump, on lo)", async () => {
+    const a = await pcap.probe(pcapConfig.parse({ iface: 'lo' }));
+    expect(a.available, a.reason).toBe(true);
+    expect(isPcapHandoff(structuredClone(a.handoff)), JSON.stringify(a.handoff)).toBe(true);
   });
 });
