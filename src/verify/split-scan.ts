@@ -11,10 +11,11 @@
 // main thread. Zod-free, and imports nothing of verify's (this module is
 // loaded before them).
 //
-// LABTEL_VERIFY_SPLIT (tests): `off` never splits; `worker` splits any file of
-// two lines or more and leaves the tail to the worker (waits for it; its failure
-// is an error, not a scan again); `main`
-// splits it and scans the tail on the main thread, as when the worker comes late.
+// LABTEL_VERIFY_SPLIT: `off` never splits (one thread; the README tells users).
+// For tests: `worker` splits any file of two lines or more and leaves the tail
+// to the worker (waits for it; its failure is an error, not a scan again);
+// `main` splits it and scans the tail on the main thread, as when the worker
+// comes late.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,8 +29,7 @@ import type { FileScan } from './scan-rows.js';
  */
 export const SPLIT_MIN_BYTES = 40 << 20;
 export type SplitMode = 'auto' | 'off' | 'worker' | 'main';
-type Mode = SplitMode;
-const MODE: Mode = (['off', 'worker', 'main'] as const).find((m) => m === process.env.LABTEL_VERIFY_SPLIT) ?? 'auto';
+const MODE: SplitMode = (['off', 'worker', 'main'] as const).find((m) => m === process.env.LABTEL_VERIFY_SPLIT) ?? 'auto';
 /**
  * The part of all telemetry bytes the worker takes (from the largest file's tail): a little less than half, as
  * it also counts the head's lines. With the bundle (bin/labtel.js) both threads are ready about together; the
@@ -75,7 +75,7 @@ export class SplitScan {
     worker: Worker,
     state: SharedArrayBuffer,
     private readonly port: MessagePort,
-    private readonly mode: Mode,
+    private readonly mode: SplitMode,
   ) {
     this.worker = worker;
     this.state = new Int32Array(state);
