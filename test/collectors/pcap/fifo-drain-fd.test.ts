@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { CollectorRun } from '../../../src/agent/collector-run.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
-const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fifo-drain-fd-collector.ts');
+const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'fifo-drain-fd-collector', 'collector.ts');
 
 describe("the FIFO drain's descriptor on a collector's worker", () => {
   it("is not closed again when the worker ends: a descriptor of the same number another thread opened since survives", async () => {
