@@ -157,6 +157,9 @@ class Bucketizer final : public PacketSink {
   // summarize() + consume(), a few packets at a time (so the hash tables'
   // memory can be prefetched).
   void packet(const Packet& p) override;
+  void packets(const Packet* ps, size_t n) override {
+    for (size_t i = 0; i < n; i++) packet(ps[i]);  // direct calls: this class is final
+  }
   // The two halves of packet(), for a pipeline: summarize() reads only the
   // configuration, so other threads may call it while one thread consumes
   // (better, each with its own summarizer() copy: no shared cache lines).

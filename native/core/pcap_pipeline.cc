@@ -139,7 +139,11 @@ struct SummarySink final : PacketSink {
     ring.publish();
     cur = nullptr;
   }
-  void packet(const Packet& p) override {
+  void packet(const Packet& p) override { one(p); }
+  void packets(const Packet* ps, size_t n) override {
+    for (size_t i = 0; i < n; i++) one(ps[i]);
+  }
+  void one(const Packet& p) {
     if (!cur) return;  // the consumer is gone (stop): drop
     sum.summarize(p, &cur->recs[cur->n++]);
     if (cur->n == cur->cap) {

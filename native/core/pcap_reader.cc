@@ -344,9 +344,19 @@ size_t CaptureReader::run_classic(const uint8_t* p, size_t n, bool eof, size_t* 
   size_t off = 0;
   uint64_t count = 0, over = 0;
   size_t ret;
+  // Packets go to the sink kBatch at a time, in order, and always before
+  // anything else happens (an error, the end of this step).
+  constexpr size_t kBatch = 16;
+  Packet batch[kBatch];
+  size_t nb = 0;
+  auto hand = [&] {
+    if (nb) sink.packets(batch, nb);
+    nb = 0;
+  };
   for (;;) {
     size_t avail = n - off;
     if (avail < 16) {
+      hand();
       ret = off;
       if (avail == 0) break;
       if (eof) ret = truncated(off, avail, 16, "pcap record header");
@@ -359,6 +369,7 @@ size_t CaptureReader::run_classic(const uint8_t* p, size_t n, bool eof, size_t* 
       for (uint32_t& x : h) x = __builtin_bswap32(x);
     }
     if (h[2] > limit) {
+      hand();
       std::string why = fmt("record caplen %u exceeds the %u-byte limit", h[2], limit);
       // Packets so far count before the mode changes.
       packets_ += count;
@@ -371,6 +382,7 @@ size_t CaptureReader::run_classic(const uint8_t* p, size_t n, bool eof, size_t* 
     }
     size_t rec = 16 + size_t(h[2]);
     if (avail < rec) {
+      hand();
       ret = off;
       if (eof) ret = truncated(off, avail, rec, "pcap record");
       else *need = rec;
@@ -384,7 +396,8 @@ size_t CaptureReader::run_classic(const uint8_t* p, size_t n, bool eof, size_t* 
     }
     pkt.wirelen = h[3];
     pkt.data = p + off + 16;
-    sink.packet(pkt);
+    batch[nb++] = pkt;
+    if (nb == kBatch) hand();
     count++;
     off += rec;
   }

@@ -26,6 +26,11 @@ struct Packet {
 
 struct PacketSink {
   virtual void packet(const Packet& p) = 0;
+  // n packets, in order: what the classic pcap loop hands over, a few at a
+  // time (one virtual call for them all); by default packet() for each.
+  virtual void packets(const Packet* ps, size_t n) {
+    for (size_t i = 0; i < n; i++) packet(ps[i]);
+  }
   virtual ~PacketSink() = default;
 };
 
