@@ -98,6 +98,15 @@ export interface CaptureBucketizer {
     /** Runs on this thread while the pipeline's other threads run: do not call status() from it. */
     onLines: (text: string, rows: number, bytes: number, packets: number) => void,
   ): { readErrno: number; lastPartial: boolean };
+  /**
+   * With format.bytes, the rows come as bytes: `lines` is a view of one buffer the addon
+   * reuses for every call, so onLines must be done with it when it returns (write it, not keep it).
+   */
+  runFd?(
+    fd: number,
+    format: { bucketMs: number; availableInDeployment: boolean; seq: number; bytes: true },
+    onLines: (lines: Uint8Array, rows: number, bytes: number, packets: number) => void,
+  ): { readErrno: number; lastPartial: boolean };
 }
 
 export interface NativeAddon {

@@ -129,6 +129,20 @@ export class JsonlWriter {
     else this.arm();
   }
 
+  /**
+   * Appends rows that native code already formatted as whole JSONL lines, as
+   * bytes (ASCII), numbered from nextSeq(source), and writes them now, after
+   * whatever was buffered: `data` is not kept, so the caller may reuse it.
+   */
+  appendLineBytes(source: Source, data: Uint8Array, rows: number): void {
+    if (!rows || this.fd < 0) return;
+    this.flush();
+    this.seqs.set(source, this.nextSeq(source) + rows);
+    this.writeOut(data);
+    this.rows += rows;
+    if (this.stats) this.stats[0] = this.rows;
+  }
+
   /** Flushes when FLUSH_MS have passed since the last flush. Cheap to call often. */
   flushIfDue(): void {
     if (this.bufRows && performance.now() - this.lastFlush >= FLUSH_MS) this.flush();
@@ -141,15 +155,7 @@ export class JsonlWriter {
   flush(): void {
     this.lastFlush = performance.now();
     if (!this.bufRows || this.fd < 0) return;
-    const data = Buffer.from(this.buf, 'utf8');
-    let off = 0;
-    try {
-      while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off, this.ownFile ? this.size + off : null);
-    } catch (err) {
-      if (off > 0 && this.ownFile) fs.ftruncateSync(this.fd, this.size);
-      throw new Error(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err });
-    }
-    this.size += data.length;
+    this.writeOut(Buffer.from(this.buf, 'utf8'));
     this.rows += this.bufRows;
     if (this.stats) {
       this.stats[0] = this.rows;
@@ -159,6 +165,18 @@ export class JsonlWriter {
     this.bufRows = 0;
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** Writes whole lines at the end of what is on disk; on a failure part-way the file is cut back to its last whole line. */
+  private writeOut(data: Uint8Array): void {
+    let off = 0;
+    try {
+      while (off < data.length) off += fs.writeSync(this.fd, data, off, data.length - off, this.ownFile ? this.size + off : null);
+    } catch (err) {
+      if (off > 0 && this.ownFile) fs.ftruncateSync(this.fd, this.size);
+      throw new Error(`cannot write ${this.path}: ${(err as Error).message}`, { cause: err });
+    }
+    this.size += data.length;
   }
 
   /** Flushes, fsyncs and closes. Safe to call twice. */

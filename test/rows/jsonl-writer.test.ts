@@ -103,6 +103,36 @@ describe('JsonlWriter', () => {
     }
   });
 
+  // regression for: the rows of `labtel bucketize` made a string per block in the addon that the writer then
+  // flattened and encoded again (issue 19); bytes are written as they are, in order after the rows buffered before them.
+  it('appendLineBytes() writes the bytes now, after what was buffered, counting their rows and seq, and keeps nothing', () => {
+    const file = path.join(tmpDir(), 't.jsonl');
+    const stats = new Float64Array(2);
+    const w = new JsonlWriter(file, { availableInDeployment: true, stats });
+    w.write('netflow', 1, { a: 1 });
+    const bytes = Buffer.from('{"source":"netflow","t_mono_ns":2,"seq":1,"available_in_deployment":true}\n{"source":"netflow","t_mono_ns":3,"seq":2,"available_in_deployment":true}\n', 'latin1');
+    w.appendLineBytes('netflow', bytes, 2);
+    bytes.fill(0x23); // the caller reuses its buffer: what was written stays
+    expect(readJsonl(file).map((r) => [r.t_mono_ns, r.seq])).toEqual([[1, 0], [2, 1], [3, 2]]);
+    expect([w.rows, stats[0], stats[1], w.nextSeq('netflow')]).toEqual([3, 3, 0, 3]);
+    w.appendLineBytes('netflow', new Uint8Array(0), 0); // no rows: nothing
+    w.write('netflow', 4, { a: 4 });
+    w.close();
+    expect(readJsonl(file).map((r) => [r.t_mono_ns, r.seq])).toEqual([[1, 0], [2, 1], [3, 2], [4, 3]]);
+    expect(fs.readFileSync(file, 'latin1')).not.toContain('#');
+  });
+
+  it('appendLineBytes() fails as a flush does: the message names the file and the cause', () => {
+    const fd = fs.openSync('/dev/full', 'w');
+    try {
+      const w = new JsonlWriter({ fd, name: 'full' }, { availableInDeployment: true });
+      expect(() => w.appendLineBytes('netflow', Buffer.from('{"source":"netflow"}\n'), 1)).toThrow('cannot write full: ENOSPC: no space left on device, write');
+      expect(w.rows).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
   it('batches, yet every flushed byte is whole lines', () => {
     const file = path.join(tmpDir(), 't.jsonl');
     const w = new JsonlWriter(file, { availableInDeployment: true });

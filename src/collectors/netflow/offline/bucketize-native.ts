@@ -1,8 +1,8 @@
 // One capture file through the addon's pipeline (CaptureBucketizer.runFd):
-// rows come back as finished JSONL text and go straight to the writer. Its
-// imports are the addon and what it needs alone, so `labtel bucketize`
-// starts without the pure-TS twin and the row schema (bucketize-file.ts
-// takes the other path).
+// rows come back as finished JSONL bytes and go straight to the file (no
+// string made of them, nor encoded again by the writer). Its imports are the
+// addon and what it needs alone, so `labtel bucketize` starts without the
+// pure-TS twin and the row schema (bucketize-file.ts takes the other path).
 import fs from 'node:fs';
 import { nativeAddon } from '../../../native/addon.js';
 import type { CaptureBucketizer, CaptureStatus } from '../../../native/types.js';
@@ -29,9 +29,9 @@ type RunFd = NonNullable<CaptureBucketizer['runFd']>;
 /** Runs an open capture through a bucketizer that has runFd (the addon's). */
 export function runFile(file: string, fd: number, bucketizer: CaptureBucketizer & { runFd: RunFd }, writer: JsonlWriter, o: BucketizeFileOptions): BucketizeFileResult {
   const rowsBefore = writer.rows;
-  const format = { bucketMs: o.bucketMs, availableInDeployment: writer.availableInDeployment, seq: writer.nextSeq('netflow') };
-  const { readErrno } = bucketizer.runFd(fd, format, (text, rows, bytes, packets) => {
-    writer.appendLines('netflow', text, rows);
+  const format = { bucketMs: o.bucketMs, availableInDeployment: writer.availableInDeployment, seq: writer.nextSeq('netflow'), bytes: true as const };
+  const { readErrno } = bucketizer.runFd(fd, format, (lines: Uint8Array, rows: number, bytes: number, packets: number) => {
+    writer.appendLineBytes('netflow', lines, rows);
     o.onProgress?.(bytes, packets);
   });
   if (readErrno) throw new Error(`cannot read ${file}: ${errnoName(readErrno)}`);
