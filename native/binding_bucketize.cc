@@ -214,16 +214,26 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     napi_value array_buffer;
     void* data = nullptr;
     if (napi_create_arraybuffer(env, cap, &data, &array_buffer) != napi_ok) {
-      if (!env.IsExceptionPending()) Napi::Error::New(env, "cannot make a buffer for the rows").ThrowAsJavaScriptException();
+      if (!env.IsExceptionPending()) {
+        const napi_extended_error_info* why = nullptr;
+        const char* reason = napi_get_last_error_info(env, &why) == napi_ok && why && why->error_message ? why->error_message : "no reason given";
+        Napi::Error::New(env, "cannot make a buffer for the rows (" + std::to_string(cap) + " bytes): " + reason).ThrowAsJavaScriptException();
+      }
       return env.Undefined();
     }
     char* buf = static_cast<char*>(data);
     size_t used = 0, rows = 0;
     bool threw = false;
-    auto fail = [&](const char* why) {
+    auto fail = [&](const std::string& why) {
       if (!env.IsExceptionPending()) Napi::Error::New(env, why).ThrowAsJavaScriptException();
       threw = true;
       return false;
+    };
+    // N-API's own reason for the last failed call, for a message that carries its cause.
+    auto napi_reason = [&]() -> std::string {
+      const napi_extended_error_info* info = nullptr;
+      if (napi_get_last_error_info(env, &info) != napi_ok || info == nullptr || info->error_message == nullptr) return "no reason given";
+      return info->error_message;
     };
     // Hands the rows formatted so far to onLines (none: progress only); false when it threw.
     // Its own handle scope: runFd is one native call, and every block's string
@@ -234,7 +244,8 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
       // The rows are ASCII: a string of them is made as a one-byte string, copied once, not decoded as UTF-8.
       if ((as_bytes ? napi_create_typedarray(env, napi_uint8_array, used, array_buffer, 0, &lines)
                     : napi_create_string_latin1(env, buf, used, &lines)) != napi_ok)
-        return fail(as_bytes ? "cannot make a view of the rows" : "cannot make a string of the rows");
+        return fail(std::string(as_bytes ? "cannot make a view of the rows (" : "cannot make a string of the rows (") +
+                    std::to_string(used) + " bytes): " + napi_reason());
       on_lines.Call({lines, Napi::Number::New(env, double(rows)), Napi::Number::New(env, double(bytes)),
                      Napi::Number::New(env, double(buckets_->packets()))});
       used = 0;
