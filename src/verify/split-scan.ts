@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { receiveMessageOnPort, MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../util/spawn-worker.js';
-import type { FileScan } from './scan-rows.js';
+import type { FileScan, scanFile } from './scan-rows.js';
 
 /**
  * Episodes of less telemetry are scanned on one thread: the worker's start-up (zod and the row schemas, then
@@ -59,7 +59,8 @@ export interface SplitJob {
 export type SplitResult = { scan: FileScan; lineBase: number } | { error: string };
 
 type Row = Record<string, unknown>;
-type Scan = (file: string, silenceOf: (row: Row) => boolean, onRow?: undefined, part?: { start?: number; end?: number; lineBase?: number; continued?: boolean }) => FileScan;
+// scan-rows.ts's scanFile, handed in by verify-episode.ts (a type import: this module loads before verify's).
+type Scan = typeof scanFile;
 type Merge = (head: FileScan, tail: FileScan) => FileScan | null;
 
 export class SplitScan {
