@@ -104,7 +104,8 @@ enum : uint8_t {
 // The packet-only half of the bucketizer (decode, direction, class, keyed
 // hashes): immutable after construction, so any thread may use it. A
 // pipeline gives its parse thread its own copy (Bucketizer::summarizer()),
-// which carries the same hash key.
+// which carries the same hash key, so a packet's summary is the same
+// whichever thread makes it.
 class PacketSummarizer {
  public:
   // Seeds are the hash key (6 words, from BucketConfig::hash_seed).

@@ -47,6 +47,21 @@ class Ring {
     tail_++;
     cv_.notify_all();
   }
+  // Jobs handed over and not yet released; all handed over; waits until
+  // `n` were released (false: closed first).
+  size_t waiting() {
+    std::lock_guard<std::mutex> l(m_);
+    return head_ - tail_;
+  }
+  uint64_t published() {
+    std::lock_guard<std::mutex> l(m_);
+    return head_;
+  }
+  bool wait_released(uint64_t n) {
+    std::unique_lock<std::mutex> l(m_);
+    cv_.wait(l, [&] { return closed_ || tail_ >= n; });
+    return tail_ >= n;
+  }
   void close() {
     std::lock_guard<std::mutex> l(m_);
     closed_ = true;
@@ -69,7 +84,7 @@ double thread_cpu_s() {
 
 // The pipeline's buffers, in one anonymous mapping the kernel is asked to
 // back with 2 MiB pages (MADV_HUGEPAGE; where THP is off, ordinary pages): the
-// read thread's copy into the chunks and the parse over them took TLB misses
+// read(2) copy into the chunks and the parse over them took TLB misses
 // every 4 KiB (read stage 0.068-0.075 -> 0.058-0.062 s CPU on 5M small frames).
 // Pages are touched only as they are used, so a short capture does not pay
 // for the whole region.
@@ -106,36 +121,53 @@ class BufferRegion {
 struct Chunk {
   uint8_t* buf = nullptr;  // in the BufferRegion
   size_t cap = 0;
-  size_t n = 0;
-  bool eof = false;
-  int err = 0;
+  // Jobs the bucket thread must have finished before this chunk is read
+  // into again: the raw jobs whose packets point into it.
+  uint64_t busy_until = 0;
 };
 
-struct Block {
+// Up to block_packets packets of one chunk, handed from the parse thread to
+// the bucket thread. Raw (summarized == false): pkts[i].data points into
+// the chunk, and the bucket thread summarizes them; a packet the reader
+// delivered from its own carry buffer (a record split across reads) was
+// summarized at once into recs[i] and has data == nullptr.
+struct Job {
+  Packet* pkts = nullptr;         // in the BufferRegion
   PacketSummary* recs = nullptr;  // in the BufferRegion
   size_t cap = 0;
   size_t n = 0;
-  uint64_t bytes = 0;  // reader offset when the block was handed over
+  uint64_t bytes = 0;  // reader offset when the job was handed over
+  bool summarized = false;
   bool last = false;
 };
 
-// The parse thread's sink: summaries into the current block, handed over
-// when full.
-struct SummarySink final : PacketSink {
-  SummarySink(const Bucketizer& b, std::vector<Block>& blocks, Ring& ring, CaptureReader& r)
-      : sum(b.summarizer()), blocks(blocks), ring(ring), reader(r) {}
+// The parse thread's sink: packets into the current job, handed over when
+// full and at the end of each chunk.
+struct JobSink final : PacketSink {
+  JobSink(const Bucketizer& b, std::vector<Job>& jobs, Ring& ring, CaptureReader& r, SummarizeOn on)
+      : sum(b.summarizer()), jobs(jobs), ring(ring), reader(r), on(on) {}
 
   bool open() {
     size_t i = ring.acquire();
     if (i == Ring::kClosed) return false;
-    cur = &blocks[i];
+    cur = &jobs[i];
     cur->n = 0;
     cur->last = false;
     return true;
   }
+  // Summarizes the job here, or leaves that to the bucket thread: here when
+  // the bucket thread is behind (kBalance: at least two jobs wait for it).
   void hand_over(bool last) {
-    cur->bytes = reader.offset();
-    cur->last = last;
+    Job& j = *cur;
+    j.summarized = on == SummarizeOn::kParse || (on == SummarizeOn::kBalance && ring.waiting() >= 2);
+    if (j.summarized) {
+      for (size_t i = 0; i < j.n; i++)
+        if (j.pkts[i].data) sum.summarize(j.pkts[i], &j.recs[i]);
+    } else {
+      raw_published = ring.published() + 1;
+    }
+    j.bytes = reader.offset();
+    j.last = last;
     ring.publish();
     cur = nullptr;
   }
@@ -145,7 +177,13 @@ struct SummarySink final : PacketSink {
   }
   void one(const Packet& p) {
     if (!cur) return;  // the consumer is gone (stop): drop
-    sum.summarize(p, &cur->recs[cur->n++]);
+    size_t i = cur->n++;
+    cur->pkts[i] = p;
+    uintptr_t d = reinterpret_cast<uintptr_t>(p.data);
+    if (d < lo || d > hi || p.caplen > hi - d) {  // not in the chunk: summarize now, while data is valid
+      sum.summarize(p, &cur->recs[i]);
+      cur->pkts[i].data = nullptr;
+    }
     if (cur->n == cur->cap) {
       hand_over(false);
       open();
@@ -153,10 +191,13 @@ struct SummarySink final : PacketSink {
   }
 
   const PacketSummarizer sum;  // this thread's own copy: no cache lines shared with the bucketing
-  std::vector<Block>& blocks;
+  std::vector<Job>& jobs;
   Ring& ring;
   CaptureReader& reader;
-  Block* cur = nullptr;
+  const SummarizeOn on;
+  Job* cur = nullptr;
+  uintptr_t lo = 0, hi = 0;     // the chunk being parsed
+  uint64_t raw_published = 0;  // ring.published() after the last raw job
 };
 
 }  // namespace
@@ -165,60 +206,29 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
                             const std::function<bool(uint64_t bytes)>& on_block) {
   const size_t nchunks = std::max<size_t>(opt.chunks, 2), nblocks = std::max<size_t>(opt.blocks, 2);
   const size_t chunk_bytes = std::max<size_t>(opt.chunk_bytes, 1), block_packets = std::max<size_t>(opt.block_packets, 1);
-  BufferRegion region(nchunks * ((chunk_bytes + 63) & ~size_t(63)) + nblocks * ((block_packets * sizeof(PacketSummary) + 63) & ~size_t(63)));
+  auto up64 = [](size_t n) { return (n + 63) & ~size_t(63); };
+  BufferRegion region(nchunks * up64(chunk_bytes) +
+                      nblocks * (up64(block_packets * sizeof(Packet)) + up64(block_packets * sizeof(PacketSummary))));
   std::vector<Chunk> chunks(nchunks);
   for (Chunk& c : chunks) {
     c.cap = chunk_bytes;
     c.buf = region.take(c.cap);
   }
-  std::vector<Block> blocks(nblocks);
-  for (Block& b : blocks) {
-    b.cap = block_packets;
-    b.recs = reinterpret_cast<PacketSummary*>(region.take(b.cap * sizeof(PacketSummary)));
+  std::vector<Job> jobs(nblocks);
+  for (Job& j : jobs) {
+    j.cap = block_packets;
+    j.pkts = reinterpret_cast<Packet*>(region.take(j.cap * sizeof(Packet)));
+    j.recs = reinterpret_cast<PacketSummary*>(region.take(j.cap * sizeof(PacketSummary)));
   }
-  Ring chunk_ring(nchunks), block_ring(nblocks);
+  Ring job_ring(nblocks);
   std::atomic<bool> stop{false};
   PipelineResult res;
-  uint64_t bytes_read = 0;  // written by the read thread, read after join
+  uint64_t bytes_read = 0;  // written by the parse thread, read after join
 
-  // read(2) into free chunks until EOF or an error (both end the stream).
-  double read_cpu = 0, parse_cpu = 0;
+  // Read chunks and parse them into jobs, summarizing where the bucket
+  // thread is behind.
+  double parse_cpu = 0;
   double bucket_cpu0 = thread_cpu_s();
-  std::thread reader_thread([&] {
-    struct Done {
-      double& out;
-      ~Done() { out = thread_cpu_s(); }
-    } done{read_cpu};
-    for (;;) {
-      size_t i = chunk_ring.acquire();
-      if (i == Ring::kClosed) return;
-      Chunk& c = chunks[i];
-      c.n = 0;
-      c.eof = false;
-      c.err = 0;
-      while (c.n < c.cap && !stop.load(std::memory_order_relaxed)) {
-        size_t want = c.cap - c.n;
-        ssize_t r = ::read(fd, c.buf + c.n, want);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0) {
-          c.err = errno;
-          break;
-        }
-        if (r == 0) {
-          c.eof = true;
-          break;
-        }
-        c.n += size_t(r);
-        bytes_read += size_t(r);
-        if (size_t(r) < want) break;  // a pipe or socket: pass on what came, don't wait to fill
-      }
-      bool end = c.eof || c.err || stop.load(std::memory_order_relaxed);
-      chunk_ring.publish();
-      if (end) return;
-    }
-  });
-
-  // Parse chunks and summarize packets into blocks.
   FeedResult feed;
   int read_err = 0;
   std::thread parse_thread([&] {
@@ -226,46 +236,70 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
       double& out;
       ~Done() { out = thread_cpu_s(); }
     } done{parse_cpu};
-    SummarySink sink(bucketizer, blocks, block_ring, reader);
+    JobSink sink(bucketizer, jobs, job_ring, reader, opt.summarize_on);
     if (!sink.open()) return;
-    for (;;) {
-      size_t i = chunk_ring.next();
-      if (i == Ring::kClosed) break;
-      Chunk& c = chunks[i];
-      bool end = c.eof || c.err;
-      read_err = c.err;
-      if (c.n) feed = reader.feed(c.buf, c.n, sink);
-      chunk_ring.release();
+    for (uint64_t seq = 0;; seq++) {
+      Chunk& c = chunks[seq % nchunks];
+      // Raw jobs still point into this chunk until the bucket thread is done with them.
+      if (!job_ring.wait_released(c.busy_until)) break;
+      size_t n = 0;
+      bool eof = false;
+      while (n < c.cap && !stop.load(std::memory_order_relaxed)) {
+        size_t want = c.cap - n;
+        ssize_t r = ::read(fd, c.buf + n, want);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+          read_err = errno;
+          break;
+        }
+        if (r == 0) {
+          eof = true;
+          break;
+        }
+        n += size_t(r);
+        bytes_read += size_t(r);
+        if (size_t(r) < want) break;  // a pipe or socket: pass on what came, don't wait to fill
+      }
+      bool end = eof || read_err || stop.load(std::memory_order_relaxed);
+      sink.lo = reinterpret_cast<uintptr_t>(c.buf);
+      sink.hi = sink.lo + n;
+      uint64_t raw_before = sink.raw_published;
+      if (n) feed = reader.feed(c.buf, n, sink);
       // Hand over what this chunk gave, so a slow live stream is bucketed
-      // as it comes rather than when a block fills.
+      // as it comes rather than when a job fills.
       if (sink.cur && sink.cur->n && !end && feed.ok) {
         sink.hand_over(false);
         sink.open();
       }
+      if (sink.raw_published != raw_before) c.busy_until = sink.raw_published;
       if (!feed.ok || stop.load(std::memory_order_relaxed)) break;
       if (end) {
-        if (c.eof) feed = reader.finish(sink);
+        sink.lo = sink.hi = 0;  // what finish() delivers comes from the reader's buffer
+        if (eof) feed = reader.finish(sink);
         break;
       }
     }
-    chunk_ring.close();  // the read thread may be waiting for a free chunk
     if (sink.cur) sink.hand_over(true);
   });
 
-  // Bucket the blocks here, on the calling thread. Whatever on_block or the
-  // bucketing throws (the addon's onLines: a write that failed) is rethrown
-  // once both threads are stopped and joined: unwinding past a joinable
-  // std::thread calls std::terminate (the process aborted).
+  // Bucket the jobs here, on the calling thread (summarizing raw ones
+  // first). Whatever on_block or the bucketing throws (the addon's onLines:
+  // a write that failed) is rethrown once the parse thread is stopped and
+  // joined: unwinding past a joinable std::thread calls std::terminate (the
+  // process aborted).
   std::exception_ptr failure;
   try {
     for (;;) {
-      size_t i = block_ring.next();
+      size_t i = job_ring.next();
       if (i == Ring::kClosed) break;
-      Block& b = blocks[i];
-      bucketizer.consume(b.recs, b.n);
-      bool last = b.last;
-      uint64_t bytes = b.bytes;
-      block_ring.release();
+      Job& j = jobs[i];
+      if (!j.summarized)
+        for (size_t k = 0; k < j.n; k++)
+          if (j.pkts[k].data) bucketizer.summarize(j.pkts[k], &j.recs[k]);
+      bucketizer.consume(j.recs, j.n);
+      bool last = j.last;
+      uint64_t bytes = j.bytes;
+      job_ring.release();
       if (!on_block(bytes)) {
         res.stopped = true;
         break;
@@ -277,15 +311,12 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
   }
   res.bucket_cpu_s = thread_cpu_s() - bucket_cpu0;
   stop.store(true);
-  block_ring.close();
-  chunk_ring.close();
+  job_ring.close();
   parse_thread.join();
-  reader_thread.join();
   if (failure) std::rethrow_exception(failure);
   res.feed = feed;
   res.bytes_read = bytes_read;
   res.read_errno = read_err;
-  res.read_cpu_s = read_cpu;
   res.parse_cpu_s = parse_cpu;
   return res;
 }

@@ -16,7 +16,8 @@
 // every row must be self-consistent, and each packet's summary the same
 // on summarize()'s fast path and through decode(). Then run_pipeline
 // (pcap_pipeline.cc, the threads labtel bucketize runs) reads it from a memfd in reads of
-// 1..1009 bytes into rings of two chunks and two blocks of 1 or 16 packets
+// 1..1009 bytes into a ring of two chunks, with two or eight jobs of 1 or 16
+// packets, summarized on either thread or balanced (from the input length)
 // (the rings wrap, records straddle reads), with skip_bad from seed bit 7:
 // it must give the whole run's result and rows. Any disagreement traps.
 #include <sys/mman.h>
@@ -122,8 +123,8 @@ Outcome run(const uint8_t* in, size_t n, const ReaderOptions& ro, const BucketCo
   return o;
 }
 
-// The input through run_pipeline: the reader on the parse thread, the
-// bucketizer here, a read thread between them and the memfd.
+// The input through run_pipeline: read(2) and the reader on the parse
+// thread, the bucketizer here.
 Outcome run_pipelined(const uint8_t* in, size_t n, const ReaderOptions& ro, const BucketConfig& bc, uint8_t seed) {
   int fd = memfd_create("fuzz_pcap_pipeline", MFD_CLOEXEC);
   REQUIRE(fd >= 0);
@@ -139,7 +140,11 @@ Outcome run_pipelined(const uint8_t* in, size_t n, const ReaderOptions& ro, cons
   po.chunk_bytes = 1 + (seed & 63) * 16;
   po.chunks = 2;
   po.block_packets = 1 + ((seed >> 6) & 1) * 15;
-  po.blocks = 2;
+  // Where packets are summarized, and two or eight jobs over the two chunks
+  // (with eight the parse thread waits for a chunk raw jobs point into):
+  // from the input's length, which the fuzzer varies freely.
+  po.summarize_on = n % 3 == 0 ? SummarizeOn::kBalance : n % 3 == 1 ? SummarizeOn::kParse : SummarizeOn::kBucket;
+  po.blocks = (n / 3) % 2 ? 8 : 2;
   Outcome o{};
   int64_t last_t = INT64_MIN;
   uint64_t row_pkts = 0;

@@ -88,7 +88,7 @@ export interface CaptureBucketizer {
   end(endMonoNs: number): { rows: Float64Array; lastPartial: boolean; packetsAfterEnd: number };
   status(): CaptureStatus;
   /**
-   * Native only: a whole file or pipe on three threads (read, parse, bucket),
+   * Native only: a whole file or pipe on two threads (read and parse; bucket, summarizing packets on whichever has room),
    * rows handed back as finished netflow JSONL (the same bytes
    * writeNetflowRows() makes), seq counting from format.seq.
    */
