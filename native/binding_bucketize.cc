@@ -182,16 +182,16 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     return o;
   }
 
-  // runFd(fd, {bucketMs, availableInDeployment, seq, bytes?}, onLines: (lines, rows, bytes, packets) => void): {readErrno, lastPartial}
+  // runFd(fd, {bucketMs, availableInDeployment, seq}, onLines: (lines, rows, bytes, packets) => void): {readErrno, lastPartial}
   // (status() must not be called from onLines: the parse thread is still running.)
-  // A whole file (or pipe) through the three-thread pipeline: read, parse,
-  // bucket. The rows come back as finished JSONL lines (core/netflow_json),
-  // formatted straight into one buffer and handed over after each block of
-  // packets (and whenever the buffer is full), so no JS work is done per
-  // row; onLines runs on this thread. `lines` is a string, or with
-  // format.bytes a Uint8Array view of that buffer, which is reused: onLines
-  // must be done with it when it returns. The end of input is handled as by
-  // finish().
+  // A whole file (or pipe) through the pipeline (core/pcap_pipeline: a read
+  // and parse thread, and this one bucketing). The rows come back as finished
+  // JSONL lines (core/netflow_json), formatted straight into one buffer and
+  // handed over after each job of packets (and whenever the buffer is full),
+  // so no JS work is done per row; onLines runs on this thread. `lines` is a
+  // Uint8Array view of that buffer, which is reused: onLines must be done
+  // with it when it returns (write it, not keep it). The end of input is
+  // handled as by finish().
   Napi::Value RunFd(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (Ended(env)) return env.Undefined();
@@ -205,7 +205,6 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     format.bucket_ms = fo.Get("bucketMs").ToString().Utf8Value();
     format.available_in_deployment = fo.Get("availableInDeployment").ToBoolean().Value();
     uint64_t seq = static_cast<uint64_t>(fo.Get("seq").ToNumber().DoubleValue());
-    const bool as_bytes = fo.Get("bytes").ToBoolean().Value();
     Napi::Function on_lines = info[2].As<Napi::Function>();
     // The rows' buffer: 1 MiB (a block of packets makes ~40 KB of rows here;
     // a long run of zero rows is handed over 1 MiB at a time).
@@ -241,11 +240,8 @@ class CaptureBucketizerWrap : public Napi::ObjectWrap<CaptureBucketizerWrap> {
     auto hand = [&](uint64_t bytes) {
       Napi::HandleScope scope(env);
       napi_value lines;
-      // The rows are ASCII: a string of them is made as a one-byte string, copied once, not decoded as UTF-8.
-      if ((as_bytes ? napi_create_typedarray(env, napi_uint8_array, used, array_buffer, 0, &lines)
-                    : napi_create_string_latin1(env, buf, used, &lines)) != napi_ok)
-        return fail(std::string(as_bytes ? "cannot make a view of the rows (" : "cannot make a string of the rows (") +
-                    std::to_string(used) + " bytes): " + napi_reason());
+      if (napi_create_typedarray(env, napi_uint8_array, used, array_buffer, 0, &lines) != napi_ok)
+        return fail("cannot make a view of the rows (" + std::to_string(used) + " bytes): " + napi_reason());
       on_lines.Call({lines, Napi::Number::New(env, double(rows)), Napi::Number::New(env, double(bytes)),
                      Napi::Number::New(env, double(buckets_->packets()))});
       used = 0;

@@ -90,21 +90,13 @@ export interface CaptureBucketizer {
   /**
    * Native only: a whole file or pipe on two threads (read and parse; bucket, summarizing packets on whichever has room),
    * rows handed back as finished netflow JSONL (the same bytes
-   * writeNetflowRows() makes), seq counting from format.seq.
+   * writeNetflowRows() makes), seq counting from format.seq. `lines` is a view of one buffer
+   * the addon reuses for every call, so onLines must be done with it when it returns (write it, not keep it).
    */
   runFd?(
     fd: number,
     format: { bucketMs: number; availableInDeployment: boolean; seq: number },
-    /** Runs on this thread while the pipeline's other threads run: do not call status() from it. */
-    onLines: (text: string, rows: number, bytes: number, packets: number) => void,
-  ): { readErrno: number; lastPartial: boolean };
-  /**
-   * With format.bytes, the rows come as bytes: `lines` is a view of one buffer the addon
-   * reuses for every call, so onLines must be done with it when it returns (write it, not keep it).
-   */
-  runFd?(
-    fd: number,
-    format: { bucketMs: number; availableInDeployment: boolean; seq: number; bytes: true },
+    /** Runs on this thread while the pipeline's other thread runs: do not call status() from it. */
     onLines: (lines: Uint8Array, rows: number, bytes: number, packets: number) => void,
   ): { readErrno: number; lastPartial: boolean };
 }

@@ -45,7 +45,7 @@ describe('netflow row layout', () => {
     let text = '';
     const fd = fs.openSync(FIXTURE, 'r');
     try {
-      b.runFd!(fd, { bucketMs: 100, availableInDeployment: true, seq: 0 }, (t) => (text += t));
+      b.runFd!(fd, { bucketMs: 100, availableInDeployment: true, seq: 0 }, (lines) => (text += Buffer.from(lines).toString('latin1')));
     } finally {
       fs.closeSync(fd);
     }

@@ -29,7 +29,7 @@ type RunFd = NonNullable<CaptureBucketizer['runFd']>;
 /** Runs an open capture through a bucketizer that has runFd (the addon's). */
 export function runFile(file: string, fd: number, bucketizer: CaptureBucketizer & { runFd: RunFd }, writer: JsonlWriter, o: BucketizeFileOptions): BucketizeFileResult {
   const rowsBefore = writer.rows;
-  const format = { bucketMs: o.bucketMs, availableInDeployment: writer.availableInDeployment, seq: writer.nextSeq('netflow'), bytes: true as const };
+  const format = { bucketMs: o.bucketMs, availableInDeployment: writer.availableInDeployment, seq: writer.nextSeq('netflow') };
   const { readErrno } = bucketizer.runFd(fd, format, (lines: Uint8Array, rows: number, bytes: number, packets: number) => {
     writer.appendLineBytes('netflow', lines, rows);
     o.onProgress?.(bytes, packets);

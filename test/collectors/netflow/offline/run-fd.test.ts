@@ -1,6 +1,5 @@
 // The addon's runFd hands the rows back as JSONL formatted straight into one
-// reusable 1 MiB buffer: as a string per hand-over, or (format.bytes) as a
-// Uint8Array view of that buffer. Whatever the mode or how often the buffer
+// reusable 1 MiB buffer, as a Uint8Array view of it. However often the buffer
 // fills, the lines must be the rows feed()/finish() give, formatted as the
 // pure-TS writer formats them, each hand-over whole lines counted right.
 import fs from 'node:fs';
@@ -30,15 +29,14 @@ interface Hand {
   kind: string;
 }
 
-/** runFd over a file, every hand-over kept (bytes mode: copied out of the reused buffer before the next). */
-function runFd(file: string, maxEmptyBuckets: number, bytes: boolean, seq = 5): Hand[] {
+/** runFd over a file, every hand-over kept (copied out of the reused buffer before the next). */
+function runFd(file: string, maxEmptyBuckets: number, seq = 5): Hand[] {
   const b = new addon!.CaptureBucketizer(opts(maxEmptyBuckets)) as CaptureBucketizer;
   const hands: Hand[] = [];
   const fd = fs.openSync(file, 'r');
   try {
-    const format = { bucketMs: BUCKET_MS, availableInDeployment: true, seq, ...(bytes ? { bytes: true } : {}) };
-    const run = b.runFd as unknown as (fd: number, f: object, on: (lines: string | Uint8Array, rows: number) => void) => { readErrno: number };
-    expect(run.call(b, fd, format, (lines, rows) => hands.push({ lines: typeof lines === 'string' ? lines : Buffer.from(lines).toString('latin1'), rows, kind: typeof lines === 'string' ? 'string' : lines.constructor.name })).readErrno).toBe(0);
+    const format = { bucketMs: BUCKET_MS, availableInDeployment: true, seq };
+    expect(b.runFd!(fd, format, (lines, rows) => hands.push({ lines: Buffer.from(lines).toString('latin1'), rows, kind: lines.constructor.name })).readErrno).toBe(0);
   } finally {
     fs.closeSync(fd);
   }
@@ -65,12 +63,12 @@ describe('runFd: rows handed back as JSONL from one reused buffer', () => {
 
   // Regression for: a row cut across two hand-overs, or a hand-over's row count not its lines, once the rows of one
   // block of packets outgrow the buffer (a gap of 5,000 zero rows is ~2.3 MiB of JSONL).
-  it.each([false, true])('bytes %s: a block whose rows outgrow the buffer comes in pieces of whole lines, the same text as the TS writer', (bytes) => {
+  it('a block whose rows outgrow the buffer comes in pieces of whole lines, the same text as the TS writer', () => {
     const file = gapFile(3, 5000);
-    const hands = runFd(file, 20000, bytes);
+    const hands = runFd(file, 20000);
     expect(hands.length).toBeGreaterThan(3);
     for (const h of hands) {
-      expect(h.kind).toBe(bytes ? 'Uint8Array' : 'string');
+      expect(h.kind).toBe('Uint8Array');
       expect(h.lines.length).toBeLessThanOrEqual(1 << 20);
       expect(h.lines === '' || h.lines.endsWith('\n')).toBe(true);
       expect(h.lines.split('\n').length - 1).toBe(h.rows);
@@ -81,14 +79,6 @@ describe('runFd: rows handed back as JSONL from one reused buffer', () => {
     expect(JSON.parse(text.trimEnd().split('\n')[0]!).seq).toBe(5);
   });
 
-  it('the string and the bytes modes hand over the same lines, call for call', () => {
-    const file = gapFile(40, 300);
-    const s = runFd(file, 20000, false);
-    const b = runFd(file, 20000, true);
-    expect(s.length).toBeGreaterThan(0);
-    expect(b.map((h) => [h.lines, h.rows])).toEqual(s.map((h) => [h.lines, h.rows]));
-  });
-
   // Regression for: the addon writing rows into memory it no longer owns after onLines transferred the buffer away.
   it('refuses to go on when onLines took the buffer away (transferred), rather than write into it', () => {
     const file = gapFile(3, 5000);
@@ -96,9 +86,8 @@ describe('runFd: rows handed back as JSONL from one reused buffer', () => {
     const fd = fs.openSync(file, 'r');
     let calls = 0;
     try {
-      const run = b.runFd as unknown as (fd: number, f: object, on: (lines: Uint8Array) => void) => unknown;
       expect(() =>
-        run.call(b, fd, { bucketMs: BUCKET_MS, availableInDeployment: true, seq: 0, bytes: true }, (lines) => {
+        b.runFd!(fd, { bucketMs: BUCKET_MS, availableInDeployment: true, seq: 0 }, (lines) => {
           calls++;
           const buffer = lines.buffer as ArrayBuffer;
           structuredClone(buffer, { transfer: [buffer] });
