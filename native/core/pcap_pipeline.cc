@@ -156,15 +156,19 @@ struct JobSink final : PacketSink {
     return true;
   }
   // Summarizes the job here, or leaves that to the bucket thread: here when
-  // the bucket thread is behind (kBalance: at least two jobs wait for it).
+  // the bucket thread is behind (kBalance: at least two jobs wait for it, or
+  // with two jobs in all, the other one: the job being filled holds a slot,
+  // so at most nblocks - 1 can wait).
   void hand_over(bool last) {
     Job& j = *cur;
-    j.summarized = on == SummarizeOn::kParse || (on == SummarizeOn::kBalance && ring.waiting() >= 2);
+    j.summarized = on == SummarizeOn::kParse || (on == SummarizeOn::kBalance && ring.waiting() >= balance_at);
     if (j.summarized) {
       for (size_t i = 0; i < j.n; i++)
         if (j.pkts[i].data) sum.summarize(j.pkts[i], &j.recs[i]);
+      summarized_jobs++;
     } else {
       raw_published = ring.published() + 1;
+      raw_jobs++;
     }
     j.bytes = reader.offset();
     j.last = last;
@@ -195,9 +199,11 @@ struct JobSink final : PacketSink {
   Ring& ring;
   CaptureReader& reader;
   const SummarizeOn on;
+  const size_t balance_at = std::min<size_t>(2, jobs.size() - 1);
   Job* cur = nullptr;
   uintptr_t lo = 0, hi = 0;     // the chunk being parsed
   uint64_t raw_published = 0;  // ring.published() after the last raw job
+  uint64_t summarized_jobs = 0, raw_jobs = 0;
 };
 
 }  // namespace
@@ -231,6 +237,7 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
   double bucket_cpu0 = thread_cpu_s();
   FeedResult feed;
   int read_err = 0;
+  uint64_t jobs_summarized = 0, jobs_raw = 0;
   std::thread parse_thread([&] {
     struct Done {
       double& out;
@@ -280,6 +287,8 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
       }
     }
     if (sink.cur) sink.hand_over(true);
+    jobs_summarized = sink.summarized_jobs;
+    jobs_raw = sink.raw_jobs;
   });
 
   // Bucket the jobs here, on the calling thread (summarizing raw ones
@@ -318,6 +327,8 @@ PipelineResult run_pipeline(int fd, CaptureReader& reader, Bucketizer& bucketize
   res.bytes_read = bytes_read;
   res.read_errno = read_err;
   res.parse_cpu_s = parse_cpu;
+  res.jobs_summarized = jobs_summarized;
+  res.jobs_raw = jobs_raw;
   return res;
 }
 

@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
     }
     res = pr.feed;
     bytes = pr.bytes_read;
-    std::printf("cpu: read+parse %.3f s, bucket %.3f s\n", pr.parse_cpu_s, pr.bucket_cpu_s);
+    std::printf("cpu: read+parse %.3f s, bucket %.3f s; jobs summarized on the parse thread %llu, raw %llu\n", pr.parse_cpu_s,
+                pr.bucket_cpu_s, (unsigned long long)pr.jobs_summarized, (unsigned long long)pr.jobs_raw);
   }
   b.flush();
   drain();

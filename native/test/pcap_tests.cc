@@ -10,6 +10,7 @@
 // Packets are decoded from exact-size heap copies, so ASan (the
 // LABTEL_SANITIZE build) catches any read past caplen.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,6 +40,7 @@
 #include "../core/pcap_pipeline.h"
 #include "../core/pcap_reader.h"
 #include "netflow_json_legacy.h"
+#include "pipeline_streams.h"
 
 using namespace labtel;
 
@@ -1790,6 +1792,28 @@ void test_bucket_modes_agree() {
     }
   }
   CHECK_EQ(runs, 27);
+  // kBalance gives the parse thread work while the bucket thread is behind,
+  // with two jobs as with eight (regression for: with two jobs the one being
+  // filled holds a slot, so two never waited and the parse thread never
+  // summarized).
+  for (size_t blocks : {size_t(2), size_t(8)}) {
+    g_context = "pipeline balance, jobs " + std::to_string(blocks);
+    lseek(fd, 0, SEEK_SET);
+    Bucketizer bz(guest_cfg(50));
+    CaptureReader rd{ReaderOptions()};
+    PipelineOptions po;
+    po.chunk_bytes = 4099;
+    po.block_packets = 100;
+    po.blocks = blocks;
+    PipelineResult pr = run_pipeline(fd, rd, bz, po, [&](uint64_t) {
+      bz.ready().clear();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // a bucket thread behind
+      return true;
+    });
+    CHECK(pr.feed.ok && bz.packets() == pkts.size());
+    CHECK(pr.jobs_summarized > 0);
+    CHECK(pr.jobs_summarized + pr.jobs_raw >= pkts.size() / 100);
+  }
   g_context = "pipeline";
   // Stopping early, and a bad file: the error comes back.
   lseek(fd, 0, SEEK_SET);
@@ -1868,6 +1892,18 @@ void test_bucket_modes_agree() {
     CHECK(waited_ok);
     CHECK(lres.feed.ok && lb.packets() == 3);
   }
+}
+
+// run_pipeline over hostile streams (pipeline_streams.h): pipes with short
+// writes, skip_bad, pcapng, tiny rings, stop and throw from on_block.
+void test_pipeline_streams() {
+  g_context = "pipeline streams";
+  signal(SIGPIPE, SIG_IGN);  // a stopped run closes the pipe under its writer
+  pipeline_streams::Outcome o = pipeline_streams::run(400, 1);
+  CHECK_EQ(o.runs, 400);
+  CHECK(o.to_end > 150 && o.from_pipe > 150);
+  for (const std::string& f : o.failures) std::fprintf(stderr, "%s\n", f.c_str());
+  CHECK_EQ(o.failures.size(), 0u);
 }
 
 void test_bucket_bounds() {
@@ -2174,6 +2210,7 @@ int main(int argc, char** argv) {
                {"bucket_counts", test_bucket_counts},
                {"bucket_time", test_bucket_time},
                {"bucket_modes_agree", test_bucket_modes_agree},
+               {"pipeline_streams", test_pipeline_streams},
                {"bucket_bounds", test_bucket_bounds},
                {"bucket_gaps", test_bucket_gaps},
                {"corpus_reads", test_corpus_reads},

@@ -181,7 +181,7 @@ describe.skipIf(!hasTcpdump || !hasTshark)('labtel counts the packets libpcap co
     expect(lt.ok).toBe(true);
     expect(lt.packets).toBe(lp.count);
     expect(nativeStatusOf(bytes).recordsOverSnaplen).toBe(classic.over);
-    // The same count through the three-thread pipeline `labtel bucketize` runs.
+    // The same count through the two-thread pipeline `labtel bucketize` runs.
     const b = new (nativeAddon()!.CaptureBucketizer)({ bucketNs: 1e8, fillEmpty: true, latenessNs: 0, skipBad: false, guestIps: [], guestMacs: [], bridgeIps: [] });
     const fd = fs.openSync(file, 'r');
     try {
