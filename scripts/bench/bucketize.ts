@@ -3,7 +3,8 @@
 //   - 5,000,000 frames asked at 60 bytes (the speed case),
 //   - 1,000,000 mixed-size frames, and 1,700,000 (~1 GB) for peak memory,
 //   - a header-only capture: what start-up alone costs (Node, the CLI, the addon).
-// Each command runs BENCH_RUNS times (5), the commands of a case taking turns
+// Each command runs BENCH_RUNS times (11: on this 2-core VM a median of 5
+// moved by 0.03-0.05 s between invocations), the commands of a case taking turns
 // (run 1 of each, then run 2 of each, ...), so a burst of load elsewhere falls
 // on all of them rather than on one; the median wall time, the range, the
 // median CPU time (user + system) and the largest peak RSS are shown.
@@ -29,7 +30,7 @@ import { addonStale } from './addon-current.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 const DIR = process.env.BENCH_DIR ?? path.join(os.tmpdir(), 'labtel-bench');
-const RUNS = intEnv('BENCH_RUNS', 5, 1);
+const RUNS = intEnv('BENCH_RUNS', 11, 1);
 const N_SMALL = intEnv('BENCH_SMALL_PACKETS', 5_000_000, 200_000);
 const N_MIXED = intEnv('BENCH_MIXED_PACKETS', 1_000_000, 40_000);
 const N_BIG = intEnv('BENCH_BIG_PACKETS', 1_700_000, 60_000);
