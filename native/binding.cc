@@ -94,7 +94,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
     return env.Undefined();
   }
 
-  // threads(): Array<{tid, comm, error, cpu_user_jiffies, ...}>
+  // threads(): Array<{tid, comm, error, cpu_user_jiffies, ..., cpu_time_ns, run_delay_ns, run_periods, sched_error}>
   Napi::Value Threads(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     core_->sample_threads(&threads_);
@@ -112,6 +112,10 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
       o.Set("starttime", NumberOrNull(env, t.v[labtel::F_STARTTIME]));
       o.Set("state", NumberOrNull(env, t.v[labtel::F_STATE]));
       o.Set("processor", NumberOrNull(env, t.v[labtel::F_PROCESSOR]));
+      o.Set("cpu_time_ns", NumberOrNull(env, t.sched.cpu_time_ns));
+      o.Set("run_delay_ns", NumberOrNull(env, t.sched.run_delay_ns));
+      o.Set("run_periods", NumberOrNull(env, t.sched.run_periods));
+      o.Set("sched_error", t.sched_err);
       out[i] = o;
     }
     return out;

@@ -276,4 +276,28 @@ bool parse_io(const char* p, size_t n, double* v) {
   return ok;
 }
 
+bool parse_schedstat(const char* p, size_t n, SchedStat* out) {
+  out->cpu_time_ns = out->run_delay_ns = out->run_periods = NAN;
+  const char* end = p + n;
+  double f[3];
+  for (int i = 0; i < 3; i++) {
+    const char* start = p;
+    unsigned long long x = 0;
+    while (p < end && is_digit(*p)) {
+      if (p - start == 20) return false;  // a 21st digit: refused before reading on through a long file
+      if (__builtin_mul_overflow(x, 10ULL, &x) || __builtin_add_overflow(x, static_cast<unsigned long long>(*p - '0'), &x))
+        return false;  // over 2^64 - 1: the kernel cannot have printed it
+      p++;
+    }
+    if (p == start || p >= end || *p != (i < 2 ? ' ' : '\n')) return false;
+    p++;
+    f[i] = static_cast<double>(x);  // round to nearest, ties to even
+  }
+  if (p != end) return false;  // anything after the newline
+  out->cpu_time_ns = f[0];
+  out->run_delay_ns = f[1];
+  out->run_periods = f[2];
+  return true;
+}
+
 }  // namespace labtel

@@ -34,12 +34,17 @@ void ProcSampler::close() {
     if (fds_[i] >= 0) ::close(fds_[i]);
     fds_[i] = -1;
   }
-  for (auto& t : thread_fds_) ::close(t.second);
+  for (auto& t : thread_fds_) close_thread(t.second);
   thread_fds_.clear();
   if (task_dir_) closedir(task_dir_);
   task_dir_ = nullptr;
   if (dir_fd_ >= 0) ::close(dir_fd_);
   dir_fd_ = -1;
+}
+
+void ProcSampler::close_thread(const ThreadFds& t) {
+  ::close(t.stat);
+  if (t.sched >= 0) ::close(t.sched);
 }
 
 // Reads the whole file at offset 0 into buf_ (growing it for a long status).
@@ -94,35 +99,39 @@ void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
   } else {
     rewinddir(task_dir_);
   }
-  std::map<int, int> seen;
+  std::map<int, ThreadFds> seen;
   while (struct dirent* de = readdir(task_dir_)) {
     char* endp = nullptr;
     long tid = strtol(de->d_name, &endp, 10);
     // Only canonical names ("0123" is not a tid), as the TS twin reads them.
     if (*de->d_name < '1' || *de->d_name > '9' || *endp || tid > 0x7fffffff) continue;
-    int fd;
+    ThreadFds fds{-1, -1, 0};
     auto it = thread_fds_.find(static_cast<int>(tid));
     if (it != thread_fds_.end()) {
-      fd = it->second;
+      fds = it->second;
       thread_fds_.erase(it);
     } else {
-      std::string path = std::string("task/") + de->d_name + "/stat";
-      fd = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;  // exited between readdir and open
+      std::string dir = std::string("task/") + de->d_name;
+      fds.stat = ::openat(dir_fd_, (dir + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+      if (fds.stat < 0) continue;  // exited between readdir and open
+      fds.sched = ::openat(dir_fd_, (dir + "/schedstat").c_str(), O_RDONLY | O_CLOEXEC);
+      fds.sched_open_err = fds.sched < 0 ? errno : 0;
     }
     ThreadSample t;
     t.tid = static_cast<int>(tid);
     for (int i = 0; i < F_COUNT; i++) t.v[i] = NAN;
-    t.err = read_file(fd, 0);
+    t.err = read_file(fds.stat, 0);
     if (t.err == 0 && !parse_stat(buf_.data(), len_, t.v, &t.comm)) t.err = EBADMSG;
     if (t.err == ESRCH || t.err == ENOENT) {
-      ::close(fd);
+      close_thread(fds);
       continue;  // the thread ended after the listing: not a row
     }
-    seen[t.tid] = fd;
+    t.sched_err = read_file(fds.sched, fds.sched_open_err);
+    if (t.sched_err == 0 && !parse_schedstat(buf_.data(), len_, &t.sched)) t.sched_err = EBADMSG;
+    seen[t.tid] = fds;
     out->push_back(std::move(t));
   }
-  for (auto& gone : thread_fds_) ::close(gone.second);
+  for (auto& gone : thread_fds_) close_thread(gone.second);
   thread_fds_.swap(seen);
 }
 

@@ -5,11 +5,13 @@
 #pragma once
 #include <dirent.h>
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "proc_fields.h"
+#include "proc_parse.h"
 
 namespace labtel {
 
@@ -23,6 +25,10 @@ struct ThreadSample {
   int err = 0;  // errno when the thread's stat could not be read
   std::string comm;
   double v[F_COUNT];  // only the stat fields are filled; the rest stay NaN
+  // task/<tid>/schedstat: 0 when read and parsed, else the errno (ENOENT on a
+  // kernel without it, EBADMSG when not its format) and all three NaN.
+  int sched_err = 0;
+  SchedStat sched = {NAN, NAN, NAN};
 };
 
 class ProcSampler {
@@ -38,14 +44,23 @@ class ProcSampler {
   // opened (io without permission) is reported by every sample instead.
   int open();
   void sample(ProcSample* out);
-  // Rescans task/ and reads each thread's stat. Threads that vanished are
-  // dropped; new ones are opened.
+  // Rescans task/ and reads each thread's stat and schedstat. Threads that
+  // vanished are dropped; new ones are opened. A thread whose stat reads but
+  // whose schedstat does not still gives its sample, with sched_err set.
   void sample_threads(std::vector<ThreadSample>* out);
   void close();
   int pid() const { return pid_; }
 
  private:
   int read_file(int fd, int open_err);
+
+  // A thread's descriptors, kept open between samples like the process's.
+  struct ThreadFds {
+    int stat;
+    int sched;           // -1 when schedstat could not be opened
+    int sched_open_err;  // its errno then, reported by every sample
+  };
+  static void close_thread(const ThreadFds& t);
 
   std::string root_;
   int pid_;
@@ -54,7 +69,7 @@ class ProcSampler {
   int fds_[PF_COUNT];
   int open_err_[PF_COUNT];
   DIR* task_dir_ = nullptr;
-  std::map<int, int> thread_fds_;
+  std::map<int, ThreadFds> thread_fds_;
   std::vector<char> buf_;
   size_t len_ = 0;
 };

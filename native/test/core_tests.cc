@@ -22,6 +22,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -386,6 +387,64 @@ void test_parse_io() {
   }
 }
 
+struct ParsedSched {
+  bool ok;
+  SchedStat v;
+};
+ParsedSched schedstat_of(const std::string& s) {
+  ParsedSched r;
+  r.v = {kSentinel, kSentinel, kSentinel};
+  auto b = exact_copy(s);
+  r.ok = parse_schedstat(b.get(), s.size(), &r.v);
+  return r;
+}
+
+void test_parse_schedstat() {
+  g_context = "parse_schedstat";
+  {
+    ParsedSched r = schedstat_of("54920992 10250362 99\n");  // a real thread's line
+    CHECK(r.ok);
+    CHECK_NUM(r.v.cpu_time_ns, 54920992);
+    CHECK_NUM(r.v.run_delay_ns, 10250362);
+    CHECK_NUM(r.v.run_periods, 99);
+  }
+  {
+    ParsedSched r = schedstat_of("0 0 0\n");  // a thread never run: reported raw, the caller decides
+    CHECK(r.ok);
+    CHECK_NUM(r.v.cpu_time_ns, 0);
+    CHECK_NUM(r.v.run_delay_ns, 0);
+    CHECK_NUM(r.v.run_periods, 0);
+  }
+  {
+    // The largest values: 2^64 - 1 rounds to 2^64; past 2^53 the nearest double, ties to even.
+    ParsedSched r = schedstat_of("18446744073709551615 9007199254740993 9007199254740995\n");
+    CHECK(r.ok);
+    CHECK_NUM(r.v.cpu_time_ns, 18446744073709551616.0);
+    CHECK_NUM(r.v.run_delay_ns, 9007199254740992.0);
+    CHECK_NUM(r.v.run_periods, 9007199254740996.0);
+  }
+  {
+    // Leading zeros: the kernel never prints them, but they are still a number (20 digits at most).
+    ParsedSched r = schedstat_of("007 00000000000000000001 01844674407370955161\n");
+    CHECK(r.ok);
+    CHECK_NUM(r.v.cpu_time_ns, 7);
+    CHECK_NUM(r.v.run_delay_ns, 1);
+    CHECK_NUM(r.v.run_periods, 1844674407370955161.0);
+  }
+  const std::string bad[] = {
+      "", "\n", "1 2 3", "1 2\n", "1 2 3 4\n", "1 2 3\n\n", "1 2 3\nx", "1  2 3\n", " 1 2 3\n", "1 2 3 \n",
+      "1\t2 3\n", "-1 2 3\n", "+1 2 3\n", "1 -0 3\n", "18446744073709551616 2 3\n", "1 2 99999999999999999999\n",
+      "000000000000000000001 2 3\n", "1 2 " + kDigits30 + "\n", "1 2 3\r\n", "1 2 0x3\n", "1 2 3.0\n", "1 2 3e2\n",
+      std::string("1 2 3\n\0", 7), std::string("1 2\0 3\n", 7), std::string("\0\0\0\0\0\0", 6), std::string(1 << 20, '7'),
+      std::string(1 << 20, '7') + " 1 1\n"};
+  for (const std::string& s : bad) {
+    g_context = "parse_schedstat: hostile " + (s.size() > 40 ? s.substr(0, 40) + "..." : s);
+    ParsedSched r = schedstat_of(s);
+    CHECK(!r.ok);
+    CHECK(std::isnan(r.v.cpu_time_ns) && std::isnan(r.v.run_delay_ns) && std::isnan(r.v.run_periods));
+  }
+}
+
 // ---------------------------------------------------------------------------
 // A tiny JSON reader, enough for expected.json: objects, arrays, strings
 // (with \" \\ \/ \b \f \n \r \t \uXXXX for the BMP), numbers, true/false/null.
@@ -652,6 +711,18 @@ void check_case(const std::string& dir, const std::string& name) {
         CHECK(expected_num(&et, tf.name, &want));
         CHECK_NUM(ts[i].v[tf.f], want);
       }
+      // schedstat: its values, or its errno by name and no values.
+      g_context = name + " round " + std::to_string(round) + " thread " + std::to_string(ts[i].tid) + " schedstat";
+      double want = 0;
+      CHECK(expected_num(&et, "cpu_time_ns", &want));
+      CHECK_NUM(ts[i].sched.cpu_time_ns, want);
+      CHECK(expected_num(&et, "run_delay_ns", &want));
+      CHECK_NUM(ts[i].sched.run_delay_ns, want);
+      CHECK(expected_num(&et, "run_periods", &want));
+      CHECK_NUM(ts[i].sched.run_periods, want);
+      const Json* se = et.get("sched_error");
+      const char* got_se = errno_name(ts[i].sched_err);
+      CHECK(se && (se->kind == Json::NUL ? got_se == nullptr : se->kind == Json::STR && got_se && se->s == got_se));
       // Thread rows carry the stat fields only.
       for (ProcField f : kStatmF) CHECK(std::isnan(ts[i].v[f]));
       for (ProcField f : kIoF) CHECK(std::isnan(ts[i].v[f]));
@@ -931,6 +1002,17 @@ void test_seconds_match_legacy() {
 // ---------------------------------------------------------------------------
 // Real /proc.
 
+// Spins until this thread has used `ms` of CPU.
+void burn_cpu_ms(int ms) {
+  struct timespec a, b;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+  volatile unsigned long x = 0;
+  do {
+    for (int i = 0; i < 100000; i++) x = x + i;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+  } while ((b.tv_sec - a.tv_sec) * 1000.0 + (b.tv_nsec - a.tv_nsec) / 1e6 < ms);
+}
+
 void test_live() {
   g_context = "live: no such pid";
   {
@@ -944,6 +1026,7 @@ void test_live() {
     CHECK(s.open() == 0);
     // Some work between samples, so the second one reads fresh text at offset 0.
     std::vector<std::vector<char>> keep;
+    double cpu_ns_before = NAN;
     for (int round = 0; round < 2; round++) {
       ProcSample ps;
       s.sample(&ps);
@@ -970,9 +1053,17 @@ void test_live() {
         CHECK(t.comm == "core_tests");
         CHECK(!std::isnan(t.v[F_UTIME]));
         CHECK(t.v[F_STATE] == 'R');
+        CHECK(t.sched_err == 0);  // this kernel has schedstat (CONFIG_SCHED_INFO)
+        CHECK(t.sched.cpu_time_ns > 0);
+        CHECK(t.sched.run_delay_ns >= 0);
+        CHECK(t.sched.run_periods > 0);
+        // The CPU burnt between the rounds shows (no bound on how much).
+        if (round == 1) CHECK(t.sched.cpu_time_ns > cpu_ns_before);
+        cpu_ns_before = t.sched.cpu_time_ns;
       }
       CHECK(found);
       keep.emplace_back(4 << 20, 'x');  // grows rss a little
+      burn_cpu_ms(50);
     }
   }
   g_context = "live: a child that exits while sampled";
@@ -1014,6 +1105,7 @@ int main(int argc, char** argv) {
   test_parse_statm();
   test_parse_status();
   test_parse_io();
+  test_parse_schedstat();
   test_json_reader();
   int cases = run_fixtures(argv[1]);
   test_parsers_match_legacy(argv[1]);

@@ -30,6 +30,12 @@ export interface NativeThreadSample {
   starttime: number | null;
   state: number | null;
   processor: number | null;
+  /** task/<tid>/schedstat: ns on CPU, ns runnable but waiting on a runqueue, timeslices; raw, null when not read. */
+  cpu_time_ns: number | null;
+  run_delay_ns: number | null;
+  run_periods: number | null;
+  /** 0 when schedstat was read and parsed, else the errno (ENOENT: no such file, EBADMSG: not its format). */
+  sched_error: number;
 }
 
 export interface NativePeerCred {

@@ -126,3 +126,40 @@ export function parseIo(s: string, v: Float64Array): boolean {
   v[F.io_write_bytes] = ok ? lineValue(s, 'write_bytes:', 1) : NaN;
   return ok;
 }
+
+export interface SchedStat {
+  cpu_time_ns: number;
+  run_delay_ns: number;
+  run_periods: number;
+}
+
+/**
+ * task/<tid>/schedstat, "%llu %llu %lu\n" as the kernel prints it: exactly three
+ * unsigned integers of 1 to 20 digits (leading zeros allowed), each at most
+ * 2^64 - 1, single spaces between, one final '\n'; null for anything else.
+ * Each value is the exact integer rounded to the nearest double, ties to even,
+ * as native/core/proc_parse.cc's static_cast<double> of the uint64 does.
+ */
+export function parseSchedstat(s: string): SchedStat | null {
+  const f: number[] = [];
+  let p = 0;
+  for (let i = 0; i < 3; i++) {
+    const start = p;
+    while (p < s.length && isDigit(s.charCodeAt(p))) {
+      if (p - start === 20) return null;
+      p++;
+    }
+    if (p === start || p >= s.length || s.charCodeAt(p) !== (i < 2 ? 32 : 10)) return null;
+    const digits = s.slice(start, p);
+    if (digits.length <= 15) {
+      f.push(Number(digits)); // below 2^53: exact
+    } else {
+      const big = BigInt(digits);
+      if (big > ULLONG_MAX) return null;
+      f.push(Number(big)); // the nearest double, ties to even
+    }
+    p++;
+  }
+  if (p !== s.length) return null;
+  return { cpu_time_ns: f[0]!, run_delay_ns: f[1]!, run_periods: f[2]! };
+}

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { nativeAddon } from '../../native/addon.js';
 import type { NativeThreadSample } from '../../native/types.js';
 import { PROC_FIELDS, PROC_FILES } from './fields.js';
-import { parseIo, parseStat, parseStatm, parseStatus } from './parse.js';
+import { parseIo, parseSchedstat, parseStat, parseStatm, parseStatus, type SchedStat } from './parse.js';
 
 export interface ProcSampler {
   /** 0, or the errno of the process directory (ENOENT: no such process). */
@@ -28,11 +28,24 @@ function errnoOf(err: unknown): number {
   return (code && (E as Record<string, number>)[code]) || E.EIO;
 }
 
+/** A thread's descriptors, kept open between samples like the process's. */
+interface ThreadFds {
+  stat: number;
+  /** -1 when schedstat could not be opened; schedOpenErr is its errno then, reported by every sample. */
+  sched: number;
+  schedOpenErr: number;
+}
+
+function closeThread(t: ThreadFds): void {
+  fs.closeSync(t.stat);
+  if (t.sched >= 0) fs.closeSync(t.sched);
+}
+
 export class TsProcSampler implements ProcSampler {
   private dir: string;
   private fds: number[] = [];
   private openErr: number[] = [];
-  private threadFds = new Map<number, number>();
+  private threadFds = new Map<number, ThreadFds>();
   private buf = Buffer.alloc(8192);
 
   constructor(procRoot: string, pid: number, private readonly pageSize: number) {
@@ -107,51 +120,70 @@ export class TsProcSampler implements ProcSampler {
       return [];
     }
     const out: NativeThreadSample[] = [];
-    const seen = new Map<number, number>();
+    const seen = new Map<number, ThreadFds>();
     const v = new Float64Array(PROC_FIELDS.length);
     for (const name of names) {
       if (!/^[1-9]\d{0,9}$/.test(name)) continue;
       const tid = Number(name);
       if (tid > 0x7fffffff) continue;
-      let fd = this.threadFds.get(tid);
+      let fds = this.threadFds.get(tid);
       this.threadFds.delete(tid);
-      if (fd === undefined) {
+      if (fds === undefined) {
+        let stat: number;
         try {
-          fd = fs.openSync(`${this.dir}/task/${name}/stat`, 'r');
+          stat = fs.openSync(`${this.dir}/task/${name}/stat`, 'r');
         } catch {
           continue;
+        }
+        fds = { stat, sched: -1, schedOpenErr: 0 };
+        try {
+          fds.sched = fs.openSync(`${this.dir}/task/${name}/schedstat`, 'r');
+        } catch (err) {
+          fds.schedOpenErr = errnoOf(err);
         }
       }
       v.fill(NaN);
       let error = 0;
       let comm = '';
       try {
-        const c = parseStat(this.read(fd), v);
+        const c = parseStat(this.read(fds.stat), v);
         if (c === null) error = EBADMSG;
         else comm = c;
       } catch (err) {
         error = errnoOf(err);
       }
       if (error === ESRCH || error === ENOENT) {
-        fs.closeSync(fd);
+        closeThread(fds);
         continue;
       }
-      seen.set(tid, fd);
+      let schedError = fds.schedOpenErr;
+      let sched: SchedStat | null = null;
+      if (fds.sched >= 0) {
+        try {
+          sched = parseSchedstat(this.read(fds.sched));
+          if (sched === null) schedError = EBADMSG;
+        } catch (err) {
+          schedError = errnoOf(err);
+        }
+      }
+      seen.set(tid, fds);
       const n = (i: number) => (Number.isNaN(v[i]!) ? null : v[i]!);
       out.push({
         tid, comm, error,
         cpu_user_jiffies: n(0), cpu_sys_jiffies: n(1), minflt: n(2), majflt: n(3),
         starttime: n(5), state: n(7), processor: n(8),
+        cpu_time_ns: sched?.cpu_time_ns ?? null, run_delay_ns: sched?.run_delay_ns ?? null, run_periods: sched?.run_periods ?? null,
+        sched_error: schedError,
       });
     }
-    for (const fd of this.threadFds.values()) fs.closeSync(fd);
+    for (const fds of this.threadFds.values()) closeThread(fds);
     this.threadFds = seen;
     return out;
   }
 
   close(): void {
     for (const fd of this.fds) if (fd >= 0) fs.closeSync(fd);
-    for (const fd of this.threadFds.values()) fs.closeSync(fd);
+    for (const t of this.threadFds.values()) closeThread(t);
     this.fds = [];
     this.openErr = [];
     this.threadFds.clear();

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errnoName } from '../../../src/util/errno.js';
-import { EpisodeClock } from '../../../src/clock/origin.js';
+import { stopAfterSamples } from '../../helpers/stop-after.js';
 import { PROC_FIELDS, PROC_FILES } from '../../../src/collectors/proc/fields.js';
 import { procLoop } from '../../../src/collectors/proc/run-loop.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
@@ -28,23 +28,6 @@ interface Expected {
 }
 
 const expectedOf = (c: string) => JSON.parse(fs.readFileSync(path.join(FIXTURES, c, 'expected.json'), 'utf8')) as Expected;
-
-/**
- * The loop's clock, which stops it after exactly `samples` samples: procLoop
- * reads the clock once at the start of each sample, and a stop raised during a
- * sample ends the loop once that sample is written. No timer decides how many.
- */
-function stopAfterSamples(samples: number): { clock: EpisodeClock; signal: AbortSignal } {
-  const controller = new AbortController();
-  const clock = new EpisodeClock(0);
-  let taken = 0;
-  const now = clock.now.bind(clock);
-  clock.now = () => {
-    if (++taken >= samples) controller.abort();
-    return now();
-  };
-  return { clock, signal: controller.signal };
-}
 
 /** Process rows (no tid) and thread rows of a proc file. */
 const split = (rows: Record<string, unknown>[]) => ({ procs: rows.filter((r) => !('tid' in r)), threads: rows.filter((r) => 'tid' in r) });
@@ -69,7 +52,8 @@ describe.each(CASES)('fixture %s', (c) => {
     const got = Object.fromEntries(PROC_FIELDS.map((n, i) => [n, Number.isNaN(v[i]!) ? null : v[i]]));
     expect(got).toEqual(exp.process);
     expect(Object.fromEntries(PROC_FILES.map((f, i) => [f, e[i] ? errnoName(e[i]!) : null]))).toEqual(exp.errors);
-    expect(threads.map(({ error: _e, ...t }) => t)).toEqual(exp.threads);
+    // sched_error by name, as errors are: qemu-like has schedstat files, the other cases none (ENOENT).
+    expect(threads.map(({ error: _e, sched_error: se, ...t }) => ({ ...t, sched_error: se ? errnoName(se) : null }))).toEqual(exp.threads);
   });
 
   // Regression for: the test said "three samples" but stopped on rows flushed to disk
@@ -110,6 +94,18 @@ describe('fixture specifics', () => {
     sampler.close();
     expect(names).toEqual(['CPU 0/TCG', 'CPU 1/TCG', 'qemu-system-x86']);
     expect(exp.process.cpu_user_jiffies).not.toBeNull();
+  });
+
+  // Regression for: schedstat not read at all (no cpu_time_ns), or a value past 2^53 converted differently on the two paths.
+  it.each(KINDS)('reads qemu-like\'s schedstat on the %s path, 2^53 + 1 ns as the nearest double', (kind) => {
+    const exp = expectedOf('qemu-like');
+    const { sampler } = createProcSampler(path.join(FIXTURES, 'qemu-like', 'proc'), exp.pid, 4096, kind);
+    sampler.open();
+    const byComm = new Map(sampler.threads().map((t) => [t.comm, t]));
+    sampler.close();
+    const cpu0 = byComm.get('CPU 0/TCG');
+    expect(cpu0).toMatchObject({ cpu_time_ns: 2 ** 53, run_delay_ns: 24173865, run_periods: 137, sched_error: 0 });
+    expect(byComm.get('qemu-system-x86')).toMatchObject({ cpu_time_ns: 54920992, run_delay_ns: 10250362, run_periods: 99, sched_error: 0 });
   });
 
   it('names the vCPU threads in thread rows (one sample)', async () => {

@@ -54,4 +54,47 @@ describe.runIf(nativeAddon())('native /proc parsers = the TS twin on generated h
     );
     expect(compared).toBe(400);
   });
+
+  // Regression for: the schedstat parsers drifting apart (one accepting a sign, a 21st digit, a value past
+  // 2^64 - 1 or a byte after the newline; one rounding a value past 2^53 differently).
+  it('schedstat: the same values and sched_error for 400 generated lines', () => {
+    const root = tmpDir();
+    const dir = path.join(root, '77');
+    fs.mkdirSync(path.join(dir, 'task', '77'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'stat'), '77 (a) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 1 1\n');
+    fs.writeFileSync(path.join(dir, 'task', '77', 'stat'), '77 (a) S 1 1 1 0 -1 0 0 0 0 0 1 2 0 0 20 0 1 0 5 1 1\n');
+    const num = fc.oneof(
+      fc.bigInt({ min: 0n, max: 1n << 64n }).map(String),
+      fc.bigInt({ min: (1n << 53n) - 4n, max: (1n << 53n) + 4n }).map(String),
+      fc.constantFrom('0', '00', '007', '-1', '+1', '', '18446744073709551615', '18446744073709551616', '000000000000000000001', '1\0', 'x'),
+    );
+    const sep = fc.constantFrom(' ', ' ', ' ', '  ', '\t', '');
+    const loose = fc
+      .tuple(fc.array(fc.tuple(num, sep), { minLength: 0, maxLength: 5 }), fc.constantFrom('\n', '\n', '', '\n\n', '\r\n', ' \n'))
+      .map(([fields, end]) => fields.map(([n, s], i) => (i < fields.length - 1 ? n + s : n)).join('') + end);
+    const valid = fc.tuple(num, num, num).map((f) => f.join(' ') + '\n');
+    const line = fc.oneof({ arbitrary: valid, weight: 1 }, { arbitrary: loose, weight: 1 });
+    let compared = 0;
+    let parsed = 0;
+    fc.assert(
+      fc.property(line, (text) => {
+        fs.writeFileSync(path.join(dir, 'task', '77', 'schedstat'), text, 'latin1');
+        const read = (kind: 'native' | 'ts') => {
+          const { sampler } = createProcSampler(root, 77, 4096, kind);
+          expect(sampler.open()).toBe(0);
+          const t = sampler.threads();
+          sampler.close();
+          return t;
+        };
+        const native = read('native');
+        expect(native, JSON.stringify(text)).toEqual(read('ts'));
+        expect(native).toHaveLength(1);
+        if (native[0]!.sched_error === 0) parsed++;
+        compared++;
+      }),
+      { numRuns: 400, seed: 20 },
+    );
+    expect(compared).toBe(400);
+    expect(parsed).toBeGreaterThan(20); // the generator reaches valid lines too, not only rejections
+  });
 });
