@@ -46,7 +46,7 @@ async function resolve(t: Manifest['target'], procRoot: string, qmpSocket: strin
   if (t.qmp_socket !== undefined) {
     try {
       const q = await qmpTarget(t.qmp_socket, procRoot, { executables, peerOf: nativePeerPid });
-      const r: ResolvedTarget = { pid: q.pid, qmp_socket: t.qmp_socket, vcpu_threads: q.vcpuThreads, exe: q.exe, peer_via: q.via, ...widened };
+      const r: ResolvedTarget = { pid: q.pid, qmp_socket: t.qmp_socket, vcpu_threads: q.vcpuThreads, io_threads: q.ioThreads, exe: q.exe, peer_via: q.via, ...widened };
       if (opts.qmpSocket !== undefined && opts.qmpSocket !== t.qmp_socket) {
         // The qmp collector may read another socket than the target's: say so when it is another process's.
         const other = await qmpTarget(opts.qmpSocket, procRoot, { executables, peerOf: nativePeerPid }).then(
@@ -104,6 +104,7 @@ async function resolve(t: Manifest['target'], procRoot: string, qmpSocket: strin
       );
     }
     r.vcpu_threads = q.vcpuThreads;
+    r.io_threads = q.ioThreads;
     r.peer_via = q.via;
     r.qmp_socket = opts.qmpSocket; // a pidfile follower holds each restart to it too
   } else if (opts.qmpSocket) {
@@ -114,6 +115,7 @@ async function resolve(t: Manifest['target'], procRoot: string, qmpSocket: strin
       const q = await qmpTarget(opts.qmpSocket, procRoot, { executables, peerOf: nativePeerPid });
       if (q.pid === pid) {
         r.vcpu_threads = q.vcpuThreads;
+        r.io_threads = q.ioThreads;
         r.peer_via = q.via;
       } else {
         r.vcpu_note = `the QMP socket ${opts.qmpSocket} belongs to pid ${q.pid} (${q.exe}), not to the target ${pid}: the qmp collector's rows describe pid ${q.pid}, proc and perf watch pid ${pid}; vCPU threads not named from it`;

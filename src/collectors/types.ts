@@ -25,6 +25,8 @@ export interface ResolvedTarget {
   starttime?: number;
   /** Host thread id -> vCPU index, from QEMU's query-cpus-fast. */
   vcpu_threads?: Record<string, number>;
+  /** Host thread id -> iothread id, from QEMU's query-iothreads (read with vcpu_threads). */
+  io_threads?: Record<string, string>;
   /** Why vcpu_threads could not be read, when a QMP socket was there to read them from. */
   vcpu_note?: string;
   /** The target's executable when it was resolved (/proc/PID/exe): a pidfile follower takes on only this one or QEMU. */

@@ -2,8 +2,10 @@
 // for it: the process at the other end of the socket (its peer credentials)
 // is the target, the vCPU threads query-cpus-fast names must all be its own,
 // and its executable must look like QEMU. A compromised QEMU can name any
-// thread; it cannot change who holds its socket. The same answer maps thread
-// ids to vCPU indexes for the proc collector's thread rows.
+// thread; it cannot change who holds its socket. The same answers map thread
+// ids to vCPU indexes (query-cpus-fast) and to iothread ids (query-iothreads)
+// for the roles of the proc collector's thread rows; an iothread QEMU names
+// must be its own thread too.
 import fs from 'node:fs';
 import { acceptedExecutables, describeAccepted, executableOf, matchesExecutable } from '../util/executable.js';
 import { socketPeer, type PeerOfFd, type SocketPeer } from '../util/socket-peer.js';
@@ -18,17 +20,23 @@ export interface QmpTarget {
   via: SocketPeer['via'];
   /** Host thread id -> vCPU index. */
   vcpuThreads: Record<string, number>;
+  /** Host thread id -> iothread id (query-iothreads; none when QEMU has none or refuses the command). */
+  ioThreads: Record<string, string>;
 }
 
 /** QEMU's own ceiling (x86 max_cpus is 4096 at most): more names than this is a flood, not a machine. */
 export const MAX_VCPUS = 4096;
+/** As many iothreads as vCPUs at most: each is a thread QEMU runs. */
+export const MAX_IOTHREADS = 4096;
+/** An iothread id is kept up to this many characters. */
+export const MAX_IOTHREAD_ID = 128;
 
-function tgid(tid: number, procRoot: string): number {
+function tgid(tid: number, procRoot: string, as = 'a vCPU'): number {
   let status: string;
   try {
     status = fs.readFileSync(`${procRoot}/${tid}/status`, 'latin1');
   } catch {
-    throw new Error(`QEMU names thread ${tid} as a vCPU, and there is no such thread on this host (is QEMU in another PID namespace?)`);
+    throw new Error(`QEMU names thread ${tid} as ${as}, and there is no such thread on this host (is QEMU in another PID namespace?)`);
   }
   const m = /^Tgid:\s*(\d+)$/m.exec(status);
   if (!m) throw new Error(`${procRoot}/${tid}/status has no Tgid`);
@@ -51,11 +59,14 @@ export function checkQemuExecutable(socket: string, pid: number, executables: re
 export async function qmpTarget(socket: string, procRoot = '/proc', opts: { executables?: readonly string[]; peerOf?: PeerOfFd } = {}): Promise<QmpTarget> {
   const c = await QmpClient.connect({ path: socket });
   let cpus: unknown;
+  let iothreads: unknown = [];
   let peer: SocketPeer;
   try {
     // While connected: the peer is whoever answers now.
     peer = socketPeer(c.fd, socket, procRoot, opts.peerOf);
     cpus = await c.execute('query-cpus-fast');
+    // A QEMU that refuses it (an error answer) has no iothreads to name: the threads are then 'io' by name only.
+    iothreads = await c.execute('query-iothreads').catch(() => []);
   } finally {
     c.close();
   }
@@ -78,6 +89,22 @@ export async function qmpTarget(socket: string, procRoot = '/proc', opts: { exec
     any = true;
   }
   if (!any) throw new Error(`${socket}: query-cpus-fast named no vCPU thread`);
+  const ioThreads: Record<string, string> = Object.create(null);
+  const ios = (Array.isArray(iothreads) ? iothreads : []) as Array<{ id?: unknown; 'thread-id'?: unknown }>;
+  if (ios.length > MAX_IOTHREADS) throw new Error(`${socket}: query-iothreads names ${ios.length} iothreads, more than the ${MAX_IOTHREADS} labtel accepts; refusing to watch it`);
+  for (const x of ios) {
+    if (!Number.isSafeInteger(x['thread-id']) || (x['thread-id'] as number) <= 0 || typeof x.id !== 'string') continue;
+    const tid = x['thread-id'] as number;
+    const id = x.id.slice(0, MAX_IOTHREAD_ID);
+    const owner = owners.get(tid) ?? tgid(tid, procRoot, `iothread ${JSON.stringify(id)}`);
+    owners.set(tid, owner);
+    if (owner !== peer.pid) {
+      throw new Error(
+        `QEMU named thread ${tid} (process ${named(owner, procRoot)}) as iothread ${JSON.stringify(id)}, but the socket ${socket} belongs to pid ${named(peer.pid, procRoot)}; refusing to watch it`,
+      );
+    }
+    ioThreads[String(tid)] = id;
+  }
   const exe = checkQemuExecutable(socket, peer.pid, opts.executables ?? [], procRoot);
-  return { pid: peer.pid, exe, via: peer.via, vcpuThreads };
+  return { pid: peer.pid, exe, via: peer.via, vcpuThreads, ioThreads };
 }

@@ -60,6 +60,13 @@ describe.skipIf(!ready)('a real guest, end to end', () => {
     expect(vcpuRows.length).toBeGreaterThan(0);
     expect(vcpuRows.every((r) => r.vcpu === 0)).toBe(true);
     expect(procRows.some((r) => r.tid === vcpuTid && (r.cpu_user_jiffies as number) > 0)).toBe(true);
+    // Each thread's role and its scheduler statistics: the vCPU thread is 'vcpu' and ran (CPU time, waits, periods),
+    // QEMU's main thread (tid = pid) is 'main'.
+    expect(vcpuRows.every((r) => r.role === 'vcpu')).toBe(true);
+    expect(vcpuRows.some((r) => (r.cpu_time_ns as number) > 0 && typeof r.run_delay_ns === 'number' && (r.run_periods as number) > 0)).toBe(true);
+    const mainRows = procRows.filter((r) => r.tid === e.guest.pid);
+    expect(mainRows.length).toBeGreaterThan(0);
+    expect(mainRows.every((r) => r.role === 'main')).toBe(true);
 
     // netflow sees the guest's packets in the right direction: its pings out, the replies in.
     const nf = rows(e, 'netflow');

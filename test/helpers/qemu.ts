@@ -28,7 +28,8 @@ afterEach(() => {
   for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 });
 
-export async function startQemu(): Promise<TestQemu> {
+/** `args` are added to QEMU's command line (more vCPUs, an iothread, -name ...,debug-threads=on). */
+export async function startQemu(opts: { args?: readonly string[] } = {}): Promise<TestQemu> {
   const dir = tmpDir('labtel-qemu-');
   const disk = path.join(dir, 'disk.raw');
   fs.writeFileSync(disk, Buffer.alloc(1 << 20));
@@ -38,7 +39,7 @@ export async function startQemu(): Promise<TestQemu> {
     'qemu-system-x86_64',
     ['-machine', 'pc,accel=tcg', '-S', '-nodefaults', '-display', 'none', '-m', '64',
       '-drive', `file=${disk},format=raw,if=virtio,id=disk0`,
-      '-qmp', `unix:${qmp},server=on,wait=off`, '-qmp', `unix:${drive},server=on,wait=off`],
+      '-qmp', `unix:${qmp},server=on,wait=off`, '-qmp', `unix:${drive},server=on,wait=off`, ...(opts.args ?? [])],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   started.push(proc);

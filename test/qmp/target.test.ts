@@ -50,6 +50,25 @@ describe('a QMP socket target', () => {
     }
   });
 
+  // An iothread is held to the same rule as a vCPU: QEMU may name only its own threads.
+  it("a QMP server naming another process's thread as an iothread: refused, naming both pids; its own thread: taken as io", async () => {
+    const victim = sleeper();
+    const q = await startHostileQmp('self', 1, victim.pid!);
+    try {
+      const msg = await refusal(resolveTarget({ qmp_socket: q.socket, executables: ['node'] }));
+      expect(msg).toBe(
+        `target.qmp_socket: QEMU named thread ${victim.pid} (process ${victim.pid} (${exe(victim.pid!)})) as iothread "iothread1", but the socket ${q.socket} belongs to pid ${q.pid} (${exe(q.pid)}); refusing to watch it`,
+      );
+    } finally {
+      victim.kill('SIGKILL');
+    }
+    const own = await startHostileQmp('self', 1, 'self');
+    const t = await resolveTarget({ qmp_socket: own.socket, executables: ['node'] });
+    expect(t.io_threads).toEqual({ [String(own.pid)]: 'iothread1' });
+    const none = await startHostileQmp('self');
+    expect((await resolveTarget({ qmp_socket: none.socket, executables: ['node'] })).io_threads).toEqual({});
+  });
+
   // Regression for: any process answering QMP and naming its own thread was taken as QEMU.
   it('a QMP server naming its own thread, but running node, not QEMU: refused unless target.executables accepts node', async () => {
     const q = await startHostileQmp('self');

@@ -20,6 +20,7 @@ export const proc: Collector<'proc'> = {
       intervalMs: ctx.config.interval_ms,
       threads: ctx.config.threads,
       vcpuThreads: ctx.target.vcpu_threads,
+      ioThreads: ctx.target.io_threads,
       signal: ctx.signal,
       stopFlag: ctx.stopFlag,
       // LABTEL_PROC_BATCH=0: one JS tick per row where the native batch loop would run (bench:proc measures both in one run).

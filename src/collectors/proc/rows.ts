@@ -3,9 +3,15 @@
 import { z } from 'zod';
 import { counter, measured } from '../../schema/common.js';
 import { measurement } from '../../rows/measurement.js';
+import { THREAD_ROLES } from './thread-role.js';
 
 /** A counter read from /proc about the target: a measurement (identity and timing fields are not). */
 const m = (description: string) => measurement(counter(description));
+/**
+ * A nanosecond counter from schedstat: exact up to 2^53 ns (104 days); past that the kernel's 64-bit count is
+ * written as the nearest double (within 2 µs at 2^64), not refused, so a long-lived thread still has its figure.
+ */
+const ns = (description: string) => measurement(z.number().nonnegative().nullable().describe(`${description} Exact up to 2^53 ns (104 days); past that, the nearest double.`));
 
 const processEvent = z
   .enum(['started', 'restarted', 'exited'])
@@ -53,6 +59,11 @@ export const procThreadRow = z.strictObject({
     .nonnegative()
     .nullable()
     .describe("vCPU index when the thread is one of QEMU's vCPU threads: from QMP's query-cpus-fast when the episode has a QMP socket, else from the thread's name; null otherwise."),
+  role: z
+    .enum(THREAD_ROLES)
+    .describe(
+      "What the thread does for the VM, so its cost can be added up by kind: 'vcpu' (vcpu is set), 'main' (tid = pid: QEMU's main loop), 'io' (an iothread QMP's query-iothreads named, or a thread named 'IO <id>' as QEMU names iothreads with debug-threads=on), 'vhost' (a kernel vhost worker, named 'vhost-<tid>' after one of the process's threads: virtio-net's vhost on kernels 6.4 and later, which list it among QEMU's threads), 'other' (RCU, worker and helper threads, and every thread of a process that is not QEMU).",
+    ),
   starttime: counter('Thread start time, clock ticks after boot.'),
   interval_s: measured('Seconds since the previous sample of this thread; null on its first.'),
   state: stateLetter,
@@ -61,6 +72,11 @@ export const procThreadRow = z.strictObject({
   cpu_sys_jiffies: m('Kernel-mode CPU time, clock ticks.'),
   minflt: m('Minor page faults.'),
   majflt: m('Major page faults.'),
+  cpu_time_ns: ns('Nanoseconds on a CPU (task/TID/schedstat, first field: the scheduler\'s sum_exec_runtime; finer than the jiffies). null with a reason where the file is missing or unreadable, or reads "0 0 0" (the kernel keeps no scheduler statistics).'),
+  run_delay_ns: ns(
+    'Nanoseconds spent runnable but waiting for a CPU (task/TID/schedstat, second field): for a vCPU thread, the time the host made the guest wait, the host-side steal. null as cpu_time_ns.',
+  ),
+  run_periods: m('Times the thread was given a CPU (task/TID/schedstat, third field). null as cpu_time_ns.'),
 });
 
 export type ProcProcessRow = z.output<typeof procProcessRow>;

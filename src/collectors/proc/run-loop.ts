@@ -14,12 +14,15 @@ import { createProcSampler, type ProcSampler, type SamplerKind } from './sampler
 import type { ProcProcessRow, ProcThreadRow } from './rows.js';
 import { processRowText } from './row-text.js';
 import { BATCH, BATCH_END, batchesRows, canBatch, formatBatches, type BatchingSampler } from './native-batch.js';
+import { threadRole } from './thread-role.js';
 
 const { ESRCH, ENOENT } = os.constants.errno;
 const VCPU = /^CPU (\d+)\/(?:KVM|TCG|HVF|WHPX)$/;
 const ZOMBIE = 'Z'.charCodeAt(0);
 const DEAD = 'X'.charCodeAt(0);
 const EXITED_REASON = 'the target process exited';
+/** Thread row fields read from task/TID/schedstat rather than task/TID/stat. */
+const SCHED_FIELDS = new Set(['cpu_time_ns', 'run_delay_ns', 'run_periods']);
 
 export interface ProcLoopOptions {
   pid: number;
@@ -36,6 +39,8 @@ export interface ProcLoopOptions {
   threads?: boolean;
   /** Host thread id -> vCPU index (from QMP): names vCPU threads whatever QEMU called them. */
   vcpuThreads?: Record<string, number>;
+  /** Host thread id -> iothread id (from QMP): their role is 'io' whatever QEMU called them. */
+  ioThreads?: Record<string, string>;
   procRoot?: string;
   sampler?: SamplerKind;
   pageSize?: number;
@@ -100,22 +105,33 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   const sampleThreads = (t: number, s: ProcSampler) => {
     const threads = s.threads().sort((a, b) => a.tid - b.tid);
     const live = new Set<number>();
+    for (const th of threads) live.add(th.tid);
     for (const th of threads) {
-      live.add(th.tid);
       const prev = threadPrev.get(th.tid);
       threadPrev.set(th.tid, t);
       const m = VCPU.exec(th.comm);
+      const vcpu = o.vcpuThreads?.[th.tid] ?? (m ? Number(m[1]) : null);
+      // schedstat reading "0 0 0": the kernel keeps no scheduler statistics (no sched_info), not a thread that never ran.
+      const noSchedInfo = th.sched_error === 0 && th.cpu_time_ns === 0 && th.run_delay_ns === 0 && th.run_periods === 0;
       const row: ProcThreadRow = {
-        pid, tid: th.tid, comm: th.comm, vcpu: o.vcpuThreads?.[th.tid] ?? (m ? Number(m[1]) : null),
+        pid, tid: th.tid, comm: th.comm, vcpu, role: threadRole({ pid, tid: th.tid, comm: th.comm, vcpu, ioThreads: o.ioThreads, tids: live }),
         starttime: th.starttime, interval_s: prev === undefined ? null : (t - prev) / 1e9,
         state: th.state === null ? null : String.fromCharCode(th.state), processor: th.processor,
         cpu_user_jiffies: th.cpu_user_jiffies, cpu_sys_jiffies: th.cpu_sys_jiffies, minflt: th.minflt, majflt: th.majflt,
+        cpu_time_ns: noSchedInfo ? null : th.cpu_time_ns, run_delay_ns: noSchedInfo ? null : th.run_delay_ns, run_periods: noSchedInfo ? null : th.run_periods,
       };
       let reasons: Record<string, string> | undefined;
       if (prev === undefined) reasons = { interval_s: 'first sample of this thread' };
       const file = `${procRoot}/${pid}/task/${th.tid}/stat`;
+      const schedFile = `${procRoot}/${pid}/task/${th.tid}/schedstat`;
       for (const [k, val] of Object.entries(row)) {
         if (val !== null || k === 'interval_s' || k === 'vcpu') continue;
+        if (SCHED_FIELDS.has(k)) {
+          (reasons ??= {})[k] = noSchedInfo
+            ? `${schedFile} reads "0 0 0": this kernel keeps no scheduler statistics for it`
+            : th.sched_error ? `${errnoName(th.sched_error)} reading ${schedFile}` : `absent or malformed in ${schedFile}`;
+          continue;
+        }
         (reasons ??= {})[k] = th.error ? `${errnoName(th.error)} reading ${file}` : `absent or malformed in ${file}`;
       }
       w.write('host_proc', t, row, reasons);
@@ -265,6 +281,8 @@ export interface RunLoopOptions {
   threads?: boolean;
   /** Host thread id -> vCPU index (from QMP): names vCPU threads whatever QEMU called them. */
   vcpuThreads?: Record<string, number>;
+  /** Host thread id -> iothread id (from QMP). */
+  ioThreads?: Record<string, string>;
   procRoot?: string;
   sampler?: SamplerKind;
   availableInDeployment?: boolean;
