@@ -111,10 +111,15 @@ void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
       fds = it->second;
       thread_fds_.erase(it);
     } else {
-      std::string dir = std::string("task/") + de->d_name;
-      fds.stat = ::openat(dir_fd_, (dir + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+      std::string path = std::string("task/") + de->d_name + "/stat";
+      fds.stat = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fds.stat < 0) continue;  // exited between readdir and open
-      fds.sched = ::openat(dir_fd_, (dir + "/schedstat").c_str(), O_RDONLY | O_CLOEXEC);
+    }
+    if (fds.sched < 0) {
+      // Opened again at every sample until it opens: a failure (EMFILE, a
+      // file not there yet) must not cost the thread its figures for life.
+      std::string path = std::string("task/") + de->d_name + "/schedstat";
+      fds.sched = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
       fds.sched_open_err = fds.sched < 0 ? errno : 0;
     }
     ThreadSample t;

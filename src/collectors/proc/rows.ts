@@ -62,7 +62,7 @@ export const procThreadRow = z.strictObject({
   role: z
     .enum(THREAD_ROLES)
     .describe(
-      "What the thread does for the VM, so its cost can be added up by kind: 'vcpu' (vcpu is set), 'main' (tid = pid: QEMU's main loop), 'io' (an iothread QMP's query-iothreads named, or a thread named 'IO <id>' as QEMU names iothreads with debug-threads=on), 'vhost' (a kernel vhost worker, named 'vhost-<tid>' after one of the process's threads: virtio-net's vhost on kernels 6.4 and later, which list it among QEMU's threads), 'other' (RCU, worker and helper threads, and every thread of a process that is not QEMU).",
+      "What the thread does for the VM, so its cost can be added up by kind: 'vcpu' (vcpu is set), 'main' (tid = pid: QEMU's main loop; any process's main thread), 'io' (an iothread QMP's query-iothreads named, or a thread named 'IO <id>' as QEMU names iothreads with debug-threads=on), 'vhost' (a kernel vhost worker: made by the kernel (PF_USER_WORKER) and named 'vhost-<tid>' after one of the process's threads: virtio-net's vhost on kernels 6.4 and later, which list it among QEMU's threads), 'other' (RCU, worker and helper threads). Names are QEMU's to choose: 'io' by name alone is what QEMU says, QMP's answer what it says under checks.",
     ),
   starttime: counter('Thread start time, clock ticks after boot.'),
   interval_s: measured('Seconds since the previous sample of this thread; null on its first.'),
@@ -72,11 +72,13 @@ export const procThreadRow = z.strictObject({
   cpu_sys_jiffies: m('Kernel-mode CPU time, clock ticks.'),
   minflt: m('Minor page faults.'),
   majflt: m('Major page faults.'),
-  cpu_time_ns: ns('Nanoseconds on a CPU (task/TID/schedstat, first field: the scheduler\'s sum_exec_runtime; finer than the jiffies). null with a reason where the file is missing or unreadable, or reads "0 0 0" (the kernel keeps no scheduler statistics).'),
+  cpu_time_ns: ns('Nanoseconds on a CPU (task/TID/schedstat, first field: the scheduler\'s sum_exec_runtime; finer than the jiffies). null with a reason where the file is missing or unreadable, or reads "0 0 0" on a kernel that keeps no scheduler statistics (where it keeps them, "0 0 0" is a thread that has not run yet: zeros).'),
   run_delay_ns: ns(
     'Nanoseconds spent runnable but waiting for a CPU (task/TID/schedstat, second field): for a vCPU thread, the time the host made the guest wait, the host-side steal. null as cpu_time_ns.',
   ),
-  run_periods: m('Times the thread was given a CPU (task/TID/schedstat, third field). null as cpu_time_ns.'),
+  run_periods: measurement(
+    z.number().nonnegative().nullable().describe('Times the thread was given a CPU (task/TID/schedstat, third field). null as cpu_time_ns. Exact up to 2^53; past that, the nearest double.'),
+  ),
 });
 
 export type ProcProcessRow = z.output<typeof procProcessRow>;

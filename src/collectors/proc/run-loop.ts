@@ -1,6 +1,7 @@
 // The proc collector's loop: sample /proc/<pid> every interval, write host_proc
 // rows, record the target's exit, and follow a pidfile target to its next
 // process. runLoop() is the stand-alone form the field's tests use.
+import fs from 'node:fs';
 import os from 'node:os';
 import { EpisodeClock } from '../../clock/origin.js';
 import { paced } from '../../util/pace.js';
@@ -14,7 +15,8 @@ import { createProcSampler, type ProcSampler, type SamplerKind } from './sampler
 import type { ProcProcessRow, ProcThreadRow } from './rows.js';
 import { processRowText } from './row-text.js';
 import { BATCH, BATCH_END, batchesRows, canBatch, formatBatches, type BatchingSampler } from './native-batch.js';
-import { threadRole } from './thread-role.js';
+import { threadRole, USER_WORKER_FLAG } from './thread-role.js';
+import { kernelKeepsSchedInfo } from './sched-info.js';
 
 const { ESRCH, ENOENT } = os.constants.errno;
 const VCPU = /^CPU (\d+)\/(?:KVM|TCG|HVF|WHPX)$/;
@@ -23,6 +25,18 @@ const DEAD = 'X'.charCodeAt(0);
 const EXITED_REASON = 'the target process exited';
 /** Thread row fields read from task/TID/schedstat rather than task/TID/stat. */
 const SCHED_FIELDS = new Set(['cpu_time_ns', 'run_delay_ns', 'run_periods']);
+
+/** The flags field of a stat file (the 9th: the 7th after the comm's last ')'), or 0 when it cannot be read. */
+function statFlags(file: string): number {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'latin1');
+  } catch {
+    return 0;
+  }
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ')[6];
+  return f !== undefined && /^\d{1,10}$/.test(f) ? Number(f) : 0;
+}
 
 export interface ProcLoopOptions {
   pid: number;
@@ -41,6 +55,8 @@ export interface ProcLoopOptions {
   vcpuThreads?: Record<string, number>;
   /** Host thread id -> iothread id (from QMP): their role is 'io' whatever QEMU called them. */
   ioThreads?: Record<string, string>;
+  /** Whether the kernel keeps scheduler statistics (tests only: read from /proc/thread-self/schedstat otherwise). */
+  kernelSchedInfo?: boolean;
   procRoot?: string;
   sampler?: SamplerKind;
   pageSize?: number;
@@ -102,6 +118,11 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     w.flush(); // the thread may now sleep a long time: the exit must be on disk
   };
 
+  // QMP's thread maps describe the process QMP answered for: a process the pidfile moved to has other threads
+  // (whose tids may even repeat the old ones), named by their names alone (switchTo() drops the maps).
+  let vcpuThreads = o.vcpuThreads;
+  let ioThreads = o.ioThreads;
+  const keepsSchedInfo = o.kernelSchedInfo ?? (o.threads ? kernelKeepsSchedInfo() : true);
   const sampleThreads = (t: number, s: ProcSampler) => {
     const threads = s.threads().sort((a, b) => a.tid - b.tid);
     const live = new Set<number>();
@@ -110,11 +131,12 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
       const prev = threadPrev.get(th.tid);
       threadPrev.set(th.tid, t);
       const m = VCPU.exec(th.comm);
-      const vcpu = o.vcpuThreads?.[th.tid] ?? (m ? Number(m[1]) : null);
-      // schedstat reading "0 0 0": the kernel keeps no scheduler statistics (no sched_info), not a thread that never ran.
-      const noSchedInfo = th.sched_error === 0 && th.cpu_time_ns === 0 && th.run_delay_ns === 0 && th.run_periods === 0;
+      const vcpu = vcpuThreads?.[th.tid] ?? (m ? Number(m[1]) : null);
+      // "0 0 0" where the kernel keeps no scheduler statistics; where it keeps them, a thread that has not run yet.
+      const noSchedInfo = !keepsSchedInfo && th.sched_error === 0 && th.cpu_time_ns === 0 && th.run_delay_ns === 0 && th.run_periods === 0;
+      const userWorker = () => statFlags(`${procRoot}/${pid}/task/${th.tid}/stat`) & USER_WORKER_FLAG;
       const row: ProcThreadRow = {
-        pid, tid: th.tid, comm: th.comm, vcpu, role: threadRole({ pid, tid: th.tid, comm: th.comm, vcpu, ioThreads: o.ioThreads, tids: live }),
+        pid, tid: th.tid, comm: th.comm, vcpu, role: threadRole({ pid, tid: th.tid, comm: th.comm, vcpu, ioThreads, tids: live, userWorker }),
         starttime: th.starttime, interval_s: prev === undefined ? null : (t - prev) / 1e9,
         state: th.state === null ? null : String.fromCharCode(th.state), processor: th.processor,
         cpu_user_jiffies: th.cpu_user_jiffies, cpu_sys_jiffies: th.cpu_sys_jiffies, minflt: th.minflt, majflt: th.majflt,
@@ -149,6 +171,8 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     event = 'restarted';
     prevT = null;
     threadPrev.clear();
+    vcpuThreads = undefined;
+    ioThreads = undefined;
   };
 
   /** The pidfile's say before a sample: a newer process to move to, or the one to wait for. */

@@ -136,8 +136,13 @@ export class TsProcSampler implements ProcSampler {
           continue;
         }
         fds = { stat, sched: -1, schedOpenErr: 0 };
+      }
+      if (fds.sched < 0) {
+        // Opened again at every sample until it opens: a failure (EMFILE, a file not there yet) must not cost the
+        // thread its figures for life.
         try {
           fds.sched = fs.openSync(`${this.dir}/task/${name}/schedstat`, 'r');
+          fds.schedOpenErr = 0;
         } catch (err) {
           fds.schedOpenErr = errnoOf(err);
         }

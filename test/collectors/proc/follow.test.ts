@@ -39,14 +39,14 @@ class CountingClock extends EpisodeClock {
 }
 
 /** procLoop on a pidfile target, with its rows readable while it runs. */
-function startProc(pid: number, pidfile: string, sampler: (typeof kinds)[number]) {
+function startProc(pid: number, pidfile: string, sampler: (typeof kinds)[number], more: Partial<Parameters<typeof procLoop>[0]> = {}) {
   const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
   const writer = new JsonlWriter(out, { availableInDeployment: true });
   const stop = new AbortController();
   const bound = abortAfter(BOUND_MS);
   const state = { settled: false, error: null as Error | null };
   const clock = new CountingClock(0);
-  const done: Promise<ProcLoopResult> = procLoop({ pid, pidfile, writer, clock, intervalMs: INTERVAL_MS, signal: AbortSignal.any([stop.signal, bound]), sampler })
+  const done: Promise<ProcLoopResult> = procLoop({ pid, pidfile, writer, clock, intervalMs: INTERVAL_MS, signal: AbortSignal.any([stop.signal, bound]), sampler, ...more })
     .catch((err: Error) => {
       state.error = err;
       throw err;
@@ -105,6 +105,33 @@ describe.each(kinds)('proc follows a pidfile target from its start (%s sampler)'
     expect(rows[0]!.process_event).toBe('restarted');
     expect((rows[0]!.null_reasons as Record<string, string>).interval_s).toBe('first sample after the restart');
     expect(rows.filter((x) => x.process_event !== null)).toHaveLength(1); // no 'exited' row for a process proc never saw
+  });
+
+  // Regression for: after a restart, QMP's thread maps of the old process still named the new one's threads (a tid
+  // repeating one of the old vCPUs or iothreads was written as that vCPU, with role vcpu or io).
+  it("a restart drops QMP's thread maps: the new process's threads are named by their names alone", async () => {
+    const pidfile = path.join(tmpDir(), 'qemu.pid');
+    const a = sleeper();
+    const b = sleeper();
+    fs.writeFileSync(pidfile, `${a.pid}\n`);
+    // Maps as QMP gave them for the old process, naming (as a repeated tid would) the new one's main thread.
+    const p = startProc(a.pid!, pidfile, sampler, { threads: true, vcpuThreads: { [String(b.pid)]: 0 }, ioThreads: { [String(b.pid)]: 'iothread1' } });
+    try {
+      await until(() => p.rows().some((x) => x.pid === a.pid && 'tid' in x), 'a thread row of the first process', p);
+      a.kill('SIGKILL');
+      await until(() => p.rows().some((x) => x.process_event === 'exited'), 'the exit row', p);
+      fs.writeFileSync(pidfile, `${b.pid}\n`);
+      await until(() => p.rows().filter((x) => x.pid === b.pid && 'tid' in x).length >= 2, 'two thread rows of the new process', p);
+      p.stop.abort();
+      await p.done;
+    } finally {
+      a.kill('SIGKILL');
+      b.kill('SIGKILL');
+      p.stop.abort();
+    }
+    const mine = readJsonl(p.out).filter((x) => x.pid === b.pid && x.tid === b.pid);
+    expect(mine.length).toBeGreaterThan(0);
+    for (const x of mine) expect([x.vcpu, x.role]).toEqual([null, 'main']);
   });
 
   // Regression for: the same failure when QEMU had already restarted (the pidfile names its successor).

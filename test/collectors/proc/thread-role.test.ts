@@ -9,7 +9,7 @@ import { threadRole, type ThreadRoleInput } from '../../../src/collectors/proc/t
 
 const PID = 4000;
 const TIDS = new Set([4000, 4001, 4002, 4003, 4004, 4005, 4006]);
-const base = (tid: number, comm: string, extra: Partial<ThreadRoleInput> = {}): ThreadRoleInput => ({ pid: PID, tid, comm, vcpu: null, tids: TIDS, ...extra });
+const base = (tid: number, comm: string, extra: Partial<ThreadRoleInput> = {}): ThreadRoleInput => ({ pid: PID, tid, comm, vcpu: null, tids: TIDS, userWorker: () => true, ...extra });
 
 describe('threadRole', () => {
   it('takes vCPU first, then the main thread, then iothreads QMP named, whatever QEMU called them (debug-threads=off)', () => {
@@ -34,6 +34,17 @@ describe('threadRole', () => {
     const names = ['vhost-4000', 'vhost-4005', 'vhost-999', 'vhost-04000', 'vhost-', 'vhost-4000x', 'vhost-99999999999'];
     const got = names.map((n) => threadRole(base(4006, n)));
     expect(got).toEqual(['vhost', 'vhost', 'other', 'other', 'other', 'other', 'other']);
+  });
+
+  // Regression for: a thread of QEMU's that named itself vhost-<pid> (prctl, or a write to its comm) was counted as
+  // the kernel's vhost work; only a thread the kernel made (PF_USER_WORKER) is.
+  it('names a vhost worker only when the kernel made it, and asks only of threads with that name', () => {
+    let asked = 0;
+    const made = (flag: boolean) => () => (asked++, flag);
+    expect(threadRole(base(4006, 'vhost-4000', { userWorker: made(false) }))).toBe('other');
+    expect(threadRole(base(4006, 'vhost-4000', { userWorker: made(true) }))).toBe('vhost');
+    expect(threadRole(base(4006, 'qemu-system-x86', { userWorker: made(true) }))).toBe('other');
+    expect(asked).toBe(2);
   });
 
   it('does not take a hostile iothread map key that is not a thread id of its own', () => {
