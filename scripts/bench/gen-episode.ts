@@ -71,8 +71,10 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
       };
       for (const [k, th] of threads.entries()) {
         yield {
-          ...env('host_proc', t), pid, tid: th.tid, comm: th.comm, vcpu: th.vcpu, starttime: 5000 + k, interval_s: i === 0 ? null : 0.1, state: 'S', processor: k % 4,
+          ...env('host_proc', t), pid, tid: th.tid, comm: th.comm, vcpu: th.vcpu, role: th.vcpu !== null ? 'vcpu' : k === 0 ? 'main' : 'other',
+          starttime: 5000 + k, interval_s: i === 0 ? null : 0.1, state: 'S', processor: k % 4,
           cpu_user_jiffies: Math.round(cpu.threads[k]!), cpu_sys_jiffies: Math.round(t * 0.2), minflt: i, majflt: 0,
+          cpu_time_ns: Math.round(cpu.threads[k]! * 1e7), run_delay_ns: 25_000 * i + k, run_periods: 3 * i + 1,
         };
       }
     }

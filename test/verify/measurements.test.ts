@@ -178,8 +178,8 @@ describe('labtel verify judges measurements only', () => {
       for (const x of rows) {
         const nulls = Object.fromEntries(measuredKeys.map((k) => [k, null]));
         out.push({ ...x, ...nulls, null_reasons: Object.fromEntries(measuredKeys.map((k) => [k, 'crafted: unreadable'])) });
-        out.push({ source: 'host_proc', t_mono_ns: x.t_mono_ns, seq: 0, available_in_deployment: x.available_in_deployment, pid: x.pid, tid: x.pid, comm: 'node', vcpu: null, starttime: x.starttime,
-          interval_s: 0.05, state: 'S', processor: 0, cpu_user_jiffies: 10, cpu_sys_jiffies: 2, minflt: 5, majflt: 0 });
+        out.push({ source: 'host_proc', t_mono_ns: x.t_mono_ns, seq: 0, available_in_deployment: x.available_in_deployment, pid: x.pid, tid: x.pid, comm: 'node', vcpu: null, role: 'main', starttime: x.starttime,
+          interval_s: 0.05, state: 'S', processor: 0, cpu_user_jiffies: 10, cpu_sys_jiffies: 2, minflt: 5, majflt: 0, cpu_time_ns: 100_000_000, run_delay_ns: 5_000, run_periods: 12 });
       }
       return out.map((r, i) => ({ ...r, seq: i }));
     });

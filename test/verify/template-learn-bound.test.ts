@@ -11,8 +11,8 @@ import { shapeOf } from '../../src/verify/row-shapes.js';
 type Row = Record<string, unknown>;
 
 const thread = (seq: number, comm: string): Row => ({
-  source: 'host_proc', t_mono_ns: seq * 1e8, seq, available_in_deployment: true, pid: 4242, tid: 4243, comm, vcpu: 0, starttime: 5001,
-  interval_s: 0.1, state: 'S', processor: 1, cpu_user_jiffies: 1, cpu_sys_jiffies: 0, minflt: 0, majflt: 0,
+  source: 'host_proc', t_mono_ns: seq * 1e8, seq, available_in_deployment: true, pid: 4242, tid: 4243, comm, vcpu: 0, role: 'vcpu', starttime: 5001,
+  interval_s: 0.1, state: 'S', processor: 1, cpu_user_jiffies: 1, cpu_sys_jiffies: 0, minflt: 0, majflt: 0, cpu_time_ns: 10_000_000, run_delay_ns: 2_000, run_periods: 4,
 });
 
 function learnLine(set: TemplateSet, row: Row): Buffer {
