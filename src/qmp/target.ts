@@ -31,7 +31,7 @@ export const MAX_IOTHREADS = 4096;
 /** An iothread id is kept up to this many characters. */
 export const MAX_IOTHREAD_ID = 128;
 
-function tgid(tid: number, procRoot: string, as = 'a vCPU'): number {
+function tgid(tid: number, procRoot: string, as: string): number {
   let status: string;
   try {
     status = fs.readFileSync(`${procRoot}/${tid}/status`, 'latin1');
@@ -75,16 +75,20 @@ export async function qmpTarget(socket: string, procRoot = '/proc', opts: { exec
   const list = (Array.isArray(cpus) ? cpus : []) as Array<{ 'cpu-index'?: unknown; 'thread-id'?: unknown }>;
   if (list.length > MAX_VCPUS) throw new Error(`${socket}: query-cpus-fast names ${list.length} vCPUs, more than the ${MAX_VCPUS} labtel accepts; refusing to watch it`);
   const owners = new Map<number, number>(); // each thread read once, however often it is named
-  for (const x of list) {
-    if (!Number.isSafeInteger(x['thread-id']) || !Number.isSafeInteger(x['cpu-index']) || (x['thread-id'] as number) <= 0) continue;
-    const tid = x['thread-id'] as number;
-    const owner = owners.get(tid) ?? tgid(tid, procRoot);
+  /** Refuses a thread QEMU named (`as`: "vCPU 0", 'iothread "x"') that is not the socket peer's own. */
+  const mustOwn = (tid: number, as: string): void => {
+    const owner = owners.get(tid) ?? tgid(tid, procRoot, as);
     owners.set(tid, owner);
     if (owner !== peer.pid) {
       throw new Error(
-        `QEMU named thread ${tid} (process ${named(owner, procRoot)}) as vCPU ${x['cpu-index'] as number}, but the socket ${socket} belongs to pid ${named(peer.pid, procRoot)}; refusing to watch it`,
+        `QEMU named thread ${tid} (process ${named(owner, procRoot)}) as ${as}, but the socket ${socket} belongs to pid ${named(peer.pid, procRoot)}; refusing to watch it`,
       );
     }
+  };
+  for (const x of list) {
+    if (!Number.isSafeInteger(x['thread-id']) || !Number.isSafeInteger(x['cpu-index']) || (x['thread-id'] as number) <= 0) continue;
+    const tid = x['thread-id'] as number;
+    mustOwn(tid, `vCPU ${x['cpu-index'] as number}`);
     vcpuThreads[String(tid)] = x['cpu-index'] as number;
     any = true;
   }
@@ -96,13 +100,7 @@ export async function qmpTarget(socket: string, procRoot = '/proc', opts: { exec
     if (!Number.isSafeInteger(x['thread-id']) || (x['thread-id'] as number) <= 0 || typeof x.id !== 'string') continue;
     const tid = x['thread-id'] as number;
     const id = x.id.slice(0, MAX_IOTHREAD_ID);
-    const owner = owners.get(tid) ?? tgid(tid, procRoot, `iothread ${JSON.stringify(id)}`);
-    owners.set(tid, owner);
-    if (owner !== peer.pid) {
-      throw new Error(
-        `QEMU named thread ${tid} (process ${named(owner, procRoot)}) as iothread ${JSON.stringify(id)}, but the socket ${socket} belongs to pid ${named(peer.pid, procRoot)}; refusing to watch it`,
-      );
-    }
+    mustOwn(tid, `iothread ${JSON.stringify(id)}`);
     ioThreads[String(tid)] = id;
   }
   const exe = checkQemuExecutable(socket, peer.pid, opts.executables ?? [], procRoot);

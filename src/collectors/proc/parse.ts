@@ -87,6 +87,21 @@ export function parseStat(s: string, v: Float64Array): string | null {
   return s.slice(open + 1, close);
 }
 
+/** One numeric field of a stat line by its number (4 and up: after the comm), walked as parseStat walks it; NaN when absent or malformed. */
+export function statNumber(s: string, field: number): number {
+  const close = s.lastIndexOf(')');
+  if (field < 4 || s.indexOf('(') < 0 || close < 0) return NaN;
+  const end = s.length;
+  let q = close + 1;
+  for (let f = 3; q < end; f++) {
+    q = skipSpaces(s, q, end);
+    if (q >= end || s.charCodeAt(q) === 10) break;
+    if (f === field) return readNum(s, q, end)[0];
+    q = skipToken(s, q, end);
+  }
+  return NaN;
+}
+
 export function parseStatm(s: string, pageSize: number, v: Float64Array): boolean {
   v[F.rss_bytes] = v[F.shared_bytes] = v[F.text_bytes] = v[F.data_bytes] = NaN;
   const f: number[] = [];

@@ -11,6 +11,7 @@ import type { ProcessIdentity } from '../../util/process-identity.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { sysconf } from '../../native/sysconf.js';
 import { F, PROC_FIELDS, PROC_FILES } from './fields.js';
+import { statNumber } from './parse.js';
 import { createProcSampler, type ProcSampler, type SamplerKind } from './sampler.js';
 import type { ProcProcessRow, ProcThreadRow } from './rows.js';
 import { processRowText } from './row-text.js';
@@ -26,16 +27,16 @@ const EXITED_REASON = 'the target process exited';
 /** Thread row fields read from task/TID/schedstat rather than task/TID/stat. */
 const SCHED_FIELDS = new Set(['cpu_time_ns', 'run_delay_ns', 'run_periods']);
 
-/** The flags field of a stat file (the 9th: the 7th after the comm's last ')'), or 0 when it cannot be read. */
+/**
+ * The flags (field 9) of a stat file, or 0 when it cannot be read. Read again only for a thread named vhost-N: the
+ * samplers keep no flags, and a rename is rare enough not to add a field to every sample.
+ */
 function statFlags(file: string): number {
-  let text: string;
   try {
-    text = fs.readFileSync(file, 'latin1');
+    return statNumber(fs.readFileSync(file, 'latin1'), 9) || 0;
   } catch {
     return 0;
   }
-  const f = text.slice(text.lastIndexOf(')') + 2).split(' ')[6];
-  return f !== undefined && /^\d{1,10}$/.test(f) ? Number(f) : 0;
 }
 
 export interface ProcLoopOptions {
