@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
 import { QmpClient } from '../../src/qmp/client.js';
-import { has } from './programs.js';
+import { available, has } from './programs.js';
 import { tmpDir } from './tmp.js';
 
 /** Whether qemu-system-x86_64 runs here (under CI its absence throws: see programs.ts). */
@@ -53,3 +53,15 @@ export async function startQemu(opts: { args?: readonly string[] } = {}): Promis
   const driver = await QmpClient.connect({ path: drive });
   return { proc, pid: proc.pid!, qmp, driver, exited };
 }
+
+/** Whether KVM is usable here (/dev/kvm opens read-write) and QEMU runs; under CI its absence throws (CI machines have /dev/kvm). */
+export const hasKvm = (): boolean => {
+  let ok = false;
+  try {
+    fs.accessSync('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
+    ok = true;
+  } catch {
+    // no KVM here
+  }
+  return hasQemu() && available(ok, '/dev/kvm is missing or not usable');
+};

@@ -2,13 +2,13 @@
 // still allow more than a row should hold (1024 vCPUs of 1024 statistics of
 // 256 buckets), so when a row's fields and null_reasons together would pass
 // rowBytes, entries are left out from the end of the largest containers —
-// kvm_vcpu first, then kvm_vm, block and vcpus — until it fits, and `cut`
+// kvm_vcpu first, then kvm_vcpu_rates, kvm_vm, block and vcpus — until it fits, and `cut`
 // says how many and how large the row would have been.
 import { QMP_BOUNDS } from './bounds.js';
 
 /** Room left for the envelope and labtel's own fields (poll_ms, events_dropped, problems, cut, ...). */
 export const ROW_SLACK_BYTES = 16 << 10;
-const ORDER = ['kvm_vcpu', 'kvm_vm', 'block', 'vcpus'] as const;
+const ORDER = ['kvm_vcpu', 'kvm_vcpu_rates', 'kvm_vm', 'block', 'vcpus'] as const;
 
 const bytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v) ?? 'null', 'utf8');
 

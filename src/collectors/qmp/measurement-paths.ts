@@ -7,6 +7,7 @@ import type { MeasurementPath } from '../../rows/measured-value.js';
 const BLOCK = [
   'rd_bytes', 'wr_bytes', 'rd_operations', 'wr_operations', 'flush_operations', 'rd_total_time_ns', 'wr_total_time_ns',
   'flush_total_time_ns', 'failed_rd_operations', 'failed_wr_operations', 'failed_flush_operations', 'idle_time_ns',
+  'rd_latency_histogram', 'wr_latency_histogram', 'flush_latency_histogram',
 ];
 
 export const QMP_POLL_MEASUREMENTS: readonly MeasurementPath[] = [
@@ -15,5 +16,8 @@ export const QMP_POLL_MEASUREMENTS: readonly MeasurementPath[] = [
   ...BLOCK.map((f) => ['block', '*', f]),
   ['kvm_vm', '*'],
   ['kvm_vcpu', '*', '*'],
+  ['kvm_vcpu_rates', '*'],
   ['balloon_actual_bytes'],
+  ['balloon_guest'],
+  ['migration'],
 ];

@@ -8,6 +8,11 @@
 import type { QmpClient } from '../../qmp/client.js';
 import { QapiError } from '../../util/qapi-error.js';
 import { QMP_BOUNDS } from './bounds.js';
+import { dict, failure, isCount, objects, short } from './values.js';
+import { kvmRates, type KvmRateState } from './kvm-rates.js';
+import { HISTOGRAM_FIELDS, LATENCY_BOUNDARIES_NS, takeHistogram } from './block-histograms.js';
+import { takeMigration } from './migration.js';
+import { findBalloon, takeGuestStats } from './balloon.js';
 
 const BLOCK_FIELDS = [
   'rd_bytes', 'wr_bytes', 'rd_operations', 'wr_operations', 'flush_operations',
@@ -15,24 +20,33 @@ const BLOCK_FIELDS = [
   'failed_rd_operations', 'failed_wr_operations', 'failed_flush_operations', 'idle_time_ns',
 ] as const;
 
-const dict = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
-/** The objects of a list QEMU sent (anything else in it, or a non-list, is skipped). */
-const objects = (v: unknown): object[] => (Array.isArray(v) ? v.filter((x): x is object => typeof x === 'object' && x !== null && !Array.isArray(x)) : []);
-const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-const short = (v: unknown) => {
-  // A number past what a double holds (1e400) parses as Infinity, which JSON.stringify would call null.
-  const s = typeof v === 'number' && !Number.isFinite(v) ? `${v} (a number past what a double holds)` : typeof v === 'string' && v.length > 60 ? JSON.stringify(v.slice(0, 60)) : (JSON.stringify(v) ?? String(v));
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-};
-
 export interface PollState {
   /** Queries QEMU lacks or refuses for good (CommandNotFound, no balloon): asked no more, with why. */
   disabled: Map<string, string>;
   /** Whether query-stats has vm / vcpu statistics here (from query-stats-schemas, asked once). */
   statsTargets: Set<string> | null;
+  /** The previous poll's per-vCPU exit counters (kvm_vcpu_rates never spans connections: the state is per connection). */
+  kvm: KvmRateState;
+  /** Per device id or QOM path: true once block-latency-histogram-set took, else QEMU's answer (asked no more). */
+  histograms: Map<string, true | string>;
+  /** migrate-set-capabilities events=on: true once it took, else why; null before it was asked. */
+  migrationEvents: true | string | null;
+  /** The balloon's QOM path once looked for (null with why when none was found or its polling could not be set). */
+  balloon: { path: string | null; why?: string } | undefined;
+  /** guest-stats-polling-interval, s: how often the guest sends its memory statistics. */
+  balloonPollS: number;
 }
 
-export const newPollState = (): PollState => ({ disabled: new Map(), statsTargets: null });
+/** One per QMP connection: a new connection (a reconnect, a restarted QEMU) starts with no rates and sets everything up again. */
+export const newPollState = (o: { intervalMs?: number } = {}): PollState => ({
+  disabled: new Map(),
+  statsTargets: null,
+  kvm: { prev: null },
+  histograms: new Map(),
+  migrationEvents: null,
+  balloon: undefined,
+  balloonPollS: Math.max(1, Math.round((o.intervalMs ?? 1000) / 1000)),
+});
 
 export interface PollResult {
   fields: Record<string, unknown>;
@@ -121,7 +135,7 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
     try {
       take(await exec<T>(command, args));
     } catch (err) {
-      const why = err instanceof QapiError ? `${command}: QEMU answered ${err.errorClass.slice(0, 64)}: ${err.desc.slice(0, 500)}` : String((err as Error)?.message ?? err).slice(0, 600);
+      const why = failure(command, err);
       if (err instanceof QapiError && FOR_GOOD.has(err.errorClass)) st.disabled.set(command, why);
       for (const t of targets) {
         fields[t] = null;
@@ -137,8 +151,11 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
     if (fields.running === null) reasons.running = `query-status: QEMU sent running ${short(r?.running)}`;
   });
 
+  /** Devices to set latency histograms on after this poll's query-blockstats: their id (else QOM path). */
+  const toSet: string[] = [];
+  let histogramsCut = 0;
   await ask<unknown>('query-blockstats', undefined, ['block'], (r) => {
-    const block = dict<Record<string, number | null>>();
+    const block = dict<Record<string, unknown>>();
     let devices = 0;
     let repeated = 0;
     for (const d of objects(r)) {
@@ -154,19 +171,48 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
       }
       cuts.kept(raw);
       const s = dev.stats;
-      const row = dict<number | null>();
+      const row = dict<unknown>();
       for (const k of BLOCK_FIELDS) {
         const v = Object.hasOwn(s, k) ? s[k] : undefined;
         row[k] = isCount(v) ? v : null;
         if (v !== undefined && !isCount(v)) nestedReason(`block.${name}.${k}`, `QEMU sent ${short(v)}`);
         else if (v === undefined) nestedReason(`block.${name}.${k}`, k === 'idle_time_ns' ? 'QEMU reports it only once the device saw I/O' : 'QEMU did not report it');
       }
+      // block-latency-histogram-set names a device by its id or QOM path (a node name alone will not do).
+      const id = [dev.qdev, dev.device].find((x) => typeof x === 'string' && x !== '' && x.length <= QMP_BOUNDS.nameChars) as string | undefined;
+      const set = id === undefined ? undefined : st.histograms.get(id);
+      if (id !== undefined && set === undefined && !toSet.includes(id)) toSet.push(id);
+      for (const k of HISTOGRAM_FIELDS) {
+        const v = Object.hasOwn(s, k) ? s[k] : undefined;
+        row[k] = null;
+        if (v !== undefined) {
+          const h = takeHistogram(v);
+          row[k] = h.h;
+          if (h.tooLong) histogramsCut++;
+          if (h.why) nestedReason(`block.${name}.${k}`, h.why);
+        } else if (id === undefined) nestedReason(`block.${name}.${k}`, `a device without an id or QOM path of at most ${QMP_BOUNDS.nameChars} characters: block-latency-histogram-set cannot name it`);
+        else if (typeof set === 'string') nestedReason(`block.${name}.${k}`, set);
+        else if (set === true) nestedReason(`block.${name}.${k}`, 'QEMU did not report it (its histograms were set on this connection: cleared since?)');
+        else nestedReason(`block.${name}.${k}`, 'labtel sets latency histograms on this device with this poll (block-latency-histogram-set); they count from then');
+      }
       block[name] = row;
     }
     if (devices > QMP_BOUNDS.devices) cuts.set('block', `${devices} devices, kept the first ${QMP_BOUNDS.devices}`);
     if (repeated) cuts.set('block', `${repeated} device${repeated === 1 ? '' : 's'} whose name repeats an earlier one skipped`);
+    if (histogramsCut) cuts.set('block', `${histogramsCut} latency histogram${histogramsCut === 1 ? '' : 's'} of more than ${QMP_BOUNDS.histogramBuckets} bins left out`);
     fields.block = block;
   });
+  // Once per device and connection (at most `devices` of them): QEMU keeps the histograms from now on.
+  for (const id of toSet) {
+    if (st.histograms.size >= QMP_BOUNDS.devices) break;
+    try {
+      await exec('block-latency-histogram-set', { id, boundaries: [...LATENCY_BOUNDARIES_NS] });
+      st.histograms.set(id, true);
+    } catch (err) {
+      // QEMU's refusal is kept (asked no more on this connection); a timeout or a lost connection is asked again.
+      if (err instanceof QapiError) st.histograms.set(id, failure('block-latency-histogram-set', err));
+    }
+  }
 
   await ask<unknown>('query-cpus-fast', undefined, ['vcpus'], (r) => {
     const valid = objects(r)
@@ -187,6 +233,7 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
       if (err instanceof QapiError) st.disabled.set('query-stats', `query-stats-schemas: QEMU answered ${err.errorClass.slice(0, 64)}`);
     }
   }
+  let vcpuStatsAt = 0;
   for (const [target, field] of [['vm', 'kvm_vm'], ['vcpu', 'kvm_vcpu']] as const) {
     if (st.statsTargets && !st.statsTargets.has(target)) {
       fields[field] = null;
@@ -194,6 +241,7 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
       continue;
     }
     await ask<unknown>('query-stats', { target }, [field], (r) => {
+      if (target === 'vcpu') vcpuStatsAt = performance.now();
       const out = dict<unknown>();
       let stats = 0; // over the bound, on the vm or on any one vCPU
       let histograms = 0;
@@ -249,9 +297,57 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
     });
   }
 
+  const rates = kvmRates(fields.kvm_vcpu as Record<string, Record<string, unknown>> | null, reasons.kvm_vcpu, vcpuStatsAt, st.kvm, nestedReason);
+  fields.kvm_vcpu_rates = rates.rates;
+  fields.kvm_rate_window_ms = rates.windowMs;
+  if (rates.reason) reasons.kvm_vcpu_rates = reasons.kvm_rate_window_ms = rates.reason;
+
+  let balloon = false;
   await ask<{ actual?: unknown }>('query-balloon', undefined, ['balloon_actual_bytes'], (r) => {
+    balloon = true;
     fields.balloon_actual_bytes = isCount(r?.actual) ? r.actual : null;
     if (!isCount(r?.actual)) reasons.balloon_actual_bytes = `query-balloon: QEMU sent actual ${short(r?.actual)}`;
+  });
+  fields.balloon_guest = null;
+  if (!balloon) reasons.balloon_guest = reasons.balloon_actual_bytes ?? 'query-balloon did not answer';
+  else {
+    try {
+      if (st.balloon === undefined) {
+        const found = await findBalloon(exec);
+        if (found.path !== null) await exec('qom-set', { path: found.path, property: 'guest-stats-polling-interval', value: st.balloonPollS });
+        st.balloon = found;
+      }
+      if (st.balloon.path === null) reasons.balloon_guest = st.balloon.why!;
+      else {
+        const g = takeGuestStats(await exec<unknown>('qom-get', { path: st.balloon.path, property: 'guest-stats' }));
+        fields.balloon_guest = g.value;
+        if (g.why) reasons.balloon_guest = g.why;
+        Object.assign(reasons, g.reasons);
+      }
+    } catch (err) {
+      // QEMU's refusal (of qom-list or qom-set) holds for the connection; a timeout or a lost connection is tried again.
+      const why = failure('balloon guest-stats', err);
+      if (err instanceof QapiError && st.balloon === undefined) st.balloon = { path: null, why };
+      reasons.balloon_guest = why;
+    }
+  }
+
+  // MIGRATION events come only with the `events` capability on: turned on once per connection.
+  if (st.migrationEvents === null && !st.disabled.has('query-migrate')) {
+    try {
+      await exec('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+      st.migrationEvents = true;
+    } catch (err) {
+      if (err instanceof QapiError) st.migrationEvents = failure('migrate-set-capabilities', err);
+    }
+  }
+  fields.migration_events = st.migrationEvents === true ? true : null;
+  if (st.migrationEvents !== true) reasons.migration_events = st.migrationEvents ?? 'migrate-set-capabilities did not answer; asked again next poll';
+  await ask<unknown>('query-migrate', undefined, ['migration'], (r) => {
+    const m = takeMigration(r);
+    fields.migration = m.value;
+    if (m.why) reasons.migration = m.why;
+    Object.assign(reasons, m.reasons);
   });
   return { fields, reasons, cut: cuts.finish() };
 }

@@ -6,6 +6,8 @@ import { counter } from '../../schema/common.js';
 import { measurement } from '../../rows/measurement.js';
 import { QMP_PROBLEM_KINDS, type QmpProblemKind } from '../../qmp/problems.js';
 import { QMP_BOUNDS } from './bounds.js';
+import { LATENCY_BOUNDARIES_NS } from './block-histograms.js';
+import { KVM_RATE_COUNTERS } from './kvm-rates.js';
 
 /** QEMU's own counters and state: measurements. vcpus (QEMU's configuration), poll_ms and events_dropped (labtel's bookkeeping) are not. */
 const c = (d: string) => measurement(counter(d));
@@ -23,6 +25,56 @@ export const qmpBlockDevice = z.strictObject({
   failed_wr_operations: c('Failed writes.'),
   failed_flush_operations: c('Failed flushes.'),
   idle_time_ns: c('Time since the last I/O, ns; null before the device saw any (QEMU omits it).'),
+  ...Object.fromEntries(
+    (['rd', 'wr', 'flush'] as const).map((op) => [
+      `${op}_latency_histogram`,
+      measurement(
+        z
+          .strictObject({
+            boundaries: z.array(z.number().int().nonnegative()).describe('Bin edges, ns, rising.'),
+            bins: z.array(z.number().int().nonnegative()).describe('Operations per bin (one more than boundaries): under the first edge, between edges, at or over the last; cumulative since the histogram was set.'),
+          })
+          .nullable(),
+      )
+        .optional()
+        .describe(
+          `${op === 'rd' ? 'Read' : op === 'wr' ? 'Write' : 'Flush'} latency histogram (query-blockstats ${op}_latency_histogram), set by labtel once per device and connection with block-latency-histogram-set, boundaries ${LATENCY_BOUNDARIES_NS.join(', ')} ns (10 us to 1 s); null with why before it is set (the poll that sets it), where QEMU refused it, or where what QEMU sent is no histogram (at most ${QMP_BOUNDS.histogramBuckets} bins). Absent only in rows of earlier labtel builds.`,
+        ),
+    ]),
+  ) as Record<'rd_latency_histogram' | 'wr_latency_histogram' | 'flush_latency_histogram', z.ZodOptional<z.ZodNullable<z.ZodObject<{ boundaries: z.ZodArray<z.ZodNumber>; bins: z.ZodArray<z.ZodNumber> }, z.core.$strict>>>>,
+});
+
+const rate = (counter: string) => z.number().nonnegative().nullable().describe(`KVM's ${counter} counter of this vCPU, per second over kvm_rate_window_ms.`);
+export const kvmVcpuRates = z.strictObject(Object.fromEntries(KVM_RATE_COUNTERS.map((k) => [`${k}_per_s`, rate(k)])) as Record<`${(typeof KVM_RATE_COUNTERS)[number]}_per_s`, ReturnType<typeof rate>>);
+
+const n = (d: string) => z.number().int().nonnegative().nullable().describe(d);
+export const qmpMigration = z.strictObject({
+  status: z.string().describe("QEMU's migration status: setup, active, completed, failed, cancelled, ... (at most 64 characters)."),
+  total_time_ms: n('Time since the migration started (until it ended), ms.'),
+  setup_time_ms: n('Time its setup took, ms.'),
+  expected_downtime_ms: n("QEMU's estimate of the downtime while it runs, ms."),
+  downtime_ms: n('The downtime it had, ms (once completed).'),
+  ram_transferred_bytes: n('RAM sent so far, bytes.'),
+  ram_remaining_bytes: n('RAM left to send, bytes.'),
+  ram_total_bytes: n("The guest's RAM, bytes."),
+  ram_dirty_pages_rate: n('Pages the guest dirties per second (QEMU\'s estimate).'),
+  ram_dirty_sync_count: n('Dirty-bitmap syncs so far (one per pass over RAM).'),
+  ram_mbps: z.number().nonnegative().nullable().describe('Throughput, Mbit/s (QEMU computes it as a double).'),
+});
+
+const b = (d: string) => z.number().int().nonnegative().nullable().describe(d);
+export const qmpBalloonGuest = z.strictObject({
+  last_update_s: z.number().int().nonnegative().describe("When QEMU last got statistics from the guest (host wall clock, s since the epoch): the same value as the previous poll's means the same statistics, not a new measurement."),
+  swap_in_bytes: b('Memory swapped in (stat-swap-in), bytes.'),
+  swap_out_bytes: b('Memory swapped out (stat-swap-out), bytes.'),
+  major_faults: b('Major page faults (stat-major-faults).'),
+  minor_faults: b('Minor page faults (stat-minor-faults).'),
+  free_memory_bytes: b('Free memory (stat-free-memory), bytes.'),
+  total_memory_bytes: b('Memory the guest sees (stat-total-memory), bytes.'),
+  available_memory_bytes: b('Memory available to start new work (stat-available-memory), bytes.'),
+  disk_caches_bytes: b('Memory used for disk caches (stat-disk-caches), bytes.'),
+  hugetlb_allocations: b('Successful hugetlb page allocations (stat-htlb-pgalloc).'),
+  hugetlb_failures: b('Failed hugetlb page allocations (stat-htlb-pgfail).'),
 });
 
 const kvmStats = z.record(
@@ -61,7 +113,28 @@ export const qmpRow = z
       .describe('query-cpus-fast: each vCPU and its host thread id (the proc collector names its thread rows with it).'),
     kvm_vm: kvmStats.nullable().describe('query-stats target vm: KVM statistics by name (QEMU has them only under KVM).'),
     kvm_vcpu: z.record(z.string(), kvmStats).nullable().describe('query-stats target vcpu: KVM statistics by vCPU QOM path, then by name.'),
+    kvm_vcpu_rates: z
+      .record(z.string(), measurement(kvmVcpuRates))
+      .nullable()
+      .optional()
+      .describe(
+        "Per vCPU QOM path, KVM's main exit counters per second, from this poll's kvm_vcpu and the previous poll's of the same QMP connection (kvm_rate_window_ms apart). Null on the first poll of a connection (also after a reconnect or a QEMU restart) and after a poll without kvm_vcpu; one rate is null (with why) when its counter is missing or not a count on either side, or went backwards. Never a rate across a gap. Absent only in rows of earlier labtel builds.",
+      ),
+    kvm_rate_window_ms: z.number().positive().nullable().optional().describe("The time between the two query-stats vcpu answers kvm_vcpu_rates come from, ms (labtel's clock)."),
     balloon_actual_bytes: c('query-balloon: the guest memory the balloon leaves it, bytes; null without a balloon device.'),
+    balloon_guest: measurement(qmpBalloonGuest.nullable())
+      .optional()
+      .describe(
+        "The balloon driver's guest memory statistics (qom-get <balloon> guest-stats; labtel sets guest-stats-polling-interval to the poll interval, at least 1 s, once per connection). Null without a balloon, or when the guest never sent statistics (no driver, or one that sends none); a statistic the guest does not provide (QEMU reports -1) is null with why. Absent only in rows of earlier labtel builds.",
+      ),
+    migration: measurement(qmpMigration.nullable())
+      .optional()
+      .describe('query-migrate: the migration that runs or last ran; null with why when none has run on this QEMU. Absent only in rows of earlier labtel builds.'),
+    migration_events: z
+      .literal(true)
+      .nullable()
+      .optional()
+      .describe("Whether labtel turned on QEMU's `events` migration capability on this connection (migrate-set-capabilities), without which QEMU sends no MIGRATION / MIGRATION_PASS events; null with QEMU's answer when it refused (e.g. during a migration). labtel's setting, not a measurement."),
     poll_ms: z.number().nonnegative().describe('How long the poll took, ms (QEMU answers from its main loop: a slow answer is a busy or stuck QEMU).'),
     events_dropped: z
       .number()
@@ -79,7 +152,7 @@ export const qmpRow = z
       .nullable()
       .optional()
       .describe(
-        `What this poll left out to stay within its bounds, by field (block, vcpus, kvm_vm, kvm_vcpu, names, null_reasons), e.g. "block": "10000 devices, kept the first ${QMP_BOUNDS.devices}"; null when nothing was cut (absent only in rows of earlier labtel builds). Bounds: ${QMP_BOUNDS.devices} devices, ${QMP_BOUNDS.vcpus} vCPUs, ${QMP_BOUNDS.statsPerTarget} statistics per VM or vCPU, ${QMP_BOUNDS.histogramBuckets} buckets per histogram, names of ${QMP_BOUNDS.nameChars} characters, ${QMP_BOUNDS.nestedReasons} null_reasons inside block devices, ${QMP_BOUNDS.rowBytes} bytes per row.`,
+        `What this poll left out to stay within its bounds, by field (block, vcpus, kvm_vm, kvm_vcpu, kvm_vcpu_rates, names, null_reasons), e.g. "block": "10000 devices, kept the first ${QMP_BOUNDS.devices}"; null when nothing was cut (absent only in rows of earlier labtel builds). Bounds: ${QMP_BOUNDS.devices} devices, ${QMP_BOUNDS.vcpus} vCPUs, ${QMP_BOUNDS.statsPerTarget} statistics per VM or vCPU, ${QMP_BOUNDS.histogramBuckets} buckets per histogram, names of ${QMP_BOUNDS.nameChars} characters, ${QMP_BOUNDS.nestedReasons} null_reasons inside block devices and kvm_vcpu_rates, ${QMP_BOUNDS.rowBytes} bytes per row.`,
       ),
   })
   .describe('One per poll (interval_ms), stamped when its last answer arrived (its first question went poll_ms earlier). A query that failed or does not apply gives null, with QEMU\'s answer in null_reasons; one that QEMU lacks is asked once and then recorded as such.');

@@ -141,7 +141,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     r.connections++;
     r.qemuVersion = client.version;
     const connectedAt = performance.now();
-    const st = newPollState();
+    const st = newPollState({ intervalMs: o.intervalMs });
     const closed = client.closed.then((why) => ({ closed: why }));
     let next = performance.now();
     for (;;) {

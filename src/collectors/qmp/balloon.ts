@@ -1,0 +1,58 @@
+// The balloon driver's guest memory statistics. Where query-balloon answers
+// (a balloon device exists), labtel finds the device's QOM path once per
+// connection (a child of /machine/peripheral or /machine/peripheral-anon of
+// a virtio-balloon type), sets its guest-stats-polling-interval (the guest
+// then sends statistics that often), and reads guest-stats every poll.
+// QEMU reports a statistic the guest did not send as 2^64-1 (-1 as u64):
+// null with that reason. last-update is when QEMU last got statistics from
+// the guest (host wall clock, s); 0 means never: no driver, or one that does
+// not send statistics.
+import { isCount, isObject, objects, own, short } from './values.js';
+
+/** Our field, QEMU's name in guest-stats.stats (QEMU 7.2's list). */
+const STATS = [
+  ['swap_in_bytes', 'stat-swap-in'],
+  ['swap_out_bytes', 'stat-swap-out'],
+  ['major_faults', 'stat-major-faults'],
+  ['minor_faults', 'stat-minor-faults'],
+  ['free_memory_bytes', 'stat-free-memory'],
+  ['total_memory_bytes', 'stat-total-memory'],
+  ['available_memory_bytes', 'stat-available-memory'],
+  ['disk_caches_bytes', 'stat-disk-caches'],
+  ['hugetlb_allocations', 'stat-htlb-pgalloc'],
+  ['hugetlb_failures', 'stat-htlb-pgfail'],
+] as const;
+export const BALLOON_STATS = STATS.map(([f]) => f);
+/** QOM containers searched for the balloon device, and how many of their children are looked at. */
+const CONTAINERS = ['/machine/peripheral', '/machine/peripheral-anon'] as const;
+const MAX_CHILDREN = 1024;
+
+/** The QOM path of the first virtio-balloon device, or null with why. */
+export async function findBalloon(exec: <T>(command: string, args?: object) => Promise<T>): Promise<{ path: string | null; why?: string }> {
+  for (const base of CONTAINERS) {
+    const children = objects(await exec<unknown>('qom-list', { path: base })).slice(0, MAX_CHILDREN) as Array<{ name?: unknown; type?: unknown }>;
+    const hit = children.find((c) => typeof c.name === 'string' && c.name.length <= 256 && typeof c.type === 'string' && /^child<virtio-balloon/.test(c.type));
+    if (hit) return { path: `${base}/${hit.name as string}` };
+  }
+  return { path: null, why: `query-balloon answers but no virtio-balloon device is a child of ${CONTAINERS.join(' or ')}` };
+}
+
+/** guest-stats as our object, or null with why; reasons for single statistics by field path. */
+export function takeGuestStats(r: unknown): { value: Record<string, number | null> | null; why?: string; reasons: Record<string, string> } {
+  const reasons: Record<string, string> = {};
+  if (!isObject(r)) return { value: null, why: `qom-get guest-stats: QEMU sent ${short(r)}`, reasons };
+  const last = own(r, 'last-update');
+  const stats = own(r, 'stats');
+  if (!isCount(last) || !isObject(stats)) return { value: null, why: `qom-get guest-stats: QEMU sent last-update ${short(last)} and stats ${short(stats)}`, reasons };
+  if (last === 0) return { value: null, why: 'the guest has sent no memory statistics (last-update 0): its balloon driver is absent, not loaded, or does not send them', reasons };
+  const value: Record<string, number | null> = { last_update_s: last };
+  for (const [field, name] of STATS) {
+    const v = own(stats, name);
+    value[field] = isCount(v) ? v : null;
+    // 2^64-1 does not fit a double exactly: it parses as 18446744073709551616, past the safe integers.
+    if (v === undefined) reasons[`balloon_guest.${field}`] = `QEMU did not report ${name}`;
+    else if (v === -1 || (typeof v === 'number' && v >= 2 ** 64 - 2048)) reasons[`balloon_guest.${field}`] = `the guest did not provide ${name} (QEMU reports -1)`;
+    else if (!isCount(v)) reasons[`balloon_guest.${field}`] = `QEMU sent ${name} ${short(v)}`;
+  }
+  return { value, reasons };
+}
