@@ -58,7 +58,7 @@ export function kvmRates(
       const v = c[k];
       const pv = p?.[k];
       r[field] = null;
-      if (!isCount(v)) reason(`kvm_vcpu_rates.${path}.${field}`, v === undefined ? `KVM does not report ${k} for this vCPU` : `QEMU sent ${k} ${short(v)}`);
+      if (!isCount(v)) reason(`kvm_vcpu_rates.${path}.${field}`, v === undefined ? `no ${k} for this vCPU in kvm_vcpu (KVM did not report it, or QEMU sent no number)` : `QEMU sent ${k} ${short(v)}`);
       else if (!p) reason(`kvm_vcpu_rates.${path}.${field}`, 'this vCPU was not in the previous poll');
       else if (!isCount(pv)) reason(`kvm_vcpu_rates.${path}.${field}`, `the previous poll had no ${k} for this vCPU`);
       else if (v < pv) reason(`kvm_vcpu_rates.${path}.${field}`, `${k} went backwards (${pv} then ${v}): not a rate`);
