@@ -88,11 +88,15 @@ describe('kvm_vcpu_rates from a hostile QEMU', () => {
     fake.on('query-stats-schemas', (req) => okReply(req.id, [{ target: 'vm' }, { target: 'vcpu' }]));
     fake.on('query-stats', (req, conn) => {
       if ((req.arguments as Row)?.target !== 'vcpu') return okReply(req.id, []);
-      if (req.n === 8) { conn.close(); return null; } // the 4th poll of the first connection: QEMU goes
       exits += 1000; // grows over both connections: only a reset state keeps the rate from spanning them
       return okReply(req.id, [{ provider: 'kvm', 'qom-path': '/machine/cpu0', stats: [{ name: 'exits', value: exits }] }]);
     });
-    const run = await runQmpLoop(fake, () => fake.connections >= 2 && fake.count('query-stats', 1) >= 8);
+    // QEMU goes after answering the 3rd poll whole (its last query), so that poll's counters are the state a reconnect must drop.
+    fake.on('query-migrate', (req, conn) => {
+      if (req.n === 3) setTimeout(() => conn.close(), 20);
+      return okReply(req.id, {});
+    });
+    const run = await runQmpLoop(fake, () => fake.connections >= 2 && fake.count('query-stats', 1) >= 6);
     expect(run.result.connections).toBe(2);
     const firsts = run.qmp.filter((r) => /^the first poll/.test(((r.null_reasons ?? {}) as Row).kvm_vcpu_rates as string));
     expect(firsts).toHaveLength(2);
