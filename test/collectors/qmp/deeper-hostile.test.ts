@@ -104,3 +104,112 @@ describe('kvm_vcpu_rates from a hostile QEMU', () => {
     for (const r of run.rows) expect(valid(r as Row), `seq ${String(r.seq)}`).toBeUndefined();
   });
 });
+
+const blockstats = (stats: Record<string, unknown>) => () => [
+  { device: '', qdev: '/machine/peripheral/disk0/virtio-backend', 'node-name': 'n0', stats: { rd_bytes: 0, ...stats } },
+];
+
+describe('block latency histograms from a hostile QEMU', () => {
+  // regression for: a histogram of a million bins written whole (a row of megabytes), or a malformed one written as data.
+  it('a huge histogram is left out with a cut; mismatched, non-numeric or falling ones are null with why; set once per device', async () => {
+    const sent: Array<[string, unknown]> = [];
+    const st = newPollState();
+    const big = { boundaries: Array.from({ length: 1_000_000 }, (_, i) => i + 1), bins: Array.from({ length: 1_000_001 }, () => 1) };
+    const c = stub(
+      {
+        'query-blockstats': blockstats({
+          rd_latency_histogram: big,
+          wr_latency_histogram: { boundaries: [1, 2], bins: [1, 2] },
+          flush_latency_histogram: { boundaries: [5, 2], bins: [0, -1, 0] },
+        }),
+      },
+      sent,
+    );
+    const p1 = await pollQemu(c, st);
+    const d = (p1.fields.block as Record<string, Row>)['/machine/peripheral/disk0/virtio-backend']!;
+    expect(d).toMatchObject({ rd_latency_histogram: null, wr_latency_histogram: null, flush_latency_histogram: null });
+    const key = (k: string) => `block./machine/peripheral/disk0/virtio-backend.${k}`;
+    expect(p1.reasons[key('rd_latency_histogram')]).toBe(`QEMU sent a histogram of 1000001 bins and 1000000 boundaries, more than the ${QMP_BOUNDS.histogramBuckets} kept: left out`);
+    expect(p1.reasons[key('wr_latency_histogram')]).toBe('QEMU sent 2 boundaries and 2 bins (a histogram has one bin more than boundaries)');
+    expect(p1.reasons[key('flush_latency_histogram')]).toBe('QEMU sent a boundary or bin that is not a count: -1');
+    expect(p1.cut.block).toBe(`1 latency histogram of more than ${QMP_BOUNDS.histogramBuckets} bins left out`);
+    expect(valid(asRow(p1))).toBeUndefined();
+    // Set by the QOM path (the device has no id), with labtel's boundaries, once.
+    expect(sent.filter(([cmd]) => cmd === 'block-latency-histogram-set')).toEqual([
+      ['block-latency-histogram-set', { id: '/machine/peripheral/disk0/virtio-backend', boundaries: [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000] }],
+    ]);
+    await pollQemu(c, st);
+    expect(sent.filter(([cmd]) => cmd === 'block-latency-histogram-set')).toHaveLength(1);
+  });
+
+  it("a refused set: the histograms are null with QEMU's answer on every poll, asked once", async () => {
+    const sent: Array<[string, unknown]> = [];
+    const st = newPollState();
+    const c = stub(
+      {
+        'query-blockstats': blockstats({}),
+        'block-latency-histogram-set': () => {
+          throw new QapiError('block-latency-histogram-set', 'GenericError', 'Device has no medium');
+        },
+      },
+      sent,
+    );
+    await pollQemu(c, st);
+    const p2 = await pollQemu(c, st);
+    expect(p2.reasons['block./machine/peripheral/disk0/virtio-backend.rd_latency_histogram']).toBe('block-latency-histogram-set: QEMU answered GenericError: Device has no medium');
+    expect(sent.filter(([cmd]) => cmd === 'block-latency-histogram-set')).toHaveLength(1);
+  });
+});
+
+describe('query-migrate and the balloon from a hostile QEMU', () => {
+  // regression for: QEMU's migration figures and guest statistics taken unchecked (negative, strings, u64 -1 as data).
+  it('migration figures that are not counts are null with what QEMU sent; a status that is no string nulls the whole', async () => {
+    let answer: unknown = { status: 'active', 'total-time': 'long', ram: { transferred: -1, remaining: 5, total: 10, mbps: 1e400 } };
+    const c = stub({ 'query-migrate': () => answer });
+    const st = newPollState();
+    const p = await pollQemu(c, st);
+    expect(p.fields.migration).toMatchObject({ status: 'active', total_time_ms: null, ram_transferred_bytes: null, ram_remaining_bytes: 5, ram_total_bytes: 10, ram_mbps: null });
+    expect(p.reasons).toMatchObject({
+      'migration.total_time_ms': 'QEMU sent total-time "long"',
+      'migration.ram_transferred_bytes': 'QEMU sent ram.transferred -1',
+      'migration.ram_mbps': 'QEMU sent ram.mbps Infinity (a number past what a double holds)',
+    });
+    expect(valid(asRow(p))).toBeUndefined();
+    answer = { status: { evil: true } };
+    const p2 = await pollQemu(c, st);
+    expect(p2.fields.migration).toBeNull();
+    expect(p2.reasons.migration).toBe('query-migrate: QEMU sent status {"evil":true}');
+  });
+
+  it('balloon guest statistics: -1 and 2^64-1 are "not provided", a string is what QEMU sent; a QOM listing of 100,000 children is looked at only in part', async () => {
+    const sent: Array<[string, unknown]> = [];
+    let last: unknown = 1_700_000_000;
+    const c = stub(
+      {
+        'query-balloon': () => ({ actual: 1 << 30 }),
+        'qom-list': (a) =>
+          a?.path === '/machine/peripheral'
+            ? [...Array.from({ length: 100_000 }, (_, i) => ({ name: `x${i}`, type: 'child<e1000>' })), { name: 'late', type: 'child<virtio-balloon-pci>' }]
+            : [{ name: 'device[3]', type: 'child<virtio-balloon-pci>' }],
+        'qom-get': () => ({ 'last-update': last, stats: { 'stat-free-memory': 4096, 'stat-swap-in': -1, 'stat-total-memory': 18446744073709551615, 'stat-minor-faults': 'lots' } }),
+      },
+      sent,
+    );
+    const st = newPollState({ intervalMs: 2500 });
+    const p = await pollQemu(c, st);
+    expect(sent.find(([cmd]) => cmd === 'qom-set')).toEqual(['qom-set', { path: '/machine/peripheral-anon/device[3]', property: 'guest-stats-polling-interval', value: 3 }]);
+    expect(p.fields.balloon_guest).toMatchObject({ last_update_s: 1_700_000_000, free_memory_bytes: 4096, swap_in_bytes: null, total_memory_bytes: null, minor_faults: null, major_faults: null });
+    expect(p.reasons).toMatchObject({
+      'balloon_guest.swap_in_bytes': 'the guest did not provide stat-swap-in (QEMU reports -1)',
+      'balloon_guest.total_memory_bytes': 'the guest did not provide stat-total-memory (QEMU reports -1)',
+      'balloon_guest.minor_faults': 'QEMU sent stat-minor-faults "lots"',
+      'balloon_guest.major_faults': 'QEMU did not report stat-major-faults',
+    });
+    expect(valid(asRow(p))).toBeUndefined();
+    last = 'yesterday';
+    const p2 = await pollQemu(c, st);
+    expect(p2.fields.balloon_guest).toBeNull();
+    expect(p2.reasons.balloon_guest).toMatch(/^qom-get guest-stats: QEMU sent last-update "yesterday"/);
+    expect(sent.filter(([cmd]) => cmd === 'qom-set')).toHaveLength(1); // once per connection
+  });
+});
