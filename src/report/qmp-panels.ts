@@ -3,6 +3,9 @@
 // which the device answered with both counters: a reconnect, a poll where
 // the device or its counters are missing, counters that went backwards (a
 // new QEMU), lost rows or a silence leave a gap in the line and a marker.
+// KVM exits per vCPU: the collector's own per-interval rates (kvm_vcpu_rates,
+// null on a connection's first poll, so a reconnect is a gap already); lost
+// rows or a silence also cut the lines. Drawn only where KVM gave rates.
 import { type EpisodeMeta, num, type Row, type PanelSink, text } from './episode-rows.js';
 import { Marks } from './marks.js';
 import { Series } from './series.js';
@@ -38,8 +41,13 @@ export function qmpPanels(meta: EpisodeMeta, agentErrors: Array<{ tNs: number; m
   const missing = new Set<string>();
   let blockMissing = false;
   let poll = 0;
+  let lastPoll: number | null = null;
   let lastTNs: number | null = null;
   let lastSeq: number | null = null;
+  const kvm = new Series();
+  /** The KVM panel's own markers (none in an episode without KVM rates, so the block panel's rows and markers are as before). */
+  const kvmMarks = new Marks('qmp', ['qmp-kvm']);
+  let kvmSeen = false;
 
   const push = (r: Row): void => {
     const tNs = r.t_mono_ns as number;
@@ -67,8 +75,11 @@ export function qmpPanels(meta: EpisodeMeta, agentErrors: Array<{ tNs: number; m
       poll++;
       marks.add(x, 'break', `no poll for ${((tNs - lastTNs) / 1e9).toFixed(2)} s`, 'silences');
     }
+    const broke = poll > (lastPoll ?? poll - 1) + 1;
+    lastPoll = poll;
     lastTNs = tNs;
     lastSeq = seq ?? lastSeq;
+    kvmPoint(r, x, broke);
 
     const values: Record<string, number | null> = {};
     const block = r.block;
@@ -120,6 +131,30 @@ export function qmpPanels(meta: EpisodeMeta, agentErrors: Array<{ tNs: number; m
     }
     io.point(x, values);
   };
+  /** One poll's exits/s per vCPU (labelled by cpu_index where the row's vcpus name it). */
+  function kvmPoint(r: Row, x: number, broke: boolean): void {
+    const rates = r.kvm_vcpu_rates;
+    if (typeof rates !== 'object' || rates === null) {
+      if (kvmSeen) kvm.point(x, {}); // a gap: no rates this poll
+      return;
+    }
+    if (broke) kvm.breakBefore(x);
+    const index = new Map<string, number>();
+    if (Array.isArray(r.vcpus)) for (const v of r.vcpus as Row[]) if (typeof v?.qom_path === 'string' && typeof v.cpu_index === 'number') index.set(v.qom_path, v.cpu_index);
+    const values: Record<string, number | null> = {};
+    for (const [path, v] of Object.entries(rates as Record<string, Row>)) {
+      const i = index.get(path);
+      const e = num((v as Row | null)?.exits_per_s);
+      values[`${i === undefined ? path : `vCPU ${i}`} exits/s`] = e;
+      if (e !== null) kvmSeen = true;
+      else {
+        const why = (r.null_reasons as Record<string, unknown> | undefined)?.[`kvm_vcpu_rates.${path}.exits_per_s`];
+        if (typeof why === 'string' && why.includes('went backwards')) kvmMarks.add(x, 'break', `${i === undefined ? path : `vCPU ${i}`} exits went backwards`, 'counters that went backwards');
+      }
+    }
+    kvm.point(x, values);
+  }
+
   const finish = (): { panels: Panel[]; events: Marker[]; markers: Marker[] } => {
     const drawable = io
       .labels()
@@ -134,7 +169,27 @@ export function qmpPanels(meta: EpisodeMeta, agentErrors: Array<{ tNs: number; m
       ...marks.notes('qmp-block'),
     ];
     const p = io.panel('qmp-block', 'Block I/O (QMP)', 'bytes/s', notes, busiest, marks.on('qmp-block'));
-    return { panels: p ? [p] : [], events, markers: marks.list };
+    const kvmDrawable = kvm
+      .labels()
+      .filter((k) => kvm.hasValue(k))
+      .map((k) => [k, kvm.sum(k)] as const)
+      .sort((a, b) => b[1] - a[1]);
+    const kvmShown = kvmDrawable.slice(0, SHOWN_SERIES).map(([k]) => k);
+    const k = kvmShown.length
+      ? kvm.panel(
+          'qmp-kvm',
+          'KVM exits per vCPU',
+          'exits/s',
+          [
+            "KVM's exits counter per vCPU (query-stats), per second between two consecutive polls of one QMP connection (kvm_vcpu_rates); the first poll of a connection, a poll without KVM statistics, a counter that went backwards, lost rows or a silence over 3 intervals is a gap. io, mmio, halt, irq and signal exits per second are in the rows.",
+            ...(kvmDrawable.length > kvmShown.length ? [`${kvmDrawable.length - kvmShown.length} more vCPUs not drawn (the ${SHOWN_SERIES} with the most exits are)`] : []),
+            ...kvmMarks.notes('qmp-kvm'),
+          ],
+          kvmShown,
+          kvmMarks.on('qmp-kvm'),
+        )
+      : null;
+    return { panels: [...(p ? [p] : []), ...(k ? [k] : [])], events, markers: [...marks.list, ...kvmMarks.list] };
   };
   return { push, finish };
 }
