@@ -36,6 +36,7 @@ MODULES=(
   drivers/net/virtio_net.ko
   drivers/block/virtio_blk.ko
   drivers/char/virtio_console.ko
+  drivers/virtio/virtio_balloon.ko
 )
 
 die() { echo "build-test-guest: error: $*" >&2; exit 1; }

@@ -132,15 +132,20 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
   })());
   const paused = (t: number) => t % 360 >= 90.5 && t % 360 < 270.5;
   let wr = 0;
+  const HIST_NS = [10_000, 100_000, 1_000_000, 10_000_000, 100_000_000, 1_000_000_000];
   w('qmp', (function* () {
     for (let i = 0; i < seconds; i++) {
       wr += Math.round(8192 * (1 + wave(i, 600)));
       yield {
         ...env('qmp', i), status: paused(i) ? 'paused' : 'running', running: !paused(i),
-        block: { disk0: { rd_bytes: i * 40960, wr_bytes: wr, rd_operations: i * 10, wr_operations: i * 2, flush_operations: i, rd_total_time_ns: i * 1e6, wr_total_time_ns: i * 2e6, flush_total_time_ns: i * 1e5, failed_rd_operations: 0, failed_wr_operations: 0, failed_flush_operations: 0, idle_time_ns: 1e8 } },
+        block: { disk0: { rd_bytes: i * 40960, wr_bytes: wr, rd_operations: i * 10, wr_operations: i * 2, flush_operations: i, rd_total_time_ns: i * 1e6, wr_total_time_ns: i * 2e6, flush_total_time_ns: i * 1e5, failed_rd_operations: 0, failed_wr_operations: 0, failed_flush_operations: 0, idle_time_ns: 1e8, rd_latency_histogram: { boundaries: HIST_NS, bins: [0, i * 4, i * 5, i, 0, 0, 0] }, wr_latency_histogram: { boundaries: HIST_NS, bins: [0, i, i, 0, 0, 0, 0] }, flush_latency_histogram: { boundaries: HIST_NS, bins: [0, 0, i, 0, 0, 0, 0] } } },
         vcpus: threads.filter((th) => th.vcpu !== null).map((th) => ({ cpu_index: th.vcpu, thread_id: th.tid, qom_path: `/machine/unattached/device[${th.vcpu}]` })),
-        kvm_vm: null, kvm_vcpu: null, balloon_actual_bytes: null, poll_ms: 1.2, events_dropped: 0, events_dropped_by: null, problems: {}, cut: null,
-        null_reasons: { kvm_vm: 'QEMU has KVM statistics only under KVM', kvm_vcpu: 'QEMU has KVM statistics only under KVM', balloon_actual_bytes: 'no balloon device' },
+        kvm_vm: null, kvm_vcpu: null, kvm_vcpu_rates: null, kvm_rate_window_ms: null, balloon_actual_bytes: null, balloon_guest: null, migration: null, migration_events: true,
+        poll_ms: 1.2, events_dropped: 0, events_dropped_by: null, problems: {}, cut: null,
+        null_reasons: {
+          kvm_vm: 'QEMU has KVM statistics only under KVM', kvm_vcpu: 'QEMU has KVM statistics only under KVM', kvm_vcpu_rates: 'no per-vCPU KVM statistics this poll', kvm_rate_window_ms: 'no per-vCPU KVM statistics this poll',
+          balloon_actual_bytes: 'no balloon device', balloon_guest: 'no balloon device', migration: 'no migration has run on this QEMU (query-migrate answered without a status)',
+        },
       };
       if (i % 180 === 90) yield { ...env('qmp_event', i + 0.5), event: i % 360 === 90 ? 'STOP' : 'RESUME', data: null, qemu_wall_ns: null, time_source: 'received' };
     }

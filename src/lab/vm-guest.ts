@@ -3,7 +3,8 @@
 // LABTEL_VM_ACCEL=kvm) in a network namespace of its own, on a bridge whose
 // host side (10.N.0.1, inside the namespace) is the only peer the guest
 // talks to. QEMU starts paused (-S) with a QMP socket for labtel, a second
-// one to drive it (cont), and the telemetry channel org.labtel.telemetry.0.
+// one to drive it (cont), the telemetry channel org.labtel.telemetry.0, and
+// a virtio balloon (balloon0) whose guest memory statistics qmp records.
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -101,6 +102,8 @@ export async function startVmGuest(o: { kernel: string; initrd: string; seconds:
         '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56',
         '-device', 'virtio-serial', '-chardev', `socket,id=tel,path=${telemetry},server=on,wait=off`,
         '-device', 'virtserialport,chardev=tel,name=org.labtel.telemetry.0',
+        // A balloon (id balloon0), so qmp records the guest's memory statistics (the guest loads virtio_balloon).
+        '-device', 'virtio-balloon-pci,id=balloon0',
         '-qmp', `unix:${qmp},server=on,wait=off`, '-qmp', `unix:${driver},server=on,wait=off`],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
