@@ -3,6 +3,7 @@
 // (rows/measurements.ts derives them from src/collectors/qmp/rows.ts; a test
 // fails when the two differ, so the schema stays the one source).
 import type { MeasurementPath } from '../../rows/measured-value.js';
+import { KVM_RATE_COUNTERS } from './kvm-rates.js';
 
 const BLOCK = [
   'rd_bytes', 'wr_bytes', 'rd_operations', 'wr_operations', 'flush_operations', 'rd_total_time_ns', 'wr_total_time_ns',
@@ -16,7 +17,7 @@ export const QMP_POLL_MEASUREMENTS: readonly MeasurementPath[] = [
   ...BLOCK.map((f) => ['block', '*', f]),
   ['kvm_vm', '*'],
   ['kvm_vcpu', '*', '*'],
-  ['kvm_vcpu_rates', '*'],
+  ...KVM_RATE_COUNTERS.map((k) => ['kvm_vcpu_rates', '*', `${k}_per_s`]),
   ['balloon_actual_bytes'],
   ['balloon_guest'],
   ['migration'],

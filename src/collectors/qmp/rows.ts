@@ -44,7 +44,7 @@ export const qmpBlockDevice = z.strictObject({
   ) as Record<'rd_latency_histogram' | 'wr_latency_histogram' | 'flush_latency_histogram', z.ZodOptional<z.ZodNullable<z.ZodObject<{ boundaries: z.ZodArray<z.ZodNumber>; bins: z.ZodArray<z.ZodNumber> }, z.core.$strict>>>>,
 });
 
-const rate = (counter: string) => z.number().nonnegative().nullable().describe(`KVM's ${counter} counter of this vCPU, per second over kvm_rate_window_ms.`);
+const rate = (counter: string) => measurement(z.number().nonnegative().nullable()).describe(`KVM's ${counter} counter of this vCPU, per second over kvm_rate_window_ms.`);
 export const kvmVcpuRates = z.strictObject(Object.fromEntries(KVM_RATE_COUNTERS.map((k) => [`${k}_per_s`, rate(k)])) as Record<`${(typeof KVM_RATE_COUNTERS)[number]}_per_s`, ReturnType<typeof rate>>);
 
 const n = (d: string) => z.number().int().nonnegative().nullable().describe(d);
@@ -114,7 +114,7 @@ export const qmpRow = z
     kvm_vm: kvmStats.nullable().describe('query-stats target vm: KVM statistics by name (QEMU has them only under KVM).'),
     kvm_vcpu: z.record(z.string(), kvmStats).nullable().describe('query-stats target vcpu: KVM statistics by vCPU QOM path, then by name.'),
     kvm_vcpu_rates: z
-      .record(z.string(), measurement(kvmVcpuRates))
+      .record(z.string(), kvmVcpuRates)
       .nullable()
       .optional()
       .describe(
