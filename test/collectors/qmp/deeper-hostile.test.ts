@@ -101,6 +101,7 @@ describe('kvm_vcpu_rates from a hostile QEMU', () => {
     const firsts = run.qmp.filter((r) => /^the first poll/.test(((r.null_reasons ?? {}) as Row).kvm_vcpu_rates as string));
     expect(firsts).toHaveLength(2);
     expect(run.qmp.filter((r) => r.kvm_vcpu_rates !== null).length).toBeGreaterThan(2);
+    expect(run.rows.length).toBeGreaterThan(0);
     for (const r of run.rows) expect(valid(r as Row), `seq ${String(r.seq)}`).toBeUndefined();
   });
 });
