@@ -113,6 +113,7 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
   w('pcap', (function* () {
     yield { ...env('pcap', 0), event: 'capture_started', run: 0, at_ns: 0, stream_offset: 0, message: null };
     let saved = 24;
+    const ifc = { rx: 5000, tx: 4000, rxb: 600_000, txb: 480_000 }; // counted before the episode began
     for (let s = 1; s <= seconds; s++) {
       let pkts = 0;
       let bytes = 0;
@@ -120,12 +121,15 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
         const { pin, pout } = pktsAt(i);
         pkts += pin + pout;
         bytes += pin * 120 + pout * 125;
+        // The tap's own counters: it receives what the guest sends (out), sends what comes in.
+        ifc.rx += pout, ifc.tx += pin, ifc.rxb += pout * 125, ifc.txb += pin * 120;
       }
       total += pkts;
       saved += bytes + 16 * pkts;
       yield {
         ...env('pcap', s), run: 0, interval_s: 1, tcpdump_running: true, pkts, bytes, pkts_total: total, filter_received: total, kernel_drops: 0, if_drops: 0,
         drops_lower_bound: false, saved_bytes: saved,
+        if_ifindex: 7, if_rx_packets: ifc.rx, if_tx_packets: ifc.tx, if_rx_bytes: ifc.rxb, if_tx_bytes: ifc.txb, if_rx_dropped: 0, if_tx_dropped: 0, if_rx_errors: 0, if_tx_errors: 0,
       };
     }
     yield { ...env('pcap', seconds), event: 'capture_ended', run: 0, at_ns: Math.round(seconds * 1e9), stream_offset: 0, message: 'stopped' };

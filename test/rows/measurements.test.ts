@@ -12,7 +12,7 @@ import { ROW_SHAPES, shapeIndexOf } from '../../src/rows/registry.js';
 /** Fields that identify, time or count for the collector itself: never measurements, wherever they appear. */
 const BOOKKEEPING = [
   'pid', 'tid', 'comm', 'vcpu', 'starttime', 'process_event', 'interval_s', 'perf_interval_s', 'running_pct', 'run', 'at_ns', 'stream_offset', 'tcpdump_running',
-  'pkts_total', 'filter_received', 'kernel_drops', 'if_drops', 'drops_lower_bound', 'saved_bytes', 'bucket_ms', 'partial', 'distinct_estimated',
+  'pkts_total', 'filter_received', 'kernel_drops', 'if_drops', 'drops_lower_bound', 'saved_bytes', 'if_ifindex', 'bucket_ms', 'partial', 'distinct_estimated',
   'vcpus', 'poll_ms', 'events_dropped', 'kind', 'command', 'guest_t', 'connected', 'connections', 'connections_refused', 'lines', 'bytes_received',
   'dropped_oversize', 'dropped_rate', 'dropped_invalid_utf8', 'dropped_invalid_json', 'dropped_too_deep', 'dropped_not_object',
   'dropped_byte_rate', 'dropped_total_cap', 'bytes_written', 'dropped_unasked', 'problems', 'cut', 'events_dropped_by', 'empty_buckets_skipped',
@@ -37,7 +37,10 @@ describe('measurement paths from the row schemas', () => {
     for (const source of ['host_proc', 'host_perf', 'pcap', 'netflow', 'qmp', 'guest'] as const) {
       expect(Object.values(MEASUREMENTS[source]!).flat().length, source).toBeGreaterThan(0);
     }
-    expect(MEASUREMENTS.pcap).toEqual({ interval: ['pkts', 'bytes'], 'capture event': [] });
+    expect(MEASUREMENTS.pcap).toEqual({
+      interval: ['pkts', 'bytes', 'if_rx_packets', 'if_tx_packets', 'if_rx_bytes', 'if_tx_bytes', 'if_rx_dropped', 'if_tx_dropped', 'if_rx_errors', 'if_tx_errors'],
+      'capture event': [],
+    });
     expect(MEASUREMENTS.guest).toEqual({ line: ['guest'], 'qga osinfo': [], qga: ['result'], channel: [] });
     expect(MEASUREMENTS.qmp!.poll).toEqual(expect.arrayContaining(['status', 'running', 'block.*.rd_bytes', 'block.*.idle_time_ns', 'kvm_vm.*', 'kvm_vcpu.*.*', 'balloon_actual_bytes']));
     expect(MEASUREMENTS.host_perf!.interval).toEqual(expect.arrayContaining(['cycles', 'cpu_clock_ms', 'other.*']));

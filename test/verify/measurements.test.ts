@@ -29,8 +29,11 @@ const perfRow = (counted: boolean) => (i: number) => ({
 const pcapRow = (delivered: boolean) => () => ({
   run: 0, interval_s: 0.1, tcpdump_running: delivered, pkts: delivered ? 3 : null, bytes: delivered ? 180 : null,
   pkts_total: 0, filter_received: 0, kernel_drops: 0, if_drops: 0, drops_lower_bound: false, saved_bytes: 24,
-  ...(delivered ? {} : { null_reasons: { pkts: 'tcpdump was not running', bytes: 'tcpdump was not running' } }),
+  ...Object.fromEntries(IF_FIELDS.map((k) => [k, delivered ? 5 : null])),
+  ...(delivered ? {} : { null_reasons: { pkts: 'tcpdump was not running', bytes: 'tcpdump was not running', ...Object.fromEntries(IF_FIELDS.map((k) => [k, 'interface tap0 does not exist (gone)'])) } }),
 });
+/** The interface's counters on a pcap row (measurements) and its ifindex (not one). */
+const IF_FIELDS = ['if_ifindex', 'if_rx_packets', 'if_tx_packets', 'if_rx_bytes', 'if_tx_bytes', 'if_rx_dropped', 'if_tx_dropped', 'if_rx_errors', 'if_tx_errors'];
 
 const NETFLOW_COUNTS = [
   'pkts_in', 'pkts_out', 'bytes_in', 'bytes_out', 'pkts_unmatched', 'bytes_unmatched', 'flows', 'new_flows', 'peers', 'dst_ports', 'tcp_syn', 'tcp_synack', 'tcp_fin', 'tcp_rst',

@@ -3,9 +3,12 @@
 // dropped by the kernel and the interface), asked with SIGUSR1 and summed
 // over every run so far. A count tcpdump did not give in time is null with
 // the reason; so are packets and bytes of an interval tcpdump did not run in.
+// Each row also carries the interface's own counters, read as it is written
+// (iface-counters.ts): null with the reason when there are none to read.
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
+import { IF_COUNTERS, readIfaceCounters, type IfaceReading } from './iface-counters.js';
 import type { WalkedChunk } from './record-walker.js';
 import type { TcpdumpRun } from './tcpdump-run.js';
 import type { TcpdumpStats } from './tcpdump-stats.js';
@@ -20,7 +23,7 @@ const add = (a: TcpdumpStats, b: TcpdumpStats): TcpdumpStats => ({
 });
 
 export interface IntervalRowsOptions {
-  config: Pick<CollectorConfigs['pcap'], 'keep_pcap'>;
+  config: Pick<CollectorConfigs['pcap'], 'keep_pcap' | 'iface'>;
   writer: JsonlWriter;
   clock: EpisodeClock;
   /** The current run (-1 before the first). */
@@ -28,6 +31,8 @@ export interface IntervalRowsOptions {
   /** The tcpdump capturing now, if one is. */
   live: () => TcpdumpRun | null;
   savedBytes: () => number | null;
+  /** For tests: reads the interface's counters (default: readIfaceCounters of config.iface). */
+  readIface?: () => IfaceReading;
 }
 
 export class IntervalRows {
@@ -98,6 +103,14 @@ export class IntervalRows {
     if (!total) for (const k of ['filter_received', 'kernel_drops', 'if_drops']) reasons[k] = why ?? 'no statistics from tcpdump';
     if (!this.ranInInterval) reasons.pkts = reasons.bytes = 'tcpdump was not running in this interval';
     if (!o.config.keep_pcap) reasons.saved_bytes = 'keep_pcap is false';
+    const iface = o.readIface ? o.readIface() : readIfaceCounters(o.config.iface);
+    const ifFields: Record<string, number | null> = { if_ifindex: 'why' in iface ? null : iface.ifindex };
+    if ('why' in iface) reasons.if_ifindex = iface.why;
+    for (const c of IF_COUNTERS) {
+      const v = 'why' in iface ? null : iface.values[c];
+      ifFields[`if_${c}`] = v;
+      if (v === null) reasons[`if_${c}`] = 'why' in iface ? iface.why : iface.reasons[c] ?? 'not read';
+    }
     o.writer.write(
       'pcap',
       now,
@@ -113,6 +126,7 @@ export class IntervalRows {
         if_drops: total?.ifDrops ?? null,
         drops_lower_bound: this.incompleteRuns > 0,
         saved_bytes: o.savedBytes(),
+        ...ifFields,
       },
       Object.keys(reasons).length ? reasons : undefined,
     );

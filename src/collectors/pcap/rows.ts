@@ -6,6 +6,26 @@ import { z } from 'zod';
 import { counter } from '../../schema/common.js';
 import { measurement } from '../../rows/measurement.js';
 
+/** The interface's own counters (iface-counters.ts), each as the kernel keeps it: cumulative since the interface was created. */
+function ifCounterFields() {
+  const kernel = (what: string) =>
+    measurement(
+      counter(
+        `${what}, as /sys/class/net/<iface>/statistics counts it: cumulative since the interface was created (not since the episode began), read when the row is written. The interface's own count, whatever tcpdump saw; null, with the reason, when the capture is on 'any', the interface is gone, or the file could not be read.`,
+      ),
+    );
+  return {
+    if_rx_packets: kernel('Packets the interface received'),
+    if_tx_packets: kernel('Packets the interface sent'),
+    if_rx_bytes: kernel('Bytes the interface received'),
+    if_tx_bytes: kernel('Bytes the interface sent'),
+    if_rx_dropped: kernel("Packets the interface received that the kernel dropped (no buffer, a full backlog; for a tap, frames from the guest). The kernel's count, not tcpdump's if_drops"),
+    if_tx_dropped: kernel("Packets to send that the interface dropped (for a tap, frames to the guest that QEMU did not read in time: its queue was full). The kernel's count, not tcpdump's if_drops"),
+    if_rx_errors: kernel('Receive errors of the interface'),
+    if_tx_errors: kernel('Transmit errors of the interface'),
+  };
+}
+
 const run = z.number().int().nonnegative().describe('Which tcpdump run (0, then 1, 2, ... after restarts).');
 
 export const pcapIntervalRow = z.strictObject({
@@ -18,13 +38,24 @@ export const pcapIntervalRow = z.strictObject({
   pkts_total: z.number().int().nonnegative().describe('Packets delivered since the episode began, all runs.'),
   filter_received: counter("Packets the kernel passed to the capture's filter, since the episode began (tcpdump's statistics, summed over runs)."),
   kernel_drops: counter('Packets the kernel dropped because tcpdump could not keep up, since the episode began (summed over runs).'),
-  if_drops: counter('Packets the interface or its driver dropped, since the episode began (summed over runs; 0 when tcpdump reports none).'),
+  if_drops: counter(
+    "Packets the interface or its driver dropped as tcpdump's statistics report them (libpcap's ps_ifdrop), since the episode began (summed over runs; 0 when tcpdump reports none). tcpdump's count, not the kernel's interface counters: those are if_rx_dropped and if_tx_dropped.",
+  ),
   drops_lower_bound: z
     .boolean()
     .describe("true once a tcpdump run ended without its final statistics (it was killed): what it counted after its last answer is unknown, so the three counters above are at least these values."),
   saved_bytes: counter('Bytes in the saved capture files; null with keep_pcap false.'),
+  if_ifindex: z
+    .number()
+    .int()
+    .positive()
+    .nullable()
+    .describe(
+      "The captured interface's ifindex when its counters (the if_* fields below) were read. Not a measurement: it tells interfaces apart. When it changes, the interface was deleted and created again under the same name and its counters started over: never subtract an if_* counter across a change (nor across a null).",
+    ),
+  ...ifCounterFields(),
 }).describe(
-  'One per interval_ms, written when tcpdump answers the SIGUSR1 that asks for its statistics. pkts and bytes count what tcpdump delivered in the interval (by arrival, not by packet timestamp: netflow has the packet-time view). The drop counters are cumulative; they are null, with the reason, when tcpdump did not answer in the interval or was not running.',
+  "One per interval_ms, written when tcpdump answers the SIGUSR1 that asks for its statistics. pkts and bytes count what tcpdump delivered in the interval (by arrival, not by packet timestamp: netflow has the packet-time view). The drop counters are cumulative; they are null, with the reason, when tcpdump did not answer in the interval or was not running. The if_* fields are the interface's own counters, read when the row is written (so at its t_mono_ns), whether or not tcpdump ran.",
 );
 
 export const PCAP_EVENTS = ['capture_started', 'capture_ended', 'saving_stopped'] as const;

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runEpisode, type RunResult } from '../../../src/agent/run-episode.js';
 import { parseManifest } from '../../../src/manifest/load.js';
+import { readIfaceCounters } from '../../../src/collectors/pcap/iface-counters.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
 import { LABTEL_BIN } from '../../helpers/cli.js';
 import { canMakeNetns, makeGuestNet, sendPackets, type Expected, type GuestNet } from '../../helpers/netns.js';
@@ -112,6 +113,8 @@ describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('tshark'))('pcap and 
     const capturing = tcpdumps(net.tap);
     expect(capturing).toHaveLength(1);
     const tcpdump = witnessProgram('tcpdump', capturing[0]!); // the process capturing is the real tcpdump
+    const before = readIfaceCounters(net.tap);
+    if ('why' in before) throw new Error(before.why);
     const e = await sendPackets(net, { tcpSyn: 7, udp: 11, icmpEcho: 5 });
     expect(e).toMatchObject({ out: 23, in: 12 });
     await sleep(300);
@@ -121,6 +124,22 @@ describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('tshark'))('pcap and 
     expect(r.summary.collectors.pcap).toMatchObject({ status: 'ok', end: 'stopped', errors: [], detail: { restarts: 0, packets: 35 } });
     expectCounts(dir, e, r);
     expectWellFormed(dir);
+    // The interface's own counters on every interval row: numbers, one ifindex, never going down, and by the last row
+    // grown by exactly what crossed the port (the guest's packets received, its replies sent: the network is silent).
+    const rows = intervals(rowsOf(dir, 'pcap'));
+    expect(rows.length).toBeGreaterThan(0);
+    for (const x of rows) for (const k of ['if_rx_packets', 'if_tx_packets', 'if_rx_bytes', 'if_tx_bytes', 'if_rx_dropped', 'if_tx_dropped', 'if_rx_errors', 'if_tx_errors']) expect(x[k], k).toEqual(expect.any(Number));
+    expect(new Set(rows.map((x) => x.if_ifindex))).toEqual(new Set([before.ifindex]));
+    const rx = rows.map((x) => x.if_rx_packets as number);
+    expect(rx).toEqual([...rx].sort((a, b) => a - b));
+    expect(rows.at(-1)).toMatchObject({
+      if_rx_packets: before.values.rx_packets! + e.out,
+      if_tx_packets: before.values.tx_packets! + e.in,
+      if_rx_bytes: before.values.rx_bytes! + e.bytesOut,
+      if_tx_bytes: before.values.tx_bytes! + e.bytesIn,
+      if_rx_dropped: 0,
+      if_tx_dropped: 0,
+    });
     const ev = events(rowsOf(dir, 'pcap'));
     expect(ev.map((x) => [x.event, x.run, x.message])).toEqual([
       ['capture_started', 0, null],

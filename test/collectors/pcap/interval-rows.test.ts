@@ -15,7 +15,7 @@ describe('IntervalRows', () => {
     const writer = new JsonlWriter(file, { availableInDeployment: true });
     const clock = new EpisodeClock(monoNowNs());
     let run = -1;
-    const rows = new IntervalRows({ config: { keep_pcap: false }, writer, clock, run: () => run, live: () => null, savedBytes: () => null });
+    const rows = new IntervalRows({ config: { keep_pcap: false, iface: 'lo' }, writer, clock, run: () => run, live: () => null, savedBytes: () => null });
     rows.tick(); // before any run
     run = 0;
     rows.runStarted(clock.now());
