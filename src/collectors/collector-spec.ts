@@ -42,6 +42,17 @@ export interface VerifyRules<S extends string = string> {
   measuredShapes?: string[];
   /** Why its rows measured nothing: said when none of its main source's rows (of measuredShapes) has a measured value. */
   nothing: (main: ScannedSource) => string;
+  /**
+   * A judgement that needs every rhythm row, not only the last (pcap: the capture against its interface's counters):
+   * made from the collector's manifest config, told each rhythm row in file order, in bounded memory.
+   */
+  fold?: (config: Row) => RowFold;
+}
+
+/** VerifyRules.fold's judge: each rhythm row of the collector's file, in order, then the reasons it fails or degrades. */
+export interface RowFold {
+  row(r: Row): void;
+  finish(): { failed: string[]; degraded: string[] };
 }
 
 /** The module a collector's worker loads, and the name of the Collector (src/collectors/types.ts) it exports. */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { CollectorSummary, EpisodeSummary } from '../agent/summary.js';
 import { KNOWN_COLLECTORS } from '../manifest/schema.js';
 import { CATALOG } from '../collectors/catalog.js';
-import type { VerifyRules } from '../collectors/collector-spec.js';
+import type { RowFold, VerifyRules } from '../collectors/collector-spec.js';
 import { EpisodeJsonError, readEpisodeJson, type EpisodeJson } from '../episode/episode-json.js';
 import type { Verdict, VerifyReport } from './report.js';
 import { eachRow } from './each-row.js';
@@ -140,15 +140,28 @@ export function verifyEpisode(dir: string, opts: VerifyOptions = {}): VerifyRepo
   const judged = new Set<string>(selected.filter((name) => summary?.collectors[name]?.status !== 'skipped' && RULES[name] && fs.existsSync(path.join(dir, `telemetry-${name}.jsonl`))));
   const passed = new Set<string>(opts.onRow ? (opts.rowsOf ?? judged) : []);
   const scans = new Map<string, FileScan>();
-  const split = opts.split && judged.has(opts.split.collector) && !passed.has(opts.split.collector) ? opts.split : null;
+  // Collectors whose rules judge every rhythm row (VerifyRules.fold): their file is scanned in one pass, never split.
+  const folds = new Map<string, RowFold>();
+  for (const name of judged) {
+    const fold = RULES[name]?.fold;
+    if (fold) folds.set(name, fold(ep.manifest.collectors![name]!));
+  }
+  const split = opts.split && judged.has(opts.split.collector) && !passed.has(opts.split.collector) && !folds.has(opts.split.collector) ? opts.split : null;
   if (opts.split !== split) opts.split?.cancel();
   let splitHead: { file: string; pick: (row: Row) => boolean; head: FileScan } | null = null;
   for (const name of new Set([...passed, ...judged])) {
     const rules = RULES[name];
     const file = path.join(dir, `telemetry-${name}.jsonl`);
     const sink = opts.onRow && passed.has(name) ? opts.onRow : undefined;
-    const onRow = sink && ((row: Row) => sink(name, row, file));
     const pick = rules && ((r: Row) => r.source === rules.source && rules.rhythm(r));
+    const fold = folds.get(name);
+    const onRow =
+      fold && pick
+        ? (row: Row) => {
+            if (pick(row)) fold.row(row);
+            sink?.(name, row, file);
+          }
+        : sink && ((row: Row) => sink(name, row, file));
     if (pick && judged.has(name) && name === split?.collector) splitHead = { file, pick, head: scanFile(file, pick, undefined, { end: split.at }) };
     else if (pick && judged.has(name)) scans.set(name, scanFile(file, pick, onRow));
     else if (onRow && fs.existsSync(file)) eachRow(file, onRow);
@@ -176,6 +189,8 @@ export function verifyEpisode(dir: string, opts: VerifyOptions = {}): VerifyRepo
       else if (rules && scan) {
         rows = scan.lines;
         judge(scan.sources, rules, Number(config[rules.intervalKey]), failed, degraded);
+        const folded = folds.get(name)?.finish();
+        if (folded) failed.push(...folded.failed), degraded.push(...folded.degraded);
         const main = scan.sources.get(rules.source);
         const interval = Number(config[rules.intervalKey]) * 1e6;
         const lastT = main?.lastPicked?.t_mono_ns;

@@ -1,5 +1,6 @@
 // The pcap collector, as the catalog (../catalog.ts) knows it.
 import { defineCollector, entryBeside, num as n, plural, shapeCount, type RowShape } from '../collector-spec.js';
+import { captureVsIface } from './capture-vs-iface.js';
 import { pcapConfig } from './config.js';
 import { pcapEventRow, pcapIntervalRow } from './rows.js';
 
@@ -23,6 +24,8 @@ export const pcapSpec = defineCollector({
       ...(n(l.if_drops) > 0 ? [`the interface dropped ${l.if_drops} packets`] : []),
       ...(l.drops_lower_bound === true ? ['a tcpdump run was killed before its final statistics: the drop counts are lower bounds'] : []),
     ],
+    // The capture against its interface's counters (capture-vs-iface.ts: the rule, and why it is not made with a filter).
+    fold: (config) => captureVsIface(String(config.iface), config.filter),
     nothing: (m) =>
       `${plural(shapeCount(shapes, 'interval', m).rows, 'interval row')}, but pkts and bytes were null in every one: tcpdump never delivered a counted interval (its totals and drop counters are bookkeeping, not measurements)`,
   },
