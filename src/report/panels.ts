@@ -6,6 +6,7 @@
 import { agentErrors, type EpisodeMeta, isRow, type Row } from './episode-rows.js';
 import { guestPanel } from './guest-panel.js';
 import { netflowPanels } from './netflow-panels.js';
+import { pcapPanels } from './pcap-panels.js';
 import { perfPanels } from './perf-panels.js';
 import { procPanels } from './proc-panels.js';
 import { qmpPanels } from './qmp-panels.js';
@@ -19,7 +20,7 @@ export type { Marker, Panel } from './types.js';
  * their rows must come: the agent's before qmp's (its collector_error rows
  * tell qmp's reconnects).
  */
-export const PANEL_FILES = ['agent', 'proc', 'perf', 'netflow', 'qmp', 'guest_agent'] as const;
+export const PANEL_FILES = ['agent', 'proc', 'perf', 'netflow', 'pcap', 'qmp', 'guest_agent'] as const;
 
 export interface PanelBuilder {
   /** A row of telemetry-<file>.jsonl (JSON.parse of one line), in file order, files in PANEL_FILES' order; anything but an object with a numeric t_mono_ns is passed over. */
@@ -33,9 +34,10 @@ export function panelBuilder(meta: EpisodeMeta): PanelBuilder {
   const proc = procPanels(meta);
   const perf = perfPanels(meta);
   const net = netflowPanels(meta);
+  const pcap = pcapPanels();
   const qmp = qmpPanels(meta, qmpErrors.errors);
   const guest = guestPanel();
-  const sinks: Record<string, (r: Row) => void> = { agent: qmpErrors.push, proc: proc.push, perf: perf.push, netflow: net.push, qmp: qmp.push, guest_agent: guest.push };
+  const sinks: Record<string, (r: Row) => void> = { agent: qmpErrors.push, proc: proc.push, perf: perf.push, netflow: net.push, pcap: pcap.push, qmp: qmp.push, guest_agent: guest.push };
   // Files come one after the other: the sink is looked up once per file, not per row.
   let lastFile: string | null = null;
   let sink: ((r: Row) => void) | undefined;
@@ -44,15 +46,15 @@ export function panelBuilder(meta: EpisodeMeta): PanelBuilder {
       if (file !== lastFile) (lastFile = file), (sink = Object.hasOwn(sinks, file) ? sinks[file] : undefined);
       if (sink && isRow(row)) sink(row);
     },
-    finish: (episode) => assemble(proc.finish(), perf.finish(), net.finish(), qmp.finish(), guest.finish(), episode),
+    finish: (episode) => assemble(proc.finish(), perf.finish(), net.finish(), pcap.finish(), qmp.finish(), guest.finish(), episode),
   };
 }
 
 type Built = { panels: Panel[]; markers: Marker[] };
 
-function assemble(proc: Built, perf: Built, net: Built, qmp: Built & { events: Marker[] }, guest: Built, episode: { start: number; stop: number } | null): { panels: Panel[]; markers: Marker[]; events: number } {
-  const panels = [...proc.panels, ...perf.panels, ...net.panels, ...qmp.panels, ...guest.panels];
-  const markers = [...qmp.events, ...proc.markers, ...perf.markers, ...net.markers, ...qmp.markers, ...guest.markers];
+function assemble(proc: Built, perf: Built, net: Built, pcap: Built, qmp: Built & { events: Marker[] }, guest: Built, episode: { start: number; stop: number } | null): { panels: Panel[]; markers: Marker[]; events: number } {
+  const panels = [...proc.panels, ...perf.panels, ...net.panels, ...pcap.panels, ...qmp.panels, ...guest.panels];
+  const markers = [...qmp.events, ...proc.markers, ...perf.markers, ...net.markers, ...pcap.markers, ...qmp.markers, ...guest.markers];
   const span = extent(panels, markers, episode);
   if (!span) return { panels, markers, events: qmp.events.length };
   // An event QEMU stamped outside the episode (its clock may be up to 600 s off what labtel received) is not drawn: it is said.
