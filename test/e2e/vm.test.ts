@@ -47,6 +47,13 @@ describe.skipIf(!ready)('a real guest, end to end', () => {
     expect(procRows.some((r) => !('tid' in r) && typeof r.cpu_user_jiffies === 'number' && typeof r.rss_bytes === 'number')).toBe(true);
     expect(rows(e, 'perf').some((r) => typeof r.cpu_clock_ms === 'number' && (r.cpu_clock_ms as number) > 0)).toBe(true);
     expect(rows(e, 'pcap').some((r) => typeof r.pkts === 'number' && (r.pkts as number) > 0)).toBe(true);
+    // The captured interface's own counters on every pcap interval row: numbers, on one ifindex, that grew with the pings.
+    const pcapIntervals = rows(e, 'pcap').filter((r) => !('event' in r));
+    expect(pcapIntervals.length).toBeGreaterThan(2);
+    for (const r of pcapIntervals) expect([r.if_rx_packets, r.if_tx_packets, r.if_ifindex]).toEqual([expect.any(Number), expect.any(Number), expect.any(Number)]);
+    expect(new Set(pcapIntervals.map((r) => r.if_ifindex)).size).toBe(1);
+    const ifPkts = (r: Row) => (r.if_rx_packets as number) + (r.if_tx_packets as number);
+    expect(ifPkts(pcapIntervals.at(-1)!)).toBeGreaterThan(ifPkts(pcapIntervals[0]!));
     expect(rows(e, 'qmp', 'qmp').some((r) => r.status === 'running')).toBe(true);
     const lines = rows(e, 'guest_agent').filter((r) => r.kind === 'line');
     expect(lines.length).toBeGreaterThan(5);
