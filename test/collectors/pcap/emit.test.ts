@@ -228,6 +228,27 @@ describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('tshark'))('pcap and 
     expect(tcpdumps(net.tap)).toEqual([]);
   });
 
+  it("the interface deleted mid-capture: the collector ends, and the rows after it say the interface's counters are gone", async () => {
+    const net = await makeGuestNet();
+    const stop = new AbortController();
+    const { dir, done } = episode(net, stop.signal);
+    await waitFor(() => intervals(rowsOf(dir, 'pcap')).some((x) => x.tcpdump_running === true && typeof x.if_rx_packets === 'number'), 'a row with the counters');
+    const ifindex = intervals(rowsOf(dir, 'pcap')).find((x) => typeof x.if_ifindex === 'number')!.if_ifindex;
+    await exec('ip', ['link', 'del', net.tap]);
+    await waitFor(() => events(rowsOf(dir, 'pcap')).some((x) => x.event === 'capture_ended'), 'the capture to end');
+    stop.abort();
+    const r = await done;
+    expect(r.summary.collectors.pcap).toMatchObject({ end: 'interface_gone' });
+    const rows = intervals(rowsOf(dir, 'pcap'));
+    expect(rows.length).toBeGreaterThan(1);
+    const read = rows.filter((x) => x.if_ifindex !== null);
+    expect(read.length).toBeGreaterThan(0);
+    for (const x of read) expect(x).toMatchObject({ if_ifindex: ifindex, if_rx_packets: expect.any(Number), if_tx_dropped: expect.any(Number) });
+    // The last row, written once the capture ended, reads nothing: null with the reason, never a 0.
+    const why = `interface ${net.tap} does not exist (gone)`;
+    expect(rows.at(-1)).toMatchObject({ if_ifindex: null, if_rx_packets: null, if_tx_errors: null, null_reasons: { if_ifindex: why, if_rx_packets: why, if_tx_errors: why } });
+  });
+
   it('keep_pcap false: nothing on disk, netflow still counts, saved_bytes null with the reason', async () => {
     const net = await makeGuestNet();
     const dir = path.join(tmpDir(), 'ep');
