@@ -11,6 +11,8 @@ export const proc: Collector<'proc'> = {
   async run(ctx) {
     // The run loop is loaded on the collector's worker only: the agent's thread imports this module to probe.
     const { procLoop } = await import('./run-loop.js');
+    const { CgroupSampler } = await import('./cgroup-loop.js');
+    const cgroup = ctx.config.cgroup ? new CgroupSampler({ writer: ctx.writer, clock: ctx.clock, intervalMs: ctx.config.cgroup_interval_ms }) : null;
     const r = await procLoop({
       pid: ctx.target.pid,
       pidfile: ctx.target.pidfile,
@@ -25,7 +27,8 @@ export const proc: Collector<'proc'> = {
       stopFlag: ctx.stopFlag,
       // LABTEL_PROC_BATCH=0: one JS tick per row where the native batch loop would run (bench:proc measures both in one run).
       batch: process.env.LABTEL_PROC_BATCH !== '0',
-    });
-    return { end: r.end, valueRows: r.rowsWithValues, detail: { sampler: r.sampler, pidfile_refused: r.pidfileRefused } };
+      beside: cgroup ? (target) => cgroup.beside(target) : undefined,
+    }).finally(() => cgroup?.close());
+    return { end: r.end, valueRows: r.rowsWithValues, detail: { sampler: r.sampler, pidfile_refused: r.pidfileRefused, cgroup_rows: cgroup?.rows ?? null } };
   },
 };

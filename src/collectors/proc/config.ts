@@ -8,6 +8,12 @@ export const procConfig = z
     threads: bool()
       .default(false)
       .describe("Also write a row per thread (task/*/stat), so QEMU's vCPU threads can be told apart."),
+    cgroup: bool()
+      .default(true)
+      .describe("Also write host_cgroup rows: the target's cgroup v2 (pressure, cpu.stat, memory.current, memory.events), every cgroup_interval_ms."),
+    cgroup_interval_ms: positiveInt()
+      .default(1000)
+      .describe('Period of the host_cgroup rows in ms (read on the proc loop\'s ticks: at most as often as interval_ms). Pressure totals are µs counters: 1 s is what mature agents use.'),
   })
-  .describe('/proc of the target process and, optionally, of each of its threads.');
+  .describe('/proc of the target process and, optionally, of each of its threads; and its cgroup v2.');
 export type ProcConfig = z.output<typeof procConfig>;

@@ -66,6 +66,8 @@ export interface ProcLoopOptions {
    * steady rows in C++, BATCH_MS at a time (native-batch.ts). Default true; false keeps one JS tick per row.
    */
   batch?: boolean;
+  /** After each sample (each batch): the process sampled, null once the target exited. Work sharing this thread: the cgroup sampler (cgroup-loop.ts). */
+  beside?: (target: { pid: number; starttime: number | null } | null) => void;
 }
 
 export interface ProcLoopResult {
@@ -202,6 +204,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     // A zombie's files are still readable, full of zeros: it has exited all the same.
     if (err[0] === ESRCH || err[0] === ENOENT || v[F.state] === ZOMBIE || v[F.state] === DEAD) {
       writeExited(t);
+      o.beside?.(null);
       sampler.close();
       sampler = null;
       identity = null;
@@ -224,6 +227,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     prevT = t;
     event = null;
     if (o.threads) sampleThreads(t, sampler);
+    o.beside?.({ pid, starttime: identity });
     w.flushIfDue();
     return true;
   };
@@ -270,6 +274,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
         w.appendLines('host_proc', text, st[BATCH.rows]!);
         rowsWithValues += st[BATCH.measured]!;
         if (st[BATCH.end] === BATCH_END.handoff && !onSample(st[BATCH.handoffT]!)) return;
+        if (sampler) o.beside?.({ pid, starttime: identity });
         w.flush(); // one write per batch: a killed worker loses at most the batch held in C++
         if (st[BATCH.end] === BATCH_END.stopped) return;
         followPidfile();

@@ -2,6 +2,7 @@
 import { defineCollector, entryBeside, plural, shapeCount, type RowShape } from '../collector-spec.js';
 import { procConfig } from './config.js';
 import { procProcessRow, procThreadRow } from './rows.js';
+import { hostCgroupRow } from './cgroup-rows.js';
 
 const shapes: RowShape[] = [
   { title: 'process', fields: procProcessRow },
@@ -11,7 +12,10 @@ const shapes: RowShape[] = [
 export const procSpec = defineCollector({
   name: 'proc',
   config: procConfig,
-  rows: [{ source: 'host_proc', shapes }],
+  rows: [
+    { source: 'host_proc', shapes },
+    { source: 'host_cgroup', shapes: [{ title: 'cgroup', fields: hostCgroupRow }] },
+  ],
   availableInDeployment: true,
   entry: entryBeside(import.meta.url, 'collector', 'proc'),
   verify: {

@@ -36,6 +36,7 @@ export const fileSubject = (k: EpisodeKey, file: 'episode' | 'summary') => `${k.
 /** The collector file a source's rows live in (qmp_event rows share the qmp collector's file). */
 export const FILE_OF_SOURCE: Record<string, string> = {
   host_proc: 'proc',
+  host_cgroup: 'proc',
   host_perf: 'perf',
   pcap: 'pcap',
   netflow: 'netflow',
