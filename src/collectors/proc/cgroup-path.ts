@@ -19,6 +19,8 @@ export function cgroupDir(mount: { mountPoint: string; root: string }, path: str
     if (name === '' || name === '.' || name.includes('\0')) return { why: `${named}, not a path of plain names: not followed` };
   }
   let rel = path;
+  // Seen from a cgroup namespace whose root is below the mount's: where the namespace's "/" is on the mount is not known.
+  if (mount.root.split('/').includes('..')) return { why: `${named}, and labtel is in a cgroup namespace whose root is not the mount's (/proc/self/mountinfo shows its root as ${quote(mount.root)}): not followed` };
   if (mount.root !== '/') {
     if (path !== mount.root && !path.startsWith(`${mount.root}/`)) return { why: `${named}, outside the cgroup ${quote(mount.root)} mounted at ${mount.mountPoint}: not followed` };
     rel = path.slice(mount.root.length) || '/';
