@@ -3,6 +3,7 @@
 // summary.json, so `labtel verify` judges it like a real one and the report
 // draws what a real one would give it. Over SECONDS of episode time:
 //   proc at 100 ms: the process and 8 threads (4 named vCPU threads) per sample,
+//   and its host_cgroup rows at 1 s (v2 beside v1: the cpu and memory controllers' fields null),
 //   perf at 200 ms, netflow 100 ms buckets inside one capture run, pcap interval
 //   rows, qmp polls and guest lines and channel rows at 1 s, and a QMP STOP at
 //   90 s then a RESUME 180 s later, every 360 s (qmp status follows them).
@@ -39,7 +40,7 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
   };
 
   const collectors = {
-    proc: { enabled: true, optional: false, interval_ms: 100, threads: true },
+    proc: { enabled: true, optional: false, interval_ms: 100, threads: true, cgroup: true, cgroup_interval_ms: 1000 },
     perf: { enabled: true, optional: false, interval_ms: 200 },
     pcap: { enabled: true, optional: false, interval_ms: 1000, iface: 'tap0' },
     netflow: { enabled: true, optional: false, bucket_ms: 100, guest_ip: '10.200.0.10' },
@@ -75,6 +76,21 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
           starttime: 5000 + k, interval_s: i === 0 ? null : 0.1, state: 'S', processor: k % 4,
           cpu_user_jiffies: Math.round(cpu.threads[k]!), cpu_sys_jiffies: Math.round(t * 0.2), minflt: i, majflt: 0,
           cpu_time_ns: Math.round(cpu.threads[k]! * 1e7), run_delay_ns: 25_000 * i + k, run_periods: 3 * i + 1,
+        };
+      }
+      if (i % 10 === 0) {
+        // As on a host with cgroup v2 beside v1 (the cpu and memory controllers on v1): pressure and usage only.
+        const v1 = (c: string) => `the ${c} controller is not enabled for this cgroup (its cgroup.controllers is empty); ${c} is on cgroup v1 here (/sys/fs/cgroup/${c}), which labtel does not read`;
+        const cpuAbsent = Object.fromEntries(['nr_periods', 'nr_throttled', 'throttled_usec'].map((k) => [`cpu_${k === 'throttled_usec' ? 'throttled_us' : k}`, `cpu.stat has no ${k}: ${v1('cpu')}`]));
+        const memAbsent = Object.fromEntries(['memory_current_bytes', 'memory_events_low', 'memory_events_high', 'memory_events_max', 'memory_events_oom', 'memory_events_oom_kill'].map((f) => [f, `${f === 'memory_current_bytes' ? 'memory.current' : 'memory.events'} is absent: ${v1('memory')}`]));
+        const user = Math.round((1e6 * cpu.user) / 100);
+        const sys = Math.round((1e6 * cpu.sys) / 100);
+        yield {
+          ...env('host_cgroup', t), null_reasons: { ...(i === 0 ? { interval_s: 'first row' } : {}), ...cpuAbsent, ...memAbsent },
+          pid, cgroup_path: '/machine.slice/qemu-4242.scope', cgroup_mount: '/sys/fs/cgroup/unified', cgroup_inode: 4711, cgroup_event: i === 0 ? 'started' : null, interval_s: i === 0 ? null : 1,
+          cpu_pressure_some_total_us: Math.round(t * 2e5 * (0.5 + wave(t, 240))), cpu_pressure_full_total_us: Math.round(t * 5e4), memory_pressure_some_total_us: 0, memory_pressure_full_total_us: 0,
+          io_pressure_some_total_us: Math.round(t * 1e4), io_pressure_full_total_us: Math.round(t * 4e3), cpu_usage_us: user + sys, cpu_user_us: user, cpu_system_us: sys,
+          cpu_nr_periods: null, cpu_nr_throttled: null, cpu_throttled_us: null, memory_current_bytes: null, memory_events_low: null, memory_events_high: null, memory_events_max: null, memory_events_oom: null, memory_events_oom_kill: null,
         };
       }
     }
@@ -174,7 +190,7 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
     JSON.stringify({
       episode: 'bench-report', labtel_version: 'bench', exit_reason: 'duration', t_mono_start_ns: 0, t_mono_stop_ns: Math.round(seconds * 1e9), agent: { cpu_s: 0, peak_rss_bytes: 0 },
       collectors: {
-        proc: { ...ok(lines.proc!, ['host_proc']), file: 'telemetry-proc.jsonl' },
+        proc: { ...ok(lines.proc!, ['host_proc', 'host_cgroup']), file: 'telemetry-proc.jsonl' },
         perf: { ...ok(lines.perf!, ['host_perf']), file: 'telemetry-perf.jsonl' },
         pcap: { ...ok(lines.pcap!, ['pcap']), file: 'telemetry-pcap.jsonl' },
         netflow: { ...ok(lines.netflow!, ['netflow']), file: 'telemetry-netflow.jsonl' },

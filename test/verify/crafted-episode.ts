@@ -8,10 +8,14 @@ import { tmpDir } from '../helpers/tmp.js';
 
 export type Row = Record<string, unknown>;
 
-/** Records a real 1.2 s episode of this test process with proc at 50 ms; returns its directory. */
+/**
+ * Records a real 1.2 s episode of this test process with proc at 50 ms; returns its directory. Without proc's
+ * host_cgroup rows, so that its proc file is host_proc rows only, as the crafted edits expect (test/verify/cgroup-rows.test.ts
+ * verifies an episode with them).
+ */
 export async function cleanEpisode(): Promise<string> {
   const dir = path.join(fs.mkdtempSync('/tmp/labtel-verify-'), 'ep');
-  await runEpisode({ manifest: parseManifest({ output_dir: dir, duration_s: 1.2, target: { pid: process.pid }, collectors: { proc: { interval_ms: 50 } } }) });
+  await runEpisode({ manifest: parseManifest({ output_dir: dir, duration_s: 1.2, target: { pid: process.pid }, collectors: { proc: { interval_ms: 50, cgroup: false } } }) });
   return dir;
 }
 

@@ -14,6 +14,6 @@ describe('gen-episode: the episode bench:report draws is one verify accepts', ()
     expect(collectors.map(([c]) => c).sort()).toEqual(['guest_agent', 'netflow', 'pcap', 'perf', 'proc', 'qmp']);
     for (const [name, c] of collectors) expect(c, name).toMatchObject({ verdict: 'ok', reasons: [] });
     expect(v.verdict).toBe('ok');
-    expect(written).toEqual({ host_proc: 9_000, host_perf: 500, netflow: 1_000, pcap: 102, qmp: 100, qmp_event: 1, guest: 200 });
+    expect(written).toEqual({ host_proc: 9_000, host_cgroup: 100, host_perf: 500, netflow: 1_000, pcap: 102, qmp: 100, qmp_event: 1, guest: 200 });
   });
 });
