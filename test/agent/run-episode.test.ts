@@ -25,7 +25,7 @@ describe('runEpisode', () => {
     expect(ep.clock.t_mono_origin_ns).toMatch(/^\d+$/);
     expect(BigInt(ep.clock.realtime_minus_mono_ns)).toBe(BigInt(ep.clock.realtime_origin_ns) - BigInt(ep.clock.t_mono_origin_ns));
     expect(ep.clock.clk_tck).toBeGreaterThan(0);
-    expect(ep.manifest.collectors.proc).toEqual({ enabled: true, optional: false, interval_ms: 50, threads: true });
+    expect(ep.manifest.collectors.proc).toEqual({ enabled: true, optional: false, interval_ms: 50, threads: true, cgroup: true, cgroup_interval_ms: 1000 });
     expect(ep.host.kernel).toBeTruthy();
     expect(ep.host.cpu.model).toBeTruthy();
     expect(ep.host.memory_bytes).toBeGreaterThan(0);
@@ -38,8 +38,11 @@ describe('runEpisode', () => {
     expect(summary.exit_reason).toBe('duration');
     expect(summary.collectors.proc).toMatchObject({ status: 'ok', rows: rows.length, end: 'stopped', errors: [], detail: { sampler: 'native' } });
     expect(rows.length).toBeGreaterThan(0);
+    // The proc file holds its host_cgroup rows too (one at the start, one a second on, in a 2 s episode).
+    expect(rows.filter((r) => r.source === 'host_cgroup').length).toBeGreaterThanOrEqual(2);
     for (const r of rows) {
-      expect(() => ROW_SCHEMAS.host_proc!.parse(r)).not.toThrow();
+      expect(['host_proc', 'host_cgroup']).toContain(r.source);
+      expect(() => ROW_SCHEMAS[r.source as 'host_proc' | 'host_cgroup']!.parse(r)).not.toThrow();
       // Rows are stamped on the episode clock: after the origin, before the stop.
       expect(r.t_mono_ns as number).toBeGreaterThanOrEqual(0);
       expect(r.t_mono_ns as number).toBeLessThanOrEqual(summary.t_mono_stop_ns);

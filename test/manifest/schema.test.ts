@@ -16,7 +16,7 @@ function errorOf(data: unknown): string {
 describe('manifest', () => {
   it('accepts the minimal manifest and fills the defaults', () => {
     const m = parseManifest(minimal);
-    expect(m.collectors.proc).toEqual({ enabled: true, optional: false, interval_ms: 100, threads: false });
+    expect(m.collectors.proc).toEqual({ enabled: true, optional: false, interval_ms: 100, threads: false, cgroup: true, cgroup_interval_ms: 1000 });
     expect(m.collectors.perf).toBeUndefined();
   });
 

@@ -108,9 +108,9 @@ function expectNothingForwarded(dir: string): EpisodeSummary {
   expect(nats!.complete).toBe(false);
   expect(nats!.error).toEqual(expect.any(String));
   const rows = linesBySource(dir);
-  expect([...rows.keys()].sort()).toEqual(['agent', 'host_proc']);
+  expect([...rows.keys()].sort()).toEqual(['agent', 'host_cgroup', 'host_proc']); // (host_cgroup: proc's second source, in its file)
   expect(Object.keys(nats!.by_source).sort()).toEqual([...rows.keys()].sort());
-  expect(rows.size).toBe(2);
+  expect(rows.size).toBe(3);
   for (const [source, lines] of rows) {
     expect(nats!.by_source[source], source).toEqual({ forwarded: 0, stubs: 0, remaining: lines.length });
   }
@@ -128,7 +128,7 @@ describe('the agent at the end of an episode whose NATS server fails or lies', (
     expect(fake.accepted(), 'the agent tried the server').toBeGreaterThan(0);
     const summary = expectNothingForwarded(run.dir);
     expect(summary.forwarding!.nats!.error).toMatch(/timeout/i);
-    expect(run.out()).toMatch(/forwarding: nats: INCOMPLETE, 0 rows forwarded to LABTEL; remaining: \d+ agent, \d+ host_proc/);
+    expect(run.out()).toMatch(/forwarding: nats: INCOMPLETE, 0 rows forwarded to LABTEL; remaining: \d+ agent, \d+ host_cgroup, \d+ host_proc/);
   }, 150_000);
 
   // The last pass cut at its limit (the server takes the handshake and then answers nothing), with a SIGTERM during that

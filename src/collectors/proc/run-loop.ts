@@ -203,8 +203,8 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
     if (!sampler) return true;
     // A zombie's files are still readable, full of zeros: it has exited all the same.
     if (err[0] === ESRCH || err[0] === ENOENT || v[F.state] === ZOMBIE || v[F.state] === DEAD) {
+      o.beside?.(null); // first: writeExited's flush puts both exits on disk
       writeExited(t);
-      o.beside?.(null);
       sampler.close();
       sampler = null;
       identity = null;
