@@ -15,7 +15,9 @@ type Row = Record<string, unknown>;
 
 const wave = (t: number, p: number) => 0.5 + 0.5 * Math.sin((2 * Math.PI * t) / p);
 
-export function generateEpisode(dir: string, seconds: number): Record<string, number> {
+/** `cgroup: false`: without host_cgroup rows (what the frozen report of test/report/legacy/ knew). */
+export function generateEpisode(dir: string, seconds: number, opts: { cgroup?: boolean } = {}): Record<string, number> {
+  const withCgroup = opts.cgroup ?? true;
   const written: Record<string, number> = {};
   const seqs = new Map<string, number>();
   const env = (source: string, t: number) => {
@@ -40,7 +42,7 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
   };
 
   const collectors = {
-    proc: { enabled: true, optional: false, interval_ms: 100, threads: true, cgroup: true, cgroup_interval_ms: 1000 },
+    proc: { enabled: true, optional: false, interval_ms: 100, threads: true, cgroup: withCgroup, cgroup_interval_ms: 1000 },
     perf: { enabled: true, optional: false, interval_ms: 200 },
     pcap: { enabled: true, optional: false, interval_ms: 1000, iface: 'tap0' },
     netflow: { enabled: true, optional: false, bucket_ms: 100, guest_ip: '10.200.0.10' },
@@ -78,7 +80,7 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
           cpu_time_ns: Math.round(cpu.threads[k]! * 1e7), run_delay_ns: 25_000 * i + k, run_periods: 3 * i + 1,
         };
       }
-      if (i % 10 === 0) {
+      if (withCgroup && i % 10 === 0) {
         // As on a host with cgroup v2 beside v1 (the cpu and memory controllers on v1): pressure and usage only.
         const v1 = (c: string) => `the ${c} controller is not enabled for this cgroup (its cgroup.controllers is empty); ${c} is on cgroup v1 here (/sys/fs/cgroup/${c}), which labtel does not read`;
         const cpuAbsent = Object.fromEntries(['nr_periods', 'nr_throttled', 'throttled_usec'].map((k) => [`cpu_${k === 'throttled_usec' ? 'throttled_us' : k}`, `cpu.stat has no ${k}: ${v1('cpu')}`]));
@@ -190,7 +192,7 @@ export function generateEpisode(dir: string, seconds: number): Record<string, nu
     JSON.stringify({
       episode: 'bench-report', labtel_version: 'bench', exit_reason: 'duration', t_mono_start_ns: 0, t_mono_stop_ns: Math.round(seconds * 1e9), agent: { cpu_s: 0, peak_rss_bytes: 0 },
       collectors: {
-        proc: { ...ok(lines.proc!, ['host_proc', 'host_cgroup']), file: 'telemetry-proc.jsonl' },
+        proc: { ...ok(lines.proc!, withCgroup ? ['host_proc', 'host_cgroup'] : ['host_proc']), file: 'telemetry-proc.jsonl' },
         perf: { ...ok(lines.perf!, ['host_perf']), file: 'telemetry-perf.jsonl' },
         pcap: { ...ok(lines.pcap!, ['pcap']), file: 'telemetry-pcap.jsonl' },
         netflow: { ...ok(lines.netflow!, ['netflow']), file: 'telemetry-netflow.jsonl' },

@@ -31,8 +31,8 @@ export interface EpisodeMeta {
   clkTck: number;
   /** Logical CPUs of the host (episode.json's inventory); null when it was not read. */
   hostCpus: number | null;
-  /** Each collector's interval from the manifest (bucket_ms for netflow), ms. */
-  intervalMs: (collector: string, fallback: number) => number;
+  /** Each collector's interval from the manifest (bucket_ms for netflow; `key` for another of its intervals), ms. */
+  intervalMs: (collector: string, fallback: number, key?: string) => number;
 }
 
 export function episodeMeta(ep: { clock?: { clk_tck?: unknown }; host?: { cpu?: { cores?: unknown } | null } | null; manifest?: { collectors?: Record<string, Row> } }): EpisodeMeta {
@@ -40,9 +40,9 @@ export function episodeMeta(ep: { clock?: { clk_tck?: unknown }; host?: { cpu?: 
   return {
     clkTck: num(ep.clock?.clk_tck) ?? 100,
     hostCpus: cores !== null && cores > 0 ? cores : null,
-    intervalMs: (collector, fallback) => {
+    intervalMs: (collector, fallback, key) => {
       const c = ep.manifest?.collectors?.[collector];
-      const v = num(collector === 'netflow' ? c?.bucket_ms : c?.interval_ms);
+      const v = num(key ? c?.[key] : collector === 'netflow' ? c?.bucket_ms : c?.interval_ms);
       return v !== null && v > 0 ? v : fallback;
     },
   };

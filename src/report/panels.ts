@@ -3,6 +3,7 @@
 // file (see the *-panels.ts files for each source's rules for what a value
 // is), and the markers: QMP events across every panel, and each source's
 // breaks and dropped values on its own panels.
+import { cgroupPanels } from './cgroup-panels.js';
 import { agentErrors, type EpisodeMeta, isRow, type Row } from './episode-rows.js';
 import { guestPanel } from './guest-panel.js';
 import { netflowPanels } from './netflow-panels.js';
@@ -32,12 +33,15 @@ export interface PanelBuilder {
 export function panelBuilder(meta: EpisodeMeta): PanelBuilder {
   const qmpErrors = agentErrors('qmp');
   const proc = procPanels(meta);
+  const cgroup = cgroupPanels(meta);
   const perf = perfPanels(meta);
   const net = netflowPanels(meta);
   const pcap = pcapPanels();
   const qmp = qmpPanels(meta, qmpErrors.errors);
   const guest = guestPanel();
-  const sinks: Record<string, (r: Row) => void> = { agent: qmpErrors.push, proc: proc.push, perf: perf.push, netflow: net.push, pcap: pcap.push, qmp: qmp.push, guest_agent: guest.push };
+  // The proc collector's file holds two sources: its host_cgroup rows are the cgroup panel's.
+  const procFile = (r: Row) => (r.source === 'host_cgroup' ? cgroup.push(r) : proc.push(r));
+  const sinks: Record<string, (r: Row) => void> = { agent: qmpErrors.push, proc: procFile, perf: perf.push, netflow: net.push, pcap: pcap.push, qmp: qmp.push, guest_agent: guest.push };
   // Files come one after the other: the sink is looked up once per file, not per row.
   let lastFile: string | null = null;
   let sink: ((r: Row) => void) | undefined;
@@ -46,11 +50,14 @@ export function panelBuilder(meta: EpisodeMeta): PanelBuilder {
       if (file !== lastFile) (lastFile = file), (sink = Object.hasOwn(sinks, file) ? sinks[file] : undefined);
       if (sink && isRow(row)) sink(row);
     },
-    finish: (episode) => assemble(proc.finish(), perf.finish(), net.finish(), pcap.finish(), qmp.finish(), guest.finish(), episode),
+    finish: (episode) => assemble(joined(proc.finish(), cgroup.finish()), perf.finish(), net.finish(), pcap.finish(), qmp.finish(), guest.finish(), episode),
   };
 }
 
 type Built = { panels: Panel[]; markers: Marker[] };
+
+/** Two builders' panels and markers, one after the other (proc's and its cgroup's, from one file). */
+const joined = (a: Built, b: Built): Built => ({ panels: [...a.panels, ...b.panels], markers: [...a.markers, ...b.markers] });
 
 function assemble(proc: Built, perf: Built, net: Built, pcap: Built, qmp: Built & { events: Marker[] }, guest: Built, episode: { start: number; stop: number } | null): { panels: Panel[]; markers: Marker[]; events: number } {
   const panels = [...proc.panels, ...perf.panels, ...net.panels, ...pcap.panels, ...qmp.panels, ...guest.panels];
