@@ -74,6 +74,12 @@ describe.skipIf(!ready)('a real guest, end to end', () => {
     const mainRows = procRows.filter((r) => r.tid === e.guest.pid);
     expect(mainRows.length).toBeGreaterThan(0);
     expect(mainRows.every((r) => r.role === 'main')).toBe(true);
+    // The VM's cgroup (v2): QEMU's host_cgroup rows, from the first, with its pressure totals and CPU usage measured.
+    const cgroupRows = rows(e, 'proc', 'host_cgroup');
+    expect(cgroupRows.length).toBeGreaterThan(0);
+    expect(cgroupRows[0]!.cgroup_event).toBe('started');
+    expect(cgroupRows.every((r) => r.pid === e.guest.pid && typeof r.cgroup_path === 'string')).toBe(true);
+    expect(cgroupRows.some((r) => typeof r.cpu_pressure_some_total_us === 'number' && typeof r.cpu_usage_us === 'number')).toBe(true);
 
     // netflow sees the guest's packets in the right direction: its pings out, the replies in.
     const nf = rows(e, 'netflow');

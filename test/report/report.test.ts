@@ -23,7 +23,7 @@ describe.skipIf(!hasChromium() || !hasQemu())('labtel report in a real browser',
     const dir = path.join(tmpDir(), 'ep');
     const stop = new AbortController();
     const done = runEpisode({
-      manifest: parseManifest({ output_dir: dir, target: { qmp_socket: q.qmp }, collectors: { proc: { interval_ms: 50, threads: true }, qmp: { socket: q.qmp, interval_ms: 200 } } }),
+      manifest: parseManifest({ output_dir: dir, target: { qmp_socket: q.qmp }, collectors: { proc: { interval_ms: 50, threads: true, cgroup_interval_ms: 200 }, qmp: { socket: q.qmp, interval_ms: 200 } } }),
       stop: stop.signal,
     });
     const qmpFile = path.join(dir, 'telemetry-qmp.jsonl');
@@ -70,8 +70,8 @@ describe.skipIf(!hasChromium() || !hasQemu())('labtel report in a real browser',
       fs.mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'report.png'), fullPage: true });
       expect(errors).toEqual([]);
-      expect(seen).toHaveLength(3);
-      expect(seen.map((s) => s.panel)).toEqual(['proc-cpu', 'proc-rss', 'qmp-block']);
+      expect(seen).toHaveLength(4);
+      expect(seen.map((s) => s.panel)).toEqual(['proc-cpu', 'proc-rss', 'cgroup-pressure', 'qmp-block']);
       for (const s of seen) {
         expect(s.drawn, `panel ${s.panel} drew nothing`).toBeGreaterThan(500);
         expect(s.marker, `panel ${s.panel} has no marker at the RESUME event`).toBe(true);
