@@ -63,7 +63,11 @@ export async function runVmEpisode(o: { outputDir: string; seconds?: number; log
     // children with it: otherwise a killed demo left an agent recording until duration_s.
     const setpriv = which('setpriv');
     if (!setpriv) throw new Error('setpriv is not installed (Debian: util-linux): without it the agent could outlive the demo');
-    const a = spawn(setpriv, ['--pdeathsig', 'KILL', '--', 'ip', 'netns', 'exec', vm.ns, process.execPath, path.join(PACKAGE_ROOT, 'bin', 'labtel.js'), 'run', manifestFile], {
+    // ip netns exec remounts /sys for the namespace (so that /sys/class/net is its own), and the cgroup mounts under
+    // /sys/fs/cgroup go with it: the cgroup v2 hierarchy is mounted again in its private mount namespace (the same
+    // hierarchy, not seen by the host), so that proc's host_cgroup rows can read QEMU's cgroup.
+    const mountCgroup = 'mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null; exec "$@"';
+    const a = spawn(setpriv, ['--pdeathsig', 'KILL', '--', 'ip', 'netns', 'exec', vm.ns, 'sh', '-c', mountCgroup, 'sh', process.execPath, path.join(PACKAGE_ROOT, 'bin', 'labtel.js'), 'run', manifestFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     agent = a;

@@ -65,7 +65,7 @@ describe('cgroup pressure panel', () => {
     rows.push(cg(8, null, { cgroup_event: 'exited', cgroup_path: null, cgroup_inode: null }));
     const { panel, labels } = build(rows);
     const times = new Set(rows.map((r) => (r.t_mono_ns as number) / 1e9)); // (not the null points that cut the line between rows)
-    expect(cpuSome(panel!).filter(([x]) => times.has(x))).toEqual([[1, null], [2, 100_000], [4, null], [5, null], [6, null], [7, 100_000], [8, null]]);
+    expect(cpuSome(panel!).filter(([x]) => times.has(x as number))).toEqual([[1, null], [2, 100_000], [4, null], [5, null], [6, null], [7, 100_000], [8, null]]);
     expect(labels).toEqual(['cgroup: 1 rows missing (seq 1→3)', 'cgroup: target exited (pid 10)']);
     expect(panel!.notes).toContain('cpu some: not read in 1 rows (EACCES reading /sys/fs/cgroup/vm/cpu.pressure)');
   });

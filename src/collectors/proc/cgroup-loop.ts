@@ -65,7 +65,8 @@ export class CgroupSampler {
     }
     this.mounts = parseMountinfo(info);
     const v2 = this.mounts.v2;
-    if (!why && !v2) why = 'no cgroup v2 hierarchy is mounted (/proc/self/mountinfo has no cgroup2 line)';
+    // (A mount namespace of its own may lack what the host has: `ip netns exec` remounts /sys, and with it /sys/fs/cgroup.)
+    if (!why && !v2) why = "no cgroup v2 hierarchy is mounted in labtel's mount namespace (/proc/self/mountinfo has no cgroup2 line)";
     if (!why && v2) {
       try {
         this.mountDev = fs.statSync(v2.mountPoint, { bigint: true }).dev;

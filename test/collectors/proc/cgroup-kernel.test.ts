@@ -69,6 +69,18 @@ const ROOT = path.resolve(import.meta.dirname, '../../..');
 const sleepMs = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 const starttimeOf = (pid: number) => statNumber(fs.readFileSync(`/proc/${pid}/stat`, 'latin1'), 22);
 
+/** A script that runs the cgroup sampler once on pid argv[2], writing to argv[1] (for a sampler in other namespaces). */
+const sampleOnce = `
+  import { CgroupSampler } from ${JSON.stringify(path.join(ROOT, 'src/collectors/proc/cgroup-loop.ts'))};
+  import { JsonlWriter } from ${JSON.stringify(path.join(ROOT, 'src/rows/jsonl-writer.ts'))};
+  import { EpisodeClock } from ${JSON.stringify(path.join(ROOT, 'src/clock/origin.ts'))};
+  const [out, pid] = process.argv.slice(1);
+  const writer = new JsonlWriter(out, { availableInDeployment: true });
+  const s = new CgroupSampler({ writer, clock: new EpisodeClock(0), intervalMs: 1000 });
+  s.beside({ pid: Number(pid), starttime: null });
+  s.close();
+  writer.close();`;
+
 /** The cgroup sampler driven by hand, each beside() call one proc sample (1 ms interval: due whenever called after a wait). */
 function direct(out: string): { sampler: CgroupSampler; writer: JsonlWriter } {
   const writer = new JsonlWriter(out, { availableInDeployment: true });
@@ -235,24 +247,32 @@ describe('host_cgroup on the real kernel', () => {
     const target = start('sh', ['-c', 'while :; do sleep 1; done']);
     fs.writeFileSync(path.join(sibling.dir, 'cgroup.procs'), String(target.pid));
     const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
-    const script = `
-      import { CgroupSampler } from ${JSON.stringify(path.join(ROOT, 'src/collectors/proc/cgroup-loop.ts'))};
-      import { JsonlWriter } from ${JSON.stringify(path.join(ROOT, 'src/rows/jsonl-writer.ts'))};
-      import { EpisodeClock } from ${JSON.stringify(path.join(ROOT, 'src/clock/origin.ts'))};
-      const [out, pid] = process.argv.slice(1);
-      const writer = new JsonlWriter(out, { availableInDeployment: true });
-      const s = new CgroupSampler({ writer, clock: new EpisodeClock(0), intervalMs: 1000 });
-      s.beside({ pid: Number(pid), starttime: null });
-      s.close();
-      writer.close();`;
     // The sampler's process goes into `home`, then into a cgroup namespace rooted there: the target is outside it.
-    const r = spawnSync('sh', ['-c', 'echo $$ > "$1/cgroup.procs" && exec unshare --cgroup "$2" --import tsx --input-type=module -e "$3" "$4" "$5"', 'sh', home.dir, process.execPath, script, out, String(target.pid)], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', 'echo $$ > "$1/cgroup.procs" && exec unshare --cgroup "$2" --import tsx --input-type=module -e "$3" "$4" "$5"', 'sh', home.dir, process.execPath, sampleOnce, out, String(target.pid)], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const [row] = cgroupRows(readJsonl(out));
     expect(row!.cgroup_path).toBe(`/..${sibling.rel}`);
     expect(row!.cgroup_inode).toBeNull();
     expect(row!.cpu_pressure_some_total_us).toBeNull();
     expect(reasons(row!).cpu_pressure_some_total_us).toBe(`/proc/${target.pid}/cgroup names "/..${sibling.rel}", which leaves the cgroup v2 hierarchy labtel sees (a cgroup namespace's view, or a forged path): not followed`);
+  });
+
+  // What `labtel demo --vm` met: the agent under `ip netns exec`, which remounts /sys, had no cgroup2 mount to read.
+  it("says so where labtel's mount namespace has no cgroup2 mount (the path is still read)", () => {
+    const { dir, rel } = makeCgroup();
+    const target = start('sh', ['-c', 'while :; do sleep 1; done']);
+    fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(target.pid));
+    const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
+    // A mount namespace of its own with the cgroup2 mount taken away, as ip netns exec's remount of /sys does.
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'umount -l "$1" && ! grep -q " - cgroup2 " /proc/self/mountinfo && exec "$2" --import tsx --input-type=module -e "$3" "$4" "$5"', 'sh', MOUNT!.mountPoint, process.execPath, sampleOnce, out, String(target.pid)], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const [row] = cgroupRows(readJsonl(out));
+    expect(row!.cgroup_path).toBe(rel);
+    expect(row!.cgroup_mount).toBeNull();
+    expect(row!.cpu_pressure_some_total_us).toBeNull();
+    expect(reasons(row!).cpu_pressure_some_total_us).toBe("no cgroup v2 hierarchy is mounted in labtel's mount namespace (/proc/self/mountinfo has no cgroup2 line)");
+    expect(reasons(row!).cgroup_mount).toBe(reasons(row!).cpu_pressure_some_total_us);
+    expect(() => ROW_SCHEMAS.host_cgroup!.parse(row)).not.toThrow();
   });
 
   it("writes an 'exited' row when the target exits, and ends with the proc loop", async () => {
