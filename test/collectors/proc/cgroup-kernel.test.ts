@@ -113,7 +113,7 @@ describe('host_cgroup on the real kernel', () => {
       }
     }
     expect(rows[0]!.cgroup_event).toBe('started');
-    expect(rows.slice(1).every((r) => r.cgroup_event === null)).toBe(true);
+    expect(rows.slice(1).map((r) => r.cgroup_event)).toEqual(rows.slice(1).map(() => null));
     expect(rows[1]!.interval_s).toBeGreaterThan(0);
     const first = rows[0]!;
     const last = rows.at(-1)!;
@@ -149,7 +149,7 @@ describe('host_cgroup on the real kernel', () => {
     const rows = cgroupRows(readJsonl(out)).filter((r) => r.cgroup_path !== '/'); // (before the shell moved itself into one)
     const at = rows.findIndex((r) => r.cgroup_path === two.rel);
     expect(at).toBeGreaterThanOrEqual(2);
-    expect(rows.slice(0, at).every((r) => r.cgroup_path === one.rel)).toBe(true);
+    expect(rows.slice(0, at).map((r) => r.cgroup_path)).toEqual(rows.slice(0, at).map(() => one.rel)); // (at >= 2: not empty)
     expect(rows[at]!.cgroup_event).toBe('moved');
     expect(rows[at]!.interval_s).toBeNull();
     expect(reasons(rows[at]!).interval_s).toBe('first row after the cgroup_event (moved)');
