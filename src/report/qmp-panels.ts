@@ -48,6 +48,8 @@ export function qmpPanels(meta: EpisodeMeta, agentErrors: Array<{ tNs: number; m
   /** The KVM panel's own markers (none in an episode without KVM rates, so the block panel's rows and markers are as before). */
   const kvmMarks = new Marks('qmp', ['qmp-kvm']);
   let kvmSeen = false;
+  /** vCPU QOM path -> cpu_index from the episode's rows so far, so a row without vcpus keeps the lines' labels (bounded: a hostile QEMU's paths). */
+  const vcpuIndex = new Map<string, number>();
 
   const push = (r: Row): void => {
     const tNs = r.t_mono_ns as number;
@@ -131,7 +133,7 @@ export function qmpPanels(meta: EpisodeMeta, agentErrors: Array<{ tNs: number; m
     }
     io.point(x, values);
   };
-  /** One poll's exits/s per vCPU (labelled by cpu_index where the row's vcpus name it). */
+  /** One poll's exits/s per vCPU (labelled by cpu_index where this or an earlier row's vcpus name it; by QOM path only if none did). */
   function kvmPoint(r: Row, x: number, broke: boolean): void {
     const rates = r.kvm_vcpu_rates;
     if (typeof rates !== 'object' || rates === null) {
@@ -139,8 +141,10 @@ export function qmpPanels(meta: EpisodeMeta, agentErrors: Array<{ tNs: number; m
       return;
     }
     if (broke) kvm.breakBefore(x);
-    const index = new Map<string, number>();
-    if (Array.isArray(r.vcpus)) for (const v of r.vcpus as Row[]) if (typeof v?.qom_path === 'string' && typeof v.cpu_index === 'number') index.set(v.qom_path, v.cpu_index);
+    if (Array.isArray(r.vcpus))
+      for (const v of r.vcpus as Row[])
+        if (typeof v?.qom_path === 'string' && typeof v.cpu_index === 'number' && (vcpuIndex.has(v.qom_path) || vcpuIndex.size < 4096)) vcpuIndex.set(v.qom_path, v.cpu_index);
+    const index = vcpuIndex;
     const values: Record<string, number | null> = {};
     for (const [path, v] of Object.entries(rates as Record<string, Row>)) {
       const i = index.get(path);

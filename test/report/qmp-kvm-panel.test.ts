@@ -57,4 +57,26 @@ describe('report panel: KVM exits per vCPU', () => {
     expect(out.panels.map((p) => p.id)).toEqual([]);
     expect(out.markers).toEqual([]);
   });
+
+  // regression for: a row with vcpus null (query-cpus-fast refused, or vcpus cut to fit the row) labelled its vCPU by QOM path, so one vCPU became two lines.
+  it('a row without vcpus keeps the "vCPU N" labels known from earlier rows of the episode', () => {
+    seq = 0;
+    const sink = qmpPanels(meta, []);
+    sink.push(poll(1, r(100, 10)));
+    sink.push({ ...poll(2, r(200, 20)), vcpus: null, null_reasons: { vcpus: 'query-cpus-fast: QEMU answered GenericError: no' } });
+    sink.push(poll(3, r(300, 30)));
+    const p = sink.finish().panels.find((x) => x.id === 'qmp-kvm')!;
+    expect(p).toBeDefined();
+    expect(p.labels).toEqual(['vCPU 0 exits/s', 'vCPU 1 exits/s']);
+    const [xs, v0] = p.data as [number[], Array<number | null>];
+    expect([1, 2, 3].map((t) => v0[xs.indexOf(t)])).toEqual([100, 200, 300]);
+  });
+
+  it('a vCPU never named by any row is labelled by its QOM path', () => {
+    seq = 0;
+    const sink = qmpPanels(meta, []);
+    sink.push({ ...poll(1, { '/machine/x': { exits_per_s: 5 } }), vcpus: null });
+    const p = sink.finish().panels.find((x) => x.id === 'qmp-kvm')!;
+    expect(p.labels).toEqual(['/machine/x exits/s']);
+  });
 });
