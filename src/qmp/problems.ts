@@ -14,6 +14,7 @@ export const QMP_PROBLEM_KINDS = {
   no_id: 'a reply or error without an id',
   unknown_id: 'a reply or error for an id labtel is not waiting for (never asked, or already timed out)',
   neither_event_nor_reply: 'an object with no event name, return or error',
+  bad_qom_name: "a QOM child name (qom-list) that is not a QEMU id or device[N]: skipped, never put in a path labtel sends",
   internal: "an exception in labtel's own handling of a message, a poll or an event (a bug; the collector carried on)",
 } as const;
 

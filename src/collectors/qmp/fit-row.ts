@@ -48,7 +48,7 @@ export function fitRow(fields: Record<string, unknown>, reasons: Record<string, 
   if (size > budget) {
     // Only the reasons are left to cut (they are bounded well under the budget: this is a bug guard).
     for (const k of Object.keys(reasons)) if (k.includes('.')) delete reasons[k];
-    cut.null_reasons = `${cut.null_reasons ? `${cut.null_reasons}; ` : ''}null_reasons inside block devices left out to keep the row within ${rowBytes} bytes`;
+    cut.null_reasons = `${cut.null_reasons ? `${cut.null_reasons}; ` : ''}nested null_reasons (inside block, kvm_vcpu_rates, migration, balloon_guest) left out to keep the row within ${rowBytes} bytes`;
   }
   return before;
 }

@@ -3,7 +3,8 @@
 // answers. Never across a gap: the first poll of a connection (also after a
 // reconnect, so a restarted QEMU starts over), a poll without the vCPU's
 // statistics, a counter missing or not a count on either side, or a counter
-// that went backwards, each gives null with why.
+// that went backwards, each gives null with why. vCPUs QEMU lists under one
+// key (no qom-path, or paths equal in their first 256 characters) get no rate.
 import { isCount, own, short } from './values.js';
 
 /** The counters rated, each as `<name>_per_s` (KVM on x86 reports them all per vCPU). */
@@ -33,6 +34,8 @@ export function kvmRates(
   tMs: number,
   st: KvmRateState,
   reason: (key: string, why: string) => void,
+  /** Keys under which several vCPUs answered (no qom-path: '?', or paths equal in their first 256 characters): never rated. */
+  shared: ReadonlySet<string> = new Set(),
 ): KvmRates {
   const before = st.prev;
   if (now === null) {
@@ -41,6 +44,7 @@ export function kvmRates(
   }
   const byPath = new Map<string, Partial<Record<KvmRateCounter, unknown>>>();
   for (const [path, stats] of Object.entries(now)) {
+    if (shared.has(path)) continue; // not kept for the next poll either
     const c: Partial<Record<KvmRateCounter, unknown>> = {};
     for (const k of KVM_RATE_COUNTERS) c[k] = own(stats, k);
     byPath.set(path, c);
@@ -50,6 +54,15 @@ export function kvmRates(
   const dtMs = tMs - before.tMs;
   if (!(dtMs > 0)) return { rates: null, reason: `no time passed between the two polls' answers (${dtMs} ms)`, windowMs: null };
   const rates = Object.create(null) as Record<string, Record<string, number | null>>;
+  for (const path of Object.keys(now)) {
+    if (!shared.has(path)) continue;
+    const r: Record<string, number | null> = {};
+    for (const k of KVM_RATE_COUNTERS) {
+      r[`${k}_per_s`] = null;
+      reason(`kvm_vcpu_rates.${path}.${k}_per_s`, 'several vCPUs answered under this key (no qom-path, or QOM paths equal in their first 256 characters): their counters cannot be told apart, so no rate');
+    }
+    rates[path] = r;
+  }
   for (const [path, c] of byPath) {
     const p = before.byPath.get(path);
     const r: Record<string, number | null> = {};

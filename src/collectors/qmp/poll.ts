@@ -7,6 +7,7 @@
 // cut at their bound, and each cut is said in `cut`.
 import type { QmpClient } from '../../qmp/client.js';
 import { QapiError } from '../../util/qapi-error.js';
+import type { QmpProblemKind } from '../../qmp/problems.js';
 import { QMP_BOUNDS } from './bounds.js';
 import { dict, failure, isCount, objects, short } from './values.js';
 import { kvmRates, type KvmRateState } from './kvm-rates.js';
@@ -35,7 +36,14 @@ export interface PollState {
   balloon: { path: string | null; why?: string } | undefined;
   /** guest-stats-polling-interval, s: how often the guest sends its memory statistics. */
   balloonPollS: number;
+  /** One-time setup commands sent on this connection and not answered (a timeout, the connection lost): how often, and the last why. */
+  unanswered: Map<SetupKey, { n: number; why: string }>;
 }
+
+/** The one-time setups of a connection, each asked after the poll's data queries. */
+export type SetupKey = 'block-latency-histogram-set' | 'migrate-set-capabilities' | 'balloon setup (qom-list, qom-set)';
+/** How often a setup command may go unanswered on one connection before labtel stops sending it (until a reconnect). */
+export const SETUP_TRIES = 3;
 
 /** One per QMP connection: a new connection (a reconnect, a restarted QEMU) starts with no rates and sets everything up again. */
 export const newPollState = (o: { intervalMs?: number } = {}): PollState => ({
@@ -46,6 +54,7 @@ export const newPollState = (o: { intervalMs?: number } = {}): PollState => ({
   migrationEvents: null,
   balloon: undefined,
   balloonPollS: Math.max(1, Math.round((o.intervalMs ?? 1000) / 1000)),
+  unanswered: new Map(),
 });
 
 export interface PollResult {
@@ -55,6 +64,13 @@ export interface PollResult {
   cut: Record<string, string>;
 }
 
+/** A query the poll did not send: its budget was spent (not an unanswered command). */
+class NotAsked extends Error {}
+
+/** A device's histograms before labtel's set: the poll lists it, then asks the set after its queries. */
+const SET_PENDING =
+  "not set yet on this connection: labtel asks block-latency-histogram-set after this poll's queries, and writes QEMU's histograms from the poll after a set succeeded (what QEMU kept before, from another client or an earlier connection, is reset by it)";
+
 /** Errors that mean "this QEMU will never answer this": ask once, then record it. */
 const FOR_GOOD = new Set(['CommandNotFound', 'DeviceNotActive']);
 
@@ -62,7 +78,8 @@ const FOR_GOOD = new Set(['CommandNotFound', 'DeviceNotActive']);
 class Cuts {
   readonly out: Record<string, string> = {};
   namesCut = 0;
-  reasonsLeftOut = 0;
+  /** Nested null_reasons left out past the bound, by the field they are inside (block, kvm_vcpu_rates). */
+  readonly reasonsLeftOut = new Map<string, number>();
   nestedReasons = 0;
 
   set(field: string, message: string): void {
@@ -88,7 +105,11 @@ class Cuts {
 
   finish(): Record<string, string> {
     if (this.namesCut) this.set('names', `${this.namesCut} name${this.namesCut === 1 ? '' : 's'} longer than ${QMP_BOUNDS.nameChars} characters cut to their first ${QMP_BOUNDS.nameChars}`);
-    if (this.reasonsLeftOut) this.set('null_reasons', `${this.reasonsLeftOut} null_reasons inside block devices left out (the first ${QMP_BOUNDS.nestedReasons} are kept)`);
+    if (this.reasonsLeftOut.size)
+      this.set(
+        'null_reasons',
+        `${[...this.reasonsLeftOut].map(([f, n]) => `${n} null_reasons inside ${f}`).join(', ')} left out (the first ${QMP_BOUNDS.nestedReasons} inside block and kvm_vcpu_rates are kept): a null there without its own reason is one of these`,
+      );
     return this.out;
   }
 }
@@ -102,14 +123,19 @@ export interface PollBudget {
   ms: number;
 }
 
-export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget = { ms: Infinity }): Promise<PollResult> {
+export async function pollQemu(
+  c: QmpClient,
+  st: PollState,
+  budget: PollBudget = { ms: Infinity },
+  problem: (kind: QmpProblemKind, message: () => string) => void = () => {},
+): Promise<PollResult> {
   const t0 = performance.now();
   let asked = 0;
   // The first query has the client's own timeout; the others what is left of the poll's budget (not asked with under a tenth left).
   const exec = <T>(command: string, args?: object): Promise<T> => {
     if (asked++ === 0 || budget.ms === Infinity) return c.execute<T>(command, args);
     const left = budget.ms - (performance.now() - t0);
-    if (left < budget.ms / 10) return Promise.reject(new Error(`${command}: not asked: this poll already waited ${budget.ms} ms for QEMU`));
+    if (left < budget.ms / 10) return Promise.reject(new NotAsked(`${command}: not asked: this poll already waited ${budget.ms} ms for QEMU`));
     return c.execute<T>(command, args, { ms: left, message: `${command}: no reply before the poll's ${budget.ms} ms were spent` });
   };
   const fields: Record<string, unknown> = {};
@@ -117,7 +143,8 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
   const cuts = new Cuts();
   const nestedReason = (key: string, why: string) => {
     if (cuts.nestedReasons >= QMP_BOUNDS.nestedReasons) {
-      cuts.reasonsLeftOut++;
+      const f = key.slice(0, key.indexOf('.'));
+      cuts.reasonsLeftOut.set(f, (cuts.reasonsLeftOut.get(f) ?? 0) + 1);
       return;
     }
     cuts.nestedReasons++;
@@ -141,6 +168,30 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
         fields[t] = null;
         reasons[t] = why;
       }
+    }
+  };
+
+  /** Why a setup is not done yet after unanswered tries (undefined: none went unanswered). */
+  const unansweredWhy = (key: SetupKey): string | undefined => {
+    const u = st.unanswered.get(key);
+    if (!u) return undefined;
+    return u.n >= SETUP_TRIES
+      ? `${key} was not answered ${u.n} times on this connection (last: ${u.why}): not asked again until a reconnect`
+      : `${key} was not answered (${u.n} of ${SETUP_TRIES} tries on this connection; last: ${u.why}): asked again after the next poll's queries`;
+  };
+  const givenUp = (key: SetupKey) => (st.unanswered.get(key)?.n ?? 0) >= SETUP_TRIES;
+  /**
+   * A one-time setup, after the poll's data queries: 'ok', QEMU's refusal (a QapiError: kept by the caller),
+   * or 'later' (unanswered: counted, tried again on later polls up to SETUP_TRIES; or not asked: the poll's budget was spent).
+   */
+  const setup = async (key: SetupKey, run: () => Promise<unknown>): Promise<'ok' | 'later' | QapiError> => {
+    try {
+      await run();
+      return 'ok';
+    } catch (err) {
+      if (err instanceof QapiError) return err;
+      if (!(err instanceof NotAsked)) st.unanswered.set(key, { n: (st.unanswered.get(key)?.n ?? 0) + 1, why: failure(key, err).slice(0, 300) });
+      return 'later';
     }
   };
 
@@ -181,19 +232,30 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
       // block-latency-histogram-set names a device by its id or QOM path (a node name alone will not do).
       const id = [dev.qdev, dev.device].find((x) => typeof x === 'string' && x !== '' && x.length <= QMP_BOUNDS.nameChars) as string | undefined;
       const set = id === undefined ? undefined : st.histograms.get(id);
-      if (id !== undefined && set === undefined && !toSet.includes(id)) toSet.push(id);
+      // Until a set of ours succeeded, what QEMU reports is not written: it may be another client's, or an earlier
+      // connection's, which the set is about to reset (the row after would go back to zero).
+      let notYet: string | undefined;
+      if (id !== undefined && set === undefined) {
+        if (givenUp('block-latency-histogram-set')) notYet = unansweredWhy('block-latency-histogram-set');
+        else if (toSet.includes(id)) notYet = unansweredWhy('block-latency-histogram-set') ?? SET_PENDING;
+        else if (st.histograms.size + toSet.length >= QMP_BOUNDS.devices) notYet = `not set: labtel sets latency histograms on at most ${QMP_BOUNDS.devices} devices per connection`;
+        else {
+          toSet.push(id);
+          notYet = unansweredWhy('block-latency-histogram-set') ?? SET_PENDING;
+        }
+      }
       for (const k of HISTOGRAM_FIELDS) {
         const v = Object.hasOwn(s, k) ? s[k] : undefined;
         row[k] = null;
-        if (v !== undefined) {
+        if (id === undefined) nestedReason(`block.${name}.${k}`, `a device without an id or QOM path of at most ${QMP_BOUNDS.nameChars} characters: block-latency-histogram-set cannot name it`);
+        else if (typeof set === 'string') nestedReason(`block.${name}.${k}`, set);
+        else if (set === undefined) nestedReason(`block.${name}.${k}`, notYet!);
+        else if (v !== undefined) {
           const h = takeHistogram(v);
           row[k] = h.h;
           if (h.tooLong) histogramsCut++;
           if (h.why) nestedReason(`block.${name}.${k}`, h.why);
-        } else if (id === undefined) nestedReason(`block.${name}.${k}`, `a device without an id or QOM path of at most ${QMP_BOUNDS.nameChars} characters: block-latency-histogram-set cannot name it`);
-        else if (typeof set === 'string') nestedReason(`block.${name}.${k}`, set);
-        else if (set === true) nestedReason(`block.${name}.${k}`, 'QEMU did not report it (its histograms were set on this connection: cleared since?)');
-        else nestedReason(`block.${name}.${k}`, 'labtel sets latency histograms on this device with this poll (block-latency-histogram-set); they count from then');
+        } else nestedReason(`block.${name}.${k}`, 'QEMU did not report it (its histograms were set on this connection: cleared since?)');
       }
       block[name] = row;
     }
@@ -202,18 +264,6 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
     if (histogramsCut) cuts.set('block', `${histogramsCut} latency histogram${histogramsCut === 1 ? '' : 's'} of more than ${QMP_BOUNDS.histogramBuckets} bins left out`);
     fields.block = block;
   });
-  // Once per device and connection (at most `devices` of them): QEMU keeps the histograms from now on.
-  for (const id of toSet) {
-    if (st.histograms.size >= QMP_BOUNDS.devices) break;
-    try {
-      await exec('block-latency-histogram-set', { id, boundaries: [...LATENCY_BOUNDARIES_NS] });
-      st.histograms.set(id, true);
-    } catch (err) {
-      // QEMU's refusal is kept (asked no more on this connection); a timeout or a lost connection is asked again.
-      if (err instanceof QapiError) st.histograms.set(id, failure('block-latency-histogram-set', err));
-    }
-  }
-
   await ask<unknown>('query-cpus-fast', undefined, ['vcpus'], (r) => {
     const valid = objects(r)
       .map((x) => x as { 'cpu-index'?: unknown; 'thread-id'?: unknown; 'qom-path'?: unknown })
@@ -234,6 +284,7 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
     }
   }
   let vcpuStatsAt = 0;
+  const sharedKeys = new Set<string>();
   for (const [target, field] of [['vm', 'kvm_vm'], ['vcpu', 'kvm_vcpu']] as const) {
     if (st.statsTargets && !st.statsTargets.has(target)) {
       fields[field] = null;
@@ -247,6 +298,9 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
       let histograms = 0;
       let paths = 0;
       const skippedPaths = new Set<string>();
+      // vCPUs merged under one key (no qom-path: '?', or paths equal in their first nameChars characters, or one listed
+      // twice by the same provider): their statistics cannot be told apart, so they get no rate.
+      const firstRaw = new Map<string, { raw: string; providers: Set<unknown> }>();
       // How many statistics each target holds: counted here, since Object.keys() per entry made an answer of
       // 600,000 entries for one target (1024 statistics each time) a poll of minutes with the worker's thread blocked.
       const held = new Map<Record<string, unknown>, number>();
@@ -278,6 +332,13 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
         }
         const raw = typeof p['qom-path'] === 'string' ? p['qom-path'] : '?';
         const path = Cuts.short(raw);
+        const provider = (p as { provider?: unknown }).provider;
+        const seen = firstRaw.get(path);
+        if (seen) {
+          if (seen.raw !== raw || seen.providers.has(provider)) sharedKeys.add(path);
+          seen.providers.add(provider);
+        } else if (paths < QMP_BOUNDS.vcpus) firstRaw.set(path, { raw, providers: new Set([provider]) });
+        if (typeof p['qom-path'] !== 'string') sharedKeys.add(path);
         if (!Object.hasOwn(out, path)) {
           // vCPUs past the bound, each counted once however often it is listed (the set is bounded by QEMU's answer).
           if (paths >= QMP_BOUNDS.vcpus) {
@@ -297,7 +358,7 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
     });
   }
 
-  const rates = kvmRates(fields.kvm_vcpu as Record<string, Record<string, unknown>> | null, reasons.kvm_vcpu, vcpuStatsAt, st.kvm, nestedReason);
+  const rates = kvmRates(fields.kvm_vcpu as Record<string, Record<string, unknown>> | null, reasons.kvm_vcpu, vcpuStatsAt, st.kvm, nestedReason, sharedKeys);
   fields.kvm_vcpu_rates = rates.rates;
   fields.kvm_rate_window_ms = rates.windowMs;
   if (rates.reason) reasons.kvm_vcpu_rates = reasons.kvm_rate_window_ms = rates.reason;
@@ -308,46 +369,68 @@ export async function pollQemu(c: QmpClient, st: PollState, budget: PollBudget =
     fields.balloon_actual_bytes = isCount(r?.actual) ? r.actual : null;
     if (!isCount(r?.actual)) reasons.balloon_actual_bytes = `query-balloon: QEMU sent actual ${short(r?.actual)}`;
   });
+  const guestStats = async (path: string) => {
+    try {
+      const g = takeGuestStats(await exec<unknown>('qom-get', { path, property: 'guest-stats' }), Date.now() / 1000);
+      fields.balloon_guest = g.value;
+      if (g.why) reasons.balloon_guest = g.why;
+      Object.assign(reasons, g.reasons);
+    } catch (err) {
+      reasons.balloon_guest = failure('qom-get guest-stats', err);
+    }
+  };
+  const balloonKey = 'balloon setup (qom-list, qom-set)' as const;
   fields.balloon_guest = null;
   if (!balloon) reasons.balloon_guest = reasons.balloon_actual_bytes ?? 'query-balloon did not answer';
-  else {
-    try {
-      if (st.balloon === undefined) {
-        const found = await findBalloon(exec);
-        if (found.path !== null) await exec('qom-set', { path: found.path, property: 'guest-stats-polling-interval', value: st.balloonPollS });
-        st.balloon = found;
-      }
-      if (st.balloon.path === null) reasons.balloon_guest = st.balloon.why!;
-      else {
-        const g = takeGuestStats(await exec<unknown>('qom-get', { path: st.balloon.path, property: 'guest-stats' }));
-        fields.balloon_guest = g.value;
-        if (g.why) reasons.balloon_guest = g.why;
-        Object.assign(reasons, g.reasons);
-      }
-    } catch (err) {
-      // QEMU's refusal (of qom-list or qom-set) holds for the connection; a timeout or a lost connection is tried again.
-      const why = failure('balloon guest-stats', err);
-      if (err instanceof QapiError && st.balloon === undefined) st.balloon = { path: null, why };
-      reasons.balloon_guest = why;
-    }
-  }
+  else if (st.balloon?.path) await guestStats(st.balloon.path);
+  else if (st.balloon) reasons.balloon_guest = st.balloon.why!;
+  else reasons.balloon_guest = unansweredWhy(balloonKey) ?? "the balloon device is not found yet on this connection: labtel looks for it after this poll's queries";
 
-  // MIGRATION events come only with the `events` capability on: turned on once per connection.
-  if (st.migrationEvents === null && !st.disabled.has('query-migrate')) {
-    try {
-      await exec('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
-      st.migrationEvents = true;
-    } catch (err) {
-      if (err instanceof QapiError) st.migrationEvents = failure('migrate-set-capabilities', err);
-    }
-  }
-  fields.migration_events = st.migrationEvents === true ? true : null;
-  if (st.migrationEvents !== true) reasons.migration_events = st.migrationEvents ?? 'migrate-set-capabilities did not answer; asked again next poll';
   await ask<unknown>('query-migrate', undefined, ['migration'], (r) => {
     const m = takeMigration(r);
     fields.migration = m.value;
     if (m.why) reasons.migration = m.why;
     Object.assign(reasons, m.reasons);
   });
+
+  // One-time setups of the connection, after the data queries: a QEMU that leaves them unanswered costs this poll's
+  // data nothing, and after SETUP_TRIES unanswered tries they are not sent again until a reconnect.
+  // MIGRATION events come only with the `events` capability on.
+  if (st.migrationEvents === null && !st.disabled.has('query-migrate') && !givenUp('migrate-set-capabilities')) {
+    const r = await setup('migrate-set-capabilities', () => exec('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] }));
+    if (r === 'ok') st.migrationEvents = true;
+    else if (r !== 'later') st.migrationEvents = `${failure('migrate-set-capabilities', r)} (not asked again on this connection)`;
+  }
+  fields.migration_events = st.migrationEvents === true ? true : null;
+  if (st.migrationEvents !== true)
+    reasons.migration_events =
+      st.migrationEvents ??
+      (st.disabled.has('query-migrate') ? `not asked: ${st.disabled.get('query-migrate')!}` : undefined) ??
+      unansweredWhy('migrate-set-capabilities') ??
+      "migrate-set-capabilities was not asked: this poll's budget was spent; asked after the next poll's queries";
+
+  if (balloon && st.balloon === undefined && !givenUp(balloonKey)) {
+    let found: { path: string | null; why?: string } | undefined;
+    const r = await setup(balloonKey, async () => {
+      const f = await findBalloon(exec, (name) => problem('bad_qom_name', () => `QEMU listed a QOM child named ${short(name)} (qom-list): not a QEMU id or device[N], skipped (never put in a path labtel sends)`));
+      if (f.path !== null) await exec('qom-set', { path: f.path, property: 'guest-stats-polling-interval', value: st.balloonPollS });
+      found = f;
+    });
+    // QEMU's refusal (of qom-list or qom-set) holds for the connection; unanswered, it is tried again.
+    if (r === 'ok') st.balloon = found;
+    else if (r !== 'later') st.balloon = { path: null, why: `${failure('balloon guest-stats', r)} (not asked again on this connection)` };
+    if (st.balloon?.path) await guestStats(st.balloon.path);
+    else if (st.balloon) reasons.balloon_guest = st.balloon.why!;
+    else reasons.balloon_guest = unansweredWhy(balloonKey) ?? "the balloon device was not looked for: this poll's budget was spent; looked for after the next poll's queries";
+  }
+
+  // Once per device and connection (at most `devices` of them): QEMU keeps the histograms from now on. This poll's are null (SET_PENDING).
+  for (const id of toSet) {
+    if (givenUp('block-latency-histogram-set')) break;
+    const r = await setup('block-latency-histogram-set', () => exec('block-latency-histogram-set', { id, boundaries: [...LATENCY_BOUNDARIES_NS] }));
+    if (r === 'ok') st.histograms.set(id, true);
+    else if (r !== 'later') st.histograms.set(id, `${failure('block-latency-histogram-set', r)} (not asked again on this connection)`);
+    else break; // unanswered or not asked: the rest wait for the next poll
+  }
   return { fields, reasons, cut: cuts.finish() };
 }

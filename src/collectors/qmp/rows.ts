@@ -38,7 +38,7 @@ export const qmpBlockDevice = z.strictObject({
       )
         .optional()
         .describe(
-          `${op === 'rd' ? 'Read' : op === 'wr' ? 'Write' : 'Flush'} latency histogram (query-blockstats ${op}_latency_histogram), set by labtel once per device and connection with block-latency-histogram-set, boundaries ${LATENCY_BOUNDARIES_NS.join(', ')} ns (10 us to 1 s); null with why before it is set (the poll that sets it), where QEMU refused it, or where what QEMU sent is no histogram (at most ${QMP_BOUNDS.histogramBuckets} bins). Absent only in rows of earlier labtel builds.`,
+          `${op === 'rd' ? 'Read' : op === 'wr' ? 'Write' : 'Flush'} latency histogram (query-blockstats ${op}_latency_histogram), set by labtel once per device and connection with block-latency-histogram-set, boundaries ${LATENCY_BOUNDARIES_NS.join(', ')} ns (10 us to 1 s); null with why until labtel's set took on this connection (the poll that asks it included: what QEMU kept before is another client's or an earlier connection's, and the set resets it), where QEMU refused or did not answer the set (at most 3 unanswered tries per connection), on devices past the first ${QMP_BOUNDS.devices} set on a connection, or where what QEMU sent is no histogram (at most ${QMP_BOUNDS.histogramBuckets} bins). Absent only in rows of earlier labtel builds.`,
         ),
     ]),
   ) as Record<'rd_latency_histogram' | 'wr_latency_histogram' | 'flush_latency_histogram', z.ZodOptional<z.ZodNullable<z.ZodObject<{ boundaries: z.ZodArray<z.ZodNumber>; bins: z.ZodArray<z.ZodNumber> }, z.core.$strict>>>>,
@@ -118,14 +118,14 @@ export const qmpRow = z
       .nullable()
       .optional()
       .describe(
-        "Per vCPU QOM path, KVM's main exit counters per second, from this poll's kvm_vcpu and the previous poll's of the same QMP connection (kvm_rate_window_ms apart). Null on the first poll of a connection (also after a reconnect or a QEMU restart) and after a poll without kvm_vcpu; one rate is null (with why) when its counter is missing or not a count on either side, or went backwards. Never a rate across a gap. Absent only in rows of earlier labtel builds.",
+        "Per vCPU QOM path, KVM's main exit counters per second, from this poll's kvm_vcpu and the previous poll's of the same QMP connection (kvm_rate_window_ms apart). Null on the first poll of a connection (also after a reconnect or a QEMU restart) and after a poll without kvm_vcpu; one rate is null (with why) when its counter is missing or not a count on either side, or went backwards, and a vCPU QEMU lists under a key shared with another (no qom-path, keyed \"?\", or paths equal in their first 256 characters) has no rates. Never a rate across a gap. Absent only in rows of earlier labtel builds.",
       ),
     kvm_rate_window_ms: z.number().positive().nullable().optional().describe("The time between the two query-stats vcpu answers kvm_vcpu_rates come from, ms (labtel's clock)."),
     balloon_actual_bytes: c('query-balloon: the guest memory the balloon leaves it, bytes; null without a balloon device.'),
     balloon_guest: measurement(qmpBalloonGuest.nullable())
       .optional()
       .describe(
-        "The balloon driver's guest memory statistics (qom-get <balloon> guest-stats; labtel sets guest-stats-polling-interval to the poll interval, at least 1 s, once per connection). Null without a balloon, or when the guest never sent statistics (no driver, or one that sends none); a statistic the guest does not provide (QEMU reports -1) is null with why. Absent only in rows of earlier labtel builds.",
+        "The balloon driver's guest memory statistics (qom-get <balloon> guest-stats; labtel sets guest-stats-polling-interval to the poll interval, at least 1 s, once per connection). Null without a balloon, when the guest never sent statistics (no driver, or one that sends none), or when last-update is more than 60 s after labtel's wall clock at the answer; a statistic the guest does not provide (QEMU reports -1) is null with why. Absent only in rows of earlier labtel builds.",
       ),
     migration: measurement(qmpMigration.nullable())
       .optional()
@@ -134,7 +134,7 @@ export const qmpRow = z
       .literal(true)
       .nullable()
       .optional()
-      .describe("Whether labtel turned on QEMU's `events` migration capability on this connection (migrate-set-capabilities), without which QEMU sends no MIGRATION / MIGRATION_PASS events; null with QEMU's answer when it refused (e.g. during a migration). labtel's setting, not a measurement."),
+      .describe("Whether labtel turned on QEMU's `events` migration capability on this connection (migrate-set-capabilities), without which QEMU sends no MIGRATION / MIGRATION_PASS events; null with QEMU's answer when it refused (e.g. during a migration; not asked again on that connection), or while it went unanswered (asked after the poll's queries, at most 3 unanswered tries per connection). labtel's setting, not a measurement."),
     poll_ms: z.number().nonnegative().describe('How long the poll took, ms (QEMU answers from its main loop: a slow answer is a busy or stuck QEMU).'),
     events_dropped: z
       .number()

@@ -146,7 +146,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     let next = performance.now();
     for (;;) {
       const t0 = performance.now();
-      const poll = pollQemu(client, st, { ms: o.commandTimeoutMs ?? 5000 }).then(
+      const poll = pollQemu(client, st, { ms: o.commandTimeoutMs ?? 5000 }, (kind, m) => problems.add(kind, m)).then(
         (p) => ({ p }),
         (err: unknown) => ({ err }),
       );
