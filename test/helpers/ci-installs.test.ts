@@ -25,6 +25,7 @@ const PACKAGE_OF: Record<string, string | null> = {
   'qemu-ga': 'qemu-guest-agent',
   'qemu-system-x86_64': 'qemu-system-x86',
   setpriv: 'util-linux',
+  unshare: 'util-linux',
   tcpdump: 'tcpdump',
   tshark: 'tshark',
   cpio: 'cpio',
