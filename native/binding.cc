@@ -51,7 +51,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
                         InstanceMethod<&ProcSamplerWrap::Close>("close")});
   }
 
-  // new ProcSampler(procRoot: string, pid: number, pageSize: number)
+  // new ProcSampler(procRoot: string, pid: number, pageSize: number, schedInfo?: boolean)
   explicit ProcSamplerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcSamplerWrap>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber()) {
@@ -64,8 +64,13 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
       Napi::RangeError::New(env, "Expected pid to be an integer from 1 to 2147483647").ThrowAsJavaScriptException();
       return;
     }
+    if (info.Length() >= 4 && !info[3].IsUndefined() && !info[3].IsBoolean()) {
+      Napi::TypeError::New(env, "Expected schedInfo to be a boolean").ThrowAsJavaScriptException();
+      return;
+    }
+    bool sched_info = info.Length() < 4 || info[3].IsUndefined() || info[3].As<Napi::Boolean>().Value();
     core_ = std::make_unique<labtel::ProcSampler>(info[0].As<Napi::String>().Utf8Value(), static_cast<int>(pid),
-                                                  info[2].As<Napi::Number>().DoubleValue());
+                                                  info[2].As<Napi::Number>().DoubleValue(), sched_info);
   }
 
  private:
@@ -83,14 +88,14 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
     auto errors = info[1].As<Napi::TypedArray>();
     EXPECT(values.TypedArrayType() == napi_float64_array && values.ElementLength() >= labtel::F_COUNT,
            "Expected values to be a Float64Array of at least procFieldNames().length");
-    EXPECT(errors.TypedArrayType() == napi_int32_array && errors.ElementLength() >= labtel::PF_COUNT,
-           "Expected errors to be an Int32Array of at least 4");
+    EXPECT(errors.TypedArrayType() == napi_int32_array && errors.ElementLength() >= labtel::PE_COUNT,
+           "Expected errors to be an Int32Array of at least 6");
     labtel::ProcSample s;
     core_->sample(&s);
     double* v = values.As<Napi::Float64Array>().Data();
     int32_t* e = errors.As<Napi::Int32Array>().Data();
     for (int i = 0; i < labtel::F_COUNT; i++) v[i] = s.v[i];
-    for (int i = 0; i < labtel::PF_COUNT; i++) e[i] = s.err[i];
+    for (int i = 0; i < labtel::PE_COUNT; i++) e[i] = s.err[i];
     return env.Undefined();
   }
 
@@ -156,7 +161,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
     if (!SampleArrays(info, &v, &e)) return env.Undefined();
     EXPECT(info.Length() >= 3 && info[2].IsString(), "Expected (values: Float64Array, errors: Int32Array, reasons: string)");
     sig_.set = true;
-    for (int i = 0; i < labtel::PF_COUNT; i++) sig_.err[i] = e[i];
+    for (int i = 0; i < labtel::PE_COUNT; i++) sig_.err[i] = e[i];
     sig_.nan_mask = labtel::nan_mask_of(v);
     sig_.reasons = info[2].As<Napi::String>().Utf8Value();
     return env.Undefined();
@@ -194,7 +199,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
     st[7] = static_cast<double>(r.handoff_t);
     if (r.end == labtel::kBatchHandoff) {
       for (int i = 0; i < labtel::F_COUNT; i++) v[i] = handoff.v[i];
-      for (int i = 0; i < labtel::PF_COUNT; i++) e[i] = handoff.err[i];
+      for (int i = 0; i < labtel::PE_COUNT; i++) e[i] = handoff.err[i];
     }
     napi_value text;
     napi_status status = napi_create_string_utf8(env, out_.data(), out_.size(), &text);
@@ -210,13 +215,13 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
       auto values = info[at].As<Napi::TypedArray>();
       auto errors = info[at + 1].As<Napi::TypedArray>();
       ok = values.TypedArrayType() == napi_float64_array && values.ElementLength() >= labtel::F_COUNT &&
-           errors.TypedArrayType() == napi_int32_array && errors.ElementLength() >= labtel::PF_COUNT;
+           errors.TypedArrayType() == napi_int32_array && errors.ElementLength() >= labtel::PE_COUNT;
       if (ok) {
         *v = values.As<Napi::Float64Array>().Data();
         *e = errors.As<Napi::Int32Array>().Data();
       }
     }
-    if (!ok) Napi::TypeError::New(env, "Expected values: Float64Array of procFieldNames().length and errors: Int32Array of 4").ThrowAsJavaScriptException();
+    if (!ok) Napi::TypeError::New(env, "Expected values: Float64Array of procFieldNames().length and errors: Int32Array of 6").ThrowAsJavaScriptException();
     return ok;
   }
 

@@ -45,7 +45,7 @@ inline char* put(char* w, const char (&lit)[N]) {
 
 bool covered(const ProcRowSignature& sig, const ProcSample& s, double identity) {
   if (!sig.set) return false;
-  for (int f = 0; f < PF_COUNT; f++)
+  for (int f = 0; f < PE_COUNT; f++)
     if (s.err[f] != sig.err[f]) return false;
   if (nan_mask_of(s.v) != sig.nan_mask) return false;
   // Exited (or a zombie, whose files read as zeros), or another process: the caller's.

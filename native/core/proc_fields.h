@@ -27,11 +27,21 @@ enum ProcField {
   F_IO_WCHAR,       // io wchar
   F_IO_READ_BYTES,  // io read_bytes
   F_IO_WRITE_BYTES, // io write_bytes
+  F_CPU_TIME_NS,    // the process's threads' task/*/schedstat, summed (proc_sampler.h)
+  F_RUN_DELAY_NS,
+  F_RUN_PERIODS,
   F_COUNT
 };
 
 // The files one sample reads; errors are reported per file.
 enum ProcFile { PF_STAT, PF_STATM, PF_STATUS, PF_IO, PF_COUNT };
+
+// The errors a sample reports (JS's errors array): one per file, then the
+// scheduler sum's errno (0, an errno, or kSchedNone) and the tid whose
+// schedstat failed (0 when the failure is task/ itself).
+enum ProcErrorSlot { PE_SCHED = PF_COUNT, PE_SCHED_TID, PE_COUNT };
+// The kernel keeps no scheduler statistics: the sum is null for that reason.
+constexpr int kSchedNone = -1;
 
 extern const char* const kProcFieldNames[F_COUNT];
 extern const char* const kProcFileNames[PF_COUNT];

@@ -10,8 +10,8 @@
 
 namespace labtel {
 
-ProcSampler::ProcSampler(std::string proc_root, int pid, double page_size)
-    : root_(std::move(proc_root)), pid_(pid), page_size_(page_size), buf_(8192) {
+ProcSampler::ProcSampler(std::string proc_root, int pid, double page_size, bool sched_info)
+    : root_(std::move(proc_root)), pid_(pid), page_size_(page_size), sched_info_(sched_info), buf_(8192) {
   for (int i = 0; i < PF_COUNT; i++) { fds_[i] = -1; open_err_[i] = EBADF; }
 }
 
@@ -36,6 +36,8 @@ void ProcSampler::close() {
   }
   for (auto& t : thread_fds_) close_thread(t.second);
   thread_fds_.clear();
+  drop_sched();
+  sched_starttime_ = NAN;
   if (task_dir_) closedir(task_dir_);
   task_dir_ = nullptr;
   if (dir_fd_ >= 0) ::close(dir_fd_);
@@ -67,6 +69,8 @@ int ProcSampler::read_file(int fd, int open_err) {
 
 void ProcSampler::sample(ProcSample* out) {
   for (int i = 0; i < F_COUNT; i++) out->v[i] = NAN;
+  out->err[PE_SCHED] = 0;
+  out->err[PE_SCHED_TID] = 0;
   for (int f = 0; f < PF_COUNT; f++) {
     int e = read_file(fds_[f], open_err_[f]);
     if (e == 0) {
@@ -83,22 +87,136 @@ void ProcSampler::sample(ProcSample* out) {
     // Once the process is gone every other file says the same: stop early.
     if (f == PF_STAT && (e == ESRCH || e == ENOENT)) {
       for (int g = 1; g < PF_COUNT; g++) out->err[g] = e;
+      out->err[PE_SCHED] = e;
       return;
     }
+  }
+  sample_sched(out);
+}
+
+bool ProcSampler::list_task_dir() {
+  if (dir_fd_ < 0) {
+    errno = EBADF;
+    return false;
+  }
+  if (task_dir_) {
+    rewinddir(task_dir_);
+    return true;
+  }
+  int tfd = ::openat(dir_fd_, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (tfd < 0) return false;
+  task_dir_ = fdopendir(tfd);
+  if (!task_dir_) {
+    int e = errno;
+    ::close(tfd);
+    errno = e;
+    return false;
+  }
+  return true;
+}
+
+void ProcSampler::carry(const SchedThread& t) {
+  if (!t.read) return;
+  for (int i = 0; i < 3; i++) carry_[i] += static_cast<unsigned __int128>(t.last[i]);
+}
+
+void ProcSampler::drop_sched() {
+  for (auto& t : sched_) {
+    if (t.second.fd >= 0) ::close(t.second.fd);
+  }
+  sched_.clear();
+  carry_[0] = carry_[1] = carry_[2] = 0;
+}
+
+void ProcSampler::sample_sched(ProcSample* out) {
+  if (!sched_info_) {
+    out->err[PE_SCHED] = kSchedNone;
+    return;
+  }
+  // Another process under the same descriptors (a fixture rewritten; the
+  // kernel's would fail with ESRCH instead): its threads' figures start over.
+  double st = out->v[F_STARTTIME];
+  if (!std::isnan(st) && st != sched_starttime_) {
+    if (!std::isnan(sched_starttime_)) drop_sched();
+    sched_starttime_ = st;
+  }
+  if (!list_task_dir()) {
+    out->err[PE_SCHED] = errno ? errno : EIO;
+    return;
+  }
+  unsigned __int128 sum[3] = {carry_[0], carry_[1], carry_[2]};
+  int fail_err = 0, fail_tid = 0, read = 0;
+  std::map<int, SchedThread> seen;
+  while (struct dirent* de = readdir(task_dir_)) {
+    char* endp = nullptr;
+    long tid = strtol(de->d_name, &endp, 10);
+    if (*de->d_name < '1' || *de->d_name > '9' || *endp || tid > 0x7fffffff) continue;
+    SchedThread t;
+    auto it = sched_.find(static_cast<int>(tid));
+    if (it != sched_.end()) {
+      t = it->second;
+      sched_.erase(it);
+    }
+    int e = 0;
+    std::string path = std::string("task/") + de->d_name + "/schedstat";
+    if (t.fd < 0) {
+      t.fd = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (t.fd < 0) e = errno;
+    }
+    SchedStat s{NAN, NAN, NAN};
+    if (e == 0) {
+      e = read_file(t.fd, 0);
+      if (e == 0 && !parse_schedstat(buf_.data(), len_, &s)) e = EBADMSG;
+    }
+    // ESRCH: the thread exited after the listing. ENOENT too, when its
+    // directory is gone with it (a schedstat missing beside a live thread's
+    // stat is a failure to read, not an exit).
+    std::string dir = std::string("task/") + de->d_name;
+    if (e == ESRCH || (e == ENOENT && faccessat(dir_fd_, dir.c_str(), F_OK, 0) != 0)) {
+      carry(t);
+      if (t.read)
+        for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t.last[i]);
+      if (t.fd >= 0) ::close(t.fd);
+      continue;
+    }
+    if (e != 0) {
+      if (fail_tid == 0 || tid < fail_tid) {
+        fail_tid = static_cast<int>(tid);
+        fail_err = e;
+      }
+    } else {
+      t.read = true;
+      t.last[0] = s.cpu_time_ns;
+      t.last[1] = s.run_delay_ns;
+      t.last[2] = s.run_periods;
+      for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t.last[i]);
+      read++;
+    }
+    seen[static_cast<int>(tid)] = t;
+  }
+  // Threads not listed any more exited since the last sample: their last values stay in the sum.
+  for (auto& gone : sched_) {
+    carry(gone.second);
+    if (gone.second.read)
+      for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(gone.second.last[i]);
+    if (gone.second.fd >= 0) ::close(gone.second.fd);
+  }
+  sched_.swap(seen);
+  if (fail_tid != 0) {
+    out->err[PE_SCHED] = fail_err;
+    out->err[PE_SCHED_TID] = fail_tid;
+  } else if (read == 0) {
+    out->err[PE_SCHED] = ESRCH;  // no thread left to read
+  } else {
+    out->v[F_CPU_TIME_NS] = static_cast<double>(sum[0]);
+    out->v[F_RUN_DELAY_NS] = static_cast<double>(sum[1]);
+    out->v[F_RUN_PERIODS] = static_cast<double>(sum[2]);
   }
 }
 
 void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
   out->clear();
-  if (dir_fd_ < 0) return;
-  if (!task_dir_) {
-    int tfd = ::openat(dir_fd_, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (tfd < 0) return;
-    task_dir_ = fdopendir(tfd);
-    if (!task_dir_) { ::close(tfd); return; }
-  } else {
-    rewinddir(task_dir_);
-  }
+  if (!list_task_dir()) return;
   std::map<int, ThreadFds> seen;
   while (struct dirent* de = readdir(task_dir_)) {
     char* endp = nullptr;

@@ -17,7 +17,9 @@ namespace labtel {
 
 struct ProcSample {
   double v[F_COUNT];
-  int err[PF_COUNT];  // errno per file for this sample, 0 when read
+  // errno per file for this sample, 0 when read; then the scheduler sum's
+  // errno and the tid it is about (ProcErrorSlot).
+  int err[PE_COUNT];
 };
 
 struct ThreadSample {
@@ -34,7 +36,9 @@ struct ThreadSample {
 class ProcSampler {
  public:
   // proc_root is "/proc" in production and a fixture folder in tests.
-  ProcSampler(std::string proc_root, int pid, double page_size);
+  // sched_info: whether the kernel keeps scheduler statistics (false: every
+  // schedstat reads "0 0 0", and the process's sum is null with kSchedNone).
+  ProcSampler(std::string proc_root, int pid, double page_size, bool sched_info = true);
   ~ProcSampler();
   ProcSampler(const ProcSampler&) = delete;
   ProcSampler& operator=(const ProcSampler&) = delete;
@@ -43,6 +47,13 @@ class ProcSampler {
   // the process directory (ENOENT: no such process). A file that cannot be
   // opened (io without permission) is reported by every sample instead.
   int open();
+  // Reads the four files, then (unless the process is gone) every thread's
+  // schedstat into F_CPU_TIME_NS..F_RUN_PERIODS: the sum over the threads
+  // alive now plus the last values read of the threads that exited since the
+  // first sample of this identity (a carry, so the sum never falls when a
+  // thread exits). NaN with err[PE_SCHED] set when task/ cannot be read, no
+  // thread could be, or any live thread's schedstat failed (err[PE_SCHED_TID]
+  // names the lowest such tid): a sum missing a thread could fall.
   void sample(ProcSample* out);
   // Rescans task/ and reads each thread's stat and schedstat. Threads that
   // vanished are dropped; new ones are opened. A thread whose stat reads but
@@ -62,6 +73,18 @@ class ProcSampler {
   };
   static void close_thread(const ThreadFds& t);
 
+  // A thread in the process's scheduler sum: its schedstat, kept open, and
+  // the last values read from it, carried into the sum when it exits.
+  struct SchedThread {
+    int fd = -1;
+    bool read = false;
+    double last[3] = {0, 0, 0};
+  };
+  void sample_sched(ProcSample* out);
+  void carry(const SchedThread& t);
+  void drop_sched();
+  bool list_task_dir();  // task_dir_ opened or rewound; false when it cannot be
+
   std::string root_;
   int pid_;
   double page_size_;
@@ -70,6 +93,10 @@ class ProcSampler {
   int open_err_[PF_COUNT];
   DIR* task_dir_ = nullptr;
   std::map<int, ThreadFds> thread_fds_;
+  bool sched_info_;
+  std::map<int, SchedThread> sched_;
+  unsigned __int128 carry_[3] = {0, 0, 0};  // exact: the threads' values as integers
+  double sched_starttime_ = NAN;            // the identity the carry belongs to
   std::vector<char> buf_;
   size_t len_ = 0;
 };

@@ -682,6 +682,19 @@ void check_case(const std::string& dir, const std::string& name) {
       if ((e->kind == Json::NUL) != (got == nullptr) || (got && e->s != got))
         std::fprintf(stderr, "    got %s (%d)\n", got ? got : "null", ps.err[f]);
     }
+    {  // the process's scheduler sum: read (null), or its errno by name and the tid it names
+      g_context = name + " round " + std::to_string(round) + " sched";
+      const Json* sc = ex.get("sched");
+      CHECK(sc && (sc->kind == Json::NUL || sc->kind == Json::OBJ));
+      if (sc && sc->kind == Json::NUL) CHECK(ps.err[PE_SCHED] == 0 && ps.err[PE_SCHED_TID] == 0);
+      if (sc && sc->kind == Json::OBJ) {
+        const Json* se = sc->get("error");
+        const char* got = errno_name(ps.err[PE_SCHED]);
+        double tid = NAN;
+        CHECK(se && se->kind == Json::STR && got && se->s == got);
+        CHECK(expected_num(sc, "tid", &tid) && tid == ps.err[PE_SCHED_TID]);
+      }
+    }
     for (int f = 0; f < F_COUNT; f++) {
       g_context = name + " round " + std::to_string(round) + " process." + kProcFieldNames[f];
       double want = 0;

@@ -34,7 +34,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { F, PROC_FIELDS, PROC_FILES } from '../../src/collectors/proc/fields.js';
+import { F, PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../src/collectors/proc/fields.js';
 import { createProcSampler, type ProcSampler, type SamplerKind } from '../../src/collectors/proc/sampler.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { nativeStatus } from '../../src/native/addon.js';
@@ -136,7 +136,7 @@ function samplerMethod(name: string, label: string, kind: SamplerKind, pid: numb
     return m;
   }
   const v = new Float64Array(PROC_FIELDS.length);
-  const e = new Int32Array(PROC_FILES.length);
+  const e = new Int32Array(SAMPLE_ERRORS);
   s.sample(v, e);
   if (e.some((x) => x !== 0)) {
     m.skipped = `skipped: sample errors [${[...e].join(',')}]`;

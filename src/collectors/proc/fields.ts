@@ -22,6 +22,10 @@ export const PROC_FIELDS = [
   'io_wchar',
   'io_read_bytes',
   'io_write_bytes',
+  // The process's threads' task/*/schedstat, summed by the sampler (sampler.ts, native/core/proc_sampler.cc).
+  'cpu_time_ns',
+  'run_delay_ns',
+  'run_periods',
 ] as const;
 export type ProcFieldName = (typeof PROC_FIELDS)[number];
 
@@ -30,10 +34,21 @@ export const F = Object.fromEntries(PROC_FIELDS.map((n, i) => [n, i])) as Record
 export const PROC_FILES = ['stat', 'statm', 'status', 'io'] as const;
 export type ProcFileName = (typeof PROC_FILES)[number];
 
+/**
+ * A sample's errors array (native/core/proc_fields.h ProcErrorSlot): the errno of each of PROC_FILES, then the
+ * scheduler sum's errno (0, an errno, or SCHED_NONE) and the tid whose schedstat failed (0: task/ itself).
+ */
+export const E_SCHED = PROC_FILES.length;
+export const E_SCHED_TID = E_SCHED + 1;
+export const SAMPLE_ERRORS = E_SCHED + 2;
+/** In errors[E_SCHED]: the kernel keeps no scheduler statistics (every schedstat reads "0 0 0"). */
+export const SCHED_NONE = -1;
+
 /** Which file fills each field, to give a null its reason. */
 export const FIELD_FILE: Record<ProcFieldName, number> = {
   cpu_user_jiffies: 0, cpu_sys_jiffies: 0, minflt: 0, majflt: 0, num_threads: 0, starttime: 0, vsize_bytes: 0, state: 0, processor: 0,
   rss_bytes: 1, shared_bytes: 1, text_bytes: 1, data_bytes: 1,
   rss_peak_bytes: 2, swap_bytes: 2, voluntary_ctxt_switches: 2, nonvoluntary_ctxt_switches: 2,
   io_rchar: 3, io_wchar: 3, io_read_bytes: 3, io_write_bytes: 3,
+  cpu_time_ns: E_SCHED, run_delay_ns: E_SCHED, run_periods: E_SCHED,
 };

@@ -10,7 +10,7 @@ import { PidfileFollower, type PidfileFollowerOptions } from '../../util/pidfile
 import type { ProcessIdentity } from '../../util/process-identity.js';
 import { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { sysconf } from '../../native/sysconf.js';
-import { F, PROC_FIELDS, PROC_FILES } from './fields.js';
+import { F, PROC_FIELDS, SAMPLE_ERRORS } from './fields.js';
 import { statNumber } from './parse.js';
 import { createProcSampler, type ProcSampler, type SamplerKind } from './sampler.js';
 import type { ProcProcessRow, ProcThreadRow } from './rows.js';
@@ -86,9 +86,11 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   const w = o.writer;
   const rowsAtStart = w.rows;
   const v = new Float64Array(PROC_FIELDS.length);
-  const err = new Int32Array(PROC_FILES.length);
+  const err = new Int32Array(SAMPLE_ERRORS);
   let pid = o.pid;
-  let made = createProcSampler(procRoot, pid, pageSize, o.sampler);
+  // Process rows sum every thread's schedstat whether or not thread rows are written.
+  const keepsSchedInfo = o.kernelSchedInfo ?? kernelKeepsSchedInfo();
+  let made = createProcSampler(procRoot, pid, pageSize, o.sampler, keepsSchedInfo);
   let sampler: ProcSampler | null = made.sampler;
   const openErr = sampler.open();
   if (openErr !== 0) {
@@ -125,7 +127,6 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   // (whose tids may even repeat the old ones), named by their names alone (switchTo() drops the maps).
   let vcpuThreads = o.vcpuThreads;
   let ioThreads = o.ioThreads;
-  const keepsSchedInfo = o.kernelSchedInfo ?? (o.threads ? kernelKeepsSchedInfo() : true);
   const sampleThreads = (t: number, s: ProcSampler) => {
     const threads = s.threads().sort((a, b) => a.tid - b.tid);
     const live = new Set<number>();
@@ -166,7 +167,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
 
   /** Samples the process the follower took on, from this tick: its first row says 'restarted'. */
   const switchTo = (next: ProcessIdentity): void => {
-    const candidate = createProcSampler(procRoot, next.pid, pageSize, o.sampler).sampler;
+    const candidate = createProcSampler(procRoot, next.pid, pageSize, o.sampler, keepsSchedInfo).sampler;
     if (candidate.open() !== 0) { candidate.close(); return; } // gone already: the next rewrite names the one after
     sampler = candidate;
     pid = next.pid;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EpisodeClock } from '../../../src/clock/origin.js';
-import { F, PROC_FIELDS, PROC_FILES } from '../../../src/collectors/proc/fields.js';
+import { F, PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
 import { procLoop, type ProcLoopResult } from '../../../src/collectors/proc/run-loop.js';
 import { processRowText } from '../../../src/collectors/proc/row-text.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
@@ -108,7 +108,7 @@ function tsSample(procRoot: string, pid: number): { v: Float64Array; err: Int32A
   const { sampler } = createProcSampler(procRoot, pid, PAGE, 'ts');
   expect(sampler.open()).toBe(0);
   const v = new Float64Array(PROC_FIELDS.length);
-  const err = new Int32Array(PROC_FILES.length);
+  const err = new Int32Array(SAMPLE_ERRORS);
   sampler.sample(v, err);
   sampler.close();
   return { v, err };
@@ -140,7 +140,7 @@ function sampleOfRow(row: Record<string, unknown>): { v: Float64Array; err: Int3
     if (x === null || x === undefined) continue;
     v[i] = name === 'state' ? (x as string).charCodeAt(0) : (x as number);
   }
-  return { v, err: new Int32Array(PROC_FILES.length) };
+  return { v, err: new Int32Array(SAMPLE_ERRORS) };
 }
 
 describe.runIf(addon)('proc native batch rows = the JS rows', () => {
@@ -243,6 +243,7 @@ describe.runIf(addon)('proc native batch rows = the JS rows', () => {
     const dir = path.join(procRoot, '3728');
     fs.mkdirSync(dir);
     for (const f of PROC_FILES) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    fs.cpSync(path.join(src, 'task'), path.join(dir, 'task'), { recursive: true }); // the threads' schedstat: the process's sums
     const stat = fs.readFileSync(path.join(dir, 'stat'), 'latin1');
     const zombie = stat.replace(/\) S /, ') Z ');
     expect(zombie).not.toBe(stat);

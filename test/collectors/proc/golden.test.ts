@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errnoName } from '../../../src/util/errno.js';
 import { stopAfterSamples } from '../../helpers/stop-after.js';
-import { PROC_FIELDS, PROC_FILES } from '../../../src/collectors/proc/fields.js';
+import { E_SCHED, E_SCHED_TID, PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
 import { procLoop } from '../../../src/collectors/proc/run-loop.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
 import { nativeAddon } from '../../../src/native/addon.js';
@@ -23,6 +23,8 @@ interface Expected {
   pid: number;
   page_size: number;
   errors: Record<string, string | null>;
+  /** The process's scheduler sum: null when read, else its errno by name and the tid it names (0: task/ itself). */
+  sched: { error: string; tid: number } | null;
   process: Record<string, number | null>;
   threads: Array<Record<string, number | string | null>>;
 }
@@ -45,13 +47,14 @@ describe.each(CASES)('fixture %s', (c) => {
     const { sampler } = createProcSampler(procRoot, exp.pid, exp.page_size, kind);
     expect(sampler.open()).toBe(0);
     const v = new Float64Array(PROC_FIELDS.length);
-    const e = new Int32Array(PROC_FILES.length);
+    const e = new Int32Array(SAMPLE_ERRORS);
     sampler.sample(v, e);
     const threads = sampler.threads().sort((a, b) => a.tid - b.tid);
     sampler.close();
     const got = Object.fromEntries(PROC_FIELDS.map((n, i) => [n, Number.isNaN(v[i]!) ? null : v[i]]));
     expect(got).toEqual(exp.process);
     expect(Object.fromEntries(PROC_FILES.map((f, i) => [f, e[i] ? errnoName(e[i]!) : null]))).toEqual(exp.errors);
+    expect(e[E_SCHED] ? { error: errnoName(e[E_SCHED]!), tid: e[E_SCHED_TID] } : null).toEqual(exp.sched);
     // sched_error by name, as errors are: qemu-like has schedstat files, the other cases none (ENOENT).
     expect(threads.map(({ error: _e, sched_error: se, ...t }) => ({ ...t, sched_error: se ? errnoName(se) : null }))).toEqual(exp.threads);
   });

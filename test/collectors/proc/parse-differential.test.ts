@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PROC_FIELDS, PROC_FILES } from '../../../src/collectors/proc/fields.js';
+import { PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
 import { nativeAddon } from '../../../src/native/addon.js';
 import { tmpDir } from '../../helpers/tmp.js';
@@ -42,7 +42,7 @@ describe.runIf(nativeAddon())('native /proc parsers = the TS twin on generated h
           const { sampler } = createProcSampler(root, 77, 4096, kind);
           expect(sampler.open()).toBe(0);
           const v = new Float64Array(PROC_FIELDS.length);
-          const e = new Int32Array(PROC_FILES.length);
+          const e = new Int32Array(SAMPLE_ERRORS);
           sampler.sample(v, e);
           sampler.close();
           return { v: [...v].map((x) => (Number.isNaN(x) ? null : Object.is(x, -0) ? 0 : x)), e: [...e] };
