@@ -1,5 +1,7 @@
 // proc panels: CPU % of one core of the process and its busiest threads
-// (vCPU threads named), and RSS. A CPU value comes only from two
+// (vCPU threads named), RSS, and each vCPU thread's run delay (time runnable
+// but waiting for a host CPU: the host-side steal). A CPU value, as a run
+// delay, comes only from two
 // consecutive samples of the same process (pid + starttime) or thread (tid +
 // starttime): a restart, an exit, lost rows, a missing value or a silence
 // leaves a gap in the line and a marker, never a rate across it.
@@ -9,7 +11,7 @@ import { Marks } from './marks.js';
 import { Series } from './series.js';
 import type { Marker, Panel } from './types.js';
 
-const PANELS = ['proc-cpu', 'proc-rss'];
+const PANELS = ['proc-cpu', 'proc-rss', 'proc-run-delay'];
 /** A silence longer than this many intervals breaks every line. */
 const SILENCE_INTERVALS = 3;
 const SHOWN_THREADS = 8;
@@ -92,6 +94,10 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
   const marks = new Marks('proc', PANELS);
   const cpu = new Series();
   const rss = new Series();
+  const delay = new Series();
+  /** Markers of the run delay panel alone (a vCPU's run delay not read, or falling). */
+  const delayMarks = new Marks('proc', ['proc-run-delay']);
+  const prevDelay = new Map<string, { sample: number; tNs: number; ns: number }>();
   const prev = new Map<string, { sample: number; tNs: number; ticks: number; threads: number | null }>();
   /** Per owner (the process key, else its pid) and tid: the thread's names, and the thread last seen under it. */
   const threadNames = new Map<string, Map<number | null, ThreadNames>>();
@@ -148,6 +154,28 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
     if (r.kind === 'at_bound') return atBound++, r.pct;
     marks.add(x, 'dropped', `${label}: ${r.why}: dropped`, 'CPU values dropped as impossible', ['proc-cpu']);
     return null;
+  };
+
+  /**
+   * A vCPU thread's run delay over the interval, ms per s: from this reading and the previous sample's of the same
+   * thread (tid + starttime, under the same process), or null (its first, after a gap, a null or a restart).
+   */
+  const runDelay = (n: ThreadNames, th: Row, x: number, tNs: number): void => {
+    if (!delay.at(x)) return;
+    const ns = num(th.run_delay_ns);
+    if (ns === null) {
+      delayMarks.add(x, 'break', `${n.label} run delay not read (${reasonOf(th, 'run_delay_ns')})`, 'values missing');
+      delay.set(n.label, null);
+      return;
+    }
+    const before = prevDelay.get(n.key);
+    if (!before) prevDelay.set(n.key, { sample: sampleNo, tNs, ns });
+    const consecutive = before !== undefined && before.sample === sampleNo - 1 && tNs > before.tNs;
+    const d = consecutive ? ns - before.ns : null;
+    const dt = consecutive ? tNs - before.tNs : 0;
+    if (before) (before.sample = sampleNo), (before.tNs = tNs), (before.ns = ns);
+    if (d !== null && d < 0) delayMarks.add(x, 'dropped', `${n.label}: run delay fell by ${-d} ns: dropped`, 'run delay values dropped as impossible');
+    delay.set(n.label, d === null || d < 0 ? null : d / 1e6 / (dt / 1e9));
   };
 
   const sample = (s: Sample): void => {
@@ -213,7 +241,7 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
       if (ticks === null) marks.add(x, 'break', `${label} CPU not read (${reasonOf(th, num(th.cpu_user_jiffies) === null ? 'cpu_user_jiffies' : 'cpu_sys_jiffies')})`, 'values missing');
       // Two threads of one label in a sample (a vCPU named twice): a value wins over a null, the later over the earlier.
       const v = rate(key, label, x, s.tNs, ticks, ONE_CORE, 1);
-      if (drawn) cpu.set(label, v);
+      if (drawn) cpu.set(label, v);      if (th.role === 'vcpu') runDelay(n, th, x, s.tNs);
     }
     if (p) lastPid = pid;
     lastExited = event === 'exited';
@@ -240,11 +268,19 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
       ...(hidden > 0 ? [`${hidden} more threads not drawn (the ${SHOWN_THREADS} with the most CPU are)`] : []),
       ...marks.notes('proc-cpu'),
     ];
+    const vcpus = delay.labels().sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)) || a.localeCompare(b));
+    const delayNotes = [
+      "each vCPU thread's run delay (task/TID/schedstat: time runnable but waiting for a host CPU, the host-side steal) per second of the interval, from two consecutive samples of the same thread (tid + starttime) under the same process; a restart, an exit, lost rows, a null or a silence over 3 intervals is a gap",
+      ...marks.notes('proc-run-delay'),
+      ...delayMarks.notes(),
+    ];
     const panels = [
       cpu.panel('proc-cpu', 'CPU per thread (proc)', '% of a core', notes, ['process', ...busiest], marks.on('proc-cpu')),
       rss.panel('proc-rss', 'Resident memory (proc)', 'MiB', marks.notes('proc-rss'), undefined, marks.on('proc-rss')),
+      // Only where vCPU threads were recorded: another target's episode gets no empty panel.
+      vcpus.length ? delay.panel('proc-run-delay', 'Run delay per vCPU (proc)', 'ms per s', delayNotes, vcpus, marks.on('proc-run-delay') || delayMarks.on('proc-run-delay')) : null,
     ].filter((x): x is Panel => x !== null);
-    return { panels, markers: marks.list };
+    return { panels, markers: [...marks.list, ...delayMarks.list] };
   };
   return { push: (r) => samples.push(r), finish };
 }

@@ -43,9 +43,32 @@ function editJson(dir: string, name: string, edit: (o: Row) => void): void {
 /** The data island: the part of the HTML the two paths build (the rest is the same template). */
 const island = (html: string) => html.slice(html.indexOf('<script type="application/json"'), html.indexOf('</script>', html.indexOf('<script type="application/json"')));
 
+/** Panels added to the report since the frozen copy: taken out of today's HTML (and from its markers' panels) before the comparison. */
+const SINCE_LEGACY = new Set(['proc-run-delay']);
+
+/** Today's report without the panels added since the legacy copy: the same data island, re-serialized as render.ts serializes it. */
+function withoutNewPanels(r: ReturnType<typeof renderReport>): ReturnType<typeof renderReport> {
+  const a = r.html.indexOf('<script type="application/json"');
+  const from = r.html.indexOf('>', a) + 1;
+  const to = r.html.indexOf('</script>', from);
+  const data = JSON.parse(r.html.slice(from, to)) as { panels: Array<{ id: string }>; markers: Array<{ kind: string; panels?: string[] }> };
+  const dropped = data.panels.filter((p) => SINCE_LEGACY.has(p.id)).length;
+  data.panels = data.panels.filter((p) => !SINCE_LEGACY.has(p.id));
+  let gone = 0; // markers of the new panels alone: counted in breaks (all markers but QMP's events)
+  data.markers = data.markers.filter((m) => {
+    if (!m.panels) return true;
+    m.panels = m.panels.filter((p) => !SINCE_LEGACY.has(p));
+    if (m.panels.length) return true;
+    gone++;
+    return false;
+  });
+  const html = r.html.slice(0, from) + JSON.stringify(data).replace(/</g, '\\u003c') + r.html.slice(to);
+  return { html, panels: r.panels - dropped, markers: r.markers, breaks: r.breaks - gone };
+}
+
 function expectSameHtml(dir: string): { html: string } {
   const want = legacyReport(dir);
-  const got = renderReport(dir);
+  const got = withoutNewPanels(renderReport(dir));
   // The data first: a difference there is shown where it is, not as two 3 MB strings.
   const a = island(got.html);
   const b = island(want.html);
