@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <unistd.h>
@@ -146,21 +147,30 @@ void ProcSampler::sample_sched(ProcSample* out) {
   }
   unsigned __int128 sum[3] = {carry_[0], carry_[1], carry_[2]};
   int fail_err = 0, fail_tid = 0, read = 0;
-  std::map<int, SchedThread> seen;
+  // Kept in place: no allocation per thread per sample once the threads are known.
+  sched_gen_++;
+  auto exited = [&](std::map<int, SchedThread>::iterator it) {
+    const SchedThread& t = it->second;
+    carry(t);
+    if (t.read)
+      for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t.last[i]);
+    if (t.fd >= 0) ::close(t.fd);
+    return sched_.erase(it);
+  };
   while (struct dirent* de = readdir(task_dir_)) {
     char* endp = nullptr;
     long tid = strtol(de->d_name, &endp, 10);
+    // Only canonical names (at most 10 digits), as the TS twin reads them.
     if (*de->d_name < '1' || *de->d_name > '9' || *endp || tid > 0x7fffffff) continue;
-    SchedThread t;
     auto it = sched_.find(static_cast<int>(tid));
-    if (it != sched_.end()) {
-      t = it->second;
-      sched_.erase(it);
-    }
+    if (it == sched_.end()) it = sched_.emplace(static_cast<int>(tid), SchedThread{}).first;
+    SchedThread& t = it->second;
+    if (t.gen == sched_gen_) continue;  // listed twice: counted once
     int e = 0;
-    std::string path = std::string("task/") + de->d_name + "/schedstat";
+    char path[32];
     if (t.fd < 0) {
-      t.fd = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
+      std::snprintf(path, sizeof path, "task/%.10s/schedstat", de->d_name);
+      t.fd = ::openat(dir_fd_, path, O_RDONLY | O_CLOEXEC);
       if (t.fd < 0) e = errno;
     }
     SchedStat s{NAN, NAN, NAN};
@@ -171,14 +181,12 @@ void ProcSampler::sample_sched(ProcSample* out) {
     // ESRCH: the thread exited after the listing. ENOENT too, when its
     // directory is gone with it (a schedstat missing beside a live thread's
     // stat is a failure to read, not an exit).
-    std::string dir = std::string("task/") + de->d_name;
-    if (e == ESRCH || (e == ENOENT && faccessat(dir_fd_, dir.c_str(), F_OK, 0) != 0)) {
-      carry(t);
-      if (t.read)
-        for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t.last[i]);
-      if (t.fd >= 0) ::close(t.fd);
+    if (e == ENOENT) std::snprintf(path, sizeof path, "task/%.10s", de->d_name);
+    if (e == ESRCH || (e == ENOENT && faccessat(dir_fd_, path, F_OK, 0) != 0)) {
+      exited(it);
       continue;
     }
+    t.gen = sched_gen_;
     if (e != 0) {
       if (fail_tid == 0 || tid < fail_tid) {
         fail_tid = static_cast<int>(tid);
@@ -192,16 +200,12 @@ void ProcSampler::sample_sched(ProcSample* out) {
       for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t.last[i]);
       read++;
     }
-    seen[static_cast<int>(tid)] = t;
   }
   // Threads not listed any more exited since the last sample: their last values stay in the sum.
-  for (auto& gone : sched_) {
-    carry(gone.second);
-    if (gone.second.read)
-      for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(gone.second.last[i]);
-    if (gone.second.fd >= 0) ::close(gone.second.fd);
+  for (auto it = sched_.begin(); it != sched_.end();) {
+    if (it->second.gen != sched_gen_) it = exited(it);
+    else ++it;
   }
-  sched_.swap(seen);
   if (fail_tid != 0) {
     out->err[PE_SCHED] = fail_err;
     out->err[PE_SCHED_TID] = fail_tid;

@@ -6,6 +6,7 @@
 #include <dirent.h>
 
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -79,6 +80,7 @@ class ProcSampler {
     int fd = -1;
     bool read = false;
     double last[3] = {0, 0, 0};
+    uint64_t gen = 0;  // the sample that last listed it
   };
   void sample_sched(ProcSample* out);
   void carry(const SchedThread& t);
@@ -95,6 +97,7 @@ class ProcSampler {
   std::map<int, ThreadFds> thread_fds_;
   bool sched_info_;
   std::map<int, SchedThread> sched_;
+  uint64_t sched_gen_ = 0;
   unsigned __int128 carry_[3] = {0, 0, 0};  // exact: the threads' values as integers
   double sched_starttime_ = NAN;            // the identity the carry belongs to
   std::vector<char> buf_;

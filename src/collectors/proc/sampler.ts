@@ -53,6 +53,8 @@ interface SchedThread {
   last: [number, number, number] | null;
   /** Read at this sample. */
   now: boolean;
+  /** The sample that last listed it. */
+  gen: number;
 }
 
 const SCHED_AT = [F.cpu_time_ns, F.run_delay_ns, F.run_periods] as const;
@@ -67,6 +69,7 @@ export class TsProcSampler implements ProcSampler {
   /** Exact: the last values of the threads that exited, as integers (the doubles read, so as C++ sums them). */
   private carry = [0n, 0n, 0n];
   private schedStarttime = NaN;
+  private schedGen = 0;
 
   /** schedInfo: whether the kernel keeps scheduler statistics (false: the sums are null, errors[E_SCHED] = SCHED_NONE). */
   constructor(procRoot: string, pid: number, private readonly pageSize: number, private readonly schedInfo = true) {
@@ -175,13 +178,15 @@ export class TsProcSampler implements ProcSampler {
     let failErr = 0;
     let failTid = 0;
     let read = 0;
-    const seen = new Map<number, SchedThread>();
+    const gen = ++this.schedGen;
+    const threads = this.schedThreads;
     for (const name of names) {
       if (!/^[1-9]\d{0,9}$/.test(name)) continue;
       const tid = Number(name);
       if (tid > 0x7fffffff) continue;
-      const t = this.schedThreads.get(tid) ?? { fd: -1, last: null, now: false };
-      this.schedThreads.delete(tid);
+      let t = threads.get(tid);
+      if (t === undefined) threads.set(tid, (t = { fd: -1, last: null, now: false, gen: 0 }));
+      else if (t.gen === gen) continue; // listed twice: counted once
       t.now = false;
       let e = 0;
       let s: SchedStat | null = null;
@@ -205,8 +210,10 @@ export class TsProcSampler implements ProcSampler {
       if (e === ESRCH || (e === ENOENT && !fs.existsSync(`${this.dir}/task/${name}`))) {
         this.carryOf(t);
         if (t.fd >= 0) fs.closeSync(t.fd);
+        threads.delete(tid);
         continue;
       }
+      t.gen = gen;
       if (e !== 0) {
         if (failTid === 0 || tid < failTid) { failTid = tid; failErr = e; }
       } else {
@@ -214,14 +221,14 @@ export class TsProcSampler implements ProcSampler {
         t.now = true;
         read++;
       }
-      seen.set(tid, t);
     }
     // Threads no longer listed exited since the last sample: their last values stay in the sum.
-    for (const gone of this.schedThreads.values()) {
+    for (const [tid, gone] of threads) {
+      if (gone.gen === gen) continue;
       this.carryOf(gone);
       if (gone.fd >= 0) fs.closeSync(gone.fd);
+      threads.delete(tid);
     }
-    this.schedThreads = seen;
     if (failTid !== 0) {
       errors[E_SCHED] = failErr;
       errors[E_SCHED_TID] = failTid;
@@ -233,14 +240,14 @@ export class TsProcSampler implements ProcSampler {
     }
     for (let i = 0; i < 3; i++) {
       let sum = 0;
-      for (const t of seen.values()) if (t.now) sum += t.last![i]!;
+      for (const t of threads.values()) if (t.now) sum += t.last![i]!;
       const c = this.carry[i]!;
       // Exact in doubles while every partial sum stays below 2^53 (the terms are nonnegative integers).
       if (c <= MAX_SAFE && sum + Number(c) <= Number.MAX_SAFE_INTEGER) {
         values[SCHED_AT[i]!] = sum + Number(c);
       } else {
         let big = c;
-        for (const t of seen.values()) if (t.now) big += BigInt(t.last![i]!);
+        for (const t of threads.values()) if (t.now) big += BigInt(t.last![i]!);
         values[SCHED_AT[i]!] = Number(big); // the nearest double, ties to even, as C++'s conversion
       }
     }
