@@ -193,6 +193,12 @@ void ProcSampler::sample_sched(ProcSample* out) {
         fail_err = e;
       }
     } else {
+      // A counter below its last reading is another thread under the tid (a
+      // thread that exec()s takes the leader's): the old one's figures carried.
+      if (t.read && (s.cpu_time_ns < t.last[0] || s.run_delay_ns < t.last[1] || s.run_periods < t.last[2])) {
+        carry(t);
+        for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t.last[i]);
+      }
       t.read = true;
       t.last[0] = s.cpu_time_ns;
       t.last[1] = s.run_delay_ns;

@@ -217,6 +217,9 @@ export class TsProcSampler implements ProcSampler {
       if (e !== 0) {
         if (failTid === 0 || tid < failTid) { failTid = tid; failErr = e; }
       } else {
+        // A counter below its last reading is another thread under the tid (a thread that exec()s takes the
+        // leader's): the old one's figures carried.
+        if (t.last && (s!.cpu_time_ns < t.last[0] || s!.run_delay_ns < t.last[1] || s!.run_periods < t.last[2])) this.carryOf(t);
         t.last = [s!.cpu_time_ns, s!.run_delay_ns, s!.run_periods];
         t.now = true;
         read++;

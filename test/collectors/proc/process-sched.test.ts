@@ -42,6 +42,8 @@ const threadPlan = fc.record({
   grow: fc.array(fc.tuple(big(0n, 1000n), big(0n, 1000n), big(0n, 3n)), { minLength: 6, maxLength: 6 }),
   // Steps whose schedstat is garbage (EBADMSG) or missing (ENOENT while the thread is listed).
   bad: fc.array(fc.constantFrom('ok', 'ok', 'ok', 'ok', 'garbage', 'missing'), { minLength: 6, maxLength: 6 }),
+  // A step where the tid's counters start over from zero (a thread that exec()s takes the leader's tid); -1: never.
+  reset: fc.integer({ min: -1, max: 5 }),
 });
 
 /** The plans as steps: which threads are listed at each step, and what their schedstat says. */
@@ -55,6 +57,7 @@ function stepsOf(plans: Array<typeof threadPlan extends fc.Arbitrary<infer T> ? 
     const per: bigint[][] = [];
     let v = [...p.base];
     for (let s = p.from; s < Math.min(6, p.from + p.steps); s++) {
+      if (s === p.reset && s > p.from) v = [0n, 0n, 0n];
       v = v.map((x, i) => {
         const y = x + p.grow[s]![i]!;
         return y > (1n << 64n) - 1n ? (1n << 64n) - 1n : y;
@@ -88,6 +91,11 @@ function model(steps: Step[], values: Map<number, bigint[][]>): Array<{ v: numbe
         continue;
       }
       const v = values.get(tid)![s]!;
+      const l = last.get(tid);
+      // Below its last reading: another thread under the tid, the old one's figures carried.
+      if (l && v.some((x, i) => Number(x) < Number(l[i]!))) {
+        for (let i = 0; i < 3; i++) (carry[i]! += BigInt(Number(l[i]!))), (sum[i]! += BigInt(Number(l[i]!)));
+      }
       last.set(tid, v);
       for (let i = 0; i < 3; i++) sum[i]! += BigInt(Number(v[i]!));
     }
@@ -105,6 +113,7 @@ describe.runIf(nativeAddon())('the process scheduler sums: native = TS = the pla
   it('150 generated processes over 6 samples: threads come, go, fail to read; values near 2^53 and 2^64', () => {
     let compared = 0;
     let carried = 0;
+    let replaced = 0;
     let failed = 0;
     fc.assert(
       fc.property(fc.array(threadPlan, { minLength: 1, maxLength: 8 }), (plans) => {
@@ -149,6 +158,7 @@ describe.runIf(nativeAddon())('the process scheduler sums: native = TS = the pla
             compared++;
           }
           if (steps.some((s, i) => i > 0 && [...steps[i - 1]!.keys()].some((t) => !s.has(t)))) carried++;
+          if (plans.some((p) => p.reset > p.from && p.reset < p.from + p.steps)) replaced++;
         } finally {
           for (const s of samplers) s.close();
         }
@@ -158,6 +168,7 @@ describe.runIf(nativeAddon())('the process scheduler sums: native = TS = the pla
     expect(compared).toBe(900);
     expect(carried).toBeGreaterThan(20); // the generator reaches exits, and failures, not only steady threads
     expect(failed).toBeGreaterThan(20);
+    expect(replaced).toBeGreaterThan(20);
   });
 });
 
