@@ -129,6 +129,39 @@ void ProcSampler::drop_sched() {
   carry_[0] = carry_[1] = carry_[2] = 0;
 }
 
+// One thread's schedstat into t (opened first when it is not open): 0 and
+// its values in t.last, an errno, or kThreadExited.
+int ProcSampler::read_thread(int tid, SchedThread* t, unsigned __int128* sum) {
+  int e = 0;
+  char path[32];
+  if (t->fd < 0) {
+    std::snprintf(path, sizeof path, "task/%d/schedstat", tid);
+    t->fd = ::openat(dir_fd_, path, O_RDONLY | O_CLOEXEC);
+    if (t->fd < 0) e = errno;
+  }
+  SchedStat s{NAN, NAN, NAN};
+  if (e == 0) {
+    e = read_file(t->fd, 0);
+    if (e == 0 && !parse_schedstat(buf_.data(), len_, &s)) e = EBADMSG;
+  }
+  // ESRCH: the thread exited. ENOENT too, when its directory is gone with it
+  // (a schedstat missing beside a live thread's stat is a failure to read).
+  if (e == ENOENT) std::snprintf(path, sizeof path, "task/%d", tid);
+  if (e == ESRCH || (e == ENOENT && faccessat(dir_fd_, path, F_OK, 0) != 0)) return kThreadExited;
+  if (e != 0) return e;
+  // A counter below its last reading is another thread under the tid (a
+  // thread that exec()s takes the leader's): the old one's figures carried.
+  if (t->read && (s.cpu_time_ns < t->last[0] || s.run_delay_ns < t->last[1] || s.run_periods < t->last[2])) {
+    carry(*t);
+    for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t->last[i]);
+  }
+  t->read = true;
+  t->last[0] = s.cpu_time_ns;
+  t->last[1] = s.run_delay_ns;
+  t->last[2] = s.run_periods;
+  return 0;
+}
+
 void ProcSampler::sample_sched(ProcSample* out) {
   if (!sched_info_) {
     out->err[PE_SCHED] = kSchedNone;
@@ -141,14 +174,8 @@ void ProcSampler::sample_sched(ProcSample* out) {
     if (!std::isnan(sched_starttime_)) drop_sched();
     sched_starttime_ = st;
   }
-  if (!list_task_dir()) {
-    out->err[PE_SCHED] = errno ? errno : EIO;
-    return;
-  }
-  unsigned __int128 sum[3] = {carry_[0], carry_[1], carry_[2]};
+  unsigned __int128 sum[3];
   int fail_err = 0, fail_tid = 0, read = 0;
-  // Kept in place: no allocation per thread per sample once the threads are known.
-  sched_gen_++;
   auto exited = [&](std::map<int, SchedThread>::iterator it) {
     const SchedThread& t = it->second;
     carry(t);
@@ -157,60 +184,65 @@ void ProcSampler::sample_sched(ProcSample* out) {
     if (t.fd >= 0) ::close(t.fd);
     return sched_.erase(it);
   };
-  while (struct dirent* de = readdir(task_dir_)) {
-    char* endp = nullptr;
-    long tid = strtol(de->d_name, &endp, 10);
-    // Only canonical names (at most 10 digits), as the TS twin reads them.
-    if (*de->d_name < '1' || *de->d_name > '9' || *endp || tid > 0x7fffffff) continue;
-    auto it = sched_.find(static_cast<int>(tid));
-    if (it == sched_.end()) it = sched_.emplace(static_cast<int>(tid), SchedThread{}).first;
-    SchedThread& t = it->second;
-    if (t.gen == sched_gen_) continue;  // listed twice: counted once
-    int e = 0;
-    char path[32];
-    if (t.fd < 0) {
-      std::snprintf(path, sizeof path, "task/%.10s/schedstat", de->d_name);
-      t.fd = ::openat(dir_fd_, path, O_RDONLY | O_CLOEXEC);
-      if (t.fd < 0) e = errno;
-    }
-    SchedStat s{NAN, NAN, NAN};
-    if (e == 0) {
-      e = read_file(t.fd, 0);
-      if (e == 0 && !parse_schedstat(buf_.data(), len_, &s)) e = EBADMSG;
-    }
-    // ESRCH: the thread exited after the listing. ENOENT too, when its
-    // directory is gone with it (a schedstat missing beside a live thread's
-    // stat is a failure to read, not an exit).
-    if (e == ENOENT) std::snprintf(path, sizeof path, "task/%.10s", de->d_name);
-    if (e == ESRCH || (e == ENOENT && faccessat(dir_fd_, path, F_OK, 0) != 0)) {
-      exited(it);
-      continue;
-    }
-    t.gen = sched_gen_;
+  auto tally = [&](int tid, const SchedThread& t, int e) {
     if (e != 0) {
       if (fail_tid == 0 || tid < fail_tid) {
-        fail_tid = static_cast<int>(tid);
+        fail_tid = tid;
         fail_err = e;
       }
-    } else {
-      // A counter below its last reading is another thread under the tid (a
-      // thread that exec()s takes the leader's): the old one's figures carried.
-      if (t.read && (s.cpu_time_ns < t.last[0] || s.run_delay_ns < t.last[1] || s.run_periods < t.last[2])) {
-        carry(t);
-        for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t.last[i]);
+      return;
+    }
+    for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t.last[i]);
+    read++;
+  };
+  // The threads the last listing found, when stat's num_threads still counts
+  // as many and none of them has exited: no listing of task/ this time (a
+  // thread born since would make num_threads larger, or one gone be found).
+  double nt = out->v[F_NUM_THREADS];
+  bool known = sched_listed_ && !sched_.empty() && nt == static_cast<double>(sched_.size());
+  if (known) {
+    for (int i = 0; i < 3; i++) sum[i] = carry_[i];
+    for (auto& it : sched_) {
+      int e = read_thread(it.first, &it.second, sum);
+      if (e == kThreadExited) {
+        known = false;  // the listing below takes it from here
+        break;
       }
-      t.read = true;
-      t.last[0] = s.cpu_time_ns;
-      t.last[1] = s.run_delay_ns;
-      t.last[2] = s.run_periods;
-      for (int i = 0; i < 3; i++) sum[i] += static_cast<unsigned __int128>(t.last[i]);
-      read++;
+      tally(it.first, it.second, e);
     }
   }
-  // Threads not listed any more exited since the last sample: their last values stay in the sum.
-  for (auto it = sched_.begin(); it != sched_.end();) {
-    if (it->second.gen != sched_gen_) it = exited(it);
-    else ++it;
+  if (!known) {
+    if (!list_task_dir()) {
+      sched_listed_ = false;
+      out->err[PE_SCHED] = errno ? errno : EIO;
+      return;
+    }
+    sched_listed_ = true;
+    for (int i = 0; i < 3; i++) sum[i] = carry_[i];
+    fail_err = fail_tid = read = 0;
+    // Kept in place: no allocation per thread per sample once the threads are known.
+    sched_gen_++;
+    while (struct dirent* de = readdir(task_dir_)) {
+      char* endp = nullptr;
+      long tid = strtol(de->d_name, &endp, 10);
+      // Only canonical names (at most 10 digits), as the TS twin reads them.
+      if (*de->d_name < '1' || *de->d_name > '9' || *endp || tid > 0x7fffffff) continue;
+      auto it = sched_.find(static_cast<int>(tid));
+      if (it == sched_.end()) it = sched_.emplace(static_cast<int>(tid), SchedThread{}).first;
+      if (it->second.gen == sched_gen_) continue;  // listed twice: counted once
+      int e = read_thread(static_cast<int>(tid), &it->second, sum);
+      if (e == kThreadExited) {
+        exited(it);
+        continue;
+      }
+      it->second.gen = sched_gen_;
+      tally(static_cast<int>(tid), it->second, e);
+    }
+    // Threads not listed any more exited since the last sample: their last values stay in the sum.
+    for (auto it = sched_.begin(); it != sched_.end();) {
+      if (it->second.gen != sched_gen_) it = exited(it);
+      else ++it;
+    }
   }
   if (fail_tid != 0) {
     out->err[PE_SCHED] = fail_err;

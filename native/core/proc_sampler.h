@@ -83,6 +83,8 @@ class ProcSampler {
     uint64_t gen = 0;  // the sample that last listed it
   };
   void sample_sched(ProcSample* out);
+  static constexpr int kThreadExited = -2;
+  int read_thread(int tid, SchedThread* t, unsigned __int128* sum);
   void carry(const SchedThread& t);
   void drop_sched();
   bool list_task_dir();  // task_dir_ opened or rewound; false when it cannot be
@@ -98,6 +100,7 @@ class ProcSampler {
   bool sched_info_;
   std::map<int, SchedThread> sched_;
   uint64_t sched_gen_ = 0;
+  bool sched_listed_ = false;  // sched_ is the last listing of task/ (and what has happened to it since)
   unsigned __int128 carry_[3] = {0, 0, 0};  // exact: the threads' values as integers
   double sched_starttime_ = NAN;            // the identity the carry belongs to
   std::vector<char> buf_;

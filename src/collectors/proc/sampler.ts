@@ -27,6 +27,8 @@ const EBADMSG = E.EBADMSG;
 const ESRCH = E.ESRCH;
 const ENOENT = E.ENOENT;
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** readThread(): the thread has exited. */
+const EXITED = -2;
 
 function errnoOf(err: unknown): number {
   const code = (err as NodeJS.ErrnoException).code;
@@ -70,6 +72,8 @@ export class TsProcSampler implements ProcSampler {
   private carry = [0n, 0n, 0n];
   private schedStarttime = NaN;
   private schedGen = 0;
+  /** schedThreads is the last listing of task/ (and what has happened to it since). */
+  private schedListed = false;
 
   /** schedInfo: whether the kernel keeps scheduler statistics (false: the sums are null, errors[E_SCHED] = SCHED_NONE). */
   constructor(procRoot: string, pid: number, private readonly pageSize: number, private readonly schedInfo = true) {
@@ -157,6 +161,36 @@ export class TsProcSampler implements ProcSampler {
    * (errors[E_SCHED_TID]: the lowest such tid), since a sum missing a thread could fall. The twin of
    * native/core/proc_sampler.cc's sample_sched(): the same sums, exact as integers, then the nearest double.
    */
+  /** One thread's schedstat into t (opened first when it is not open): 0 and its values in t.last, an errno, or EXITED. */
+  private readThread(tid: number, t: SchedThread): number {
+    let e = 0;
+    let s: SchedStat | null = null;
+    if (t.fd < 0) {
+      try {
+        t.fd = fs.openSync(`${this.dir}/task/${tid}/schedstat`, 'r');
+      } catch (err) {
+        e = errnoOf(err);
+      }
+    }
+    if (e === 0) {
+      try {
+        s = parseSchedstat(this.read(t.fd));
+        if (s === null) e = EBADMSG;
+      } catch (err) {
+        e = errnoOf(err);
+      }
+    }
+    // ESRCH: the thread exited; ENOENT too when its directory went with it (a schedstat missing beside a live
+    // thread's stat is a failure to read, not an exit).
+    if (e === ESRCH || (e === ENOENT && !fs.existsSync(`${this.dir}/task/${tid}`))) return EXITED;
+    if (e !== 0) return e;
+    // A counter below its last reading is another thread under the tid (a thread that exec()s takes the leader's):
+    // the old one's figures carried.
+    if (t.last && (s!.cpu_time_ns < t.last[0] || s!.run_delay_ns < t.last[1] || s!.run_periods < t.last[2])) this.carryOf(t);
+    t.last = [s!.cpu_time_ns, s!.run_delay_ns, s!.run_periods];
+    return 0;
+  }
+
   private sched(values: Float64Array, errors: Int32Array): void {
     if (!this.schedInfo) {
       errors[E_SCHED] = SCHED_NONE;
@@ -168,69 +202,64 @@ export class TsProcSampler implements ProcSampler {
       if (!Number.isNaN(this.schedStarttime)) this.dropSched();
       this.schedStarttime = st;
     }
-    let names: string[];
-    try {
-      names = fs.readdirSync(`${this.dir}/task`);
-    } catch (err) {
-      errors[E_SCHED] = errnoOf(err);
-      return;
-    }
     let failErr = 0;
     let failTid = 0;
     let read = 0;
-    const gen = ++this.schedGen;
     const threads = this.schedThreads;
-    for (const name of names) {
-      if (!/^[1-9]\d{0,9}$/.test(name)) continue;
-      const tid = Number(name);
-      if (tid > 0x7fffffff) continue;
-      let t = threads.get(tid);
-      if (t === undefined) threads.set(tid, (t = { fd: -1, last: null, now: false, gen: 0 }));
-      else if (t.gen === gen) continue; // listed twice: counted once
-      t.now = false;
-      let e = 0;
-      let s: SchedStat | null = null;
-      if (t.fd < 0) {
-        try {
-          t.fd = fs.openSync(`${this.dir}/task/${name}/schedstat`, 'r');
-        } catch (err) {
-          e = errnoOf(err);
+    const tally = (tid: number, t: SchedThread, e: number) => {
+      t.now = e === 0;
+      if (e === 0) read++;
+      else if (failTid === 0 || tid < failTid) (failTid = tid), (failErr = e);
+    };
+    // The threads the last listing found, when stat's num_threads still counts as many and none of them has
+    // exited: no listing of task/ this time (a thread born since would make num_threads larger, or one gone be found).
+    let known = this.schedListed && threads.size > 0 && values[F.num_threads] === threads.size;
+    if (known) {
+      for (const [tid, t] of threads) {
+        const e = this.readThread(tid, t);
+        if (e === EXITED) {
+          known = false; // the listing below takes it from here
+          break;
         }
-      }
-      if (e === 0) {
-        try {
-          s = parseSchedstat(this.read(t.fd));
-          if (s === null) e = EBADMSG;
-        } catch (err) {
-          e = errnoOf(err);
-        }
-      }
-      // ESRCH: the thread exited after the listing; ENOENT too when its directory went with it (a schedstat missing
-      // beside a live thread's stat is a failure to read, not an exit).
-      if (e === ESRCH || (e === ENOENT && !fs.existsSync(`${this.dir}/task/${name}`))) {
-        this.carryOf(t);
-        if (t.fd >= 0) fs.closeSync(t.fd);
-        threads.delete(tid);
-        continue;
-      }
-      t.gen = gen;
-      if (e !== 0) {
-        if (failTid === 0 || tid < failTid) { failTid = tid; failErr = e; }
-      } else {
-        // A counter below its last reading is another thread under the tid (a thread that exec()s takes the
-        // leader's): the old one's figures carried.
-        if (t.last && (s!.cpu_time_ns < t.last[0] || s!.run_delay_ns < t.last[1] || s!.run_periods < t.last[2])) this.carryOf(t);
-        t.last = [s!.cpu_time_ns, s!.run_delay_ns, s!.run_periods];
-        t.now = true;
-        read++;
+        tally(tid, t, e);
       }
     }
-    // Threads no longer listed exited since the last sample: their last values stay in the sum.
-    for (const [tid, gone] of threads) {
-      if (gone.gen === gen) continue;
-      this.carryOf(gone);
-      if (gone.fd >= 0) fs.closeSync(gone.fd);
-      threads.delete(tid);
+    if (!known) {
+      let names: string[];
+      try {
+        names = fs.readdirSync(`${this.dir}/task`);
+      } catch (err) {
+        this.schedListed = false;
+        errors[E_SCHED] = errnoOf(err);
+        return;
+      }
+      this.schedListed = true;
+      failErr = failTid = read = 0;
+      const gen = ++this.schedGen;
+      for (const name of names) {
+        if (!/^[1-9]\d{0,9}$/.test(name)) continue;
+        const tid = Number(name);
+        if (tid > 0x7fffffff) continue;
+        let t = threads.get(tid);
+        if (t === undefined) threads.set(tid, (t = { fd: -1, last: null, now: false, gen: 0 }));
+        else if (t.gen === gen) continue; // listed twice: counted once
+        const e = this.readThread(tid, t);
+        if (e === EXITED) {
+          this.carryOf(t);
+          if (t.fd >= 0) fs.closeSync(t.fd);
+          threads.delete(tid);
+          continue;
+        }
+        t.gen = gen;
+        tally(tid, t, e);
+      }
+      // Threads no longer listed exited since the last sample: their last values stay in the sum.
+      for (const [tid, gone] of threads) {
+        if (gone.gen === gen) continue;
+        this.carryOf(gone);
+        if (gone.fd >= 0) fs.closeSync(gone.fd);
+        threads.delete(tid);
+      }
     }
     if (failTid !== 0) {
       errors[E_SCHED] = failErr;
