@@ -70,8 +70,9 @@ describe.skipIf(!hasChromium() || !hasQemu())('labtel report in a real browser',
       fs.mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'report.png'), fullPage: true });
       expect(errors).toEqual([]);
-      expect(seen).toHaveLength(4);
-      expect(seen.map((s) => s.panel)).toEqual(['proc-cpu', 'proc-rss', 'cgroup-pressure', 'qmp-block']);
+      expect(seen).toHaveLength(5);
+      // QMP named the vCPU threads: their run delay has a panel of its own; the cgroup's pressure follows proc's panels.
+      expect(seen.map((s) => s.panel)).toEqual(['proc-cpu', 'proc-rss', 'proc-run-delay', 'cgroup-pressure', 'qmp-block']);
       for (const s of seen) {
         expect(s.drawn, `panel ${s.panel} drew nothing`).toBeGreaterThan(500);
         expect(s.marker, `panel ${s.panel} has no marker at the RESUME event`).toBe(true);
