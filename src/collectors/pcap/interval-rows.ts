@@ -106,6 +106,7 @@ export class IntervalRows {
     const iface = o.readIface ? o.readIface() : readIfaceCounters(o.config.iface);
     const ifFields: Record<string, number | null> = { if_ifindex: 'why' in iface ? null : iface.ifindex };
     if ('why' in iface) reasons.if_ifindex = iface.why;
+    else if (iface.ifindex === null) reasons.if_ifindex = iface.ifindexWhy ?? 'not read';
     for (const c of IF_COUNTERS) {
       const v = 'why' in iface ? null : iface.values[c];
       ifFields[`if_${c}`] = v;

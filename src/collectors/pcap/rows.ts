@@ -11,7 +11,7 @@ function ifCounterFields() {
   const kernel = (what: string) =>
     measurement(
       counter(
-        `${what}, as /sys/class/net/<iface>/statistics counts it: cumulative since the interface was created (not since the episode began), read when the row is written. The interface's own count, whatever tcpdump saw; null, with the reason, when the capture is on 'any', the interface is gone, or the file could not be read.`,
+        `${what}, from the interface's line of /proc/self/net/dev (the agent's own network namespace, where it runs tcpdump): cumulative since the interface was created (not since the episode began), read when the row is written. The interface's own count, whatever tcpdump saw; null, with the reason, when the capture is on 'any', the interface is gone, or the file could not be read.`,
       ),
     );
   return {
@@ -19,7 +19,7 @@ function ifCounterFields() {
     if_tx_packets: kernel('Packets the interface sent'),
     if_rx_bytes: kernel('Bytes the interface received'),
     if_tx_bytes: kernel('Bytes the interface sent'),
-    if_rx_dropped: kernel("Packets the interface received that the kernel dropped (no buffer, a full backlog; for a tap, frames from the guest). The kernel's count, not tcpdump's if_drops"),
+    if_rx_dropped: kernel("Packets the interface received that the kernel dropped (no buffer, a full backlog; for a tap, frames from the guest), with the driver's missed packets (/proc/net/dev's drop column adds rx_missed_errors). The kernel's count, not tcpdump's if_drops"),
     if_tx_dropped: kernel("Packets to send that the interface dropped (for a tap, frames to the guest that QEMU did not read in time: its queue was full). The kernel's count, not tcpdump's if_drops"),
     if_rx_errors: kernel('Receive errors of the interface'),
     if_tx_errors: kernel('Transmit errors of the interface'),
@@ -51,7 +51,7 @@ export const pcapIntervalRow = z.strictObject({
     .positive()
     .nullable()
     .describe(
-      "The captured interface's ifindex when its counters (the if_* fields below) were read. Not a measurement: it tells interfaces apart. When it changes, the interface was deleted and created again under the same name and its counters started over: never subtract an if_* counter across a change (nor across a null).",
+      "The captured interface's ifindex in the agent's own network namespace when its counters (the if_* fields below) were read (from /proc/self/net/dev_snmp6/<iface>, else /proc/self/net/igmp; null, with the reason, when neither lists it). Not a measurement: it tells interfaces apart. When it changes, the interface was deleted and created again under the same name (or another interface took the name) and its counters started over: never subtract an if_* counter across a change (nor across a null).",
     ),
   ...ifCounterFields(),
 }).describe(
