@@ -3,26 +3,36 @@
 // are taken over the same stretches: each is a run of consecutive interval
 // rows of one tcpdump run on one ifindex, tcpdump running at each row, the
 // interface's counters read at each and never going back. Over a stretch,
-// the interface passed (last - first) of if_rx_packets + if_tx_packets, and
-// the capture delivered the pkts of every row after the first (a row's pkts
-// are those of the interval that ends at it). Summed over the stretches,
-// the episode is degraded when the capture is far below the interface:
-//   capture packets < 90% of the interface's, and the shortfall more than
-//   100 packets, and capture bytes < 90% of the interface's bytes.
+// the interface transmitted (last - first) of if_tx_packets, and the capture
+// delivered the pkts of every row after the first (a row's pkts are those of
+// the interval that ends at it). Summed over the stretches, the episode is
+// degraded when the capture is far below what the interface transmitted:
+//   capture packets < 90% of if_tx_packets, and the shortfall more than
+//   100 packets, and capture bytes < 90% of if_tx_bytes.
+// Why the transmit side only: every frame an interface transmits passed the
+// packet taps (dev_queue_xmit_nit) before its driver counted it, so a
+// capture that delivered fewer packets than the interface transmitted
+// certainly missed some. The receive side proves nothing: on a tap the
+// guest writes what rx counts, and the kernel can drop a frame after
+// counting it and before any packet socket (a 14-byte frame with ethertype
+// 0x8100 and no tag dies in skb_vlan_untag; a bridge's input firewall drops
+// after the bridge counted the frame), so a guest could make a whole capture
+// look lossy. The cost: a loss confined to received packets is not seen here
+// (tcpdump's own kernel_drops counts what its buffer could not take).
 // Why each condition, against false alarms:
 // - tcpdump hands packets over up to 1 s after capture, so the counts of a
-//   stretch differ by what crossed near its edges: the 100 packets and the
-//   10% leave room for that in short or quiet episodes;
-// - the bytes: with GRO (a physical NIC) the kernel merges received frames
-//   before tcpdump sees them, and the driver counts the frames: the capture
-//   sees fewer packets but nearly the same bytes (one header per merged
-//   packet), so packets alone would cry wolf; a capture that really missed
-//   packets misses their bytes too;
-// - a capture that sees MORE than the counters is never degraded: on a Linux
-//   bridge the bridge device counts only frames to and from the host (and
-//   forwarded frames only while it is promiscuous), and a tap counts as
-//   tx_dropped, not tx_packets, frames to the guest that QEMU did not read,
-//   which tcpdump saw;
+//   stretch differ by what crossed near its edges: the capture's pkts of the
+//   row right after a stretch (of the same tcpdump run: its late deliveries)
+//   count into the stretch, and the 100 packets and the 10% leave room for
+//   the rest in short or quiet episodes;
+// - the bytes: with TSO/GSO the capture sees a super-frame before it is
+//   segmented, and a driver may count the segments: the capture sees fewer
+//   packets but nearly the same bytes (one header per segment less), so
+//   packets alone would cry wolf; a capture that really missed packets
+//   misses their bytes too;
+// - a capture that sees MORE than the counters is never degraded: it sees
+//   what the interface received too, and on a Linux bridge the bridge device
+//   counts only frames to and from the host;
 // - with a BPF `filter`, the capture sees only what it matches: the cross-
 //   check is not made (the pcap README says so).
 // The row the episode's stop writes comes after tcpdump ended (it is not
@@ -38,7 +48,7 @@ export const CAPTURE_SHARE = 0.9;
 /** ...and when it missed more than this many packets. */
 export const MIN_SHORTFALL = 100;
 
-const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : null);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 interface Point {
@@ -46,9 +56,10 @@ interface Point {
   ifindex: number;
   pkts: number;
   bytes: number;
-  /** The interface's rx+tx packets and bytes at the row. */
+  /** The interface's tx packets and bytes at the row (rx only for the sentence). */
   ifPkts: number;
   ifBytes: number;
+  rxPkts: number;
 }
 
 /** A row's figures, or null when it cannot be part of a stretch (a number missing or not one). */
@@ -56,17 +67,23 @@ function pointOf(r: Row): Point | null {
   const ifindex = num(r.if_ifindex);
   const rx = num(r.if_rx_packets);
   const tx = num(r.if_tx_packets);
-  const rxb = num(r.if_rx_bytes);
   const txb = num(r.if_tx_bytes);
   const pkts = num(r.pkts);
   const bytes = num(r.bytes);
-  if (ifindex === null || rx === null || tx === null || rxb === null || txb === null || pkts === null || bytes === null) return null;
-  return { run: r.run, ifindex, pkts, bytes, ifPkts: rx + tx, ifBytes: rxb + txb };
+  if (ifindex === null || rx === null || tx === null || txb === null || pkts === null || bytes === null) return null;
+  return { run: r.run, ifindex, pkts, bytes, ifPkts: tx, ifBytes: txb, rxPkts: rx };
+}
+
+/** A row's capture counts alone (its interface counters may be null: the interface gone, a restart). */
+function lateOf(r: Row): { pkts: number; bytes: number } | null {
+  const pkts = num(r.pkts);
+  const bytes = num(r.bytes);
+  return pkts === null || bytes === null ? null : { pkts, bytes };
 }
 
 /** The cross-check, for verify (VerifyRules.fold). `filter`: the pcap config's; `iface`: its name, for the sentence. */
 export function captureVsIface(iface: string, filter: unknown): RowFold {
-  const sum = { cap: 0, capBytes: 0, ifPkts: 0, ifBytes: 0, stretches: 0 };
+  const sum = { cap: 0, capBytes: 0, ifPkts: 0, ifBytes: 0, rxPkts: 0, stretches: 0 };
   let first: Point | null = null;
   let prev: Point | null = null;
   let cap = 0;
@@ -83,6 +100,7 @@ export function captureVsIface(iface: string, filter: unknown): RowFold {
       sum.capBytes += capBytes + lastBytes;
       sum.ifPkts += last.ifPkts - first.ifPkts;
       sum.ifBytes += last.ifBytes - first.ifBytes;
+      sum.rxPkts += last.rxPkts - first.rxPkts;
       sum.stretches++;
     }
     first = prev = null;
@@ -95,13 +113,14 @@ export function captureVsIface(iface: string, filter: unknown): RowFold {
       if (typeof r.pkts === 'number') delivered++;
       if (typeof r.if_rx_packets === 'number') ifRead++;
       if (closing) {
-        // Not the last row: the stretch ended at the row before the closing one.
+        // Not the last row: the stretch ended at the row before the closing one, whose pkts are the run's late deliveries.
+        const c: Point = closing;
         closing = null;
-        close(prev, 0, 0);
+        close(prev, c.pkts, c.bytes);
       }
       const p = pointOf(r);
       const running = r.tcpdump_running === true;
-      const goesOn = p && prev && first && p.run === prev.run && p.ifindex === prev.ifindex && p.ifPkts >= prev.ifPkts && p.ifBytes >= prev.ifBytes;
+      const goesOn = p && prev && first && p.run === prev.run && p.ifindex === prev.ifindex && p.ifPkts >= prev.ifPkts && p.ifBytes >= prev.ifBytes && p.rxPkts >= prev.rxPkts;
       if (goesOn && !running) {
         closing = p;
       } else if (goesOn) {
@@ -109,7 +128,9 @@ export function captureVsIface(iface: string, filter: unknown): RowFold {
         capBytes += p.bytes;
         prev = p;
       } else {
-        close(prev, 0, 0);
+        // The row after a stretch's last: what it delivered of the same tcpdump run came up to ~1 s late, some of it from the stretch.
+        const late = prev && r.run === prev.run ? lateOf(r) : null;
+        close(prev, late?.pkts ?? 0, late?.bytes ?? 0);
         if (p && running) first = prev = p;
       }
     },
@@ -129,7 +150,7 @@ export function captureVsIface(iface: string, filter: unknown): RowFold {
       const missed = sum.ifPkts - sum.cap;
       if (sum.ifPkts > 0 && sum.cap < CAPTURE_SHARE * sum.ifPkts && missed > MIN_SHORTFALL && sum.capBytes < CAPTURE_SHARE * sum.ifBytes) {
         degraded.push(
-          `pcap saw ${fmt(sum.cap)} packets while ${iface} passed ${fmt(sum.ifPkts)} (rx+tx) between its first and last rows: the capture missed ${Math.floor((100 * missed) / sum.ifPkts)}% (${fmt(sum.capBytes)} of ${fmt(sum.ifBytes)} bytes; over ${sum.stretches} ${sum.stretches === 1 ? 'stretch' : 'stretches'} of one tcpdump run on one ifindex)`,
+          `pcap saw ${fmt(sum.cap)} packets while ${iface} transmitted ${fmt(sum.ifPkts)} (tx; it received ${fmt(sum.rxPkts)}) between its first and last rows: every transmitted frame passed the capture's tap, so it missed at least ${fmt(missed)} packets (${Math.floor((100 * missed) / sum.ifPkts)}% of tx; ${fmt(sum.capBytes)} of ${fmt(sum.ifBytes)} tx bytes; over ${sum.stretches} ${sum.stretches === 1 ? 'stretch' : 'stretches'} of one tcpdump run on one ifindex)`,
         );
       }
       return { failed, degraded };
