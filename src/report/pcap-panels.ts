@@ -2,8 +2,8 @@
 // per interval. Every figure is a counter (the interface's since it was
 // created, tcpdump's since the episode began), differenced between two
 // consecutive interval rows only: never across a tcpdump restart (another
-// run), an interface created again (another ifindex: its counters started
-// over), a null, lost rows, or a counter that went back. There the line has
+// run), an interface that changed (another ifindex: re-created, or another
+// interface under the name), a null, lost rows, or a counter that went back. There the line has
 // a gap, and the reason is marked.
 import { num, type Row, type PanelSink } from './episode-rows.js';
 import { Marks } from './marks.js';
@@ -50,12 +50,13 @@ export function pcapPanels(): PanelSink<{ panels: Panel[]; markers: Marker[] }> 
     }
     const sameIface = joined && ifindex !== null && prev!.ifindex !== null && ifindex === prev!.ifindex;
     if (joined && ifindex !== null && prev!.ifindex !== null && ifindex !== prev!.ifindex) {
-      marks.add(x, 'break', `interface created again (ifindex ${prev!.ifindex}→${ifindex}): its counters started over`, 'interfaces created again');
+      marks.add(x, 'break', `the interface changed (ifindex ${prev!.ifindex}→${ifindex}: re-created or another interface under this name): counters not compared across`, 'interface changes');
     }
     if (ifindex === null) {
       if (!unread) {
         const why = (r.null_reasons as Record<string, unknown> | undefined)?.if_ifindex;
-        marks.add(x, 'break', `interface counters not read${typeof why === 'string' ? ` (${why})` : ''}`, 'rows without interface counters');
+        const what = num(r.if_rx_packets) !== null ? 'interface not identified, counters not compared' : 'interface counters not read';
+        marks.add(x, 'break', `${what}${typeof why === 'string' ? ` (${why})` : ''}`, 'rows without interface counters');
       }
       unread = true;
     } else unread = false;
@@ -76,7 +77,7 @@ export function pcapPanels(): PanelSink<{ panels: Panel[]; markers: Marker[] }> 
 
   const finish = (): { panels: Panel[]; markers: Marker[] } => {
     const notes = [
-      "per interval, the difference of two consecutive pcap rows: the interface's own counters (/sys/class/net, the kernel's: a tap's tx dropped are frames the guest did not take) beside the capture's (kernel drops: tcpdump could not keep up; if_drops: what tcpdump says the interface dropped for it); a tcpdump restart, an interface created again (a new ifindex), a null or lost rows is a gap",
+      "per interval, the difference of two consecutive pcap rows: the interface's own counters (/proc/self/net/dev, the kernel's: a tap's tx dropped are frames the guest did not take) beside the capture's (kernel drops: tcpdump could not keep up; if_drops: what tcpdump says the interface dropped for it); a tcpdump restart, an interface that changed (a new ifindex), a null or lost rows is a gap",
       ...marks.notes('pcap-drops'),
     ];
     const p = drops.panel('pcap-drops', 'Drops: interface and capture (pcap)', 'packets per interval', notes, undefined, marks.on('pcap-drops'));

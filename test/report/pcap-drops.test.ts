@@ -54,9 +54,9 @@ describe.skipIf(!hasChromium())('labtel report: interface drops beside capture d
     expect(points('capture: if_drops (tcpdump)')).toEqual([null, 0, 0, 2, null, 0, 0, 0, 0, 0, 0]);
     expect(p.markers.filter((m) => m.kind === 'break').map((m) => [m.t, m.label])).toEqual([
       [1.8, 'pcap: tcpdump restarted (run 1)'],
-      [2.2, 'pcap: interface created again (ifindex 5→8): its counters started over'],
+      [2.2, 'pcap: the interface changed (ifindex 5→8: re-created or another interface under this name): counters not compared across'],
       [2.6, 'pcap: interface counters not read (interface tap0 does not exist (gone))'],
     ]);
-    expect(p.notes.join('\n')).toContain('interfaces created again 1');
+    expect(p.notes.join('\n')).toContain('interface changes 1');
   });
 });
