@@ -94,8 +94,8 @@ describe.skipIf(!hasNats())('the agent forwarding the end of an episode', () => 
     const bySource = Object.entries(summary.forwarding!.nats!.by_source);
     expect(bySource.length).toBeGreaterThan(0);
     for (const [source, acc] of bySource) expect(acc.remaining, source).toBe(0);
-    expect(formatSummary(e.dir, summary)).toMatch(/forwarding: nats: complete, \d+ rows forwarded to LABTEL \(agent \d+, host_proc \d+\)/);
-    expect(e.log.join('\n')).toMatch(/nats: every row forwarded to LABTEL \(agent \d+, host_proc \d+\)/);
+    expect(formatSummary(e.dir, summary)).toMatch(/forwarding: nats: complete, \d+ rows forwarded to LABTEL \(agent \d+, host_cgroup \d+, host_proc \d+\)/);
+    expect(e.log.join('\n')).toMatch(/nats: every row forwarded to LABTEL \(agent \d+, host_cgroup \d+, host_proc \d+\)/);
   }, 120_000);
 
   // regression for: the agent sent summary.json only after a pass over the rows succeeded, so a file it could not

@@ -125,6 +125,8 @@ describe.runIf(nativeAddon())('the process scheduler sums: native = TS = the pla
         fs.mkdirSync(path.join(dir, 'task'), { recursive: true });
         for (const f of PROC_FILES) fs.writeFileSync(path.join(dir, f), f === 'stat' ? STAT(0) : '');
         const samplers = KINDS.map((k) => createProcSampler(root, 77, 4096, k).sampler);
+        expect(samplers.length).toBeGreaterThan(0);
+        expect(steps.length).toBeGreaterThan(0);
         for (const s of samplers) expect(s.open()).toBe(0);
         try {
           for (const [i, step] of steps.entries()) {
