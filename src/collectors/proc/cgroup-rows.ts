@@ -38,7 +38,7 @@ export const hostCgroupRow = z.strictObject({
     .enum(CGROUP_EVENTS)
     .nullable()
     .describe(
-      "'started' on the first row; 'moved' when the target is in another cgroup than at the previous row (it moved itself, or was moved); 'recreated' when its cgroup has the same path but is another directory (removed and made again: counters start over); 'restarted' when a pidfile target came back as a new process (host_proc says so too); 'exited' on the row recording the target's exit (every value null). The counters of rows either side of any event are not comparable: never subtract across one. null otherwise.",
+      "'started' on the first row; 'moved' when the target is in another cgroup than at the previous row (it moved itself, or was moved), or was seen in another one since (its path is checked at every proc sample: a move away and back between two rows is marked too, though the path is the same; a move shorter than one proc interval, or than one 1 ms batch of the native loop, is not seen); 'recreated' when its cgroup has the same path but is another directory (removed and made again: counters start over); 'restarted' when a pidfile target came back as a new process (host_proc says so too); 'exited' on the row recording the target's exit (every value null). The counters of rows either side of any event are not comparable: never subtract across one. null otherwise.",
     ),
   interval_s: measured('Seconds since the previous row of the same target and cgroup; null on the first and on every row with a cgroup_event.'),
   cpu_pressure_some_total_us: pressure('cpu', 'some'),

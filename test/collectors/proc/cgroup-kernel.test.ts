@@ -158,6 +158,40 @@ describe('host_cgroup on the real kernel', () => {
     expect(rows[at + 1]!.interval_s).toBeGreaterThan(0);
   });
 
+  // Regression for: a move away and back between two rows was invisible (the path was read only when a row was due), so
+  // a row said A for values that spanned B's time too (the reviewer's hop.sh: 0.6 s in A, 0.3 s burning in B).
+  it("says 'moved' on a row after the target hopped A -> B -> A between two rows (the path is checked at every proc sample)", () => {
+    const a = makeCgroup();
+    const b = makeCgroup();
+    const child = start('sh', ['-c', 'while :; do sleep 1; done']);
+    fs.writeFileSync(path.join(a.dir, 'cgroup.procs'), String(child.pid));
+    const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
+    const writer = new JsonlWriter(out, { availableInDeployment: true });
+    // The proc loop's samples at 0, 1, 2, 3, 4 s; a row is due every 2 s.
+    let now = 0;
+    const sampler = new CgroupSampler({ writer, clock: { now: () => now } as EpisodeClock, intervalMs: 2000 });
+    const target = { pid: child.pid!, starttime: starttimeOf(child.pid!) };
+    const at = (s: number) => ((now = s * 1e9), sampler.beside(target));
+    at(0); // row: started, in A
+    fs.writeFileSync(path.join(b.dir, 'cgroup.procs'), String(child.pid));
+    at(1); // a proc sample, no row: in B
+    fs.writeFileSync(path.join(a.dir, 'cgroup.procs'), String(child.pid));
+    at(2); // row: back in A, but its values span B's time
+    at(3);
+    at(4); // row: A all along
+    sampler.close();
+    writer.close();
+    const rows = cgroupRows(readJsonl(out));
+    expect(rows.map((r) => [r.cgroup_path, r.cgroup_event])).toEqual([
+      [a.rel, 'started'],
+      [a.rel, 'moved'],
+      [a.rel, null],
+    ]);
+    expect(rows[1]!.interval_s).toBeNull();
+    expect(reasons(rows[1]!).interval_s).toBe('first row after the cgroup_event (moved)');
+    expect(rows[2]!.interval_s).toBe(2);
+  });
+
   // Regression for: a cgroup removed and made again under the same name has counters from 0; same path, another directory.
   it("says 'recreated' when the target's cgroup was removed and made again under the same path between two rows", () => {
     const one = makeCgroup();
