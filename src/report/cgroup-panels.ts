@@ -30,7 +30,8 @@ const reasonOf = (r: Row, field: string): string => {
 
 /** The cgroup pressure panel, from the host_cgroup rows of telemetry-proc.jsonl pushed in file order. */
 export function cgroupPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; markers: Marker[] }> {
-  const intervalNs = meta.intervalMs('proc', 1000, 'cgroup_interval_ms') * 1e6;
+  // Rows come when a proc sample (or batch) finds the cgroup's row due: never more often than proc's interval.
+  const intervalNs = Math.max(meta.intervalMs('proc', 1000, 'cgroup_interval_ms'), meta.intervalMs('proc', 100, 'interval_ms')) * 1e6;
   const marks = new Marks('cgroup', [PANEL]);
   const series = new Series();
   /** Per line, why it had no value where it had none (the first reason and how many rows): said in the notes. */

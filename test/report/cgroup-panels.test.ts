@@ -77,6 +77,18 @@ describe('cgroup pressure panel', () => {
     expect(labels).toEqual(['cgroup: cpu some: the total went down: dropped', 'cgroup: cpu some: 1600000 µs stalled per s is more than a second per second: dropped']);
   });
 
+  // Regression for: rows every proc interval (1 s) read as silences against cgroup_interval_ms (100 ms, 3x = 0.3 s): an empty panel.
+  it('expects a row no more often than proc samples (max of interval_ms and cgroup_interval_ms)', () => {
+    seq = 0;
+    const slow = episodeMeta({ clock: { clk_tck: 100 }, manifest: { collectors: { proc: { interval_ms: 1000, cgroup_interval_ms: 100 } } } });
+    const b = panelBuilder(slow);
+    for (const r of [cg(1, 0), cg(2, 100_000), cg(3, 300_000)]) b.push('proc', r);
+    const { panels, markers } = b.finish(null);
+    const panel = panels.find((p) => p.id === 'cgroup-pressure');
+    expect(cpuSome(panel!)).toEqual([[1, null], [2, 100_000], [3, 200_000]]);
+    expect(markers.filter((m) => m.label.startsWith('cgroup: '))).toEqual([]);
+  });
+
   // Regression for: host_cgroup rows in the proc file read as process rows (a sample with no CPU, breaking its lines).
   it('leaves the proc panels to the host_proc rows beside them', () => {
     seq = 0;

@@ -25,4 +25,12 @@ describe('host_cgroup rows', () => {
     expect([c.cgroup, c.cgroup_interval_ms]).toEqual([true, 1000]);
     expect(procConfig.safeParse({ cgroup_interval_ms: 0 }).success).toBe(false);
   });
+
+  // Regression for: cgroup_interval_ms below what the rows can come at (1 ms: the panel, expecting a row every 3 ms, drew nothing).
+  it('refuses a cgroup_interval_ms under 100 with a message that says why', () => {
+    const r = procConfig.safeParse({ cgroup_interval_ms: 1 });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.message).toMatch(/^expected at least 100 \(ms\), got 1: host_cgroup rows are read on the proc loop's ticks/);
+    expect(procConfig.parse({ cgroup_interval_ms: 100 }).cgroup_interval_ms).toBe(100);
+  });
 });
