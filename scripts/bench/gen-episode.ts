@@ -91,7 +91,7 @@ export function generateEpisode(dir: string, seconds: number, opts: { cgroup?: b
         const sys = Math.round((1e6 * cpu.sys) / 100);
         yield {
           ...env('host_cgroup', t), null_reasons: { ...(i === 0 ? { interval_s: 'first row' } : {}), ...cpuAbsent, ...memAbsent },
-          pid, cgroup_path: '/machine.slice/qemu-4242.scope', cgroup_mount: '/sys/fs/cgroup/unified', cgroup_inode: 4711, cgroup_event: i === 0 ? 'started' : null, interval_s: i === 0 ? null : 1,
+          pid, cgroup_path: '/machine.slice/qemu-4242.scope', cgroup_mount: '/sys/fs/cgroup/unified', cgroup_inode: 4711, cgroup_root: false, cgroup_other_processes: 0, cgroup_event: i === 0 ? 'started' : null, interval_s: i === 0 ? null : 1,
           cpu_pressure_some_total_us: Math.round(t * 2e5 * (0.5 + wave(t, 240))), cpu_pressure_full_total_us: Math.round(t * 5e4), memory_pressure_some_total_us: 0, memory_pressure_full_total_us: 0,
           io_pressure_some_total_us: Math.round(t * 1e4), io_pressure_full_total_us: Math.round(t * 4e3), cpu_usage_us: user + sys, cpu_user_us: user, cpu_system_us: sys,
           cpu_nr_periods: null, cpu_nr_throttled: null, cpu_throttled_us: null, memory_current_bytes: null, memory_events_low: null, memory_events_high: null, memory_events_max: null, memory_events_oom: null, memory_events_oom_kill: null,

@@ -37,8 +37,16 @@ export function cgroupPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; ma
   /** Per line, why it had no value where it had none (the first reason and how many rows): said in the notes. */
   const missing = new Map<string, { why: string; rows: number }>();
   let last: Row | null = null;
+  /** Whose values these are beside the target's: rows in the root cgroup (host-wide), and the most other processes a row said its cgroup held. */
+  let rootRows = 0;
+  let others = 0;
+  let othersAtLeast: string | null = null;
 
   const push = (r: Row): void => {
+    if (r.cgroup_root === true) rootRows++;
+    const o = num(r.cgroup_other_processes);
+    if (o !== null) others = Math.max(others, o);
+    else if (r.cgroup_root !== true && othersAtLeast === null && /^at least \d+ /.test(reasonOf(r, 'cgroup_other_processes'))) othersAtLeast = reasonOf(r, 'cgroup_other_processes');
     const x = (r.t_mono_ns as number) / 1e9;
     const event = r.cgroup_event;
     let comparable = last !== null;
@@ -95,12 +103,16 @@ export function cgroupPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; ma
   };
 
   const finish = (): { panels: Panel[]; markers: Marker[] } => {
+    const shared = othersAtLeast ? `shared with ${othersAtLeast.split(':')[0]}` : others > 0 ? `shared with ${others} other processes` : null;
+    const whose = rootRows ? 'host-wide (root cgroup)' : shared;
     const notes = [
+      ...(rootRows ? [`host-wide (root cgroup): in ${rootRows} rows the target was in the root cgroup, whose totals are the whole host's, not the target's`] : []),
+      ...(!rootRows && shared ? [`${shared}: the cgroup's totals are theirs too, not the target's alone (cgroup_other_processes)`] : []),
       "µs in which some (or, for full, every non-idle) task of the target's cgroup was stalled on the resource, per second of each interval (PSI totals of host_cgroup rows: 1,000,000 is stalled all the time); from two consecutive rows of the same cgroup: a move, a cgroup made again, a restart, an exit, lost rows, a missing value or a silence over 3 intervals is a gap",
       ...[...missing].map(([label, m]) => `${label}: not read in ${m.rows} rows (${m.why})`),
       ...marks.notes(PANEL),
     ];
-    const panel = series.panel(PANEL, 'cgroup pressure (host_cgroup)', 'µs stalled per s', notes, undefined, marks.on(PANEL));
+    const panel = series.panel(PANEL, `cgroup pressure (host_cgroup)${whose ? `: ${whose}` : ''}`, 'µs stalled per s', notes, undefined, marks.on(PANEL));
     return { panels: panel ? [panel] : [], markers: marks.list };
   };
   return { push, finish };

@@ -13,7 +13,7 @@ let seq = 0;
 /** A host_cgroup row at t seconds: the cpu some total `some` µs; the other totals 0; `extra` over it. */
 function cg(t: number, some: number | null, extra: Row = {}): Row {
   return {
-    source: 'host_cgroup', t_mono_ns: Math.round(t * 1e9), seq: seq++, available_in_deployment: true, pid: 10, cgroup_path: '/vm', cgroup_mount: '/sys/fs/cgroup', cgroup_inode: 7, cgroup_event: null, interval_s: 1,
+    source: 'host_cgroup', t_mono_ns: Math.round(t * 1e9), seq: seq++, available_in_deployment: true, pid: 10, cgroup_path: '/vm', cgroup_mount: '/sys/fs/cgroup', cgroup_inode: 7, cgroup_root: false, cgroup_other_processes: 0, cgroup_event: null, interval_s: 1,
     cpu_pressure_some_total_us: some, cpu_pressure_full_total_us: 0, memory_pressure_some_total_us: 0, memory_pressure_full_total_us: 0, io_pressure_some_total_us: 0, io_pressure_full_total_us: 0,
     cpu_usage_us: 1, cpu_user_us: 1, cpu_system_us: 0, cpu_nr_periods: null, cpu_nr_throttled: null, cpu_throttled_us: null, memory_current_bytes: null,
     memory_events_low: null, memory_events_high: null, memory_events_max: null, memory_events_oom: null, memory_events_oom_kill: null, ...extra,
@@ -87,6 +87,20 @@ describe('cgroup pressure panel', () => {
     const panel = panels.find((p) => p.id === 'cgroup-pressure');
     expect(cpuSome(panel!)).toEqual([[1, null], [2, 100_000], [3, 200_000]]);
     expect(markers.filter((m) => m.label.startsWith('cgroup: '))).toEqual([]);
+  });
+
+  // Regression for: a root cgroup's (host-wide) or a shared cgroup's totals drawn as if they were the target's alone.
+  it.each([
+    ['the root cgroup', { cgroup_path: '/', cgroup_root: true, cgroup_other_processes: 250 }, 'cgroup pressure (host_cgroup): host-wide (root cgroup)', /^host-wide \(root cgroup\): in 2 rows/],
+    ['a cgroup shared with 3 others', { cgroup_other_processes: 3 }, 'cgroup pressure (host_cgroup): shared with 3 other processes', /^shared with 3 other processes: /],
+    ['a cgroup.procs cut', { cgroup_other_processes: null, null_reasons: { cgroup_other_processes: 'at least 9361 other processes: /x/cgroup.procs is longer than 65536 bytes, cut (read no further)' } }, 'cgroup pressure (host_cgroup): shared with at least 9361 other processes', /^shared with at least 9361 other processes: /],
+    ['the target alone', {}, 'cgroup pressure (host_cgroup)', null],
+  ])('says in its title and notes when the totals are not the target\'s alone: %s', (_, extra, title, note) => {
+    seq = 0;
+    const { panel } = build([cg(1, 0, extra), cg(2, 1000, extra)]);
+    expect(panel!.title).toBe(title);
+    if (note) expect(panel!.notes[0]).toMatch(note);
+    else expect(panel!.notes[0]).toMatch(/^µs in which/);
   });
 
   // Regression for: host_cgroup rows in the proc file read as process rows (a sample with no CPU, breaking its lines).

@@ -6,13 +6,15 @@ import fs from 'node:fs';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { statNumber } from './parse.js';
-import { parseMountinfo, parseProcCgroup, type CgroupMounts } from './cgroup-parse.js';
-import { cgroupDir } from './cgroup-path.js';
+import { parseMountinfo, parseProcCgroup, quote, type CgroupMounts } from './cgroup-parse.js';
+import { cgroupDir, shownDir } from './cgroup-path.js';
 import { CGROUP_VALUE_FIELDS, readBounded, readCgroup } from './cgroup-read.js';
 
 /** Bytes of /proc/<pid>/cgroup read at most: one line per hierarchy, each with a path up to PATH_MAX. */
 export const MAX_PROC_CGROUP = 16384;
 const MAX_MOUNTINFO = 4 << 20;
+/** Bytes of the cgroup's cgroup.procs read at most (a pid a line: some 9,000 processes; the root cgroup of a busy host has more). */
+export const MAX_CGROUP_PROCS = 64 << 10;
 const EXITED = 'the target process exited';
 
 export type CgroupEvent = 'started' | 'moved' | 'recreated' | 'restarted' | 'exited';
@@ -192,10 +194,16 @@ export class CgroupSampler {
       else {
         const read = readCgroup(dir, { root: path === '/', v1: this.mounts.v1 });
         // Removed and made again under the same name while read: the values may be of either.
-        if (this.inode(dir) !== at) why = `the cgroup ${dir} was removed or replaced while it was read`;
+        if (this.inode(dir) !== at) why = `the cgroup ${shownDir(dir)} was removed or replaced while it was read`;
         else ((ino = at), (values = read.values), (reasons = read.reasons));
       }
     }
+    let others: number | null = null;
+    if (ino !== null) {
+      const o = otherProcesses(dir!, pid);
+      if (typeof o === 'number') others = o;
+      else reasons.cgroup_other_processes = o.why;
+    } else reasons.cgroup_other_processes = why ?? 'the cgroup was not read';
     if (why) for (const f of CGROUP_VALUE_FIELDS) reasons[f] = path === null ? `the target's cgroup is not known: ${why}` : why;
 
     let event: CgroupEvent | null = this.pending;
@@ -218,7 +226,11 @@ export class CgroupSampler {
     if (ino === null && !reasons.cgroup_inode) reasons.cgroup_inode = why ?? 'not read';
     if (!v2) reasons.cgroup_mount = this.noMount!;
     const inode = ino === null ? null : Number(ino);
-    const row: Record<string, unknown> = { pid, cgroup_path: path, cgroup_mount: v2?.mountPoint ?? null, cgroup_inode: inode !== null && Number.isSafeInteger(inode) ? inode : null, cgroup_event: event, interval_s: interval };
+    const row: Record<string, unknown> = {
+      pid, cgroup_path: path, cgroup_mount: v2?.mountPoint ?? null, cgroup_inode: inode !== null && Number.isSafeInteger(inode) ? inode : null,
+      cgroup_root: path === null ? null : path === '/', cgroup_other_processes: others, cgroup_event: event, interval_s: interval,
+    };
+    if (path === null) reasons.cgroup_root = reasons.cgroup_path!;
     if (ino !== null && row.cgroup_inode === null) reasons.cgroup_inode = `inode ${ino} is past 2^53`;
     for (const f of CGROUP_VALUE_FIELDS) row[f] = values[f] ?? null;
     this.o.writer.write('host_cgroup', t, row, Object.keys(reasons).length ? reasons : undefined);
@@ -232,15 +244,15 @@ export class CgroupSampler {
       st = fs.lstatSync(dir, { bigint: true });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      return { why: code === 'ENOENT' ? `the cgroup ${dir} is gone (removed since the target's /proc/<pid>/cgroup was read)` : `${code} reading ${dir}` };
+      return { why: code === 'ENOENT' ? `the cgroup ${shownDir(dir)} is gone (removed since the target's /proc/<pid>/cgroup was read)` : `${code} reading ${shownDir(dir)}` };
     }
-    if (!st.isDirectory() || st.dev !== this.mountDev) return { why: `${dir} is not a cgroup directory of the cgroup2 mount (another file system, or not a directory): not followed` };
+    if (!st.isDirectory() || st.dev !== this.mountDev) return { why: `${shownDir(dir)} is not a cgroup directory of the cgroup2 mount (another file system, or not a directory): not followed` };
     return String(st.ino);
   }
 
   private exited(): void {
-    const row: Record<string, unknown> = { pid: this.cur!.pid, cgroup_path: null, cgroup_mount: this.mounts.v2?.mountPoint ?? null, cgroup_inode: null, cgroup_event: 'exited', interval_s: null };
-    const reasons: Record<string, string> = { cgroup_path: EXITED, cgroup_inode: EXITED, interval_s: EXITED };
+    const row: Record<string, unknown> = { pid: this.cur!.pid, cgroup_path: null, cgroup_mount: this.mounts.v2?.mountPoint ?? null, cgroup_inode: null, cgroup_root: null, cgroup_other_processes: null, cgroup_event: 'exited', interval_s: null };
+    const reasons: Record<string, string> = { cgroup_path: EXITED, cgroup_inode: EXITED, cgroup_root: EXITED, cgroup_other_processes: EXITED, interval_s: EXITED };
     if (row.cgroup_mount === null) reasons.cgroup_mount = this.noMount ?? 'none';
     for (const f of CGROUP_VALUE_FIELDS) (row[f] = null), (reasons[f] = EXITED);
     this.o.writer.write('host_cgroup', this.o.clock.now(), row, reasons);
@@ -249,4 +261,21 @@ export class CgroupSampler {
     this.pending = 'restarted';
     this.next = 0;
   }
+}
+
+/** How many processes other than `pid` the cgroup at `dir` lists in its cgroup.procs (its own members, not its descendants'), or why not known. */
+export function otherProcesses(dir: string, pid: number): number | { why: string } {
+  const file = `${shownDir(dir)}/cgroup.procs`;
+  const r = readBounded(`${dir}/cgroup.procs`, MAX_CGROUP_PROCS);
+  if ('code' in r) return { why: `${r.code} reading ${file}` };
+  // A cut read: the last line may be part of a pid; every whole line before it is a process.
+  const lines = r.text.split('\n');
+  const whole = r.cut ? lines.slice(0, -1) : lines.filter((l, i) => i < lines.length - 1 || l !== '');
+  let others = 0;
+  for (const l of whole) {
+    if (!/^[1-9][0-9]{0,9}$/.test(l)) return { why: `malformed ${file}: a line is ${quote(l)}, not a pid` };
+    if (Number(l) !== pid) others++;
+  }
+  if (r.cut) return { why: `at least ${others} other processes: ${file} is longer than ${MAX_CGROUP_PROCS} bytes, cut (read no further)` };
+  return others;
 }

@@ -7,6 +7,12 @@ import { quote } from './cgroup-parse.js';
 /** The longest path the kernel can give (PATH_MAX less the mount point's). */
 export const MAX_CGROUP_PATH = 4095;
 
+/** Characters of a cgroup directory a reason quotes at most: the path is the target's to choose, up to PATH_MAX, and every null value's reason names it. */
+export const MAX_SHOWN_DIR = 256;
+
+/** A cgroup directory as a reason names it: cut to MAX_SHOWN_DIR characters, saying how many more there were. */
+export const shownDir = (dir: string): string => (dir.length > MAX_SHOWN_DIR ? `${dir.slice(0, MAX_SHOWN_DIR)}...(${dir.length - MAX_SHOWN_DIR} more characters)` : dir);
+
 /** The directory of cgroup `path` (as the "0::" line gives it) under `mount`, or why it is not followed; `file` names where the path was read. */
 export function cgroupDir(mount: { mountPoint: string; root: string }, path: string, file: string): { dir: string } | { why: string } {
   const named = `${file} names ${quote(path)}`;

@@ -3,7 +3,7 @@
 // malformed. Reads are bounded: these files are a few hundred bytes.
 import fs from 'node:fs';
 import { type FileValues, parseFlatKeyed, parsePressure, parseSingle } from './cgroup-parse.js';
-import { whyAbsent } from './cgroup-path.js';
+import { shownDir, whyAbsent } from './cgroup-path.js';
 
 /** Bytes read of a cgroup file at most; past it the file is cut and not parsed. */
 export const MAX_CGROUP_FILE = 4096;
@@ -87,17 +87,19 @@ export function readCgroup(dir: string, ctx: CgroupContext): { values: Record<st
   const values: Record<string, number | null> = {};
   const reasons: Record<string, string> = {};
   let controllers: string[] | { why: string } | undefined;
+  const shown = shownDir(dir);
   const controllersOf = () => {
     if (controllers) return controllers;
     const r = readBounded(`${dir}/cgroup.controllers`, MAX_CGROUP_FILE);
-    if ('code' in r) return (controllers = { why: `${readError(`${dir}/cgroup.controllers`, r.code)}` });
-    if (r.cut || !/^[a-z_ ]*\n?$/.test(r.text)) return (controllers = { why: `${dir}/cgroup.controllers is malformed` });
+    if ('code' in r) return (controllers = { why: `${readError(`${shown}/cgroup.controllers`, r.code)}` });
+    if (r.cut || !/^[a-z_ ]*\n?$/.test(r.text)) return (controllers = { why: `${shown}/cgroup.controllers is malformed` });
     return (controllers = r.text.split(/\s+/).filter(Boolean));
   };
   const absent = (what: string, controller: string | null) => whyAbsent(what, controller, { root: ctx.root, controllers: controller === null ? [] : controllersOf(), v1: ctx.v1 });
   for (const { file, parse, keys } of FILES) {
-    const path = `${dir}/${file}`;
-    const r = readBounded(path, MAX_CGROUP_FILE);
+    // `path` names the file in reasons (the directory cut to MAX_SHOWN_DIR).
+    const path = `${shown}/${file}`;
+    const r = readBounded(`${dir}/${file}`, MAX_CGROUP_FILE);
     let parsed: FileValues;
     if ('code' in r) {
       parsed = {

@@ -22,7 +22,7 @@ export const hostCgroupRow = z.strictObject({
     .max(4096)
     .nullable()
     .describe(
-      'The target\'s cgroup v2, as the "0::" line of /proc/<pid>/cgroup gives it: relative to the cgroup v2 root (of labtel\'s cgroup namespace), read again every interval. Written as given even when it is not followed (a path that leaves the mount, "/../.."); null when that line could not be read or parsed, with the reason.',
+      'The target\'s cgroup v2, as the "0::" line of /proc/<pid>/cgroup gives it: relative to the cgroup v2 root (of labtel\'s cgroup namespace), read again every interval. Written as given even when it is not followed (a path that leaves the mount, "/../.."); null when that line could not be read or parsed, with the reason. 4095 characters is the longest the kernel writes (PATH_MAX less one): a path of exactly that length may have been cut by the kernel, and the directory read may then not be the target\'s cgroup.',
     ),
   cgroup_mount: z
     .string()
@@ -34,6 +34,20 @@ export const hostCgroupRow = z.strictObject({
     .nonnegative()
     .nullable()
     .describe("Inode of the cgroup's directory on the cgroup2 mount: with cgroup_path, the cgroup's identity (a cgroup removed and made again under the same name has another). Not a measurement."),
+  cgroup_root: z
+    .boolean()
+    .nullable()
+    .describe(
+      "Whether cgroup_path is \"/\", the root of the hierarchy (of labtel's cgroup namespace): then the values are the whole host's (every process's pressure and CPU time), not the target's. The demo's QEMU is put in a cgroup of its own so that they are its. Not a measurement; null when cgroup_path is.",
+    ),
+  cgroup_other_processes: z
+    .number()
+    .int()
+    .nonnegative()
+    .nullable()
+    .describe(
+      "Processes other than the target that the cgroup's cgroup.procs lists (its own members; processes of cgroups below it, whose use its values include too, are not counted): more than 0 means the values are shared with them. Read from the first 64 KiB of the file: past it, null with a reason saying \"at least N\"; null with the reason when the cgroup was not read or the file could not be. Not a measurement.",
+    ),
   cgroup_event: z
     .enum(CGROUP_EVENTS)
     .nullable()

@@ -113,6 +113,8 @@ describe('host_cgroup on the real kernel', () => {
       }
     }
     expect(rows[0]!.cgroup_event).toBe('started');
+    // Shared with b (a's sibling in the cgroup), not the root.
+    expect(rows.map((r) => [r.cgroup_root, r.cgroup_other_processes])).toEqual(rows.map(() => [false, 1]));
     expect(rows.slice(1).map((r) => r.cgroup_event)).toEqual(rows.slice(1).map(() => null));
     expect(rows[1]!.interval_s).toBeGreaterThan(0);
     const first = rows[0]!;
@@ -190,6 +192,24 @@ describe('host_cgroup on the real kernel', () => {
     expect(rows[1]!.interval_s).toBeNull();
     expect(reasons(rows[1]!).interval_s).toBe('first row after the cgroup_event (moved)');
     expect(rows[2]!.interval_s).toBe(2);
+  });
+
+  // Regression for: a target in the root cgroup (the demo's QEMU was) whose rows gave the whole host's values as if its own.
+  it("marks a target in the root cgroup (cgroup_root: the values are host-wide) and counts the root's other processes", () => {
+    const child = start('sh', ['-c', 'while :; do sleep 1; done']);
+    fs.writeFileSync(path.join(MOUNT!.mountPoint, 'cgroup.procs'), String(child.pid));
+    const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
+    const { sampler, writer } = direct(out);
+    sampler.beside({ pid: child.pid!, starttime: starttimeOf(child.pid!) });
+    sampler.close();
+    writer.close();
+    const [row] = cgroupRows(readJsonl(out));
+    expect(row!.cgroup_path).toBe('/');
+    expect(row!.cgroup_root).toBe(true);
+    const listed = fs.readFileSync(path.join(MOUNT!.mountPoint, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).length;
+    expect(row!.cgroup_other_processes).toBeGreaterThan(0); // (this test's own vitest worker is there too, or elsewhere: some process is)
+    expect(row!.cgroup_other_processes as number).toBeLessThanOrEqual(listed + 5);
+    expect(() => ROW_SCHEMAS.host_cgroup!.parse(row)).not.toThrow();
   });
 
   // Regression for: a cgroup removed and made again under the same name has counters from 0; same path, another directory.

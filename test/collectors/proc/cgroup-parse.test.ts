@@ -3,6 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseFlatKeyed, parseMountinfo, parsePressure, parseProcCgroup, parseSingle } from '../../../src/collectors/proc/cgroup-parse.js';
 import { cgroupDir, whyAbsent } from '../../../src/collectors/proc/cgroup-path.js';
+import { MAX_CGROUP_PROCS, otherProcesses } from '../../../src/collectors/proc/cgroup-loop.js';
+import { readCgroup } from '../../../src/collectors/proc/cgroup-read.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tmpDir } from '../../helpers/tmp.js';
 
 const PSI = 'some avg10=29.44 avg60=19.77 avg300=10.46 total=16099408931\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n';
 const values = (r: ReturnType<typeof parsePressure>) => ('values' in r ? Object.fromEntries(r.values) : r);
@@ -147,5 +152,43 @@ describe('whyAbsent', () => {
     expect(whyAbsent('memory.current is absent', 'memory', { root: true, controllers: ['cpu', 'memory'], v1: new Map() })).toBe(
       'memory.current is absent: the root cgroup has no memory controller files (the kernel keeps them for the cgroups below it)',
     );
+  });
+});
+
+describe('cgroup.procs (other processes in the cgroup)', () => {
+  const procs = (text: string) => {
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'cgroup.procs'), text);
+    return dir;
+  };
+
+  it('counts the pids other than the target', () => {
+    expect(otherProcesses(procs('12\n34\n56\n'), 34)).toBe(2);
+    expect(otherProcesses(procs('34\n'), 34)).toBe(0);
+    expect(otherProcesses(procs(''), 34)).toBe(0);
+  });
+
+  // Regression for: an unbounded read of the root cgroup's cgroup.procs on a busy host.
+  it('reads at most 64 KiB and then says "at least N", not a count', () => {
+    const lines = Array.from({ length: 20_000 }, (_, i) => String(100_000 + i));
+    const r = otherProcesses(procs(`${lines.join('\n')}\n`), 100_000);
+    expect(r).toEqual({ why: expect.stringMatching(/^at least 9361 other processes: .*\/cgroup\.procs is longer than 65536 bytes, cut/) });
+    expect(MAX_CGROUP_PROCS).toBe(65536);
+  });
+
+  it('refuses a line that is not a pid', () => {
+    expect(otherProcesses(procs('12\nx\n'), 34)).toEqual({ why: expect.stringContaining('a line is "x", not a pid') });
+  });
+});
+
+describe('reasons naming a long cgroup directory', () => {
+  // Regression for: a 4095-character path chosen by the target quoted in full in each of 18 reasons (84 KB rows).
+  it('quote at most 256 characters of it', () => {
+    const dir = `/sys/fs/cgroup/unified/${'d'.repeat(250)}/`.repeat(16).slice(0, 4095 + 22);
+    const { reasons } = readCgroup(dir, { root: false, v1: new Map() });
+    const all = Object.values(reasons);
+    expect(all.length).toBe(18);
+    for (const why of all) expect(why.length, why).toBeLessThan(400);
+    expect(all[0]).toContain(`...(${dir.length - 256} more characters)/cpu.pressure`);
   });
 });

@@ -7,7 +7,7 @@ import { isMeasurement } from '../../../src/rows/measurement.js';
 import { SOURCES } from '../../../src/rows/envelope.js';
 import { fileOfSource } from '../../../src/sinks/nats/subjects.js';
 
-const IDENTITY = ['pid', 'cgroup_path', 'cgroup_mount', 'cgroup_inode', 'cgroup_event', 'interval_s'];
+const IDENTITY = ['pid', 'cgroup_path', 'cgroup_mount', 'cgroup_inode', 'cgroup_root', 'cgroup_other_processes', 'cgroup_event', 'interval_s'];
 
 describe('host_cgroup rows', () => {
   // Regression for: a field the reader fills that the strict schema refuses (every row fails verify), or one it never fills.
@@ -15,7 +15,7 @@ describe('host_cgroup rows', () => {
     expect(CGROUP_VALUE_FIELDS.length).toBe(18);
     expect(Object.keys(hostCgroupRow.shape)).toEqual([...IDENTITY, ...CGROUP_VALUE_FIELDS]);
     for (const f of CGROUP_VALUE_FIELDS) expect(isMeasurement(hostCgroupRow.shape[f as keyof typeof hostCgroupRow.shape]), f).toBe(true);
-    for (const f of ['pid', 'cgroup_path', 'cgroup_mount', 'cgroup_inode', 'cgroup_event']) expect(isMeasurement(hostCgroupRow.shape[f as keyof typeof hostCgroupRow.shape]), f).toBe(false);
+    for (const f of ['pid', 'cgroup_path', 'cgroup_mount', 'cgroup_inode', 'cgroup_root', 'cgroup_other_processes', 'cgroup_event']) expect(isMeasurement(hostCgroupRow.shape[f as keyof typeof hostCgroupRow.shape]), f).toBe(false);
   });
 
   it('is a source of its own, in the proc collector\'s file, on by default every second', () => {
