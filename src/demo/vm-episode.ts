@@ -30,6 +30,8 @@ export async function runVmEpisode(o: { outputDir: string; seconds?: number; log
   const { kernel, initrd } = buildGuest(PACKAGE_ROOT);
   const vm = await startVmGuest({ kernel, initrd, seconds });
   log(`QEMU pid ${vm.pid} (${vm.accel}), guest ${vm.guestIp} on br0 in namespace ${vm.ns}`);
+  // Its own cgroup, so that host_cgroup's pressure and usage are QEMU's; else the rows say cgroup_root (host-wide).
+  log('dir' in vm.cgroup ? `QEMU in cgroup ${vm.cgroup.dir}` : `QEMU stays in the cgroup it started in: ${vm.cgroup.why}`);
   // The manifest lives in a directory of its own (mkdtemp: 0700, a name no one can guess), not at a fixed name beside the episode where a symlink could wait for it.
   const manifestDir = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-demo-vm-'));
   const manifestFile = path.join(manifestDir, 'manifest.json');

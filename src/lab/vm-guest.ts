@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QmpClient } from '../qmp/client.js';
+import { parseMountinfo } from '../collectors/proc/cgroup-parse.js';
 import { which } from '../util/which.js';
 
 export interface VmGuest {
@@ -25,6 +26,8 @@ export interface VmGuest {
   qemu: ChildProcess;
   pid: number;
   accel: 'kvm' | 'tcg';
+  /** QEMU's own cgroup (a directory under the cgroup v2 mount, removed by destroy()), or why QEMU stayed where it started. */
+  cgroup: { dir: string } | { why: string };
   /** QEMU's exit (the guest powers itself off after `seconds`). */
   exited: Promise<void>;
   /** Lets the paused guest run. */
@@ -55,6 +58,51 @@ export function buildGuest(root: string, out = path.join(root, 'build-guest')): 
   return { kernel: path.join(out, 'vmlinuz'), initrd: path.join(out, 'initramfs.gz') };
 }
 
+/**
+ * A cgroup of QEMU's own, `labtel-demo-<random>` under the cgroup v2 mount, with `pid` moved into it: so that proc's
+ * host_cgroup rows are QEMU's, not the root cgroup's (the whole host's). Or why not (no v2 mount, not allowed, ...).
+ */
+function ownCgroup(pid: number): { dir: string } | { why: string } {
+  let v2;
+  try {
+    v2 = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).v2;
+  } catch (e) {
+    return { why: `/proc/self/mountinfo: ${(e as Error).message}` };
+  }
+  if (!v2) return { why: 'no cgroup v2 hierarchy is mounted here' };
+  if (v2.root !== '/') return { why: `the cgroup v2 mount ${v2.mountPoint} shows the cgroup ${v2.root}, not the root` };
+  const dir = path.join(v2.mountPoint, `labtel-demo-${crypto.randomBytes(4).toString('hex')}`);
+  try {
+    fs.mkdirSync(dir);
+  } catch (e) {
+    return { why: `cannot make ${dir}: ${(e as Error).message}` };
+  }
+  try {
+    fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(pid));
+  } catch (e) {
+    removeCgroup(dir);
+    return { why: `cannot move QEMU (pid ${pid}) into ${dir}: ${(e as Error).message}` };
+  }
+  return { dir };
+}
+
+/** Removes a cgroup once its processes are gone (a killed QEMU may take a moment to leave it). */
+async function removeCgroupWhenEmpty(dir: string): Promise<void> {
+  for (let i = 0; i < 100 && fs.existsSync(dir); i++) {
+    if (removeCgroup(dir)) return;
+    await sleep(20);
+  }
+}
+
+function removeCgroup(dir: string): boolean {
+  try {
+    fs.rmdirSync(dir);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT';
+  }
+}
+
 export async function startVmGuest(o: { kernel: string; initrd: string; seconds: number }): Promise<VmGuest> {
   const id = crypto.randomBytes(2).toString('hex');
   const n = 200 + crypto.randomInt(51);
@@ -65,11 +113,13 @@ export async function startVmGuest(o: { kernel: string; initrd: string; seconds:
   const guestIp = `10.${n}.0.10`;
   const peerIp = `10.${n}.0.1`;
   let qemu: ChildProcess | null = null;
+  let cgroup: { dir: string } | { why: string } = { why: 'QEMU did not start' };
   const destroy = async () => {
     if (qemu && qemu.exitCode === null && qemu.signalCode === null) {
       qemu.kill('SIGKILL');
       await new Promise((r) => qemu!.once('exit', r));
     }
+    if ('dir' in cgroup) await removeCgroupWhenEmpty(cgroup.dir);
     spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     fs.rmSync(dir, { recursive: true, force: true });
   };
@@ -107,6 +157,8 @@ export async function startVmGuest(o: { kernel: string; initrd: string; seconds:
         '-qmp', `unix:${qmp},server=on,wait=off`, '-qmp', `unix:${driver},server=on,wait=off`],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    // At once: QEMU's threads and its use so far go with it (cgroup.procs moves the whole process).
+    if (qemu.pid !== undefined) cgroup = ownCgroup(qemu.pid);
     let stderr = '';
     qemu.stderr!.on('data', (d) => (stderr += d));
     const exited = new Promise<void>((resolve) => qemu!.once('exit', () => resolve()));
@@ -115,7 +167,7 @@ export async function startVmGuest(o: { kernel: string; initrd: string; seconds:
       await sleep(10);
     }
     return {
-      ns, bridge: 'br0', guestIp, peerIp, qmp, telemetry, qemu, pid: qemu.pid!, accel, exited, destroy,
+      ns, bridge: 'br0', guestIp, peerIp, qmp, telemetry, qemu, pid: qemu.pid!, accel, cgroup, exited, destroy,
       async cont() {
         const c = await QmpClient.connect({ path: driver });
         try {

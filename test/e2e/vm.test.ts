@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runVmEpisode, type VmEpisode } from '../../src/demo/vm-episode.js';
 import { ROW_SCHEMAS } from '../../src/rows/registry.js';
+import { parseMountinfo } from '../../src/collectors/proc/cgroup-parse.js';
 import type { Source } from '../../src/rows/envelope.js';
 import { verifyEpisode } from '../../src/verify/verify-episode.js';
 import { canMakeNetns } from '../helpers/guest-net.js';
@@ -86,6 +87,11 @@ describe.skipIf(!ready)('a real guest, end to end', () => {
     expect(live.length).toBeGreaterThan(0);
     expect(live.every((r) => r.pid === e.guest.pid && typeof r.cgroup_path === 'string')).toBe(true);
     expect(cgroupRows.some((r) => typeof r.cpu_pressure_some_total_us === 'number' && typeof r.cpu_usage_us === 'number')).toBe(true);
+    // QEMU's own cgroup (the demo made it), not the root's host-wide totals; QEMU alone in it; removed after the demo.
+    expect(live.every((r) => r.cgroup_root === false && /^\/labtel-demo-[0-9a-f]{8}$/.test(r.cgroup_path as string) && r.cgroup_other_processes === 0)).toBe(true);
+    expect(live.some((r) => (r.cpu_usage_us as number) > 0)).toBe(true);
+    const v2 = parseMountinfo(fs.readFileSync('/proc/self/mountinfo', 'utf8')).v2!;
+    expect(fs.existsSync(path.join(v2.mountPoint, live[0]!.cgroup_path as string))).toBe(false);
 
     // netflow sees the guest's packets in the right direction: its pings out, the replies in.
     const nf = rows(e, 'netflow');
