@@ -43,6 +43,11 @@ export interface VerifyRules<S extends string = string> {
   /** Why its rows measured nothing: said when none of its main source's rows (of measuredShapes) has a measured value. */
   nothing: (main: ScannedSource) => string;
   /**
+   * Its other sources (proc's host_cgroup): when one has rows but none of them measured anything, the collector is
+   * degraded (not failed: its main source may still measure), with this sentence, told the source's first row.
+   */
+  secondary?: ReadonlyArray<{ source: S; nothing: (s: ScannedSource, first: Row | null) => string }>;
+  /**
    * A judgement that needs every rhythm row, not only the last (pcap: the capture against its interface's counters):
    * made from the collector's manifest config, told each rhythm row in file order, in bounded memory.
    */

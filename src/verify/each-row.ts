@@ -29,3 +29,30 @@ export function eachRow(file: string, onRow: (row: Record<string, unknown>) => v
     fs.closeSync(fd);
   }
 }
+
+/** The first row of `source` in `file`, or null: read only as far as it (for a sentence about a source's rows, after the scan). */
+export function firstRowOf(file: string, source: string): Record<string, unknown> | null {
+  let found: Record<string, unknown> | null = null;
+  const tag = Buffer.from(`"source":${JSON.stringify(source)}`);
+  const lines = new BoundedLineReader(MAX_LINE, (line) => {
+    if (found || !line.includes(tag)) return;
+    try {
+      const row = JSON.parse(line.toString('utf8')) as unknown;
+      if (typeof row === 'object' && row !== null && !Array.isArray(row) && (row as Record<string, unknown>).source === source) found = row as Record<string, unknown>;
+    } catch {
+      // not a row
+    }
+  });
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    while (!found) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      lines.push(buf.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return found;
+}

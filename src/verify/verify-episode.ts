@@ -14,7 +14,7 @@ import { CATALOG } from '../collectors/catalog.js';
 import type { RowFold, VerifyRules } from '../collectors/collector-spec.js';
 import { EpisodeJsonError, readEpisodeJson, type EpisodeJson } from '../episode/episode-json.js';
 import type { Verdict, VerifyReport } from './report.js';
-import { eachRow } from './each-row.js';
+import { eachRow, firstRowOf } from './each-row.js';
 import { scanFile, type FileScan, type IdentityEvent, type SourceScan } from './scan-rows.js';
 import { mergeScans } from './scan-merge.js';
 import type { SplitScan } from './split-scan.js';
@@ -189,6 +189,10 @@ export function verifyEpisode(dir: string, opts: VerifyOptions = {}): VerifyRepo
       else if (rules && scan) {
         rows = scan.lines;
         judge(scan.sources, rules, Number(config[rules.intervalKey]), failed, degraded);
+        for (const second of rules.secondary ?? []) {
+          const s2 = scan.sources.get(second.source);
+          if (s2 && s2.rows > 0 && s2.valueRows === 0) degraded.push(second.nothing(s2, firstRowOf(file, second.source)));
+        }
         const folded = folds.get(name)?.finish();
         if (folded) failed.push(...folded.failed), degraded.push(...folded.degraded);
         const main = scan.sources.get(rules.source);

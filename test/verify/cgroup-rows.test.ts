@@ -50,4 +50,21 @@ describe('labtel verify with host_cgroup rows', () => {
     expect(r.verdict).toBe('failed');
     expect(r.reasons).toContainEqual(expect.stringMatching(/host_proc rows, but every measured field .* was null$/));
   });
+
+  // Regression for: an agent with no cgroup v2 in its mount namespace (under ip netns exec) wrote host_cgroup rows that
+  // all said null, and verify called proc ok: the reader was not told the cgroup rows were empty.
+  it('host_cgroup rows that all measured nothing: degraded, naming the first reason and `cgroup: false`', () => {
+    const why = "no cgroup v2 hierarchy is mounted in labtel's mount namespace (/proc/self/mountinfo has no cgroup2 line)";
+    const empty = edited((rows) =>
+      rows.map((r) => {
+        if (r.source !== 'host_cgroup') return r;
+        const out: Row = { ...r, cgroup_mount: null, cgroup_inode: null, cgroup_other_processes: null, interval_s: null, null_reasons: {} };
+        for (const [k, v] of Object.entries(r)) if (typeof v === 'number' && !['pid', 't_mono_ns', 'seq'].includes(k)) ((out[k] = null), ((out.null_reasons as Row)[k] = why));
+        return out;
+      }),
+    );
+    const r = verifyEpisode(empty).collectors.proc!;
+    expect(r.verdict).toBe('degraded');
+    expect(r.reasons).toEqual([expect.stringMatching(/^\d+ host_cgroup rows, but every value was null \(first: no cgroup v2 hierarchy is mounted in labtel's mount namespace .*\): the target's cgroup was never read; .* set the proc collector's "cgroup": false$/)]);
+  });
 });

@@ -29,5 +29,15 @@ export const procSpec = defineCollector({
       if (!threads.measured) return `${plural(m.rows, 'host_proc row')}, but ${what}`;
       return `${plural(shapeCount(shapes, 'process', m).rows, 'process row')}, but in each ${what}: the process itself was never read (only ${plural(threads.measured, 'thread row')} measured)`;
     },
+    secondary: [
+      {
+        source: 'host_cgroup',
+        nothing: (s, first) => {
+          const reasons = (first?.null_reasons ?? {}) as Record<string, unknown>;
+          const why = reasons.cpu_usage_us ?? Object.values(reasons)[0];
+          return `${plural(s.rows, 'host_cgroup row')}, but every value was null${typeof why === 'string' ? ` (first: ${why.slice(0, 300)})` : ''}: the target's cgroup was never read; where this host (or labtel's mount namespace) has no cgroup v2, set the proc collector's "cgroup": false`;
+        },
+      },
+    ],
   },
 });
