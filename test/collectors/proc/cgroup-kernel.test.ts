@@ -216,7 +216,8 @@ describe('host_cgroup on the real kernel', () => {
   it("says 'recreated' when the target's cgroup was removed and made again under the same path between two rows", () => {
     const one = makeCgroup();
     const other = makeCgroup();
-    const child = start('sh', ['-c', 'while :; do sleep 1; done']);
+    // One process (a shell's loop would leave its `sleep` in `one`, which then cannot be removed: EBUSY).
+    const child = start('sleep', ['1000']);
     fs.writeFileSync(path.join(one.dir, 'cgroup.procs'), String(child.pid));
     const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
     const { sampler, writer } = direct(out);
