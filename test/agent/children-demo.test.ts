@@ -29,7 +29,7 @@ import { buildGuest, startVmGuest } from './src/lab/vm-guest.ts';
 import path from 'node:path';
 const { kernel, initrd } = buildGuest(process.cwd());
 const vm = await startVmGuest({ kernel, initrd, seconds: 600 });
-console.log(JSON.stringify({ pid: vm.pid, ns: vm.ns, dir: path.dirname(vm.qmp) }));
+console.log(JSON.stringify({ pid: vm.pid, ns: vm.ns, dir: path.dirname(vm.qmp), cgroup: 'dir' in vm.cgroup ? vm.cgroup.dir : null }));
 setInterval(() => {}, 1000);
 `;
 
@@ -43,11 +43,11 @@ describe.skipIf(!ready)("the demo's children", () => {
     starter.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     starter.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
     const exited = new Promise<string>((resolve) => starter.once('exit', (code, signal) => resolve(signal ?? String(code))));
-    let vm: { pid: number; ns: string; dir: string } | null = null;
+    let vm: { pid: number; ns: string; dir: string; cgroup: string | null } | null = null;
     try {
       vm = await waitFor(() => {
         if (starter.exitCode !== null) throw new Error(`the starter exited ${starter.exitCode}: ${err}`);
-        return out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { pid: number; ns: string; dir: string }) : false;
+        return out.includes('\n') ? (JSON.parse(out.split('\n')[0]!) as { pid: number; ns: string; dir: string; cgroup: string | null }) : false;
       }, "QEMU's pid from the starter");
       const qemu = identity(vm.pid);
       expect(qemu, `QEMU pid ${vm.pid} is not there`).not.toBeNull();
@@ -65,10 +65,13 @@ describe.skipIf(!ready)("the demo's children", () => {
       expect(left, `QEMU pid ${vm.pid} still runs 20 s after the demo's process was SIGKILLed`).toBeNull();
     } finally {
       if (starter.exitCode === null && starter.signalCode === null) starter.kill('SIGKILL');
-      // What the killed starter could not remove: its namespace and directory.
+      // What the killed starter could not remove: its namespace, directory and QEMU's (now empty) cgroup.
       if (vm) {
         spawnSync('ip', ['netns', 'del', vm.ns], { stdio: 'ignore' });
         fs.rmSync(vm.dir, { recursive: true, force: true });
+        for (let i = 0; vm.cgroup && i < 100 && fs.existsSync(vm.cgroup); i++) {
+          if (spawnSync('rmdir', [vm.cgroup]).status !== 0) await sleep(20); // (QEMU may take a moment to leave it)
+        }
       }
     }
   });
