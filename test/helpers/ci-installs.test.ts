@@ -26,6 +26,8 @@ const PACKAGE_OF: Record<string, string | null> = {
   'qemu-system-x86_64': 'qemu-system-x86',
   setpriv: 'util-linux',
   unshare: 'util-linux',
+  nsenter: 'util-linux',
+  rmdir: null,
   tcpdump: 'tcpdump',
   tshark: 'tshark',
   cpio: 'cpio',
