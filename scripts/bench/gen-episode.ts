@@ -149,7 +149,7 @@ export function generateEpisode(dir: string, seconds: number, opts: { cgroup?: b
       yield {
         ...env('pcap', s), run: 0, interval_s: 1, tcpdump_running: true, pkts, bytes, pkts_total: total, filter_received: total, kernel_drops: 0, if_drops: 0,
         drops_lower_bound: false, saved_bytes: saved,
-        if_ifindex: 7, if_rx_packets: ifc.rx, if_tx_packets: ifc.tx, if_rx_bytes: ifc.rxb, if_tx_bytes: ifc.txb, if_rx_dropped: 0, if_tx_dropped: 0, if_rx_errors: 0, if_tx_errors: 0,
+        if_ifindex: 7, if_tx_queue_frames: 1000, if_rx_packets: ifc.rx, if_tx_packets: ifc.tx, if_rx_bytes: ifc.rxb, if_tx_bytes: ifc.txb, if_rx_dropped: 0, if_tx_dropped: 0, if_rx_errors: 0, if_tx_errors: 0,
       };
     }
     yield { ...env('pcap', seconds), event: 'capture_ended', run: 0, at_ns: Math.round(seconds * 1e9), stream_offset: 0, message: 'stopped' };

@@ -18,9 +18,9 @@ function interval(ep: CraftedEpisode, t: number, a: At): void {
   const c = (v: number) => (read ? v : null);
   ep.row('pcap', 'pcap', t, {
     run: a.run ?? 0, interval_s: 0.2, tcpdump_running: true, pkts: 10, bytes: 1000, pkts_total: 10, filter_received: 10, kernel_drops: a.kernel ?? 0, if_drops: a.ifDrops ?? 0,
-    drops_lower_bound: false, saved_bytes: null, if_ifindex: read ? (a.ifindex ?? 5) : null, if_rx_packets: c(1000), if_tx_packets: c(1000), if_rx_bytes: c(9e4), if_tx_bytes: c(9e4),
+    drops_lower_bound: false, saved_bytes: null, if_ifindex: read ? (a.ifindex ?? 5) : null, if_tx_queue_frames: read ? 1000 : null, if_rx_packets: c(1000), if_tx_packets: c(1000), if_rx_bytes: c(9e4), if_tx_bytes: c(9e4),
     if_rx_dropped: c(a.rxDropped ?? 0), if_tx_dropped: c(a.txDropped ?? 0), if_rx_errors: c(0), if_tx_errors: c(0),
-    null_reasons: read ? { saved_bytes: 'keep_pcap is false' } : { saved_bytes: 'keep_pcap is false', if_ifindex: 'interface tap0 does not exist (gone)' },
+    null_reasons: read ? { saved_bytes: 'keep_pcap is false' } : { saved_bytes: 'keep_pcap is false', if_ifindex: 'interface tap0 does not exist (gone)', if_tx_queue_frames: 'interface tap0 does not exist (gone)' },
   });
 }
 

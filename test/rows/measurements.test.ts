@@ -12,7 +12,7 @@ import { ROW_SHAPES, shapeIndexOf } from '../../src/rows/registry.js';
 /** Fields that identify, time or count for the collector itself: never measurements, wherever they appear. */
 const BOOKKEEPING = [
   'pid', 'tid', 'comm', 'vcpu', 'starttime', 'process_event', 'interval_s', 'perf_interval_s', 'running_pct', 'run', 'at_ns', 'stream_offset', 'tcpdump_running',
-  'pkts_total', 'filter_received', 'kernel_drops', 'if_drops', 'drops_lower_bound', 'saved_bytes', 'if_ifindex', 'bucket_ms', 'partial', 'distinct_estimated',
+  'pkts_total', 'filter_received', 'kernel_drops', 'if_drops', 'drops_lower_bound', 'saved_bytes', 'if_ifindex', 'if_tx_queue_frames', 'bucket_ms', 'partial', 'distinct_estimated',
   'vcpus', 'poll_ms', 'events_dropped', 'kind', 'command', 'guest_t', 'connected', 'connections', 'connections_refused', 'lines', 'bytes_received',
   'dropped_oversize', 'dropped_rate', 'dropped_invalid_utf8', 'dropped_invalid_json', 'dropped_too_deep', 'dropped_not_object',
   'dropped_byte_rate', 'dropped_total_cap', 'bytes_written', 'dropped_unasked', 'problems', 'cut', 'events_dropped_by', 'empty_buckets_skipped',

@@ -33,7 +33,7 @@ const pcapRow = (delivered: boolean) => () => ({
   ...(delivered ? {} : { null_reasons: { pkts: 'tcpdump was not running', bytes: 'tcpdump was not running', ...Object.fromEntries(IF_FIELDS.map((k) => [k, 'interface tap0 does not exist (gone)'])) } }),
 });
 /** The interface's counters on a pcap row (measurements) and its ifindex (not one). */
-const IF_FIELDS = ['if_ifindex', 'if_rx_packets', 'if_tx_packets', 'if_rx_bytes', 'if_tx_bytes', 'if_rx_dropped', 'if_tx_dropped', 'if_rx_errors', 'if_tx_errors'];
+const IF_FIELDS = ['if_ifindex', 'if_tx_queue_frames', 'if_rx_packets', 'if_tx_packets', 'if_rx_bytes', 'if_tx_bytes', 'if_rx_dropped', 'if_tx_dropped', 'if_rx_errors', 'if_tx_errors'];
 
 const NETFLOW_COUNTS = [
   'pkts_in', 'pkts_out', 'bytes_in', 'bytes_out', 'pkts_unmatched', 'bytes_unmatched', 'flows', 'new_flows', 'peers', 'dst_ports', 'tcp_syn', 'tcp_synack', 'tcp_fin', 'tcp_rst',

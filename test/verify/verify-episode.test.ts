@@ -28,7 +28,7 @@ const pcapRow = (seq: number, t: number, extra: object = {}) => ({
   source: 'pcap', t_mono_ns: t, seq, available_in_deployment: true, run: 0, interval_s: 0.2, tcpdump_running: true, pkts: 3, bytes: 180,
   pkts_total: 3 * (seq + 1), filter_received: 3 * (seq + 1), kernel_drops: 0, if_drops: 0, drops_lower_bound: false, saved_bytes: 1000,
   // The interface passed what the capture saw: 3 packets and 180 bytes a row.
-  if_ifindex: 7, if_rx_packets: 600 + 2 * seq, if_tx_packets: 400 + seq, if_rx_bytes: 60_000 + 120 * seq, if_tx_bytes: 40_000 + 60 * seq,
+  if_ifindex: 7, if_tx_queue_frames: 1000, if_rx_packets: 600 + 2 * seq, if_tx_packets: 400 + seq, if_rx_bytes: 60_000 + 120 * seq, if_tx_bytes: 40_000 + 60 * seq,
   if_rx_dropped: 0, if_tx_dropped: 0, if_rx_errors: 0, if_tx_errors: 0, ...extra,
 });
 

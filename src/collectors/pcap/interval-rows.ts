@@ -9,6 +9,7 @@ import type { EpisodeClock } from '../../clock/origin.js';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { IF_COUNTERS, readIfaceCounters, type IfaceReading } from './iface-counters.js';
+import { readTxQueueFrames } from './iface-queue.js';
 import type { WalkedChunk } from './record-walker.js';
 import type { TcpdumpRun } from './tcpdump-run.js';
 import type { TcpdumpStats } from './tcpdump-stats.js';
@@ -33,6 +34,8 @@ export interface IntervalRowsOptions {
   savedBytes: () => number | null;
   /** For tests: reads the interface's counters (default: readIfaceCounters of config.iface). */
   readIface?: () => IfaceReading;
+  /** For tests: reads the frames the interface's tx queues can hold (default: readTxQueueFrames of config.iface). */
+  readQueue?: (ifindex: number) => number | { why: string };
 }
 
 export class IntervalRows {
@@ -107,6 +110,10 @@ export class IntervalRows {
     const ifFields: Record<string, number | null> = { if_ifindex: 'why' in iface ? null : iface.ifindex };
     if ('why' in iface) reasons.if_ifindex = iface.why;
     else if (iface.ifindex === null) reasons.if_ifindex = iface.ifindexWhy ?? 'not read';
+    // The queues' capacity, only for an interface known by its ifindex (sysfs is checked against it).
+    const queue = 'why' in iface ? iface : iface.ifindex === null ? { why: `${reasons.if_ifindex}: sysfs cannot be checked against it` } : o.readQueue ? o.readQueue(iface.ifindex) : readTxQueueFrames(o.config.iface, iface.ifindex);
+    ifFields.if_tx_queue_frames = typeof queue === 'number' ? queue : null;
+    if (typeof queue !== 'number') reasons.if_tx_queue_frames = queue.why;
     for (const c of IF_COUNTERS) {
       const v = 'why' in iface ? null : iface.values[c];
       ifFields[`if_${c}`] = v;

@@ -53,6 +53,14 @@ export const pcapIntervalRow = z.strictObject({
     .describe(
       "The captured interface's ifindex in the agent's own network namespace when its counters (the if_* fields below) were read (from /proc/self/net/dev_snmp6/<iface>, else /proc/self/net/igmp; null, with the reason, when neither lists it). Not a measurement: it tells interfaces apart. When it changes, the interface was deleted and created again under the same name (or another interface took the name) and its counters started over: never subtract an if_* counter across a change (nor across a null).",
     ),
+  if_tx_queue_frames: z
+    .number()
+    .int()
+    .nonnegative()
+    .nullable()
+    .describe(
+      "Frames the captured interface's transmit queues can hold: tx_queue_len times the number of tx queues, from /sys/class/net/<iface>/tx_queue_len and queues/tx-*, read with the counters. Not a measurement: a bound verify uses, because a tap counts tx when QEMU reads a frame from its ring, not when the capture saw it, so a paused guest's backlog (up to this many frames) is counted later. Read only when sysfs is shown to be the agent's own network namespace for the interface (its ifindex there equals if_ifindex); null, with the reason, otherwise (sysfs mounted in another namespace, the ifindex not known, the interface gone). 0 on a bridge (tx_queue_len 0: nothing is queued).",
+    ),
   ...ifCounterFields(),
 }).describe(
   "One per interval_ms, written when tcpdump answers the SIGUSR1 that asks for its statistics. pkts and bytes count what tcpdump delivered in the interval (by arrival, not by packet timestamp: netflow has the packet-time view). The drop counters are cumulative; they are null, with the reason, when tcpdump did not answer in the interval or was not running. The if_* fields are the interface's own counters, read when the row is written (so at its t_mono_ns), whether or not tcpdump ran.",
