@@ -25,8 +25,9 @@
 // rows' counters after the change are another interface's.
 // What the rule cannot see: pkts counts both directions and is compared
 // with tx only, so a loss spread evenly over all packets is hidden as long
-// as the capture still delivers 90% of tx's count (a loss below
-// rx/(rx+tx) of everything); tcpdump's kernel_drops counts a ring overflow.
+// as the capture still delivers 90% of tx's count: up to
+// 1 - 0.9 x tx/(rx+tx) of all packets (55% with rx = tx); tcpdump's
+// kernel_drops counts its buffer's overflow, the usual cause of such a loss.
 // Why the transmit side only: every frame an interface transmits passed the
 // packet taps (dev_queue_xmit_nit) before its driver counted it, so a
 // capture that delivered fewer packets than the interface transmitted
