@@ -58,7 +58,7 @@ describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('python3'))('a paused
     readline.createInterface({ input: qemu.stdout! }).on('line', (l) => said.push(l));
     try {
       await waitFor(() => said.includes('ready'), 'the tap');
-      execFileSync('sysctl', ['-qw', `net.ipv6.conf.${tap}.disable_ipv6=1`]);
+      fs.writeFileSync(`/proc/sys/net/ipv6/conf/${tap}/disable_ipv6`, '1'); // as sysctl -w does (procps is not on .ci/run's line)
       execFileSync('ip', ['addr', 'add', '10.251.7.1/24', 'dev', tap]);
       execFileSync('ip', ['link', 'set', tap, 'up']);
       execFileSync('ip', ['neigh', 'replace', '10.251.7.2', 'lladdr', '02:00:00:00:07:02', 'dev', tap, 'nud', 'permanent']);
