@@ -51,7 +51,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
                         InstanceMethod<&ProcSamplerWrap::Close>("close")});
   }
 
-  // new ProcSampler(procRoot: string, pid: number, pageSize: number, schedInfo?: boolean)
+  // new ProcSampler(procRoot: string, pid: number, pageSize: number)
   explicit ProcSamplerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ProcSamplerWrap>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber()) {
@@ -64,13 +64,8 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
       Napi::RangeError::New(env, "Expected pid to be an integer from 1 to 2147483647").ThrowAsJavaScriptException();
       return;
     }
-    if (info.Length() >= 4 && !info[3].IsUndefined() && !info[3].IsBoolean()) {
-      Napi::TypeError::New(env, "Expected schedInfo to be a boolean").ThrowAsJavaScriptException();
-      return;
-    }
-    bool sched_info = info.Length() < 4 || info[3].IsUndefined() || info[3].As<Napi::Boolean>().Value();
     core_ = std::make_unique<labtel::ProcSampler>(info[0].As<Napi::String>().Utf8Value(), static_cast<int>(pid),
-                                                  info[2].As<Napi::Number>().DoubleValue(), sched_info);
+                                                  info[2].As<Napi::Number>().DoubleValue());
   }
 
  private:
@@ -89,7 +84,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
     EXPECT(values.TypedArrayType() == napi_float64_array && values.ElementLength() >= labtel::F_COUNT,
            "Expected values to be a Float64Array of at least procFieldNames().length");
     EXPECT(errors.TypedArrayType() == napi_int32_array && errors.ElementLength() >= labtel::PE_COUNT,
-           "Expected errors to be an Int32Array of at least 6");
+           "Expected errors to be an Int32Array of at least 5");
     labtel::ProcSample s;
     core_->sample(&s);
     double* v = values.As<Napi::Float64Array>().Data();
@@ -221,7 +216,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
         *e = errors.As<Napi::Int32Array>().Data();
       }
     }
-    if (!ok) Napi::TypeError::New(env, "Expected values: Float64Array of procFieldNames().length and errors: Int32Array of 6").ThrowAsJavaScriptException();
+    if (!ok) Napi::TypeError::New(env, "Expected values: Float64Array of procFieldNames().length and errors: Int32Array of 5").ThrowAsJavaScriptException();
     return ok;
   }
 

@@ -27,9 +27,7 @@ enum ProcField {
   F_IO_WCHAR,       // io wchar
   F_IO_READ_BYTES,  // io read_bytes
   F_IO_WRITE_BYTES, // io write_bytes
-  F_CPU_TIME_NS,    // the process's threads' task/*/schedstat, summed (proc_sampler.h)
-  F_RUN_DELAY_NS,
-  F_RUN_PERIODS,
+  F_CPU_TIME_NS,    // the kernel's CPU clock of the whole process (clock_getcpuclockid)
   F_COUNT
 };
 
@@ -37,11 +35,12 @@ enum ProcField {
 enum ProcFile { PF_STAT, PF_STATM, PF_STATUS, PF_IO, PF_COUNT };
 
 // The errors a sample reports (JS's errors array): one per file, then the
-// scheduler sum's errno (0, an errno, or kSchedNone) and the tid whose
-// schedstat failed (0 when the failure is task/ itself).
-enum ProcErrorSlot { PE_SCHED = PF_COUNT, PE_SCHED_TID, PE_COUNT };
-// The kernel keeps no scheduler statistics: the sum is null for that reason.
-constexpr int kSchedNone = -1;
+// process CPU clock's: 0, an errno of clock_getcpuclockid/clock_gettime, or
+// one of the kClock* codes below.
+enum ProcErrorSlot { PE_CLOCK = PF_COUNT, PE_COUNT };
+constexpr int kClockTs = -1;           // the pure-TS sampler (no clock to read); set by TS only
+constexpr int kClockNotProc = -2;      // proc_root is not /proc: the kernel's clock is not that root's pid
+constexpr int kClockUnconfirmed = -3;  // stat could not be read after the clock: whose clock it was is unknown
 
 extern const char* const kProcFieldNames[F_COUNT];
 extern const char* const kProcFileNames[PF_COUNT];

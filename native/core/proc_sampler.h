@@ -6,7 +6,6 @@
 #include <dirent.h>
 
 #include <cmath>
-#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,9 +17,7 @@ namespace labtel {
 
 struct ProcSample {
   double v[F_COUNT];
-  // errno per file for this sample, 0 when read; then the scheduler sum's
-  // errno and the tid it is about (ProcErrorSlot).
-  int err[PE_COUNT];
+  int err[PE_COUNT];  // errno per file for this sample, 0 when read; then the CPU clock's (proc_fields.h)
 };
 
 struct ThreadSample {
@@ -37,9 +34,7 @@ struct ThreadSample {
 class ProcSampler {
  public:
   // proc_root is "/proc" in production and a fixture folder in tests.
-  // sched_info: whether the kernel keeps scheduler statistics (false: every
-  // schedstat reads "0 0 0", and the process's sum is null with kSchedNone).
-  ProcSampler(std::string proc_root, int pid, double page_size, bool sched_info = true);
+  ProcSampler(std::string proc_root, int pid, double page_size);
   ~ProcSampler();
   ProcSampler(const ProcSampler&) = delete;
   ProcSampler& operator=(const ProcSampler&) = delete;
@@ -48,13 +43,6 @@ class ProcSampler {
   // the process directory (ENOENT: no such process). A file that cannot be
   // opened (io without permission) is reported by every sample instead.
   int open();
-  // Reads the four files, then (unless the process is gone) every thread's
-  // schedstat into F_CPU_TIME_NS..F_RUN_PERIODS: the sum over the threads
-  // alive now plus the last values read of the threads that exited since the
-  // first sample of this identity (a carry, so the sum never falls when a
-  // thread exits). NaN with err[PE_SCHED] set when task/ cannot be read, no
-  // thread could be, or any live thread's schedstat failed (err[PE_SCHED_TID]
-  // names the lowest such tid): a sum missing a thread could fall.
   void sample(ProcSample* out);
   // Rescans task/ and reads each thread's stat and schedstat. Threads that
   // vanished are dropped; new ones are opened. A thread whose stat reads but
@@ -65,6 +53,7 @@ class ProcSampler {
 
  private:
   int read_file(int fd, int open_err);
+  int read_cpu_clock(double* ns) const;
 
   // A thread's descriptors, kept open between samples like the process's.
   struct ThreadFds {
@@ -74,21 +63,6 @@ class ProcSampler {
   };
   static void close_thread(const ThreadFds& t);
 
-  // A thread in the process's scheduler sum: its schedstat, kept open, and
-  // the last values read from it, carried into the sum when it exits.
-  struct SchedThread {
-    int fd = -1;
-    bool read = false;
-    double last[3] = {0, 0, 0};
-    uint64_t gen = 0;  // the sample that last listed it
-  };
-  void sample_sched(ProcSample* out);
-  static constexpr int kThreadExited = -2;
-  int read_thread(int tid, SchedThread* t, unsigned __int128* sum);
-  void carry(const SchedThread& t);
-  void drop_sched();
-  bool list_task_dir();  // task_dir_ opened or rewound; false when it cannot be
-
   std::string root_;
   int pid_;
   double page_size_;
@@ -97,12 +71,6 @@ class ProcSampler {
   int open_err_[PF_COUNT];
   DIR* task_dir_ = nullptr;
   std::map<int, ThreadFds> thread_fds_;
-  bool sched_info_;
-  std::map<int, SchedThread> sched_;
-  uint64_t sched_gen_ = 0;
-  bool sched_listed_ = false;  // sched_ is the last listing of task/ (and what has happened to it since)
-  unsigned __int128 carry_[3] = {0, 0, 0};  // exact: the threads' values as integers
-  double sched_starttime_ = NAN;            // the identity the carry belongs to
   std::vector<char> buf_;
   size_t len_ = 0;
 };

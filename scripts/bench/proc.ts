@@ -138,7 +138,7 @@ function samplerMethod(name: string, label: string, kind: SamplerKind, pid: numb
   const v = new Float64Array(PROC_FIELDS.length);
   const e = new Int32Array(SAMPLE_ERRORS);
   s.sample(v, e);
-  if (e.some((x) => x !== 0)) {
+  if (e.subarray(0, PROC_FILES.length).some((x) => x !== 0)) { // the CPU clock's slot: the TS sampler has none
     m.skipped = `skipped: sample errors [${[...e].join(',')}]`;
     return m;
   }

@@ -4,7 +4,7 @@
 
 export interface NativeProcSampler {
   open(): number;
-  /** Fills values (PROC_FIELDS, NaN = not collected) and errors (SAMPLE_ERRORS slots: errno per file, then the scheduler sum's errno and tid). */
+  /** Fills values (PROC_FIELDS, NaN = not collected) and errors (SAMPLE_ERRORS slots: errno per file, then the CPU clock's). */
   sample(values: Float64Array, errors: Int32Array): void;
   threads(): NativeThreadSample[];
   close(): void;
@@ -116,7 +116,6 @@ export interface NativeAddon {
   sysconf(): { pageSize: number; clockTicks: number };
   /** SO_PEERCRED of a connected unix socket: the process at its other end (for a client, the one that called listen()), or the errno. Absent from an addon built before it. */
   peerCred?(fd: number): NativePeerCred | { errno: number };
-  /** schedInfo: whether the kernel keeps scheduler statistics (default true); false leaves the process's sums null (SCHED_NONE). */
-  ProcSampler: new (procRoot: string, pid: number, pageSize: number, schedInfo?: boolean) => NativeProcSampler;
+  ProcSampler: new (procRoot: string, pid: number, pageSize: number) => NativeProcSampler;
   CaptureBucketizer: new (o: NativeCaptureBucketizerOptions) => CaptureBucketizer;
 }

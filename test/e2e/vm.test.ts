@@ -46,10 +46,6 @@ describe.skipIf(!ready)('a real guest, end to end', () => {
     // Every collector has rows with real values in its core metrics.
     const procRows = rows(e, 'proc', 'host_proc');
     expect(procRows.some((r) => !('tid' in r) && typeof r.cpu_user_jiffies === 'number' && typeof r.rss_bytes === 'number')).toBe(true);
-    // The whole process's scheduler figures, summed over QEMU's threads (and those that exited) at every sample.
-    const processRows = procRows.filter((r) => !('tid' in r) && r.process_event !== 'exited');
-    expect(processRows.length).toBeGreaterThan(0);
-    expect(processRows.every((r) => (r.cpu_time_ns as number) > 0 && typeof r.run_delay_ns === 'number')).toBe(true);
     expect(rows(e, 'perf').some((r) => typeof r.cpu_clock_ms === 'number' && (r.cpu_clock_ms as number) > 0)).toBe(true);
     expect(rows(e, 'pcap').some((r) => typeof r.pkts === 'number' && (r.pkts as number) > 0)).toBe(true);
     // The captured interface's own counters on every pcap interval row: numbers, on one ifindex, that grew with the pings.

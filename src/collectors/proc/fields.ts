@@ -22,10 +22,8 @@ export const PROC_FIELDS = [
   'io_wchar',
   'io_read_bytes',
   'io_write_bytes',
-  // The process's threads' task/*/schedstat, summed by the sampler (sampler.ts, native/core/proc_sampler.cc).
+  // The kernel's CPU clock of the whole process (native sampler only: clock_getcpuclockid).
   'cpu_time_ns',
-  'run_delay_ns',
-  'run_periods',
 ] as const;
 export type ProcFieldName = (typeof PROC_FIELDS)[number];
 
@@ -36,13 +34,16 @@ export type ProcFileName = (typeof PROC_FILES)[number];
 
 /**
  * A sample's errors array (native/core/proc_fields.h ProcErrorSlot): the errno of each of PROC_FILES, then the
- * scheduler sum's errno (0, an errno, or SCHED_NONE) and the tid whose schedstat failed (0: task/ itself).
+ * process CPU clock's: 0, an errno, or one of the CLOCK_* codes.
  */
-export const E_SCHED = PROC_FILES.length;
-export const E_SCHED_TID = E_SCHED + 1;
-export const SAMPLE_ERRORS = E_SCHED + 2;
-/** In errors[E_SCHED]: the kernel keeps no scheduler statistics (every schedstat reads "0 0 0"). */
-export const SCHED_NONE = -1;
+export const E_CLOCK = PROC_FILES.length;
+export const SAMPLE_ERRORS = E_CLOCK + 1;
+/** In errors[E_CLOCK]: the pure-TS sampler, which cannot read the clock. */
+export const CLOCK_TS = -1;
+/** In errors[E_CLOCK]: procRoot is not /proc, so the kernel's clock of that pid number is not this root's process. */
+export const CLOCK_NOT_PROC = -2;
+/** In errors[E_CLOCK]: stat could not be read after the clock, so whose clock was read is unknown. */
+export const CLOCK_UNCONFIRMED = -3;
 
 /** Which file fills each field, to give a null its reason. */
 export const FIELD_FILE: Record<ProcFieldName, number> = {
@@ -50,5 +51,5 @@ export const FIELD_FILE: Record<ProcFieldName, number> = {
   rss_bytes: 1, shared_bytes: 1, text_bytes: 1, data_bytes: 1,
   rss_peak_bytes: 2, swap_bytes: 2, voluntary_ctxt_switches: 2, nonvoluntary_ctxt_switches: 2,
   io_rchar: 3, io_wchar: 3, io_read_bytes: 3, io_write_bytes: 3,
-  cpu_time_ns: E_SCHED, run_delay_ns: E_SCHED, run_periods: E_SCHED,
+  cpu_time_ns: E_CLOCK,
 };

@@ -2,9 +2,8 @@
 // objects on a path that may run a thousand times a second. The native batch
 // loop (native/core/proc_batch.cc) spells steady rows the same way, byte for
 // byte (test/collectors/proc/batch-differential.test.ts).
-import os from 'node:os';
 import { errnoName } from '../../util/errno.js';
-import { E_SCHED, E_SCHED_TID, F, FIELD_FILE, PROC_FIELDS, PROC_FILES, SCHED_NONE } from './fields.js';
+import { CLOCK_NOT_PROC, CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
 import type { ProcProcessRow } from './rows.js';
 
 /** `,"name":` for each field, and the state letter as JSON, prepared once. */
@@ -42,16 +41,16 @@ export function processRowText(
       const f = FIELD_FILE[PROC_FIELDS[i]!];
       const e = err[f]!;
       (reasons ??= {})[PROC_FIELDS[i]!] =
-        f === E_SCHED ? schedReason(e, err[E_SCHED_TID]!, `${procRoot}/${pid}/task`) : `${e ? `${errnoName(e)} reading` : 'absent or malformed in'} ${procRoot}/${pid}/${PROC_FILES[f]}`;
+        f === E_CLOCK ? clockReason(e, err[0]!, pid) : `${e ? `${errnoName(e)} reading` : 'absent or malformed in'} ${procRoot}/${pid}/${PROC_FILES[f]}`;
     }
   }
   return { members: m, fieldReasons: reasons, measured };
 }
 
-/** Why the process's scheduler sums are null: errors[E_SCHED] and errors[E_SCHED_TID] of the sample (fields.ts). */
-function schedReason(e: number, tid: number, task: string): string {
-  if (e === SCHED_NONE) return 'this kernel keeps no scheduler statistics (every task schedstat reads "0 0 0")';
-  if (tid !== 0) return `${errnoName(e)} reading ${task}/${tid}/schedstat: a sum without that thread could fall below the last one`;
-  if (e === 0) return `absent or malformed in ${task}/*/schedstat`; // not written by either sampler
-  return e === os.constants.errno.ESRCH ? `no thread left to read in ${task}` : `${errnoName(e)} reading ${task}`;
+/** Why cpu_time_ns is null: errors[E_CLOCK] of the sample (fields.ts), and stat's errno for CLOCK_UNCONFIRMED. */
+export function clockReason(e: number, statErr: number, pid: number): string {
+  if (e === CLOCK_TS) return 'the pure-TypeScript path cannot read a process\'s CPU clock (clock_getcpuclockid needs the native addon); cpu_user_jiffies + cpu_sys_jiffies are the same total at tick resolution';
+  if (e === CLOCK_NOT_PROC) return 'procRoot is not /proc: the kernel\'s CPU clock of pid ' + pid + ' is not that root\'s process';
+  if (e === CLOCK_UNCONFIRMED) return `stat could not be read after the CPU clock of pid ${pid} (${statErr ? errnoName(statErr) : 'no error'}): the clock may be another process's under a reused pid`;
+  return `${errnoName(e)} reading the CPU clock of pid ${pid} (clock_getcpuclockid, clock_gettime)`;
 }

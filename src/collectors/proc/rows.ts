@@ -48,17 +48,7 @@ export const procProcessRow = z.strictObject({
   io_read_bytes: m('Bytes fetched from storage (io read_bytes).'),
   io_write_bytes: m('Bytes sent to storage (io write_bytes).'),
   cpu_time_ns: ns(
-    "Nanoseconds on a CPU of the whole process: the sum of task/TID/schedstat's first field over the threads alive at the sample, plus the last value read of each thread of this process identity that has exited since (carried, so the figure never falls when a thread exits; it starts over on a new identity: process_event 'restarted'). A lower bound: what an exited thread ran between its last read and its exit (at most one interval's worth per exited thread) is not counted. Read at every sample whether or not thread rows are written. null with a reason where the kernel keeps no scheduler statistics, task/ cannot be listed, no thread could be read, or any live thread's schedstat could not be read at this sample (the reason names it: a sum without it could fall).",
-  ),
-  run_delay_ns: ns(
-    'Nanoseconds the process\'s threads spent runnable but waiting for a CPU (task/TID/schedstat, second field), summed and carried as cpu_time_ns. null as cpu_time_ns.',
-  ),
-  run_periods: measurement(
-    z
-      .number()
-      .nonnegative()
-      .nullable()
-      .describe('Times the process\'s threads were given a CPU (task/TID/schedstat, third field), summed and carried as cpu_time_ns. null as cpu_time_ns. Exact up to 2^53; past that, the nearest double.'),
+    "Nanoseconds on a CPU of the whole process, from the kernel's CPU clock of the process (clock_getcpuclockid + clock_gettime): every thread's time, threads that have exited included, exact to the nanosecond (the kernel's sum, not a sum of samples), and it carries on across an exec(). The clock is read before stat, through stat's descriptor held since the process was first opened, so a pid reused by another process gives null, never that process's clock. Native sampler only: null in the pure-TypeScript path (with the reason), where cpu_user_jiffies + cpu_sys_jiffies are the same total at tick resolution; null too where procRoot is not /proc or the clock cannot be read (the errno).",
   ),
 });
 

@@ -88,9 +88,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   const v = new Float64Array(PROC_FIELDS.length);
   const err = new Int32Array(SAMPLE_ERRORS);
   let pid = o.pid;
-  // Process rows sum every thread's schedstat whether or not thread rows are written.
-  const keepsSchedInfo = o.kernelSchedInfo ?? kernelKeepsSchedInfo();
-  let made = createProcSampler(procRoot, pid, pageSize, o.sampler, keepsSchedInfo);
+  let made = createProcSampler(procRoot, pid, pageSize, o.sampler);
   let sampler: ProcSampler | null = made.sampler;
   const openErr = sampler.open();
   if (openErr !== 0) {
@@ -127,6 +125,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   // (whose tids may even repeat the old ones), named by their names alone (switchTo() drops the maps).
   let vcpuThreads = o.vcpuThreads;
   let ioThreads = o.ioThreads;
+  const keepsSchedInfo = o.kernelSchedInfo ?? (o.threads ? kernelKeepsSchedInfo() : true);
   const sampleThreads = (t: number, s: ProcSampler) => {
     const threads = s.threads().sort((a, b) => a.tid - b.tid);
     const live = new Set<number>();
@@ -167,7 +166,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
 
   /** Samples the process the follower took on, from this tick: its first row says 'restarted'. */
   const switchTo = (next: ProcessIdentity): void => {
-    const candidate = createProcSampler(procRoot, next.pid, pageSize, o.sampler, keepsSchedInfo).sampler;
+    const candidate = createProcSampler(procRoot, next.pid, pageSize, o.sampler).sampler;
     if (candidate.open() !== 0) { candidate.close(); return; } // gone already: the next rewrite names the one after
     sampler = candidate;
     pid = next.pid;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EpisodeClock } from '../../../src/clock/origin.js';
-import { F, PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
+import { CLOCK_NOT_PROC, CLOCK_TS, E_CLOCK, F, PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
 import { procLoop, type ProcLoopResult } from '../../../src/collectors/proc/run-loop.js';
 import { processRowText } from '../../../src/collectors/proc/row-text.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
@@ -111,6 +111,11 @@ function tsSample(procRoot: string, pid: number): { v: Float64Array; err: Int32A
   const err = new Int32Array(SAMPLE_ERRORS);
   sampler.sample(v, err);
   sampler.close();
+  // The one slot the two samplers fill differently: cpu_time_ns is the native sampler's kernel CPU clock, null on
+  // the TS path (CLOCK_TS); under a fixture root the native sampler leaves it null with CLOCK_NOT_PROC. Every other
+  // value and errno is the TS sampler's own reading.
+  expect(err[E_CLOCK]).toBe(CLOCK_TS);
+  err[E_CLOCK] = CLOCK_NOT_PROC;
   return { v, err };
 }
 
@@ -140,7 +145,9 @@ function sampleOfRow(row: Record<string, unknown>): { v: Float64Array; err: Int3
     if (x === null || x === undefined) continue;
     v[i] = name === 'state' ? (x as string).charCodeAt(0) : (x as number);
   }
-  return { v, err: new Int32Array(SAMPLE_ERRORS) };
+  const err = new Int32Array(SAMPLE_ERRORS);
+  if (Number.isNaN(v[F.cpu_time_ns]!)) err[E_CLOCK] = CLOCK_NOT_PROC; // a fixture root's rows: no CPU clock
+  return { v, err };
 }
 
 describe.runIf(addon)('proc native batch rows = the JS rows', () => {
@@ -243,7 +250,6 @@ describe.runIf(addon)('proc native batch rows = the JS rows', () => {
     const dir = path.join(procRoot, '3728');
     fs.mkdirSync(dir);
     for (const f of PROC_FILES) fs.copyFileSync(path.join(src, f), path.join(dir, f));
-    fs.cpSync(path.join(src, 'task'), path.join(dir, 'task'), { recursive: true }); // the threads' schedstat: the process's sums
     const stat = fs.readFileSync(path.join(dir, 'stat'), 'latin1');
     const zombie = stat.replace(/\) S /, ') Z ');
     expect(zombie).not.toBe(stat);
@@ -283,6 +289,10 @@ describe.runIf(addon)('proc native batch rows = the JS rows', () => {
     for (const r of rows) expect(() => ROW_SCHEMAS.host_proc!.parse(r)).not.toThrow();
     expect(new Set(rows.map((r) => r.interval_s)).size).toBeGreaterThan(100);
     for (const [i, r] of rows.entries()) if (i > 0 && r.null_reasons !== undefined) throw new Error(`row ${i} of a live process has nulls: ${lines[i]}`);
+    // The kernel's CPU clock of the process, through the batch too: a number on every row, never falling.
+    const cpu = rows.map((r) => r.cpu_time_ns as number);
+    expect(cpu.every((x) => typeof x === 'number' && x >= 0)).toBe(true);
+    expect(cpu.every((x, i) => i === 0 || x >= cpu[i - 1]!)).toBe(true);
     expectSameAsJs(lines, pid, '/proc', sampleOfRow);
     expect(jsRows).toBeLessThan(lines.length / 2);
   });
