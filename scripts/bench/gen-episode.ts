@@ -71,8 +71,8 @@ export function generateEpisode(dir: string, seconds: number, opts: { cgroup?: b
         cpu_user_jiffies: Math.round(cpu.user), cpu_sys_jiffies: Math.round(cpu.sys), minflt: 1000 + i, majflt: 0, num_threads: threads.length,
         vsize_bytes: 4e9, rss_bytes: Math.round(5e8 + 1e8 * wave(t, 900)), shared_bytes: 2e7, text_bytes: 1e7, data_bytes: 3e8, rss_peak_bytes: 6e8, swap_bytes: 0,
         voluntary_ctxt_switches: 10 * i, nonvoluntary_ctxt_switches: i, io_rchar: 4096 * i, io_wchar: 8192 * i, io_read_bytes: 0, io_write_bytes: 4096 * i,
-        // The whole process's scheduler figures: its threads' (below), summed, as the collector sums them.
-        cpu_time_ns: cpu.threads.reduce((a, x) => a + Math.round(x * 1e7), 0), run_delay_ns: threads.reduce((a, _, k) => a + 25_000 * i + k, 0), run_periods: threads.length * (3 * i + 1),
+        // The whole process's CPU clock: its threads' time (below) and nothing else here, as the kernel counts it.
+        cpu_time_ns: cpu.threads.reduce((a, x) => a + Math.round(x * 1e7), 0),
       };
       for (const [k, th] of threads.entries()) {
         yield {

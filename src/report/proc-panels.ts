@@ -241,7 +241,8 @@ export function procPanels(meta: EpisodeMeta): PanelSink<{ panels: Panel[]; mark
       if (ticks === null) marks.add(x, 'break', `${label} CPU not read (${reasonOf(th, num(th.cpu_user_jiffies) === null ? 'cpu_user_jiffies' : 'cpu_sys_jiffies')})`, 'values missing');
       // Two threads of one label in a sample (a vCPU named twice): a value wins over a null, the later over the earlier.
       const v = rate(key, label, x, s.tNs, ticks, ONE_CORE, 1);
-      if (drawn) cpu.set(label, v);      if (th.role === 'vcpu') runDelay(n, th, x, s.tNs);
+      if (drawn) cpu.set(label, v);
+      if (th.role === 'vcpu') runDelay(n, th, x, s.tNs);
     }
     if (p) lastPid = pid;
     lastExited = event === 'exited';

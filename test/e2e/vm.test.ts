@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runVmEpisode, type VmEpisode } from '../../src/demo/vm-episode.js';
+import { nativeAddon } from '../../src/native/addon.js';
 import { ROW_SCHEMAS } from '../../src/rows/registry.js';
 import { parseMountinfo } from '../../src/collectors/proc/cgroup-parse.js';
 import type { Source } from '../../src/rows/envelope.js';
@@ -46,6 +47,14 @@ describe.skipIf(!ready)('a real guest, end to end', () => {
     // Every collector has rows with real values in its core metrics.
     const procRows = rows(e, 'proc', 'host_proc');
     expect(procRows.some((r) => !('tid' in r) && typeof r.cpu_user_jiffies === 'number' && typeof r.rss_bytes === 'number')).toBe(true);
+    // The whole QEMU process's CPU clock, under the addon (the native sampler): a number that grew, never falling.
+    const procCpu = procRows.filter((r) => !('tid' in r) && r.process_event !== 'exited').map((r) => r.cpu_time_ns);
+    expect(procCpu.length).toBeGreaterThan(0);
+    if (nativeAddon()) {
+      expect(procCpu.every((x) => typeof x === 'number')).toBe(true);
+      expect((procCpu[procCpu.length - 1] as number) > 0).toBe(true);
+      expect((procCpu as number[]).every((x, i) => i === 0 || x >= (procCpu[i - 1] as number))).toBe(true);
+    }
     expect(rows(e, 'perf').some((r) => typeof r.cpu_clock_ms === 'number' && (r.cpu_clock_ms as number) > 0)).toBe(true);
     expect(rows(e, 'pcap').some((r) => typeof r.pkts === 'number' && (r.pkts as number) > 0)).toBe(true);
     // The captured interface's own counters on every pcap interval row: numbers, on one ifindex, that grew with the pings.
