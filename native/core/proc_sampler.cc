@@ -139,7 +139,18 @@ void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
     } else {
       std::string path = std::string("task/") + de->d_name + "/stat";
       fds.stat = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fds.stat < 0) continue;  // exited between readdir and open
+      if (fds.stat < 0) {
+        int e = errno;
+        if (e == ENOENT || e == ESRCH) continue;  // exited between readdir and open
+        // EMFILE, ENFILE, ...: the thread is there, its row says why it has no values.
+        ThreadSample t;
+        t.tid = static_cast<int>(tid);
+        for (int i = 0; i < F_COUNT; i++) t.v[i] = NAN;
+        t.err = e;
+        t.sched_err = e;
+        out->push_back(std::move(t));
+        continue;
+      }
     }
     if (fds.sched < 0) {
       // Opened again at every sample until it opens: a failure (EMFILE, a
@@ -159,7 +170,10 @@ void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
     }
     t.sched_err = read_file(fds.sched, fds.sched_open_err);
     if (t.sched_err == 0 && !parse_schedstat(buf_.data(), len_, &t.sched)) t.sched_err = EBADMSG;
-    seen[t.tid] = fds;
+    // At most kMaxKeptThreads threads keep their two descriptors between samples;
+    // the others are opened, read and closed at each sample.
+    if (seen.size() < kMaxKeptThreads) seen[t.tid] = fds;
+    else close_thread(fds);
     out->push_back(std::move(t));
   }
   for (auto& gone : thread_fds_) close_thread(gone.second);

@@ -31,6 +31,12 @@ struct ThreadSample {
   SchedStat sched = {NAN, NAN, NAN};
 };
 
+// Threads whose stat and schedstat stay open between samples (two descriptors
+// each: 512 in all, half the usual soft limit of 1024); past it a thread's files are opened, read and closed at
+// each sample, so a target with thousands of threads cannot exhaust the
+// agent's descriptors.
+constexpr size_t kMaxKeptThreads = 256;
+
 class ProcSampler {
  public:
   // proc_root is "/proc" in production and a fixture folder in tests.

@@ -7,6 +7,19 @@ import type { CollectorRun } from './collector-run.js';
 
 const PERIOD_MS = 1000;
 
+/**
+ * The agent's resident memory, or why not: Node reads it from /proc/self/stat (uv_resident_set_memory), which needs a
+ * descriptor, so an agent out of descriptors (EMFILE) threw here and died; its row says so instead.
+ */
+export function readRss(rss: () => number = () => process.memoryUsage.rss()): number | { reason: string } {
+  try {
+    return rss();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { reason: `${e.code ?? 'error'} reading the agent's resident memory (process.memoryUsage.rss(): ${e.message})` };
+  }
+}
+
 export class SelfTelemetry {
   private timer: NodeJS.Timeout | undefined;
   private runs: CollectorRun[] = [];
@@ -35,7 +48,8 @@ export class SelfTelemetry {
 
   totals(): { cpu_s: number; peak_rss_bytes: number } {
     const u = process.cpuUsage(this.cpu0);
-    this.peakRss = Math.max(this.peakRss, process.memoryUsage.rss());
+    const rss = readRss();
+    if (typeof rss === 'number') this.peakRss = Math.max(this.peakRss, rss);
     return { cpu_s: (u.user + u.system) / 1e6, peak_rss_bytes: this.peakRss };
   }
 
@@ -43,17 +57,17 @@ export class SelfTelemetry {
     const u = process.cpuUsage(this.cpu0);
     const now = performance.now();
     const cpuUs = u.user + u.system;
-    const rss = process.memoryUsage.rss();
-    this.peakRss = Math.max(this.peakRss, rss);
+    const rss = readRss();
+    if (typeof rss === 'number') this.peakRss = Math.max(this.peakRss, rss);
     const collectors: Record<string, { rows: number; queued: number }> = {};
     for (const r of this.runs) collectors[r.name] = { rows: r.stats[0]!, queued: r.stats[1]! };
     this.writer.write('agent', this.clock.now(), {
       cpu_user_s: u.user / 1e6,
       cpu_sys_s: u.system / 1e6,
       cpu_pct: now > this.lastAt ? ((cpuUs - this.lastCpuUs) / 1000 / (now - this.lastAt)) * 100 : 0,
-      rss_bytes: rss,
+      rss_bytes: typeof rss === 'number' ? rss : null,
       collectors,
-    });
+    }, typeof rss === 'number' ? undefined : { rss_bytes: rss.reason });
     this.lastCpuUs = cpuUs;
     this.lastAt = now;
   }

@@ -27,7 +27,7 @@ export const agentSelfRow = z
     cpu_user_s: measurement(z.number()).nonnegative().describe("The agent's user CPU time since it started, s: main thread and every collector's worker thread together (not the programs it runs: perf, tcpdump)."),
     cpu_sys_s: measurement(z.number()).nonnegative().describe('Its system CPU time since it started, s.'),
     cpu_pct: measurement(z.number()).nonnegative().describe('Its CPU use since the previous row, % of one core.'),
-    rss_bytes: measurement(z.number()).int().nonnegative().describe('Its resident memory, bytes.'),
+    rss_bytes: measurement(z.number().int().nonnegative().nullable()).describe("Its resident memory, bytes. null with the reason where it could not be read (Node's process.memoryUsage.rss() opens /proc/self/stat: EMFILE when the agent is out of descriptors)."),
     collectors: z
       .record(
         z.string(),

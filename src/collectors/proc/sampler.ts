@@ -36,6 +36,9 @@ interface ThreadFds {
   schedOpenErr: number;
 }
 
+/** Threads whose stat and schedstat stay open between samples (512 descriptors in all, half the usual soft limit of 1024; native/core/proc_sampler.h). */
+export const MAX_KEPT_THREADS = 256;
+
 function closeThread(t: ThreadFds): void {
   fs.closeSync(t.stat);
   if (t.sched >= 0) fs.closeSync(t.sched);
@@ -133,7 +136,14 @@ export class TsProcSampler implements ProcSampler {
         let stat: number;
         try {
           stat = fs.openSync(`${this.dir}/task/${name}/stat`, 'r');
-        } catch {
+        } catch (err) {
+          const e = errnoOf(err);
+          if (e === ENOENT || e === ESRCH) continue; // exited between the listing and the open
+          // EMFILE, ENFILE, ...: the thread is there; its row says why it has no values.
+          out.push({
+            tid, comm: '', error: e, cpu_user_jiffies: null, cpu_sys_jiffies: null, minflt: null, majflt: null, starttime: null, state: null, processor: null,
+            cpu_time_ns: null, run_delay_ns: null, run_periods: null, sched_error: e,
+          });
           continue;
         }
         fds = { stat, sched: -1, schedOpenErr: 0 };
@@ -172,7 +182,10 @@ export class TsProcSampler implements ProcSampler {
           schedError = errnoOf(err);
         }
       }
-      seen.set(tid, fds);
+      // At most MAX_KEPT_THREADS threads keep their two descriptors between samples; the others are opened, read
+      // and closed at each sample.
+      if (seen.size < MAX_KEPT_THREADS) seen.set(tid, fds);
+      else closeThread(fds);
       const n = (i: number) => (Number.isNaN(v[i]!) ? null : v[i]!);
       out.push({
         tid, comm, error,
