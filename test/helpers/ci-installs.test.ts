@@ -28,6 +28,7 @@ const PACKAGE_OF: Record<string, string | null> = {
   unshare: 'util-linux',
   nsenter: 'util-linux',
   rmdir: null,
+  getconf: 'libc-bin',
   tcpdump: 'tcpdump',
   tshark: 'tshark',
   cpio: 'cpio',

@@ -291,6 +291,7 @@ describe.runIf(addon)('proc native batch rows = the JS rows', () => {
     for (const [i, r] of rows.entries()) if (i > 0 && r.null_reasons !== undefined) throw new Error(`row ${i} of a live process has nulls: ${lines[i]}`);
     // The kernel's CPU clock of the process, through the batch too: a number on every row, never falling.
     const cpu = rows.map((r) => r.cpu_time_ns as number);
+    expect(cpu.length).toBeGreaterThan(100);
     expect(cpu.every((x) => typeof x === 'number' && x >= 0)).toBe(true);
     expect(cpu.every((x, i) => i === 0 || x >= cpu[i - 1]!)).toBe(true);
     expectSameAsJs(lines, pid, '/proc', sampleOfRow);
