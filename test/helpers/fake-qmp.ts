@@ -12,6 +12,7 @@ import { afterEach } from 'vitest';
 import { EpisodeClock } from '../../src/clock/origin.js';
 import { qmpLoop, type QmpLoopOptions, type QmpLoopResult } from '../../src/collectors/qmp/run-loop.js';
 import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
+import type { QmpClient } from '../../src/qmp/client.js';
 import { readJsonl, tmpDir } from './tmp.js';
 import { waitFor as waitUntil } from './wait.js';
 
@@ -381,3 +382,23 @@ export async function runQmpLoop(
     elapsedMs,
   };
 }
+
+/** What a stub QEMU answers each command with (throwing is refusing). */
+export type StubAnswers = Record<string, (args?: Record<string, unknown>) => unknown>;
+
+/**
+ * A QmpClient stand-in without the socket, for polls against a hostile peer: each command is answered with what
+ * `answers` gives; query-stats-schemas names the vm and vcpu targets, query-status says running, anything else is [].
+ * Every command sent is pushed on `sent`.
+ */
+export const stubQmp = (answers: StubAnswers, sent: Array<[string, unknown]> = []): QmpClient =>
+  ({
+    execute: async (command: string, args?: Record<string, unknown>) => {
+      sent.push([command, args]);
+      const a = answers[command];
+      if (a) return a(args);
+      if (command === 'query-stats-schemas') return [{ target: 'vm' }, { target: 'vcpu' }];
+      if (command === 'query-status') return { status: 'running', running: true };
+      return [];
+    },
+  }) as unknown as QmpClient;

@@ -6,7 +6,7 @@ import { EVENT_ROW_OVERHEAD, QmpLineHandler, eventRowBytes } from '../../src/qmp
 import { newPollState, pollQemu } from '../../src/collectors/qmp/poll.js';
 import { QapiError } from '../../src/util/qapi-error.js';
 import { ROW_SCHEMAS } from '../../src/rows/registry.js';
-import { eventLine, fakeQmp, okReply, runQmpLoop } from '../helpers/fake-qmp.js';
+import { eventLine, fakeQmp, okReply, runQmpLoop, stubQmp, type StubAnswers } from '../helpers/fake-qmp.js';
 
 const KiB = 1024;
 const GREETING = '{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}, "package": ""}, "capabilities": ["oob"]}}\r\n';
@@ -184,16 +184,7 @@ describe("QEMU's error replies", () => {
 });
 
 /** A QEMU answering each query with what `answers` gives (a stand-in for a hostile peer, without the socket). */
-const stubClient = (answers: Record<string, (args?: { target?: string }) => unknown>) =>
-  ({
-    execute: async (command: string, args?: { target?: string }) => {
-      const a = answers[command];
-      if (a) return a(args);
-      if (command === 'query-stats-schemas') return [{ target: 'vm' }, { target: 'vcpu' }];
-      if (command === 'query-status') return { status: 'running', running: true };
-      return [];
-    },
-  }) as unknown as QmpClient;
+const stubClient = (answers: StubAnswers) => stubQmp(answers);
 
 describe('bounds of one poll the README names, each held', () => {
   // regression for: bounds stated in the README with no test holding them (vCPUs, names, repeated devices).

@@ -5,7 +5,7 @@
 // there: on a real host the capture of an earlier stretch saw them), and the
 // "guest" resumes during it: tx grows by the whole backlog while the capture
 // sees none of it. verify must not call that a lossy capture.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,16 +16,12 @@ import { parseManifest } from '../../../src/manifest/load.js';
 import { verifyEpisode } from '../../../src/verify/verify-episode.js';
 import { canMakeNetns } from '../../helpers/netns.js';
 import { has } from '../../helpers/programs.js';
-import { readJsonl, tmpDir } from '../../helpers/tmp.js';
+import { tmpDir } from '../../helpers/tmp.js';
+import { holdTap, pcapIntervals } from '../../helpers/tap-holder.js';
 import { waitFor } from '../../helpers/wait.js';
 
-// Creates the tap (IFF_TAP | IFF_NO_PI), says "ready"; on "go" reads everything queued and says "drained N"; ends when stdin closes.
-const QEMU = `
-import fcntl, os, struct, sys
-fd = os.open('/dev/net/tun', os.O_RDWR)
-fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', sys.argv[1].encode(), 0x0002 | 0x1000))
-print('ready', flush=True)
-for line in sys.stdin:
+// Holding the tap (test/helpers/tap-holder.ts), on "go" reads everything queued and says "drained N"; ends when stdin closes.
+const QEMU = `for line in sys.stdin:
     os.set_blocking(fd, False); n = 0
     while True:
         try: os.read(fd, 65536); n += 1
@@ -39,25 +35,16 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(int(sys.argv[2])): s.sendto(b'x' * 64, (sys.argv[1], 9))
 `;
 
-type Row = Record<string, unknown>;
-const intervals = (dir: string): Row[] => {
-  try {
-    return readJsonl(path.join(dir, 'telemetry-pcap.jsonl')).filter((r) => !('event' in r));
-  } catch {
-    return [];
-  }
-};
+const intervals = pcapIntervals;
 
 describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('python3'))('a paused guest draining its tap during the episode', () => {
   it("a backlog queued before the capture, counted in tx when the guest reads it: within the queue's capacity, verify keeps pcap ok", { timeout: 60_000 }, async () => {
     // Regression for: tx counts when QEMU reads a frame, so a paused guest's 1,000 queued frames counted during the episode made
     // the capture "miss 99%" (degraded) though it missed nothing (the reviewer's ep-paused).
     const tap = `lt${crypto.randomBytes(3).toString('hex')}`;
-    const qemu = spawn('python3', ['-c', QEMU, tap], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const said: string[] = [];
-    readline.createInterface({ input: qemu.stdout! }).on('line', (l) => said.push(l));
+    const qemu = await holdTap(tap, QEMU);
+    const said = qemu.said;
     try {
-      await waitFor(() => said.includes('ready'), 'the tap');
       fs.writeFileSync(`/proc/sys/net/ipv6/conf/${tap}/disable_ipv6`, '1'); // as sysctl -w does (procps is not on .ci/run's line)
       execFileSync('ip', ['addr', 'add', '10.251.7.1/24', 'dev', tap]);
       execFileSync('ip', ['link', 'set', tap, 'up']);
@@ -74,7 +61,7 @@ describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('python3'))('a paused
       const manifest = parseManifest({ output_dir: dir, target: { pid: process.pid }, collectors: { pcap: { iface: tap, interval_ms: 200 } } });
       const done = runEpisode({ manifest, stop: stop.signal });
       await waitFor(() => intervals(dir).filter((r) => r.tcpdump_running === true && typeof r.if_ifindex === 'number').length >= 2, 'two rows with tcpdump capturing');
-      qemu.stdin!.write('go\n');
+      qemu.proc.stdin!.write('go\n');
       await waitFor(() => said.some((l) => l.startsWith('drained')), 'the backlog read');
       const n = intervals(dir).length;
       await waitFor(() => intervals(dir).length >= n + 3, 'three rows after the drain');
@@ -92,8 +79,7 @@ describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('python3'))('a paused
       for (const r of read) expect(r.if_tx_queue_frames).toBe(queueLen * fs.readdirSync(`/sys/class/net/${tap}/queues`).filter((q) => q.startsWith('tx-')).length);
       expect(verifyEpisode(dir).collectors.pcap).toMatchObject({ verdict: 'ok', reasons: [] });
     } finally {
-      qemu.stdin!.end();
-      qemu.kill();
+      qemu.stop();
     }
   });
 });

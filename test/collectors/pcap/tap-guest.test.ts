@@ -3,7 +3,7 @@
 // with ethertype 0x8100 and no tag. The tap counts each in rx_packets; the
 // kernel drops each in skb_vlan_untag before any packet socket, so tcpdump
 // never sees them. verify's cross-check must not call that a lossy capture.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,17 +14,13 @@ import { parseManifest } from '../../../src/manifest/load.js';
 import { verifyEpisode } from '../../../src/verify/verify-episode.js';
 import { canMakeNetns } from '../../helpers/netns.js';
 import { has } from '../../helpers/programs.js';
-import { readJsonl, tmpDir } from '../../helpers/tmp.js';
+import { tmpDir } from '../../helpers/tmp.js';
+import { holdTap, pcapIntervals } from '../../helpers/tap-holder.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const FRAMES = 3000;
-// Creates the tap (IFF_TAP | IFF_NO_PI), says "ready", and on each "go" line writes the frames, then says "done"; ends when stdin closes.
-const QEMU = `
-import fcntl, os, struct, sys, time
-fd = os.open('/dev/net/tun', os.O_RDWR)
-fcntl.ioctl(fd, 0x400454ca, struct.pack('16sH', sys.argv[1].encode(), 0x0002 | 0x1000))
-print('ready', flush=True)
-f = b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x05' + b'\\x81\\x00'
+// Holding the tap (test/helpers/tap-holder.ts), on each "go" line writes the frames, then says "done"; ends when stdin closes.
+const QEMU = `f = b'\\xff' * 6 + b'\\x02\\x00\\x00\\x00\\x00\\x05' + b'\\x81\\x00'
 for line in sys.stdin:
     for i in range(int(sys.argv[2])):
         os.write(fd, f)
@@ -32,24 +28,15 @@ for line in sys.stdin:
     print('done', flush=True)
 `;
 
-type Row = Record<string, unknown>;
-const intervals = (dir: string): Row[] => {
-  try {
-    return readJsonl(path.join(dir, 'telemetry-pcap.jsonl')).filter((r) => !('event' in r));
-  } catch {
-    return [];
-  }
-};
+const intervals = pcapIntervals;
 
 describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('python3'))('a guest forging received frames on its tap', () => {
   it("3,000 frames the tap counts in rx and no capture can see: verify keeps pcap ok (its check is on tx)", { timeout: 60_000 }, async () => {
     // Regression for: the cross-check took rx+tx, so these frames made the capture "miss 99%" (degraded) though it missed nothing.
     const tap = `lt${crypto.randomBytes(3).toString('hex')}`;
-    const qemu = spawn('python3', ['-c', QEMU, tap, String(FRAMES)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const said: string[] = [];
-    readline.createInterface({ input: qemu.stdout! }).on('line', (l) => said.push(l));
+    const qemu = await holdTap(tap, QEMU, [String(FRAMES)]);
+    const said = qemu.said;
     try {
-      await waitFor(() => said.includes('ready'), 'the tap');
       fs.writeFileSync(`/proc/sys/net/ipv6/conf/${tap}/disable_ipv6`, '1'); // as sysctl -w does (procps is not on .ci/run's line)
       execFileSync('ip', ['link', 'set', tap, 'up']);
       const dir = path.join(tmpDir(), 'ep');
@@ -57,7 +44,7 @@ describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('python3'))('a guest 
       const manifest = parseManifest({ output_dir: dir, target: { pid: process.pid }, collectors: { pcap: { iface: tap, interval_ms: 200 } } });
       const done = runEpisode({ manifest, stop: stop.signal });
       await waitFor(() => intervals(dir).filter((r) => r.tcpdump_running === true && typeof r.if_ifindex === 'number').length >= 2, 'two rows with tcpdump capturing');
-      qemu.stdin!.write('go\n');
+      qemu.proc.stdin!.write('go\n');
       await waitFor(() => said.includes('done'), 'the frames written');
       const n = intervals(dir).length;
       await waitFor(() => intervals(dir).length >= n + 3, 'three rows after the frames'); // tcpdump's late hand-over and the counters read after
@@ -71,8 +58,7 @@ describe.skipIf(!canMakeNetns() || !has('tcpdump') || !has('python3'))('a guest 
       expect(rows.reduce((s, r) => s + ((r.pkts as number | null) ?? 0), 0)).toBeLessThan(FRAMES / 10);
       expect(verifyEpisode(dir).collectors.pcap).toMatchObject({ verdict: 'ok', reasons: [] });
     } finally {
-      qemu.stdin!.end();
-      qemu.kill();
+      qemu.stop();
     }
   });
 });

@@ -7,26 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { newPollState, pollQemu, type PollState } from '../../../src/collectors/qmp/poll.js';
 import { QMP_BOUNDS } from '../../../src/collectors/qmp/bounds.js';
-import type { QmpClient } from '../../../src/qmp/client.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
 import { QapiError } from '../../../src/util/qapi-error.js';
-import { fakeQmp, okReply, runQmpLoop } from '../../helpers/fake-qmp.js';
+import { fakeQmp, okReply, runQmpLoop, stubQmp, type StubAnswers } from '../../helpers/fake-qmp.js';
 
 type Row = Record<string, unknown>;
-type Answers = Record<string, (args?: Record<string, unknown>) => unknown>;
-
-/** A QEMU answering each command with what `answers` gives (throwing is refusing); unknown commands answer []. */
-const stub = (answers: Answers, sent: Array<[string, unknown]> = []) =>
-  ({
-    execute: async (command: string, args?: Record<string, unknown>) => {
-      sent.push([command, args]);
-      const a = answers[command];
-      if (a) return a(args);
-      if (command === 'query-stats-schemas') return [{ target: 'vm' }, { target: 'vcpu' }];
-      if (command === 'query-status') return { status: 'running', running: true };
-      return [];
-    },
-  }) as unknown as QmpClient;
+type Answers = StubAnswers;
+const stub = stubQmp;
 
 const vcpuStats = (stats: Record<string, unknown>) => (args?: Record<string, unknown>) =>
   args?.target === 'vcpu' ? [{ provider: 'kvm', 'qom-path': '/machine/cpu0', stats: Object.entries(stats).map(([name, value]) => ({ name, value })) }] : [];

@@ -8,26 +8,13 @@
 import { describe, expect, it } from 'vitest';
 import { newPollState, pollQemu, SETUP_TRIES } from '../../../src/collectors/qmp/poll.js';
 import { QMP_BOUNDS } from '../../../src/collectors/qmp/bounds.js';
-import type { QmpClient } from '../../../src/qmp/client.js';
 import { ROW_SCHEMAS } from '../../../src/rows/registry.js';
 import { QapiError } from '../../../src/util/qapi-error.js';
-import { fakeQmp, okReply, runQmpLoop } from '../../helpers/fake-qmp.js';
+import { fakeQmp, okReply, runQmpLoop, stubQmp, type StubAnswers } from '../../helpers/fake-qmp.js';
 
 type Row = Record<string, unknown>;
-type Answers = Record<string, (args?: Record<string, unknown>) => unknown>;
-
-/** A QEMU answering each command with what `answers` gives (throwing is refusing); unknown commands answer []. */
-const stub = (answers: Answers, sent: Array<[string, unknown]> = []) =>
-  ({
-    execute: async (command: string, args?: Record<string, unknown>) => {
-      sent.push([command, args]);
-      const a = answers[command];
-      if (a) return a(args);
-      if (command === 'query-stats-schemas') return [{ target: 'vm' }, { target: 'vcpu' }];
-      if (command === 'query-status') return { status: 'running', running: true };
-      return [];
-    },
-  }) as unknown as QmpClient;
+type Answers = StubAnswers;
+const stub = stubQmp;
 const asRow = (p: Awaited<ReturnType<typeof pollQemu>>, seq = 0): Row => ({
   source: 'qmp', t_mono_ns: 1, seq, available_in_deployment: true, ...p.fields, poll_ms: 1, events_dropped: 0, ...(Object.keys(p.reasons).length ? { null_reasons: p.reasons } : {}),
 });
