@@ -45,6 +45,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
                        {InstanceMethod<&ProcSamplerWrap::Open>("open"),
                         InstanceMethod<&ProcSamplerWrap::Sample>("sample"),
                         InstanceMethod<&ProcSamplerWrap::Threads>("threads"),
+                        InstanceMethod<&ProcSamplerWrap::ThreadsError>("threadsError"),
                         InstanceMethod<&ProcSamplerWrap::BatchFormat>("batchFormat"),
                         InstanceMethod<&ProcSamplerWrap::BatchSignature>("batchSignature"),
                         InstanceMethod<&ProcSamplerWrap::Batch>("batch"),
@@ -97,7 +98,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
   // threads(): Array<{tid, comm, error, cpu_user_jiffies, ..., cpu_time_ns, run_delay_ns, run_periods, sched_error}>
   Napi::Value Threads(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    core_->sample_threads(&threads_);
+    threads_err_ = core_->sample_threads(&threads_);
     Napi::Array out = Napi::Array::New(env, threads_.size());
     for (size_t i = 0; i < threads_.size(); i++) {
       const labtel::ThreadSample& t = threads_[i];
@@ -119,6 +120,11 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
       out[i] = o;
     }
     return out;
+  }
+
+  // threadsError(): number — 0, or the errno of the last threads() call's listing of task/ (it returned []).
+  Napi::Value ThreadsError(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), threads_err_);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -222,6 +228,7 @@ class ProcSamplerWrap : public Napi::ObjectWrap<ProcSamplerWrap> {
 
   std::unique_ptr<labtel::ProcSampler> core_;
   std::vector<labtel::ThreadSample> threads_;
+  int threads_err_ = 0;
   labtel::ProcBatchFormat format_;
   labtel::ProcRowSignature sig_;
   std::string out_;

@@ -41,6 +41,7 @@ enum ProcErrorSlot { PE_CLOCK = PF_COUNT, PE_COUNT };
 constexpr int kClockTs = -1;           // the pure-TS sampler (no clock to read); set by TS only
 constexpr int kClockNotProc = -2;      // proc_root is not /proc: the kernel's clock is not that root's pid
 constexpr int kClockUnconfirmed = -3;  // stat could not be read after the clock: whose clock it was is unknown
+constexpr int kClockOtherPidNs = -4;   // /proc is another pid namespace's (its self is not getpid()): its pids are not the clock's
 
 extern const char* const kProcFieldNames[F_COUNT];
 extern const char* const kProcFileNames[PF_COUNT];

@@ -4,12 +4,34 @@
 #include <cmath>
 #include <cstdlib>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "proc_parse.h"
 
 namespace labtel {
+
+size_t kept_thread_bound() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return kMaxKeptThreads;
+  rlim_t b = rl.rlim_cur / 16;
+  return b < kMaxKeptThreads ? static_cast<size_t>(b) : kMaxKeptThreads;
+}
+
+namespace {
+// Whether /proc is this process's pid namespace's: /proc/self names getpid().
+// Under `unshare -pf` without --mount-proc it names another pid (or none).
+bool proc_is_own_pid_ns() {
+  char link[32];
+  ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+  if (n <= 0) return false;
+  link[n] = 0;
+  char* end = nullptr;
+  long self = strtol(link, &end, 10);
+  return *end == 0 && self == static_cast<long>(getpid());
+}
+}  // namespace
 
 ProcSampler::ProcSampler(std::string proc_root, int pid, double page_size)
     : root_(std::move(proc_root)), pid_(pid), page_size_(page_size), buf_(8192) {
@@ -22,7 +44,18 @@ int ProcSampler::open() {
   close();
   std::string dir = root_ + "/" + std::to_string(pid_);
   dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd_ < 0) return errno;
+  if (dir_fd_ < 0) {
+    clock_err_ = root_ == "/proc" ? errno : kClockNotProc;
+    return errno;
+  }
+  // The CPU clock goes by pid number in this process's pid namespace: only
+  // /proc, and only when /proc is that namespace's, names the same pids.
+  // Its id is taken once, here.
+  clock_err_ = kClockNotProc;
+  if (root_ == "/proc") {
+    if (!proc_is_own_pid_ns()) clock_err_ = kClockOtherPidNs;
+    else clock_err_ = clock_getcpuclockid(static_cast<pid_t>(pid_), &clock_id_);
+  }
   for (int i = 0; i < PF_COUNT; i++) {
     fds_[i] = ::openat(dir_fd_, kProcFileNames[i], O_RDONLY | O_CLOEXEC);
     open_err_[i] = fds_[i] < 0 ? errno : 0;
@@ -68,12 +101,11 @@ int ProcSampler::read_file(int fd, int open_err) {
 
 // The kernel's CPU clock of the whole process pid_: every thread's time,
 // those exited included, in ns. Returns 0 or an errno.
+// Its id was taken at open(), or clock_err_ says why there is none.
 int ProcSampler::read_cpu_clock(double* ns) const {
-  clockid_t cid;
-  int e = clock_getcpuclockid(static_cast<pid_t>(pid_), &cid);
-  if (e != 0) return e;
+  if (clock_err_ != 0) return clock_err_;
   struct timespec ts;
-  if (clock_gettime(cid, &ts) != 0) return errno;
+  if (clock_gettime(clock_id_, &ts) != 0) return errno;
   *ns = static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
   return 0;
 }
@@ -86,8 +118,7 @@ void ProcSampler::sample(ProcSample* out) {
   // read proves that process still held the pid at the clock read (a pid is
   // not reused before its process is reaped), i.e. the clock was its own.
   double clock_ns = NAN;
-  int clock_err = kClockNotProc;
-  if (root_ == "/proc") clock_err = read_cpu_clock(&clock_ns);
+  int clock_err = read_cpu_clock(&clock_ns);
   out->err[PE_CLOCK] = clock_err;
   for (int f = 0; f < PF_COUNT; f++) {
     int e = read_file(fds_[f], open_err_[f]);
@@ -114,18 +145,49 @@ void ProcSampler::sample(ProcSample* out) {
   }
 }
 
-void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
+bool ProcSampler::release_kept(std::map<int, ThreadFds>* seen) {
+  bool any = !seen->empty() || !thread_fds_.empty();
+  for (auto& t : *seen) close_thread(t.second);
+  seen->clear();
+  for (auto& t : thread_fds_) close_thread(t.second);
+  thread_fds_.clear();
+  return any;
+}
+
+int ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
   out->clear();
-  if (dir_fd_ < 0) return;
+  if (dir_fd_ < 0) return EBADF;
   if (!task_dir_) {
     int tfd = ::openat(dir_fd_, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (tfd < 0) return;
+    if (tfd < 0 && (errno == EMFILE || errno == ENFILE) && !thread_fds_.empty()) {
+      std::map<int, ThreadFds> none;
+      release_kept(&none);
+      tfd = ::openat(dir_fd_, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (tfd < 0) return errno;
     task_dir_ = fdopendir(tfd);
-    if (!task_dir_) { ::close(tfd); return; }
+    if (!task_dir_) {
+      int e = errno;
+      ::close(tfd);
+      return e;
+    }
   } else {
     rewinddir(task_dir_);
   }
-  std::map<int, ThreadFds> seen;
+  const size_t bound = kept_thread_bound();
+  // Set at the first EMFILE/ENFILE of this sample: every kept descriptor has
+  // been given back, and no thread keeps its files for the rest of it.
+  bool starved = false;
+  auto opens = [&](const std::string& path) {
+    int fd = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE) && !starved) {
+      starved = true;
+      if (release_kept(&seen_)) fd = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
+    }
+    return fd;
+  };
+  seen_.clear();
+  errno = 0;
   while (struct dirent* de = readdir(task_dir_)) {
     char* endp = nullptr;
     long tid = strtol(de->d_name, &endp, 10);
@@ -137,8 +199,7 @@ void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
       fds = it->second;
       thread_fds_.erase(it);
     } else {
-      std::string path = std::string("task/") + de->d_name + "/stat";
-      fds.stat = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
+      fds.stat = opens(std::string("task/") + de->d_name + "/stat");
       if (fds.stat < 0) {
         int e = errno;
         if (e == ENOENT || e == ESRCH) continue;  // exited between readdir and open
@@ -155,8 +216,7 @@ void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
     if (fds.sched < 0) {
       // Opened again at every sample until it opens: a failure (EMFILE, a
       // file not there yet) must not cost the thread its figures for life.
-      std::string path = std::string("task/") + de->d_name + "/schedstat";
-      fds.sched = ::openat(dir_fd_, path.c_str(), O_RDONLY | O_CLOEXEC);
+      fds.sched = opens(std::string("task/") + de->d_name + "/schedstat");
       fds.sched_open_err = fds.sched < 0 ? errno : 0;
     }
     ThreadSample t;
@@ -170,14 +230,17 @@ void ProcSampler::sample_threads(std::vector<ThreadSample>* out) {
     }
     t.sched_err = read_file(fds.sched, fds.sched_open_err);
     if (t.sched_err == 0 && !parse_schedstat(buf_.data(), len_, &t.sched)) t.sched_err = EBADMSG;
-    // At most kMaxKeptThreads threads keep their two descriptors between samples;
-    // the others are opened, read and closed at each sample.
-    if (seen.size() < kMaxKeptThreads) seen[t.tid] = fds;
+    // At most kept_thread_bound() threads keep their two descriptors between
+    // samples (none after an EMFILE this sample); the others are opened, read
+    // and closed at each sample.
+    if (!starved && seen_.size() < bound) seen_[t.tid] = fds;
     else close_thread(fds);
     out->push_back(std::move(t));
   }
   for (auto& gone : thread_fds_) close_thread(gone.second);
-  thread_fds_.swap(seen);
+  thread_fds_.swap(seen_);
+  seen_.clear();
+  return 0;
 }
 
 }  // namespace labtel

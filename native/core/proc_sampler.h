@@ -4,6 +4,7 @@
 // reads on the old descriptors fail (ESRCH) instead of describing a stranger.
 #pragma once
 #include <dirent.h>
+#include <time.h>
 
 #include <cmath>
 #include <map>
@@ -32,10 +33,14 @@ struct ThreadSample {
 };
 
 // Threads whose stat and schedstat stay open between samples (two descriptors
-// each: 512 in all, half the usual soft limit of 1024); past it a thread's files are opened, read and closed at
-// each sample, so a target with thousands of threads cannot exhaust the
-// agent's descriptors.
+// each); past it a thread's files are opened, read and closed at each sample,
+// so a target with thousands of threads cannot exhaust the agent's
+// descriptors. The bound is also at most the soft RLIMIT_NOFILE / 16 (an
+// eighth of the agent's descriptors), see kept_thread_bound().
 constexpr size_t kMaxKeptThreads = 256;
+// min(kMaxKeptThreads, soft RLIMIT_NOFILE / 16): 64 under a soft limit of
+// 1024, 16 under 256; kMaxKeptThreads when the limit is unlimited.
+size_t kept_thread_bound();
 
 class ProcSampler {
  public:
@@ -53,13 +58,17 @@ class ProcSampler {
   // Rescans task/ and reads each thread's stat and schedstat. Threads that
   // vanished are dropped; new ones are opened. A thread whose stat reads but
   // whose schedstat does not still gives its sample, with sched_err set.
-  void sample_threads(std::vector<ThreadSample>* out);
+  // Returns 0, or the errno of listing task/ (then out is empty: the
+  // threads could not be named). At EMFILE/ENFILE every kept thread's
+  // descriptors are given back, and the open that failed is tried once more.
+  int sample_threads(std::vector<ThreadSample>* out);
   void close();
   int pid() const { return pid_; }
 
  private:
   int read_file(int fd, int open_err);
   int read_cpu_clock(double* ns) const;
+
 
   // A thread's descriptors, kept open between samples like the process's.
   struct ThreadFds {
@@ -68,12 +77,19 @@ class ProcSampler {
     int sched_open_err;  // its errno then, reported by every sample
   };
   static void close_thread(const ThreadFds& t);
+  // Closes every kept thread's descriptors (those of this sample and those
+  // not reached yet); returns whether there were any.
+  bool release_kept(std::map<int, ThreadFds>* seen);
+  std::map<int, ThreadFds> seen_;  // this sample's kept threads, filled by sample_threads()
 
   std::string root_;
   int pid_;
   double page_size_;
   int dir_fd_ = -1;
   int fds_[PF_COUNT];
+  // Set at open(): the CPU clock's id, or why there is none (clock_err_).
+  clockid_t clock_id_ = 0;
+  int clock_err_ = kClockNotProc;
   int open_err_[PF_COUNT];
   DIR* task_dir_ = nullptr;
   std::map<int, ThreadFds> thread_fds_;

@@ -7,6 +7,8 @@ export interface NativeProcSampler {
   /** Fills values (PROC_FIELDS, NaN = not collected) and errors (SAMPLE_ERRORS slots: errno per file, then the CPU clock's). */
   sample(values: Float64Array, errors: Int32Array): void;
   threads(): NativeThreadSample[];
+  /** 0, or the errno of the last threads() call's listing of task/ (it returned []). Absent from an addon built before it. */
+  threadsError?(): number;
   close(): void;
   /** How batch() spells rows (the envelope up to t_mono_ns, the seq key, the rest of it) and schedules them. Absent from an addon built before it. */
   batchFormat?(head: string, seqKey: string, afterSeq: string, originNs: bigint, periodNs: number, maxRows: number): void;

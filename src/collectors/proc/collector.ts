@@ -27,8 +27,9 @@ export const proc: Collector<'proc'> = {
       stopFlag: ctx.stopFlag,
       // LABTEL_PROC_BATCH=0: one JS tick per row where the native batch loop would run (bench:proc measures both in one run).
       batch: process.env.LABTEL_PROC_BATCH !== '0',
+      onError: ctx.reportError,
       beside: cgroup ? (target) => cgroup.beside(target) : undefined,
     }).finally(() => cgroup?.close());
-    return { end: r.end, valueRows: r.rowsWithValues, detail: { sampler: r.sampler, pidfile_refused: r.pidfileRefused, cgroup_rows: cgroup?.rows ?? null } };
+    return { end: r.end, valueRows: r.rowsWithValues, detail: { sampler: r.sampler, pidfile_refused: r.pidfileRefused, thread_list_failures: r.threadListFailures, thread_fd_exhausted: r.threadFdExhausted, cgroup_rows: cgroup?.rows ?? null } };
   },
 };

@@ -44,6 +44,8 @@ export const CLOCK_TS = -1;
 export const CLOCK_NOT_PROC = -2;
 /** In errors[E_CLOCK]: stat could not be read after the clock, so whose clock was read is unknown. */
 export const CLOCK_UNCONFIRMED = -3;
+/** In errors[E_CLOCK]: /proc shows another pid namespace (readlink /proc/self is not our pid), so its pid numbers are not the clock's. */
+export const CLOCK_OTHER_PID_NS = -4;
 
 /** Which file fills each field, to give a null its reason. */
 export const FIELD_FILE: Record<ProcFieldName, number> = {

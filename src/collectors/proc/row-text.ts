@@ -3,7 +3,7 @@
 // loop (native/core/proc_batch.cc) spells steady rows the same way, byte for
 // byte (test/collectors/proc/batch-differential.test.ts).
 import { errnoName } from '../../util/errno.js';
-import { CLOCK_NOT_PROC, CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
+import { CLOCK_NOT_PROC, CLOCK_OTHER_PID_NS, CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
 import type { ProcProcessRow } from './rows.js';
 
 /** `,"name":` for each field, and the state letter as JSON, prepared once. */
@@ -51,6 +51,7 @@ export function processRowText(
 export function clockReason(e: number, statErr: number, pid: number): string {
   if (e === CLOCK_TS) return 'the pure-TypeScript path cannot read a process\'s CPU clock (clock_getcpuclockid needs the native addon); cpu_user_jiffies + cpu_sys_jiffies are the same total at tick resolution';
   if (e === CLOCK_NOT_PROC) return 'procRoot is not /proc: the kernel\'s CPU clock of pid ' + pid + ' is not that root\'s process';
+  if (e === CLOCK_OTHER_PID_NS) return `/proc is not this process's pid namespace (readlink /proc/self is not the agent's pid, e.g. unshare -pf without --mount-proc): the kernel's CPU clock of pid ${pid} is not /proc/${pid}'s process`;
   if (e === CLOCK_UNCONFIRMED) return `stat could not be read after the CPU clock of pid ${pid} (${statErr ? errnoName(statErr) : 'no error'}): the clock may be another process's under a reused pid`;
   return `${errnoName(e)} reading the CPU clock of pid ${pid} (clock_getcpuclockid, clock_gettime)`;
 }

@@ -19,7 +19,7 @@ import { BATCH, BATCH_END, batchesRows, canBatch, formatBatches, type BatchingSa
 import { threadRole, USER_WORKER_FLAG } from './thread-role.js';
 import { kernelKeepsSchedInfo } from './sched-info.js';
 
-const { ESRCH, ENOENT } = os.constants.errno;
+const { ESRCH, ENOENT, EMFILE, ENFILE } = os.constants.errno;
 const VCPU = /^CPU (\d+)\/(?:KVM|TCG|HVF|WHPX)$/;
 const ZOMBIE = 'Z'.charCodeAt(0);
 const DEAD = 'X'.charCodeAt(0);
@@ -66,6 +66,11 @@ export interface ProcLoopOptions {
    * steady rows in C++, BATCH_MS at a time (native-batch.ts). Default true; false keeps one JS tick per row.
    */
   batch?: boolean;
+  /**
+   * Where failures that cost rows are reported (the collector's reportError): the first failed listing of task/
+   * (that sample has no thread rows) and the first thread file that failed with EMFILE/ENFILE, once each.
+   */
+  onError?: (message: string) => void;
   /** After each sample (each batch): the process sampled, null once the target exited. Work sharing this thread: the cgroup sampler (cgroup-loop.ts). */
   beside?: (target: { pid: number; starttime: number | null } | null) => void;
 }
@@ -78,6 +83,10 @@ export interface ProcLoopResult {
   rowsWithValues: number;
   /** Rewrites of the pidfile naming a process the follower refused (pid 1, labtel, another executable, ...). */
   pidfileRefused: number;
+  /** Samples whose listing of task/ failed (no thread rows for them); the first is reported through onError. */
+  threadListFailures: number;
+  /** Thread rows with a file that failed with EMFILE/ENFILE (the agent ran out of descriptors); the first is reported. */
+  threadFdExhausted: number;
 }
 
 export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
@@ -126,8 +135,14 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   let vcpuThreads = o.vcpuThreads;
   let ioThreads = o.ioThreads;
   const keepsSchedInfo = o.kernelSchedInfo ?? (o.threads ? kernelKeepsSchedInfo() : true);
+  let threadListFailures = 0;
+  let threadFdExhausted = 0;
   const sampleThreads = (t: number, s: ProcSampler) => {
     const threads = s.threads().sort((a, b) => a.tid - b.tid);
+    const listErr = s.threadsError?.() ?? 0;
+    if (listErr !== 0 && threadListFailures++ === 0) {
+      o.onError?.(`cannot list ${procRoot}/${pid}/task: ${errnoName(listErr)}: no thread rows for that sample (later failures are counted in detail.thread_list_failures)`);
+    }
     const live = new Set<number>();
     for (const th of threads) live.add(th.tid);
     for (const th of threads) {
@@ -149,6 +164,10 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
       if (prev === undefined) reasons = { interval_s: 'first sample of this thread' };
       const file = `${procRoot}/${pid}/task/${th.tid}/stat`;
       const schedFile = `${procRoot}/${pid}/task/${th.tid}/schedstat`;
+      const exhausted = th.error === EMFILE || th.error === ENFILE ? th.error : th.sched_error === EMFILE || th.sched_error === ENFILE ? th.sched_error : 0;
+      if (exhausted !== 0 && threadFdExhausted++ === 0) {
+        o.onError?.(`${errnoName(exhausted)} opening ${th.error === exhausted ? file : schedFile}: the agent is out of descriptors, this thread row is null (later ones are counted in detail.thread_fd_exhausted)`);
+      }
       for (const [k, val] of Object.entries(row)) {
         if (val !== null || k === 'interval_s' || k === 'vcpu') continue;
         if (SCHED_FIELDS.has(k)) {
@@ -298,7 +317,7 @@ export async function procLoop(o: ProcLoopOptions): Promise<ProcLoopResult> {
   } finally {
     sampler?.close();
   }
-  return { rows: w.rows - rowsAtStart, end, sampler: made.kind, rowsWithValues, pidfileRefused: follower?.refused ?? 0 };
+  return { rows: w.rows - rowsAtStart, end, sampler: made.kind, rowsWithValues, pidfileRefused: follower?.refused ?? 0, threadListFailures, threadFdExhausted };
 }
 
 export interface RunLoopOptions {

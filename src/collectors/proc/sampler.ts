@@ -13,6 +13,8 @@ export interface ProcSampler {
   /** Fills values (NaN = not collected) and errors (SAMPLE_ERRORS slots: errno per file, 0 = read; then the CPU clock's). */
   sample(values: Float64Array, errors: Int32Array): void;
   threads(): NativeThreadSample[];
+  /** 0, or the errno of the last threads() call's listing of task/ (it returned []). Absent from an older addon. */
+  threadsError?(): number;
   close(): void;
 }
 
@@ -36,8 +38,40 @@ interface ThreadFds {
   schedOpenErr: number;
 }
 
-/** Threads whose stat and schedstat stay open between samples (512 descriptors in all, half the usual soft limit of 1024; native/core/proc_sampler.h). */
+/**
+ * Threads whose stat and schedstat stay open between samples, at most (native/core/proc_sampler.h); also at most
+ * the soft limit of open files / 16 (keptThreadBound()).
+ */
 export const MAX_KEPT_THREADS = 256;
+
+let softNofile: number | null | undefined;
+/** The soft "Max open files" of /proc/self/limits (read once, at most 4 KiB), null when unlimited or unreadable. */
+function softNofileLimit(): number | null {
+  if (softNofile !== undefined) return softNofile;
+  softNofile = null;
+  let fd = -1;
+  try {
+    fd = fs.openSync('/proc/self/limits', 'r');
+    const buf = Buffer.alloc(4096);
+    const text = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0));
+    const m = /^Max open files\s+(\d+)\s/m.exec(text);
+    if (m) softNofile = Number(m[1]);
+  } catch {
+    // unreadable: the fixed bound alone (and EMFILE still gives the kept descriptors back)
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+  return softNofile;
+}
+
+/** min(MAX_KEPT_THREADS, soft limit of open files / 16): 64 under 1024, 16 under 256, as the native sampler's. */
+export function keptThreadBound(): number {
+  const soft = softNofileLimit();
+  return soft === null ? MAX_KEPT_THREADS : Math.min(MAX_KEPT_THREADS, Math.floor(soft / 16));
+}
+
+const EMFILE = E.EMFILE;
+const ENFILE = E.ENFILE;
 
 function closeThread(t: ThreadFds): void {
   fs.closeSync(t.stat);
@@ -116,15 +150,47 @@ export class TsProcSampler implements ProcSampler {
     }
   }
 
+  private taskError = 0;
+
+  threadsError(): number {
+    return this.taskError;
+  }
+
   threads(): NativeThreadSample[] {
     let names: string[];
+    const seen = new Map<number, ThreadFds>();
+    // Set at the first EMFILE/ENFILE of this sample: every kept descriptor has been given back (retrying the open
+    // once), and no thread keeps its files for the rest of it.
+    let starved = false;
+    const release = (): boolean => {
+      const any = seen.size > 0 || this.threadFds.size > 0;
+      for (const fds of seen.values()) closeThread(fds);
+      seen.clear();
+      for (const fds of this.threadFds.values()) closeThread(fds);
+      this.threadFds.clear();
+      return any;
+    };
+    const opens = <T>(open: () => T): T => {
+      try {
+        return open();
+      } catch (err) {
+        const e = errnoOf(err);
+        if ((e !== EMFILE && e !== ENFILE) || starved) throw err;
+        starved = true;
+        if (!release()) throw err;
+        return open();
+      }
+    };
     try {
-      names = fs.readdirSync(`${this.dir}/task`);
-    } catch {
+      names = opens(() => fs.readdirSync(`${this.dir}/task`));
+      this.taskError = 0;
+    } catch (err) {
+      this.taskError = errnoOf(err);
       return [];
     }
+    starved = false;
+    const bound = keptThreadBound();
     const out: NativeThreadSample[] = [];
-    const seen = new Map<number, ThreadFds>();
     const v = new Float64Array(PROC_FIELDS.length);
     for (const name of names) {
       if (!/^[1-9]\d{0,9}$/.test(name)) continue;
@@ -135,7 +201,7 @@ export class TsProcSampler implements ProcSampler {
       if (fds === undefined) {
         let stat: number;
         try {
-          stat = fs.openSync(`${this.dir}/task/${name}/stat`, 'r');
+          stat = opens(() => fs.openSync(`${this.dir}/task/${name}/stat`, 'r'));
         } catch (err) {
           const e = errnoOf(err);
           if (e === ENOENT || e === ESRCH) continue; // exited between the listing and the open
@@ -152,7 +218,7 @@ export class TsProcSampler implements ProcSampler {
         // Opened again at every sample until it opens: a failure (EMFILE, a file not there yet) must not cost the
         // thread its figures for life.
         try {
-          fds.sched = fs.openSync(`${this.dir}/task/${name}/schedstat`, 'r');
+          fds.sched = opens(() => fs.openSync(`${this.dir}/task/${name}/schedstat`, 'r'));
           fds.schedOpenErr = 0;
         } catch (err) {
           fds.schedOpenErr = errnoOf(err);
@@ -182,9 +248,9 @@ export class TsProcSampler implements ProcSampler {
           schedError = errnoOf(err);
         }
       }
-      // At most MAX_KEPT_THREADS threads keep their two descriptors between samples; the others are opened, read
-      // and closed at each sample.
-      if (seen.size < MAX_KEPT_THREADS) seen.set(tid, fds);
+      // At most keptThreadBound() threads keep their two descriptors between samples (none after an EMFILE this
+      // sample); the others are opened, read and closed at each sample.
+      if (!starved && seen.size < bound) seen.set(tid, fds);
       else closeThread(fds);
       const n = (i: number) => (Number.isNaN(v[i]!) ? null : v[i]!);
       out.push({
