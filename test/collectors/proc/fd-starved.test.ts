@@ -3,10 +3,10 @@
 // the agent descriptors to open (the kept ones, at most soft limit / 16 threads', are given back at EMFILE); a thread
 // file failing with EMFILE and a task/ listing that fails are reported through onError, not lost silently; and a
 // /proc of another pid namespace (unshare -pf without --mount-proc) gives cpu_time_ns no clock but its own reason.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CLOCK_OTHER_PID_NS } from '../../../src/collectors/proc/fields.js';
 import { procLoop } from '../../../src/collectors/proc/run-loop.js';
 import { EpisodeClock } from '../../../src/clock/origin.js';
@@ -15,15 +15,11 @@ import { nativeAddon } from '../../../src/native/addon.js';
 import { ROOT } from '../../helpers/cli.js';
 import { has } from '../../helpers/programs.js';
 import { tmpDir } from '../../helpers/tmp.js';
-import { waitFor } from '../../helpers/wait.js';
+import { threadedTarget } from '../../helpers/threaded-target.js';
 
 const THREADS = 2000;
 const TICKS = 5;
 const KINDS = nativeAddon() ? (['native', 'ts'] as const) : (['ts'] as const);
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-});
 
 const src = (p: string) => JSON.stringify(path.join(ROOT, 'src', p));
 
@@ -39,17 +35,7 @@ function runChild(prefix: string, body: string): Record<string, unknown> {
 
 describe.runIf(has('python3'))(`a target with ${THREADS} threads, the collector under ulimit -n 256`, () => {
   it.each(KINDS)('%s: thread rows have values after the first sample, the agent can still open files, EMFILE is reported', async (kind) => {
-    const target = spawn('python3', ['-c', `
-import threading, time
-threading.stack_size(65536)
-e = threading.Event()
-for _ in range(${THREADS}): threading.Thread(target=e.wait, daemon=True).start()
-print('ready', flush=True)
-time.sleep(600)`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(target);
-    let out = '';
-    target.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(() => out.includes('ready'), 'the target\'s threads');
+    const target = await threadedTarget(THREADS);
     // Ticks 1 and 3 run with every descriptor but one taken: at tick 1 none is kept yet, so the thread files hit
     // EMFILE (reported); at tick 3 the kept ones are given back and the threads read with them. At each later tick
     // the agent opens a file of its own (which failed once the kept descriptors filled the limit).

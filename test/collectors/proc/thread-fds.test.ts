@@ -2,22 +2,18 @@
 // MAX_KEPT_THREADS threads' files open and opens, reads and closes the others at each sample, so under
 // `ulimit -n 1024` a 1500-thread target gives every thread its row and the agent's descriptors stay bounded; and the
 // agent's own memory reading (process.memoryUsage.rss() opens /proc/self/stat) gives a reason at EMFILE, not a crash.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAX_KEPT_THREADS } from '../../../src/collectors/proc/sampler.js';
 import { nativeAddon } from '../../../src/native/addon.js';
 import { ROOT } from '../../helpers/cli.js';
 import { has } from '../../helpers/programs.js';
 import { tmpDir } from '../../helpers/tmp.js';
-import { waitFor } from '../../helpers/wait.js';
+import { threadedTarget } from '../../helpers/threaded-target.js';
 
 const THREADS = 1500;
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) c.kill('SIGKILL');
-});
 
 /** Runs procLoop (threads: true, 3 samples) on `pid` in a node under `ulimit -n 1024`; prints what it saw as JSON. */
 function runUnderUlimit(pid: number, kind: 'native' | 'ts'): Record<string, unknown> {
@@ -66,17 +62,7 @@ console.log(JSON.stringify({
 
 describe.runIf(has('python3'))(`a target with ${THREADS} threads, the collector under ulimit -n 1024`, () => {
   it.each(nativeAddon() ? (['native', 'ts'] as const) : (['ts'] as const))('%s: every thread has its row, the descriptors stay bounded, EMFILE gives a reason', async (kind) => {
-    const target = spawn('python3', ['-c', `
-import threading, time
-threading.stack_size(65536)
-e = threading.Event()
-for _ in range(${THREADS}): threading.Thread(target=e.wait, daemon=True).start()
-print('ready', flush=True)
-time.sleep(600)`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    children.push(target);
-    let out = '';
-    target.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(() => out.includes('ready'), 'the target\'s threads');
+    const target = await threadedTarget(THREADS);
     const got = runUnderUlimit(target.pid!, kind);
     expect(got.limit).toMatch(/^Max open files\s+1024\s/);
     expect(got.processRows).toBe(3);
