@@ -28,7 +28,10 @@ function runChild(prefix: string, body: string): Record<string, unknown> {
   const dir = tmpDir();
   const script = path.join(dir, 'child.mts');
   fs.writeFileSync(script, body.replaceAll('$DIR', JSON.stringify(dir)));
-  const r = spawnSync('sh', ['-c', `${prefix} "${process.execPath}" --import tsx "${script}"`], { cwd: ROOT, encoding: 'utf8', env: process.env, maxBuffer: 1 << 24 });
+  // TSX_DISABLE_CACHE: with its disk cache, tsx's loader writes each new transform and walks its cache folder on
+  // libuv's threads while the child runs, so a descriptor could come free in the middle of a sample this test starved
+  // on purpose (seen under strace: the cache folder's descriptor closed during tick 1, which then hit no EMFILE).
+  const r = spawnSync('sh', ['-c', `${prefix} "${process.execPath}" --import tsx "${script}"`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TSX_DISABLE_CACHE: '1' }, maxBuffer: 1 << 24 });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }

@@ -54,7 +54,7 @@ console.log(JSON.stringify({
   rss,
 }));
 `);
-  const r = spawnSync('sh', ['-c', `ulimit -n 1024; exec "${process.execPath}" --import tsx "${script}"`], { cwd: ROOT, encoding: 'utf8', env: process.env, maxBuffer: 1 << 24 });
+  const r = spawnSync('sh', ['-c', `ulimit -n 1024; exec "${process.execPath}" --import tsx "${script}"`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TSX_DISABLE_CACHE: '1' }, maxBuffer: 1 << 24 });
   expect(r.stderr, 'the child died').not.toMatch(/EMFILE|Error/);
   expect(r.status).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
