@@ -16,7 +16,8 @@
         "native/core/proc_batch.cc",
         "native/core/proc_parse.cc",
         "native/core/proc_row_json.cc",
-        "native/core/proc_sampler.cc"
+        "native/core/proc_sampler.cc",
+        "native/core/taskstats.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],

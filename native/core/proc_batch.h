@@ -29,7 +29,7 @@ struct ProcBatchFormat {
 // `reasons`, a JSON object, or "" when it has none.
 struct ProcRowSignature {
   bool set = false;
-  int err[PE_COUNT] = {0, 0, 0, 0, 0};  // the CPU clock's slot included
+  int err[PE_COUNT] = {};  // the CPU clock's and taskstats' slots included
   uint32_t nan_mask = 0;  // bit i: field i is NaN
   std::string reasons;
 };

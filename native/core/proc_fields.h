@@ -28,20 +28,24 @@ enum ProcField {
   F_IO_READ_BYTES,  // io read_bytes
   F_IO_WRITE_BYTES, // io write_bytes
   F_CPU_TIME_NS,    // the kernel's CPU clock of the whole process (clock_getcpuclockid)
+  F_RUN_DELAY_NS,   // taskstats of the thread group: cpu_delay_total
+  F_RUN_PERIODS,    // taskstats of the thread group: cpu_count
   F_COUNT
 };
 
 // The files one sample reads; errors are reported per file.
 enum ProcFile { PF_STAT, PF_STATM, PF_STATUS, PF_IO, PF_COUNT };
 
-// The errors a sample reports (JS's errors array): one per file, then the
-// process CPU clock's: 0, an errno of clock_getcpuclockid/clock_gettime, or
-// one of the kClock* codes below.
-enum ProcErrorSlot { PE_CLOCK = PF_COUNT, PE_COUNT };
-constexpr int kClockTs = -1;           // the pure-TS sampler (no clock to read); set by TS only
-constexpr int kClockNotProc = -2;      // proc_root is not /proc: the kernel's clock is not that root's pid
-constexpr int kClockUnconfirmed = -3;  // stat could not be read after the clock: whose clock it was is unknown
-constexpr int kClockOtherPidNs = -4;   // /proc is another pid namespace's (its self is not getpid()): its pids are not the clock's
+// The errors a sample reports (JS's errors array): one per file, then those
+// of the two sources asked by pid number rather than through /proc: the
+// process CPU clock's and taskstats'. Each is 0, an errno, or one of the
+// kClock* codes below (they mean the same for both sources).
+enum ProcErrorSlot { PE_CLOCK = PF_COUNT, PE_TASKSTATS, PE_COUNT };
+constexpr int kClockTs = -1;           // the pure-TS sampler (no clock, no netlink); set by TS only
+constexpr int kClockNotProc = -2;      // proc_root is not /proc: the kernel's pid is not that root's process
+constexpr int kClockUnconfirmed = -3;  // stat could not be read afterwards: whose figures they were is unknown
+constexpr int kClockOtherPidNs = -4;   // /proc is another pid namespace's (its self is not getpid()): its pids are not the kernel's
+constexpr int kTaskstatsNoDelayAcct = -5;  // taskstats answered 0 ns on a CPU: this kernel keeps no delay accounting
 
 extern const char* const kProcFieldNames[F_COUNT];
 extern const char* const kProcFileNames[PF_COUNT];

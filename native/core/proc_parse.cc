@@ -16,7 +16,7 @@ const char* const kProcFieldNames[F_COUNT] = {
     "processor",        "rss_bytes",         "shared_bytes",   "text_bytes",
     "data_bytes",       "rss_peak_bytes",    "swap_bytes",     "voluntary_ctxt_switches",
     "nonvoluntary_ctxt_switches", "io_rchar", "io_wchar",      "io_read_bytes",
-    "io_write_bytes",   "cpu_time_ns"};
+    "io_write_bytes",   "cpu_time_ns",       "run_delay_ns",   "run_periods"};
 
 const char* const kProcFileNames[PF_COUNT] = {"stat", "statm", "status", "io"};
 

@@ -45,16 +45,22 @@ int ProcSampler::open() {
   std::string dir = root_ + "/" + std::to_string(pid_);
   dir_fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd_ < 0) {
-    clock_err_ = root_ == "/proc" ? errno : kClockNotProc;
-    return errno;
+    int e = errno;
+    clock_err_ = taskstats_err_ = root_ == "/proc" ? e : kClockNotProc;
+    return e;
   }
-  // The CPU clock goes by pid number in this process's pid namespace: only
-  // /proc, and only when /proc is that namespace's, names the same pids.
-  // Its id is taken once, here.
-  clock_err_ = kClockNotProc;
+  // The CPU clock and taskstats go by pid number in this process's pid
+  // namespace: only /proc, and only when /proc is that namespace's, names the
+  // same pids. The clock's id is taken once, here, and the netlink socket
+  // opened (asking needs CAP_NET_ADMIN: the first refusal is kept).
+  clock_err_ = taskstats_err_ = kClockNotProc;
   if (root_ == "/proc") {
-    if (!proc_is_own_pid_ns()) clock_err_ = kClockOtherPidNs;
-    else clock_err_ = clock_getcpuclockid(static_cast<pid_t>(pid_), &clock_id_);
+    if (!proc_is_own_pid_ns()) {
+      clock_err_ = taskstats_err_ = kClockOtherPidNs;
+    } else {
+      clock_err_ = clock_getcpuclockid(static_cast<pid_t>(pid_), &clock_id_);
+      taskstats_err_ = taskstats_.open();
+    }
   }
   for (int i = 0; i < PF_COUNT; i++) {
     fds_[i] = ::openat(dir_fd_, kProcFileNames[i], O_RDONLY | O_CLOEXEC);
@@ -74,6 +80,7 @@ void ProcSampler::close() {
   task_dir_ = nullptr;
   if (dir_fd_ >= 0) ::close(dir_fd_);
   dir_fd_ = -1;
+  taskstats_.close();
 }
 
 void ProcSampler::close_thread(const ThreadFds& t) {
@@ -110,16 +117,34 @@ int ProcSampler::read_cpu_clock(double* ns) const {
   return 0;
 }
 
+// The thread group's run delay and run periods from taskstats: every
+// thread's, those exited included. Returns 0, an errno, or
+// kTaskstatsNoDelayAcct.
+int ProcSampler::read_taskstats(TgidDelays* d) {
+  if (taskstats_err_ != 0) return taskstats_err_;
+  int e = taskstats_.query(static_cast<pid_t>(pid_), d);
+  if (e == EPERM) {  // no CAP_NET_ADMIN: it will not come back; ask no more
+    taskstats_err_ = EPERM;
+    taskstats_.close();
+  }
+  if (e == 0 && d->cpu_ns == 0) return kTaskstatsNoDelayAcct;
+  return e;
+}
+
 void ProcSampler::sample(ProcSample* out) {
   for (int i = 0; i < F_COUNT; i++) out->v[i] = NAN;
-  // The clock goes by pid number, not by the descriptors opened at open():
-  // it is read first, and stat read through its descriptor afterwards. That
-  // descriptor stays bound to the process it was opened on, so a successful
-  // read proves that process still held the pid at the clock read (a pid is
-  // not reused before its process is reaped), i.e. the clock was its own.
+  // The clock and taskstats go by pid number, not by the descriptors opened
+  // at open(): they are read first, and stat read through its descriptor
+  // afterwards. That descriptor stays bound to the process it was opened on,
+  // so a successful read proves that process still held the pid at the
+  // reads before (a pid is not reused before its process is reaped), i.e.
+  // the figures were its own.
   double clock_ns = NAN;
   int clock_err = read_cpu_clock(&clock_ns);
   out->err[PE_CLOCK] = clock_err;
+  TgidDelays delays;
+  int ts_err = read_taskstats(&delays);
+  out->err[PE_TASKSTATS] = ts_err;
   for (int f = 0; f < PF_COUNT; f++) {
     int e = read_file(fds_[f], open_err_[f]);
     if (e == 0) {
@@ -133,9 +158,20 @@ void ProcSampler::sample(ProcSample* out) {
       if (!ok) e = EBADMSG;  // readable but not the format proc(5) documents
     }
     out->err[f] = e;
-    if (f == PF_STAT && clock_err == 0) {
-      if (e == 0 || e == EBADMSG) out->v[F_CPU_TIME_NS] = clock_ns;  // read: the process was still there
-      else out->err[PE_CLOCK] = kClockUnconfirmed;
+    if (f == PF_STAT) {
+      bool there = e == 0 || e == EBADMSG;  // read: the process was still there
+      if (clock_err == 0) {
+        if (there) out->v[F_CPU_TIME_NS] = clock_ns;
+        else out->err[PE_CLOCK] = kClockUnconfirmed;
+      }
+      if (ts_err == 0) {
+        if (there) {
+          out->v[F_RUN_DELAY_NS] = delays.run_delay_ns;
+          out->v[F_RUN_PERIODS] = delays.run_periods;
+        } else {
+          out->err[PE_TASKSTATS] = kClockUnconfirmed;
+        }
+      }
     }
     // Once the process is gone every other file says the same: stop early.
     if (f == PF_STAT && (e == ESRCH || e == ENOENT)) {

@@ -13,12 +13,13 @@
 
 #include "proc_fields.h"
 #include "proc_parse.h"
+#include "taskstats.h"
 
 namespace labtel {
 
 struct ProcSample {
   double v[F_COUNT];
-  int err[PE_COUNT];  // errno per file for this sample, 0 when read; then the CPU clock's (proc_fields.h)
+  int err[PE_COUNT];  // errno per file for this sample, 0 when read; then the CPU clock's and taskstats' (proc_fields.h)
 };
 
 struct ThreadSample {
@@ -68,6 +69,7 @@ class ProcSampler {
  private:
   int read_file(int fd, int open_err);
   int read_cpu_clock(double* ns) const;
+  int read_taskstats(TgidDelays* d);
 
 
   // A thread's descriptors, kept open between samples like the process's.
@@ -90,6 +92,10 @@ class ProcSampler {
   // Set at open(): the CPU clock's id, or why there is none (clock_err_).
   clockid_t clock_id_ = 0;
   int clock_err_ = kClockNotProc;
+  // Set at open() as clock_err_, and EPERM for good after the kernel refused
+  // once (no CAP_NET_ADMIN): the taskstats socket, or why there is none.
+  TaskStats taskstats_;
+  int taskstats_err_ = kClockNotProc;
   int open_err_[PF_COUNT];
   DIR* task_dir_ = nullptr;
   std::map<int, ThreadFds> thread_fds_;

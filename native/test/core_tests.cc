@@ -28,13 +28,19 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <linux/genetlink.h>
+#include <linux/netlink.h>
+#include <linux/taskstats.h>
 
 #include "../core/proc_batch.h"
 #include "../core/proc_fields.h"
 #include "../core/proc_parse.h"
 #include "../core/proc_row_json.h"
 #include "../core/proc_sampler.h"
+#include "../core/taskstats.h"
 #include "proc_legacy.h"
 
 using namespace labtel;
@@ -1013,6 +1019,98 @@ void burn_cpu_ms(int ms) {
   } while ((b.tv_sec - a.tv_sec) * 1000.0 + (b.tv_nsec - a.tv_nsec) / 1e6 < ms);
 }
 
+// An answer to TASKSTATS_CMD_GET as the kernel spells it: nlmsghdr,
+// genlmsghdr, AGGR_TGID { [NULL padding], TGID, STATS }.
+std::vector<unsigned char> taskstats_answer(uint32_t tgid, bool pad, size_t stats_len) {
+  std::vector<unsigned char> m(NLMSG_LENGTH(GENL_HDRLEN), 0);
+  auto attr = [](std::vector<unsigned char>* out, uint16_t type, const void* data, size_t len) {
+    struct nlattr a = {static_cast<uint16_t>(NLA_HDRLEN + len), type};
+    size_t at = out->size();
+    out->resize(at + NLA_ALIGN(NLA_HDRLEN + len), 0);
+    std::memcpy(out->data() + at, &a, sizeof a);
+    if (len) std::memcpy(out->data() + at + NLA_HDRLEN, data, len);
+  };
+  std::vector<unsigned char> inner;
+  if (pad) attr(&inner, TASKSTATS_TYPE_NULL, nullptr, 0);
+  attr(&inner, TASKSTATS_TYPE_TGID, &tgid, sizeof tgid);
+  struct taskstats st;
+  std::memset(&st, 0, sizeof st);
+  st.version = TASKSTATS_VERSION;
+  st.cpu_count = 137;
+  st.cpu_delay_total = 24173865;
+  st.cpu_run_virtual_total = (1ULL << 53) + 2;  // past 2^53: the nearest double
+  std::vector<unsigned char> stats(stats_len, 0);
+  std::memcpy(stats.data(), &st, std::min(stats_len, sizeof st));
+  attr(&inner, TASKSTATS_TYPE_STATS, stats.data(), stats.size());
+  attr(&m, TASKSTATS_TYPE_AGGR_TGID, inner.data(), inner.size());
+  struct nlmsghdr h = {};
+  h.nlmsg_len = static_cast<uint32_t>(m.size());
+  std::memcpy(m.data(), &h, sizeof h);
+  return m;
+}
+
+void test_parse_taskstats() {
+  g_context = "taskstats answer";
+  TgidDelays d;
+  for (bool pad : {false, true}) {
+    auto m = taskstats_answer(4242, pad, sizeof(struct taskstats));
+    CHECK(parse_taskstats_answer(m.data(), m.size(), 4242, &d) == 0);
+    CHECK(d.run_periods == 137 && d.run_delay_ns == 24173865 && d.cpu_ns == 9007199254740994.0);
+    // Another group's answer, or cut anywhere: refused, never read past the end.
+    CHECK(parse_taskstats_answer(m.data(), m.size(), 4243, &d) == EBADMSG);
+    for (size_t cut = 0; cut < m.size(); cut++) {
+      std::vector<unsigned char> c(m.begin(), m.begin() + static_cast<long>(cut));
+      CHECK(parse_taskstats_answer(c.data(), c.size(), 4242, &d) == EBADMSG);
+    }
+  }
+  // Version 1's stats end past cpu_run_virtual_total: shorter ones are refused.
+  auto shortm = taskstats_answer(4242, false, offsetof(struct taskstats, cpu_run_virtual_total) + 4);
+  CHECK(parse_taskstats_answer(shortm.data(), shortm.size(), 4242, &d) == EBADMSG);
+  // A nested length running past its parent.
+  auto m = taskstats_answer(4242, false, sizeof(struct taskstats));
+  struct nlattr inner;
+  size_t at = NLMSG_LENGTH(GENL_HDRLEN) + NLA_HDRLEN;
+  std::memcpy(&inner, m.data() + at, sizeof inner);
+  inner.nla_len = 0xffff;
+  std::memcpy(m.data() + at, &inner, sizeof inner);
+  CHECK(parse_taskstats_answer(m.data(), m.size(), 4242, &d) == EBADMSG);
+}
+
+// taskstats of this process as the kernel answers (as root: CAP_NET_ADMIN).
+void test_taskstats_live() {
+  g_context = "taskstats: live";
+  TaskStats ts;
+  CHECK(ts.open() == 0);
+  TgidDelays before, after;
+  int e = ts.query(getpid(), &before);
+  if (geteuid() != 0) {
+    CHECK(e == 0 || e == EPERM);
+    if (e == EPERM) return;
+  }
+  CHECK(e == 0);
+  CHECK(before.cpu_ns > 0 && before.run_periods > 0 && before.run_delay_ns >= 0);
+  // A thread that burns CPU and exits: the group's figures keep what it did.
+  double thread_ns = 0;
+  std::thread t([&] {
+    burn_cpu_ms(30);
+    struct timespec c;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c);
+    thread_ns = static_cast<double>(c.tv_sec) * 1e9 + static_cast<double>(c.tv_nsec);
+  });
+  t.join();
+  CHECK(ts.query(getpid(), &after) == 0);
+  CHECK(thread_ns > 0);
+  CHECK(after.cpu_ns - before.cpu_ns >= thread_ns);
+  CHECK(after.run_periods > before.run_periods);
+  CHECK(after.run_delay_ns >= before.run_delay_ns);
+  // No such group: ESRCH (a child reaped).
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  int st = 0;
+  CHECK(child > 0 && waitpid(child, &st, 0) == child);
+  CHECK(ts.query(child, &after) == ESRCH);
+}
+
 void test_live() {
   g_context = "live: no such pid";
   {
@@ -1043,6 +1141,10 @@ void test_live() {
       CHECK(!std::isnan(ps.v[F_RSS_PEAK_BYTES]) && ps.v[F_RSS_PEAK_BYTES] >= ps.v[F_RSS_BYTES] * 0.5);
       CHECK(!std::isnan(ps.v[F_VOL_CTXT]));
       CHECK(!std::isnan(ps.v[F_IO_RCHAR]));
+      if (geteuid() == 0) {  // taskstats answers CAP_NET_ADMIN only
+        CHECK(ps.err[PE_TASKSTATS] == 0);
+        CHECK(ps.v[F_RUN_PERIODS] > 0 && ps.v[F_RUN_DELAY_NS] >= 0);
+      }
       std::vector<ThreadSample> ts;
       s.sample_threads(&ts);
       bool found = false;
@@ -1087,6 +1189,9 @@ void test_live() {
       CHECK(ps.err[PF_STAT] == ESRCH || ps.err[PF_STAT] == ENOENT);
       for (int f = 0; f < PF_COUNT; f++) CHECK(ps.err[f] == ps.err[PF_STAT]);
       for (int f = 0; f < F_COUNT; f++) CHECK(std::isnan(ps.v[f]));
+      // taskstats by pid number: no such group now, or (had it been asked
+      // before the reap) unconfirmed by stat: never a stranger's figures.
+      CHECK(ps.err[PE_TASKSTATS] == ESRCH || ps.err[PE_TASKSTATS] == kClockUnconfirmed || (geteuid() != 0 && ps.err[PE_TASKSTATS] == EPERM));
       std::vector<ThreadSample> ts;
       s.sample_threads(&ts);
       CHECK(ts.empty());
@@ -1107,11 +1212,13 @@ int main(int argc, char** argv) {
   test_parse_io();
   test_parse_schedstat();
   test_json_reader();
+  test_parse_taskstats();
   int cases = run_fixtures(argv[1]);
   test_parsers_match_legacy(argv[1]);
   test_rows_match_legacy();
   test_seconds_match_legacy();
   test_live();
+  test_taskstats_live();
   std::printf("core_tests: %d fixture cases, %d checks, %d failed\n", cases, g_checks, g_failures);
   return g_failures ? 1 : 0;
 }

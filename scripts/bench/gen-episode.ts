@@ -73,6 +73,8 @@ export function generateEpisode(dir: string, seconds: number, opts: { cgroup?: b
         voluntary_ctxt_switches: 10 * i, nonvoluntary_ctxt_switches: i, io_rchar: 4096 * i, io_wchar: 8192 * i, io_read_bytes: 0, io_write_bytes: 4096 * i,
         // The whole process's CPU clock: its threads' time (below) and nothing else here, as the kernel counts it.
         cpu_time_ns: cpu.threads.reduce((a, x) => a + Math.round(x * 1e7), 0),
+        // taskstats of the thread group: its threads' figures (below), summed as the kernel sums them.
+        run_delay_ns: threads.reduce((a, _th, k) => a + 25_000 * i + k, 0), run_periods: threads.length * (3 * i + 1),
       };
       for (const [k, th] of threads.entries()) {
         yield {

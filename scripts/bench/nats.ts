@@ -126,7 +126,7 @@ try {
       state: 'S', processor: 1, cpu_user_jiffies: 100 + (i >> 4), cpu_sys_jiffies: 50 + (i >> 6), minflt: 12345 + i, majflt: 0, num_threads: 7, vsize_bytes: 1234567890, rss_bytes: 98765432,
       shared_bytes: 1234567, text_bytes: 65536, data_bytes: 45678912, rss_peak_bytes: 99876543, swap_bytes: 0, voluntary_ctxt_switches: 1000 + i, nonvoluntary_ctxt_switches: 10 + (i >> 3),
       io_rchar: 4096 * i, io_wchar: 8192 * i, io_read_bytes: 0, io_write_bytes: 4096 * (i >> 2),
-      cpu_time_ns: 1_500_000_000 + 700_000 * i,
+      cpu_time_ns: 1_500_000_000 + 700_000 * i, run_delay_ns: 20_000_000 + 9_000 * i, run_periods: 5000 + 3 * i,
     }) + '\n';
   const rowsFile = path.join(dir, 'telemetry-proc.jsonl');
   const fd = fs.openSync(rowsFile, 'w');

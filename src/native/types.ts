@@ -4,7 +4,7 @@
 
 export interface NativeProcSampler {
   open(): number;
-  /** Fills values (PROC_FIELDS, NaN = not collected) and errors (SAMPLE_ERRORS slots: errno per file, then the CPU clock's). */
+  /** Fills values (PROC_FIELDS, NaN = not collected) and errors (SAMPLE_ERRORS slots: errno per file, then the CPU clock's and taskstats'). */
   sample(values: Float64Array, errors: Int32Array): void;
   threads(): NativeThreadSample[];
   /** 0, or the errno of the last threads() call's listing of task/ (it returned []). Absent from an addon built before it. */

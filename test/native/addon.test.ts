@@ -21,7 +21,7 @@ describe('native addon', () => {
       const addon = require(workerData.path);
       const s = new addon.ProcSampler('/proc', process.pid, addon.sysconf().pageSize);
       const open = s.open();
-      const v = new Float64Array(addon.procFieldNames().length), e = new Int32Array(5);
+      const v = new Float64Array(addon.procFieldNames().length), e = new Int32Array(6);
       let ok = 0;
       for (let i = 0; i < 200; i++) { s.sample(v, e); if (e[0] === 0 && v[0] >= 0) ok++; }
       s.close();
@@ -35,7 +35,7 @@ describe('native addon', () => {
       });
     const results = await Promise.all([run(), run(), run()]);
     expect(results).toHaveLength(3);
-    for (const r of results) expect(r).toEqual({ open: 0, ok: 200, errors: [0, 0, 0, 0, 0] });
+    for (const r of results) expect(r).toEqual({ open: 0, ok: 200, errors: [0, 0, 0, 0, 0, 0] });
     // And the main thread's instance still works after the workers' environments were torn down.
     const s = new (nativeAddon()!.ProcSampler)('/proc', process.pid, 4096);
     expect(s.open()).toBe(0);
@@ -47,7 +47,7 @@ describe('native addon', () => {
     expect(() => new a.ProcSampler(1 as unknown as string, 1, 4096)).toThrow('Expected (procRoot: string, pid: number, pageSize: number)');
     const s = new a.ProcSampler('/proc', process.pid, 4096);
     s.open();
-    expect(() => s.sample(new Float64Array(3), new Int32Array(5))).toThrow('Expected values to be a Float64Array of at least procFieldNames().length');
+    expect(() => s.sample(new Float64Array(3), new Int32Array(6))).toThrow('Expected values to be a Float64Array of at least procFieldNames().length');
     s.close();
   });
 });

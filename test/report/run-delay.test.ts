@@ -19,7 +19,7 @@ function sample(ep: CraftedEpisode, t: number, pid: number, starttime: number, t
     pid, starttime, process_event: null, interval_s: 0.1, state: 'R', processor: 0, cpu_user_jiffies: Math.round(t * 100), cpu_sys_jiffies: 0, minflt: 0, majflt: 0,
     num_threads: threads.length, vsize_bytes: 1e9, rss_bytes: 2 ** 27, shared_bytes: 0, text_bytes: 0, data_bytes: 0, rss_peak_bytes: 0, swap_bytes: 0,
     voluntary_ctxt_switches: 0, nonvoluntary_ctxt_switches: 0, io_rchar: 0, io_wchar: 0, io_read_bytes: 0, io_write_bytes: 0,
-    cpu_time_ns: Math.round(t * 1e9), ...extra,
+    cpu_time_ns: Math.round(t * 1e9), run_delay_ns: Math.round(t * 1e7), run_periods: Math.round(t * 100), ...extra,
   });
   for (const th of threads) {
     ep.row('proc', 'host_proc', t, {

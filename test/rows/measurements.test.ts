@@ -45,7 +45,7 @@ describe('measurement paths from the row schemas', () => {
     expect(MEASUREMENTS.qmp!.poll).toEqual(expect.arrayContaining(['status', 'running', 'block.*.rd_bytes', 'block.*.idle_time_ns', 'kvm_vm.*', 'kvm_vcpu.*.*', 'balloon_actual_bytes']));
     expect(MEASUREMENTS.host_perf!.interval).toEqual(expect.arrayContaining(['cycles', 'cpu_clock_ms', 'other.*']));
     expect(MEASUREMENTS.host_proc!.thread).toEqual(['state', 'processor', 'cpu_user_jiffies', 'cpu_sys_jiffies', 'minflt', 'majflt', 'cpu_time_ns', 'run_delay_ns', 'run_periods']);
-    expect(MEASUREMENTS.host_proc!.process!.slice(-2)).toEqual(['io_write_bytes', 'cpu_time_ns']);
+    expect(MEASUREMENTS.host_proc!.process!.slice(-4)).toEqual(['io_write_bytes', 'cpu_time_ns', 'run_delay_ns', 'run_periods']);
   });
 
   it('the mark survives describe() and wrappers, and is found through nullable records and lists', () => {

@@ -45,7 +45,7 @@ describe('labtel verify with host_cgroup rows', () => {
   });
 
   it('host_cgroup rows that measure do not make up for process rows that measured nothing', () => {
-    const nulls = edited((rows) => rows.map((r) => (r.source !== 'host_proc' ? r : { ...r, state: null, cpu_user_jiffies: null, cpu_sys_jiffies: null, processor: null, minflt: null, majflt: null, num_threads: null, vsize_bytes: null, rss_bytes: null, shared_bytes: null, text_bytes: null, data_bytes: null, rss_peak_bytes: null, swap_bytes: null, voluntary_ctxt_switches: null, nonvoluntary_ctxt_switches: null, io_rchar: null, io_wchar: null, io_read_bytes: null, io_write_bytes: null, cpu_time_ns: null, null_reasons: { state: 'crafted' } })));
+    const nulls = edited((rows) => rows.map((r) => (r.source !== 'host_proc' ? r : { ...r, state: null, cpu_user_jiffies: null, cpu_sys_jiffies: null, processor: null, minflt: null, majflt: null, num_threads: null, vsize_bytes: null, rss_bytes: null, shared_bytes: null, text_bytes: null, data_bytes: null, rss_peak_bytes: null, swap_bytes: null, voluntary_ctxt_switches: null, nonvoluntary_ctxt_switches: null, io_rchar: null, io_wchar: null, io_read_bytes: null, io_write_bytes: null, cpu_time_ns: null, run_delay_ns: null, run_periods: null, null_reasons: { state: 'crafted' } })));
     const r = verifyEpisode(nulls).collectors.proc!;
     expect(r.verdict).toBe('failed');
     expect(r.reasons).toContainEqual(expect.stringMatching(/host_proc rows, but every measured field .* was null$/));

@@ -175,7 +175,7 @@ describe('labtel verify judges measurements only', () => {
   // Regression for: verify counted proc's thread rows, labtel run only its process rows; an
   // episode whose process rows were all null was failed by run and called ok by verify.
   it('proc: thread rows that measure do not make up for process rows that measured nothing', () => {
-    const measuredKeys = ['state', 'processor', 'cpu_user_jiffies', 'cpu_sys_jiffies', 'minflt', 'majflt', 'num_threads', 'vsize_bytes', 'rss_bytes', 'shared_bytes', 'text_bytes', 'data_bytes', 'rss_peak_bytes', 'swap_bytes', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches', 'io_rchar', 'io_wchar', 'io_read_bytes', 'io_write_bytes', 'cpu_time_ns'];
+    const measuredKeys = ['state', 'processor', 'cpu_user_jiffies', 'cpu_sys_jiffies', 'minflt', 'majflt', 'num_threads', 'vsize_bytes', 'rss_bytes', 'shared_bytes', 'text_bytes', 'data_bytes', 'rss_peak_bytes', 'swap_bytes', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches', 'io_rchar', 'io_wchar', 'io_read_bytes', 'io_write_bytes', 'cpu_time_ns', 'run_delay_ns', 'run_periods'];
     const dir = copyOf(clean, (rows) => {
       const out: Row[] = [];
       for (const x of rows) {

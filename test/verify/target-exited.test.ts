@@ -33,7 +33,7 @@ const target = (dir: string, t: object) => editJson(dir, 'episode.json', (ep) =>
 function procExitsAt(dir: string, k: number): number {
   const rows = procRows(dir);
   const exited = { ...rows[k]!, process_event: 'exited', interval_s: null, null_reasons: { state: 'crafted: the target exited' } } as Row;
-  for (const key of ['state', 'processor', 'cpu_user_jiffies', 'cpu_sys_jiffies', 'minflt', 'majflt', 'num_threads', 'vsize_bytes', 'rss_bytes', 'shared_bytes', 'text_bytes', 'data_bytes', 'rss_peak_bytes', 'swap_bytes', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches', 'io_rchar', 'io_wchar', 'io_read_bytes', 'io_write_bytes', 'cpu_time_ns']) exited[key] = null;
+  for (const key of ['state', 'processor', 'cpu_user_jiffies', 'cpu_sys_jiffies', 'minflt', 'majflt', 'num_threads', 'vsize_bytes', 'rss_bytes', 'shared_bytes', 'text_bytes', 'data_bytes', 'rss_peak_bytes', 'swap_bytes', 'voluntary_ctxt_switches', 'nonvoluntary_ctxt_switches', 'io_rchar', 'io_wchar', 'io_read_bytes', 'io_write_bytes', 'cpu_time_ns', 'run_delay_ns', 'run_periods']) exited[key] = null;
   const kept = [...rows.slice(0, k), exited];
   fs.writeFileSync(path.join(dir, 'telemetry-proc.jsonl'), kept.map((r) => JSON.stringify(r) + '\n').join(''));
   editJson(dir, 'summary.json', (s) => Object.assign((s.collectors as Record<string, Row>).proc!, { rows: kept.length, end: 'target_exited' }));

@@ -24,6 +24,9 @@ export const PROC_FIELDS = [
   'io_write_bytes',
   // The kernel's CPU clock of the whole process (native sampler only: clock_getcpuclockid).
   'cpu_time_ns',
+  // The thread group's taskstats (native sampler only: generic netlink, CAP_NET_ADMIN).
+  'run_delay_ns',
+  'run_periods',
 ] as const;
 export type ProcFieldName = (typeof PROC_FIELDS)[number];
 
@@ -33,19 +36,23 @@ export const PROC_FILES = ['stat', 'statm', 'status', 'io'] as const;
 export type ProcFileName = (typeof PROC_FILES)[number];
 
 /**
- * A sample's errors array (native/core/proc_fields.h ProcErrorSlot): the errno of each of PROC_FILES, then the
- * process CPU clock's: 0, an errno, or one of the CLOCK_* codes.
+ * A sample's errors array (native/core/proc_fields.h ProcErrorSlot): the errno of each of PROC_FILES, then those of
+ * the two sources asked by pid number: the process CPU clock's and taskstats'. Each is 0, an errno, or one of the
+ * CLOCK_* codes (the same meaning for both), or TASKSTATS_NO_DELAYACCT.
  */
 export const E_CLOCK = PROC_FILES.length;
-export const SAMPLE_ERRORS = E_CLOCK + 1;
-/** In errors[E_CLOCK]: the pure-TS sampler, which cannot read the clock. */
+export const E_TASKSTATS = E_CLOCK + 1;
+export const SAMPLE_ERRORS = E_TASKSTATS + 1;
+/** In errors[E_CLOCK] and errors[E_TASKSTATS]: the pure-TS sampler, which can read neither. */
 export const CLOCK_TS = -1;
-/** In errors[E_CLOCK]: procRoot is not /proc, so the kernel's clock of that pid number is not this root's process. */
+/** procRoot is not /proc, so the kernel's figures for that pid number are not this root's process. */
 export const CLOCK_NOT_PROC = -2;
-/** In errors[E_CLOCK]: stat could not be read after the clock, so whose clock was read is unknown. */
+/** stat could not be read after the clock or taskstats, so whose figures were read is unknown. */
 export const CLOCK_UNCONFIRMED = -3;
-/** In errors[E_CLOCK]: /proc shows another pid namespace (readlink /proc/self is not our pid), so its pid numbers are not the clock's. */
+/** /proc shows another pid namespace (readlink /proc/self is not our pid), so its pid numbers are not the kernel's. */
 export const CLOCK_OTHER_PID_NS = -4;
+/** In errors[E_TASKSTATS]: taskstats answered 0 ns on a CPU, so this kernel keeps no delay accounting for the process. */
+export const TASKSTATS_NO_DELAYACCT = -5;
 
 /** Which file fills each field, to give a null its reason. */
 export const FIELD_FILE: Record<ProcFieldName, number> = {
@@ -54,4 +61,5 @@ export const FIELD_FILE: Record<ProcFieldName, number> = {
   rss_peak_bytes: 2, swap_bytes: 2, voluntary_ctxt_switches: 2, nonvoluntary_ctxt_switches: 2,
   io_rchar: 3, io_wchar: 3, io_read_bytes: 3, io_write_bytes: 3,
   cpu_time_ns: E_CLOCK,
+  run_delay_ns: E_TASKSTATS, run_periods: E_TASKSTATS,
 };

@@ -2,8 +2,9 @@
 // objects on a path that may run a thousand times a second. The native batch
 // loop (native/core/proc_batch.cc) spells steady rows the same way, byte for
 // byte (test/collectors/proc/batch-differential.test.ts).
+import os from 'node:os';
 import { errnoName } from '../../util/errno.js';
-import { CLOCK_NOT_PROC, CLOCK_OTHER_PID_NS, CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, F, FIELD_FILE, PROC_FIELDS, PROC_FILES } from './fields.js';
+import { CLOCK_NOT_PROC, CLOCK_OTHER_PID_NS, CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, E_TASKSTATS, F, FIELD_FILE, PROC_FIELDS, PROC_FILES, TASKSTATS_NO_DELAYACCT } from './fields.js';
 import type { ProcProcessRow } from './rows.js';
 
 /** `,"name":` for each field, and the state letter as JSON, prepared once. */
@@ -41,7 +42,7 @@ export function processRowText(
       const f = FIELD_FILE[PROC_FIELDS[i]!];
       const e = err[f]!;
       (reasons ??= {})[PROC_FIELDS[i]!] =
-        f === E_CLOCK ? clockReason(e, err[0]!, pid) : `${e ? `${errnoName(e)} reading` : 'absent or malformed in'} ${procRoot}/${pid}/${PROC_FILES[f]}`;
+        f === E_CLOCK ? clockReason(e, err[0]!, pid) : f === E_TASKSTATS ? taskstatsReason(e, err[0]!, pid) : `${e ? `${errnoName(e)} reading` : 'absent or malformed in'} ${procRoot}/${pid}/${PROC_FILES[f]}`;
     }
   }
   return { members: m, fieldReasons: reasons, measured };
@@ -54,4 +55,16 @@ export function clockReason(e: number, statErr: number, pid: number): string {
   if (e === CLOCK_OTHER_PID_NS) return `/proc is not this process's pid namespace (readlink /proc/self is not the agent's pid, e.g. unshare -pf without --mount-proc): the kernel's CPU clock of pid ${pid} is not /proc/${pid}'s process`;
   if (e === CLOCK_UNCONFIRMED) return `stat could not be read after the CPU clock of pid ${pid} (${statErr ? errnoName(statErr) : 'no error'}): the clock may be another process's under a reused pid`;
   return `${errnoName(e)} reading the CPU clock of pid ${pid} (clock_getcpuclockid, clock_gettime)`;
+}
+
+/** Why run_delay_ns and run_periods are null: errors[E_TASKSTATS] of the sample (fields.ts), and stat's errno for CLOCK_UNCONFIRMED. */
+export function taskstatsReason(e: number, statErr: number, pid: number): string {
+  if (e === CLOCK_TS) return 'the pure-TypeScript path cannot ask taskstats (generic netlink needs the native addon); with threads: true, each thread row carries its own run_delay_ns';
+  if (e === CLOCK_NOT_PROC) return `procRoot is not /proc: the kernel's taskstats of pid ${pid} are not that root's process`;
+  if (e === CLOCK_OTHER_PID_NS) return `/proc is not this process's pid namespace (readlink /proc/self is not the agent's pid, e.g. unshare -pf without --mount-proc): the kernel's taskstats of pid ${pid} are not /proc/${pid}'s process`;
+  if (e === CLOCK_UNCONFIRMED) return `stat could not be read after the taskstats of pid ${pid} (${statErr ? errnoName(statErr) : 'no error'}): they may be another process's under a reused pid`;
+  if (e === TASKSTATS_NO_DELAYACCT) return `taskstats of pid ${pid} answered 0 ns on a CPU: this kernel keeps no delay accounting for it (CONFIG_TASK_DELAY_ACCT off, or the nodelayacct boot option)`;
+  if (e === os.constants.errno.EPERM) return `EPERM asking taskstats of pid ${pid}: the kernel answers only an agent with CAP_NET_ADMIN (run it as root); with threads: true, each thread row carries its own run_delay_ns`;
+  if (e === os.constants.errno.ENOENT) return `this kernel has no taskstats (generic netlink family TASKSTATS, CONFIG_TASKSTATS): run_delay_ns of the whole process cannot be read; with threads: true, each thread row carries its own`;
+  return `${errnoName(e)} asking taskstats of pid ${pid} (generic netlink TASKSTATS_CMD_GET)`;
 }

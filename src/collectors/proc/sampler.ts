@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { nativeAddon } from '../../native/addon.js';
 import type { NativeThreadSample } from '../../native/types.js';
-import { CLOCK_TS, E_CLOCK, PROC_FIELDS, PROC_FILES } from './fields.js';
+import { CLOCK_TS, E_CLOCK, E_TASKSTATS, PROC_FIELDS, PROC_FILES } from './fields.js';
 import { parseIo, parseSchedstat, parseStat, parseStatm, parseStatus, type SchedStat } from './parse.js';
 
 export interface ProcSampler {
@@ -124,6 +124,7 @@ export class TsProcSampler implements ProcSampler {
   sample(values: Float64Array, errors: Int32Array): void {
     values.fill(NaN);
     errors[E_CLOCK] = CLOCK_TS; // cpu_time_ns needs clock_getcpuclockid: the native sampler's only
+    errors[E_TASKSTATS] = CLOCK_TS; // run_delay_ns, run_periods need generic netlink: the native sampler's only
     for (let f = 0; f < PROC_FILES.length; f++) {
       let e = 0;
       const fd = this.fds[f] ?? -1;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EpisodeClock } from '../../../src/clock/origin.js';
-import { CLOCK_NOT_PROC, CLOCK_TS, E_CLOCK, F, PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
+import { CLOCK_NOT_PROC, CLOCK_TS, E_CLOCK, E_TASKSTATS, F, PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
 import { procLoop, type ProcLoopResult } from '../../../src/collectors/proc/run-loop.js';
 import { processRowText } from '../../../src/collectors/proc/row-text.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
@@ -111,11 +111,12 @@ function tsSample(procRoot: string, pid: number): { v: Float64Array; err: Int32A
   const err = new Int32Array(SAMPLE_ERRORS);
   sampler.sample(v, err);
   sampler.close();
-  // The one slot the two samplers fill differently: cpu_time_ns is the native sampler's kernel CPU clock, null on
-  // the TS path (CLOCK_TS); under a fixture root the native sampler leaves it null with CLOCK_NOT_PROC. Every other
-  // value and errno is the TS sampler's own reading.
-  expect(err[E_CLOCK]).toBe(CLOCK_TS);
+  // The two slots the samplers fill differently: cpu_time_ns (the kernel's CPU clock) and run_delay_ns/run_periods
+  // (taskstats) are the native sampler's, null on the TS path (CLOCK_TS); under a fixture root the native sampler
+  // leaves them null with CLOCK_NOT_PROC. Every other value and errno is the TS sampler's own reading.
+  expect([err[E_CLOCK], err[E_TASKSTATS]]).toEqual([CLOCK_TS, CLOCK_TS]);
   err[E_CLOCK] = CLOCK_NOT_PROC;
+  err[E_TASKSTATS] = CLOCK_NOT_PROC;
   return { v, err };
 }
 
@@ -147,6 +148,7 @@ function sampleOfRow(row: Record<string, unknown>): { v: Float64Array; err: Int3
   }
   const err = new Int32Array(SAMPLE_ERRORS);
   if (Number.isNaN(v[F.cpu_time_ns]!)) err[E_CLOCK] = CLOCK_NOT_PROC; // a fixture root's rows: no CPU clock
+  if (Number.isNaN(v[F.run_delay_ns]!)) err[E_TASKSTATS] = CLOCK_NOT_PROC; // nor taskstats
   return { v, err };
 }
 
@@ -294,6 +296,12 @@ describe.runIf(addon)('proc native batch rows = the JS rows', () => {
     expect(cpu.length).toBeGreaterThan(100);
     expect(cpu.every((x) => typeof x === 'number' && x >= 0)).toBe(true);
     expect(cpu.every((x, i) => i === 0 || x >= cpu[i - 1]!)).toBe(true);
+    // And taskstats' run delay and run periods of the thread group (the tests run as root: CAP_NET_ADMIN).
+    for (const k of ['run_delay_ns', 'run_periods']) {
+      const xs = rows.map((r) => r[k] as number);
+      expect(xs.length).toBeGreaterThan(100);
+      expect(xs.every((x, i) => typeof x === 'number' && x >= 0 && (i === 0 || x >= xs[i - 1]!)), k).toBe(true);
+    }
     expectSameAsJs(lines, pid, '/proc', sampleOfRow);
     expect(jsRows).toBeLessThan(lines.length / 2);
   });

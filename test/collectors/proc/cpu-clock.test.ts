@@ -4,8 +4,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, F, PROC_FIELDS, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
-import { clockReason } from '../../../src/collectors/proc/row-text.js';
+import { CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, E_TASKSTATS, F, PROC_FIELDS, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
+import { clockReason, taskstatsReason } from '../../../src/collectors/proc/row-text.js';
 import { procLoop } from '../../../src/collectors/proc/run-loop.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
 import { nativeAddon } from '../../../src/native/addon.js';
@@ -131,6 +131,10 @@ os.waitpid(p, 0)`], { stdio: ['ignore', 'pipe', 'inherit'] });
     expect(v[F.cpu_time_ns]).toBeNaN();
     expect(err[E_CLOCK]).toBe(CLOCK_UNCONFIRMED);
     expect(clockReason(err[E_CLOCK]!, err[0]!, pid)).toMatch(/^stat could not be read after the CPU clock of pid \d+ \(ESRCH\)/);
+    // taskstats goes by pid number too: the newcomer's run delay is never given as the old process's.
+    expect([v[F.run_delay_ns], v[F.run_periods]]).toEqual([NaN, NaN]);
+    expect(err[E_TASKSTATS]).toBe(CLOCK_UNCONFIRMED);
+    expect(taskstatsReason(err[E_TASKSTATS]!, err[0]!, pid)).toMatch(/^stat could not be read after the taskstats of pid \d+ \(ESRCH\)/);
   });
 
   // The one field the two samplers do not share: native's is the kernel's clock, TS's null with the reason.

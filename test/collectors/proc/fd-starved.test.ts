@@ -2,7 +2,7 @@
 // 2000-thread target sampled under `ulimit -n 256` gives every thread its values after the first samples and leaves
 // the agent descriptors to open (the kept ones, at most soft limit / 16 threads', are given back at EMFILE); a thread
 // file failing with EMFILE and a task/ listing that fails are reported through onError, not lost silently; and a
-// /proc of another pid namespace (unshare -pf without --mount-proc) gives cpu_time_ns no clock but its own reason.
+// /proc of another pid namespace (unshare -pf without --mount-proc) gives cpu_time_ns and run_delay_ns no figures but their own reason.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -130,23 +130,30 @@ describe('a task/ listing that fails', () => {
 });
 
 describe.runIf(nativeAddon() !== null && has('unshare'))('/proc of another pid namespace', () => {
-  it('unshare -pf without --mount-proc: cpu_time_ns is null with the pid-namespace reason, not the agent\'s own clock', () => {
+  it('unshare -pf without --mount-proc: cpu_time_ns and run_delay_ns are null with the pid-namespace reason, not the agent\'s own', () => {
     // In the new namespace the agent is pid 1, while /proc (the host's) shows pid 1 as the host's init.
     const got = runChild('exec unshare -pf', `
 import { createProcSampler } from ${src('collectors/proc/sampler.ts')};
-import { E_CLOCK, F, PROC_FIELDS, SAMPLE_ERRORS } from ${src('collectors/proc/fields.ts')};
+import { E_CLOCK, E_TASKSTATS, F, PROC_FIELDS, SAMPLE_ERRORS } from ${src('collectors/proc/fields.ts')};
 import { processRowText } from ${src('collectors/proc/row-text.ts')};
 const { sampler } = createProcSampler('/proc', 1, 4096, 'native');
 const opened = sampler.open();
 const v = new Float64Array(PROC_FIELDS.length), e = new Int32Array(SAMPLE_ERRORS);
 sampler.sample(v, e);
 const row = processRowText(1, null, null, null, v, e, '/proc');
-console.log(JSON.stringify({ pid: process.pid, opened, clockErr: e[E_CLOCK], cpuTimeNs: Number.isNaN(v[F.cpu_time_ns]) ? null : v[F.cpu_time_ns], reason: row.fieldReasons?.cpu_time_ns ?? null }));
+console.log(JSON.stringify({
+  pid: process.pid, opened, clockErr: e[E_CLOCK], cpuTimeNs: Number.isNaN(v[F.cpu_time_ns]) ? null : v[F.cpu_time_ns], reason: row.fieldReasons?.cpu_time_ns ?? null,
+  taskstatsErr: e[E_TASKSTATS], runDelayNs: Number.isNaN(v[F.run_delay_ns]) ? null : v[F.run_delay_ns], delayReason: row.fieldReasons?.run_delay_ns ?? null,
+}));
 `);
     expect(got.pid).toBe(1);
     expect(got.opened).toBe(0);
     expect(got.cpuTimeNs).toBeNull();
     expect(got.clockErr).toBe(CLOCK_OTHER_PID_NS);
     expect(got.reason).toMatch(/^\/proc is not this process's pid namespace/);
+    // taskstats goes by the agent's pid namespace too: not the host's pid 1's figures.
+    expect(got.runDelayNs).toBeNull();
+    expect(got.taskstatsErr).toBe(CLOCK_OTHER_PID_NS);
+    expect(got.delayReason).toMatch(/^\/proc is not this process's pid namespace .*: the kernel's taskstats of pid 1 are not \/proc\/1's process$/);
   });
 });

@@ -6,9 +6,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errnoName } from '../../../src/util/errno.js';
 import { stopAfterSamples } from '../../helpers/stop-after.js';
-import { CLOCK_NOT_PROC, CLOCK_TS, E_CLOCK, PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
+import { CLOCK_NOT_PROC, CLOCK_TS, E_CLOCK, E_TASKSTATS, PROC_FIELDS, PROC_FILES, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
 import { procLoop } from '../../../src/collectors/proc/run-loop.js';
-import { clockReason } from '../../../src/collectors/proc/row-text.js';
+import { clockReason, taskstatsReason } from '../../../src/collectors/proc/row-text.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
 import { nativeAddon } from '../../../src/native/addon.js';
 import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
@@ -55,6 +55,7 @@ describe.each(CASES)('fixture %s', (c) => {
     expect(Object.fromEntries(PROC_FILES.map((f, i) => [f, e[i] ? errnoName(e[i]!) : null]))).toEqual(exp.errors);
     // No CPU clock under a fixture root (the kernel's clock of that pid number is another process's), none on the TS path.
     expect(e[E_CLOCK]).toBe(kind === 'ts' ? CLOCK_TS : CLOCK_NOT_PROC);
+    expect(e[E_TASKSTATS]).toBe(kind === 'ts' ? CLOCK_TS : CLOCK_NOT_PROC); // nor taskstats
     // sched_error by name, as errors are: qemu-like has schedstat files, the other cases none (ENOENT).
     expect(threads.map(({ error: _e, sched_error: se, ...t }) => ({ ...t, sched_error: se ? errnoName(se) : null }))).toEqual(exp.threads);
   });
@@ -76,19 +77,20 @@ describe.each(CASES)('fixture %s', (c) => {
     expect(procs).toHaveLength(3);
     expect(threads).toHaveLength(3 * exp.threads.length);
     expect(native).toHaveLength(3 * (1 + exp.threads.length));
-    // The same rows but for cpu_time_ns's reason (null on both paths here): the TS path cannot read a CPU clock, the
-    // native one reads none under a fixture root. That one reason is set aside, after checking each path's.
-    const withoutClockReason = (rows: Record<string, unknown>[], want: string) =>
+    // The same rows but for the reasons of cpu_time_ns, run_delay_ns and run_periods (null on both paths here): the
+    // TS path can read neither the CPU clock nor taskstats, the native one reads none under a fixture root. Those
+    // reasons are set aside, after checking each path's.
+    const withoutKernelReasons = (rows: Record<string, unknown>[], code: number) =>
       rows.map((r) => {
         if ('tid' in r) return r;
-        const { cpu_time_ns: reason, ...rest } = r.null_reasons as Record<string, string>;
-        expect(r.cpu_time_ns).toBeNull();
-        expect(reason).toBe(want);
+        const { cpu_time_ns: clock, run_delay_ns: delay, run_periods: periods, ...rest } = r.null_reasons as Record<string, string>;
+        expect([r.cpu_time_ns, r.run_delay_ns, r.run_periods]).toEqual([null, null, null]);
+        expect([clock, delay, periods]).toEqual([clockReason(code, 0, exp.pid), taskstatsReason(code, 0, exp.pid), taskstatsReason(code, 0, exp.pid)]);
         return { ...r, null_reasons: rest };
       });
     const ts = await rowsOf('ts');
     expect(ts).toHaveLength(native.length);
-    expect(withoutClockReason(ts, clockReason(CLOCK_TS, 0, exp.pid))).toEqual(withoutClockReason(native, clockReason(CLOCK_NOT_PROC, 0, exp.pid)));
+    expect(withoutKernelReasons(ts, CLOCK_TS)).toEqual(withoutKernelReasons(native, CLOCK_NOT_PROC));
     for (const r of native) {
       // Every row is valid, and every null says why.
       const full = { ...r, t_mono_ns: 0, interval_s: null };

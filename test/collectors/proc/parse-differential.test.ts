@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CLOCK_NOT_PROC, CLOCK_TS, E_CLOCK, PROC_FIELDS, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
+import { CLOCK_NOT_PROC, CLOCK_TS, E_CLOCK, E_TASKSTATS, PROC_FIELDS, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
 import { nativeAddon } from '../../../src/native/addon.js';
 import { tmpDir } from '../../helpers/tmp.js';
@@ -45,9 +45,10 @@ describe.runIf(nativeAddon())('native /proc parsers = the TS twin on generated h
           const e = new Int32Array(SAMPLE_ERRORS);
           sampler.sample(v, e);
           sampler.close();
-          // The CPU clock's slot is not a parse: no clock on the TS path, none under a fixture root on the native one.
-          expect(e[E_CLOCK]).toBe(kind === 'ts' ? CLOCK_TS : CLOCK_NOT_PROC);
+          // The CPU clock's and taskstats' slots are not parses: neither on the TS path, none under a fixture root on the native one.
+          expect([e[E_CLOCK], e[E_TASKSTATS]]).toEqual(kind === 'ts' ? [CLOCK_TS, CLOCK_TS] : [CLOCK_NOT_PROC, CLOCK_NOT_PROC]);
           e[E_CLOCK] = 0;
+          e[E_TASKSTATS] = 0;
           return { v: [...v].map((x) => (Number.isNaN(x) ? null : Object.is(x, -0) ? 0 : x)), e: [...e] };
         };
         expect(read('native'), JSON.stringify({ stat, statm, status, io })).toEqual(read('ts'));
