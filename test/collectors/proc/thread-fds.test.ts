@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import { procLoop } from ${src('collectors/proc/run-loop.ts')};
 import { JsonlWriter } from ${src('rows/jsonl-writer.ts')};
 import { EpisodeClock } from ${src('clock/origin.ts')};
-import { readRss } from ${src('agent/self-telemetry.ts')};
+import { readRss, SelfTelemetry } from ${src('agent/self-telemetry.ts')};
 const out = ${JSON.stringify(path.join(dir, 'rows.jsonl'))};
 const writer = new JsonlWriter(out, { availableInDeployment: true });
 const controller = new AbortController();
@@ -45,13 +45,15 @@ const threadRows = rows.filter((r) => 'tid' in r);
 const held = [];
 try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch {}
 const rss = readRss();
+// summary.json's peak: the kernel's high-water mark, which needs no descriptor (it was 0 when no row read rss).
+const peak = new SelfTelemetry(writer, clock).totals().peak_rss_bytes;
 for (const fd of held) fs.closeSync(fd);
 console.log(JSON.stringify({
   maxFds, processRows: rows.length - threadRows.length, threadRows: threadRows.length,
   threadRowsWithValues: threadRows.filter((r) => typeof r.cpu_user_jiffies === 'number').length,
   reasons: [...new Set(threadRows.flatMap((r) => Object.values(r.null_reasons ?? {})).filter((x) => !String(x).startsWith('first sample')))].slice(0, 3),
   limit: fs.readFileSync('/proc/self/limits', 'utf8').split('\\n').find((l) => l.startsWith('Max open files')),
-  rss,
+  rss, peak,
 }));
 `);
   const r = spawnSync('sh', ['-c', `ulimit -n 1024; exec "${process.execPath}" --import tsx "${script}"`], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, TSX_DISABLE_CACHE: '1' }, maxBuffer: 1 << 24 });
@@ -72,5 +74,6 @@ describe.runIf(has('python3'))(`a target with ${THREADS} threads, the collector 
     // The kept descriptors (two per kept thread) plus node's own: far under the limit.
     expect(got.maxFds as number).toBeLessThanOrEqual(2 * MAX_KEPT_THREADS + 100);
     expect((got.rss as { reason: string }).reason).toMatch(/^EMFILE reading the agent's resident memory/);
+    expect(got.peak as number).toBeGreaterThan(10 << 20); // regression: 0 when the rss was never readable
   });
 });
