@@ -8,7 +8,8 @@ import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { statNumber } from './parse.js';
 import { parseMountinfo, parseProcCgroup, quote, type CgroupMounts } from './cgroup-parse.js';
 import { cgroupDir, shownDir } from './cgroup-path.js';
-import { CGROUP_VALUE_FIELDS, readBounded, readCgroup } from './cgroup-read.js';
+import { CGROUP_VALUE_FIELDS, readCgroup } from './cgroup-read.js';
+import { readBounded } from '../../util/read-bounded.js';
 
 /** Bytes of /proc/<pid>/cgroup read at most: one line per hierarchy, each with a path up to PATH_MAX. */
 export const MAX_PROC_CGROUP = 16384;

@@ -1,41 +1,12 @@
 // Reading a cgroup v2 directory's files into host_cgroup's values, each
 // null with a reason where the file is absent, unreadable, cut or
 // malformed. Reads are bounded: these files are a few hundred bytes.
-import fs from 'node:fs';
 import { type FileValues, parseFlatKeyed, parsePressure, parseSingle } from './cgroup-parse.js';
 import { shownDir, whyAbsent } from './cgroup-path.js';
+import { readBounded } from '../../util/read-bounded.js';
 
 /** Bytes read of a cgroup file at most; past it the file is cut and not parsed. */
 export const MAX_CGROUP_FILE = 4096;
-
-export type Bounded = { text: string; cut: boolean } | { code: string };
-
-const FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
-
-/** Up to `max` bytes of `file` (or of the open `fd`, from offset 0), and whether there was more; or the error's code (ENOENT, EACCES, ...). */
-export function readBounded(file: string | number, max: number, decode: (b: Buffer) => string = (b) => b.toString('latin1')): Bounded {
-  let fd: number;
-  try {
-    fd = typeof file === 'number' ? file : fs.openSync(file, FLAGS);
-  } catch (e) {
-    return { code: (e as NodeJS.ErrnoException).code ?? String(e) };
-  }
-  try {
-    const buf = Buffer.allocUnsafe(max + 1);
-    let n = 0;
-    for (;;) {
-      const k = fs.readSync(fd, buf, n, max + 1 - n, n);
-      if (k === 0) break;
-      n += k;
-      if (n > max) break;
-    }
-    return { text: decode(buf.subarray(0, Math.min(n, max))), cut: n > max };
-  } catch (e) {
-    return { code: (e as NodeJS.ErrnoException).code ?? String(e) };
-  } finally {
-    if (typeof file !== 'number') fs.closeSync(fd);
-  }
-}
 
 /** Which field each key of each file fills, and the controller that writes it (null: the kernel keeps it in every cgroup). */
 const FILES: ReadonlyArray<{ file: string; parse: (text: string, file: string) => FileValues; keys: ReadonlyArray<readonly [key: string, field: string, controller: string | null]> }> = [
