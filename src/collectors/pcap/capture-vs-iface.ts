@@ -19,6 +19,9 @@
 // (sysfs not provably the agent's namespace) is not cross-checked: a queued
 // backlog could not be told from a loss. A bridge's tx_queue_len is 0: 0
 // frames can be queued there.
+// A row's capacity is the last read of it, at most 10 s old (iface-queue.ts):
+// a stretch takes the largest its rows carry, so a txqueuelen raised live
+// counts once a row read it.
 // Within one tcpdump run, an ifindex change ends the check for the rest of
 // the run: tcpdump stays bound to the interface it opened (another
 // interface renamed to the captured name is not what it captures), so the

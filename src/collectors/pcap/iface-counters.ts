@@ -10,9 +10,12 @@
 // interface that is up with IPv4 state). The ifindex is read before and
 // after the counters: a name deleted and created again is another interface
 // whose counters started over, and a reader must never subtract across the
-// change. Every read is bounded, never through a symlink at the file, and
-// never on a name IFACE_NAME did not pass.
-import fs from 'node:fs';
+// change. Every read is bounded (src/util/read-bounded.ts), never through a
+// symlink at the file, and never on a name IFACE_NAME did not pass. For the
+// rows, dev and dev_snmp6/<iface> are kept open (IfaceFiles) and read again
+// from offset 0: one pread each instead of an open, reads and a close.
+import { type Bounded, readBounded } from '../../util/read-bounded.js';
+import { KeptFile } from '../../util/kept-file.js';
 import { IFACE_NAME } from './iface-name.js';
 
 /** The counters read, as the row names them (if_<name>), in the row's order. */
@@ -30,35 +33,12 @@ export type IfaceReading =
     }
   | { why: string };
 
-const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 /** /proc/self/net/dev and igmp can be long on a host with many interfaces: read at most this much of them. */
 export const MAX_PROC_BYTES = 4 << 20;
 /** dev_snmp6/<iface>'s ifIndex is its first line. */
 const SNMP6_HEAD = 64;
 
-/** Up to `max` bytes of a /proc file (read to its end or the bound), and whether the bound cut it. */
-function readBounded(file: string, max: number): { text: string; cut: boolean } {
-  const fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for (;;) {
-      const buf = Buffer.alloc(Math.min(64 << 10, max + 1 - total));
-      const n = fs.readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      chunks.push(buf.subarray(0, n));
-      total += n;
-      if (total > max) break;
-    }
-    const all = Buffer.concat(chunks);
-    return { text: all.toString('latin1', 0, Math.min(total, max)), cut: total > max };
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
-const code = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
-const why = (file: string, err: unknown) => (code(err) === 'ENOENT' ? `${file} does not exist` : code(err) ? `cannot read ${file}: ${code(err)}` : String((err as Error)?.message ?? err));
+const why = (file: string, code: string) => (code === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${code}`);
 
 /** A decimal counter as the kernel prints it, or null (not digits, or past 2^53). */
 const counterOf = (s: string | undefined): number | null => {
@@ -70,15 +50,31 @@ const counterOf = (s: string | undefined): number | null => {
 // /proc/net/dev's columns after "name:": rx bytes packets errs drop fifo frame compressed multicast, tx bytes packets errs drop ...
 const DEV_COLUMN: Record<IfCounter, number> = { rx_bytes: 0, rx_packets: 1, rx_errors: 2, rx_dropped: 3, tx_bytes: 8, tx_packets: 9, tx_errors: 10, tx_dropped: 11 };
 
-/** The interface's line of /proc/<self>/net/dev, as counters, or why there is none. */
-function readDev(iface: string, procNet: string): { values: Record<IfCounter, number | null>; reasons: Partial<Record<IfCounter, string>> } | { why: string } {
-  const file = `${procNet}/dev`;
-  let read: { text: string; cut: boolean };
-  try {
-    read = readBounded(file, MAX_PROC_BYTES);
-  } catch (err) {
-    return { why: why(file, err) };
+/**
+ * The files of /proc/self/net read for each row, kept open between rows: dev (the namespace's, fixed at open: the
+ * agent never changes its network namespace, and tcpdump, its child, is in the same) and dev_snmp6/<iface> (the
+ * device's own entry: a read fails once the device is gone or renamed, and KeptFile then opens the name again).
+ */
+export class IfaceFiles {
+  readonly dev: KeptFile;
+  readonly snmp6: KeptFile;
+
+  constructor(iface: string, procNet = '/proc/self/net') {
+    this.dev = new KeptFile(`${procNet}/dev`);
+    this.snmp6 = new KeptFile(`${procNet}/dev_snmp6/${iface}`);
   }
+
+  close(): void {
+    this.dev.close();
+    this.snmp6.close();
+  }
+}
+
+/** The interface's line of /proc/<self>/net/dev (read through `kept` when given: its descriptor of that file), as counters, or why there is none. */
+function readDev(iface: string, procNet: string, kept?: KeptFile): { values: Record<IfCounter, number | null>; reasons: Partial<Record<IfCounter, string>> } | { why: string } {
+  const file = `${procNet}/dev`;
+  const read = kept ? kept.read(MAX_PROC_BYTES) : readBounded(file, MAX_PROC_BYTES);
+  if ('code' in read) return { why: why(file, read.code) };
   const lines = read.text.split('\n');
   if (read.cut) lines.pop(); // the line the bound cut is not whole
   const line = lines.find((l) => l.slice(0, l.indexOf(':')).trim() === iface && l.indexOf(':') > 0);
@@ -96,23 +92,20 @@ function readDev(iface: string, procNet: string): { values: Record<IfCounter, nu
 }
 
 /** The interface's ifindex in this network namespace, or why it is not known. */
-export function readIfindex(iface: string, procNet = '/proc/self/net'): number | { why: string } {
+export function readIfindex(iface: string, procNet = '/proc/self/net', kept?: KeptFile): number | { why: string } {
   const snmp6 = `${procNet}/dev_snmp6/${iface}`;
-  try {
-    const m = /^ifIndex\s+(\d{1,10})\n/.exec(readBounded(snmp6, SNMP6_HEAD).text);
+  const head = kept ? kept.read(SNMP6_HEAD) : readBounded(snmp6, SNMP6_HEAD);
+  if ('code' in head) {
+    if (head.code !== 'ENOENT') return { why: why(snmp6, head.code) };
+  } else {
+    const m = /^ifIndex\s+(\d{1,10})\n/.exec(head.text);
     const v = m ? Number(m[1]) : NaN;
     if (Number.isSafeInteger(v) && v > 0) return v;
-  } catch (err) {
-    if (code(err) !== 'ENOENT') return { why: why(snmp6, err) };
   }
   // No IPv6 state (a kernel without IPv6, an MTU under 1280): igmp lists every interface that is up with IPv4 state, "<idx>\t<name> : ...".
   const igmp = `${procNet}/igmp`;
-  let read: { text: string; cut: boolean };
-  try {
-    read = readBounded(igmp, MAX_PROC_BYTES);
-  } catch (err) {
-    return { why: `${snmp6} does not exist, and ${why(igmp, err)}` };
-  }
+  const read: Bounded = readBounded(igmp, MAX_PROC_BYTES);
+  if ('code' in read) return { why: `${snmp6} does not exist, and ${why(igmp, read.code)}` };
   for (const line of read.text.split('\n')) {
     const m = /^(\d{1,10})\t(\S{1,15})\s*:/.exec(line);
     if (m && m[2] === iface && Number(m[1]) > 0) return Number(m[1]);
@@ -122,19 +115,20 @@ export function readIfindex(iface: string, procNet = '/proc/self/net'): number |
 
 /**
  * The counters of `iface` now, or why there are none: the capture is on 'any', the name is not an
- * interface name, the interface is gone, or it was re-created while read. `procNet`: /proc/self/net (tests).
+ * interface name, the interface is gone, or it was re-created while read. `procNet`: /proc/self/net (tests); `files`:
+ * its files for `iface`, kept open across rows (a read each instead of an open, reads and a close).
  */
-export function readIfaceCounters(iface: string, procNet = '/proc/self/net'): IfaceReading {
+export function readIfaceCounters(iface: string, procNet = '/proc/self/net', files?: IfaceFiles): IfaceReading {
   if (iface === 'any') return { why: "the capture is on 'any' (every interface): there is no one interface's counters" };
   if (!IFACE_NAME.test(iface)) return { why: `${JSON.stringify(iface)} is not an interface name` };
-  const before = readIfindex(iface, procNet);
-  const dev = readDev(iface, procNet);
-  if ('why' in dev) return dev;
-  const after = readIfindex(iface, procNet);
+  const before = readIfindex(iface, procNet, files?.snmp6);
+  const counters = readDev(iface, procNet, files?.dev);
+  if ('why' in counters) return counters;
+  const after = readIfindex(iface, procNet, files?.snmp6);
   if (typeof before === 'number' && typeof after === 'number') {
     if (after !== before) return { why: `interface ${iface} was deleted and created again while its counters were read (ifindex ${before} then ${after})` };
-    return { ifindex: before, values: dev.values, reasons: dev.reasons };
+    return { ifindex: before, values: counters.values, reasons: counters.reasons };
   }
   if (typeof before === 'number' || typeof after === 'number') return { why: `interface ${iface} changed while its counters were read (its ifindex was known, then not)` };
-  return { ifindex: null, ifindexWhy: before.why, values: dev.values, reasons: dev.reasons };
+  return { ifindex: null, ifindexWhy: before.why, values: counters.values, reasons: counters.reasons };
 }

@@ -8,10 +8,15 @@
 // `nsenter --net` without a remount that is the host's.) Not a measurement:
 // a bound on what can be queued. Reads are bounded, never through a symlink
 // at the file, and the queues directory is listed up to MAX_QUEUE_ENTRIES.
+// Read again only when the ifindex changes, after a read that gave no number,
+// and at least every QUEUE_REREAD_MS (TxQueueFrames): the capacity changes
+// only by an operator's `ip link set dev X txqueuelen N` or a change in the
+// number of tx queues (a multiqueue tap's queues attached or detached), and
+// reading it costs some 13 syscalls, more than the counters themselves.
 import fs from 'node:fs';
+import { readBounded } from '../../util/read-bounded.js';
 import { IFACE_NAME } from './iface-name.js';
 
-const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 /** The queues directory holds rx-N and tx-N entries: list at most this many. */
 export const MAX_QUEUE_ENTRIES = 4096;
 
@@ -19,20 +24,10 @@ const code = (err: unknown) => (err as NodeJS.ErrnoException)?.code;
 
 /** A small sysfs file's decimal value, or why there is none. */
 function readNumber(file: string): number | { why: string } {
-  let text: string;
-  try {
-    const fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-    try {
-      const buf = Buffer.alloc(32);
-      text = buf.toString('latin1', 0, fs.readSync(fd, buf, 0, buf.length, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    return { why: code(err) === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${code(err) ?? String(err)}` };
-  }
-  const m = /^(\d{1,10})\n?$/.exec(text);
-  return m ? Number(m[1]) : { why: `${file} is not a number, got ${JSON.stringify(text.slice(0, 32))}` };
+  const r = readBounded(file, 31);
+  if ('code' in r) return { why: r.code === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${r.code}` };
+  const m = r.cut ? null : /^(\d{1,10})\n?$/.exec(r.text);
+  return m ? Number(m[1]) : { why: `${file} is not a number, got ${JSON.stringify(r.text.slice(0, 32))}` };
 }
 
 /** The number of tx-N entries in the interface's queues directory, or why it is not known. */
@@ -76,4 +71,33 @@ export function readTxQueueFrames(iface: string, ifindex: number, sysNet = '/sys
   const again = readNumber(`${dir}/ifindex`);
   if (again !== ifindex) return { why: `interface ${iface} changed while its queues were read` };
   return len * queues;
+}
+
+/** The capacity is read again at least this often (ms), whatever else: `ip link set dev X txqueuelen N` shows within it. */
+export const QUEUE_REREAD_MS = 10_000;
+
+/**
+ * readTxQueueFrames, kept between rows: read again when the ifindex is another than at the last read, when the last
+ * read gave no number, or when it is QUEUE_REREAD_MS old (by `nowNs`, a monotonic clock); otherwise the last value.
+ */
+export class TxQueueFrames {
+  /** Reads (for tests: how often sysfs was asked). */
+  reads = 0;
+  private last: { ifindex: number; atNs: number; frames: number } | null = null;
+
+  constructor(private readonly read: (ifindex: number) => number | { why: string }) {}
+
+  get(ifindex: number, nowNs: number): number | { why: string } {
+    const l = this.last;
+    if (l && l.ifindex === ifindex && nowNs - l.atNs < QUEUE_REREAD_MS * 1e6 && nowNs >= l.atNs) return l.frames;
+    this.reads++;
+    const r = this.read(ifindex);
+    this.last = typeof r === 'number' ? { ifindex, atNs: nowNs, frames: r } : null;
+    return r;
+  }
+
+  /** Forget the last value: the next get() reads (the interface was not read, or is gone). */
+  forget(): void {
+    this.last = null;
+  }
 }

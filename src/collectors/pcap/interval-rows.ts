@@ -4,12 +4,15 @@
 // over every run so far. A count tcpdump did not give in time is null with
 // the reason; so are packets and bytes of an interval tcpdump did not run in.
 // Each row also carries the interface's own counters, read as it is written
-// (iface-counters.ts): null with the reason when there are none to read.
+// (iface-counters.ts, through descriptors of /proc/self/net/dev and
+// dev_snmp6/<iface> kept until the capture ends): null with the reason when there are none to read. The
+// tx queues' capacity is the last read of it (iface-queue.ts: read again
+// when the ifindex changes and at least every QUEUE_REREAD_MS).
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { IF_COUNTERS, readIfaceCounters, type IfaceReading } from './iface-counters.js';
-import { readTxQueueFrames } from './iface-queue.js';
+import { IF_COUNTERS, IfaceFiles, readIfaceCounters, type IfaceReading } from './iface-counters.js';
+import { readTxQueueFrames, TxQueueFrames } from './iface-queue.js';
 import type { WalkedChunk } from './record-walker.js';
 import type { TcpdumpRun } from './tcpdump-run.js';
 import type { TcpdumpStats } from './tcpdump-stats.js';
@@ -52,7 +55,20 @@ export class IntervalRows {
   // Runs that ended without their final statistics (killed): their drops after the last answer are unknown.
   private incompleteRuns = 0;
 
-  constructor(private readonly o: IntervalRowsOptions) {}
+  /** /proc/self/net's dev and dev_snmp6/<iface>, kept open between rows (iface-counters.ts). */
+  private readonly files: IfaceFiles;
+  /** The tx queues' capacity, read again only when it may have changed (iface-queue.ts). */
+  readonly queue: TxQueueFrames;
+
+  constructor(private readonly o: IntervalRowsOptions) {
+    this.files = new IfaceFiles(o.config.iface);
+    this.queue = new TxQueueFrames(o.readQueue ?? ((ifindex) => readTxQueueFrames(o.config.iface, ifindex)));
+  }
+
+  /** The descriptor kept for the counters is closed: after the last row. */
+  close(): void {
+    this.files.close();
+  }
 
   counted(chunk: WalkedChunk): void {
     this.pkts += chunk.packets;
@@ -106,12 +122,13 @@ export class IntervalRows {
     if (!total) for (const k of ['filter_received', 'kernel_drops', 'if_drops']) reasons[k] = why ?? 'no statistics from tcpdump';
     if (!this.ranInInterval) reasons.pkts = reasons.bytes = 'tcpdump was not running in this interval';
     if (!o.config.keep_pcap) reasons.saved_bytes = 'keep_pcap is false';
-    const iface = o.readIface ? o.readIface() : readIfaceCounters(o.config.iface);
+    const iface = o.readIface ? o.readIface() : readIfaceCounters(o.config.iface, undefined, this.files);
     const ifFields: Record<string, number | null> = { if_ifindex: 'why' in iface ? null : iface.ifindex };
     if ('why' in iface) reasons.if_ifindex = iface.why;
     else if (iface.ifindex === null) reasons.if_ifindex = iface.ifindexWhy ?? 'not read';
     // The queues' capacity, only for an interface known by its ifindex (sysfs is checked against it).
-    const queue = 'why' in iface ? iface : iface.ifindex === null ? { why: `${reasons.if_ifindex}: sysfs cannot be checked against it` } : o.readQueue ? o.readQueue(iface.ifindex) : readTxQueueFrames(o.config.iface, iface.ifindex);
+    if ('why' in iface || iface.ifindex === null) this.queue.forget();
+    const queue = 'why' in iface ? iface : iface.ifindex === null ? { why: `${reasons.if_ifindex}: sysfs cannot be checked against it` } : this.queue.get(iface.ifindex, now);
     ifFields.if_tx_queue_frames = typeof queue === 'number' ? queue : null;
     if (typeof queue !== 'number') reasons.if_tx_queue_frames = queue.why;
     for (const c of IF_COUNTERS) {

@@ -59,7 +59,7 @@ export const pcapIntervalRow = z.strictObject({
     .nonnegative()
     .nullable()
     .describe(
-      "Frames the captured interface's transmit queues can hold: tx_queue_len times the number of tx queues, from /sys/class/net/<iface>/tx_queue_len and queues/tx-*, read with the counters. Not a measurement: a bound verify uses, because a tap counts tx when QEMU reads a frame from its ring, not when the capture saw it, so a paused guest's backlog (up to this many frames) is counted later. Read only when sysfs is shown to be the agent's own network namespace for the interface (its ifindex there equals if_ifindex); null, with the reason, otherwise (sysfs mounted in another namespace, the ifindex not known, the interface gone). 0 on a bridge (tx_queue_len 0: nothing is queued).",
+      "Frames the captured interface's transmit queues can hold: tx_queue_len times the number of tx queues, from /sys/class/net/<iface>/tx_queue_len and queues/tx-*, as last read: read at the first row, again whenever if_ifindex changes or the last read gave none, and at least every 10 s, so a live change (`ip link set dev X txqueuelen N`, a multiqueue tap's queues attached or detached) shows in the rows within 10 s. Not a measurement: a bound verify uses, because a tap counts tx when QEMU reads a frame from its ring, not when the capture saw it, so a paused guest's backlog (up to this many frames) is counted later. Read only when sysfs is shown to be the agent's own network namespace for the interface (its ifindex there equals if_ifindex); null, with the reason, otherwise (sysfs mounted in another namespace, the ifindex not known, the interface gone). 0 on a bridge (tx_queue_len 0: nothing is queued).",
     ),
   ...ifCounterFields(),
 }).describe(

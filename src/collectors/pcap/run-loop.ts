@@ -126,6 +126,7 @@ export async function pcapLoop(o: PcapLoopOptions): Promise<PcapLoopResult> {
     clearInterval(ticker);
     fanout.stopBeating();
     if (run >= 0) rows.last();
+    rows.close();
     fanout.post({ type: 'close' });
     o.writer.flush();
     saving.close(); // (its fsync last: netflow and the rows do not wait for the disk)

@@ -1,14 +1,17 @@
 // The frames an interface's transmit queues can hold (iface-queue.ts), read
 // from sysfs only when sysfs shows the agent's own namespace for the
 // interface: on a /sys/class/net stand-in, on a real veth and bridge, and
-// from a process nsenter put in another namespace (sysfs still the host's).
+// from a process nsenter put in another namespace (sysfs still the host's);
+// and kept between rows (TxQueueFrames): read again on another ifindex,
+// after a failed read, and once QUEUE_REREAD_MS old, so a live
+// `ip link set txqueuelen` shows within it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readIfindex } from '../../../src/collectors/pcap/iface-counters.js';
-import { MAX_QUEUE_ENTRIES, readTxQueueFrames } from '../../../src/collectors/pcap/iface-queue.js';
+import { MAX_QUEUE_ENTRIES, QUEUE_REREAD_MS, readTxQueueFrames, TxQueueFrames } from '../../../src/collectors/pcap/iface-queue.js';
 import { canMakeNetns } from '../../helpers/netns.js';
 import { tmpDir } from '../../helpers/tmp.js';
 
@@ -88,5 +91,45 @@ describe('readTxQueueFrames', () => {
     } finally {
       spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     }
+  });
+});
+
+describe('TxQueueFrames (the capacity kept between rows)', () => {
+  const S = 1e9;
+  const AGE = (QUEUE_REREAD_MS / 1000) * S;
+  it('reads sysfs again only on another ifindex, after a read without a number, once QUEUE_REREAD_MS old, after forget(), or when the clock reads earlier (regression for: 13 syscalls on every row)', () => {
+    const answers: Array<number | { why: string }> = [1000, 2000, { why: 'gone' }, 3000, 4000, 5000];
+    const asked: number[] = [];
+    const q = new TxQueueFrames((ifindex) => {
+      asked.push(ifindex);
+      return answers.shift()!;
+    });
+    expect(q.get(7, 0)).toBe(1000);
+    expect(q.get(7, 1 * S)).toBe(1000); // kept
+    expect(q.get(7, AGE - 1)).toBe(1000); // kept, just under the age
+    expect(asked).toEqual([7]);
+    expect(q.get(7, AGE)).toBe(2000); // old enough: read again
+    expect(q.get(8, AGE + 1 * S)).toEqual({ why: 'gone' }); // another interface under the name: read
+    expect(q.get(8, AGE + 1.5 * S)).toBe(3000); // a read without a number is not kept
+    expect(q.get(8, AGE + 2 * S)).toBe(3000);
+    q.forget();
+    expect(q.get(8, AGE + 2.5 * S)).toBe(4000);
+    expect(q.get(8, 1 * S)).toBe(5000); // a time before the last read: not trusted to be young
+    expect(asked).toEqual([7, 7, 8, 8, 8, 8]);
+    expect(q.reads).toBe(6);
+  });
+
+  it.skipIf(!canMakeNetns())('a live `ip link set txqueuelen` on a real veth: the old capacity until the value is QUEUE_REREAD_MS old, then the new one', () => {
+    const name = `lt${crypto.randomBytes(3).toString('hex')}`;
+    execFileSync('ip', ['link', 'add', name, 'txqueuelen', '300', 'numtxqueues', '3', 'type', 'veth', 'peer', 'name', `${name}p`]);
+    made.push(name);
+    execFileSync('ip', ['link', 'set', name, 'up']);
+    const idx = readIfindex(name) as number;
+    expect(typeof idx).toBe('number');
+    const q = new TxQueueFrames((i) => readTxQueueFrames(name, i));
+    expect(q.get(idx, 0)).toBe(900);
+    execFileSync('ip', ['link', 'set', 'dev', name, 'txqueuelen', '500']);
+    expect(q.get(idx, 1 * S)).toBe(900); // the documented lag: the last read, at most QUEUE_REREAD_MS old
+    expect(q.get(idx, AGE)).toBe(1500);
   });
 });
