@@ -2,7 +2,8 @@
 // (a balloon device exists), labtel finds the device's QOM path once per
 // connection (a child of /machine/peripheral or /machine/peripheral-anon of
 // a virtio-balloon type), sets its guest-stats-polling-interval (the guest
-// then sends statistics that often), and reads guest-stats every poll.
+// then sends statistics that often), and reads guest-stats that often
+// (balloon-schedule.ts).
 // QEMU reports a statistic the guest did not send as 2^64-1 (-1 as u64):
 // null with that reason. last-update is when QEMU last got statistics from
 // the guest (host wall clock, s); 0 means never: no driver, or one that does
@@ -48,8 +49,15 @@ export async function findBalloon(exec: <T>(command: string, args?: object) => P
   return { path: null, why: `query-balloon answers but no virtio-balloon device is a child of ${CONTAINERS.join(' or ')}` };
 }
 
+/** guest-stats as labtel takes them: the statistics (null with why), and reasons for single statistics by field path. */
+export interface GuestStats {
+  value: Record<string, number | null> | null;
+  why?: string;
+  reasons: Record<string, string>;
+}
+
 /** guest-stats as our object, or null with why; reasons for single statistics by field path. */
-export function takeGuestStats(r: unknown, nowS: number = Date.now() / 1000): { value: Record<string, number | null> | null; why?: string; reasons: Record<string, string> } {
+export function takeGuestStats(r: unknown, nowS: number = Date.now() / 1000): GuestStats {
   const reasons: Record<string, string> = {};
   if (!isObject(r)) return { value: null, why: `qom-get guest-stats: QEMU sent ${short(r)}`, reasons };
   const last = own(r, 'last-update');

@@ -13,7 +13,9 @@ import { dict, failure, isCount, objects, short } from './values.js';
 import { kvmRates, type KvmRateState } from './kvm-rates.js';
 import { HISTOGRAM_FIELDS, LATENCY_BOUNDARIES_NS, takeHistogram } from './block-histograms.js';
 import { takeMigration } from './migration.js';
-import { findBalloon, takeGuestStats } from './balloon.js';
+import { findBalloon, takeGuestStats, type GuestStats } from './balloon.js';
+import { guestStatsDue, carriedGuestStats } from './balloon-schedule.js';
+import { migrateDue, settledBy, type EventsSeen, type MigrateSettled } from './migrate-schedule.js';
 
 const BLOCK_FIELDS = [
   'rd_bytes', 'wr_bytes', 'rd_operations', 'wr_operations', 'flush_operations',
@@ -38,6 +40,16 @@ export interface PollState {
   balloonPollS: number;
   /** One-time setup commands sent on this connection and not answered (a timeout, the connection lost): how often, and the last why. */
   unanswered: Map<SetupKey, { n: number; why: string }>;
+  /** The poll interval, ms. */
+  intervalMs: number;
+  /** The clock of the asking schedules below, ms (performance.now; tests give their own). */
+  nowMs: () => number;
+  /** The last guest-stats answer QEMU gave on this connection, and when: carried into the polls that do not ask (balloon-schedule.ts). */
+  guestStats: { atMs: number; g: GuestStats } | null;
+  /** What the run loop saw of this connection's events: MIGRATION and MIGRATION_PASS events, and events dropped (noteEvents). */
+  seen: EventsSeen;
+  /** The last query-migrate that settled it (see migrateDue), or null: ask. */
+  migrate: MigrateSettled | null;
 }
 
 /** The one-time setups of a connection, each asked after the poll's data queries. */
@@ -46,7 +58,7 @@ export type SetupKey = 'block-latency-histogram-set' | 'migrate-set-capabilities
 export const SETUP_TRIES = 3;
 
 /** One per QMP connection: a new connection (a reconnect, a restarted QEMU) starts with no rates and sets everything up again. */
-export const newPollState = (o: { intervalMs?: number } = {}): PollState => ({
+export const newPollState = (o: { intervalMs?: number; nowMs?: () => number } = {}): PollState => ({
   disabled: new Map(),
   statsTargets: null,
   kvm: { prev: null },
@@ -55,6 +67,11 @@ export const newPollState = (o: { intervalMs?: number } = {}): PollState => ({
   balloon: undefined,
   balloonPollS: Math.max(1, Math.round((o.intervalMs ?? 1000) / 1000)),
   unanswered: new Map(),
+  intervalMs: o.intervalMs ?? 1000,
+  nowMs: o.nowMs ?? (() => performance.now()),
+  guestStats: null,
+  seen: { migration: 0, dropped: 0 },
+  migrate: null,
 });
 
 export interface PollResult {
@@ -73,6 +90,9 @@ const SET_PENDING =
 
 /** Errors that mean "this QEMU will never answer this": ask once, then record it. */
 const FOR_GOOD = new Set(['CommandNotFound', 'DeviceNotActive']);
+
+/** query-migrate's answer when no migration has run: an object without a status. */
+const isNone = (r: unknown) => typeof r === 'object' && r !== null && !Array.isArray(r) && !Object.hasOwn(r, 'status');
 
 /** Counts what a poll cut, and says it once per field. */
 class Cuts {
@@ -369,13 +389,21 @@ export async function pollQemu(
     fields.balloon_actual_bytes = isCount(r?.actual) ? r.actual : null;
     if (!isCount(r?.actual)) reasons.balloon_actual_bytes = `query-balloon: QEMU sent actual ${short(r?.actual)}`;
   });
+  const putGuestStats = (g: GuestStats) => {
+    fields.balloon_guest = g.value;
+    if (g.why) reasons.balloon_guest = g.why;
+    Object.assign(reasons, g.reasons);
+  };
   const guestStats = async (path: string) => {
+    // The guest sends statistics every balloonPollS: asked that often, the answer carried (with its last-update) in between.
+    const now = st.nowMs();
+    if (!guestStatsDue(st, now)) return putGuestStats(carriedGuestStats(st, now));
     try {
       const g = takeGuestStats(await exec<unknown>('qom-get', { path, property: 'guest-stats' }), Date.now() / 1000);
-      fields.balloon_guest = g.value;
-      if (g.why) reasons.balloon_guest = g.why;
-      Object.assign(reasons, g.reasons);
+      st.guestStats = { atMs: now, g };
+      putGuestStats(g);
     } catch (err) {
+      st.guestStats = null;
       reasons.balloon_guest = failure('qom-get guest-stats', err);
     }
   };
@@ -386,12 +414,24 @@ export async function pollQemu(
   else if (st.balloon) reasons.balloon_guest = st.balloon.why!;
   else reasons.balloon_guest = unansweredWhy(balloonKey) ?? "the balloon device is not found yet on this connection: labtel looks for it after this poll's queries";
 
-  await ask<unknown>('query-migrate', undefined, ['migration'], (r) => {
-    const m = takeMigration(r);
-    fields.migration = m.value;
-    if (m.why) reasons.migration = m.why;
-    Object.assign(reasons, m.reasons);
-  });
+  // query-migrate only while it may have changed: see migrate-schedule.ts.
+  const migrateNow = st.nowMs();
+  const notAsked = migrateDue(st, migrateNow);
+  if (notAsked !== null) {
+    fields.migration = null;
+    reasons.migration = notAsked;
+  } else {
+    const eventsOn = st.migrationEvents === true;
+    const seen = { ...st.seen };
+    st.migrate = null;
+    await ask<unknown>('query-migrate', undefined, ['migration'], (r) => {
+      const m = takeMigration(r);
+      fields.migration = m.value;
+      if (m.why) reasons.migration = m.why;
+      Object.assign(reasons, m.reasons);
+      st.migrate = settledBy(isNone(r) ? 'none' : typeof m.value?.status === 'string' ? m.value.status : undefined, eventsOn, migrateNow, seen);
+    });
+  }
 
   // One-time setups of the connection, after the data queries: a QEMU that leaves them unanswered costs this poll's
   // data nothing, and after SETUP_TRIES unanswered tries they are not sent again until a reconnect.

@@ -125,11 +125,11 @@ export const qmpRow = z
     balloon_guest: measurement(qmpBalloonGuest.nullable())
       .optional()
       .describe(
-        "The balloon driver's guest memory statistics (qom-get <balloon> guest-stats; labtel sets guest-stats-polling-interval to the poll interval, at least 1 s, once per connection). Null without a balloon, when the guest never sent statistics (no driver, or one that sends none), or when last-update is more than 60 s after labtel's wall clock at the answer; a statistic the guest does not provide (QEMU reports -1) is null with why. Absent only in rows of earlier labtel builds.",
+        "The balloon driver's guest memory statistics (qom-get <balloon> guest-stats; labtel sets guest-stats-polling-interval to the poll interval, at least 1 s, once per connection, and asks guest-stats that often: the guest sends nothing newer in between). A poll that does not ask carries the last answer of its connection: the statistics are the guest's as of their last_update_s (the same last_update_s as an earlier row: not a new measurement), and a carried reason says how long before the poll labtel asked. Null without a balloon, when the guest never sent statistics (no driver, or one that sends none), or when last-update is more than 60 s after labtel's wall clock at the answer; a statistic the guest does not provide (QEMU reports -1) is null with why. Absent only in rows of earlier labtel builds.",
       ),
     migration: measurement(qmpMigration.nullable())
       .optional()
-      .describe('query-migrate: the migration that runs or last ran; null with why when none has run on this QEMU. Absent only in rows of earlier labtel builds.'),
+      .describe('query-migrate: the migration that runs or last ran; null with why when none has run on this QEMU, and null with "not asked this poll: ..." on a poll that did not ask: after an answer that no migration has run, or that the last one completed, failed or was cancelled, asked with MIGRATION events on, labtel asks again only after a MIGRATION event, a dropped event or a reconnect, and at least every 10 s (the MIGRATION events tell when a migration starts). Absent only in rows of earlier labtel builds.'),
     migration_events: z
       .literal(true)
       .nullable()

@@ -15,6 +15,7 @@ import { QmpClient, type QmpEvent } from '../../qmp/client.js';
 import { MAX_DROPPED_NAMES, QMP_DEFAULTS, eventLimits } from '../../qmp/line-handler.js';
 import { QmpProblems, type QmpProblemKind } from '../../qmp/problems.js';
 import { newPollState, pollQemu, type PollResult } from './poll.js';
+import { noteEvents, type EventsSeen } from './migrate-schedule.js';
 import { fitRow } from './fit-row.js';
 import { eventRow } from './event-row.js';
 import { hasMeasuredValue } from '../../rows/measured-value.js';
@@ -79,7 +80,10 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     return Object.fromEntries(m);
   };
 
-  const writeEvents = (events: QmpEvent[]) => {
+  /** The current connection's count of MIGRATION events and drops (query-migrate is asked after one: migrate-schedule.ts). */
+  let seen: EventsSeen | null = null;
+  const writeEvents = (events: QmpEvent[], c?: QmpClient) => {
+    if (seen && c) noteEvents(seen, events, c.droppedEvents);
     for (const e of events) {
       let row: [number, object, Record<string, string> | undefined];
       try {
@@ -112,7 +116,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
         onEvents: () =>
           setImmediate(() => {
             try {
-              if (client) writeEvents(client.takeEvents());
+              if (client) writeEvents(client.takeEvents(), client);
             } catch (err) {
               internal('writing QMP events', err); // thrown here it would be uncaught: the worker would end
             }
@@ -142,17 +146,19 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     r.qemuVersion = client.version;
     const connectedAt = performance.now();
     const st = newPollState({ intervalMs: o.intervalMs });
+    seen = st.seen;
     const closed = client.closed.then((why) => ({ closed: why }));
     let next = performance.now();
     for (;;) {
       const t0 = performance.now();
+      st.seen.dropped = client.droppedEvents; // a dropped event may have been a MIGRATION: the poll asks query-migrate
       const poll = pollQemu(client, st, { ms: o.commandTimeoutMs ?? 5000 }, (kind, m) => problems.add(kind, m)).then(
         (p) => ({ p }),
         (err: unknown) => ({ err }),
       );
       const done = await Promise.race([poll, closed, stopped]);
       if ('closed' in done || 'stopped' in done) break;
-      writeEvents(client.takeEvents()); // events that came before the poll's answers first
+      writeEvents(client.takeEvents(), client); // events that came before the poll's answers first
       r.eventsDropped = droppedBefore + client.droppedEvents;
       if (r.eventsDropped > 0 && !dropsReported) {
         dropsReported = true;

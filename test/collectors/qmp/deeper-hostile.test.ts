@@ -187,7 +187,8 @@ describe('query-migrate and the balloon from a hostile QEMU', () => {
       },
       sent,
     );
-    const st = newPollState({ intervalMs: 2500 });
+    let t = 0;
+    const st = newPollState({ intervalMs: 2500, nowMs: () => t });
     const p = await pollQemu(c, st);
     expect(sent.find(([cmd]) => cmd === 'qom-set')).toEqual(['qom-set', { path: '/machine/peripheral-anon/device[3]', property: 'guest-stats-polling-interval', value: 3 }]);
     expect(p.fields.balloon_guest).toMatchObject({ last_update_s: 1_700_000_000, free_memory_bytes: 4096, swap_in_bytes: null, total_memory_bytes: null, minor_faults: null, major_faults: null });
@@ -199,6 +200,7 @@ describe('query-migrate and the balloon from a hostile QEMU', () => {
     });
     expect(valid(asRow(p))).toBeUndefined();
     last = 'yesterday';
+    t = 3000; // a guest-stats-polling-interval (3 s) later: asked again
     const p2 = await pollQemu(c, st);
     expect(p2.fields.balloon_guest).toBeNull();
     expect(p2.reasons.balloon_guest).toMatch(/^qom-get guest-stats: QEMU sent last-update "yesterday"/);
