@@ -53,7 +53,7 @@ export interface PollState {
 }
 
 /** The one-time setups of a connection, each asked after the poll's data queries. */
-export type SetupKey = 'block-latency-histogram-set' | 'migrate-set-capabilities' | 'balloon setup (qom-list, qom-set)';
+export type SetupKey = 'block-latency-histogram-set' | 'migrate-set-capabilities' | 'balloon setup (qom-list, qom-set)' | 'query-stats-schemas';
 /** How often a setup command may go unanswered on one connection before labtel stops sending it (until a reconnect). */
 export const SETUP_TRIES = 3;
 
@@ -294,13 +294,16 @@ export async function pollQemu(
       .map((x) => ({ cpu_index: x['cpu-index'] as number, thread_id: x['thread-id'] as number, qom_path: typeof x['qom-path'] === 'string' ? cuts.name(x['qom-path']) : '' }));
   });
 
-  if (st.statsTargets === null && !st.disabled.has('query-stats')) {
+  // Asked once per connection; unanswered, at most SETUP_TRIES times (a QEMU that never answers it would otherwise
+  // cost every poll that wait before its KVM statistics). Not known, query-stats is asked for both targets.
+  if (st.statsTargets === null && !st.disabled.has('query-stats') && !givenUp('query-stats-schemas')) {
     try {
       const schemas = await exec<Array<{ target?: unknown }>>('query-stats-schemas');
       st.statsTargets = new Set((objects(schemas) as Array<{ target?: unknown }>).slice(0, 64).map((s) => (typeof s.target === 'string' ? s.target.slice(0, 64) : '')));
     } catch (err) {
       // QEMU without query-stats: recorded on every row. A timeout or a lost connection: asked again next poll.
       if (err instanceof QapiError) st.disabled.set('query-stats', `query-stats-schemas: QEMU answered ${err.errorClass.slice(0, 64)}`);
+      else if (!(err instanceof NotAsked)) st.unanswered.set('query-stats-schemas', { n: (st.unanswered.get('query-stats-schemas')?.n ?? 0) + 1, why: failure('query-stats-schemas', err).slice(0, 300) });
     }
   }
   let vcpuStatsAt = 0;

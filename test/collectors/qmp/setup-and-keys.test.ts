@@ -98,6 +98,34 @@ describe('one-time setups that QEMU never answers', () => {
   }
 });
 
+describe('query-stats-schemas never answered', () => {
+  // regression for: asked again on every poll with no cap, each poll waiting for it before its KVM statistics.
+  it(`sent at most ${SETUP_TRIES} times on a connection; query-stats is still asked, and only the polls that waited for it lose later data (saying so)`, async () => {
+    const fake = await fakeQmp();
+    fake.on('query-balloon', (req) => okReply(req.id, { actual: 1 }));
+    fake.on('query-migrate', (req) => okReply(req.id, {}));
+    fake.on('query-stats', (req) => okReply(req.id, []));
+    fake.on('query-stats-schemas', () => null);
+    const run = await runQmpLoop(fake, () => fake.count('query-status') >= SETUP_TRIES + 4, { intervalMs: 20, commandTimeoutMs: 300 });
+    expect(fake.count('query-stats-schemas')).toBeGreaterThanOrEqual(1);
+    expect(fake.count('query-stats-schemas')).toBeLessThanOrEqual(SETUP_TRIES);
+    expect(fake.count('query-stats')).toBeGreaterThan(SETUP_TRIES);
+    const rows = run.qmp;
+    expect(rows.length).toBeGreaterThan(SETUP_TRIES + 1);
+    let waited = 0;
+    for (const r of rows) {
+      expect(valid(r), `seq ${String(r.seq)}`).toBeUndefined();
+      expect(r.vcpus, `seq ${String(r.seq)}: ${reasonsOf(r).vcpus}`).not.toBeNull(); // asked before it
+      if (r.balloon_actual_bytes === 1) continue;
+      // A poll that waited for it: what came after is not asked, and the row says why.
+      waited++;
+      expect(reasonsOf(r).balloon_actual_bytes).toMatch(/not asked: this poll already waited/);
+    }
+    expect(waited).toBeLessThanOrEqual(SETUP_TRIES);
+    expect(rows.at(-1)!.balloon_actual_bytes).toBe(1);
+  });
+});
+
 describe('QEMU-chosen names in paths labtel sends', () => {
   // regression for: a qom-list child name like `../../objects/secret/../x\n` was put in the qom-set / qom-get paths.
   it('a balloon child whose name is not a QEMU id or device[N] is skipped and counted as a problem; a good one after it is used', async () => {
