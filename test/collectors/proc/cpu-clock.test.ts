@@ -6,13 +6,10 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, E_TASKSTATS, F, PROC_FIELDS, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
 import { clockReason, taskstatsReason } from '../../../src/collectors/proc/row-text.js';
-import { procLoop } from '../../../src/collectors/proc/run-loop.js';
 import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
 import { nativeAddon } from '../../../src/native/addon.js';
-import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
 import { has, isRoot } from '../../helpers/programs.js';
-import { stopAfterSamples } from '../../helpers/stop-after.js';
-import { readJsonl, tmpDir } from '../../helpers/tmp.js';
+import { nativeSample, procRowsOf } from '../../helpers/proc-rows.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const addon = nativeAddon();
@@ -28,16 +25,6 @@ function statCpuNs(pid: number): number {
   const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
   const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
   return ((Number(f[11]) + Number(f[12])) * 1e9) / TICK;
-}
-
-function nativeSample(pid: number): { v: Float64Array; err: Int32Array } {
-  const { sampler } = createProcSampler('/proc', pid, 4096, 'native');
-  expect(sampler.open()).toBe(0);
-  const v = new Float64Array(PROC_FIELDS.length);
-  const err = new Int32Array(SAMPLE_ERRORS);
-  sampler.sample(v, err);
-  sampler.close();
-  return { v, err };
 }
 
 /** Starts a python3 program that prints one line once its work is done, then idles: its CPU time is still. */
@@ -141,16 +128,8 @@ os.waitpid(p, 0)`], { stdio: ['ignore', 'pipe', 'inherit'] });
   it('rows on real /proc: a number from the native path, null with the exact reason from the TS path', async () => {
     const child = spawn('sleep', ['60']);
     children.push(child);
-    const rowsOf = async (kind: 'native' | 'ts') => {
-      const out = `${tmpDir()}/${kind}.jsonl`;
-      const writer = new JsonlWriter(out, { availableInDeployment: true });
-      const { clock, signal } = stopAfterSamples(3);
-      await procLoop({ pid: child.pid!, writer, clock, intervalMs: 1, signal, sampler: kind, pageSize: 4096 });
-      writer.close();
-      return readJsonl(out);
-    };
-    const native = await rowsOf('native');
-    const ts = await rowsOf('ts');
+    const native = await procRowsOf(child.pid!, 'native', 3);
+    const ts = await procRowsOf(child.pid!, 'ts', 3);
     expect(native.length).toBeGreaterThan(0);
     expect(ts.length).toBeGreaterThan(0);
     for (const r of native) expect(typeof r.cpu_time_ns).toBe('number');

@@ -7,16 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLOCK_TS, E_TASKSTATS, F, PROC_FIELDS, SAMPLE_ERRORS } from '../../../src/collectors/proc/fields.js';
+import { CLOCK_TS, E_TASKSTATS, F } from '../../../src/collectors/proc/fields.js';
 import { taskstatsReason } from '../../../src/collectors/proc/row-text.js';
-import { procLoop } from '../../../src/collectors/proc/run-loop.js';
-import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
 import { nativeAddon } from '../../../src/native/addon.js';
-import { JsonlWriter } from '../../../src/rows/jsonl-writer.js';
 import { ROOT } from '../../helpers/cli.js';
 import { has, isRoot } from '../../helpers/programs.js';
-import { stopAfterSamples } from '../../helpers/stop-after.js';
-import { readJsonl, tmpDir } from '../../helpers/tmp.js';
+import { nativeSample, procRowsOf } from '../../helpers/proc-rows.js';
+import { tmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const addon = nativeAddon();
@@ -24,16 +21,6 @@ const children: ChildProcess[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
-
-function nativeSample(pid: number): { v: Float64Array; err: Int32Array } {
-  const { sampler } = createProcSampler('/proc', pid, 4096, 'native');
-  expect(sampler.open()).toBe(0);
-  const v = new Float64Array(PROC_FIELDS.length);
-  const err = new Int32Array(SAMPLE_ERRORS);
-  sampler.sample(v, err);
-  sampler.close();
-  return { v, err };
-}
 
 /** /proc/<pid>/schedstat: the main thread's own figures (the kernel shows the leader's there, not the group's). */
 function leaderSchedstat(pid: number): { runDelayNs: number; runPeriods: number } {
@@ -143,16 +130,8 @@ console.log(JSON.stringify({ errs, delay: Number.isNaN(v[F.run_delay_ns]) ? null
 
   it('rows on real /proc: numbers that never fall from the native path, null with the exact reason from the TS path', async () => {
     const { child } = await program(THREADS_THEN_IDLE, /^exited /);
-    const rowsOf = async (kind: 'native' | 'ts') => {
-      const out = `${tmpDir()}/${kind}.jsonl`;
-      const writer = new JsonlWriter(out, { availableInDeployment: true });
-      const { clock, signal } = stopAfterSamples(5);
-      await procLoop({ pid: child.pid!, writer, clock, intervalMs: 1, signal, sampler: kind, pageSize: 4096 });
-      writer.close();
-      return readJsonl(out);
-    };
-    const native = await rowsOf('native');
-    const ts = await rowsOf('ts');
+    const native = await procRowsOf(child.pid!, 'native', 5);
+    const ts = await procRowsOf(child.pid!, 'ts', 5);
     expect(native.length).toBeGreaterThan(1);
     expect(ts.length).toBeGreaterThan(0);
     for (const [i, r] of native.entries()) {
