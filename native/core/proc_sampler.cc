@@ -81,6 +81,7 @@ void ProcSampler::close() {
   if (dir_fd_ >= 0) ::close(dir_fd_);
   dir_fd_ = -1;
   taskstats_.close();
+  last_delay_ns_ = last_periods_ = min_lead_ns_ = NAN;
 }
 
 void ProcSampler::close_thread(const ThreadFds& t) {
@@ -118,17 +119,40 @@ int ProcSampler::read_cpu_clock(double* ns) const {
 }
 
 // The thread group's run delay and run periods from taskstats: every
-// thread's, those exited included. Returns 0, an errno, or
-// kTaskstatsNoDelayAcct.
-int ProcSampler::read_taskstats(TgidDelays* d) {
+// thread's, those exited included. Returns 0, an errno, or a kTaskstats*
+// code. clock_ns is the process's CPU clock read just before (when
+// clock_err is 0).
+//
+// The kernel adds an exiting thread to the group's exited total before it
+// stops counting it among the live ones, so an answer in that window counts
+// that thread twice, its CPU time included (and the next answer falls back).
+// The process's CPU clock never counts a thread twice: it adds an exited
+// thread's time when the thread leaves the group, a little after taskstats
+// took its figures, so the clock's lead over taskstats' CPU time (what
+// exiting threads ran after that) only grows. Read just before the answer,
+// the clock leads it by at most that; read just after, by at least that,
+// unless the answer counted a thread twice. So an answer that the clock read
+// after it leads by less than the largest lead seen before is one
+// (kTaskstatsTwice). One whose double-counted thread ran too little to show
+// there is caught when the next answers fall below it (kTaskstatsFell, until
+// they pass it again): no figure written is ever below an earlier one.
+int ProcSampler::read_taskstats(TgidDelays* d, int clock_err, double clock_ns) {
   if (taskstats_err_ != 0) return taskstats_err_;
   int e = taskstats_.query(static_cast<pid_t>(pid_), d);
   if (e == EPERM) {  // no CAP_NET_ADMIN: it will not come back; ask no more
     taskstats_err_ = EPERM;
     taskstats_.close();
   }
-  if (e == 0 && d->cpu_ns == 0) return kTaskstatsNoDelayAcct;
-  return e;
+  if (e != 0) return e;
+  if (d->cpu_ns == 0) return kTaskstatsNoDelayAcct;
+  double after_ns = NAN;
+  if (clock_err == 0 && read_cpu_clock(&after_ns) == 0) {
+    if (after_ns - d->cpu_ns < min_lead_ns_ - 1000) return kTaskstatsTwice;
+    double lead = clock_ns - d->cpu_ns;  // at most the lead now: never above it, if this answer counts no thread twice
+    if (!(lead <= min_lead_ns_)) min_lead_ns_ = lead;
+  }
+  if (d->run_delay_ns < last_delay_ns_ || d->run_periods < last_periods_) return kTaskstatsFell;
+  return 0;
 }
 
 void ProcSampler::sample(ProcSample* out) {
@@ -143,7 +167,7 @@ void ProcSampler::sample(ProcSample* out) {
   int clock_err = read_cpu_clock(&clock_ns);
   out->err[PE_CLOCK] = clock_err;
   TgidDelays delays;
-  int ts_err = read_taskstats(&delays);
+  int ts_err = read_taskstats(&delays, clock_err, clock_ns);
   out->err[PE_TASKSTATS] = ts_err;
   for (int f = 0; f < PF_COUNT; f++) {
     int e = read_file(fds_[f], open_err_[f]);
@@ -166,8 +190,8 @@ void ProcSampler::sample(ProcSample* out) {
       }
       if (ts_err == 0) {
         if (there) {
-          out->v[F_RUN_DELAY_NS] = delays.run_delay_ns;
-          out->v[F_RUN_PERIODS] = delays.run_periods;
+          out->v[F_RUN_DELAY_NS] = last_delay_ns_ = delays.run_delay_ns;
+          out->v[F_RUN_PERIODS] = last_periods_ = delays.run_periods;
         } else {
           out->err[PE_TASKSTATS] = kClockUnconfirmed;
         }

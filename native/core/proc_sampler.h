@@ -69,7 +69,7 @@ class ProcSampler {
  private:
   int read_file(int fd, int open_err);
   int read_cpu_clock(double* ns) const;
-  int read_taskstats(TgidDelays* d);
+  int read_taskstats(TgidDelays* d, int clock_err, double clock_ns);
 
 
   // A thread's descriptors, kept open between samples like the process's.
@@ -96,6 +96,14 @@ class ProcSampler {
   // once (no CAP_NET_ADMIN): the taskstats socket, or why there is none.
   TaskStats taskstats_;
   int taskstats_err_ = kClockNotProc;
+  // The run delay and run periods last written (NaN: none yet since open()):
+  // an answer below them is not written (kTaskstatsFell).
+  double last_delay_ns_ = NAN;
+  double last_periods_ = NAN;
+  // The largest lead of the CPU clock, read before an answer, over its CPU
+  // time (NaN: none yet): the least the clock read after an answer leads it
+  // by, unless the answer counts an exiting thread twice.
+  double min_lead_ns_ = NAN;
   int open_err_[PF_COUNT];
   DIR* task_dir_ = nullptr;
   std::map<int, ThreadFds> thread_fds_;

@@ -4,6 +4,7 @@
 #include <linux/netlink.h>
 #include <linux/taskstats.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -76,21 +77,26 @@ int TaskStats::send(uint16_t type, uint8_t cmd, uint16_t attr, const void* data,
   }
 }
 
-int TaskStats::receive() {
+int TaskStats::receive(uint16_t type) {
   // The kernel answers within sendto(): the answer is queued when it returns,
-  // so nothing here waits. Answers to earlier requests (one that failed
-  // half-way) are skipped by their sequence number.
+  // so nothing here waits. Only the kernel's messages are read (the socket is
+  // connected to it, and the sender is checked: another process with
+  // CAP_NET_ADMIN could otherwise send this port answers of its own), and of
+  // them only the answer to the last request, of the family asked.
   for (int tries = 0; tries < 8; tries++) {
-    ssize_t n = recv(fd_, buf_, sizeof buf_, MSG_DONTWAIT);
+    struct sockaddr_nl from;
+    socklen_t from_len = sizeof from;
+    ssize_t n = recvfrom(fd_, buf_, sizeof buf_, MSG_DONTWAIT, reinterpret_cast<struct sockaddr*>(&from), &from_len);
     if (n < 0) {
       if (errno == EINTR) continue;
       return -errno;
     }
+    if (from_len < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) continue;
     if (static_cast<size_t>(n) < NLMSG_HDRLEN) return -EBADMSG;
     struct nlmsghdr h;
     std::memcpy(&h, buf_, sizeof h);
     if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > static_cast<size_t>(n)) return -EBADMSG;
-    if (h.nlmsg_seq != seq_) continue;
+    if (h.nlmsg_seq != seq_ || (h.nlmsg_type != type && h.nlmsg_type != NLMSG_ERROR)) continue;
     if (h.nlmsg_type == NLMSG_ERROR) {
       struct nlmsgerr e;
       if (h.nlmsg_len < NLMSG_LENGTH(sizeof e)) return -EBADMSG;
@@ -110,9 +116,23 @@ int TaskStats::open() {
     fd_ = -1;
     return e;
   }
+  // Connected to the kernel (port 0): a message another process sends this
+  // port is refused (ECONNREFUSED to it) rather than queued here.
+  struct sockaddr_nl kernel;
+  std::memset(&kernel, 0, sizeof kernel);
+  kernel.nl_family = AF_NETLINK;
+  if (connect(fd_, reinterpret_cast<struct sockaddr*>(&kernel), sizeof kernel) != 0) {
+    int e = errno;
+    close();
+    return e;
+  }
+  // The sequence starts where another process cannot guess it.
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  seq_ = static_cast<uint32_t>(ts.tv_nsec) ^ (static_cast<uint32_t>(getpid()) << 16);
   static const char kName[] = TASKSTATS_GENL_NAME;
   int e = send(GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_NAME, kName, sizeof kName);
-  int n = e ? -e : receive();
+  int n = e ? -e : receive(GENL_ID_CTRL);
   if (n < 0) {
     close();
     return -n;
@@ -139,7 +159,7 @@ int TaskStats::query(pid_t tgid, TgidDelays* out) {
   uint32_t id = static_cast<uint32_t>(tgid);
   int e = send(family_, TASKSTATS_CMD_GET, TASKSTATS_CMD_ATTR_TGID, &id, sizeof id);
   if (e) return e;
-  int n = receive();
+  int n = receive(family_);
   if (n < 0) return -n;
   return parse_taskstats_answer(buf_, static_cast<size_t>(n), id, out);
 }

@@ -42,9 +42,10 @@ class TaskStats {
 
  private:
   int send(uint16_t type, uint8_t cmd, uint16_t attr, const void* data, uint16_t len);
-  // Receives the answer to the last request into buf_ (older answers are
-  // skipped); returns its length or -errno.
-  int receive();
+  // Receives the kernel's answer to the last request, a message of this type
+  // or an error, into buf_ (anything else is skipped); returns its length or
+  // -errno.
+  int receive(uint16_t type);
 
   int fd_ = -1;
   uint16_t family_ = 0;

@@ -53,6 +53,10 @@ export const CLOCK_UNCONFIRMED = -3;
 export const CLOCK_OTHER_PID_NS = -4;
 /** In errors[E_TASKSTATS]: taskstats answered 0 ns on a CPU, so this kernel keeps no delay accounting for the process. */
 export const TASKSTATS_NO_DELAYACCT = -5;
+/** In errors[E_TASKSTATS]: more CPU time than the process's CPU clock allows: the kernel counted an exiting thread twice. */
+export const TASKSTATS_TWICE = -6;
+/** In errors[E_TASKSTATS]: below the figures last written: an earlier answer counted an exiting thread twice. */
+export const TASKSTATS_FELL = -7;
 
 /** Which file fills each field, to give a null its reason. */
 export const FIELD_FILE: Record<ProcFieldName, number> = {

@@ -4,7 +4,7 @@
 // byte (test/collectors/proc/batch-differential.test.ts).
 import os from 'node:os';
 import { errnoName } from '../../util/errno.js';
-import { CLOCK_NOT_PROC, CLOCK_OTHER_PID_NS, CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, E_TASKSTATS, F, FIELD_FILE, PROC_FIELDS, PROC_FILES, TASKSTATS_NO_DELAYACCT } from './fields.js';
+import { CLOCK_NOT_PROC, CLOCK_OTHER_PID_NS, CLOCK_TS, CLOCK_UNCONFIRMED, E_CLOCK, E_TASKSTATS, F, FIELD_FILE, PROC_FIELDS, PROC_FILES, TASKSTATS_FELL, TASKSTATS_NO_DELAYACCT, TASKSTATS_TWICE } from './fields.js';
 import type { ProcProcessRow } from './rows.js';
 
 /** `,"name":` for each field, and the state letter as JSON, prepared once. */
@@ -63,8 +63,10 @@ export function taskstatsReason(e: number, statErr: number, pid: number): string
   if (e === CLOCK_NOT_PROC) return `procRoot is not /proc: the kernel's taskstats of pid ${pid} are not that root's process`;
   if (e === CLOCK_OTHER_PID_NS) return `/proc is not this process's pid namespace (readlink /proc/self is not the agent's pid, e.g. unshare -pf without --mount-proc): the kernel's taskstats of pid ${pid} are not /proc/${pid}'s process`;
   if (e === CLOCK_UNCONFIRMED) return `stat could not be read after the taskstats of pid ${pid} (${statErr ? errnoName(statErr) : 'no error'}): they may be another process's under a reused pid`;
-  if (e === TASKSTATS_NO_DELAYACCT) return `taskstats of pid ${pid} answered 0 ns on a CPU: this kernel keeps no delay accounting for it (CONFIG_TASK_DELAY_ACCT off, or the nodelayacct boot option)`;
-  if (e === os.constants.errno.EPERM) return `EPERM asking taskstats of pid ${pid}: the kernel answers only an agent with CAP_NET_ADMIN (run it as root); with threads: true, each thread row carries its own run_delay_ns`;
+  if (e === TASKSTATS_NO_DELAYACCT) return `taskstats of pid ${pid} answered 0 ns on a CPU: this kernel keeps no delay accounting for it (built without CONFIG_TASK_DELAY_ACCT, or before Linux 5.14 booted with nodelayacct)`;
+  if (e === TASKSTATS_TWICE) return `taskstats of pid ${pid} gave more CPU time than the process's CPU clock allows: the kernel counted a thread that was exiting twice, so this sample's run delay would be too high`;
+  if (e === TASKSTATS_FELL) return `taskstats of pid ${pid} gave less than the run delay or run periods last written: an earlier answer counted a thread that was exiting twice; null until the figures pass the last written again`;
+  if (e === os.constants.errno.EPERM) return `EPERM asking taskstats of pid ${pid}: the kernel answers only an agent with CAP_NET_ADMIN in the initial user namespace (root in a user namespace, or in a container without NET_ADMIN, is refused); with threads: true, each thread row carries its own run_delay_ns`;
   if (e === os.constants.errno.ENOENT) return `this kernel has no taskstats (generic netlink family TASKSTATS, CONFIG_TASKSTATS): run_delay_ns of the whole process cannot be read; with threads: true, each thread row carries its own`;
   return `${errnoName(e)} asking taskstats of pid ${pid} (generic netlink TASKSTATS_CMD_GET)`;
 }

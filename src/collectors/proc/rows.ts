@@ -51,14 +51,14 @@ export const procProcessRow = z.strictObject({
     "Nanoseconds on a CPU of the whole process, from the kernel's CPU clock of the process (clock_getcpuclockid + clock_gettime): every thread's time, threads that have exited included, exact to the nanosecond (the kernel's sum, not a sum of samples), and it carries on across an exec(). The clock is read before stat, through stat's descriptor held since the process was first opened, so a pid reused by another process gives null, never that process's clock. Native sampler only: null in the pure-TypeScript path (with the reason), where cpu_user_jiffies + cpu_sys_jiffies are the same total at tick resolution; null too where procRoot is not /proc or the clock cannot be read (the errno).",
   ),
   run_delay_ns: ns(
-    "Nanoseconds the process's threads spent runnable but waiting for a CPU, summed over the whole thread group by the kernel: taskstats' cpu_delay_total for the TGID (generic netlink TASKSTATS_CMD_GET), every live thread's run delay plus what exited threads left behind, nothing counted twice (not across an exec() either). The host-side steal of the whole VM; thread rows (threads: true) split it per vCPU. Asked before stat is read through the descriptor held since the process was first opened, so a reused pid gives null, never another process's figures. Native sampler only, and only with CAP_NET_ADMIN (the kernel refuses taskstats otherwise: null with EPERM's reason); null with the reason in the pure-TypeScript path, where procRoot is not /proc, where /proc is another pid namespace's, and on a kernel that keeps no delay accounting (taskstats answers 0 ns on a CPU).",
+    "Nanoseconds the process's threads spent runnable but waiting for a CPU, summed over the whole thread group by the kernel: taskstats' cpu_delay_total for the TGID (generic netlink TASKSTATS_CMD_GET), every live thread's run delay plus what exited threads left behind, an exec() changing nothing. The host-side steal of all QEMU's threads (vCPUs, iothreads, main loop, workers); thread rows (threads: true) give each live thread's. Asked before stat is read through the descriptor held since the process was first opened, so a reused pid gives null, never another process's figures. Never below a figure written before: an answer that counts an exiting thread twice (the kernel does, for a moment) is null with that reason. Native sampler only, and only with CAP_NET_ADMIN in the initial user namespace (the kernel refuses taskstats otherwise: null with EPERM's reason); null with the reason in the pure-TypeScript path, where procRoot is not /proc, where /proc is another pid namespace's, and on a kernel that keeps no delay accounting (taskstats answers 0 ns on a CPU).",
   ),
   run_periods: measurement(
     z
       .number()
       .nonnegative()
       .nullable()
-      .describe("Times the process's threads were given a CPU, summed over the thread group by the kernel (taskstats' cpu_count for the TGID), exited threads included. null as run_delay_ns. Exact up to 2^53; past that, the nearest double."),
+      .describe("Times the process's threads were given a CPU, summed over the thread group by the kernel (taskstats' cpu_count for the TGID), exited threads included. null as run_delay_ns, and never below a figure written before. Exact up to 2^53; past that, the nearest double."),
   ),
 });
 

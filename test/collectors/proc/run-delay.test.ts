@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLOCK_TS, E_TASKSTATS, F } from '../../../src/collectors/proc/fields.js';
+import { CLOCK_TS, E_TASKSTATS, F, PROC_FIELDS, SAMPLE_ERRORS, TASKSTATS_FELL, TASKSTATS_TWICE } from '../../../src/collectors/proc/fields.js';
+import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
 import { taskstatsReason } from '../../../src/collectors/proc/row-text.js';
 import { nativeAddon } from '../../../src/native/addon.js';
 import { ROOT } from '../../helpers/cli.js';
@@ -93,6 +94,81 @@ while True: time.sleep(1)`,
     expect(after.err[E_TASKSTATS]).toBe(0);
     expect(after.v[F.run_periods]!).toBeGreaterThanOrEqual(before.v[F.run_periods]!);
     expect(after.v[F.run_delay_ns]!).toBeGreaterThanOrEqual(before.v[F.run_delay_ns]!);
+  });
+
+  // Regression for: the kernel adds an exiting thread to the group's exited total before it stops counting it as
+  // live, so an answer in between counts it twice and the next one falls back. With threads made and joined all the
+  // time (as QEMU's worker pool does), the figures written went up by a thread's totals and fell back (90 falls in
+  // 20,000 samples here). Now such an answer is null with its reason, and no figure written falls.
+  it('a target whose threads come and go all the time: the figures written never fall; the answers that counted a thread twice are null with the reason', async () => {
+    const { child } = await program(
+      `
+import threading, time
+def work():
+    t = time.thread_time()
+    while time.thread_time() - t < 0.0002: pass
+def churn():
+    while True:
+        th = threading.Thread(target=work); th.start(); th.join()
+for _ in range(4): threading.Thread(target=churn, daemon=True).start()
+print('ready', flush=True)
+time.sleep(60)`,
+      /^ready$/,
+    );
+    const { sampler } = createProcSampler('/proc', child.pid!, 4096, 'native');
+    expect(sampler.open()).toBe(0);
+    const v = new Float64Array(PROC_FIELDS.length);
+    const err = new Int32Array(SAMPLE_ERRORS);
+    const written: Array<[number, number]> = [];
+    const nulls = new Map<number, number>();
+    for (let i = 0; i < 10_000; i++) {
+      sampler.sample(v, err);
+      if (Number.isNaN(v[F.run_delay_ns]!)) nulls.set(err[E_TASKSTATS]!, (nulls.get(err[E_TASKSTATS]!) ?? 0) + 1);
+      else written.push([v[F.run_delay_ns]!, v[F.run_periods]!]);
+    }
+    sampler.close();
+    expect(written.length).toBeGreaterThan(5_000);
+    const falls = written.filter(([d, p], i) => i > 0 && (d < written[i - 1]![0] || p < written[i - 1]![1]));
+    expect(falls).toEqual([]);
+    expect([...nulls.keys()].filter((k) => k !== TASKSTATS_TWICE && k !== TASKSTATS_FELL)).toEqual([]);
+    expect(taskstatsReason(TASKSTATS_TWICE, 0, 7)).toMatch(/^taskstats of pid 7 gave more CPU time than the process's CPU clock allows: the kernel counted a thread that was exiting twice/);
+  });
+
+  // Regression for: the sampler's netlink socket took any message sent to its port, and the sequence numbers were
+  // 1, 2, 3...: another process with CAP_NET_ADMIN (a QEMU run with it, for its tap) could send it answers of its own,
+  // which were written as the target's figures (run_periods 4242424242). The socket is now connected to the kernel.
+  it('another process cannot send the sampler answers: its sends to the socket are refused, the figures stay the kernel\'s', () => {
+    const { sampler } = createProcSampler('/proc', process.pid, 4096, 'native');
+    expect(sampler.open()).toBe(0);
+    const forger = spawnSync('python3', ['-c', `
+import os, re, socket, struct, errno
+mine = set()
+for fd in os.listdir('/proc/${process.pid}/fd'):
+    try:
+        m = re.match(r'socket:\\[(\\d+)\\]', os.readlink('/proc/${process.pid}/fd/' + fd))
+        if m: mine.add(m.group(1))
+    except OSError: pass
+ports = [int(f[2]) for f in (l.split() for l in open('/proc/net/netlink').read().splitlines()[1:]) if f[1] == '16' and f[-1] in mine]
+s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 16)
+s.bind((0, 0))
+out = []
+for port in ports:
+    try:
+        s.sendto(struct.pack('IHHII', 20, 0x10, 0, 1, 0) + b'\\0' * 4, (port, 0))
+        out.append('accepted')
+    except OSError as e:
+        out.append(errno.errorcode[e.errno])
+print(' '.join(out))`], { encoding: 'utf8' });
+    expect(forger.status, forger.stderr).toBe(0);
+    const answers = forger.stdout.trim().split(' ');
+    expect(answers.length).toBeGreaterThan(0); // the sampler's socket was found
+    expect(answers).toEqual(answers.map(() => 'ECONNREFUSED'));
+    const v = new Float64Array(PROC_FIELDS.length);
+    const err = new Int32Array(SAMPLE_ERRORS);
+    sampler.sample(v, err);
+    sampler.close();
+    expect(err[E_TASKSTATS]).toBe(0);
+    expect(v[F.run_periods]!).toBeGreaterThan(0);
   });
 
   // The kernel answers taskstats only to CAP_NET_ADMIN: without it the rows say so (and the sampler stops asking).
