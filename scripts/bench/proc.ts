@@ -696,7 +696,7 @@ async function main(): Promise<void> {
     },
   ];
   const notes: string[] = [];
-  if (nat !== null && floor !== null) notes.push(`The native sampler costs ${f2(nat - floor)} µs per sample over the C floor's raw reads: one N-API call and the parse.`);
+  if (nat !== null && floor !== null) notes.push(`The native sampler costs ${f2(nat - floor)} µs per sample over the C floor's raw reads: one N-API call, the parse, and what the floor does not read: the process's CPU clock (twice) and one taskstats request over netlink (run_delay_ns, run_periods).`);
   if (!('skipped' in wake)) {
     notes.push(
       `The wake-up floor on this machine, measured by \`scripts/bench/wake-floor.c\` (\`clock_nanosleep\` to an absolute 1 ms schedule, no work, the thread's schedstat): ${f2(wake.cpu_us_per_wake)} µs of CPU per wake-up` +
