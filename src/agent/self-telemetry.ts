@@ -3,9 +3,12 @@
 // on disk and still buffered (read from the counters its writer shares).
 import type { EpisodeClock } from '../clock/origin.js';
 import type { JsonlWriter } from '../rows/jsonl-writer.js';
+import { KeptFile } from '../util/kept-file.js';
 import type { CollectorRun } from './collector-run.js';
 
 const PERIOD_MS = 1000;
+/** /proc/self/status is about 1.5 KiB. */
+const STATUS_MAX = 64 * 1024;
 
 /**
  * The agent's resident memory, or why not: Node reads it from /proc/self/stat (uv_resident_set_memory), which needs a
@@ -27,11 +30,19 @@ export class SelfTelemetry {
   private lastCpuUs = 0;
   private lastAt = performance.now();
   private peakRss = 0;
+  /**
+   * /proc/self/status, opened now and read again at the end for VmHWM: the peak the kernel saw, between rows too,
+   * with no descriptor needed then (an agent out of descriptors still has it). Not getrusage's ru_maxrss, which a
+   * process keeps across fork and exec: it would give the peak of whatever started labtel (a Python or npm parent).
+   */
+  private readonly status = new KeptFile('/proc/self/status');
 
   constructor(
     private readonly writer: JsonlWriter,
     private readonly clock: EpisodeClock,
-  ) {}
+  ) {
+    this.status.read(STATUS_MAX);
+  }
 
   start(runs: CollectorRun[]): void {
     this.runs = runs;
@@ -47,14 +58,21 @@ export class SelfTelemetry {
   }
 
   /**
-   * CPU seconds, and the peak resident memory: the kernel's high-water mark (getrusage's ru_maxrss, which needs no
-   * descriptor and sees the peaks between rows), never below the largest rss_bytes a row read.
+   * CPU seconds, and the peak resident memory of this process (VmHWM; exec reset it, so a parent's does not count),
+   * never below the largest rss_bytes a row read; null when neither could be read (with why).
    */
-  totals(): { cpu_s: number; peak_rss_bytes: number } {
+  totals(): { cpu_s: number; peak_rss_bytes: number | null; peak_rss_null_reason?: string } {
     const u = process.cpuUsage(this.cpu0);
     const rss = readRss();
     if (typeof rss === 'number') this.peakRss = Math.max(this.peakRss, rss);
-    return { cpu_s: (u.user + u.system) / 1e6, peak_rss_bytes: Math.max(this.peakRss, process.resourceUsage().maxRSS * 1024) };
+    const status = this.status.read(STATUS_MAX);
+    this.status.close();
+    const hwm = 'code' in status ? null : /^VmHWM:\s+(\d+) kB$/m.exec(status.text);
+    const peak = Math.max(this.peakRss, hwm ? Number(hwm[1]) * 1024 : 0);
+    const cpu_s = (u.user + u.system) / 1e6;
+    if (peak > 0) return { cpu_s, peak_rss_bytes: peak };
+    const why = 'code' in status ? `${status.code} reading /proc/self/status` : 'no VmHWM in /proc/self/status';
+    return { cpu_s, peak_rss_bytes: null, peak_rss_null_reason: `${why}, and no row read the agent's resident memory` };
   }
 
   private row(): void {

@@ -34,7 +34,8 @@ export interface EpisodeSummary {
   t_mono_start_ns: number;
   t_mono_stop_ns: number;
   /** What the agent itself cost over the episode. */
-  agent: { cpu_s: number; peak_rss_bytes: number };
+  /** peak_rss_bytes: this process's VmHWM, null (with the reason) when it could not be read. */
+  agent: { cpu_s: number; peak_rss_bytes: number | null; peak_rss_null_reason?: string };
   collectors: Record<string, CollectorSummary>;
   /** Present when the manifest names a sink (forwardingSummary). */
   forwarding?: ForwardingSummary;

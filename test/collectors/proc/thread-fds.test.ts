@@ -41,12 +41,13 @@ await procLoop({ pid: ${pid}, writer, clock, intervalMs: 1, signal: controller.s
 writer.close();
 const rows = fs.readFileSync(out, 'utf8').trim().split('\\n').map((l) => JSON.parse(l));
 const threadRows = rows.filter((r) => 'tid' in r);
-// Then the agent's memory reading with every descriptor taken: a reason, not a throw.
+// Then the agent's memory reading with every descriptor taken: a reason, not a throw; and summary.json's peak, from
+// what the agent opened at its start (it was 0 when no row could read rss).
+const self = new SelfTelemetry(writer, clock);
 const held = [];
 try { for (;;) held.push(fs.openSync('/dev/null', 'r')); } catch {}
 const rss = readRss();
-// summary.json's peak: the kernel's high-water mark, which needs no descriptor (it was 0 when no row read rss).
-const peak = new SelfTelemetry(writer, clock).totals().peak_rss_bytes;
+const peak = self.totals().peak_rss_bytes;
 for (const fd of held) fs.closeSync(fd);
 console.log(JSON.stringify({
   maxFds, processRows: rows.length - threadRows.length, threadRows: threadRows.length,
