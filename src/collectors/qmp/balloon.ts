@@ -66,7 +66,7 @@ export function takeGuestStats(r: unknown, nowS: number = Date.now() / 1000): Gu
   if (last > nowS + FUTURE_MARGIN_S)
     return { value: null, why: `QEMU sent last-update ${last}, ${Math.round(last - nowS)} s after labtel's wall clock at its answer (more than ${FUTURE_MARGIN_S} s): not statistics of a time that has come`, reasons };
   if (last === 0) return { value: null, why: 'the guest has sent no memory statistics (last-update 0): its balloon driver is absent, not loaded, or does not send them', reasons };
-  const value: Record<string, number | null> = { last_update_s: last };
+  const value: Record<string, number | null> = { last_update_s: last, asked_ms_before: 0 };
   for (const [field, name] of STATS) {
     const v = own(stats, name);
     value[field] = isCount(v) ? v : null;

@@ -65,6 +65,11 @@ export const qmpMigration = z.strictObject({
 const b = (d: string) => z.number().int().nonnegative().nullable().describe(d);
 export const qmpBalloonGuest = z.strictObject({
   last_update_s: z.number().int().nonnegative().describe("When QEMU last got statistics from the guest (host wall clock, s since the epoch): the same value as the previous poll's means the same statistics, not a new measurement."),
+  asked_ms_before: z
+    .number()
+    .int()
+    .nonnegative()
+    .describe('How long before this poll labtel asked qom-get guest-stats for these statistics, ms: 0 when this poll asked; on a poll that did not ask (it carries its connection\'s last answer), that answer\'s age.'),
   swap_in_bytes: b('Memory swapped in (stat-swap-in), bytes.'),
   swap_out_bytes: b('Memory swapped out (stat-swap-out), bytes.'),
   major_faults: b('Major page faults (stat-major-faults).'),
@@ -125,7 +130,7 @@ export const qmpRow = z
     balloon_guest: measurement(qmpBalloonGuest.nullable())
       .optional()
       .describe(
-        "The balloon driver's guest memory statistics (qom-get <balloon> guest-stats; labtel sets guest-stats-polling-interval to the poll interval, at least 1 s, once per connection, and asks guest-stats that often: the guest sends nothing newer in between). A poll that does not ask carries the last answer of its connection: the statistics are the guest's as of their last_update_s (the same last_update_s as an earlier row: not a new measurement), and a carried reason says how long before the poll labtel asked. Null without a balloon, when the guest never sent statistics (no driver, or one that sends none), or when last-update is more than 60 s after labtel's wall clock at the answer; a statistic the guest does not provide (QEMU reports -1) is null with why. Absent only in rows of earlier labtel builds.",
+        "The balloon driver's guest memory statistics (qom-get <balloon> guest-stats; labtel sets guest-stats-polling-interval to the poll interval, at least 1 s, once per connection, and asks guest-stats that often: the guest sends nothing newer in between). A poll that does not ask carries the last answer of its connection: the statistics are the guest's as of their last_update_s (the same last_update_s as an earlier row: not a new measurement), and asked_ms_before says how long before the poll labtel asked (as does any reason carried with them). Null without a balloon, when the guest never sent statistics (no driver, or one that sends none), or when last-update is more than 60 s after labtel's wall clock at the answer; a statistic the guest does not provide (QEMU reports -1) is null with why. Absent only in rows of earlier labtel builds.",
       ),
     migration: measurement(qmpMigration.nullable())
       .optional()

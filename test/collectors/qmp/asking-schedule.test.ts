@@ -185,14 +185,15 @@ describe('the schedules alone', () => {
     expect(migrateDue(st({ migrationEvents: true }), 100)).toBeNull(); // a new connection: nothing settled
   });
 
-  it('carried guest statistics keep their values and last_update_s; their reasons say how old the answer is', () => {
+  it('carried guest statistics keep their values and last_update_s; asked_ms_before and their reasons say how old the answer is', () => {
     const s = st();
-    s.guestStats = { atMs: 1000, g: { value: { last_update_s: 1700000000, free_memory_bytes: 5, hugetlb_failures: null }, reasons: { 'balloon_guest.hugetlb_failures': 'the guest did not provide stat-htlb-pgfail (QEMU reports -1)' } } };
+    s.guestStats = { atMs: 1000, g: { value: { last_update_s: 1700000000, asked_ms_before: 0, free_memory_bytes: 5, hugetlb_failures: null }, reasons: { 'balloon_guest.hugetlb_failures': 'the guest did not provide stat-htlb-pgfail (QEMU reports -1)' } } };
     expect(guestStatsDue(s, 1500)).toBe(false);
     expect(guestStatsDue(s, 1750)).toBe(true);
     expect(guestStatsDue(s, 900)).toBe(true); // an earlier time: not trusted
     const c = carriedGuestStats(s, 1500);
-    expect(c.value).toEqual({ last_update_s: 1700000000, free_memory_bytes: 5, hugetlb_failures: null });
+    // Regression for: a carried answer with every statistic present had no reason, so it could not be told from a fresh one.
+    expect(c.value).toEqual({ last_update_s: 1700000000, asked_ms_before: 500, free_memory_bytes: 5, hugetlb_failures: null });
     expect(c.reasons['balloon_guest.hugetlb_failures']).toBe('the guest did not provide stat-htlb-pgfail (QEMU reports -1) (as of qom-get guest-stats 500 ms before this poll: the guest sends its statistics every 1 s, and labtel asks that often)');
   });
 });
