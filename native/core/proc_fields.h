@@ -47,7 +47,7 @@ constexpr int kClockUnconfirmed = -3;  // stat could not be read afterwards: who
 constexpr int kClockOtherPidNs = -4;   // /proc is another pid namespace's (its self is not getpid()): its pids are not the kernel's
 constexpr int kTaskstatsNoDelayAcct = -5;  // taskstats answered 0 ns on a CPU: this kernel keeps no delay accounting
 constexpr int kTaskstatsTwice = -6;  // taskstats gave more CPU time than the process's CPU clock allows: an exiting thread counted twice
-constexpr int kTaskstatsFell = -7;   // taskstats gave less than the figures last written: an earlier answer counted an exiting thread twice
+constexpr int kTaskstatsFell = -7;   // taskstats gave less than the figures last written: that answer counted an exiting thread twice
 
 extern const char* const kProcFieldNames[F_COUNT];
 extern const char* const kProcFileNames[PF_COUNT];

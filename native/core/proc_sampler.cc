@@ -133,9 +133,12 @@ int ProcSampler::read_cpu_clock(double* ns) const {
 // the clock leads it by at most that; read just after, by at least that,
 // unless the answer counted a thread twice. So an answer that the clock read
 // after it leads by less than the largest lead seen before is one
-// (kTaskstatsTwice). One whose double-counted thread ran too little to show
-// there is caught when the next answers fall below it (kTaskstatsFell, until
-// they pass it again): no figure written is ever below an earlier one.
+// (kTaskstatsTwice). The lead also grows by what other exiting threads ran
+// since that largest lead was seen, so a double-counted thread that ran less
+// than that (a short-lived one, among many) is not caught: its answer is
+// written, too high, and the next answer falls below it. That one is null
+// (kTaskstatsFell: the figure before it was too high), and the figures start
+// again from it: a written figure falls only across such a null.
 int ProcSampler::read_taskstats(TgidDelays* d, int clock_err, double clock_ns) {
   if (taskstats_err_ != 0) return taskstats_err_;
   int e = taskstats_.query(static_cast<pid_t>(pid_), d);
@@ -151,7 +154,11 @@ int ProcSampler::read_taskstats(TgidDelays* d, int clock_err, double clock_ns) {
     double lead = clock_ns - d->cpu_ns;  // at most the lead now: never above it, if this answer counts no thread twice
     if (!(lead <= min_lead_ns_)) min_lead_ns_ = lead;
   }
-  if (d->run_delay_ns < last_delay_ns_ || d->run_periods < last_periods_) return kTaskstatsFell;
+  if (d->run_delay_ns < last_delay_ns_ || d->run_periods < last_periods_) {
+    last_delay_ns_ = d->run_delay_ns;
+    last_periods_ = d->run_periods;
+    return kTaskstatsFell;
+  }
   return 0;
 }
 

@@ -96,8 +96,8 @@ class ProcSampler {
   // once (no CAP_NET_ADMIN): the taskstats socket, or why there is none.
   TaskStats taskstats_;
   int taskstats_err_ = kClockNotProc;
-  // The run delay and run periods last written (NaN: none yet since open()):
-  // an answer below them is not written (kTaskstatsFell).
+  // The run delay and run periods last written (NaN: none yet since open()),
+  // or of the last answer below them (kTaskstatsFell, not written).
   double last_delay_ns_ = NAN;
   double last_periods_ = NAN;
   // The largest lead of the CPU clock, read before an answer, over its CPU

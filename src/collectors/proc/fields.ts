@@ -55,7 +55,7 @@ export const CLOCK_OTHER_PID_NS = -4;
 export const TASKSTATS_NO_DELAYACCT = -5;
 /** In errors[E_TASKSTATS]: more CPU time than the process's CPU clock allows: the kernel counted an exiting thread twice. */
 export const TASKSTATS_TWICE = -6;
-/** In errors[E_TASKSTATS]: below the figures last written: an earlier answer counted an exiting thread twice. */
+/** In errors[E_TASKSTATS]: below the figures last written, which were too high (that answer counted an exiting thread twice). */
 export const TASKSTATS_FELL = -7;
 
 /** Which file fills each field, to give a null its reason. */
