@@ -13,7 +13,10 @@
 //   event was dropped since (a dropped one may have been a MIGRATION);
 // - that answer is less than MIGRATE_RECHECK_MS old: another QMP client may
 //   have turned the capability off (it is QEMU's, shared by all clients),
-//   so a migration it then starts is seen within that time.
+//   so a migration it then starts is seen within that time. An answer of
+//   another status than the settled one, with no MIGRATION event since,
+//   shows the capability off: labtel sets it again (poll.ts), and until it
+//   took, no answer settles anything.
 // A new connection starts over (PollState is per connection): events lost
 // while disconnected cannot hide a migration. A poll that does not ask
 // writes `migration` null with why, never the earlier answer.
@@ -51,7 +54,7 @@ export function migrateDue(st: { migrate: MigrateSettled | null; seen: EventsSee
   const age = nowMs - m.atMs;
   if (age < 0 || age >= MIGRATE_RECHECK_MS) return null;
   const said = m.status === 'none' ? 'no migration has run on this QEMU' : `the last migration is ${m.status}`;
-  return `not asked this poll: query-migrate said ${said} ${Math.round(age)} ms before it, and no MIGRATION event had come since (events on, none dropped): labtel asks again after a MIGRATION event, a dropped event or a reconnect, and at least every ${MIGRATE_RECHECK_MS / 1000} s`;
+  return `not asked this poll: query-migrate said ${said} ${Math.round(age)} ms before it, and no MIGRATION event had come since (labtel turned MIGRATION events on; none dropped): labtel asks again after a MIGRATION event, a dropped event or a reconnect, and at least every ${MIGRATE_RECHECK_MS / 1000} s, as another QMP client can turn the events off`;
 }
 
 /** The run loop's count of the events it took (as they come, and before each poll's row), and of those dropped so far. */

@@ -377,6 +377,13 @@ export async function pollQemu(
       if (skippedPaths.size) cuts.set(field, `${paths + skippedPaths.size} vCPUs, kept the first ${QMP_BOUNDS.vcpus}`);
       if (stats) cuts.set(field, `${stats} statistics past the first ${QMP_BOUNDS.statsPerTarget} of a ${target === 'vm' ? 'VM' : 'vCPU'} left out`);
       if (histograms) cuts.set(field, `${histograms} histogram${histograms === 1 ? '' : 's'} longer than ${QMP_BOUNDS.histogramBuckets} buckets cut to their first ${QMP_BOUNDS.histogramBuckets}`);
+      // Asked without query-stats-schemas' answer (it went unanswered): an empty answer is this QEMU having no such
+      // statistics (under TCG), not statistics that read as nothing.
+      if (st.statsTargets === null && objects(r).length === 0) {
+        fields[field] = null;
+        reasons[field] = `query-stats answered no ${target} statistics (query-stats-schemas went unanswered, so labtel asked anyway; KVM statistics exist only under accel=kvm)`;
+        return;
+      }
       fields[field] = out;
     });
   }
@@ -426,13 +433,21 @@ export async function pollQemu(
   } else {
     const eventsOn = st.migrationEvents === true;
     const seen = { ...st.seen };
+    const before = st.migrate;
     st.migrate = null;
     await ask<unknown>('query-migrate', undefined, ['migration'], (r) => {
       const m = takeMigration(r);
       fields.migration = m.value;
       if (m.why) reasons.migration = m.why;
       Object.assign(reasons, m.reasons);
-      st.migrate = settledBy(isNone(r) ? 'none' : typeof m.value?.status === 'string' ? m.value.status : undefined, eventsOn, migrateNow, seen);
+      const status = isNone(r) ? 'none' : typeof m.value?.status === 'string' ? m.value.status : undefined;
+      // Another status than the settled answer's, with no MIGRATION event since: the events capability is off (another
+      // client turned it off; it is QEMU's, shared). labtel sets it again, and relies on no settled answer until then.
+      if (before && status !== before.status && seen.migration === before.seen.migration) {
+        st.migrationEvents = null;
+        return;
+      }
+      st.migrate = settledBy(status, eventsOn, migrateNow, seen);
     });
   }
 

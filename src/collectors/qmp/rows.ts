@@ -134,7 +134,7 @@ export const qmpRow = z
       ),
     migration: measurement(qmpMigration.nullable())
       .optional()
-      .describe('query-migrate: the migration that runs or last ran; null with why when none has run on this QEMU, and null with "not asked this poll: ..." on a poll that did not ask: after an answer that no migration has run, or that the last one completed, failed or was cancelled, asked with MIGRATION events on, labtel asks again only after a MIGRATION event, a dropped event or a reconnect, and at least every 10 s (the MIGRATION events tell when a migration starts). Absent only in rows of earlier labtel builds.'),
+      .describe('query-migrate: the migration that runs or last ran; null with why when none has run on this QEMU, and null with "not asked this poll: ..." on a poll that did not ask: after an answer that no migration has run, or that the last one completed, failed or was cancelled, asked with MIGRATION events on, labtel asks again only after a MIGRATION event, a dropped event or a reconnect, and at least every 10 s (the MIGRATION events tell when a migration starts; another QMP client can turn them off: an answer of another status with no MIGRATION event since shows it, and labtel sets them again). Absent only in rows of earlier labtel builds.'),
     migration_events: z
       .literal(true)
       .nullable()

@@ -121,6 +121,37 @@ describe.skipIf(!hasQemu())('what the poll asks, and how often, against a real Q
     }
   });
 
+  // regression for: another QMP client turned the (shared) events capability off and started a migration; labtel's
+  // schedule kept saying "settled", its rows said migration_events true, and after the re-ask found it running, the
+  // next migration was hidden for up to 10 s again.
+  it('events turned off by another client: the re-ask that finds a migration without its event sets them again; the polls after it ask', async () => {
+    const q = await startQemu();
+    const r = await recorded(q.qmp, 500);
+    try {
+      await r.poll(0);
+      await r.poll(500); // settled, events on
+      expect(r.count('query-migrate')).toBe(2);
+      expect(r.count('migrate-set-capabilities')).toBe(1);
+      await q.driver.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: false }] });
+      await slowMigration(q.driver);
+      const hidden = await r.poll(1000); // not asked: no event could come
+      expect(hidden.reasons.migration).toMatch(/as another QMP client can turn the events off$/);
+      const found = await r.poll(500 + MIGRATE_RECHECK_MS);
+      expect(['setup', 'active']).toContain((found.fields.migration as Row).status);
+      // The capability is set again (QEMU refuses during a migration: the row says so), and no answer settles anything.
+      expect(r.count('migrate-set-capabilities')).toBe(2);
+      expect(found.fields.migration_events).toBeNull();
+      expect(found.reasons.migration_events).toMatch(/^migrate-set-capabilities/);
+      const asked = r.count('query-migrate');
+      await r.poll(11_000);
+      await r.poll(11_500);
+      expect(r.count('query-migrate')).toBe(asked + 2);
+      await q.driver.execute('migrate_cancel');
+    } finally {
+      r.c.close();
+    }
+  });
+
   // regression guard: a migration that started before labtel connected is never assumed away (events could not tell of its start).
   it('a migration started before labtel connected: asked on every poll, active in each row', async () => {
     const q = await startQemu();

@@ -123,6 +123,9 @@ describe('query-stats-schemas never answered', () => {
     }
     expect(waited).toBeLessThanOrEqual(SETUP_TRIES);
     expect(rows.at(-1)!.balloon_actual_bytes).toBe(1);
+    // query-stats answered [] (as under TCG): null with why, not an empty object that reads as measured (regression).
+    expect(rows.at(-1)!.kvm_vm).toBeNull();
+    expect(reasonsOf(rows.at(-1)!).kvm_vm).toBe('query-stats answered no vm statistics (query-stats-schemas went unanswered, so labtel asked anyway; KVM statistics exist only under accel=kvm)');
   });
 });
 
