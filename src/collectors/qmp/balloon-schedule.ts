@@ -10,9 +10,13 @@
 // not carried: the next poll asks again. With the default interval_ms of
 // 1000 (balloonPollS 1) every poll asks; at 500 ms every second poll.
 import type { GuestStats } from './balloon.js';
-import type { PollState } from './poll.js';
 
-type Schedule = Pick<PollState, 'guestStats' | 'balloonPollS' | 'intervalMs'>;
+/** What of a connection's poll state the schedule reads (PollState's fields). */
+interface Schedule {
+  guestStats: { atMs: number; g: GuestStats } | null;
+  balloonPollS: number;
+  intervalMs: number;
+}
 
 /** Whether this poll (at `nowMs`) asks guest-stats. */
 export function guestStatsDue(st: Schedule, nowMs: number): boolean {

@@ -13,6 +13,7 @@ import { which } from '../../../src/util/which.js';
 import { LABTEL_BIN } from '../../helpers/cli.js';
 import { has, isRoot } from '../../helpers/programs.js';
 import { tmpDir } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const exec = promisify(execFile);
 
@@ -147,7 +148,7 @@ describe.skipIf(!has('tcpdump') || !isRoot())('pcap preflight refuses a capture 
   // passed any tcpdump whose signal was lost another way. It now tests the mechanism: the thread that
   // started tcpdump ends, and tcpdump must end with it. A setpriv that drops --pdeathsig stands in for an
   // exec that clears the signal (an SELinux domain transition; no LSM runs on this test host); tcpdump is real.
-  it('a tcpdump that outlives the thread that started it (its parent-death signal lost): refused, and not left running', () => {
+  it('a tcpdump that outlives the thread that started it (its parent-death signal lost): refused, and not left running', async () => {
     const dir = tmpDir();
     fs.chmodSync(dir, 0o755);
     const stand = path.join(dir, 'setpriv');
@@ -163,17 +164,23 @@ describe.skipIf(!has('tcpdump') || !isRoot())('pcap preflight refuses a capture 
       ),
     );
     expect(r.wrapper).toBeNull();
-    // The probe's tcpdump (the pid the stand-in became) was killed by the preflight, not left behind.
+    // The probe's tcpdump (the pid the stand-in became) was killed by the preflight, not left behind. SIGKILL is sent as
+    // the probe exits, and a loaded host can take a moment to end the process: it is awaited (a tcpdump never killed
+    // would hold the test until its timeout), not read once.
     const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
     expect(pid).toBeGreaterThan(0);
-    let state: string | null = null;
-    try {
-      const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      state = `${s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'))} ${s.slice(s.lastIndexOf(')') + 2).split(' ')[0]}`;
-    } catch {
-      // gone
-    }
-    expect(state === null || !state.startsWith('tcpdump ') || state.endsWith(' Z'), `tcpdump pid ${pid} still runs: ${state}`).toBe(true);
+    const state = (): string | null => {
+      try {
+        const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+        return `${s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'))} ${s.slice(s.lastIndexOf(')') + 2).split(' ')[0]}`;
+      } catch {
+        return null; // gone
+      }
+    };
+    await waitFor(() => {
+      const s = state();
+      return s === null || !s.startsWith('tcpdump ') || s.endsWith(' Z');
+    }, `the probe's tcpdump (pid ${pid}) to end`);
   });
 
   it('a capture user that does not exist', () => {
