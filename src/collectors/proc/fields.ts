@@ -38,7 +38,7 @@ export type ProcFileName = (typeof PROC_FILES)[number];
 /**
  * A sample's errors array (native/core/proc_fields.h ProcErrorSlot): the errno of each of PROC_FILES, then those of
  * the two sources asked by pid number: the process CPU clock's and taskstats'. Each is 0, an errno, or one of the
- * CLOCK_* codes (the same meaning for both), or TASKSTATS_NO_DELAYACCT.
+ * CLOCK_* codes (the same meaning for both), or one of the TASKSTATS_* codes (taskstats' alone).
  */
 export const E_CLOCK = PROC_FILES.length;
 export const E_TASKSTATS = E_CLOCK + 1;
