@@ -32,6 +32,7 @@ const PACKAGE_OF: Record<string, string | null> = {
   tcpdump: 'tcpdump',
   tshark: 'tshark',
   cpio: 'cpio',
+  'systemd-analyze': 'systemd',
   cc: 'g++', // /usr/bin/cc is gcc's alternative; g++ depends on gcc
 };
 
