@@ -154,6 +154,7 @@ const summaryOf = (cwd: string) => JSON.parse(fs.readFileSync(path.join(cwd, 'ep
 /** Every collector ok, and no value anywhere left null because the unit's capabilities did not allow reading it. */
 function expectAllOk(s: Summary, cwd: string): void {
   const names = Object.keys(s.collectors);
+  expect(names.length).toBe(3);
   expect(names.sort()).toEqual(['pcap', 'perf', 'proc']);
   for (const n of names) expect({ n, status: s.collectors[n]!.status, errors: s.collectors[n]!.errors }).toEqual({ n, status: 'ok', errors: [] });
   // Regression for: without CAP_SYS_PTRACE the proc collector stays ok, but the target's io fields are null ("EACCES reading /proc/PID/io").
