@@ -119,7 +119,7 @@ const [name, ...argv] = process.argv.slice(1);
 const t0 = performance.now();
 let pid = null;
 let r = {};
-const finish = (x) => { if (pid !== null) { try { process.kill(pid, 'SIGKILL'); } catch {} } process.stdout.write(JSON.stringify({ ...r, ...x, probeMs: Math.round(performance.now() - t0) })); process.exit(0); };
+const finish = (x) => { let notKilled; if (pid !== null) { try { process.kill(pid, 'SIGKILL'); } catch (e) { notKilled = { pid, code: e.code || String(e) }; } } process.stdout.write(JSON.stringify({ ...r, ...x, ...(notKilled ? { notKilled } : {}), probeMs: Math.round(performance.now() - t0) })); process.exit(0); };
 setTimeout(() => finish({ error: 'the probe did not finish within 5 s' }), 5000).unref();
 let fd;
 try {
@@ -160,15 +160,29 @@ w.on('exit', () => {
  * as it must, else why not.
  */
 export function checkTcpdumpExec(setpriv: string, tcpdump: string, id: CaptureIdentity): string | null {
+  const seen: ProbeEnd = {};
+  const why = probeTcpdumpExec(setpriv, tcpdump, id, seen);
+  if (why === null || !seen.notKilled) return why;
+  // The probe's tcpdump runs as another user: a SIGKILL to it needs CAP_KILL, and one that failed leaves it running.
+  return `${why}; and the probe's tcpdump (pid ${seen.notKilled.pid}) is still running: labtel's SIGKILL to it failed with ${seen.notKilled.code} (signalling another user's process needs CAP_KILL)`;
+}
+
+/** How the probe ended its tcpdump: notKilled when the SIGKILL it sent failed (the tcpdump may still run). */
+interface ProbeEnd {
+  notKilled?: { pid: number; code: string };
+}
+
+function probeTcpdumpExec(setpriv: string, tcpdump: string, id: CaptureIdentity, seen: ProbeEnd): string | null {
   const argv = [...tcpdumpWrapper(setpriv, id), tcpdump, '-r', '-'];
   const who = describeIdentity(id);
-  let r: { status?: string; label?: string | null; ownLabel?: string | null; exited?: string | number; stderr?: string; error?: string; survived?: boolean; goneMs?: number; probeMs?: number };
+  let r: { status?: string; label?: string | null; ownLabel?: string | null; exited?: string | number; stderr?: string; error?: string; survived?: boolean; goneMs?: number; probeMs?: number; notKilled?: { pid: number; code: string } };
   try {
     const out = execFileSync(process.execPath, ['-e', EXEC_PROBE, path.basename(tcpdump).slice(0, 15), ...argv], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000, env: childEnv() });
     r = JSON.parse(out);
   } catch (err) {
     return `cannot start tcpdump as ${who}: ${(err as Error).message}`;
   }
+  if (r.notKilled) seen.notKilled = r.notKilled;
   if (r.status === undefined) {
     const said = (r.error ?? r.stderr ?? '').trim().split('\n').slice(0, 2).join(' ');
     const old = /unrecognized option|invalid option/.test(said) ? ' (setpriv from util-linux 2.33 or later is needed, for --ambient-caps and --pdeathsig)' : '';

@@ -2,7 +2,7 @@
 // anything is spawned: the field's worst bug was a capture that quietly
 // wrote nothing. These need tcpdump (CI installs it) but no test network:
 // the loopback interface is enough to be refused on.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { pcapConfig } from '../../../src/collectors/pcap/config.js';
 import { pcapPreflight } from '../../../src/collectors/pcap/preflight.js';
 import { which } from '../../../src/util/which.js';
-import { LABTEL_BIN } from '../../helpers/cli.js';
+import { LABTEL_BIN, ROOT } from '../../helpers/cli.js';
 import { has, isRoot } from '../../helpers/programs.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -180,6 +180,54 @@ describe.skipIf(!has('tcpdump') || !isRoot())('pcap preflight refuses a capture 
     await waitFor(() => {
       const s = state();
       return s === null || !s.startsWith('tcpdump ') || s.endsWith(' Z');
+    }, `the probe's tcpdump (pid ${pid}) to end`);
+  });
+
+  // Regression for: the probe's SIGKILL to a tcpdump that outlived its thread failed silently where labtel lacks
+  // CAP_KILL (tcpdump runs as another user), leaving the tcpdump running unsaid.
+  it('a probe tcpdump that labtel cannot kill (no CAP_KILL): the refusal says it still runs, and its pid', async () => {
+    const dir = tmpDir();
+    fs.chmodSync(dir, 0o755);
+    fs.writeFileSync(
+      path.join(dir, 'setpriv'),
+      `#!/bin/bash\necho $$ > ${dir}/pid\na=(); skip=0\nfor x in "$@"; do if [ "$x" = --pdeathsig ]; then skip=1; elif [ $skip = 1 ]; then skip=0; else a+=("$x"); fi; done\nexec ${which('setpriv')} "\${a[@]}"\n`,
+      { mode: 0o755 },
+    );
+    const script = path.join(dir, 'child.mts');
+    fs.writeFileSync(
+      script,
+      `import { pcapConfig } from ${JSON.stringify(path.join(ROOT, 'src/collectors/pcap/config.ts'))};
+import { pcapPreflight } from ${JSON.stringify(path.join(ROOT, 'src/collectors/pcap/preflight.ts'))};
+process.env.PATH = ${JSON.stringify(dir)} + ':' + process.env.PATH;
+console.log(JSON.stringify({ error: pcapPreflight(pcapConfig.parse({ iface: 'lo' })).error ?? null }));
+`,
+    );
+    const r = spawnSync(which('setpriv')!, ['--bounding-set=-kill', '--inh-caps=-kill', process.execPath, '--import', 'tsx', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, TSX_DISABLE_CACHE: '1' },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    try {
+      const { error } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { error: string | null };
+      expect(error).toMatch(/still ran 2 s after the thread that started it ended/);
+      expect(error).toMatch(new RegExp(`; and the probe's tcpdump \\(pid ${pid}\\) is still running: labtel's SIGKILL to it failed with EPERM \\(signalling another user's process needs CAP_KILL\\)$`));
+    } finally {
+      // This test's process has CAP_KILL: it ends what the probe could not.
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await waitFor(() => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.startsWith('Z');
+      } catch {
+        return true;
+      }
     }, `the probe's tcpdump (pid ${pid}) to end`);
   });
 
