@@ -10,6 +10,7 @@ import { createProcSampler } from '../../../src/collectors/proc/sampler.js';
 import { nativeAddon } from '../../../src/native/addon.js';
 import { has, isRoot } from '../../helpers/programs.js';
 import { nativeSample, procRowsOf } from '../../helpers/proc-rows.js';
+import { pythonProgram } from '../../helpers/python-program.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const addon = nativeAddon();
@@ -28,14 +29,7 @@ function statCpuNs(pid: number): number {
 }
 
 /** Starts a python3 program that prints one line once its work is done, then idles: its CPU time is still. */
-async function idleAfterWork(code: string): Promise<number> {
-  const child = spawn('python3', ['-c', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitFor(() => out.includes('\n'), 'the program to finish its work');
-  return child.pid!;
-}
+const idleAfterWork = async (code: string): Promise<number> => (await pythonProgram(code, /./)).child.pid!;
 
 describe.runIf(addon && has('python3'))('cpu_time_ns: the kernel CPU clock of the process', () => {
   // Regression for: a sum of the live threads' schedstat lost what exited threads ran (mutation: the leader

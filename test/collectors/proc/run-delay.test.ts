@@ -14,6 +14,7 @@ import { nativeAddon } from '../../../src/native/addon.js';
 import { ROOT } from '../../helpers/cli.js';
 import { has, isRoot } from '../../helpers/programs.js';
 import { nativeSample, procRowsOf } from '../../helpers/proc-rows.js';
+import { pythonProgram } from '../../helpers/python-program.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -27,17 +28,6 @@ afterEach(() => {
 function leaderSchedstat(pid: number): { runDelayNs: number; runPeriods: number } {
   const [, delay, periods] = fs.readFileSync(`/proc/${pid}/schedstat`, 'latin1').trim().split(' ').map(Number);
   return { runDelayNs: delay!, runPeriods: periods! };
-}
-
-/** A python3 program whose stdout lines are collected; resolves once a line matching `until` arrived. */
-async function program(code: string, until: RegExp): Promise<{ child: ChildProcess; lines: () => string[] }> {
-  const child = spawn('python3', ['-c', code], { stdio: ['pipe', 'pipe', 'inherit'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const lines = () => out.split('\n').filter((l) => l !== '');
-  await waitFor(() => lines().some((l) => until.test(l)), `the program to print ${until}`);
-  return { child, lines };
 }
 
 // Each thread sleeps 1 ms 300 times (at least 300 run periods of its own) and reads its own schedstat just before it
@@ -59,7 +49,7 @@ describe.runIf(addon && isRoot() && has('python3'))('run_delay_ns, run_periods: 
   // the live threads, either of which loses what exited threads did (mutation: the leader's figures are ~20
   // periods here, below the exited threads' 900).
   it('counts what threads that have exited did: at least their own last schedstat readings', async () => {
-    const { child, lines } = await program(THREADS_THEN_IDLE, /^exited /);
+    const { child, lines } = await pythonProgram(THREADS_THEN_IDLE, /^exited /);
     const [, delay, periods] = lines().find((l) => l.startsWith('exited '))!.split(' ').map(Number);
     expect(periods!).toBeGreaterThanOrEqual(900);
     const { v, err } = nativeSample(child.pid!);
@@ -73,7 +63,7 @@ describe.runIf(addon && isRoot() && has('python3'))('run_delay_ns, run_periods: 
   // Regression for: a per-thread sum fell (or doubled) at an exec() from a non-leader thread, which takes the
   // leader's tid with its own counters; the kernel's figure carries on.
   it('never falls across an exec() from a non-leader thread', async () => {
-    const { child, lines } = await program(
+    const { child, lines } = await pythonProgram(
       `
 import os, sys, threading, time
 def work():
@@ -109,7 +99,7 @@ while True: time.sleep(1)`,
   ] as const)('a target whose threads come and go all the time (%s: %s): written figures fall only across a null saying the one before was too high', async (kind, _what) => {
     let target: { child: ChildProcess };
     if (kind === 'python3') {
-      target = await program(
+      target = await pythonProgram(
         `
 import threading, time
 def work():
@@ -252,7 +242,7 @@ console.log(JSON.stringify({ errs, delay: Number.isNaN(v[F.run_delay_ns]) ? null
   });
 
   it('rows on real /proc: numbers that never fall from the native path, null with the exact reason from the TS path', async () => {
-    const { child } = await program(THREADS_THEN_IDLE, /^exited /);
+    const { child } = await pythonProgram(THREADS_THEN_IDLE, /^exited /);
     const native = await procRowsOf(child.pid!, 'native', 5);
     const ts = await procRowsOf(child.pid!, 'ts', 5);
     expect(native.length).toBeGreaterThan(1);
