@@ -45,6 +45,31 @@ function preflightWithPath(dirs: string[], config: object) {
   }
 }
 
+/**
+ * A stand-in setpriv in `dir` that drops --pdeathsig (as an exec that clears the parent-death signal would) and writes
+ * its pid, which tcpdump then has, to `dir`/pid; the real setpriv does the rest.
+ */
+function setprivWithoutPdeathsig(dir: string): void {
+  fs.chmodSync(dir, 0o755); // tcpdump's user runs it from there
+  fs.writeFileSync(
+    path.join(dir, 'setpriv'),
+    `#!/bin/bash\necho $$ > ${dir}/pid\na=(); skip=0\nfor x in "$@"; do if [ "$x" = --pdeathsig ]; then skip=1; elif [ $skip = 1 ]; then skip=0; else a+=("$x"); fi; done\nexec ${which('setpriv')} "\${a[@]}"\n`,
+    { mode: 0o755 },
+  );
+}
+
+/** Resolves once the probe's tcpdump `pid` is gone (or a zombie, or the pid another program's): a SIGKILLed process can take a moment to end on a loaded host. */
+async function probeEnded(pid: number): Promise<void> {
+  await waitFor(() => {
+    try {
+      const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return s.slice(s.indexOf('(') + 1, s.lastIndexOf(')')) !== 'tcpdump' || s.slice(s.lastIndexOf(')') + 2).startsWith('Z');
+    } catch {
+      return true; // gone
+    }
+  }, `the probe's tcpdump (pid ${pid}) to end`);
+}
+
 /** A directory holding links to the named programs only (a host without the others). */
 function onlyPrograms(names: string[]): string {
   const dir = tmpDir();
@@ -150,13 +175,7 @@ describe.skipIf(!has('tcpdump') || !isRoot())('pcap preflight refuses a capture 
   // exec that clears the signal (an SELinux domain transition; no LSM runs on this test host); tcpdump is real.
   it('a tcpdump that outlives the thread that started it (its parent-death signal lost): refused, and not left running', async () => {
     const dir = tmpDir();
-    fs.chmodSync(dir, 0o755);
-    const stand = path.join(dir, 'setpriv');
-    fs.writeFileSync(
-      stand,
-      `#!/bin/bash\necho $$ > ${dir}/pid\na=(); skip=0\nfor x in "$@"; do if [ "$x" = --pdeathsig ]; then skip=1; elif [ $skip = 1 ]; then skip=0; else a+=("$x"); fi; done\nexec ${which('setpriv')} "\${a[@]}"\n`,
-      { mode: 0o755 },
-    );
+    setprivWithoutPdeathsig(dir);
     const r = preflightWithPath([dir, ...process.env.PATH!.split(':')], { iface: 'lo' });
     expect(r.error).toMatch(
       new RegExp(
@@ -169,30 +188,14 @@ describe.skipIf(!has('tcpdump') || !isRoot())('pcap preflight refuses a capture 
     // would hold the test until its timeout), not read once.
     const pid = Number(fs.readFileSync(path.join(dir, 'pid'), 'utf8'));
     expect(pid).toBeGreaterThan(0);
-    const state = (): string | null => {
-      try {
-        const s = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-        return `${s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'))} ${s.slice(s.lastIndexOf(')') + 2).split(' ')[0]}`;
-      } catch {
-        return null; // gone
-      }
-    };
-    await waitFor(() => {
-      const s = state();
-      return s === null || !s.startsWith('tcpdump ') || s.endsWith(' Z');
-    }, `the probe's tcpdump (pid ${pid}) to end`);
+    await probeEnded(pid);
   });
 
   // Regression for: the probe's SIGKILL to a tcpdump that outlived its thread failed silently where labtel lacks
   // CAP_KILL (tcpdump runs as another user), leaving the tcpdump running unsaid.
   it('a probe tcpdump that labtel cannot kill (no CAP_KILL): the refusal says it still runs, and its pid', async () => {
     const dir = tmpDir();
-    fs.chmodSync(dir, 0o755);
-    fs.writeFileSync(
-      path.join(dir, 'setpriv'),
-      `#!/bin/bash\necho $$ > ${dir}/pid\na=(); skip=0\nfor x in "$@"; do if [ "$x" = --pdeathsig ]; then skip=1; elif [ $skip = 1 ]; then skip=0; else a+=("$x"); fi; done\nexec ${which('setpriv')} "\${a[@]}"\n`,
-      { mode: 0o755 },
-    );
+    setprivWithoutPdeathsig(dir);
     const script = path.join(dir, 'child.mts');
     fs.writeFileSync(
       script,
@@ -222,13 +225,7 @@ console.log(JSON.stringify({ error: pcapPreflight(pcapConfig.parse({ iface: 'lo'
         // gone
       }
     }
-    await waitFor(() => {
-      try {
-        return fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.startsWith('Z');
-      } catch {
-        return true;
-      }
-    }, `the probe's tcpdump (pid ${pid}) to end`);
+    await probeEnded(pid);
   });
 
   it('a capture user that does not exist', () => {
