@@ -128,6 +128,14 @@ function descendants(pid: number): Map<number, string> {
   return found;
 }
 
+/** labtel's descendants (pid → command name) once tcpdump and perf both run under it. */
+function captureChildren(pid: number): Promise<Map<number, string>> {
+  return waitFor(() => {
+    const d = descendants(pid);
+    return [...d.values()].includes('tcpdump') && [...d.values()].includes('perf') && d;
+  }, 'tcpdump and perf running under labtel');
+}
+
 /**
  * A target that wakes 50 times a second, so perf has something to count, and
  * runs as another user (nobody), as QEMU runs as libvirt-qemu: reading its
@@ -217,10 +225,7 @@ describe.skipIf(!isRoot() || !has('setpriv') || !has('tcpdump') || !has('perf'))
         }
       };
       await waitFor(() => ['proc', 'perf', 'pcap'].every((c) => rows(c) >= 3), 'three rows from each of proc, perf and pcap');
-      const kids = await waitFor(() => {
-        const d = descendants(pid);
-        return [...d.values()].includes('tcpdump') && [...d.values()].includes('perf') && d;
-      }, 'tcpdump and perf running under labtel');
+      const kids = await captureChildren(pid);
       expect(kids.size).toBeGreaterThan(0);
       // KillMode=mixed: SIGTERM to the main process alone; labtel stops its children itself.
       process.kill(pid, 'SIGTERM');
@@ -244,10 +249,7 @@ describe.skipIf(!isRoot() || !has('setpriv') || !has('tcpdump') || !has('perf'))
       const cwd = tmpDir('labtel-state-');
       const run = startAsService(writeManifest(cwd, target.pid!), cwd);
       const pid = run.child.pid!;
-      const kids = await waitFor(() => {
-        const d = descendants(pid);
-        return [...d.values()].includes('tcpdump') && [...d.values()].includes('perf') && d;
-      }, 'tcpdump and perf running under labtel');
+      const kids = await captureChildren(pid);
       expect(kids.size).toBeGreaterThan(0);
       for (const p of kids.keys()) process.kill(p, 'SIGTERM');
       // labtel saw them end when it has started new ones.
