@@ -1,0 +1,30 @@
+// Which libvirt domain, on which local connection: the manifest's
+// target.libvirt_domain (with target.libvirt_uri), and what the qmp and
+// guest_agent collectors are handed when libvirtd owns QEMU's monitor and
+// the guest agent's channel. Only local QEMU connections: labtel reads the
+// domain's process on this host, so a remote URI could never be its target.
+import { z } from 'zod';
+import { expected } from '../schema/common.js';
+
+/** libvirt's default for a root lab host. */
+export const DEFAULT_LIBVIRT_URI = 'qemu:///system';
+
+/** A domain name labtel passes to virsh and finds a pidfile by: 1-64 letters, digits, ".", "_", "+", "-", not starting with "-" or ".". */
+export const LIBVIRT_DOMAIN = /^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,63}$/;
+/** qemu:///system, qemu:///session, or either over a named local socket (qemu+unix:///system?socket=/path). */
+export const LIBVIRT_URI = /^qemu(\+unix)?:\/\/\/(system|session)(\?socket=\/[A-Za-z0-9._/-]+)?$/;
+
+export const libvirtDomainName = z
+  .string({ error: expected('a libvirt domain name') })
+  .regex(LIBVIRT_DOMAIN, { error: expected('a libvirt domain name of 1 to 64 letters, digits, ".", "_", "+" or "-", not starting with "-" or "."') });
+
+export const libvirtUri = z
+  .string({ error: expected('a local libvirt QEMU URI') })
+  .regex(LIBVIRT_URI, { error: expected('a local libvirt QEMU URI: qemu:///system, qemu:///session, or qemu+unix:///system?socket=/path') });
+
+export interface LibvirtRef {
+  /** The domain's name. */
+  domain: string;
+  /** The connection, e.g. qemu:///system. */
+  uri: string;
+}
