@@ -8,11 +8,16 @@
 import net from 'node:net';
 import { QmpLineHandler, QMP_DEFAULTS, type EventLimits, type QmpEvent } from './line-handler.js';
 import { QmpProblems, type QmpProblemKind } from './problems.js';
+import type { LibvirtRef } from '../libvirt/ref.js';
+import { VirshQmpLink } from '../libvirt/virsh-qmp-link.js';
 
 export type { QmpEvent } from './line-handler.js';
 
 export interface QmpClientOptions {
-  path: string;
+  /** QEMU's QMP socket; or, with `libvirt`, none: libvirtd holds the monitor. */
+  path?: string;
+  /** Through libvirt (virsh), when libvirtd holds QEMU's monitor (src/libvirt/virsh-qmp-link.ts). */
+  libvirt?: LibvirtRef & { virsh?: string };
   greetingTimeoutMs?: number;
   commandTimeoutMs?: number;
   maxMessageBytes?: number;
@@ -36,7 +41,10 @@ export class QmpClient {
   readonly closed: Promise<string>;
   /** What QEMU sent, judged line by line (no socket in it: the fuzz target drives it directly). */
   readonly lines: QmpLineHandler;
-  private readonly sock: net.Socket;
+  private readonly sock: net.Socket | null = null;
+  private readonly link: VirshQmpLink | null = null;
+  /** What the messages name: the socket, or the domain. */
+  readonly where: string;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private nextId = 0;
   private greeted!: (ok: boolean) => void;
@@ -59,10 +67,22 @@ export class QmpClient {
       onEvents: o.onEvents,
       onFatal: (why) => this.fail(why),
     });
-    this.sock = net.createConnection({ path: o.path });
-    this.sock.on('data', (d) => this.lines.feed(d));
-    this.sock.on('error', (err) => this.fail(`connection error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
-    this.sock.on('close', () => this.fail(this.lines.greeted ? 'QEMU closed the QMP connection' : 'QEMU closed the QMP connection before its greeting'));
+    if (o.libvirt) {
+      this.where = `libvirt domain ${o.libvirt.domain} (${o.libvirt.uri})`;
+      this.link = new VirshQmpLink(o.libvirt, this.lines, (why) => this.fail(why), {
+        maxMessageBytes: o.maxMessageBytes ?? QMP_DEFAULTS.maxMessageBytes,
+        // virsh gets a second more than the command: the caller's timeout, with its own message, comes first.
+        commandTimeoutMs: this.commandTimeoutMs + 1000,
+        virsh: o.libvirt.virsh,
+      });
+      return;
+    }
+    if (o.path === undefined) throw new Error('QmpClient: neither a socket path nor a libvirt domain');
+    this.where = o.path;
+    const sock = (this.sock = net.createConnection({ path: o.path }));
+    sock.on('data', (d) => this.lines.feed(d));
+    sock.on('error', (err) => this.fail(`connection error ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+    sock.on('close', () => this.fail(this.lines.greeted ? 'QEMU closed the QMP connection' : 'QEMU closed the QMP connection before its greeting'));
   }
 
   /** QEMU's version from the greeting, e.g. "7.2.0". */
@@ -95,14 +115,18 @@ export class QmpClient {
     clearTimeout(timer);
     if (first === 'timeout') {
       c.close(`no QMP greeting within ${greetingMs} ms`);
+      if (opts.libvirt) throw new Error(`${c.where}: query-version got no answer through libvirt within ${greetingMs} ms`);
       throw new Error(`${opts.path}: no QMP greeting within ${greetingMs} ms (QEMU serves one client per QMP socket: is another client connected?)`);
     }
-    if (first !== true) throw new Error(`${opts.path}: ${typeof first === 'string' ? first : await c.closed}`);
+    if (first !== true) {
+      const why = typeof first === 'string' ? first : await c.closed;
+      throw new Error(why.startsWith(c.where) ? why : `${c.where}: ${why}`);
+    }
     try {
       await c.execute('qmp_capabilities');
     } catch (err) {
       c.close('qmp_capabilities failed');
-      throw new Error(`${opts.path}: qmp_capabilities failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(`${c.where}: qmp_capabilities failed: ${(err as Error).message}`, { cause: err });
     }
     return c;
   }
@@ -139,13 +163,14 @@ export class QmpClient {
           reject(e);
         },
       );
-      this.sock.write(JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id }) + '\n');
+      if (this.link) this.link.send(args ? { execute: command, arguments: args, id } : { execute: command, id });
+      else this.sock!.write(JSON.stringify(args ? { execute: command, arguments: args, id } : { execute: command, id }) + '\n');
     });
   }
 
   /** The connection's file descriptor (for its peer's credentials), or null once closed. */
   get fd(): number | null {
-    const fd = (this.sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+    const fd = (this.sock as unknown as { _handle?: { fd?: unknown } } | null)?._handle?.fd;
     return typeof fd === 'number' && fd >= 0 ? fd : null;
   }
 
@@ -165,7 +190,8 @@ export class QmpClient {
     this.lines.fail(why); // rejects every waiting command (their timers are cleared as they settle)
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    this.sock.destroy();
+    this.sock?.destroy();
+    this.link?.close();
     this.markClosed(why);
   }
 }

@@ -182,6 +182,35 @@ export class QmpLineHandler {
     for (const w of waiting) settle(() => w.reject(new Error(`${w.command}: ${why}`)));
   }
 
+  /**
+   * A reply that came by another way than the stream, matched to `id` by its
+   * carrier (libvirt relays one command at a time and answers with its own id):
+   * judged as a line is, and answered as the reply with `id`. What does not
+   * settle the command (not a reply, not parsed) fails it at once. Never throws.
+   */
+  feedReply(text: string, id: string): void {
+    if (this.dead) return;
+    try {
+      if (Buffer.byteLength(text, 'utf8') > this.o.maxMessageBytes) return this.tooLong(Buffer.byteLength(text, 'utf8'));
+      this.onLine(text, id);
+    } catch (err) {
+      this.internal(err);
+    }
+    const w = this.pending.get(id);
+    if (w) {
+      this.pending.delete(id);
+      settle(() => w.reject(new Error(`${w.command}: the reply libvirt relayed was no usable QMP reply (see problems)`)));
+    }
+  }
+
+  /** Fails the command waiting for `id` with `err` (its carrier could not deliver it). */
+  rejectPending(id: string, err: Error): void {
+    const w = this.pending.get(id);
+    if (!w) return;
+    this.pending.delete(id);
+    settle(() => w.reject(err));
+  }
+
   /** Takes bytes as they came off the socket. Never throws. */
   feed(d: Buffer): void {
     if (this.dead) return;
@@ -249,10 +278,10 @@ export class QmpLineHandler {
     }
   }
 
-  private onLine(raw: string): void {
+  private onLine(raw: string, replyTo?: string): void {
     const line = raw.trim();
     if (!line) return;
-    if (jsonDepthExceeds(line, MAX_JSON_DEPTH)) return this.tooDeep(line);
+    if (jsonDepthExceeds(line, MAX_JSON_DEPTH)) return this.tooDeep(line, replyTo);
     let m: unknown;
     try {
       m = JSON.parse(line);
@@ -267,16 +296,17 @@ export class QmpLineHandler {
       return;
     }
     const o = m as Record<string, unknown>;
-    if (!this.greeted) return this.onGreeting(o, line);
-    if (has(o, 'event') && typeof o.event === 'string') return this.onEvent(o);
-    if (has(o, 'return') || has(o, 'error')) return this.onReply(o);
+    if (replyTo === undefined && !this.greeted) return this.onGreeting(o, line);
+    if (replyTo === undefined && has(o, 'event') && typeof o.event === 'string') return this.onEvent(o);
+    if (has(o, 'return') || has(o, 'error')) return this.onReply(o, replyTo);
     this.badLines++;
     this.problems.add('neither_event_nor_reply', () => `QMP sent a message that is neither an event nor a reply: ${show(line)}`);
   }
 
-  private tooDeep(line: string): void {
+  private tooDeep(line: string, replyTo?: string): void {
     this.badLines++;
     const top = shallowMembers(line);
+    if (replyTo !== undefined) top.id = replyTo;
     const w = top.id !== null ? this.pending.get(top.id) : undefined;
     const what = `QMP sent a message nested deeper than ${MAX_JSON_DEPTH} levels (${line.length} characters, ${top.keys.has('event') ? 'an event' : top.keys.has('return') || top.keys.has('error') ? 'a reply' : 'neither event nor reply'}); not parsed`;
     this.problems.add('too_deep', () => (w ? `${what}: ${w.command} failed at once` : what));
@@ -299,8 +329,8 @@ export class QmpLineHandler {
     this.o.onGreeting?.();
   }
 
-  private onReply(o: Record<string, unknown>): void {
-    const id = has(o, 'id') ? o.id : undefined;
+  private onReply(o: Record<string, unknown>, replyTo?: string): void {
+    const id = replyTo ?? (has(o, 'id') ? o.id : undefined);
     const w = typeof id === 'string' ? this.pending.get(id) : undefined;
     if (!w) {
       const kind = id === undefined ? 'no_id' : 'unknown_id';

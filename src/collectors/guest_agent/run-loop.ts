@@ -17,7 +17,9 @@ import { BoundedLineReader } from '../../util/bounded-line-reader.js';
 import { QapiError } from '../../util/qapi-error.js';
 import { listenUnix, withReadBuffer } from '../../util/unix-listen.js';
 import { GuestLines, newCounters, type GuestCounters } from './guest-lines.js';
-import { QGA_MAX_ANSWER_BYTES, QgaSession } from './qga-session.js';
+import { QGA_MAX_ANSWER_BYTES, QgaSession, type QgaAnswer } from './qga-session.js';
+import { LibvirtQga } from './qga-libvirt.js';
+import type { LibvirtRef } from '../../libvirt/ref.js';
 
 const POLLED = ['guest-get-cpustats', 'guest-get-diskstats', 'guest-get-memory-blocks'] as const;
 /** Connections accepted per window before a reconnect storm is refused. */
@@ -34,6 +36,8 @@ export interface GuestLoopOptions {
   reportError?: (message: string) => void;
   /** The guest's QEMU: when it is gone as the channel closes, the collector ends (null: only on stop). */
   pid?: number | null;
+  /** qga through libvirt (virsh qemu-agent-command), when libvirtd holds the agent's channel: no socket then. */
+  libvirt?: LibvirtRef & { virsh?: string };
   /** For tests. */
   restartDelayMs?: number;
 }
@@ -53,7 +57,8 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   const w = o.writer;
   const n = newCounters();
   const r: GuestLoopResult = { end: 'stopped', valueRows: 0, counters: n, disabled: {} };
-  let current: net.Socket | null = null;
+  /** The connection served: the channel's socket, or the shell through libvirt. */
+  let current: net.Socket | LibvirtQga | null = null;
 
   // qga answers are read up to 4 MiB whatever max_line_bytes is: the session holds a bounded number of bytes.
   const lineCap = c.protocol === 'qga' ? Math.min(c.max_line_bytes, QGA_MAX_ANSWER_BYTES) : c.max_line_bytes;
@@ -101,7 +106,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   };
 
   let osinfoDone = false;
-  const pollQga = async (qga: QgaSession, closed: Promise<void>) => {
+  const pollQga = async (qga: { execute(command: string): Promise<QgaAnswer> }, closed: Promise<unknown>) => {
     let open = true;
     void closed.then(() => (open = false));
     while (open && !o.signal.aborted) {
@@ -132,7 +137,8 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     o.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   try {
-    if (c.mode === 'connect') await connectLoop();
+    if (o.libvirt) await libvirtLoop(o.libvirt);
+    else if (c.mode === 'connect') await connectLoop();
     else await listenLoop();
   } finally {
     clearInterval(ticker);
@@ -142,10 +148,37 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   r.valueRows = guest.valueRows;
   return r;
 
-  async function connectLoop() {
+  /** qga through libvirt: one virsh shell at a time, polled until it ends (a command virsh held too long, or the domain gone). */
+  async function libvirtLoop(ref: LibvirtRef & { virsh?: string }) {
     let delay = o.restartDelayMs ?? 500;
     while (!o.signal.aborted) {
-      const sock = net.createConnection({ path: c.socket, onread: { buffer: readBuffer, callback: (k: number, b: Uint8Array) => (onRead(Buffer.from(b.buffer, b.byteOffset, k)), true) } });
+      const qga = new LibvirtQga(ref, lineCap, (k) => (n.bytes += k));
+      current = qga;
+      n.connections++;
+      const startedAt = performance.now();
+      const polled = pollQga(qga, qga.closed);
+      await Promise.race([qga.closed, stopped]);
+      const why = o.signal.aborted ? null : await Promise.race([qga.closed, Promise.resolve(null)]);
+      qga.close();
+      await polled;
+      current = null;
+      if (o.signal.aborted) break;
+      if (o.pid != null && (await exitsWithin(o.pid, 1000, o.signal))) {
+        r.end = 'target_exited';
+        break;
+      }
+      if (performance.now() - startedAt > 10_000) delay = o.restartDelayMs ?? 500;
+      o.reportError?.(`guest_agent: qga through libvirt domain ${ref.domain} (${ref.uri}): ${why ?? 'ended'}; again in ${delay} ms`);
+      await Promise.race([sleep(delay), stopped]);
+      delay = Math.min(delay * 2, 8000);
+    }
+  }
+
+  async function connectLoop() {
+    const socket = c.socket!;
+    let delay = o.restartDelayMs ?? 500;
+    while (!o.signal.aborted) {
+      const sock = net.createConnection({ path: socket, onread: { buffer: readBuffer, callback: (k: number, b: Uint8Array) => (onRead(Buffer.from(b.buffer, b.byteOffset, k)), true) } });
       const ok = await new Promise<boolean>((resolve) => {
         sock.once('connect', () => resolve(true));
         sock.once('error', () => resolve(false));
@@ -161,7 +194,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
           r.end = 'target_exited'; // QEMU powered off: its channel is gone for good
           break;
         }
-        o.reportError?.(`guest_agent: the guest channel ${c.socket} closed; reconnecting in ${delay} ms`);
+        o.reportError?.(`guest_agent: the guest channel ${socket} closed; reconnecting in ${delay} ms`);
       }
       await Promise.race([sleep(delay), stopped]);
       delay = Math.min(delay * 2, 8000);
@@ -189,7 +222,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     // Bound in a private directory, made 0600, then renamed into place (a stale socket or a symlink there is replaced).
     await listenUnix(server, c.socket);
     await stopped;
-    current?.destroy();
+    (current as net.Socket | null)?.destroy(); // only sockets here
     await serving; // its counters and `connected` settle before the last channel row
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }

@@ -42,6 +42,8 @@ export interface PollState {
   unanswered: Map<SetupKey, { n: number; why: string }>;
   /** The poll interval, ms. */
   intervalMs: number;
+  /** QMP goes through libvirt, which owns the balloon's polling period (the domain's <memballoon><stats period>): read, never set. */
+  throughLibvirt: boolean;
   /** The clock of the asking schedules below, ms (performance.now; tests give their own). */
   nowMs: () => number;
   /** The last guest-stats answer QEMU gave on this connection, and when: carried into the polls that do not ask (balloon-schedule.ts). */
@@ -58,7 +60,7 @@ export type SetupKey = 'block-latency-histogram-set' | 'migrate-set-capabilities
 export const SETUP_TRIES = 3;
 
 /** One per QMP connection: a new connection (a reconnect, a restarted QEMU) starts with no rates and sets everything up again. */
-export const newPollState = (o: { intervalMs?: number; nowMs?: () => number } = {}): PollState => ({
+export const newPollState = (o: { intervalMs?: number; nowMs?: () => number; throughLibvirt?: boolean } = {}): PollState => ({
   disabled: new Map(),
   statsTargets: null,
   kvm: { prev: null },
@@ -68,6 +70,7 @@ export const newPollState = (o: { intervalMs?: number; nowMs?: () => number } = 
   balloonPollS: Math.max(1, Math.round((o.intervalMs ?? 1000) / 1000)),
   unanswered: new Map(),
   intervalMs: o.intervalMs ?? 1000,
+  throughLibvirt: o.throughLibvirt ?? false,
   nowMs: o.nowMs ?? (() => performance.now()),
   guestStats: null,
   seen: { migration: 0, dropped: 0 },
@@ -471,7 +474,15 @@ export async function pollQemu(
     let found: { path: string | null; why?: string } | undefined;
     const r = await setup(balloonKey, async () => {
       const f = await findBalloon(exec, (name) => problem('bad_qom_name', () => `QEMU listed a QOM child named ${short(name)} (qom-list): not a QEMU id or device[N], skipped (never put in a path labtel sends)`));
-      if (f.path !== null) await exec('qom-set', { path: f.path, property: 'guest-stats-polling-interval', value: st.balloonPollS });
+      if (f.path !== null && st.throughLibvirt) {
+        // libvirt set the period from the domain's XML, and its own memory statistics depend on it: labtel reads it.
+        const period = await exec('qom-get', { path: f.path, property: 'guest-stats-polling-interval' });
+        if (typeof period === 'number' && Number.isSafeInteger(period) && period > 0) st.balloonPollS = period;
+        else {
+          found = { path: null, why: `the guest's memory statistics are off (guest-stats-polling-interval ${short(period)}): the domain's <memballoon> has no <stats period='N'/>, and labtel does not change what libvirt set` };
+          return;
+        }
+      } else if (f.path !== null) await exec('qom-set', { path: f.path, property: 'guest-stats-polling-interval', value: st.balloonPollS });
       found = f;
     });
     // QEMU's refusal (of qom-list or qom-set) holds for the connection; unanswered, it is tried again.

@@ -12,6 +12,7 @@ import type { EpisodeClock } from '../../clock/origin.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { exitsWithin, isAlive } from '../../util/process-exit.js';
 import { QmpClient, type QmpEvent } from '../../qmp/client.js';
+import type { LibvirtRef } from '../../libvirt/ref.js';
 import { MAX_DROPPED_NAMES, QMP_DEFAULTS, eventLimits } from '../../qmp/line-handler.js';
 import { QmpProblems, type QmpProblemKind } from '../../qmp/problems.js';
 import { newPollState, pollQemu, type PollResult } from './poll.js';
@@ -23,7 +24,10 @@ import { QMP_POLL_MEASUREMENTS as QMP_MEASUREMENTS } from './measurement-paths.j
 
 
 export interface QmpLoopOptions {
-  socket: string;
+  /** QEMU's QMP socket; or none, with `libvirt`. */
+  socket?: string;
+  /** Through libvirt, when libvirtd holds QEMU's monitor (src/libvirt/virsh-qmp-link.ts). */
+  libvirt?: LibvirtRef & { virsh?: string };
   intervalMs: number;
   /** The QEMU process; the collector ends once it is gone (null: never, only on stop). */
   pid: number | null;
@@ -108,6 +112,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     try {
       const connecting = QmpClient.connect({
         path: o.socket,
+        libvirt: o.libvirt,
         greetingTimeoutMs: o.greetingTimeoutMs,
         commandTimeoutMs: o.commandTimeoutMs,
         eventLimits: limits,
@@ -145,7 +150,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     r.connections++;
     r.qemuVersion = client.version;
     const connectedAt = performance.now();
-    const st = newPollState({ intervalMs: o.intervalMs });
+    const st = newPollState({ intervalMs: o.intervalMs, throughLibvirt: o.libvirt !== undefined });
     seen = st.seen;
     const closed = client.closed.then((why) => ({ closed: why }));
     let next = performance.now();

@@ -1,0 +1,55 @@
+// A stock qemu-guest-agent in a libvirt domain: libvirtd holds its channel
+// (org.qemu.guest_agent.0) and syncs with the agent itself, so each command
+// goes through `virsh qemu-agent-command` in one long-lived shell
+// (src/libvirt/virsh-shell.ts) and is answered by one line, judged as a line
+// from the channel is (guest-line.ts): the agent is in the guest, and libvirt
+// relays what it says without vouching for it.
+import type { LibvirtRef } from '../../libvirt/ref.js';
+import { VirshShell } from '../../libvirt/virsh-shell.js';
+import { QapiError } from '../../util/qapi-error.js';
+import { judgeLine } from './guest-line.js';
+import type { QgaAnswer } from './qga-session.js';
+import { rawMember } from './raw-member.js';
+
+/** Seconds libvirt waits for the agent's answer (qemu-agent-command --timeout); virsh gets 2 s more. */
+export const LIBVIRT_QGA_TIMEOUT_S = 5;
+
+export class LibvirtQga {
+  private readonly shell: VirshShell;
+
+  /** `onBytes`: the bytes of each answer line (the channel's byte counter). */
+  constructor(
+    readonly ref: LibvirtRef & { virsh?: string },
+    maxAnswerBytes: number,
+    private readonly onBytes: (n: number) => void = () => {},
+  ) {
+    this.shell = new VirshShell(ref, maxAnswerBytes, ref.virsh);
+  }
+
+  /** Resolves with why once the shell is gone (a timeout, virsh ended, or closed). */
+  get closed(): Promise<string> {
+    return this.shell.closed;
+  }
+
+  async execute(command: string): Promise<QgaAnswer> {
+    const out = await this.shell.run(
+      ['qemu-agent-command', this.ref.domain, JSON.stringify({ execute: command }), '--timeout', String(LIBVIRT_QGA_TIMEOUT_S)],
+      (LIBVIRT_QGA_TIMEOUT_S + 2) * 1000,
+      command,
+    );
+    const lines = out.lines.filter((l) => l.trim() !== '');
+    if (lines.length !== 1) throw new Error(`${command}: virsh printed ${lines.length} lines for the agent's one answer through libvirt`);
+    const line = Buffer.from(lines[0]!, 'utf8');
+    this.onBytes(line.length);
+    const v = judgeLine(line);
+    if (!v.ok) throw new Error(`${command}: the agent answered with a line that is not a JSON object (${v.why})`);
+    if ('error' in v.value) throw QapiError.fromReply(command, v.value.error, 200);
+    const raw = 'return' in v.value ? rawMember(v.text, 'return') : undefined;
+    if (raw === undefined) throw new Error(`${command}: the agent answered with neither return nor error`);
+    return { value: v.value.return, raw };
+  }
+
+  close(why?: string): void {
+    this.shell.close(why);
+  }
+}
