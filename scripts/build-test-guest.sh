@@ -5,17 +5,20 @@
 #                                               at the repo root)
 #
 # Writes OUT_DIR/vmlinuz (Debian's cloud kernel) and OUT_DIR/initramfs.gz
-# (busybox-static, the virtio modules, and scripts/test-guest/init as /init).
+# (busybox-static, the virtio modules, the host's qemu-ga with its libraries,
+# and scripts/test-guest/init as /init).
 # See scripts/test-guest/README.md for what the guest does and how to boot it.
 #
 # Nothing is installed into the host: the two packages are fetched with
 # `apt-get download` and unpacked with `dpkg-deb -x` into a temporary work dir.
-# Needs apt-get, apt-cache, dpkg-deb, cpio, gzip (and xz/zstd only if the
+# Needs qemu-ga (qemu-guest-agent) and ldd on the host, apt-get, apt-cache,
+# dpkg-deb, cpio, gzip (and xz/zstd only if the
 # kernel ships compressed modules). When cpio is missing and we are root, it is
 # installed with apt-get (CI should install it up front).
 #
 # Cached: OUT_DIR/.stamp holds the kernel package name and version, the
-# busybox-static version and the sha256 of init and of this script; when they
+# busybox-static version, qemu-ga's path and package version, and the sha256
+# of init and of this script; when they
 # match and both outputs exist, nothing is done and the paths are printed.
 set -euo pipefail
 
@@ -43,9 +46,20 @@ die() { echo "build-test-guest: error: $*" >&2; exit 1; }
 log() { echo "build-test-guest: $*" >&2; }
 
 [ -f "$INIT_SRC" ] || die "guest init not found: $INIT_SRC"
-for t in apt-get apt-cache dpkg-deb gzip sha256sum; do
+for t in apt-get apt-cache dpkg-deb gzip sha256sum ldd; do
   command -v "$t" >/dev/null || die "'$t' is needed and not found in PATH"
 done
+
+# The host's qemu-ga goes into the guest, with the libraries it links: init
+# starts it when the guest has a port named org.qemu.guest_agent.0 (libvirt's
+# guest agent channel), so virsh qemu-agent-command has a real agent to ask.
+# Debian installs it as /usr/sbin/qemu-ga; found through PATH otherwise.
+QGA=
+for c in /usr/sbin/qemu-ga /usr/bin/qemu-ga "$(command -v qemu-ga || true)"; do
+  [ -n "$c" ] && [ -x "$c" ] && { QGA=$c; break; }
+done
+[ -n "$QGA" ] || die "qemu-ga is not installed (Debian: apt-get install qemu-guest-agent); the test guest carries it"
+QGA_VER=$(dpkg-query -W -f '${Version}' qemu-guest-agent 2>/dev/null || sha256sum <"$QGA" | cut -d' ' -f1)
 
 if ! command -v cpio >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
@@ -82,8 +96,8 @@ BB_VER=$(candidate_version busybox-static)
 [ -n "$KVER_PKG" ] && [ "$KVER_PKG" != "(none)" ] || die "apt has no candidate version of $KPKG"
 [ -n "$BB_VER" ] && [ "$BB_VER" != "(none)" ] || die "apt has no candidate version of busybox-static"
 
-STAMP_WANT=$(printf 'kernel=%s=%s\nbusybox-static=%s\ninit-sha256=%s\nscript-sha256=%s\n' \
-  "$KPKG" "$KVER_PKG" "$BB_VER" \
+STAMP_WANT=$(printf 'kernel=%s=%s\nbusybox-static=%s\nqemu-ga=%s=%s\ninit-sha256=%s\nscript-sha256=%s\n' \
+  "$KPKG" "$KVER_PKG" "$BB_VER" "$QGA" "$QGA_VER" \
   "$(sha256sum <"$INIT_SRC" | cut -d' ' -f1)" "$(sha256sum <"$SELF" | cut -d' ' -f1)")
 
 print_paths() {
@@ -152,6 +166,19 @@ for m in "${MODULES[@]}"; do
   echo "$name" >>"$R/lib/modules/order"
 done
 echo "$KVER" >"$R/etc/kernel-version"
+
+# qemu-ga at /usr/sbin/qemu-ga, and every library `ldd` names (the loader
+# too), each at the path ldd gives, so the guest's loader finds them as the
+# host's does. cp -L: the files, not the host's symlinks to them.
+cp -L "$QGA" "$R/usr/sbin/qemu-ga"
+LIBS=$(ldd "$QGA" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }') \
+  || die "ldd $QGA failed"
+[ -n "$LIBS" ] || die "ldd $QGA named no libraries (a static qemu-ga? then drop this copy)"
+printf '%s\n' "$LIBS" | grep -q 'ld-linux' || die "ldd $QGA named no loader (ld-linux*)"
+for lib in $LIBS; do
+  mkdir -p "$R$(dirname "$lib")"
+  cp -L "$lib" "$R$lib" || die "cannot copy $lib (a library of $QGA) into the initramfs"
+done
 install -m 0755 "$INIT_SRC" "$R/init"
 
 log "packing initramfs (cpio newc + gzip)"
