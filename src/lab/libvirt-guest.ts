@@ -168,10 +168,14 @@ const alive = (pid: number) => {
 
 /** Whether the domain is known to libvirt (running, paused, or shutting down). */
 async function domainExists(uri: string, name: string): Promise<boolean> {
-  const r = spawnSync('virsh', ['-c', uri, 'domstate', name], { encoding: 'utf8', timeout: 60_000 });
-  if (r.status === 0) return true;
-  if (/failed to get domain|Domain not found/i.test(r.stderr ?? '')) return false;
-  throw new Error(`virsh -c ${uri} domstate ${name}: ${(r.stderr ?? '').trim() || `exit ${r.status}`}`);
+  try {
+    await execFileP('virsh', ['-c', uri, 'domstate', name], { encoding: 'utf8', timeout: 60_000 });
+    return true;
+  } catch (e) {
+    const err = e as Error & { stderr?: string };
+    if (/failed to get domain|Domain not found/i.test(err.stderr ?? '')) return false;
+    throw new Error(`virsh -c ${uri} domstate ${name}: ${(err.stderr ?? '').trim() || err.message}`, { cause: e });
+  }
 }
 
 export async function startLibvirtGuest(o: LibvirtGuestOptions): Promise<LibvirtGuest> {
