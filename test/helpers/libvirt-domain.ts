@@ -8,17 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach } from 'vitest';
-import { available } from './programs.js';
+import { DEFAULT_LIBVIRT_URI } from '../../src/libvirt/ref.js';
 import { tmpDir } from './tmp.js';
 
-export const TEST_URI = 'qemu:///system';
-
-let answered: boolean | undefined;
-/** Whether a libvirtd answers on qemu:///system (scripts/start-libvirtd.sh starts one); under CI its absence throws. */
-export function hasLibvirtd(): boolean {
-  answered ??= spawnSync('virsh', ['-c', TEST_URI, 'version'], { stdio: 'ignore', timeout: 20_000 }).status === 0;
-  return available(answered, `no libvirtd answers on ${TEST_URI} (\`virsh -c ${TEST_URI} version\` failed; scripts/start-libvirtd.sh starts one)`);
-}
+export { hasLibvirtd } from './libvirt.js';
+export const TEST_URI = DEFAULT_LIBVIRT_URI;
 
 export interface ProbeDomain {
   name: string;
