@@ -35,6 +35,7 @@ const BENCHES: Bench[] = [
   { name: 'capture', title: 'Live capture (root)', cannot: () => (process.getuid?.() !== 0 ? 'not root (it makes network namespaces)' : onPath('tcpdump') ? null : 'tcpdump is not installed') },
   { name: 'nats', title: 'Forwarding to NATS JetStream', cannot: () => (onPath('nats-server') ? null : 'nats-server is not installed') },
   { name: 'agent', title: 'The agent beside a booted guest (all six collectors)', cannot: () => (process.getuid?.() !== 0 ? 'not root (it boots the test guest in a network namespace)' : onPath('qemu-system-x86_64') ? null : 'qemu-system-x86_64 is not installed') },
+  { name: 'libvirt', title: 'QMP through libvirt: the cost of a poll', cannot: () => (process.getuid?.() !== 0 ? 'not root (libvirtd runs domains as root here)' : spawnSync('virsh', ['-c', 'qemu:///system', 'version'], { stdio: 'ignore' }).status === 0 ? null : 'no libvirtd answers on qemu:///system (as root: bash scripts/start-libvirtd.sh)') },
   { name: 'verify', title: '`labtel verify` throughput', cannot: () => null },
   { name: 'report', title: '`labtel report` on a one-hour episode', cannot: () => null },
   // Runs anywhere; what needs root (the test networks) or a program that is absent says so in its section.
