@@ -11,11 +11,11 @@ import { tmpDir } from './tmp.js';
 
 export type FakeVirshScenario =
   | 'ok' // query-version and query-status answer; no events
-  | 'huge_reply' // query-status answers with a line of 11 MiB
-  | 'deep_reply' // query-status answers nested 100 deep
+  | 'huge_reply' // query-status answers with a line of 11 MiB, an agent command with one of 5 MiB
+  | 'deep_reply' // query-status and agent commands answer nested 100 deep
   | 'event_flood' // 5,000 STOP events at once
   | 'bad_event' // one event whose data is not JSON, then one good one
-  | 'hang'; // query-status never answers
+  | 'hang'; // query-status and agent commands never answer
 
 const SCRIPT = String.raw`
 import json, os, sys, time
@@ -42,6 +42,16 @@ for line in sys.stdin:
         sys.stderr.write('error: ' + line[len('echo --err -- '):] + '\n'); sys.stderr.flush()
     elif line.startswith('echo -- '):
         out.write(line[len('echo -- '):]); out.flush()
+    elif line.startswith("'qemu-agent-command'"):
+        if scenario == 'huge_reply':
+            out.write('{"return":"' + 'x' * (5 << 20) + '"}\n')
+        elif scenario == 'deep_reply':
+            out.write('{"return":' + '[' * 100 + ']' * 100 + '}\n')
+        elif scenario == 'hang':
+            out.flush(); time.sleep(3600)
+        else:
+            out.write('{"return":[{"cpu":0,"user":7,"system":3}]}\n')
+        out.flush()
     elif 'query-version' in line:
         out.write(version + '\n\n'); out.flush()
     elif 'query-status' in line:
