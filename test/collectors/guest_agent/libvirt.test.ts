@@ -92,8 +92,8 @@ describe('qga through a hostile relay (a stand-in virsh)', () => {
     await waitFor(() => l.reports.filter((m) => /virsh printed a line longer than 1048576 bytes/.test(m)).length >= 2, 'the bound reported twice');
     const r = await l.stop();
     expect(r.counters.connections).toBeGreaterThanOrEqual(2);
-    expect(l.qga().every((q) => q.result === null)).toBe(true);
-    expect(l.qga().length).toBeGreaterThan(0);
+    // The question whose answer ended the shell is not written (as when a socket closes mid-answer), nor anything of the answer.
+    expect(l.qga().filter((q) => q.result !== null)).toEqual([]);
   });
 
   it('an answer nested too deep is a null row with why', async () => {
