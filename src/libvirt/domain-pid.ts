@@ -1,0 +1,55 @@
+// The running domain's QEMU process, from libvirt's pidfile, trusted only as
+// far as the process itself vouches for being that domain: the pidfile is
+// root's (libvirtd writes it), the process's command line carries
+// `-uuid <the domain's uuid>` (libvirt passes it to every QEMU it starts), and
+// its executable looks like QEMU (or one target.executables accepts). A
+// pidfile naming another process is refused, naming the pidfile, the pid,
+// its executable and both uuids.
+import fs from 'node:fs';
+import { checkQemuExecutableOf } from '../qmp/target.js';
+import { executableOf } from '../util/executable.js';
+import { readPidfile } from '../util/pidfile.js';
+import { readBounded } from '../util/read-bounded.js';
+import type { LibvirtDomain } from './domain.js';
+
+/** QEMU's command line for a libvirt domain is a few KiB; past this it is not read further (the -uuid is near its start). */
+const MAX_CMDLINE = 256 << 10;
+
+/** The value after `-uuid` in the process's command line (lowercased), null when it has none, undefined when it cannot be read. */
+export function cmdlineUuid(pid: number, procRoot = '/proc'): string | null | undefined {
+  const r = readBounded(`${procRoot}/${pid}/cmdline`, MAX_CMDLINE);
+  if ('code' in r) return undefined;
+  const argv = r.text.split('\0');
+  const i = argv.indexOf('-uuid');
+  return i >= 0 && i + 1 < argv.length ? argv[i + 1]!.toLowerCase() : null;
+}
+
+export interface DomainPid {
+  pid: number;
+  pidfile: string;
+  exe: string;
+}
+
+/** `pidfile`: libvirt's for the domain (libvirtPidfile). Throws with the reason. */
+export function domainPid(d: LibvirtDomain, pidfile: string, executables: readonly string[], procRoot = '/proc'): DomainPid {
+  let pid: number;
+  try {
+    pid = readPidfile(pidfile).pid;
+  } catch (err) {
+    throw new Error(`libvirt's pidfile for the running domain: ${(err as Error).message}`, { cause: err });
+  }
+  const owner = fs.lstatSync(pidfile).uid;
+  if (owner !== 0) throw new Error(`libvirt's pidfile ${pidfile} is owned by uid ${owner}, not root (libvirtd writes it as root); refusing to trust it`);
+  if (pid === 1 || pid === process.pid) throw new Error(`libvirt's pidfile ${pidfile} names pid ${pid} (${pid === 1 ? 'init' : 'labtel itself'}), never the domain's QEMU; refusing to watch it`);
+  if (!fs.existsSync(`${procRoot}/${pid}/stat`)) throw new Error(`libvirt's pidfile ${pidfile} names pid ${pid}, and there is no such process`);
+  const uuid = cmdlineUuid(pid, procRoot);
+  if (uuid !== d.uuid) {
+    const exe = executableOf(pid, procRoot) ?? 'executable unreadable';
+    const theirs = uuid === undefined ? 'a command line that cannot be read' : uuid === null ? 'no -uuid in its command line' : `-uuid ${uuid}`;
+    throw new Error(
+      `libvirt's pidfile ${pidfile} names pid ${pid} (${exe}), which carries ${theirs}, but the domain ${JSON.stringify(d.domain)} has uuid ${d.uuid}; refusing to watch it`,
+    );
+  }
+  const exe = checkQemuExecutableOf(`libvirt's pidfile ${pidfile} names`, pid, executables, procRoot);
+  return { pid, pidfile, exe };
+}
