@@ -7,7 +7,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { EpisodeClock, takeOrigin } from '../clock/origin.js';
 import { probeCollectors, sourcesOf, specOf } from '../collectors/index.js';
 import type { CollectorSpec } from '../collectors/collector-spec.js';
-import { KNOWN_COLLECTORS, type CollectorName, type Manifest } from '../manifest/schema.js';
+import { KNOWN_COLLECTORS, type CollectorConfigs, type CollectorName, type Manifest } from '../manifest/schema.js';
 import { nativeStatus } from '../native/addon.js';
 import { sysconf } from '../native/sysconf.js';
 import { JsonlWriter } from '../rows/jsonl-writer.js';
@@ -19,7 +19,9 @@ import { hostInventory } from './inventory.js';
 import type { AgentEventRow } from '../rows/agent-rows.js';
 import type { CollectorSummary, EpisodeSummary } from './summary.js';
 import { SelfTelemetry } from './self-telemetry.js';
-import { resolveTarget } from './target.js';
+import { describeTargetDomain, resolveTarget, targetDomain, TargetError } from './target.js';
+import { fillFromDomain, type FilledValue } from '../libvirt/fill-configs.js';
+import type { LibvirtDomain } from '../libvirt/domain.js';
 import { scrubDeep, scrubSecrets } from '../util/scrub-secrets.js';
 import { randomBytes } from 'node:crypto';
 
@@ -63,6 +65,37 @@ export interface Plan {
   handoffs: Partial<Record<CollectorName, unknown>>;
   /** Why the episode cannot start (empty when it can). */
   refusals: string[];
+  /** The collectors' configs as probed and run: the manifest's, with what a target.libvirt_domain filled in. */
+  collectors: Manifest['collectors'];
+  /** For a target.libvirt_domain: the domain as described before the probes (virsh dumpxml), and what it filled. */
+  domain?: LibvirtDomain;
+  filled: FilledValue[];
+  /** Why the target's libvirt domain could not be described (it does not exist or does not run). */
+  domainError?: string;
+}
+
+/**
+ * The target's libvirt domain, described before any collector is probed, and the configs it fills; for any
+ * other target the manifest's configs as they are. What could not be filled makes that collector unavailable.
+ */
+async function fillCollectors(m: Manifest): Promise<Pick<Plan, 'collectors' | 'domain' | 'filled' | 'domainError'> & { problems: Partial<Record<CollectorName, string>> }> {
+  const ref = targetDomain(m.target);
+  if (!ref) return { collectors: m.collectors, filled: [], problems: {} };
+  let domain: LibvirtDomain;
+  try {
+    domain = await describeTargetDomain(ref);
+  } catch (err) {
+    const why = (err as Error).message;
+    const problems: Partial<Record<CollectorName, string>> = {};
+    const c = m.collectors;
+    // What the domain would have filled cannot be: those collectors cannot run (the target refuses anyway).
+    if (c.pcap && c.pcap.iface === undefined) problems.pcap = `collectors.pcap.iface not filled: ${why}`;
+    if (c.qmp && c.qmp.socket === undefined && c.qmp.libvirt === undefined) problems.qmp = `collectors.qmp not filled: ${why}`;
+    if (c.guest_agent && c.guest_agent.socket === undefined && c.guest_agent.libvirt === undefined) problems.guest_agent = `collectors.guest_agent not filled: ${why}`;
+    return { collectors: m.collectors, filled: [], problems, domainError: why };
+  }
+  const f = fillFromDomain(m.collectors, domain);
+  return { collectors: f.collectors, domain, filled: f.filled, problems: f.problems };
 }
 
 /** Decides which collectors run, and why the episode would be refused (labtel check shows it; run refuses). */
@@ -71,17 +104,23 @@ export async function decideCollectors(m: Manifest): Promise<Plan> {
   const skipped: Record<string, CollectorSummary> = {};
   const refusals: string[] = [];
   const handoffs: Plan['handoffs'] = {};
-  const probes = await probeCollectors(m.collectors, handoffs);
+  const fill = await fillCollectors(m);
+  const collectors = fill.collectors;
+  // A collector the domain could not fill is not probed: its problem is the reason.
+  const unfilled = Object.keys(fill.problems) as CollectorName[];
+  const probed = Object.fromEntries(Object.entries(collectors).filter(([k]) => !unfilled.includes(k as CollectorName)));
+  const probes = await probeCollectors(probed as Partial<CollectorConfigs>, handoffs);
+  for (const name of unfilled) probes[name] = { available: false, reason: fill.problems[name]! };
   for (const name of KNOWN_COLLECTORS) {
-    const config = m.collectors[name];
+    const config = collectors[name];
     if (!config || !config.enabled) continue;
     const spec: CollectorSpec = specOf(name);
     const availability = { ...probes[name] };
     // A collector that consumes another's output runs only beside it.
     const needs = spec.needs as CollectorName | undefined;
-    if (availability.available && needs && !(m.collectors[needs]?.enabled && probes[needs].available)) {
+    if (availability.available && needs && !(collectors[needs]?.enabled && probes[needs].available)) {
       availability.available = false;
-      availability.reason = m.collectors[needs]?.enabled
+      availability.reason = collectors[needs]?.enabled
         ? `it takes its input from collectors.${needs}, which cannot run: ${probes[needs].reason}`
         : `it takes its input from collectors.${needs}: enable that collector too`;
       probes[name] = availability;
@@ -98,12 +137,14 @@ export async function decideCollectors(m: Manifest): Promise<Plan> {
   // An output_dir that is a symlink is refused: labtel writes nothing through one.
   const dirProblem = outputDirProblem(m.output_dir);
   if (dirProblem) refusals.unshift(dirProblem);
-  return { run, skipped, probes, handoffs, refusals };
+  return { run, skipped, probes, handoffs, refusals, collectors, filled: fill.filled, ...(fill.domain ? { domain: fill.domain } : {}), ...(fill.domainError ? { domainError: fill.domainError } : {}) };
 }
 
 /** decideCollectors(), throwing RunRefused when the episode cannot start. */
 export async function planCollectors(m: Manifest): Promise<Plan> {
   const plan = await decideCollectors(m);
+  // A domain that does not exist or does not run is the target's refusal, said first.
+  if (plan.domainError) throw new TargetError(plan.domainError);
   if (plan.refusals.length) throw new RunRefused(plan.refusals.join('\n'));
   return plan;
 }
@@ -122,8 +163,8 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
   // What the agent prints, records or sends is scrubbed of anything credential-shaped (util/scrub-secrets.ts).
   const log = opts.log ? (l: string) => opts.log!(scrubSecrets(l)) : () => {};
   const plan = await planCollectors(m);
-  const qmp = m.collectors.qmp;
-  const target = await resolveTarget(m.target, { qmpSocket: qmp?.enabled && plan.run.some((p) => p.name === 'qmp') ? qmp.socket : undefined });
+  const qmp = plan.collectors.qmp;
+  const target = await resolveTarget(m.target, { qmpSocket: qmp?.enabled && plan.run.some((p) => p.name === 'qmp') ? qmp.socket : undefined, domain: plan.domain });
   const dir = path.resolve(m.output_dir);
   prepareEpisodeDir(dir, opts.force ?? false);
   const episode = m.episode ?? path.basename(dir);
@@ -142,7 +183,9 @@ async function runWith(opts: RunOptions, stop: EpisodeStop): Promise<RunResult> 
     native: nativeStatus(),
     // What each collector found on this host before the run (perf: paranoid level and the events that count).
     preflight: plan.probes,
-    manifest: m,
+    // With what a libvirt domain filled in (verify reads the configs from here), and where each value came from.
+    manifest: { ...m, collectors: plan.collectors },
+    ...(plan.filled.length ? { filled: plan.filled } : {}),
     host,
   }));
 

@@ -1,5 +1,6 @@
 // Resolves the manifest's target to a live pid before any collector starts:
-// a pid, a pidfile, or QEMU's QMP socket. No peer chooses what labtel
+// a pid, a pidfile, QEMU's QMP socket, or a libvirt domain (libvirt/: its
+// pidfile, held to the domain's uuid, and its vCPU threads through libvirt). No peer chooses what labtel
 // watches: a QMP socket's target is the process at its other end (its peer
 // credentials), owning every vCPU thread QEMU names and running QEMU's
 // executable (or one target.executables accepts); a pidfile target is held
@@ -16,6 +17,11 @@ import { nativePeerPid } from '../native/peer-cred.js';
 import { qmpTarget } from '../qmp/target.js';
 import { executableOf, uidOf } from '../util/executable.js';
 import { readPidfile } from '../util/pidfile.js';
+import { DEFAULT_LIBVIRT_URI, type LibvirtRef } from '../libvirt/ref.js';
+import { describeDomain, type LibvirtDomain } from '../libvirt/domain.js';
+import { domainPid } from '../libvirt/domain-pid.js';
+import { domainThreads } from '../libvirt/domain-threads.js';
+import { libvirtPidfile } from '../libvirt/pidfile-path.js';
 import { processIdentity } from '../util/process-identity.js';
 
 export class TargetError extends Error {
@@ -30,13 +36,51 @@ function fileOwner(file: string): number | null {
   }
 }
 
-export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: string; qmpSocket?: string } = {}): Promise<ResolvedTarget> {
+/** The target's libvirt domain (name and connection), when it names one. */
+export function targetDomain(t: Manifest['target']): LibvirtRef | null {
+  return t.libvirt_domain === undefined ? null : { domain: t.libvirt_domain, uri: t.libvirt_uri ?? DEFAULT_LIBVIRT_URI };
+}
+
+/** The target's libvirt domain as virsh dumpxml describes it; a TargetError when it does not exist or does not run. */
+export async function describeTargetDomain(ref: LibvirtRef): Promise<LibvirtDomain> {
+  try {
+    return await describeDomain(ref);
+  } catch (err) {
+    throw new TargetError(`target.libvirt_domain: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * `domain`: the target's domain as described before the collectors were planned (run and check describe it
+ * first, to fill the collectors' configs), so that both read the same description; else described here.
+ */
+export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: string; qmpSocket?: string; domain?: LibvirtDomain } = {}): Promise<ResolvedTarget> {
   const procRoot = opts.procRoot ?? '/proc';
-  const r = await resolve(t, procRoot, opts.qmpSocket);
+  const ref = targetDomain(t);
+  const r = ref ? await resolveDomain(opts.domain ?? (await describeTargetDomain(ref)), t.executables ?? [], procRoot) : await resolve(t, procRoot, opts.qmpSocket);
   // Read once the checks are done: which process they vouched for, should its pid be reused before the collectors start.
   const id = processIdentity(r.pid, procRoot);
   if (id === null) throw new TargetError(`target: pid ${r.pid} exited while it was being checked`);
   return { ...r, starttime: id.starttime };
+}
+
+async function resolveDomain(d: LibvirtDomain, executables: string[], procRoot: string): Promise<ResolvedTarget> {
+  try {
+    const pidfile = libvirtPidfile(d);
+    const p = domainPid(d, pidfile, executables, procRoot);
+    const threads = await domainThreads(d, p.pid, pidfile, procRoot);
+    return {
+      pid: p.pid,
+      pidfile,
+      exe: p.exe,
+      vcpu_threads: threads.vcpuThreads,
+      io_threads: threads.ioThreads,
+      ...(executables.length ? { executables } : {}),
+      libvirt: { domain: d.domain, uri: d.uri, id: d.id, uuid: d.uuid, pidfile, interfaces: d.interfaces, channels: d.channels },
+    };
+  } catch (err) {
+    throw new TargetError(`target.libvirt_domain: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 async function resolve(t: Manifest['target'], procRoot: string, qmpSocket: string | undefined): Promise<ResolvedTarget> {

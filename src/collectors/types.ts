@@ -4,6 +4,23 @@ import type { MessagePort } from 'node:worker_threads';
 import type { EpisodeClock } from '../clock/origin.js';
 import type { CollectorConfigs, CollectorName } from '../manifest/schema.js';
 import type { JsonlWriter } from '../rows/jsonl-writer.js';
+import type { DomainChannel, DomainInterface } from '../libvirt/domain-xml.js';
+
+/** A target.libvirt_domain as it was resolved: what libvirt said of the running domain (virsh dumpxml). */
+export interface ResolvedLibvirt {
+  domain: string;
+  uri: string;
+  /** libvirt's id of the running domain. */
+  id: number;
+  /** The domain's uuid, which the target's command line carries (-uuid). */
+  uuid: string;
+  /** libvirt's pidfile the pid came from (also ResolvedTarget.pidfile, followed across restarts). */
+  pidfile: string;
+  /** Its network interfaces: the tap (<target dev>), mac and bridge. */
+  interfaces: DomainInterface[];
+  /** Its channels: virtio-serial port name, the host end's mode and path, the guest end's state. */
+  channels: DomainChannel[];
+}
 
 export interface Availability {
   available: boolean;
@@ -18,7 +35,10 @@ export interface Availability {
 
 export interface ResolvedTarget {
   pid: number;
+  /** target.pidfile; for a libvirt_domain target, libvirt's pidfile (proc and perf follow a domain restart through it). */
   pidfile?: string;
+  /** For a target.libvirt_domain: the domain as resolved. */
+  libvirt?: ResolvedLibvirt;
   /** target.qmp_socket; for a pidfile target, collectors.qmp.socket, which it was checked against (the follower holds each restart to it: PidfileFollowerOptions.qmpSocket). */
   qmp_socket?: string;
   /** Its starttime (/proc/PID/stat) once checked: a collector that finds another process under this pid when it starts (the pid reused) must not watch it. */

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { formatIssues } from './format-error.js';
-import { manifestSchema, type Manifest } from './schema.js';
+import { manifestSchema, unfilledKeys, type Manifest } from './schema.js';
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
@@ -10,6 +10,8 @@ export class ManifestError extends Error {
 export function parseManifest(data: unknown, where = 'manifest'): Manifest {
   const r = manifestSchema.safeParse(data, { reportInput: true });
   if (!r.success) throw new ManifestError(`${where} is not valid:\n${formatIssues(r.error.issues)}`);
+  const unfilled = unfilledKeys(r.data);
+  if (unfilled.length) throw new ManifestError(`${where} is not valid:\n${unfilled.join('\n')}`);
   return r.data;
 }
 

@@ -10,6 +10,7 @@ import { isPcapHandoff, pcapHandoff, type PcapPreflight } from '../../src/collec
 import { which } from '../../src/util/which.js';
 import { LABTEL_BIN } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import type { CollectorConfigs } from '../../src/manifest/schema.js';
 
 describe('the preflight handoff', () => {
   // regression for: perf's worker ran the `perf stat ... true` preflight again after the agent's thread had (issue 19: start-up CPU).
@@ -54,7 +55,7 @@ describe('the preflight handoff', () => {
   // regression for: pcap's real probe giving no handoff its run recognizes (a field of PcapPreflight renamed, the probe
   // returning before it), so the worker silently checked again: two more tcpdump starts per episode, the same rows.
   it("pcap's probe with a config gives a handoff its run takes (the real tcpdump, on lo)", async () => {
-    const a = await pcap.probe(pcapConfig.parse({ iface: 'lo' }));
+    const a = await pcap.probe((pcapConfig.parse({ iface: 'lo' }) as CollectorConfigs['pcap']));
     expect(a.available, a.reason).toBe(true);
     expect(isPcapHandoff(structuredClone(a.handoff)), JSON.stringify(a.handoff)).toBe(true);
   });

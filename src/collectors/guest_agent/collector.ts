@@ -2,10 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Collector } from '../types.js';
 import { unsafeSocketDir } from '../../util/unix-listen.js';
+import { agentPreflight } from '../../libvirt/probe.js';
 
 export const guestAgent: Collector<'guest_agent'> = {
   async probe(config) {
-    if (!config) return { available: true, reason: 'needs the guest channel (collectors.guest_agent.socket)' };
+    if (!config) return { available: true, reason: 'needs the guest channel (collectors.guest_agent.socket), or a libvirt domain with the guest agent\'s channel (protocol qga)' };
+    if (config.libvirt) return agentPreflight(config.libvirt);
+    if (config.socket === undefined) return { available: false, reason: 'no guest channel: name collectors.guest_agent.socket' };
     if (config.mode === 'listen') {
       const dir = path.dirname(path.resolve(config.socket));
       if (!fs.existsSync(dir)) return { available: false, reason: `cannot listen on ${config.socket}: ${dir} does not exist` };

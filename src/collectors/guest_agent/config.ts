@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { collectorCommon, expected, nonEmptyString, positiveInt } from '../../schema/common.js';
+import { libvirtRef } from '../../libvirt/ref-config.js';
 
 /** The largest max_line_bytes: 15 MiB, so a row (the line plus at most 1 KiB) stays under verify's and report's 16 MiB lines. */
 export const MAX_LINE_BYTES = 15 << 20;
@@ -7,7 +8,12 @@ export const MAX_LINE_BYTES = 15 << 20;
 export const guestAgentConfig = z
   .strictObject({
     ...collectorCommon,
-    socket: nonEmptyString('a unix socket path').describe('Host end of the virtio-serial channel.'),
+    socket: nonEmptyString('a unix socket path')
+      .optional()
+      .describe("Host end of the virtio-serial channel. Without it, a target.libvirt_domain fills it: for jsonl, the unix socket of the domain's org.labtel.telemetry.0 channel (mode connect when QEMU binds it); for qga, libvirt's agent channel (see libvirt)."),
+    libvirt: libvirtRef
+      .optional()
+      .describe("protocol qga only: the stock guest agent through libvirt, which owns its channel (org.qemu.guest_agent.0), with virsh qemu-agent-command. Filled from target.libvirt_domain when the domain has that channel and socket is not given."),
     mode: z
       .enum(['connect', 'listen'], { error: expected('"connect" or "listen"') })
       .default('connect')
@@ -36,4 +42,6 @@ export const guestAgentConfig = z
       .default(1024)
       .describe("MiB of rows the guest's lines (or qga answers) may make labtel write in the whole episode; past it they are dropped and counted in dropped_total_cap, and the channel rows go on."),
   })
+  .refine((c) => c.socket === undefined || c.libvirt === undefined, { error: 'expected one of "socket" or "libvirt", not both', path: ['libvirt'] })
+  .refine((c) => c.libvirt === undefined || c.protocol === 'qga', { error: 'libvirt carries only protocol "qga" (the jsonl channel is a socket: name it in socket)', path: ['libvirt'] })
   .describe('Telemetry from inside the guest over virtio-serial (untrusted input).');

@@ -4,6 +4,8 @@ import { isPcapHandoff, pcapHandoff, pcapPreflight } from './preflight.js';
 
 export const pcap: Collector<'pcap'> = {
   async probe(config) {
+    // Filled from a libvirt domain before the probe when the manifest leaves it out; a library caller may not have.
+    if (config && config.iface === undefined) return { available: false, reason: 'no interface: name collectors.pcap.iface' };
     const p = pcapPreflight(config);
     if (p.error) return { available: false, reason: p.error };
     if (!config) return { available: true, reason: `tcpdump at ${p.tcpdump}` };

@@ -13,7 +13,8 @@ export const pcapConfig = z
     iface: z
       .string({ error: expected('an interface name') })
       .regex(IFACE_NAME, { error: expected('an interface name (1-15 of A-Z a-z 0-9 _ . -)') })
-      .describe("The guest's tap or bridge."),
+      .optional()
+      .describe("The guest's tap or bridge. Without it, a target.libvirt_domain fills it with the domain's tap when it has exactly one."),
     snaplen: positiveInt().max(262144, { error: expected('a snaplen of at most 262144') }).default(262144).describe('Bytes kept per packet.'),
     filter: nonEmptyString('a BPF filter').optional().describe('A BPF filter expression for tcpdump.'),
     interval_ms: positiveInt().default(1000).describe('Period of pcap rows, ms.'),

@@ -6,19 +6,20 @@ import { describe, expect, it } from 'vitest';
 import { capMask } from '../../../src/collectors/pcap/capture-identity.js';
 import { pcapConfig } from '../../../src/collectors/pcap/config.js';
 import { tcpdumpCaptureArgs, tcpdumpCheckArgs, tcpdumpWrapper } from '../../../src/collectors/pcap/tcpdump-args.js';
+import type { CollectorConfigs } from '../../../src/manifest/schema.js';
 
 describe('tcpdump argv', () => {
   // Regression for: `-Z USER` made tcpdump drop root after the capture opened; the uid change cleared the
   // parent-death signal, and an idle tcpdump outlived a SIGKILLed agent.
   it('never asks tcpdump to change user, even with collectors.pcap.user set', () => {
-    const c = pcapConfig.parse({ iface: 'tap0', user: 'nobody', filter: 'not port 22' });
+    const c = (pcapConfig.parse({ iface: 'tap0', user: 'nobody', filter: 'not port 22' }) as CollectorConfigs['pcap']);
     expect(tcpdumpCaptureArgs(c)).toEqual(['-i', 'tap0', '-U', '-w', '-', '-s', '262144', '--time-stamp-precision', 'nano', '--', 'not port 22']);
     expect(tcpdumpCheckArgs(c)).toEqual(['-d', '-i', 'tap0', '-s', '262144', '--', 'not port 22']);
     expect(tcpdumpCaptureArgs(c)).not.toContain('-Z');
   });
 
   it('a filter that looks like options stays after --', () => {
-    const c = pcapConfig.parse({ iface: 'tap0', filter: '-w /etc/passwd' });
+    const c = (pcapConfig.parse({ iface: 'tap0', filter: '-w /etc/passwd' }) as CollectorConfigs['pcap']);
     const argv = tcpdumpCaptureArgs(c);
     expect(argv.slice(-2)).toEqual(['--', '-w /etc/passwd']);
     expect(argv.indexOf('--')).toBe(argv.length - 2);

@@ -14,6 +14,7 @@ import { LABTEL_BIN, ROOT } from '../../helpers/cli.js';
 import { has, isRoot } from '../../helpers/programs.js';
 import { tmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
+import type { CollectorConfigs } from '../../../src/manifest/schema.js';
 
 const exec = promisify(execFile);
 
@@ -39,7 +40,7 @@ function preflightWithPath(dirs: string[], config: object) {
   const saved = process.env.PATH;
   process.env.PATH = dirs.join(':');
   try {
-    return pcapPreflight(pcapConfig.parse(config));
+    return pcapPreflight(pcapConfig.parse(config) as CollectorConfigs['pcap']);
   } finally {
     process.env.PATH = saved;
   }
