@@ -20,6 +20,17 @@ describe('manifest', () => {
     expect(m.collectors.perf).toBeUndefined();
   });
 
+  it('accepts a target naming only a libvirt domain, with collectors that name nothing (the domain fills them)', () => {
+    const m = parseManifest({ output_dir: 'ep', target: { libvirt_domain: 'lab-vm1' }, collectors: { proc: {}, perf: {}, pcap: {}, netflow: {}, qmp: {}, guest_agent: {} } });
+    expect(m.target).toEqual({ libvirt_domain: 'lab-vm1' });
+    expect(m.collectors.pcap!.iface).toBeUndefined();
+    expect(m.collectors.qmp!.socket).toBeUndefined();
+    expect(m.collectors.guest_agent!.socket).toBeUndefined();
+    const q = parseManifest({ output_dir: 'ep', target: { pid: 1 }, collectors: { qmp: { libvirt: { domain: 'vm' } }, guest_agent: { protocol: 'qga', libvirt: { domain: 'vm', uri: 'qemu:///session' } } } });
+    expect(q.collectors.qmp!.libvirt).toEqual({ domain: 'vm', uri: 'qemu:///system' });
+    expect(q.collectors.guest_agent!.libvirt).toEqual({ domain: 'vm', uri: 'qemu:///session' });
+  });
+
   it('knows the six collectors, in the field\'s names', () => {
     expect(KNOWN_COLLECTORS).toEqual(['proc', 'perf', 'pcap', 'netflow', 'qmp', 'guest_agent']);
   });
@@ -49,9 +60,15 @@ describe('manifest', () => {
     [{ ...minimal, output_dir: undefined }, 'output_dir: required: a directory path'],
     [{ ...minimal, target: { pid: -1 } }, 'target.pid: expected a process id, got -1'],
     [{ ...minimal, target: { name: 'qemu' } }, 'target.name: unknown key, got "qemu"'],
-    [{ ...minimal, target: {} }, 'target: expected exactly one of "pid", "pidfile" or "qmp_socket", got {}'],
-    [{ ...minimal, target: { pid: 1, pidfile: '/p' } }, 'target: expected exactly one of "pid", "pidfile" or "qmp_socket", got {"pid":1,"pidfile":"/p"}'],
-    [{ ...minimal, target: 1234 }, 'target: expected {"pid": N}, {"pidfile": PATH} or {"qmp_socket": PATH}, got 1234'],
+    [{ ...minimal, target: {} }, 'target: expected exactly one of "pid", "pidfile", "qmp_socket" or "libvirt_domain", got {}'],
+    [{ ...minimal, target: { pid: 1, pidfile: '/p' } }, 'target: expected exactly one of "pid", "pidfile", "qmp_socket" or "libvirt_domain", got {"pid":1,"pidfile":"/p"}'],
+    [{ ...minimal, target: 1234 }, 'target: expected {"pid": N}, {"pidfile": PATH}, {"qmp_socket": PATH} or {"libvirt_domain": NAME}, got 1234'],
+    [{ ...minimal, target: { pid: 1, libvirt_domain: 'vm' } }, 'target: expected exactly one of "pid", "pidfile", "qmp_socket" or "libvirt_domain", got {"pid":1,"libvirt_domain":"vm"}'],
+    [{ ...minimal, target: { pid: 1, libvirt_uri: 'qemu:///system' } }, 'target.libvirt_uri: target.libvirt_uri goes only with target.libvirt_domain, got {"pid":1,"libvirt_uri":"qemu:///system"}'],
+    [{ ...minimal, target: { libvirt_domain: '-vm' } }, 'target.libvirt_domain: expected a libvirt domain name of 1 to 64 letters, digits, ".", "_", "+" or "-", not starting with "-" or ".", got "-vm"'],
+    [{ ...minimal, target: { libvirt_domain: 'vm', libvirt_uri: 'qemu+ssh://h/system' } }, 'target.libvirt_uri: expected a local libvirt QEMU URI: qemu:///system, qemu:///session, or qemu+unix:///system?socket=/path, got "qemu+ssh://h/system"'],
+    [{ ...minimal, collectors: { qmp: { socket: '/s', libvirt: { domain: 'vm' } } } }, 'collectors.qmp.libvirt: expected "socket" or "libvirt", not both, got {"domain":"vm","uri":"qemu:///system"}'],
+    [{ ...minimal, collectors: { guest_agent: { libvirt: { domain: 'vm' } } } }, 'collectors.guest_agent.libvirt: expected protocol "qga" with libvirt (a jsonl channel is a socket: name it in socket), got {"domain":"vm","uri":"qemu:///system"}'],
     [{ ...minimal, duration_s: '2' }, 'duration_s: expected a positive number of seconds, got "2"'],
     [{ ...minimal, duration_s: 4e7 }, 'duration_s: expected at most 31536000 seconds (a year), got 40000000'],
     [{ ...minimal, collectors: { pcap: { iface: 'eth0; rm -rf /' } } }, 'collectors.pcap.iface: expected an interface name (1-15 of A-Z a-z 0-9 _ . -), got "eth0; rm -rf /"'],
@@ -59,6 +76,10 @@ describe('manifest', () => {
     [{ ...minimal, collectors: { guest_agent: { socket: '/s', mode: 'both' } } }, 'collectors.guest_agent.mode: expected "connect" or "listen", got "both"'],
     [{ ...minimal, collectors: { perf: { events: [] } } }, 'collectors.perf.events: expected at least one event, got []'],
     [{ ...minimal, collectors: [] }, 'collectors: expected an object of collectors, got []'],
+    // Regression for: socket and iface became optional for a libvirt domain to fill; for any other target they are still required.
+    [{ ...minimal, collectors: { qmp: {} } }, 'collectors.qmp.socket: required: a unix socket path, or collectors.qmp.libvirt (only a target.libvirt_domain fills it from the domain)'],
+    [{ ...minimal, collectors: { guest_agent: {} } }, 'collectors.guest_agent.socket: required: a unix socket path (only a target.libvirt_domain fills it from the domain)'],
+    [{ ...minimal, collectors: { pcap: {} } }, 'collectors.pcap.iface: required: an interface name (only a target.libvirt_domain fills it from the domain)'],
   ])('names the key and the value received (%#)', (data, line) => {
     expect(errorOf(data).split('\n')).toContain(line);
   });

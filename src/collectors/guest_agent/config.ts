@@ -42,6 +42,9 @@ export const guestAgentConfig = z
       .default(1024)
       .describe("MiB of rows the guest's lines (or qga answers) may make labtel write in the whole episode; past it they are dropped and counted in dropped_total_cap, and the channel rows go on."),
   })
-  .refine((c) => c.socket === undefined || c.libvirt === undefined, { error: 'expected one of "socket" or "libvirt", not both', path: ['libvirt'] })
-  .refine((c) => c.libvirt === undefined || c.protocol === 'qga', { error: 'libvirt carries only protocol "qga" (the jsonl channel is a socket: name it in socket)', path: ['libvirt'] })
+  .superRefine((c, ctx) => {
+    if (c.libvirt === undefined) return;
+    if (c.socket !== undefined) ctx.addIssue({ code: 'custom', path: ['libvirt'], input: c.libvirt, message: 'expected "socket" or "libvirt", not both' });
+    else if (c.protocol !== 'qga') ctx.addIssue({ code: 'custom', path: ['libvirt'], input: c.libvirt, message: 'expected protocol "qga" with libvirt (a jsonl channel is a socket: name it in socket)' });
+  })
   .describe('Telemetry from inside the guest over virtio-serial (untrusted input).');

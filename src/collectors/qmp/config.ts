@@ -21,5 +21,7 @@ export const qmpConfig = z
         "Bytes of qmp_event rows taken per second (each event's name and data as written, plus 512 for the rest of its row), in bursts of up to one second's worth (an event larger than that passes only when none passed for a while, so the rate holds); the excess is dropped and counted (events_dropped, summary.json).",
       ),
   })
-  .refine((c) => c.socket === undefined || c.libvirt === undefined, { error: 'expected one of "socket" or "libvirt", not both', path: ['libvirt'] })
+  .superRefine((c, ctx) => {
+    if (c.socket !== undefined && c.libvirt !== undefined) ctx.addIssue({ code: 'custom', path: ['libvirt'], input: c.libvirt, message: 'expected "socket" or "libvirt", not both' });
+  })
   .describe("QEMU's monitor: status, block stats, KVM stats, lifecycle events.");
