@@ -1,0 +1,126 @@
+// A transient, paused TCG domain of the test's own on the running libvirtd
+// (qemu:///system): the test guest's kernel and initramfs, 128 MiB, 2 vCPUs,
+// taps libvirt makes (type ethernet, named ltg<hex>), labtel's telemetry
+// channel (unix, bind, in a temp directory) and the guest agent's channel.
+// Destroyed by destroyDomains() (each test file's afterAll); a transient
+// domain leaves nothing behind once destroyed (libvirt removes its taps).
+// Outside CI, no libvirtd skips; under CI it throws (programs.ts available()).
+import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { available, has, isRoot } from './programs.js';
+
+export const LIBVIRT_URI = 'qemu:///system';
+const KERNEL = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../main/build-guest');
+
+/** The test guest's kernel and initramfs (scripts/build-test-guest.sh builds them into build-guest/). */
+export function guestImages(): { kernel: string; initrd: string } | null {
+  for (const dir of [path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../build-guest'), KERNEL, '/work/main/build-guest']) {
+    const kernel = path.join(dir, 'vmlinuz');
+    const initrd = path.join(dir, 'initramfs.gz');
+    if (fs.existsSync(kernel) && fs.existsSync(initrd)) return { kernel, initrd };
+  }
+  return null;
+}
+
+let seen: boolean | undefined;
+/** Whether a libvirtd answers on qemu:///system, as root, with the test guest built; under CI its absence throws. */
+export function hasLibvirtd(): boolean {
+  if (seen === undefined) {
+    seen = has('virsh') && isRoot() && spawnSync('virsh', ['-c', LIBVIRT_URI, 'uri'], { stdio: 'ignore', timeout: 15_000 }).status === 0;
+    seen = available(seen, `no libvirtd answers on ${LIBVIRT_URI} (virsh -c ${LIBVIRT_URI} uri failed)`);
+    if (seen) seen = available(guestImages() !== null, 'the test guest is not built (build-guest/vmlinuz, initramfs.gz)');
+  }
+  return seen;
+}
+
+export const virsh = (...args: string[]): string => execFileSync('virsh', ['-q', '-c', LIBVIRT_URI, ...args], { encoding: 'utf8', timeout: 30_000 });
+
+export interface TestDomain {
+  name: string;
+  uuid: string;
+  /** The taps libvirt made for it. */
+  taps: string[];
+  /** Host end of its org.labtel.telemetry.0 channel (QEMU binds it), when it has one. */
+  telemetry: string | null;
+  dir: string;
+  pidfile: string;
+  pid(): number;
+}
+
+const made: TestDomain[] = [];
+const defined: string[] = [];
+
+export interface DomainOptions {
+  /** How many taps (default 1). */
+  taps?: number;
+  telemetry?: boolean;
+  qga?: boolean;
+  /** Define it (persistent) without starting it: a domain that is not running. */
+  defineOnly?: boolean;
+}
+
+export function domainXml(name: string, uuid: string, dir: string, taps: string[], o: DomainOptions): string {
+  const img = guestImages()!;
+  const ifaces = taps.map((t) => `<interface type='ethernet'><target dev='${t}'/><model type='virtio'/></interface>`).join('\n    ');
+  const tel = o.telemetry === false ? '' : `<channel type='unix'><source mode='bind' path='${dir}/tel.sock'/><target type='virtio' name='org.labtel.telemetry.0'/></channel>`;
+  const qga = o.qga === false ? '' : `<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>`;
+  return `<domain type='qemu'>
+  <name>${name}</name>
+  <uuid>${uuid}</uuid>
+  <memory unit='MiB'>128</memory>
+  <vcpu>2</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${img.kernel}</kernel><initrd>${img.initrd}</initrd><cmdline>console=ttyS0 quiet</cmdline></os>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    ${ifaces}
+    ${tel}
+    ${qga}
+    <serial type='pty'/>
+  </devices>
+</domain>`;
+}
+
+/** A new domain, started paused (or only defined), named lvtarget-<hex>. */
+export function startDomain(o: DomainOptions = {}): TestDomain {
+  const hex = crypto.randomBytes(3).toString('hex');
+  const name = `lvtarget-${hex}`;
+  const uuid = crypto.randomUUID();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lvtarget-dom-'));
+  const taps = Array.from({ length: o.taps ?? 1 }, (_, i) => `ltg${hex}${i}`);
+  const file = path.join(dir, 'domain.xml');
+  fs.writeFileSync(file, domainXml(name, uuid, dir, taps, o));
+  const pidfile = `/run/libvirt/qemu/${name}.pid`;
+  const d: TestDomain = {
+    name,
+    uuid,
+    taps,
+    telemetry: o.telemetry === false ? null : path.join(dir, 'tel.sock'),
+    dir,
+    pidfile,
+    pid: () => Number(fs.readFileSync(pidfile, 'latin1').trim()),
+  };
+  if (o.defineOnly) {
+    virsh('define', file);
+    defined.push(name);
+  } else {
+    made.push(d);
+    virsh('create', file, '--paused');
+  }
+  return d;
+}
+
+/** Destroys every domain startDomain created (and undefines the defined ones), removing their directories. */
+export function destroyDomains(): void {
+  const errors: string[] = [];
+  for (const d of made.splice(0)) {
+    const r = spawnSync('virsh', ['-q', '-c', LIBVIRT_URI, 'destroy', d.name], { encoding: 'utf8', timeout: 30_000 });
+    if (r.status !== 0 && !/not found|failed to get domain/.test(r.stderr)) errors.push(`virsh destroy ${d.name}: ${r.stderr.trim()}`);
+    fs.rmSync(d.dir, { recursive: true, force: true });
+  }
+  for (const name of defined.splice(0)) spawnSync('virsh', ['-q', '-c', LIBVIRT_URI, 'undefine', name], { stdio: 'ignore', timeout: 30_000 });
+  if (errors.length) throw new Error(errors.join('\n'));
+}

@@ -1,0 +1,151 @@
+// A libvirt domain as the target, against the real libvirtd: the domains are
+// the test's own (transient, paused TCG guests), destroyed after the file.
+import fs from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveTarget } from '../../src/agent/target.js';
+import { decideCollectors } from '../../src/agent/run-episode.js';
+import { describeDomain } from '../../src/libvirt/domain.js';
+import { domainPid } from '../../src/libvirt/domain-pid.js';
+import { parseManifest } from '../../src/manifest/load.js';
+import { LABTEL_BIN } from '../helpers/cli.js';
+import { destroyDomains, hasLibvirtd, LIBVIRT_URI, startDomain, type TestDomain } from '../helpers/libvirtd.js';
+import { tmpDir } from '../helpers/tmp.js';
+
+const exec = promisify(execFile);
+const QEMU = '/usr/bin/qemu-system-x86_64';
+const SIX = { proc: {}, perf: {}, pcap: {}, netflow: {}, qmp: {}, guest_agent: {} };
+
+/** Rewrites a root-owned pidfile for the length of `fn`, then puts its exact bytes back. */
+async function withPidfile<T>(file: string, content: string, fn: () => Promise<T>): Promise<T> {
+  const saved = fs.readFileSync(file);
+  fs.writeFileSync(file, content);
+  try {
+    return await fn();
+  } finally {
+    fs.writeFileSync(file, saved);
+  }
+}
+
+describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd', () => {
+  let a: TestDomain; // one tap, both channels
+  let b: TestDomain; // two taps, no channels
+  let stopped: TestDomain; // defined, never started
+  beforeAll(() => {
+    a = startDomain();
+    b = startDomain({ taps: 2, telemetry: false, qga: false });
+    stopped = startDomain({ defineOnly: true });
+  });
+  afterAll(() => destroyDomains());
+
+  it("resolves the pid from libvirt's pidfile, held to the domain's uuid, with its vCPU threads, tap and channels", async () => {
+    const t = await resolveTarget({ libvirt_domain: a.name });
+    expect(t.pid).toBe(a.pid());
+    expect(t.pidfile).toBe(`/run/libvirt/qemu/${a.name}.pid`); // followed across restarts as a pidfile target's
+    expect(fs.readFileSync(`/proc/${t.pid}/cmdline`, 'latin1').split('\0')).toContain(a.uuid);
+    expect(t.exe).toBe(QEMU);
+    const vcpus = Object.entries(t.vcpu_threads ?? {});
+    expect(vcpus.map(([, i]) => i).sort()).toEqual([0, 1]);
+    for (const [tid] of vcpus) expect(fs.existsSync(`/proc/${t.pid}/task/${tid}`), `vCPU thread ${tid} is the pid's own`).toBe(true);
+    expect(t.libvirt).toMatchObject({ domain: a.name, uri: LIBVIRT_URI, uuid: a.uuid, pidfile: t.pidfile });
+    expect(t.libvirt!.interfaces).toHaveLength(1);
+    expect(t.libvirt!.interfaces[0]).toMatchObject({ type: 'ethernet', dev: a.taps[0] });
+    expect(t.libvirt!.interfaces[0]!.mac).toMatch(/^52:54:00:/);
+    expect(fs.existsSync(`/sys/class/net/${a.taps[0]}`)).toBe(true);
+    const byName = Object.fromEntries(t.libvirt!.channels.map((c) => [c.name, c]));
+    expect(byName['org.labtel.telemetry.0']).toMatchObject({ type: 'unix', mode: 'bind', path: a.telemetry });
+    expect(byName['org.qemu.guest_agent.0']).toMatchObject({ type: 'unix', mode: 'bind' });
+    expect(byName['org.qemu.guest_agent.0']!.path).toMatch(/org\.qemu\.guest_agent\.0$/);
+  });
+
+  // Regression for: a pidfile naming another process was taken at its word. Here it names another domain's QEMU, which
+  // passes every other check (root's pidfile, QEMU's executable, a live process): only its -uuid tells it apart.
+  it("refuses libvirt's pidfile rewritten to name another domain's QEMU, naming the pidfile, the pid, its exe and both uuids", async () => {
+    const other = b.pid();
+    const why = `libvirt's pidfile ${a.pidfile} names pid ${other} (${QEMU}), which carries -uuid ${b.uuid}, but the domain "${a.name}" has uuid ${a.uuid}; refusing to watch it`;
+    const d = await describeDomain({ domain: a.name, uri: LIBVIRT_URI });
+    await withPidfile(a.pidfile, String(other), async () => {
+      expect(() => domainPid(d, a.pidfile, [])).toThrow(why);
+      await expect(resolveTarget({ libvirt_domain: a.name })).rejects.toThrow(`target.libvirt_domain: ${why}`);
+    });
+    // A process without -uuid at all (labtel's own parent shell would do; this test's node process is labtel's pid): one that is not QEMU.
+    await withPidfile(a.pidfile, String(process.ppid), async () => {
+      await expect(resolveTarget({ libvirt_domain: a.name })).rejects.toThrow(/which carries no -uuid in its command line, but the domain/);
+    });
+    expect((await resolveTarget({ libvirt_domain: a.name })).pid).toBe(a.pid()); // restored
+  });
+
+  it('refuses a domain that does not exist, and one that does not run, naming it and the URI', async () => {
+    await expect(resolveTarget({ libvirt_domain: 'lvtarget-nosuch' })).rejects.toThrow(
+      `target.libvirt_domain: virsh dumpxml (domain "lvtarget-nosuch" on ${LIBVIRT_URI}): error: failed to get domain 'lvtarget-nosuch'`,
+    );
+    await expect(resolveTarget({ libvirt_domain: stopped.name })).rejects.toThrow(
+      `target.libvirt_domain: domain "${stopped.name}" on ${LIBVIRT_URI} is not running (its XML has no id); start it first (virsh -c ${LIBVIRT_URI} start ${stopped.name})`,
+    );
+  });
+
+  it('fills the collectors from the domain before they are probed: all six planned for a manifest naming only the domain', async () => {
+    const m = parseManifest({ output_dir: tmpDir(), target: { libvirt_domain: a.name }, collectors: SIX });
+    const plan = await decideCollectors(m);
+    expect(plan.refusals).toEqual([]);
+    expect(plan.run.map((p) => p.name).sort()).toEqual(Object.keys(SIX).sort());
+    expect(plan.collectors.pcap!.iface).toBe(a.taps[0]);
+    expect(plan.collectors.guest_agent!.socket).toBe(a.telemetry);
+    expect(plan.collectors.guest_agent!.mode).toBe('connect');
+    expect(plan.collectors.qmp!.libvirt).toEqual({ domain: a.name, uri: LIBVIRT_URI });
+    expect(plan.filled.map((f) => f.key).sort()).toEqual(['collectors.guest_agent.socket', 'collectors.pcap.iface', 'collectors.qmp.libvirt']);
+    expect(plan.probes.qmp!.reason).toMatch(new RegExp(`^QEMU \\d+\\.\\d+\\.\\d+ answers through libvirt \\(${LIBVIRT_URI}, domain "${a.name}"\\)`));
+    expect(plan.probes.pcap!.reason).toContain(`can capture on ${a.taps[0]}`);
+    // A value the manifest names is kept.
+    const named = await decideCollectors(parseManifest({ output_dir: tmpDir(), target: { libvirt_domain: a.name }, collectors: { pcap: { iface: 'lo' } } }));
+    expect(named.collectors.pcap!.iface).toBe('lo');
+    expect(named.filled).toEqual([]);
+  });
+
+  it('qga through libvirt: filled when the domain has the agent channel, unavailable with virsh\'s reason while the agent does not answer', async () => {
+    const plan = await decideCollectors(parseManifest({ output_dir: tmpDir(), target: { libvirt_domain: a.name }, collectors: { guest_agent: { protocol: 'qga', optional: true } } }));
+    expect(plan.collectors.guest_agent!.libvirt).toEqual({ domain: a.name, uri: LIBVIRT_URI });
+    expect(plan.collectors.guest_agent!.socket).toBeUndefined();
+    // The guest is paused: no qemu-ga runs in it.
+    expect(plan.probes.guest_agent!.available).toBe(false);
+    expect(plan.probes.guest_agent!.reason).toContain(`the guest agent of domain "${a.name}" on ${LIBVIRT_URI} does not answer guest-ping through libvirt: virsh qemu-agent-command guest-ping`);
+    expect(plan.probes.guest_agent!.reason).toContain('it may still come up');
+  });
+
+  it('refuses what the domain cannot fill: several taps (named), no telemetry channel, no agent channel', async () => {
+    const plan = await decideCollectors(parseManifest({ output_dir: tmpDir(), target: { libvirt_domain: b.name }, collectors: { proc: {}, pcap: {}, guest_agent: {} } }));
+    const where = `domain "${b.name}" on ${LIBVIRT_URI}`;
+    expect(plan.refusals).toContain(
+      `collectors.pcap: cannot run: ${where} has 2 interfaces (${b.taps[0]} mac ${plan.domain!.interfaces[0]!.mac}, ${b.taps[1]} mac ${plan.domain!.interfaces[1]!.mac}): name the one to capture on in collectors.pcap.iface (mark it "optional": true to run the episode without it)`,
+    );
+    expect(plan.refusals.find((r) => r.startsWith('collectors.guest_agent:'))).toContain(`${where} has no org.labtel.telemetry.0 channel`);
+    const qga = await decideCollectors(parseManifest({ output_dir: tmpDir(), target: { libvirt_domain: b.name }, collectors: { guest_agent: { protocol: 'qga' } } }));
+    expect(qga.refusals[0]).toContain(`${where} has no org.qemu.guest_agent.0 channel for protocol qga`);
+    // Naming the tap is enough.
+    const one = await decideCollectors(parseManifest({ output_dir: tmpDir(), target: { libvirt_domain: b.name }, collectors: { pcap: { iface: b.taps[1] } } }));
+    expect(one.refusals).toEqual([]);
+  });
+
+  it('labtel check (the built CLI) on a manifest naming only the domain says what it resolved and from where', async () => {
+    const dir = tmpDir();
+    const file = path.join(dir, 'm.json');
+    fs.writeFileSync(file, JSON.stringify({ output_dir: path.join(dir, 'ep'), target: { libvirt_domain: a.name }, collectors: SIX }));
+    const r = await exec(process.execPath, [LABTEL_BIN, 'check', file], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    const pid = a.pid();
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toBe(`target       ok       pid ${pid}`);
+    expect(lines).toContain(`  domain       "${a.name}" on ${LIBVIRT_URI}: running (id ${(await describeDomain({ domain: a.name, uri: LIBVIRT_URI })).id}), uuid ${a.uuid} (virsh dumpxml)`);
+    expect(lines).toContain(`  pid          ${pid} from libvirt's pidfile ${a.pidfile} (root's); its command line's -uuid matched the domain's; executable ${QEMU}`);
+    expect(lines.find((l) => l.startsWith('  vCPU threads '))).toMatch(/^ {2}vCPU threads \d+ \(vCPU 0\), \d+ \(vCPU 1\) \(query-cpus-fast through libvirt; each the pid's own\)$/);
+    expect(lines.find((l) => l.startsWith('  interface '))).toMatch(new RegExp(`^ {2}interface {4}${a.taps[0]} \\(type ethernet, mac 52:54:00:`));
+    expect(lines).toContain(`  channel      org.labtel.telemetry.0: unix bind ${a.telemetry} (guest end disconnected)`);
+    expect(lines.some((l) => l.startsWith('  channel      org.qemu.guest_agent.0: unix bind /'))).toBe(true);
+    expect(lines.find((l) => l.startsWith('  filled       collectors.pcap.iface'))).toBe(`  filled       collectors.pcap.iface = "${a.taps[0]}" from domain "${a.name}" on ${LIBVIRT_URI}: its one interface's <target dev> (mac ${(await describeDomain({ domain: a.name, uri: LIBVIRT_URI })).interfaces[0]!.mac})`);
+    expect(lines).toContain(`  filled       collectors.guest_agent.socket = ${JSON.stringify(a.telemetry)} from domain "${a.name}" on ${LIBVIRT_URI}: its org.labtel.telemetry.0 channel's <source path> (mode bind: QEMU listens, labtel connects)`);
+    expect(lines.some((l) => l.startsWith('  filled       collectors.qmp.libvirt = {"domain":'))).toBe(true);
+    for (const c of Object.keys(SIX)) expect(lines.some((l) => l.startsWith(c.padEnd(12) + ' run ')), `${c} runs:\n${r.stdout}`).toBe(true);
+    expect(r.stdout).toContain('labtel run would start this episode');
+  });
+});
