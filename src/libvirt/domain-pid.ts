@@ -9,20 +9,8 @@ import fs from 'node:fs';
 import { checkQemuExecutableOf } from '../qmp/target.js';
 import { executableOf } from '../util/executable.js';
 import { readPidfile } from '../util/pidfile.js';
-import { readBounded } from '../util/read-bounded.js';
+import { cmdlineUuid, describeUuid } from '../util/cmdline-uuid.js';
 import type { LibvirtDomain } from './domain.js';
-
-/** QEMU's command line for a libvirt domain is a few KiB; past this it is not read further (the -uuid is near its start). */
-const MAX_CMDLINE = 256 << 10;
-
-/** The value after `-uuid` in the process's command line (lowercased), null when it has none, undefined when it cannot be read. */
-export function cmdlineUuid(pid: number, procRoot = '/proc'): string | null | undefined {
-  const r = readBounded(`${procRoot}/${pid}/cmdline`, MAX_CMDLINE);
-  if ('code' in r) return undefined;
-  const argv = r.text.split('\0');
-  const i = argv.indexOf('-uuid');
-  return i >= 0 && i + 1 < argv.length ? argv[i + 1]!.toLowerCase() : null;
-}
 
 export interface DomainPid {
   pid: number;
@@ -45,9 +33,8 @@ export function domainPid(d: LibvirtDomain, pidfile: string, executables: readon
   const uuid = cmdlineUuid(pid, procRoot);
   if (uuid !== d.uuid) {
     const exe = executableOf(pid, procRoot) ?? 'executable unreadable';
-    const theirs = uuid === undefined ? 'a command line that cannot be read' : uuid === null ? 'no -uuid in its command line' : `-uuid ${uuid}`;
     throw new Error(
-      `libvirt's pidfile ${pidfile} names pid ${pid} (${exe}), which carries ${theirs}, but the domain ${JSON.stringify(d.domain)} has uuid ${d.uuid}; refusing to watch it`,
+      `libvirt's pidfile ${pidfile} names pid ${pid} (${exe}), which carries ${describeUuid(uuid)}, but the domain ${JSON.stringify(d.domain)} has uuid ${d.uuid}; refusing to watch it`,
     );
   }
   const exe = checkQemuExecutableOf(`libvirt's pidfile ${pidfile} names`, pid, executables, procRoot);

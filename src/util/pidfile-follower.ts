@@ -18,11 +18,13 @@
 // writes its pidfile before it listens) the follower waits without a refusal.
 // The socket's listener is read from /proc/net/unix (this runs synchronously,
 // beside the sampling): one in another network namespace is not seen there,
-// so such a restart is not followed (the target's exit is recorded).
+// so such a restart is not followed (the target's exit is recorded). For a
+// libvirt domain, a process taken on must also carry the domain's -uuid.
 import { acceptedExecutables, executableOf, matchesExecutable, uidOf } from './executable.js';
 import { readPidfile, type PidfileReading } from './pidfile.js';
 import { processIdentity, sameProcess, type ProcessIdentity } from './process-identity.js';
 import { anyListener, listenerPids } from './socket-peer.js';
+import { cmdlineUuid, describeUuid } from './cmdline-uuid.js';
 
 export interface PidfileFollowerOptions {
   /** The first target's executable as the agent resolved it; else read from /proc when the follower starts. */
@@ -31,6 +33,8 @@ export interface PidfileFollowerOptions {
   executables?: readonly string[];
   /** collectors.qmp.socket, when the target was checked against it: a process taken on must be its listener. */
   qmpSocket?: string;
+  /** A libvirt domain's uuid (target.libvirt_domain): a process taken on must carry `-uuid` it in its command line. */
+  uuid?: string;
   /** A rewrite named a process the follower will not take on: why, once per rewrite. */
   onRefused?: (message: string) => void;
 }
@@ -106,6 +110,11 @@ export class PidfileFollower {
     if (!qemu && this.exe !== null && exe !== this.exe) return `it runs ${exe}, neither the first target's ${this.exe} nor QEMU`;
     const uid = uidOf(pid, this.procRoot);
     if (this.uid !== null && uid !== this.uid) return `it runs as uid ${uid ?? '(unreadable)'}, not the first target's uid ${this.uid}`;
+    if (this.opts.uuid !== undefined) {
+      // Another domain's QEMU has the same executable and uid: only its -uuid tells it apart.
+      const u = cmdlineUuid(pid, this.procRoot);
+      if (u !== this.opts.uuid) return `it carries ${describeUuid(u)}, not the domain's -uuid ${this.opts.uuid}`;
+    }
     const socket = this.opts.qmpSocket;
     if (socket !== undefined) {
       // Read at every interval while a rewrite waits: /proc/net/unix and the named process's fds only;

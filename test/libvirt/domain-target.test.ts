@@ -10,6 +10,7 @@ import { decideCollectors } from '../../src/agent/run-episode.js';
 import { describeDomain } from '../../src/libvirt/domain.js';
 import { domainPid } from '../../src/libvirt/domain-pid.js';
 import { parseManifest } from '../../src/manifest/load.js';
+import { PidfileFollower } from '../../src/util/pidfile-follower.js';
 import { LABTEL_BIN } from '../helpers/cli.js';
 import { destroyDomains, hasLibvirtd, LIBVIRT_URI, startDomain, type TestDomain } from '../helpers/libvirtd.js';
 import { tmpDir } from '../helpers/tmp.js';
@@ -75,6 +76,22 @@ describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd',
       await expect(resolveTarget({ libvirt_domain: a.name })).rejects.toThrow(/which carries no -uuid in its command line, but the domain/);
     });
     expect((await resolveTarget({ libvirt_domain: a.name })).pid).toBe(a.pid()); // restored
+  });
+
+  // Regression for: proc and perf follow libvirt's pidfile across a domain restart; a rewrite naming another domain's
+  // QEMU (same executable, same uid) passed every check the follower had.
+  it("a pidfile follower takes on a rewrite of libvirt's pidfile only when it names a process carrying the domain's -uuid", async () => {
+    const other = b.pid();
+    const own = a.pid(); // read before the rewrite
+    await withPidfile(a.pidfile, String(other), async () => {
+      const refused: string[] = [];
+      const f = new PidfileFollower(a.pidfile, own, '/proc', { exe: QEMU, uuid: a.uuid, onRefused: (m) => refused.push(m) });
+      expect(f.next()).toBeNull();
+      expect(refused).toEqual([`pidfile ${a.pidfile} was rewritten to name pid ${other}: it carries -uuid ${b.uuid}, not the domain's -uuid ${a.uuid}; not followed (refusal 1), waiting for the next rewrite`]);
+      // Without the domain's uuid the same rewrite is taken on: the uuid is what refused it.
+      const blind = new PidfileFollower(a.pidfile, own, '/proc', { exe: QEMU });
+      expect(blind.next()?.pid).toBe(other);
+    });
   });
 
   it('refuses a domain that does not exist, and one that does not run, naming it and the URI', async () => {

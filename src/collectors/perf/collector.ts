@@ -22,7 +22,7 @@ export const perf: Collector<'perf'> = {
     const r = await perfLoop({
       pid: ctx.target.pid,
       pidfile: ctx.target.pidfile,
-      follow: { exe: ctx.target.exe, executables: ctx.target.executables, qmpSocket: ctx.target.qmp_socket },
+      follow: { exe: ctx.target.exe, executables: ctx.target.executables, qmpSocket: ctx.target.qmp_socket, uuid: ctx.target.libvirt?.uuid },
       writer: ctx.writer,
       clock: ctx.clock,
       intervalMs: ctx.config.interval_ms,

@@ -16,7 +16,7 @@ export const proc: Collector<'proc'> = {
     const r = await procLoop({
       pid: ctx.target.pid,
       pidfile: ctx.target.pidfile,
-      follow: { exe: ctx.target.exe, executables: ctx.target.executables, qmpSocket: ctx.target.qmp_socket, onRefused: ctx.reportError },
+      follow: { exe: ctx.target.exe, executables: ctx.target.executables, qmpSocket: ctx.target.qmp_socket, uuid: ctx.target.libvirt?.uuid, onRefused: ctx.reportError },
       writer: ctx.writer,
       clock: ctx.clock,
       intervalMs: ctx.config.interval_ms,
