@@ -130,7 +130,9 @@ export function verifyEpisode(dir: string, opts: VerifyOptions = {}): VerifyRepo
   const summary = readJson(path.join(dir, 'summary.json')) as EpisodeSummary | undefined;
   const report: VerifyReport = { verdict: 'ok', episode: summary?.episode ?? ep.episode ?? path.basename(dir), reasons: [], collectors: {} };
   if (!summary) report.reasons.push('no summary.json: the agent did not finish the episode (it was killed, or is still running)');
-  const target = ['pid', 'pidfile', 'qmp_socket'].find((k) => ep.manifest!.target?.[k] !== undefined) ?? 'unknown';
+  // A libvirt domain's target is followed through libvirt's pidfile, as a pidfile target is.
+  const named = ['pid', 'pidfile', 'qmp_socket', 'libvirt_domain'].find((k) => ep.manifest!.target?.[k] !== undefined) ?? 'unknown';
+  const target = named === 'libvirt_domain' ? 'pidfile' : named;
 
   // Every file first: a collector's end is judged against what proc saw of the target.
   const selected = KNOWN_COLLECTORS.filter((name) => {
