@@ -37,7 +37,7 @@ const target = z
         ),
       libvirt_uri: libvirtUri
         .optional()
-        .describe(`The libvirt connection of libvirt_domain (only with it): qemu:///system (the default, ${DEFAULT_LIBVIRT_URI}), qemu:///session, or either through a named local socket (qemu+unix:///system?socket=/path).`),
+        .describe(`The libvirt connection of libvirt_domain (only with it): ${DEFAULT_LIBVIRT_URI} (the default), qemu:///session, or either through a named local socket (qemu+unix:///system?socket=/path).`),
       executables: z
         .array(nonEmptyString('a glob pattern'), { error: expected('a list of glob patterns') })
         .min(1, { error: expected('at least one glob pattern') })
