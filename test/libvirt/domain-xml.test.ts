@@ -1,0 +1,75 @@
+// The domain XML as libvirt writes it, and as it might be bent: parsed, not
+// pattern-matched, so quoting, attribute order and escapes change nothing.
+import { describe, expect, it } from 'vitest';
+import { parseDomainXml, MAX_DEVICES } from '../../src/libvirt/domain-xml.js';
+import { fillFromDomain } from '../../src/libvirt/fill-configs.js';
+import { libvirtPidfile } from '../../src/libvirt/pidfile-path.js';
+import { parseManifest } from '../../src/manifest/load.js';
+import type { LibvirtDomain } from '../../src/libvirt/domain.js';
+
+const RUNNING = `<domain type='qemu' id='7'>
+  <name>lab&apos;vm</name>
+  <uuid>6A2977EA-798B-465E-A824-95C569DDA7AC</uuid>
+  <devices>
+    <interface type="ethernet"><mac address='52:54:00:aa:bb:cc'/><target managed='yes' dev="tap-a"/></interface>
+    <interface type='bridge'><source bridge='br0'/><target dev='vnet3'/><mac address='52:54:00:00:00:01'/></interface>
+    <channel type='unix'><source mode='bind' path='/tmp/a&amp;b/tel.sock'/><target type='virtio' name='org.labtel.telemetry.0' state='connected'/></channel>
+  </devices>
+</domain>`;
+
+describe('the domain XML', () => {
+  it('reads id, uuid, interfaces and channels whatever the quoting, order and escapes', () => {
+    const d = parseDomainXml(RUNNING);
+    expect(d).toEqual({
+      name: "lab'vm",
+      id: 7,
+      uuid: '6a2977ea-798b-465e-a824-95c569dda7ac',
+      interfaces: [
+        { type: 'ethernet', dev: 'tap-a', mac: '52:54:00:aa:bb:cc', bridge: null },
+        { type: 'bridge', dev: 'vnet3', mac: '52:54:00:00:00:01', bridge: 'br0' },
+      ],
+      channels: [{ type: 'unix', name: 'org.labtel.telemetry.0', mode: 'bind', path: '/tmp/a&b/tel.sock', state: 'connected' }],
+    });
+  });
+
+  it('a domain that is not running has no id; one device is a list of one; none is an empty list', () => {
+    const d = parseDomainXml(`<domain type='qemu'><name>x</name><uuid>u</uuid><devices><interface type='network'><source network='default'/></interface></devices></domain>`);
+    expect(d.id).toBeNull();
+    expect(d.interfaces).toEqual([{ type: 'network', dev: null, mac: null, bridge: null }]);
+    expect(parseDomainXml(`<domain><name>x</name></domain>`)).toMatchObject({ interfaces: [], channels: [], uuid: null });
+  });
+
+  it('refuses what is not a domain, and reads at most MAX_DEVICES of each device', () => {
+    expect(() => parseDomainXml('<network><name>x</name></network>')).toThrow('its XML has no <domain> element');
+    expect(() => parseDomainXml('<domain><name>x</domain>')).toThrow(/its XML does not parse/);
+    // Regression for: entity expansion (a billion laughs) inside labtel's process.
+    expect(() => parseDomainXml('<!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><domain><name>&b;</name></domain>')).toThrow('its XML has a DOCTYPE, which libvirt never writes; refusing to read it');
+    const many = `<domain id='1'><name>x</name><devices>${'<interface type="ethernet"><target dev="t"/></interface>'.repeat(MAX_DEVICES + 5)}</devices></domain>`;
+    expect(parseDomainXml(many).interfaces).toHaveLength(MAX_DEVICES);
+  });
+
+  it("libvirt's pidfile: the system instance's state directory, or the session's under XDG_RUNTIME_DIR", () => {
+    expect(libvirtPidfile({ domain: 'vm', uri: 'qemu:///system' })).toBe('/run/libvirt/qemu/vm.pid');
+    expect(libvirtPidfile({ domain: 'vm', uri: 'qemu+unix:///system?socket=/run/l.sock' })).toBe('/run/libvirt/qemu/vm.pid');
+    expect(libvirtPidfile({ domain: 'vm', uri: 'qemu:///session' }, { XDG_RUNTIME_DIR: '/run/user/1000' })).toBe('/run/user/1000/libvirt/qemu/run/vm.pid');
+    expect(() => libvirtPidfile({ domain: 'vm', uri: 'qemu:///session' }, {})).toThrow('qemu:///session: XDG_RUNTIME_DIR is not set');
+  });
+});
+
+describe('filling the collectors from a domain', () => {
+  const domain = (over: Partial<LibvirtDomain>): LibvirtDomain => ({ domain: 'vm', uri: 'qemu:///system', id: 1, uuid: 'u', interfaces: [], channels: [], ...over });
+  const six = parseManifest({ output_dir: 'ep', target: { libvirt_domain: 'vm' }, collectors: { proc: {}, pcap: {}, qmp: {}, guest_agent: {} } }).collectors;
+
+  it('a telemetry channel QEMU connects (mode connect) is not filled: labtel would have to listen', () => {
+    const f = fillFromDomain(six, domain({ channels: [{ type: 'unix', name: 'org.labtel.telemetry.0', mode: 'connect', path: '/t.sock', state: null }] }));
+    expect(f.problems.guest_agent).toBe(`domain "vm" on qemu:///system's org.labtel.telemetry.0 channel has source mode connect (QEMU connects to /t.sock); labtel fills only mode bind, where QEMU listens: name collectors.guest_agent.socket and mode`);
+    expect(f.collectors.guest_agent!.socket).toBeUndefined();
+  });
+
+  it('no interface at all is refused naming the domain; a disabled collector is left alone', () => {
+    const f = fillFromDomain(six, domain({}));
+    expect(f.problems.pcap).toBe('domain "vm" on qemu:///system has no network interface with a host device (<target dev>): name collectors.pcap.iface');
+    const off = parseManifest({ output_dir: 'ep', target: { libvirt_domain: 'vm' }, collectors: { pcap: { enabled: false } } }).collectors;
+    expect(fillFromDomain(off, domain({})).problems).toEqual({});
+  });
+});
