@@ -26,8 +26,13 @@ export function domainPid(d: LibvirtDomain, pidfile: string, executables: readon
   } catch (err) {
     throw new Error(`libvirt's pidfile for the running domain: ${(err as Error).message}`, { cause: err });
   }
+  // The system libvirtd writes it as root; a session's libvirtd as its user, labtel's own.
   const owner = fs.lstatSync(pidfile).uid;
-  if (owner !== 0) throw new Error(`libvirt's pidfile ${pidfile} is owned by uid ${owner}, not root (libvirtd writes it as root); refusing to trust it`);
+  const session = /^qemu(\+unix)?:\/\/\/session/.test(d.uri);
+  const me = process.getuid?.() ?? 0;
+  if (owner !== 0 && !(session && owner === me)) {
+    throw new Error(`libvirt's pidfile ${pidfile} is owned by uid ${owner}, not root${session ? ` nor labtel's uid ${me}` : ''} (libvirtd writes it); refusing to trust it`);
+  }
   if (pid === 1 || pid === process.pid) throw new Error(`libvirt's pidfile ${pidfile} names pid ${pid} (${pid === 1 ? 'init' : 'labtel itself'}), never the domain's QEMU; refusing to watch it`);
   if (!fs.existsSync(`${procRoot}/${pid}/stat`)) throw new Error(`libvirt's pidfile ${pidfile} names pid ${pid}, and there is no such process`);
   const uuid = cmdlineUuid(pid, procRoot);

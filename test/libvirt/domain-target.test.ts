@@ -75,6 +75,13 @@ describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd',
     await withPidfile(a.pidfile, String(process.ppid), async () => {
       await expect(resolveTarget({ libvirt_domain: a.name })).rejects.toThrow(/which carries no -uuid in its command line, but the domain/);
     });
+    // A pidfile root did not write (libvirtd does): refused, whatever it names.
+    fs.chownSync(a.pidfile, 65534, 65534);
+    try {
+      await expect(resolveTarget({ libvirt_domain: a.name })).rejects.toThrow(`target.libvirt_domain: libvirt's pidfile ${a.pidfile} is owned by uid 65534, not root (libvirtd writes it); refusing to trust it`);
+    } finally {
+      fs.chownSync(a.pidfile, 0, 0);
+    }
     expect((await resolveTarget({ libvirt_domain: a.name })).pid).toBe(a.pid()); // restored
   });
 
