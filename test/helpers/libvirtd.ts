@@ -10,19 +10,23 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { buildGuest } from '../../src/lab/vm-guest.js';
+import { ROOT } from './cli.js';
 import { available, has, isRoot } from './programs.js';
 
 export const LIBVIRT_URI = 'qemu:///system';
-const KERNEL = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../main/build-guest');
 
-/** The test guest's kernel and initramfs (scripts/build-test-guest.sh builds them into build-guest/). */
+let images: { kernel: string; initrd: string } | null | undefined;
+/** The test guest's kernel and initramfs (scripts/build-test-guest.sh, cached in build-guest/), null when it cannot be built. */
 export function guestImages(): { kernel: string; initrd: string } | null {
-  for (const dir of [path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../build-guest'), KERNEL, '/work/main/build-guest']) {
-    const kernel = path.join(dir, 'vmlinuz');
-    const initrd = path.join(dir, 'initramfs.gz');
-    if (fs.existsSync(kernel) && fs.existsSync(initrd)) return { kernel, initrd };
+  if (images === undefined) {
+    try {
+      images = buildGuest(ROOT);
+    } catch {
+      images = null;
+    }
   }
-  return null;
+  return images;
 }
 
 let seen: boolean | undefined;
@@ -31,7 +35,7 @@ export function hasLibvirtd(): boolean {
   if (seen === undefined) {
     seen = has('virsh') && isRoot() && spawnSync('virsh', ['-c', LIBVIRT_URI, 'uri'], { stdio: 'ignore', timeout: 15_000 }).status === 0;
     seen = available(seen, `no libvirtd answers on ${LIBVIRT_URI} (virsh -c ${LIBVIRT_URI} uri failed)`);
-    if (seen) seen = available(guestImages() !== null, 'the test guest is not built (build-guest/vmlinuz, initramfs.gz)');
+    if (seen) seen = available(guestImages() !== null, 'the test guest could not be built (scripts/build-test-guest.sh)');
   }
   return seen;
 }
