@@ -1,7 +1,6 @@
 // The qmp and guest_agent collectors' preflights when libvirtd owns QEMU's
 // monitor or the guest agent's channel: one bounded virsh call each, saying
 // what answered and through which connection, or virsh's reason.
-import { whereDomain } from './domain.js';
 import { monitorCommand } from './domain-threads.js';
 import type { LibvirtRef } from './ref.js';
 import { runVirsh } from './run-virsh.js';
@@ -34,7 +33,7 @@ export async function agentPreflight(ref: LibvirtRef): Promise<{ available: bool
   } catch (err) {
     return {
       available: false,
-      reason: `the guest agent of ${whereDomain(ref)} does not answer guest-ping through libvirt: ${(err as Error).message} (it may still come up: a guest that is booting starts qemu-ga late)`,
+      reason: `the guest agent does not answer guest-ping through libvirt: ${(err as Error).message} (it may still come up: a guest that is booting starts qemu-ga late)`,
     };
   }
 }

@@ -134,7 +134,7 @@ describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd',
     expect(plan.collectors.guest_agent!.socket).toBeUndefined();
     // The guest is paused: no qemu-ga runs in it.
     expect(plan.probes.guest_agent!.available).toBe(false);
-    expect(plan.probes.guest_agent!.reason).toContain(`the guest agent of domain "${a.name}" on ${LIBVIRT_URI} does not answer guest-ping through libvirt: virsh qemu-agent-command guest-ping`);
+    expect(plan.probes.guest_agent!.reason).toContain(`the guest agent does not answer guest-ping through libvirt: virsh qemu-agent-command guest-ping (domain "${a.name}" on ${LIBVIRT_URI}): error: `);
     expect(plan.probes.guest_agent!.reason).toContain('it may still come up');
   });
 
