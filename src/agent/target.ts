@@ -57,19 +57,30 @@ export async function describeTargetDomain(ref: LibvirtRef): Promise<LibvirtDoma
 export async function resolveTarget(t: Manifest['target'], opts: { procRoot?: string; qmpSocket?: string; domain?: LibvirtDomain } = {}): Promise<ResolvedTarget> {
   const procRoot = opts.procRoot ?? '/proc';
   const ref = targetDomain(t);
-  const r = ref ? await resolveDomain(opts.domain ?? (await describeTargetDomain(ref)), t.executables ?? [], procRoot) : await resolve(t, procRoot, opts.qmpSocket);
+  const r = ref ? await resolveDomain(opts.domain ?? (await describeTargetDomain(ref)), t.executables ?? [], procRoot, opts.qmpSocket) : await resolve(t, procRoot, opts.qmpSocket);
   // Read once the checks are done: which process they vouched for, should its pid be reused before the collectors start.
   const id = processIdentity(r.pid, procRoot);
   if (id === null) throw new TargetError(`target: pid ${r.pid} exited while it was being checked`);
   return { ...r, starttime: id.starttime };
 }
 
-async function resolveDomain(d: LibvirtDomain, executables: string[], procRoot: string): Promise<ResolvedTarget> {
+/** `qmpSocket`: collectors.qmp.socket, when the manifest names one of its own beside the domain: it must be the domain's QEMU's. */
+async function resolveDomain(d: LibvirtDomain, executables: string[], procRoot: string, qmpSocket: string | undefined): Promise<ResolvedTarget> {
   try {
     const pidfile = libvirtPidfile(d);
     const p = domainPid(d, pidfile, executables, procRoot);
     const threads = await domainThreads(d, p.pid, pidfile, procRoot);
+    if (qmpSocket !== undefined) {
+      // As for a pidfile target: the qmp collector's rows must describe the process proc and perf watch.
+      const q = await qmpTarget(qmpSocket, procRoot, { executables, peerOf: nativePeerPid }).catch((err: Error) => {
+        throw new Error(`checked against collectors.qmp.socket: ${err.message}`, { cause: err });
+      });
+      if (q.pid !== p.pid) {
+        throw new Error(`the QMP socket ${qmpSocket} (collectors.qmp.socket) belongs to pid ${q.pid} (${q.exe}), not to the domain's QEMU, pid ${p.pid} (from ${pidfile}); refusing to watch it`);
+      }
+    }
     return {
+      ...(qmpSocket !== undefined ? { qmp_socket: qmpSocket } : {}),
       pid: p.pid,
       pidfile,
       exe: p.exe,

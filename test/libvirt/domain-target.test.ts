@@ -14,6 +14,7 @@ import { PidfileFollower } from '../../src/util/pidfile-follower.js';
 import { LABTEL_BIN } from '../helpers/cli.js';
 import { destroyDomains, hasLibvirtd, LIBVIRT_URI, startDomain, type TestDomain } from '../helpers/libvirtd.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { startQemu } from '../helpers/qemu.js';
 
 const exec = promisify(execFile);
 const QEMU = '/usr/bin/qemu-system-x86_64';
@@ -99,6 +100,17 @@ describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd',
       const blind = new PidfileFollower(a.pidfile, own, '/proc', { exe: QEMU });
       expect(blind.next()?.pid).toBe(other);
     });
+  });
+
+  // Regression for: a QMP socket the manifest names beside the domain was read without asking whose it is, so the qmp
+  // collector's rows could describe another QEMU than the one proc and perf watch.
+  it("refuses collectors.qmp.socket when it is not the domain's QEMU's", async () => {
+    const q = await startQemu();
+    await expect(resolveTarget({ libvirt_domain: a.name }, { qmpSocket: q.qmp })).rejects.toThrow(
+      `target.libvirt_domain: the QMP socket ${q.qmp} (collectors.qmp.socket) belongs to pid ${q.pid} (${QEMU}), not to the domain's QEMU, pid ${a.pid()} (from ${a.pidfile}); refusing to watch it`,
+    );
+    q.proc.kill('SIGKILL');
+    await q.exited;
   });
 
   it('refuses a domain that does not exist, and one that does not run, naming it and the URI', async () => {
