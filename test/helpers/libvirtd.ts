@@ -117,6 +117,12 @@ export function startDomain(o: DomainOptions = {}): TestDomain {
   return d;
 }
 
+/** Destroys the domain and creates it again from the same XML (same name and uuid), paused: a restart under a new pid. */
+export function restartDomain(d: TestDomain): void {
+  virsh('destroy', d.name);
+  virsh('create', path.join(d.dir, 'domain.xml'), '--paused');
+}
+
 /** Destroys every domain startDomain created (and undefines the defined ones), removing their directories. */
 export function destroyDomains(): void {
   const errors: string[] = [];

@@ -12,8 +12,12 @@ import { domainPid } from '../../src/libvirt/domain-pid.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { PidfileFollower } from '../../src/util/pidfile-follower.js';
 import { LABTEL_BIN } from '../helpers/cli.js';
-import { destroyDomains, hasLibvirtd, LIBVIRT_URI, startDomain, type TestDomain } from '../helpers/libvirtd.js';
-import { tmpDir } from '../helpers/tmp.js';
+import { destroyDomains, hasLibvirtd, LIBVIRT_URI, restartDomain, startDomain, type TestDomain } from '../helpers/libvirtd.js';
+import { EpisodeClock } from '../../src/clock/origin.js';
+import { procLoop } from '../../src/collectors/proc/run-loop.js';
+import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { abortAfter, readJsonl, tmpDir } from '../helpers/tmp.js';
 import { startQemu } from '../helpers/qemu.js';
 
 const exec = promisify(execFile);
@@ -111,6 +115,41 @@ describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd',
     );
     q.proc.kill('SIGKILL');
     await q.exited;
+  });
+
+  // Regression for: proc and perf watch a libvirt target through libvirt's pidfile; a domain restarted (destroyed and
+  // created again, a new QEMU under a new pid) must be followed as a pidfile target's restart is.
+  it("proc follows the domain across a restart through libvirt's pidfile, holding the new QEMU to the domain's uuid", async () => {
+    const c = startDomain({ taps: 0, telemetry: false, qga: false });
+    const t = await resolveTarget({ libvirt_domain: c.name });
+    const out = path.join(tmpDir(), 'telemetry-proc.jsonl');
+    const writer = new JsonlWriter(out, { availableInDeployment: true });
+    const stop = new AbortController();
+    const bound = abortAfter(40_000);
+    const refused: string[] = [];
+    const done = procLoop({
+      pid: t.pid, pidfile: t.pidfile, follow: { exe: t.exe, uuid: t.libvirt!.uuid, onRefused: (m) => refused.push(m) },
+      writer, clock: new EpisodeClock(0), intervalMs: 50, signal: AbortSignal.any([stop.signal, bound]), sampler: 'ts',
+    });
+    const rows = () => (writer.flush(), fs.existsSync(out) ? readJsonl(out) : []);
+    const until = async (cond: () => boolean, what: string) => {
+      while (!cond()) {
+        if (bound.aborted) throw new Error(`never happened: ${what}`);
+        await sleep(20);
+      }
+    };
+    try {
+      await until(() => rows().filter((x) => x.pid === t.pid).length >= 2, 'two rows of the first QEMU');
+      restartDomain(c);
+      const next = c.pid();
+      expect(next).not.toBe(t.pid);
+      await until(() => rows().filter((x) => x.pid === next).length >= 2, 'two rows of the restarted QEMU');
+      expect(rows().some((x) => x.pid === t.pid && x.process_event === 'exited')).toBe(true);
+      expect(refused).toEqual([]);
+    } finally {
+      stop.abort();
+      await done;
+    }
   });
 
   it('refuses a domain that does not exist, and one that does not run, naming it and the URI', async () => {
