@@ -85,14 +85,14 @@ async function fillCollectors(m: Manifest): Promise<Pick<Plan, 'collectors' | 'd
   try {
     domain = await describeTargetDomain(ref);
   } catch (err) {
-    const why = (err as Error).message;
     const problems: Partial<Record<CollectorName, string>> = {};
     const c = m.collectors;
-    // What the domain would have filled cannot be: those collectors cannot run (the target refuses anyway).
-    if (c.pcap && c.pcap.iface === undefined) problems.pcap = `collectors.pcap.iface not filled: ${why}`;
-    if (c.qmp && c.qmp.socket === undefined && c.qmp.libvirt === undefined) problems.qmp = `collectors.qmp not filled: ${why}`;
-    if (c.guest_agent && c.guest_agent.socket === undefined && c.guest_agent.libvirt === undefined) problems.guest_agent = `collectors.guest_agent not filled: ${why}`;
-    return { collectors: m.collectors, filled: [], problems, domainError: why };
+    // What the domain would have filled cannot be: those collectors cannot run (the target refuses anyway, saying why).
+    const unread = (key: string) => `${key} comes from target.libvirt_domain, which could not be read (see the target's refusal)`;
+    if (c.pcap && c.pcap.iface === undefined) problems.pcap = unread('collectors.pcap.iface');
+    if (c.qmp && c.qmp.socket === undefined && c.qmp.libvirt === undefined) problems.qmp = unread('collectors.qmp.libvirt');
+    if (c.guest_agent && c.guest_agent.socket === undefined && c.guest_agent.libvirt === undefined) problems.guest_agent = unread('collectors.guest_agent.socket');
+    return { collectors: m.collectors, filled: [], problems, domainError: (err as Error).message };
   }
   const f = fillFromDomain(m.collectors, domain);
   return { collectors: f.collectors, domain, filled: f.filled, problems: f.problems };

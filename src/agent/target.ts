@@ -1,7 +1,7 @@
 // Resolves the manifest's target to a live pid before any collector starts:
 // a pid, a pidfile, QEMU's QMP socket, or a libvirt domain (libvirt/: its
-// pidfile, held to the domain's uuid, and its vCPU threads through libvirt). No peer chooses what labtel
-// watches: a QMP socket's target is the process at its other end (its peer
+// pidfile, held to the domain's uuid, and its vCPU threads through libvirt).
+// No peer chooses what labtel watches: a QMP socket's target is the process at its other end (its peer
 // credentials), owning every vCPU thread QEMU names and running QEMU's
 // executable (or one target.executables accepts); a pidfile target is held
 // to the same when the qmp collector's socket is there to check it against.

@@ -156,6 +156,14 @@ describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd',
     await expect(resolveTarget({ libvirt_domain: 'lvtarget-nosuch' })).rejects.toThrow(
       `target.libvirt_domain: virsh dumpxml (domain "lvtarget-nosuch" on ${LIBVIRT_URI}): error: failed to get domain 'lvtarget-nosuch'`,
     );
+    // labtel check says it once, on the target's line; the collectors it would have filled point there.
+    const dir = tmpDir();
+    fs.writeFileSync(path.join(dir, 'm.json'), JSON.stringify({ output_dir: path.join(dir, 'ep'), target: { libvirt_domain: 'lvtarget-nosuch' }, collectors: { proc: {}, pcap: {} } }));
+    const r = await exec(process.execPath, [LABTEL_BIN, 'check', path.join(dir, 'm.json')], { encoding: 'utf8' }).then(() => null, (e: { code: number; stdout: string }) => e);
+    expect(r?.code).toBe(1);
+    const lines = r!.stdout.split('\n');
+    expect(lines[0]).toBe(`target       refuse   target.libvirt_domain: virsh dumpxml (domain "lvtarget-nosuch" on ${LIBVIRT_URI}): error: failed to get domain 'lvtarget-nosuch'`);
+    expect(lines).toContain("pcap         refuse   collectors.pcap.iface comes from target.libvirt_domain, which could not be read (see the target's refusal)");
     await expect(resolveTarget({ libvirt_domain: stopped.name })).rejects.toThrow(
       `target.libvirt_domain: domain "${stopped.name}" on ${LIBVIRT_URI} is not running (its XML has no id); start it first (virsh -c ${LIBVIRT_URI} start ${stopped.name})`,
     );
