@@ -55,7 +55,7 @@ export interface TestDomain {
 }
 
 const made: TestDomain[] = [];
-const defined: string[] = [];
+const defined: TestDomain[] = [];
 
 export interface DomainOptions {
   /** How many taps (default 1). */
@@ -108,10 +108,10 @@ export function startDomain(o: DomainOptions = {}): TestDomain {
     pid: () => Number(fs.readFileSync(pidfile, 'latin1').trim()),
   };
   if (o.defineOnly) {
+    defined.push(d);
     virsh('define', file);
-    defined.push(name);
   } else {
-    made.push(d);
+    made.push(d); // before create: a failed start leaves its directory to remove too
     virsh('create', file, '--paused');
   }
   return d;
@@ -131,6 +131,9 @@ export function destroyDomains(): void {
     if (r.status !== 0 && !/not found|failed to get domain/.test(r.stderr)) errors.push(`virsh destroy ${d.name}: ${r.stderr.trim()}`);
     fs.rmSync(d.dir, { recursive: true, force: true });
   }
-  for (const name of defined.splice(0)) spawnSync('virsh', ['-q', '-c', LIBVIRT_URI, 'undefine', name], { stdio: 'ignore', timeout: 30_000 });
+  for (const d of defined.splice(0)) {
+    spawnSync('virsh', ['-q', '-c', LIBVIRT_URI, 'undefine', d.name], { stdio: 'ignore', timeout: 30_000 });
+    fs.rmSync(d.dir, { recursive: true, force: true });
+  }
   if (errors.length) throw new Error(errors.join('\n'));
 }
