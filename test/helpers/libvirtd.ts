@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { buildGuest } from '../../src/lab/vm-guest.js';
 import { ROOT } from './cli.js';
-import { available, has, isRoot } from './programs.js';
+import { hasLibvirtd as hasLibvirtdAt } from './libvirt.js';
+import { available, isRoot } from './programs.js';
 
 export const LIBVIRT_URI = 'qemu:///system';
 
@@ -30,11 +31,10 @@ export function guestImages(): { kernel: string; initrd: string } | null {
 }
 
 let seen: boolean | undefined;
-/** Whether a libvirtd answers on qemu:///system, as root, with the test guest built; under CI its absence throws. */
+/** Whether a libvirtd answers on qemu:///system (libvirt.ts), as root, with the test guest built; under CI a no throws. */
 export function hasLibvirtd(): boolean {
   if (seen === undefined) {
-    seen = has('virsh') && isRoot() && spawnSync('virsh', ['-c', LIBVIRT_URI, 'uri'], { stdio: 'ignore', timeout: 15_000 }).status === 0;
-    seen = available(seen, `no libvirtd answers on ${LIBVIRT_URI} (virsh -c ${LIBVIRT_URI} uri failed)`);
+    seen = hasLibvirtdAt(LIBVIRT_URI) && isRoot();
     if (seen) seen = available(guestImages() !== null, 'the test guest could not be built (scripts/build-test-guest.sh)');
   }
   return seen;

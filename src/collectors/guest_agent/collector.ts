@@ -30,6 +30,7 @@ export const guestAgent: Collector<'guest_agent'> = {
     const { guestLoop } = await import('./run-loop.js');
     const r = await guestLoop({
       config: ctx.config,
+      libvirt: ctx.config.libvirt,
       pid: ctx.target.pidfile ? null : ctx.target.pid,
       writer: ctx.writer,
       clock: ctx.clock,

@@ -175,7 +175,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   }
 
   async function connectLoop() {
-    const socket = c.socket!;
+    const socket = c.socket!; // (a manifest without one has the domain's channel filled in, or is refused)
     let delay = o.restartDelayMs ?? 500;
     while (!o.signal.aborted) {
       const sock = net.createConnection({ path: socket, onread: { buffer: readBuffer, callback: (k: number, b: Uint8Array) => (onRead(Buffer.from(b.buffer, b.byteOffset, k)), true) } });
@@ -202,6 +202,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
   }
 
   async function listenLoop() {
+    const socket = c.socket!; // (a manifest without one has the domain's channel filled in, or is refused)
     const accepted: number[] = [];
     // Paused: a refused connection is never read; a served one is moved to the reused read buffer.
     const server = net.createServer({ pauseOnConnect: true }, (sock) => {
@@ -210,7 +211,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
       if (current || accepted.length >= STORM_MAX) {
         n.connections_refused++;
         if (n.connections_refused === 1 || n.connections_refused % 100 === 0) {
-          o.reportError?.(`guest_agent: refused a connection on ${c.socket} (${current ? 'one is open' : `more than ${STORM_MAX} in ${STORM_WINDOW_MS / 1000} s`}; ${n.connections_refused} refused so far)`);
+          o.reportError?.(`guest_agent: refused a connection on ${socket} (${current ? 'one is open' : `more than ${STORM_MAX} in ${STORM_WINDOW_MS / 1000} s`}; ${n.connections_refused} refused so far)`);
         }
         sock.destroy();
         return;
@@ -220,7 +221,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     });
     let serving: Promise<void> | null = null;
     // Bound in a private directory, made 0600, then renamed into place (a stale socket or a symlink there is replaced).
-    await listenUnix(server, c.socket);
+    await listenUnix(server, socket);
     await stopped;
     (current as net.Socket | null)?.destroy(); // only sockets here
     await serving; // its counters and `connected` settle before the last channel row

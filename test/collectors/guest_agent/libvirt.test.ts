@@ -26,7 +26,7 @@ function runLoop(libvirt: NonNullable<GuestLoopOptions['libvirt']>, pid: number 
   const writer = new JsonlWriter(out, { availableInDeployment: false });
   const ac = new AbortController();
   const reports: string[] = [];
-  const config = guestAgentConfig.parse({ socket: '/nonexistent', protocol: 'qga', interval_ms: 300 });
+  const config = guestAgentConfig.parse({ protocol: 'qga', interval_ms: 300 });
   const loop = guestLoop({ config, libvirt, pid, writer, clock: new EpisodeClock(process.hrtime.bigint()), signal: ac.signal, reportError: (m) => reports.push(m), restartDelayMs: 100 });
   const rows = (): Row[] => {
     writer.flush();
