@@ -21,6 +21,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newPollState, pollQemu } from '../../src/collectors/qmp/poll.js';
 import { DEFAULT_LIBVIRT_URI } from '../../src/libvirt/ref.js';
+import { viaLibvirt } from '../../src/libvirt/virsh-qmp-link.js';
 import { QmpClient } from '../../src/qmp/client.js';
 import { QUICK, intEnv, log, machine, machineLine, versionOf } from './section.js';
 
@@ -139,7 +140,7 @@ async function main() {
     direct.close();
 
     log(`through libvirt (one virsh shell): ${POLLS} polls`);
-    const via = await QmpClient.connect({ libvirt: { domain: name, uri: URI }, commandTimeoutMs: 5000 });
+    const via = await QmpClient.connect({ link: viaLibvirt({ domain: name, uri: URI }), commandTimeoutMs: 5000 });
     const b = await polls(via, true, asked);
     via.close();
     await sleep(200);

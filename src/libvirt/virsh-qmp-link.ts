@@ -4,13 +4,15 @@
 // the same QmpLineHandler a socket feeds, so every bound of the direct path
 // holds (message size, nesting, event rate, byte budget, queue): libvirt
 // relays what QEMU sends, it does not vouch for it. The link makes up what
-// only a direct connection has: the greeting (from query-version) and the
-// answer to qmp_capabilities (libvirt negotiated them long ago).
+// only a direct connection has: the greeting, and the answer to
+// qmp_capabilities (libvirt negotiated them long ago), for which it asks
+// query-version: QEMU's version, and proof that the domain answers.
 // Events carry QEMU's own timestamp ("event NAME at S.U for domain 'D': DATA"),
 // so they are placed on the episode clock as direct ones are (event-row.ts).
 import type { ChildProcess } from 'node:child_process';
 import { BoundedLineReader } from '../util/bounded-line-reader.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import type { QmpLink, QmpLinkSpec } from '../qmp/client.js';
 import type { QmpLineHandler } from '../qmp/line-handler.js';
 import type { LibvirtRef } from './ref.js';
 import { spawnVirsh, VirshShell } from './virsh-shell.js';
@@ -34,7 +36,16 @@ export function parseVirshEvent(line: string, domain: string): { event: string; 
   return { event: m[1]!, seconds: Number(m[2]), micros: Number(m[3]), data: rest.slice(tail.length) };
 }
 
-export class VirshQmpLink {
+/** QmpClient.connect({ link: viaLibvirt(ref) }): QMP with the domain's QEMU through libvirt. */
+export function viaLibvirt(ref: LibvirtRef & { virsh?: string }): QmpLinkSpec {
+  return {
+    where: `libvirt domain ${ref.domain} (${ref.uri})`,
+    noGreeting: 'query-version got no answer through libvirt',
+    open: (lines, fail, o) => new VirshQmpLink(ref, lines, fail, { ...o, virsh: ref.virsh }),
+  };
+}
+
+export class VirshQmpLink implements QmpLink {
   private readonly shell: VirshShell;
   private readonly events: ChildProcess;
   private closed = false;
@@ -57,12 +68,16 @@ export class VirshQmpLink {
     this.events.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-500)));
     this.events.on('error', (e) => this.end(`${where}: cannot run virsh qemu-monitor-event: ${e.message}`));
     this.events.on('exit', (code, sig) => this.end(`${where}: virsh qemu-monitor-event ended (${sig ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().replace(/^error: /gm, '').replace(/\n/g, '; ')}` : ''}`));
-    void this.greet();
+    // The greeting at once (its version comes with query-version, asked for qmp_capabilities): events that come
+    // before it are then events, as on a socket, not a first message that is no greeting.
+    setImmediate(() => this.closed || this.lines.feed(Buffer.from('{"QMP":{"version":{},"capabilities":[]}}\n')));
   }
 
   /** One command QmpClient sends, answered into the line handler under its id. */
   send(msg: { execute: string; arguments?: object; id: string }): void {
-    if (msg.execute === 'qmp_capabilities') return this.lines.feedReply('{"return":{}}', msg.id); // libvirt's connection is past it
+    // libvirt's connection is long past capabilities: labtel asks query-version instead, for the greeting's version,
+    // and to know that the domain answers before connect() returns.
+    if (msg.execute === 'qmp_capabilities') return void this.version(msg.id);
     const body = JSON.stringify(msg.arguments ? { execute: msg.execute, arguments: msg.arguments } : { execute: msg.execute });
     this.shell.run(['qemu-monitor-command', this.ref.domain, body], this.o.commandTimeoutMs, msg.execute).then(
       (out) => {
@@ -82,24 +97,26 @@ export class VirshQmpLink {
     this.end('closed by labtel');
   }
 
-  private async greet(): Promise<void> {
+  /** query-version: QEMU's version into the handler, then the answer to qmp_capabilities `id`. */
+  private async version(id: string): Promise<void> {
     let out;
     try {
       out = await this.shell.run(['qemu-monitor-command', this.ref.domain, '{"execute":"query-version"}'], this.o.commandTimeoutMs, 'query-version');
     } catch (err) {
-      return this.end((err as Error).message);
+      return this.lines.rejectPending(id, err as Error);
     }
     const line = out.lines.find((l) => l.trim() !== '') ?? '';
-    let version: unknown = null;
+    type Version = { qemu?: { major?: unknown; minor?: unknown; micro?: unknown } } | null;
+    let v: Version = null;
     try {
-      if (!jsonDepthExceeds(line, MAX_JSON_DEPTH)) version = (JSON.parse(line) as { return?: unknown }).return ?? null;
+      if (!jsonDepthExceeds(line, MAX_JSON_DEPTH)) v = (JSON.parse(line) as { return?: Version }).return ?? null;
     } catch {
-      // judged below
+      // no version, said below
     }
-    if (typeof version !== 'object' || version === null || Array.isArray(version)) {
-      return this.end(`query-version through libvirt answered no version: ${JSON.stringify(line.slice(0, 200))}`);
-    }
-    this.lines.feed(Buffer.from(JSON.stringify({ QMP: { version, capabilities: [] } }) + '\n'));
+    const q = (v as Version)?.qemu;
+    if (q && [q.major, q.minor, q.micro].every((x) => Number.isSafeInteger(x))) this.lines.version = `${q.major}.${q.minor}.${q.micro}`;
+    else return this.lines.rejectPending(id, new Error(`query-version through libvirt answered no version: ${JSON.stringify(line.slice(0, 200))}`));
+    this.lines.feedReply('{"return":{}}', id);
   }
 
   private onEventLine(line: string): void {

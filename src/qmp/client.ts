@@ -8,16 +8,29 @@
 import net from 'node:net';
 import { QmpLineHandler, QMP_DEFAULTS, type EventLimits, type QmpEvent } from './line-handler.js';
 import { QmpProblems, type QmpProblemKind } from './problems.js';
-import type { LibvirtRef } from '../libvirt/ref.js';
-import { VirshQmpLink } from '../libvirt/virsh-qmp-link.js';
 
 export type { QmpEvent } from './line-handler.js';
 
+/** A carrier of QMP other than a socket (libvirt: src/libvirt/virsh-qmp-link.ts): it sends each command and feeds what comes back into `lines`. */
+export interface QmpLink {
+  send(msg: { execute: string; arguments?: object; id: string }): void;
+  close(): void;
+}
+
+/** How to open a QmpLink: `fail` ends the client with why; `commandTimeoutMs` is how long the carrier may hold one command. */
+export interface QmpLinkSpec {
+  /** What messages name instead of a socket path, e.g. "libvirt domain web1 (qemu:///system)". */
+  where: string;
+  /** Said when the greeting does not come in time. */
+  noGreeting: string;
+  open(lines: QmpLineHandler, fail: (why: string) => void, o: { maxMessageBytes: number; commandTimeoutMs: number }): QmpLink;
+}
+
 export interface QmpClientOptions {
-  /** QEMU's QMP socket; or, with `libvirt`, none: libvirtd holds the monitor. */
+  /** QEMU's QMP socket; or, with `link`, none. */
   path?: string;
-  /** Through libvirt (virsh), when libvirtd holds QEMU's monitor (src/libvirt/virsh-qmp-link.ts). */
-  libvirt?: LibvirtRef & { virsh?: string };
+  /** Another carrier than a socket: QMP through libvirt (viaLibvirt() in src/libvirt/virsh-qmp-link.ts). */
+  link?: QmpLinkSpec;
   greetingTimeoutMs?: number;
   commandTimeoutMs?: number;
   maxMessageBytes?: number;
@@ -42,7 +55,7 @@ export class QmpClient {
   /** What QEMU sent, judged line by line (no socket in it: the fuzz target drives it directly). */
   readonly lines: QmpLineHandler;
   private readonly sock: net.Socket | null = null;
-  private readonly link: VirshQmpLink | null = null;
+  private readonly link: QmpLink | null = null;
   /** What the messages name: the socket, or the domain. */
   readonly where: string;
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -67,17 +80,16 @@ export class QmpClient {
       onEvents: o.onEvents,
       onFatal: (why) => this.fail(why),
     });
-    if (o.libvirt) {
-      this.where = `libvirt domain ${o.libvirt.domain} (${o.libvirt.uri})`;
-      this.link = new VirshQmpLink(o.libvirt, this.lines, (why) => this.fail(why), {
+    if (o.link) {
+      this.where = o.link.where;
+      this.link = o.link.open(this.lines, (why) => this.fail(why), {
         maxMessageBytes: o.maxMessageBytes ?? QMP_DEFAULTS.maxMessageBytes,
-        // virsh gets a second more than the command: the caller's timeout, with its own message, comes first.
+        // The carrier gets a second more than the command: the caller's timeout, with its own message, comes first.
         commandTimeoutMs: this.commandTimeoutMs + 1000,
-        virsh: o.libvirt.virsh,
       });
       return;
     }
-    if (o.path === undefined) throw new Error('QmpClient: neither a socket path nor a libvirt domain');
+    if (o.path === undefined) throw new Error('QmpClient: neither a socket path nor a link');
     this.where = o.path;
     const sock = (this.sock = net.createConnection({ path: o.path }));
     sock.on('data', (d) => this.lines.feed(d));
@@ -115,7 +127,7 @@ export class QmpClient {
     clearTimeout(timer);
     if (first === 'timeout') {
       c.close(`no QMP greeting within ${greetingMs} ms`);
-      if (opts.libvirt) throw new Error(`${c.where}: query-version got no answer through libvirt within ${greetingMs} ms`);
+      if (opts.link) throw new Error(`${c.where}: ${opts.link.noGreeting} within ${greetingMs} ms`);
       throw new Error(`${opts.path}: no QMP greeting within ${greetingMs} ms (QEMU serves one client per QMP socket: is another client connected?)`);
     }
     if (first !== true) {

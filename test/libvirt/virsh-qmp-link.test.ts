@@ -2,6 +2,7 @@
 // QEMU answers on a socket of its own; and the direct path's bounds, against
 // a stand-in virsh relaying what a hostile QEMU would send.
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { viaLibvirt } from '../../src/libvirt/virsh-qmp-link.js';
 import { QmpClient, type QmpEvent } from '../../src/qmp/client.js';
 import { parseVirshEvent } from '../../src/libvirt/virsh-qmp-link.js';
 import { hasLibvirtd, startProbeDomain, TEST_URI } from '../helpers/libvirt-domain.js';
@@ -22,7 +23,7 @@ describe.runIf(hasLibvirtd())('QMP through a real libvirtd', () => {
   it('answers as QEMU does on its own socket: version, vCPU threads, errors, a quote in an argument', async () => {
     const d = await startProbeDomain();
     const direct = await QmpClient.connect({ path: d.qmp });
-    const via = await QmpClient.connect({ libvirt: { domain: d.name, uri: TEST_URI } });
+    const via = await QmpClient.connect({ link: viaLibvirt({ domain: d.name, uri: TEST_URI }) });
     try {
       expect(via.version).toBe(direct.version);
       expect(via.version).toMatch(/^\d+\.\d+\.\d+$/);
@@ -48,7 +49,7 @@ describe.runIf(hasLibvirtd())('QMP through a real libvirtd', () => {
   it('relays events with QEMU\'s own timestamp, the one a direct client sees', async () => {
     const d = await startProbeDomain();
     const direct = await QmpClient.connect({ path: d.qmp });
-    const via = await QmpClient.connect({ libvirt: { domain: d.name, uri: TEST_URI } });
+    const via = await QmpClient.connect({ link: viaLibvirt({ domain: d.name, uri: TEST_URI }) });
     const got: QmpEvent[] = [];
     const seen: QmpEvent[] = [];
     try {
@@ -71,13 +72,13 @@ describe.runIf(hasLibvirtd())('QMP through a real libvirtd', () => {
   });
 
   it('a domain that is not there: connect fails naming it and virsh\'s reason', async () => {
-    const err = await QmpClient.connect({ libvirt: { domain: 'labtel-no-such-domain', uri: TEST_URI } }).catch((e: Error) => e.message);
+    const err = await QmpClient.connect({ link: viaLibvirt({ domain: 'labtel-no-such-domain', uri: TEST_URI }) }).catch((e: Error) => e.message);
     expect(err).toMatch(/^libvirt domain labtel-no-such-domain \(qemu:\/\/\/system\): .*failed to get domain 'labtel-no-such-domain'/);
   });
 
   it('the domain going away ends the connection at the next command, as QEMU closing its socket does', async () => {
     const d = await startProbeDomain();
-    const via = await QmpClient.connect({ libvirt: { domain: d.name, uri: TEST_URI } });
+    const via = await QmpClient.connect({ link: viaLibvirt({ domain: d.name, uri: TEST_URI }) });
     d.destroy();
     const err = await via.execute('query-status').catch((e: Error) => e.message);
     expect(err).toMatch(/query-status: .*(not running|failed to get domain)/);
@@ -90,7 +91,7 @@ describe('the direct path\'s bounds hold through a hostile relay (a stand-in vir
     const problems: string[] = [];
     return {
       problems,
-      client: QmpClient.connect({ libvirt: { domain: 'hostile', uri: TEST_URI, virsh: fakeVirsh(scenario) }, onProblem: (m, kind) => problems.push(`${kind}: ${m}`), ...more }),
+      client: QmpClient.connect({ link: viaLibvirt({ domain: 'hostile', uri: TEST_URI, virsh: fakeVirsh(scenario) }), onProblem: (m, kind) => problems.push(`${kind}: ${m}`), ...more }),
     };
   };
 

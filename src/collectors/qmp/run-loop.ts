@@ -13,6 +13,7 @@ import type { JsonlWriter } from '../../rows/jsonl-writer.js';
 import { exitsWithin, isAlive } from '../../util/process-exit.js';
 import { QmpClient, type QmpEvent } from '../../qmp/client.js';
 import type { LibvirtRef } from '../../libvirt/ref.js';
+import { viaLibvirt } from '../../libvirt/virsh-qmp-link.js';
 import { MAX_DROPPED_NAMES, QMP_DEFAULTS, eventLimits } from '../../qmp/line-handler.js';
 import { QmpProblems, type QmpProblemKind } from '../../qmp/problems.js';
 import { newPollState, pollQemu, type PollResult } from './poll.js';
@@ -112,7 +113,7 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
     try {
       const connecting = QmpClient.connect({
         path: o.socket,
-        libvirt: o.libvirt,
+        link: o.libvirt ? viaLibvirt(o.libvirt) : undefined,
         greetingTimeoutMs: o.greetingTimeoutMs,
         commandTimeoutMs: o.commandTimeoutMs,
         eventLimits: limits,

@@ -62,8 +62,11 @@ describe.runIf(hasLibvirtd() && canMakeNetns())('qga through a real libvirtd, to
       expect(Array.isArray(cpu.result)).toBe(true);
       expect((cpu.result as Array<Record<string, unknown>>)[0]).toMatchObject({ cpu: 0 });
       expect((answered('guest-get-osinfo')!.result as Record<string, unknown>)['kernel-release']).toMatch(/cloud-amd64/);
-      // Before the agent came up, its questions are null with libvirt's reason, never a made-up value.
-      for (const q of loop.qga().filter((x) => x.result === null)) expect((q.null_reasons as Record<string, string>).result).toMatch(/\S/);
+      // While the domain was paused (the loop started first), the questions were null with libvirt's reason, never a made-up value.
+      const nulls = loop.qga().filter((x) => x.result === null);
+      expect(nulls.length).toBeGreaterThan(0);
+      for (const q of nulls) expect((q.null_reasons as Record<string, string>).result).toMatch(/\S/);
+      expect(loop.rows().length).toBeGreaterThan(0);
       for (const row of loop.rows()) expect(ROW_SCHEMAS.guest!.safeParse(row).success).toBe(true);
       expect(r.counters.connections).toBe(1);
       expect(r.counters.bytes).toBeGreaterThan(0);
@@ -109,6 +112,7 @@ describe('qga through a hostile relay (a stand-in virsh)', () => {
     const l = run('hang');
     await waitFor(() => l.reports.some((m) => /no answer from virsh within 7000 ms/.test(m)), 'the timeout reported', 50);
     await l.stop();
-    expect(l.qga().every((q) => q.result === null)).toBe(true);
+    // The question the shell was ended over is not written (the connection went with it), nor anything made up.
+    expect(l.qga().filter((q) => q.result !== null)).toEqual([]);
   }, 30_000);
 });

@@ -62,6 +62,7 @@ describe.runIf(hasLibvirtd())('qmp collector through libvirt', () => {
       expect(b).toMatchObject({ status: 'prelaunch', running: false });
       expect((b.vcpus as unknown[]).length).toBe(2);
       expect(Object.keys(b.block as object)).not.toHaveLength(0);
+      expect(via.qmp().length).toBeGreaterThan(0);
       for (const r of via.qmp()) expect(ROW_SCHEMAS.qmp!.safeParse(r).success).toBe(true);
 
       d.virsh('resume', d.name);
