@@ -13,13 +13,11 @@
 //   sudo npm run bench:libvirt        (root; a libvirtd: scripts/start-libvirtd.sh)
 //
 // Environment: BENCH_POLLS (300; BENCH_QUICK=1: 40).
-import { execFileSync, spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newPollState, pollQemu } from '../../src/collectors/qmp/poll.js';
+import { startProbeDomain } from '../../src/lab/libvirt-probe-domain.js';
 import { DEFAULT_LIBVIRT_URI } from '../../src/libvirt/ref.js';
 import { viaLibvirt } from '../../src/libvirt/virsh-qmp-link.js';
 import { QmpClient } from '../../src/qmp/client.js';
@@ -80,34 +78,10 @@ const perPoll = (m: Measured, k: keyof Measured) => ((m[k] as number) / m.polls)
 
 async function main() {
   const m = machine();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-bench-libvirt-'));
-  fs.chmodSync(dir, 0o755);
-  const name = `labtel-bench-${crypto.randomBytes(3).toString('hex')}`;
-  const qmp = path.join(dir, 'qmp.sock');
-  const disk = path.join(dir, 'disk.raw');
-  fs.writeFileSync(disk, Buffer.alloc(1 << 20));
-  fs.writeFileSync(
-    path.join(dir, 'domain.xml'),
-    `<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-  <name>${name}</name><memory unit='MiB'>64</memory><vcpu>2</vcpu>
-  <os><type arch='x86_64' machine='pc'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='${disk}'/><target dev='vda' bus='virtio'/></disk>
-    <memballoon model='virtio'><stats period='1'/></memballoon>
-  </devices>
-  <qemu:commandline><qemu:arg value='-qmp'/><qemu:arg value='unix:${qmp},server=on,wait=off'/></qemu:commandline>
-</domain>
-`,
-  );
-  const virsh = (...a: string[]) => execFileSync('virsh', ['-q', '-c', URI, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  virsh('create', path.join(dir, 'domain.xml'), '--paused');
+  const d = await startProbeDomain({ prefix: 'labtel-bench-' });
+  const { name, qmp } = d;
   try {
-    for (let i = 0; !fs.existsSync(qmp); i++) {
-      if (i > 500) throw new Error(`${qmp} did not appear`);
-      await sleep(10);
-    }
-    const qemuPid = Number(fs.readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8').trim());
+    const qemuPid = d.pid;
     const lvd = libvirtdPid();
 
     /** N polls on `c`, the schedule on a clock that moves 1 s per poll; what each poll asked, for the per-command path. */
@@ -187,8 +161,7 @@ async function main() {
     ];
     process.stdout.write(out.join('\n'));
   } finally {
-    spawnSync('virsh', ['-q', '-c', URI, 'destroy', name], { stdio: 'ignore' });
-    fs.rmSync(dir, { recursive: true, force: true });
+    d.destroy();
   }
 }
 

@@ -16,14 +16,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { QGA_CHANNEL, TELEMETRY_CHANNEL } from '../libvirt/fill-configs.js';
 import { DEFAULT_LIBVIRT_URI, LIBVIRT_DOMAIN } from '../libvirt/ref.js';
 
 const execFileP = promisify(execFile);
-
-/** The name libvirt's guest agent channel has in the guest (libvirt's own; labtel never binds it). */
-export const QGA_CHANNEL_NAME = 'org.qemu.guest_agent.0';
-/** The name labtel's telemetry port has in the guest (scripts/test-guest/init looks for it). */
-export const TELEMETRY_CHANNEL_NAME = 'org.labtel.telemetry.0';
 
 export interface LibvirtGuest {
   /** The domain's name. */
@@ -77,14 +73,14 @@ export function telemetryChannelXml(socketPath: string): string {
   return [
     "<channel type='unix'>",
     `  <source mode='bind' path='${xmlText(socketPath)}'/>`,
-    `  <target type='virtio' name='${TELEMETRY_CHANNEL_NAME}'/>`,
+    `  <target type='virtio' name='${TELEMETRY_CHANNEL}'/>`,
     '</channel>',
   ].join('\n');
 }
 
 /** libvirt's own guest agent channel: no path, libvirt picks the socket and connects to it itself. */
 export function qgaChannelXml(): string {
-  return ["<channel type='unix'>", `  <target type='virtio' name='${QGA_CHANNEL_NAME}'/>`, '</channel>'].join('\n');
+  return ["<channel type='unix'>", `  <target type='virtio' name='${QGA_CHANNEL}'/>`, '</channel>'].join('\n');
 }
 
 const indent = (xml: string, by: string) => xml.split('\n').map((l) => by + l).join('\n');

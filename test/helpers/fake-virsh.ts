@@ -34,6 +34,17 @@ if 'qemu-monitor-event' in args:
     time.sleep(3600)
     sys.exit(0)
 version = '{"return":{"qemu":{"micro":0,"minor":2,"major":7},"package":"fake"},"id":"libvirt-1"}'
+def answer(huge, tail, value):
+    # The scenario's answer to a command: huge bytes of string, nested 100 deep, none, or value; tail after it.
+    if scenario == 'huge_reply':
+        out.write('{"return":"' + 'x' * huge + '"' + tail + '}\n')
+    elif scenario == 'deep_reply':
+        out.write('{"return":' + '[' * 100 + ']' * 100 + tail + '}\n')
+    elif scenario == 'hang':
+        out.flush(); time.sleep(3600)
+    else:
+        out.write('{"return":' + value + tail + '}\n')
+    out.flush()
 for line in sys.stdin:
     line = line.rstrip('\n')
     out.write('virsh # ' + line + '\n')
@@ -43,27 +54,11 @@ for line in sys.stdin:
     elif line.startswith('echo -- '):
         out.write(line[len('echo -- '):]); out.flush()
     elif line.startswith("'qemu-agent-command'"):
-        if scenario == 'huge_reply':
-            out.write('{"return":"' + 'x' * (5 << 20) + '"}\n')
-        elif scenario == 'deep_reply':
-            out.write('{"return":' + '[' * 100 + ']' * 100 + '}\n')
-        elif scenario == 'hang':
-            out.flush(); time.sleep(3600)
-        else:
-            out.write('{"return":[{"cpu":0,"user":7,"system":3}]}\n')
-        out.flush()
+        answer(5 << 20, '', '[{"cpu":0,"user":7,"system":3}]')
     elif 'query-version' in line:
         out.write(version + '\n\n'); out.flush()
     elif 'query-status' in line:
-        if scenario == 'huge_reply':
-            out.write('{"return":{"status":"' + 'x' * (11 << 20) + '"},"id":"libvirt-2"}\n')
-        elif scenario == 'deep_reply':
-            out.write('{"return":' + '[' * 100 + ']' * 100 + ',"id":"libvirt-2"}\n')
-        elif scenario == 'hang':
-            out.flush(); time.sleep(3600)
-        else:
-            out.write('{"return":{"status":"running","singlestep":false,"running":true},"id":"libvirt-2"}\n')
-        out.flush()
+        answer(11 << 20, ',"id":"libvirt-2"', '{"status":"running","singlestep":false,"running":true}')
 `;
 
 /** The stand-in's path: run with FAKE_VIRSH_SCENARIO set (the link passes the environment on). */
