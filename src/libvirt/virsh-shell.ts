@@ -35,6 +35,8 @@ interface Pending {
   mark: string;
   what: string;
   out: string[];
+  /** Bytes of `out` (its lines together stay within the line bound: a relay printing many lines is no way around it). */
+  outBytes: number;
   err: string[];
   outDone: boolean;
   errDone: boolean;
@@ -116,7 +118,7 @@ export class VirshShell {
     }
     const mark = `labtel-${randomBytes(12).toString('hex')}`;
     const timer = setTimeout(() => this.fail(`${q.what}: no answer from virsh within ${q.ms} ms (libvirtd or QEMU did not answer); the shell was ended`), q.ms);
-    this.current = { mark, what: q.what, out: [], err: [], outDone: false, errDone: false, resolve: q.resolve, reject: q.reject, timer };
+    this.current = { mark, what: q.what, out: [], outBytes: 0, err: [], outDone: false, errDone: false, resolve: q.resolve, reject: q.reject, timer };
     // The empty line last: echo prints MARK with no line end, and the shell's next prompt ends that line.
     this.child.stdin.write(`${line}\necho --err -- ${mark}\necho -- ${mark}\n\n`);
   }
@@ -136,6 +138,8 @@ export class VirshShell {
     // The shell's echo of the command (every word labtel sends is quoted, so it starts with a quote; readline may
     // break a long one with carriage returns, never with a line end).
     if (line === '' || line.startsWith("'")) return;
+    p.outBytes += line.length;
+    if (p.outBytes > this.maxLineBytes) return this.fail(`virsh printed more than ${this.maxLineBytes} bytes for one command (libvirt relays what QEMU sends); the shell was ended`);
     p.out.push(line);
   }
 

@@ -15,7 +15,8 @@ export type FakeVirshScenario =
   | 'deep_reply' // query-status and agent commands answer nested 100 deep
   | 'event_flood' // 5,000 STOP events at once
   | 'bad_event' // one event whose data is not JSON, then one good one
-  | 'hang'; // query-status and agent commands never answer
+  | 'hang' // query-status and agent commands never answer
+  | 'many_lines'; // query-status and agent commands answer with 2,000 lines of 8 KB (16 MB in all, each line within bounds)
 
 const SCRIPT = String.raw`
 import json, os, sys, time
@@ -42,6 +43,9 @@ def answer(huge, tail, value):
         out.write('{"return":' + '[' * 100 + ']' * 100 + tail + '}\n')
     elif scenario == 'hang':
         out.flush(); time.sleep(3600)
+    elif scenario == 'many_lines':
+        for i in range(2000):
+            out.write('{"x":"' + 'y' * 8000 + '"}\n')
     else:
         out.write('{"return":' + value + tail + '}\n')
     out.flush()

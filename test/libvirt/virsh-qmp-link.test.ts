@@ -104,6 +104,14 @@ describe('the direct path\'s bounds hold through a hostile relay (a stand-in vir
     expect(problems).toEqual([]); // the shell's line bound ended it before the handler saw a line
   });
 
+  it('a reply of many lines, each within the bound, is held to the bound in all: the shell is ended', async () => {
+    const { client } = connect('many_lines');
+    const c = await client;
+    const err = await c.execute('query-status').catch((e: Error) => e.message);
+    expect(err).toMatch(/virsh printed more than 10485760 bytes for one command/);
+    expect(await c.closed).toMatch(/more than 10485760 bytes for one command/);
+  });
+
   it('a reply nested past 64 levels fails its command at once, counted too_deep; the connection goes on', async () => {
     const { client, problems } = connect('deep_reply');
     const c = await client;
