@@ -16,7 +16,8 @@ export type FakeVirshScenario =
   | 'event_flood' // 5,000 STOP events at once
   | 'bad_event' // one event whose data is not JSON, then one good one
   | 'hang' // query-status and agent commands never answer
-  | 'many_lines'; // query-status and agent commands answer with 2,000 lines of 8 KB (16 MB in all, each line within bounds)
+  | 'many_lines' // query-status and agent commands answer with 2,000 lines of 8 KB (16 MB in all, each line within bounds)
+  | 'early_event'; // one event at once, while the shell takes 500 ms before reading its first command
 
 const SCRIPT = String.raw`
 import json, os, sys, time
@@ -28,12 +29,16 @@ if 'qemu-monitor-event' in args:
     if scenario == 'event_flood':
         for i in range(5000):
             out.write("event STOP at 1796500000.%06d for domain '%s': <null>\n" % (i % 1000000, dom))
+    if scenario == 'early_event':
+        out.write("event STOP at 1796500000.000003 for domain '%s': <null>\n" % dom)
     if scenario == 'bad_event':
         out.write("event STOP at 1796500000.000001 for domain '%s': {not json\n" % dom)
         out.write("event RESUME at 1796500000.000002 for domain '%s': {\"reason\":\"x\"}\n" % dom)
     out.flush()
     time.sleep(3600)
     sys.exit(0)
+if scenario == 'early_event':
+    time.sleep(0.5)
 version = '{"return":{"qemu":{"micro":0,"minor":2,"major":7},"package":"fake"},"id":"libvirt-1"}'
 def answer(huge, tail, value):
     # The scenario's answer to a command: huge bytes of string, nested 100 deep, none, or value; tail after it.

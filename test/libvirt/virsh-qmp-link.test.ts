@@ -134,6 +134,17 @@ describe('the direct path\'s bounds hold through a hostile relay (a stand-in vir
     c.close();
   });
 
+  it('an event that comes before the answer to query-version waits for the greeting made of it (it is no greeting)', async () => {
+    const { client, problems } = connect('early_event');
+    const c = await client;
+    onTestFinished(() => c.close());
+    let got: QmpEvent[] = [];
+    await waitFor(() => (got = got.concat(c.takeEvents())).length >= 1, 'the event');
+    expect(got.map((e) => e.event)).toEqual(['STOP']);
+    expect(problems).toEqual([]);
+    c.close();
+  });
+
   it('event data that is not JSON is counted as such, and the next event still comes', async () => {
     const { client, problems } = connect('bad_event');
     const c = await client;
