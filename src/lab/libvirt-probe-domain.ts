@@ -23,13 +23,16 @@ export interface ProbeDomain {
   virsh(...args: string[]): string;
   /** `virsh destroy` (nothing when the domain is gone already) and its files removed. */
   destroy(): void;
+  /** Destroys the domain and starts it again from the same XML under the same name (another QEMU: a new id and pid). */
+  restart(): Promise<void>;
 }
 
-export async function startProbeDomain(o: { prefix?: string; uri?: string } = {}): Promise<ProbeDomain> {
+/** `name`: the domain's name (default: `prefix` and a random suffix). */
+export async function startProbeDomain(o: { prefix?: string; name?: string; uri?: string } = {}): Promise<ProbeDomain> {
   const uri = o.uri ?? DEFAULT_LIBVIRT_URI;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labtel-lvd-'));
   fs.chmodSync(dir, 0o755);
-  const name = `${o.prefix ?? 'labtel-probe-'}${crypto.randomBytes(4).toString('hex')}`;
+  const name = o.name ?? `${o.prefix ?? 'labtel-probe-'}${crypto.randomBytes(4).toString('hex')}`;
   const qmp = path.join(dir, 'qmp.sock');
   const disk = path.join(dir, 'disk.raw');
   fs.writeFileSync(disk, Buffer.alloc(1 << 20));
@@ -54,14 +57,29 @@ export async function startProbeDomain(o: { prefix?: string; uri?: string } = {}
     spawnSync('virsh', ['-q', '-c', uri, 'destroy', name], { stdio: 'ignore' });
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  try {
+  const started = async (): Promise<number> => {
     virsh('create', path.join(dir, 'domain.xml'), '--paused');
     for (let i = 0; !fs.existsSync(qmp); i++) {
       if (i > 500) throw new Error(`the domain ${name} started, but its QMP socket ${qmp} did not appear`);
       await sleep(10);
     }
-    const pid = Number(fs.readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8').trim());
-    return { name, uri, pid, qmp, virsh, destroy };
+    return Number(fs.readFileSync(`/run/libvirt/qemu/${name}.pid`, 'utf8').trim());
+  };
+  try {
+    const d: ProbeDomain = {
+      name,
+      uri,
+      pid: await started(),
+      qmp,
+      virsh,
+      destroy,
+      async restart() {
+        virsh('destroy', name);
+        fs.rmSync(qmp, { force: true });
+        d.pid = await started();
+      },
+    };
+    return d;
   } catch (err) {
     destroy();
     throw err;

@@ -15,7 +15,7 @@ import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { QmpLink, QmpLinkSpec } from '../qmp/client.js';
 import type { QmpLineHandler } from '../qmp/line-handler.js';
 import type { LibvirtRef } from './ref.js';
-import { spawnVirsh, VirshShell } from './virsh-shell.js';
+import { DOMAIN_GONE, runningDomainId, spawnVirsh, VirshShell } from './virsh-shell.js';
 
 export interface VirshLinkOptions {
   /** The longest line read from virsh: QMP's message bound. */
@@ -48,6 +48,8 @@ export function viaLibvirt(ref: LibvirtRef & { virsh?: string }): QmpLinkSpec {
 export class VirshQmpLink implements QmpLink {
   private readonly shell: VirshShell;
   private readonly events: ChildProcess;
+  /** The running domain's id, which every command names (runningDomainId): null until it is known. */
+  private target: string | null = null;
   private closed = false;
 
   constructor(
@@ -59,6 +61,9 @@ export class VirshQmpLink implements QmpLink {
     const where = `libvirt domain ${ref.domain} (${ref.uri})`;
     this.shell = new VirshShell(ref, o.maxMessageBytes, o.virsh);
     void this.shell.closed.then((why) => this.end(`${where}: ${why}`));
+    // By name, at once (events from the start, as on a socket): virsh prints the name of the domain an event is for, and
+    // parseVirshEvent takes the lines of this name only. libvirt matches events by the domain's UUID: a domain started
+    // again with the same UUID is heard here until the next command, pinned to the old id, ends the link.
     this.events = spawnVirsh(o.virsh ?? 'virsh', ['-q', '-c', ref.uri, 'qemu-monitor-event', '--domain', ref.domain, '--loop'], ['ignore', 'pipe', 'pipe']);
     let stderr = '';
     const reader = new BoundedLineReader(o.maxMessageBytes, (l) => this.onEventLine(l.toString('utf8')), {
@@ -78,8 +83,10 @@ export class VirshQmpLink implements QmpLink {
     // libvirt's connection is long past capabilities: labtel asks query-version instead, for the greeting's version,
     // and to know that the domain answers before connect() returns.
     if (msg.execute === 'qmp_capabilities') return void this.version(msg.id);
+    const target = this.target;
+    if (target === null) return this.lines.rejectPending(msg.id, new Error(`${msg.execute}: sent before the link knew the domain's id`));
     const body = JSON.stringify(msg.arguments ? { execute: msg.execute, arguments: msg.arguments } : { execute: msg.execute });
-    this.shell.run(['qemu-monitor-command', this.ref.domain, body], this.o.commandTimeoutMs, msg.execute).then(
+    this.shell.run(['qemu-monitor-command', target, body], this.o.commandTimeoutMs, msg.execute).then(
       (out) => {
         const reply = out.lines.filter((l) => l.trim() !== '');
         if (reply.length !== 1) return this.lines.rejectPending(msg.id, new Error(`${msg.execute}: virsh printed ${reply.length} lines for one reply through libvirt: ${JSON.stringify(reply.map((l) => l.slice(0, 100)))}`));
@@ -88,7 +95,7 @@ export class VirshQmpLink implements QmpLink {
       (err: Error) => {
         this.lines.rejectPending(msg.id, err);
         // A domain that is no longer there (it stopped, or went away) is a lost connection, as QEMU closing its socket is.
-        if (/domain is not running|failed to get domain|Domain not found|no domain with matching/i.test(err.message)) this.end(`libvirt domain ${this.ref.domain} (${this.ref.uri}): ${err.message}`);
+        if (DOMAIN_GONE.test(err.message)) this.end(`libvirt domain ${this.ref.domain} (${this.ref.uri}): ${err.message}`);
       },
     );
   }
@@ -101,7 +108,12 @@ export class VirshQmpLink implements QmpLink {
   private async version(id: string): Promise<void> {
     let out;
     try {
-      out = await this.shell.run(['qemu-monitor-command', this.ref.domain, '{"execute":"query-version"}'], this.o.commandTimeoutMs, 'query-version');
+      // Pinned to this run of the domain: a domain destroyed and started again under its name is another QEMU, reached by
+      // a new connection (whose loop sees the old QEMU gone), never answering on this one.
+      const domainId = await runningDomainId(this.shell, this.ref.domain, this.o.commandTimeoutMs);
+      if (this.closed) return;
+      this.target = domainId;
+      out = await this.shell.run(['qemu-monitor-command', domainId, '{"execute":"query-version"}'], this.o.commandTimeoutMs, 'query-version');
     } catch (err) {
       return this.lines.rejectPending(id, err as Error);
     }

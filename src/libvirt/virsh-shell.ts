@@ -61,6 +61,26 @@ export function spawnVirsh(virsh: string, args: string[], stdio: StdioOptions): 
   return spawn(argv[0]!, argv.slice(1), { stdio, env: { ...childEnv(), LC_ALL: 'C' } });
 }
 
+/** virsh's words for a domain that is not there (destroyed, or no longer under the id it was pinned by). */
+export const DOMAIN_NOT_THERE = /failed to get domain|Domain not found|no domain with matching/i;
+/** The same, or a domain that is not running (QEMU gone; and, for the guest agent, also a paused domain). */
+export const DOMAIN_GONE = new RegExp(`domain is not running|${DOMAIN_NOT_THERE.source}`, 'i');
+
+/**
+ * The id of the running domain named `name`, from `virsh list` (names matched exactly there: virsh's own lookup takes a name
+ * of digits for an id, and one shaped like a UUID for a UUID, so another domain could answer). Commands addressed by this id
+ * reach this run of the domain only: destroyed and started again under its name, it has a new id, and a command to the old
+ * one fails ("failed to get domain"), as a socket closes when its QEMU goes.
+ */
+export async function runningDomainId(shell: VirshShell, name: string, ms: number): Promise<string> {
+  const out = await shell.run(['list'], ms, 'list');
+  for (const l of out.lines) {
+    const m = /^\s*(\d+)\s+(\S+)(\s|$)/.exec(l);
+    if (m && m[2] === name) return m[1]!;
+  }
+  throw new Error(`failed to get domain '${name}': not among the running domains (virsh list)`);
+}
+
 export class VirshShell {
   /** Resolves with why, once the shell is gone. */
   readonly closed: Promise<string>;

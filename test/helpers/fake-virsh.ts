@@ -1,7 +1,7 @@
 // A stand-in for virsh that relays what a hostile QEMU would send, for what
 // no real libvirtd will do on demand: a reply of 11 MiB, one nested past the
 // bound, a flood of events, event data that is not JSON, a command that never
-// ends. It speaks virsh's shell as the real one does here (python3): echoes
+// ends. Its one running domain is 'hostile', id 7 (`list`). It speaks virsh's shell as the real one does here (python3): echoes
 // each command with a prompt, `echo --err -- M` to stderr as "error: M",
 // `echo -- M` with no line end, and `qemu-monitor-event --loop` lines
 // "event NAME at S.U for domain 'D': DATA".
@@ -62,6 +62,8 @@ for line in sys.stdin:
         sys.stderr.write('error: ' + line[len('echo --err -- '):] + '\n'); sys.stderr.flush()
     elif line.startswith('echo -- '):
         out.write(line[len('echo -- '):]); out.flush()
+    elif line == "'list'":
+        out.write(' 7    hostile   running\n'); out.flush()
     elif line.startswith("'qemu-agent-command'"):
         answer(5 << 20, '', '[{"cpu":0,"user":7,"system":3}]')
     elif 'query-version' in line:

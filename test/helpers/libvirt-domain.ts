@@ -12,8 +12,9 @@ afterEach(() => {
   for (const d of made.splice(0)) d.destroy();
 });
 
-export async function startProbeDomain(): Promise<ProbeDomain> {
-  const d = await start({ prefix: 'labtel-t-' });
+/** `name`: the domain's name (default: labtel-t- and a random suffix). */
+export async function startProbeDomain(o: { name?: string } = {}): Promise<ProbeDomain> {
+  const d = await start({ prefix: 'labtel-t-', ...o });
   made.push(d);
   return d;
 }

@@ -76,6 +76,31 @@ describe.runIf(hasLibvirtd())('QMP through a real libvirtd', () => {
     expect(err).toMatch(/^libvirt domain labtel-no-such-domain \(qemu:\/\/\/system\): .*failed to get domain 'labtel-no-such-domain'/);
   });
 
+  it('a domain destroyed and started again under its name is another QEMU: the link never answers from it, it ends', async () => {
+    const d = await startProbeDomain();
+    const via = await QmpClient.connect({ libvirt: { domain: d.name, uri: TEST_URI } });
+    onTestFinished(() => via.close());
+    await via.execute('cont'); // the new QEMU will be paused (prelaunch): a status from it would differ
+    expect(((await via.execute('query-status')) as { status: string }).status).toBe('running');
+    await d.restart();
+    const got = await via.execute('query-status').then(
+      (v) => `answered ${JSON.stringify(v)}`,
+      (e: Error) => e.message,
+    );
+    expect(got).toMatch(/query-status: .*failed to get domain/);
+    expect(await via.closed).toMatch(new RegExp(`^libvirt domain ${d.name} \\(qemu:///system\\): `));
+  });
+
+  it('a domain named as another domain\'s id is still the one asked for (virsh would take the name for an id)', async () => {
+    const other = await startProbeDomain();
+    const id = other.virsh('domid', other.name).trim();
+    expect(id).toMatch(/^\d+$/);
+    const d = await startProbeDomain({ name: id });
+    const via = await QmpClient.connect({ libvirt: { domain: d.name, uri: TEST_URI } });
+    onTestFinished(() => via.close());
+    expect(await via.execute('query-name')).toEqual({ name: id });
+  });
+
   it('the domain going away ends the connection at the next command, as QEMU closing its socket does', async () => {
     const d = await startProbeDomain();
     const via = await QmpClient.connect({ link: viaLibvirt({ domain: d.name, uri: TEST_URI }) });

@@ -5,7 +5,7 @@
 // from the channel is (guest-line.ts): the agent is in the guest, and libvirt
 // relays what it says without vouching for it.
 import type { LibvirtRef } from '../../libvirt/ref.js';
-import { VirshShell } from '../../libvirt/virsh-shell.js';
+import { DOMAIN_NOT_THERE, runningDomainId, VirshShell } from '../../libvirt/virsh-shell.js';
 import { QapiError } from '../../util/qapi-error.js';
 import { judgeLine } from './guest-line.js';
 import type { QgaAnswer } from './qga-session.js';
@@ -16,6 +16,8 @@ export const LIBVIRT_QGA_TIMEOUT_S = 5;
 
 export class LibvirtQga {
   private readonly shell: VirshShell;
+  /** The running domain's id, which every command names: this run of the domain only (runningDomainId). */
+  private target: Promise<string> | null = null;
 
   /** `onBytes`: the bytes of each answer line (the channel's byte counter). */
   constructor(
@@ -32,11 +34,16 @@ export class LibvirtQga {
   }
 
   async execute(command: string): Promise<QgaAnswer> {
-    const out = await this.shell.run(
-      ['qemu-agent-command', this.ref.domain, JSON.stringify({ execute: command }), '--timeout', String(LIBVIRT_QGA_TIMEOUT_S)],
-      (LIBVIRT_QGA_TIMEOUT_S + 2) * 1000,
-      command,
-    );
+    let out;
+    try {
+      const id = await (this.target ??= runningDomainId(this.shell, this.ref.domain, (LIBVIRT_QGA_TIMEOUT_S + 2) * 1000));
+      out = await this.shell.run(['qemu-agent-command', id, JSON.stringify({ execute: command }), '--timeout', String(LIBVIRT_QGA_TIMEOUT_S)], (LIBVIRT_QGA_TIMEOUT_S + 2) * 1000, command);
+    } catch (err) {
+      // The domain gone (destroyed, or started again under its name: another guest) ends this shell, as a closed channel
+      // does; a paused one (libvirt: "domain is not running") only fails the question.
+      if (DOMAIN_NOT_THERE.test((err as Error).message)) this.shell.close(`libvirt domain ${this.ref.domain} (${this.ref.uri}): ${(err as Error).message}`);
+      throw err;
+    }
     const lines = out.lines.filter((l) => l.trim() !== '');
     if (lines.length !== 1) throw new Error(`${command}: virsh printed ${lines.length} lines for the agent's one answer through libvirt`);
     const line = Buffer.from(lines[0]!, 'utf8');

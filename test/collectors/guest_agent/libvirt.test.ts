@@ -16,6 +16,7 @@ import { ROOT } from '../../helpers/cli.js';
 import { fakeVirsh, type FakeVirshScenario } from '../../helpers/fake-virsh.js';
 import { canMakeNetns } from '../../helpers/guest-net.js';
 import { hasLibvirtd } from '../../helpers/libvirt.js';
+import { startProbeDomain } from '../../helpers/libvirt-domain.js';
 import { readJsonl, tmpDir } from '../../helpers/tmp.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -33,6 +34,8 @@ function runLoop(libvirt: NonNullable<GuestLoopOptions['libvirt']>, pid: number 
     return fs.existsSync(out) ? readJsonl(out) : [];
   };
   return {
+    /** The loop's end, without a stop. */
+    done: loop.finally(() => writer.close()),
     rows,
     qga: () => rows().filter((r) => r.kind === 'qga'),
     reports,
@@ -76,6 +79,29 @@ describe.runIf(hasLibvirtd() && canMakeNetns())('qga through a real libvirtd, to
     } finally {
       await g.destroy();
     }
+  });
+});
+
+describe.runIf(hasLibvirtd())('qga through a real libvirtd: the domain going away', () => {
+  // A paused domain without an agent channel: every question is a null row with libvirt's reason meanwhile.
+  it('destroyed: the loop ends target_exited, as when the channel closes with QEMU gone', async () => {
+    const d = await startProbeDomain();
+    const l = runLoop({ domain: d.name, uri: 'qemu:///system' }, d.pid);
+    await waitFor(() => l.qga().length > 0, 'a qga row');
+    d.destroy();
+    const r = await l.done;
+    expect(r.end).toBe('target_exited');
+  });
+
+  it('destroyed and started again under its name: another guest, never polled by this loop (it ends target_exited)', async () => {
+    const d = await startProbeDomain();
+    const pid = d.pid;
+    const l = runLoop({ domain: d.name, uri: 'qemu:///system' }, pid);
+    await waitFor(() => l.qga().length > 0, 'a qga row');
+    await d.restart();
+    expect(d.pid).not.toBe(pid);
+    const r = await l.done;
+    expect(r.end).toBe('target_exited');
   });
 });
 
