@@ -17,7 +17,8 @@ export type FakeVirshScenario =
   | 'bad_event' // one event whose data is not JSON, then one good one
   | 'hang' // query-status and agent commands never answer
   | 'many_lines' // query-status and agent commands answer with 2,000 lines of 8 KB (16 MB in all, each line within bounds)
-  | 'early_event'; // one event at once, while the shell takes 500 ms before reading its first command
+  | 'early_event' // one event at once, while the shell takes 500 ms before reading its first command
+  | 'agent_lacks'; // the agent lacks guest-get-memory-blocks: libvirt's error on stderr, as a real libvirtd prints it
 
 const SCRIPT = String.raw`
 import json, os, sys, time
@@ -65,7 +66,10 @@ for line in sys.stdin:
     elif line == "'list'":
         out.write(' 7    hostile   running\n'); out.flush()
     elif line.startswith("'qemu-agent-command'"):
-        answer(5 << 20, '', '[{"cpu":0,"user":7,"system":3}]')
+        if scenario == 'agent_lacks' and 'guest-get-memory-blocks' in line:
+            sys.stderr.write("error: internal error: unable to execute QEMU agent command 'guest-get-memory-blocks': The command guest-get-memory-blocks has not been found\n"); sys.stderr.flush()
+        else:
+            answer(5 << 20, '', '[{"cpu":0,"user":7,"system":3}]')
     elif 'query-version' in line:
         out.write(version + '\n\n'); out.flush()
     elif 'query-status' in line:

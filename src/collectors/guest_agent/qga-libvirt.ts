@@ -5,7 +5,7 @@
 // from the channel is (guest-line.ts): the agent is in the guest, and libvirt
 // relays what it says without vouching for it.
 import type { LibvirtRef } from '../../libvirt/ref.js';
-import { DOMAIN_NOT_THERE, runningDomainId, VirshShell } from '../../libvirt/virsh-shell.js';
+import { DOMAIN_NOT_THERE, runningDomainId, VirshError, VirshShell } from '../../libvirt/virsh-shell.js';
 import { QapiError } from '../../util/qapi-error.js';
 import { judgeLine } from './guest-line.js';
 import type { QgaAnswer } from './qga-session.js';
@@ -13,6 +13,20 @@ import { rawMember } from './raw-member.js';
 
 /** Seconds libvirt waits for the agent's answer (qemu-agent-command --timeout); virsh gets 2 s more. */
 export const LIBVIRT_QGA_TIMEOUT_S = 5;
+
+/**
+ * The agent's refusal as libvirt reports it on stderr ("internal error: unable to execute QEMU agent command 'X': DESC"):
+ * libvirt keeps the agent's description, not its class. qemu-ga's own words for a command it lacks or has disabled
+ * (class CommandNotFound) are known, so that refusal is a QapiError as on the channel (the collector stops asking); any other
+ * stays libvirt's error. The description is the guest's text, cut as on the channel.
+ */
+export function agentRefusal(command: string, err: VirshError): QapiError | null {
+  const prefix = `${command}: internal error: unable to execute QEMU agent command '${command}': `;
+  if (!err.message.startsWith(prefix)) return null;
+  const desc = err.message.slice(prefix.length);
+  if (desc !== `The command ${command} has not been found` && !desc.startsWith(`Command ${command} has been disabled`)) return null;
+  return QapiError.fromReply(command, { class: 'CommandNotFound', desc }, 200);
+}
 
 export class LibvirtQga {
   private readonly shell: VirshShell;
@@ -42,7 +56,7 @@ export class LibvirtQga {
       // The domain gone (destroyed, or started again under its name: another guest) ends this shell, as a closed channel
       // does; a paused one (libvirt: "domain is not running") only fails the question.
       if (DOMAIN_NOT_THERE.test((err as Error).message)) this.shell.close(`libvirt domain ${this.ref.domain} (${this.ref.uri}): ${(err as Error).message}`);
-      throw err;
+      throw err instanceof VirshError ? (agentRefusal(command, err) ?? err) : err;
     }
     const lines = out.lines.filter((l) => l.trim() !== '');
     if (lines.length !== 1) throw new Error(`${command}: virsh printed ${lines.length} lines for the agent's one answer through libvirt`);

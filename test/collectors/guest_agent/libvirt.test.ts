@@ -115,6 +115,17 @@ describe('qga through a hostile relay (a stand-in virsh)', () => {
     expect(l.qga().find((r) => r.command === 'guest-get-cpustats')!.result).toEqual([{ cpu: 0, user: 7, system: 3 }]);
   });
 
+  it('a command the agent lacks (libvirt says so on stderr, without the class) is asked once, and recorded as disabled', async () => {
+    const l = run('agent_lacks');
+    await waitFor(() => l.qga().filter((r) => r.command === 'guest-get-cpustats').length >= 3, 'three rounds of questions');
+    const r = await l.stop();
+    const lacking = l.qga().filter((q) => q.command === 'guest-get-memory-blocks');
+    expect(lacking.length).toBe(1);
+    expect(lacking[0]!.result).toBeNull();
+    expect((lacking[0]!.null_reasons as Record<string, string>).result).toBe('guest-get-memory-blocks: CommandNotFound: The command guest-get-memory-blocks has not been found');
+    expect(r.disabled['guest-get-memory-blocks']).toMatch(/CommandNotFound/);
+  });
+
   it('an answer past the bound (max_line_bytes, 1 MiB by default) ends the shell (counted as a reconnect), never a row', async () => {
     const l = run('huge_reply');
     // Each shell hits the bound on its first answer; a second report means the loop went on with a new shell.
