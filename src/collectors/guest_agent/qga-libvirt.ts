@@ -47,10 +47,15 @@ export class LibvirtQga {
     return this.shell.closed;
   }
 
+  /** Finds the running domain's id (once), which every command names; rejects when the domain is not running. */
+  pin(): Promise<string> {
+    return (this.target ??= runningDomainId(this.shell, this.ref.domain, (LIBVIRT_QGA_TIMEOUT_S + 2) * 1000));
+  }
+
   async execute(command: string): Promise<QgaAnswer> {
     let out;
     try {
-      const id = await (this.target ??= runningDomainId(this.shell, this.ref.domain, (LIBVIRT_QGA_TIMEOUT_S + 2) * 1000));
+      const id = await this.pin();
       out = await this.shell.run(['qemu-agent-command', id, JSON.stringify({ execute: command }), '--timeout', String(LIBVIRT_QGA_TIMEOUT_S)], (LIBVIRT_QGA_TIMEOUT_S + 2) * 1000, command);
     } catch (err) {
       // The domain gone (destroyed, or started again under its name: another guest) ends this shell, as a closed channel

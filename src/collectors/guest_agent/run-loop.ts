@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { EpisodeClock } from '../../clock/origin.js';
 import type { CollectorConfigs } from '../../manifest/schema.js';
 import type { JsonlWriter } from '../../rows/jsonl-writer.js';
-import { exitsWithin } from '../../util/process-exit.js';
+import { exitsWithin, isAlive } from '../../util/process-exit.js';
 import { BoundedLineReader } from '../../util/bounded-line-reader.js';
 import { QapiError } from '../../util/qapi-error.js';
 import { listenUnix, withReadBuffer } from '../../util/unix-listen.js';
@@ -153,6 +153,14 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
     let delay = o.restartDelayMs ?? 500;
     while (!o.signal.aborted) {
       const qga = new LibvirtQga(ref, lineCap, (k) => (n.bytes += k));
+      // Pinned to whichever guest runs the domain now: with the QEMU labtel was given gone, it is another one (the domain
+      // started again), never polled under the old one's pid.
+      await Promise.race([qga.pin().catch(() => {}), stopped]);
+      if (o.signal.aborted || (o.pid != null && !isAlive(o.pid))) {
+        qga.close();
+        if (!o.signal.aborted) r.end = 'target_exited';
+        break;
+      }
       current = qga;
       n.connections++;
       const startedAt = performance.now();

@@ -133,6 +133,13 @@ export async function qmpLoop(o: QmpLoopOptions): Promise<QmpLoopResult> {
         connecting.then((c) => c.close(), () => {}); // a late connection is closed as it comes
         break;
       }
+      // Through libvirt the connection is to whichever QEMU runs the domain now (pinned to its id from then on): with the
+      // QEMU labtel was given gone, it is another one (the domain started again): closed before anything of it is written.
+      if (o.libvirt && o.pid !== null && !isAlive(o.pid)) {
+        first.close(`the domain's QEMU (pid ${o.pid}) is gone`);
+        r.end = 'target_exited';
+        break;
+      }
       client = first;
     } catch (err) {
       if (o.pid !== null && !isAlive(o.pid)) {

@@ -103,6 +103,16 @@ describe.runIf(hasLibvirtd())('qga through a real libvirtd: the domain going awa
     const r = await l.done;
     expect(r.end).toBe('target_exited');
   });
+
+  it('started again under its name before the loop begins: the QEMU it was given is gone, so the new guest is never asked', async () => {
+    const d = await startProbeDomain();
+    const pid = d.pid;
+    await d.restart();
+    const l = runLoop({ domain: d.name, uri: 'qemu:///system' }, pid);
+    const r = await l.done;
+    expect(r.end).toBe('target_exited');
+    expect(l.qga()).toEqual([]);
+  });
 });
 
 describe('qga through a hostile relay (a stand-in virsh)', () => {

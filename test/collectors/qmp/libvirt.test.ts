@@ -90,4 +90,15 @@ describe.runIf(hasLibvirtd())('qmp collector through libvirt', () => {
     expect(r.end).toBe('target_exited');
     expect(via.qmp().length).toBeGreaterThan(0);
   });
+
+  it('started again under its name before the loop connects: the QEMU it was given is gone, so no poll of the new one is written', async () => {
+    const d = await startProbeDomain();
+    const pid = d.pid;
+    await d.restart();
+    expect(d.pid).not.toBe(pid);
+    const via = runLoop({ libvirt: { domain: d.name, uri: TEST_URI } }, pid);
+    const r = await via.ended;
+    expect(r.end).toBe('target_exited');
+    expect(via.qmp()).toEqual([]);
+  });
 });
