@@ -81,7 +81,7 @@ describe.runIf(hasLibvirtd())('QMP through a real libvirtd', () => {
 
   it('a domain destroyed and started again under its name is another QEMU: the link never answers from it, it ends', async () => {
     const d = await startProbeDomain();
-    const via = await QmpClient.connect({ libvirt: { domain: d.name, uri: TEST_URI } });
+    const via = await QmpClient.connect({ link: viaLibvirt({ domain: d.name, uri: TEST_URI }) });
     onTestFinished(() => via.close());
     await via.execute('cont'); // the new QEMU will be paused (prelaunch): a status from it would differ
     expect(((await via.execute('query-status')) as { status: string }).status).toBe('running');
@@ -99,7 +99,7 @@ describe.runIf(hasLibvirtd())('QMP through a real libvirtd', () => {
     const id = other.virsh('domid', other.name).trim();
     expect(id).toMatch(/^\d+$/);
     const d = await startProbeDomain({ name: id });
-    const via = await QmpClient.connect({ libvirt: { domain: d.name, uri: TEST_URI } });
+    const via = await QmpClient.connect({ link: viaLibvirt({ domain: d.name, uri: TEST_URI }) });
     onTestFinished(() => via.close());
     expect(await via.execute('query-name')).toEqual({ name: id });
   });
