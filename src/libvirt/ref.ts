@@ -14,9 +14,20 @@ export const LIBVIRT_DOMAIN = /^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,63}$/;
 /** qemu:///system, qemu:///session, or either over a named local socket (qemu+unix:///system?socket=/path). */
 export const LIBVIRT_URI = /^qemu(\+unix)?:\/\/\/(system|session)(\?socket=\/[A-Za-z0-9._/-]+)?$/;
 
+/**
+ * virsh looks a --domain up by id first (a name strtol reads whole: "215", "+7"), then by uuid (36 hex digits and
+ * dashes), and only then by name: such a name would reach whichever domain later takes that id or uuid.
+ */
+export function virshReadsAsIdOrUuid(name: string): boolean {
+  return /^\+?\d+$/.test(name) || (name.length === 36 && /^[0-9A-Fa-f-]+$/.test(name));
+}
+
 export const libvirtDomainName = z
   .string({ error: expected('a libvirt domain name') })
-  .regex(LIBVIRT_DOMAIN, { error: expected('a libvirt domain name of 1 to 64 letters, digits, ".", "_", "+" or "-", not starting with "-" or "."') });
+  .regex(LIBVIRT_DOMAIN, { error: expected('a libvirt domain name of 1 to 64 letters, digits, ".", "_", "+" or "-", not starting with "-" or "."') })
+  .refine((n) => !virshReadsAsIdOrUuid(n), {
+    error: expected('a libvirt domain name virsh cannot read as a domain id or uuid (it looks those up before names, so another domain could answer): rename the domain'),
+  });
 
 export const libvirtUri = z
   .string({ error: expected('a local libvirt QEMU URI') })
