@@ -47,7 +47,9 @@ const parser = new XMLParser({
   attributeNamePrefix: '@',
   parseTagValue: false,
   parseAttributeValue: false,
-  processEntities: true,
+  // Only XML's five predefined entities reach the parser (a DOCTYPE is refused below), and each shortens the text: no cap
+  // on how many (fast-xml-parser's default of 1,000 refused a domain whose description held 1,001 apostrophes).
+  processEntities: { enabled: true, maxTotalExpansions: Infinity },
   // Every element that may repeat is a list, even when there is one.
   isArray: (name, jpath) => jpath === 'domain.devices.interface' || jpath === 'domain.devices.channel',
 });

@@ -39,6 +39,15 @@ describe('the domain XML', () => {
     expect(parseDomainXml(`<domain><name>x</name></domain>`)).toMatchObject({ interfaces: [], channels: [], uuid: null });
   });
 
+  it("reads a domain whose XML holds more than 1,000 escaped characters (libvirt escapes every ' \" < > in text and attributes)", () => {
+    // regression for: fast-xml-parser's default cap of 1,000 entity expansions refused a real running domain whose
+    // <description> held 1,001 apostrophes ("its XML does not parse: Entity expansion limit exceeded: 1001 > 1000").
+    const desc = "it&apos;s a lab vm &lt;-&gt; &quot;x&quot; ".repeat(1000);
+    const d = parseDomainXml(RUNNING.replace('<devices>', `<description>${desc}</description><devices>`));
+    expect(d.name).toBe("lab'vm");
+    expect(d.channels.map((c) => c.path)).toEqual(['/tmp/a&b/tel.sock']);
+  });
+
   it('refuses what is not a domain, and reads at most MAX_DEVICES of each device', () => {
     expect(() => parseDomainXml('<network><name>x</name></network>')).toThrow('its XML has no <domain> element');
     expect(() => parseDomainXml('<domain><name>x</domain>')).toThrow(/its XML does not parse/);
