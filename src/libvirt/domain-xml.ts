@@ -50,6 +50,9 @@ const parser = new XMLParser({
   // Only XML's five predefined entities reach the parser (a DOCTYPE is refused below), and each shortens the text: no cap
   // on how many (fast-xml-parser's default of 1,000 refused a domain whose description held 1,001 apostrophes).
   processEntities: { enabled: true, maxTotalExpansions: Infinity },
+  // libvirt keeps what libxml2 parses, up to 256 levels deep (<metadata> is any XML): fast-xml-parser's default of 100
+  // refused a real running domain with 150-level metadata.
+  maxNestedTags: 300,
   // Every element that may repeat is a list, even when there is one.
   isArray: (name, jpath) => jpath === 'domain.devices.interface' || jpath === 'domain.devices.channel',
 });

@@ -48,6 +48,12 @@ describe('the domain XML', () => {
     expect(d.channels.map((c) => c.path)).toEqual(['/tmp/a&b/tel.sock']);
   });
 
+  it('reads a domain whose <metadata> nests as deep as libvirt keeps (libxml2 stops at 256 levels)', () => {
+    // regression for: fast-xml-parser's default of 100 levels refused a real running domain with 150-level metadata.
+    const meta = `<m:a xmlns:m='http://x/'>${'<m:a>'.repeat(250)}${'</m:a>'.repeat(250)}</m:a>`;
+    expect(parseDomainXml(RUNNING.replace('<devices>', `<metadata>${meta}</metadata><devices>`)).uuid).toBe('6a2977ea-798b-465e-a824-95c569dda7ac');
+  });
+
   it('refuses what is not a domain, and reads at most MAX_DEVICES of each device', () => {
     expect(() => parseDomainXml('<network><name>x</name></network>')).toThrow('its XML has no <domain> element');
     expect(() => parseDomainXml('<domain><name>x</domain>')).toThrow(/its XML does not parse/);
