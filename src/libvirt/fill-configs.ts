@@ -43,7 +43,13 @@ export function fillFromDomain(collectors: Manifest['collectors'], d: LibvirtDom
     if (taps.length === 1) {
       const t = taps[0]!;
       out.pcap = { ...pcap, iface: t.dev! };
-      filled.push({ key: 'collectors.pcap.iface', value: t.dev, source: `${where}: its one interface's <target dev> (mac ${t.mac ?? 'unknown'}${t.bridge ? `, bridge ${t.bridge}` : ''})` });
+      // An interface with no host device (user, vhostuser, hostdev) is not captured: said, not left for "its one interface".
+      const others = d.interfaces.filter((i) => i.dev === null);
+      const mac = `(mac ${t.mac ?? 'unknown'}${t.bridge ? `, bridge ${t.bridge}` : ''})`;
+      const source = others.length
+        ? `${where}: the <target dev> of its one interface with a host device ${mac}; not captured: its ${others.length === 1 ? 'other interface' : `${others.length} other interfaces`} (${others.map((i) => `type ${i.type ?? '?'} mac ${i.mac ?? 'unknown'}`).join(', ')}), with no host device`
+        : `${where}: its one interface's <target dev> ${mac}`;
+      filled.push({ key: 'collectors.pcap.iface', value: t.dev, source });
     } else if (taps.length === 0) {
       problems.pcap = `${where} has no network interface with a host device (<target dev>): name collectors.pcap.iface`;
     } else {

@@ -81,6 +81,16 @@ describe('filling the collectors from a domain', () => {
     expect(f.collectors.guest_agent!.socket).toBeUndefined();
   });
 
+  it('a tap beside an interface with no host device is filled, and the one not captured is named', () => {
+    // regression for: a real domain with a user (slirp) interface and one tap had pcap filled "from its one interface",
+    // while the guest's traffic through the other interface was not captured.
+    const f = fillFromDomain(six, domain({ interfaces: [{ type: 'user', dev: null, mac: '52:54:00:48:a1:09', bridge: null }, { type: 'ethernet', dev: 'tap0', mac: '52:54:00:a2:23:c7', bridge: null }] }));
+    expect(f.collectors.pcap!.iface).toBe('tap0');
+    expect(f.filled.find((x) => x.key === 'collectors.pcap.iface')!.source).toBe(
+      'domain "vm" on qemu:///system: the <target dev> of its one interface with a host device (mac 52:54:00:a2:23:c7); not captured: its other interface (type user mac 52:54:00:48:a1:09), with no host device',
+    );
+  });
+
   it('no interface at all is refused naming the domain; a disabled collector is left alone', () => {
     const f = fillFromDomain(six, domain({}));
     expect(f.problems.pcap).toBe('domain "vm" on qemu:///system has no network interface with a host device (<target dev>): name collectors.pcap.iface');
