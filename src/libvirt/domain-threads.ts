@@ -4,12 +4,12 @@
 // socket target gets (qmp/target.ts ownedThreads).
 import { ownedThreads, type OwnedThreads } from '../qmp/target.js';
 import { whereDomain } from './domain.js';
-import type { LibvirtRef } from './ref.js';
+import { virshDomain, type LibvirtRef } from './ref.js';
 import { runVirsh } from './run-virsh.js';
 
 /** `execute`'s answer (its "return"), read from virsh's one line `{"return":...,"id":"libvirt-N"}`. */
 export async function monitorCommand(ref: LibvirtRef, execute: string, opts: { timeoutMs?: number } = {}): Promise<unknown> {
-  const out = await runVirsh(ref, ['qemu-monitor-command', '--domain', ref.domain, '--cmd', JSON.stringify({ execute })], { what: `virsh qemu-monitor-command ${execute}`, ...opts });
+  const out = await runVirsh(ref, ['qemu-monitor-command', '--domain', virshDomain(ref), '--cmd', JSON.stringify({ execute })], { what: `virsh qemu-monitor-command ${execute}`, ...opts });
   let reply: unknown;
   try {
     reply = JSON.parse(out);

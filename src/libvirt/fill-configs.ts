@@ -35,7 +35,8 @@ export function fillFromDomain(collectors: Manifest['collectors'], d: LibvirtDom
   const filled: FilledValue[] = [];
   const problems: Filling['problems'] = {};
   const where = whereDomain(d);
-  const ref = { domain: d.domain, uri: d.uri };
+  // Held to the domain's uuid: a domain created again under its name with another uuid is not asked in its place.
+  const ref = { domain: d.domain, uri: d.uri, uuid: d.uuid };
 
   const pcap = out.pcap;
   if (pcap?.enabled && pcap.iface === undefined) {

@@ -2,7 +2,7 @@
 // monitor or the guest agent's channel: one bounded virsh call each, saying
 // what answered and through which connection, or virsh's reason.
 import { monitorCommand } from './domain-threads.js';
-import type { LibvirtRef } from './ref.js';
+import { virshDomain, type LibvirtRef } from './ref.js';
 import { runVirsh } from './run-virsh.js';
 
 export const POLLED_THROUGH_LIBVIRT = ['query-status', 'query-blockstats', 'query-cpus-fast', 'query-stats', 'query-balloon'] as const;
@@ -28,7 +28,7 @@ export async function monitorPreflight(ref: LibvirtRef): Promise<{ error: string
 /** The guest agent through virsh qemu-agent-command guest-ping (5 s): whether it answers now. */
 export async function agentPreflight(ref: LibvirtRef): Promise<{ available: boolean; reason: string }> {
   try {
-    await runVirsh(ref, ['qemu-agent-command', '--domain', ref.domain, '--cmd', '{"execute":"guest-ping"}', '--timeout', '5'], { what: 'virsh qemu-agent-command guest-ping' });
+    await runVirsh(ref, ['qemu-agent-command', '--domain', virshDomain(ref), '--cmd', '{"execute":"guest-ping"}', '--timeout', '5'], { what: 'virsh qemu-agent-command guest-ping' });
     return { available: true, reason: `the guest agent answers guest-ping ${via(ref)} (protocol qga)` };
   } catch (err) {
     return {

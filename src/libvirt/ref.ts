@@ -38,4 +38,13 @@ export interface LibvirtRef {
   domain: string;
   /** The connection, e.g. qemu:///system. */
   uri: string;
+  /**
+   * The domain's uuid, when it was read from the running domain (filled from target.libvirt_domain): virsh is then
+   * given it instead of the name, so that another domain created under the same name (destroyed, then created from
+   * another XML) is never asked in its place.
+   */
+  uuid?: string;
 }
+
+/** What virsh's --domain gets: the uuid when known, else the name. */
+export const virshDomain = (ref: LibvirtRef): string => ref.uuid ?? ref.domain;

@@ -14,7 +14,7 @@ import { BoundedLineReader } from '../util/bounded-line-reader.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { QmpLink, QmpLinkSpec } from '../qmp/client.js';
 import type { QmpLineHandler } from '../qmp/line-handler.js';
-import type { LibvirtRef } from './ref.js';
+import { virshDomain, type LibvirtRef } from './ref.js';
 import { DOMAIN_GONE, runningDomainId, spawnVirsh, VirshShell } from './virsh-shell.js';
 
 export interface VirshLinkOptions {
@@ -61,10 +61,11 @@ export class VirshQmpLink implements QmpLink {
     const where = `libvirt domain ${ref.domain} (${ref.uri})`;
     this.shell = new VirshShell(ref, o.maxMessageBytes, o.virsh);
     void this.shell.closed.then((why) => this.end(`${where}: ${why}`));
-    // By name, at once (events from the start, as on a socket): virsh prints the name of the domain an event is for, and
-    // parseVirshEvent takes the lines of this name only. libvirt matches events by the domain's UUID: a domain started
-    // again with the same UUID is heard here until the next command, pinned to the old id, ends the link.
-    this.events = spawnVirsh(o.virsh ?? 'virsh', ['-q', '-c', ref.uri, 'qemu-monitor-event', '--domain', ref.domain, '--loop'], ['ignore', 'pipe', 'pipe']);
+    // At once (events from the start, as on a socket), by uuid when it is known, else by name: virsh prints the name of
+    // the domain an event is for, and parseVirshEvent takes the lines of this name only. libvirt matches events by the
+    // domain's UUID: a domain started again with the same UUID is heard here until the next command, pinned to the old
+    // id, ends the link.
+    this.events = spawnVirsh(o.virsh ?? 'virsh', ['-q', '-c', ref.uri, 'qemu-monitor-event', '--domain', virshDomain(ref), '--loop'], ['ignore', 'pipe', 'pipe']);
     let stderr = '';
     const reader = new BoundedLineReader(o.maxMessageBytes, (l) => this.onEventLine(l.toString('utf8')), {
       onOversize: (_n, bytes) => this.tooLong(bytes),
@@ -110,7 +111,7 @@ export class VirshQmpLink implements QmpLink {
     try {
       // Pinned to this run of the domain: a domain destroyed and started again under its name is another QEMU, reached by
       // a new connection (whose loop sees the old QEMU gone), never answering on this one.
-      const domainId = await runningDomainId(this.shell, this.ref.domain, this.o.commandTimeoutMs);
+      const domainId = await runningDomainId(this.shell, this.ref.domain, this.o.commandTimeoutMs, this.ref.uuid);
       if (this.closed) return;
       this.target = domainId;
       out = await this.shell.run(['qemu-monitor-command', domainId, '{"execute":"query-version"}'], this.o.commandTimeoutMs, 'query-version');

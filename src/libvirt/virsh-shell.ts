@@ -70,15 +70,24 @@ export const DOMAIN_GONE = new RegExp(`domain is not running|${DOMAIN_NOT_THERE.
  * The id of the running domain named `name`, from `virsh list` (names matched exactly there: virsh's own lookup takes a name
  * of digits for an id, and one shaped like a UUID for a UUID, so another domain could answer). Commands addressed by this id
  * reach this run of the domain only: destroyed and started again under its name, it has a new id, and a command to the old
- * one fails ("failed to get domain"), as a socket closes when its QEMU goes.
+ * one fails ("failed to get domain"), as a socket closes when its QEMU goes. With `uuid` (read from the running domain when
+ * the target was resolved), the domain found must have it: another domain created under the name is not this one.
  */
-export async function runningDomainId(shell: VirshShell, name: string, ms: number): Promise<string> {
+export async function runningDomainId(shell: VirshShell, name: string, ms: number, uuid?: string): Promise<string> {
   const out = await shell.run(['list'], ms, 'list');
+  let id: string | null = null;
   for (const l of out.lines) {
     const m = /^\s*(\d+)\s+(\S+)(\s|$)/.exec(l);
-    if (m && m[2] === name) return m[1]!;
+    if (m && m[2] === name) id = m[1]!;
   }
-  throw new Error(`failed to get domain '${name}': not among the running domains (virsh list)`);
+  if (id === null) throw new Error(`failed to get domain '${name}': not among the running domains (virsh list)`);
+  if (uuid !== undefined) {
+    const got = (await shell.run(['domuuid', id], ms, 'domuuid')).lines.map((l) => l.trim()).find((l) => l !== '')?.toLowerCase();
+    if (got !== uuid.toLowerCase()) {
+      throw new Error(`failed to get domain '${name}': the running domain of that name (id ${id}) has uuid ${got ?? '(none said)'}, not ${uuid}: another domain was created under the name`);
+    }
+  }
+  return id;
 }
 
 export class VirshShell {

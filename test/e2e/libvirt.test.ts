@@ -83,7 +83,7 @@ describe.runIf(ready)('a libvirt domain, end to end', () => {
       // The manifest named no socket and no interface: they came from the domain.
       expect(ep.manifest.collectors.pcap.iface).toBe(g.tap);
       expect(ep.manifest.collectors.guest_agent.socket).toBe(g.telemetry);
-      expect(ep.manifest.collectors.qmp.libvirt).toEqual({ domain: g.name, uri: g.uri });
+      expect(ep.manifest.collectors.qmp.libvirt).toEqual({ domain: g.name, uri: g.uri, uuid: ep.target.libvirt.uuid });
 
       const procRows = rows('proc', 'host_proc');
       const vcpuTid = Number(Object.keys(ep.target.vcpu_threads)[0]);

@@ -12,7 +12,9 @@ import { domainPid } from '../../src/libvirt/domain-pid.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import { PidfileFollower } from '../../src/util/pidfile-follower.js';
 import { LABTEL_BIN } from '../helpers/cli.js';
-import { destroyDomains, hasLibvirtd, LIBVIRT_URI, restartDomain, startDomain, type TestDomain } from '../helpers/libvirtd.js';
+import { destroyDomains, domainXml, hasLibvirtd, LIBVIRT_URI, restartDomain, startDomain, virsh, type TestDomain } from '../helpers/libvirtd.js';
+import { monitorCommand } from '../../src/libvirt/domain-threads.js';
+import crypto from 'node:crypto';
 import { EpisodeClock } from '../../src/clock/origin.js';
 import { procLoop } from '../../src/collectors/proc/run-loop.js';
 import { JsonlWriter } from '../../src/rows/jsonl-writer.js';
@@ -177,7 +179,7 @@ describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd',
     expect(plan.collectors.pcap!.iface).toBe(a.taps[0]);
     expect(plan.collectors.guest_agent!.socket).toBe(a.telemetry);
     expect(plan.collectors.guest_agent!.mode).toBe('connect');
-    expect(plan.collectors.qmp!.libvirt).toEqual({ domain: a.name, uri: LIBVIRT_URI });
+    expect(plan.collectors.qmp!.libvirt).toEqual({ domain: a.name, uri: LIBVIRT_URI, uuid: a.uuid });
     expect(plan.filled.map((f) => f.key).sort()).toEqual(['collectors.guest_agent.socket', 'collectors.pcap.iface', 'collectors.qmp.libvirt']);
     expect(plan.probes.qmp!.reason).toMatch(new RegExp(`^QEMU \\d+\\.\\d+\\.\\d+ answers through libvirt \\(${LIBVIRT_URI}, domain "${a.name}"\\)`));
     expect(plan.probes.pcap!.reason).toContain(`can capture on ${a.taps[0]}`);
@@ -187,9 +189,26 @@ describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd',
     expect(named.filled).toEqual([]);
   });
 
+  // Regression for: qmp through libvirt went by the domain's name, so after the domain was destroyed and another one
+  // created under its name (another uuid), the qmp rows went on describing that other domain (seen in a real episode:
+  // vcpus 1, then 2) while proc and perf refused its QEMU for its -uuid.
+  it('qmp and qga filled from the domain are held to its uuid: another domain created under its name is not asked', async () => {
+    const c = startDomain({ taps: 0, telemetry: false, qga: false });
+    const plan = await decideCollectors(parseManifest({ output_dir: tmpDir(), target: { libvirt_domain: c.name }, collectors: { qmp: {} } }));
+    const ref = plan.collectors.qmp!.libvirt!;
+    expect(ref).toEqual({ domain: c.name, uri: LIBVIRT_URI, uuid: c.uuid });
+    expect(await monitorCommand(ref, 'query-status')).toMatchObject({ status: 'prelaunch' });
+    virsh('destroy', c.name);
+    const other = crypto.randomUUID();
+    fs.writeFileSync(path.join(c.dir, 'other.xml'), domainXml(c.name, other, c.dir, [], { telemetry: false, qga: false }));
+    virsh('create', path.join(c.dir, 'other.xml'), '--paused');
+    expect(virsh('domuuid', c.name).trim()).toBe(other); // the name now answers for the other domain
+    await expect(monitorCommand(ref, 'query-status')).rejects.toThrow(`error: failed to get domain '${c.uuid}'`);
+  });
+
   it('qga through libvirt: filled when the domain has the agent channel, unavailable with virsh\'s reason while the agent does not answer', async () => {
     const plan = await decideCollectors(parseManifest({ output_dir: tmpDir(), target: { libvirt_domain: a.name }, collectors: { guest_agent: { protocol: 'qga', optional: true } } }));
-    expect(plan.collectors.guest_agent!.libvirt).toEqual({ domain: a.name, uri: LIBVIRT_URI });
+    expect(plan.collectors.guest_agent!.libvirt).toEqual({ domain: a.name, uri: LIBVIRT_URI, uuid: a.uuid });
     expect(plan.collectors.guest_agent!.socket).toBeUndefined();
     // The guest is paused: no qemu-ga runs in it.
     expect(plan.probes.guest_agent!.available).toBe(false);

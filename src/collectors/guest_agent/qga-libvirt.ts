@@ -49,7 +49,7 @@ export class LibvirtQga {
 
   /** Finds the running domain's id (once), which every command names; rejects when the domain is not running. */
   pin(): Promise<string> {
-    return (this.target ??= runningDomainId(this.shell, this.ref.domain, (LIBVIRT_QGA_TIMEOUT_S + 2) * 1000));
+    return (this.target ??= runningDomainId(this.shell, this.ref.domain, (LIBVIRT_QGA_TIMEOUT_S + 2) * 1000, this.ref.uuid));
   }
 
   async execute(command: string): Promise<QgaAnswer> {
