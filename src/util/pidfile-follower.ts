@@ -19,7 +19,10 @@
 // The socket's listener is read from /proc/net/unix (this runs synchronously,
 // beside the sampling): one in another network namespace is not seen there,
 // so such a restart is not followed (the target's exit is recorded). For a
-// libvirt domain, a process taken on must also carry the domain's -uuid.
+// libvirt domain, a process taken on must also carry the domain's -uuid; the
+// pidfile names libvirtd's (or virtqemud's) forked child until it execs QEMU,
+// which is waited for, not refused.
+import path from 'node:path';
 import { acceptedExecutables, executableOf, matchesExecutable, uidOf } from './executable.js';
 import { readPidfile, type PidfileReading } from './pidfile.js';
 import { processIdentity, sameProcess, type ProcessIdentity } from './process-identity.js';
@@ -48,7 +51,9 @@ function tryPidfile(file: string): PidfileReading | null {
   }
 }
 
-const WAIT = Symbol('no listener on the QMP socket yet');
+const WAIT = Symbol('no listener on the QMP socket yet, or libvirt\'s child not yet QEMU');
+/** The daemons that start a libvirt domain's QEMU (monolithic, and the modular QEMU driver's). */
+const LIBVIRT_DAEMONS = new Set(['libvirtd', 'virtqemud']);
 
 export class PidfileFollower {
   /** The pidfile's content when the current process was taken on. */
@@ -107,7 +112,12 @@ export class PidfileFollower {
     const exe = executableOf(pid, this.procRoot);
     if (exe === null) return 'its executable cannot be read (a kernel thread?)';
     const qemu = matchesExecutable(exe, acceptedExecutables(this.opts.executables));
-    if (!qemu && this.exe !== null && exe !== this.exe) return `it runs ${exe}, neither the first target's ${this.exe} nor QEMU`;
+    if (!qemu && this.exe !== null && exe !== this.exe) {
+      // libvirt's daemon writes a domain's pidfile from the child it forks, which execs QEMU only once libvirt has set
+      // it up (its handshake): that child is the QEMU to come, not a refusal (a real restart was reported as one).
+      if (this.opts.uuid !== undefined && LIBVIRT_DAEMONS.has(path.basename(exe))) return WAIT;
+      return `it runs ${exe}, neither the first target's ${this.exe} nor QEMU`;
+    }
     const uid = uidOf(pid, this.procRoot);
     if (this.uid !== null && uid !== this.uid) return `it runs as uid ${uid ?? '(unreadable)'}, not the first target's uid ${this.uid}`;
     if (this.opts.uuid !== undefined) {

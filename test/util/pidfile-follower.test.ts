@@ -83,6 +83,50 @@ async function execOf(p: ChildProcess, exe: string): Promise<void> {
 }
 
 describe('PidfileFollower and processes that exec (a wrapper script that writes the pidfile, then execs QEMU)', () => {
+  // Regression for: a real libvirt domain restart was reported as a refusal ("it runs /usr/sbin/libvirtd, neither the
+  // first target's ... nor QEMU"), counted as the proc collector's error: libvirtd writes the pidfile from its forked
+  // child, which execs QEMU only after libvirt's handshake. For a libvirt domain that child is waited for.
+  it("a libvirt domain's pidfile naming libvirtd's child before its exec: waited for, not refused; then followed", async () => {
+    const dir = tmpDir();
+    const fake = path.join(dir, 'libvirtd');
+    fs.copyFileSync(exe(sleeper().pid!), fake);
+    fs.chmodSync(fake, 0o755);
+    const uuid = '6a2977ea-798b-465e-a824-95c569dda7ac';
+    const qemuLike = () => run('bash', ['-c', 'sleep 60; :', '-uuid', uuid]); // bash, carrying the domain's -uuid
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; !cond(); i++) {
+        if (i > 1000) throw new Error('never happened');
+        await sleep(10);
+      }
+    };
+    const exeIs = (p: ChildProcess, end: string) => () => {
+      try {
+        return exe(p.pid!).endsWith(end);
+      } catch {
+        return false;
+      }
+    };
+    const first = qemuLike();
+    await until(exeIs(first, '/bash'));
+    const pidfile = path.join(dir, 'dom.pid');
+    fs.writeFileSync(pidfile, `${first.pid}\n`);
+    const messages: string[] = [];
+    const f = new PidfileFollower(pidfile, first.pid!, '/proc', { uuid, onRefused: (m) => messages.push(m) });
+    first.kill('SIGKILL');
+    await exited(first);
+    const child = run(fake, ['60']);
+    await until(exeIs(child, '/libvirtd'));
+    fs.writeFileSync(pidfile, `${child.pid}\n`);
+    expect(f.next()).toBeNull();
+    expect(messages).toEqual([]);
+    expect(f.refused).toBe(0);
+    const next = qemuLike();
+    await until(exeIs(next, '/bash'));
+    fs.writeFileSync(pidfile, `${next.pid}\n`);
+    expect(f.next()).toMatchObject({ pid: next.pid });
+    expect(f.refused).toBe(0);
+  });
+
   // Guards the executable rule's own pitfall (old code took any process, so it passes there): a process named before its exec refused for good.
   it('a rewrite naming a shell that then execs the first target\'s executable: refused once, then taken on', async () => {
     const sleepExe = exe(sleeper().pid!);
