@@ -21,7 +21,7 @@ import { startProbeDomain } from '../../src/lab/libvirt-probe-domain.js';
 import { DEFAULT_LIBVIRT_URI } from '../../src/libvirt/ref.js';
 import { viaLibvirt } from '../../src/libvirt/virsh-qmp-link.js';
 import { QmpClient } from '../../src/qmp/client.js';
-import { QUICK, intEnv, log, machine, machineLine, versionOf } from './section.js';
+import { commandLine, intEnv, log, machine, mdTable, printSection, versionOf } from './section.js';
 
 const POLLS = intEnv('BENCH_POLLS', 300, 40);
 const WARMUP = 5;
@@ -135,31 +135,38 @@ async function main() {
       libvirtd: cpuOf(lvd) - d0,
       qemu: cpuOf(qemuPid) - q0,
     };
-    log(JSON.stringify({ direct: a, libvirt: b, per_command: c, asked: asked.map((x) => x.execute) }));
-
-    const row = (label: string, x: Measured) => {
-      const total = perPoll(x, 'labtel') + perPoll(x, 'virsh') + perPoll(x, 'libvirtd') + perPoll(x, 'qemu');
-      return `| ${label} | ${(x.commands / x.polls).toFixed(2)} | ${(x.wallMs / x.polls).toFixed(2)} | ${perPoll(x, 'labtel').toFixed(0)} | ${perPoll(x, 'virsh').toFixed(0)} | ${perPoll(x, 'libvirtd').toFixed(0)} | ${perPoll(x, 'qemu').toFixed(0)} | **${total.toFixed(0)}** | ${((total / 1e6) * 100).toFixed(2)}% |`;
-    };
-    const out = [
-      '## QMP through libvirt: the cost of a poll',
-      '',
-      'Command: `npm run bench:libvirt`',
-      '',
-      machineLine(m),
-      '',
-      `Target: a transient, paused TCG domain this script makes (2 vCPUs, a virtio disk, a balloon with \`<stats period='1'/>\`), with a QMP socket of its own beside libvirt's monitor; ${libvirtVersion()}, ${versionOf('qemu-system-x86_64') ?? 'QEMU'}. Each path runs the qmp collector's poll ${POLLS} times back to back after ${WARMUP} warm-up polls (the alternative: ${c.polls} polls), its asking schedule on a clock that moves 1 s per poll, as \`interval_ms: 1000\` asks. CPU per poll in µs, counted where it is spent: labtel (this process), virsh, libvirtd, QEMU (their /proc stat, 10 ms ticks: totals over the whole run, divided).${QUICK ? ' BENCH_QUICK=1: too few polls for BENCHMARKS.md.' : ''}`,
-      '',
-      '| path | commands per poll | wall ms per poll | labtel µs | virsh µs | libvirtd µs | QEMU µs | total CPU µs per poll | of one core at 1 poll/s |',
-      '|---|---|---|---|---|---|---|---|---|',
-      row('direct QMP socket (`collectors.qmp.socket`)', a),
-      row('labtel through libvirt: one `virsh` shell, commands on its stdin', b),
-      row('a `virsh qemu-monitor-command` process per command', c),
-      '',
-      `Through libvirt, a poll costs ${((perPoll(b, 'labtel') + perPoll(b, 'virsh') + perPoll(b, 'libvirtd') + perPoll(b, 'qemu')) / (perPoll(a, 'labtel') + perPoll(a, 'virsh') + perPoll(a, 'libvirtd') + perPoll(a, 'qemu'))).toFixed(1)}x the direct socket's CPU, and a virsh process per command would cost ${((perPoll(c, 'labtel') + perPoll(c, 'virsh') + perPoll(c, 'libvirtd') + perPoll(c, 'qemu')) / (perPoll(b, 'labtel') + perPoll(b, 'virsh') + perPoll(b, 'libvirtd') + perPoll(b, 'qemu'))).toFixed(1)}x labtel's way. The commands of a poll: ${asked.map((x) => x.execute).join(', ')}.`,
-      '',
+    const total = (x: Measured) => perPoll(x, 'labtel') + perPoll(x, 'virsh') + perPoll(x, 'libvirtd') + perPoll(x, 'qemu');
+    const row = (label: string, x: Measured): string[] => [
+      label,
+      (x.commands / x.polls).toFixed(2),
+      (x.wallMs / x.polls).toFixed(2),
+      perPoll(x, 'labtel').toFixed(0),
+      perPoll(x, 'virsh').toFixed(0),
+      perPoll(x, 'libvirtd').toFixed(0),
+      perPoll(x, 'qemu').toFixed(0),
+      `**${total(x).toFixed(0)}**`,
+      `${((total(x) / 1e6) * 100).toFixed(2)}%`,
     ];
-    process.stdout.write(out.join('\n'));
+    printSection(
+      {
+        title: 'QMP through libvirt: the cost of a poll',
+        command: commandLine('bench:libvirt', ['BENCH_POLLS']),
+        machine: m,
+        body: [
+          `Target: a transient, paused TCG domain this script makes (src/lab/libvirt-probe-domain.ts: 2 vCPUs, a virtio disk, a balloon with \`<stats period='1'/>\`), with a QMP socket of its own beside libvirt's monitor; ${libvirtVersion()}, ${versionOf('qemu-system-x86_64') ?? 'QEMU'}. Each path runs the qmp collector's poll ${POLLS} times back to back after ${WARMUP} warm-up polls (the alternative: ${c.polls} polls), its asking schedule on a clock that moves 1 s per poll, as \`interval_ms: 1000\` asks. CPU per poll in µs, counted where it is spent: labtel (this process), virsh, libvirtd, QEMU (their /proc stat, 10 ms ticks: totals over the whole run, divided).`,
+          mdTable(
+            ['path', 'commands per poll', 'wall ms per poll', 'labtel µs', 'virsh µs', 'libvirtd µs', 'QEMU µs', 'total CPU µs per poll', 'of one core at 1 poll/s'],
+            [
+              row('direct QMP socket (`collectors.qmp.socket`)', a),
+              row('labtel through libvirt: one `virsh` shell, commands on its stdin', b),
+              row('a `virsh qemu-monitor-command` process per command', c),
+            ],
+          ),
+          `Through libvirt, a poll costs ${(total(b) / total(a)).toFixed(1)}x the direct socket's CPU, and a virsh process per command would cost ${(total(c) / total(b)).toFixed(1)}x labtel's way. The commands of a poll: ${asked.map((x) => x.execute).join(', ')}.`,
+        ],
+      },
+      { direct: a, libvirt: b, per_command: c, asked: asked.map((x) => x.execute) },
+    );
   } finally {
     d.destroy();
   }
