@@ -58,6 +58,17 @@ export function fillFromDomain(collectors: Manifest['collectors'], d: LibvirtDom
     }
   }
 
+  // netflow's direction: the captured interface's MAC is the guest's side of it (without one, every packet is unmatched).
+  const nf = out.netflow;
+  if (nf?.enabled && nf.guest_ip === undefined && nf.guest_mac === undefined && nf.bridge_ip === undefined) {
+    const iface = out.pcap?.iface;
+    const i = iface === undefined ? undefined : d.interfaces.find((x) => x.dev === iface);
+    if (i?.mac) {
+      out.netflow = { ...nf, guest_mac: i.mac };
+      filled.push({ key: 'collectors.netflow.guest_mac', value: i.mac, source: `${where}: the <mac address> of the interface pcap captures (${iface})` });
+    }
+  }
+
   const qmp = out.qmp;
   if (qmp?.enabled && qmp.socket === undefined && qmp.libvirt === undefined) {
     out.qmp = { ...qmp, libvirt: ref };

@@ -90,8 +90,13 @@ describe.runIf(ready)('a libvirt domain, end to end', () => {
       expect(procRows.some((r) => r.tid === vcpuTid && r.role === 'vcpu' && r.vcpu === 0 && (r.cpu_user_jiffies as number) > 0)).toBe(true);
       expect(rows('perf').some((r) => typeof r.cpu_clock_ms === 'number' && (r.cpu_clock_ms as number) > 0)).toBe(true);
       expect(rows('pcap').some((r) => typeof r.pkts === 'number' && (r.pkts as number) > 0)).toBe(true);
+      // netflow's direction from the tap's MAC in the domain XML: the guest's pings out, the replies in.
+      expect(ep.manifest.collectors.netflow.guest_mac).toMatch(/^52:54:00:/);
       const nf = rows('netflow');
-      expect(nf.reduce((s, r) => s + (r.pkts_icmp as number), 0)).toBeGreaterThanOrEqual(40);
+      const sum = (k: string) => nf.reduce((s, r) => s + (r[k] as number), 0);
+      expect(sum('pkts_icmp')).toBeGreaterThanOrEqual(40);
+      expect(sum('pkts_out')).toBeGreaterThanOrEqual(20);
+      expect(sum('pkts_in')).toBeGreaterThanOrEqual(20);
       // QMP through libvirt: the guest running, its vCPUs, its writes, the balloon at libvirt's period, events at QEMU's time.
       const qmp = rows('qmp', 'qmp');
       expect(qmp.some((r) => r.status === 'running')).toBe(true);

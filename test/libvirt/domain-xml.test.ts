@@ -91,6 +91,16 @@ describe('filling the collectors from a domain', () => {
     );
   });
 
+  it("netflow's direction comes from the captured interface's MAC, unless the manifest says how to tell it", () => {
+    const withNetflow = parseManifest({ output_dir: 'ep', target: { libvirt_domain: 'vm' }, collectors: { pcap: {}, netflow: {} } }).collectors;
+    const tap = { type: 'bridge', dev: 'vnet0', mac: '52:54:00:a2:23:c7', bridge: 'br0' };
+    const f = fillFromDomain(withNetflow, domain({ interfaces: [tap] }));
+    expect(f.collectors.netflow!.guest_mac).toBe('52:54:00:a2:23:c7');
+    expect(f.filled.find((x) => x.key === 'collectors.netflow.guest_mac')!.source).toBe('domain "vm" on qemu:///system: the <mac address> of the interface pcap captures (vnet0)');
+    const named = parseManifest({ output_dir: 'ep', target: { libvirt_domain: 'vm' }, collectors: { pcap: {}, netflow: { guest_ip: '10.0.0.2' } } }).collectors;
+    expect(fillFromDomain(named, domain({ interfaces: [tap] })).collectors.netflow!.guest_mac).toBeUndefined();
+  });
+
   it('no interface at all is refused naming the domain; a disabled collector is left alone', () => {
     const f = fillFromDomain(six, domain({}));
     expect(f.problems.pcap).toBe('domain "vm" on qemu:///system has no network interface with a host device (<target dev>): name collectors.pcap.iface');
