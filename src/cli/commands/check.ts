@@ -81,7 +81,9 @@ function resolvedLines(r: CheckReport): string[] {
   const out: string[] = [];
   if (l) {
     out.push(`domain       ${JSON.stringify(l.domain)} on ${l.uri}: running (id ${l.id}), uuid ${l.uuid} (virsh dumpxml)`);
-    out.push(`pid          ${r.target.pid} from libvirt's pidfile ${l.pidfile} (root's); its command line's -uuid matched the domain's; executable ${r.target.exe}`);
+    // (domain-pid.ts: the system libvirtd's pidfile must be root's, a session's labtel's own user's)
+    const owner = /^qemu(\+unix)?:\/\/\/session/.test(l.uri) ? "labtel's user's, as a session's is" : "root's";
+    out.push(`pid          ${r.target.pid} from libvirt's pidfile ${l.pidfile} (${owner}); its command line's -uuid matched the domain's; executable ${r.target.exe}`);
     out.push(`vCPU threads ${threadList(r.target.vcpu_threads, 'vCPU')} (query-cpus-fast through libvirt; each the pid's own)`);
     if (Object.keys(r.target.io_threads ?? {}).length) out.push(`iothreads    ${threadList(r.target.io_threads, 'iothread')}`);
     for (const i of l.interfaces) out.push(`interface    ${i.dev ?? '(no host device)'} (type ${i.type ?? '?'}, mac ${i.mac ?? '?'}${i.bridge ? `, bridge ${i.bridge}` : ''})`);
