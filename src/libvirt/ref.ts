@@ -3,8 +3,7 @@
 // guest_agent collectors are handed when libvirtd owns QEMU's monitor and
 // the guest agent's channel. Only local QEMU connections: labtel reads the
 // domain's process on this host, so a remote URI could never be its target.
-import { z } from 'zod';
-import { expected } from '../schema/common.js';
+// No zod here: the collectors' worker threads load this (their manifest pieces are in ref-config.ts).
 
 /** libvirt's default for a root lab host. */
 export const DEFAULT_LIBVIRT_URI = 'qemu:///system';
@@ -22,29 +21,18 @@ export function virshReadsAsIdOrUuid(name: string): boolean {
   return /^\+?\d+$/.test(name) || (name.length === 36 && /^[0-9A-Fa-f-]+$/.test(name));
 }
 
-export const libvirtDomainName = z
-  .string({ error: expected('a libvirt domain name') })
-  .regex(LIBVIRT_DOMAIN, { error: expected('a libvirt domain name of 1 to 64 letters, digits, ".", "_", "+" or "-", not starting with "-" or "."') })
-  .refine((n) => !virshReadsAsIdOrUuid(n), {
-    error: expected('a libvirt domain name virsh cannot read as a domain id or uuid (it looks those up before names, so another domain could answer): rename the domain'),
-  });
-
-export const libvirtUri = z
-  .string({ error: expected('a local libvirt QEMU URI') })
-  .regex(LIBVIRT_URI, { error: expected('a local libvirt QEMU URI: qemu:///system, qemu:///session, or qemu+unix:///system?socket=/path') });
-
 export interface LibvirtRef {
   /** The domain's name. */
   domain: string;
   /** The connection, e.g. qemu:///system. */
   uri: string;
   /**
-   * The domain's uuid, when it was read from the running domain (filled from target.libvirt_domain): virsh is then
-   * given it instead of the name, so that another domain created under the same name (destroyed, then created from
-   * another XML) is never asked in its place.
+   * The domain's uuid, when it was read from the running domain (filled from target.libvirt_domain): the running
+   * domain found by name must have it (runningDomainId), and events are asked for by it, so that another domain
+   * created under the same name (destroyed, then created from another XML) is never asked in its place.
    */
   uuid?: string;
 }
 
-/** What virsh's --domain gets: the uuid when known, else the name. */
+/** What virsh's --domain gets where no id is pinned (qemu-monitor-event, probes): the uuid when known, else the name. */
 export const virshDomain = (ref: LibvirtRef): string => ref.uuid ?? ref.domain;

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { expected, nonEmptyString, positiveInt, safeName } from '../schema/common.js';
 import { CATALOG, type CatalogSpec } from '../collectors/catalog.js';
 import { sinksConfig } from '../sinks/nats/config.js';
-import { DEFAULT_LIBVIRT_URI, libvirtDomainName, libvirtUri } from '../libvirt/ref.js';
+import { DEFAULT_LIBVIRT_URI } from '../libvirt/ref.js';
+import { libvirtDomainName, libvirtUri } from '../libvirt/ref-config.js';
 
 export type CollectorName = CatalogSpec['name'];
 /** Each collector's manifest keys, from its spec in the catalog, in the catalog's order. */

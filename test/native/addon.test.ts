@@ -69,8 +69,8 @@ describe('loader and doctor', () => {
     expect(r.native.available).toBe(true);
     expect(Object.keys(r.collectors)).toEqual(['proc', 'perf', 'pcap', 'netflow', 'qmp', 'guest_agent']);
     expect(r.collectors.proc).toEqual({ available: true, reason: 'native sampler' });
-    expect(r.collectors.qmp).toEqual({ available: true, reason: 'needs a QMP socket (collectors.qmp.socket)' });
-    expect(r.collectors.guest_agent).toEqual({ available: true, reason: 'needs the guest channel (collectors.guest_agent.socket)' });
+    expect(r.collectors.qmp).toEqual({ available: true, reason: 'needs a QMP socket (collectors.qmp.socket) or a libvirt domain (collectors.qmp.libvirt, target.libvirt_domain)' });
+    expect(r.collectors.guest_agent).toEqual({ available: true, reason: "needs the guest channel (collectors.guest_agent.socket), or a libvirt domain with the guest agent's channel (protocol qga)" });
     expect((r as { pure_ts_path?: unknown }).pure_ts_path).toBeNull();
   });
 
