@@ -180,7 +180,7 @@ describe.skipIf(!hasLibvirtd())('target.libvirt_domain, with the real libvirtd',
     expect(plan.collectors.guest_agent!.socket).toBe(a.telemetry);
     expect(plan.collectors.guest_agent!.mode).toBe('connect');
     expect(plan.collectors.qmp!.libvirt).toEqual({ domain: a.name, uri: LIBVIRT_URI, uuid: a.uuid });
-    expect(plan.filled.map((f) => f.key).sort()).toEqual(['collectors.guest_agent.socket', 'collectors.pcap.iface', 'collectors.qmp.libvirt']);
+    expect(plan.filled.map((f) => f.key).sort()).toEqual(['collectors.guest_agent.socket', 'collectors.netflow.guest_mac', 'collectors.pcap.iface', 'collectors.qmp.libvirt']);
     expect(plan.probes.qmp!.reason).toMatch(new RegExp(`^QEMU \\d+\\.\\d+\\.\\d+ answers through libvirt \\(${LIBVIRT_URI}, domain "${a.name}"\\)`));
     expect(plan.probes.pcap!.reason).toContain(`can capture on ${a.taps[0]}`);
     // A value the manifest names is kept.
