@@ -36,7 +36,7 @@ export interface PidfileFollowerOptions {
   executables?: readonly string[];
   /** collectors.qmp.socket, when the target was checked against it: a process taken on must be its listener. */
   qmpSocket?: string;
-  /** A libvirt domain's uuid (target.libvirt_domain): a process taken on must carry `-uuid` it in its command line. */
+  /** A libvirt domain's uuid (target.libvirt_domain): a process taken on must carry it as `-uuid` in its command line. */
   uuid?: string;
   /** A rewrite named a process the follower will not take on: why, once per rewrite. */
   onRefused?: (message: string) => void;
