@@ -1,6 +1,8 @@
 // What a libvirt domain's XML fills in of the collectors' configs when the
-// manifest names only the domain: pcap's iface (its one tap), guest_agent's
-// socket (jsonl: the org.labtel.telemetry.0 channel's unix socket) or its
+// manifest names only the domain: pcap's iface (its one tap), netflow's
+// guest_mac (that tap's MAC), guest_agent's socket (jsonl: the
+// org.labtel.telemetry.0 channel's unix socket, in a directory no one but
+// root, labtel's user and QEMU's can change) or its
 // libvirt reference (qga: libvirt's org.qemu.guest_agent.0 channel), and
 // qmp's libvirt reference (libvirtd owns the monitor). A value the manifest
 // names is kept as it is. What cannot be filled is that collector's problem,
@@ -9,6 +11,10 @@
 import type { CollectorName, Manifest } from '../manifest/schema.js';
 import type { LibvirtDomain } from './domain.js';
 import { whereDomain } from './domain.js';
+import { libvirtPidfile } from './pidfile-path.js';
+import { uidOf } from '../util/executable.js';
+import { readPidfile } from '../util/pidfile.js';
+import { unsafeServedSocketDir } from '../util/unix-listen.js';
 
 /** labtel's own virtio-serial port (docs/libvirt.md shows the channel's XML). */
 export const TELEMETRY_CHANNEL = 'org.labtel.telemetry.0';
@@ -28,6 +34,16 @@ export interface Filling {
   filled: FilledValue[];
   /** Why a collector could not be filled: it is then unavailable, with this reason. */
   problems: Partial<Record<CollectorName, string>>;
+}
+
+/** The uid of the process libvirt's pidfile names (the domain's QEMU; resolveTarget holds it to the domain's uuid later), when it can be read. */
+function qemuUidHint(d: LibvirtDomain): { uid: number; who: string } | undefined {
+  try {
+    const uid = uidOf(readPidfile(libvirtPidfile(d)).pid);
+    return uid === null ? undefined : { uid, who: "the domain's QEMU" };
+  } catch {
+    return undefined;
+  }
 }
 
 export function fillFromDomain(collectors: Manifest['collectors'], d: LibvirtDomain): Filling {
@@ -76,6 +92,8 @@ export function fillFromDomain(collectors: Manifest['collectors'], d: LibvirtDom
   }
 
   const ga = out.guest_agent;
+  // The channel's socket is where the domain's XML says; its directory may be QEMU's (libvirt's qemu user) besides root's.
+  const unsafeDir = (socket: string) => unsafeServedSocketDir(socket, qemuUidHint(d));
   if (ga?.enabled && ga.socket === undefined && ga.libvirt === undefined) {
     if (ga.protocol === 'qga') {
       if (d.channels.some((c) => c.name === QGA_CHANNEL)) {
@@ -97,6 +115,8 @@ export function fillFromDomain(collectors: Manifest['collectors'], d: LibvirtDom
         problems.guest_agent = `${where}'s ${TELEMETRY_CHANNEL} channel has source mode ${c.mode ?? '(none)'} (QEMU connects to ${c.path}); labtel fills only mode bind, where QEMU listens: name collectors.guest_agent.socket and mode`;
       } else if (ga.mode !== 'connect') {
         problems.guest_agent = `${where}'s ${TELEMETRY_CHANNEL} channel is bound by QEMU (${c.path}), so labtel connects to it, but collectors.guest_agent.mode is ${ga.mode}`;
+      } else if (unsafeDir(c.path)) {
+        problems.guest_agent = `${where}'s ${TELEMETRY_CHANNEL} socket ${c.path}: ${unsafeDir(c.path)}`;
       } else {
         out.guest_agent = { ...ga, socket: c.path };
         filled.push({ key: 'collectors.guest_agent.socket', value: c.path, source: `${where}: its ${TELEMETRY_CHANNEL} channel's <source path> (mode bind: QEMU listens, labtel connects)` });

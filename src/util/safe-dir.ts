@@ -50,6 +50,8 @@ export interface DirRules {
   lastHarm: string;
   /** Appended to "use a directory only root (or labtel's user) can write" when another user owns the directory itself. */
   wayOut?: string;
+  /** One more owner trusted beside root and labtel's user: the peer's own uid, which could replace what it serves anyway (QEMU's, for a channel socket it listens on). */
+  alsoTrusted?: { uid: number; who: string };
 }
 
 /** A directory labtel makes and writes files into (output_dir, pull --out, bucketize --out-dir). */
@@ -76,8 +78,9 @@ const USE = "use a directory only root (or labtel's user) can write";
  */
 export function dirChainProblem(dir: string, what: string, rules: DirRules = OUTPUT_DIR_RULES): string | null {
   const me = process.geteuid?.() ?? 0;
-  const trusted = (uid: number) => uid === 0 || uid === me;
-  const notOurs = (uid: number) => `owned by uid ${uid}, neither root nor labtel's user (${me})`;
+  const also = rules.alsoTrusted;
+  const trusted = (uid: number) => uid === 0 || uid === me || uid === also?.uid;
+  const notOurs = (uid: number) => `owned by uid ${uid}, neither root nor labtel's user (${me})${also ? ` nor ${also.who} (${also.uid})` : ''}`;
   const todo = dir.split('/').filter(Boolean);
   let cur = '/';
   let links = 0;

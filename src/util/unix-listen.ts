@@ -35,6 +35,21 @@ export function unsafeSocketDir(socketPath: string): string | null {
 }
 
 /**
+ * Why labtel will not connect to a socket at `socketPath` that a peer serves (a libvirt domain's telemetry channel,
+ * named by its XML), or null: the way to it walked as for a socket labtel listens on, its owners root, labtel's user
+ * or the peer's own uid (`peer`), which could replace what it serves anyway. Anyone else who can change the way could
+ * put a socket of theirs at the path, and labtel would take what it sends for the guest's.
+ */
+export function unsafeServedSocketDir(socketPath: string, peer?: { uid: number; who: string }): string | null {
+  return dirChainProblem(path.dirname(path.resolve(socketPath)), "the socket's directory", {
+    strictLast: true,
+    harm: 'put a socket of their own at the path',
+    lastHarm: 'replace the socket',
+    ...(peer ? { alsoTrusted: peer } : {}),
+  });
+}
+
+/**
  * Makes `server` listen at `socketPath`, mode 0600, without a window: see
  * the file's head. Throws, naming the path, when the directory is unsafe,
  * something other than a socket or symlink is at the path, or binding fails;

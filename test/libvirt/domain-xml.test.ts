@@ -1,11 +1,15 @@
 // The domain XML as libvirt writes it, and as it might be bent: parsed, not
 // pattern-matched, so quoting, attribute order and escapes change nothing.
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDomainXml, MAX_DEVICES } from '../../src/libvirt/domain-xml.js';
 import { fillFromDomain } from '../../src/libvirt/fill-configs.js';
 import { libvirtPidfile } from '../../src/libvirt/pidfile-path.js';
 import { parseManifest } from '../../src/manifest/load.js';
 import type { LibvirtDomain } from '../../src/libvirt/domain.js';
+import { unsafeServedSocketDir } from '../../src/util/unix-listen.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const RUNNING = `<domain type='qemu' id='7'>
   <name>lab&apos;vm</name>
@@ -99,6 +103,26 @@ describe('filling the collectors from a domain', () => {
     expect(f.filled.find((x) => x.key === 'collectors.netflow.guest_mac')!.source).toBe('domain "vm" on qemu:///system: the <mac address> of the interface pcap captures (vnet0)');
     const named = parseManifest({ output_dir: 'ep', target: { libvirt_domain: 'vm' }, collectors: { pcap: {}, netflow: { guest_ip: '10.0.0.2' } } }).collectors;
     expect(fillFromDomain(named, domain({ interfaces: [tap] })).collectors.netflow!.guest_mac).toBeUndefined();
+  });
+
+  it("the telemetry channel's socket is filled only where no one but root, labtel's user and QEMU's can change the way to it", () => {
+    const ch = (p: string) => [{ type: 'unix', name: 'org.labtel.telemetry.0', mode: 'bind', path: p, state: null }];
+    const safe = tmpDir('labtel-chan-');
+    fs.chmodSync(safe, 0o755);
+    expect(fillFromDomain(six, domain({ channels: ch(path.join(safe, 't.sock')) })).collectors.guest_agent!.socket).toBe(path.join(safe, 't.sock'));
+    // Regression for: a channel path in a directory any user can write was connected to (another user's socket there would be read as the guest's).
+    const open = tmpDir('labtel-chan-');
+    fs.chmodSync(open, 0o777);
+    const f = fillFromDomain(six, domain({ channels: ch(path.join(open, 't.sock')) }));
+    expect(f.collectors.guest_agent!.socket).toBeUndefined();
+    expect(f.problems.guest_agent).toMatch(/org\.labtel\.telemetry\.0 socket .*t\.sock: the socket's directory .* is writable by every user \(mode 0777\)/);
+    // A directory QEMU's user owns (libvirt-qemu's, on a stock host) is QEMU's to change anyway; another user's is not.
+    const qemus = tmpDir('labtel-chan-');
+    fs.chmodSync(qemus, 0o755);
+    fs.chownSync(qemus, 65534, 65534);
+    expect(unsafeServedSocketDir(path.join(qemus, 't.sock'))).toMatch(/owned by uid 65534, neither root nor labtel's user/);
+    expect(unsafeServedSocketDir(path.join(qemus, 't.sock'), { uid: 65534, who: "the domain's QEMU" })).toBeNull();
+    expect(unsafeServedSocketDir(path.join(qemus, 't.sock'), { uid: 4242, who: "the domain's QEMU" })).toMatch(/neither root nor labtel's user \(\d+\) nor the domain's QEMU \(4242\)/);
   });
 
   it('no interface at all is refused naming the domain; a disabled collector is left alone', () => {
