@@ -11,6 +11,7 @@ import { executableOf } from '../util/executable.js';
 import { readPidfile } from '../util/pidfile.js';
 import { cmdlineUuid, describeUuid } from '../util/cmdline-uuid.js';
 import type { LibvirtDomain } from './domain.js';
+import { isSessionUri } from './ref.js';
 
 export interface DomainPid {
   pid: number;
@@ -28,7 +29,7 @@ export function domainPid(d: LibvirtDomain, pidfile: string, executables: readon
   }
   // The system libvirtd writes it as root; a session's libvirtd as its user, labtel's own.
   const owner = fs.lstatSync(pidfile).uid;
-  const session = /^qemu(\+unix)?:\/\/\/session/.test(d.uri);
+  const session = isSessionUri(d.uri);
   const me = process.getuid?.() ?? 0;
   if (owner !== 0 && !(session && owner === me)) {
     throw new Error(`libvirt's pidfile ${pidfile} is owned by uid ${owner}, not root${session ? ` nor labtel's uid ${me}` : ''} (libvirtd writes it); refusing to trust it`);

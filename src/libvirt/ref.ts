@@ -34,5 +34,11 @@ export interface LibvirtRef {
   uuid?: string;
 }
 
+/** A session connection's (qemu:///session, qemu+unix:///session...): its libvirtd runs as labtel's own user. */
+export const isSessionUri = (uri: string): boolean => /^qemu(\+unix)?:\/\/\/session/.test(uri);
+
+/** How messages of the libvirt links name the domain: "libvirt domain NAME (URI)". */
+export const linkWhere = (ref: LibvirtRef): string => `libvirt domain ${ref.domain} (${ref.uri})`;
+
 /** What virsh's --domain gets where no id is pinned (qemu-monitor-event, probes): the uuid when known, else the name. */
 export const virshDomain = (ref: LibvirtRef): string => ref.uuid ?? ref.domain;

@@ -4,14 +4,13 @@
 import { execFile } from 'node:child_process';
 import { childEnv } from '../util/child-env.js';
 import type { LibvirtRef } from './ref.js';
+import { VirshError } from './virsh-shell.js';
 
 /** A domain's XML is a few KiB; a monitor answer of query-cpus-fast for 4096 vCPUs stays well under this. */
 export const VIRSH_MAX_BYTES = 4 << 20;
 export const VIRSH_TIMEOUT_MS = 15_000;
 
-export class VirshError extends Error {
-  override name = 'VirshError';
-}
+export { VirshError }; // one class for a failed virsh command, the shell's and this one's
 
 /** What `virsh -c URI ARGS...` printed on stdout; rejects with its stderr (cut short) when it fails, runs too long or prints too much. */
 export function runVirsh(ref: LibvirtRef, args: string[], opts: { timeoutMs?: number; maxBytes?: number; what?: string } = {}): Promise<string> {

@@ -14,7 +14,7 @@ import { BoundedLineReader } from '../util/bounded-line-reader.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from '../util/json-depth.js';
 import type { QmpLink, QmpLinkSpec } from '../qmp/client.js';
 import type { QmpLineHandler } from '../qmp/line-handler.js';
-import { virshDomain, type LibvirtRef } from './ref.js';
+import { linkWhere, virshDomain, type LibvirtRef } from './ref.js';
 import { DOMAIN_GONE, runningDomainId, spawnVirsh, VirshShell } from './virsh-shell.js';
 
 export interface VirshLinkOptions {
@@ -39,7 +39,7 @@ export function parseVirshEvent(line: string, domain: string): { event: string; 
 /** QmpClient.connect({ link: viaLibvirt(ref) }): QMP with the domain's QEMU through libvirt. */
 export function viaLibvirt(ref: LibvirtRef & { virsh?: string }): QmpLinkSpec {
   return {
-    where: `libvirt domain ${ref.domain} (${ref.uri})`,
+    where: linkWhere(ref),
     noGreeting: 'query-version got no answer through libvirt',
     open: (lines, fail, o) => new VirshQmpLink(ref, lines, fail, { ...o, virsh: ref.virsh }),
   };
@@ -58,7 +58,7 @@ export class VirshQmpLink implements QmpLink {
     private readonly fail: (why: string) => void,
     private readonly o: VirshLinkOptions,
   ) {
-    const where = `libvirt domain ${ref.domain} (${ref.uri})`;
+    const where = linkWhere(ref);
     this.shell = new VirshShell(ref, o.maxMessageBytes, o.virsh);
     void this.shell.closed.then((why) => this.end(`${where}: ${why}`));
     // At once (events from the start, as on a socket), by uuid when it is known, else by name: virsh prints the name of
@@ -96,7 +96,7 @@ export class VirshQmpLink implements QmpLink {
       (err: Error) => {
         this.lines.rejectPending(msg.id, err);
         // A domain that is no longer there (it stopped, or went away) is a lost connection, as QEMU closing its socket is.
-        if (DOMAIN_GONE.test(err.message)) this.end(`libvirt domain ${this.ref.domain} (${this.ref.uri}): ${err.message}`);
+        if (DOMAIN_GONE.test(err.message)) this.end(`${linkWhere(this.ref)}: ${err.message}`);
       },
     );
   }

@@ -10,6 +10,7 @@ import { loadManifest } from '../../manifest/load.js';
 import { KNOWN_COLLECTORS } from '../../manifest/schema.js';
 import type { ResolvedLibvirt } from '../../collectors/types.js';
 import type { FilledValue } from '../../libvirt/fill-configs.js';
+import { isSessionUri } from '../../libvirt/ref.js';
 
 export interface CheckReport {
   ok: boolean;
@@ -82,7 +83,7 @@ function resolvedLines(r: CheckReport): string[] {
   if (l) {
     out.push(`domain       ${JSON.stringify(l.domain)} on ${l.uri}: running (id ${l.id}), uuid ${l.uuid} (virsh dumpxml)`);
     // (domain-pid.ts: the system libvirtd's pidfile must be root's, a session's labtel's own user's)
-    const owner = /^qemu(\+unix)?:\/\/\/session/.test(l.uri) ? "labtel's user's, as a session's is" : "root's";
+    const owner = isSessionUri(l.uri) ? "labtel's user's, as a session's is" : "root's";
     out.push(`pid          ${r.target.pid} from libvirt's pidfile ${l.pidfile} (${owner}); its command line's -uuid matched the domain's; executable ${r.target.exe}`);
     out.push(`vCPU threads ${threadList(r.target.vcpu_threads, 'vCPU')} (query-cpus-fast through libvirt; each the pid's own)`);
     if (Object.keys(r.target.io_threads ?? {}).length) out.push(`iothreads    ${threadList(r.target.io_threads, 'iothread')}`);

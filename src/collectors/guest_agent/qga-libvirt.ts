@@ -4,7 +4,7 @@
 // (src/libvirt/virsh-shell.ts) and is answered by one line, judged as a line
 // from the channel is (guest-line.ts): the agent is in the guest, and libvirt
 // relays what it says without vouching for it.
-import type { LibvirtRef } from '../../libvirt/ref.js';
+import { linkWhere, type LibvirtRef } from '../../libvirt/ref.js';
 import { DOMAIN_NOT_THERE, runningDomainId, VirshError, VirshShell } from '../../libvirt/virsh-shell.js';
 import { QapiError } from '../../util/qapi-error.js';
 import { judgeLine } from './guest-line.js';
@@ -60,7 +60,7 @@ export class LibvirtQga {
     } catch (err) {
       // The domain gone (destroyed, or started again under its name: another guest) ends this shell, as a closed channel
       // does; a paused one (libvirt: "domain is not running") only fails the question.
-      if (DOMAIN_NOT_THERE.test((err as Error).message)) this.shell.close(`libvirt domain ${this.ref.domain} (${this.ref.uri}): ${(err as Error).message}`);
+      if (DOMAIN_NOT_THERE.test((err as Error).message)) this.shell.close(`${linkWhere(this.ref)}: ${(err as Error).message}`);
       throw err instanceof VirshError ? (agentRefusal(command, err) ?? err) : err;
     }
     const lines = out.lines.filter((l) => l.trim() !== '');

@@ -19,7 +19,7 @@ import { listenUnix, withReadBuffer } from '../../util/unix-listen.js';
 import { GuestLines, newCounters, type GuestCounters } from './guest-lines.js';
 import { QGA_MAX_ANSWER_BYTES, QgaSession, type QgaAnswer } from './qga-session.js';
 import { LibvirtQga } from './qga-libvirt.js';
-import type { LibvirtRef } from '../../libvirt/ref.js';
+import { linkWhere, type LibvirtRef } from '../../libvirt/ref.js';
 
 const POLLED = ['guest-get-cpustats', 'guest-get-diskstats', 'guest-get-memory-blocks'] as const;
 /** Connections accepted per window before a reconnect storm is refused. */
@@ -176,7 +176,7 @@ export async function guestLoop(o: GuestLoopOptions): Promise<GuestLoopResult> {
         break;
       }
       if (performance.now() - startedAt > 10_000) delay = o.restartDelayMs ?? 500;
-      o.reportError?.(`guest_agent: qga through libvirt domain ${ref.domain} (${ref.uri}): ${why ?? 'ended'}; again in ${delay} ms`);
+      o.reportError?.(`guest_agent: qga through ${linkWhere(ref)}: ${why ?? 'ended'}; again in ${delay} ms`);
       await Promise.race([sleep(delay), stopped]);
       delay = Math.min(delay * 2, 8000);
     }
